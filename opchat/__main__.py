@@ -1,0 +1,3 @@
+from opchat.cli import main
+
+raise SystemExit(main())

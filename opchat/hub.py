@@ -1,0 +1,276 @@
+"""The runtime that talks to the outside world; only the hub lock's holder runs it.
+
+The hub runs every configured channel's transport, stores what they receive
+(:meth:`ChannelSink.ingest` returns only after COMMIT), and delivers the
+outbox: one worker per channel, so a slow platform never holds up another,
+and messages to one customer leave in the order they were written.
+
+Any number of ``opchat`` processes may share a data dir; the first to take
+``hub.lock`` runs the hub, the others are followers. When the holder exits,
+the operating system frees the lock and a follower takes it over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from opchat.config import ChannelSettings
+from opchat.inbox import Inbox
+from opchat.model import Health, InboundMessage, Ingested, MessageState
+from opchat.store import OutboxItem
+from opchat.transports import (
+    Rejected,
+    Retry,
+    Transport,
+    TransportFactory,
+    UnknownChannelKind,
+    load_transport,
+)
+
+log = logging.getLogger("opchat.hub")
+
+SEND_TIMEOUT = 60.0  # seconds one send may take before it counts as failed
+MAX_ATTEMPTS = 10  # after this many failed attempts the message is marked failed
+MAX_BACKOFF = 300.0
+RESTART_BACKOFF = (1, 2, 5, 10, 30, 60)  # waits between restarts of a crashed transport
+LOCK_FILENAME = "hub.lock"
+
+
+class HubLock:
+    """An exclusive ``flock`` on a file in the data dir; freed by the OS if we die."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / LOCK_FILENAME
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def holder_pid(self) -> int | None:
+        try:
+            return int(self.path.read_text().strip() or 0) or None
+        except (OSError, ValueError):
+            return None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class ChannelSink:
+    """The hub as one channel's transport sees it (see ``opchat.transports.Sink``)."""
+
+    def __init__(self, hub: Hub, channel: str) -> None:
+        self._hub = hub
+        self.channel = channel
+
+    async def ingest(self, message: InboundMessage) -> Ingested:
+        return await self._hub.inbox.store.ingest(self._own(message))
+
+    async def ingest_batch(
+        self, messages: Sequence[InboundMessage], cursor: str | None = None
+    ) -> list[Ingested]:
+        return await self._hub.inbox.store.ingest_batch(
+            [self._own(m) for m in messages],
+            None if cursor is None else (self.channel, cursor),
+        )
+
+    async def cursor(self) -> str | None:
+        return await self._hub.inbox.store.channel_cursor(self.channel)
+
+    async def report(self, external_id: str, state: MessageState) -> None:
+        await self._hub.inbox.store.report_delivery(self.channel, external_id, state)
+
+    def health(self, state: Health, detail: str = "") -> None:
+        self._hub.set_health(self.channel, state, detail)
+
+    def _own(self, message: InboundMessage) -> InboundMessage:
+        # A transport cannot file messages under another channel's name.
+        if message.channel == self.channel:
+            return message
+        from dataclasses import replace
+
+        return replace(message, channel=self.channel)
+
+
+class Hub:
+    def __init__(
+        self,
+        inbox: Inbox,
+        channels: Sequence[ChannelSettings],
+        data_dir: Path,
+        loader: Callable[[str], TransportFactory] = load_transport,
+    ) -> None:
+        self.inbox = inbox
+        self.loader = loader
+        self.channels = list(channels)
+        self.data_dir = Path(data_dir)
+        self.transports: dict[str, Transport] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+        self._health_writes: set[asyncio.Task[None]] = set()
+        self.backoff_base = 1.0  # seconds before the first retry; doubles each attempt
+
+    def set_health(self, channel: str, state: Health, detail: str = "") -> None:
+        if state in (Health.DOWN, Health.DEGRADED):
+            log.warning("channel %s is %s: %s", channel, state.value, detail)
+        task = asyncio.create_task(self.inbox.store.set_health(channel, state, detail))
+        self._health_writes.add(task)
+        task.add_done_callback(self._health_writes.discard)
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        store = self.inbox.store
+        interrupted = await store.recover_interrupted_sends()
+        if interrupted:
+            log.warning("%d message(s) were being sent when the hub stopped; marked failed",
+                        interrupted)
+        for channel in self.channels:
+            await store.ensure_channel(channel.name, channel.kind)
+            try:
+                factory = self.loader(channel.kind)
+                self.transports[channel.name] = factory(channel, self.data_dir)
+            except UnknownChannelKind as exc:
+                await store.set_health(channel.name, Health.DOWN,
+                                       f"unknown channel kind {exc.kind!r}")
+            except Exception as exc:  # a broken plugin or a bad setting: this channel only
+                log.exception("channel %s could not start", channel.name)
+                await store.set_health(channel.name, Health.DOWN, _summary(exc))
+        tasks = [asyncio.create_task(self._follow_outbox_events(), name="hub-feed")]
+        for name, transport in self.transports.items():
+            self._wake[name] = asyncio.Event()
+            await store.set_health(name, Health.STARTING)
+            tasks.append(asyncio.create_task(self._keep_running(name, transport),
+                                             name=f"transport-{name}"))
+            tasks.append(asyncio.create_task(self._deliver(name, transport),
+                                             name=f"outbox-{name}"))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*self._health_writes, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                for name in self.transports:
+                    await store.set_health(name, Health.STOPPED)
+
+    async def _keep_running(self, name: str, transport: Transport) -> None:
+        failures = 0
+        while True:
+            try:
+                await transport.run(ChannelSink(self, name))
+                failures = 0
+                log.info("channel %s stopped by itself; restarting", name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("channel %s failed", name)
+                self.set_health(name, Health.DOWN, _summary(exc))
+                failures += 1
+            await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
+
+    async def _follow_outbox_events(self) -> None:
+        """Wake a channel's outbox worker when any process queues a message."""
+        async for events in self.inbox.changes():
+            if any(e.kind in ("message.new", "message.state") for e in events):
+                for wake in self._wake.values():
+                    wake.set()
+
+    async def _deliver(self, name: str, transport: Transport) -> None:
+        store = self.inbox.store
+        wake = self._wake[name]
+        while True:
+            wake.clear()
+            items = await store.claim_due([name], limit=10)
+            for item in items:
+                await self._send_one(transport, item)
+            if items:
+                continue
+            due = await store.next_due()
+            timeout = 5.0 if due is None else max(0.0, min(5.0, due - store.clock()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout)
+
+    async def _send_one(self, transport: Transport, item: OutboxItem) -> None:
+        store = self.inbox.store
+        out = item.message
+        try:
+            delivery = await asyncio.wait_for(transport.send(out), SEND_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except Rejected as exc:
+            log.warning("channel %s rejected message %d: %s", item.channel, out.message_id,
+                        exc.reason)
+            await store.mark_failed(out.message_id, exc.reason)
+        except Retry as exc:
+            await self._retry_later(item, exc.reason, exc.after)
+        except TimeoutError:
+            await self._retry_later(item, f"no answer in {SEND_TIMEOUT:.0f} s", None)
+        except Exception as exc:  # a transport bug must not stop the outbox
+            log.exception("channel %s failed to send message %d", item.channel, out.message_id)
+            await self._retry_later(item, _summary(exc), None)
+        else:
+            await store.mark_sent(out.message_id, delivery.external_id, delivery.state)
+
+    async def _retry_later(self, item: OutboxItem, reason: str, after: float | None) -> None:
+        out = item.message
+        if out.attempt >= MAX_ATTEMPTS:
+            await self.inbox.store.mark_failed(
+                out.message_id, f"gave up after {out.attempt} attempts: {reason}")
+            return
+        if after is None:
+            after = min(MAX_BACKOFF, self.backoff_base * 2.0 ** (out.attempt - 1))
+            after *= random.uniform(0.8, 1.2)  # spread retries of many messages
+        log.info("channel %s: message %d will be retried in %.1f s (%s)", item.channel,
+                 out.message_id, after, reason)
+        await self.inbox.store.reschedule(out.message_id, after, reason)
+
+
+async def run_hub_when_free(
+    inbox: Inbox,
+    channels: Sequence[ChannelSettings],
+    data_dir: Path,
+    on_role: Callable[[str], None] = lambda role: None,
+    poll: float = 1.0,
+    loader: Callable[[str], TransportFactory] = load_transport,
+) -> None:
+    """Follow until the hub lock is free, then run the hub until cancelled."""
+    lock = HubLock(data_dir)
+    role = ""
+    try:
+        while not lock.try_acquire():
+            if role != "follower":
+                role = "follower"
+                on_role(role)
+                log.info("another process (pid %s) runs the hub; following", lock.holder_pid())
+            await asyncio.sleep(poll)
+        on_role("hub")
+        log.info("this process runs the hub (pid %d)", os.getpid())
+        await Hub(inbox, channels, data_dir, loader).run()
+    finally:
+        lock.release()
+
+
+def _summary(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,159 @@
+"""What every opchat process has: the async API the UI uses.
+
+The inbox reads and writes through the store, and follows the ``events``
+table to learn about changes, whoever made them: this process, the hub in
+another operator's process, or ``opchat serve``. Following the table costs one
+``PRAGMA data_version`` a tick; events are read only when it moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from opchat.model import (
+    Channel,
+    Conversation,
+    Direction,
+    Event,
+    Message,
+    Operator,
+    QuickReply,
+    SearchHit,
+    Status,
+)
+from opchat.store import ConversationFilter, Store
+
+FOLLOW_INTERVAL = 0.05  # seconds between checks for other processes' commits
+
+
+class Inbox:
+    def __init__(self, store: Store, operator: Operator) -> None:
+        self.store = store
+        self.operator = operator
+        self._wakeups: set[asyncio.Event] = set()
+        store.db.on_commit(self._committed)
+
+    @classmethod
+    async def open(
+        cls, data_dir: Path, operator_login: str, clock: Callable[[], float] = time.time
+    ) -> Inbox:
+        store = await Store.open(data_dir, clock)
+        operator = await store.ensure_operator(operator_login)
+        return cls(store, operator)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self.store.clock
+
+    # Reading ----------------------------------------------------------------------------
+
+    async def conversations(
+        self, flt: ConversationFilter = ConversationFilter(), offset: int = 0, limit: int = 50
+    ) -> list[Conversation]:
+        return await self.store.conversations(flt, offset, limit)
+
+    async def count(self, flt: ConversationFilter = ConversationFilter()) -> int:
+        return await self.store.count_conversations(flt)
+
+    async def conversation(self, conversation_id: int) -> Conversation | None:
+        return await self.store.conversation(conversation_id)
+
+    async def position(
+        self, conversation_id: int, flt: ConversationFilter = ConversationFilter()
+    ) -> int | None:
+        return await self.store.conversation_position(conversation_id, flt)
+
+    async def messages(
+        self, conversation_id: int, before_id: int | None = None, limit: int = 100
+    ) -> list[Message]:
+        return await self.store.messages(conversation_id, before_id, limit)
+
+    async def messages_after(self, conversation_id: int, after_id: int) -> list[Message]:
+        return await self.store.messages_after(conversation_id, after_id)
+
+    async def message(self, message_id: int) -> Message | None:
+        return await self.store.message(message_id)
+
+    async def channels(self) -> list[Channel]:
+        return await self.store.channels()
+
+    async def waiting_count(self) -> int:
+        return await self.store.waiting_count()
+
+    async def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        return await self.store.search(query, limit)
+
+    async def quick_replies(self) -> list[QuickReply]:
+        return await self.store.quick_replies()
+
+    async def outbox_error(self, message_id: int) -> str | None:
+        return await self.store.outbox_error(message_id)
+
+    # Acting -----------------------------------------------------------------------------
+
+    async def send(
+        self, conversation_id: int, body: str, reply_to_id: int | None = None
+    ) -> Message:
+        """Queue a reply: the message and its outbox row are written in one transaction."""
+        return await self.store.add_message(
+            conversation_id, body, self.operator, Direction.OUT, reply_to_id
+        )
+
+    async def note(self, conversation_id: int, body: str) -> Message:
+        """A private note in the thread; never sent to the customer."""
+        return await self.store.add_message(conversation_id, body, self.operator, Direction.NOTE)
+
+    async def retry(self, message_id: int) -> bool:
+        return await self.store.retry_message(message_id, self.operator)
+
+    async def mark_read(self, conversation_id: int) -> None:
+        await self.store.mark_read(conversation_id, self.operator)
+
+    async def set_status(self, conversation_id: int, status: Status) -> None:
+        await self.store.set_status(conversation_id, status, self.operator)
+
+    async def quick_reply_used(self, reply_id: int) -> None:
+        await self.store.quick_reply_used(reply_id)
+
+    # Following changes ------------------------------------------------------------------
+
+    def _committed(self) -> None:
+        for wakeup in self._wakeups:
+            wakeup.set()
+
+    async def changes(self, after_id: int | None = None) -> AsyncIterator[list[Event]]:
+        """Yield batches of new events, from any process, for as long as you iterate.
+
+        A commit in this process wakes the follower at once; another process's
+        commit is noticed within FOLLOW_INTERVAL.
+        """
+        wakeup = asyncio.Event()
+        self._wakeups.add(wakeup)
+        try:
+            last = await self.store.last_event_id() if after_id is None else after_id
+            version = await self.store.db.data_version()
+            while True:
+                try:
+                    await asyncio.wait_for(wakeup.wait(), FOLLOW_INTERVAL)
+                except TimeoutError:
+                    pass
+                local = wakeup.is_set()
+                wakeup.clear()
+                current = await self.store.db.data_version()
+                if not local and current == version:
+                    continue
+                version = current
+                while True:
+                    events = await self.store.events_after(last)
+                    if not events:
+                        break
+                    last = events[-1].id
+                    yield events
+        finally:
+            self._wakeups.discard(wakeup)

@@ -1,0 +1,211 @@
+"""The domain, as plain data: what a dialog, a message or a channel is.
+
+Nothing here does I/O. The store returns these objects, the inbox hands them
+to the UI, and transports speak :class:`InboundMessage` / :class:`OutboundMessage`
+to the hub.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Direction(StrEnum):
+    IN = "in"  # from the customer
+    OUT = "out"  # from an operator to the customer
+    NOTE = "note"  # private note, never sent
+    AUTO = "auto"  # sent by opchat itself (automatic answer); not a human reply
+
+
+class MessageState(StrEnum):
+    RECEIVED = "received"  # inbound, stored
+    QUEUED = "queued"  # outbound, waiting in the outbox
+    SENT = "sent"  # the platform accepted it
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"  # given up; `Message.error` says why, the operator may retry
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+
+
+class Health(StrEnum):
+    STARTING = "starting"
+    OK = "ok"
+    DEGRADED = "degraded"  # working with trouble (retrying, slow, partial)
+    DOWN = "down"  # not working; the detail says why
+    STOPPED = "stopped"  # no hub runs this channel now
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    id: int
+    name: str
+    kind: str
+    health: Health = Health.STOPPED
+    health_detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    id: int
+    name: str
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """One contact's address on one channel (a Telegram user, a phone on WhatsApp...)."""
+
+    id: int
+    contact_id: int
+    channel_id: int
+    external_id: str
+    display_name: str = ""
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    id: int
+    login: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A dialog as the conversation list shows it."""
+
+    id: int
+    channel_id: int
+    channel_name: str
+    channel_kind: str
+    contact_id: int
+    contact_name: str
+    status: Status
+    unread: int
+    waiting_since: float | None  # first unanswered customer message, epoch seconds
+    last_message_at: float
+    preview: str  # the last message's text, raw (sanitised when drawn)
+    preview_direction: Direction
+    assignee: str | None = None  # operator login
+    first_response_s: float | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    kind: str  # photo, document, voice, video, audio, sticker, location, contact, ...
+    filename: str = ""
+    mime: str = ""
+    size: int | None = None
+    ref: str = ""  # the platform's handle for fetching it (file_id, URL)
+    local_path: str | None = None  # set once downloaded into the data dir
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    conversation_id: int
+    direction: Direction
+    author: str  # customer's name, operator login, or channel name
+    body: str  # raw, as received or typed; sanitised only when drawn
+    created_at: float
+    state: MessageState
+    error: str | None = None
+    external_id: str | None = None
+    reply_to_id: int | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QuickReply:
+    id: int
+    shortcut: str
+    title: str
+    body: str
+    uses: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One row of the append-only `events` table: the audit log and the change feed."""
+
+    id: int
+    at: float
+    kind: str
+    conversation_id: int | None = None
+    message_id: int | None = None
+    operator: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    message_id: int
+    conversation_id: int
+    contact_name: str
+    channel_name: str
+    created_at: float
+    snippet: str  # raw text around the match; MATCH_START/MATCH_END mark the hit
+
+
+MATCH_START = "\x02"  # control characters never survive sanitising, so they can't be forged
+MATCH_END = "\x03"
+
+
+# What transports exchange with the hub ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message a customer sent, as a transport hands it to the hub.
+
+    ``external_id`` must be stable across re-deliveries of the same message: the
+    store keeps one row per (channel, external_id), so a redelivered message is
+    recognised and not stored twice.
+    """
+
+    channel: str  # the channel's configured name
+    chat_id: str  # the platform's dialog address; replies go there
+    external_id: str
+    sender_id: str
+    sender_name: str
+    body: str
+    sent_at: float | None = None  # the platform's timestamp, epoch seconds
+    username: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    reply_to_external_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    profile: dict[str, Any] = field(default_factory=dict)  # language, page URL, ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """What the outbox asks a transport to deliver."""
+
+    message_id: int
+    channel: str
+    chat_id: str
+    body: str
+    attempt: int = 1
+    reply_to_external_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """The answer of `Sink.ingest`: the message is committed when you hold this."""
+
+    message_id: int
+    conversation_id: int
+    duplicate: bool  # already stored earlier: acknowledge upstream, do nothing else

@@ -1,0 +1,25 @@
+"""The SQLite store: the only package that speaks SQL."""
+
+from opchat.store.db import Database, StoreError
+from opchat.store.schema import SCHEMA_VERSION, SchemaTooNew
+from opchat.store.store import (
+    DB_FILENAME,
+    ConversationFilter,
+    OutboxItem,
+    Store,
+    UnknownConversation,
+    fts_query,
+)
+
+__all__ = [
+    "DB_FILENAME",
+    "SCHEMA_VERSION",
+    "ConversationFilter",
+    "Database",
+    "OutboxItem",
+    "SchemaTooNew",
+    "Store",
+    "StoreError",
+    "UnknownConversation",
+    "fts_query",
+]

@@ -1,0 +1,152 @@
+"""SQLite connections, each owned by one thread, awaited from asyncio.
+
+Why not one aiosqlite connection: a dialog's change (message + outbox row +
+conversation counters + event) has to run as one transaction, and at
+5,000 ingests a second a thread hop per statement costs more than the SQL.
+Here a whole transaction is one Python function run on the connection's
+own thread: ``await db.write(fn, ...)`` runs ``fn(conn, ...)`` between
+``BEGIN IMMEDIATE`` and ``COMMIT``; nothing else can interleave with it.
+
+Reads go to a second connection on a second thread, so a long search never
+waits behind a write (WAL lets readers and the writer run side by side) and
+``PRAGMA data_version`` on it changes whenever anyone else — our own writer
+or another process — commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from opchat.store.schema import migrate
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class StoreError(Exception):
+    """The database cannot be used (locked, corrupt, newer schema, unwritable)."""
+
+
+def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if readonly:
+        conn.execute("PRAGMA query_only = ON")
+    else:
+        conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode: a commit survives a crash of the process; only a
+        # power cut may lose the last transactions, and never corrupts the file.
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+class Database:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="opchat-db-write")
+        self._reader_pool = ThreadPoolExecutor(1, thread_name_prefix="opchat-db-read")
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._on_commit: list[Callable[[], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+        def open_writer() -> sqlite3.Connection:
+            conn = _connect(self.path, readonly=False)
+            migrate(conn)
+            return conn
+
+        try:
+            self._writer = await self._loop.run_in_executor(self._writer_pool, open_writer)
+            self._reader = await self._loop.run_in_executor(
+                self._reader_pool, lambda: _connect(self.path, readonly=True)
+            )
+        except sqlite3.Error as exc:
+            await self.close()
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        for pool, conn in ((self._writer_pool, self._writer), (self._reader_pool, self._reader)):
+            if conn is not None:
+                await loop.run_in_executor(pool, conn.close)
+        self._writer = self._reader = None
+        self._writer_pool.shutdown(wait=False)
+        self._reader_pool.shutdown(wait=False)
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` in the event loop after each of this process's commits."""
+        self._on_commit.append(callback)
+
+    async def write(
+        self,
+        fn: Callable[Concatenate[sqlite3.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run ``fn(conn, ...)`` as one write transaction; returns after COMMIT."""
+        conn = self._writer
+        if conn is None:
+            raise StoreError("the database is closed")
+
+        def transaction() -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn, *args, **kwargs)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        assert self._loop is not None
+        result = await self._loop.run_in_executor(self._writer_pool, transaction)
+        for callback in self._on_commit:
+            callback()
+        return result
+
+    async def read(
+        self,
+        fn: Callable[Concatenate[sqlite3.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run ``fn(conn, ...)`` on the reader connection, in one consistent snapshot."""
+        conn = self._reader
+        if conn is None:
+            raise StoreError("the database is closed")
+
+        def snapshot() -> T:
+            conn.execute("BEGIN")
+            try:
+                return fn(conn, *args, **kwargs)
+            finally:
+                conn.execute("COMMIT")
+
+        assert self._loop is not None
+        return await self._loop.run_in_executor(self._reader_pool, snapshot)
+
+    async def data_version(self) -> int:
+        """Changes whenever another connection (any process) has committed."""
+
+        def version(conn: sqlite3.Connection) -> int:
+            return conn.execute("PRAGMA data_version").fetchone()[0]
+
+        conn = self._reader
+        if conn is None:
+            raise StoreError("the database is closed")
+        assert self._loop is not None
+        return await self._loop.run_in_executor(self._reader_pool, version, conn)
+
+
+def row_value(row: sqlite3.Row | None, default: Any = None) -> Any:
+    return default if row is None else row[0]

@@ -1,0 +1,197 @@
+"""The database schema, as numbered migrations tracked in ``PRAGMA user_version``.
+
+Append a new script to MIGRATIONS to change the schema; never edit one that
+has shipped. Each runs in its own transaction together with the version bump.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: the foundation
+    """
+    CREATE TABLE channels (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        health TEXT NOT NULL DEFAULT 'stopped',
+        health_detail TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE channel_state (
+        channel_id INTEGER NOT NULL REFERENCES channels(id),
+        key TEXT NOT NULL,
+        value TEXT,
+        PRIMARY KEY (channel_id, key)
+    );
+    CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT '',
+        phone TEXT,
+        email TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE identities (
+        id INTEGER PRIMARY KEY,
+        contact_id INTEGER NOT NULL REFERENCES contacts(id),
+        channel_id INTEGER NOT NULL REFERENCES channels(id),
+        external_id TEXT NOT NULL,
+        display_name TEXT NOT NULL DEFAULT '',
+        username TEXT,
+        profile TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (channel_id, external_id)
+    );
+    CREATE INDEX identities_by_contact ON identities(contact_id);
+    CREATE TABLE operators (
+        id INTEGER PRIMARY KEY,
+        login TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        last_seen REAL
+    );
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        channel_id INTEGER NOT NULL REFERENCES channels(id),
+        chat_id TEXT NOT NULL,
+        contact_id INTEGER NOT NULL REFERENCES contacts(id),
+        identity_id INTEGER REFERENCES identities(id),
+        status TEXT NOT NULL DEFAULT 'open',
+        assignee_id INTEGER REFERENCES operators(id),
+        unread INTEGER NOT NULL DEFAULT 0,
+        waiting_since REAL,
+        first_response_s REAL,
+        snoozed_until REAL,
+        last_message_at REAL NOT NULL,
+        last_preview TEXT NOT NULL DEFAULT '',
+        last_direction TEXT NOT NULL DEFAULT 'in',
+        created_at REAL NOT NULL,
+        UNIQUE (channel_id, chat_id)
+    );
+    CREATE INDEX conversations_recent ON conversations(last_message_at DESC, id DESC);
+    CREATE INDEX conversations_waiting ON conversations(waiting_since)
+        WHERE waiting_since IS NOT NULL;
+    CREATE INDEX conversations_by_contact ON conversations(contact_id);
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+        channel_id INTEGER NOT NULL REFERENCES channels(id),
+        external_id TEXT,
+        direction TEXT NOT NULL,
+        author TEXT NOT NULL DEFAULT '',
+        operator_id INTEGER REFERENCES operators(id),
+        body TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        state TEXT NOT NULL,
+        error TEXT,
+        reply_to_id INTEGER REFERENCES messages(id),
+        hidden INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (channel_id, external_id)
+    );
+    CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+    CREATE TABLE attachments (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES messages(id),
+        kind TEXT NOT NULL,
+        filename TEXT NOT NULL DEFAULT '',
+        mime TEXT NOT NULL DEFAULT '',
+        size INTEGER,
+        ref TEXT NOT NULL DEFAULT '',
+        local_path TEXT
+    );
+    CREATE INDEX attachments_by_message ON attachments(message_id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL UNIQUE REFERENCES messages(id),
+        channel_id INTEGER NOT NULL REFERENCES channels(id),
+        state TEXT NOT NULL DEFAULT 'pending',  -- pending, sending, done, failed
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+    CREATE TABLE quick_replies (
+        id INTEGER PRIMARY KEY,
+        shortcut TEXT NOT NULL UNIQUE,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        uses INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    -- Append-only: the audit log and the change feed every process follows.
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        conversation_id INTEGER,
+        message_id INTEGER,
+        operator TEXT,
+        data TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_by_conversation ON events(conversation_id, id);
+    CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TRIGGER messages_never_deleted BEFORE DELETE ON messages
+        BEGIN SELECT RAISE(ABORT, 'messages are never deleted; hide them'); END;
+
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        body, content='messages', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+        INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);
+    END;
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(sqlite3.DatabaseError):
+    pass
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database up to SCHEMA_VERSION; returns the version it was at."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"the database has schema version {current}, this opchat knows up to "
+            f"{SCHEMA_VERSION}: upgrade opchat"
+        )
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # executescript would COMMIT first; run statements one by one instead.
+            for statement in _statements(MIGRATIONS[version - 1]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return current
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--") and not buffer.strip():
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

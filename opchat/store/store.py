@@ -1,0 +1,796 @@
+"""The only code that speaks SQL. Every method returns model objects.
+
+Each change to a dialog writes its rows and an `events` row in the same
+transaction, so the change feed never misses nor invents anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from opchat.model import (
+    Attachment,
+    Channel,
+    Conversation,
+    Direction,
+    Event,
+    Health,
+    InboundMessage,
+    Ingested,
+    Message,
+    MessageState,
+    Operator,
+    OutboundMessage,
+    QuickReply,
+    SearchHit,
+    Status,
+)
+from opchat.store.db import Database, row_value
+
+PREVIEW_CHARS = 200
+DB_FILENAME = "opchat.db"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationFilter:
+    """Which dialogs a list shows, and in what order."""
+
+    statuses: frozenset[Status] | None = None  # None: every status
+    waiting_only: bool = False
+    order: str = "recent"  # "recent": newest activity first; "waiting": longest wait first
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    outbox_id: int
+    channel: str
+    message: OutboundMessage
+
+
+class UnknownConversation(LookupError):
+    pass
+
+
+class Store:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.clock = clock
+        self._pending_ingest: list[tuple[InboundMessage, asyncio.Future[Ingested]]] = []
+        self._ingest_flush: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, data_dir: Path, clock: Callable[[], float] = time.time) -> Store:
+        db = Database(Path(data_dir) / DB_FILENAME)
+        await db.open()
+        return cls(db, clock)
+
+    async def close(self) -> None:
+        if self._ingest_flush is not None:
+            await self._ingest_flush
+        await self.db.close()
+
+    # Channels ---------------------------------------------------------------------------
+
+    async def ensure_channel(self, name: str, kind: str) -> Channel:
+        def run(conn: sqlite3.Connection) -> Channel:
+            _channel_id(conn, name, kind, self.clock())
+            row = conn.execute("SELECT * FROM channels WHERE name = ?", (name,)).fetchone()
+            return _channel(row)
+
+        return await self.db.write(run)
+
+    async def channels(self) -> list[Channel]:
+        def run(conn: sqlite3.Connection) -> list[Channel]:
+            return [_channel(r) for r in conn.execute("SELECT * FROM channels ORDER BY name")]
+
+        return await self.db.read(run)
+
+    async def set_health(self, name: str, health: Health, detail: str = "") -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "SELECT id, health, health_detail FROM channels WHERE name = ?", (name,)
+            ).fetchone()
+            if row is None or (row["health"], row["health_detail"]) == (health.value, detail):
+                return
+            conn.execute(
+                "UPDATE channels SET health = ?, health_detail = ? WHERE id = ?",
+                (health.value, detail, row["id"]),
+            )
+            _event(conn, self.clock(), "channel.health",
+                   data={"channel": name, "health": health.value, "detail": detail})
+
+        await self.db.write(run)
+
+    async def channel_cursor(self, name: str) -> str | None:
+        def run(conn: sqlite3.Connection) -> str | None:
+            return row_value(conn.execute(
+                "SELECT value FROM channel_state JOIN channels ON channels.id = channel_id "
+                "WHERE channels.name = ? AND key = 'cursor'", (name,)).fetchone())
+
+        return await self.db.read(run)
+
+    # Inbound ----------------------------------------------------------------------------
+
+    async def ingest(self, message: InboundMessage) -> Ingested:
+        """Store one inbound message; returns after COMMIT.
+
+        Concurrent callers are committed together (group commit): whoever
+        arrives while a transaction runs joins the next one.
+        """
+        future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
+        self._pending_ingest.append((message, future))
+        if self._ingest_flush is None or self._ingest_flush.done():
+            self._ingest_flush = asyncio.create_task(self._flush_ingest())
+        return await future
+
+    async def _flush_ingest(self) -> None:
+        while self._pending_ingest:
+            batch, self._pending_ingest = self._pending_ingest, []
+            try:
+                results = await self.db.write(self._ingest_rows, [m for m, _ in batch], None)
+            except Exception:
+                # One bad message must not fail its neighbours: retry each alone.
+                for message, future in batch:
+                    try:
+                        result = await self.db.write(self._ingest_rows, [message], None)
+                    except Exception as exc:
+                        if not future.done():
+                            future.set_exception(exc)
+                    else:
+                        if not future.done():
+                            future.set_result(result[0])
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def ingest_batch(
+        self, messages: Sequence[InboundMessage], cursor: tuple[str, str] | None = None
+    ) -> list[Ingested]:
+        """Store messages, and (channel name, cursor) if given, in one transaction."""
+        return await self.db.write(self._ingest_rows, list(messages), cursor)
+
+    def _ingest_rows(
+        self,
+        conn: sqlite3.Connection,
+        messages: list[InboundMessage],
+        cursor: tuple[str, str] | None,
+    ) -> list[Ingested]:
+        now = self.clock()
+        results = [_ingest_one(conn, m, now) for m in messages]
+        if cursor is not None:
+            channel_id = _channel_id(conn, cursor[0], None, now)
+            conn.execute(
+                "INSERT INTO channel_state (channel_id, key, value) VALUES (?, 'cursor', ?) "
+                "ON CONFLICT (channel_id, key) DO UPDATE SET value = excluded.value",
+                (channel_id, cursor[1]),
+            )
+        return results
+
+    async def report_delivery(self, channel: str, external_id: str, state: MessageState) -> None:
+        """A receipt from the platform: move the message forward (never backwards)."""
+        order = [MessageState.SENT, MessageState.DELIVERED, MessageState.READ]
+
+        def run(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "SELECT messages.id, conversation_id, state FROM messages "
+                "JOIN channels ON channels.id = messages.channel_id "
+                "WHERE channels.name = ? AND external_id = ?", (channel, external_id)).fetchone()
+            if row is None or row["state"] not in order or state not in order:
+                return
+            if order.index(state) <= order.index(MessageState(row["state"])):
+                return
+            conn.execute("UPDATE messages SET state = ? WHERE id = ?", (state.value, row["id"]))
+            _event(conn, self.clock(), "message.state", row["conversation_id"], row["id"],
+                   data={"state": state.value})
+
+        await self.db.write(run)
+
+    # Operators and what they do ----------------------------------------------------------
+
+    async def ensure_operator(self, login: str, name: str | None = None) -> Operator:
+        def run(conn: sqlite3.Connection) -> Operator:
+            now = self.clock()
+            conn.execute(
+                "INSERT INTO operators (login, name, created_at, last_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (login) DO UPDATE SET last_seen = excluded.last_seen",
+                (login, name or login, now, now),
+            )
+            row = conn.execute("SELECT * FROM operators WHERE login = ?", (login,)).fetchone()
+            return Operator(row["id"], row["login"], row["name"])
+
+        return await self.db.write(run)
+
+    async def add_message(
+        self,
+        conversation_id: int,
+        body: str,
+        operator: Operator | None,
+        direction: Direction = Direction.OUT,
+        reply_to_id: int | None = None,
+    ) -> Message:
+        """An operator's reply (queued in the outbox in the same transaction) or note."""
+
+        def run(conn: sqlite3.Connection) -> Message:
+            now = self.clock()
+            conv = conn.execute(
+                "SELECT id, channel_id, created_at, waiting_since, first_response_s "
+                "FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            if conv is None:
+                raise UnknownConversation(conversation_id)
+            outgoing = direction in (Direction.OUT, Direction.AUTO)
+            state = MessageState.QUEUED if outgoing else MessageState.SENT
+            author = operator.login if operator else ""
+            message_id = conn.execute(
+                "INSERT INTO messages (conversation_id, channel_id, direction, author, "
+                "operator_id, body, created_at, state, reply_to_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, conv["channel_id"], direction.value, author,
+                 operator.id if operator else None, body, now, state.value, reply_to_id),
+            ).lastrowid
+            if outgoing:
+                conn.execute(
+                    "INSERT INTO outbox (message_id, channel_id, next_attempt_at, updated_at) "
+                    "VALUES (?, ?, ?, ?)", (message_id, conv["channel_id"], now, now))
+            updates = ["last_message_at = ?", "last_preview = ?", "last_direction = ?"]
+            params: list[Any] = [now, body[:PREVIEW_CHARS], direction.value]
+            if direction == Direction.OUT:
+                # A human answer: the customer is no longer waiting.
+                updates += ["waiting_since = NULL", "unread = 0"]
+                if conv["first_response_s"] is None and conv["waiting_since"] is not None:
+                    updates.append("first_response_s = ?")
+                    params.append(now - conv["created_at"])
+            conn.execute(f"UPDATE conversations SET {', '.join(updates)} WHERE id = ?",
+                         (*params, conversation_id))
+            _event(conn, now, "message.new", conversation_id, message_id, author,
+                   {"direction": direction.value})
+            return _message(conn.execute("SELECT * FROM messages WHERE id = ?",
+                                         (message_id,)).fetchone())
+
+        return await self.db.write(run)
+
+    async def retry_message(self, message_id: int, operator: Operator | None) -> bool:
+        """Put a failed outbound message back in the outbox."""
+
+        def run(conn: sqlite3.Connection) -> bool:
+            now = self.clock()
+            row = conn.execute("SELECT conversation_id, state FROM messages WHERE id = ?",
+                               (message_id,)).fetchone()
+            if row is None or row["state"] != MessageState.FAILED.value:
+                return False
+            conn.execute("UPDATE messages SET state = 'queued', error = NULL WHERE id = ?",
+                         (message_id,))
+            conn.execute(
+                "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?, "
+                "last_error = NULL, updated_at = ? WHERE message_id = ?", (now, now, message_id))
+            _event(conn, now, "message.state", row["conversation_id"], message_id,
+                   operator.login if operator else None, {"state": "queued", "retry": True})
+            return True
+
+        return await self.db.write(run)
+
+    async def mark_read(self, conversation_id: int, operator: Operator | None) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            changed = conn.execute(
+                "UPDATE conversations SET unread = 0 WHERE id = ? AND unread > 0",
+                (conversation_id,)).rowcount
+            if changed:
+                _event(conn, self.clock(), "conversation.read", conversation_id,
+                       operator=operator.login if operator else None)
+
+        await self.db.write(run)
+
+    async def set_status(
+        self, conversation_id: int, status: Status, operator: Operator | None
+    ) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            old = row_value(conn.execute("SELECT status FROM conversations WHERE id = ?",
+                                         (conversation_id,)).fetchone())
+            if old is None:
+                raise UnknownConversation(conversation_id)
+            if old == status.value:
+                return
+            conn.execute("UPDATE conversations SET status = ? WHERE id = ?",
+                         (status.value, conversation_id))
+            _event(conn, self.clock(), "conversation.status", conversation_id,
+                   operator=operator.login if operator else None,
+                   data={"from": old, "to": status.value})
+
+        await self.db.write(run)
+
+    # Reading ----------------------------------------------------------------------------
+
+    async def count_conversations(self, flt: ConversationFilter = ConversationFilter()) -> int:
+        where, params = _where(flt)
+
+        def run(conn: sqlite3.Connection) -> int:
+            return conn.execute(f"SELECT count(*) FROM conversations c {where}",
+                                params).fetchone()[0]
+
+        return await self.db.read(run)
+
+    async def conversations(
+        self, flt: ConversationFilter = ConversationFilter(), offset: int = 0, limit: int = 50
+    ) -> list[Conversation]:
+        where, params = _where(flt)
+        order = ("c.waiting_since IS NULL, c.waiting_since, c.id" if flt.order == "waiting"
+                 else "c.last_message_at DESC, c.id DESC")
+
+        def run(conn: sqlite3.Connection) -> list[Conversation]:
+            rows = conn.execute(
+                f"{_CONVERSATION_SELECT} {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                (*params, limit, offset))
+            return [_conversation(r) for r in rows]
+
+        return await self.db.read(run)
+
+    async def conversation(self, conversation_id: int) -> Conversation | None:
+        def run(conn: sqlite3.Connection) -> Conversation | None:
+            row = conn.execute(f"{_CONVERSATION_SELECT} WHERE c.id = ?",
+                               (conversation_id,)).fetchone()
+            return None if row is None else _conversation(row)
+
+        return await self.db.read(run)
+
+    async def conversation_position(
+        self, conversation_id: int, flt: ConversationFilter = ConversationFilter()
+    ) -> int | None:
+        """Index of a conversation in the filtered, ordered list (None if not in it)."""
+        conv = await self.conversation(conversation_id)
+        if conv is None:
+            return None
+        where, params = _where(flt)
+        if flt.order == "waiting":
+            if conv.waiting_since is None:
+                ahead = ("(c.waiting_since IS NOT NULL OR c.id < ?)", [conv.id])
+            else:
+                ahead = ("(c.waiting_since < ? OR (c.waiting_since = ? AND c.id < ?))",
+                         [conv.waiting_since, conv.waiting_since, conv.id])
+        else:
+            ahead = ("(c.last_message_at > ? OR (c.last_message_at = ? AND c.id > ?))",
+                     [conv.last_message_at, conv.last_message_at, conv.id])
+        joiner = " AND " if where else " WHERE "
+
+        def run(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                f"SELECT count(*) FROM conversations c {where}{joiner}{ahead[0]}",
+                (*params, *ahead[1])).fetchone()[0]
+
+        return await self.db.read(run)
+
+    async def messages(
+        self, conversation_id: int, before_id: int | None = None, limit: int = 100
+    ) -> list[Message]:
+        """Up to ``limit`` messages older than ``before_id`` (newest if None), oldest first."""
+
+        def run(conn: sqlite3.Connection) -> list[Message]:
+            rows = conn.execute(
+                "SELECT * FROM messages WHERE conversation_id = ? AND id < ? AND hidden = 0 "
+                "ORDER BY id DESC LIMIT ?",
+                (conversation_id, before_id if before_id is not None else 2**62, limit),
+            ).fetchall()
+            rows.reverse()
+            return _with_attachments(conn, rows)
+
+        return await self.db.read(run)
+
+    async def messages_after(self, conversation_id: int, after_id: int) -> list[Message]:
+        def run(conn: sqlite3.Connection) -> list[Message]:
+            rows = conn.execute(
+                "SELECT * FROM messages WHERE conversation_id = ? AND id > ? AND hidden = 0 "
+                "ORDER BY id LIMIT 1000", (conversation_id, after_id)).fetchall()
+            return _with_attachments(conn, rows)
+
+        return await self.db.read(run)
+
+    async def message(self, message_id: int) -> Message | None:
+        def run(conn: sqlite3.Connection) -> Message | None:
+            rows = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchall()
+            found = _with_attachments(conn, rows)
+            return found[0] if found else None
+
+        return await self.db.read(run)
+
+    async def waiting_count(self) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            return conn.execute("SELECT count(*) FROM conversations "
+                                "WHERE waiting_since IS NOT NULL").fetchone()[0]
+
+        return await self.db.read(run)
+
+    async def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Messages matching every word of ``query`` (as prefixes), newest first."""
+        match = fts_query(query)
+        if not match:
+            return []
+
+        def run(conn: sqlite3.Connection) -> list[SearchHit]:
+            rows = conn.execute(
+                "SELECT m.id, m.conversation_id, m.created_at, co.name AS contact_name, "
+                "ch.name AS channel_name, "
+                "snippet(messages_fts, 0, char(2), char(3), '…', 12) AS snippet "
+                "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+                "JOIN conversations c ON c.id = m.conversation_id "
+                "JOIN contacts co ON co.id = c.contact_id "
+                "JOIN channels ch ON ch.id = c.channel_id "
+                "WHERE messages_fts MATCH ? AND m.hidden = 0 "
+                "ORDER BY messages_fts.rowid DESC LIMIT ?", (match, limit))
+            return [SearchHit(r["id"], r["conversation_id"], r["contact_name"],
+                              r["channel_name"], r["created_at"], r["snippet"]) for r in rows]
+
+        return await self.db.read(run)
+
+    # The change feed --------------------------------------------------------------------
+
+    async def last_event_id(self) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            return row_value(conn.execute("SELECT max(id) FROM events").fetchone()) or 0
+
+        return await self.db.read(run)
+
+    async def events_after(self, after_id: int, limit: int = 1000,
+                           conversation_id: int | None = None) -> list[Event]:
+        def run(conn: sqlite3.Connection) -> list[Event]:
+            if conversation_id is None:
+                rows = conn.execute("SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                                    (after_id, limit))
+            else:
+                rows = conn.execute(
+                    "SELECT * FROM events WHERE conversation_id = ? AND id > ? "
+                    "ORDER BY id LIMIT ?", (conversation_id, after_id, limit))
+            return [Event(r["id"], r["at"], r["kind"], r["conversation_id"], r["message_id"],
+                          r["operator"], json.loads(r["data"])) for r in rows]
+
+        return await self.db.read(run)
+
+    # The outbox (the hub's side) --------------------------------------------------------
+
+    async def recover_interrupted_sends(self) -> int:
+        """Sends a crashed hub left half-done: we cannot know if they arrived.
+
+        Sending again could duplicate the message for the customer, so each
+        one is marked failed with that explanation; the operator decides.
+        """
+
+        def run(conn: sqlite3.Connection) -> int:
+            now = self.clock()
+            rows = conn.execute(
+                "SELECT outbox.message_id, messages.conversation_id FROM outbox "
+                "JOIN messages ON messages.id = outbox.message_id "
+                "WHERE outbox.state = 'sending'").fetchall()
+            reason = "interrupted while sending: it may or may not have arrived"
+            for row in rows:
+                _fail(conn, row["message_id"], row["conversation_id"], reason, now)
+            return len(rows)
+
+        return await self.db.write(run)
+
+    async def next_due(self) -> float | None:
+        """When the earliest pending outbox row becomes due."""
+
+        def run(conn: sqlite3.Connection) -> float | None:
+            return row_value(conn.execute(
+                "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'").fetchone())
+
+        return await self.db.read(run)
+
+    async def claim_due(self, channels: Sequence[str], limit: int = 20) -> list[OutboxItem]:
+        """Mark due rows of these channels 'sending' and return them."""
+        if not channels:
+            return []
+
+        def run(conn: sqlite3.Connection) -> list[OutboxItem]:
+            now = self.clock()
+            marks = ",".join("?" * len(channels))
+            rows = conn.execute(
+                "SELECT o.id AS outbox_id, o.attempts, m.id AS message_id, m.body, "
+                "m.reply_to_id, ch.name AS channel, c.chat_id, "
+                "(SELECT external_id FROM messages r WHERE r.id = m.reply_to_id) AS reply_ext "
+                "FROM outbox o JOIN messages m ON m.id = o.message_id "
+                "JOIN conversations c ON c.id = m.conversation_id "
+                "JOIN channels ch ON ch.id = o.channel_id "
+                f"WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND ch.name IN ({marks}) "
+                # One at a time per dialog, so a customer gets replies in the order written.
+                "AND NOT EXISTS (SELECT 1 FROM outbox o2 JOIN messages m2 "
+                "ON m2.id = o2.message_id WHERE m2.conversation_id = m.conversation_id "
+                "AND o2.id < o.id AND o2.state IN ('pending', 'sending')) "
+                "ORDER BY o.next_attempt_at, o.id LIMIT ?", (now, *channels, limit)).fetchall()
+            items = []
+            for r in rows:
+                conn.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1, "
+                             "updated_at = ? WHERE id = ?", (now, r["outbox_id"]))
+                items.append(OutboxItem(r["outbox_id"], r["channel"], OutboundMessage(
+                    message_id=r["message_id"], channel=r["channel"], chat_id=r["chat_id"],
+                    body=r["body"], attempt=r["attempts"] + 1,
+                    reply_to_external_id=r["reply_ext"])))
+            return items
+
+        return await self.db.write(run)
+
+    async def mark_sent(self, message_id: int, external_id: str | None,
+                        state: MessageState = MessageState.SENT) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            now = self.clock()
+            conv = row_value(conn.execute("SELECT conversation_id FROM messages WHERE id = ?",
+                                          (message_id,)).fetchone())
+            conn.execute("UPDATE messages SET state = ?, external_id = ?, error = NULL "
+                         "WHERE id = ?", (state.value, external_id, message_id))
+            conn.execute("UPDATE outbox SET state = 'done', updated_at = ?, last_error = NULL "
+                         "WHERE message_id = ?", (now, message_id))
+            _event(conn, now, "message.state", conv, message_id, data={"state": state.value})
+
+        await self.db.write(run)
+
+    async def reschedule(self, message_id: int, after: float, error: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            now = self.clock()
+            conn.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ?, "
+                         "last_error = ?, updated_at = ? WHERE message_id = ?",
+                         (now + after, error, now, message_id))
+            conv = row_value(conn.execute("SELECT conversation_id FROM messages WHERE id = ?",
+                                          (message_id,)).fetchone())
+            # The message stays "queued"; the event lets the UI show why it waits.
+            _event(conn, now, "message.retrying", conv, message_id,
+                   data={"error": error, "after": after})
+
+        await self.db.write(run)
+
+    async def mark_failed(self, message_id: int, reason: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conv = row_value(conn.execute("SELECT conversation_id FROM messages WHERE id = ?",
+                                          (message_id,)).fetchone())
+            _fail(conn, message_id, conv, reason, self.clock())
+
+        await self.db.write(run)
+
+    async def outbox_error(self, message_id: int) -> str | None:
+        def run(conn: sqlite3.Connection) -> str | None:
+            return row_value(conn.execute("SELECT last_error FROM outbox WHERE message_id = ?",
+                                          (message_id,)).fetchone())
+
+        return await self.db.read(run)
+
+    # Quick replies ----------------------------------------------------------------------
+
+    async def quick_replies(self) -> list[QuickReply]:
+        def run(conn: sqlite3.Connection) -> list[QuickReply]:
+            rows = conn.execute("SELECT * FROM quick_replies ORDER BY uses DESC, shortcut")
+            return [QuickReply(r["id"], r["shortcut"], r["title"], r["body"], r["uses"])
+                    for r in rows]
+
+        return await self.db.read(run)
+
+    async def save_quick_replies(self, replies: Sequence[tuple[str, str, str]]) -> int:
+        """Add or update (shortcut, title, body) triples; returns how many."""
+
+        def run(conn: sqlite3.Connection) -> int:
+            now = self.clock()
+            for shortcut, title, body in replies:
+                conn.execute(
+                    "INSERT INTO quick_replies (shortcut, title, body, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (shortcut) DO UPDATE SET "
+                    "title = excluded.title, body = excluded.body, "
+                    "updated_at = excluded.updated_at",
+                    (shortcut, title, body, now, now))
+            if replies:
+                _event(conn, now, "quick_replies.saved", data={"count": len(replies)})
+            return len(replies)
+
+        return await self.db.write(run)
+
+    async def quick_reply_used(self, reply_id: int) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE quick_replies SET uses = uses + 1 WHERE id = ?", (reply_id,))
+
+        await self.db.write(run)
+
+    # Export -----------------------------------------------------------------------------
+
+    def iter_export(self, page: int = 2000) -> Iterator[dict[str, Any]]:
+        """Every conversation and its messages as plain dicts, read synchronously.
+
+        Export runs from the CLI without an event loop, on its own read-only
+        connection, so it can stream a store of any size in bounded memory.
+        """
+        conn = sqlite3.connect(f"file:{self.db.path}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        try:
+            last = 0
+            while True:
+                convs = conn.execute(f"{_CONVERSATION_SELECT} WHERE c.id > ? ORDER BY c.id "
+                                     "LIMIT ?", (last, page)).fetchall()
+                if not convs:
+                    return
+                for row in convs:
+                    conv = _conversation(row)
+                    yield {"type": "conversation", **_plain(conv)}
+                    for m in conn.execute("SELECT * FROM messages WHERE conversation_id = ? "
+                                          "ORDER BY id", (conv.id,)):
+                        yield {"type": "message", **_plain(_message(m))}
+                    last = conv.id
+        finally:
+            conn.close()
+
+
+# The SQL behind the methods -------------------------------------------------------------
+
+_CONVERSATION_SELECT = (
+    "SELECT c.*, ch.name AS channel_name, ch.kind AS channel_kind, co.name AS contact_name, "
+    "op.login AS assignee FROM conversations c "
+    "JOIN channels ch ON ch.id = c.channel_id "
+    "JOIN contacts co ON co.id = c.contact_id "
+    "LEFT JOIN operators op ON op.id = c.assignee_id"
+)
+
+
+def _where(flt: ConversationFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if flt.statuses is not None:
+        clauses.append(f"c.status IN ({','.join('?' * len(flt.statuses))})")
+        params += sorted(s.value for s in flt.statuses)
+    if flt.waiting_only:
+        clauses.append("c.waiting_since IS NOT NULL")
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str:
+    """A user's words as an FTS5 query: every word, as a prefix, in any order.
+
+    The words are quoted, so FTS5 syntax typed by a user (or a customer's
+    text pasted in) is searched for, never interpreted.
+    """
+    return " ".join(f'"{word}"*' for word in _WORD.findall(text))
+
+
+def _channel_id(conn: sqlite3.Connection, name: str, kind: str | None, now: float) -> int:
+    row = conn.execute("SELECT id FROM channels WHERE name = ?", (name,)).fetchone()
+    if row is not None:
+        return row[0]
+    return conn.execute("INSERT INTO channels (name, kind, created_at) VALUES (?, ?, ?)",
+                        (name, kind or name, now)).lastrowid
+
+
+def _event(conn: sqlite3.Connection, at: float, kind: str, conversation_id: int | None = None,
+           message_id: int | None = None, operator: str | None = None,
+           data: dict[str, Any] | None = None) -> None:
+    conn.execute(
+        "INSERT INTO events (at, kind, conversation_id, message_id, operator, data) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (at, kind, conversation_id, message_id, operator,
+         json.dumps(data or {}, ensure_ascii=False)))
+
+
+def _fail(conn: sqlite3.Connection, message_id: int, conversation_id: int | None, reason: str,
+          now: float) -> None:
+    conn.execute("UPDATE messages SET state = 'failed', error = ? WHERE id = ?",
+                 (reason, message_id))
+    conn.execute("UPDATE outbox SET state = 'failed', last_error = ?, updated_at = ? "
+                 "WHERE message_id = ?", (reason, now, message_id))
+    _event(conn, now, "message.state", conversation_id, message_id,
+           data={"state": "failed", "error": reason})
+
+
+def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Ingested:
+    channel_id = _channel_id(conn, m.channel, None, now)
+    seen = conn.execute("SELECT id, conversation_id FROM messages "
+                        "WHERE channel_id = ? AND external_id = ?",
+                        (channel_id, m.external_id)).fetchone()
+    if seen is not None:
+        return Ingested(seen[0], seen[1], duplicate=True)
+
+    identity = conn.execute("SELECT id, contact_id, display_name, username FROM identities "
+                            "WHERE channel_id = ? AND external_id = ?",
+                            (channel_id, m.sender_id)).fetchone()
+    if identity is None:
+        contact_id = conn.execute(
+            "INSERT INTO contacts (name, phone, email, created_at) VALUES (?, ?, ?, ?)",
+            (m.sender_name, m.phone, m.email, now)).lastrowid
+        identity_id = conn.execute(
+            "INSERT INTO identities (contact_id, channel_id, external_id, display_name, "
+            "username, profile) VALUES (?, ?, ?, ?, ?, ?)",
+            (contact_id, channel_id, m.sender_id, m.sender_name, m.username,
+             json.dumps(m.profile, ensure_ascii=False))).lastrowid
+    else:
+        identity_id, contact_id = identity["id"], identity["contact_id"]
+        if (identity["display_name"], identity["username"]) != (m.sender_name, m.username):
+            conn.execute("UPDATE identities SET display_name = ?, username = ? WHERE id = ?",
+                         (m.sender_name, m.username, identity_id))
+
+    created_at = now if m.sent_at is None else min(m.sent_at, now)
+    conv = conn.execute("SELECT id, status FROM conversations WHERE channel_id = ? AND chat_id = ?",
+                        (channel_id, m.chat_id)).fetchone()
+    if conv is None:
+        conversation_id = conn.execute(
+            "INSERT INTO conversations (channel_id, chat_id, contact_id, identity_id, "
+            "last_message_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (channel_id, m.chat_id, contact_id, identity_id, created_at, created_at)).lastrowid
+        _event(conn, now, "conversation.new", conversation_id)
+        reopened_from = None
+    else:
+        conversation_id = conv["id"]
+        reopened_from = conv["status"] if conv["status"] in ("resolved", "snoozed") else None
+
+    reply_to = None
+    if m.reply_to_external_id is not None:
+        reply_to = row_value(conn.execute(
+            "SELECT id FROM messages WHERE channel_id = ? AND external_id = ?",
+            (channel_id, m.reply_to_external_id)).fetchone())
+    message_id = conn.execute(
+        "INSERT INTO messages (conversation_id, channel_id, external_id, direction, author, body, "
+        "created_at, state, reply_to_id) VALUES (?, ?, ?, 'in', ?, ?, ?, 'received', ?)",
+        (conversation_id, channel_id, m.external_id, m.sender_name, m.body, created_at, reply_to),
+    ).lastrowid
+    for a in m.attachments:
+        conn.execute("INSERT INTO attachments (message_id, kind, filename, mime, size, ref, "
+                     "local_path) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (message_id, a.kind, a.filename, a.mime, a.size, a.ref, a.local_path))
+    preview = m.body or " ".join(f"[{a.kind}]" for a in m.attachments)
+    conn.execute(
+        "UPDATE conversations SET unread = unread + 1, last_message_at = max(last_message_at, ?), "
+        "last_preview = ?, last_direction = 'in', waiting_since = coalesce(waiting_since, ?), "
+        "status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END, "
+        "snoozed_until = NULL WHERE id = ?",
+        (created_at, preview[:PREVIEW_CHARS], created_at, conversation_id))
+    _event(conn, now, "message.new", conversation_id, message_id, data={"direction": "in"})
+    if reopened_from is not None:
+        _event(conn, now, "conversation.status", conversation_id,
+               data={"from": reopened_from, "to": "open", "reason": "customer wrote"})
+    return Ingested(message_id, conversation_id, duplicate=False)
+
+
+def _channel(row: sqlite3.Row) -> Channel:
+    return Channel(row["id"], row["name"], row["kind"], Health(row["health"]),
+                   row["health_detail"])
+
+
+def _conversation(r: sqlite3.Row) -> Conversation:
+    return Conversation(
+        id=r["id"], channel_id=r["channel_id"], channel_name=r["channel_name"],
+        channel_kind=r["channel_kind"], contact_id=r["contact_id"],
+        contact_name=r["contact_name"], status=Status(r["status"]), unread=r["unread"],
+        waiting_since=r["waiting_since"], last_message_at=r["last_message_at"],
+        preview=r["last_preview"], preview_direction=Direction(r["last_direction"]),
+        assignee=r["assignee"], first_response_s=r["first_response_s"],
+        created_at=r["created_at"])
+
+
+def _message(r: sqlite3.Row, attachments: tuple[Attachment, ...] = ()) -> Message:
+    return Message(
+        id=r["id"], conversation_id=r["conversation_id"], direction=Direction(r["direction"]),
+        author=r["author"], body=r["body"], created_at=r["created_at"],
+        state=MessageState(r["state"]), error=r["error"], external_id=r["external_id"],
+        reply_to_id=r["reply_to_id"], attachments=attachments)
+
+
+def _with_attachments(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Message]:
+    if not rows:
+        return []
+    ids = [r["id"] for r in rows]
+    found: dict[int, list[Attachment]] = {}
+    for a in conn.execute(
+            f"SELECT * FROM attachments WHERE message_id IN ({','.join('?' * len(ids))})", ids):
+        found.setdefault(a["message_id"], []).append(Attachment(
+            a["kind"], a["filename"], a["mime"], a["size"], a["ref"], a["local_path"], a["id"]))
+    return [_message(r, tuple(found.get(r["id"], ()))) for r in rows]
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in obj.__slots__:
+        value = getattr(obj, name)
+        if isinstance(value, tuple):
+            value = [_plain(v) for v in value]
+        out[name] = value
+    return out

@@ -1,0 +1,132 @@
+"""The contract between opchat and a messaging channel.
+
+A transport is one small class per channel kind. The hub constructs it with
+the channel's settings, calls :meth:`Transport.run` with a :class:`Sink` bound
+to that channel, and calls :meth:`Transport.send` from the outbox. Transports
+never touch the store or the UI.
+
+Transports are found through the ``opchat.transports`` entry-point group, so a
+plugin package can add a channel kind without changing opchat::
+
+    # pyproject.toml of the plugin
+    [project.entry-points."opchat.transports"]
+    line = "opchat_line:LineTransport"
+
+See ``docs/PLUGINS.md`` for a complete example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+
+from opchat.model import Health, InboundMessage, Ingested, MessageState, OutboundMessage
+
+if TYPE_CHECKING:
+    from opchat.config import ChannelSettings
+
+ENTRY_POINT_GROUP = "opchat.transports"
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    media: bool = False
+    edits: bool = False
+    typing: bool = False
+    buttons: bool = False
+    max_len: int = 4096  # longest text one platform message may carry
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A transport's answer to a successful send."""
+
+    external_id: str | None = None  # the platform's id of the sent message
+    state: MessageState = MessageState.SENT
+
+
+class Retry(Exception):
+    """Not now: try again after ``after`` seconds (rate limit, temporary outage)."""
+
+    def __init__(self, reason: str = "", after: float | None = None) -> None:
+        super().__init__(reason or "temporary failure")
+        self.reason = reason or "temporary failure"
+        self.after = after
+
+
+class Rejected(Exception):
+    """Never: the platform refused this message for good (blocked, bad address...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Sink(Protocol):
+    """The hub, as one channel's transport sees it."""
+
+    async def ingest(self, message: InboundMessage) -> Ingested:
+        """Store one inbound message; returns only after it is committed."""
+        ...
+
+    async def ingest_batch(
+        self, messages: Sequence[InboundMessage], cursor: str | None = None
+    ) -> list[Ingested]:
+        """Store messages and this channel's new ``cursor`` (a poll offset) in ONE transaction."""
+        ...
+
+    async def cursor(self) -> str | None:
+        """The cursor last committed by :meth:`ingest_batch`, or None."""
+        ...
+
+    async def report(self, external_id: str, state: MessageState) -> None:
+        """A delivery or read receipt for a message this channel sent."""
+        ...
+
+    def health(self, state: Health, detail: str = "") -> None:
+        """Tell the status bar how the channel is doing (e.g. DEGRADED, "network down")."""
+        ...
+
+
+@runtime_checkable
+class Transport(Protocol):
+    kind: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    async def run(self, sink: Sink) -> None:
+        """Poll or serve until cancelled. Await ``sink.ingest`` BEFORE acking upstream."""
+        ...
+
+    async def send(self, out: OutboundMessage) -> Delivery:
+        """Deliver one message, or raise :class:`Retry` / :class:`Rejected`."""
+        ...
+
+
+class TransportFactory(Protocol):
+    kind: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def __call__(self, channel: ChannelSettings, data_dir: Path) -> Transport: ...
+
+
+class UnknownChannelKind(LookupError):
+    def __init__(self, kind: str, known: Sequence[str]) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.known = tuple(known)
+
+
+def available_kinds() -> list[str]:
+    """Channel kinds installed, without importing any transport module."""
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def load_transport(kind: str) -> TransportFactory:
+    """Import the transport class for ``kind``; only now is its module (and its SDK) loaded."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == kind:
+            return ep.load()
+    raise UnknownChannelKind(kind, available_kinds())

@@ -1,0 +1,254 @@
+"""The hub: transports, the outbox worker, the lock; against real SQLite files."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from opchat.config import ChannelSettings
+from opchat.hub import Hub, HubLock, run_hub_when_free
+from opchat.inbox import Inbox
+from opchat.model import Health, InboundMessage, MessageState, OutboundMessage
+from opchat.transports import Capabilities, Delivery, Rejected, Retry, Sink, UnknownChannelKind
+
+
+class ScriptedTransport:
+    """A transport whose sends follow a script: each entry answers one attempt."""
+
+    kind: ClassVar[str] = "scripted"
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    script: ClassVar[list[Any]] = []
+    sent: ClassVar[list[OutboundMessage]] = []
+    sink: ClassVar[Sink | None] = None
+    runs: ClassVar[int] = 0
+    crash_runs: ClassVar[int] = 0
+
+    def __init__(self, channel: ChannelSettings, data_dir: Path) -> None:
+        self.name = channel.name
+
+    async def run(self, sink: Sink) -> None:
+        type(self).sink = sink
+        type(self).runs += 1
+        if type(self).runs <= type(self).crash_runs:
+            raise ConnectionError("upstream went away")
+        sink.health(Health.OK)
+        await asyncio.Event().wait()
+
+    async def send(self, out: OutboundMessage) -> Delivery:
+        answer = type(self).script.pop(0) if type(self).script else "ok"
+        type(self).sent.append(out)
+        if isinstance(answer, BaseException):
+            raise answer
+        if answer == "hang":
+            await asyncio.sleep(3600)
+        return Delivery(external_id=f"ext-{out.message_id}-{out.attempt}")
+
+
+def loader(kind: str):  # noqa: ANN201
+    if kind == "scripted":
+        return ScriptedTransport
+    raise UnknownChannelKind(kind, ["scripted"])
+
+
+@pytest.fixture(autouse=True)
+def fresh_script() -> None:
+    ScriptedTransport.script = []
+    ScriptedTransport.sent = []
+    ScriptedTransport.sink = None
+    ScriptedTransport.runs = 0
+    ScriptedTransport.crash_runs = 0
+
+
+@pytest.fixture
+async def inbox(tmp_path: Path) -> AsyncIterator[Inbox]:
+    box = await Inbox.open(tmp_path, "anna")
+    yield box
+    await box.close()
+
+
+@contextlib.asynccontextmanager
+async def running(hub: Hub) -> AsyncIterator[Hub]:
+    task = asyncio.create_task(hub.run())
+    try:
+        yield hub
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+def make_hub(inbox: Inbox, tmp_path: Path, *names: str) -> Hub:
+    channels = [ChannelSettings(n, "scripted", {}) for n in names or ("shop",)]
+    hub = Hub(inbox, channels, tmp_path, loader)
+    hub.backoff_base = 0.02
+    return hub
+
+
+async def customer_writes(inbox: Inbox, channel: str = "shop") -> int:
+    while ScriptedTransport.sink is None:
+        await asyncio.sleep(0.01)
+    got = await ScriptedTransport.sink.ingest(InboundMessage(
+        channel=channel, chat_id="chat-1", external_id="in-1", sender_id="u1",
+        sender_name="Ivan", body="hello"))
+    return got.conversation_id
+
+
+async def state_of(inbox: Inbox, message_id: int) -> MessageState:
+    message = await inbox.message(message_id)
+    assert message is not None
+    return message.state
+
+
+async def test_send_goes_out_and_turns_sent(inbox: Inbox, tmp_path: Path) -> None:
+    async with running(make_hub(inbox, tmp_path)):
+        conv = await customer_writes(inbox)
+        msg = await inbox.send(conv, "hi there")
+        await until(lambda: _is(inbox, msg.id, MessageState.SENT))
+    [out] = ScriptedTransport.sent
+    assert out.body == "hi there" and out.chat_id == "chat-1" and out.channel == "shop"
+    stored = await inbox.message(msg.id)
+    assert stored is not None and stored.external_id == f"ext-{msg.id}-1"
+
+
+async def _is(inbox: Inbox, message_id: int, state: MessageState) -> bool:
+    return await state_of(inbox, message_id) == state
+
+
+async def test_retry_after_is_obeyed_then_sent(inbox: Inbox, tmp_path: Path) -> None:
+    ScriptedTransport.script = [Retry("429 too many requests", after=0.3), "ok"]
+    async with running(make_hub(inbox, tmp_path)):
+        conv = await customer_writes(inbox)
+        msg = await inbox.send(conv, "hi")
+        await until(lambda: _is(inbox, msg.id, MessageState.SENT))
+    first, second = ScriptedTransport.sent
+    assert (first.attempt, second.attempt) == (1, 2)
+    kinds = [e.kind for e in await inbox.store.events_after(0)]
+    assert "message.retrying" in kinds
+
+
+async def test_rejected_fails_at_once_with_reason(inbox: Inbox, tmp_path: Path) -> None:
+    ScriptedTransport.script = [Rejected("bot was blocked by the user")]
+    async with running(make_hub(inbox, tmp_path)):
+        conv = await customer_writes(inbox)
+        msg = await inbox.send(conv, "hi")
+        await until(lambda: _is(inbox, msg.id, MessageState.FAILED))
+        await asyncio.sleep(0.2)
+    assert len(ScriptedTransport.sent) == 1  # never retried
+    stored = await inbox.message(msg.id)
+    assert stored is not None and stored.error == "bot was blocked by the user"
+
+
+async def test_a_transport_that_raises_anything_does_not_stop_the_outbox(
+        inbox: Inbox, tmp_path: Path) -> None:
+    ScriptedTransport.script = [ZeroDivisionError("bug in plugin"), KeyError("x"), "ok", "ok"]
+    async with running(make_hub(inbox, tmp_path)):
+        conv = await customer_writes(inbox)
+        first = await inbox.send(conv, "one")
+        second = await inbox.send(conv, "two")
+        await until(lambda: _is(inbox, second.id, MessageState.SENT))
+    assert await state_of(inbox, first.id) == MessageState.SENT
+    # Order is kept: "one" goes out (after its retries) before "two".
+    assert [o.body for o in ScriptedTransport.sent] == ["one", "one", "one", "two"]
+
+
+async def test_gives_up_after_max_attempts(inbox: Inbox, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("opchat.hub.MAX_ATTEMPTS", 3)
+    ScriptedTransport.script = [Retry("down", after=0.01)] * 5
+    async with running(make_hub(inbox, tmp_path)):
+        conv = await customer_writes(inbox)
+        msg = await inbox.send(conv, "hi")
+        await until(lambda: _is(inbox, msg.id, MessageState.FAILED))
+    stored = await inbox.message(msg.id)
+    assert stored is not None and stored.error == "gave up after 3 attempts: down"
+    # The operator retries; the next attempt goes out.
+    ScriptedTransport.script = []
+    async with running(make_hub(inbox, tmp_path)):
+        assert await inbox.retry(msg.id)
+        await until(lambda: _is(inbox, msg.id, MessageState.SENT))
+
+
+async def test_a_hanging_send_times_out_and_is_retried(inbox: Inbox, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("opchat.hub.SEND_TIMEOUT", 0.2)
+    ScriptedTransport.script = ["hang", "ok"]
+    async with running(make_hub(inbox, tmp_path)):
+        conv = await customer_writes(inbox)
+        msg = await inbox.send(conv, "hi")
+        await until(lambda: _is(inbox, msg.id, MessageState.SENT))
+    assert len(ScriptedTransport.sent) == 2
+
+
+async def test_crashing_transport_is_restarted_and_health_shown(
+        inbox: Inbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("opchat.hub.RESTART_BACKOFF", (0.05,))
+    ScriptedTransport.crash_runs = 1
+    async with running(make_hub(inbox, tmp_path)):
+        await until(lambda: _health(inbox, Health.OK))
+    assert ScriptedTransport.runs == 2
+    events = await inbox.store.events_after(0)
+    details = [e.data.get("detail") for e in events if e.kind == "channel.health"]
+    assert "ConnectionError: upstream went away" in details
+
+
+async def _health(inbox: Inbox, health: Health) -> bool:
+    return any(c.health == health for c in await inbox.channels())
+
+
+async def test_unknown_kind_marks_that_channel_down_only(inbox: Inbox, tmp_path: Path) -> None:
+    channels = [ChannelSettings("shop", "scripted", {}), ChannelSettings("x", "nosuch", {})]
+    async with running(Hub(inbox, channels, tmp_path, loader)):
+        await until(lambda: _health(inbox, Health.OK))
+        await until(lambda: _health(inbox, Health.DOWN))
+    by_name = {c.name: c for c in await inbox.channels()}
+    assert by_name["x"].health_detail == "unknown channel kind 'nosuch'"
+    assert by_name["shop"].health == Health.STOPPED  # the hub stopped
+
+
+async def test_lock_lets_one_hub_run_and_is_taken_over(tmp_path: Path) -> None:
+    first = HubLock(tmp_path)
+    second = HubLock(tmp_path)
+    assert first.try_acquire()
+    assert not second.try_acquire()
+    first.release()
+    assert second.try_acquire()
+    second.release()
+
+
+async def test_follower_takes_over_when_the_hub_exits(tmp_path: Path) -> None:
+    a = await Inbox.open(tmp_path, "anna")
+    b = await Inbox.open(tmp_path, "boris")
+    roles: dict[str, list[str]] = {"a": [], "b": []}
+    channels = [ChannelSettings("shop", "scripted", {})]
+    hub_a = asyncio.create_task(run_hub_when_free(a, channels, tmp_path, roles["a"].append,
+                                                  poll=0.05, loader=loader))
+    await until(lambda: _true(roles["a"] == ["hub"]))
+    hub_b = asyncio.create_task(run_hub_when_free(b, channels, tmp_path, roles["b"].append,
+                                                  poll=0.05, loader=loader))
+    await until(lambda: _true(roles["b"] == ["follower"]))
+    hub_a.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await hub_a
+    await until(lambda: _true(roles["b"] == ["follower", "hub"]))
+    hub_b.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await hub_b
+    await a.close()
+    await b.close()
+
+
+async def _true(value: bool) -> bool:
+    return value

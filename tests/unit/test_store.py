@@ -1,0 +1,268 @@
+"""The store against real SQLite files."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from opchat.inbox import Inbox
+from opchat.model import (
+    MATCH_END,
+    MATCH_START,
+    Attachment,
+    Direction,
+    Health,
+    InboundMessage,
+    MessageState,
+    Status,
+)
+from opchat.store import DB_FILENAME, SCHEMA_VERSION, ConversationFilter, Store, StoreError
+from opchat.store.schema import SchemaTooNew
+
+
+def inbound(n: int | str, chat: str = "c1", body: str = "hello", **kw) -> InboundMessage:
+    return InboundMessage(channel="demo", chat_id=chat, external_id=f"m{n}",
+                          sender_id=f"u-{chat}", sender_name=kw.pop("name", "Ivan"), body=body,
+                          **kw)
+
+
+class Clock:
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def inbox(tmp_path: Path):
+    clock = Clock()
+    box = await Inbox.open(tmp_path, "anna", clock=clock)
+    await box.store.ensure_channel("demo", "demo")
+    box.test_clock = clock  # type: ignore[attr-defined]
+    yield box
+    await box.close()
+
+
+async def test_schema_is_created_with_wal_and_version(tmp_path: Path, inbox: Inbox) -> None:
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_newer_schema_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="upgrade opchat"):
+        await Store.open(tmp_path)
+    assert issubclass(SchemaTooNew, sqlite3.DatabaseError)
+
+
+async def test_garbage_file_is_a_store_error_and_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / DB_FILENAME
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError):
+        await Store.open(tmp_path)
+    assert path.read_bytes() == b"this is not a database" * 100
+
+
+async def test_ingest_creates_contact_conversation_and_is_idempotent(inbox: Inbox) -> None:
+    first = await inbox.store.ingest(inbound(1, body="Где мой заказ?"))
+    again = await inbox.store.ingest(inbound(1, body="Где мой заказ?"))
+    assert not first.duplicate and again.duplicate
+    assert again.message_id == first.message_id
+    convs = await inbox.conversations()
+    assert len(convs) == 1
+    conv = convs[0]
+    assert conv.contact_name == "Ivan" and conv.unread == 1 and conv.channel_kind == "demo"
+    assert conv.waiting_since == inbox.test_clock.now  # type: ignore[attr-defined]
+    assert conv.preview == "Где мой заказ?"
+    assert [m.body for m in await inbox.messages(conv.id)] == ["Где мой заказ?"]
+
+
+async def test_concurrent_ingests_are_all_committed_once(inbox: Inbox) -> None:
+    msgs = [inbound(i % 300, chat=f"c{i % 7}") for i in range(600)]  # each sent twice
+    results = await asyncio.gather(*(inbox.store.ingest(m) for m in msgs))
+    assert sum(not r.duplicate for r in results) == 300
+    total = 0
+    for conv in await inbox.conversations():
+        total += len(await inbox.messages(conv.id, limit=1000))
+    assert total == 300
+
+
+async def test_a_bad_message_in_a_group_does_not_fail_its_neighbours(inbox: Inbox) -> None:
+    good = inbound(1)
+    bad = inbound(2, attachments=(Attachment(kind=None),))  # type: ignore[arg-type]
+    results = await asyncio.gather(inbox.store.ingest(good), inbox.store.ingest(bad),
+                                   return_exceptions=True)
+    assert not isinstance(results[0], BaseException)
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    conv = (await inbox.conversations())[0]
+    assert [m.external_id for m in await inbox.messages(conv.id)] == ["m1"]
+
+
+async def test_batch_and_cursor_commit_together(inbox: Inbox) -> None:
+    await inbox.store.ingest_batch([inbound(1), inbound(2)], cursor=("demo", "42"))
+    assert await inbox.store.channel_cursor("demo") == "42"
+    bad = inbound(3, attachments=(Attachment(kind=None),))  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.IntegrityError):
+        await inbox.store.ingest_batch([inbound(4), bad], cursor=("demo", "43"))
+    # Nothing of the failed batch stuck, not even the cursor.
+    assert await inbox.store.channel_cursor("demo") == "42"
+    conv = (await inbox.conversations())[0]
+    assert [m.external_id for m in await inbox.messages(conv.id)] == ["m1", "m2"]
+
+
+async def test_send_queues_message_and_outbox_and_clears_waiting(inbox: Inbox) -> None:
+    got = await inbox.store.ingest(inbound(1))
+    inbox.test_clock.now += 42  # type: ignore[attr-defined]
+    msg = await inbox.send(got.conversation_id, "Здравствуйте!")
+    assert msg.state == MessageState.QUEUED and msg.direction == Direction.OUT
+    assert msg.author == "anna"
+    conv = await inbox.conversation(got.conversation_id)
+    assert conv is not None
+    assert conv.waiting_since is None and conv.unread == 0 and conv.first_response_s == 42
+    items = await inbox.store.claim_due(["demo"])
+    assert [i.message.body for i in items] == ["Здравствуйте!"]
+    assert items[0].message.chat_id == "c1"
+
+
+async def test_notes_are_never_queued_and_do_not_clear_waiting(inbox: Inbox) -> None:
+    got = await inbox.store.ingest(inbound(1))
+    await inbox.note(got.conversation_id, "VIP customer")
+    assert await inbox.store.claim_due(["demo"]) == []
+    conv = await inbox.conversation(got.conversation_id)
+    assert conv is not None and conv.waiting_since is not None
+
+
+async def test_outbox_lifecycle_and_receipts_only_move_forward(inbox: Inbox) -> None:
+    got = await inbox.store.ingest(inbound(1))
+    msg = await inbox.send(got.conversation_id, "hi")
+    [item] = await inbox.store.claim_due(["demo"])
+    assert await inbox.store.claim_due(["demo"]) == []  # claimed once
+    await inbox.store.mark_sent(item.message.message_id, "out-1")
+    await inbox.store.report_delivery("demo", "out-1", MessageState.READ)
+    await inbox.store.report_delivery("demo", "out-1", MessageState.DELIVERED)
+    stored = await inbox.message(msg.id)
+    assert stored is not None and stored.state == MessageState.READ
+
+
+async def test_retry_puts_a_failed_message_back(inbox: Inbox) -> None:
+    got = await inbox.store.ingest(inbound(1))
+    msg = await inbox.send(got.conversation_id, "hi")
+    await inbox.store.claim_due(["demo"])
+    await inbox.store.mark_failed(msg.id, "blocked")
+    failed = await inbox.message(msg.id)
+    assert failed is not None and failed.state == MessageState.FAILED and failed.error == "blocked"
+    assert await inbox.retry(msg.id)
+    assert not await inbox.retry(msg.id)  # only failed messages can be retried
+    assert [i.message.message_id for i in await inbox.store.claim_due(["demo"])] == [msg.id]
+
+
+async def test_interrupted_sends_are_failed_not_resent(inbox: Inbox) -> None:
+    got = await inbox.store.ingest(inbound(1))
+    msg = await inbox.send(got.conversation_id, "hi")
+    await inbox.store.claim_due(["demo"])  # the hub "crashes" here
+    assert await inbox.store.recover_interrupted_sends() == 1
+    stored = await inbox.message(msg.id)
+    assert stored is not None and stored.state == MessageState.FAILED
+    assert "may or may not" in (stored.error or "")
+    assert await inbox.store.claim_due(["demo"]) == []
+
+
+async def test_customer_message_reopens_resolved_dialog(inbox: Inbox) -> None:
+    got = await inbox.store.ingest(inbound(1))
+    await inbox.set_status(got.conversation_id, Status.RESOLVED)
+    await inbox.store.ingest(inbound(2))
+    conv = await inbox.conversation(got.conversation_id)
+    assert conv is not None and conv.status == Status.OPEN
+    kinds = [e.kind for e in await inbox.store.events_after(0)]
+    assert kinds.count("conversation.status") == 2
+
+
+async def test_list_order_filter_and_position(inbox: Inbox) -> None:
+    clock = inbox.test_clock  # type: ignore[attr-defined]
+    for n in range(5):
+        clock.now += 10
+        await inbox.store.ingest(inbound(n, chat=f"c{n}"))
+    convs = await inbox.conversations()
+    assert [c.id for c in convs] == [5, 4, 3, 2, 1]  # newest first
+    clock.now += 10
+    await inbox.send(3, "answered")
+    waiting = ConversationFilter(waiting_only=True, order="waiting")
+    assert [c.id for c in await inbox.conversations(waiting)] == [1, 2, 4, 5]
+    assert await inbox.count(waiting) == 4
+    assert await inbox.position(4, waiting) == 2
+    assert await inbox.position(3) == 0  # the reply made it the most recent
+    page = await inbox.conversations(offset=2, limit=2)
+    assert [c.id for c in page] == [4, 2]
+
+
+async def test_search_is_prefix_case_insensitive_and_literal(inbox: Inbox) -> None:
+    await inbox.store.ingest(inbound(1, body="Привет, где мой ЗАКАЗ номер 5?"))
+    await inbox.store.ingest(inbound(2, body="delivery NEAR Moscow"))
+    await inbox.store.ingest(inbound(3, body='quote " and * and NEAR( are text'))
+    [hit] = await inbox.search("заказ")
+    assert f"{MATCH_START}ЗАКАЗ{MATCH_END}" in hit.snippet
+    assert [h.message_id for h in await inbox.search("зак номе")] == [hit.message_id]
+    assert len(await inbox.search('NEAR( "')) == 2
+    assert await inbox.search("   ") == []
+
+
+async def test_messages_page_backwards(inbox: Inbox) -> None:
+    for n in range(250):
+        await inbox.store.ingest(inbound(n, body=f"line {n}"))
+    conv = (await inbox.conversations())[0]
+    newest = await inbox.messages(conv.id)
+    assert [m.body for m in newest][-1] == "line 249" and len(newest) == 100
+    older = await inbox.messages(conv.id, before_id=newest[0].id)
+    assert older[-1].id == newest[0].id - 1
+    after = await inbox.messages_after(conv.id, newest[-2].id)
+    assert [m.body for m in after] == ["line 249"]
+
+
+async def test_events_are_append_only_and_messages_never_deleted(tmp_path: Path,
+                                                                inbox: Inbox) -> None:
+    await inbox.store.ingest(inbound(1))
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("DELETE FROM events")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE events SET kind = 'x'")
+    with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
+        conn.execute("DELETE FROM messages")
+
+
+async def test_health_changes_are_events_once(inbox: Inbox) -> None:
+    await inbox.store.set_health("demo", Health.DOWN, "network unreachable")
+    await inbox.store.set_health("demo", Health.DOWN, "network unreachable")
+    [channel] = await inbox.channels()
+    assert channel.health == Health.DOWN and channel.health_detail == "network unreachable"
+    kinds = [e.kind for e in await inbox.store.events_after(0)]
+    assert kinds.count("channel.health") == 1
+
+
+async def test_changes_follow_own_commits_at_once(inbox: Inbox) -> None:
+    feed = inbox.changes()
+    first = asyncio.ensure_future(feed.__anext__())
+    await asyncio.sleep(0.01)
+    await inbox.store.ingest(inbound(1))
+    events = await asyncio.wait_for(first, 1.0)
+    assert [e.kind for e in events] == ["conversation.new", "message.new"]
+    await feed.aclose()
+
+
+async def test_export_streams_every_record(inbox: Inbox) -> None:
+    await inbox.store.ingest(inbound(1, chat="a", body="one"))
+    await inbox.store.ingest(inbound(2, chat="b", body="two"))
+    got = await inbox.store.ingest(inbound(3, chat="b", body="three"))
+    await inbox.send(got.conversation_id, "reply")
+    records = list(inbox.store.iter_export(page=1))
+    kinds = [r["type"] for r in records]
+    assert kinds == ["conversation", "message", "conversation", "message", "message", "message"]
+    assert [r["body"] for r in records if r["type"] == "message"] == [
+        "one", "two", "three", "reply"]
