@@ -136,18 +136,21 @@ class Inbox:
         wakeup = asyncio.Event()
         self._wakeups.add(wakeup)
         try:
-            last = await self.store.last_event_id() if after_id is None else after_id
             version = await self.store.db.data_version()
+            last = await self.store.last_event_id() if after_id is None else after_id
+            look = after_id is not None  # events after a given id may exist already
             while True:
-                try:
-                    await asyncio.wait_for(wakeup.wait(), FOLLOW_INTERVAL)
-                except TimeoutError:
-                    pass
+                if not look:
+                    try:
+                        await asyncio.wait_for(wakeup.wait(), FOLLOW_INTERVAL)
+                    except TimeoutError:
+                        pass
                 local = wakeup.is_set()
                 wakeup.clear()
                 current = await self.store.db.data_version()
-                if not local and current == version:
+                if not (look or local or current != version):
                     continue
+                look = False
                 version = current
                 while True:
                     events = await self.store.events_after(last)

@@ -49,7 +49,7 @@ class ScriptedTransport:
         return Delivery(external_id=f"ext-{out.message_id}-{out.attempt}")
 
 
-def loader(kind: str):  # noqa: ANN201
+def loader(kind: str) -> type[ScriptedTransport]:
     if kind == "scripted":
         return ScriptedTransport
     raise UnknownChannelKind(kind, ["scripted"])

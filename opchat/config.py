@@ -1,0 +1,588 @@
+"""Where opchat keeps things, and the settings in its TOML config file.
+
+The config file (default: platformdirs' user config dir, `config.toml`) is
+read once at start into a typed `Settings`. Anything wrong in it, including
+a misspelt key, is a `ConfigError` that names the file and, when it can be
+found, the line: a typo must never be silently ignored.
+
+The file can hold channel secrets, so opchat writes it only atomically and
+with mode 0600; `save_channel()` / `remove_channel()` edit one channel's
+table and leave the rest of the text, comments included, as it was.
+
+    language = "ru"          # "en" | "ru"; absent -> from the locale
+    operator = "anna"        # shown as the author of what you send
+    [ui]
+    mouse = true
+    wait_amber = 30          # seconds a customer waits before the row turns amber
+    wait_red = 60
+    wait_alert = 300
+    display_cap = 4000       # characters of one message shown before "open in pager"
+    [log]
+    level = "INFO"
+    [channels.shop]          # the table name is the channel's name
+    kind = "telegram"
+    token_env = "SHOP_BOT_TOKEN"
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import math
+import os
+import re
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from opchat.i18n import SUPPORTED_LANGUAGES, normalize_language
+
+__all__ = [
+    "ChannelSettings",
+    "ConfigError",
+    "Settings",
+    "default_config_path",
+    "default_data_dir",
+    "ensure_data_dir",
+    "load_settings",
+    "remove_channel",
+    "resolve_paths",
+    "save_channel",
+    "toml_value",
+]
+
+CHANNEL_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+# --- Paths ------------------------------------------------------------------
+
+
+def default_config_path() -> Path:
+    return platformdirs.user_config_path("opchat") / "config.toml"
+
+
+def default_data_dir() -> Path:
+    return platformdirs.user_data_path("opchat")
+
+
+def resolve_paths(
+    config: str | None,
+    data_dir: str | None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Path, Path]:
+    """The config file and data dir to use: argument, else environment, else default.
+
+    The environment variables are OPCHAT_CONFIG and OPCHAT_DATA_DIR; an empty
+    one counts as unset.
+    """
+    environ = os.environ if environ is None else environ
+    config_path = config or environ.get("OPCHAT_CONFIG") or default_config_path()
+    data_path = data_dir or environ.get("OPCHAT_DATA_DIR") or default_data_dir()
+    return Path(config_path).expanduser(), Path(data_path).expanduser()
+
+
+def ensure_data_dir(path: Path) -> Path:
+    """Create the data dir if needed, private (0700) when we are the ones creating it.
+
+    An existing dir keeps its permissions: a team may share it through a
+    group on purpose.
+    """
+    path = path.expanduser()
+    try:
+        path.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        if not path.is_dir():
+            raise NotADirectoryError(f"{path} exists and is not a directory") from None
+        return path
+    # mkdir's mode is filtered through the umask; set it exactly.
+    path.chmod(0o700)
+    return path
+
+
+# --- Settings -----------------------------------------------------------------
+
+
+@dataclass
+class ChannelSettings:
+    """One `[channels.NAME]` table: the transport `kind` and its own options."""
+
+    name: str
+    kind: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def secret(self, key: str, environ: Mapping[str, str] | None = None) -> str | None:
+        """The secret `key` from the file, else from the variable named by `key_env`."""
+        value = self.options.get(key)
+        if value not in (None, ""):
+            return str(value)
+        variable = self.options.get(f"{key}_env")
+        if not variable:
+            return None
+        environ = os.environ if environ is None else environ
+        return environ.get(variable) or None
+
+
+@dataclass
+class Settings:
+    config_path: Path
+    data_dir: Path
+    language: str | None = None
+    operator: str | None = None
+    mouse: bool = True
+    wait_amber: int = 30
+    wait_red: int = 60
+    wait_alert: int = 300
+    display_cap: int = 4000
+    log_level: str = "INFO"
+    channels: list[ChannelSettings] = field(default_factory=list)
+
+
+class ConfigError(Exception):
+    """A problem with the config file, worded for the operator who must fix it."""
+
+    def __init__(self, path: Path | str, line: int | None, problem: str) -> None:
+        super().__init__(path, line, problem)
+        self.path = Path(path)
+        self.line = line
+        self.problem = problem
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
+        return f"{where}: {self.problem}"
+
+
+# --- Reading ------------------------------------------------------------------
+
+# Settings of each table, with the Python type TOML must give them.
+_TOP_LEVEL: dict[str, type] = {
+    "language": str,
+    "operator": str,
+    "ui": dict,
+    "log": dict,
+    "channels": dict,
+}
+_UI: dict[str, type] = {
+    "mouse": bool,
+    "wait_amber": int,
+    "wait_red": int,
+    "wait_alert": int,
+    "display_cap": int,
+}
+_LOG: dict[str, type] = {"level": str}
+_KNOWN_KEYS = [*_TOP_LEVEL, *(f"ui.{key}" for key in _UI), *(f"log.{key}" for key in _LOG)]
+
+_TYPE_WORDS: dict[type, str] = {
+    bool: "true or false",
+    int: "a whole number",
+    str: "a string in quotes",
+    dict: "a table",
+}
+
+_TOML_POSITION = re.compile(r"\s*\((?:at line (\d+), column \d+|(at end of document))\)$")
+
+
+def load_settings(config_path: Path, data_dir: Path) -> Settings:
+    """Read the config file into `Settings`; a missing file means all defaults."""
+    text = _read_text(config_path)
+    if text is None:
+        return Settings(config_path=config_path, data_dir=data_dir)
+    document = _parse(config_path, text)
+    return _Reader(config_path, text).settings(document, data_dir)
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise ConfigError(path, None, "is a directory, not a config file") from None
+    except PermissionError:
+        raise ConfigError(path, None, "cannot read the file: permission denied") from None
+    except OSError as error:
+        raise ConfigError(path, None, f"cannot read the file: {error.strerror}") from None
+    try:
+        # utf-8-sig: editors on Windows like to start the file with a BOM.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        # Offsets are into the bytes the decoder saw (after any BOM).
+        raw = error.object
+        line = raw.count(b"\n", 0, error.start) + 1
+        problem = f"not UTF-8 text (byte 0x{raw[error.start]:02x}); save the file as UTF-8"
+        raise ConfigError(path, line, problem) from None
+
+
+def _parse(path: Path, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        # Python 3.11's error carries its position only inside the message.
+        message = str(error)
+        position = _TOML_POSITION.search(message)
+        line: int | None = None
+        if position:
+            message = message[: position.start()]
+            if position.group(1):
+                line = int(position.group(1))
+            else:
+                line = text.count("\n") + (0 if text.endswith("\n") else 1)
+        problem = message[:1].lower() + message[1:]
+        raise ConfigError(path, line, problem) from None
+
+
+class _Reader:
+    """Turns a parsed document into Settings, blaming the right line for each problem."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+
+    def settings(self, document: dict[str, Any], data_dir: Path) -> Settings:
+        self.check_keys(document, (), _TOP_LEVEL)
+        settings = Settings(config_path=self.path, data_dir=data_dir)
+        if "language" in document:
+            settings.language = self.language(document["language"])
+        if "operator" in document:
+            settings.operator = self.typed(("operator",), document["operator"], str)
+        ui = self.table(document, "ui", _UI)
+        if "mouse" in ui:
+            settings.mouse = ui["mouse"]
+        for key in ("wait_amber", "wait_red", "wait_alert", "display_cap"):
+            if key in ui:
+                setattr(settings, key, self.positive(("ui", key), ui[key]))
+        log = self.table(document, "log", _LOG)
+        if "level" in log:
+            settings.log_level = self.log_level(log["level"])
+        channels = self.typed(("channels",), document.get("channels", {}), dict)
+        settings.channels = [self.channel(name, table) for name, table in channels.items()]
+        return settings
+
+    def error(self, where: tuple[str, ...], problem: str) -> ConfigError:
+        return ConfigError(self.path, _line_of(self.text, where), problem)
+
+    def typed(self, where: tuple[str, ...], value: Any, kind: type) -> Any:
+        # bool is an int in Python, but `wait_red = true` is still a mistake.
+        if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+            return value
+        name = ".".join(where)
+        raise self.error(where, f"{name} must be {_TYPE_WORDS[kind]}, not {_describe(value)}")
+
+    def check_keys(
+        self, table: dict[str, Any], where: tuple[str, ...], schema: dict[str, type]
+    ) -> None:
+        for key, value in table.items():
+            if key not in schema:
+                raise self.error((*where, key), _unknown_key_problem((*where, key)))
+            self.typed((*where, key), value, schema[key])
+
+    def table(self, document: dict[str, Any], name: str, schema: dict[str, type]) -> dict[str, Any]:
+        table = document.get(name, {})
+        self.check_keys(table, (name,), schema)
+        return table
+
+    def positive(self, where: tuple[str, ...], value: int) -> int:
+        if value <= 0:
+            raise self.error(where, f"{'.'.join(where)} must be more than 0, not {value}")
+        return value
+
+    def language(self, value: Any) -> str:
+        value = self.typed(("language",), value, str)
+        code = normalize_language(value)
+        if code is None:
+            known = " and ".join(f'"{code}"' for code in SUPPORTED_LANGUAGES)
+            raise self.error(
+                ("language",), f"unknown language {_describe(value)} (opchat speaks {known})"
+            )
+        return code
+
+    def log_level(self, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            levels = ", ".join(LOG_LEVELS)
+            raise self.error(
+                ("log", "level"), f"log.level must be one of {levels}, not {_describe(value)}"
+            )
+        return value.upper()
+
+    def channel(self, name: str, table: Any) -> ChannelSettings:
+        where = ("channels", name)
+        if not CHANNEL_NAME.fullmatch(name):
+            raise self.error(where, _channel_name_problem(name))
+        table = self.typed(where, table, dict)
+        if "kind" not in table:
+            raise self.error(where, f'channel "{name}" has no kind (for example kind = "telegram")')
+        kind = self.typed((*where, "kind"), table["kind"], str)
+        options = {key: value for key, value in table.items() if key != "kind"}
+        for key, value in options.items():
+            # A *_env option names the variable that holds the secret.
+            if key.endswith("_env"):
+                self.typed((*where, key), value, str)
+        return ChannelSettings(name=name, kind=kind, options=options)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    try:
+        return toml_value(value)
+    except TypeError:
+        return str(value)
+
+
+def _unknown_key_problem(where: tuple[str, ...]) -> str:
+    name = ".".join(where)
+    problem = f'unknown setting "{name}"'
+    # A known key in the wrong table ("mouse" at the top) or a small typo.
+    guesses = [known for known in _KNOWN_KEYS if known.split(".")[-1] == where[-1]]
+    guesses = guesses or difflib.get_close_matches(name, _KNOWN_KEYS, n=1)
+    if guesses:
+        problem += f' (did you mean "{guesses[0]}"?)'
+    return problem
+
+
+def _channel_name_problem(name: str) -> str:
+    return (
+        f"channel name {_describe(name)} may only use letters, digits, "
+        '"_" and "-", at most 32 of them'
+    )
+
+
+# --- Finding a key's line -------------------------------------------------------
+# tomllib does not say where a key was, so scan the text for it: good enough
+# for the files people write, and when it fails the error just has no line.
+
+_KEY_PART_PATTERN = r'[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\''
+_KEY_PATH_PATTERN = rf"(?:{_KEY_PART_PATTERN})(?:\s*\.\s*(?:{_KEY_PART_PATTERN}))*"
+_KEY_PART = re.compile(_KEY_PART_PATTERN)
+_HEADER_LINE = re.compile(rf"\s*\[\[?\s*({_KEY_PATH_PATTERN})\s*\]\]?\s*(?:#.*)?$")
+_KEY_LINE = re.compile(rf"\s*({_KEY_PATH_PATTERN})\s*=")
+
+
+def _key_parts(key_path: str) -> tuple[str, ...]:
+    return tuple(part.strip("\"'") for part in _KEY_PART.findall(key_path))
+
+
+def _header_of(line: str) -> tuple[str, ...] | None:
+    header = _HEADER_LINE.match(line)
+    return _key_parts(header.group(1)) if header else None
+
+
+def _line_of(text: str, where: tuple[str, ...]) -> int | None:
+    """The 1-based line that first defines `where` (a key or a table), if found."""
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _header_of(line)
+        if header is not None:
+            table = header
+            if table[: len(where)] == where:
+                return number
+            continue
+        key = _KEY_LINE.match(line)
+        if key and (table + _key_parts(key.group(1)))[: len(where)] == where:
+            return number
+    return None
+
+
+# --- Writing ------------------------------------------------------------------
+
+
+def toml_value(value: Any) -> str:
+    """`value` (str, int, float, bool, list or dict of those) as TOML source."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.translate(_STRING_ESCAPES) + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        pairs = (f"{_toml_key(key)} = {toml_value(item)}" for key, item in value.items())
+        return "{ " + ", ".join(pairs) + " }" if value else "{}"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML: {value!r}")
+
+
+def _toml_escapes() -> dict[int, str]:
+    escapes = {code: f"\\u{code:04X}" for code in (*range(0x20), 0x7F)}
+    escapes.update(
+        {
+            ord("\b"): "\\b",
+            ord("\t"): "\\t",
+            ord("\n"): "\\n",
+            ord("\f"): "\\f",
+            ord("\r"): "\\r",
+            ord('"'): '\\"',
+            ord("\\"): "\\\\",
+        }
+    )
+    return escapes
+
+
+_STRING_ESCAPES = _toml_escapes()
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else toml_value(key)
+
+
+def save_channel(config_path: Path, channel: ChannelSettings) -> None:
+    """Add `[channels.NAME]` to the config file, or replace the one there.
+
+    The rest of the file keeps its text and comments. The file (and its
+    directory) are created if missing.
+    """
+    if not CHANNEL_NAME.fullmatch(channel.name):
+        raise ConfigError(config_path, None, _channel_name_problem(channel.name))
+    text = _read_text(config_path) or ""
+    before = _parse(config_path, text)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    lines = text.splitlines(keepends=True)
+    blocks = _channel_blocks(lines, channel.name)
+    table = _channel_table(channel, newline)
+    if blocks:
+        first_start, first_end = blocks[0]
+        for start, end in reversed(blocks[1:]):
+            del lines[start:end]
+        lines[first_start:first_end] = [table]
+    else:
+        if lines and not lines[-1].endswith(("\n", "\r")):
+            lines[-1] += newline
+        if lines and lines[-1].strip():
+            lines.append(newline)
+        lines.append(table)
+    new_text = "".join(lines)
+    # What the table means once parsed (a tuple option comes back a list).
+    wanted = tomllib.loads(table)["channels"][channel.name]
+    _check_edit(config_path, before, new_text, channel.name, wanted)
+    _write_private(config_path, new_text)
+
+
+def remove_channel(config_path: Path, name: str) -> bool:
+    """Remove `[channels.NAME]` from the config file; False if it was not there."""
+    text = _read_text(config_path)
+    if text is None:
+        return False
+    before = _parse(config_path, text)
+    if name not in before.get("channels", {}):
+        return False
+    lines = text.splitlines(keepends=True)
+    for start, end in reversed(_channel_blocks(lines, name)):
+        del lines[start:end]
+        # Do not leave two blank lines where the table was.
+        if (
+            start < len(lines)
+            and not lines[start].strip()
+            and (start == 0 or not lines[start - 1].strip())
+        ):
+            del lines[start]
+    new_text = "".join(lines)
+    _check_edit(config_path, before, new_text, name, None)
+    _write_private(config_path, new_text)
+    return True
+
+
+def _channel_blocks(lines: list[str], name: str) -> list[tuple[int, int]]:
+    """Line ranges of `[channels.NAME]` and its sub-tables.
+
+    Each range runs up to the next table header, less the comments and blank
+    lines just above that header: those introduce the next table.
+    """
+    where = ("channels", name)
+    blocks = []
+    for start, line in enumerate(lines):
+        header = _header_of(line)
+        if header is None or header[:2] != where:
+            continue
+        end = start + 1
+        while end < len(lines) and _header_of(lines[end]) is None:
+            end += 1
+        while end > start + 1 and (
+            not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")
+        ):
+            end -= 1
+        blocks.append((start, end))
+    return blocks
+
+
+def _writable_options(channel: ChannelSettings) -> dict[str, Any]:
+    # TOML has no null; "kind" has its own field.
+    return {
+        key: value for key, value in channel.options.items() if value is not None and key != "kind"
+    }
+
+
+def _channel_table(channel: ChannelSettings, newline: str) -> str:
+    lines = [f"[channels.{channel.name}]", f"kind = {toml_value(channel.kind)}"]
+    lines += [
+        f"{_toml_key(key)} = {toml_value(value)}"
+        for key, value in _writable_options(channel).items()
+    ]
+    return newline.join(lines) + newline
+
+
+def _check_edit(
+    path: Path, before: dict[str, Any], new_text: str, name: str, wanted: dict[str, Any] | None
+) -> None:
+    """Refuse to write an edit that changes anything but the one channel.
+
+    The text surgery above understands the usual layout only; a channel
+    written as an inline table or with dotted keys elsewhere would break it.
+    """
+    try:
+        after = tomllib.loads(new_text)
+    except tomllib.TOMLDecodeError:
+        after = None
+    if (
+        after is not None
+        and after.get("channels", {}).get(name) == wanted
+        and _without_channel(after, name) == _without_channel(before, name)
+    ):
+        return
+    raise ConfigError(
+        path,
+        _line_of(new_text, ("channels", name)),
+        f'cannot update channel "{name}" here without changing other '
+        "settings; please edit the file by hand",
+    )
+
+
+def _without_channel(document: dict[str, Any], name: str) -> dict[str, Any]:
+    channels = {key: value for key, value in document.get("channels", {}).items() if key != name}
+    rest = {key: value for key, value in document.items() if key != "channels"}
+    return {**rest, "channels": channels} if channels else rest
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace the file's content atomically, leaving it readable by its owner only."""
+    # Follow a symlink (dotfile managers use them) rather than replacing it.
+    target = Path(os.path.realpath(path))
+    try:
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as file:
+                file.write(text)
+                file.flush()
+                os.fsync(file.fileno())
+            os.chmod(temporary, 0o600)
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+    except OSError as error:
+        raise ConfigError(path, None, f"cannot write the file: {error.strerror}") from None

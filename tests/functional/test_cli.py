@@ -1,0 +1,174 @@
+"""The `opchat` command as a user runs it: a real process, real files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from opchat.inbox import Inbox
+from opchat.model import InboundMessage
+
+
+def run(tmp_path: Path, *args: str, stdin: str | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "OPCHAT_DATA_DIR": str(tmp_path / "data"),
+               "OPCHAT_CONFIG": str(tmp_path / "config.toml"), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "opchat", *args], input=stdin,
+                          capture_output=True, text=True, env=environ, timeout=60)
+
+
+def seed(data_dir: Path, count: int = 2) -> None:
+    async def go() -> None:
+        inbox = await Inbox.open(data_dir, "anna")
+        for n in range(count):
+            got = await inbox.store.ingest(InboundMessage(
+                "demo", f"chat{n}", f"m{n}", f"u{n}", f"Клиент {n}", f"Вопрос {n}"))
+        await inbox.send(got.conversation_id, "Ответ")
+        await inbox.close()
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(go())
+
+
+def test_broken_config_names_file_and_line_and_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('language = "ru"\nmouse = \n')
+    result = run(tmp_path, "export")
+    assert result.returncode == 2
+    assert f"{tmp_path / 'config.toml'}:2" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_options_work_after_the_subcommand_too(tmp_path: Path) -> None:
+    seed(tmp_path / "elsewhere")
+    result = run(tmp_path, "export", "--data-dir", str(tmp_path / "elsewhere"))
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 5  # 2 dialogs, 3 messages
+
+
+def test_export_jsonl_writes_every_conversation_and_message(tmp_path: Path) -> None:
+    seed(tmp_path / "data", count=3)
+    out = tmp_path / "dump.jsonl"
+    result = run(tmp_path, "export", "--format", "jsonl", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["type"] for r in records].count("conversation") == 3
+    bodies = [r["body"] for r in records if r["type"] == "message"]
+    assert bodies == ["Вопрос 0", "Вопрос 1", "Вопрос 2", "Ответ"]
+
+
+def test_export_without_a_database_says_so(tmp_path: Path) -> None:
+    result = run(tmp_path, "export")
+    assert result.returncode == 1
+    assert "no database" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_replies_import_list_export_round_trip(tmp_path: Path) -> None:
+    yaml_text = ("- shortcut: delivery\n  title: Доставка\n  body: |\n"
+                 "    Доставляем за 1-2 дня.\n    Бесплатно от 3000 ₽.\n"
+                 "- shortcut: hi\n  title: Greeting\n  body: Hello!\n")
+    assert run(tmp_path, "replies", "import", "-", stdin=yaml_text).returncode == 0
+    listed = run(tmp_path, "replies", "list")
+    assert "/delivery" in listed.stdout and "Доставка" in listed.stdout
+    exported = run(tmp_path, "replies", "export")
+    assert exported.returncode == 0
+    again = run(tmp_path, "replies", "import", "-", stdin=exported.stdout)
+    assert again.returncode == 0
+    assert run(tmp_path, "replies", "export").stdout == exported.stdout
+    assert "Бесплатно от 3000 ₽." in exported.stdout
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("- shortcut: a\n  title: x\n  body: [unclosed\n", "not valid YAML"),
+    ("shortcut: a\n", "expected a list"),
+    ("- shortcut: 'has space'\n  title: t\n  body: b\n", "reply #1: shortcut"),
+    ("- shortcut: a\n  title: t\n", "reply #1: body"),
+    ("- shortcut: a\n  title: t\n  body: b\n  colour: red\n", "unknown field(s) colour"),
+])
+def test_bad_replies_file_is_refused_and_nothing_changes(tmp_path: Path, text: str,
+                                                         message: str) -> None:
+    assert run(tmp_path, "replies", "add", "keep", "--title", "Kept",
+               "--body", "still here").returncode == 0
+    result = run(tmp_path, "replies", "import", "-", stdin=text)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert "/keep" in run(tmp_path, "replies", "list").stdout
+
+
+def test_doctor_on_a_fresh_machine_and_with_problems(tmp_path: Path) -> None:
+    fresh = run(tmp_path, "doctor", env={"TERM": "xterm-256color", "COLORTERM": ""})
+    assert fresh.returncode == 0, fresh.stdout
+    assert "does not exist yet" in fresh.stdout
+    (tmp_path / "config.toml").write_text('[channels.shop]\nkind = "nosuch"\n')
+    seed(tmp_path / "data")
+    broken = run(tmp_path, "doctor", env={"TERM": "xterm-256color", "COLORTERM": "",
+                                          "SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22"})
+    assert broken.returncode == 1
+    assert "unknown kind 'nosuch'" in broken.stdout
+    assert "SendEnv COLORTERM" in broken.stdout
+    assert "2 dialogs, 3 messages" in broken.stdout
+
+
+def test_unusable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a dir")
+    result = run(tmp_path, "replies", "list", "--data-dir", str(blocker / "sub"))
+    assert result.returncode == 1
+    assert "cannot use data dir" in result.stderr and "Traceback" not in result.stderr
+
+
+FOLLOWER = """
+import asyncio, sys, time
+from pathlib import Path
+from opchat.inbox import Inbox
+
+async def main():
+    inbox = await Inbox.open(Path(sys.argv[1]), "boris")
+    feed = inbox.changes(after_id=await inbox.store.last_event_id())
+    print("ready", flush=True)
+    async for events in feed:
+        for e in events:
+            if e.kind == "message.new":
+                m = await inbox.message(e.message_id)
+                print("seen", m.body, time.time(), flush=True)
+                await inbox.send(m.conversation_id, "answer from boris")
+                await inbox.close()
+                return
+
+asyncio.run(main())
+"""
+
+
+async def test_two_processes_on_one_data_dir_see_each_other(tmp_path: Path) -> None:
+    anna = await Inbox.open(tmp_path, "anna")
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", FOLLOWER, str(tmp_path), stdout=asyncio.subprocess.PIPE)
+    try:
+        await _converse(anna, child)
+    finally:
+        if child.returncode is None:
+            child.kill()
+        await anna.close()
+
+
+async def _converse(anna: Inbox, child: asyncio.subprocess.Process) -> None:
+    assert child.stdout is not None
+    assert (await asyncio.wait_for(child.stdout.readline(), 20)).strip() == b"ready"
+    got = await anna.store.ingest(InboundMessage("demo", "c1", "m1", "u1", "Ivan", "hello"))
+    seen = (await asyncio.wait_for(child.stdout.readline(), 5)).decode().split()
+    assert seen[:2] == ["seen", "hello"]
+    await asyncio.wait_for(child.wait(), 10)
+    # And the other way round: boris's answer reaches anna's process through the feed.
+    async for events in anna.changes(after_id=0):
+        bodies = [(await anna.message(e.message_id)).body for e in events  # type: ignore[union-attr]
+                  if e.kind == "message.new"]
+        if "answer from boris" in bodies:
+            break
+    messages = await anna.messages(got.conversation_id)
+    assert [(m.author, m.body) for m in messages] == [("Ivan", "hello"),
+                                                      ("boris", "answer from boris")]
