@@ -149,6 +149,17 @@ def prepare_data_dir(settings: Settings) -> None:
         raise CliError(f"cannot use data dir {settings.data_dir}: {exc.strerror or exc}") from exc
     if not os.access(settings.data_dir, os.W_OK):
         raise CliError(f"data dir {settings.data_dir} is not writable by you")
+    private_files_for(settings.data_dir)
+
+
+def private_files_for(data_dir: Path) -> None:
+    """Files we create (database, WAL, log, lock) are as private as the data dir.
+
+    A dir the admin shared with a group (mode 2770) gets group-writable files,
+    so every operator in the group can open them; otherwise files are 0600.
+    """
+    shared = (data_dir.stat().st_mode & 0o070) == 0o070
+    os.umask(0o007 if shared else 0o077)
 
 
 async def open_inbox(settings: Settings):  # -> Inbox (import kept lazy)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
@@ -18,12 +17,8 @@ def setup_logging(data_dir: Path, level: str = "INFO", stderr: bool = False) -> 
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    old_umask = os.umask(0o077)  # the log may quote customers: keep it private
-    try:
-        file_handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3,
-                                           encoding="utf-8")
-    finally:
-        os.umask(old_umask)
+    # The log may quote customers: it is as private as the data dir (see cli.private_files_for).
+    file_handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter(
         "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
     root.addHandler(file_handler)

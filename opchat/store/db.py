@@ -16,6 +16,8 @@ or another process — commits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +63,12 @@ class Database:
         self._loop = asyncio.get_running_loop()
 
         def open_writer() -> sqlite3.Connection:
+            if not self.path.exists():
+                # SQLite would create it 0644 whatever the umask; create it ourselves so the
+                # umask decides (0600, or 0660 in a group-shared dir). WAL and SHM files copy
+                # the database file's permissions.
+                with contextlib.suppress(FileExistsError):  # another process was first
+                    os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666))
             conn = _connect(self.path, readonly=False)
             migrate(conn)
             return conn
@@ -70,7 +78,7 @@ class Database:
             self._reader = await self._loop.run_in_executor(
                 self._reader_pool, lambda: _connect(self.path, readonly=True)
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             await self.close()
             raise StoreError(f"{self.path}: {exc}") from exc
 

@@ -172,3 +172,15 @@ async def _converse(anna: Inbox, child: asyncio.subprocess.Process) -> None:
     messages = await anna.messages(got.conversation_id)
     assert [(m.author, m.body) for m in messages] == [("Ivan", "hello"),
                                                       ("boris", "answer from boris")]
+
+
+def test_files_follow_the_data_dir_privacy(tmp_path: Path) -> None:
+    private = tmp_path / "data"
+    assert run(tmp_path, "replies", "list").returncode == 0
+    assert (private.stat().st_mode & 0o777) == 0o700
+    assert ((private / "opchat.db").stat().st_mode & 0o777) == 0o600
+    team = tmp_path / "team"
+    team.mkdir()
+    team.chmod(0o2770)
+    assert run(tmp_path, "replies", "list", "--data-dir", str(team)).returncode == 0
+    assert ((team / "opchat.db").stat().st_mode & 0o777) == 0o660

@@ -1,0 +1,31 @@
+"""Start-up stays honest: headless modules never pull in the UI, the UI never a transport."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def modules_after(statement: str) -> set[str]:
+    code = f"{statement}\nimport sys\nprint('\\n'.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    return set(out.split())
+
+
+@pytest.mark.parametrize("module", ["opchat.cli", "opchat.store", "opchat.inbox",
+                                    "opchat.hub", "opchat.config", "opchat.doctor"])
+def test_headless_modules_do_not_import_textual(module: str) -> None:
+    loaded = modules_after(f"import {module}")
+    assert "textual" not in loaded
+    assert "aiogram" not in loaded
+
+
+def test_the_app_imports_no_transport_and_no_web_server() -> None:
+    loaded = modules_after("import opchat.app")
+    assert "textual" in loaded
+    assert not {m for m in loaded if m.startswith("opchat.transports.")}
+    assert "opchat.hub" not in loaded
+    assert "aiohttp" not in loaded and "aiogram" not in loaded
