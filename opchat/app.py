@@ -1,0 +1,211 @@
+"""The Textual app: opens the inbox after the first frame and keeps the screen current.
+
+Start-up order matters: the screen is composed and drawn first, then a
+worker opens the store (`open_inbox`), loads the list, and starts
+
+* the change follower: `inbox.changes()` batches are coalesced into at most
+  one redraw per `REDRAW_INTERVAL` (a flood of events costs one reload);
+* the hub, when the CLI gave one: `run_hub(inbox, on_role)` runs until the
+  app exits and says whether this process runs the channels ("hub") or
+  another one does ("follower").
+
+The UI never imports a transport, never runs SQL and never starts the hub
+itself. Every worker's failure ends up in `on_work_failed`: logged with its
+traceback to the log file, shown to the operator as one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.worker import Worker
+
+from opchat.i18n import _
+from opchat.sanitize import one_line
+from opchat.screens.help import HelpScreen
+from opchat.screens.inbox import InboxScreen
+from opchat.widgets import ReportsWorkerErrors, WorkFailed, translate_bindings
+from opchat.widgets.composer import Composer, register_alt_enter
+from opchat.widgets.conversation_list import ConversationList
+from opchat.widgets.thread_view import ThreadView
+
+if TYPE_CHECKING:
+    from opchat.config import Settings
+    from opchat.inbox import Inbox
+    from opchat.model import Event
+
+log = logging.getLogger("opchat.ui")
+
+REDRAW_INTERVAL = 0.05  # seconds; change events arriving faster are drawn together
+
+OpenInbox = Callable[[], Awaitable["Inbox"]]
+RunHub = Callable[["Inbox", Callable[[str], None]], Awaitable[None]]
+
+
+class OpchatApp(ReportsWorkerErrors, App[None]):
+    TITLE = "opchat"
+    CSS_PATH: ClassVar[list[str]] = [
+        "app.tcss",
+        "widgets/conversation_list.tcss",
+        "widgets/thread_view.tcss",
+        "widgets/composer.tcss",
+        "widgets/status_bar.tcss",
+        "screens/help.tcss",
+    ]
+    # Ctrl+P is "previous conversation"; Textual's own command palette moves to F2.
+    COMMAND_PALETTE_BINDING = "f2"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", _("Quit"), key_display="^q", priority=True, id="opchat.quit",
+                tooltip=_("Quit opchat")),
+        Binding("f1", "help", _("Help"), id="opchat.help", tooltip=_("Show every key")),
+        Binding("question_mark", "help", _("Help"), show=False, id="opchat.help_question",
+                tooltip=_("Show every key (not while typing)")),
+        Binding("f2", "command_palette", _("Commands"), show=False, id="opchat.commands",
+                tooltip=_("Textual's command palette: theme, keys, screenshot")),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        open_inbox: OpenInbox,
+        run_hub: RunHub | None = None,
+        clock: Callable[[], float] = time.time,
+        demo: bool = False,
+    ) -> None:
+        super().__init__()
+        translate_bindings(self)
+        register_alt_enter()
+        self.settings = settings
+        self.open_inbox = open_inbox
+        self.run_hub = run_hub
+        self.clock = clock
+        self.demo = demo
+        self.inbox: Inbox | None = None
+        self.role: str | None = None
+        self._pending: list[Event] = []
+        self._flush_timer = None
+        self._last_flush = 0.0
+        self._follower: Worker | None = None
+        self._hub: Worker | None = None
+
+    def get_default_screen(self) -> InboxScreen:
+        self.inbox_screen = InboxScreen(self.settings, self.clock, demo=self.demo)
+        return self.inbox_screen
+
+    def on_mount(self) -> None:
+        # Open the store only once the first frame is on the terminal.
+        self.call_after_refresh(self._start)
+
+    def _start(self) -> None:
+        self.run_worker(self._open(), name="open", group="startup", exit_on_error=False)
+
+    async def _open(self) -> None:
+        try:
+            inbox = await self.open_inbox()
+        except Exception as error:
+            log.error("cannot open the inbox: %s", error, exc_info=True)
+            self.report(_("Cannot open the inbox: {error}", error=str(error)))
+            return
+        self.inbox = inbox
+        self.inbox_screen.attach(inbox)
+        self._follower = self.run_worker(self._follow(inbox), name="follow", group="follow",
+                                         exit_on_error=False)
+        if self.run_hub is not None:
+            self._hub = self.run_worker(self.run_hub(inbox, self.on_role), name="hub",
+                                        group="hub", exit_on_error=False)
+
+    async def on_unmount(self) -> None:
+        for worker in (self._hub, self._follower):
+            if worker is not None:
+                worker.cancel()
+        for worker in (self._hub, self._follower):
+            if worker is not None:
+                try:
+                    await asyncio.wait_for(worker.wait(), 5)
+                except Exception:
+                    pass
+        if self.inbox is not None:
+            try:
+                await self.inbox.close()
+            except Exception:
+                log.warning("closing the inbox failed", exc_info=True)
+
+    # The hub's role ---------------------------------------------------------------------
+
+    def on_role(self, role: str) -> None:
+        """Called by the hub runner: "hub" or "follower" (from any thread)."""
+        if threading.get_ident() == self._thread_id:
+            self._set_role(role)
+        else:
+            self.call_from_thread(self._set_role, role)
+
+    def _set_role(self, role: str) -> None:
+        self.role = role
+        self.inbox_screen.status_bar.set_role(role)
+
+    # Following changes ------------------------------------------------------------------
+
+    async def _follow(self, inbox: Inbox) -> None:
+        async for batch in inbox.changes():
+            self._pending.extend(batch)
+            self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if self._flush_timer is not None:
+            return
+        # (A zero interval would divide by zero inside Textual's timer.)
+        wait = max(0.001, REDRAW_INTERVAL - (time.monotonic() - self._last_flush))
+        self._flush_timer = self.set_timer(wait, self._flush, name="redraw")
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        self._last_flush = time.monotonic()
+        events, self._pending = self._pending, []
+        if events:
+            self.inbox_screen.apply_events(events)
+
+    # Errors -----------------------------------------------------------------------------
+
+    def on_work_failed(self, event: WorkFailed) -> None:
+        """Where every failed worker ends up: the traceback to the log, a line to the operator."""
+        error = event.error
+        log.error("%s failed: %s", event.worker.name or "a task", error,
+                  exc_info=(type(error), error, error.__traceback__))
+        summary = str(error) or type(error).__name__
+        self.report(_("Something went wrong: {error}", error=summary))
+
+    def report(self, summary: str) -> None:
+        """Show a one-line summary of a failure in the status bar and a toast."""
+        summary = one_line(summary, 300)  # an exception's text may quote what a platform sent
+        try:
+            self.inbox_screen.status_bar.show_error(summary)
+        except Exception:
+            pass
+        self.notify(summary, severity="error", markup=False, timeout=8)
+
+    # Help -------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        groups = [
+            (_("Anywhere"), [*InboxScreen.BINDINGS, *self.BINDINGS]),
+            (_("Conversation list"), ConversationList.BINDINGS),
+            (_("Messages (after Alt+2, or Up from the reply box)"), ThreadView.BINDINGS),
+            (_("Reply box"), Composer.BINDINGS),
+        ]
+        extra = [(_("Editing the reply"), [
+            (_("arrows, Home, End"), _("move the cursor")),
+            ("Ctrl+Z, Ctrl+Y", _("undo, redo")),
+            ("Ctrl+W, Ctrl+U, Ctrl+K", _("delete a word, to the line start, to the line end")),
+            ("Up", _("on the first line: go to the messages")),
+            ("Tab, Shift+Tab", _("next, previous pane")),
+        ])]
+        self.push_screen(HelpScreen(groups, extra))  # type: ignore[arg-type]

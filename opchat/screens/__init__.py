@@ -1,0 +1,1 @@
+"""The app's screens: the inbox (everything happens there) and the help."""

@@ -1,0 +1,465 @@
+"""The list of dialogs: two lines per conversation, any number of them.
+
+A Line-API `ScrollView` (like Textual's `Log`, and toolong's log view):
+only the rows on screen are ever turned into strips, and only a window of
+rows around them is held in memory. Rows are fetched from the inbox by
+page; `render_line` never waits — a row not fetched yet is drawn as a dim
+placeholder and its page is requested once.
+
+::
+
+    ▌TG Ivan Petrov             3m      <- icon, name, status, wait
+    ▌   You: I've sent the invoice  2   <- preview, unread count
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from opchat.i18n import _
+from opchat.model import Conversation, Direction, Status
+from opchat.sanitize import one_line, safe_text
+from opchat.store import ConversationFilter
+from opchat.widgets import (
+    ReportsWorkerErrors,
+    clock_label,
+    component_style,
+    translate_bindings,
+)
+
+if TYPE_CHECKING:
+    from opchat.config import Settings
+    from opchat.inbox import Inbox
+
+ROW_HEIGHT = 2
+PAGE_ROWS = 40  # rows fetched at once; a screen shows about 10-25
+MAX_PAGES = 12  # pages kept; the rest are fetched again when scrolled back to
+
+# Per channel kind: a tag two cells wide, the same in every terminal font (emoji
+# widths are not), and its colour.
+CHANNEL_TAGS: dict[str, tuple[str, str]] = {
+    "telegram": ("TG", "#2aabee"),
+    "whatsapp": ("WA", "#25d366"),
+    "viber": ("VB", "#7f6cf2"),
+    "vk": ("VK", "#5181b8"),
+    "messenger": ("FB", "#0a7cff"),
+    "instagram": ("IG", "#e1306c"),
+    "email": ("@ ", "#c8a45c"),
+    "webchat": ("WB", "#3fb7a4"),
+    "demo": ("DE", "#a0a0a0"),
+}
+
+STATUS_MARKS: dict[Status, str] = {
+    Status.PENDING: "…",
+    Status.SNOOZED: "z",
+    Status.RESOLVED: "✓",
+}
+
+
+def channel_tag(kind: str) -> tuple[str, str]:
+    """The two-cell tag and colour of a channel kind; unknown kinds show their first letter."""
+    known = CHANNEL_TAGS.get(kind)
+    if known is not None:
+        return known
+    letter = one_line(kind)[:1].upper() or "?"
+    return f"{letter} ", "#a0a0a0"
+
+
+def wait_label(seconds: float) -> str:
+    """ "45s", "3m", "2h", "1d": how long a customer has waited, in one short word."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+class ConversationList(ReportsWorkerErrors, ScrollView, can_focus=True):
+    """Every conversation the filter lets through, newest activity first."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down,j", "cursor_down", _("Down"), show=False, id="opchat.list.down"),
+        Binding("up,k", "cursor_up", _("Up"), show=False, id="opchat.list.up"),
+        Binding("pagedown", "cursor_page_down", _("Page down"), show=False,
+                id="opchat.list.page_down"),
+        Binding("pageup", "cursor_page_up", _("Page up"), show=False, id="opchat.list.page_up"),
+        Binding("home", "cursor_first", _("First"), show=False, id="opchat.list.first"),
+        Binding("end", "cursor_last", _("Last"), show=False, id="opchat.list.last"),
+        Binding("enter", "open", _("Open"), key_display="⏎", id="opchat.list.open",
+                tooltip=_("Open the conversation and answer it")),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "conversation-list--cursor",
+        "conversation-list--cursor-blurred",
+        "conversation-list--opened",
+        "conversation-list--placeholder",
+        "conversation-list--unread-name",
+        "conversation-list--status",
+        "conversation-list--time",
+        "conversation-list--wait",
+        "conversation-list--wait-amber",
+        "conversation-list--wait-red",
+        "conversation-list--wait-alert",
+        "conversation-list--prefix",
+        "conversation-list--preview",
+        "conversation-list--badge",
+        "conversation-list--empty",
+    }
+
+    class Opened(Message):
+        """The operator chose a conversation (Enter or a click)."""
+
+        def __init__(self, conversation: Conversation) -> None:
+            super().__init__()
+            self.conversation = conversation
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        translate_bindings(self)
+        self.settings = settings
+        self.clock = clock
+        self.inbox: Inbox | None = None
+        self.filter = ConversationFilter()
+        self.row_count = 0
+        self.loaded = False
+        self.cursor = 0
+        self.cursor_id: int | None = None
+        self.opened_id: int | None = None
+        self._pages: OrderedDict[int, list[Conversation]] = OrderedDict()
+        self._requested: set[int] = set()
+        self._generation = 0  # bumped by every reload; older page fetches are dropped
+        self._strips: LRUCache[tuple, Strip] = LRUCache(1024)
+
+    # Data in ----------------------------------------------------------------------------
+
+    def attach(self, inbox: Inbox) -> None:
+        """Start showing what `inbox` holds."""
+        self.inbox = inbox
+        self.reload()
+
+    def reload(self) -> None:
+        """Fetch the count and the rows on screen again (after a change event).
+
+        The cursor stays on the same conversation, wherever it moved to. Rows
+        stay on screen until their new version arrives, so a reload never
+        flickers placeholders.
+        """
+        if self.inbox is None:
+            return
+        self.run_worker(self._reload(), group="list-reload", exclusive=True,
+                        exit_on_error=False)
+
+    async def _reload(self) -> None:
+        inbox = self.inbox
+        assert inbox is not None
+        flt = self.filter
+        count = await inbox.count(flt)
+        first_row = int(self.scroll_y) // ROW_HEIGHT
+        last_row = first_row + max(self.size.height, 1) // ROW_HEIGHT + 1
+        wanted = set(range(first_row // PAGE_ROWS, last_row // PAGE_ROWS + 1))
+        wanted.add(min(self.cursor, max(count - 1, 0)) // PAGE_ROWS)
+        pages: dict[int, list[Conversation]] = {}
+        for page in sorted(wanted):
+            if page * PAGE_ROWS < count or page == 0:
+                pages[page] = await inbox.conversations(flt, page * PAGE_ROWS, PAGE_ROWS)
+        cursor, cursor_id = min(self.cursor, max(count - 1, 0)), None
+        if self.cursor_id is not None:
+            found = _find(pages, self.cursor_id)
+            if found is None:
+                found = await inbox.position(self.cursor_id, flt)
+            if found is not None:
+                cursor, cursor_id = found, self.cursor_id
+        was_visible = self._row_visible(self.cursor)
+        self._generation += 1
+        self._pages = OrderedDict(sorted(pages.items()))
+        self._requested.clear()
+        self.row_count = count
+        self.loaded = True
+        self.virtual_size = Size(0, count * ROW_HEIGHT)
+        for page, rows in pages.items():
+            self._end_at(page, rows)
+        cursor = min(cursor, max(self.row_count - 1, 0))
+        self.cursor = cursor
+        if cursor_id is None:
+            row = _row_at(self._pages, cursor)
+            cursor_id = row.id if row is not None else None
+        self.cursor_id = cursor_id
+        if was_visible:
+            self._show_row(cursor)
+        self.refresh()
+
+    def _request_page(self, page: int) -> None:
+        if page in self._requested or self.inbox is None:
+            return
+        self._requested.add(page)
+        self.run_worker(self._fetch_page(page, self._generation), group="list-page",
+                        exit_on_error=False)
+
+    async def _fetch_page(self, page: int, generation: int) -> None:
+        assert self.inbox is not None
+        rows = await self.inbox.conversations(self.filter, page * PAGE_ROWS, PAGE_ROWS)
+        if generation != self._generation:
+            return
+        self._pages[page] = rows
+        self._pages.move_to_end(page)
+        while len(self._pages) > MAX_PAGES:
+            self._pages.popitem(last=False)
+        self._requested.discard(page)
+        self._end_at(page, rows)
+        if self.cursor_id is None:
+            row = _row_at(self._pages, self.cursor)
+            self.cursor_id = row.id if row else None
+        self.refresh()
+
+    def _end_at(self, page: int, rows: list[Conversation]) -> None:
+        """A short page is the end of the list, whatever the count said.
+
+        The count and the pages are read at different moments (and a row the
+        listing cannot join is counted all the same); trusting the count would
+        ask for the missing rows again and again.
+        """
+        if len(rows) < PAGE_ROWS and page * PAGE_ROWS + len(rows) < self.row_count:
+            self.row_count = page * PAGE_ROWS + len(rows)
+            self.virtual_size = Size(0, self.row_count * ROW_HEIGHT)
+            if self.cursor >= self.row_count:
+                self.move_cursor(self.row_count - 1)
+
+    def row(self, index: int) -> Conversation | None:
+        """The conversation at `index` if its page is in memory."""
+        return _row_at(self._pages, index)
+
+    def set_opened(self, conversation_id: int | None) -> None:
+        self.opened_id = conversation_id
+        self.refresh()
+
+    # Cursor -----------------------------------------------------------------------------
+
+    def move_cursor(self, index: int) -> None:
+        if self.row_count == 0:
+            return
+        index = max(0, min(index, self.row_count - 1))
+        self.cursor = index
+        row = self.row(index)
+        self.cursor_id = row.id if row else None
+        self._show_row(index)
+        self.refresh()
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor - 1)
+
+    def action_cursor_page_down(self) -> None:
+        self.move_cursor(self.cursor + max(1, self.size.height // ROW_HEIGHT - 1))
+
+    def action_cursor_page_up(self) -> None:
+        self.move_cursor(self.cursor - max(1, self.size.height // ROW_HEIGHT - 1))
+
+    def action_cursor_first(self) -> None:
+        self.move_cursor(0)
+
+    def action_cursor_last(self) -> None:
+        self.move_cursor(self.row_count - 1)
+
+    def action_open(self) -> None:
+        row = self.row(self.cursor)
+        if row is not None:
+            self.post_message(self.Opened(row))
+
+    def step(self, delta: int) -> Conversation | None:
+        """Move the cursor by `delta` and return the conversation now under it."""
+        self.move_cursor(self.cursor + delta)
+        return self.row(self.cursor)
+
+    def _row_visible(self, index: int) -> bool:
+        top = index * ROW_HEIGHT
+        return self.scroll_y <= top and top + ROW_HEIGHT <= self.scroll_y + self.size.height
+
+    def _show_row(self, index: int) -> None:
+        region = Region(0, index * ROW_HEIGHT, max(self.size.width, 1), ROW_HEIGHT)
+        self.scroll_to_region(region, animate=False, immediate=True, force=True)
+
+    async def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        index = (offset.y + int(self.scroll_y)) // ROW_HEIGHT
+        if 0 <= index < self.row_count:
+            self.focus()
+            self.move_cursor(index)
+            self.action_open()
+
+    # Drawing ----------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        # Waiting times move on their own; the rows are redrawn from memory.
+        self.set_interval(1.0, self.refresh, name="list-tick")
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def _part(self, component: str) -> Style:
+        return component_style(self, component)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        line = int(self.scroll_y) + y
+        index, part = divmod(line, ROW_HEIGHT)
+        base = self.rich_style
+        if self.row_count == 0:
+            return self._empty_line(y, width, base)
+        if index >= self.row_count:
+            return Strip.blank(width, base)
+        row = self.row(index)
+        if row is None:
+            self._request_page(index // PAGE_ROWS)
+            style = base + self._part("conversation-list--placeholder")
+            text = "  ···" if part == 0 else ""
+            return Strip([Segment(text.ljust(width), style)], width)
+        now = self.clock()
+        label, level = self._right_label(row, now)
+        # The focus is in the key rather than in a :focus rule: a pseudo-class change
+        # does not reliably reach the component styles before the next paint.
+        cursor = index == self.cursor
+        focused = cursor and self.has_focus
+        key = (row, width, part, cursor, focused, row.id == self.opened_id, label, level)
+        strip = self._strips.get(key)
+        if strip is None:
+            text = (self._first_line(row, width, label, level) if part == 0
+                    else self._second_line(row, width))
+            if cursor:
+                component = ("conversation-list--cursor" if focused
+                             else "conversation-list--cursor-blurred")
+                text.stylize_before(self.get_component_rich_style(component))
+            text.stylize_before(base)
+            strip = Strip(list(text.render(self.app.console)), width)
+            self._strips[key] = strip
+        return strip
+
+    def _empty_line(self, y: int, width: int, base: Style) -> Strip:
+        if y != 1:
+            return Strip.blank(width, base)
+        message = _("No conversations yet") if self.loaded else _("Loading…")
+        text = Text(message, style=self._part("conversation-list--empty"))
+        text.truncate(width - 1, overflow="ellipsis")
+        text = Text(" ") + text
+        text.truncate(width, pad=True)
+        text.stylize_before(base)
+        return Strip(list(text.render(self.app.console)), width)
+
+    def _right_label(self, row: Conversation, now: float) -> tuple[str, str]:
+        """The right-hand text of line 1 and the component style it takes."""
+        if row.waiting_since is None:
+            return clock_label(row.last_message_at, now), "time"
+        waited = now - row.waiting_since
+        settings = self.settings
+        if waited >= settings.wait_alert:
+            level = "wait-alert"
+        elif waited >= settings.wait_red:
+            level = "wait-red"
+        elif waited >= settings.wait_amber:
+            level = "wait-amber"
+        else:
+            level = "wait"
+        return wait_label(waited), level
+
+    def _gutter(self, row: Conversation) -> Text:
+        gutter = Text()  # not Text(..., style=): a base style would cover the whole line
+        if row.id == self.opened_id:
+            gutter.append("▌", style=self._part("conversation-list--opened"))
+        else:
+            gutter.append(" ")
+        return gutter
+
+    def _first_line(self, row: Conversation, width: int, label: str, level: str) -> Text:
+        tag, colour = channel_tag(row.channel_kind)
+        left = self._gutter(row)
+        left.append(tag, style=Style(color=colour, bold=True))
+        left.append(" ")
+        name_style = (self._part("conversation-list--unread-name")
+                      if row.unread else "")
+        left.append_text(safe_text(one_line(row.contact_name, 200) or "—", style=name_style))
+        mark = STATUS_MARKS.get(row.status)
+        if mark:
+            left.append(" " + mark, style=self._part("conversation-list--status"))
+        right = Text(f" {label} ", style=self._part(f"conversation-list--{level}"))
+        return _fit(left, right, width)
+
+    def _second_line(self, row: Conversation, width: int) -> Text:
+        left = self._gutter(row)
+        left.append("   ")
+        prefix = {
+            Direction.OUT: _("You: "),
+            Direction.NOTE: _("Note: "),
+            Direction.AUTO: _("Auto: "),
+        }.get(row.preview_direction)
+        if prefix:
+            left.append(prefix, style=self._part("conversation-list--prefix"))
+        preview_style = self._part("conversation-list--preview")
+        left.append_text(safe_text(one_line(row.preview, max(width, 1)), style=preview_style))
+        right = Text()
+        if row.unread:
+            badge = str(row.unread) if row.unread < 1000 else "999+"
+            right = Text(f" {badge} ",
+                         style=self._part("conversation-list--badge"))
+            right = Text(" ") + right
+        return _fit(left, right, width)
+
+
+def _fit(left: Text, right: Text, width: int) -> Text:
+    """`left` cut with an ellipsis where needed, then `right` flush against the edge."""
+    room = max(width - right.cell_len, 0)
+    left.truncate(room, overflow="ellipsis", pad=True)
+    line = left + right
+    line.truncate(width, pad=True)
+    line.no_wrap = True
+    line.end = ""
+    return line
+
+
+def _row_at(pages: dict[int, list[Conversation]], index: int) -> Conversation | None:
+    page = pages.get(index // PAGE_ROWS)
+    if page is None:
+        return None
+    offset = index % PAGE_ROWS
+    return page[offset] if offset < len(page) else None
+
+
+def _find(pages: dict[int, list[Conversation]], conversation_id: int) -> int | None:
+    for page, rows in pages.items():
+        for offset, row in enumerate(rows):
+            if row.id == conversation_id:
+                return page * PAGE_ROWS + offset
+    return None

@@ -1,0 +1,580 @@
+"""One conversation's messages, oldest at the top, newest at the bottom.
+
+A Line-API `ScrollView`: each message is rendered once per width into a
+block of strips (header, body wrapped to the width, notes), and
+`render_line` indexes the flattened list of lines. Opening a conversation
+fetches its newest page; scrolling near the top fetches the page before
+and prepends it without moving what is on screen.
+
+Messages can be selected (when the thread has focus) and acted on: retry a
+failed reply, open the whole text in the pager, copy it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.app import SuspendNotSupported
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message as TextualMessage
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from opchat.i18n import _, current_language
+from opchat.model import Conversation, Direction, Message, MessageState
+from opchat.sanitize import cap, clean, one_line, safe_text
+from opchat.widgets import (
+    ReportsWorkerErrors,
+    clock_label,
+    component_style,
+    translate_bindings,
+)
+
+if TYPE_CHECKING:
+    from opchat.config import Settings
+    from opchat.inbox import Inbox
+
+PAGE = 100  # messages fetched at once
+GUTTER = 1  # the column that marks the selected message
+OLDER_MARGIN = 10  # lines from the top at which the previous page is fetched
+
+STATE_GLYPHS: dict[MessageState, str] = {
+    MessageState.QUEUED: "◷",
+    MessageState.SENT: "✓",
+    MessageState.DELIVERED: "✓✓",
+    MessageState.READ: "✓✓",
+    MessageState.FAILED: "✗",
+}
+
+
+def state_name(state: MessageState) -> str:
+    return {
+        MessageState.QUEUED: _("queued"),
+        MessageState.SENT: _("sent"),
+        MessageState.DELIVERED: _("delivered"),
+        MessageState.READ: _("read"),
+        MessageState.FAILED: _("failed"),
+        MessageState.RECEIVED: "",
+    }[state]
+
+
+def group_digits(n: int) -> str:
+    """3200 -> "3,200" (English) or "3 200" (Russian, with a no-break space)."""
+    text = f"{n:,}"
+    return text.replace(",", "\u00a0") if current_language() == "ru" else text
+
+
+class ThreadView(ReportsWorkerErrors, ScrollView, can_focus=True):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "select_previous", _("Previous message"), show=False,
+                id="opchat.thread.previous"),
+        Binding("down,j", "select_next", _("Next message"), show=False,
+                id="opchat.thread.next"),
+        Binding("home", "select_first", _("First message"), show=False,
+                id="opchat.thread.first"),
+        Binding("end", "select_last", _("Last message"), show=False, id="opchat.thread.last"),
+        Binding("pageup", "page_up", _("Page up"), show=False, id="opchat.thread.page_up"),
+        Binding("pagedown", "page_down", _("Page down"), show=False,
+                id="opchat.thread.page_down"),
+        Binding("r", "retry", _("Retry"), id="opchat.thread.retry",
+                tooltip=_("Send a failed message again")),
+        Binding("o", "open_message", _("Open"), id="opchat.thread.open",
+                tooltip=_("Open the whole message in $PAGER")),
+        Binding("y", "copy_message", _("To clipboard"), id="opchat.thread.copy",
+                tooltip=_("Copy the message text to the clipboard")),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "thread-view--time",
+        "thread-view--author-in",
+        "thread-view--author-out",
+        "thread-view--author-note",
+        "thread-view--author-auto",
+        "thread-view--note-body",
+        "thread-view--state",
+        "thread-view--state-read",
+        "thread-view--state-failed",
+        "thread-view--error",
+        "thread-view--more",
+        "thread-view--attachment",
+        "thread-view--selected",
+        "thread-view--marker",
+        "thread-view--empty",
+    }
+
+    class RetryRequested(TextualMessage):
+        """The operator asked to send a failed message again."""
+
+        def __init__(self, message: Message) -> None:
+            super().__init__()
+            self.message = message
+
+    class LeaveBottom(TextualMessage):
+        """Down was pressed on the newest message: the composer is next."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        translate_bindings(self)
+        self.settings = settings
+        self.clock = clock
+        self.inbox: Inbox | None = None
+        self.conversation: Conversation | None = None
+        self.messages: list[Message] = []
+        self.has_older = False
+        self._fetching = False
+        self.selected_id: int | None = None
+        self._loading_older = False
+        self._retrying: dict[int, str] = {}  # message id -> why the outbox waits
+        self._stale: set[int] = set()  # changed while the first page was loading
+        self._blocks: LRUCache[tuple, list[Strip]] = LRUCache(4096)
+        self._lines: list[Strip] = []
+        self._owners: list[int] = []  # index into self.messages of each line
+        self._starts: list[int] = []  # first line of each message
+        self._width = 0
+
+    # Data in ----------------------------------------------------------------------------
+
+    def show(self, inbox: Inbox, conversation: Conversation) -> None:
+        """Open `conversation`: fetch its newest messages."""
+        self.inbox = inbox
+        same = self.conversation is not None and self.conversation.id == conversation.id
+        self.conversation = conversation
+        if same:
+            return
+        self.messages = []
+        self.has_older = False
+        self.selected_id = None
+        self._retrying.clear()
+        self._stale.clear()
+        self._fetching = True
+        self._relayout()
+        self.run_worker(self._load(conversation.id), group="thread-load", exclusive=True,
+                        exit_on_error=False)
+
+    async def _load(self, conversation_id: int) -> None:
+        assert self.inbox is not None
+        messages = await self.inbox.messages(conversation_id, limit=PAGE)
+        if self.conversation is None or self.conversation.id != conversation_id:
+            return
+        self.messages = messages
+        self.has_older = len(messages) == PAGE
+        self._fetching = False
+        self._relayout()
+        self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+        # Whatever changed while the page was on its way.
+        self.fetch_new()
+        for message_id in self._stale:
+            self.update_message(message_id)
+        self._stale.clear()
+        self._maybe_load_older()
+
+    def fetch_new(self) -> None:
+        """New messages were stored in the open conversation: append them."""
+        if self.conversation is not None and self.inbox is not None and not self._fetching:
+            self.run_worker(self._fetch_new(self.conversation.id), group="thread-new",
+                            exit_on_error=False)
+
+    async def _fetch_new(self, conversation_id: int) -> None:
+        assert self.inbox is not None
+        last = self.messages[-1].id if self.messages else 0
+        new = await self.inbox.messages_after(conversation_id, last)
+        if self.conversation is not None and self.conversation.id == conversation_id:
+            self.append(new)
+
+    def append(self, new: list[Message]) -> None:
+        """Add messages at the bottom (those already shown are skipped)."""
+        last = self.messages[-1].id if self.messages else 0
+        new = [m for m in new if m.id > last and self.conversation is not None
+               and m.conversation_id == self.conversation.id]
+        if not new:
+            return
+        at_end = self.is_vertical_scroll_end
+        self.messages.extend(new)
+        self._relayout()
+        if at_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+
+    def update_message(self, message_id: int, retry_error: str | None = None) -> None:
+        """A message's state changed: fetch it again and redraw it in place."""
+        if retry_error is not None:
+            self._retrying[message_id] = retry_error
+        if self._fetching:
+            self._stale.add(message_id)
+        elif self.inbox is not None and any(m.id == message_id for m in self.messages):
+            self.run_worker(self._update(message_id), group="thread-update",
+                            exit_on_error=False)
+
+    async def _update(self, message_id: int) -> None:
+        assert self.inbox is not None
+        message = await self.inbox.message(message_id)
+        if message is None:
+            return
+        if message.state is not MessageState.QUEUED:
+            self._retrying.pop(message_id, None)
+        for index, old in enumerate(self.messages):
+            if old.id == message_id:
+                at_end = self.is_vertical_scroll_end
+                self.messages[index] = message
+                self._relayout()
+                if at_end:
+                    self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+                return
+
+    def _maybe_load_older(self) -> None:
+        if (self.has_older and not self._loading_older and self.messages
+                and self.conversation is not None and self.scroll_y <= OLDER_MARGIN):
+            self._loading_older = True
+            self.run_worker(self._load_older(self.conversation.id, self.messages[0].id),
+                            group="thread-older", exit_on_error=False)
+
+    async def _load_older(self, conversation_id: int, before_id: int) -> None:
+        assert self.inbox is not None
+        try:
+            older = await self.inbox.messages(conversation_id, before_id=before_id, limit=PAGE)
+        finally:
+            self._loading_older = False
+        if self.conversation is None or self.conversation.id != conversation_id:
+            return
+        if not self.messages or self.messages[0].id != before_id:
+            return
+        self.has_older = len(older) == PAGE
+        if not older:
+            return
+        before = len(self._lines)
+        self.messages[:0] = older
+        self._relayout()
+        # Keep what is on screen where it is: the new lines are above it.
+        self.scroll_to(y=self.scroll_y + len(self._lines) - before, animate=False,
+                       immediate=True, force=True)
+        self.refresh()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value <= OLDER_MARGIN:
+            self.call_later(self._maybe_load_older)
+
+    # Selection and actions --------------------------------------------------------------
+
+    @property
+    def selected(self) -> Message | None:
+        for message in self.messages:
+            if message.id == self.selected_id:
+                return message
+        return None
+
+    def _selected_index(self) -> int | None:
+        for index, message in enumerate(self.messages):
+            if message.id == self.selected_id:
+                return index
+        return None
+
+    def select(self, index: int) -> None:
+        if not self.messages:
+            return
+        index = max(0, min(index, len(self.messages) - 1))
+        self.selected_id = self.messages[index].id
+        self._show_message(index)
+        self.refresh()
+
+    def select_newest(self) -> None:
+        self.select(len(self.messages) - 1)
+
+    def action_select_previous(self) -> None:
+        index = self._selected_index()
+        if index is None:
+            self.select_newest()
+        elif index == 0:
+            self.scroll_home(animate=False, immediate=True, force=True)
+            self._maybe_load_older()
+        else:
+            self.select(index - 1)
+
+    def action_select_next(self) -> None:
+        index = self._selected_index()
+        if index is None:
+            self.select_newest()
+        elif index >= len(self.messages) - 1:
+            self.post_message(self.LeaveBottom())
+        else:
+            self.select(index + 1)
+
+    def action_select_first(self) -> None:
+        self.select(0)
+
+    def action_select_last(self) -> None:
+        self.select_newest()
+
+    def _target(self) -> Message | None:
+        """The message an action applies to: the selected one, else the newest."""
+        return self.selected or (self.messages[-1] if self.messages else None)
+
+    def action_retry(self) -> None:
+        message = self._target()
+        if message is None or message.state is not MessageState.FAILED:
+            self.notify(_("Only a message that failed can be sent again."), markup=False)
+            return
+        self.post_message(self.RetryRequested(message))
+
+    def action_copy_message(self) -> None:
+        message = self._target()
+        if message is None:
+            return
+        self.app.copy_to_clipboard(clean(message.body))
+        self.notify(_("Copied the message."), markup=False, timeout=2)
+
+    def action_open_message(self) -> None:
+        message = self._target()
+        if message is None:
+            return
+        pager = _find_pager()
+        if pager is None:
+            self.notify(_("No pager found: set $PAGER or install less."), markup=False,
+                        severity="warning")
+            return
+        text = f"{self._plain_header(message)}\n\n{clean(message.body)}\n"
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt",
+                                         prefix="opchat-", delete=False) as file:
+            file.write(text)
+            path = file.name
+        try:
+            with self.app.suspend():
+                subprocess.call([*pager, path])
+        except SuspendNotSupported:
+            self.notify(_("This terminal cannot hand over to a pager."), markup=False,
+                        severity="warning")
+        except OSError as error:
+            self.notify(_("The pager failed: {error}", error=str(error)), markup=False,
+                        severity="error")
+        finally:
+            os.unlink(path)
+        self.refresh()
+
+    def _plain_header(self, message: Message) -> str:
+        return f"{self._when(message)}  {self._author(message)}"
+
+    def _when(self, message: Message) -> str:
+        """ "14:05" today; "12.03 14:05" on another day."""
+        label = clock_label(message.created_at, self.clock())
+        if ":" in label:
+            return label
+        return f"{label} {time.strftime('%H:%M', time.localtime(message.created_at))}"
+
+    # Layout -----------------------------------------------------------------------------
+
+    def _show_message(self, index: int) -> None:
+        start = self._starts[index]
+        end = self._starts[index + 1] - 1 if index + 1 < len(self._starts) else len(self._lines)
+        height = self.scrollable_content_region.height
+        if start < self.scroll_y:
+            self.scroll_to(y=start, animate=False, immediate=True, force=True)
+        elif end > self.scroll_y + height:
+            self.scroll_to(y=min(start, end - height), animate=False, immediate=True, force=True)
+
+    def on_resize(self) -> None:
+        if self._content_width() != self._width:
+            at_end = self.is_vertical_scroll_end
+            self._relayout()
+            if at_end:
+                self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if hasattr(self, "_blocks"):
+            self._blocks.clear()
+            self._relayout()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    async def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        line = offset.y + int(self.scroll_y) - self._top_padding()
+        if 0 <= line < len(self._owners):
+            self.focus()
+            self.select(self._owners[line])
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def _content_width(self) -> int:
+        # The scrollbar's column is kept free whether it shows or not: it comes and
+        # goes with the number of lines, which would otherwise change the width.
+        scrollbar = self.styles.scrollbar_size_vertical
+        return max(self.size.width - scrollbar - GUTTER, 10)
+
+    def _relayout(self) -> None:
+        """Flatten the messages' blocks (rendered once per width) into lines."""
+        width = self._width = self._content_width()
+        today = time.localtime(self.clock())[:3]  # labels say "today" differently
+        lines: list[Strip] = []
+        owners: list[int] = []
+        starts: list[int] = []
+        for index, message in enumerate(self.messages):
+            key = (message, width, self._retrying.get(message.id), today)
+            block = self._blocks.get(key)
+            if block is None:
+                block = self._render_block(message, width)
+                self._blocks[key] = block
+            starts.append(len(lines))
+            lines.extend(block)
+            owners.extend([index] * len(block))
+        self._lines, self._owners, self._starts = lines, owners, starts
+        self.virtual_size = Size(0, len(lines))
+        self.refresh()
+
+    def _part(self, component: str) -> Style:
+        return component_style(self, component)
+
+    def _top_padding(self) -> int:
+        """Blank lines above a short thread, so that it sits on the composer, as chats do."""
+        return max(0, self.scrollable_content_region.height - len(self._lines))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if not self._lines:
+            return self._empty_line(y, width, base)
+        index = int(self.scroll_y) + y - self._top_padding()
+        if not 0 <= index < len(self._lines):
+            return Strip.blank(width, base)
+        strip = self._lines[index]
+        message = self.messages[self._owners[index]]
+        selected = message.id == self.selected_id and self.has_focus
+        last_of_block = (index + 1 == len(self._lines)
+                         or self._owners[index + 1] != self._owners[index])
+        if selected and not last_of_block:
+            marker_style = base + self._part("thread-view--marker")
+            selected_style = self.get_component_rich_style("thread-view--selected")
+            strip = Strip(Segment.apply_style(list(strip), post_style=Style(
+                bgcolor=selected_style.bgcolor)), strip.cell_length)
+            gutter = Strip([Segment("▌", marker_style)], 1)
+        else:
+            gutter = Strip.blank(GUTTER, base)
+        return Strip.join([gutter, strip]).crop_extend(0, width, base)
+
+    def _empty_line(self, y: int, width: int, base: Style) -> Strip:
+        if y != 1:
+            return Strip.blank(width, base)
+        if self.conversation is None:
+            message = _("Select a conversation")
+        elif self._fetching:
+            message = _("Loading…")
+        else:
+            message = _("No messages yet")
+        text = Text(" " + message, style=self._part("thread-view--empty"))
+        text.truncate(width, overflow="ellipsis", pad=True)
+        text.stylize_before(base)
+        return Strip(list(text.render(self.app.console)), width)
+
+    # Rendering one message --------------------------------------------------------------
+
+    def _author(self, message: Message) -> str:
+        if message.direction is Direction.OUT:
+            own = self.inbox is not None and message.author == self.inbox.operator.login
+            return _("You") if own or not message.author else one_line(message.author, 60)
+        if message.direction is Direction.NOTE:
+            return _("note") + " · " + one_line(message.author, 60)
+        if message.direction is Direction.AUTO:
+            return _("auto")
+        name = message.author or (self.conversation.contact_name if self.conversation else "")
+        return one_line(name, 100) or "—"
+
+    def _render_block(self, message: Message, width: int) -> list[Strip]:
+        style = self._part
+        base = self.rich_style
+        console = self.app.console
+        lines: list[Text] = []
+
+        header = Text()
+        header.append(self._when(message), style=style("thread-view--time"))
+        header.append(" ")
+        author_style = style(f"thread-view--author-{message.direction.value}")
+        header.append_text(safe_text(self._author(message), style=author_style))
+        outgoing = message.direction in (Direction.OUT, Direction.AUTO)
+        if outgoing and message.state in STATE_GLYPHS:
+            state_style = {
+                MessageState.READ: style("thread-view--state-read"),
+                MessageState.FAILED: style("thread-view--state-failed"),
+            }.get(message.state, style("thread-view--state"))
+            header.append(f"  {STATE_GLYPHS[message.state]} {state_name(message.state)}",
+                          style=state_style)
+        header.truncate(width, overflow="ellipsis")
+        lines.append(header)
+
+        body = clean(message.body)
+        shown, was_cut = cap(body, self.settings.display_cap)
+        body_style = style("thread-view--note-body") if message.direction is Direction.NOTE else ""
+        if shown:
+            lines.extend(_wrap(safe_text(shown, style=body_style), width, console))
+        for attachment in message.attachments:
+            label = f"⎘ {attachment.kind}"
+            if attachment.filename:
+                label += f" · {attachment.filename}"
+            lines.append(safe_text(one_line(label, width), style=style("thread-view--attachment")))
+        if was_cut:
+            more = _("… {count} more characters — o opens the whole message",
+                     count=group_digits(len(body) - len(shown)))
+            lines.extend(_wrap(Text(more, style=style("thread-view--more")), width, console))
+        # Why a reply is not (yet) delivered, under its text.
+        if outgoing and message.state is MessageState.FAILED:
+            reason = safe_text(message.error or _("unknown error"),
+                               style=style("thread-view--error"))
+            hint = Text(" — " + _("r retries"), style=style("thread-view--more"))
+            lines.extend(_wrap(Text.assemble(reason, hint), width, console))
+        elif outgoing and message.state is MessageState.QUEUED and message.id in self._retrying:
+            waiting = Text(_("retrying: "), style=style("thread-view--more"))
+            waiting.append_text(safe_text(self._retrying[message.id],
+                                          style=style("thread-view--more")))
+            lines.extend(_wrap(waiting, width, console))
+        lines.append(Text(""))
+
+        strips = []
+        for line in lines:
+            line.truncate(width, pad=True)
+            line.stylize_before(base)
+            line.end = ""
+            strips.append(Strip(list(line.render(console)), width))
+        return strips
+
+
+def _wrap(text: Text, width: int, console) -> list[Text]:
+    return list(text.wrap(console, width, overflow="fold", tab_size=4))
+
+
+def _find_pager() -> list[str] | None:
+    """$PAGER, else less, else more; as an argument list."""
+    configured = os.environ.get("PAGER", "").strip()
+    if configured:
+        try:
+            argv = shlex.split(configured)
+        except ValueError:
+            argv = []
+        if argv and shutil.which(argv[0]):
+            return argv
+    for name in ("less", "more"):
+        found = shutil.which(name)
+        if found:
+            return [found]
+    return None
