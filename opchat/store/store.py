@@ -325,10 +325,18 @@ class Store:
                  else "c.last_message_at DESC, c.id DESC")
 
         def run(conn: sqlite3.Connection) -> list[Conversation]:
+            # Skip `offset` rows on the index alone, then join only the page: a deep
+            # OFFSET over the full join would build every skipped row first.
+            page = conn.execute(
+                f"SELECT c.id FROM conversations c {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                (*params, limit, offset)).fetchall()
+            if not page:
+                return []
+            ids = [r[0] for r in page]
             rows = conn.execute(
-                f"{_CONVERSATION_SELECT} {where} ORDER BY {order} LIMIT ? OFFSET ?",
-                (*params, limit, offset))
-            return [_conversation(r) for r in rows]
+                f"{_CONVERSATION_SELECT} WHERE c.id IN ({','.join('?' * len(ids))})", ids)
+            by_id = {r["id"]: _conversation(r) for r in rows}
+            return [by_id[i] for i in ids if i in by_id]
 
         return await self.db.read(run)
 
