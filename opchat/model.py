@@ -95,6 +95,7 @@ class Conversation:
     last_message_at: float
     preview: str  # the last message's text, raw (sanitised when drawn)
     preview_direction: Direction
+    preview_author: str = ""  # who wrote the last message (operator login for replies)
     assignee: str | None = None  # operator login
     first_response_s: float | None = None
     created_at: float = 0.0

@@ -65,6 +65,7 @@ MIGRATIONS: list[str] = [
         last_message_at REAL NOT NULL,
         last_preview TEXT NOT NULL DEFAULT '',
         last_direction TEXT NOT NULL DEFAULT 'in',
+        last_author TEXT NOT NULL DEFAULT '',
         created_at REAL NOT NULL,
         UNIQUE (channel_id, chat_id)
     );

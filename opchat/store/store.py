@@ -240,8 +240,9 @@ class Store:
                 conn.execute(
                     "INSERT INTO outbox (message_id, channel_id, next_attempt_at, updated_at) "
                     "VALUES (?, ?, ?, ?)", (message_id, conv["channel_id"], now, now))
-            updates = ["last_message_at = ?", "last_preview = ?", "last_direction = ?"]
-            params: list[Any] = [now, body[:PREVIEW_CHARS], direction.value]
+            updates = ["last_message_at = ?", "last_preview = ?", "last_direction = ?",
+                       "last_author = ?"]
+            params: list[Any] = [now, body[:PREVIEW_CHARS], direction.value, author]
             if direction == Direction.OUT:
                 # A human answer: the customer is no longer waiting.
                 updates += ["waiting_since = NULL", "unread = 0"]
@@ -747,10 +748,11 @@ def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Inge
     preview = m.body or " ".join(f"[{a.kind}]" for a in m.attachments)
     conn.execute(
         "UPDATE conversations SET unread = unread + 1, last_message_at = max(last_message_at, ?), "
-        "last_preview = ?, last_direction = 'in', waiting_since = coalesce(waiting_since, ?), "
+        "last_preview = ?, last_direction = 'in', last_author = ?, "
+        "waiting_since = coalesce(waiting_since, ?), "
         "status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END, "
         "snoozed_until = NULL WHERE id = ?",
-        (created_at, preview[:PREVIEW_CHARS], created_at, conversation_id))
+        (created_at, preview[:PREVIEW_CHARS], m.sender_name, created_at, conversation_id))
     _event(conn, now, "message.new", conversation_id, message_id, data={"direction": "in"})
     if reopened_from is not None:
         _event(conn, now, "conversation.status", conversation_id,
@@ -770,6 +772,7 @@ def _conversation(r: sqlite3.Row) -> Conversation:
         contact_name=r["contact_name"], status=Status(r["status"]), unread=r["unread"],
         waiting_since=r["waiting_since"], last_message_at=r["last_message_at"],
         preview=r["last_preview"], preview_direction=Direction(r["last_direction"]),
+        preview_author=r["last_author"],
         assignee=r["assignee"], first_response_s=r["first_response_s"],
         created_at=r["created_at"])
 

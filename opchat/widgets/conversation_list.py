@@ -420,8 +420,9 @@ class ConversationList(ReportsWorkerErrors, ScrollView, can_focus=True):
     def _second_line(self, row: Conversation, width: int) -> Text:
         left = self._gutter(row)
         left.append("   ")
+        own = self.inbox is None or row.preview_author in ("", self.inbox.operator.login)
         prefix = {
-            Direction.OUT: _("You: "),
+            Direction.OUT: _("You: ") if own else f"{one_line(row.preview_author, 20)}: ",
             Direction.NOTE: _("Note: "),
             Direction.AUTO: _("Auto: "),
         }.get(row.preview_direction)

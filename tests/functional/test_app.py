@@ -499,3 +499,21 @@ async def test_the_footer_fits_80_columns(
             right = max(key.region.right for key in keys)  # gaps between keys included
             assert right <= 80, (focus, [key.description for key in keys], right)
             assert footer.scroll_x == 0
+
+
+async def test_a_colleagues_reply_is_shown_with_their_name_in_the_list(
+    tmp_path: Path, settings: Settings, clock: Clock
+) -> None:
+    await seed_inbox(tmp_path, clock)
+    colleague = await Inbox.open(tmp_path, "boris", clock=clock)
+    app = make_app(settings, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        conversations = await started(pilot, rows=4)
+        ivan = next(c for c in await colleague.conversations() if c.contact_name == "Ivan Petrov")
+        await colleague.send(ivan.id, "On its way")
+        await wait_until(pilot, lambda: "boris: On its way" in rendered_text(conversations),
+                         timeout=2.0, what="the colleague's reply in the list")
+        await app.inbox.send(ivan.id, "Tracking number follows")
+        await wait_until(pilot, lambda: "You: Tracking" in rendered_text(conversations),
+                         timeout=2.0, what="my reply in the list")
+    await colleague.close()

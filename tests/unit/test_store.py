@@ -126,6 +126,8 @@ async def test_send_queues_message_and_outbox_and_clears_waiting(inbox: Inbox) -
     conv = await inbox.conversation(got.conversation_id)
     assert conv is not None
     assert conv.waiting_since is None and conv.unread == 0 and conv.first_response_s == 42
+    assert (conv.preview, conv.preview_direction, conv.preview_author) == (
+        "Здравствуйте!", Direction.OUT, "anna")
     items = await inbox.store.claim_due(["demo"])
     assert [i.message.body for i in items] == ["Здравствуйте!"]
     assert items[0].message.chat_id == "c1"
