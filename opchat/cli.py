@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -246,13 +248,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     settings.config_path)
 
     async def serve(inbox) -> None:
-        await run_hub_when_free(inbox, settings.channels, settings.data_dir,
-                                lambda role: log.info("role: %s", role))
-
-    try:
-        run_store(settings, serve)
-    except KeyboardInterrupt:
+        hub = asyncio.create_task(run_hub_when_free(
+            inbox, settings.channels, settings.data_dir,
+            lambda role: log.info("role: %s", role)))
+        # systemd stops services with SIGTERM: stop the hub cleanly (channels marked
+        # stopped, the lock released) as on Ctrl+C.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, hub.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await hub
         log.info("stopped")
+
+    run_store(settings, serve)
     return EXIT_OK
 
 

@@ -184,3 +184,41 @@ def test_files_follow_the_data_dir_privacy(tmp_path: Path) -> None:
     team.chmod(0o2770)
     assert run(tmp_path, "replies", "list", "--data-dir", str(team)).returncode == 0
     assert ((team / "opchat.db").stat().st_mode & 0o777) == 0o660
+
+
+def test_serve_runs_the_hub_headless_and_stops_on_sigterm(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[channels.demo]\nkind = "demo"\ninterval = 3600\n')
+    environ = {**os.environ, "OPCHAT_DATA_DIR": str(tmp_path / "data"),
+               "OPCHAT_CONFIG": str(tmp_path / "config.toml")}
+    server = subprocess.Popen([sys.executable, "-m", "opchat", "serve"], env=environ,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        lines = []
+        for line in server.stderr:
+            lines.append(line)
+            if "role: hub" in line:
+                break
+        db = tmp_path / "data" / "opchat.db"
+
+        async def health() -> list[tuple[str, str]]:
+            inbox = await Inbox.open(tmp_path / "data", "probe")
+            try:
+                for _ in range(100):
+                    if await inbox.count() == 8:
+                        break
+                    await asyncio.sleep(0.05)
+                return [(c.name, c.health.value) for c in await inbox.channels()]
+            finally:
+                await inbox.close()
+
+        assert db.exists()
+        assert asyncio.run(health()) == [("demo", "ok")]
+        server.terminate()
+        assert server.wait(timeout=10) == 0
+        rest = server.stderr.read()
+        assert "stopped" in rest and "Traceback" not in rest + "".join(lines)
+        assert asyncio.run(health()) == [("demo", "stopped")]
+    finally:
+        if server.poll() is None:
+            server.kill()
