@@ -125,4 +125,5 @@ MESSAGES.update({
     "follower": "ведомый",
     "down": "не работает",
     "degraded": "с перебоями",
+    "no channels: see opchat doctor": "нет каналов: см. opchat doctor",
 })

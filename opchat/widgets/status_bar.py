@@ -109,6 +109,9 @@ class StatusBar(ReportsWorkerErrors, Widget):
             parts.append(Content("  ").join(dots))
         elif self.inbox is None:
             parts.append(Content(_("Opening the inbox…")))
+        else:
+            # A fresh install: say what to do rather than show an empty bar.
+            parts.append(Content.styled(_("no channels: see opchat doctor"), "dim"))
         if self.waiting is not None:
             waiting = ngettext("{n} waiting", "{n} waiting", self.waiting)
             parts.append(Content.styled(waiting, style("status-bar--waiting"))

@@ -517,3 +517,16 @@ async def test_a_colleagues_reply_is_shown_with_their_name_in_the_list(
         await wait_until(pilot, lambda: "You: Tracking" in rendered_text(conversations),
                          timeout=2.0, what="my reply in the list")
     await colleague.close()
+
+
+async def test_a_fresh_inbox_says_where_to_start(
+    tmp_path: Path, settings: Settings, clock: Clock
+) -> None:
+    app = make_app(settings, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        status = app.query_one(StatusBar)
+        await wait_until(pilot, lambda: status.waiting is not None, what="the status bar")
+        assert "no channels: see opchat doctor" in status.render().plain
+        conversations = app.query_one(ConversationList)
+        await wait_until(pilot, lambda: conversations.loaded, what="the list")
+        assert "No conversations yet" in rendered_text(conversations)
