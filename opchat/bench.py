@@ -735,9 +735,8 @@ class AppDriver:
         self.result: dict[str, Any] = {}
 
     def run(self, ops: bool) -> dict[str, Any]:
-        # What `opchat` does before its first frame (cli.cmd_app), minus the hub:
-        # it is imported, as there, but not run (the bench's second process plays it).
-        import opchat.hub  # noqa: F401
+        # What `opchat` does before its first frame (cli.cmd_app); the hub is imported
+        # and run only after it, and not at all here (the bench's second process plays it).
         from opchat.cli import open_inbox
         from opchat.config import load_settings
         from opchat.i18n import set_language

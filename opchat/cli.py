@@ -212,9 +212,10 @@ def cmd_app(args: argparse.Namespace) -> int:
         _seed_demo_replies(settings)
 
     from opchat.app import OpchatApp
-    from opchat.hub import run_hub_when_free
 
     async def run_hub(inbox, on_role) -> None:
+        from opchat.hub import run_hub_when_free  # after the first frame, like all hub work
+
         await run_hub_when_free(inbox, settings.channels, settings.data_dir, on_role)
 
     app = OpchatApp(settings, lambda: open_inbox(settings), run_hub,
