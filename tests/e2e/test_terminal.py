@@ -62,6 +62,7 @@ def test_demo_answers_three_customers_with_the_keyboard(terminal: Terminal) -> N
     assert "^r Replies" in screen.splitlines()[-1]
 
     terminal.keys("Enter")  # open the newest dialog: Анна
+    terminal.wait_for(lambda s: "DE Анна Смирнова  demo" in s)
     terminal.type("Здравствуйте! Да, доставим в субботу.")
     terminal.keys("Enter")
     terminal.wait_for(lambda s: "You" in s and "Здравствуйте! Да, доставим" in s)
@@ -77,7 +78,9 @@ def test_demo_answers_three_customers_with_the_keyboard(terminal: Terminal) -> N
     terminal.keys("Escape")  # back to the list; alone, or it reads as Alt+<next key>
     time.sleep(0.3)
     terminal.keys("End")  # the last dialog: the customer who blocked us
+    time.sleep(0.3)  # the highlight has no text mark to wait for; ▌ marks the open dialog
     terminal.keys("Enter")
+    terminal.wait_for(lambda s: "DE Blocked Bob  demo" in s)
     terminal.type("Sorry to see you go")
     terminal.keys("Enter")
     terminal.wait_for(lambda s: "failed" in s and "blocked the bot" in s)
