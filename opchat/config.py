@@ -94,14 +94,20 @@ def ensure_data_dir(path: Path) -> Path:
     group on purpose.
     """
     path = path.expanduser()
-    try:
-        path.mkdir(mode=0o700, parents=True)
-    except FileExistsError:
-        if not path.is_dir():
-            raise NotADirectoryError(f"{path} exists and is not a directory") from None
+    if path.is_dir():
         return path
-    # mkdir's mode is filtered through the umask; set it exactly.
-    path.chmod(0o700)
+    if path.exists():
+        raise NotADirectoryError(f"{path} exists and is not a directory")
+    # Every directory we create on the way is private too (the demo's data dir
+    # lives inside the real one, which must not end up 0755 because of it).
+    missing = [path, *(p for p in path.parents if not p.exists())]
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # created meanwhile by another process
+        # mkdir's mode is filtered through the umask; set it exactly.
+        directory.chmod(0o700)
     return path
 
 

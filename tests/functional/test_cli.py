@@ -222,3 +222,18 @@ def test_serve_runs_the_hub_headless_and_stops_on_sigterm(tmp_path: Path) -> Non
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def test_the_demo_keeps_the_real_data_dir_private(tmp_path: Path) -> None:
+    from opchat.cli import build_parser, prepare_data_dir, settings_from
+
+    args = build_parser().parse_args(["--demo", "--data-dir", str(tmp_path / "a" / "opchat")])
+    settings = settings_from(args, environ={})
+    umask = os.umask(0o022)
+    try:
+        prepare_data_dir(settings)
+    finally:
+        os.umask(umask)  # prepare_data_dir sets the process umask
+    assert settings.data_dir == tmp_path / "a" / "opchat" / "demo"
+    for directory in (tmp_path / "a", tmp_path / "a" / "opchat", settings.data_dir):
+        assert (directory.stat().st_mode & 0o777) == 0o700
