@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opchat.config import ConfigError, Settings
+from opchat.sanitize import one_line
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -47,7 +48,8 @@ def run_doctor(
     findings += check_terminal(env)
     width = max(len(f.topic) for f in findings)
     for f in findings:
-        print(f"[{f.level:>4}] {f.topic:<{width}}  {f.text}", file=out)
+        # Details may quote a platform's error text: never raw to the terminal.
+        print(f"[{f.level:>4}] {one_line(f.topic):<{width}}  {one_line(f.text)}", file=out)
     failed = sum(f.level == FAIL for f in findings)
     warned = sum(f.level == WARN for f in findings)
     print(f"\n{failed} problem(s), {warned} warning(s)", file=out)

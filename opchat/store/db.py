@@ -111,7 +111,10 @@ class Database:
             try:
                 result = fn(conn, *args, **kwargs)
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite may have rolled back by itself (disk full, I/O error); a second
+                # ROLLBACK would then hide the real error behind "no transaction is active".
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
             return result

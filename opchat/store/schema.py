@@ -176,7 +176,8 @@ def migrate(conn: sqlite3.Connection) -> int:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back by itself
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
     return current
