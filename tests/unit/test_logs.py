@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from opchat.logs import LogUnavailable, setup_logging
 
 
 @pytest.fixture(autouse=True)
-def restore_logging():  # noqa: ANN201
+def restore_logging() -> Iterator[None]:
     logger = logging.getLogger("opchat")
     before = (list(logger.handlers), logger.level, logger.propagate)
     yield
