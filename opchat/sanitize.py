@@ -69,6 +69,9 @@ _MARKED: dict[str, str] = {
     **{chr(c): f"U+{c:04X}" for c in range(0x2061, 0x2065)},
     **{chr(c): f"U+{c:04X}" for c in range(0x206A, 0x2070)},
     **{chr(c): f"U+{c:04X}" for c in range(0xFFF9, 0xFFFC)},
+    # Characters that draw as nothing: Hangul fillers (a "blank" name is a classic
+    # impersonation trick) and the combining grapheme joiner.
+    "\u115f": "HCF", "\u1160": "HJF", "\u3164": "HF", "\uffa0": "HWHF", "\u034f": "CGJ",
 }
 _ZWJ = "\u200d"
 _ZWJ_MARKER = "⟪ZWJ⟫"

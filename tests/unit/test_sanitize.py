@@ -216,3 +216,10 @@ def test_clean_does_not_load_the_ui_toolkit() -> None:
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run([sys.executable, "-c", code], cwd=root, check=False)
     assert result.returncode == 0
+
+
+def test_blank_looking_hangul_fillers_are_shown() -> None:
+    from opchat.sanitize import clean, one_line
+
+    assert one_line("\u3164") == "⟪HF⟫"
+    assert "\u115f" not in clean("a\u115fb") and "\u034f" not in clean("x\u034fy")
