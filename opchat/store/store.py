@@ -299,8 +299,11 @@ class Store:
                 raise UnknownConversation(conversation_id)
             if old == status.value:
                 return
-            conn.execute("UPDATE conversations SET status = ? WHERE id = ?",
-                         (status.value, conversation_id))
+            # Resolving or snoozing ends the wait; the customer's next message starts a new one.
+            ends_wait = status in (Status.RESOLVED, Status.SNOOZED)
+            conn.execute("UPDATE conversations SET status = ?, waiting_since = CASE WHEN ? "
+                         "THEN NULL ELSE waiting_since END WHERE id = ?",
+                         (status.value, ends_wait, conversation_id))
             _event(conn, self.clock(), "conversation.status", conversation_id,
                    operator=operator.login if operator else None,
                    data={"from": old, "to": status.value})
@@ -747,12 +750,21 @@ def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Inge
                      (message_id, a.kind, a.filename, a.mime, a.size, a.ref, a.local_path))
     preview = m.body or " ".join(f"[{a.kind}]" for a in m.attachments)
     conn.execute(
-        "UPDATE conversations SET unread = unread + 1, last_message_at = max(last_message_at, ?), "
-        "last_preview = ?, last_direction = 'in', last_author = ?, "
-        "waiting_since = coalesce(waiting_since, ?), "
+        # SET expressions all see the row as it was. A message that arrives late (older
+        # than the dialog's last one) is stored but does not replace the preview, and
+        # does not make the customer "wait" again if someone has answered since.
+        "UPDATE conversations SET unread = unread + 1, "
+        "last_preview = CASE WHEN :t >= last_message_at THEN :preview ELSE last_preview END, "
+        "last_direction = CASE WHEN :t >= last_message_at THEN 'in' ELSE last_direction END, "
+        "last_author = CASE WHEN :t >= last_message_at THEN :author ELSE last_author END, "
+        "last_message_at = max(last_message_at, :t), "
+        "waiting_since = CASE WHEN status IN ('resolved', 'snoozed') THEN :t "
+        "  WHEN waiting_since IS NOT NULL THEN waiting_since "
+        "  WHEN :t >= last_message_at THEN :t ELSE NULL END, "
         "status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END, "
-        "snoozed_until = NULL WHERE id = ?",
-        (created_at, preview[:PREVIEW_CHARS], m.sender_name, created_at, conversation_id))
+        "snoozed_until = NULL WHERE id = :id",
+        {"t": created_at, "preview": preview[:PREVIEW_CHARS], "author": m.sender_name,
+         "id": conversation_id})
     _event(conn, now, "message.new", conversation_id, message_id, data={"direction": "in"})
     if reopened_from is not None:
         _event(conn, now, "conversation.status", conversation_id,

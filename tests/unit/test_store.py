@@ -268,3 +268,26 @@ async def test_export_streams_every_record(inbox: Inbox) -> None:
     assert kinds == ["conversation", "message", "conversation", "message", "message", "message"]
     assert [r["body"] for r in records if r["type"] == "message"] == [
         "one", "two", "three", "reply"]
+
+
+async def test_waiting_ends_on_resolve_and_restarts_on_the_next_message(inbox: Inbox) -> None:
+    clock = inbox.test_clock  # type: ignore[attr-defined]
+    got = await inbox.store.ingest(inbound(1))
+    await inbox.set_status(got.conversation_id, Status.RESOLVED)
+    assert await inbox.waiting_count() == 0
+    clock.now += 72 * 3600
+    await inbox.store.ingest(inbound(2))
+    conv = await inbox.conversation(got.conversation_id)
+    assert conv is not None and conv.waiting_since == clock.now  # not 72 hours ago
+
+
+async def test_a_late_older_message_does_not_replace_the_newer_state(inbox: Inbox) -> None:
+    clock = inbox.test_clock  # type: ignore[attr-defined]
+    got = await inbox.store.ingest(inbound(1, body="first"))
+    clock.now += 60
+    await inbox.send(got.conversation_id, "answered")
+    await inbox.store.ingest(inbound(2, body="sent long ago", sent_at=clock.now - 3600))
+    conv = await inbox.conversation(got.conversation_id)
+    assert conv is not None
+    assert (conv.preview, conv.waiting_since) == ("answered", None)
+    assert conv.unread == 1  # still counted, still stored
