@@ -30,6 +30,7 @@ from opchat.config import (
 )
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+DEFAULT_WEB_LISTEN = "127.0.0.1:8765"  # = opchat.transports.DEFAULT_LISTEN, kept light here
 
 
 class CliError(Exception):
@@ -83,6 +84,25 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run the hub alone, headless (for systemd)")
     p.set_defaults(handler=cmd_serve)
 
+    p = sub.add_parser("channel", parents=[common], help="add and list channels; web chat snippet")
+    csub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+    c = csub.add_parser("add", parents=[common], help="add (or replace) a channel in the config")
+    c.add_argument("kind", help="channel kind, e.g. webchat")
+    c.add_argument("--name", help="the channel's name (default: the kind)")
+    c.add_argument("--listen", metavar="HOST:PORT",
+                   help=f"web chat: address to listen on (default {DEFAULT_WEB_LISTEN})")
+    c.add_argument("--origin", action="append", metavar="URL",
+                   help="web chat: a site allowed to embed the widget (repeat for more)")
+    c.add_argument("--public-url", metavar="URL",
+                   help="web chat: the hub's address as visitors' browsers reach it")
+    c.set_defaults(handler=cmd_channel_add)
+    c = csub.add_parser("list", parents=[common], help="list configured channels")
+    c.set_defaults(handler=cmd_channel_list)
+    c = csub.add_parser("snippet", parents=[common],
+                        help="print the <script> tag that puts a web chat on a page")
+    c.add_argument("name")
+    c.set_defaults(handler=cmd_channel_snippet)
+
     p = sub.add_parser("export", parents=[common], help="write every conversation and message")
     p.add_argument("--format", choices=["jsonl"], default="jsonl")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
@@ -132,6 +152,17 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = Non
         settings.operator = args.operator
     if getattr(args, "lang", None):
         settings.language = args.lang
+    return settings
+
+
+def with_default_channel(settings: Settings) -> Settings:
+    """With no channel configured, opchat runs the web chat on 127.0.0.1:8765.
+
+    A newcomer then has something real at once: the demo page at
+    http://127.0.0.1:8765/ embeds the widget, so they can play both sides.
+    """
+    if not settings.channels:
+        settings.channels = [ChannelSettings("web", "webchat", {})]
     return settings
 
 
@@ -210,6 +241,8 @@ def cmd_app(args: argparse.Namespace) -> int:
     setup_logging(settings.data_dir, settings.log_level)
     if getattr(args, "demo", False):
         _seed_demo_replies(settings)
+    else:
+        with_default_channel(settings)
 
     from opchat.app import OpchatApp
 
@@ -245,8 +278,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     log = logging.getLogger("opchat.serve")
     if not settings.channels:
-        log.warning("no channels configured in %s; the hub has nothing to run",
-                    settings.config_path)
+        log.info("no channels configured in %s; running the web chat on %s",
+                 settings.config_path, DEFAULT_WEB_LISTEN)
+        with_default_channel(settings)
 
     async def serve(inbox) -> None:
         hub = asyncio.create_task(run_hub_when_free(
@@ -262,6 +296,78 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.info("stopped")
 
     run_store(settings, serve)
+    return EXIT_OK
+
+
+def cmd_channel_add(args: argparse.Namespace) -> int:
+    from opchat.config import save_channel
+    from opchat.transports import available_kinds, parse_listen
+
+    known = available_kinds()
+    if args.kind not in known:
+        raise CliError(f"unknown channel kind {args.kind!r} (installed: {', '.join(known)})",
+                       EXIT_USAGE)
+    options: dict[str, object] = {}
+    if args.listen:
+        try:
+            parse_listen(args.listen)
+        except ValueError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from exc
+        options["listen"] = args.listen
+    for origin in args.origin or ():
+        if not origin.startswith(("http://", "https://")) or origin.count("/") > 3:
+            raise CliError(f"origin {origin!r} is not like https://shop.example", EXIT_USAGE)
+    if args.origin:
+        options["origin"] = [origin.rstrip("/") for origin in args.origin]
+    if args.public_url:
+        options["public_url"] = args.public_url.rstrip("/")
+    settings = settings_from(args)
+    channel = ChannelSettings(args.name or args.kind, args.kind, options)
+    replaced = any(c.name == channel.name for c in settings.channels)
+    save_channel(settings.config_path, channel)
+    print(f"{'replaced' if replaced else 'added'} channel {channel.name} ({channel.kind}) "
+          f"in {settings.config_path}; restart opchat to start it")
+    if channel.kind == "webchat":
+        from opchat.transports.webchat import snippet
+
+        print("paste this into your pages (opchat channel snippet "
+              f"{channel.name} prints it again):\n{snippet(channel)}")
+    return EXIT_OK
+
+
+def cmd_channel_list(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    configured = bool(settings.channels)
+    for channel in with_default_channel(settings).channels:
+        shown = {key: "***" if any(word in key for word in ("token", "secret", "password"))
+                 and not key.endswith("_env") else value
+                 for key, value in channel.options.items()}
+        extra = " ".join(f"{key}={value}" for key, value in shown.items())
+        print(f"{channel.name:<16} {channel.kind:<10} {extra}".rstrip())
+    if not configured:
+        print("(no channels in the config file: opchat runs this web chat by default)",
+              file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_channel_snippet(args: argparse.Namespace) -> int:
+    settings = with_default_channel(settings_from(args))
+    channel = next((c for c in settings.channels if c.name == args.name), None)
+    if channel is None:
+        names = ", ".join(c.name for c in settings.channels)
+        raise CliError(f"no channel named {args.name!r} (channels: {names})", EXIT_USAGE)
+    if channel.kind != "webchat":
+        raise CliError(f"channel {channel.name} is {channel.kind}, not webchat", EXIT_USAGE)
+    from opchat.transports.webchat import snippet
+
+    try:
+        print(snippet(channel))
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    host = str(channel.options.get("listen") or DEFAULT_WEB_LISTEN).rpartition(":")[0]
+    if not channel.options.get("public_url") and host in ("0.0.0.0", "::", "[::]"):
+        print("note: set public_url (opchat channel add webchat --public-url "
+              "https://chat.your.site) so visitors' browsers can reach the hub", file=sys.stderr)
     return EXIT_OK
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -23,15 +24,17 @@ from pathlib import Path
 
 from opchat.config import ChannelSettings
 from opchat.inbox import Inbox
-from opchat.model import Health, InboundMessage, Ingested, MessageState
+from opchat.model import Health, InboundMessage, Ingested, Message, MessageState
 from opchat.store import OutboxItem
 from opchat.transports import (
+    DEFAULT_LISTEN,
     Rejected,
     Retry,
     Transport,
     TransportFactory,
     UnknownChannelKind,
     load_transport,
+    parse_listen,
 )
 
 log = logging.getLogger("opchat.hub")
@@ -101,6 +104,9 @@ class ChannelSink:
     async def report(self, external_id: str, state: MessageState) -> None:
         await self._hub.inbox.store.report_delivery(self.channel, external_id, state)
 
+    async def history(self, chat_id: str, after_id: int = 0, limit: int = 200) -> list[Message]:
+        return await self._hub.inbox.store.chat_messages(self.channel, chat_id, after_id, limit)
+
     def health(self, state: Health, detail: str = "") -> None:
         self._hub.set_health(self.channel, state, detail)
 
@@ -129,6 +135,7 @@ class Hub:
         self._wake: dict[str, asyncio.Event] = {}
         self._health_writes: set[asyncio.Task[None]] = set()
         self.backoff_base = 1.0  # seconds before the first retry; doubles each attempt
+        self.web: WebServer | None = None
 
     def set_health(self, channel: str, state: Health, detail: str = "") -> None:
         if state in (Health.DOWN, Health.DEGRADED):
@@ -156,6 +163,9 @@ class Hub:
                 log.exception("channel %s could not start", channel.name)
                 await store.set_health(channel.name, Health.DOWN, _summary(exc))
         tasks = [asyncio.create_task(self._follow_outbox_events(), name="hub-feed")]
+        if any(callable(getattr(t, "mount", None)) for t in self.transports.values()):
+            self.web = WebServer(self)
+            await self.web.mount()
         for name, transport in self.transports.items():
             self._wake[name] = asyncio.Event()
             await store.set_health(name, Health.STARTING)
@@ -169,12 +179,18 @@ class Hub:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self.web is not None:
+                with contextlib.suppress(Exception):
+                    await self.web.close()
             await asyncio.gather(*self._health_writes, return_exceptions=True)
             with contextlib.suppress(Exception):
                 for name in self.transports:
                     await store.set_health(name, Health.STOPPED)
 
     async def _keep_running(self, name: str, transport: Transport) -> None:
+        if self.web is not None and name in self.web.channels:
+            # A channel that serves HTTP runs once its address is bound.
+            await self.web.bound(name)
         failures = 0
         while True:
             try:
@@ -244,6 +260,87 @@ class Hub:
         log.info("channel %s: message %d will be retried in %.1f s (%s)", item.channel,
                  out.message_id, after, reason)
         await self.inbox.store.reschedule(out.message_id, after, reason)
+
+
+class WebServer:
+    """The hub's one aiohttp application, for every channel that mounts routes.
+
+    aiohttp is imported only here, only when such a channel is configured.
+    Channels sharing a ``listen`` address share one listening socket; each
+    distinct address gets its own. An address that cannot be bound (in use,
+    not ours) shows its channels DOWN and is tried again with backoff, while
+    the rest of the hub carries on.
+    """
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.channels: dict[str, str] = {}  # channel name -> listen address
+        self.addresses: dict[str, tuple[str, int]] = {}  # listen address -> bound (host, port)
+        self._bound: dict[str, asyncio.Event] = {}
+        self._runner = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def mount(self) -> None:
+        from aiohttp import web
+
+        store = self.hub.inbox.store
+        app = web.Application()
+        for name, transport in list(self.hub.transports.items()):
+            mount = getattr(transport, "mount", None)
+            if not callable(mount):
+                continue
+            listen = str(getattr(transport, "listen", "") or DEFAULT_LISTEN)
+            try:
+                parse_listen(listen)
+                mount(app)
+            except Exception as exc:  # a bad address, routes clashing with another channel
+                log.exception("channel %s could not mount its routes", name)
+                await store.set_health(name, Health.DOWN, _summary(exc))
+                del self.hub.transports[name]
+                continue
+            self.channels[name] = listen
+            self._bound[name] = asyncio.Event()
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        await self._runner.setup()
+        for listen in sorted(set(self.channels.values())):
+            self._tasks.append(asyncio.create_task(self._listen(listen), name=f"web-{listen}"))
+
+    async def bound(self, channel: str) -> None:
+        await self._bound[channel].wait()
+
+    async def _listen(self, listen: str) -> None:
+        from aiohttp import web
+
+        host, port = parse_listen(listen)
+        names = [name for name, address in self.channels.items() if address == listen]
+        failures = 0
+        while True:
+            site = web.TCPSite(self._runner, host, port)
+            try:
+                await site.start()
+            except OSError as exc:
+                detail = (f"address {listen} in use" if exc.errno == errno.EADDRINUSE
+                          else f"cannot listen on {listen}: {exc.strerror or exc}")
+                for name in names:
+                    self.hub.set_health(name, Health.DOWN, detail)
+                failures += 1
+                await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
+                continue
+            server = getattr(site, "_server", None)
+            sockets = getattr(server, "sockets", None) or ()
+            bound_port = sockets[0].getsockname()[1] if sockets else port
+            self.addresses[listen] = (host, bound_port)
+            log.info("web server listening on %s:%d for %s", host, bound_port, ", ".join(names))
+            for name in names:
+                self._bound[name].set()
+            return
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
 
 
 async def run_hub_when_free(

@@ -403,6 +403,31 @@ class Store:
 
         return await self.db.read(run)
 
+    async def chat_messages(
+        self, channel: str, chat_id: str, after_id: int = 0, limit: int = 200
+    ) -> list[Message]:
+        """What the customer at ``chat_id`` can see of their dialog, oldest first.
+
+        Their own messages and what was sent to them (not private notes, not
+        messages that failed), newer than ``after_id``; the newest ``limit``
+        of them. For channels whose clients keep no history of their own (the
+        web chat widget).
+        """
+
+        def run(conn: sqlite3.Connection) -> list[Message]:
+            rows = conn.execute(
+                "SELECT messages.* FROM messages "
+                "JOIN conversations ON conversations.id = messages.conversation_id "
+                "JOIN channels ON channels.id = conversations.channel_id "
+                "WHERE channels.name = ? AND conversations.chat_id = ? AND messages.id > ? "
+                "AND messages.hidden = 0 AND messages.direction IN ('in', 'out', 'auto') "
+                "AND messages.state != 'failed' ORDER BY messages.id DESC LIMIT ?",
+                (channel, chat_id, after_id, limit)).fetchall()
+            rows.reverse()
+            return _with_attachments(conn, rows)
+
+        return await self.db.read(run)
+
     async def message(self, message_id: int) -> Message | None:
         def run(conn: sqlite3.Connection) -> Message | None:
             rows = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchall()

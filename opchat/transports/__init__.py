@@ -23,7 +23,14 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
-from opchat.model import Health, InboundMessage, Ingested, MessageState, OutboundMessage
+from opchat.model import (
+    Health,
+    InboundMessage,
+    Ingested,
+    Message,
+    MessageState,
+    OutboundMessage,
+)
 
 if TYPE_CHECKING:
     from opchat.config import ChannelSettings
@@ -90,6 +97,13 @@ class Sink(Protocol):
         """Tell the status bar how the channel is doing (e.g. DEGRADED, "network down")."""
         ...
 
+    async def history(self, chat_id: str, after_id: int = 0, limit: int = 200) -> list[Message]:
+        """What the customer at ``chat_id`` can see of their dialog: their messages and
+        the replies sent to them (never private notes), with ids above ``after_id``,
+        oldest first, at most the newest ``limit``. For clients that keep no history
+        of their own, such as the web chat widget."""
+        ...
+
 
 @runtime_checkable
 class Transport(Protocol):
@@ -103,6 +117,29 @@ class Transport(Protocol):
     async def send(self, out: OutboundMessage) -> Delivery:
         """Deliver one message, or raise :class:`Retry` / :class:`Rejected`."""
         ...
+
+    # Optional, not part of the runtime check: a transport that serves HTTP (a webhook,
+    # the web chat widget) also defines
+    #
+    #     listen: str                                  # "host:port"; default DEFAULT_LISTEN
+    #     def mount(self, app: aiohttp.web.Application) -> None: ...
+    #
+    # The hub then runs ONE aiohttp application for every such channel: it calls
+    # ``mount`` (add routes, on_shutdown hooks) before the server starts, listens on
+    # each distinct ``listen`` address, and starts ``run`` only once the channel's
+    # address is bound. A busy address shows the channel DOWN and is retried.
+
+
+DEFAULT_LISTEN = "127.0.0.1:8765"
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """ "host:port" (or "[v6]:port") as (host, port); ValueError if it is not one."""
+    host, sep, port = str(listen).rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"listen address {listen!r} is not host:port")
+    return host, int(port)
 
 
 class TransportFactory(Protocol):

@@ -1,6 +1,9 @@
 """One line about the state of things: channels, who waits, this process's role.
 
-    DEMO  ● shop  ● vk  │ 3 waiting │ hub │ vk: 401 Unauthorized
+    DEMO  ● shop  ● web 127.0.0.1:8765  ● vk  │ 3 waiting │ hub │ vk: 401 Unauthorized
+
+A working channel may add a short note after its name (where the web chat
+listens); a failing one its error at the end.
 
 Channel names and health details come from the store (a platform's error
 text among them), so they are drawn only through `opchat.sanitize`.
@@ -103,6 +106,9 @@ class StatusBar(ReportsWorkerErrors, Widget):
                     Content.styled("●", style(HEALTH_CLASSES[channel.health])),
                     " ",
                     safe_content(one_line(channel.name, 40)),
+                    # A working channel's note, e.g. where the web chat listens.
+                    safe_content(" " + one_line(channel.health_detail, 40), "dim")
+                    if channel.health is Health.OK and channel.health_detail else "",
                 )
                 for channel in self.channels
             ]

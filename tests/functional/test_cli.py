@@ -237,3 +237,78 @@ def test_the_demo_keeps_the_real_data_dir_private(tmp_path: Path) -> None:
     assert settings.data_dir == tmp_path / "a" / "opchat" / "demo"
     for directory in (tmp_path / "a", tmp_path / "a" / "opchat", settings.data_dir):
         assert (directory.stat().st_mode & 0o777) == 0o700
+
+
+# Channels and the web chat ---------------------------------------------------------------
+
+
+def test_channel_add_list_and_snippet(tmp_path: Path) -> None:
+    result = run(tmp_path, "channel", "add", "webchat", "--name", "shop", "--listen",
+                 "0.0.0.0:8765", "--origin", "https://shop.example", "--public-url",
+                 "https://chat.shop.example/")
+    assert result.returncode == 0, result.stderr
+    assert '<script src="https://chat.shop.example/widget.js" async></script>' in result.stdout
+    config = (tmp_path / "config.toml").read_text()
+    assert 'origin = ["https://shop.example"]' in config and 'listen = "0.0.0.0:8765"' in config
+    assert ((tmp_path / "config.toml").stat().st_mode & 0o777) == 0o600
+    listed = run(tmp_path, "channel", "list")
+    assert listed.stdout.split()[:2] == ["shop", "webchat"]
+    snippet = run(tmp_path, "channel", "snippet", "shop")
+    assert snippet.stdout == '<script src="https://chat.shop.example/widget.js" async></script>\n'
+
+
+def test_without_channels_the_web_chat_is_the_default(tmp_path: Path) -> None:
+    listed = run(tmp_path, "channel", "list")
+    assert listed.stdout.split()[:2] == ["web", "webchat"]
+    assert "by default" in listed.stderr
+    snippet = run(tmp_path, "channel", "snippet", "web")
+    assert snippet.stdout == '<script src="http://127.0.0.1:8765/widget.js" async></script>\n'
+    from opchat.cli import build_parser, settings_from, with_default_channel
+
+    settings = with_default_channel(settings_from(build_parser().parse_args(
+        ["--config", str(tmp_path / "none.toml"), "--data-dir", str(tmp_path)])))
+    assert [(c.name, c.kind, c.options) for c in settings.channels] == [("web", "webchat", {})]
+    demo = settings_from(build_parser().parse_args(
+        ["--demo", "--config", str(tmp_path / "none.toml"), "--data-dir", str(tmp_path)]))
+    assert [c.kind for c in demo.channels] == ["demo"]
+
+
+@pytest.mark.parametrize(("args", "problem"), [
+    (["channel", "add", "carrier-pigeon"], "unknown channel kind"),
+    (["channel", "add", "webchat", "--listen", "localhost"], "is not host:port"),
+    (["channel", "add", "webchat", "--origin", "shop.example"], "is not like https://"),
+    (["channel", "snippet", "nope"], "no channel named 'nope'"),
+])
+def test_channel_mistakes_are_one_line_errors(tmp_path: Path, args: list[str],
+                                              problem: str) -> None:
+    result = run(tmp_path, *args)
+    assert result.returncode == 2 and problem in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_runs_the_web_chat(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "config.toml").write_text(
+        f'[channels.web]\nkind = "webchat"\nlisten = "127.0.0.1:{port}"\n')
+    environ = {**os.environ, "OPCHAT_DATA_DIR": str(tmp_path / "data"),
+               "OPCHAT_CONFIG": str(tmp_path / "config.toml")}
+    server = subprocess.Popen([sys.executable, "-m", "opchat", "serve"], env=environ,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        for line in server.stderr:
+            if "web server listening" in line:
+                break
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/widget.js", timeout=5) as page:
+            assert page.status == 200 and b"opchat" in page.read()
+        server.terminate()
+        assert server.wait(timeout=10) == 0
+        assert "Traceback" not in server.stderr.read()
+    finally:
+        if server.poll() is None:
+            server.kill()

@@ -29,3 +29,8 @@ def test_the_app_imports_no_transport_and_no_web_server() -> None:
     assert not {m for m in loaded if m.startswith("opchat.transports.")}
     assert "opchat.hub" not in loaded
     assert "aiohttp" not in loaded and "aiogram" not in loaded
+
+
+def test_the_web_server_is_imported_only_when_a_channel_serves() -> None:
+    loaded = modules_after("import opchat.hub, opchat.cli, opchat.transports.webchat")
+    assert "aiohttp" not in loaded
