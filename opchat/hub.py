@@ -207,25 +207,49 @@ class Hub:
 
     async def _follow_outbox_events(self) -> None:
         """Wake a channel's outbox worker when any process queues a message."""
-        async for events in self.inbox.changes():
-            if any(e.kind in ("message.new", "message.state") for e in events):
+        while True:
+            try:
+                async for events in self.inbox.changes():
+                    if any(e.kind in ("message.new", "message.state") for e in events):
+                        for wake in self._wake.values():
+                            wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database was busy or away: follow again shortly
+                log.exception("the hub lost the change feed; following again")
                 for wake in self._wake.values():
                     wake.set()
+                await asyncio.sleep(1.0)
 
     async def _deliver(self, name: str, transport: Transport) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._deliver_due(name, transport)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the store failed (locked, disk full): never a dead hub
+                failures += 1
+                log.exception("channel %s: the outbox failed", name)
+                self.set_health(name, Health.DEGRADED, f"outbox: {_summary(exc)}")
+                await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
+
+    async def _deliver_due(self, name: str, transport: Transport) -> None:
         store = self.inbox.store
         wake = self._wake[name]
-        while True:
-            wake.clear()
-            items = await store.claim_due([name], limit=10)
-            for item in items:
-                await self._send_one(transport, item)
-            if items:
-                continue
-            due = await store.next_due()
-            timeout = 5.0 if due is None else max(0.0, min(5.0, due - store.clock()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout)
+        wake.clear()
+        # One at a time: a row claimed but not yet attempted would look "interrupted"
+        # (and be failed rather than resent) if the hub stopped meanwhile.
+        items = await store.claim_due([name], limit=1)
+        for item in items:
+            await self._send_one(transport, item)
+        if items:
+            return
+        due = await store.next_due([name])
+        timeout = 5.0 if due is None else max(0.05, min(5.0, due - store.clock()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout)
 
     async def _send_one(self, transport: Transport, item: OutboxItem) -> None:
         store = self.inbox.store
@@ -241,7 +265,10 @@ class Hub:
         except Retry as exc:
             await self._retry_later(item, exc.reason, exc.after)
         except TimeoutError:
-            await self._retry_later(item, f"no answer in {SEND_TIMEOUT:.0f} s", None)
+            # The platform may have taken it and not answered: sending again could
+            # give the customer the message twice. The operator sees why and decides.
+            await store.mark_failed(out.message_id, f"no answer in {SEND_TIMEOUT:.0f} s: "
+                                                    "it may or may not have arrived")
         except Exception as exc:  # a transport bug must not stop the outbox
             log.exception("channel %s failed to send message %d", item.channel, out.message_id)
             await self._retry_later(item, _summary(exc), None)
@@ -363,7 +390,16 @@ async def run_hub_when_free(
             await asyncio.sleep(poll)
         on_role("hub")
         log.info("this process runs the hub (pid %d)", os.getpid())
-        await Hub(inbox, channels, data_dir, loader).run()
+        failures = 0
+        while True:
+            try:
+                await Hub(inbox, channels, data_dir, loader).run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the hub must not stay dead while we hold its lock
+                failures += 1
+                log.exception("the hub stopped on an error; restarting it")
+            await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
     finally:
         lock.release()
 

@@ -170,9 +170,10 @@ MATCH_END = "\x03"
 class InboundMessage:
     """A message a customer sent, as a transport hands it to the hub.
 
-    ``external_id`` must be stable across re-deliveries of the same message: the
-    store keeps one row per (channel, external_id), so a redelivered message is
-    recognised and not stored twice.
+    ``external_id`` must be stable across re-deliveries of the same message and
+    unique in the whole channel (prefix the chat where the platform numbers
+    messages per chat): the store keeps one row per (channel, external_id), so a
+    redelivered message is recognised and not stored twice.
     """
 
     channel: str  # the channel's configured name

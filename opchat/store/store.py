@@ -510,12 +510,20 @@ class Store:
 
         return await self.db.write(run)
 
-    async def next_due(self) -> float | None:
-        """When the earliest pending outbox row becomes due."""
+    async def next_due(self, channels: Sequence[str]) -> float | None:
+        """When the earliest row that `claim_due` could take for these channels is due.
+
+        Rows waiting behind an earlier message of their dialog don't count: they
+        can't be claimed before it is done, and that is an event of its own.
+        """
+        marks = ",".join("?" * len(channels))
 
         def run(conn: sqlite3.Connection) -> float | None:
             return row_value(conn.execute(
-                "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'").fetchone())
+                "SELECT min(o.next_attempt_at) FROM outbox o "
+                "JOIN messages m ON m.id = o.message_id JOIN channels ch ON ch.id = o.channel_id "
+                f"WHERE o.state = 'pending' AND ch.name IN ({marks}) AND {_NOT_BLOCKED}",
+                tuple(channels)).fetchone())
 
         return await self.db.read(run)
 
@@ -535,11 +543,8 @@ class Store:
                 "JOIN conversations c ON c.id = m.conversation_id "
                 "JOIN channels ch ON ch.id = o.channel_id "
                 f"WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND ch.name IN ({marks}) "
-                # One at a time per dialog, so a customer gets replies in the order written.
-                "AND NOT EXISTS (SELECT 1 FROM outbox o2 JOIN messages m2 "
-                "ON m2.id = o2.message_id WHERE m2.conversation_id = m.conversation_id "
-                "AND o2.id < o.id AND o2.state IN ('pending', 'sending')) "
-                "ORDER BY o.next_attempt_at, o.id LIMIT ?", (now, *channels, limit)).fetchall()
+                f"AND {_NOT_BLOCKED} ORDER BY o.next_attempt_at, o.id LIMIT ?",
+                (now, *channels, limit)).fetchall()
             items = []
             for r in rows:
                 conn.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1, "
@@ -556,10 +561,18 @@ class Store:
                         state: MessageState = MessageState.SENT) -> None:
         def run(conn: sqlite3.Connection) -> None:
             now = self.clock()
-            conv = row_value(conn.execute("SELECT conversation_id FROM messages WHERE id = ?",
-                                          (message_id,)).fetchone())
+            row = conn.execute("SELECT conversation_id, channel_id FROM messages WHERE id = ?",
+                               (message_id,)).fetchone()
+            conv = None if row is None else row["conversation_id"]
+            platform_id = external_id
+            if platform_id is not None and row is not None and conn.execute(
+                    "SELECT 1 FROM messages WHERE channel_id = ? AND external_id = ? AND id != ?",
+                    (row["channel_id"], platform_id, message_id)).fetchone():
+                # The platform reused an id we hold for another message. The send
+                # happened; record it without the id rather than fail the transaction.
+                platform_id = None
             conn.execute("UPDATE messages SET state = ?, external_id = ?, error = NULL "
-                         "WHERE id = ?", (state.value, external_id, message_id))
+                         "WHERE id = ?", (state.value, platform_id, message_id))
             conn.execute("UPDATE outbox SET state = 'done', updated_at = ?, last_error = NULL "
                          "WHERE message_id = ?", (now, message_id))
             _event(conn, now, "message.state", conv, message_id, data={"state": state.value})
@@ -658,6 +671,13 @@ class Store:
 
 
 # The SQL behind the methods -------------------------------------------------------------
+
+# One at a time per dialog, so a customer gets replies in the order they were written.
+_NOT_BLOCKED = (
+    "NOT EXISTS (SELECT 1 FROM outbox o2 JOIN messages m2 ON m2.id = o2.message_id "
+    "WHERE m2.conversation_id = m.conversation_id AND o2.id < o.id "
+    "AND o2.state IN ('pending', 'sending'))"
+)
 
 _CONVERSATION_SELECT = (
     "SELECT c.*, ch.name AS channel_name, ch.kind AS channel_kind, co.name AS contact_name, "

@@ -181,15 +181,20 @@ async def test_gives_up_after_max_attempts(inbox: Inbox, tmp_path: Path,
         await until(lambda: _is(inbox, msg.id, MessageState.SENT))
 
 
-async def test_a_hanging_send_times_out_and_is_retried(inbox: Inbox, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_hanging_send_fails_rather_than_risk_a_duplicate(
+        inbox: Inbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("opchat.hub.SEND_TIMEOUT", 0.2)
     ScriptedTransport.script = ["hang", "ok"]
     async with running(make_hub(inbox, tmp_path)):
         conv = await customer_writes(inbox)
         msg = await inbox.send(conv, "hi")
+        await until(lambda: _is(inbox, msg.id, MessageState.FAILED))
+        await asyncio.sleep(0.2)
+        assert len(ScriptedTransport.sent) == 1  # not sent again behind the operator's back
+        stored = await inbox.message(msg.id)
+        assert stored is not None and "may or may not have arrived" in (stored.error or "")
+        assert await inbox.retry(msg.id)  # the operator decides
         await until(lambda: _is(inbox, msg.id, MessageState.SENT))
-    assert len(ScriptedTransport.sent) == 2
 
 
 async def test_crashing_transport_is_restarted_and_health_shown(
@@ -252,3 +257,42 @@ async def test_follower_takes_over_when_the_hub_exits(tmp_path: Path) -> None:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_message_behind_a_retrying_one_does_not_make_the_worker_spin(
+        inbox: Inbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ScriptedTransport.script = [Retry("429", after=0.6), "ok", "ok"]
+    claims = 0
+    claim_due = inbox.store.claim_due
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal claims
+        claims += 1
+        return await claim_due(*args, **kwargs)
+
+    monkeypatch.setattr(inbox.store, "claim_due", counting)
+    async with running(make_hub(inbox, tmp_path)):
+        conv = await customer_writes(inbox)
+        first = await inbox.send(conv, "one")
+        second = await inbox.send(conv, "two")
+        await until(lambda: _is(inbox, second.id, MessageState.SENT))
+    assert await state_of(inbox, first.id) == MessageState.SENT
+    assert [o.body for o in ScriptedTransport.sent] == ["one", "one", "two"]
+    assert claims < 40  # a spinning worker claimed thousands of times in 0.6 s
+
+
+async def test_a_reused_platform_id_does_not_kill_the_hub(inbox: Inbox, tmp_path: Path) -> None:
+    async with running(make_hub(inbox, tmp_path)) as hub:
+        conv = await customer_writes(inbox)  # stored with external id "in-1"
+        transport = hub.transports["shop"]
+        original = transport.send
+
+        async def reuse(out: OutboundMessage) -> Delivery:
+            await original(out)
+            return Delivery(external_id="in-1")
+
+        transport.send = reuse  # type: ignore[method-assign]
+        msg = await inbox.send(conv, "hi")
+        await until(lambda: _is(inbox, msg.id, MessageState.SENT))
+        second = await inbox.send(conv, "still alive")
+        await until(lambda: _is(inbox, second.id, MessageState.SENT))
