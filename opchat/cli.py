@@ -14,6 +14,7 @@ import getpass
 import json
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -54,6 +55,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `opchat export | head`: the reader has had enough. Quietly, as `cat` does;
+        # stdout is pointed at /dev/null so the interpreter's final flush is silent too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except UnicodeError as exc:
+        print(f"opchat: text that is not valid UTF-8: {exc.reason}", file=sys.stderr)
+        return EXIT_USAGE
+    except (OSError, sqlite3.Error) as exc:  # disk full, unwritable file, database trouble
+        print(f"opchat: {exc}", file=sys.stderr)
+        return EXIT_FAIL
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -312,3 +312,27 @@ def test_serve_runs_the_web_chat(tmp_path: Path) -> None:
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def test_export_into_a_closed_pipe_or_a_full_disk_is_no_traceback(tmp_path: Path) -> None:
+    seed(tmp_path / "data", count=300)
+    environ = {**os.environ, "OPCHAT_DATA_DIR": str(tmp_path / "data"),
+               "OPCHAT_CONFIG": str(tmp_path / "config.toml")}
+    piped = subprocess.run(f"{sys.executable} -m opchat export | head -1", shell=True,
+                           capture_output=True, text=True, env=environ, timeout=60)
+    assert len(piped.stdout.splitlines()) == 1
+    assert "Traceback" not in piped.stderr and "Error" not in piped.stderr
+    if Path("/dev/full").exists():
+        full = run(tmp_path, "export", "-o", "/dev/full")
+        assert full.returncode == 1
+        assert "No space left" in full.stderr and "Traceback" not in full.stderr
+
+
+def test_a_reply_that_is_not_utf8_is_refused_cleanly(tmp_path: Path) -> None:
+    environ = {**os.environ, "OPCHAT_DATA_DIR": str(tmp_path / "data"),
+               "OPCHAT_CONFIG": str(tmp_path / "config.toml")}
+    result = subprocess.run([sys.executable, "-m", "opchat", "replies", "add", "x", "--title",
+                             "t", "--body", "-"], input=b"\xff\xfe bad", capture_output=True,
+                            env=environ, timeout=60)
+    assert result.returncode == 2
+    assert b"not valid UTF-8" in result.stderr and b"Traceback" not in result.stderr
