@@ -15,10 +15,15 @@ from opchat.inbox import Inbox
 from opchat.model import InboundMessage
 
 
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of an opchat whose config and data live in tmp_path."""
+    return {**os.environ, "OPCHAT_DATA_DIR": str(tmp_path / "data"),
+            "OPCHAT_CONFIG": str(tmp_path / "config.toml")}
+
+
 def run(tmp_path: Path, *args: str, stdin: str | None = None,
         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "OPCHAT_DATA_DIR": str(tmp_path / "data"),
-               "OPCHAT_CONFIG": str(tmp_path / "config.toml"), **(env or {})}
+    environ = {**cli_env(tmp_path), **(env or {})}
     return subprocess.run([sys.executable, "-m", "opchat", *args], input=stdin,
                           capture_output=True, text=True, env=environ, timeout=60)
 
@@ -188,8 +193,7 @@ def test_files_follow_the_data_dir_privacy(tmp_path: Path) -> None:
 
 def test_serve_runs_the_hub_headless_and_stops_on_sigterm(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[channels.demo]\nkind = "demo"\ninterval = 3600\n')
-    environ = {**os.environ, "OPCHAT_DATA_DIR": str(tmp_path / "data"),
-               "OPCHAT_CONFIG": str(tmp_path / "config.toml")}
+    environ = cli_env(tmp_path)
     server = subprocess.Popen([sys.executable, "-m", "opchat", "serve"], env=environ,
                               stderr=subprocess.PIPE, text=True)
     try:
@@ -295,8 +299,7 @@ def test_serve_runs_the_web_chat(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     (tmp_path / "config.toml").write_text(
         f'[channels.web]\nkind = "webchat"\nlisten = "127.0.0.1:{port}"\n')
-    environ = {**os.environ, "OPCHAT_DATA_DIR": str(tmp_path / "data"),
-               "OPCHAT_CONFIG": str(tmp_path / "config.toml")}
+    environ = cli_env(tmp_path)
     server = subprocess.Popen([sys.executable, "-m", "opchat", "serve"], env=environ,
                               stderr=subprocess.PIPE, text=True)
     try:
@@ -316,8 +319,7 @@ def test_serve_runs_the_web_chat(tmp_path: Path) -> None:
 
 def test_export_into_a_closed_pipe_or_a_full_disk_is_no_traceback(tmp_path: Path) -> None:
     seed(tmp_path / "data", count=300)
-    environ = {**os.environ, "OPCHAT_DATA_DIR": str(tmp_path / "data"),
-               "OPCHAT_CONFIG": str(tmp_path / "config.toml")}
+    environ = cli_env(tmp_path)
     piped = subprocess.run(f"{sys.executable} -m opchat export | head -1", shell=True,
                            capture_output=True, text=True, env=environ, timeout=60)
     assert len(piped.stdout.splitlines()) == 1
@@ -329,8 +331,7 @@ def test_export_into_a_closed_pipe_or_a_full_disk_is_no_traceback(tmp_path: Path
 
 
 def test_a_reply_that_is_not_utf8_is_refused_cleanly(tmp_path: Path) -> None:
-    environ = {**os.environ, "OPCHAT_DATA_DIR": str(tmp_path / "data"),
-               "OPCHAT_CONFIG": str(tmp_path / "config.toml")}
+    environ = cli_env(tmp_path)
     result = subprocess.run([sys.executable, "-m", "opchat", "replies", "add", "x", "--title",
                              "t", "--body", "-"], input=b"\xff\xfe bad", capture_output=True,
                             env=environ, timeout=60)
