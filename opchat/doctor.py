@@ -125,7 +125,9 @@ async def check_channels(settings: Settings) -> list[Finding]:
     from opchat.transports import UnknownChannelKind, available_kinds, load_transport
 
     if not settings.channels:
-        return [Finding(WARN, "channels", "none configured in the config file")]
+        return [Finding(WARN, "channels",
+                        "none configured in the config file: opchat runs the web chat "
+                        "on 127.0.0.1:8765 (see opchat channel add)")]
     findings = []
     for channel in settings.channels:
         topic = f"channel {channel.name}"
