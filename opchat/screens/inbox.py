@@ -120,6 +120,13 @@ class InboxScreen(ReportsWorkerErrors, Screen):
         self.open_conversation(event.conversation)
         self.composer.focus()
 
+    @on(ConversationList.TypedAhead)
+    def _typed_ahead(self, event: ConversationList.TypedAhead) -> None:
+        if self.opened is None:
+            return
+        self.composer.insert(event.text)
+        self.composer.focus()
+
     def open_conversation(self, conversation: Conversation) -> None:
         if self.inbox is None:
             return

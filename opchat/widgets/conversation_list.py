@@ -129,6 +129,18 @@ class ConversationList(ReportsWorkerErrors, ScrollView, can_focus=True):
             super().__init__()
             self.conversation = conversation
 
+    class TypedAhead(Message):
+        """Text typed in the list while a conversation is open: it is meant for the reply.
+
+        Keys typed right after Enter reach the list before the screen has moved
+        focus to the composer; sent as a message they arrive after `Opened`, in
+        order, instead of being lost.
+        """
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
     def __init__(
         self,
         settings: Settings,
@@ -289,7 +301,17 @@ class ConversationList(ReportsWorkerErrors, ScrollView, can_focus=True):
     def action_open(self) -> None:
         row = self.row(self.cursor)
         if row is not None:
+            self.opened_id = row.id
             self.post_message(self.Opened(row))
+
+    def on_key(self, event: events.Key) -> None:
+        bound = {key for b in self.BINDINGS if isinstance(b, Binding) for key in b.key.split(",")}
+        if (self.opened_id is not None and event.is_printable and event.character
+                and event.key not in bound and event.character not in bound
+                and event.character != "?"):  # "?" opens the help from the list
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.TypedAhead(event.character))
 
     def step(self, delta: int) -> Conversation | None:
         """Move the cursor by `delta` and return the conversation now under it."""

@@ -530,3 +530,21 @@ async def test_a_fresh_inbox_says_where_to_start(
         conversations = app.query_one(ConversationList)
         await wait_until(pilot, lambda: conversations.loaded, what="the list")
         assert "No conversations yet" in rendered_text(conversations)
+
+
+async def test_keys_typed_right_after_enter_reach_the_reply(
+    tmp_path: Path, settings: Settings, clock: Clock
+) -> None:
+    await seed_inbox(tmp_path, clock)
+    app = make_app(settings, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot)
+        # One burst, as a fast typist or a pasted line arrives: nothing may be lost.
+        await pilot.press("enter", "H", "e", "l", "l", "o")
+        composer = app.query_one(Composer)
+        await wait_until(pilot, lambda: composer.text == "Hello", what="the typed text")
+        assert composer.has_focus
+        # Back in the list, typing goes to the open dialog's reply too; j/k still move.
+        await pilot.press("escape", "j", "!")
+        assert composer.text == "Hello!"
+        assert app.query_one(ConversationList).cursor == 1
