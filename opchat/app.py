@@ -100,6 +100,8 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
         return self.inbox_screen
 
     def on_mount(self) -> None:
+        if self.settings.keymap:  # the config's [keymap]: binding id -> keys
+            self.set_keymap(self.settings.keymap)
         # Open the store only once the first frame is on the terminal.
         self.call_after_refresh(self._start)
 

@@ -146,6 +146,8 @@ class Settings:
     wait_alert: int = 300
     display_cap: int = 4000
     log_level: str = "INFO"
+    # Binding id -> keys, e.g. {"opchat.next_conversation": "f6,ctrl+down"}; see the help screen.
+    keymap: dict[str, str] = field(default_factory=dict)
     channels: list[ChannelSettings] = field(default_factory=list)
 
 
@@ -171,6 +173,7 @@ _TOP_LEVEL: dict[str, type] = {
     "operator": str,
     "ui": dict,
     "log": dict,
+    "keymap": dict,
     "channels": dict,
 }
 _UI: dict[str, type] = {
@@ -265,9 +268,22 @@ class _Reader:
         log = self.table(document, "log", _LOG)
         if "level" in log:
             settings.log_level = self.log_level(log["level"])
+        keymap = self.typed(("keymap",), document.get("keymap", {}), dict)
+        settings.keymap = self.keymap((), keymap)
         channels = self.typed(("channels",), document.get("channels", {}), dict)
         settings.channels = [self.channel(name, table) for name, table in channels.items()]
         return settings
+
+    def keymap(self, prefix: tuple[str, ...], table: dict[str, Any]) -> dict[str, str]:
+        """Binding ids to keys; an unquoted id (opchat.quit = "f10") arrives as nested tables."""
+        flat: dict[str, str] = {}
+        for key, value in table.items():
+            where = (*prefix, key)
+            if isinstance(value, dict):
+                flat.update(self.keymap(where, value))
+            else:
+                flat[".".join(where)] = self.typed(("keymap", *where), value, str)
+        return flat
 
     def error(self, where: tuple[str, ...], problem: str) -> ConfigError:
         return ConfigError(self.path, _line_of(self.text, where), problem)

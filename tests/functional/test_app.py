@@ -466,10 +466,10 @@ def test_every_binding_has_an_id_for_the_keymap() -> None:
 
 async def test_the_keymap_rebinds_keys(tmp_path: Path, settings: Settings, clock: Clock) -> None:
     await seed_inbox(tmp_path, clock)
+    settings.keymap = {"opchat.next_conversation": "f6"}  # as [keymap] in the config
     app = make_app(settings, clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await started(pilot)
-        app.set_keymap({"opchat.next_conversation": "f6"})
         await pilot.press("f6")
         thread = app.query_one(ThreadView)
         await wait_until(pilot, lambda: thread.conversation is not None, what="next by f6")

@@ -399,3 +399,14 @@ def test_toml_value_round_trips(value: object) -> None:
 def test_toml_value_rejects_what_toml_cannot_hold() -> None:
     with pytest.raises(TypeError):
         toml_value(None)
+
+
+def test_keymap_takes_quoted_and_unquoted_binding_ids(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[keymap]\n"opchat.quit" = "f10"\nopchat.next_conversation = "f6,ctrl+down"\n')
+    settings = load_settings(path, tmp_path)
+    assert settings.keymap == {"opchat.quit": "f10", "opchat.next_conversation": "f6,ctrl+down"}
+    path.write_text("[keymap]\nopchat.quit = 10\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, tmp_path)
+    assert caught.value.line == 2
