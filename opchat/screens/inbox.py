@@ -165,7 +165,8 @@ class InboxScreen(ReportsWorkerErrors, Screen):
     # Moving around ----------------------------------------------------------------------
 
     def _step(self, delta: int) -> None:
-        conversation = self.conversation_list.step(delta)
+        # With no dialog open yet, "next" opens the one under the cursor (the newest).
+        conversation = self.conversation_list.step(delta if self.opened is not None else 0)
         if conversation is not None:
             self.open_conversation(conversation)
 

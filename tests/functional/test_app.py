@@ -473,7 +473,10 @@ async def test_the_keymap_rebinds_keys(tmp_path: Path, settings: Settings, clock
         await pilot.press("f6")
         thread = app.query_one(ThreadView)
         await wait_until(pilot, lambda: thread.conversation is not None, what="next by f6")
-        assert thread.conversation.contact_name == "Ivan Petrov"
+        assert thread.conversation.contact_name == "Oleg Sidorov"  # nothing was open: the first
+        await pilot.press("f6")
+        await wait_until(pilot, lambda: thread.conversation.contact_name == "Ivan Petrov",
+                         what="the next by f6")
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
@@ -548,3 +551,17 @@ async def test_keys_typed_right_after_enter_reach_the_reply(
         await pilot.press("escape", "j", "!")
         assert composer.text == "Hello!"
         assert app.query_one(ConversationList).cursor == 1
+
+
+async def test_next_with_nothing_open_opens_the_dialog_under_the_cursor(
+    tmp_path: Path, settings: Settings, clock: Clock
+) -> None:
+    await seed_inbox(tmp_path, clock)
+    app = make_app(settings, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        conversations = await started(pilot)
+        first = conversations.row(0)
+        await pilot.press("ctrl+n")
+        thread = app.query_one(ThreadView)
+        await wait_until(pilot, lambda: thread.conversation is not None, what="a dialog")
+        assert thread.conversation.id == first.id
