@@ -29,9 +29,9 @@ from opchat.config import (
     load_settings,
     resolve_paths,
 )
+from opchat.transports import DEFAULT_LISTEN  # the contract only: no transport is imported
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-DEFAULT_WEB_LISTEN = "127.0.0.1:8765"  # = opchat.transports.DEFAULT_LISTEN, kept light here
 
 
 class CliError(Exception):
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("kind", help="channel kind, e.g. webchat")
     c.add_argument("--name", help="the channel's name (default: the kind)")
     c.add_argument("--listen", metavar="HOST:PORT",
-                   help=f"web chat: address to listen on (default {DEFAULT_WEB_LISTEN})")
+                   help=f"web chat: address to listen on (default {DEFAULT_LISTEN})")
     c.add_argument("--origin", action="append", metavar="URL",
                    help="web chat: a site allowed to embed the widget (repeat for more)")
     c.add_argument("--public-url", metavar="URL",
@@ -291,7 +291,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log = logging.getLogger("opchat.serve")
     if not settings.channels:
         log.info("no channels configured in %s; running the web chat on %s",
-                 settings.config_path, DEFAULT_WEB_LISTEN)
+                 settings.config_path, DEFAULT_LISTEN)
         with_default_channel(settings)
 
     async def serve(inbox) -> None:
@@ -376,7 +376,7 @@ def cmd_channel_snippet(args: argparse.Namespace) -> int:
         print(snippet(channel))
     except ValueError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
-    host = str(channel.options.get("listen") or DEFAULT_WEB_LISTEN).rpartition(":")[0]
+    host = str(channel.options.get("listen") or DEFAULT_LISTEN).rpartition(":")[0]
     if not channel.options.get("public_url") and host in ("0.0.0.0", "::", "[::]"):
         print("note: set public_url (opchat channel add webchat --public-url "
               "https://chat.your.site) so visitors' browsers can reach the hub", file=sys.stderr)

@@ -20,6 +20,7 @@ import logging
 import os
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from opchat.config import ChannelSettings
@@ -114,8 +115,6 @@ class ChannelSink:
         # A transport cannot file messages under another channel's name.
         if message.channel == self.channel:
             return message
-        from dataclasses import replace
-
         return replace(message, channel=self.channel)
 
 

@@ -161,6 +161,9 @@ class ConversationList(ReportsWorkerErrors, ScrollView, can_focus=True):
         self.cursor = 0
         self.cursor_id: int | None = None
         self.opened_id: int | None = None
+        # Keys the list acts on itself; any other letter is typed ahead into the reply.
+        self._bound_keys = frozenset(
+            key for b in self.BINDINGS if isinstance(b, Binding) for key in b.key.split(","))
         self._pages: OrderedDict[int, list[Conversation]] = OrderedDict()
         self._requested: set[int] = set()
         self._generation = 0  # bumped by every reload; older page fetches are dropped
@@ -305,7 +308,7 @@ class ConversationList(ReportsWorkerErrors, ScrollView, can_focus=True):
             self.post_message(self.Opened(row))
 
     def on_key(self, event: events.Key) -> None:
-        bound = {key for b in self.BINDINGS if isinstance(b, Binding) for key in b.key.split(",")}
+        bound = self._bound_keys
         if (self.opened_id is not None and event.is_printable and event.character
                 and event.key not in bound and event.character not in bound
                 and event.character != "?"):  # "?" opens the help from the list
