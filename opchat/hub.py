@@ -25,10 +25,20 @@ from pathlib import Path
 
 from opchat.config import ChannelSettings
 from opchat.inbox import Inbox
-from opchat.model import Health, InboundMessage, Ingested, Message, MessageState
+from opchat.model import (
+    Event,
+    Health,
+    InboundMessage,
+    Ingested,
+    Message,
+    MessageState,
+    Presence,
+    PresenceKind,
+)
 from opchat.store import OutboxItem
 from opchat.transports import (
     DEFAULT_LISTEN,
+    UNREACHABLE_LABEL,
     Rejected,
     Retry,
     Transport,
@@ -40,6 +50,8 @@ from opchat.transports import (
 
 log = logging.getLogger("opchat.hub")
 
+CUSTOMER_TYPING_TTL = 8.0  # a customer's "typing" lasts this long unless renewed
+TYPING_REPEAT = 4.0  # seconds between repeated typing(chat, True) calls to a transport
 SEND_TIMEOUT = 60.0  # seconds one send may take before it counts as failed
 MAX_ATTEMPTS = 10  # after this many failed attempts the message is marked failed
 MAX_BACKOFF = 300.0
@@ -111,6 +123,14 @@ class ChannelSink:
     def health(self, state: Health, detail: str = "") -> None:
         self._hub.set_health(self.channel, state, detail)
 
+    async def customer_typing(self, chat_id: str, text: str = "", active: bool = True) -> None:
+        await self._hub.inbox.store.customer_typing(self.channel, chat_id, text,
+                                                    CUSTOMER_TYPING_TTL if active else 0)
+
+    async def operators_online(self) -> list[str]:
+        rows = await self._hub.inbox.store.presence_now(PresenceKind.ONLINE)
+        return sorted({row.who for row in rows})
+
     def _own(self, message: InboundMessage) -> InboundMessage:
         # A transport cannot file messages under another channel's name.
         if message.channel == self.channel:
@@ -161,7 +181,8 @@ class Hub:
             except Exception as exc:  # a broken plugin or a bad setting: this channel only
                 log.exception("channel %s could not start", channel.name)
                 await store.set_health(channel.name, Health.DOWN, _summary(exc))
-        tasks = [asyncio.create_task(self._follow_outbox_events(), name="hub-feed")]
+        tasks = [asyncio.create_task(self._follow_outbox_events(), name="hub-feed"),
+                 asyncio.create_task(self._follow_presence(), name="hub-presence")]
         if any(callable(getattr(t, "mount", None)) for t in self.transports.values()):
             self.web = WebServer(self)
             await self.web.mount()
@@ -212,6 +233,9 @@ class Hub:
                     if any(e.kind in ("message.new", "message.state") for e in events):
                         for wake in self._wake.values():
                             wake.set()
+                    for event in events:
+                        if event.kind == "conversation.read":
+                            await self._tell_seen(event)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database was busy or away: follow again shortly
@@ -219,6 +243,54 @@ class Hub:
                 for wake in self._wake.values():
                     wake.set()
                 await asyncio.sleep(1.0)
+
+    async def _follow_presence(self) -> None:
+        """Pass operators' typing to the transports that can show it to the customer."""
+        last_sent: dict[int, float] = {}  # conversation -> when typing(True) last went out
+        while True:
+            try:
+                async for rows in self.inbox.presence_changes():
+                    for row in rows:
+                        if row.kind == PresenceKind.TYPING:
+                            await self._tell_typing(row, last_sent)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the hub lost the presence feed; following again")
+                await asyncio.sleep(1.0)
+
+    async def _tell_typing(self, row: Presence, last_sent: dict[int, float]) -> None:
+        now = self.inbox.clock()
+        active = row.active(now)
+        if active and now - last_sent.get(row.conversation_id, -TYPING_REPEAT) < TYPING_REPEAT:
+            return
+        if not active and row.conversation_id not in last_sent:
+            return
+        if active:
+            last_sent[row.conversation_id] = now
+        else:
+            last_sent.pop(row.conversation_id, None)
+        await self._best_effort(row.conversation_id, "typing", active)
+
+    async def _tell_seen(self, event: Event) -> None:
+        if event.conversation_id is not None:
+            await self._best_effort(event.conversation_id, "seen")
+
+    async def _best_effort(self, conversation_id: int, method: str, *args: object) -> None:
+        """Call an optional transport method about a dialog; log and forget any failure."""
+        address = await self.inbox.store.conversation_address(conversation_id)
+        if address is None or address[0] not in self.transports:
+            return
+        call = getattr(self.transports[address[0]], method, None)
+        if not callable(call):
+            return
+        try:
+            await asyncio.wait_for(call(address[1], *args), 10.0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("channel %s: %s for dialog %d failed: %s", address[0], method,
+                        conversation_id, _summary(exc))
 
     async def _deliver(self, name: str, transport: Transport) -> None:
         failures = 0
@@ -260,7 +332,8 @@ class Hub:
         except Rejected as exc:
             log.warning("channel %s rejected message %d: %s", item.channel, out.message_id,
                         exc.reason)
-            await store.mark_failed(out.message_id, exc.reason)
+            await store.mark_failed(out.message_id, exc.reason,
+                                    UNREACHABLE_LABEL if exc.unreachable else None)
         except Retry as exc:
             await self._retry_later(item, exc.reason, exc.after)
         except TimeoutError:

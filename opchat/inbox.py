@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from opchat.model import (
     Channel,
@@ -20,6 +21,8 @@ from opchat.model import (
     Event,
     Message,
     Operator,
+    Presence,
+    PresenceKind,
     QuickReply,
     SearchHit,
     Status,
@@ -27,6 +30,11 @@ from opchat.model import (
 from opchat.store import ConversationFilter, Store
 
 FOLLOW_INTERVAL = 0.05  # seconds between checks for other processes' commits
+ONLINE_TTL = 45.0  # an app says it is open every ONLINE_TTL / 3 seconds
+VIEWING_TTL = 45.0  # renewed with the online heartbeat while the dialog stays open
+TYPING_TTL = 6.0  # renewed while keys keep coming (at most every TYPING_TTL / 3 s)
+
+T = TypeVar("T")
 
 
 class Inbox:
@@ -121,6 +129,41 @@ class Inbox:
     async def quick_reply_used(self, reply_id: int) -> None:
         await self.store.quick_reply_used(reply_id)
 
+    # Presence: who is here, what they look at, who types ----------------------------------
+
+    async def presence(self) -> list[Presence]:
+        """Every presence state that holds now."""
+        return await self.store.presence_now()
+
+    async def heartbeat(self, viewing: int | None) -> None:
+        """This operator has opchat open (and ``viewing`` that dialog, or none)."""
+        login = self.operator.login
+        await self.store.set_presence(PresenceKind.ONLINE, login, ttl=ONLINE_TTL)
+        await self.set_viewing(viewing)
+
+    async def set_viewing(self, conversation_id: int | None) -> None:
+        login = self.operator.login
+        if conversation_id is None:
+            await self.store.clear_presence(PresenceKind.VIEWING, login)
+        else:
+            await self.store.set_presence(PresenceKind.VIEWING, login, conversation_id,
+                                          VIEWING_TTL, exclusive=True)
+
+    async def set_typing(self, conversation_id: int | None) -> None:
+        """The operator is typing in that dialog (None: stopped typing anywhere)."""
+        login = self.operator.login
+        if conversation_id is None:
+            await self.store.clear_presence(PresenceKind.TYPING, login)
+        else:
+            await self.store.set_presence(PresenceKind.TYPING, login, conversation_id,
+                                          TYPING_TTL, exclusive=True)
+
+    async def leave(self) -> None:
+        """This operator closed opchat: no longer online, viewing or typing."""
+        login = self.operator.login
+        for kind in (PresenceKind.TYPING, PresenceKind.VIEWING, PresenceKind.ONLINE):
+            await self.store.clear_presence(kind, login)
+
     # Following changes ------------------------------------------------------------------
 
     def _committed(self) -> None:
@@ -133,12 +176,29 @@ class Inbox:
         A commit in this process wakes the follower at once; another process's
         commit is noticed within FOLLOW_INTERVAL.
         """
+        async for events in self._follow(self.store.last_event_id, self.store.events_after,
+                                         lambda event: event.id, after_id):
+            yield events
+
+    async def presence_changes(self) -> AsyncIterator[list[Presence]]:
+        """Yield presence rows as they change (someone opened, left, typed...), from now on."""
+        async for rows in self._follow(self.store.last_presence_seq, self.store.presence_after,
+                                       lambda row: row.seq, None):
+            yield rows
+
+    async def _follow(
+        self,
+        last_position: Callable[[], Awaitable[int]],
+        read_after: Callable[[int], Awaitable[Sequence[T]]],
+        position: Callable[[T], int],
+        after: int | None,
+    ) -> AsyncIterator[list[T]]:
         wakeup = asyncio.Event()
         self._wakeups.add(wakeup)
         try:
             version = await self.store.db.data_version()
-            last = await self.store.last_event_id() if after_id is None else after_id
-            look = after_id is not None  # events after a given id may exist already
+            last = await last_position() if after is None else after
+            look = after is not None  # rows after a given position may exist already
             while True:
                 if not look:
                     try:
@@ -153,10 +213,10 @@ class Inbox:
                 look = False
                 version = current
                 while True:
-                    events = await self.store.events_after(last)
-                    if not events:
+                    rows = list(await read_after(last))
+                    if not rows:
                         break
-                    last = events[-1].id
-                    yield events
+                    last = position(rows[-1])
+                    yield rows
         finally:
             self._wakeups.discard(wakeup)

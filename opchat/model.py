@@ -99,6 +99,37 @@ class Conversation:
     assignee: str | None = None  # operator login
     first_response_s: float | None = None
     created_at: float = 0.0
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    id: int
+    name: str
+    color: str = ""  # a colour name or #rrggbb; "" lets the UI choose
+
+
+class PresenceKind(StrEnum):
+    ONLINE = "online"  # the operator has opchat open (who = login)
+    VIEWING = "viewing"  # the operator has this dialog open
+    TYPING = "typing"  # the operator is composing a reply in this dialog
+    CUSTOMER_TYPING = "customer_typing"  # the customer is typing; text: their draft, if shared
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """Ephemeral state shared between processes: not stored for history, not audited."""
+
+    kind: PresenceKind
+    who: str  # operator login; "" for the customer
+    conversation_id: int  # 0 when it is not about one dialog
+    text: str
+    at: float
+    expires_at: float
+    seq: int
+
+    def active(self, now: float) -> bool:
+        return now < self.expires_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +156,22 @@ class Message:
     external_id: str | None = None
     reply_to_id: int | None = None
     attachments: tuple[Attachment, ...] = ()
+    # See MESSAGE_META. Not hashed: a message is identified by its other fields.
+    meta: dict[str, Any] = field(default_factory=dict, hash=False)
+    edit_of_id: int | None = None  # this message is an edit of that one (kept as it was)
+
+
+# What `Message.meta` / `InboundMessage.meta` may say about a message. Transports fill in
+# what their platform has; the thread shows it. All values are untrusted text.
+MESSAGE_META = {
+    "forwarded_from": "str: who the message was forwarded from",
+    "entities": "list of [offset, length, style]: style is bold, italic, underline, "
+                "strike, code, pre, link, spoiler; offsets in characters of `body`",
+    "callback": "str: the data of a button the customer pressed (body is its label)",
+    "location": "[latitude, longitude]",
+    "kind": "str: what the platform called it when it is not plain text (sticker, ...)",
+    "callback_request": "{phone, when}: a 'call me back' request left on the web chat",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +236,9 @@ class InboundMessage:
     reply_to_external_id: str | None = None
     attachments: tuple[Attachment, ...] = ()
     profile: dict[str, Any] = field(default_factory=dict)  # language, page URL, ...
+    meta: dict[str, Any] = field(default_factory=dict)  # see MESSAGE_META
+    edit_of_external_id: str | None = None  # an edit of that message: store it beside it
+    labels: tuple[str, ...] = ()  # labels the dialog gets (created if new), e.g. "callback"
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,6 +151,50 @@ MIGRATIONS: list[str] = [
         INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);
     END;
     """,
+    # 2: the operator's workflow, rich inbound messages, and presence
+    """
+    ALTER TABLE messages ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE messages ADD COLUMN edit_of_id INTEGER REFERENCES messages(id);
+    ALTER TABLE conversations ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE contacts ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+    ALTER TABLE contacts ADD COLUMN merged_into INTEGER REFERENCES contacts(id);
+    ALTER TABLE quick_replies ADD COLUMN owner_id INTEGER REFERENCES operators(id);
+    ALTER TABLE quick_replies ADD COLUMN folder TEXT NOT NULL DEFAULT '';
+    ALTER TABLE quick_replies ADD COLUMN attachment TEXT;
+    CREATE TABLE labels (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        color TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE conversation_labels (
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+        label_id INTEGER NOT NULL REFERENCES labels(id),
+        PRIMARY KEY (conversation_id, label_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX conversation_labels_by_label ON conversation_labels(label_id, conversation_id);
+    CREATE TABLE drafts (
+        operator_id INTEGER NOT NULL REFERENCES operators(id),
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+        body TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (operator_id, conversation_id)
+    ) WITHOUT ROWID;
+    -- Ephemeral state: who has opchat open, which dialog they view, who is typing,
+    -- what a web chat visitor is typing. Rows are overwritten and swept, so this is
+    -- not an audit record; followers read the rows whose seq moved past theirs.
+    CREATE TABLE presence (
+        kind TEXT NOT NULL,
+        who TEXT NOT NULL,
+        conversation_id INTEGER NOT NULL DEFAULT 0,
+        text TEXT NOT NULL DEFAULT '',
+        at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (kind, who, conversation_id)
+    );
+    CREATE INDEX presence_by_seq ON presence(seq);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -34,8 +34,10 @@ from opchat.model import (
     Status,
 )
 from opchat.store.db import Database, row_value
+from opchat.store.presence import PresenceStore
 
 PREVIEW_CHARS = 200
+LABEL_CHARS = 40
 DB_FILENAME = "opchat.db"
 
 
@@ -59,7 +61,7 @@ class UnknownConversation(LookupError):
     pass
 
 
-class Store:
+class Store(PresenceStore):
     def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
@@ -428,6 +430,17 @@ class Store:
 
         return await self.db.read(run)
 
+    async def conversation_address(self, conversation_id: int) -> tuple[str, str] | None:
+        """(channel name, chat id) of a dialog: where its replies go."""
+
+        def run(conn: sqlite3.Connection) -> tuple[str, str] | None:
+            row = conn.execute("SELECT ch.name, c.chat_id FROM conversations c "
+                               "JOIN channels ch ON ch.id = c.channel_id WHERE c.id = ?",
+                               (conversation_id,)).fetchone()
+            return None if row is None else (row[0], row[1])
+
+        return await self.db.read(run)
+
     async def message(self, message_id: int) -> Message | None:
         def run(conn: sqlite3.Connection) -> Message | None:
             rows = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchall()
@@ -593,11 +606,16 @@ class Store:
 
         await self.db.write(run)
 
-    async def mark_failed(self, message_id: int, reason: str) -> None:
+    async def mark_failed(self, message_id: int, reason: str, label: str | None = None) -> None:
+        """Give up on a message; ``label`` its dialog too (e.g. the customer blocked us)."""
+
         def run(conn: sqlite3.Connection) -> None:
+            now = self.clock()
             conv = row_value(conn.execute("SELECT conversation_id FROM messages WHERE id = ?",
                                           (message_id,)).fetchone())
-            _fail(conn, message_id, conv, reason, self.clock())
+            _fail(conn, message_id, conv, reason, now)
+            if label is not None and conv is not None:
+                add_label(conn, conv, label, now, None)
 
         await self.db.write(run)
 
@@ -679,9 +697,12 @@ _NOT_BLOCKED = (
     "AND o2.state IN ('pending', 'sending'))"
 )
 
+_SEP = "\x1f"  # between label names in one column; never in a name (controls are dropped)
 _CONVERSATION_SELECT = (
     "SELECT c.*, ch.name AS channel_name, ch.kind AS channel_kind, co.name AS contact_name, "
-    "op.login AS assignee FROM conversations c "
+    "op.login AS assignee, (SELECT group_concat(l.name, char(31)) FROM conversation_labels cl "
+    "JOIN labels l ON l.id = cl.label_id WHERE cl.conversation_id = c.id) AS labels "
+    "FROM conversations c "
     "JOIN channels ch ON ch.id = c.channel_id "
     "JOIN contacts co ON co.id = c.contact_id "
     "LEFT JOIN operators op ON op.id = c.assignee_id"
@@ -779,16 +800,17 @@ def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Inge
         conversation_id = conv["id"]
         reopened_from = conv["status"] if conv["status"] in ("resolved", "snoozed") else None
 
-    reply_to = None
-    if m.reply_to_external_id is not None:
-        reply_to = row_value(conn.execute(
-            "SELECT id FROM messages WHERE channel_id = ? AND external_id = ?",
-            (channel_id, m.reply_to_external_id)).fetchone())
+    reply_to = _message_id(conn, channel_id, m.reply_to_external_id)
+    edit_of = _message_id(conn, channel_id, m.edit_of_external_id)
     message_id = conn.execute(
         "INSERT INTO messages (conversation_id, channel_id, external_id, direction, author, body, "
-        "created_at, state, reply_to_id) VALUES (?, ?, ?, 'in', ?, ?, ?, 'received', ?)",
-        (conversation_id, channel_id, m.external_id, m.sender_name, m.body, created_at, reply_to),
+        "created_at, state, reply_to_id, meta, edit_of_id) "
+        "VALUES (?, ?, ?, 'in', ?, ?, ?, 'received', ?, ?, ?)",
+        (conversation_id, channel_id, m.external_id, m.sender_name, m.body, created_at, reply_to,
+         json.dumps(m.meta, ensure_ascii=False), edit_of),
     ).lastrowid
+    for label in m.labels:
+        add_label(conn, conversation_id, label, now, None)
     for a in m.attachments:
         conn.execute("INSERT INTO attachments (message_id, kind, filename, mime, size, ref, "
                      "local_path) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -817,6 +839,33 @@ def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Inge
     return Ingested(message_id, conversation_id, duplicate=False)
 
 
+def _message_id(conn: sqlite3.Connection, channel_id: int, external_id: str | None) -> int | None:
+    if external_id is None:
+        return None
+    return row_value(conn.execute(
+        "SELECT id FROM messages WHERE channel_id = ? AND external_id = ?",
+        (channel_id, external_id)).fetchone())
+
+
+def add_label(conn: sqlite3.Connection, conversation_id: int, name: str, now: float,
+              operator: str | None) -> bool:
+    """Put a label on a dialog (creating the label if new); False if it was there."""
+    name = " ".join("".join(ch for ch in name if ch.isprintable() or ch.isspace()).split())
+    name = name[:LABEL_CHARS]
+    if not name:
+        return False
+    conn.execute("INSERT INTO labels (name, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                 (name, now))
+    label_id, label_name = conn.execute("SELECT id, name FROM labels WHERE name = ?",
+                                        (name,)).fetchone()
+    added = conn.execute("INSERT OR IGNORE INTO conversation_labels (conversation_id, label_id) "
+                         "VALUES (?, ?)", (conversation_id, label_id)).rowcount
+    if added:
+        _event(conn, now, "conversation.label", conversation_id, operator=operator,
+               data={"added": label_name})
+    return bool(added)
+
+
 def _channel(row: sqlite3.Row) -> Channel:
     return Channel(row["id"], row["name"], row["kind"], Health(row["health"]),
                    row["health_detail"])
@@ -831,7 +880,8 @@ def _conversation(r: sqlite3.Row) -> Conversation:
         preview=r["last_preview"], preview_direction=Direction(r["last_direction"]),
         preview_author=r["last_author"],
         assignee=r["assignee"], first_response_s=r["first_response_s"],
-        created_at=r["created_at"])
+        created_at=r["created_at"],
+        labels=tuple(sorted(r["labels"].split(_SEP))) if r["labels"] else ())
 
 
 def _message(r: sqlite3.Row, attachments: tuple[Attachment, ...] = ()) -> Message:
@@ -839,7 +889,16 @@ def _message(r: sqlite3.Row, attachments: tuple[Attachment, ...] = ()) -> Messag
         id=r["id"], conversation_id=r["conversation_id"], direction=Direction(r["direction"]),
         author=r["author"], body=r["body"], created_at=r["created_at"],
         state=MessageState(r["state"]), error=r["error"], external_id=r["external_id"],
-        reply_to_id=r["reply_to_id"], attachments=attachments)
+        reply_to_id=r["reply_to_id"], attachments=attachments,
+        meta=_meta(r["meta"]), edit_of_id=r["edit_of_id"])
+
+
+def _meta(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _with_attachments(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Message]:

@@ -65,11 +65,20 @@ class Retry(Exception):
 
 
 class Rejected(Exception):
-    """Never: the platform refused this message for good (blocked, bad address...)."""
+    """Never: the platform refused this message for good (blocked, bad address...).
 
-    def __init__(self, reason: str) -> None:
+    ``unreachable``: the customer cannot be written to at all any more (they
+    blocked the bot, deleted the account): the dialog is labelled
+    :data:`UNREACHABLE_LABEL` so the operator sees it before writing again.
+    """
+
+    def __init__(self, reason: str, unreachable: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.unreachable = unreachable
+
+
+UNREACHABLE_LABEL = "blocked"
 
 
 class Sink(Protocol):
@@ -97,6 +106,17 @@ class Sink(Protocol):
         """Tell the status bar how the channel is doing (e.g. DEGRADED, "network down")."""
         ...
 
+    async def customer_typing(self, chat_id: str, text: str = "", active: bool = True) -> None:
+        """The customer at ``chat_id`` is typing (``active=False``: stopped). ``text`` is
+        what they have typed so far, for channels that share it (the web chat's sneak
+        peek); pass "" where the platform says only "typing". Ignored when the customer
+        has no dialog yet. Never stored as a message."""
+        ...
+
+    async def operators_online(self) -> list[str]:
+        """Logins of the operators who have opchat open now."""
+        ...
+
     async def history(self, chat_id: str, after_id: int = 0, limit: int = 200) -> list[Message]:
         """What the customer at ``chat_id`` can see of their dialog: their messages and
         the replies sent to them (never private notes), with ids above ``after_id``,
@@ -118,7 +138,18 @@ class Transport(Protocol):
         """Deliver one message, or raise :class:`Retry` / :class:`Rejected`."""
         ...
 
-    # Optional, not part of the runtime check: a transport that serves HTTP (a webhook,
+    # Optional, not part of the runtime check. A transport whose platform can show an
+    # operator's typing or read marks defines
+    #
+    #     async def typing(self, chat_id: str, active: bool) -> None: ...
+    #     async def seen(self, chat_id: str) -> None: ...   # the operator read the dialog
+    #
+    # The hub calls ``typing(chat_id, True)`` when an operator types in a dialog of this
+    # channel (again every few seconds while they keep typing) and ``typing(chat_id,
+    # False)`` when they stop; ``seen`` when an operator opens a dialog with unread
+    # messages. Both are best effort: errors are logged, never retried.
+    #
+    # A transport that serves HTTP (a webhook,
     # the web chat widget) also defines
     #
     #     listen: str                                  # "host:port"; default DEFAULT_LISTEN

@@ -27,6 +27,7 @@ class ScriptedTransport:
     sink: ClassVar[Sink | None] = None
     runs: ClassVar[int] = 0
     crash_runs: ClassVar[int] = 0
+    signals: ClassVar[list[tuple[Any, ...]]] = []
 
     def __init__(self, channel: ChannelSettings, data_dir: Path) -> None:
         self.name = channel.name
@@ -38,6 +39,12 @@ class ScriptedTransport:
             raise ConnectionError("upstream went away")
         sink.health(Health.OK)
         await asyncio.Event().wait()
+
+    async def typing(self, chat_id: str, active: bool) -> None:
+        type(self).signals.append(("typing", chat_id, active))
+
+    async def seen(self, chat_id: str) -> None:
+        type(self).signals.append(("seen", chat_id))
 
     async def send(self, out: OutboundMessage) -> Delivery:
         answer = type(self).script.pop(0) if type(self).script else "ok"
@@ -62,6 +69,7 @@ def fresh_script() -> None:
     ScriptedTransport.sink = None
     ScriptedTransport.runs = 0
     ScriptedTransport.crash_runs = 0
+    ScriptedTransport.signals = []
 
 
 @pytest.fixture
@@ -296,3 +304,50 @@ async def test_a_reused_platform_id_does_not_kill_the_hub(inbox: Inbox, tmp_path
         await until(lambda: _is(inbox, msg.id, MessageState.SENT))
         second = await inbox.send(conv, "still alive")
         await until(lambda: _is(inbox, second.id, MessageState.SENT))
+
+
+async def test_operator_typing_and_reading_reach_the_transport(
+        inbox: Inbox, tmp_path: Path) -> None:
+    async with running(make_hub(inbox, tmp_path)):
+        conv = await customer_writes(inbox)
+        await inbox.set_typing(conv)
+        await inbox.set_typing(conv)  # keys keep coming: not repeated within a few seconds
+        await until(lambda: _signalled(("typing", "chat-1", True)))
+        await inbox.set_typing(None)
+        await until(lambda: _signalled(("typing", "chat-1", False)))
+        await inbox.mark_read(conv)
+        await until(lambda: _signalled(("seen", "chat-1")))
+    assert ScriptedTransport.signals == [
+        ("typing", "chat-1", True), ("typing", "chat-1", False), ("seen", "chat-1")]
+
+
+async def _signalled(signal: tuple[Any, ...]) -> bool:
+    return signal in ScriptedTransport.signals
+
+
+async def test_an_unreachable_customer_labels_the_dialog(inbox: Inbox, tmp_path: Path) -> None:
+    ScriptedTransport.script = [Rejected("Forbidden: bot was blocked by the user",
+                                         unreachable=True)]
+    async with running(make_hub(inbox, tmp_path)):
+        conv = await customer_writes(inbox)
+        msg = await inbox.send(conv, "hello?")
+        await until(lambda: _is(inbox, msg.id, MessageState.FAILED))
+    conversation = await inbox.conversation(conv)
+    assert conversation is not None and conversation.labels == ("blocked",)
+    failed = await inbox.message(msg.id)
+    assert failed is not None and failed.error == "Forbidden: bot was blocked by the user"
+
+
+async def test_customer_typing_through_the_sink(inbox: Inbox, tmp_path: Path) -> None:
+    async with running(make_hub(inbox, tmp_path)):
+        conv = await customer_writes(inbox)
+        sink = ScriptedTransport.sink
+        assert sink is not None
+        await sink.customer_typing("chat-1", "is it in st")
+        await sink.customer_typing("no-such-chat", "ignored")
+        [row] = await inbox.presence()
+        assert (row.conversation_id, row.text) == (conv, "is it in st")
+        await sink.customer_typing("chat-1", active=False)
+        assert await inbox.presence() == []
+        await inbox.heartbeat(None)
+        assert await sink.operators_online() == ["anna"]

@@ -291,3 +291,45 @@ async def test_a_late_older_message_does_not_replace_the_newer_state(inbox: Inbo
     assert conv is not None
     assert (conv.preview, conv.waiting_since) == ("answered", None)
     assert conv.unread == 1  # still counted, still stored
+
+
+async def test_meta_edits_and_labels_from_a_transport(inbox: Inbox) -> None:
+    first = await inbox.store.ingest(inbound(1, body="see you at 5"))
+    edit = await inbox.store.ingest(inbound(
+        "1:e1", body="see you at 6", edit_of_external_id="m1",
+        meta={"forwarded_from": "Oleg", "entities": [[0, 3, "bold"]]},
+        labels=("callback", "  call\x1fback\x07 ", "Callback")))
+    original = await inbox.message(first.message_id)
+    edited = await inbox.message(edit.message_id)
+    assert original is not None and original.body == "see you at 5"  # kept as it was
+    assert edited is not None and edited.edit_of_id == first.message_id
+    assert edited.meta == {"forwarded_from": "Oleg", "entities": [[0, 3, "bold"]]}
+    assert len({edited, original}) == 2  # the UI keeps messages in sets and caches
+    conversation = await inbox.conversation(edit.conversation_id)
+    # Names are cleaned of controls; the same name in another case is the same label.
+    assert conversation is not None and conversation.labels == ("call back", "callback")
+    events = await inbox.store.events_after(0)
+    assert [e.data["added"] for e in events if e.kind == "conversation.label"] == [
+        "callback", "call back"]
+
+
+async def test_a_database_of_schema_1_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    from opchat.store.schema import MIGRATIONS, _statements
+
+    conn = sqlite3.connect(tmp_path / "opchat.db")
+    for statement in _statements(MIGRATIONS[0]):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO channels (name, kind, created_at) VALUES ('web', 'webchat', 0)")
+    conn.commit()
+    conn.close()
+    box = await Inbox.open(tmp_path, "anna")
+    try:
+        got = await box.store.ingest(inbound(1, labels=("vip",)))
+        conversation = await box.conversation(got.conversation_id)
+        assert conversation is not None and conversation.labels == ("vip",)
+        assert [c.name for c in await box.channels()] == ["demo", "web"]
+    finally:
+        await box.close()
