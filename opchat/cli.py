@@ -261,12 +261,18 @@ def cmd_app(args: argparse.Namespace) -> int:
     async def run_hub(inbox, on_role) -> None:
         from opchat.hub import run_hub_when_free  # after the first frame, like all hub work
 
-        await run_hub_when_free(inbox, settings.channels, settings.data_dir, on_role)
+        await run_hub_when_free(inbox, settings.channels, settings.data_dir, on_role,
+                                auto_assign_cap=team_cap(settings))
 
     app = OpchatApp(settings, lambda: open_inbox(settings), run_hub,
                     demo=getattr(args, "demo", False))
     app.run(mouse=settings.mouse)
     return app.return_code or EXIT_OK
+
+
+def team_cap(settings: Settings) -> int | None:
+    """The hub's auto-assignment cap, or None when auto-assignment is off."""
+    return settings.max_open if settings.auto_assign else None
 
 
 def _seed_demo_replies(settings: Settings) -> None:
@@ -297,7 +303,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     async def serve(inbox) -> None:
         hub = asyncio.create_task(run_hub_when_free(
             inbox, settings.channels, settings.data_dir,
-            lambda role: log.info("role: %s", role)))
+            lambda role: log.info("role: %s", role), auto_assign_cap=team_cap(settings)))
         # systemd stops services with SIGTERM: stop the hub cleanly (channels marked
         # stopped, the lock released) as on Ctrl+C.
         loop = asyncio.get_running_loop()

@@ -149,6 +149,14 @@ class Settings:
     # Binding id -> keys, e.g. {"opchat.next_conversation": "f6,ctrl+down"}; see the help screen.
     keymap: dict[str, str] = field(default_factory=dict)
     channels: list[ChannelSettings] = field(default_factory=list)
+    # A team on one server: open dialogs one operator may hold, and whether new
+    # dialogs go by themselves to the online operator with the fewest.
+    max_open: int = 5
+    auto_assign: bool = True
+    # How each event gets the operator's attention: "off", "bell", "desktop" or "both".
+    alert_new_dialog: str = "both"
+    alert_new_message: str = "bell"
+    alert_red_wait: str = "both"
 
 
 class ConfigError(Exception):
@@ -175,6 +183,8 @@ _TOP_LEVEL: dict[str, type] = {
     "log": dict,
     "keymap": dict,
     "channels": dict,
+    "team": dict,
+    "alerts": dict,
 }
 _UI: dict[str, type] = {
     "mouse": bool,
@@ -184,7 +194,11 @@ _UI: dict[str, type] = {
     "display_cap": int,
 }
 _LOG: dict[str, type] = {"level": str}
-_KNOWN_KEYS = [*_TOP_LEVEL, *(f"ui.{key}" for key in _UI), *(f"log.{key}" for key in _LOG)]
+_TEAM: dict[str, type] = {"max_open": int, "auto_assign": bool}
+_ALERTS: dict[str, type] = {"new_dialog": str, "new_message": str, "red_wait": str}
+ALERT_WAYS = ("off", "bell", "desktop", "both")
+_KNOWN_KEYS = [*_TOP_LEVEL, *(f"ui.{key}" for key in _UI), *(f"log.{key}" for key in _LOG),
+               *(f"team.{key}" for key in _TEAM), *(f"alerts.{key}" for key in _ALERTS)]
 
 _TYPE_WORDS: dict[type, str] = {
     bool: "true or false",
@@ -265,6 +279,18 @@ class _Reader:
         for key in ("wait_amber", "wait_red", "wait_alert", "display_cap"):
             if key in ui:
                 setattr(settings, key, self.positive(("ui", key), ui[key]))
+        team = self.table(document, "team", _TEAM)
+        if "max_open" in team:
+            settings.max_open = self.positive(("team", "max_open"), team["max_open"])
+        if "auto_assign" in team:
+            settings.auto_assign = team["auto_assign"]
+        alerts = self.table(document, "alerts", _ALERTS)
+        for key, value in alerts.items():
+            if value not in ALERT_WAYS:
+                ways = ", ".join(f'"{way}"' for way in ALERT_WAYS)
+                raise self.error(("alerts", key),
+                                 f"alerts.{key} must be one of {ways}, not {_describe(value)}")
+            setattr(settings, f"alert_{key}", value)
         log = self.table(document, "log", _LOG)
         if "level" in log:
             settings.log_level = self.log_level(log["level"])

@@ -51,6 +51,7 @@ from opchat.transports import (
 log = logging.getLogger("opchat.hub")
 
 CUSTOMER_TYPING_TTL = 8.0  # a customer's "typing" lasts this long unless renewed
+SNOOZE_CHECK = 15.0  # at most this many seconds between looks for snoozes that ended
 TYPING_REPEAT = 4.0  # seconds between repeated typing(chat, True) calls to a transport
 SEND_TIMEOUT = 60.0  # seconds one send may take before it counts as failed
 MAX_ATTEMPTS = 10  # after this many failed attempts the message is marked failed
@@ -145,8 +146,13 @@ class Hub:
         channels: Sequence[ChannelSettings],
         data_dir: Path,
         loader: Callable[[str], TransportFactory] = load_transport,
+        auto_assign_cap: int | None = None,
     ) -> None:
         self.inbox = inbox
+        # New dialogs go to the online operator with the fewest open ones, while that is
+        # under this cap; None: nobody is assigned automatically.
+        self.auto_assign_cap = auto_assign_cap
+        self._snoozes_changed = asyncio.Event()  # someone snoozed a dialog: look again
         self.loader = loader
         self.channels = list(channels)
         self.data_dir = Path(data_dir)
@@ -182,7 +188,8 @@ class Hub:
                 log.exception("channel %s could not start", channel.name)
                 await store.set_health(channel.name, Health.DOWN, _summary(exc))
         tasks = [asyncio.create_task(self._follow_outbox_events(), name="hub-feed"),
-                 asyncio.create_task(self._follow_presence(), name="hub-presence")]
+                 asyncio.create_task(self._follow_presence(), name="hub-presence"),
+                 asyncio.create_task(self._wake_snoozed(), name="hub-snoozes")]
         if any(callable(getattr(t, "mount", None)) for t in self.transports.values()):
             self.web = WebServer(self)
             await self.web.mount()
@@ -236,6 +243,10 @@ class Hub:
                     for event in events:
                         if event.kind == "conversation.read":
                             await self._tell_seen(event)
+                        elif event.kind == "conversation.new":
+                            await self._auto_assign(event)
+                        elif event.kind == "conversation.status" and "until" in event.data:
+                            self._snoozes_changed.set()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database was busy or away: follow again shortly
@@ -243,6 +254,33 @@ class Hub:
                 for wake in self._wake.values():
                     wake.set()
                 await asyncio.sleep(1.0)
+
+    async def _auto_assign(self, event: Event) -> None:
+        if self.auto_assign_cap is None or event.conversation_id is None:
+            return
+        store = self.inbox.store
+        online = sorted({p.who for p in await store.presence_now(PresenceKind.ONLINE)})
+        chosen = await store.auto_assign(event.conversation_id, online, self.auto_assign_cap)
+        if chosen is not None:
+            log.info("dialog %d assigned to %s (fewest open)", event.conversation_id, chosen)
+
+    async def _wake_snoozed(self) -> None:
+        """Reopen snoozed dialogs when their time comes (whoever snoozed them)."""
+        store = self.inbox.store
+        while True:
+            try:
+                await store.wake_snoozed()
+                due = await store.next_snooze_end()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not wake snoozed dialogs; trying again")
+                due = None
+            wait = SNOOZE_CHECK if due is None else due - store.clock()
+            self._snoozes_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._snoozes_changed.wait(),
+                                       min(SNOOZE_CHECK, max(0.05, wait)))
 
     async def _follow_presence(self) -> None:
         """Pass operators' typing to the transports that can show it to the customer."""
@@ -449,6 +487,7 @@ async def run_hub_when_free(
     on_role: Callable[[str], None] = lambda role: None,
     poll: float = 1.0,
     loader: Callable[[str], TransportFactory] = load_transport,
+    auto_assign_cap: int | None = None,
 ) -> None:
     """Follow until the hub lock is free, then run the hub until cancelled."""
     lock = HubLock(data_dir)
@@ -465,7 +504,7 @@ async def run_hub_when_free(
         failures = 0
         while True:
             try:
-                await Hub(inbox, channels, data_dir, loader).run()
+                await Hub(inbox, channels, data_dir, loader, auto_assign_cap).run()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the hub must not stay dead while we hold its lock

@@ -19,6 +19,7 @@ from opchat.model import (
     Conversation,
     Direction,
     Event,
+    Label,
     Message,
     Operator,
     Presence,
@@ -128,6 +129,33 @@ class Inbox:
 
     async def quick_reply_used(self, reply_id: int) -> None:
         await self.store.quick_reply_used(reply_id)
+
+    # The operator's workflow -----------------------------------------------------------
+
+    async def assign(self, conversation_id: int, login: str | None) -> bool:
+        """Give the dialog to ``login`` (this operator's own login: "assign to me")."""
+        return await self.store.assign(conversation_id, login, self.operator)
+
+    async def snooze(self, conversation_id: int, until: float) -> None:
+        await self.store.snooze(conversation_id, until, self.operator)
+
+    async def label(self, conversation_id: int, name: str) -> bool:
+        return await self.store.label(conversation_id, name, self.operator)
+
+    async def unlabel(self, conversation_id: int, name: str) -> bool:
+        return await self.store.unlabel(conversation_id, name, self.operator)
+
+    async def labels(self) -> list[Label]:
+        return await self.store.labels()
+
+    async def operators(self) -> list[Operator]:
+        return await self.store.operators()
+
+    async def save_draft(self, conversation_id: int, body: str) -> None:
+        await self.store.save_draft(self.operator, conversation_id, body)
+
+    async def draft(self, conversation_id: int) -> str:
+        return await self.store.draft(self.operator, conversation_id)
 
     # Presence: who is here, what they look at, who types ----------------------------------
 

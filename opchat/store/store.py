@@ -33,11 +33,13 @@ from opchat.model import (
     SearchHit,
     Status,
 )
+from opchat.store.changes import UnknownConversation, add_label
+from opchat.store.changes import record_event as _event
 from opchat.store.db import Database, row_value
 from opchat.store.presence import PresenceStore
+from opchat.store.workflow import WorkflowStore
 
 PREVIEW_CHARS = 200
-LABEL_CHARS = 40
 DB_FILENAME = "opchat.db"
 
 
@@ -48,6 +50,9 @@ class ConversationFilter:
     statuses: frozenset[Status] | None = None  # None: every status
     waiting_only: bool = False
     order: str = "recent"  # "recent": newest activity first; "waiting": longest wait first
+    assignee: str | None = None  # only dialogs assigned to this operator login
+    unassigned: bool = False  # only dialogs assigned to nobody
+    label: str | None = None  # only dialogs with this label (any case)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +62,7 @@ class OutboxItem:
     message: OutboundMessage
 
 
-class UnknownConversation(LookupError):
-    pass
-
-
-class Store(PresenceStore):
+class Store(PresenceStore, WorkflowStore):
     def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
@@ -717,6 +718,15 @@ def _where(flt: ConversationFilter) -> tuple[str, list[Any]]:
         params += sorted(s.value for s in flt.statuses)
     if flt.waiting_only:
         clauses.append("c.waiting_since IS NOT NULL")
+    if flt.assignee is not None:
+        clauses.append("c.assignee_id = (SELECT id FROM operators WHERE login = ?)")
+        params.append(flt.assignee)
+    if flt.unassigned:
+        clauses.append("c.assignee_id IS NULL")
+    if flt.label is not None:
+        clauses.append("c.id IN (SELECT cl.conversation_id FROM conversation_labels cl "
+                       "JOIN labels l ON l.id = cl.label_id WHERE l.name = ?)")
+        params.append(flt.label)
     return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
@@ -738,16 +748,6 @@ def _channel_id(conn: sqlite3.Connection, name: str, kind: str | None, now: floa
         return row[0]
     return conn.execute("INSERT INTO channels (name, kind, created_at) VALUES (?, ?, ?)",
                         (name, kind or name, now)).lastrowid
-
-
-def _event(conn: sqlite3.Connection, at: float, kind: str, conversation_id: int | None = None,
-           message_id: int | None = None, operator: str | None = None,
-           data: dict[str, Any] | None = None) -> None:
-    conn.execute(
-        "INSERT INTO events (at, kind, conversation_id, message_id, operator, data) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (at, kind, conversation_id, message_id, operator,
-         json.dumps(data or {}, ensure_ascii=False)))
 
 
 def _fail(conn: sqlite3.Connection, message_id: int, conversation_id: int | None, reason: str,
@@ -845,25 +845,6 @@ def _message_id(conn: sqlite3.Connection, channel_id: int, external_id: str | No
     return row_value(conn.execute(
         "SELECT id FROM messages WHERE channel_id = ? AND external_id = ?",
         (channel_id, external_id)).fetchone())
-
-
-def add_label(conn: sqlite3.Connection, conversation_id: int, name: str, now: float,
-              operator: str | None) -> bool:
-    """Put a label on a dialog (creating the label if new); False if it was there."""
-    name = " ".join("".join(ch for ch in name if ch.isprintable() or ch.isspace()).split())
-    name = name[:LABEL_CHARS]
-    if not name:
-        return False
-    conn.execute("INSERT INTO labels (name, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                 (name, now))
-    label_id, label_name = conn.execute("SELECT id, name FROM labels WHERE name = ?",
-                                        (name,)).fetchone()
-    added = conn.execute("INSERT OR IGNORE INTO conversation_labels (conversation_id, label_id) "
-                         "VALUES (?, ?)", (conversation_id, label_id)).rowcount
-    if added:
-        _event(conn, now, "conversation.label", conversation_id, operator=operator,
-               data={"added": label_name})
-    return bool(added)
 
 
 def _channel(row: sqlite3.Row) -> Channel:

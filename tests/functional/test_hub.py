@@ -351,3 +351,30 @@ async def test_customer_typing_through_the_sink(inbox: Inbox, tmp_path: Path) ->
         assert await inbox.presence() == []
         await inbox.heartbeat(None)
         assert await sink.operators_online() == ["anna"]
+
+
+async def test_new_dialogs_go_to_the_online_operator_with_fewest(
+        inbox: Inbox, tmp_path: Path) -> None:
+    hub = make_hub(inbox, tmp_path)
+    hub.auto_assign_cap = 5
+    await inbox.heartbeat(None)  # anna has opchat open
+    async with running(hub):
+        conv = await customer_writes(inbox)
+
+        async def assigned() -> bool:
+            found = await inbox.conversation(conv)
+            return found is not None and found.assignee == "anna"
+
+        await until(assigned)
+
+
+async def test_the_hub_wakes_a_snoozed_dialog(inbox: Inbox, tmp_path: Path) -> None:
+    async with running(make_hub(inbox, tmp_path)):
+        conv = await customer_writes(inbox)
+        await inbox.snooze(conv, inbox.clock() + 0.3)
+
+        async def awake() -> bool:
+            found = await inbox.conversation(conv)
+            return found is not None and found.status.value == "open"
+
+        await until(awake)

@@ -1,0 +1,42 @@
+"""Pieces every part of the store uses to change a dialog and record that it did."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+LABEL_CHARS = 40
+
+
+class UnknownConversation(LookupError):
+    pass
+
+
+def record_event(conn: sqlite3.Connection, at: float, kind: str, conversation_id: int | None = None,
+           message_id: int | None = None, operator: str | None = None,
+           data: dict[str, Any] | None = None) -> None:
+    conn.execute(
+        "INSERT INTO events (at, kind, conversation_id, message_id, operator, data) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (at, kind, conversation_id, message_id, operator,
+         json.dumps(data or {}, ensure_ascii=False)))
+
+
+def add_label(conn: sqlite3.Connection, conversation_id: int, name: str, now: float,
+              operator: str | None) -> bool:
+    """Put a label on a dialog (creating the label if new); False if it was there."""
+    name = " ".join("".join(ch for ch in name if ch.isprintable() or ch.isspace()).split())
+    name = name[:LABEL_CHARS]
+    if not name:
+        return False
+    conn.execute("INSERT INTO labels (name, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                 (name, now))
+    label_id, label_name = conn.execute("SELECT id, name FROM labels WHERE name = ?",
+                                        (name,)).fetchone()
+    added = conn.execute("INSERT OR IGNORE INTO conversation_labels (conversation_id, label_id) "
+                         "VALUES (?, ?)", (conversation_id, label_id)).rowcount
+    if added:
+        record_event(conn, now, "conversation.label", conversation_id, operator=operator,
+               data={"added": label_name})
+    return bool(added)

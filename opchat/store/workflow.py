@@ -1,0 +1,208 @@
+"""What operators do to dialogs besides answering: assign, snooze, label, keep drafts.
+
+Every change writes its ``events`` row in the same transaction, so the other
+operators' apps see it within a moment and ``opchat audit`` can tell who did
+what. Drafts are the exception: they are private to their operator and not
+history, so they are stored without events.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from opchat.model import Label, Operator, Status
+from opchat.store.changes import UnknownConversation, add_label, record_event
+from opchat.store.db import Database, row_value
+
+DRAFT_CHARS = 100_000
+
+
+class UnknownOperator(LookupError):
+    pass
+
+
+class WorkflowStore:
+    """Mixed into :class:`opchat.store.Store`."""
+
+    db: Database
+    clock: Callable[[], float]
+
+    async def assign(
+        self, conversation_id: int, login: str | None, by: Operator | None, reason: str = ""
+    ) -> bool:
+        """Give a dialog to the operator ``login`` (None: to nobody); False if nothing changed."""
+
+        def run(conn: sqlite3.Connection) -> bool:
+            return _assign(conn, self.clock(), conversation_id, login, by, reason)
+
+        return await self.db.write(run)
+
+    async def auto_assign(
+        self, conversation_id: int, candidates: list[str], cap: int
+    ) -> str | None:
+        """Give an unassigned dialog to the candidate with the fewest open dialogs, if
+        that is under ``cap``; returns who got it. Decided and done in one transaction,
+        so two hubs (or a hub and an operator) cannot both assign it."""
+
+        def run(conn: sqlite3.Connection) -> str | None:
+            assigned = row_value(conn.execute(
+                "SELECT assignee_id FROM conversations WHERE id = ? AND hidden = 0",
+                (conversation_id,)).fetchone(), -1)
+            if assigned is not None or not candidates:
+                return None
+            load = _open_load(conn)
+            ranked = sorted(candidates, key=lambda login: (load.get(login, 0), login))
+            chosen = ranked[0]
+            if load.get(chosen, 0) >= cap:
+                return None
+            _assign(conn, self.clock(), conversation_id, chosen, None, "auto")
+            return chosen
+
+        return await self.db.write(run)
+
+    async def open_load(self) -> dict[str, int]:
+        """Open (not resolved, not snoozed) dialogs per assigned operator login."""
+        return await self.db.read(_open_load)
+
+    async def operators(self) -> list[Operator]:
+        def run(conn: sqlite3.Connection) -> list[Operator]:
+            return [Operator(r["id"], r["login"], r["name"])
+                    for r in conn.execute("SELECT * FROM operators ORDER BY login")]
+
+        return await self.db.read(run)
+
+    async def snooze(self, conversation_id: int, until: float, by: Operator | None) -> None:
+        """Put a dialog away until ``until``; the customer writing wakes it earlier."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            old = row_value(conn.execute("SELECT status FROM conversations WHERE id = ?",
+                                         (conversation_id,)).fetchone())
+            if old is None:
+                raise UnknownConversation(conversation_id)
+            conn.execute("UPDATE conversations SET status = 'snoozed', snoozed_until = ?, "
+                         "waiting_since = NULL WHERE id = ?", (until, conversation_id))
+            record_event(conn, self.clock(), "conversation.status", conversation_id,
+                   operator=by.login if by else None,
+                   data={"from": old, "to": Status.SNOOZED.value, "until": until})
+
+        await self.db.write(run)
+
+    async def wake_snoozed(self) -> list[int]:
+        """Reopen the snoozed dialogs whose time has come; returns their ids."""
+
+        def run(conn: sqlite3.Connection) -> list[int]:
+            now = self.clock()
+            due = [r[0] for r in conn.execute(
+                "SELECT id FROM conversations WHERE status = 'snoozed' "
+                "AND snoozed_until IS NOT NULL AND snoozed_until <= ?", (now,))]
+            for conversation_id in due:
+                conn.execute("UPDATE conversations SET status = 'open', snoozed_until = NULL "
+                             "WHERE id = ?", (conversation_id,))
+                record_event(conn, now, "conversation.status", conversation_id,
+                       data={"from": "snoozed", "to": "open", "reason": "snooze ended"})
+            return due
+
+        return await self.db.write(run)
+
+    async def next_snooze_end(self) -> float | None:
+        def run(conn: sqlite3.Connection) -> float | None:
+            return row_value(conn.execute(
+                "SELECT min(snoozed_until) FROM conversations WHERE status = 'snoozed'"
+            ).fetchone())
+
+        return await self.db.read(run)
+
+    # Labels -----------------------------------------------------------------------------
+
+    async def label(self, conversation_id: int, name: str, by: Operator | None) -> bool:
+        """Put a label on a dialog (a new name creates the label); False if it was there."""
+
+        def run(conn: sqlite3.Connection) -> bool:
+            return add_label(conn, conversation_id, name, self.clock(),
+                             by.login if by else None)
+
+        return await self.db.write(run)
+
+    async def unlabel(self, conversation_id: int, name: str, by: Operator | None) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT id, name FROM labels WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                return False
+            removed = conn.execute(
+                "DELETE FROM conversation_labels WHERE conversation_id = ? AND label_id = ?",
+                (conversation_id, row["id"])).rowcount
+            if removed:
+                record_event(conn, self.clock(), "conversation.label", conversation_id,
+                       operator=by.login if by else None, data={"removed": row["name"]})
+            return bool(removed)
+
+        return await self.db.write(run)
+
+    async def labels(self) -> list[Label]:
+        """Every label, the most used first."""
+
+        def run(conn: sqlite3.Connection) -> list[Label]:
+            return [Label(r["id"], r["name"], r["color"]) for r in conn.execute(
+                "SELECT l.*, (SELECT count(*) FROM conversation_labels cl "
+                "WHERE cl.label_id = l.id) AS uses FROM labels l ORDER BY uses DESC, l.name")]
+
+        return await self.db.read(run)
+
+    # Drafts -----------------------------------------------------------------------------
+
+    async def save_draft(self, operator: Operator, conversation_id: int, body: str) -> None:
+        """Keep what ``operator`` has typed in a dialog (an empty body forgets it)."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            if not body.strip():
+                conn.execute("DELETE FROM drafts WHERE operator_id = ? AND conversation_id = ?",
+                             (operator.id, conversation_id))
+                return
+            conn.execute(
+                "INSERT INTO drafts (operator_id, conversation_id, body, updated_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (operator_id, conversation_id) DO UPDATE "
+                "SET body = excluded.body, updated_at = excluded.updated_at",
+                (operator.id, conversation_id, body[:DRAFT_CHARS], self.clock()))
+
+        await self.db.write(run)
+
+    async def draft(self, operator: Operator, conversation_id: int) -> str:
+        def run(conn: sqlite3.Connection) -> str:
+            return row_value(conn.execute(
+                "SELECT body FROM drafts WHERE operator_id = ? AND conversation_id = ?",
+                (operator.id, conversation_id)).fetchone(), "")
+
+        return await self.db.read(run)
+
+
+def _assign(conn: sqlite3.Connection, now: float, conversation_id: int, login: str | None,
+            by: Operator | None, reason: str) -> bool:
+    row = conn.execute("SELECT c.assignee_id, op.login FROM conversations c "
+                       "LEFT JOIN operators op ON op.id = c.assignee_id WHERE c.id = ?",
+                       (conversation_id,)).fetchone()
+    if row is None:
+        raise UnknownConversation(conversation_id)
+    target = None
+    if login is not None:
+        target = row_value(conn.execute("SELECT id FROM operators WHERE login = ?",
+                                        (login,)).fetchone())
+        if target is None:
+            raise UnknownOperator(login)
+    if target == row["assignee_id"]:
+        return False
+    conn.execute("UPDATE conversations SET assignee_id = ? WHERE id = ?",
+                 (target, conversation_id))
+    data: dict[str, object] = {"from": row["login"], "to": login}
+    if reason:
+        data["reason"] = reason
+    record_event(conn, now, "conversation.assign", conversation_id,
+           operator=by.login if by else None, data=data)
+    return True
+
+
+def _open_load(conn: sqlite3.Connection) -> dict[str, int]:
+    return {r[0]: r[1] for r in conn.execute(
+        "SELECT op.login, count(*) FROM conversations c JOIN operators op "
+        "ON op.id = c.assignee_id WHERE c.status IN ('open', 'pending') AND c.hidden = 0 "
+        "GROUP BY op.login")}
