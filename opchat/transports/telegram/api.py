@@ -1,0 +1,197 @@
+"""What opchat needs of aiogram: a Bot on a chosen server, raw updates, errors in words.
+
+aiogram is imported here, and this module only by the Telegram transport,
+which the hub loads only when a Telegram channel is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramConflictError,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.methods import GetUpdates
+
+from opchat.model import Health
+from opchat.transports import Rejected, Retry
+
+DEFAULT_API_BASE = "https://api.telegram.org"
+TOKEN_SHAPE = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")  # what @BotFather gives: 123456:ABC-def...
+TOKEN_REFUSED = "the token was refused ({code}): copy it again from @BotFather"
+
+
+class RawGetUpdates(GetUpdates):
+    """getUpdates answered as plain JSON objects, not aiogram's models.
+
+    With the models, one update of a shape they do not know would fail the
+    whole batch on every try, and the channel would stall on it for good.
+    """
+
+    __returning__ = list[dict[str, Any]]
+
+
+def make_bot(token: str, api_base: str) -> Bot:
+    """A Bot speaking to ``{api_base}/bot{token}/{method}``; no parse mode, ever.
+
+    Customer and operator text goes out as it was typed: a ``<b>`` in a reply is
+    text, never markup, because no parse_mode is set.
+    """
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
+    return Bot(token, session=session)
+
+
+def is_api_error(exc: BaseException) -> bool:
+    """An error of Telegram or of the way to it (not of opchat or its store)."""
+    return isinstance(exc, TelegramAPIError | ClientDecodeError)
+
+
+def host_of(api_base: str) -> str:
+    return urlsplit(api_base).netloc or api_base
+
+
+def network_reason(exc: BaseException) -> str:
+    """Why a request did not get through, in a few words."""
+    cause = exc.__cause__
+    if isinstance(cause, asyncio.TimeoutError | TimeoutError):
+        return "no answer in time"
+    if isinstance(cause, aiohttp.ClientConnectorDNSError):
+        return "the name does not resolve"
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return cause.strerror or "connection refused"
+    if isinstance(cause, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    if isinstance(cause, aiohttp.ClientError):
+        return str(cause) or type(cause).__name__
+    return getattr(exc, "message", "") or str(exc)
+
+
+def surely_not_sent(exc: BaseException) -> bool:
+    """True when the request never reached the server (so sending again cannot double it)."""
+    return isinstance(exc.__cause__, aiohttp.ClientConnectorError)
+
+
+def _said(exc: TelegramAPIError) -> str:
+    return exc.message.strip() or type(exc).__name__
+
+
+# Receiving -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """How the channel is, after an error while receiving, and how long to wait."""
+
+    health: Health
+    detail: str
+    wait: float
+
+
+def receive_trouble(exc: BaseException, host: str, failures: int,
+                    backoff: tuple[float, ...], slow: float) -> Trouble:
+    """What an error of getMe/getUpdates/setWebhook means for the operator."""
+    step = backoff[min(failures, len(backoff)) - 1] if failures else backoff[0]
+    if isinstance(exc, TelegramUnauthorizedError | TelegramNotFound):
+        code = "401" if isinstance(exc, TelegramUnauthorizedError) else "404"
+        return Trouble(Health.DOWN, TOKEN_REFUSED.format(code=code), slow)
+    if isinstance(exc, TelegramConflictError):
+        if "webhook" in exc.message:
+            detail = "a webhook is set for this bot (409 conflict); opchat is polling"
+        else:
+            detail = ("another program is reading this bot's updates (409 conflict): "
+                      "only one may")
+        return Trouble(Health.DOWN, detail, step)
+    if isinstance(exc, TelegramRetryAfter):
+        return Trouble(Health.DEGRADED, f"Telegram asks to wait {exc.retry_after} s (429)",
+                       float(exc.retry_after))
+    if isinstance(exc, TelegramServerError):
+        return Trouble(Health.DEGRADED, f"Telegram's server failed: {_said(exc)}", step)
+    if isinstance(exc, TelegramNetworkError):
+        return Trouble(Health.DEGRADED, f"cannot reach {host}: {network_reason(exc)}", step)
+    if isinstance(exc, ClientDecodeError):
+        return Trouble(Health.DEGRADED, f"{host} answered something that is not JSON", step)
+    if isinstance(exc, TelegramAPIError):
+        return Trouble(Health.DEGRADED, f"Telegram says: {_said(exc)}", step)
+    raise exc
+
+
+# Sending ---------------------------------------------------------------------------------
+
+
+def send_error(exc: BaseException, host: str, done: int, total: int) -> Exception | None:
+    """The outbox's answer to an error from a send: Retry, Rejected, or None (not ours)."""
+    arrived = f"; {done} of {total} parts had arrived" if done else ""
+    if isinstance(exc, TelegramRetryAfter):
+        return Retry(f"Telegram asks to wait {exc.retry_after} s (429 too many requests)",
+                     after=float(exc.retry_after))
+    if isinstance(exc, TelegramForbiddenError):
+        return Rejected(f"the customer blocked the bot, or cannot be written to "
+                        f"(403: {_said(exc)}){arrived}", unreachable=True)
+    if isinstance(exc, TelegramMigrateToChat):
+        return Rejected(f"the group became supergroup {exc.migrate_to_chat_id}{arrived}")
+    if isinstance(exc, TelegramBadRequest):
+        return Rejected(f"Telegram refused the message (400: {_said(exc)}){arrived}")
+    if isinstance(exc, TelegramEntityTooLarge):
+        return Rejected(f"the file is too large for Telegram (413){arrived}")
+    if isinstance(exc, TelegramUnauthorizedError | TelegramNotFound):
+        code = "401" if isinstance(exc, TelegramUnauthorizedError) else "404"
+        return Retry(TOKEN_REFUSED.format(code=code), after=60.0)
+    if isinstance(exc, TelegramServerError):
+        return Retry(f"Telegram's server failed: {_said(exc)}")
+    if isinstance(exc, TelegramNetworkError):
+        if surely_not_sent(exc):
+            return Retry(f"cannot reach {host}: {network_reason(exc)}")
+        # The request went out; whether Telegram took it is unknown. Sending again
+        # could give the customer the message twice: the operator decides.
+        return Rejected(f"the connection broke while sending ({network_reason(exc)}): "
+                        f"it may or may not have arrived{arrived}")
+    if isinstance(exc, ClientDecodeError):
+        return Rejected(f"{host}'s answer could not be read: it may or may not have "
+                        f"arrived{arrived}")
+    if isinstance(exc, TelegramAPIError):
+        return Retry(f"Telegram says: {_said(exc)}")
+    return None
+
+
+# Checking ---------------------------------------------------------------------------------
+
+
+class CheckFailed(Exception):
+    """``check()`` could not reach the bot; the message says exactly why."""
+
+
+def check_failure(exc: BaseException, host: str, timeout: float) -> CheckFailed | None:
+    if isinstance(exc, TelegramUnauthorizedError | TelegramNotFound):
+        code = "401 Unauthorized" if isinstance(exc, TelegramUnauthorizedError) else "404"
+        return CheckFailed(TOKEN_REFUSED.format(code=code))
+    if isinstance(exc, TelegramNetworkError):
+        if isinstance(exc.__cause__, asyncio.TimeoutError | TimeoutError):
+            return CheckFailed(f"no answer from {host} in {timeout:.0f} s (timeout)")
+        return CheckFailed(f"cannot reach {host}: {network_reason(exc)} (network)")
+    if isinstance(exc, ClientDecodeError):
+        return CheckFailed(f"{host} answered something that is not the Bot API "
+                           "(is api_base right?)")
+    if isinstance(exc, TelegramRetryAfter):
+        return CheckFailed(f"Telegram asks to wait {exc.retry_after} s (429); try again later")
+    if isinstance(exc, TelegramAPIError):
+        return CheckFailed(f"Telegram says: {_said(exc)}")
+    return None

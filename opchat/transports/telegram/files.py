@@ -1,0 +1,86 @@
+"""Files on our side: downloaded attachments and the webhook's secret.
+
+Nothing a platform sends decides where a file lands: the name is built from
+a digest of the file's handle and a cleaned copy of its file name, inside the
+directory the caller gave. Files are written 0600 under a temporary name and
+renamed when complete, so a half-downloaded file never passes for a whole one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import mimetypes
+import os
+import secrets
+import unicodedata
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from opchat.model import Attachment
+
+MAX_NAME = 80  # characters of the customer's file name kept in ours
+
+# mimetypes' answers for the types Telegram sends, where they are odd or missing.
+EXTENSIONS = {"image/jpeg": ".jpg", "audio/ogg": ".ogg", "audio/mpeg": ".mp3",
+              "video/mp4": ".mp4", "image/webp": ".webp", "video/webm": ".webm",
+              "application/x-tgsticker": ".tgs"}
+
+
+def safe_name(attachment: Attachment) -> str:
+    """A file name for ``attachment`` that cannot leave its directory; the same every time."""
+    digest = hashlib.sha256(attachment.ref.encode()).hexdigest()[:12]
+    # Only the last component of whatever path the sender's file name pretends to be.
+    given = attachment.filename.replace("\\", "/").rsplit("/", 1)[-1]
+    given = unicodedata.normalize("NFC", given)
+    cleaned = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in given)
+    cleaned = cleaned.lstrip("._")[-MAX_NAME:]
+    if not cleaned:
+        extension = EXTENSIONS.get(attachment.mime) or mimetypes.guess_extension(
+            attachment.mime or "") or ""
+        cleaned = f"{attachment.kind or 'file'}{extension}"
+        cleaned = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in cleaned)
+    return f"{digest}-{cleaned}"
+
+
+async def write_private(target: Path, chunks: AsyncIterator[bytes]) -> int:
+    """Write the chunks to ``target`` (0600, its directory 0700 if new); returns the size."""
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as file:
+            async for chunk in chunks:
+                file.write(chunk)
+                size += len(chunk)
+        os.chmod(temporary, 0o600)  # whatever the umask did
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return size
+
+
+def load_secret(data_dir: Path, channel: str) -> str:
+    """The webhook secret of this channel, created (0600) on first use.
+
+    Telegram sends it back in ``X-Telegram-Bot-Api-Secret-Token`` with every
+    update; it may use only ``A-Z a-z 0-9 _ -``, which token_urlsafe gives.
+    """
+    path = Path(data_dir) / f"telegram-{channel}.secret"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        text = path.read_text().strip()
+        if len(text) < 32 or not all(ch.isascii() and (ch.isalnum() or ch in "_-")
+                                     for ch in text):
+            raise ValueError(f"{path} is not a usable secret; delete it to make a new one"
+                             ) from None
+        return text
+    secret = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w") as file:
+        file.write(secret + "\n")
+    os.chmod(path, 0o600)
+    return secret
