@@ -20,8 +20,9 @@ import pytest
 from opchat.config import ChannelSettings
 from opchat.hub import Hub
 from opchat.inbox import Inbox
-from opchat.model import Direction, Health, MessageState
-from opchat.transports.webchat import MAX_TEXT, Tokens
+from opchat.model import Direction, Health, MessageState, PresenceKind
+from opchat.transports import webchat
+from opchat.transports.webchat import MAX_DRAFT, MAX_TEXT, Tokens, WebChatTransport
 
 SHOP = "https://shop.example"
 
@@ -46,23 +47,25 @@ async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float =
 class Site:
     """A running hub with a webchat channel "site", and a way to open sockets to it."""
 
-    def __init__(self, inbox: Inbox, port: int, session: aiohttp.ClientSession) -> None:
+    def __init__(self, inbox: Inbox, port: int, session: aiohttp.ClientSession, hub: Hub
+                 ) -> None:
         self.inbox = inbox
+        self.hub = hub
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
         self.session = session
 
-    async def connect(self, origin: str | None = SHOP, **kwargs: Any
-                      ) -> aiohttp.ClientWebSocketResponse:
-        headers = {"Origin": origin} if origin else {}
+    async def connect(self, origin: str | None = SHOP, headers: dict[str, str] | None = None,
+                      **kwargs: Any) -> aiohttp.ClientWebSocketResponse:
+        headers = {**({"Origin": origin} if origin else {}), **(headers or {})}
         return await self.session.ws_connect(f"{self.base}/ws", headers=headers, **kwargs)
 
-    async def visitor(self, token: str | None = None, last_id: int = 0
-                      ) -> tuple[aiohttp.ClientWebSocketResponse, dict, dict]:
+    async def visitor(self, token: str | None = None, last_id: int = 0, page: str = "/cakes",
+                      **hello: Any) -> tuple[aiohttp.ClientWebSocketResponse, dict, dict]:
         ws = await self.connect()
         await ws.send_json({"type": "hello", "token": token, "last_id": last_id,
-                            "page": {"url": f"{SHOP}/cakes", "referrer": "https://search.example"},
-                            "language": "ru-RU"})
+                            "page": {"url": f"{SHOP}{page}", "referrer": "https://search.example"},
+                            "language": "ru-RU", **hello})
         welcome = await receive(ws)
         assert welcome["type"] == "welcome", welcome
         history = await receive(ws)
@@ -109,7 +112,7 @@ async def running_site(data_dir: Path, port: int | None = None, **options: Any
                        for c in await inbox.channels())
 
         await until(ok, "the channel to be up")
-        yield Site(inbox, port, session)
+        yield Site(inbox, port, session, hub)
     finally:
         await session.close()
         task.cancel()
@@ -297,6 +300,22 @@ async def test_oversized_frames_and_messages(site: Site) -> None:
     ('{"type": "message", "cid": "' + "c" * 65 + '", "text": "long cid"}', "bad_frame"),
     ('{"type": "history", "after": "yesterday"}', "bad_frame"),
     ('{"type": "seen", "ids": "all"}', "bad_frame"),
+    ('{"type": "typing", "active": "yes"}', "bad_frame"),
+    ('{"type": "typing", "active": true, "text": 42}', "bad_frame"),
+    ('{"type": "typing", "active": true, "text": "' + "d" * (MAX_DRAFT + 1) + '"}', "too_long"),
+    ('{"type": "contact", "cid": "f", "email": "a@b.example"}', "bad_frame"),
+    ('{"type": "contact", "cid": "f", "text": "hi", "email": ["a@b.example"]}', "bad_frame"),
+    ('{"type": "contact", "cid": "f", "text": "hi"}', "bad_field"),
+    ('{"type": "contact", "cid": "f", "text": "hi", "email": "not an address"}', "bad_field"),
+    ('{"type": "contact", "cid": "f", "text": "hi", "phone": "call me maybe"}', "bad_field"),
+    ('{"type": "contact", "cid": "f", "phone": "+49 30 1234567", "text": "'
+     + "x" * (MAX_TEXT + 1) + '"}', "too_long"),
+    ('{"type": "callback", "cid": "b", "when": "after 18:00"}', "bad_field"),
+    ('{"type": "callback", "cid": "b", "phone": "12"}', "bad_field"),
+    ('{"type": "callback", "cid": "b", "phone": 4930123456}', "bad_frame"),
+    ('{"type": "callback", "cid": "b", "phone": "+4930123456", "when": "' + "w" * 101 + '"}',
+     "bad_field"),
+    ('{"type": "callback", "phone": "+4930123456"}', "bad_frame"),
 ])
 async def test_a_bad_frame_gets_an_error_frame_and_the_socket_lives(
     site: Site, frame: str, code: str
@@ -330,7 +349,10 @@ async def test_the_widget_and_the_demo_page_are_served(site: Site) -> None:
     async with site.session.get(f"{site.base}/widget.css") as response:
         assert response.status == 200 and response.content_type == "text/css"
         css = await response.text()
-    assert len(script.encode()) + len(css.encode()) < 30 * 1024
+    sizes = len(script.encode()), len(css.encode())
+    print(f"widget.js {sizes[0]} bytes + widget.css {sizes[1]} bytes = {sum(sizes)} "
+          f"of {30 * 1024}")
+    assert sum(sizes) < 30 * 1024
     assert "innerHTML" not in script and "insertAdjacentHTML" not in script
     async with site.session.get(f"{site.base}/") as response:
         assert response.status == 200
@@ -391,3 +413,381 @@ async def test_notes_never_reach_the_visitor(site: Site) -> None:
     ws, _, history = await site.visitor(token=welcome["token"])
     assert [m["text"] for m in history["messages"]] == ["hi"]
     await ws.close()
+
+
+# Presence, read marks, forms (issue 3) --------------------------------------------------
+
+
+async def say(ws: aiohttp.ClientWebSocketResponse, text: str, cid: str) -> dict:
+    """Send a message and return its ack."""
+    await ws.send_json({"type": "message", "cid": cid, "text": text})
+    return await receive_until(ws, "ack")
+
+
+async def customer_typing(site: Site, conversation_id: int) -> list[str]:
+    return [row.text for row in await site.inbox.presence()
+            if row.kind is PresenceKind.CUSTOMER_TYPING and row.conversation_id == conversation_id]
+
+
+def stored(site: Site, sql: str, *args: Any) -> list[tuple]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(site.inbox.store.db.path)) as db:
+        return db.execute(sql, args).fetchall()
+
+
+async def test_the_operator_sees_the_visitors_draft(site: Site) -> None:
+    ws, welcome, _ = await site.visitor()
+    assert welcome["config"]["sneak_peek"] is True
+    await say(ws, "Hello", "h")
+    conversation_id = await site.conversation_of("Hello")
+    await ws.send_json({"type": "typing", "active": True, "text": "Is the choc"})
+
+    async def draft() -> list[str]:
+        return await customer_typing(site, conversation_id)
+
+    assert await until(draft, "the draft") == ["Is the choc"]
+    await ws.send_json({"type": "typing", "active": True, "text": "Is the chocolate cake"})
+    await until(lambda: _equals(draft, ["Is the chocolate cake"]), "the longer draft")
+    await ws.send_json({"type": "typing", "active": False, "text": "ignored"})
+    await until(lambda: _equals(draft, []), "typing to stop")
+    # Sending the message ends the typing too, without a "stopped" from the client.
+    await ws.send_json({"type": "typing", "text": "Is the chocolate cake available?"})
+    await until(draft, "the draft again")
+    await say(ws, "Is the chocolate cake available?", "q")
+    assert await customer_typing(site, conversation_id) == []
+    await ws.close()
+
+
+async def _equals(check: Callable[[], Awaitable[Any]], wanted: Any) -> bool:
+    return await check() == wanted
+
+
+async def test_without_sneak_peek_the_operator_sees_only_typing(tmp_path: Path) -> None:
+    async with running_site(tmp_path, sneak_peek=False) as site:
+        ws, welcome, _ = await site.visitor()
+        assert welcome["config"]["sneak_peek"] is False  # the widget then sends no text
+        await say(ws, "Hello", "h")
+        conversation_id = await site.conversation_of("Hello")
+        # A client that sends the draft anyway: the hub drops it.
+        await ws.send_json({"type": "typing", "active": True, "text": "my card number is"})
+
+        async def typing() -> list[str]:
+            return await customer_typing(site, conversation_id)
+
+        assert await until(typing, "typing") == [""]
+        await ws.close()
+
+
+async def test_typing_from_a_visitor_with_no_dialog_yet_is_ignored(site: Site) -> None:
+    ws, _, _ = await site.visitor()
+    await ws.send_json({"type": "typing", "active": True, "text": "hi"})
+    await ws.send_json({"type": "ping"})
+    assert (await receive(ws))["type"] == "pong"  # no error frame, nothing stored
+    assert await site.inbox.conversations() == []
+    await ws.close()
+
+
+async def test_typing_frames_are_rate_limited(site: Site) -> None:
+    ws, _, _ = await site.visitor()
+    await say(ws, "Hello", "h")
+    for n in range(15):
+        await ws.send_json({"type": "typing", "active": True, "text": "x" * (n + 1)})
+    await ws.send_json({"type": "ping"})
+    frames = []
+    while not frames or frames[-1]["type"] != "pong":
+        frames.append(await receive(ws))
+    limited = [f for f in frames if f.get("code") == "rate_limited"]
+    assert limited and all(f["retry_after"] > 0 for f in limited)
+    await ws.close()
+
+
+async def test_the_operators_typing_reaches_the_visitor(tmp_path: Path) -> None:
+    async with running_site(tmp_path, operator_name="Anna") as site:
+        ws, _, _ = await site.visitor()
+        await say(ws, "Anyone there?", "a")
+        conversation_id = await site.conversation_of("Anyone there?")
+        await site.inbox.set_typing(conversation_id)
+        frame = await receive_until(ws, "typing")
+        assert frame == {"type": "typing", "active": True, "name": "Anna"}
+        await site.inbox.set_typing(None)
+        frame = await receive_until(ws, "typing")
+        assert frame["active"] is False
+        await ws.close()
+
+
+async def test_the_operator_reading_the_dialog_marks_the_visitors_messages_read(
+    tmp_path: Path
+) -> None:
+    async with running_site(tmp_path) as site:
+        ws, welcome, history = await site.visitor()
+        assert history["seen_up_to"] == 0
+        await say(ws, "one", "1")
+        second = await say(ws, "two", "2")
+        conversation_id = await site.conversation_of("two")
+        await site.inbox.mark_read(conversation_id)
+        frame = await receive_until(ws, "seen")
+        assert frame == {"type": "seen", "up_to": second["id"]}
+        await ws.close()
+        # A reload while this hub runs: history says so too.
+        ws, _, history = await site.visitor(token=welcome["token"])
+        assert history["seen_up_to"] == second["id"]
+        await ws.close()
+        ws, _, _ = await site.visitor(token=welcome["token"])
+        third = await say(ws, "three", "3")
+        await site.inbox.send(conversation_id, "an answer")
+        await receive_until(ws, "message")
+        await ws.close()
+    # After a restart the hub knows only what the store shows: the operator answered
+    # after "three", so "three" and everything before it was read.
+    async with running_site(tmp_path) as site:
+        ws, _, history = await site.visitor(token=welcome["token"])
+        assert history["seen_up_to"] == third["id"]
+        ws2, _, history = await site.visitor(token=welcome["token"], last_id=third["id"])
+        assert history["seen_up_to"] == 0  # what it cannot know, it does not claim
+        await ws.close()
+        await ws2.close()
+
+
+async def test_nobody_online_means_the_offline_form(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(webchat, "STATUS_INTERVAL", 0.1)
+    async with running_site(tmp_path) as site:
+        ws, welcome, _ = await site.visitor()
+        assert welcome["status"] == {"open": True, "online": False, "next_open": None}
+        assert welcome["config"]["offline_form"] is True
+        # An operator opens opchat: the open widget is told, and a newcomer too.
+        await site.inbox.heartbeat(None)
+        status = await receive_until(ws, "status")
+        assert status == {"type": "status", "open": True, "online": True, "next_open": None}
+        other, welcome, _ = await site.visitor()
+        assert welcome["status"]["online"] is True
+        await site.inbox.leave()
+        assert (await receive_until(ws, "status"))["online"] is False
+        await ws.close()
+        await other.close()
+
+
+async def test_the_offline_form_is_stored_with_the_contact(site: Site) -> None:
+    ws, _, _ = await site.visitor()
+    await ws.send_json({"type": "contact", "cid": "form1", "name": "Maria  Petrova",
+                        "email": "maria@example.org", "phone": "+7 900 123-45-67",
+                        "text": "Do you deliver to Tver?"})
+    ack = await receive(ws)
+    assert ack["type"] == "ack" and ack["cid"] == "form1" and ack["duplicate"] is False
+    conversation_id = await site.conversation_of("Do you deliver to Tver?")
+    [message] = await site.inbox.messages(conversation_id)
+    assert message.id == ack["id"] and message.author == "Maria Petrova"
+    assert message.meta["contact_form"] is True
+    assert message.meta["contact"] == {"name": "Maria Petrova", "email": "maria@example.org",
+                                       "phone": "+7 900 123-45-67"}
+    assert stored(site, "SELECT name, email, phone FROM contacts") == [
+        ("Maria Petrova", "maria@example.org", "+7 900 123-45-67")]
+    # Sent twice (the ack was lost): stored once.
+    await ws.send_json({"type": "contact", "cid": "form1", "email": "maria@example.org",
+                        "text": "Do you deliver to Tver?"})
+    again = await receive(ws)
+    assert again["id"] == ack["id"] and again["duplicate"] is True
+    # Her next chat message keeps her name.
+    await say(ws, "Thanks", "t")
+    assert (await site.inbox.messages(conversation_id))[-1].author == "Maria Petrova"
+    await ws.close()
+
+
+async def test_a_callback_request_is_labelled_and_joins_the_dialog(site: Site) -> None:
+    ws, _, _ = await site.visitor()
+    first = await say(ws, "I have a question about a wedding cake", "w")
+    await ws.send_json({"type": "callback", "cid": "cb", "phone": "+7 900 123-45-67",
+                        "when": "after   18:00"})
+    ack = await receive_until(ws, "ack")
+    assert ack["text"] == "Call me back: +7 900 123-45-67, after 18:00"
+    conversation_id = await site.conversation_of(ack["text"])
+    conversation = await site.inbox.conversation(conversation_id)
+    assert conversation is not None and conversation.labels == ("callback",)
+    assert conversation.waiting_since is not None  # the customer waits, the timer runs
+    messages = await site.inbox.messages(conversation_id)
+    assert [m.id for m in messages] == [first["id"], ack["id"]]  # the same dialog
+    assert messages[-1].meta == {"callback_request": {"phone": "+7 900 123-45-67",
+                                                      "when": "after 18:00"}}
+    assert len(await site.inbox.conversations()) == 1
+    await ws.close()
+
+
+async def test_a_new_visitors_callback_request_sets_the_contacts_phone(site: Site) -> None:
+    ws, _, _ = await site.visitor()
+    await ws.send_json({"type": "callback", "cid": "cb", "phone": "+49 30 1234567"})
+    ack = await receive(ws)
+    assert ack["text"] == "Call me back: +49 30 1234567"
+    assert stored(site, "SELECT phone FROM contacts") == [("+49 30 1234567",)]
+    await ws.close()
+
+
+async def test_greetings_by_page_path(tmp_path: Path) -> None:
+    greetings = {"/pricing": "Questions about prices?", "/pricing/enterprise": "A big team?",
+                 "/": "Hi from anywhere"}
+    async with running_site(tmp_path, greeting="Hello!", greetings=greetings) as site:
+        for page, wanted in [("/pricing", "Questions about prices?"),
+                             ("/pricing/team?x=1", "Questions about prices?"),
+                             ("/pricing/enterprise/", "A big team?"),
+                             ("/pricingx", "Hi from anywhere"),
+                             ("/cakes", "Hi from anywhere")]:
+            ws, welcome, _ = await site.visitor(page=page)
+            assert welcome["config"]["greeting"] == wanted, page
+            await ws.close()
+    async with running_site(tmp_path, greeting="Hello!",
+                            greetings={"/pricing": "Prices?"}) as site:
+        ws, welcome, _ = await site.visitor(page="/cakes")
+        assert welcome["config"]["greeting"] == "Hello!"
+        await ws.close()
+
+
+async def test_working_hours_in_the_start_frame(tmp_path: Path) -> None:
+    async with running_site(tmp_path, hours="Mon-Fri 09:00-18:00", timezone="Europe/Berlin",
+                            operator_name="Anna", operator_photo="https://shop.example/a.jpg"
+                            ) as site:
+        await site.inbox.heartbeat(None)
+        transport = site.hub.transports["site"]
+        transport.clock = lambda: 1_741_975_200.0  # Friday 2025-03-14 19:00 in Berlin
+        ws, welcome, _ = await site.visitor()
+        assert welcome["status"] == {"open": False, "online": True,
+                                     "next_open": 1_742_198_400.0}  # Monday 09:00
+        assert welcome["config"]["hours"] == "Пн–Пт 09:00–18:00"  # the visitor's language
+        assert welcome["config"]["operator_name"] == "Anna"
+        assert welcome["config"]["operator_photo"] == "https://shop.example/a.jpg"
+        await ws.close()
+        transport.clock = lambda: 1_741_953_600.0  # Friday 13:00
+        ws, welcome, _ = await site.visitor()
+        assert welcome["status"] == {"open": True, "online": True, "next_open": None}
+        await ws.close()
+
+
+@pytest.mark.parametrize(("options", "reason"), [
+    ({"hours": "Mno-Fri 09:00-18:00", "timezone": "Europe/Berlin"}, "'Mno' is not a day"),
+    ({"hours": "Mon-Fri 09:00-18:00", "timezone": "Europe/Atlantis"},
+     "unknown timezone 'Europe/Atlantis'"),
+    ({"hours": "Mon-Fri 09:00-18:00"}, "hours needs timezone"),
+    ({"timezone": "Mars/Base"}, "unknown timezone 'Mars/Base'"),
+    ({"sneak_peek": "no"}, "sneak_peek must be true or false"),
+    ({"greetings": ["/pricing", "hi"]}, "greetings must be a table"),
+    ({"greetings": {"pricing": "hi"}}, "'pricing' is not a path"),
+    ({"operator_photo": "javascript:alert(1)"}, "operator_photo"),
+    ({"operator_photo": "//evil.example/a.png"}, "operator_photo"),
+    ({"trust_proxy": ["10.0.0.300"]}, "'10.0.0.300' is not an IP address"),
+])
+async def test_a_bad_option_shows_the_channel_down_with_the_reason(
+    tmp_path: Path, options: dict, reason: str
+) -> None:
+    inbox = await Inbox.open(tmp_path, "anna")
+    channel = ChannelSettings("site", "webchat",
+                              {"listen": f"127.0.0.1:{free_port()}", **options})
+    task = asyncio.create_task(Hub(inbox, [channel], tmp_path).run())
+    try:
+        async def down() -> Any:
+            return [c for c in await inbox.channels() if c.health is Health.DOWN]
+
+        [found] = await until(down, "the channel down")
+        assert reason in found.health_detail, found.health_detail
+        assert not task.done()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await inbox.close()
+
+
+async def test_the_visitors_details_are_capped_before_they_are_stored(site: Site) -> None:
+    ws = await site.connect(headers={"User-Agent": "U" * 5000})
+    await ws.send_json({"type": "hello", "token": None,
+                        "page": {"url": SHOP + "/" + "p" * 5000, "title": "T" * 5000,
+                                 "referrer": "https://r.example/" + "r" * 5000},
+                        "language": "L" * 500, "name": "N" * 5000})
+    await receive_until(ws, "history")
+    await say(ws, "hello", "h")
+    [(profile, author)] = stored(site, "SELECT i.profile, m.author FROM identities i "
+                                       "JOIN messages m ON 1")
+    found = json.loads(profile)
+    assert {key: len(value) for key, value in found.items()} == {
+        "page": 500, "title": 200, "referrer": 500, "language": 35, "user_agent": 300}
+    assert found["page"].startswith(SHOP) and found["user_agent"].startswith("UUU")
+    assert len(author) == 100
+    await ws.close()
+
+
+async def test_behind_a_trusted_proxy_limits_count_the_forwarded_address(
+    tmp_path: Path
+) -> None:
+    async with running_site(tmp_path, trust_proxy=["127.0.0.1"]) as site:
+        sockets = [await site.connect(headers={"X-Forwarded-For": "203.0.113.7, 127.0.0.1"})
+                   for _ in range(20)]
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await site.connect(headers={"X-Forwarded-For": "203.0.113.7"})
+        assert refused.value.status == 429
+        # Another visitor behind the same proxy is someone else.
+        other = await site.connect(headers={"X-Forwarded-For": "198.51.100.1"})
+        await other.close()
+        for ws in sockets:
+            await ws.close()
+
+
+async def test_without_trust_the_forwarded_header_is_ignored(site: Site) -> None:
+    sockets = [await site.connect(headers={"X-Forwarded-For": f"198.51.100.{n}"})
+               for n in range(20)]
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await site.connect(headers={"X-Forwarded-For": "198.51.100.99"})
+    assert refused.value.status == 429  # all 127.0.0.1, whatever the header says
+    for ws in sockets:
+        await ws.close()
+
+
+def test_the_client_address_behind_proxies(tmp_path: Path) -> None:
+    def transport(trust: Any) -> WebChatTransport:
+        return WebChatTransport(ChannelSettings("w", "webchat", {"trust_proxy": trust}),
+                                tmp_path)
+
+    chain = ["1.2.3.4, 10.0.0.5", "10.0.0.9"]  # client, proxy, proxy (two headers)
+    assert transport(False).client_ip("10.0.0.9", chain) == "10.0.0.9"
+    assert transport(True).client_ip("10.0.0.9", chain) == "10.0.0.9"  # right-most entry
+    assert transport(True).client_ip("10.0.0.9", ["1.2.3.4"]) == "1.2.3.4"
+    assert transport(["10.0.0.0/8"]).client_ip("10.0.0.9", chain) == "1.2.3.4"
+    assert transport(["10.0.0.0/8"]).client_ip("192.0.2.1", chain) == "192.0.2.1"  # not ours
+    # A visitor who writes the header themselves only adds entries on the left.
+    forged = ["6.6.6.6, 1.2.3.4, 10.0.0.5"]
+    assert transport(["10.0.0.0/8"]).client_ip("10.0.0.9", forged) == "1.2.3.4"
+    assert transport(["10.0.0.0/8"]).client_ip("10.0.0.9", ["nonsense, 10.0.0.5"]) == "10.0.0.5"
+    assert transport(["10.0.0.0/8"]).client_ip("10.0.0.9", []) == "10.0.0.9"
+    assert transport("::1").client_ip("::1", ["[2001:db8::1]:5555"]) == "2001:db8::1"
+
+
+async def test_clients_without_an_origin_only_when_allowed(tmp_path: Path) -> None:
+    async with running_site(tmp_path, allow_no_origin=True) as site:
+        ws = await site.connect(origin=None)
+        await ws.send_json({"type": "ping"})
+        assert (await receive(ws))["type"] == "pong"
+        await ws.close()
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await site.connect(origin="https://evil.example")  # a browser elsewhere: still no
+        assert refused.value.status == 403
+
+
+def test_channel_add_takes_the_web_chat_options_and_refuses_bad_ones(tmp_path: Path) -> None:
+    from tests.functional.test_cli import run
+
+    result = run(tmp_path, "channel", "add", "webchat", "--name", "shop", "--hours",
+                 "Пн-Пт 09:00-18:00", "--timezone", "Europe/Moscow", "--operator-name", "Anna",
+                 "--no-sneak-peek", "--trust-proxy", "10.0.0.1", "--allow-no-origin")
+    assert result.returncode == 0, result.stderr
+    import tomllib
+
+    options = tomllib.loads((tmp_path / "config.toml").read_text())["channels"]["shop"]
+    assert options == {"kind": "webchat", "hours": "Пн-Пт 09:00-18:00",
+                       "timezone": "Europe/Moscow", "operator_name": "Anna",
+                       "sneak_peek": False, "trust_proxy": ["10.0.0.1"],
+                       "allow_no_origin": True}
+    for args, problem in [(["--hours", "Mon-Fri 9-18", "--timezone", "UTC"], "'9-18'"),
+                          (["--hours", "Mon-Fri 09:00-18:00"], "needs timezone"),
+                          (["--timezone", "Moon/Base"], "unknown timezone"),
+                          (["--operator-photo", "javascript:alert(1)"], "operator_photo"),
+                          (["--trust-proxy", "proxy.local"], "'proxy.local'")]:
+        refused = run(tmp_path, "channel", "add", "webchat", "--name", "bad", *args)
+        assert refused.returncode == 2 and problem in refused.stderr, (args, refused.stderr)
+        assert "Traceback" not in refused.stderr
+    assert "bad" not in tomllib.loads((tmp_path / "config.toml").read_text())["channels"]

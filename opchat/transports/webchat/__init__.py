@@ -16,7 +16,14 @@ token. The visitor id is the chat id, so one visitor is one dialog.
 What the widget sends is acknowledged only after ``sink.ingest`` returns; its
 client id becomes part of the external id, so a resend after a reconnect is
 stored once. Replies are pushed to the visitor's open sockets; a visitor who is
-away gets them as history on their next connect (``sink.history``).
+away gets them as history on their next connect (``sink.history``). The
+offline form and "call me back" are messages too, with a contact and labels.
+
+Presence goes both ways but is never stored as messages: the visitor's typing
+(and draft, with ``sneak_peek``) through ``sink.customer_typing``; the
+operator's typing and reading through :meth:`typing` and :meth:`seen`, which
+the hub calls. Who is online (``sink.operators_online``) and the working hours
+(``opchat.hours``) decide whether the widget offers the chat or the offline form.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -35,8 +43,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 from opchat.config import ChannelSettings
+from opchat.hours import WorkingHours, timezone
 from opchat.model import Direction, Health, InboundMessage, Message, MessageState, OutboundMessage
 from opchat.transports import DEFAULT_LISTEN, Capabilities, Delivery, Sink, parse_listen
 
@@ -51,6 +61,16 @@ TOKEN_VERSION = "v1"
 MAX_FRAME = 64 * 1024  # bytes of one WebSocket frame; larger closes the socket (1009)
 MAX_TEXT = 4000  # characters of one message; longer gets a "too_long" error frame
 MAX_CID = 64
+MAX_DRAFT = 1000  # characters of a typing frame's draft (the sneak peek); more: "too_long"
+MAX_NAME = 100  # a visitor's name in a form, and operator_name
+MAX_EMAIL = 254
+MAX_PHONE = 40
+MAX_WHEN = 100  # "call me back" time, free text
+MAX_URL = 500  # page and referrer kept in the contact's profile
+MAX_TITLE = 200
+MAX_LANGUAGE = 35
+MAX_USER_AGENT = 300
+STATUS_INTERVAL = 5.0  # seconds between checks of who is online, for open widgets
 MAX_IDS = 100  # ids in one "received"/"seen" frame
 MAX_SOCKETS_PER_IP = 20
 HISTORY_LIMIT = 200
@@ -136,7 +156,7 @@ class TokenBuckets:
                 del self._buckets[key]
 
 
-# The channel --------------------------------------------------------------------------
+# The channel's settings ---------------------------------------------------------------
 
 
 class FrameError(Exception):
@@ -154,6 +174,8 @@ class Visit:
     user_agent: str
     visitor: str | None = None
     profile: dict[str, Any] = field(default_factory=dict)
+    name: str = ""  # what the visitor called themselves in a form, if anything
+    typing: bool = False  # told the hub "typing" and not yet "stopped"
     violations: int = 0
 
 
@@ -168,33 +190,161 @@ def _text(value: Any, limit: int) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
+def _flag(options: dict[str, Any], key: str, default: bool) -> bool:
+    value = options.get(key, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"option {key} must be true or false, not {value!r}")
+    return value
+
+
+def _greetings(value: Any) -> dict[str, str]:
+    """The ``greetings`` table: path prefix -> greeting."""
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError('option greetings must be a table like { "/pricing" = "Questions '
+                         'about prices?" }')
+    table = {}
+    for prefix, greeting in value.items():
+        if not isinstance(prefix, str) or not prefix.startswith("/"):
+            raise ValueError(f"greetings: {prefix!r} is not a path (it starts with /)")
+        if not isinstance(greeting, str):
+            raise ValueError(f"greetings: the greeting for {prefix!r} is not text")
+        table[prefix.rstrip("/") or "/"] = greeting
+    return table
+
+
+def _photo(value: Any, path: str) -> str:
+    """``operator_photo``: an http(s) URL or a path under the channel, else ValueError."""
+    if value in (None, ""):
+        return ""
+    text = str(value)
+    bad = len(text) > 1000 or any(ch.isspace() or ch in "\\\"'<>" or not ch.isprintable()
+                                  for ch in text)
+    parts = urlsplit(text) if not bad else None
+    if parts is not None and parts.scheme in ("http", "https") and parts.netloc:
+        return text
+    if parts is not None and not parts.scheme and not parts.netloc \
+            and text.startswith((path or "") + "/") and not text.startswith("//"):
+        return text
+    raise ValueError(f"option operator_photo {text[:80]!r} must be an http(s) URL or a path "
+                     f"under the channel ({path or ''}/...)")
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _proxies(value: Any) -> bool | list[Network]:
+    """``trust_proxy``: false, true (the peer is a proxy) or its addresses / networks."""
+    if value in (None, False, ""):
+        return False
+    if value is True:
+        return True
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ValueError("option trust_proxy must be true, false or a list of addresses")
+    networks = []
+    for item in items:
+        try:
+            networks.append(ipaddress.ip_network(str(item).strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"trust_proxy: {item!r} is not an IP address or network") from None
+    return networks
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("["):  # "[v6]" or "[v6]:port"
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:  # "v4:port"
+        text = text.partition(":")[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _page_path(url: str) -> str:
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:
+        return "/"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+PHONE = re.compile(r"\+?[0-9][0-9 ().\-]*")
+
+
+# The channel --------------------------------------------------------------------------
+
+
 class WebChatTransport:
     kind: ClassVar[str] = "webchat"
     capabilities: ClassVar[Capabilities] = Capabilities(typing=True, max_len=MAX_TEXT)
 
     def __init__(self, channel: ChannelSettings, data_dir: Path) -> None:
-        options = channel.options
         self.name = channel.name
-        self.listen = str(options.get("listen") or DEFAULT_LISTEN)
-        parse_listen(self.listen)
-        self.path = "/" + str(options.get("path", "")).strip("/") if options.get("path") else ""
-        self.origins = _origins(options.get("origin"))
-        self.widget_config = {
-            "title": str(options.get("title", "Chat with us")),
-            "subtitle": str(options.get("subtitle", "We usually answer in a few minutes")),
-            "greeting": str(options.get("greeting", "Hello! How can we help?")),
-            "placeholder": str(options.get("placeholder", "Type a message…")),
-            "color": str(options.get("color", "#2563eb")),
-            "max_len": MAX_TEXT,
-        }
+        self._read_options(channel.options)
         self.tokens = Tokens(load_secret(data_dir), channel.name)
         self.visitor_messages = TokenBuckets(burst=8, rate=1.0)
         self.ip_messages = TokenBuckets(burst=30, rate=3.0)
         self.ip_frames = TokenBuckets(burst=120, rate=20.0)
+        self.visitor_typing = TokenBuckets(burst=6, rate=4.0)
         self.visits: dict[str, set[Visit]] = {}  # visitor -> open sockets
         self.sockets_per_ip: dict[str, int] = {}
+        # visitor -> the highest of their message ids an operator has read, as far as
+        # this hub has seen since it started (the store keeps no read state for them).
+        self.read_up_to: dict[str, int] = {}
+        self.clock = time.time
+        self._status: dict[str, Any] | None = None  # as last pushed to every socket
         self._sink: Sink | None = None
         self._ready = asyncio.Event()
+
+    def _read_options(self, options: dict[str, Any]) -> None:
+        # Every option is checked here: a bad one shows the channel DOWN with this
+        # message (the hub catches it), before any visitor sees a half-set widget.
+        self.listen = str(options.get("listen") or DEFAULT_LISTEN)
+        parse_listen(self.listen)
+        self.path = "/" + str(options.get("path", "")).strip("/") if options.get("path") else ""
+        self.origins = _origins(options.get("origin"))
+        public_url = str(options.get("public_url") or "")
+        parts = urlsplit(public_url)
+        self.public_origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+        self.allow_no_origin = _flag(options, "allow_no_origin", False)
+        self.trusted_proxies = _proxies(options.get("trust_proxy", False))
+        self.sneak_peek = _flag(options, "sneak_peek", True)
+        self.hours: WorkingHours | None = None
+        zone = options.get("timezone")
+        if options.get("hours") not in (None, ""):
+            if zone in (None, ""):
+                raise ValueError('option hours needs timezone too, e.g. timezone = '
+                                 '"Europe/Berlin"')
+            self.hours = WorkingHours.parse(str(options["hours"]), str(zone))
+        elif zone not in (None, ""):
+            timezone(str(zone))  # checked all the same: a typo should not wait for hours
+        self.greeting = str(options.get("greeting", "Hello! How can we help?"))
+        self.greetings = _greetings(options.get("greetings"))
+        self.operator_name = str(options.get("operator_name", ""))[:MAX_NAME]
+        self.operator_photo = _photo(options.get("operator_photo"), self.path)
+        self.widget_config = {
+            "title": str(options.get("title", "Chat with us")),
+            "subtitle": str(options.get("subtitle", "We usually answer in a few minutes")),
+            "greeting": self.greeting,
+            "placeholder": str(options.get("placeholder", "Type a message…")),
+            "color": str(options.get("color", "#2563eb")),
+            "max_len": MAX_TEXT,
+            "max_draft": MAX_DRAFT,
+            "sneak_peek": self.sneak_peek,
+            "operator_name": self.operator_name,
+            "operator_photo": self.operator_photo,
+            "offline_form": _flag(options, "offline_form", True),
+            "callback": _flag(options, "callback", True),
+            "hours": "",
+        }
 
     # The contract ---------------------------------------------------------------------
 
@@ -202,7 +352,21 @@ class WebChatTransport:
         self._sink = sink
         self._ready.set()
         sink.health(Health.OK, f"{self.listen}{self.path}")
-        await asyncio.Event().wait()
+        while True:
+            # Operators come and go and the shop opens and closes: tell open widgets,
+            # so the offline form gives way to the chat (and back) without a reload.
+            await asyncio.sleep(STATUS_INTERVAL)
+            if not self.visits:
+                continue
+            try:
+                status = await self._availability()
+            except Exception as exc:  # the store was busy: try again next round
+                log.warning("channel %s: could not tell who is online: %s", self.name, exc)
+                continue
+            if status != self._status:
+                self._status = status
+                for visitor in list(self.visits):
+                    await self._push(visitor, {"type": "status", **status})
 
     async def send(self, out: OutboundMessage) -> Delivery:
         frame = {"type": "message", "message": {
@@ -210,6 +374,23 @@ class WebChatTransport:
         await self._push(out.chat_id, frame)
         # Offline visitors get it as history when they come back: it is sent either way.
         return Delivery(external_id=self._out_id(out.chat_id, out.message_id))
+
+    async def typing(self, chat_id: str, active: bool) -> None:
+        """An operator is typing in this visitor's dialog (or stopped)."""
+        await self._push(chat_id, {"type": "typing", "active": bool(active),
+                                   "name": self.operator_name})
+
+    async def seen(self, chat_id: str) -> None:
+        """An operator read the dialog: every visitor message so far is read."""
+        sink = await self._sink_ready()
+        messages = await sink.history(chat_id, 0, HISTORY_LIMIT)
+        up_to = max((m.id for m in messages if m.direction is Direction.IN), default=0)
+        if not up_to:
+            return
+        # A message stored between the operator opening the dialog and this query would
+        # be counted read too; the window is one query long.
+        self.read_up_to[chat_id] = max(up_to, self.read_up_to.get(chat_id, 0))
+        await self._push(chat_id, {"type": "seen", "up_to": self.read_up_to[chat_id]})
 
     def mount(self, app: web.Application) -> None:
         app.router.add_get(self.path + "/", self._demo_page)
@@ -238,16 +419,46 @@ class WebChatTransport:
 
         html = (STATIC / "demo.html").read_text(encoding="utf-8")
         html = html.replace("{{widget}}", self.path + "/widget.js")
+        photo = urlsplit(self.operator_photo)
+        images = "'self' data:" + (f" {photo.scheme}://{photo.netloc}" if photo.netloc else "")
         return web.Response(text=html, content_type="text/html", headers={
             "Content-Security-Policy": "default-src 'self'; connect-src 'self' ws: wss:; "
-                                       "style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+                                       f"style-src 'self' 'unsafe-inline'; img-src {images}",
             "X-Content-Type-Options": "nosniff"})
 
     def origin_allowed(self, origin: str | None, own: str) -> bool:
         if not origin:
-            return False  # browsers always send one; a page elsewhere must be allowed by name
+            # Browsers always send one; a page elsewhere must be allowed by name. Other
+            # clients (apps) send none, and are let in only when the business says so.
+            return self.allow_no_origin
         origin = origin.rstrip("/")
-        return origin == own or origin in self.origins or "*" in self.origins
+        return (origin in (own, self.public_origin) or origin in self.origins
+                or "*" in self.origins)
+
+    def client_ip(self, peer: str | None, forwarded: Iterable[str] = ()) -> str:
+        """The address per-IP limits count: the peer's, or behind a trusted proxy the
+        right-most X-Forwarded-For entry that is not a trusted proxy."""
+        peer = peer or "?"
+        if not self.trusted_proxies or not self._trusted(peer, is_peer=True):
+            return peer  # anyone can write the header: only a trusted proxy's counts
+        hops = [hop for header in forwarded for hop in header.split(",") if hop.strip()]
+        client = peer
+        for hop in reversed(hops):
+            address = _address(hop)
+            if address is None:
+                break  # not written by a proxy of ours: keep the last hop we trust
+            client = str(address)
+            if not self._trusted(client):
+                break
+        return client
+
+    def _trusted(self, address: str, is_peer: bool = False) -> bool:
+        if self.trusted_proxies is True:
+            return is_peer  # "the peer is a proxy", and only the peer
+        if not self.trusted_proxies:
+            return False
+        parsed = _address(address)
+        return parsed is not None and any(parsed in net for net in self.trusted_proxies)
 
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         from aiohttp import WSMsgType, web
@@ -256,12 +467,12 @@ class WebChatTransport:
         if not self.origin_allowed(request.headers.get("Origin"),
                                    f"{request.scheme}://{request.host}"):
             return web.Response(status=403, text="origin not allowed\n")
-        ip = request.remote or "?"
+        ip = self.client_ip(request.remote, request.headers.getall("X-Forwarded-For", ()))
         if self.sockets_per_ip.get(ip, 0) >= MAX_SOCKETS_PER_IP:
             return web.Response(status=429, text="too many connections\n")
         ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=30.0)
         await ws.prepare(request)
-        visit = Visit(ws, ip, request.headers.get("User-Agent", "")[:300])
+        visit = Visit(ws, ip, request.headers.get("User-Agent", "")[:MAX_USER_AGENT])
         self.sockets_per_ip[ip] = self.sockets_per_ip.get(ip, 0) + 1
         try:
             async for frame in ws:
@@ -278,6 +489,9 @@ class WebChatTransport:
                 del self.sockets_per_ip[ip]
             if visit.visitor is not None:
                 self._forget(visit)
+                if visit.typing:  # gone mid-word: the operator should not wait for it
+                    with contextlib.suppress(Exception):  # it expires by itself anyway
+                        await self._tell_typing(visit, "", False)
         return ws
 
     async def _close_all(self, app: web.Application) -> None:
@@ -322,15 +536,20 @@ class WebChatTransport:
         visit.visitor = visitor
         page = frame.get("page") if isinstance(frame.get("page"), dict) else {}
         visit.profile = {key: value for key, value in {
-            "page": _text(page.get("url"), 500),
-            "title": _text(page.get("title"), 200),
-            "referrer": _text(page.get("referrer"), 500),
-            "language": _text(frame.get("language"), 35),
+            "page": _text(page.get("url"), MAX_URL),
+            "title": _text(page.get("title"), MAX_TITLE),
+            "referrer": _text(page.get("referrer"), MAX_URL),
+            "language": _text(frame.get("language"), MAX_LANGUAGE),
             "user_agent": visit.user_agent,
         }.items() if value}
+        visit.name = _one_line(_text(frame.get("name"), MAX_NAME))
         self.visits.setdefault(visitor, set()).add(visit)
+        language = visit.profile.get("language", "")
+        config = {**self.widget_config,
+                  "greeting": self.greeting_for(visit.profile.get("page", "")),
+                  "hours": self.hours.describe(language) if self.hours else ""}
         await self._reply(visit, {"type": "welcome", "visitor": visitor, "token": token,
-                                  "config": self.widget_config})
+                                  "config": config, "status": await self._availability()})
         await self._history(visit, {"after": frame.get("last_id", 0)})
 
     async def _history(self, visit: Visit, frame: dict[str, Any]) -> None:
@@ -340,36 +559,96 @@ class WebChatTransport:
         sink = await self._sink_ready()
         assert visit.visitor is not None
         messages = await sink.history(visit.visitor, after, HISTORY_LIMIT)
+        # Read marks survive a reload only as far as can be known: an operator who
+        # answered had read what came before the answer; and what this hub was told
+        # since it started.
+        up_to = self.read_up_to.get(visit.visitor, 0)
+        last_in = 0
+        for message in messages:
+            if message.direction is Direction.IN:
+                last_in = message.id
+            elif message.direction is Direction.OUT:
+                up_to = max(up_to, last_in)
         await self._reply(visit, {"type": "history",
-                                  "messages": [self._public(m, visit.visitor) for m in messages]})
+                                  "messages": [self._public(m, visit.visitor) for m in messages],
+                                  "seen_up_to": up_to})
 
     async def _message(self, visit: Visit, frame: dict[str, Any]) -> None:
+        cid = self._cid(frame)
+        text = self._body(frame, "text", cid)
+        await self._store(visit, cid, text)
+
+    async def _contact(self, visit: Visit, frame: dict[str, Any]) -> None:
+        """The offline form: a message with a way to answer it."""
+        cid = self._cid(frame)
+        name = self._field(frame, "name", MAX_NAME, cid)
+        email = self._field(frame, "email", MAX_EMAIL, cid)
+        phone = self._field(frame, "phone", MAX_PHONE, cid)
+        if email and not EMAIL.fullmatch(email):
+            raise FrameError("bad_field", "this is not an email address", cid=cid, field="email")
+        if phone:
+            self._check_phone(phone, cid)
+        if not email and not phone:
+            raise FrameError("bad_field", "leave an email or a phone number", cid=cid,
+                             field="email")
+        text = self._body(frame, "text", cid)
+        contact = {key: value for key, value in
+                   {"name": name, "email": email, "phone": phone}.items() if value}
+        # "contact" keeps what was left even when the contact existed already (the store
+        # fills a contact's email and phone only when it creates it).
+        await self._store(visit, cid, text, name=name, email=email or None,
+                          phone=phone or None,
+                          meta={"contact_form": True, "contact": contact})
+
+    async def _callback(self, visit: Visit, frame: dict[str, Any]) -> None:
+        """"Call me back": a phone and a convenient time, as a labelled message."""
+        cid = self._cid(frame)
+        phone = self._field(frame, "phone", MAX_PHONE, cid)
+        if not phone:
+            raise FrameError("bad_field", "a phone number is needed", cid=cid, field="phone")
+        self._check_phone(phone, cid)
+        when = self._field(frame, "when", MAX_WHEN, cid)
+        name = self._field(frame, "name", MAX_NAME, cid)
+        body = f"Call me back: {phone}" + (f", {when}" if when else "")
+        await self._store(visit, cid, body, name=name, phone=phone, labels=("callback",),
+                          meta={"callback_request": {"phone": phone, "when": when}},
+                          echo=True)
+
+    async def _store(self, visit: Visit, cid: str, body: str, *, name: str = "",
+                     email: str | None = None, phone: str | None = None,
+                     labels: tuple[str, ...] = (), meta: dict[str, Any] | None = None,
+                     echo: bool = False) -> None:
+        """Ingest what the visitor sent, then (only then) acknowledge it."""
         visitor = visit.visitor
         assert visitor is not None
-        cid, text = frame.get("cid"), frame.get("text")
-        if not isinstance(cid, str) or not 0 < len(cid) <= MAX_CID:
-            raise FrameError("bad_frame", f"\"cid\" must be a string of 1–{MAX_CID} characters")
-        if not isinstance(text, str) or not text.strip():
-            raise FrameError("bad_frame", "\"text\" must be a non-empty string", cid=cid)
-        if len(text) > MAX_TEXT:
-            raise FrameError("too_long", f"a message may have at most {MAX_TEXT} characters",
-                             cid=cid)
         wait = max(self.visitor_messages.take(visitor), self.ip_messages.take(visit.ip))
         if wait:
             visit.violations += 1
             raise FrameError("rate_limited", "too many messages; wait a little", cid=cid,
                              retry_after=round(wait, 1))
+        if name:  # this socket and the visitor's other tabs write under it from now on
+            for other in self.visits.get(visitor, ()):
+                other.name = name
         sink = await self._sink_ready()
         ingested = await sink.ingest(InboundMessage(
             channel=self.name, chat_id=visitor, external_id=f"{visitor}:c:{cid}",
-            sender_id=visitor, sender_name=f"Visitor {visitor[:4]}", body=text,
-            sent_at=time.time(), profile=visit.profile))
+            sender_id=visitor, sender_name=visit.name or f"Visitor {visitor[:4]}", body=body,
+            sent_at=time.time(), email=email, phone=phone, profile=visit.profile,
+            meta=meta or {}, labels=labels))
+        if visit.typing:  # the draft is now a message: the operator should not see both
+            try:
+                await self._tell_typing(visit, "", False)
+            except Exception as exc:  # it expires by itself; the ack matters more
+                log.warning("channel %s: could not clear a draft: %s", self.name, exc)
         # Stored: now it may be acknowledged, and shown in the visitor's other tabs.
-        await self._reply(visit, {"type": "ack", "cid": cid, "id": ingested.message_id,
-                                  "duplicate": ingested.duplicate})
+        ack = {"type": "ack", "cid": cid, "id": ingested.message_id,
+               "duplicate": ingested.duplicate}
+        if echo:
+            ack["text"] = body  # built here, so the client cannot know it
+        await self._reply(visit, ack)
         if not ingested.duplicate:
             await self._push(visitor, {"type": "message", "message": {
-                "id": ingested.message_id, "from": "visitor", "cid": cid, "text": text,
+                "id": ingested.message_id, "from": "visitor", "cid": cid, "text": body,
                 "at": time.time()}}, skip=visit)
 
     async def _receipt(self, visit: Visit, frame: dict[str, Any]) -> None:
@@ -385,17 +664,95 @@ class WebChatTransport:
             await sink.report(self._out_id(visit.visitor, message_id), state)
 
     async def _typing(self, visit: Visit, frame: dict[str, Any]) -> None:
-        """Accepted; shown to the operator in a later step (sneak peek)."""
+        """The visitor is typing; ``text`` is their draft (the sneak peek), if shared."""
+        active, text = frame.get("active", True), frame.get("text", "")
+        if not isinstance(active, bool):
+            raise FrameError("bad_frame", "\"active\" must be true or false")
+        if not isinstance(text, str):
+            raise FrameError("bad_frame", "\"text\" must be a string")
+        if len(text) > MAX_DRAFT:
+            raise FrameError("too_long", f"a draft may have at most {MAX_DRAFT} characters")
+        assert visit.visitor is not None
+        if not active and not visit.typing:
+            return  # nothing to stop: spare the store a write
+        wait = self.visitor_typing.take(visit.visitor)
+        if wait:
+            visit.violations += 1
+            raise FrameError("rate_limited", "too many typing frames", retry_after=round(wait, 1))
+        # With sneak peek off the draft is dropped here whatever the client sent.
+        await self._tell_typing(visit, text if self.sneak_peek and active else "", active)
 
     async def _ping(self, visit: Visit, frame: dict[str, Any]) -> None:
         await self._reply(visit, {"type": "pong"})
 
     _handlers: ClassVar[dict[str, Any]] = {
         "hello": _hello, "history": _history, "message": _message, "received": _receipt,
-        "seen": _receipt, "typing": _typing, "ping": _ping,
+        "seen": _receipt, "typing": _typing, "contact": _contact, "callback": _callback,
+        "ping": _ping,
     }
 
     # Helpers --------------------------------------------------------------------------
+
+    def greeting_for(self, url: str) -> str:
+        """The greeting for a page: the longest ``greetings`` prefix of its path, by whole
+        path segments ("/pricing" covers "/pricing/team", not "/pricingx"), else
+        ``greeting``."""
+        path = _page_path(url)
+        best = ""
+        for prefix in self.greetings:
+            covers = prefix == "/" or path == prefix or path.startswith(prefix + "/")
+            if covers and len(prefix) > len(best):
+                best = prefix
+        return self.greetings[best] if best else self.greeting
+
+    async def _availability(self) -> dict[str, Any]:
+        """Open now (by the working hours), anyone online, and when it opens next."""
+        now = self.clock()
+        is_open = self.hours is None or self.hours.is_open(now)
+        sink = await self._sink_ready()
+        online = bool(await sink.operators_online())
+        next_open = None if is_open or self.hours is None else self.hours.next_open(now)
+        return {"open": is_open, "online": online, "next_open": next_open}
+
+    async def _tell_typing(self, visit: Visit, text: str, active: bool) -> None:
+        assert visit.visitor is not None
+        visit.typing = active
+        sink = await self._sink_ready()
+        await sink.customer_typing(visit.visitor, text, active)
+
+    @staticmethod
+    def _cid(frame: dict[str, Any]) -> str:
+        cid = frame.get("cid")
+        if not isinstance(cid, str) or not 0 < len(cid) <= MAX_CID:
+            raise FrameError("bad_frame", f"\"cid\" must be a string of 1–{MAX_CID} characters")
+        return cid
+
+    @staticmethod
+    def _body(frame: dict[str, Any], key: str, cid: str) -> str:
+        text = frame.get(key)
+        if not isinstance(text, str) or not text.strip():
+            raise FrameError("bad_frame", f"\"{key}\" must be a non-empty string", cid=cid)
+        if len(text) > MAX_TEXT:
+            raise FrameError("too_long", f"a message may have at most {MAX_TEXT} characters",
+                             cid=cid)
+        return text
+
+    @staticmethod
+    def _field(frame: dict[str, Any], key: str, limit: int, cid: str) -> str:
+        """An optional one-line field of a form; "" when absent."""
+        value = frame.get(key)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise FrameError("bad_frame", f"\"{key}\" must be a string", cid=cid)
+        if len(value) > limit:
+            raise FrameError("bad_field", f"at most {limit} characters", cid=cid, field=key)
+        return _one_line(value)
+
+    @staticmethod
+    def _check_phone(phone: str, cid: str) -> None:
+        if not PHONE.fullmatch(phone) or sum(ch.isdigit() for ch in phone) < 5:
+            raise FrameError("bad_field", "this is not a phone number", cid=cid, field="phone")
 
     async def _sink_ready(self) -> Sink:
         # The socket may open in the instant between the port binding and run() starting.
@@ -438,6 +795,12 @@ class WebChatTransport:
             visits.discard(visit)
             if not visits:
                 del self.visits[visit.visitor]
+
+
+def check_options(options: dict[str, Any]) -> None:
+    """ValueError, saying what is wrong, if the channel would not start with these options
+    (for ``opchat channel add``; touches no file)."""
+    WebChatTransport.__new__(WebChatTransport)._read_options(options)
 
 
 def snippet(channel: ChannelSettings) -> str:

@@ -10,25 +10,73 @@
   var base = me.src.replace(/\/widget\.js([?#].*)?$/, "");
   var wsUrl = base.replace(/^http/, "ws") + "/ws";
   var KEY = "opchat:" + base;
+  var lang = (navigator.language || "en").slice(0, 2).toLowerCase();
+
+  // Words ---------------------------------------------------------------------------------
+  var WORDS = {
+    en: {
+      open: "Open chat", close: "Close chat", message: "Message", send: "Send",
+      connecting: "Connecting\u2026", typing: "{name} is typing\u2026", operator: "Operator",
+      offline: "Operators are offline \u2014 leave your contact and we will answer",
+      opens: "We are back {when}", name: "Your name", email: "Email", phone: "Phone",
+      either: "Email or phone, so we can answer", thanks: "Thank you! We will answer you soon.",
+      callback: "Call me back", when: "When is it convenient?", whenHint: "e.g. after 18:00",
+      call: "Call me", cancel: "Cancel", called: "Thank you! We will call you back.",
+      times: ["as soon as possible", "in the morning", "in the afternoon", "in the evening"],
+      offlineSend: "Send"
+    },
+    ru: {
+      open: "Открыть чат", close: "Закрыть чат", message: "Сообщение", send: "Отправить",
+      connecting: "Подключение\u2026", typing: "{name} печатает\u2026", operator: "Оператор",
+      offline: "Операторы не в сети \u2014 оставьте контакты, и мы ответим",
+      opens: "Вернёмся {when}", name: "Ваше имя", email: "Эл. почта", phone: "Телефон",
+      either: "Почта или телефон, чтобы мы могли ответить", thanks: "Спасибо! Мы скоро ответим.",
+      callback: "Перезвоните мне", when: "Когда удобно?", whenHint: "например, после 18:00",
+      call: "Жду звонка", cancel: "Отмена", called: "Спасибо! Мы вам перезвоним.",
+      times: ["как можно скорее", "утром", "днём", "вечером"], offlineSend: "Отправить"
+    }
+  };
+  var W = WORDS[lang] || WORDS.en;
 
   function load() {
     try { return JSON.parse(localStorage.getItem(KEY) || "{}") || {}; } catch (e) { return {}; }
   }
   function save() {
-    try { localStorage.setItem(KEY, JSON.stringify({ token: saved.token, pending: pendingList() })); } catch (e) { /* private mode */ }
+    try {
+      localStorage.setItem(KEY, JSON.stringify({ token: saved.token, name: saved.name, pending: pendingList() }));
+    } catch (e) { /* private mode */ }
   }
   var saved = load();
-  var cfg = { title: "Chat", subtitle: "", greeting: "", placeholder: "", color: "", max_len: 4000 };
+  var cfg = { title: "Chat", subtitle: "", greeting: "", placeholder: "", color: "", max_len: 4000, max_draft: 1000 };
   var ws = null, ready = false, retries = 0, lastId = 0, isOpen = false, unread = 0;
+  var status = null, readUpTo = 0, calling = false;
   var byId = {};          // message id -> row element
+  var mine = [];          // [id, row] of the visitor's own messages, for read marks
   var pending = {};       // cid -> {cid, text, row}
-  var toReceive = [], toSee = [], typingTimer = null, lastTyping = 0;
+  var forms = {};         // cid -> {frame, done, fail}: a form sent, not yet acknowledged
+  var toReceive = [], toSee = [], typingTimer = null;
+  var typingOn = false, typingSent = 0, typingTrail = null, typingPause = null;
 
-  function el(tag, cls, text) {
+  function el(tag, cls, text, parent) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
     if (text != null) e.textContent = String(text);
+    if (parent) parent.appendChild(e);
     return e;
+  }
+  function button(cls, text, label, parent) {
+    var b = el("button", cls, text, parent);
+    b.type = "button";
+    if (label) b.setAttribute("aria-label", label);
+    return b;
+  }
+  function field(form, cls, label, type, name) {
+    var l = el("label", "opchat-field", null, form);
+    el("span", null, label, l);
+    var i = el(type === "textarea" ? "textarea" : "input", cls, null, l);
+    if (type !== "textarea") i.type = type;
+    i.name = name;
+    return i;
   }
   function pendingList() {
     return Object.keys(pending).map(function (k) { return { cid: pending[k].cid, text: pending[k].text }; });
@@ -42,6 +90,10 @@
     var d = at ? new Date(at * 1000) : new Date();
     return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2);
   }
+  function safeUrl(u) {  // a photo: http(s) only, relative to the hub
+    if (typeof u !== "string" || !u) return "";
+    try { var x = new URL(u, base + "/"); return /^https?:$/.test(x.protocol) ? x.href : ""; } catch (e) { return ""; }
+  }
 
   // The page ------------------------------------------------------------------------------
   var css = el("link");
@@ -50,74 +102,131 @@
   document.head.appendChild(css);
 
   var root = el("div", "opchat");
-  var launcher = el("button", "opchat-launcher");
-  launcher.type = "button";
-  launcher.setAttribute("aria-label", "Open chat");
-  // A speech bubble drawn as SVG: no emoji font needed.
   var SVG = "http://www.w3.org/2000/svg";
-  var icon = document.createElementNS(SVG, "svg");
-  icon.setAttribute("viewBox", "0 0 24 24");
-  icon.setAttribute("class", "opchat-launcher-icon");
-  icon.setAttribute("aria-hidden", "true");
-  var bubble = document.createElementNS(SVG, "path");
-  bubble.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z");
-  bubble.setAttribute("fill", "currentColor");
-  icon.appendChild(bubble);
-  launcher.appendChild(icon);
-  var badge = el("span", "opchat-badge");
+  function icon(d, cls) {  // drawn as SVG: no emoji font needed
+    var s = document.createElementNS(SVG, "svg");
+    s.setAttribute("viewBox", "0 0 24 24");
+    s.setAttribute("class", cls);
+    s.setAttribute("aria-hidden", "true");
+    var p = document.createElementNS(SVG, "path");
+    p.setAttribute("d", d);
+    p.setAttribute("fill", "currentColor");
+    s.appendChild(p);
+    return s;
+  }
+  var launcher = button("opchat-launcher", null, W.open);
+  launcher.appendChild(icon("M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z", "opchat-launcher-icon"));
+  var badge = el("span", "opchat-badge", null, launcher);
   badge.hidden = true;
-  launcher.appendChild(badge);
 
-  var panel = el("div", "opchat-panel");
+  var panel = el("div", "opchat-panel", null, root);
   panel.hidden = true;
   panel.setAttribute("role", "dialog");
-  var header = el("div", "opchat-header");
-  var titles = el("div", "opchat-titles");
-  var title = el("div", "opchat-title", cfg.title);
-  var subtitle = el("div", "opchat-subtitle");
-  titles.appendChild(title);
-  titles.appendChild(subtitle);
-  var close = el("button", "opchat-close", "\u00D7");
-  close.type = "button";
-  close.setAttribute("aria-label", "Close chat");
-  header.appendChild(titles);
-  header.appendChild(close);
+  panel.setAttribute("aria-label", W.message);
+  var header = el("div", "opchat-header", null, panel);
+  var photo = el("img", "opchat-photo", null, header);
+  photo.alt = "";
+  photo.hidden = true;
+  var titles = el("div", "opchat-titles", null, header);
+  var title = el("div", "opchat-title", cfg.title, titles);
+  var agent = el("div", "opchat-agent", null, titles);
+  var subtitle = el("div", "opchat-subtitle", null, titles);
+  var callOpen = button("opchat-icon opchat-callback-open", null, W.callback, header);
+  callOpen.title = W.callback;
+  callOpen.appendChild(icon("M6.6 10.8a15 15 0 0 0 6.6 6.6l2.2-2.2a1 1 0 0 1 1-.25 11.4 11.4 0 0 0 3.6.57 1 1 0 0 1 1 1V20a1 1 0 0 1-1 1A17 17 0 0 1 3 4a1 1 0 0 1 1-1h3.5a1 1 0 0 1 1 1c0 1.25.2 2.45.57 3.57a1 1 0 0 1-.25 1z", "opchat-icon-svg"));
+  var close = button("opchat-icon opchat-close", "\u00D7", W.close, header);
 
-  var list = el("div", "opchat-messages");
+  var list = el("div", "opchat-messages", null, panel);
   list.setAttribute("role", "log");
   list.setAttribute("aria-live", "polite");
-  var greeting = el("div", "opchat-row opchat-operator opchat-greeting");
+  list.tabIndex = 0;  // scrollable with the keyboard
+  var greeting = el("div", "opchat-row opchat-operator opchat-greeting", null, list);
   greeting.hidden = true;
-  list.appendChild(greeting);
-  var typing = el("div", "opchat-typing", "\u2026");
+  var typing = el("div", "opchat-typing", null, panel);
   typing.hidden = true;
+  typing.setAttribute("aria-live", "polite");
 
-  var form = el("form", "opchat-form");
-  var input = el("textarea", "opchat-input");
+  // The composer.
+  var form = el("form", "opchat-form", null, panel);
+  var input = el("textarea", "opchat-input", null, form);
   input.rows = 1;
-  input.setAttribute("aria-label", "Message");
-  var sendButton = el("button", "opchat-send", "\u27A4");
+  input.setAttribute("aria-label", W.message);
+  var sendButton = el("button", "opchat-send", "\u27A4", form);
   sendButton.type = "submit";
-  sendButton.setAttribute("aria-label", "Send");
-  form.appendChild(input);
-  form.appendChild(sendButton);
+  sendButton.setAttribute("aria-label", W.send);
 
-  panel.appendChild(header);
-  panel.appendChild(list);
-  panel.appendChild(typing);
-  panel.appendChild(form);
-  root.appendChild(panel);
+  // "Operators are offline": leave a contact and a message.
+  var offline = el("form", "opchat-offline opchat-sheet", null, panel);
+  offline.hidden = true;
+  el("p", "opchat-notice", W.offline, offline);
+  var opens = el("p", "opchat-opens", null, offline);
+  var offName = field(offline, "opchat-in", W.name, "text", "name");
+  var offEmail = field(offline, "opchat-in", W.email, "email", "email");
+  var offPhone = field(offline, "opchat-in", W.phone, "tel", "phone");
+  var offText = field(offline, "opchat-in", W.message, "textarea", "text");
+  offText.rows = 3;
+  var offError = el("p", "opchat-error", null, offline);
+  offError.setAttribute("role", "alert");
+  var offSend = el("button", "opchat-submit", W.offlineSend, offline);
+  offSend.type = "submit";
+  var offDone = el("p", "opchat-done", null, offline);
+  offDone.setAttribute("role", "status");
+
+  // "Call me back": a phone and a time.
+  var callback = el("form", "opchat-callback opchat-sheet", null, panel);
+  callback.hidden = true;
+  el("p", "opchat-notice", W.callback, callback);
+  var cbPhone = field(callback, "opchat-in", W.phone, "tel", "phone");
+  cbPhone.required = true;
+  var cbWhen = field(callback, "opchat-in", W.when, "text", "when");
+  cbWhen.placeholder = W.whenHint;
+  var times = el("datalist", null, null, callback);
+  times.id = "opchat-times-" + newCid();
+  W.times.forEach(function (t) { el("option", null, null, times).value = t; });
+  cbWhen.setAttribute("list", times.id);
+  var cbError = el("p", "opchat-error", null, callback);
+  cbError.setAttribute("role", "alert");
+  var cbButtons = el("div", "opchat-buttons", null, callback);
+  var cbCancel = button("opchat-cancel", W.cancel, null, cbButtons);
+  var cbSend = el("button", "opchat-submit", W.call, cbButtons);
+  cbSend.type = "submit";
+
   root.appendChild(launcher);
   (document.body || document.documentElement).appendChild(root);
 
   function applyConfig() {
     title.textContent = cfg.title || "Chat";
-    subtitle.textContent = ready ? (cfg.subtitle || "") : "Connecting\u2026";
+    agent.textContent = cfg.operator_name || "";
+    agent.hidden = !cfg.operator_name;
+    subtitle.textContent = ready ? (cfg.subtitle || "") : W.connecting;
+    var src = safeUrl(cfg.operator_photo);
+    if (src && photo.src !== src) photo.src = src;
+    photo.hidden = !src;
+    photo.alt = cfg.operator_name || "";
+    callOpen.hidden = cfg.callback === false;
     input.placeholder = cfg.placeholder || "";
-    input.maxLength = cfg.max_len || 4000;
+    input.maxLength = offText.maxLength = cfg.max_len || 4000;
     greeting.textContent = cfg.greeting || "";
     greeting.hidden = !cfg.greeting;
     if (cfg.color && /^#[0-9a-fA-F]{3,8}$/.test(cfg.color)) root.style.setProperty("--opchat-color", cfg.color);
+    applyStatus();
+  }
+  // One of three sheets at the bottom: the composer, the offline form, "call me back".
+  function applyStatus() {
+    var away = !!(ready && status && cfg.offline_form !== false && !(status.open && status.online));
+    callback.hidden = !calling;
+    offline.hidden = calling || !away;
+    form.hidden = calling || away;
+    opens.textContent = "";
+    if (away && !status.open && status.next_open) {
+      var when = new Date(status.next_open * 1000);
+      opens.textContent = W.opens.replace("{when}", when.toLocaleString(navigator.language || undefined,
+        { weekday: "short", hour: "2-digit", minute: "2-digit" }));
+    }
+  }
+  function focusSheet() {
+    var target = calling ? cbPhone : !offline.hidden ? (offName.value ? offText : offName) : input;
+    target.focus();
   }
 
   function setOpen(open) {
@@ -129,26 +238,39 @@
       unread = 0;
       showBadge();
       list.scrollTop = list.scrollHeight;
-      input.focus();
+      focusSheet();
       flushSeen();
+    } else {
+      launcher.focus();
     }
   }
   function showBadge() {
     badge.textContent = unread > 9 ? "9+" : String(unread);
     badge.hidden = unread === 0;
   }
+  function setCalling(on) {
+    calling = on;
+    cbError.textContent = "";
+    applyStatus();
+    if (on) cbPhone.focus(); else focusSheet();
+  }
   launcher.addEventListener("click", function () { setOpen(!isOpen); });
   close.addEventListener("click", function () { setOpen(false); });
+  callOpen.addEventListener("click", function () { setCalling(!calling); });
+  cbCancel.addEventListener("click", function () { setCalling(false); });
+  panel.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    e.preventDefault();
+    if (calling) setCalling(false); else setOpen(false);
+  });
 
   // Messages ------------------------------------------------------------------------------
   function row(from, text, at) {
     var r = el("div", "opchat-row opchat-" + from);
-    r.appendChild(el("div", "opchat-bubble", text));
-    var meta = el("div", "opchat-meta");
-    meta.appendChild(el("span", "opchat-time", time(at)));
-    var mark = el("span", "opchat-mark");
-    meta.appendChild(mark);
-    r.appendChild(meta);
+    el("div", "opchat-bubble", text, r);
+    var meta = el("div", "opchat-meta", null, r);
+    el("span", "opchat-time", time(at), meta);
+    el("span", "opchat-mark", null, meta);
     return r;
   }
   function setMark(r, state) {
@@ -163,28 +285,39 @@
     list.appendChild(r);
     if (atBottom || isOpen) list.scrollTop = list.scrollHeight;
   }
+  function note(text) {  // a line from the widget itself, not stored
+    append(el("div", "opchat-row opchat-system", text));
+  }
+  function markRead(upTo) {
+    readUpTo = Math.max(readUpTo, upTo || 0);
+    mine.forEach(function (m) { if (m[0] <= readUpTo) setMark(m[1], "read"); });
+  }
   function add(m) {
     if (!m || typeof m.id !== "number" || byId[m.id]) return;
     lastId = Math.max(lastId, m.id);
-    var mine = m.from === "visitor";
-    var waiting = mine && m.cid && pending[m.cid];
+    var isMine = m.from === "visitor";
+    var waiting = isMine && m.cid && pending[m.cid];
     var r;
     if (waiting) {
       r = waiting.row;
       delete pending[m.cid];
       save();
     } else {
-      r = row(mine ? "visitor" : "operator", m.text, m.at);
+      r = row(isMine ? "visitor" : "operator", m.text, m.at);
       append(r);
     }
     r.setAttribute("data-id", String(m.id));
     byId[m.id] = r;
-    if (mine) setMark(r, "sent");
-    else if (m.state !== "read") {  // read: seen on an earlier visit
-      typing.hidden = true;
-      if (m.state !== "delivered") toReceive.push(m.id);
-      toSee.push(m.id);
-      if (!isOpen) { unread += 1; showBadge(); }
+    if (isMine) {
+      mine.push([m.id, r]);
+      setMark(r, m.id <= readUpTo ? "read" : "sent");
+    } else {
+      hideTyping();
+      if (m.state !== "read") {  // read: seen on an earlier visit
+        if (m.state !== "delivered") toReceive.push(m.id);
+        toSee.push(m.id);
+        if (!isOpen) { unread += 1; showBadge(); }
+      }
     }
   }
   function flushReceived() {
@@ -196,6 +329,10 @@
     }
   }
   document.addEventListener("visibilitychange", flushSeen);
+  function hideTyping() {
+    typing.hidden = true;
+    clearTimeout(typingTimer);
+  }
 
   function submit(text, cid) {
     var item = { cid: cid || newCid(), text: text, row: row("visitor", text) };
@@ -211,6 +348,8 @@
     if (!text.trim()) return;
     input.value = "";
     submit(text);
+    clearTimeout(typingPause);
+    tellTyping(false);
   });
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
@@ -218,12 +357,69 @@
       if (form.requestSubmit) form.requestSubmit(); else sendButton.click();
     }
   });
+
+  // Typing: at most one frame per 400 ms with the draft (sneak peek), or every 3 s
+  // without; "stopped" when the field is emptied, a message is sent, or after 5 s idle.
+  function tellTyping(active) {
+    clearTimeout(typingTrail);
+    typingTrail = null;
+    if (!ready || (!active && !typingOn)) return;
+    typingOn = active;
+    typingSent = Date.now();
+    var f = { type: "typing", active: active };
+    if (active && cfg.sneak_peek) f.text = input.value.slice(0, cfg.max_draft || 1000);
+    send(f);
+  }
   input.addEventListener("input", function () {
-    var now = Date.now();
-    if (ready && now - lastTyping > 2000) {
-      lastTyping = now;
-      send({ type: "typing", active: true });
-    }
+    clearTimeout(typingPause);
+    if (!input.value) return tellTyping(false);
+    typingPause = setTimeout(function () { tellTyping(false); }, 5000);
+    // The first key after a stop goes at once; then at most one frame per interval.
+    var wait = typingOn ? typingSent + (cfg.sneak_peek ? 400 : 3000) - Date.now() : 0;
+    if (wait <= 0) tellTyping(true);
+    else if (!typingTrail && cfg.sneak_peek) typingTrail = setTimeout(function () { tellTyping(true); }, wait);
+  });
+
+  // Forms: sent with a client id like messages, resent after a reconnect until acknowledged.
+  function sendForm(frame, submitButton, errorLine, done) {
+    frame.cid = newCid();
+    errorLine.textContent = "";
+    submitButton.disabled = true;
+    forms[frame.cid] = {
+      frame: frame,
+      done: function (ack) { submitButton.disabled = false; done(ack); },
+      fail: function (f) { submitButton.disabled = false; errorLine.textContent = f.detail || f.code; }
+    };
+    if (ready) send(frame);
+  }
+  function formAcked(f) {
+    var item = forms[f.cid];
+    delete forms[f.cid];
+    if (!byId[f.id]) add({ id: f.id, from: "visitor", cid: f.cid, text: f.text || item.frame.text });
+    item.done(f);
+  }
+  offline.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var name = offName.value.trim();
+    if (!offEmail.value.trim() && !offPhone.value.trim()) { offError.textContent = W.either; offEmail.focus(); return; }
+    if (!offText.value.trim()) { offText.focus(); return; }
+    offDone.textContent = "";
+    sendForm({ type: "contact", name: name, email: offEmail.value.trim(), phone: offPhone.value.trim(),
+      text: offText.value }, offSend, offError, function () {
+      offText.value = "";
+      offDone.textContent = W.thanks;
+      if (name) { saved.name = name; save(); }
+    });
+  });
+  callback.addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (!cbPhone.value.trim()) { cbPhone.focus(); return; }
+    sendForm({ type: "callback", phone: cbPhone.value.trim(), when: cbWhen.value.trim(), name: saved.name || "" },
+      cbSend, cbError, function () {
+        cbWhen.value = "";
+        setCalling(false);
+        note(W.called);
+      });
   });
 
   // The socket ----------------------------------------------------------------------------
@@ -232,11 +428,12 @@
   }
   function connect() {
     ready = false;
+    typingOn = false;
     applyConfig();
     try { ws = new WebSocket(wsUrl); } catch (e) { return later(); }
     ws.onopen = function () {
       send({
-        type: "hello", token: saved.token || null, last_id: lastId,
+        type: "hello", token: saved.token || null, last_id: lastId, name: saved.name || null,
         page: { url: location.href, title: document.title, referrer: document.referrer },
         language: navigator.language || ""
       });
@@ -246,27 +443,29 @@
       try { f = JSON.parse(event.data); } catch (e) { return; }
       if (f && typeof f.type === "string") handle(f);
     };
-    ws.onclose = function () { ws = null; ready = false; applyConfig(); later(); };
+    ws.onclose = function () { ws = null; ready = false; hideTyping(); applyConfig(); later(); };
   }
   function later() {
     var wait = Math.min(30000, 500 * Math.pow(2, retries++)) * (0.8 + Math.random() * 0.4);
     setTimeout(connect, wait);
   }
+  function own(o, k) { return Object.prototype.hasOwnProperty.call(o, k); }
   function handle(f) {
-    var i, item;
+    var i, item, k;
     if (f.type === "welcome") {
       retries = 0;
       ready = true;
       saved.token = f.token;
-      if (f.config) for (var k in f.config) if (Object.prototype.hasOwnProperty.call(f.config, k)) cfg[k] = f.config[k];
+      if (f.config) for (k in f.config) if (own(f.config, k)) cfg[k] = f.config[k];
+      status = f.status || null;
       applyConfig();
       save();
     } else if (f.type === "history") {
+      markRead(f.seen_up_to);
       for (i = 0; i < (f.messages || []).length; i++) add(f.messages[i]);
       // Whatever is still unacknowledged goes again: the server stores it once.
-      for (var cid in pending) if (Object.prototype.hasOwnProperty.call(pending, cid)) {
-        send({ type: "message", cid: cid, text: pending[cid].text });
-      }
+      for (k in pending) if (own(pending, k)) send({ type: "message", cid: k, text: pending[k].text });
+      for (k in forms) if (own(forms, k)) send(forms[k].frame);
       flushReceived();
       flushSeen();
     } else if (f.type === "message") {
@@ -274,12 +473,21 @@
       flushReceived();
       flushSeen();
     } else if (f.type === "ack") {
+      if (forms[f.cid]) return formAcked(f);
       item = pending[f.cid];
       if (item && !byId[f.id]) add({ id: f.id, from: "visitor", cid: f.cid, text: item.text });
+    } else if (f.type === "status") {
+      status = f;
+      applyStatus();
     } else if (f.type === "typing") {
-      typing.hidden = !f.active;
-      clearTimeout(typingTimer);
-      if (f.active) typingTimer = setTimeout(function () { typing.hidden = true; }, 6000);
+      hideTyping();
+      if (f.active) {
+        typing.textContent = W.typing.replace("{name}", f.name || cfg.operator_name || W.operator);
+        typing.hidden = false;
+        typingTimer = setTimeout(hideTyping, 8000);  // renewed every few seconds while typing
+      }
+    } else if (f.type === "seen") {
+      markRead(f.up_to);
     } else if (f.type === "state") {
       if (byId[f.id]) setMark(byId[f.id], f.state);
     } else if (f.type === "error") {
@@ -287,6 +495,14 @@
         saved.token = null;
         save();
         if (ws) ws.close();
+      } else if (f.cid && forms[f.cid]) {
+        item = forms[f.cid];
+        if (f.code === "rate_limited") {
+          setTimeout(function () { if (forms[f.cid]) send(item.frame); }, (f.retry_after || 2) * 1000);
+        } else {
+          delete forms[f.cid];
+          item.fail(f);
+        }
       } else if (f.cid && pending[f.cid]) {
         item = pending[f.cid];
         if (f.code === "rate_limited") {
