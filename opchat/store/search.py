@@ -1,0 +1,294 @@
+"""Search over everything an operator may remember of a dialog.
+
+Three indexes, read in one snapshot:
+
+- messages: ``messages_fts`` (unicode61, diacritics folded): every word of the
+  query, as a prefix, in any order — "зак номе" finds "ЗАКАЗ номер 5";
+- contacts: ``contacts_fts`` (trigram, migration 3): name, phone and e-mail as
+  substrings in any case, so "mail.ru" or the last digits of a phone number
+  find the person; the phone is indexed as digits only, and a query that looks
+  like a phone number is compared as digits ("+7 (916) 123" and "8 916 123"
+  both find 79161234567);
+- labels: the few label names, matched in Python word by word, as prefixes;
+  a matching label brings the conversations it is on.
+
+Nothing a user types is FTS syntax: message words are quoted (`fts_query`),
+contact pieces are quoted phrases, so ``"``, ``*``, ``NEAR(`` or ``AND`` are
+searched for as text and never make a query fail.
+
+Hits carry the matched text with MATCH_START/MATCH_END around each match;
+text that itself contains those characters (a customer can send anything)
+gets its markers dropped rather than trusted, so a highlight cannot be forged.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from opchat.model import MATCH_END, MATCH_START, Message, SearchHit
+from opchat.store.db import Database
+
+CONTACT_HITS = 20  # contacts shown for one query
+LABEL_HITS = 20  # labelled conversations shown for one query
+MIN_PIECE = 3  # the trigram index cannot find anything shorter
+PHONE_DIGITS = 10  # a phone is compared by its last 10 digits (no country code needed)
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_PHONE_LIKE = re.compile(r"[\d\s()+\-./]+")
+_NOT_DIGIT = re.compile(r"\D")
+_MARKERS = re.compile(f"[{MATCH_START}{MATCH_END}]")
+_MARKED = re.compile(f"{MATCH_START}([^{MATCH_END}]*){MATCH_END}")
+
+
+@dataclass(frozen=True, slots=True)
+class ContactHit:
+    """A contact whose name, phone or e-mail matches; opens their newest conversation."""
+
+    contact_id: int
+    name: str  # MATCH_START/MATCH_END mark the hit, as in SearchHit.snippet
+    phone: str  # "" when there is none; marked when the phone matched
+    email: str  # "" when there is none; marked when the e-mail matched
+    conversation_id: int  # their most recent conversation
+    channel_name: str
+    last_message_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LabelHit:
+    """A conversation that carries a matching label."""
+
+    label: str  # the label's name, the match marked
+    conversation_id: int
+    contact_name: str
+    channel_name: str
+    last_message_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    contacts: tuple[ContactHit, ...] = ()
+    labels: tuple[LabelHit, ...] = ()
+    messages: tuple[SearchHit, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.contacts) + len(self.labels) + len(self.messages)
+
+
+def split_marked(text: str) -> list[tuple[str, bool]]:
+    """A hit's text as (piece, matched) pairs, the markers gone; pieces are still raw."""
+    pieces: list[tuple[str, bool]] = []
+    last = 0
+    for found in _MARKED.finditer(text):
+        pieces += [(text[last:found.start()], False), (found.group(1), True)]
+        last = found.end()
+    pieces.append((text[last:], False))
+    return [(piece, matched) for piece, matched in pieces if piece]
+
+
+def fts_query(text: str) -> str:
+    """A user's words as an FTS5 query: every word, as a prefix, in any order.
+
+    The words are quoted, so FTS5 syntax typed by a user (or a customer's
+    text pasted in) is searched for, never interpreted.
+    """
+    return " ".join(f'"{word}"*' for word in _WORD.findall(text))
+
+
+def contact_query(text: str) -> str:
+    """The query for the trigram index of contacts ("" when nothing can match).
+
+    Every whitespace-separated piece must appear somewhere in the contact, as a
+    quoted phrase (so it is text, whatever it contains). A query made of digits
+    and phone punctuation is one number instead, compared as digits.
+    """
+    text = text.strip()
+    digits = _NOT_DIGIT.sub("", text)
+    if _PHONE_LIKE.fullmatch(text) and len(digits) >= MIN_PIECE:
+        numbers = [digits[-PHONE_DIGITS:]]
+        if digits.startswith("8") and len(digits) - 1 >= MIN_PIECE:
+            numbers.append(digits[1:])  # a Russian trunk prefix: 8 916… is +7 916…
+        return " OR ".join(_phrase(number) for number in dict.fromkeys(numbers))
+    pieces = [piece for piece in text.split() if len(piece) >= MIN_PIECE]
+    return " ".join(_phrase(piece) for piece in pieces)
+
+
+def _phrase(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+class SearchStore:
+    """Mixed into :class:`opchat.store.Store`."""
+
+    db: Database
+    clock: Callable[[], float]
+
+    async def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Messages matching every word of ``query`` (as prefixes), newest first."""
+        return await self.db.read(_message_hits, fts_query(query), limit)
+
+    async def search_all(self, query: str, limit: int = 50) -> SearchResults:
+        """Contacts, labelled conversations and messages matching ``query``, in one snapshot.
+
+        Up to ``limit`` messages, newest first; contacts and labelled
+        conversations (up to 20 each) by their most recent activity.
+        """
+
+        def run(conn: sqlite3.Connection) -> SearchResults:
+            return SearchResults(
+                contacts=tuple(_contact_hits(conn, contact_query(query), CONTACT_HITS)),
+                labels=tuple(_label_hits(conn, _WORD.findall(query.casefold()), LABEL_HITS)),
+                messages=tuple(_message_hits(conn, fts_query(query), limit)),
+            )
+
+        return await self.db.read(run)
+
+    async def messages_newer(
+        self, conversation_id: int, after_id: int, limit: int = 100
+    ) -> list[Message]:
+        """Up to ``limit`` messages just after ``after_id``, oldest first.
+
+        A thread opened at a found message shows the page around it and fetches
+        the newer ones page by page as the operator scrolls down.
+        """
+        from opchat.store.store import _with_attachments  # store.py imports this module
+
+        def run(conn: sqlite3.Connection) -> list[Message]:
+            rows = conn.execute(
+                "SELECT * FROM messages WHERE conversation_id = ? AND id > ? AND hidden = 0 "
+                "ORDER BY id LIMIT ?", (conversation_id, after_id, limit)).fetchall()
+            return _with_attachments(conn, rows)
+
+        return await self.db.read(run)
+
+
+# The SQL behind the methods -------------------------------------------------------------
+
+
+def _message_hits(conn: sqlite3.Connection, match: str, limit: int) -> list[SearchHit]:
+    if not match:
+        return []
+    rows = conn.execute(
+        "SELECT m.id, m.conversation_id, m.created_at, co.name AS contact_name, "
+        "ch.name AS channel_name, "
+        "snippet(messages_fts, 0, char(2), char(3), '…', 12) AS snippet, "
+        "instr(m.body, char(2)) OR instr(m.body, char(3)) AS forged "
+        "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+        "JOIN conversations c ON c.id = m.conversation_id "
+        "JOIN contacts co ON co.id = c.contact_id "
+        "JOIN channels ch ON ch.id = c.channel_id "
+        "WHERE messages_fts MATCH ? AND m.hidden = 0 AND c.hidden = 0 "
+        "ORDER BY messages_fts.rowid DESC LIMIT ?", (match, limit))
+    return [SearchHit(r["id"], r["conversation_id"], r["contact_name"], r["channel_name"],
+                      r["created_at"], _trusted(r["snippet"], r["forged"])) for r in rows]
+
+
+def _contact_hits(conn: sqlite3.Connection, match: str, limit: int) -> list[ContactHit]:
+    if not match:
+        return []
+    rows = conn.execute(
+        "SELECT co.id, co.name, co.phone, co.email, "
+        "highlight(contacts_fts, 0, char(2), char(3)) AS name_hl, "
+        "highlight(contacts_fts, 1, char(2), char(3)) AS phone_hl, "
+        "highlight(contacts_fts, 2, char(2), char(3)) AS email_hl, "
+        "c.id AS conversation_id, ch.name AS channel_name, c.last_message_at "
+        "FROM contacts_fts JOIN contacts co ON co.id = contacts_fts.rowid "
+        "JOIN conversations c ON c.id = (SELECT id FROM conversations "
+        "  WHERE contact_id = co.id AND hidden = 0 "
+        "  ORDER BY last_message_at DESC, id DESC LIMIT 1) "
+        "JOIN channels ch ON ch.id = c.channel_id "
+        "WHERE contacts_fts MATCH ? AND co.merged_into IS NULL "
+        "ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?", (match, limit))
+    hits = []
+    for r in rows:
+        name, email, phone = r["name"] or "", r["email"] or "", r["phone"] or ""
+        hits.append(ContactHit(
+            contact_id=r["id"],
+            name=_trusted(r["name_hl"], _has_markers(name)),
+            phone=_phone_marked(phone, r["phone_hl"]),
+            email=_trusted(r["email_hl"], _has_markers(email)),
+            conversation_id=r["conversation_id"], channel_name=r["channel_name"],
+            last_message_at=r["last_message_at"]))
+    return hits
+
+
+def _label_hits(conn: sqlite3.Connection, words: list[str], limit: int) -> list[LabelHit]:
+    if not words:
+        return []
+    # Labels are few (a team's vocabulary), and SQLite's LIKE folds only ASCII case.
+    marked: dict[int, str] = {}
+    for label_id, name in conn.execute("SELECT id, name FROM labels"):
+        text = _marked_prefixes(name, words)
+        if text is not None:
+            marked[label_id] = text
+    if not marked:
+        return []
+    rows = conn.execute(
+        "SELECT c.id, min(cl.label_id) AS label_id, co.name AS contact_name, "
+        "ch.name AS channel_name, c.last_message_at "
+        "FROM conversation_labels cl JOIN conversations c ON c.id = cl.conversation_id "
+        "JOIN contacts co ON co.id = c.contact_id JOIN channels ch ON ch.id = c.channel_id "
+        f"WHERE cl.label_id IN ({','.join('?' * len(marked))}) AND c.hidden = 0 "
+        "GROUP BY c.id ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?",
+        (*marked, limit))
+    return [LabelHit(marked[r["label_id"]], r["id"], r["contact_name"], r["channel_name"],
+                     r["last_message_at"]) for r in rows]
+
+
+def _marked_prefixes(name: str, words: list[str]) -> str | None:
+    """``name`` with its words that start with a query word marked; None unless all match."""
+    name = _MARKERS.sub("", name)
+    spans = [(m.start(), m.end(), m.group().casefold()) for m in _WORD.finditer(name)]
+    marks: list[tuple[int, int]] = []
+    for word in words:
+        found = [(start, end) for start, end, text in spans if text.startswith(word)]
+        if not found:
+            return None
+        marks += found
+    out, last = [], 0
+    for start, end in sorted(set(marks)):
+        if start < last:
+            continue
+        out += [name[last:start], MATCH_START, name[start:end], MATCH_END]
+        last = end
+    return "".join(out) + name[last:]
+
+
+def _phone_marked(phone: str, indexed: str | None) -> str:
+    """The phone as it was written, with the match found in its indexed digits marked.
+
+    The index holds the phone without its punctuation; walking both strings
+    side by side maps each marker back onto the original.
+    """
+    phone = _MARKERS.sub("", phone)
+    out: list[str] = []
+    position, opening = 0, False
+    for char in indexed or "":
+        if char == MATCH_START:
+            opening = True
+        elif char == MATCH_END:
+            out.append(MATCH_END)
+        else:
+            found = phone.find(char, position)
+            if found < 0:  # the index and the row disagree: show it plain
+                return phone
+            out.append(phone[position:found])
+            if opening:
+                out.append(MATCH_START)
+                opening = False
+            out.append(char)
+            position = found + 1
+    out.append(phone[position:])
+    return "".join(out)
+
+
+def _has_markers(text: str) -> bool:
+    return MATCH_START in text or MATCH_END in text
+
+
+def _trusted(marked: str | None, forged: object) -> str:
+    """Drop every marker when the text itself contained marker characters."""
+    marked = marked or ""
+    return _MARKERS.sub("", marked) if forged else marked
