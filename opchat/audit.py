@@ -1,0 +1,280 @@
+"""`opchat audit`: the history of a dialog, or of everything, from the `events` table.
+
+Every change opchat makes is an event with who and when, so this is the
+answer to "who hid that?", "when was it resolved?", "what did that merge
+move?". Each kind of event reads as one line; a kind this module does not
+know prints its data as JSON, so nothing is ever left out.
+
+What is printed came partly from customers and platforms (names, labels,
+errors), so every field goes through `opchat.sanitize` — and `--json` output
+escapes what could act on a terminal, while staying the same JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from opchat.model import Event, HiddenItem
+from opchat.sanitize import one_line
+
+PAGE = 1000
+TEXT_CHARS = 1000  # of one event's description
+FIELD_CHARS = 120  # of one value inside it
+
+# Characters JSON leaves raw that a terminal would act on or hide: DEL, C1 controls,
+# bidi and zero-width marks, line separators, lone surrogates. Escaped as \uXXXX.
+_JSON_UNSAFE = re.compile(
+    "[\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e"
+    "\u2060-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\ud800-\udfff]")
+
+
+def parse_since(text: str) -> float:
+    """An argparse type: "2025-03-14" or "2025-03-14 10:30" (local time unless it says)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date: use YYYY-MM-DD or 'YYYY-MM-DD HH:MM'") from None
+    return moment.timestamp()  # a naive moment is local time
+
+
+def local_time(at: float) -> str:
+    return datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds")
+
+
+def who(event: Event) -> str:
+    """The operator's login, or "customer" / "hub" for what nobody at the keyboard did."""
+    if event.operator:
+        return one_line(event.operator, 40)
+    customer = (
+        event.kind == "conversation.new"
+        or (event.kind == "message.new" and event.data.get("direction") == "in")
+        or event.data.get("reason") == "customer wrote"
+    )
+    return "customer" if customer else "hub"
+
+
+def _v(value: Any, limit: int = FIELD_CHARS) -> str:
+    if value is None:
+        return "—"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return one_line(text, limit) or "—"
+
+
+def _message(event: Event) -> str:
+    return f"message #{event.message_id}" if event.message_id else "message"
+
+
+def _message_new(e: Event) -> str:
+    return {
+        "in": f"customer wrote {_message(e)}",
+        "out": f"reply {_message(e)} queued",
+        "note": f"private note {_message(e)}",
+        "auto": f"automatic reply {_message(e)}",
+    }.get(str(e.data.get("direction")), f"{_message(e)} stored")
+
+
+def _message_state(e: Event) -> str:
+    text = f"{_message(e)} → {_v(e.data.get('state'))}"
+    if e.data.get("retry"):
+        text += " (sent again by hand)"
+    if e.data.get("error"):
+        text += f": {_v(e.data['error'], 300)}"
+    return text
+
+
+def _retrying(e: Event) -> str:
+    return (f"{_message(e)} will be retried in {_v(e.data.get('after'))} s: "
+            f"{_v(e.data.get('error'), 300)}")
+
+
+def _status(e: Event) -> str:
+    text = f"status {_v(e.data.get('from'))} → {_v(e.data.get('to'))}"
+    until = e.data.get("until")
+    if isinstance(until, int | float):
+        text += f" until {local_time(until)}"
+    if e.data.get("reason"):
+        text += f" ({_v(e.data['reason'])})"
+    return text
+
+
+def _label(e: Event) -> str:
+    if "added" in e.data:
+        return f"label added: {_v(e.data['added'])}"
+    if "removed" in e.data:
+        return f"label removed: {_v(e.data['removed'])}"
+    return f"label: {_v(e.data)}"
+
+
+def _assign(e: Event) -> str:
+    text = (f"assigned: {_v(e.data.get('from') or 'nobody')} → "
+            f"{_v(e.data.get('to') or 'nobody')}")
+    if e.data.get("reason"):
+        text += f" ({_v(e.data['reason'])})"
+    return text
+
+
+def _unhidden(e: Event) -> str:
+    what = _message(e) if e.kind == "message.unhidden" else "conversation"
+    text = f"{what} shown again"
+    if e.data.get("reason"):
+        text += f" ({_v(e.data['reason'])})"
+    return text
+
+
+def _merged(e: Event) -> str:
+    d = e.data
+    identities = d.get("identities") if isinstance(d.get("identities"), list) else []
+    moved = ", ".join(
+        f"{_v(i.get('channel'), 40)}/{_v(i.get('name'), 60)}" if isinstance(i, dict) else _v(i)
+        for i in identities) or "none"
+    conversations = d.get("conversations") if isinstance(d.get("conversations"), list) else []
+    dialogs = ", ".join(f"#{_v(c, 20)}" for c in conversations) or "none"
+    text = (f"contact #{_v(d.get('merged'), 20)} ({_v(d.get('merged_name'), 60)}) merged into "
+            f"#{_v(d.get('contact'), 20)} ({_v(d.get('kept_name'), 60)}); moved identities: "
+            f"{moved}; conversations: {dialogs}")
+    filled = d.get("filled")
+    if isinstance(filled, list) and filled:
+        text += "; filled in: " + ", ".join(_v(f, 20) for f in filled)
+    return text
+
+
+_DESCRIBE: dict[str, Callable[[Event], str]] = {
+    "message.new": _message_new,
+    "message.state": _message_state,
+    "message.retrying": _retrying,
+    "message.hidden": lambda e: f"{_message(e)} hidden",
+    "message.unhidden": _unhidden,
+    "conversation.new": lambda e: "new conversation",
+    "conversation.status": _status,
+    "conversation.label": _label,
+    "conversation.read": lambda e: "marked read",
+    "conversation.assign": _assign,
+    "conversation.hidden": lambda e: "conversation hidden",
+    "conversation.unhidden": _unhidden,
+    "contact.merged": _merged,
+    "contact.notes": lambda e: (f"notes about contact #{_v(e.data.get('contact'), 20)} "
+                                f"changed ({_v(e.data.get('chars'), 20)} characters)"),
+    "channel.health": lambda e: (f"channel {_v(e.data.get('channel'), 40)} "
+                                 f"{_v(e.data.get('health'), 20)}"
+                                 + (f": {_v(e.data['detail'], 300)}"
+                                    if e.data.get("detail") else "")),
+    "quick_replies.saved": lambda e: f"{_v(e.data.get('count'), 20)} quick replies saved",
+}
+
+
+def describe(event: Event) -> str:
+    """What an event changed, as one line of sanitised text."""
+    known = _DESCRIBE.get(event.kind)
+    try:
+        text = known(event) if known is not None else ""
+    except Exception:  # odd data in an old or foreign row: show it raw, never fail
+        text = ""
+    if not text:
+        text = json.dumps(event.data, ensure_ascii=False, sort_keys=True)
+    return one_line(text, TEXT_CHARS)
+
+
+def text_line(event: Event) -> str:
+    conversation = f"#{event.conversation_id}" if event.conversation_id is not None else "-"
+    return (f"{local_time(event.at)}  {who(event):<10} {conversation:>7}  "
+            f"{one_line(event.kind, 40):<21} {describe(event)}")
+
+
+def terminal_safe_json(value: Any) -> str:
+    """JSON on one line whose every character is harmless on a terminal (same JSON value)."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def json_line(event: Event) -> str:
+    return terminal_safe_json({
+        "id": event.id, "at": event.at, "time": local_time(event.at), "kind": event.kind,
+        "conversation_id": event.conversation_id, "message_id": event.message_id,
+        "operator": event.operator, "who": who(event), "data": event.data,
+        "text": describe(event)})
+
+
+def hidden_line(item: HiddenItem, as_json: bool) -> str:
+    when = local_time(item.at) if item.at is not None else None
+    if as_json:
+        return terminal_safe_json({
+            "kind": item.kind, "id": item.id, "conversation_id": item.conversation_id,
+            "title": item.title, "at": item.at, "time": when, "operator": item.operator})
+    where = (f"conversation #{item.id}" if item.kind == "conversation"
+             else f"message #{item.id} in #{item.conversation_id}")
+    return (f"{where:<30} {when or '?':<25}  {one_line(item.operator or '?', 40):<10} "
+            f"{one_line(item.title, 80) or '—'}")
+
+
+# The commands (`opchat audit`, `opchat unhide`); cli.py hands them the parsed arguments ---
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from opchat.cli import EXIT_OK, CliError, run_store, settings_from
+
+    settings = settings_from(args)
+    _existing_store(settings.data_dir, "audit")
+
+    async def work(inbox) -> None:
+        if args.conversation is not None and await inbox.conversation(args.conversation) is None:
+            raise CliError(f"no conversation #{args.conversation}")
+        out = sys.stdout
+        if args.hidden:
+            for item in await inbox.hidden():
+                if args.conversation in (None, item.conversation_id) and (
+                        args.since is None or (item.at or 0) >= args.since):
+                    out.write(hidden_line(item, args.json) + "\n")
+            return
+        after = 0
+        while True:
+            page = await inbox.store.audit_events(args.conversation, args.since, after, PAGE)
+            if not page:
+                break
+            out.write("".join((json_line(e) if args.json else text_line(e)) + "\n"
+                              for e in page))
+            after = page[-1].id
+        out.flush()
+
+    run_store(settings, work)
+    return EXIT_OK
+
+
+def cmd_unhide(args: argparse.Namespace) -> int:
+    from opchat.cli import EXIT_OK, CliError, run_store, settings_from
+
+    settings = settings_from(args)
+    _existing_store(settings.data_dir, "unhide")
+
+    async def work(inbox) -> bool:
+        from opchat.store.changes import UnknownConversation
+        from opchat.store.history import UnknownMessage
+
+        try:
+            if args.what == "conversation":
+                return await inbox.unhide_conversation(args.id)
+            return await inbox.unhide_message(args.id)
+        except (UnknownConversation, UnknownMessage):
+            raise CliError(f"no {args.what} #{args.id}") from None
+
+    if run_store(settings, work):
+        print(f"{args.what} #{args.id} is shown again (recorded in opchat audit)")
+    else:
+        print(f"{args.what} #{args.id} was not hidden")
+    return EXIT_OK
+
+
+def _existing_store(data_dir: Path, what: str) -> None:
+    from opchat.cli import CliError
+    from opchat.store import DB_FILENAME
+
+    db_path = data_dir / DB_FILENAME
+    if not db_path.exists():
+        raise CliError(f"no database at {db_path}: nothing to {what}")
