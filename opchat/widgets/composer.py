@@ -8,19 +8,44 @@ Alt+Enter: terminals that speak the kitty keyboard protocol report it as
 "alt+enter"; the others (xterm, tmux, most SSH clients) send ESC CR, which
 Textual would read as a plain Enter and so send a half-written message.
 `register_alt_enter()` makes ESC CR arrive as Ctrl+J instead.
+
+Quick replies: `/` and a few letters of a shortcut open the drop-down
+(`ReplyCompletion`, which the screen hands in as `completion`); Tab or Enter
+asks the screen to put the reply in place of `/del` (`ReplyChosen`). A
+reply's unfilled variables (`{contact.first_name}` with no name known) are
+highlighted, Tab and Shift+Tab go from one to the next, and Enter on a
+message that still has one asks before sending (`ConfirmSend`) with the
+cursor on it: a customer must never get `{…}` by accident. `variables`, set
+by the screen for the open dialog, says which names have a value.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import TextArea
+from textual.screen import ModalScreen
+from textual.widgets import Static, TextArea
+from textual.widgets.text_area import Location, Selection
 
 from opchat.i18n import _
+from opchat.model import QuickReply
+from opchat.placeholders import Expansion, Slot, unfilled_slots
+from opchat.sanitize import one_line
 from opchat.widgets import translate_bindings
+
+if TYPE_CHECKING:
+    from opchat.widgets.reply_completion import ReplyCompletion
+
+# `/` at the start of the text or after a space, then what may be a shortcut, up to the cursor.
+SLASH = re.compile(r"(?:^|(?<=\s))/([\w.-]{0,40})$")
+PLACEHOLDER_HIGHLIGHT = "opchat-placeholder"
 
 
 def register_alt_enter() -> None:
@@ -39,7 +64,14 @@ class Composer(TextArea):
         Binding("ctrl+j,alt+enter", "newline", _("Newline"), key_display="^j",
                 id="opchat.composer.newline", tooltip=_("Start a new line (also Alt+Enter)")),
         Binding("escape", "leave", _("To the list"), show=False, id="opchat.composer.leave"),
+        Binding("tab", "tab", _("Complete"), show=False, id="opchat.composer.complete",
+                tooltip=_("Take the /reply shown; else go to the next unfilled variable; "
+                          "else to the next pane")),
+        Binding("shift+tab", "back_tab", _("Previous variable"), show=False,
+                id="opchat.composer.previous_variable",
+                tooltip=_("Go to the previous unfilled variable; else to the previous pane")),
     ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"composer--placeholder"}
 
     class Submitted(Message):
         """The operator pressed Enter on text worth sending."""
@@ -55,6 +87,15 @@ class Composer(TextArea):
     class Leave(Message):
         """Escape: back to the conversation list."""
 
+    class ReplyChosen(Message):
+        """A reply was taken from the drop-down: it replaces `/…` between start and end."""
+
+        def __init__(self, reply: QuickReply, start: Location, end: Location) -> None:
+            super().__init__()
+            self.reply = reply
+            self.start = start
+            self.end = end
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(
             "",
@@ -69,6 +110,9 @@ class Composer(TextArea):
             disabled=True,
         )
         translate_bindings(self)
+        self.completion: ReplyCompletion | None = None
+        self.variables: Mapping[str, str] = {}  # the open dialog's values, by name
+        self._slash: tuple[Location, Location] | None = None
 
     def set_open(self, is_open: bool) -> None:
         """Enable typing when a conversation is open; otherwise say why not."""
@@ -83,20 +127,189 @@ class Composer(TextArea):
         await super()._on_key(event)
 
     def action_submit(self) -> None:
+        if self._take_completion():
+            return
         text = self.text
         if not text.strip():
             return
-        self.post_message(self.Submitted(self, text))
+        unfilled = self.unfilled()
+        if not unfilled:
+            self.post_message(self.Submitted(self, text))
+            return
+        self._select_slot(unfilled[0])
+
+        def answered(send: bool | None) -> None:
+            # Only the text that was asked about is sent: not a text edited meanwhile.
+            if send and self.text == text:
+                self.post_message(self.Submitted(self, text))
+            else:
+                self.focus()
+
+        self.app.push_screen(ConfirmSend([slot.name for slot in unfilled]), answered)
+
+    # Quick replies: the drop-down and the variables ------------------------------------
+
+    def unfilled(self) -> list[Slot]:
+        return unfilled_slots(self.text, self.variables)
+
+    def insert_expansion(self, expansion: Expansion,
+                         replace: tuple[Location, Location] | None = None) -> None:
+        """Put a reply's text at the cursor (or over `replace`); select its first gap."""
+        start, end = replace if replace is not None else sorted(self.selection)
+        self.replace(expansion.text, start, end, maintain_selection_offset=False)
+        if expansion.unfilled:
+            base = self.document.get_index_from_location(min(start, end))
+            slot = expansion.unfilled[0]
+            self._select_slot(Slot(base + slot.start, base + slot.end, slot.name))
+        self._close_completion()
+
+    def _select_slot(self, slot: Slot) -> None:
+        location = self.document.get_location_from_index
+        self.selection = Selection(location(slot.start), location(slot.end))
+
+    def _step_slot(self, forward: bool) -> bool:
+        slots = self.unfilled()
+        if not slots:
+            return False
+        index = self.document.get_index_from_location
+        at = index(min(self.selection)) if forward else index(max(self.selection))
+        selected = (index(min(self.selection)), index(max(self.selection)))
+        if forward:
+            after = [s for s in slots if s.start >= at and (s.start, s.end) != selected]
+            self._select_slot(after[0] if after else slots[0])
+        else:
+            before = [s for s in slots if s.end <= at and (s.start, s.end) != selected]
+            self._select_slot(before[-1] if before else slots[-1])
+        return True
+
+    def action_tab(self) -> None:
+        if self._take_completion() or self._step_slot(forward=True):
+            return
+        self.screen.focus_next()
+
+    def action_back_tab(self) -> None:
+        if not self._step_slot(forward=False):
+            self.screen.focus_previous()
+
+    def _take_completion(self) -> bool:
+        completion = self.completion
+        reply = completion.chosen if completion is not None else None
+        if reply is None or self._slash is None:
+            return False
+        start, end = self._slash
+        self._close_completion()
+        self.post_message(self.ReplyChosen(reply, start, end))
+        return True
+
+    def _close_completion(self) -> None:
+        self._slash = None
+        if self.completion is not None and self.completion.is_open:
+            self.completion.hide()
+
+    def _follow_slash(self) -> None:
+        """Open, narrow or close the drop-down as the text before the cursor changes."""
+        completion = self.completion
+        if completion is None:
+            return
+        start, end = self.selection
+        if start != end:
+            self._close_completion()
+            return
+        row, column = end
+        match = SLASH.search(self.document.get_line(row)[:column])
+        if match is None:
+            self._close_completion()
+            return
+        self._slash = ((row, match.start()), end)
+        if not completion.show(match.group(1)):
+            self._slash = None
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self._follow_slash()
+
+    def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
+        if self._slash is not None and event.selection.end != self._slash[1]:
+            self._follow_slash()
+
+    def _build_highlight_map(self) -> None:
+        # TextArea highlights only through a syntax tree; unfilled variables are added
+        # to the same map (byte offsets per line, as TextArea's renderer reads them).
+        super()._build_highlight_map()
+        if "{" not in self.text:
+            return
+        theme = self._theme
+        if theme is not None and PLACEHOLDER_HIGHLIGHT not in theme.syntax_styles:
+            theme.syntax_styles = {**theme.syntax_styles,
+                                   PLACEHOLDER_HIGHLIGHT: self._placeholder_style()}
+        location = self.document.get_location_from_index
+        for slot in self.unfilled():
+            (row, start), (end_row, end) = location(slot.start), location(slot.end)
+            if row != end_row:
+                continue
+            line = self.document.get_line(row)
+            self._highlights[row].append((len(line[:start].encode()),
+                                          len(line[:end].encode()), PLACEHOLDER_HIGHLIGHT))
+
+    def _placeholder_style(self):  # -> rich.style.Style
+        try:
+            return self.get_component_rich_style("composer--placeholder")
+        except Exception:  # before the styles are ready: a plain reverse will do
+            from rich.style import Style
+
+            return Style(reverse=True, bold=True)
 
     def action_newline(self) -> None:
         start, end = self.selection
         self.replace("\n", start, end, maintain_selection_offset=False)
 
     def action_leave(self) -> None:
+        if self.completion is not None and self.completion.is_open:
+            self._close_completion()
+            return
         self.post_message(self.Leave())
 
     def action_cursor_up(self, select: bool = False) -> None:
+        if not select and self.completion is not None and self.completion.is_open:
+            self.completion.move(-1)
+            return
         if not select and self.navigator.is_first_wrapped_line(self.cursor_location):
             self.post_message(self.LeaveTop())
             return
         super().action_cursor_up(select)
+
+    def action_cursor_down(self, select: bool = False) -> None:
+        if not select and self.completion is not None and self.completion.is_open:
+            self.completion.move(+1)
+            return
+        super().action_cursor_down(select)
+
+
+class ConfirmSend(ModalScreen[bool]):
+    """Asks before a message with unfilled `{variables}` goes to a customer."""
+
+    DEFAULT_CSS = """
+    ConfirmSend { align: center middle; }
+    ConfirmSend > Vertical {
+        width: 60; max-width: 100%; height: auto;
+        border: round $warning; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", _("Send as it is"), id="opchat.confirm.yes"),
+        Binding("n,escape", "answer(False)", _("Fill it in"), id="opchat.confirm.no"),
+    ]
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__()
+        translate_bindings(self)
+        self.names = names
+
+    def compose(self) -> ComposeResult:
+        shown = ", ".join("{" + one_line(name, 40) + "}" for name in self.names[:5])
+        with Vertical():
+            yield Static(_("The message still has {names}: the customer would see it as it "
+                           "is.", names=shown), markup=False)
+            yield Static(_("y — send as it is   n, Esc — fill it in"), markup=False)
+
+    def action_answer(self, send: bool) -> None:
+        self.dismiss(send)

@@ -1,9 +1,15 @@
 """The quick replies palette: saved phrases, found by a few fuzzy keystrokes.
 
 Textual's `CommandPalette` with one provider. Each hit shows the reply's
-shortcut and title, and under it the start of its body on one line; typing
-matches the shortcut, the title and the body. Choosing a reply hands it to
-`on_choose` (the screen inserts the body at the composer's cursor).
+shortcut and title, and under it the start of its text as it would be
+inserted in this dialog (variables filled in); typing matches the shortcut,
+the title and the body. Choosing a reply hands it to `on_choose` (the screen
+puts it at the reply box's cursor).
+
+With nothing typed, replies are listed most used first and the first nine
+are numbered: 1–9 takes one at once. Textual orders hits by score only, in a
+stable sort, and every discovery hit scores 0, so the order they are yielded
+in is the order shown.
 
 Replies are the operators' own text, but they are stored data like any
 other and are drawn through `opchat.sanitize` all the same. Textual's
@@ -13,22 +19,27 @@ is done here on safe `Content` instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+from textual import on
 from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
+from textual.widgets import Input
 
 from opchat.i18n import _
 from opchat.model import QuickReply
+from opchat.placeholders import expand
 from opchat.sanitize import one_line, safe_content
 
 PREVIEW_CHARS = 120
+NUMBERED = 9
 
 
 class QuickReplyProvider(Provider):
     """Hits for a fixed list of replies (set on a subclass by `quick_reply_palette`)."""
 
     replies: Sequence[QuickReply] = ()
+    variables: Mapping[str, str] = {}
 
     def choose(self, reply: QuickReply) -> None:
         raise NotImplementedError
@@ -36,19 +47,30 @@ class QuickReplyProvider(Provider):
     def _label(self, reply: QuickReply) -> str:
         shortcut = one_line(reply.shortcut, 30)
         title = one_line(reply.title, 60)
-        return f"{shortcut}  {title}" if title else shortcut
+        label = f"{shortcut}  {title}" if title else shortcut
+        folder = getattr(reply, "folder", "")
+        if folder:
+            label += f"  · {one_line(folder, 20)}"
+        if getattr(reply, "owner", None):
+            label += "  · " + _("private")
+        return label
 
     def _preview(self, reply: QuickReply) -> Content:
-        return safe_content(one_line(reply.body, PREVIEW_CHARS))
+        text = expand(reply.body, self.variables).text
+        attachment = getattr(reply, "attachment", None)
+        if attachment:
+            text = f"📎 {attachment}  {text}"
+        return safe_content(one_line(text, PREVIEW_CHARS))
 
     def _command(self, reply: QuickReply) -> Callable[[], None]:
         return lambda: self.choose(reply)
 
     async def discover(self) -> Hits:
-        for reply in self.replies:
+        for n, reply in enumerate(self.replies):
             label = self._label(reply)
+            number = f"{n + 1} " if n < NUMBERED else "  "
             yield DiscoveryHit(
-                safe_content(label),
+                Content.assemble((number, "bold"), safe_content(label)),
                 self._command(reply),
                 text=label,
                 help=self._preview(reply),  # type: ignore[arg-type]  # Content is accepted
@@ -87,18 +109,53 @@ class QuickReplyProvider(Provider):
         return content
 
 
+class QuickReplyPalette(CommandPalette):
+    """The palette, with 1–9 taking the numbered replies while nothing else is typed.
+
+    Not bindings: a screen's bindings never see a printable key while an Input
+    has the focus (Textual leaves such keys to the Input), so the first
+    character typed is looked at instead. A shortcut starting with a digit
+    is still found by a letter of its title.
+    """
+
+    def __init__(self, replies: Sequence[QuickReply], on_choose: Callable[[QuickReply], None],
+                 provider: type[Provider]) -> None:
+        super().__init__(providers=[provider], placeholder=_("Search quick replies… (1–9: "
+                                                               "the most used)"),
+                         id="quick-replies")
+        self.replies = list(replies)
+        self.on_choose = on_choose
+        self._typed = ""
+
+    @on(Input.Changed)
+    def _first_key(self, event: Input.Changed) -> None:
+        before, self._typed = self._typed, event.value
+        value = event.value
+        if before or len(value) != 1 or value not in "123456789":
+            return
+        number = int(value)
+        if number > min(NUMBERED, len(self.replies)):
+            return
+        reply = self.replies[number - 1]
+        self.app.post_message(CommandPalette.Closed(option_selected=True))
+        self.dismiss()
+        self.app.call_later(self.on_choose, reply)
+
+
 def quick_reply_palette(
-    replies: Sequence[QuickReply], on_choose: Callable[[QuickReply], None]
+    replies: Sequence[QuickReply],
+    on_choose: Callable[[QuickReply], None],
+    variables: Mapping[str, str] | None = None,
 ) -> CommandPalette:
-    """A command palette listing `replies`; choosing one calls `on_choose`."""
+    """A command palette listing `replies`; choosing one calls `on_choose`.
+
+    `variables` fill the previews as the reply would be inserted in this dialog.
+    """
 
     class BoundQuickReplyProvider(QuickReplyProvider):
         def choose(self, reply: QuickReply) -> None:
             on_choose(reply)
 
     BoundQuickReplyProvider.replies = tuple(replies)
-    return CommandPalette(
-        providers=[BoundQuickReplyProvider],
-        placeholder=_("Search quick replies…"),
-        id="quick-replies",
-    )
+    BoundQuickReplyProvider.variables = dict(variables or {})
+    return QuickReplyPalette(replies, on_choose, BoundQuickReplyProvider)

@@ -1,0 +1,333 @@
+"""Quick replies in the store, and what automatic answers need of it.
+
+Replies are shared (``owner_id`` NULL) or private to one operator. A
+shortcut is unique in the whole table, shared and private alike (the UNIQUE
+of migration 1): ``/delivery`` means one reply whoever types it, and a
+private reply can later be shared without a clash.
+
+Automatic answers are `Direction.AUTO` messages. Each one records in its
+``meta`` which rules it answered (``auto``: ["greeting", "away", "menu"...])
+and the customer's message that triggered it (``trigger``); the check that
+no answer exists yet for that trigger and the insert are one transaction, so
+a hub that restarts and looks at the same messages again never sends the
+same answer twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opchat.model import Direction, Message, QuickReply
+from opchat.store.changes import UnknownConversation, record_event
+from opchat.store.db import Database, row_value
+
+AUTO_AUTHOR = "opchat"
+AUTO_HISTORY = 200  # earlier automatic answers of a dialog the rules look at
+
+
+@dataclass(frozen=True, slots=True)
+class SavedReply(QuickReply):
+    """A quick reply with what migration 2 added to it."""
+
+    folder: str = ""
+    owner: str | None = None  # the login of the operator it is private to; None: shared
+    attachment: str | None = None  # a file path sent with the reply
+
+
+class ShortcutTaken(ValueError):
+    """Another reply (shared or someone's private one) has this shortcut."""
+
+    def __init__(self, shortcut: str) -> None:
+        super().__init__(f"the shortcut /{shortcut} is taken by another reply")
+        self.shortcut = shortcut
+
+
+@dataclass(frozen=True, slots=True)
+class AutoSent:
+    """An automatic answer already in a dialog."""
+
+    rules: tuple[str, ...]
+    trigger: int | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AutoTrigger:
+    """A customer's message and the dialog around it, as automatic answers see them."""
+
+    message_id: int
+    conversation_id: int
+    channel: str
+    body: str
+    created_at: float
+    first: bool  # nothing was said in the dialog before it
+    edit: bool  # an edit of an earlier message, not a new one
+    contact_name: str
+    autos: tuple[AutoSent, ...]  # oldest first
+    last_out_at: float | None  # when an operator last answered
+
+
+class QuickReplyStore:
+    """Mixed into :class:`opchat.store.Store`."""
+
+    db: Database
+    clock: Callable[[], float]
+
+    # Quick replies ----------------------------------------------------------------------
+
+    async def quick_replies(self, visible_to: int | None = None) -> list[SavedReply]:
+        """Replies, most used first: the shared ones and `visible_to`'s own (None: all)."""
+
+        def run(conn: sqlite3.Connection) -> list[SavedReply]:
+            where, params = "", ()
+            if visible_to is not None:
+                where, params = "WHERE q.owner_id IS NULL OR q.owner_id = ?", (visible_to,)
+            rows = conn.execute(
+                "SELECT q.*, o.login AS owner FROM quick_replies q "
+                f"LEFT JOIN operators o ON o.id = q.owner_id {where} "
+                "ORDER BY q.uses DESC, q.shortcut", params)
+            return [_reply(r) for r in rows]
+
+        return await self.db.read(run)
+
+    async def save_quick_replies(self, replies: Sequence[Any]) -> int:
+        """Add or update replies by shortcut, all in one transaction; returns how many.
+
+        Each item is a ``(shortcut, title, body)`` triple (folder, owner and
+        attachment stay as they were) or an object with those attributes and
+        ``folder``, ``owner`` (a login, created if unknown) and ``attachment``.
+        """
+
+        def run(conn: sqlite3.Connection) -> int:
+            now = self.clock()
+            for item in replies:
+                if isinstance(item, tuple):
+                    shortcut, title, body = item
+                    conn.execute(
+                        "INSERT INTO quick_replies (shortcut, title, body, created_at, "
+                        "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (shortcut) DO UPDATE "
+                        "SET title = excluded.title, body = excluded.body, "
+                        "updated_at = excluded.updated_at",
+                        (shortcut, title, body, now, now))
+                    continue
+                owner_id = _operator_id(conn, item.owner, now)
+                conn.execute(
+                    "INSERT INTO quick_replies (shortcut, title, body, folder, owner_id, "
+                    "attachment, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (shortcut) DO UPDATE SET title = excluded.title, "
+                    "body = excluded.body, folder = excluded.folder, "
+                    "owner_id = excluded.owner_id, attachment = excluded.attachment, "
+                    "updated_at = excluded.updated_at",
+                    (item.shortcut, item.title, item.body, item.folder, owner_id,
+                     item.attachment, now, now))
+            if replies:
+                _event(conn, now, "quick_replies.saved", {"count": len(replies)})
+            return len(replies)
+
+        return await self.db.write(run)
+
+    async def put_quick_reply(self, reply: Any, reply_id: int | None = None,
+                              operator: str | None = None) -> SavedReply:
+        """Add a reply (`reply_id` None) or change one, as an operator does in the app.
+
+        Unlike an import, this never takes over another reply's shortcut:
+        `ShortcutTaken` says so instead.
+        """
+
+        def run(conn: sqlite3.Connection) -> SavedReply:
+            now = self.clock()
+            holder = row_value(conn.execute("SELECT id FROM quick_replies WHERE shortcut = ?",
+                                            (reply.shortcut,)).fetchone())
+            if holder is not None and holder != reply_id:
+                raise ShortcutTaken(reply.shortcut)
+            owner_id = _operator_id(conn, reply.owner, now)
+            fields = (reply.shortcut, reply.title, reply.body, reply.folder, owner_id,
+                      reply.attachment, now)
+            if reply_id is None:
+                reply_id_ = conn.execute(
+                    "INSERT INTO quick_replies (shortcut, title, body, folder, owner_id, "
+                    "attachment, updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*fields, now)).lastrowid
+            else:
+                changed = conn.execute(
+                    "UPDATE quick_replies SET shortcut = ?, title = ?, body = ?, folder = ?, "
+                    "owner_id = ?, attachment = ?, updated_at = ? WHERE id = ?",
+                    (*fields, reply_id)).rowcount
+                if not changed:
+                    raise LookupError(f"no quick reply {reply_id}")
+                reply_id_ = reply_id
+            _event(conn, now, "quick_replies.saved",
+                   {"count": 1, "shortcut": reply.shortcut}, operator)
+            row = conn.execute("SELECT q.*, o.login AS owner FROM quick_replies q LEFT JOIN "
+                               "operators o ON o.id = q.owner_id WHERE q.id = ?",
+                               (reply_id_,)).fetchone()
+            return _reply(row)
+
+        return await self.db.write(run)
+
+    async def delete_quick_reply(self, reply_id: int, operator: str | None = None) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT shortcut, title, body FROM quick_replies WHERE id = ?",
+                               (reply_id,)).fetchone()
+            if row is None:
+                return False
+            conn.execute("DELETE FROM quick_replies WHERE id = ?", (reply_id,))
+            # The text goes into the audit log: a deleted reply can be written again.
+            _event(conn, self.clock(), "quick_replies.deleted",
+                   {"shortcut": row["shortcut"], "title": row["title"], "body": row["body"]},
+                   operator)
+            return True
+
+        return await self.db.write(run)
+
+    async def quick_reply_used(self, reply_id: int) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE quick_replies SET uses = uses + 1 WHERE id = ?", (reply_id,))
+
+        await self.db.write(run)
+
+    async def reply_context(self, conversation_id: int) -> dict[str, Any]:
+        """What a reply's `{contact.…}` variables can say about the dialog's customer."""
+
+        def run(conn: sqlite3.Connection) -> dict[str, Any]:
+            row = conn.execute(
+                "SELECT co.phone, co.email, i.username, i.profile FROM conversations c "
+                "JOIN contacts co ON co.id = c.contact_id "
+                "LEFT JOIN identities i ON i.id = c.identity_id WHERE c.id = ?",
+                (conversation_id,)).fetchone()
+            if row is None:
+                return {}
+            fields: dict[str, Any] = {}
+            try:
+                profile = json.loads(row["profile"] or "{}")
+            except ValueError:
+                profile = {}
+            if isinstance(profile, dict):
+                fields.update(profile)
+            for key in ("phone", "email", "username"):
+                if row[key]:
+                    fields[key] = row[key]
+            return fields
+
+        return await self.db.read(run)
+
+    # Automatic answers ------------------------------------------------------------------
+
+    async def auto_trigger(self, message_id: int) -> AutoTrigger | None:
+        """A customer's message with what the automatic answers decide from (None: not one)."""
+
+        def run(conn: sqlite3.Connection) -> AutoTrigger | None:
+            m = conn.execute(
+                "SELECT m.id, m.conversation_id, m.body, m.created_at, m.edit_of_id, "
+                "ch.name AS channel, co.name AS contact_name FROM messages m "
+                "JOIN conversations c ON c.id = m.conversation_id "
+                "JOIN channels ch ON ch.id = c.channel_id "
+                "JOIN contacts co ON co.id = c.contact_id "
+                "WHERE m.id = ? AND m.direction = 'in'", (message_id,)).fetchone()
+            if m is None:
+                return None
+            conversation_id = m["conversation_id"]
+            earlier = conn.execute(
+                "SELECT 1 FROM messages WHERE conversation_id = ? AND id < ? LIMIT 1",
+                (conversation_id, message_id)).fetchone()
+            autos = [
+                _auto_sent(r) for r in conn.execute(
+                    "SELECT meta, created_at FROM messages WHERE conversation_id = ? "
+                    "AND direction = 'auto' ORDER BY id DESC LIMIT ?",
+                    (conversation_id, AUTO_HISTORY))]
+            autos.reverse()
+            last_out = row_value(conn.execute(
+                "SELECT max(created_at) FROM messages WHERE conversation_id = ? "
+                "AND direction = 'out'", (conversation_id,)).fetchone())
+            return AutoTrigger(
+                message_id=m["id"], conversation_id=conversation_id, channel=m["channel"],
+                body=m["body"], created_at=m["created_at"], first=earlier is None,
+                edit=m["edit_of_id"] is not None, contact_name=m["contact_name"],
+                autos=tuple(autos), last_out_at=last_out)
+
+        return await self.db.read(run)
+
+    async def add_auto_message(
+        self, conversation_id: int, body: str, rules: Sequence[str], trigger: int
+    ) -> Message | None:
+        """Queue an automatic answer to `trigger`; None if one was queued already.
+
+        Like an operator's reply it goes through the outbox, but the customer
+        still waits: neither `waiting_since` nor `first_response_s` changes.
+        """
+        from opchat.store.store import PREVIEW_CHARS, _message  # (imports this module)
+
+        def run(conn: sqlite3.Connection) -> Message | None:
+            now = self.clock()
+            conv = conn.execute("SELECT channel_id FROM conversations WHERE id = ?",
+                                (conversation_id,)).fetchone()
+            if conv is None:
+                raise UnknownConversation(conversation_id)
+            if conn.execute(
+                    "SELECT 1 FROM messages WHERE conversation_id = ? AND direction = 'auto' "
+                    "AND json_extract(meta, '$.trigger') = ?",
+                    (conversation_id, trigger)).fetchone():
+                return None
+            meta = json.dumps({"auto": list(rules), "trigger": trigger})
+            message_id = conn.execute(
+                "INSERT INTO messages (conversation_id, channel_id, direction, author, body, "
+                "created_at, state, meta) VALUES (?, ?, 'auto', ?, ?, ?, 'queued', ?)",
+                (conversation_id, conv["channel_id"], AUTO_AUTHOR, body, now, meta)).lastrowid
+            conn.execute("INSERT INTO outbox (message_id, channel_id, next_attempt_at, "
+                         "updated_at) VALUES (?, ?, ?, ?)",
+                         (message_id, conv["channel_id"], now, now))
+            conn.execute("UPDATE conversations SET last_message_at = ?, last_preview = ?, "
+                         "last_direction = 'auto', last_author = ? WHERE id = ?",
+                         (now, body[:PREVIEW_CHARS], AUTO_AUTHOR, conversation_id))
+            _event(conn, now, "message.new", {"direction": Direction.AUTO.value,
+                                              "auto": list(rules)},
+                   conversation_id=conversation_id, message_id=message_id)
+            return _message(conn.execute("SELECT * FROM messages WHERE id = ?",
+                                         (message_id,)).fetchone())
+
+        return await self.db.write(run)
+
+    async def event_id_before(self, at: float) -> int:
+        """The id of the last event older than `at` (0 if none): where a replay starts."""
+
+        def run(conn: sqlite3.Connection) -> int:
+            # Newest first on the primary key: only the recent events are looked at.
+            return row_value(conn.execute("SELECT id FROM events WHERE at < ? "
+                                          "ORDER BY id DESC LIMIT 1", (at,)).fetchone()) or 0
+
+        return await self.db.read(run)
+
+
+def _reply(r: sqlite3.Row) -> SavedReply:
+    return SavedReply(r["id"], r["shortcut"], r["title"], r["body"], r["uses"],
+                      folder=r["folder"], owner=r["owner"], attachment=r["attachment"])
+
+
+def _auto_sent(r: sqlite3.Row) -> AutoSent:
+    try:
+        meta = json.loads(r["meta"] or "{}")
+    except ValueError:
+        meta = {}
+    rules = meta.get("auto") if isinstance(meta, dict) else None
+    trigger = meta.get("trigger") if isinstance(meta, dict) else None
+    return AutoSent(tuple(str(rule) for rule in rules) if isinstance(rules, list) else (),
+                    trigger if isinstance(trigger, int) else None, r["created_at"])
+
+
+def _operator_id(conn: sqlite3.Connection, login: str | None, now: float) -> int | None:
+    if not login:
+        return None
+    conn.execute("INSERT INTO operators (login, name, created_at) VALUES (?, ?, ?) "
+                 "ON CONFLICT (login) DO NOTHING", (login, login, now))
+    return row_value(conn.execute("SELECT id FROM operators WHERE login = ?",
+                                  (login,)).fetchone())
+
+
+def _event(conn: sqlite3.Connection, at: float, kind: str, data: dict[str, Any],
+           operator: str | None = None, conversation_id: int | None = None,
+           message_id: int | None = None) -> None:
+    record_event(conn, at, kind, conversation_id, message_id, operator, data)
