@@ -1,0 +1,102 @@
+"""The list's views, one line above it: Mine 3 · Unassigned 5 · All 20 · Waiting 4.
+
+A view is a filter of the conversation list; Alt+V cycles them. The counts
+are fetched with the list (they are cheap: indexed counts).
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import ClassVar
+
+from rich.text import Text
+from textual.widget import Widget
+
+from opchat.i18n import _
+from opchat.model import Status
+from opchat.sanitize import one_line
+from opchat.store import ConversationFilter
+
+VIEWS = ("mine", "unassigned", "all", "waiting")  # in the order Alt+V goes through them
+_ACTIVE = frozenset({Status.OPEN, Status.PENDING})  # what Mine and Unassigned show
+
+
+def view_filter(view: str, login: str) -> ConversationFilter:
+    """The list filter of a view, for the operator ``login``."""
+    if view == "mine":
+        return ConversationFilter(statuses=_ACTIVE, assignee=login)
+    if view == "unassigned":
+        return ConversationFilter(statuses=_ACTIVE, unassigned=True)
+    if view == "waiting":
+        return ConversationFilter(waiting_only=True, order="waiting")
+    return ConversationFilter()
+
+
+# Labels get a colour of their own, the same in every process and on every run.
+LABEL_COLOURS = ("#e5a50a", "#2ec27e", "#3584e4", "#c061cb", "#e66100", "#26a269",
+                 "#1c71d8", "#a51d2d")
+
+
+def label_colour(name: str) -> str:
+    return LABEL_COLOURS[zlib.crc32(name.casefold().encode()) % len(LABEL_COLOURS)]
+
+
+def view_name(view: str, short: bool = False) -> str:
+    if short:  # for a narrow list
+        return {"mine": _("Mine"), "unassigned": _("Free"), "all": _("All"),
+                "waiting": _("Wait")}[view]
+    return {"mine": _("Mine"), "unassigned": _("Unassigned"), "all": _("All"),
+            "waiting": _("Waiting")}[view]
+
+
+class ViewTabs(Widget):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"view-tabs--active", "view-tabs--count"}
+
+    DEFAULT_CSS = """
+    ViewTabs {
+        height: 1;
+        background: $boost;
+        color: $text-muted;
+        & > .view-tabs--active { color: $text; text-style: bold underline; }
+        & > .view-tabs--count { color: $text-muted; }
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view = "all"
+        self.counts: dict[str, int] = {}
+        self.label: str | None = None
+
+    def show(self, view: str, counts: dict[str, int] | None = None,
+             label: str | None = None) -> None:
+        self.view = view
+        if counts is not None:
+            self.counts = counts
+            self.label = label
+        self.refresh()
+
+    def render(self) -> Text:
+        width = self.size.width
+        full = self._line(compact=False)
+        return full if full.cell_len <= width else self._line(compact=True)
+
+    def _line(self, compact: bool) -> Text:
+        active = self.get_component_rich_style("view-tabs--active")
+        parts: list[tuple[str, object]] = [(" ", "")]
+        for view in VIEWS:
+            count = self.counts.get(view)
+            number = "" if count is None else str(count)
+            name = view_name(view, short=compact)
+            if view == self.view:
+                parts += [(name, active), (f" {number}".rstrip(), "")]
+            else:
+                parts.append((f"{name} {number}".rstrip(), ""))
+            parts.append(("  " if compact else " · ", ""))
+        if self.label is not None:  # a label filter narrows every view
+            parts[-1] = (" #" + one_line(self.label, 30), active)
+        else:
+            parts.pop()
+        line = Text.assemble(*parts)  # type: ignore[arg-type]
+        line.no_wrap = True
+        return line
