@@ -27,6 +27,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import Worker
 
+from opchat.alerts import Alerter
 from opchat.i18n import _
 from opchat.sanitize import one_line
 from opchat.screens.help import HelpScreen
@@ -93,6 +94,7 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
         self._flush_timer = None
         self._last_flush = 0.0
         self._follower: Worker | None = None
+        self._presence: Worker | None = None
         self._hub: Worker | None = None
 
     def get_default_screen(self) -> InboxScreen:
@@ -116,18 +118,30 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
             self.report(_("Cannot open the inbox: {error}", error=str(error)))
             return
         self.inbox = inbox
+        self.inbox_screen.alerter = Alerter(self._write_to_terminal)
         self.inbox_screen.attach(inbox)
         self._follower = self.run_worker(self._follow(inbox), name="follow", group="follow",
                                          exit_on_error=False)
+        self._presence = self.run_worker(self._follow_presence(inbox), name="presence",
+                                         group="follow", exit_on_error=False)
         if self.run_hub is not None:
             self._hub = self.run_worker(self.run_hub(inbox, self.on_role), name="hub",
                                         group="hub", exit_on_error=False)
 
     async def on_unmount(self) -> None:
-        for worker in (self._hub, self._follower):
+        if self.inbox is not None:
+            # Colleagues should not see us "viewing" or "typing" after we have gone,
+            # and what was typed stays for next time.
+            try:
+                await self.inbox_screen.keep_draft()
+                await self.inbox.leave()
+            except Exception:
+                log.warning("could not say goodbye to the inbox", exc_info=True)
+        workers = (self._hub, self._follower, self._presence)
+        for worker in workers:
             if worker is not None:
                 worker.cancel()
-        for worker in (self._hub, self._follower):
+        for worker in workers:
             if worker is not None:
                 try:
                     await asyncio.wait_for(worker.wait(), 5)
@@ -159,14 +173,24 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
             self._pending.extend(batch)
             self._schedule_flush()
 
+    async def _follow_presence(self, inbox: Inbox) -> None:
+        self.inbox_screen.apply_presence(await inbox.presence())
+        async for rows in inbox.presence_changes():
+            self.inbox_screen.apply_presence(rows)
+
+    def _write_to_terminal(self, data: str) -> None:
+        # As Textual's own bell() and copy_to_clipboard() do; headless apps have no driver.
+        if not self.is_headless and self._driver is not None:
+            self._driver.write(data)
+
     def _schedule_flush(self) -> None:
         if self._flush_timer is not None:
             return
         # (A zero interval would divide by zero inside Textual's timer.)
         wait = max(0.001, REDRAW_INTERVAL - (time.monotonic() - self._last_flush))
-        self._flush_timer = self.set_timer(wait, self._flush, name="redraw")
+        self._flush_timer = self.set_timer(wait, self._flush_events, name="redraw")
 
-    def _flush(self) -> None:
+    def _flush_events(self) -> None:
         self._flush_timer = None
         self._last_flush = time.monotonic()
         events, self._pending = self._pending, []
@@ -209,5 +233,11 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
             ("Ctrl+W, Ctrl+U, Ctrl+K", _("delete a word, to the line start, to the line end")),
             ("Up", _("on the first line: go to the messages")),
             ("Tab, Shift+Tab", _("next, previous pane")),
+            (_("/ and a shortcut"), _("quick replies as you type; Tab or Enter inserts")),
+            (_("1–9 in the palette (nothing typed)"),
+             _("insert one of the nine most used replies")),
         ])]
+        if self.settings.reply_keys:
+            extra.append((_("Quick replies on keys (config [reply_keys])"), [
+                (keys, f"/{shortcut}") for shortcut, keys in self.settings.reply_keys.items()]))
         self.push_screen(HelpScreen(groups, extra))  # type: ignore[arg-type]

@@ -9,7 +9,8 @@ baseline taken in the same run on the same machine:
 - opening a 10,000-message conversation and paging the conversation list,
   in the store and in the running app;
 - full-text search of a two-word query that matches many messages and one
-  that matches few;
+  that matches few; then the search screen's whole query (messages, contacts
+  by name, phone and e-mail, labels) for both and for a common first name;
 - the ingest rate through the hub's ``ChannelSink.ingest``, beside raw
   ``executemany`` into a plain table;
 - the delay from ``ingest`` to the row on screen, in the app's own process
@@ -50,6 +51,7 @@ SEED = 20240601
 GENERATOR = 2  # bump when build_store changes what it writes: kept stores are rebuilt
 META_FILENAME = "bench-store.json"
 TERMINAL_SIZE = (120, 40)
+BENCH_REPLIES = 5_000  # quick replies stored for the reply-insert measurement
 UI_TIMEOUT = 60.0  # seconds one UI step may take before the benchmark gives up on it
 OPERATORS = ("anna", "boris", "kate", "oleg")
 CHANNELS = (("telegram", "telegram"), ("whatsapp", "whatsapp"), ("viber", "viber"),
@@ -99,6 +101,10 @@ Müller García Kowalski Rossi""".split()
 # Two-word queries: one that matches many messages, one that matches few.
 QUERY_MANY = "заказ доставк"
 QUERY_FEW = "гарантийный ремонт"
+# What the search screen asks: messages, contacts (name, phone, e-mail) and labels at once.
+# A common first name is the contacts' worst case: one customer in thirty is an Anna.
+QUERY_NAME = "анна"
+SEARCH_ALL = (("all_many", QUERY_MANY), ("all_few", QUERY_FEW), ("all_name", QUERY_NAME))
 
 
 @dataclass
@@ -417,10 +423,14 @@ ROW_NAMES = (
     "list jump to the end (app)",
     "search, many matches (store)",
     "search, few matches (store)",
+    "search all, many matches (store)",
+    "search all, few matches (store)",
+    "search all, a common first name (store)",
     "ingest, sequential awaits",
     "ingest, 50 concurrent producers",
     "ingest to screen, same process",
     "ingest to screen, second process",
+    "quick reply, Tab to inserted (app)",
     "peak RSS",
 )
 
@@ -458,6 +468,10 @@ async def measure_store(data_dir: Path, info: StoreInfo) -> dict[str, Any]:
             out[f"{key}_hits"] = len(hits)
             out[f"{key}_total"] = await inbox.store.db.read(_count_matches, query)
             out[key] = await repeat(lambda q=query: inbox.search(q))
+        for key, query in SEARCH_ALL:
+            found = await inbox.search_all(query)
+            out[f"{key}_found"] = (len(found.contacts), len(found.labels), len(found.messages))
+            out[key] = await repeat(lambda q=query: inbox.search_all(q))
     finally:
         await inbox.close()
     return out
@@ -769,7 +783,8 @@ class AppDriver:
             if ops:
                 for step, note in ((self.open_big, "open_note"), (self.page_down, "page_note"),
                                    (self.ingest_here, "local_note"),
-                                   (self.ingest_there, "remote_note")):
+                                   (self.ingest_there, "remote_note"),
+                                   (self.reply_insert, "reply_note")):
                     try:
                         await step()
                     except Exception as exc:  # one broken step must not hide the others
@@ -842,7 +857,8 @@ class AppDriver:
         if below is not None and lst.cursor <= below:
             return False
         first = int(lst.scroll_y) // ROW_HEIGHT
-        last = min(lst.row_count, (int(lst.scroll_y) + lst.size.height) // ROW_HEIGHT + 1)
+        # Rows with at least one line on screen: the last one may be cut by the edge.
+        last = min(lst.row_count, -(-(int(lst.scroll_y) + lst.size.height) // ROW_HEIGHT))
         return all(lst.row(i) is not None for i in range(first, last))
 
     async def page_down(self) -> None:
@@ -928,6 +944,54 @@ class AppDriver:
             f"ingest() in another process to the frame here; median of 5, "
             f"min {min(samples):.1f}, max {max(samples):.1f} ms "
             f"(the commit itself: median {statistics.median(commits):.1f} ms)")
+
+
+    async def reply_insert(self) -> None:
+        """`/bench-NNNN` then Tab in the reply box, with BENCH_REPLIES replies stored."""
+        from opchat.replies import ReplyDraft
+        from opchat.widgets.composer import Composer
+        from opchat.widgets.reply_completion import ReplyCompletion
+
+        store = self.list().inbox.store
+        have = await store.quick_replies()
+        if sum(r.shortcut.startswith("bench-") for r in have) < BENCH_REPLIES:
+            await store.save_quick_replies([
+                ReplyDraft(f"bench-{n:04d}", f"Bench reply {n}",
+                           f"Hello {{contact.first_name}}, this is saved reply number {n}.")
+                for n in range(BENCH_REPLIES)])
+        screen = self.app.screen
+        screen.reload_replies()
+        deadline = time.monotonic() + UI_TIMEOUT
+        while len(screen.replies) < BENCH_REPLIES:
+            if time.monotonic() > deadline:
+                raise BenchError("the replies did not load")
+            await self.pilot.pause(0.05)
+        await self._open_row(1)
+        composer = self.app.screen.query_one(Composer)
+        completion = self.app.screen.query_one(ReplyCompletion)
+        composer.focus()
+        typed, inserted = [], []
+        for k in range(7):
+            number = 1000 + 500 * k
+            composer.load_text("")
+            await self.pilot.press(*f"/bench-{number:04d}"[:-1])
+            listed = self.frames.when(lambda n=number: completion.is_open and bool(
+                completion.matches) and completion.matches[0].shortcut == f"bench-{n:04d}")
+            t0 = time.time()
+            await self.pilot.press(f"{number:04d}"[-1])
+            typed.append((await self.frames.seen(listed, "the drop-down") - t0) * 1000)
+            shown = self.frames.when(
+                lambda n=number: f"saved reply number {n}." in composer.text)
+            t0 = time.time()
+            await self.pilot.press("tab")
+            inserted.append((await self.frames.seen(shown, "the inserted reply") - t0) * 1000)
+        composer.load_text("")
+        self.result["reply_ms"] = statistics.median(inserted)
+        self.result["reply_note"] = (
+            f"{BENCH_REPLIES:,} replies stored: Tab on /bench-NNNN to the frame showing the "
+            f"reply, variables filled; median of 7, max {max(inserted):.1f} ms; the last key "
+            f"of the shortcut to the frame with the drop-down narrowed: median "
+            f"{statistics.median(typed):.1f} ms")
 
 
 CHILD_MAIN = "import sys; from opchat.bench import main; sys.exit(main())"
@@ -1040,6 +1104,15 @@ def build_rows(info: StoreInfo, store: dict[str, Any], minimal: dict[str, Any],
         rows.append(Row(label, med(store[key]), "ms", aim="< 100 ms",
                         note=f"“{query}”: {store[key + '_total']:,} matches, "
                              f"min {min(store[key]):.1f} ms"))
+    for key, label, query in (
+            ("all_many", "search all, many matches (store)", QUERY_MANY),
+            ("all_few", "search all, few matches (store)", QUERY_FEW),
+            ("all_name", "search all, a common first name (store)", QUERY_NAME)):
+        contacts, labels, messages = store[key + "_found"]
+        rows.append(Row(label, med(store[key]), "ms", aim="< 100 ms",
+                        note=f"“{query}”: messages, contacts and labels as the search screen "
+                             f"asks; shown {contacts} contacts, {labels} labelled dialogs, "
+                             f"{messages} messages; min {min(store[key]):.1f} ms"))
     rows.append(Row("ingest, sequential awaits", store["seq_rate"], "msg/s",
                     store["raw_rate"], "≥ 5,000 msg/s",
                     note=f"{store['ingest_seq_n']:,} messages, one commit each "
@@ -1052,6 +1125,8 @@ def build_rows(info: StoreInfo, store: dict[str, Any], minimal: dict[str, Any],
                     aim="< 100 ms", note=app.get("local_note", ui_note)))
     rows.append(Row("ingest to screen, second process", ms("remote_delay_ms", app), "ms",
                     aim="< 300 ms", note=app.get("remote_note", ui_note)))
+    rows.append(Row("quick reply, Tab to inserted (app)", ms("reply_ms", app), "ms",
+                    aim="< 50 ms", note=app.get("reply_note", ui_note)))
     rows.append(Row("peak RSS", ms("rss_mib", app), "MiB", ms("rss_mib", minimal),
                     "< 150 MB", note=app.get("rss_note", ui_note) + (
                         "; baseline: the minimal app's at its first frame" if "rss_mib" in minimal

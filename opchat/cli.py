@@ -13,6 +13,7 @@ import contextlib
 import getpass
 import json
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -107,6 +108,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="web chat: a site allowed to embed the widget (repeat for more)")
     c.add_argument("--public-url", metavar="URL",
                    help="web chat: the hub's address as visitors' browsers reach it")
+    c.add_argument("--hours", metavar="SPEC",
+                   help='web chat: working hours, e.g. "Mon-Fri 09:00-18:00, Sat 10:00-14:00"')
+    c.add_argument("--timezone", metavar="ZONE", help='web chat: of the hours, e.g. Europe/Berlin')
+    c.add_argument("--operator-name", metavar="NAME", help="web chat: shown in the header")
+    c.add_argument("--operator-photo", metavar="URL", help="web chat: shown in the header")
+    c.add_argument("--no-sneak-peek", action="store_true",
+                   help="web chat: operators see that a visitor types, not what")
+    c.add_argument("--trust-proxy", action="append", metavar="ADDRESS",
+                   help="web chat: a reverse proxy whose X-Forwarded-For counts (repeat)")
+    c.add_argument("--allow-no-origin", action="store_true",
+                   help="web chat: let clients that send no Origin (apps) connect")
+    c.add_argument("--token", metavar="TOKEN",
+                   help="telegram: the bot's token from @BotFather (kept in the config, 0600)")
+    c.add_argument("--token-env", metavar="VARIABLE",
+                   help="telegram: read the token from this environment variable instead")
+    c.add_argument("--api-base", metavar="URL",
+                   help="telegram: a self-hosted Bot API server (default api.telegram.org)")
+    c.add_argument("--webhook-url", metavar="URL",
+                   help="telegram: receive by webhook at this public https address "
+                        "(default: long polling)")
     c.set_defaults(handler=cmd_channel_add)
     c = csub.add_parser("list", parents=[common], help="list configured channels")
     c.set_defaults(handler=cmd_channel_list)
@@ -114,11 +135,24 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the <script> tag that puts a web chat on a page")
     c.add_argument("name")
     c.set_defaults(handler=cmd_channel_snippet)
+    c = csub.add_parser("test", parents=[common],
+                        help="connect to a channel's platform and say what answered")
+    c.add_argument("name")
+    c.set_defaults(handler=cmd_channel_test)
 
     p = sub.add_parser("export", parents=[common], help="write every conversation and message")
     p.add_argument("--format", choices=["jsonl"], default="jsonl")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("search", parents=[common],
+                       help="find messages, contacts and labels; exit 1 when nothing matches")
+    p.add_argument("query", nargs="+", metavar="QUERY",
+                   help="words, as prefixes, in any order (any text is searched literally)")
+    p.add_argument("--limit", type=_positive, default=50, metavar="N",
+                   help="print at most N results (default 50)")
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p.set_defaults(handler=cmd_search)
 
     p = sub.add_parser("doctor", parents=[common],
                        help="check config, data dir, database, channels, terminal")
@@ -132,13 +166,46 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("shortcut")
     r.add_argument("--title", required=True)
     r.add_argument("--body", required=True, help="the text; '-' reads it from stdin")
+    r.add_argument("--folder", default="", help="a folder (tag) to file it under")
+    r.add_argument("--private", action="store_true",
+                   help="only you (the --operator) see it; shared otherwise")
+    r.add_argument("--attachment", metavar="PATH", help="a file sent with the reply")
     r.set_defaults(handler=cmd_replies_add)
-    r = rsub.add_parser("import", parents=[common], help="add or update replies from YAML")
-    r.add_argument("file", help="YAML file; '-' reads stdin")
+    r = rsub.add_parser("delete", parents=[common], help="delete one quick reply")
+    r.add_argument("shortcut")
+    r.set_defaults(handler=cmd_replies_delete)
+    r = rsub.add_parser("import", parents=[common],
+                        help="add or update replies from YAML or CSV (all or nothing)")
+    r.add_argument("file", help="YAML or CSV file; '-' reads stdin")
+    r.add_argument("--format", choices=["yaml", "csv"],
+                   help="default: from the file's extension (.csv), else YAML")
     r.set_defaults(handler=cmd_replies_import)
-    r = rsub.add_parser("export", parents=[common], help="write every reply as YAML")
+    r = rsub.add_parser("export", parents=[common], help="write every reply (YAML by default)")
     r.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    r.add_argument("--format", choices=["yaml", "csv"], default=None,
+                   help="default: YAML (CSV when --output ends in .csv)")
     r.set_defaults(handler=cmd_replies_export)
+    r = rsub.add_parser("starter", parents=[common],
+                        help="add the starter set (greeting, delivery, payment, returns, "
+                             "hours, thanks; Russian and English); existing ones are kept")
+    r.set_defaults(handler=cmd_replies_starter)
+
+    p = sub.add_parser("audit", parents=[common],
+                       help="who did what, when: the history of a conversation, or of all")
+    p.add_argument("conversation", nargs="?", type=int, metavar="CONVERSATION",
+                   help="a conversation's number (default: everything)")
+    p.add_argument("--since", type=_since, metavar="DATE",
+                   help="only from this moment: YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (local time)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--hidden", action="store_true",
+                   help="list the hidden conversations and messages instead")
+    p.set_defaults(handler=cmd_audit)
+
+    p = sub.add_parser("unhide", parents=[common],
+                       help="show a hidden conversation or message again (recorded)")
+    p.add_argument("what", choices=["conversation", "message"])
+    p.add_argument("id", type=int, metavar="ID")
+    p.set_defaults(handler=cmd_unhide)
 
     p = sub.add_parser("bench", parents=[common], help="measure speed on a synthetic store")
     p.add_argument("--scale", type=float, default=1.0,
@@ -339,6 +406,20 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
         options["origin"] = [origin.rstrip("/") for origin in args.origin]
     if args.public_url:
         options["public_url"] = args.public_url.rstrip("/")
+    web_options = {"hours": args.hours, "timezone": args.timezone,
+                   "operator_name": args.operator_name, "operator_photo": args.operator_photo,
+                   "sneak_peek": False if args.no_sneak_peek else None,
+                   "trust_proxy": args.trust_proxy,
+                   "allow_no_origin": True if args.allow_no_origin else None}
+    options.update({key: value for key, value in web_options.items() if value is not None})
+    if args.kind == "webchat":
+        from opchat.transports.webchat import check_options
+
+        try:  # a mistake is said now, not as a channel DOWN after the restart
+            check_options(options)
+        except ValueError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from exc
+    options.update(_telegram_options(args))
     settings = settings_from(args)
     channel = ChannelSettings(args.name or args.kind, args.kind, options)
     replaced = any(c.name == channel.name for c in settings.channels)
@@ -350,7 +431,51 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
 
         print("paste this into your pages (opchat channel snippet "
               f"{channel.name} prints it again):\n{snippet(channel)}")
+    if channel.kind == "telegram":
+        print(f"check the token with: opchat channel test {channel.name}")
+        if args.webhook_url:
+            listen = options.get("listen", DEFAULT_LISTEN)
+            print(f"Telegram will POST updates to {args.webhook_url}: have your reverse proxy "
+                  f"pass them to http://{listen}/telegram/{channel.name}")
     return EXIT_OK
+
+
+TELEGRAM_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")  # as @BotFather gives it: 123456:ABC-def
+
+
+def _telegram_options(args: argparse.Namespace) -> dict[str, object]:
+    """`channel add telegram`'s options, checked now rather than as a DOWN channel later."""
+    given = {"--token": args.token, "--token-env": args.token_env, "--api-base": args.api_base,
+             "--webhook-url": args.webhook_url}
+    if args.kind != "telegram":
+        for flag, value in given.items():
+            if value:
+                raise CliError(f"{flag} is for telegram channels, not {args.kind}", EXIT_USAGE)
+        return {}
+    if bool(args.token) == bool(args.token_env):
+        raise CliError("telegram needs its bot token: --token 123456:ABC… (from @BotFather) "
+                       "or --token-env VARIABLE", EXIT_USAGE)
+    options: dict[str, object] = {}
+    if args.token:
+        if not TELEGRAM_TOKEN.fullmatch(args.token.strip()):
+            raise CliError("that is not a bot token: @BotFather gives one like "
+                           "123456789:AAE-x1y2… (digits, a colon, then letters)", EXIT_USAGE)
+        options["token"] = args.token.strip()
+    else:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", args.token_env):
+            raise CliError(f"{args.token_env!r} is not an environment variable name",
+                           EXIT_USAGE)
+        options["token_env"] = args.token_env
+    for flag, key, value in (("--api-base", "api_base", args.api_base),
+                             ("--webhook-url", "webhook_url", args.webhook_url)):
+        if value is None:
+            continue
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise CliError(f"{flag} {value!r} is not like https://host/path", EXIT_USAGE)
+        options[key] = value.rstrip("/") if key == "api_base" else value
+    if args.webhook_url and args.webhook_url.startswith("http://") and not args.api_base:
+        raise CliError("Telegram sends webhooks only to https:// addresses", EXIT_USAGE)
+    return options
 
 
 def cmd_channel_list(args: argparse.Namespace) -> int:
@@ -389,6 +514,42 @@ def cmd_channel_snippet(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_channel_test(args: argparse.Namespace) -> int:
+    """Connect to one channel's platform (the transport's ``check()``) and say what answered."""
+    settings = settings_from(args)
+    channel = next((c for c in settings.channels if c.name == args.name), None)
+    if channel is None:
+        names = ", ".join(c.name for c in settings.channels) or "none configured"
+        raise CliError(f"no channel named {args.name!r} (channels: {names})", EXIT_USAGE)
+    from opchat.sanitize import one_line
+    from opchat.transports import UnknownChannelKind, load_transport
+
+    try:
+        transport = load_transport(channel.kind)(channel, settings.data_dir)
+    except UnknownChannelKind as exc:
+        raise CliError(f"channel {channel.name}: unknown kind {exc.kind!r}", EXIT_USAGE) from exc
+    except Exception as exc:  # a bad option: say which, no traceback
+        raise CliError(f"channel {channel.name}: {one_line(str(exc) or type(exc).__name__)}"
+                       ) from exc
+    check = getattr(transport, "check", None)
+    if not callable(check):
+        print(f"channel {channel.name} ({channel.kind}) has nothing to test")
+        return EXIT_OK
+
+    async def run_check() -> str:
+        return await asyncio.wait_for(check(), 30)
+
+    try:
+        detail = asyncio.run(run_check())
+    except TimeoutError as exc:
+        raise CliError(f"channel {channel.name}: no answer in 30 s") from exc
+    except Exception as exc:  # the reason, as the transport words it (platform text: one line)
+        raise CliError(f"channel {channel.name}: {one_line(str(exc) or type(exc).__name__)}"
+                       ) from exc
+    print(f"channel {channel.name} ({channel.kind}): {one_line(str(detail))}")
+    return EXIT_OK
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     from opchat.store import DB_FILENAME, Store, StoreError
@@ -418,6 +579,107 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return value
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Print what the search screen would find, one result a line.
+
+    As grep: 0 when something matched, 1 when nothing did, 2 on any error
+    (usage, no database, a broken data dir), so a script can tell them apart.
+    """
+    query = " ".join(args.query)
+    if not query.strip():
+        raise CliError("search: the query is empty", EXIT_USAGE)
+    settings = settings_from(args)
+    from opchat.store import DB_FILENAME
+
+    db_path = settings.data_dir / DB_FILENAME
+    if not db_path.exists():
+        raise CliError(f"no database at {db_path}: nothing to search", EXIT_USAGE)
+    try:
+        results = run_store(settings, lambda inbox: inbox.search_all(query, args.limit))
+    except CliError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    except (OSError, sqlite3.Error) as exc:
+        raise CliError(f"{db_path}: {exc}", EXIT_USAGE) from exc
+    emphasis = _search_emphasis(sys.stdout)
+    count = 0
+    for record in _search_records(results, emphasis)[:args.limit]:
+        shown = record.pop("shown")
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print("\t".join((str(record["date"])[:16].replace("T", " "),
+                             str(record["conversation_id"]), str(record["contact"]),
+                             str(record["channel"]), str(shown))))
+        count += 1
+    return EXIT_OK if count else EXIT_FAIL
+
+
+def _search_emphasis(out: IO[str]) -> tuple[str, str]:
+    """How a match is marked: bold on a terminal, «guillemets» in a pipe or a file."""
+    try:
+        terminal = out.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    if terminal and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb":
+        return "\x1b[1m", "\x1b[22m"
+    return "«", "»"
+
+
+def _search_records(results, emphasis: tuple[str, str]) -> list[dict[str, object]]:
+    """Contacts, labelled conversations, then messages, as the search screen lists them.
+
+    Every string is cleaned (no control characters, no escape sequences from
+    customers) and on one line; only our own emphasis is added.
+    """
+    import datetime
+    import re
+
+    from opchat.sanitize import clean
+    from opchat.store.search import split_marked
+
+    spaces = re.compile(r"\s+")
+
+    def line(text: str, marks: tuple[str, str] = ("", "")) -> str:
+        shown = ""
+        for piece, hit in split_marked(text or ""):
+            piece = spaces.sub(" ", clean(piece))
+            shown += f"{marks[0]}{piece}{marks[1]}" if hit else piece
+        return shown.strip()
+
+    def record(kind: str, at: float, conversation_id: int, contact: str, channel: str,
+               marked: str, **extra: object) -> dict[str, object]:
+        date = datetime.datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds")
+        return {"kind": kind, "date": date, "conversation_id": conversation_id,
+                "message_id": extra.pop("message_id", None), "contact": line(contact),
+                "channel": line(channel), "snippet": line(marked, ("«", "»")),
+                "text": line(marked), **extra, "shown": line(marked, emphasis)}
+
+    records = []
+    for c in results.contacts:
+        details = " ".join(x for x in (c.name, c.phone, c.email) if x)
+        records.append(record("contact", c.last_message_at, c.conversation_id, line(c.name),
+                              c.channel_name, f"contact: {details}", phone=line(c.phone),
+                              email=line(c.email)))
+    for lb in results.labels:
+        records.append(record("label", lb.last_message_at, lb.conversation_id,
+                              lb.contact_name, lb.channel_name, f"label: #{lb.label}",
+                              label=line(lb.label)))
+    for m in results.messages:
+        records.append(record("message", m.created_at, m.conversation_id, m.contact_name,
+                              m.channel_name, m.snippet, message_id=m.message_id))
+    return records
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from opchat.doctor import run_doctor
 
@@ -428,16 +690,18 @@ def cmd_replies_list(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
     async def work(inbox):
-        return await inbox.quick_replies()
+        return await inbox.store.quick_replies()
 
     replies = run_store(settings, work)
     from opchat.sanitize import one_line
 
     for r in replies:  # type: ignore[attr-defined]
-        print(f"/{r.shortcut:<14} {one_line(r.title, 30):<30} {one_line(r.body, 60)}")
+        extra = "".join(f"  [{one_line(v, 20)}]" for v in (r.folder, r.owner and
+                                                          f"private: {r.owner}") if v)
+        print(f"/{r.shortcut:<14} {one_line(r.title, 30):<30} {one_line(r.body, 60)}{extra}")
     if not replies:
-        print("no quick replies yet: opchat replies add SHORTCUT --title T --body B",
-              file=sys.stderr)
+        print("no quick replies yet: opchat replies add SHORTCUT --title T --body B "
+              "(or opchat replies starter)", file=sys.stderr)
     return EXIT_OK
 
 
@@ -445,46 +709,67 @@ def cmd_replies_add(args: argparse.Namespace) -> int:
     from opchat.replies import RepliesFileError, check_reply
 
     body = sys.stdin.read() if args.body == "-" else args.body
+    settings = settings_from(args)
+    owner = operator_login(settings) if args.private else None
     try:
-        reply = check_reply(args.shortcut, args.title, body, "reply")
+        reply = check_reply(args.shortcut, args.title, body, "reply", args.folder, owner,
+                            args.attachment)
     except RepliesFileError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
-    settings = settings_from(args)
     run_store(settings, lambda inbox: inbox.store.save_quick_replies([reply]))
-    print(f"saved /{reply[0]}")
+    print(f"saved /{reply.shortcut}" + (f" (private to {owner})" if owner else ""))
+    return EXIT_OK
+
+
+def cmd_replies_delete(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+
+    async def work(inbox) -> bool:
+        for reply in await inbox.store.quick_replies():
+            if reply.shortcut == args.shortcut:
+                return await inbox.store.delete_quick_reply(reply.id, inbox.operator.login)
+        return False
+
+    if not run_store(settings, work):
+        raise CliError(f"no quick reply /{args.shortcut}", EXIT_USAGE)
+    print(f"deleted /{args.shortcut}")
     return EXIT_OK
 
 
 def cmd_replies_import(args: argparse.Namespace) -> int:
-    from opchat.replies import RepliesFileError, parse_replies
+    from opchat.replies import RepliesFileError, parse_replies, parse_replies_csv
 
     if args.file == "-":
         text, source = sys.stdin.read(), "<stdin>"
     else:
         try:
-            text = Path(args.file).read_text(encoding="utf-8")
+            text = Path(args.file).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise CliError(f"cannot read {args.file}: {exc}", EXIT_USAGE) from exc
         source = args.file
+    kind = args.format or ("csv" if source.lower().endswith(".csv") else "yaml")
     try:
-        replies = parse_replies(text, source)
+        replies = (parse_replies_csv if kind == "csv" else parse_replies)(text, source)
     except RepliesFileError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
     settings = settings_from(args)
+    # One transaction: a file that fails half-way changes nothing.
     count = run_store(settings, lambda inbox: inbox.store.save_quick_replies(replies))
     print(f"imported {count} quick replies")
     return EXIT_OK
 
 
 def cmd_replies_export(args: argparse.Namespace) -> int:
-    from opchat.replies import dump_replies
+    from opchat.replies import dump_replies, dump_replies_csv
 
     settings = settings_from(args)
 
     async def work(inbox):
-        return await inbox.quick_replies()
+        return await inbox.store.quick_replies()
 
-    text = dump_replies(run_store(settings, work))  # type: ignore[arg-type]
+    kind = args.format or ("csv" if (args.output or "").lower().endswith(".csv") else "yaml")
+    replies = run_store(settings, work)
+    text = (dump_replies_csv if kind == "csv" else dump_replies)(replies)  # type: ignore[arg-type]
     out = _open_output(args.output)
     try:
         out.write(text)
@@ -492,6 +777,42 @@ def cmd_replies_export(args: argparse.Namespace) -> int:
         if out is not sys.stdout:
             out.close()
     return EXIT_OK
+
+
+def cmd_replies_starter(args: argparse.Namespace) -> int:
+    from opchat.replies import STARTER
+
+    settings = settings_from(args)
+
+    async def work(inbox) -> int:
+        have = {reply.shortcut for reply in await inbox.store.quick_replies()}
+        new = [reply for reply in STARTER if reply.shortcut not in have]
+        return await inbox.store.save_quick_replies(new)
+
+    count = run_store(settings, work)
+    print(f"added {count} starter replies" + ("" if count else " (all were there already)"))
+    return EXIT_OK
+
+
+# `opchat audit` / `opchat unhide`: the commands live in opchat/audit.py.
+
+
+def _since(text: str) -> float:
+    from opchat.audit import parse_since
+
+    return parse_since(text)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from opchat.audit import cmd_audit as audit
+
+    return audit(args)
+
+
+def cmd_unhide(args: argparse.Namespace) -> int:
+    from opchat.audit import cmd_unhide as unhide
+
+    return unhide(args)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

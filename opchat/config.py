@@ -43,8 +43,11 @@ import platformdirs
 from opchat.i18n import SUPPORTED_LANGUAGES, normalize_language
 
 __all__ = [
+    "AutoAnswers",
     "ChannelSettings",
     "ConfigError",
+    "Menu",
+    "MenuOption",
     "Settings",
     "default_config_path",
     "default_data_dir",
@@ -115,12 +118,46 @@ def ensure_data_dir(path: Path) -> Path:
 
 
 @dataclass
+class MenuOption:
+    """One numbered choice of a self-service menu: a saved reply, or a person."""
+
+    label: str
+    reply: str | None = None  # the shortcut of the quick reply it answers with
+    operator: bool = False  # hands the dialog to an operator
+
+
+@dataclass
+class Menu:
+    """A `[menus.NAME]` table: what a bot offers before an operator is there."""
+
+    name: str
+    text: str  # above the numbered options
+    options: list[MenuOption] = field(default_factory=list)
+    handoff: str | None = None  # said when the customer asks for a person; None: default
+
+
+@dataclass
+class AutoAnswers:
+    """What a channel answers by itself (its `hours`, `away_message`, `greeting_message`, `menu`).
+
+    A text left None is opchat's default, in `language`; "" turns the answer off.
+    """
+
+    hours: Any = None  # opchat.hours.WorkingHours, or None: always open
+    away_message: str | None = None  # outside `hours`
+    greeting_message: str = ""  # to a new dialog; "": none
+    menu: Menu | None = None
+    language: str = "en"
+
+
+@dataclass
 class ChannelSettings:
     """One `[channels.NAME]` table: the transport `kind` and its own options."""
 
     name: str
     kind: str
     options: dict[str, Any] = field(default_factory=dict)
+    auto: AutoAnswers | None = None  # automatic answers, when the table asks for any
 
     def secret(self, key: str, environ: Mapping[str, str] | None = None) -> str | None:
         """The secret `key` from the file, else from the variable named by `key_env`."""
@@ -157,6 +194,9 @@ class Settings:
     alert_new_dialog: str = "both"
     alert_new_message: str = "bell"
     alert_red_wait: str = "both"
+    # Quick replies on keys: shortcut -> keys, e.g. {"delivery": "f5"} (`[reply_keys]`).
+    reply_keys: dict[str, str] = field(default_factory=dict)
+    menus: dict[str, Menu] = field(default_factory=dict)  # `[menus.NAME]`
 
 
 class ConfigError(Exception):
@@ -185,6 +225,8 @@ _TOP_LEVEL: dict[str, type] = {
     "channels": dict,
     "team": dict,
     "alerts": dict,
+    "reply_keys": dict,
+    "menus": dict,
 }
 _UI: dict[str, type] = {
     "mouse": bool,
@@ -196,6 +238,9 @@ _UI: dict[str, type] = {
 _LOG: dict[str, type] = {"level": str}
 _TEAM: dict[str, type] = {"max_open": int, "auto_assign": bool}
 _ALERTS: dict[str, type] = {"new_dialog": str, "new_message": str, "red_wait": str}
+_MENU: dict[str, type] = {"text": str, "options": list, "handoff": str}
+_MENU_OPTION: dict[str, type] = {"label": str, "reply": str, "operator": bool}
+AUTO_OPTIONS = ("hours", "timezone", "away_message", "greeting_message", "menu", "language")
 ALERT_WAYS = ("off", "bell", "desktop", "both")
 _KNOWN_KEYS = [*_TOP_LEVEL, *(f"ui.{key}" for key in _UI), *(f"log.{key}" for key in _LOG),
                *(f"team.{key}" for key in _TEAM), *(f"alerts.{key}" for key in _ALERTS)]
@@ -296,8 +341,14 @@ class _Reader:
             settings.log_level = self.log_level(log["level"])
         keymap = self.typed(("keymap",), document.get("keymap", {}), dict)
         settings.keymap = self.keymap((), keymap)
+        reply_keys = self.typed(("reply_keys",), document.get("reply_keys", {}), dict)
+        settings.reply_keys = self.reply_keys(reply_keys)
+        menus = self.typed(("menus",), document.get("menus", {}), dict)
+        settings.menus = {name: self.menu(name, table) for name, table in menus.items()}
         channels = self.typed(("channels",), document.get("channels", {}), dict)
         settings.channels = [self.channel(name, table) for name, table in channels.items()]
+        for channel in settings.channels:
+            channel.auto = self.auto_answers(channel, settings)
         return settings
 
     def keymap(self, prefix: tuple[str, ...], table: dict[str, Any]) -> dict[str, str]:
@@ -310,6 +361,92 @@ class _Reader:
             else:
                 flat[".".join(where)] = self.typed(("keymap", *where), value, str)
         return flat
+
+    def reply_keys(self, table: dict[str, Any]) -> dict[str, str]:
+        keys = {}
+        for shortcut, value in table.items():
+            where = ("reply_keys", shortcut)
+            if not re.fullmatch(r"[\w.-]{1,40}", shortcut):
+                raise self.error(where, f"reply_keys: {_describe(shortcut)} is not a quick "
+                                        "reply's shortcut (letters, digits, '.', '_', '-')")
+            value = self.typed(where, value, str)
+            if not value.strip() or any(not key.strip() for key in value.split(",")):
+                raise self.error(where, f"reply_keys.{shortcut} must name keys, "
+                                        'like "f5" or "alt+d,f5"')
+            keys[shortcut] = value.replace(" ", "")
+        return keys
+
+    def menu(self, name: str, table: Any) -> Menu:
+        where = ("menus", name)
+        table = self.typed(where, table, dict)
+        self.check_keys(table, where, _MENU)
+        if not table.get("text", "").strip():
+            raise self.error(where, f'menu "{name}" needs a text above its options '
+                                    '(text = "Choose a topic:")')
+        options = []
+        for n, item in enumerate(table.get("options", []), 1):
+            at = (*where, "options")
+            if not isinstance(item, dict):
+                raise self.error(at, f"menus.{name}.options #{n} must be a table "
+                                     '(like { label = "Delivery", reply = "delivery" })')
+            for key, value in item.items():
+                if key not in _MENU_OPTION:
+                    raise self.error(at, f'menus.{name}.options #{n}: unknown setting "{key}" '
+                                         "(label, reply, operator)")
+                self.typed((*at, key), value, _MENU_OPTION[key])
+            label = item.get("label", "").strip()
+            if not label:
+                raise self.error(at, f"menus.{name}.options #{n} needs a label")
+            reply, operator = item.get("reply"), item.get("operator", False)
+            if (reply is None) == (not operator):
+                raise self.error(at, f"menus.{name}.options #{n} needs either reply = "
+                                     '"SHORTCUT" or operator = true')
+            if reply is not None and not re.fullmatch(r"[\w.-]{1,40}", reply):
+                raise self.error(at, f"menus.{name}.options #{n}: {_describe(reply)} is not a "
+                                     "quick reply's shortcut")
+            options.append(MenuOption(label, reply, bool(operator)))
+        if not options or len(options) > 9:
+            raise self.error(where, f'menu "{name}" needs 1 to 9 options (numbered 1-9)')
+        return Menu(name, table["text"].strip(), options, table.get("handoff"))
+
+    def auto_answers(self, channel: ChannelSettings, settings: Settings) -> AutoAnswers | None:
+        """A channel's automatic answers, checked now: a typo must not wait for the night."""
+        options = channel.options
+        where = ("channels", channel.name)
+        if not any(key in options for key in AUTO_OPTIONS if key not in ("timezone",
+                                                                         "language")):
+            return None
+        for key in ("hours", "timezone", "away_message", "greeting_message", "menu",
+                    "language"):
+            if key in options:
+                self.typed((*where, key), options[key], str)
+        auto = AutoAnswers(language=options.get("language") or settings.language or "en")
+        if normalize_language(auto.language) is None:
+            raise self.error((*where, "language"), f"unknown language {_describe(auto.language)}")
+        auto.language = normalize_language(auto.language) or "en"
+        if options.get("hours"):
+            from opchat.hours import WorkingHours
+
+            if not options.get("timezone"):
+                raise self.error((*where, "hours"), f"channels.{channel.name}.hours needs "
+                                                     'timezone too, e.g. timezone = '
+                                                     '"Europe/Moscow"')
+            try:
+                auto.hours = WorkingHours.parse(options["hours"], options["timezone"])
+            except ValueError as exc:
+                key = "timezone" if "timezone" in str(exc) else "hours"
+                raise self.error((*where, key), f"channels.{channel.name}.{key}: {exc}") from None
+        if "away_message" in options:
+            auto.away_message = options["away_message"]
+        auto.greeting_message = options.get("greeting_message", "")
+        if options.get("menu"):
+            menu = settings.menus.get(options["menu"])
+            if menu is None:
+                known = ", ".join(settings.menus) or "none"
+                raise self.error((*where, "menu"), f"channels.{channel.name}.menu: no "
+                                 f"[menus.{options['menu']}] table (menus: {known})")
+            auto.menu = menu
+        return auto
 
     def error(self, where: tuple[str, ...], problem: str) -> ConfigError:
         return ConfigError(self.path, _line_of(self.text, where), problem)

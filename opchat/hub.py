@@ -19,10 +19,11 @@ import fcntl
 import logging
 import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from opchat.autoreply import AutoAnswerer
 from opchat.config import ChannelSettings
 from opchat.inbox import Inbox
 from opchat.model import (
@@ -51,6 +52,8 @@ from opchat.transports import (
 log = logging.getLogger("opchat.hub")
 
 CUSTOMER_TYPING_TTL = 8.0  # a customer's "typing" lasts this long unless renewed
+FILES_DIR = "attachments"  # under the data dir, one folder per channel
+DOWNLOAD_TIMEOUT = 300.0  # seconds one file may take to fetch
 SNOOZE_CHECK = 15.0  # at most this many seconds between looks for snoozes that ended
 TYPING_REPEAT = 4.0  # seconds between repeated typing(chat, True) calls to a transport
 SEND_TIMEOUT = 60.0  # seconds one send may take before it counts as failed
@@ -132,6 +135,9 @@ class ChannelSink:
         rows = await self._hub.inbox.store.presence_now(PresenceKind.ONLINE)
         return sorted({row.who for row in rows})
 
+    async def attachment_saved(self, ref: str, local_path: Path) -> None:
+        await self._hub.inbox.store.attachment_saved(self.channel, ref, str(local_path))
+
     def _own(self, message: InboundMessage) -> InboundMessage:
         # A transport cannot file messages under another channel's name.
         if message.channel == self.channel:
@@ -153,6 +159,7 @@ class Hub:
         # under this cap; None: nobody is assigned automatically.
         self.auto_assign_cap = auto_assign_cap
         self._snoozes_changed = asyncio.Event()  # someone snoozed a dialog: look again
+        self._background: set[asyncio.Task[None]] = set()
         self.loader = loader
         self.channels = list(channels)
         self.data_dir = Path(data_dir)
@@ -189,7 +196,9 @@ class Hub:
                 await store.set_health(channel.name, Health.DOWN, _summary(exc))
         tasks = [asyncio.create_task(self._follow_outbox_events(), name="hub-feed"),
                  asyncio.create_task(self._follow_presence(), name="hub-presence"),
-                 asyncio.create_task(self._wake_snoozed(), name="hub-snoozes")]
+                 asyncio.create_task(self._wake_snoozed(), name="hub-snoozes"),
+                 asyncio.create_task(AutoAnswerer(self.inbox, self.channels).run(),
+                                     name="hub-auto-answers")]
         if any(callable(getattr(t, "mount", None)) for t in self.transports.values()):
             self.web = WebServer(self)
             await self.web.mount()
@@ -203,9 +212,9 @@ class Hub:
         try:
             await asyncio.gather(*tasks)
         finally:
-            for task in tasks:
+            for task in [*tasks, *self._background]:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, *self._background, return_exceptions=True)
             if self.web is not None:
                 with contextlib.suppress(Exception):
                     await self.web.close()
@@ -245,6 +254,8 @@ class Hub:
                             await self._tell_seen(event)
                         elif event.kind == "conversation.new":
                             await self._auto_assign(event)
+                        elif event.kind == "attachment.requested":
+                            self._in_background(self._fetch_attachment(event))
                         elif event.kind == "conversation.status" and "until" in event.data:
                             self._snoozes_changed.set()
             except asyncio.CancelledError:
@@ -254,6 +265,43 @@ class Hub:
                 for wake in self._wake.values():
                     wake.set()
                 await asyncio.sleep(1.0)
+
+    def _in_background(self, work: Coroutine[object, object, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _fetch_attachment(self, event: Event) -> None:
+        """An operator asked for a file: the channel's transport fetches it into the
+        data dir; the store records where (attachment.ready) or why not (.failed)."""
+        store = self.inbox.store
+        attachment_id = int(event.data.get("attachment", 0))
+        found = await store.attachment(attachment_id)
+        if found is None:
+            return
+        if found.attachment.local_path and Path(found.attachment.local_path).is_file():
+            await store.attachment_fetched(attachment_id, found.attachment.local_path)
+            return
+        transport = self.transports.get(found.channel)
+        download = getattr(transport, "download", None)
+        if not callable(download):
+            await store.attachment_fetched(attachment_id, None,
+                                           f"channel {found.channel} cannot fetch files")
+            return
+        try:
+            path = await asyncio.wait_for(
+                download(found.attachment, self.data_dir / FILES_DIR / found.channel),
+                DOWNLOAD_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("channel %s: fetching attachment %d failed: %s", found.channel,
+                        attachment_id, _summary(exc))
+            # The transport's words are for the operator; the class name is not.
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else _summary(exc)
+            await store.attachment_fetched(attachment_id, None, reason)
+        else:
+            await store.attachment_fetched(attachment_id, str(path))
 
     async def _auto_assign(self, event: Event) -> None:
         if self.auto_assign_cap is None or event.conversation_id is None:

@@ -12,14 +12,17 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from opchat.model import (
     Channel,
+    ContactCard,
     Conversation,
     Direction,
     Event,
+    HiddenItem,
     Label,
+    MergePlan,
     Message,
     Operator,
     Presence,
@@ -29,6 +32,7 @@ from opchat.model import (
     Status,
 )
 from opchat.store import ConversationFilter, Store
+from opchat.store.replies import SavedReply
 
 FOLLOW_INTERVAL = 0.05  # seconds between checks for other processes' commits
 ONLINE_TTL = 45.0  # an app says it is open every ONLINE_TTL / 3 seconds
@@ -36,6 +40,10 @@ VIEWING_TTL = 45.0  # renewed with the online heartbeat while the dialog stays o
 TYPING_TTL = 6.0  # renewed while keys keep coming (at most every TYPING_TTL / 3 s)
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from opchat.replies import ReplyDraft
+    from opchat.store.search import SearchResults
 
 
 class Inbox:
@@ -96,10 +104,22 @@ class Inbox:
         return await self.store.waiting_count()
 
     async def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Messages only, newest first (the store's search.py has the rules)."""
         return await self.store.search(query, limit)
 
+    async def search_all(self, query: str, limit: int = 50) -> SearchResults:
+        """Contacts, labelled conversations and messages, as the search screen shows them."""
+        return await self.store.search_all(query, limit)
+
+    async def messages_newer(
+        self, conversation_id: int, after_id: int, limit: int = 100
+    ) -> list[Message]:
+        """The page after ``after_id``, oldest first: a thread opened at a found message."""
+        return await self.store.messages_newer(conversation_id, after_id, limit)
+
     async def quick_replies(self) -> list[QuickReply]:
-        return await self.store.quick_replies()
+        """The shared replies and this operator's own, most used first."""
+        return await self.store.quick_replies(visible_to=self.operator.id)
 
     async def outbox_error(self, message_id: int) -> str | None:
         return await self.store.outbox_error(message_id)
@@ -130,6 +150,26 @@ class Inbox:
     async def quick_reply_used(self, reply_id: int) -> None:
         await self.store.quick_reply_used(reply_id)
 
+    # Quick replies: the operator's own, and variables ------------------------------------
+
+    async def reply_values(self, conversation: Conversation) -> dict[str, str]:
+        """What `{contact.first_name}`, `{operator.name}`... mean in this dialog, now."""
+        from opchat.placeholders import reply_values
+
+        fields = await self.store.reply_context(conversation.id)
+        return reply_values(
+            contact_name=conversation.contact_name, contact_fields=fields,
+            operator_name=self.operator.name, operator_login=self.operator.login,
+            conversation_id=conversation.id, channel_name=conversation.channel_name,
+            now=self.clock())
+
+    async def save_reply(self, reply: ReplyDraft, reply_id: int | None = None) -> SavedReply:
+        """Add (or change) a reply; `ShortcutTaken` if another one has its shortcut."""
+        return await self.store.put_quick_reply(reply, reply_id, self.operator.login)
+
+    async def delete_reply(self, reply_id: int) -> bool:
+        return await self.store.delete_quick_reply(reply_id, self.operator.login)
+
     # The operator's workflow -----------------------------------------------------------
 
     async def assign(self, conversation_id: int, login: str | None) -> bool:
@@ -156,6 +196,37 @@ class Inbox:
 
     async def draft(self, conversation_id: int) -> str:
         return await self.store.draft(self.operator, conversation_id)
+
+    # One customer across channels; hiding with a trace ------------------------------------
+
+    async def contact_card(self, contact_id: int) -> ContactCard | None:
+        return await self.store.contact_card(contact_id)
+
+    async def merge_plan(self, kept_id: int, other_id: int) -> MergePlan:
+        return await self.store.merge_plan(kept_id, other_id)
+
+    async def merge_contacts(self, plan: MergePlan) -> MergePlan:
+        """Merge as ``plan`` (confirmed by the operator) says; refused if that changed."""
+        return await self.store.merge_contacts(plan.kept.id, plan.other.id, self.operator,
+                                               expected=plan)
+
+    async def set_contact_notes(self, contact_id: int, notes: str) -> bool:
+        return await self.store.set_contact_notes(contact_id, notes, self.operator)
+
+    async def hide_message(self, message_id: int) -> bool:
+        return await self.store.hide_message(message_id, self.operator)
+
+    async def unhide_message(self, message_id: int) -> bool:
+        return await self.store.unhide_message(message_id, self.operator)
+
+    async def hide_conversation(self, conversation_id: int) -> bool:
+        return await self.store.hide_conversation(conversation_id, self.operator)
+
+    async def unhide_conversation(self, conversation_id: int) -> bool:
+        return await self.store.unhide_conversation(conversation_id, self.operator)
+
+    async def hidden(self) -> list[HiddenItem]:
+        return await self.store.hidden_items()
 
     # Presence: who is here, what they look at, who types ----------------------------------
 

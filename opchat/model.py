@@ -171,6 +171,10 @@ MESSAGE_META = {
     "location": "[latitude, longitude]",
     "kind": "str: what the platform called it when it is not plain text (sticker, ...)",
     "callback_request": "{phone, when}: a 'call me back' request left on the web chat",
+    "contact_form": "true: left on the web chat's offline form",
+    "contact": "{name, email, phone}: the contact details the customer gave with it",
+    "links": "list of [offset, length, url]: links whose address is not their text",
+    "quote": "str: the part of the replied-to message the customer quoted",
 }
 
 
@@ -261,3 +265,61 @@ class Ingested:
     message_id: int
     conversation_id: int
     duplicate: bool  # already stored earlier: acknowledge upstream, do nothing else
+
+
+# One customer across channels: the contact panel, merging, what is hidden -----------------
+
+
+@dataclass(frozen=True, slots=True)
+class ContactIdentity:
+    """An identity as the contact panel shows it: with its channel and profile."""
+
+    identity: Identity
+    channel_name: str
+    channel_kind: str
+    profile: dict[str, Any] = field(default_factory=dict, hash=False)  # untrusted values
+
+
+@dataclass(frozen=True, slots=True)
+class MergeSuggestion:
+    """Another contact that may be the same person (never merged without asking)."""
+
+    contact: Contact
+    reason: str  # "phone" or "email": what matches
+    conversations: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ContactCard:
+    """Everything the contact panel shows about one person."""
+
+    contact: Contact
+    notes: str
+    identities: tuple[ContactIdentity, ...]
+    conversations: tuple[Conversation, ...]  # on every channel, newest first; not hidden ones
+    labels: tuple[str, ...]  # of all their conversations
+    suggestions: tuple[MergeSuggestion, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MergePlan:
+    """What merging ``other`` into ``kept`` moves, and what ``kept`` becomes."""
+
+    kept: Contact
+    other: Contact
+    result: Contact  # ``kept`` after the merge: its empty name, phone, email filled in
+    identities: tuple[ContactIdentity, ...]  # move from ``other`` to ``kept``
+    conversations: tuple[Conversation, ...]  # move from ``other`` to ``kept``
+    notes_added: bool  # ``other``'s notes are added to ``kept``'s
+
+
+@dataclass(frozen=True, slots=True)
+class HiddenItem:
+    """A hidden conversation or message, with who hid it and when (from the events)."""
+
+    kind: str  # "conversation" or "message"
+    id: int
+    conversation_id: int
+    title: str  # contact and channel, or the message's first words; untrusted
+    at: float | None
+    operator: str | None

@@ -127,3 +127,267 @@ MESSAGES.update({
     "degraded": "с перебоями",
     "no channels: see opchat doctor": "нет каналов: см. opchat doctor",
 })
+
+# The contact panel, merging, hiding with a trace
+MESSAGES.update({
+    "Yes": "Да",
+    "No": "Нет",
+    "Enter: {yes}   Esc: cancel": "Enter: {yes}   Esc: отмена",
+    "Contact": "Контакт",
+    "Hide": "Скрыть",
+    "Show or hide who the customer is: every channel, notes, history":
+        "Показать или скрыть, кто клиент: все каналы, заметки, история",
+    "Hide the conversation (asks first; opchat audit keeps the trace)":
+        "Скрыть диалог (с подтверждением; след остаётся в opchat audit)",
+    "Hide the message (asks first; opchat audit keeps the trace)":
+        "Скрыть сообщение (с подтверждением; след остаётся в opchat audit)",
+    "It leaves the thread but stays stored; opchat audit shows who hid it and "
+    "`opchat unhide message {id}` brings it back.":
+        "Оно исчезнет из переписки, но останется в базе; opchat audit покажет, кто его "
+        "скрыл, а `opchat unhide message {id}` вернёт его.",
+    "Hide this message?": "Скрыть это сообщение?",
+    "hide": "скрыть",
+    "Message hidden.": "Сообщение скрыто.",
+    "It leaves the list but stays stored; it comes back if the customer writes again. "
+    "opchat audit shows who hid it and `opchat unhide conversation {id}` brings it back.":
+        "Он исчезнет из списка, но останется в базе и вернётся, если клиент напишет снова. "
+        "opchat audit покажет, кто его скрыл, а `opchat unhide conversation {id}` вернёт его.",
+    "Hide this conversation?": "Скрыть этот диалог?",
+    "Conversation hidden.": "Диалог скрыт.",
+    "Merge these contacts?": "Объединить эти контакты?",
+    "merge": "объединить",
+    "Keep": "Оставить",
+    "Merge into it": "Присоединить к нему",
+    "Moves to the kept contact:": "Переходит к оставляемому контакту:",
+    "nothing": "ничего",
+    "identity": "аккаунт",
+    "conversation": "диалог",
+    "The kept contact will be:": "Оставляемый контакт станет таким:",
+    "name": "имя",
+    "phone": "телефон",
+    "e-mail": "e-mail",
+    "from the merged contact": "из присоединяемого контакта",
+    "notes: the merged contact's notes are added":
+        "заметки: добавятся заметки присоединяемого контакта",
+    "The merged contact is kept, marked as merged; this is recorded with your name.":
+        "Присоединённый контакт не удаляется, а помечается как объединённый; это "
+        "записывается с вашим именем.",
+    "Save": "Сохранить",
+    "Cancel": "Отмена",
+    "Ctrl+S: save   Esc: cancel": "Ctrl+S: сохранить   Esc: отмена",
+    "Notes about": "Заметки:",
+    "Notes": "Заметки",
+    "Merge": "Объединить",
+    "Notes saved.": "Заметки сохранены.",
+    "page": "страница",
+    "page title": "заголовок страницы",
+    "referrer": "откуда пришёл",
+    "language": "язык",
+    "user agent": "браузер",
+    "username": "имя пользователя",
+    "Edit the notes about this person": "Изменить заметки об этом человеке",
+    "Merge the selected suggestion into this contact (asks first)":
+        "Присоединить выбранный контакт к этому (с подтверждением)",
+    "Close the contact panel": "Закрыть панель контакта",
+    "Choose a suggested contact first (under “Same person?”).":
+        "Сначала выберите предложенный контакт (под «Тот же человек?»).",
+    "Merged: {name} now has every conversation of both.":
+        "Объединено: у {name} теперь все диалоги обоих.",
+    "Channels": "Каналы",
+    "n edits": "n — изменить",
+    "Enter opens": "Enter — открыть",
+    "same phone": "тот же телефон",
+    "same e-mail": "тот же e-mail",
+    "Open a conversation to see who wrote it.": "Откройте диалог, чтобы увидеть, кто написал.",
+    "labels": "метки",
+    "no notes yet": "заметок пока нет",
+    "none": "нет",
+    "Same person?": "Тот же человек?",
+    "m merges": "m — объединить",
+})
+PLURALS.update({
+    "… {n} more line": ("… ещё {n} строка", "… ещё {n} строки", "… ещё {n} строк"),
+    "{n} conversation": ("{n} диалог", "{n} диалога", "{n} диалогов"),
+})
+
+# Search (Ctrl+F): opchat/screens/search.py and its key on the inbox screen.
+MESSAGES.update({
+    "Search": "Поиск",
+    "Search every message, contact and label": "Искать во всех сообщениях, контактах и метках",
+    "That conversation is no longer there.": "Этого диалога больше нет.",
+    "Search messages, contacts and labels": "Поиск по сообщениям, контактам и меткам",
+    "Words, a name, a phone number or an e-mail…": "Слова, имя, телефон или e-mail…",
+    "Type to search every message, contact name, phone, e-mail and label.":
+        "Начните вводить: поиск по всем сообщениям, именам, телефонам, e-mail и меткам.",
+    "Searching…": "Ищу…",
+    "Nothing found.": "Ничего не найдено.",
+    "the newest {n} messages": "последние {n} сообщений",
+    "contact": "контакт",
+    "label": "метка",
+    "Close the search": "Закрыть поиск",
+    "Open the conversation at the highlighted result": "Открыть диалог на выбранном результате",
+    "Move": "Выбор",
+    "Next result": "Следующий результат",
+    "Previous result": "Предыдущий результат",
+})
+PLURALS.update({
+    "{n} result": ("{n} результат", "{n} результата", "{n} результатов"),
+})
+
+
+# Quick replies and automatic answers: opchat/screens/replies.py, widgets/composer.py,
+# widgets/quick_replies.py.
+MESSAGES.update({
+    "Edit replies": "Ответы: правка",
+    "Add, change, delete and preview quick replies":
+        "Добавить, изменить, удалить и посмотреть быстрые ответы",
+    "Add": "Добавить",
+    "Edit": "Изменить",
+    "Delete": "Удалить",
+    "Back": "Назад",
+    "private": "личный",
+    "private (only you)": "личный (только вам)",
+    "shared with every operator": "общий для всех операторов",
+    "Saved /{shortcut}.": "Сохранён /{shortcut}.",
+    "Deleted /{shortcut}.": "Удалён /{shortcut}.",
+    "No quick replies yet: F3 adds one, or `opchat replies starter`.":
+        "Быстрых ответов пока нет: F3 — добавить, или `opchat replies starter`.",
+    "No quick reply /{shortcut}.": "Нет быстрого ответа /{shortcut}.",
+    "This reply comes with a file ({path}); sending files from the reply box is not there "
+    "yet: attach it yourself.":
+        "К этому ответу прилагается файл ({path}); отправлять файлы из поля ответа пока "
+        "нельзя: приложите его сами.",
+    "Write a new quick reply": "Написать новый быстрый ответ",
+    "Change the reply under the cursor": "Изменить ответ под курсором",
+    "Delete the reply under the cursor (asks first)":
+        "Удалить ответ под курсором (с подтверждением)",
+    "Back to the inbox": "Назад к диалогам",
+    "Save the reply": "Сохранить ответ",
+    "Close without saving": "Закрыть без сохранения",
+    "this reply": "этот ответ",
+    "No quick replies yet: press a to add one.": "Быстрых ответов пока нет: a — добавить.",
+    "The shortcut /{shortcut} is taken by another reply.":
+        "Сокращение /{shortcut} уже занято другим ответом.",
+    "Delete the quick reply /{shortcut}?": "Удалить быстрый ответ /{shortcut}?",
+    "y — delete   n, Esc — keep": "y — удалить   n, Esc — оставить",
+    "Shortcut (typed after /)": "Сокращение (набирается после /)",
+    "Title": "Название",
+    "Folder": "Папка",
+    "Text; variables such as {contact.first_name}, {operator.name}, {date} are filled in "
+    "when it is inserted":
+        "Текст; переменные вроде {contact.first_name}, {operator.name}, {date} "
+        "подставляются при вставке",
+    "File sent with it (a path; optional)": "Файл к ответу (путь; необязательно)",
+    "Private: only I see it": "Личный: вижу только я",
+    "Ctrl+S — save   Esc — cancel": "Ctrl+S — сохранить   Esc — отмена",
+    "The shortcut: 1–40 letters, digits, '.', '_' or '-'.":
+        "Сокращение: 1–40 букв, цифр, «.», «_» или «-».",
+    "The title cannot be empty.": "Название не может быть пустым.",
+    "The text cannot be empty.": "Текст не может быть пустым.",
+    "The folder: one line, at most 40 characters.": "Папка: одна строка, не длиннее 40 знаков.",
+    "The file: one line, a path.": "Файл: одна строка, путь.",
+    "Complete": "Дополнить",
+    "Previous variable": "Предыдущая переменная",
+    "Take the /reply shown; else go to the next unfilled variable; else to the next pane":
+        "Взять показанный /ответ; иначе — к следующей незаполненной переменной; "
+        "иначе — к следующей панели",
+    "Go to the previous unfilled variable; else to the previous pane":
+        "К предыдущей незаполненной переменной; иначе — к предыдущей панели",
+    "Send as it is": "Отправить как есть",
+    "Fill it in": "Заполнить",
+    "The message still has {names}: the customer would see it as it is.":
+        "В сообщении остались {names}: клиент увидит их как есть.",
+    "y — send as it is   n, Esc — fill it in": "y — отправить как есть   n, Esc — заполнить",
+    "Search quick replies… (1–9: the most used)":
+        "Поиск быстрых ответов… (1–9: самые частые)",
+    "Quick replies on keys (config [reply_keys])": "Быстрые ответы на клавишах ([reply_keys])",
+    "1–9 in the palette (nothing typed)": "1–9 в палитре (пока ничего не набрано)",
+    "insert one of the nine most used replies": "вставить один из девяти самых частых ответов",
+    "/ and a shortcut": "/ и сокращение",
+    "quick replies as you type; Tab or Enter inserts": "быстрые ответы по мере набора; "
+                                                       "Tab или Enter — вставить",
+})
+
+# The operator's workflow: views, statuses, assignment, notes, labels, presence, alerts
+MESSAGES.update({
+    "Mine": "Мои",
+    "Unassigned": "Свободные",
+    "Free": "Своб",
+    "Wait": "Ждут",
+    "All": "Все",
+    "Waiting": "Ждут",
+    "Views": "Виды",
+    "Next view: Mine, Unassigned, All, Waiting": "Следующий вид: Мои, Свободные, Все, Ждут",
+    "Longest waiting": "Дольше всех ждёт",
+    "Open the conversation that has waited longest": "Открыть диалог, который ждёт дольше всех",
+    "Next unread": "Следующий непрочитанный",
+    "Open the next conversation with unread messages":
+        "Открыть следующий диалог с непрочитанными сообщениями",
+    "Resolve": "Закрыть",
+    "Resolve the conversation and open the next": "Закрыть диалог как решённый и открыть следующий",
+    "Reopen": "Открыть снова",
+    "Set the conversation open again": "Снова сделать диалог открытым",
+    "Pending": "В ожидании",
+    "Set the conversation pending (waiting on something else)":
+        "Поставить диалог в ожидание (ждём чего-то ещё)",
+    "Snooze": "Отложить",
+    "Snooze until a time: 1 hour, tomorrow, next week, or typed":
+        "Отложить до времени: на час, до завтра, до следующей недели или своё",
+    "Take": "Взять",
+    "Assign the conversation to me": "Назначить диалог на меня",
+    "Assign": "Назначить",
+    "Assign the conversation to someone, or to nobody":
+        "Назначить диалог на кого-то или снять назначение",
+    "Note": "Заметка",
+    "Write a private note instead of a reply (only operators see it)":
+        "Написать внутреннюю заметку вместо ответа (её видят только операторы)",
+    "Labels": "Метки",
+    "Add or remove a label on the conversation": "Поставить или снять метку диалога",
+    "Filter": "Фильтр",
+    "Show only conversations with a label": "Показывать только диалоги с меткой",
+    "Nobody is waiting.": "Никто не ждёт.",
+    "No unread messages.": "Непрочитанных нет.",
+    "Resolved.": "Решено.",
+    "Private note: only operators see it": "Внутренняя заметка: её видят только операторы",
+    "1 hour": "На 1 час",
+    "Tomorrow 9:00": "Завтра в 9:00",
+    "Next week (Monday 9:00)": "Следующая неделя (понедельник, 9:00)",
+    "Snooze until": "Отложить до",
+    "or type: 2h, 18:30, 2026-12-01 10:00": "или введите: 2h, 18:30, 2026-12-01 10:00",
+    "Assigned to {who}.": "Назначен на {who}.",
+    "Unassigned.": "Назначение снято.",
+    "{count} open": "открытых: {count}",
+    "online": "в сети",
+    "Nobody (unassign)": "Никто (снять назначение)",
+    "Assign to": "Назначить на",
+    "on: Enter removes it": "стоит: Enter снимет",
+    "Label": "Метка",
+    "type to find, or a new label": "начните вводить или введите новую метку",
+    "Every conversation (no label filter)": "Все диалоги (без фильтра по метке)",
+    "Show conversations labelled": "Показать диалоги с меткой",
+    "Also here: ": "Здесь же: ",
+    "is typing…": "печатает…",
+    "are typing…": "печатают…",
+    "is typing:": "печатает:",
+    "New conversation": "Новый диалог",
+    "{name} is waiting": "{name} ждёт ответа",
+    "give a time in the future": "укажите время в будущем",
+    "no such date: {text}": "такой даты нет: {text}",
+    "{text} has already passed": "{text} уже прошло",
+    "not a time: {text} (try 2h, 18:30 or 2026-12-01 14:00)":
+        "это не время: {text} (например: 2h, 18:30 или 2026-12-01 14:00)",
+    "no such time of day: {time}": "такого времени суток нет: {time}",
+})
+
+# Files sent with messages
+MESSAGES.update({
+    "File": "Файл",
+    "Open the file sent with the message (fetched first if needed); over SSH, its path":
+        "Открыть файл из сообщения (сначала скачав его); по SSH — показать путь",
+    "This message has no file.": "В этом сообщении нет файла.",
+    "Which file?": "Какой файл?",
+    "Fetching the file…": "Скачиваю файл…",
+    "Cannot fetch the file: {error}": "Не удалось скачать файл: {error}",
+    "Opened {name}.": "Открыт {name}.",
+    "Saved at {path} (copied)": "Сохранён: {path} (путь скопирован)",
+})

@@ -2,13 +2,13 @@
 
 from opchat.store.db import Database, StoreError
 from opchat.store.schema import SCHEMA_VERSION, SchemaTooNew
+from opchat.store.search import fts_query
 from opchat.store.store import (
     DB_FILENAME,
     ConversationFilter,
     OutboxItem,
     Store,
     UnknownConversation,
-    fts_query,
 )
 
 __all__ = [

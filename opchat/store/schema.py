@@ -195,6 +195,39 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX presence_by_seq ON presence(seq);
     """,
+    # 3: search over contacts: name, phone and e-mail as substrings in any case (trigram);
+    # the phone without its punctuation, so "+7 (916) 123-45-67" is found by 9161234567
+    """
+    CREATE VIRTUAL TABLE contacts_fts USING fts5(name, phone, email, tokenize='trigram');
+    INSERT INTO contacts_fts (rowid, name, phone, email)
+        SELECT id, name, replace(replace(replace(replace(replace(replace(replace(
+            coalesce(phone, ''), ' ', ''), '-', ''), '(', ''), ')', ''), '+', ''), '.', ''),
+            '/', ''), coalesce(email, '') FROM contacts;
+    CREATE TRIGGER contacts_fts_insert AFTER INSERT ON contacts BEGIN
+        INSERT INTO contacts_fts (rowid, name, phone, email)
+        VALUES (new.id, new.name, replace(replace(replace(replace(replace(replace(replace(
+            coalesce(new.phone, ''), ' ', ''), '-', ''), '(', ''), ')', ''), '+', ''), '.', ''),
+            '/', ''), coalesce(new.email, ''));
+    END;
+    CREATE TRIGGER contacts_fts_update AFTER UPDATE OF name, phone, email ON contacts BEGIN
+        DELETE FROM contacts_fts WHERE rowid = old.id;
+        INSERT INTO contacts_fts (rowid, name, phone, email)
+        VALUES (new.id, new.name, replace(replace(replace(replace(replace(replace(replace(
+            coalesce(new.phone, ''), ' ', ''), '-', ''), '(', ''), ')', ''), '+', ''), '.', ''),
+            '/', ''), coalesce(new.email, ''));
+    END;
+    CREATE TRIGGER contacts_fts_delete AFTER DELETE ON contacts BEGIN
+        DELETE FROM contacts_fts WHERE rowid = old.id;
+    END;
+    """,
+    # 4: indexes for the views (Mine, Unassigned), for lists that leave hidden dialogs
+    # out, and for files saved by a transport
+    """
+    CREATE INDEX conversations_by_assignee ON conversations(assignee_id, last_message_at);
+    CREATE INDEX conversations_recent_visible ON conversations(last_message_at DESC, id DESC)
+        WHERE hidden = 0;
+    CREATE INDEX attachments_by_ref ON attachments(ref) WHERE ref != '';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

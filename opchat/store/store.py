@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,14 +28,17 @@ from opchat.model import (
     MessageState,
     Operator,
     OutboundMessage,
-    QuickReply,
-    SearchHit,
     Status,
 )
 from opchat.store.changes import UnknownConversation, add_label
 from opchat.store.changes import record_event as _event
+from opchat.store.contacts import ContactStore
 from opchat.store.db import Database, row_value
+from opchat.store.files import AttachmentStore
+from opchat.store.history import HistoryStore
 from opchat.store.presence import PresenceStore
+from opchat.store.replies import QuickReplyStore
+from opchat.store.search import SearchStore
 from opchat.store.workflow import WorkflowStore
 
 PREVIEW_CHARS = 200
@@ -53,6 +55,7 @@ class ConversationFilter:
     assignee: str | None = None  # only dialogs assigned to this operator login
     unassigned: bool = False  # only dialogs assigned to nobody
     label: str | None = None  # only dialogs with this label (any case)
+    unread_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +65,8 @@ class OutboxItem:
     message: OutboundMessage
 
 
-class Store(PresenceStore, WorkflowStore):
+class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReplyStore,
+            SearchStore, AttachmentStore):
     def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
@@ -453,29 +457,7 @@ class Store(PresenceStore, WorkflowStore):
     async def waiting_count(self) -> int:
         def run(conn: sqlite3.Connection) -> int:
             return conn.execute("SELECT count(*) FROM conversations "
-                                "WHERE waiting_since IS NOT NULL").fetchone()[0]
-
-        return await self.db.read(run)
-
-    async def search(self, query: str, limit: int = 50) -> list[SearchHit]:
-        """Messages matching every word of ``query`` (as prefixes), newest first."""
-        match = fts_query(query)
-        if not match:
-            return []
-
-        def run(conn: sqlite3.Connection) -> list[SearchHit]:
-            rows = conn.execute(
-                "SELECT m.id, m.conversation_id, m.created_at, co.name AS contact_name, "
-                "ch.name AS channel_name, "
-                "snippet(messages_fts, 0, char(2), char(3), '…', 12) AS snippet "
-                "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
-                "JOIN conversations c ON c.id = m.conversation_id "
-                "JOIN contacts co ON co.id = c.contact_id "
-                "JOIN channels ch ON ch.id = c.channel_id "
-                "WHERE messages_fts MATCH ? AND m.hidden = 0 "
-                "ORDER BY messages_fts.rowid DESC LIMIT ?", (match, limit))
-            return [SearchHit(r["id"], r["conversation_id"], r["contact_name"],
-                              r["channel_name"], r["created_at"], r["snippet"]) for r in rows]
+                                "WHERE waiting_since IS NOT NULL AND hidden = 0").fetchone()[0]
 
         return await self.db.read(run)
 
@@ -627,40 +609,6 @@ class Store(PresenceStore, WorkflowStore):
 
         return await self.db.read(run)
 
-    # Quick replies ----------------------------------------------------------------------
-
-    async def quick_replies(self) -> list[QuickReply]:
-        def run(conn: sqlite3.Connection) -> list[QuickReply]:
-            rows = conn.execute("SELECT * FROM quick_replies ORDER BY uses DESC, shortcut")
-            return [QuickReply(r["id"], r["shortcut"], r["title"], r["body"], r["uses"])
-                    for r in rows]
-
-        return await self.db.read(run)
-
-    async def save_quick_replies(self, replies: Sequence[tuple[str, str, str]]) -> int:
-        """Add or update (shortcut, title, body) triples; returns how many."""
-
-        def run(conn: sqlite3.Connection) -> int:
-            now = self.clock()
-            for shortcut, title, body in replies:
-                conn.execute(
-                    "INSERT INTO quick_replies (shortcut, title, body, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (shortcut) DO UPDATE SET "
-                    "title = excluded.title, body = excluded.body, "
-                    "updated_at = excluded.updated_at",
-                    (shortcut, title, body, now, now))
-            if replies:
-                _event(conn, now, "quick_replies.saved", data={"count": len(replies)})
-            return len(replies)
-
-        return await self.db.write(run)
-
-    async def quick_reply_used(self, reply_id: int) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE quick_replies SET uses = uses + 1 WHERE id = ?", (reply_id,))
-
-        await self.db.write(run)
-
     # Export -----------------------------------------------------------------------------
 
     def iter_export(self, page: int = 2000) -> Iterator[dict[str, Any]]:
@@ -711,7 +659,7 @@ _CONVERSATION_SELECT = (
 
 
 def _where(flt: ConversationFilter) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
+    clauses: list[str] = ["c.hidden = 0"]  # a hidden dialog leaves every list and count
     params: list[Any] = []
     if flt.statuses is not None:
         clauses.append(f"c.status IN ({','.join('?' * len(flt.statuses))})")
@@ -723,23 +671,13 @@ def _where(flt: ConversationFilter) -> tuple[str, list[Any]]:
         params.append(flt.assignee)
     if flt.unassigned:
         clauses.append("c.assignee_id IS NULL")
+    if flt.unread_only:
+        clauses.append("c.unread > 0")
     if flt.label is not None:
         clauses.append("c.id IN (SELECT cl.conversation_id FROM conversation_labels cl "
                        "JOIN labels l ON l.id = cl.label_id WHERE l.name = ?)")
         params.append(flt.label)
     return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
-
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def fts_query(text: str) -> str:
-    """A user's words as an FTS5 query: every word, as a prefix, in any order.
-
-    The words are quoted, so FTS5 syntax typed by a user (or a customer's
-    text pasted in) is searched for, never interpreted.
-    """
-    return " ".join(f'"{word}"*' for word in _WORD.findall(text))
 
 
 def _channel_id(conn: sqlite3.Connection, name: str, kind: str | None, now: float) -> int:
@@ -785,9 +723,21 @@ def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Inge
         if (identity["display_name"], identity["username"]) != (m.sender_name, m.username):
             conn.execute("UPDATE identities SET display_name = ?, username = ? WHERE id = ?",
                          (m.sender_name, m.username, identity_id))
+        if m.profile:
+            # What the platform says now (the page a visitor is on) updates what it said
+            # before; keys it does not mention stay.
+            conn.execute("UPDATE identities SET profile = json_patch(profile, ?) WHERE id = ?",
+                         (json.dumps(m.profile, ensure_ascii=False), identity_id))
+        if m.phone or m.email:
+            # A phone or e-mail left later (a web chat form) fills what the contact lacks;
+            # it never overwrites what an operator or a merge has set.
+            conn.execute("UPDATE contacts SET phone = coalesce(nullif(phone, ''), ?), "
+                         "email = coalesce(nullif(email, ''), ?) WHERE id = ?",
+                         (m.phone or None, m.email or None, contact_id))
 
     created_at = now if m.sent_at is None else min(m.sent_at, now)
-    conv = conn.execute("SELECT id, status FROM conversations WHERE channel_id = ? AND chat_id = ?",
+    conv = conn.execute("SELECT id, status, hidden FROM conversations "
+                        "WHERE channel_id = ? AND chat_id = ?",
                         (channel_id, m.chat_id)).fetchone()
     if conv is None:
         conversation_id = conn.execute(
@@ -799,6 +749,10 @@ def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Inge
     else:
         conversation_id = conv["id"]
         reopened_from = conv["status"] if conv["status"] in ("resolved", "snoozed") else None
+        if conv["hidden"]:  # a customer who writes again is never left unseen
+            conn.execute("UPDATE conversations SET hidden = 0 WHERE id = ?", (conversation_id,))
+            _event(conn, now, "conversation.unhidden", conversation_id,
+                   data={"reason": "customer wrote"})
 
     reply_to = _message_id(conn, channel_id, m.reply_to_external_id)
     edit_of = _message_id(conn, channel_id, m.edit_of_external_id)

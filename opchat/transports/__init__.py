@@ -117,6 +117,11 @@ class Sink(Protocol):
         """Logins of the operators who have opchat open now."""
         ...
 
+    async def attachment_saved(self, ref: str, local_path: Path) -> None:
+        """A file this channel received (``Attachment.ref``) was saved at ``local_path``
+        by the transport itself (fetched eagerly, under a size limit)."""
+        ...
+
     async def history(self, chat_id: str, after_id: int = 0, limit: int = 200) -> list[Message]:
         """What the customer at ``chat_id`` can see of their dialog: their messages and
         the replies sent to them (never private notes), with ids above ``after_id``,
@@ -143,6 +148,14 @@ class Transport(Protocol):
     #
     #     async def typing(self, chat_id: str, active: bool) -> None: ...
     #     async def seen(self, chat_id: str) -> None: ...   # the operator read the dialog
+    #
+    # and one whose platform keeps files for opchat to fetch later defines
+    #
+    #     async def download(self, attachment: Attachment, dest_dir: Path) -> Path: ...
+    #
+    # which the hub calls when an operator asks for the file: it saves the file under
+    # dest_dir (a folder of the data dir; never a name taken raw from the platform) and
+    # returns its path, or raises saying why it cannot.
     #
     # The hub calls ``typing(chat_id, True)`` when an operator types in a dialog of this
     # channel (again every few seconds while they keep typing) and ``typing(chat_id,

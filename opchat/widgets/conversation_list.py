@@ -120,6 +120,7 @@ class ConversationList(ReportsWorkerErrors, ScrollView, can_focus=True):
         "conversation-list--preview",
         "conversation-list--badge",
         "conversation-list--empty",
+        "conversation-list--viewer",
     }
 
     class Opened(Message):
@@ -161,6 +162,7 @@ class ConversationList(ReportsWorkerErrors, ScrollView, can_focus=True):
         self.cursor = 0
         self.cursor_id: int | None = None
         self.opened_id: int | None = None
+        self.viewers: dict[int, list[str]] = {}
         # Keys the list acts on itself; any other letter is typed ahead into the reply.
         self._bound_keys = frozenset(
             key for b in self.BINDINGS if isinstance(b, Binding) for key in b.key.split(","))
@@ -262,6 +264,21 @@ class ConversationList(ReportsWorkerErrors, ScrollView, can_focus=True):
             self.virtual_size = Size(0, self.row_count * ROW_HEIGHT)
             if self.cursor >= self.row_count:
                 self.move_cursor(self.row_count - 1)
+
+    def set_filter(self, flt: ConversationFilter) -> None:
+        """Show another view of the conversations (the cursor stays on its dialog if
+        the new view has it)."""
+        if flt != self.filter:
+            self.filter = flt
+            self._pages.clear()
+            self._requested.clear()
+            self.reload()
+
+    def set_viewers(self, viewers: dict[int, list[str]]) -> None:
+        """Other operators who have each dialog open (they show after its name)."""
+        if viewers != self.viewers:
+            self.viewers = viewers
+            self.refresh()
 
     def row(self, index: int) -> Conversation | None:
         """The conversation at `index` if its page is in memory."""
@@ -379,7 +396,9 @@ class ConversationList(ReportsWorkerErrors, ScrollView, can_focus=True):
         # does not reliably reach the component styles before the next paint.
         cursor = index == self.cursor
         focused = cursor and self.has_focus
-        key = (row, width, part, cursor, focused, row.id == self.opened_id, label, level)
+        viewers = tuple(self.viewers.get(row.id, ()))
+        key = (row, width, part, cursor, focused, row.id == self.opened_id, label, level,
+               viewers)
         strip = self._strips.get(key)
         if strip is None:
             text = (self._first_line(row, width, label, level) if part == 0
@@ -440,6 +459,13 @@ class ConversationList(ReportsWorkerErrors, ScrollView, can_focus=True):
         if mark:
             left.append(" " + mark, style=self._part("conversation-list--status"))
         right = Text(f" {label} ", style=self._part(f"conversation-list--{level}"))
+        viewers = self.viewers.get(row.id)
+        if viewers:
+            # Someone else has it open: shown before the time, so it is never cut off.
+            more = f"+{len(viewers) - 1}" if len(viewers) > 1 else ""
+            right = Text.assemble(
+                (f" ◉{one_line(viewers[0], 12)}{more}",
+                 self._part("conversation-list--viewer")), right)
         return _fit(left, right, width)
 
     def _second_line(self, row: Conversation, width: int) -> Text:

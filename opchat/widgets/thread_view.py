@@ -94,6 +94,12 @@ class ThreadView(ReportsWorkerErrors, ScrollView, can_focus=True):
                 tooltip=_("Open the whole message in $PAGER")),
         Binding("y", "copy_message", _("To clipboard"), id="opchat.thread.copy",
                 tooltip=_("Copy the message text to the clipboard")),
+        # Not in the footer: it would not fit 80 columns in Russian. F1 and the README list it.
+        Binding("f", "open_file", _("File"), show=False, id="opchat.thread.file",
+                tooltip=_("Open the file sent with the message (fetched first if needed); "
+                          "over SSH, its path")),
+        Binding("h", "hide_message", _("Hide"), show=False, id="opchat.thread.hide",
+                tooltip=_("Hide the message (asks first; opchat audit keeps the trace)")),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -121,6 +127,20 @@ class ThreadView(ReportsWorkerErrors, ScrollView, can_focus=True):
             super().__init__()
             self.message = message
 
+    class FileRequested(TextualMessage):
+        """The operator wants the file(s) sent with a message."""
+
+        def __init__(self, message: Message) -> None:
+            super().__init__()
+            self.message = message
+
+    class HideRequested(TextualMessage):
+        """The operator asked to hide a message (the screen asks to confirm)."""
+
+        def __init__(self, message: Message) -> None:
+            super().__init__()
+            self.message = message
+
     class LeaveBottom(TextualMessage):
         """Down was pressed on the newest message: the composer is next."""
 
@@ -141,9 +161,11 @@ class ThreadView(ReportsWorkerErrors, ScrollView, can_focus=True):
         self.conversation: Conversation | None = None
         self.messages: list[Message] = []
         self.has_older = False
+        self.has_newer = False  # opened at an older message: the pages after it come on scrolling
         self._fetching = False
         self.selected_id: int | None = None
         self._loading_older = False
+        self._loading_newer = False
         self._retrying: dict[int, str] = {}  # message id -> why the outbox waits
         self._stale: set[int] = set()  # changed while the first page was loading
         self._blocks: LRUCache[tuple, list[Strip]] = LRUCache(4096)
@@ -162,7 +184,7 @@ class ThreadView(ReportsWorkerErrors, ScrollView, can_focus=True):
         if same:
             return
         self.messages = []
-        self.has_older = False
+        self.has_older = self.has_newer = False
         self.selected_id = None
         self._retrying.clear()
         self._stale.clear()
@@ -171,16 +193,19 @@ class ThreadView(ReportsWorkerErrors, ScrollView, can_focus=True):
         self.run_worker(self._load(conversation.id), group="thread-load", exclusive=True,
                         exit_on_error=False)
 
-    async def _load(self, conversation_id: int) -> None:
+    async def _load(self, conversation_id: int, select_newest: bool = False) -> None:
         assert self.inbox is not None
         messages = await self.inbox.messages(conversation_id, limit=PAGE)
         if self.conversation is None or self.conversation.id != conversation_id:
             return
         self.messages = messages
         self.has_older = len(messages) == PAGE
+        self.has_newer = False
         self._fetching = False
         self._relayout()
         self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+        if select_newest:
+            self.select_newest()
         # Whatever changed while the page was on its way.
         self.fetch_new()
         for message_id in self._stale:
@@ -190,7 +215,8 @@ class ThreadView(ReportsWorkerErrors, ScrollView, can_focus=True):
 
     def fetch_new(self) -> None:
         """New messages were stored in the open conversation: append them."""
-        if self.conversation is not None and self.inbox is not None and not self._fetching:
+        if (self.conversation is not None and self.inbox is not None and not self._fetching
+                and not self.has_newer):  # else they come with the pages below
             self.run_worker(self._fetch_new(self.conversation.id), group="thread-new",
                             exit_on_error=False)
 
@@ -203,6 +229,9 @@ class ThreadView(ReportsWorkerErrors, ScrollView, can_focus=True):
 
     def append(self, new: list[Message]) -> None:
         """Add messages at the bottom (those already shown are skipped)."""
+        if self.has_newer:  # the bottom is not loaded: go there, the new ones included
+            self._jump_to_newest()
+            return
         last = self.messages[-1].id if self.messages else 0
         new = [m for m in new if m.id > last and self.conversation is not None
                and m.conversation_id == self.conversation.id]
@@ -272,6 +301,102 @@ class ThreadView(ReportsWorkerErrors, ScrollView, can_focus=True):
         super().watch_scroll_y(old_value, new_value)
         if new_value <= OLDER_MARGIN:
             self.call_later(self._maybe_load_older)
+        if self.has_newer and new_value >= self.max_scroll_y - OLDER_MARGIN:
+            self.call_later(self._maybe_load_newer)
+
+    # Opening at a message (a search hit) ------------------------------------------------
+
+    def show_message(self, message_id: int) -> None:
+        """Scroll to a message of the open conversation and select it.
+
+        A message outside the loaded pages (search finds old ones) is shown with
+        the page around it; the newer pages load as the operator scrolls down,
+        the older ones as they scroll up.
+        """
+        if self.conversation is None or self.inbox is None:
+            return
+        index = None if self._fetching else self._index_of(message_id)
+        if index is not None:
+            self._select_centred(index)
+            return
+        self.messages = []
+        self.has_older = self.has_newer = False
+        self.selected_id = message_id
+        self._fetching = True
+        self._relayout()
+        self.run_worker(self._load_around(self.conversation.id, message_id),
+                        group="thread-load", exclusive=True, exit_on_error=False)
+
+    async def _load_around(self, conversation_id: int, message_id: int) -> None:
+        assert self.inbox is not None
+        half = PAGE // 2
+        older = await self.inbox.messages(conversation_id, before_id=message_id + 1, limit=half)
+        newer = await self.inbox.messages_newer(conversation_id, message_id, limit=half)
+        if self.conversation is None or self.conversation.id != conversation_id:
+            return
+        self.messages = older + newer
+        self.has_older = len(older) == half
+        self.has_newer = len(newer) == half
+        self._fetching = False
+        self._relayout()
+        index = self._index_of(message_id)  # None if it was hidden meanwhile: the one before
+        self._select_centred(max(len(older) - 1, 0) if index is None else index)
+        self.fetch_new()
+        for stale_id in self._stale:
+            self.update_message(stale_id)
+        self._stale.clear()
+        self._maybe_load_older()
+
+    def _select_centred(self, index: int) -> None:
+        """Select a message and scroll it to the upper third of the view."""
+        if not self.messages:
+            return
+        self.selected_id = self.messages[index].id
+        top = self._starts[index] - self.scrollable_content_region.height // 3
+        self.scroll_to(y=max(0, top), animate=False, immediate=True, force=True)
+        self.refresh()
+
+    def _index_of(self, message_id: int) -> int | None:
+        for index, message in enumerate(self.messages):
+            if message.id == message_id:
+                return index
+        return None
+
+    def _maybe_load_newer(self, select_next: bool = False) -> None:
+        if (self.has_newer and not self._loading_newer and self.messages
+                and self.conversation is not None):
+            self._loading_newer = True
+            self.run_worker(self._load_newer(self.conversation.id, self.messages[-1].id,
+                                             select_next), group="thread-newer",
+                            exit_on_error=False)
+
+    async def _load_newer(self, conversation_id: int, after_id: int, select_next: bool) -> None:
+        assert self.inbox is not None
+        try:
+            newer = await self.inbox.messages_newer(conversation_id, after_id, limit=PAGE)
+        finally:
+            self._loading_newer = False
+        if self.conversation is None or self.conversation.id != conversation_id:
+            return
+        if not self.messages or self.messages[-1].id != after_id:
+            return
+        self.has_newer = len(newer) == PAGE
+        self.messages.extend(newer)
+        self._relayout()
+        if select_next and newer and self.selected_id == after_id:
+            self.select(len(self.messages) - len(newer))
+        self.fetch_new()  # what arrived while the bottom was not loaded
+
+    def _jump_to_newest(self, select: bool = False) -> None:
+        if self.conversation is None or self.inbox is None:
+            return
+        self.messages = []
+        self.has_older = self.has_newer = False
+        self.selected_id = None
+        self._fetching = True
+        self._relayout()
+        self.run_worker(self._load(self.conversation.id, select_newest=select),
+                        group="thread-load", exclusive=True, exit_on_error=False)
 
     # Selection and actions --------------------------------------------------------------
 
@@ -313,6 +438,8 @@ class ThreadView(ReportsWorkerErrors, ScrollView, can_focus=True):
         index = self._selected_index()
         if index is None:
             self.select_newest()
+        elif index >= len(self.messages) - 1 and self.has_newer:
+            self._maybe_load_newer(select_next=True)
         elif index >= len(self.messages) - 1:
             self.post_message(self.LeaveBottom())
         else:
@@ -322,7 +449,10 @@ class ThreadView(ReportsWorkerErrors, ScrollView, can_focus=True):
         self.select(0)
 
     def action_select_last(self) -> None:
-        self.select_newest()
+        if self.has_newer:
+            self._jump_to_newest(select=True)
+        else:
+            self.select_newest()
 
     def _target(self) -> Message | None:
         """The message an action applies to: the selected one, else the newest."""
@@ -341,6 +471,32 @@ class ThreadView(ReportsWorkerErrors, ScrollView, can_focus=True):
             return
         self.app.copy_to_clipboard(clean(message.body))
         self.notify(_("Copied the message."), markup=False, timeout=2)
+
+    def action_open_file(self) -> None:
+        message = self._target()
+        if message is None:
+            return
+        if not message.attachments:
+            self.notify(_("This message has no file."), markup=False, timeout=3)
+            return
+        self.post_message(self.FileRequested(message))
+
+    def action_hide_message(self) -> None:
+        message = self._target()
+        if message is not None:
+            self.post_message(self.HideRequested(message))
+
+    def drop(self, message_id: int) -> None:
+        """A message was hidden: take it off the thread."""
+        for index, message in enumerate(self.messages):
+            if message.id == message_id:
+                del self.messages[index]
+                self._relayout()
+                if self.selected_id == message_id:
+                    self.selected_id = None
+                    if self.messages:
+                        self.select(min(index, len(self.messages) - 1))
+                return
 
     def action_open_message(self) -> None:
         message = self._target()

@@ -85,6 +85,8 @@ def test_demo_answers_three_customers_with_the_keyboard(terminal: Terminal) -> N
     terminal.keys("Enter")
     terminal.wait_for(lambda s: "failed" in s and "blocked the bot" in s)
     terminal.keys("Up")
+    # The thread has the focus once its keys are in the footer (as an operator sees).
+    terminal.wait_for(lambda s: "Retry" in s.splitlines()[-1])
     terminal.keys("r")
     terminal.wait_for(lambda s: "queued again" in s)
 

@@ -13,7 +13,7 @@ import pytest
 from opchat.config import ChannelSettings
 from opchat.hub import Hub, HubLock, run_hub_when_free
 from opchat.inbox import Inbox
-from opchat.model import Health, InboundMessage, MessageState, OutboundMessage
+from opchat.model import Attachment, Health, InboundMessage, MessageState, OutboundMessage
 from opchat.transports import Capabilities, Delivery, Rejected, Retry, Sink, UnknownChannelKind
 
 
@@ -45,6 +45,14 @@ class ScriptedTransport:
 
     async def seen(self, chat_id: str) -> None:
         type(self).signals.append(("seen", chat_id))
+
+    async def download(self, attachment: Attachment, dest_dir: Path) -> Path:
+        if attachment.ref == "gone":
+            raise LookupError("the platform no longer has this file")
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        target = dest_dir / "photo.jpg"
+        target.write_bytes(b"\xff\xd8 a photo")
+        return target
 
     async def send(self, out: OutboundMessage) -> Delivery:
         answer = type(self).script.pop(0) if type(self).script else "ok"
@@ -378,3 +386,31 @@ async def test_the_hub_wakes_a_snoozed_dialog(inbox: Inbox, tmp_path: Path) -> N
             return found is not None and found.status.value == "open"
 
         await until(awake)
+
+
+async def test_a_file_is_fetched_when_an_operator_asks(inbox: Inbox, tmp_path: Path) -> None:
+    async with running(make_hub(inbox, tmp_path)):
+        while ScriptedTransport.sink is None:
+            await asyncio.sleep(0.01)
+        got = await ScriptedTransport.sink.ingest(InboundMessage(
+            channel="shop", chat_id="chat-1", external_id="in-1", sender_id="u1",
+            sender_name="Ivan", body="", attachments=(
+                Attachment("photo", "p.jpg", ref="file-1"), Attachment("photo", ref="gone"))))
+        message = await inbox.message(got.message_id)
+        assert message is not None
+        good, gone = (a.id for a in message.attachments)
+        assert good is not None and gone is not None
+        await inbox.store.request_attachment(good, inbox.operator)
+        await inbox.store.request_attachment(gone, inbox.operator)
+
+        async def answered() -> bool:
+            kinds = [e.kind for e in await inbox.store.events_after(0)]
+            return "attachment.ready" in kinds and "attachment.failed" in kinds
+
+        await until(answered)
+    fetched = await inbox.store.attachment(good)
+    assert fetched is not None and fetched.attachment.local_path is not None
+    assert Path(fetched.attachment.local_path).read_bytes() == b"\xff\xd8 a photo"
+    assert Path(fetched.attachment.local_path).parent == tmp_path / "attachments" / "shop"
+    failed = [e for e in await inbox.store.events_after(0) if e.kind == "attachment.failed"]
+    assert failed[0].data["error"] == "the platform no longer has this file"

@@ -333,3 +333,22 @@ async def test_a_database_of_schema_1_is_migrated(tmp_path: Path) -> None:
         assert [c.name for c in await box.channels()] == ["demo", "web"]
     finally:
         await box.close()
+
+
+async def test_later_details_fill_the_contact_and_refresh_the_profile(inbox: Inbox) -> None:
+    first = await inbox.store.ingest(inbound(1, profile={"page": "/", "language": "ru"}))
+    await inbox.store.ingest(inbound(2, email="vera@example.com", phone="+7 900 000-00-01",
+                                     profile={"page": "/pricing"}))
+    await inbox.store.ingest(inbound(3, email="other@example.com"))  # never overwrites
+
+    def read(conn):  # type: ignore[no-untyped-def]
+        contact = conn.execute("SELECT phone, email FROM contacts").fetchone()
+        profile = conn.execute("SELECT profile FROM identities").fetchone()[0]
+        return tuple(contact), profile
+
+    contact, profile = await inbox.store.db.read(read)
+    assert contact == ("+7 900 000-00-01", "vera@example.com")
+    import json
+
+    assert json.loads(profile) == {"page": "/pricing", "language": "ru"}
+    assert first.conversation_id
