@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
@@ -33,23 +31,21 @@ from textual.widgets import Footer, Static
 
 from opchat.alerts import Alerter
 from opchat.i18n import _
-from opchat.model import Attachment, Conversation, Event, Presence, PresenceKind, Status
+from opchat.model import Conversation, Event, Presence, Status
 from opchat.sanitize import one_line, safe_content
 from opchat.screens.confirm import ConfirmScreen
-from opchat.screens.pick import Choice, Picked, PickScreen
 from opchat.screens.replies import QuickReplyActions
 from opchat.screens.search import SearchScreen, SearchTarget
-from opchat.store import ConversationFilter
-from opchat.viewer import open_in_viewer
-from opchat.when import in_an_hour, next_week, parse_moment, tomorrow_morning
-from opchat.widgets import ReportsWorkerErrors, clock_label, translate_bindings
+from opchat.screens.team import TeamAwareness
+from opchat.screens.workflow import WorkflowActions
+from opchat.widgets import ReportsWorkerErrors, translate_bindings
 from opchat.widgets.composer import Composer
 from opchat.widgets.contact_panel import ContactPanel
-from opchat.widgets.conversation_list import ConversationList, channel_tag, wait_label
+from opchat.widgets.conversation_list import ConversationList, channel_tag
 from opchat.widgets.reply_completion import ReplyCompletion
 from opchat.widgets.status_bar import StatusBar
 from opchat.widgets.thread_view import ThreadView
-from opchat.widgets.view_tabs import VIEWS, ViewTabs, label_colour, view_filter
+from opchat.widgets.view_tabs import ViewTabs, label_colour
 
 if TYPE_CHECKING:
     from opchat.config import Settings
@@ -64,8 +60,6 @@ LIST_EVENTS = frozenset({
 })
 # Events that change what the open conversation's title shows.
 OPENED_EVENTS = frozenset({"conversation.status", "conversation.assign", "conversation.label"})
-HEARTBEAT = 15.0  # seconds between "I am here (viewing this)" (see inbox.ONLINE_TTL)
-RED_CHECK = 5.0  # seconds between looks for dialogs whose wait turned red
 DRAFT_SAVE_AFTER = 1.0  # seconds of no typing before the draft is saved
 TYPING_EVERY = 2.0  # seconds between "still typing" while keys keep coming
 WAITING_EVENTS = frozenset({"conversation.new", "message.new", "conversation.status",
@@ -73,7 +67,8 @@ WAITING_EVENTS = frozenset({"conversation.new", "message.new", "conversation.sta
 CONTACT_BESIDE_WIDTH = 140  # columns from which the contact panel fits beside the thread
 
 
-class InboxScreen(QuickReplyActions, ReportsWorkerErrors, Screen):
+class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWorkerErrors,
+                  Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n,alt+down", "next_conversation", _("Next"), key_display="^n",
                 priority=True, id="opchat.next_conversation",
@@ -197,10 +192,7 @@ class InboxScreen(QuickReplyActions, ReportsWorkerErrors, Screen):
         self.status_bar.attach(inbox)
         self.attach_replies()
         self._reload_counts()
-        self._heartbeat()
-        self.set_interval(HEARTBEAT, self._heartbeat, name="presence-heartbeat")
-        self.set_interval(RED_CHECK, self._check_red_waits, name="red-waits")
-        self.set_interval(1.0, self._expire_presence, name="presence-expiry")
+        self.start_presence()
 
     # Opening a conversation -------------------------------------------------------------
 
@@ -430,399 +422,6 @@ class InboxScreen(QuickReplyActions, ReportsWorkerErrors, Screen):
         composer last reported rather than asking the composer."""
         if self.inbox is not None and self.opened is not None and self._typed is not None:
             await self.inbox.save_draft(*self._typed)
-
-    # The operator's workflow ------------------------------------------------------------
-
-    def _reload_list(self) -> None:
-        if self.inbox is None:
-            return
-        flt = view_filter(self.view, self.inbox.operator.login)
-        if self.label_filter is not None:
-            flt = replace(flt, label=self.label_filter)
-        self.conversation_list.set_filter(flt)
-        self._reload_counts()
-
-    def _reload_counts(self) -> None:
-        if self.inbox is not None:
-            self.run_worker(self._count_views(), group="view-counts", exclusive=True,
-                            exit_on_error=False)
-
-    async def _count_views(self) -> None:
-        assert self.inbox is not None
-        login = self.inbox.operator.login
-        counts = {}
-        for view in VIEWS:
-            flt = view_filter(view, login)
-            if self.label_filter is not None:
-                flt = replace(flt, label=self.label_filter)
-            counts[view] = await self.inbox.count(flt)
-        self.query_one(ViewTabs).show(self.view, counts, self.label_filter)
-
-    def action_cycle_view(self) -> None:
-        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
-        self.query_one(ViewTabs).show(self.view)
-        self._reload_list()
-
-    def action_longest_waiting(self) -> None:
-        self._open_first(ConversationFilter(waiting_only=True, order="waiting"),
-                         _("Nobody is waiting."))
-
-    def action_next_unread(self) -> None:
-        self._open_first(ConversationFilter(unread_only=True), _("No unread messages."),
-                         skip_opened=True)
-
-    def _open_first(self, flt: ConversationFilter, none_left: str,
-                    skip_opened: bool = False) -> None:
-        if self.inbox is not None:
-            self.run_worker(self._open_first_of(flt, none_left, skip_opened),
-                            group="jump", exclusive=True, exit_on_error=False)
-
-    async def _open_first_of(self, flt: ConversationFilter, none_left: str,
-                             skip_opened: bool) -> None:
-        assert self.inbox is not None
-        found = await self.inbox.conversations(flt, 0, 2)
-        if skip_opened and self.opened is not None:
-            found = [c for c in found if c.id != self.opened.id]
-        if not found:
-            self.notify(none_left, markup=False, timeout=3)
-            return
-        await self.show_conversation(found[0])
-
-    async def show_conversation(self, conversation: Conversation) -> None:
-        """Open a conversation and put the list's cursor on it (if the view has it)."""
-        assert self.inbox is not None
-        self.open_conversation(conversation)
-        position = await self.inbox.position(conversation.id,
-                                             self.conversation_list.filter)
-        if position is not None:
-            self.conversation_list.move_cursor(position)
-            self.conversation_list.cursor_id = conversation.id
-        self.composer.focus()
-
-    def _need_opened(self) -> Conversation | None:
-        if self.inbox is None:
-            return None
-        if self.opened is None:
-            self.notify(_("Open a conversation first."), markup=False, timeout=3)
-        return self.opened
-
-    def action_resolve_and_next(self) -> None:
-        opened = self._need_opened()
-        if opened is None:
-            return
-        following = self.conversation_list.step(+1)
-        if following is not None and following.id == opened.id:
-            following = None  # the last row: nothing after it
-        self.run_worker(self._resolve(opened.id, following), exit_on_error=False)
-
-    async def _resolve(self, conversation_id: int, following: Conversation | None) -> None:
-        assert self.inbox is not None
-        await self.inbox.set_status(conversation_id, Status.RESOLVED)
-        self.notify(_("Resolved."), markup=False, timeout=2)
-        if following is not None:
-            self.open_conversation(following)
-
-    def action_reopen(self) -> None:
-        self._set_status(Status.OPEN)
-
-    def action_pending(self) -> None:
-        self._set_status(Status.PENDING)
-
-    def _set_status(self, status: Status) -> None:
-        opened = self._need_opened()
-        if opened is not None and self.inbox is not None:
-            self.run_worker(self.inbox.set_status(opened.id, status), exit_on_error=False)
-
-    def action_snooze(self) -> None:
-        opened = self._need_opened()
-        if opened is None:
-            return
-        now = self.clock()
-        choices = [
-            Choice("hour", _("1 hour"), clock_label(in_an_hour(now), now)),
-            Choice("tomorrow", _("Tomorrow 9:00"), clock_label(tomorrow_morning(now), now)),
-            Choice("week", _("Next week (Monday 9:00)"), clock_label(next_week(now), now)),
-        ]
-
-        def check(text: str) -> str | None:
-            try:
-                parse_moment(text, self.clock())
-            except ValueError as exc:
-                return str(exc)
-            return None
-
-        def picked(answer: Picked | None) -> None:
-            if answer is None or self.inbox is None:
-                return
-            now = self.clock()
-            until = {"hour": in_an_hour, "tomorrow": tomorrow_morning,
-                     "week": next_week}[answer.key](now) if answer.key \
-                else parse_moment(answer.text, now)
-            self.run_worker(self.inbox.snooze(opened.id, until), exit_on_error=False)
-
-        self.app.push_screen(PickScreen(_("Snooze until"), choices,
-                                        typed=_("or type: 2h, 18:30, 2026-12-01 10:00"),
-                                        check=check), picked)
-
-    def action_assign_me(self) -> None:
-        opened = self._need_opened()
-        if opened is not None and self.inbox is not None:
-            self.run_worker(self._assign(opened.id, self.inbox.operator.login),
-                            exit_on_error=False)
-
-    async def _assign(self, conversation_id: int, login: str | None) -> None:
-        assert self.inbox is not None
-        if await self.inbox.assign(conversation_id, login):
-            self.notify(_("Assigned to {who}.", who=login) if login else _("Unassigned."),
-                        markup=False, timeout=2)
-
-    def action_assign(self) -> None:
-        if self._need_opened() is not None:
-            self.run_worker(self._pick_assignee(), exit_on_error=False)
-
-    async def _pick_assignee(self) -> None:
-        assert self.inbox is not None and self.opened is not None
-        conversation_id = self.opened.id
-        operators = await self.inbox.operators()
-        load = await self.inbox.store.open_load()
-        online = {p.who for p in self.presence.values()
-                  if p.kind is PresenceKind.ONLINE and p.active(self.clock())}
-        choices = [Choice(f"op:{op.login}", op.login,
-                          _("{count} open", count=load.get(op.login, 0))
-                          + (" · " + _("online") if op.login in online else ""))
-                   for op in operators]
-        choices.append(Choice("nobody", _("Nobody (unassign)")))
-
-        def picked(answer: Picked | None) -> None:
-            if answer is not None and answer.key is not None:
-                login = answer.key[3:] if answer.key.startswith("op:") else None
-                self.run_worker(self._assign(conversation_id, login), exit_on_error=False)
-
-        await self.app.push_screen(PickScreen(_("Assign to"), choices), picked)
-
-    def action_note_mode(self) -> None:
-        if self._need_opened() is not None:
-            self._set_note_mode(not self.note_mode)
-            self.composer.focus()
-
-    def _set_note_mode(self, on: bool) -> None:
-        self.note_mode = on
-        composer = self.composer
-        composer.set_class(on, "note")
-        composer.border_title = _("Private note: only operators see it") if on else None
-
-    def action_labels(self) -> None:
-        if self._need_opened() is not None:
-            self.run_worker(self._pick_label(), exit_on_error=False)
-
-    async def _pick_label(self) -> None:
-        assert self.inbox is not None and self.opened is not None
-        conversation = self.opened
-        on = set(conversation.labels)
-        choices = [Choice(label.name, label.name, _("on: Enter removes it")
-                          if label.name in on else "")
-                   for label in await self.inbox.labels()]
-
-        def picked(answer: Picked | None) -> None:
-            if answer is None or self.inbox is None:
-                return
-            name = answer.key if answer.key is not None else answer.text
-            change = self.inbox.unlabel if name in on else self.inbox.label
-            self.run_worker(change(conversation.id, name), exit_on_error=False)
-
-        await self.app.push_screen(PickScreen(_("Label"), choices,
-                                              typed=_("type to find, or a new label"),
-                                              check=lambda text: None), picked)
-
-    def action_filter_label(self) -> None:
-        if self.inbox is not None:
-            self.run_worker(self._pick_filter(), exit_on_error=False)
-
-    async def _pick_filter(self) -> None:
-        assert self.inbox is not None
-        choices = [Choice("", _("Every conversation (no label filter)"))]
-        choices += [Choice(f"l:{label.name}", label.name) for label in await self.inbox.labels()]
-
-        def picked(answer: Picked | None) -> None:
-            if answer is not None and answer.key is not None:
-                self.label_filter = answer.key[2:] or None
-                self._reload_list()
-
-        await self.app.push_screen(PickScreen(_("Show conversations labelled"), choices),
-                                   picked)
-
-    # Presence: colleagues and customers at work -------------------------------------------
-
-    def _heartbeat(self) -> None:
-        if self.inbox is not None:
-            viewing = self.opened.id if self.opened is not None else None
-            self.run_worker(self.inbox.heartbeat(viewing), group="heartbeat", exclusive=True,
-                            exit_on_error=False)
-
-    def apply_presence(self, rows: Iterable[Presence]) -> None:
-        """Presence rows changed (from any process): redraw who is where."""
-        for row in rows:
-            self.presence[(row.kind.value, row.who, row.conversation_id)] = row
-        self._expire_presence(force=True)
-
-    def _expire_presence(self, force: bool = False) -> None:
-        now = self.clock()
-        expired = [key for key, row in self.presence.items() if not row.active(now)]
-        for key in expired:
-            del self.presence[key]
-        if not (expired or force) or self.inbox is None:
-            return
-        me = self.inbox.operator.login
-        around: dict[int, list[str]] = {}
-        for row in self.presence.values():
-            if row.kind in (PresenceKind.VIEWING, PresenceKind.TYPING) and row.who != me:
-                names = around.setdefault(row.conversation_id, [])
-                if row.who not in names:
-                    names.append(row.who)
-        self.conversation_list.set_viewers(around)
-        self._show_activity()
-
-    def _show_activity(self) -> None:
-        """The line under the thread: who else is here, who is typing, what (sneak peek)."""
-        line = self.query_one("#thread-activity", Static)
-        if self.opened is None or self.inbox is None:
-            line.display = False
-            return
-        me, conversation = self.inbox.operator.login, self.opened
-        parts: list[Content | tuple[str, str]] = []
-        typing = sorted(p.who for p in self.presence.values()
-                        if p.kind is PresenceKind.TYPING and p.who != me
-                        and p.conversation_id == conversation.id)
-        viewing = sorted(p.who for p in self.presence.values()
-                         if p.kind is PresenceKind.VIEWING and p.who != me
-                         and p.conversation_id == conversation.id and p.who not in typing)
-        customer = next((p for p in self.presence.values()
-                         if p.kind is PresenceKind.CUSTOMER_TYPING
-                         and p.conversation_id == conversation.id), None)
-        if typing:
-            names = safe_content(one_line(", ".join(typing), 60), "bold")
-            parts += [("⚠ " if self._typing_sent else "", "$warning"), names,
-                      (" " + _("is typing…") if len(typing) == 1 else " " + _("are typing…"),
-                       "$warning" if self._typing_sent else "")]
-        elif viewing:
-            parts += [(_("Also here: "), ""), safe_content(one_line(", ".join(viewing), 60))]
-        if customer is not None:
-            if parts:
-                parts.append(("   ", ""))
-            name = safe_content(one_line(conversation.contact_name, 40) or "—", "italic")
-            if customer.text:
-                # The end of the draft is what they are typing now.
-                draft = one_line(customer.text, 2000)[-200:]
-                parts += [name, (" " + _("is typing:") + " ", "italic"),
-                          safe_content(draft, "italic")]
-            else:
-                parts += [name, (" " + _("is typing…"), "italic")]
-        line.display = bool(parts)
-        if parts:
-            line.update(Content.assemble(*parts))
-
-    # Files sent with messages -----------------------------------------------------------
-
-    @on(ThreadView.FileRequested)
-    def _file_requested(self, event: ThreadView.FileRequested) -> None:
-        attachments = [a for a in event.message.attachments if a.id is not None]
-        if len(attachments) == 1:
-            self._want_file(attachments[0])
-            return
-        choices = [Choice(str(a.id), a.filename or a.kind, a.kind) for a in attachments]
-
-        def picked(answer: Picked | None) -> None:
-            chosen = [a for a in attachments if answer is not None and str(a.id) == answer.key]
-            if chosen:
-                self._want_file(chosen[0])
-
-        self.app.push_screen(PickScreen(_("Which file?"), choices), picked)
-
-    def _want_file(self, attachment: Attachment) -> None:
-        assert attachment.id is not None
-        if attachment.local_path and Path(attachment.local_path).is_file():
-            self._show_file(Path(attachment.local_path))
-        elif self.inbox is not None:
-            self._files_wanted.add(attachment.id)
-            self.notify(_("Fetching the file…"), markup=False, timeout=3)
-            self.run_worker(self.inbox.store.request_attachment(attachment.id,
-                                                                self.inbox.operator),
-                            exit_on_error=False)
-
-    def _file_event(self, event: Event) -> None:
-        attachment_id = event.data.get("attachment")
-        if attachment_id not in self._files_wanted:
-            return  # another operator's request
-        self._files_wanted.discard(attachment_id)
-        if event.kind == "attachment.failed":
-            self.app.report(_("Cannot fetch the file: {error}",
-                              error=str(event.data.get("error", ""))))
-        elif self.inbox is not None:
-            self.run_worker(self._show_fetched(int(attachment_id)), exit_on_error=False)
-
-    async def _show_fetched(self, attachment_id: int) -> None:
-        assert self.inbox is not None
-        found = await self.inbox.store.attachment(attachment_id)
-        if found is not None and found.attachment.local_path:
-            self._show_file(Path(found.attachment.local_path))
-
-    def _show_file(self, path: Path) -> None:
-        if open_in_viewer(path):
-            self.notify(_("Opened {name}.", name=one_line(path.name, 80)), markup=False,
-                        timeout=3)
-            return
-        # No desktop here (over SSH): the path, and the same on the clipboard (OSC 52).
-        self.app.copy_to_clipboard(str(path))
-        self.notify(_("Saved at {path} (copied)", path=one_line(str(path), 300)),
-                    markup=False, timeout=10)
-
-    # Alerts ---------------------------------------------------------------------------
-
-    def _alert(self, way: str, title: str, body: str = "", loud: bool = False) -> None:
-        if self.alerter is not None:
-            self.alerter.alert(way, title, body, loud)
-
-    def _mine_or_nobodys(self, conversation: Conversation) -> bool:
-        assert self.inbox is not None
-        return conversation.assignee in (None, self.inbox.operator.login)
-
-    async def _alert_for(self, new_dialogs: set[int], new_messages: set[int]) -> None:
-        assert self.inbox is not None
-        settings = self.settings
-        for conversation_id in sorted(new_dialogs | new_messages):
-            conversation = await self.inbox.conversation(conversation_id)
-            if conversation is None or not self._mine_or_nobodys(conversation):
-                continue
-            if conversation_id in new_dialogs:
-                self._alert(settings.alert_new_dialog, _("New conversation"),
-                            f"{conversation.contact_name}: {conversation.preview}")
-            else:
-                self._alert(settings.alert_new_message, conversation.contact_name,
-                            conversation.preview)
-
-    def _check_red_waits(self) -> None:
-        if self.inbox is not None and self.settings.alert_red_wait != "off":
-            self.run_worker(self._red_waits(), group="red-waits", exclusive=True,
-                            exit_on_error=False)
-
-    async def _red_waits(self) -> None:
-        assert self.inbox is not None
-        now = self.clock()
-        waiting = await self.inbox.conversations(
-            ConversationFilter(waiting_only=True, order="waiting"), 0, 50)
-        first_look, self._red_looked = not self._red_looked, True
-        for conversation in waiting:
-            since = conversation.waiting_since
-            if since is None or now - since < self.settings.wait_red:
-                break  # longest first: the rest waited less
-            key = (conversation.id, since)
-            if key in self._red_alerted or not self._mine_or_nobodys(conversation):
-                continue
-            self._red_alerted.add(key)
-            if not first_look:  # those red at start-up turned red before we were here
-                self._alert(self.settings.alert_red_wait,
-                            _("{name} is waiting", name=conversation.contact_name),
-                            wait_label(now - since), loud=True)
 
     # Following changes ------------------------------------------------------------------
 

@@ -1,0 +1,326 @@
+"""What an operator does to dialogs besides answering them, on the inbox screen.
+
+Views of the list, jumping to who waits longest or has unread messages,
+statuses and snoozing, assignment, private notes, labels, and opening the
+files customers sent. Mixed into :class:`~opchat.screens.inbox.InboxScreen`,
+which owns the key bindings (Textual collects them from DOM classes only) and
+calls these actions; every change goes through the inbox, so other
+operators' apps see it through the change feed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opchat.i18n import _
+from opchat.model import Attachment, Conversation, Event, Presence, PresenceKind, Status
+from opchat.sanitize import one_line
+from opchat.screens.pick import Choice, Picked, PickScreen
+from opchat.store import ConversationFilter
+from opchat.viewer import open_in_viewer
+from opchat.when import in_an_hour, next_week, parse_moment, tomorrow_morning
+from opchat.widgets import clock_label
+from opchat.widgets.thread_view import ThreadView
+from opchat.widgets.view_tabs import VIEWS, ViewTabs, view_filter
+
+if TYPE_CHECKING:
+    from opchat.inbox import Inbox
+    from opchat.widgets.composer import Composer
+    from opchat.widgets.conversation_list import ConversationList
+
+
+class WorkflowActions:
+    """Mixed into `InboxScreen` (which provides inbox, opened, the widgets and Textual's
+    Screen methods: notify, run_worker, app, query_one)."""
+
+    inbox: Inbox | None
+    opened: Conversation | None
+    clock: Any
+    view: str
+    label_filter: str | None
+    note_mode: bool
+    presence: dict[tuple[str, str, int], Presence]
+    _files_wanted: set[int]
+    conversation_list: ConversationList
+    composer: Composer
+    app: Any
+    notify: Any
+    run_worker: Any
+    query_one: Any
+    open_conversation: Any
+
+    # The operator's workflow ------------------------------------------------------------
+
+    def _reload_list(self) -> None:
+        if self.inbox is None:
+            return
+        flt = view_filter(self.view, self.inbox.operator.login)
+        if self.label_filter is not None:
+            flt = replace(flt, label=self.label_filter)
+        self.conversation_list.set_filter(flt)
+        self._reload_counts()
+
+    def _reload_counts(self) -> None:
+        if self.inbox is not None:
+            self.run_worker(self._count_views(), group="view-counts", exclusive=True,
+                            exit_on_error=False)
+
+    async def _count_views(self) -> None:
+        assert self.inbox is not None
+        login = self.inbox.operator.login
+        counts = {}
+        for view in VIEWS:
+            flt = view_filter(view, login)
+            if self.label_filter is not None:
+                flt = replace(flt, label=self.label_filter)
+            counts[view] = await self.inbox.count(flt)
+        self.query_one(ViewTabs).show(self.view, counts, self.label_filter)
+
+    def action_cycle_view(self) -> None:
+        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
+        self.query_one(ViewTabs).show(self.view)
+        self._reload_list()
+
+    def action_longest_waiting(self) -> None:
+        self._open_first(ConversationFilter(waiting_only=True, order="waiting"),
+                         _("Nobody is waiting."))
+
+    def action_next_unread(self) -> None:
+        self._open_first(ConversationFilter(unread_only=True), _("No unread messages."),
+                         skip_opened=True)
+
+    def _open_first(self, flt: ConversationFilter, none_left: str,
+                    skip_opened: bool = False) -> None:
+        if self.inbox is not None:
+            self.run_worker(self._open_first_of(flt, none_left, skip_opened),
+                            group="jump", exclusive=True, exit_on_error=False)
+
+    async def _open_first_of(self, flt: ConversationFilter, none_left: str,
+                             skip_opened: bool) -> None:
+        assert self.inbox is not None
+        found = await self.inbox.conversations(flt, 0, 2)
+        if skip_opened and self.opened is not None:
+            found = [c for c in found if c.id != self.opened.id]
+        if not found:
+            self.notify(none_left, markup=False, timeout=3)
+            return
+        await self.show_conversation(found[0])
+
+    async def show_conversation(self, conversation: Conversation) -> None:
+        """Open a conversation and put the list's cursor on it (if the view has it)."""
+        assert self.inbox is not None
+        self.open_conversation(conversation)
+        position = await self.inbox.position(conversation.id,
+                                             self.conversation_list.filter)
+        if position is not None:
+            self.conversation_list.move_cursor(position)
+            self.conversation_list.cursor_id = conversation.id
+        self.composer.focus()
+
+    def _need_opened(self) -> Conversation | None:
+        if self.inbox is None:
+            return None
+        if self.opened is None:
+            self.notify(_("Open a conversation first."), markup=False, timeout=3)
+        return self.opened
+
+    def action_resolve_and_next(self) -> None:
+        opened = self._need_opened()
+        if opened is None:
+            return
+        following = self.conversation_list.step(+1)
+        if following is not None and following.id == opened.id:
+            following = None  # the last row: nothing after it
+        self.run_worker(self._resolve(opened.id, following), exit_on_error=False)
+
+    async def _resolve(self, conversation_id: int, following: Conversation | None) -> None:
+        assert self.inbox is not None
+        await self.inbox.set_status(conversation_id, Status.RESOLVED)
+        self.notify(_("Resolved."), markup=False, timeout=2)
+        if following is not None:
+            self.open_conversation(following)
+
+    def action_reopen(self) -> None:
+        self._set_status(Status.OPEN)
+
+    def action_pending(self) -> None:
+        self._set_status(Status.PENDING)
+
+    def _set_status(self, status: Status) -> None:
+        opened = self._need_opened()
+        if opened is not None and self.inbox is not None:
+            self.run_worker(self.inbox.set_status(opened.id, status), exit_on_error=False)
+
+    def action_snooze(self) -> None:
+        opened = self._need_opened()
+        if opened is None:
+            return
+        now = self.clock()
+        choices = [
+            Choice("hour", _("1 hour"), clock_label(in_an_hour(now), now)),
+            Choice("tomorrow", _("Tomorrow 9:00"), clock_label(tomorrow_morning(now), now)),
+            Choice("week", _("Next week (Monday 9:00)"), clock_label(next_week(now), now)),
+        ]
+
+        def check(text: str) -> str | None:
+            try:
+                parse_moment(text, self.clock())
+            except ValueError as exc:
+                return str(exc)
+            return None
+
+        def picked(answer: Picked | None) -> None:
+            if answer is None or self.inbox is None:
+                return
+            now = self.clock()
+            until = {"hour": in_an_hour, "tomorrow": tomorrow_morning,
+                     "week": next_week}[answer.key](now) if answer.key \
+                else parse_moment(answer.text, now)
+            self.run_worker(self.inbox.snooze(opened.id, until), exit_on_error=False)
+
+        self.app.push_screen(PickScreen(_("Snooze until"), choices,
+                                        typed=_("or type: 2h, 18:30, 2026-12-01 10:00"),
+                                        check=check), picked)
+
+    def action_assign_me(self) -> None:
+        opened = self._need_opened()
+        if opened is not None and self.inbox is not None:
+            self.run_worker(self._assign(opened.id, self.inbox.operator.login),
+                            exit_on_error=False)
+
+    async def _assign(self, conversation_id: int, login: str | None) -> None:
+        assert self.inbox is not None
+        if await self.inbox.assign(conversation_id, login):
+            self.notify(_("Assigned to {who}.", who=login) if login else _("Unassigned."),
+                        markup=False, timeout=2)
+
+    def action_assign(self) -> None:
+        if self._need_opened() is not None:
+            self.run_worker(self._pick_assignee(), exit_on_error=False)
+
+    async def _pick_assignee(self) -> None:
+        assert self.inbox is not None and self.opened is not None
+        conversation_id = self.opened.id
+        operators = await self.inbox.operators()
+        load = await self.inbox.store.open_load()
+        online = {p.who for p in self.presence.values()
+                  if p.kind is PresenceKind.ONLINE and p.active(self.clock())}
+        choices = [Choice(f"op:{op.login}", op.login,
+                          _("{count} open", count=load.get(op.login, 0))
+                          + (" · " + _("online") if op.login in online else ""))
+                   for op in operators]
+        choices.append(Choice("nobody", _("Nobody (unassign)")))
+
+        def picked(answer: Picked | None) -> None:
+            if answer is not None and answer.key is not None:
+                login = answer.key[3:] if answer.key.startswith("op:") else None
+                self.run_worker(self._assign(conversation_id, login), exit_on_error=False)
+
+        await self.app.push_screen(PickScreen(_("Assign to"), choices), picked)
+
+    def action_note_mode(self) -> None:
+        if self._need_opened() is not None:
+            self._set_note_mode(not self.note_mode)
+            self.composer.focus()
+
+    def _set_note_mode(self, on: bool) -> None:
+        self.note_mode = on
+        composer = self.composer
+        composer.set_class(on, "note")
+        composer.border_title = _("Private note: only operators see it") if on else None
+
+    def action_labels(self) -> None:
+        if self._need_opened() is not None:
+            self.run_worker(self._pick_label(), exit_on_error=False)
+
+    async def _pick_label(self) -> None:
+        assert self.inbox is not None and self.opened is not None
+        conversation = self.opened
+        on = set(conversation.labels)
+        choices = [Choice(label.name, label.name, _("on: Enter removes it")
+                          if label.name in on else "")
+                   for label in await self.inbox.labels()]
+
+        def picked(answer: Picked | None) -> None:
+            if answer is None or self.inbox is None:
+                return
+            name = answer.key if answer.key is not None else answer.text
+            change = self.inbox.unlabel if name in on else self.inbox.label
+            self.run_worker(change(conversation.id, name), exit_on_error=False)
+
+        await self.app.push_screen(PickScreen(_("Label"), choices,
+                                              typed=_("type to find, or a new label"),
+                                              check=lambda text: None), picked)
+
+    def action_filter_label(self) -> None:
+        if self.inbox is not None:
+            self.run_worker(self._pick_filter(), exit_on_error=False)
+
+    async def _pick_filter(self) -> None:
+        assert self.inbox is not None
+        choices = [Choice("", _("Every conversation (no label filter)"))]
+        choices += [Choice(f"l:{label.name}", label.name) for label in await self.inbox.labels()]
+
+        def picked(answer: Picked | None) -> None:
+            if answer is not None and answer.key is not None:
+                self.label_filter = answer.key[2:] or None
+                self._reload_list()
+
+        await self.app.push_screen(PickScreen(_("Show conversations labelled"), choices),
+                                   picked)
+
+    # Files sent with messages -----------------------------------------------------------
+
+    def on_thread_view_file_requested(self, event: ThreadView.FileRequested) -> None:
+        attachments = [a for a in event.message.attachments if a.id is not None]
+        if len(attachments) == 1:
+            self._want_file(attachments[0])
+            return
+        choices = [Choice(str(a.id), a.filename or a.kind, a.kind) for a in attachments]
+
+        def picked(answer: Picked | None) -> None:
+            chosen = [a for a in attachments if answer is not None and str(a.id) == answer.key]
+            if chosen:
+                self._want_file(chosen[0])
+
+        self.app.push_screen(PickScreen(_("Which file?"), choices), picked)
+
+    def _want_file(self, attachment: Attachment) -> None:
+        assert attachment.id is not None
+        if attachment.local_path and Path(attachment.local_path).is_file():
+            self._show_file(Path(attachment.local_path))
+        elif self.inbox is not None:
+            self._files_wanted.add(attachment.id)
+            self.notify(_("Fetching the file…"), markup=False, timeout=3)
+            self.run_worker(self.inbox.store.request_attachment(attachment.id,
+                                                                self.inbox.operator),
+                            exit_on_error=False)
+
+    def _file_event(self, event: Event) -> None:
+        attachment_id = event.data.get("attachment")
+        if attachment_id not in self._files_wanted:
+            return  # another operator's request
+        self._files_wanted.discard(attachment_id)
+        if event.kind == "attachment.failed":
+            self.app.report(_("Cannot fetch the file: {error}",
+                              error=str(event.data.get("error", ""))))
+        elif self.inbox is not None:
+            self.run_worker(self._show_fetched(int(attachment_id)), exit_on_error=False)
+
+    async def _show_fetched(self, attachment_id: int) -> None:
+        assert self.inbox is not None
+        found = await self.inbox.store.attachment(attachment_id)
+        if found is not None and found.attachment.local_path:
+            self._show_file(Path(found.attachment.local_path))
+
+    def _show_file(self, path: Path) -> None:
+        if open_in_viewer(path):
+            self.notify(_("Opened {name}.", name=one_line(path.name, 80)), markup=False,
+                        timeout=3)
+            return
+        # No desktop here (over SSH): the path, and the same on the clipboard (OSC 52).
+        self.app.copy_to_clipboard(str(path))
+        self.notify(_("Saved at {path} (copied)", path=one_line(str(path), 300)),
+                    markup=False, timeout=10)
