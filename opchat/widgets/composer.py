@@ -49,12 +49,22 @@ PLACEHOLDER_HIGHLIGHT = "opchat-placeholder"
 
 
 def register_alt_enter() -> None:
-    """Read ESC CR (Alt+Enter outside the kitty protocol) as Ctrl+J: a new line."""
+    """Read ESC CR (Alt+Enter outside the kitty protocol) as Ctrl+J: a new line.
+
+    Also read ESC and a digit as Alt+digit (Alt+1/2/3 move between the panes).
+    Textual reads those as the characters macOS types for Option+digit ("¡", "™",
+    "£"...), for WezTerm on macOS; every other terminal, and any terminal over
+    SSH, sends ESC and the digit for Alt+digit, which then typed "™" into the
+    reply instead of moving the focus.
+    """
     from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
     from textual.keys import Keys
 
     if isinstance(ANSI_SEQUENCES_KEYS, dict):
         ANSI_SEQUENCES_KEYS.setdefault("\x1b\r", (Keys.ControlJ,))
+        for digit in "0123456789":
+            if isinstance(ANSI_SEQUENCES_KEYS.get(f"\x1b{digit}"), str):
+                del ANSI_SEQUENCES_KEYS[f"\x1b{digit}"]
 
 
 class Composer(TextArea):

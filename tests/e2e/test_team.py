@@ -63,3 +63,16 @@ def test_two_operators_see_each_other_at_work(team: tuple[Terminal, Terminal]) -
     anna.keys("Enter")
     boris.wait_for(lambda s: "anna" in s and "Одну минуту, проверяю" in s)
     boris.wait_for(lambda s: "anna is typing…" not in s)
+
+
+def test_alt_digits_move_focus_from_the_reply_box(team: tuple[Terminal, Terminal]) -> None:
+    anna, _ = team
+    anna.keys("Home", "Enter")
+    anna.wait_for(lambda s: "Send" in s.splitlines()[-1])  # the reply box has the focus
+    anna.keys("M-2")  # a terminal sends ESC 2: it must move the focus, not type "™"
+    anna.wait_for(lambda s: "To clipboard" in s.splitlines()[-1])
+    anna.keys("M-3")
+    anna.wait_for(lambda s: "Send" in s.splitlines()[-1])
+    anna.keys("M-1")
+    screen = anna.wait_for(lambda s: "Open" in s.splitlines()[-1])
+    assert "™" not in screen and "¡" not in screen
