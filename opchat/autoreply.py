@@ -34,6 +34,7 @@ from datetime import datetime
 
 from opchat.config import AutoAnswers, ChannelSettings
 from opchat.placeholders import PLACEHOLDER, expand, reply_values
+from opchat.replies import reply_text
 
 log = logging.getLogger("opchat.autoreply")
 
@@ -209,7 +210,8 @@ class AutoAnswerer:
             return None  # an old message (history, a catch-up): nobody waits for a bot now
         replies = None
         if auto.menu is not None and CHOICE.match(trigger.body or ""):
-            replies = {r.shortcut: r.body for r in await store.quick_replies()
+            replies = {r.shortcut: reply_text(r, trigger.channel_kind)
+                       for r in await store.quick_replies()
                        if getattr(r, "owner", None) is None}
         answer = plan_answer(auto, trigger, now, replies)
         if answer is None:

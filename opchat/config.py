@@ -114,6 +114,20 @@ def ensure_data_dir(path: Path) -> Path:
     return path
 
 
+def private_modes(path: Path) -> tuple[int, int]:
+    """(file mode, directory mode) for what opchat creates under the data dir ``path``.
+
+    As private as the data dir: 0600/0700, or 0660/2770 when the admin shared it
+    with a group (mode 2770), so that whichever operator's process runs the hub
+    next can read the secrets and files the previous one wrote.
+    """
+    try:
+        shared = (Path(path).stat().st_mode & 0o070) == 0o070
+    except OSError:
+        shared = False
+    return (0o660, 0o2770) if shared else (0o600, 0o700)
+
+
 # --- Settings -----------------------------------------------------------------
 
 

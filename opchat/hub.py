@@ -54,6 +54,8 @@ log = logging.getLogger("opchat.hub")
 CUSTOMER_TYPING_TTL = 8.0  # a customer's "typing" lasts this long unless renewed
 FILES_DIR = "attachments"  # under the data dir, one folder per channel
 DOWNLOAD_TIMEOUT = 300.0  # seconds one file may take to fetch
+REPLAY = 600.0  # seconds of events a starting hub looks back on (files asked for...)
+REPLAYED = frozenset({"attachment.requested", "conversation.new"})  # what it answers late
 SNOOZE_CHECK = 15.0  # at most this many seconds between looks for snoozes that ended
 TYPING_REPEAT = 4.0  # seconds between repeated typing(chat, True) calls to a transport
 SEND_TIMEOUT = 60.0  # seconds one send may take before it counts as failed
@@ -160,6 +162,7 @@ class Hub:
         self.auto_assign_cap = auto_assign_cap
         self._snoozes_changed = asyncio.Event()  # someone snoozed a dialog: look again
         self._background: set[asyncio.Task[None]] = set()
+        self._replayed_up_to = 0  # events up to this id came from before the hub started
         self.loader = loader
         self.channels = list(channels)
         self.data_dir = Path(data_dir)
@@ -242,22 +245,24 @@ class Hub:
             await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
 
     async def _follow_outbox_events(self) -> None:
-        """Wake a channel's outbox worker when any process queues a message."""
+        """Wake a channel's outbox worker when any process queues a message; act on the
+        events the hub answers (files asked for, new dialogs to assign, read marks).
+
+        It starts REPLAY seconds back, so what was asked while no hub ran (the lock
+        changing hands, transports starting) is answered, and it keeps its place
+        when it has to follow again after an error."""
+        store = self.inbox.store
+        after = await store.event_id_before(store.clock() - REPLAY)
+        self._replayed_up_to = await store.last_event_id()
         while True:
             try:
-                async for events in self.inbox.changes():
+                async for events in self.inbox.changes(after_id=after):
                     if any(e.kind in ("message.new", "message.state") for e in events):
                         for wake in self._wake.values():
                             wake.set()
                     for event in events:
-                        if event.kind == "conversation.read":
-                            await self._tell_seen(event)
-                        elif event.kind == "conversation.new":
-                            await self._auto_assign(event)
-                        elif event.kind == "attachment.requested":
-                            self._in_background(self._fetch_attachment(event))
-                        elif event.kind == "conversation.status" and "until" in event.data:
-                            self._snoozes_changed.set()
+                        await self._answer(event)
+                        after = event.id
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database was busy or away: follow again shortly
@@ -265,6 +270,25 @@ class Hub:
                 for wake in self._wake.values():
                     wake.set()
                 await asyncio.sleep(1.0)
+
+    async def _answer(self, event: Event) -> None:
+        # Replayed events are only those whose answer is still wanted: a read mark
+        # now would claim later messages read too.
+        if event.id <= self._replayed_up_to and event.kind not in REPLAYED:
+            return
+        try:
+            if event.kind == "conversation.read":
+                await self._tell_seen(event)
+            elif event.kind == "conversation.new":
+                await self._auto_assign(event)
+            elif event.kind == "attachment.requested":
+                self._in_background(self._fetch_attachment(event))
+            elif event.kind == "conversation.status" and "until" in event.data:
+                self._snoozes_changed.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # one event's trouble must not cost the others theirs
+            log.exception("the hub could not act on event %d (%s)", event.id, event.kind)
 
     def _in_background(self, work: Coroutine[object, object, None]) -> None:
         task = asyncio.create_task(work)
@@ -279,7 +303,7 @@ class Hub:
         found = await store.attachment(attachment_id)
         if found is None:
             return
-        if found.attachment.local_path and Path(found.attachment.local_path).is_file():
+        if found.attachment.local_path and _readable(found.attachment.local_path):
             await store.attachment_fetched(attachment_id, found.attachment.local_path)
             return
         transport = self.transports.get(found.channel)
@@ -411,6 +435,10 @@ class Hub:
     async def _send_one(self, transport: Transport, item: OutboxItem) -> None:
         store = self.inbox.store
         out = item.message
+        if out.attachments and not transport.capabilities.media:
+            await store.mark_failed(out.message_id, f"channel {item.channel} cannot send "
+                                                    "files; send the text alone")
+            return
         try:
             delivery = await asyncio.wait_for(transport.send(out), SEND_TIMEOUT)
         except asyncio.CancelledError:
@@ -561,6 +589,13 @@ async def run_hub_when_free(
             await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
     finally:
         lock.release()
+
+
+def _readable(path: str) -> bool:
+    try:
+        return Path(path).is_file() and os.access(path, os.R_OK)
+    except OSError:  # e.g. a folder another operator's process made private
+        return False
 
 
 def _summary(exc: BaseException) -> str:

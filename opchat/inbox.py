@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from opchat.model import (
+    Attachment,
     Channel,
     ContactCard,
     Conversation,
@@ -127,11 +128,12 @@ class Inbox:
     # Acting -----------------------------------------------------------------------------
 
     async def send(
-        self, conversation_id: int, body: str, reply_to_id: int | None = None
+        self, conversation_id: int, body: str, reply_to_id: int | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> Message:
         """Queue a reply: the message and its outbox row are written in one transaction."""
         return await self.store.add_message(
-            conversation_id, body, self.operator, Direction.OUT, reply_to_id
+            conversation_id, body, self.operator, Direction.OUT, reply_to_id, attachments
         )
 
     async def note(self, conversation_id: int, body: str) -> Message:
@@ -148,7 +150,7 @@ class Inbox:
         await self.store.set_status(conversation_id, status, self.operator)
 
     async def quick_reply_used(self, reply_id: int) -> None:
-        await self.store.quick_reply_used(reply_id)
+        await self.store.quick_reply_used(reply_id, self.operator.id)
 
     # Quick replies: the operator's own, and variables ------------------------------------
 

@@ -24,15 +24,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opchat.model import QuickReply
 
 SHORTCUT = re.compile(r"^[\w.-]{1,40}$", re.UNICODE)
-FIELDS = ("shortcut", "title", "body", "folder", "owner", "attachment")
+KIND = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # a channel kind, as in the config
+FIELDS = ("shortcut", "title", "body", "folder", "owner", "attachment", "variants")
 FOLDER_CHARS = 40
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -53,6 +55,14 @@ class ReplyDraft:
     folder: str = ""
     owner: str | None = None  # operator login for a private reply; None: shared
     attachment: str | None = None  # a file path sent with the reply
+    # The wording for one kind of channel (e.g. "webchat": "…") where it must differ.
+    variants: dict[str, str] = field(default_factory=dict, hash=False)
+
+
+def reply_text(reply: QuickReply, channel_kind: str) -> str:
+    """The reply's wording for a channel of this kind: its variant, else its body."""
+    variants = getattr(reply, "variants", None) or {}
+    return variants.get(channel_kind) or reply.body
 
 
 # Ranking ---------------------------------------------------------------------------------
@@ -114,7 +124,7 @@ def rank_replies(
 
 
 def check_reply(shortcut: Any, title: Any, body: Any, where: str, folder: Any = "",
-                owner: Any = None, attachment: Any = None) -> ReplyDraft:
+                owner: Any = None, attachment: Any = None, variants: Any = None) -> ReplyDraft:
     if not isinstance(shortcut, str) or not SHORTCUT.match(shortcut):
         raise RepliesFileError(f"{where}: shortcut must be 1-40 letters, digits, '.', '_' or '-'"
                                f" (got {shortcut!r})", "shortcut")
@@ -136,7 +146,25 @@ def check_reply(shortcut: Any, title: Any, body: Any, where: str, folder: Any = 
     elif not isinstance(attachment, str) or "\n" in attachment:
         raise RepliesFileError(f"{where}: attachment must be a file path", "attachment")
     return ReplyDraft(shortcut, title.strip(), body.rstrip("\n"), folder.strip(),
-                      owner.strip() if owner else None, attachment)
+                      owner.strip() if owner else None, attachment,
+                      _checked_variants(variants, where))
+
+
+def _checked_variants(variants: Any, where: str) -> dict[str, str]:
+    """{channel kind: text}; in a CSV cell, the same as JSON."""
+    if variants in ("", None):
+        return {}
+    if isinstance(variants, str):
+        try:
+            variants = json.loads(variants)
+        except ValueError:
+            variants = None
+    if not isinstance(variants, dict) or not all(
+            isinstance(kind, str) and KIND.match(kind) and isinstance(text, str) and text.strip()
+            for kind, text in variants.items()):
+        raise RepliesFileError(f"{where}: variants must map channel kinds (telegram, "
+                               "webchat, ...) to non-empty text", "variants")
+    return {kind: text.rstrip("\n") for kind, text in variants.items()}
 
 
 def parse_replies(text: str, source: str = "<input>") -> list[ReplyDraft]:
@@ -199,7 +227,8 @@ def _checked(items: list[tuple[str, dict[Any, Any]]]) -> list[ReplyDraft]:
             names = ", ".join(sorted(map(str, unknown)))
             raise RepliesFileError(f"{where}: unknown field(s) {names}")
         reply = check_reply(item.get("shortcut"), item.get("title"), item.get("body"), where,
-                            item.get("folder", ""), item.get("owner"), item.get("attachment"))
+                            item.get("folder", ""), item.get("owner"), item.get("attachment"),
+                            item.get("variants"))
         if reply.shortcut.casefold() in seen:
             raise RepliesFileError(f"{where}: shortcut {reply.shortcut!r} appears twice")
         seen.add(reply.shortcut.casefold())
@@ -207,12 +236,14 @@ def _checked(items: list[tuple[str, dict[Any, Any]]]) -> list[ReplyDraft]:
     return replies
 
 
-def _record(reply: QuickReply) -> dict[str, str]:
-    record = {"shortcut": reply.shortcut, "title": reply.title, "body": reply.body}
-    for name in ("folder", "owner", "attachment"):
+def _record(reply: QuickReply, flat: bool = False) -> dict[str, Any]:
+    record: dict[str, Any] = {"shortcut": reply.shortcut, "title": reply.title,
+                              "body": reply.body}
+    for name in ("folder", "owner", "attachment", "variants"):
         value = getattr(reply, name, None)
         if value:
-            record[name] = value
+            record[name] = json.dumps(value, ensure_ascii=False) if flat and isinstance(
+                value, dict) else value
     return record
 
 
@@ -228,7 +259,7 @@ def dump_replies_csv(replies: Iterable[QuickReply]) -> str:
     writer = csv.DictWriter(out, FIELDS, lineterminator="\n")
     writer.writeheader()
     for reply in replies:
-        writer.writerow(_record(reply))
+        writer.writerow(_record(reply, flat=True))
     return out.getvalue()
 
 

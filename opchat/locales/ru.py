@@ -253,10 +253,8 @@ MESSAGES.update({
     "No quick replies yet: F3 adds one, or `opchat replies starter`.":
         "Быстрых ответов пока нет: F3 — добавить, или `opchat replies starter`.",
     "No quick reply /{shortcut}.": "Нет быстрого ответа /{shortcut}.",
-    "This reply comes with a file ({path}); sending files from the reply box is not there "
-    "yet: attach it yourself.":
-        "К этому ответу прилагается файл ({path}); отправлять файлы из поля ответа пока "
-        "нельзя: приложите его сами.",
+    "This reply comes with a file, which cannot be sent: {problem}":
+        "К этому ответу прилагается файл, но отправить его нельзя: {problem}",
     "Write a new quick reply": "Написать новый быстрый ответ",
     "Change the reply under the cursor": "Изменить ответ под курсором",
     "Delete the reply under the cursor (asks first)":
@@ -390,4 +388,17 @@ MESSAGES.update({
     "Cannot fetch the file: {error}": "Не удалось скачать файл: {error}",
     "Opened {name}.": "Открыт {name}.",
     "Saved at {path} (copied)": "Сохранён: {path} (путь скопирован)",
+})
+
+# Sending files
+MESSAGES.update({
+    "Attach": "Файл",
+    "Send a file with the reply (a path on this machine)":
+        "Отправить файл вместе с ответом (путь на этой машине)",
+    "attached: Enter removes it": "приложен: Enter уберёт",
+    "Send a file with the reply": "Отправить файл с ответом",
+    "the file's path, e.g. ~/price-list.pdf": "путь к файлу, например ~/прайс.pdf",
+    "No such file: {path}": "Нет такого файла: {path}",
+    "Cannot read {path}": "Нет доступа к {path}",
+    "{path} is larger than 50 MB": "{path} больше 50 МБ",
 })

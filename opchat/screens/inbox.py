@@ -16,8 +16,10 @@ for, and turns batches of change events into "reload this, append that".
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
@@ -37,7 +39,7 @@ from opchat.screens.confirm import ConfirmScreen
 from opchat.screens.replies import QuickReplyActions
 from opchat.screens.search import SearchScreen, SearchTarget
 from opchat.screens.team import TeamAwareness
-from opchat.screens.workflow import WorkflowActions
+from opchat.screens.workflow import WorkflowActions, outgoing_attachment
 from opchat.widgets import ReportsWorkerErrors, translate_bindings
 from opchat.widgets.composer import Composer
 from opchat.widgets.contact_panel import ContactPanel
@@ -46,6 +48,8 @@ from opchat.widgets.reply_completion import ReplyCompletion
 from opchat.widgets.status_bar import StatusBar
 from opchat.widgets.thread_view import ThreadView
 from opchat.widgets.view_tabs import ViewTabs, label_colour
+
+log = logging.getLogger("opchat.ui")
 
 if TYPE_CHECKING:
     from opchat.config import Settings
@@ -118,6 +122,9 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
                                                  "(only operators see it)")),
         Binding("alt+l", "labels", _("Labels"), show=False, priority=True, id="opchat.labels",
                 tooltip=_("Add or remove a label on the conversation")),
+        Binding("ctrl+t", "attach_file", _("Attach"), show=False, priority=True,
+                id="opchat.attach_file", tooltip=_("Send a file with the reply (a path "
+                                                   "on this machine)")),
         Binding("alt+f", "filter_label", _("Filter"), show=False, priority=True,
                 id="opchat.filter_label", tooltip=_("Show only conversations with a label")),
         Binding("alt+i", "toggle_contact", _("Contact"), show=False, priority=True,
@@ -148,8 +155,10 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         self._red_alerted: set[tuple[int, float]] = set()
         self._red_looked = False
         self._files_wanted: set[int] = set()  # attachments this operator asked the hub for
+        self.outgoing_files: dict[int, list[Path]] = {}  # per dialog, for its next reply
         self._draft_timer: Timer | None = None
         self._typed: tuple[int, str] | None = None  # (dialog, text) the composer last had
+        self._loaded_text: str | None = None  # what opening a dialog put in the composer
         self._typing_sent = 0.0  # when this operator last said "typing" (monotonic)
 
     def compose(self) -> ComposeResult:
@@ -227,7 +236,9 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             self.replies_for(conversation)
             self._set_note_mode(False)
             remembered = self._drafts.pop(conversation.id, None)
-            composer.load_text(remembered or "")
+            self._loaded_text = remembered or ""
+            composer.load_text(self._loaded_text)
+            composer.set_files(self.outgoing_files.get(conversation.id, []))
             composer.move_cursor(composer.document.end)
             if remembered is None:  # not typed in this session: maybe in an earlier one
                 self.run_worker(self._load_draft(conversation.id), exit_on_error=False)
@@ -254,6 +265,7 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         composer = self.composer
         if (text and self.opened is not None and self.opened.id == conversation_id
                 and not composer.text):
+            self._loaded_text = text
             composer.load_text(text)
             composer.move_cursor(composer.document.end)
 
@@ -350,25 +362,39 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         note = self.note_mode
         self._set_note_mode(False)  # a note is one message; the next is a reply again
         self._typing_sent = 0.0
-        self.run_worker(self._deliver(self.opened.id, event.text, note), group="send",
+        files = [] if note else self.outgoing_files.pop(self.opened.id, [])
+        event.composer.set_files([] if not note else event.composer.files)
+        self.run_worker(self._deliver(self.opened.id, event.text, note, files), group="send",
                         exit_on_error=False)
 
-    async def _deliver(self, conversation_id: int, text: str, note: bool = False) -> None:
+    async def _deliver(self, conversation_id: int, text: str, note: bool = False,
+                       files: list[Path] | None = None) -> None:
         assert self.inbox is not None
         try:
             if note:
                 message = await self.inbox.note(conversation_id, text)
             else:
-                message = await self.inbox.send(conversation_id, text)
-                await self.inbox.set_typing(None)
-            await self.inbox.save_draft(conversation_id, "")
+                message = await self.inbox.send(
+                    conversation_id, text,
+                    attachments=[outgoing_attachment(path) for path in files or ()])
         except Exception:
             # Nothing was stored: give the text back rather than lose it.
             if self.opened is not None and self.opened.id == conversation_id:
                 composer = self.composer
                 if not composer.text.strip():
                     composer.load_text(text)
+                if files:
+                    self.set_outgoing_files(conversation_id, files)
             raise
+        # Stored and queued: what follows is bookkeeping, and its failure must not
+        # put the text back (Enter again would send it twice).
+        try:
+            if not note:
+                await self.inbox.set_typing(None)
+            await self.inbox.save_draft(conversation_id, "")
+        except Exception:
+            log.warning("after sending to dialog %d: could not clear the draft or typing",
+                        conversation_id, exc_info=True)
         if self.opened is not None and self.opened.id == conversation_id:
             self.thread.append([message])
 
@@ -393,6 +419,9 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             self._draft_timer.stop()
         conversation_id, text = self.opened.id, event.text_area.text
         self._typed = (conversation_id, text)
+        if text == self._loaded_text:
+            return  # the draft put back on opening the dialog: nobody is typing yet
+        self._loaded_text = None
         self._draft_timer = self.set_timer(
             DRAFT_SAVE_AFTER, lambda: self._save_draft_now(conversation_id, text))
         # Colleagues (and the customer, where the channel shows it) see "typing…";

@@ -13,6 +13,7 @@ preview, and adds, edits and deletes them (`ReplyForm`).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
@@ -27,8 +28,9 @@ from textual.widgets.option_list import Option
 from opchat.i18n import _
 from opchat.model import Conversation, Event, QuickReply
 from opchat.placeholders import clock_values, expand, reply_values
-from opchat.replies import RepliesFileError, ReplyDraft, check_reply
+from opchat.replies import RepliesFileError, ReplyDraft, check_reply, reply_text
 from opchat.sanitize import one_line, safe_content
+from opchat.screens.workflow import file_problem
 from opchat.widgets import ReportsWorkerErrors, translate_bindings
 from opchat.widgets.composer import Composer
 from opchat.widgets.quick_replies import quick_reply_palette
@@ -157,13 +159,22 @@ class QuickReplyActions:
         if composer.disabled:
             return
         composer.focus()
-        composer.insert_expansion(expand(reply.body, self.variables_now()), replace)
+        kind = self.opened.channel_kind if self.opened is not None else ""
+        composer.insert_expansion(expand(reply_text(reply, kind), self.variables_now()),
+                                  replace)
         attachment = getattr(reply, "attachment", None)
-        if attachment:
-            screen: Any = self
-            screen.notify(_("This reply comes with a file ({path}); sending files from the "
-                            "reply box is not there yet: attach it yourself.",
-                            path=one_line(attachment, 80)), markup=False, timeout=6)
+        screen: Any = self
+        if attachment and screen.opened is not None:
+            problem = file_problem(attachment)
+            if problem:
+                screen.notify(_("This reply comes with a file, which cannot be sent: {problem}",
+                                problem=problem), markup=False, timeout=6)
+            else:
+                opened = screen.opened.id
+                path = Path(attachment).expanduser().resolve()
+                files = list(screen.outgoing_files.get(opened, []))
+                if path not in files:
+                    screen.set_outgoing_files(opened, [*files, path])
         if self.inbox is not None:
             screen = self
             screen.run_worker(self._used(reply.id), exit_on_error=False)

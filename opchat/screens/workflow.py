@@ -10,6 +10,8 @@ operators' apps see it through the change feed.
 
 from __future__ import annotations
 
+import mimetypes
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +45,7 @@ class WorkflowActions:
     note_mode: bool
     presence: dict[tuple[str, str, int], Presence]
     _files_wanted: set[int]
+    outgoing_files: dict[int, list[Path]]
     conversation_list: ConversationList
     composer: Composer
     app: Any
@@ -229,7 +232,7 @@ class WorkflowActions:
         self.note_mode = on
         composer = self.composer
         composer.set_class(on, "note")
-        composer.border_title = _("Private note: only operators see it") if on else None
+        composer.set_note(_("Private note: only operators see it") if on else None)
 
     def action_labels(self) -> None:
         if self._need_opened() is not None:
@@ -273,6 +276,39 @@ class WorkflowActions:
 
     # Files sent with messages -----------------------------------------------------------
 
+    def action_attach_file(self) -> None:
+        """Ctrl+T: choose a file (a path on this machine) to send with the next reply."""
+        opened = self._need_opened()
+        if opened is None:
+            return
+        pending = self.outgoing_files.get(opened.id, [])
+        choices = [Choice(f"rm:{n}", path.name, _("attached: Enter removes it"))
+                   for n, path in enumerate(pending)]
+
+        def picked(answer: Picked | None) -> None:
+            files = list(self.outgoing_files.get(opened.id, []))
+            if answer is None:
+                return
+            if answer.key is not None and answer.key.startswith("rm:"):
+                del files[int(answer.key[3:])]
+            else:
+                files.append(Path(answer.text).expanduser().resolve())
+            self.set_outgoing_files(opened.id, files)
+            self.composer.focus()
+
+        self.app.push_screen(PickScreen(_("Send a file with the reply"), choices,
+                                        typed=_("the file's path, e.g. ~/price-list.pdf"),
+                                        check=file_problem), picked)
+
+    def set_outgoing_files(self, conversation_id: int, files: list[Path]) -> None:
+        if files:
+            self.outgoing_files[conversation_id] = files
+        else:
+            self.outgoing_files.pop(conversation_id, None)
+        if self.opened is not None and self.opened.id == conversation_id:
+            self.composer.set_files(files)
+
+
     def on_thread_view_file_requested(self, event: ThreadView.FileRequested) -> None:
         attachments = [a for a in event.message.attachments if a.id is not None]
         if len(attachments) == 1:
@@ -289,7 +325,7 @@ class WorkflowActions:
 
     def _want_file(self, attachment: Attachment) -> None:
         assert attachment.id is not None
-        if attachment.local_path and Path(attachment.local_path).is_file():
+        if attachment.local_path and _readable(Path(attachment.local_path)):
             self._show_file(Path(attachment.local_path))
         elif self.inbox is not None:
             self._files_wanted.add(attachment.id)
@@ -324,3 +360,36 @@ class WorkflowActions:
         self.app.copy_to_clipboard(str(path))
         self.notify(_("Saved at {path} (copied)", path=one_line(str(path), 300)),
                     markup=False, timeout=10)
+
+
+def _readable(path: Path) -> bool:
+    try:
+        return path.is_file() and os.access(path, os.R_OK)
+    except OSError:  # a folder another operator's process made private
+        return False
+
+
+MAX_FILE = 50 * 1024 * 1024  # bytes: the most a bot may send on Telegram, a sane cap for all
+PICTURES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
+
+
+def outgoing_attachment(path: Path) -> Attachment:
+    """What the outbox needs to send a file from this machine."""
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    kind = "photo" if path.suffix.lower() in PICTURES else "document"
+    return Attachment(kind, path.name, mime, path.stat().st_size, local_path=str(path))
+
+
+def file_problem(text: str) -> str | None:
+    """Why the path an operator typed cannot be sent, or None."""
+    path = Path(text).expanduser()
+    try:
+        if not path.is_file():
+            return _("No such file: {path}", path=one_line(str(path), 200))
+        if not os.access(path, os.R_OK):
+            return _("Cannot read {path}", path=one_line(str(path), 200))
+        if path.stat().st_size > MAX_FILE:
+            return _("{path} is larger than 50 MB", path=one_line(path.name, 80))
+    except OSError as exc:
+        return one_line(str(exc), 200)
+    return None

@@ -87,7 +87,8 @@ class AttachmentStore:
 
         def run(conn: sqlite3.Connection) -> int:
             return conn.execute(
-                "UPDATE attachments SET local_path = ? WHERE ref = ? AND local_path IS NULL "
+                "UPDATE attachments SET local_path = ? WHERE ref = ? AND ref != '' "
+                "AND local_path IS NULL "
                 "AND message_id IN (SELECT m.id FROM messages m JOIN channels ch "
                 "ON ch.id = m.channel_id WHERE ch.name = ?)",
                 (local_path, ref, channel)).rowcount

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opchat.model import Direction, Message, QuickReply
@@ -36,6 +36,7 @@ class SavedReply(QuickReply):
     folder: str = ""
     owner: str | None = None  # the login of the operator it is private to; None: shared
     attachment: str | None = None  # a file path sent with the reply
+    variants: dict[str, str] = field(default_factory=dict, hash=False)  # channel kind -> text
 
 
 class ShortcutTaken(ValueError):
@@ -69,6 +70,7 @@ class AutoTrigger:
     contact_name: str
     autos: tuple[AutoSent, ...]  # oldest first
     last_out_at: float | None  # when an operator last answered
+    channel_kind: str = ""
 
 
 class QuickReplyStore:
@@ -83,13 +85,17 @@ class QuickReplyStore:
         """Replies, most used first: the shared ones and `visible_to`'s own (None: all)."""
 
         def run(conn: sqlite3.Connection) -> list[SavedReply]:
-            where, params = "", ()
+            # The operator's own most used first, then the team's: their top replies are
+            # on the number keys, and a newcomer starts from what the team uses.
+            where, params = "", (visible_to,)
             if visible_to is not None:
-                where, params = "WHERE q.owner_id IS NULL OR q.owner_id = ?", (visible_to,)
+                where, params = "WHERE q.owner_id IS NULL OR q.owner_id = ?", (
+                    visible_to, visible_to)
             rows = conn.execute(
                 "SELECT q.*, o.login AS owner FROM quick_replies q "
-                f"LEFT JOIN operators o ON o.id = q.owner_id {where} "
-                "ORDER BY q.uses DESC, q.shortcut", params)
+                "LEFT JOIN operators o ON o.id = q.owner_id "
+                "LEFT JOIN reply_usage u ON u.reply_id = q.id AND u.operator_id = ? "
+                f"{where} ORDER BY coalesce(u.uses, 0) DESC, q.uses DESC, q.shortcut", params)
             return [_reply(r) for r in rows]
 
         return await self.db.read(run)
@@ -117,13 +123,14 @@ class QuickReplyStore:
                 owner_id = _operator_id(conn, item.owner, now)
                 conn.execute(
                     "INSERT INTO quick_replies (shortcut, title, body, folder, owner_id, "
-                    "attachment, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "attachment, variants, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (shortcut) DO UPDATE SET title = excluded.title, "
                     "body = excluded.body, folder = excluded.folder, "
                     "owner_id = excluded.owner_id, attachment = excluded.attachment, "
-                    "updated_at = excluded.updated_at",
+                    "variants = excluded.variants, updated_at = excluded.updated_at",
                     (item.shortcut, item.title, item.body, item.folder, owner_id,
-                     item.attachment, now, now))
+                     item.attachment, _variants_json(item), now, now))
             if replies:
                 _event(conn, now, "quick_replies.saved", {"count": len(replies)})
             return len(replies)
@@ -146,16 +153,17 @@ class QuickReplyStore:
                 raise ShortcutTaken(reply.shortcut)
             owner_id = _operator_id(conn, reply.owner, now)
             fields = (reply.shortcut, reply.title, reply.body, reply.folder, owner_id,
-                      reply.attachment, now)
+                      reply.attachment, _variants_json(reply), now)
             if reply_id is None:
                 reply_id_ = conn.execute(
                     "INSERT INTO quick_replies (shortcut, title, body, folder, owner_id, "
-                    "attachment, updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "attachment, variants, updated_at, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (*fields, now)).lastrowid
             else:
                 changed = conn.execute(
                     "UPDATE quick_replies SET shortcut = ?, title = ?, body = ?, folder = ?, "
-                    "owner_id = ?, attachment = ?, updated_at = ? WHERE id = ?",
+                    "owner_id = ?, attachment = ?, variants = ?, updated_at = ? WHERE id = ?",
                     (*fields, reply_id)).rowcount
                 if not changed:
                     raise LookupError(f"no quick reply {reply_id}")
@@ -184,9 +192,15 @@ class QuickReplyStore:
 
         return await self.db.write(run)
 
-    async def quick_reply_used(self, reply_id: int) -> None:
+    async def quick_reply_used(self, reply_id: int, operator_id: int | None = None) -> None:
         def run(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE quick_replies SET uses = uses + 1 WHERE id = ?", (reply_id,))
+            if operator_id is not None:
+                conn.execute(
+                    "INSERT INTO reply_usage (operator_id, reply_id, uses) "
+                    "SELECT ?, id, 1 FROM quick_replies WHERE id = ? "
+                    "ON CONFLICT (operator_id, reply_id) DO UPDATE SET uses = uses + 1",
+                    (operator_id, reply_id))
 
         await self.db.write(run)
 
@@ -223,7 +237,8 @@ class QuickReplyStore:
         def run(conn: sqlite3.Connection) -> AutoTrigger | None:
             m = conn.execute(
                 "SELECT m.id, m.conversation_id, m.body, m.created_at, m.edit_of_id, "
-                "ch.name AS channel, co.name AS contact_name FROM messages m "
+                "ch.name AS channel, ch.kind AS channel_kind, co.name AS contact_name "
+                "FROM messages m "
                 "JOIN conversations c ON c.id = m.conversation_id "
                 "JOIN channels ch ON ch.id = c.channel_id "
                 "JOIN contacts co ON co.id = c.contact_id "
@@ -247,7 +262,7 @@ class QuickReplyStore:
                 message_id=m["id"], conversation_id=conversation_id, channel=m["channel"],
                 body=m["body"], created_at=m["created_at"], first=earlier is None,
                 edit=m["edit_of_id"] is not None, contact_name=m["contact_name"],
-                autos=tuple(autos), last_out_at=last_out)
+                autos=tuple(autos), last_out_at=last_out, channel_kind=m["channel_kind"])
 
         return await self.db.read(run)
 
@@ -303,8 +318,17 @@ class QuickReplyStore:
 
 
 def _reply(r: sqlite3.Row) -> SavedReply:
+    try:
+        variants = json.loads(r["variants"])
+    except ValueError:
+        variants = {}
     return SavedReply(r["id"], r["shortcut"], r["title"], r["body"], r["uses"],
-                      folder=r["folder"], owner=r["owner"], attachment=r["attachment"])
+                      folder=r["folder"], owner=r["owner"], attachment=r["attachment"],
+                      variants=variants if isinstance(variants, dict) else {})
+
+
+def _variants_json(reply: Any) -> str:
+    return json.dumps(getattr(reply, "variants", None) or {}, ensure_ascii=False)
 
 
 def _auto_sent(r: sqlite3.Row) -> AutoSent:

@@ -221,12 +221,25 @@ MIGRATIONS: list[str] = [
     END;
     """,
     # 4: indexes for the views (Mine, Unassigned), for lists that leave hidden dialogs
-    # out, and for files saved by a transport
+    # out, for files saved by a transport, and for snoozes that end
     """
     CREATE INDEX conversations_by_assignee ON conversations(assignee_id, last_message_at);
     CREATE INDEX conversations_recent_visible ON conversations(last_message_at DESC, id DESC)
         WHERE hidden = 0;
     CREATE INDEX attachments_by_ref ON attachments(ref) WHERE ref != '';
+    CREATE INDEX conversations_snoozed ON conversations(snoozed_until)
+        WHERE status = 'snoozed';
+    """,
+    # 5: each operator's own use of the quick replies (their top replies come first),
+    # and a reply's wording per channel kind, where a channel needs it said otherwise
+    """
+    CREATE TABLE reply_usage (
+        operator_id INTEGER NOT NULL REFERENCES operators(id),
+        reply_id INTEGER NOT NULL REFERENCES quick_replies(id) ON DELETE CASCADE,
+        uses INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (operator_id, reply_id)
+    ) WITHOUT ROWID;
+    ALTER TABLE quick_replies ADD COLUMN variants TEXT NOT NULL DEFAULT '{}';
     """,
 ]
 

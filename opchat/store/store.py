@@ -223,8 +223,10 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
         operator: Operator | None,
         direction: Direction = Direction.OUT,
         reply_to_id: int | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> Message:
-        """An operator's reply (queued in the outbox in the same transaction) or note."""
+        """An operator's reply (queued in the outbox in the same transaction) or note;
+        ``attachments``: files to send with it (``local_path`` set)."""
 
         def run(conn: sqlite3.Connection) -> Message:
             now = self.clock()
@@ -243,6 +245,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
                 (conversation_id, conv["channel_id"], direction.value, author,
                  operator.id if operator else None, body, now, state.value, reply_to_id),
             ).lastrowid
+            _add_attachments(conn, message_id, attachments)
             if outgoing:
                 conn.execute(
                     "INSERT INTO outbox (message_id, channel_id, next_attempt_at, updated_at) "
@@ -545,10 +548,15 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
             for r in rows:
                 conn.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1, "
                              "updated_at = ? WHERE id = ?", (now, r["outbox_id"]))
+                files = tuple(Attachment(a["kind"], a["filename"], a["mime"], a["size"],
+                                         a["ref"], a["local_path"], a["id"])
+                              for a in conn.execute("SELECT * FROM attachments "
+                                                    "WHERE message_id = ? ORDER BY id",
+                                                    (r["message_id"],)))
                 items.append(OutboxItem(r["outbox_id"], r["channel"], OutboundMessage(
                     message_id=r["message_id"], channel=r["channel"], chat_id=r["chat_id"],
                     body=r["body"], attempt=r["attempts"] + 1,
-                    reply_to_external_id=r["reply_ext"])))
+                    reply_to_external_id=r["reply_ext"], attachments=files)))
             return items
 
         return await self.db.write(run)
@@ -765,10 +773,7 @@ def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Inge
     ).lastrowid
     for label in m.labels:
         add_label(conn, conversation_id, label, now, None)
-    for a in m.attachments:
-        conn.execute("INSERT INTO attachments (message_id, kind, filename, mime, size, ref, "
-                     "local_path) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (message_id, a.kind, a.filename, a.mime, a.size, a.ref, a.local_path))
+    _add_attachments(conn, message_id, m.attachments)
     preview = m.body or " ".join(f"[{a.kind}]" for a in m.attachments)
     conn.execute(
         # SET expressions all see the row as it was. A message that arrives late (older
@@ -791,6 +796,14 @@ def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Inge
         _event(conn, now, "conversation.status", conversation_id,
                data={"from": reopened_from, "to": "open", "reason": "customer wrote"})
     return Ingested(message_id, conversation_id, duplicate=False)
+
+
+def _add_attachments(conn: sqlite3.Connection, message_id: int,
+                     attachments: Sequence[Attachment]) -> None:
+    for a in attachments:
+        conn.execute("INSERT INTO attachments (message_id, kind, filename, mime, size, ref, "
+                     "local_path) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (message_id, a.kind, a.filename, a.mime, a.size, a.ref, a.local_path))
 
 
 def _message_id(conn: sqlite3.Connection, channel_id: int, external_id: str | None) -> int | None:

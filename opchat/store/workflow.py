@@ -51,6 +51,12 @@ class WorkflowStore:
                 (conversation_id,)).fetchone(), -1)
             if assigned is not None or not candidates:
                 return None
+            # Only a dialog nobody has ever assigned: one an operator took off someone
+            # stays unassigned (the hub replays recent events when it starts).
+            if conn.execute("SELECT 1 FROM events WHERE conversation_id = ? "
+                            "AND kind = 'conversation.assign' LIMIT 1",
+                            (conversation_id,)).fetchone():
+                return None
             load = _open_load(conn)
             ranked = sorted(candidates, key=lambda login: (load.get(login, 0), login))
             chosen = ranked[0]
@@ -90,6 +96,9 @@ class WorkflowStore:
 
     async def wake_snoozed(self) -> list[int]:
         """Reopen the snoozed dialogs whose time has come; returns their ids."""
+        due = await self.next_snooze_end()
+        if due is None or due > self.clock():
+            return []  # a read, not a write lock every few seconds
 
         def run(conn: sqlite3.Connection) -> list[int]:
             now = self.clock()

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
@@ -122,7 +124,25 @@ class Composer(TextArea):
         translate_bindings(self)
         self.completion: ReplyCompletion | None = None
         self.variables: Mapping[str, str] = {}  # the open dialog's values, by name
+        self.files: list[Path] = []  # files to send with the next message (Ctrl+T)
+        self.note_label: str | None = None
         self._slash: tuple[Location, Location] | None = None
+
+    def set_files(self, files: list[Path]) -> None:
+        """Files that go with the next message; named on the reply box's top edge."""
+        self.files = list(files)
+        self._retitle()
+
+    def set_note(self, label: str | None) -> None:
+        """Say on the top edge that this is a private note (None: a reply)."""
+        self.note_label = label
+        self._retitle()
+
+    def _retitle(self) -> None:
+        parts = [self.note_label] if self.note_label else []
+        if self.files:
+            parts.append("📎 " + ", ".join(one_line(path.name, 40) for path in self.files))
+        self.border_title = Content("  ".join(parts)) if parts else None
 
     def set_open(self, is_open: bool) -> None:
         """Enable typing when a conversation is open; otherwise say why not."""
@@ -140,7 +160,7 @@ class Composer(TextArea):
         if self._take_completion():
             return
         text = self.text
-        if not text.strip():
+        if not text.strip() and not self.files:
             return
         unfilled = self.unfilled()
         if not unfilled:

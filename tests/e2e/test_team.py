@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_terminal import Terminal, pytestmark  # noqa: F401  (skip without tmux)
+from tests.e2e.test_terminal import Terminal, last_line, pytestmark  # noqa: F401
 
 
 def start(session: str, tmp_path: Path, login: str, size: str = "120x30") -> Terminal:
@@ -68,11 +68,11 @@ def test_two_operators_see_each_other_at_work(team: tuple[Terminal, Terminal]) -
 def test_alt_digits_move_focus_from_the_reply_box(team: tuple[Terminal, Terminal]) -> None:
     anna, _ = team
     anna.keys("Home", "Enter")
-    anna.wait_for(lambda s: "Send" in s.splitlines()[-1])  # the reply box has the focus
+    anna.wait_for(lambda s: "Send" in last_line(s))  # the reply box has the focus
     anna.keys("M-2")  # a terminal sends ESC 2: it must move the focus, not type "™"
-    anna.wait_for(lambda s: "To clipboard" in s.splitlines()[-1])
+    anna.wait_for(lambda s: "To clipboard" in last_line(s))
     anna.keys("M-3")
-    anna.wait_for(lambda s: "Send" in s.splitlines()[-1])
+    anna.wait_for(lambda s: "Send" in last_line(s))
     anna.keys("M-1")
-    screen = anna.wait_for(lambda s: "Open" in s.splitlines()[-1])
+    screen = anna.wait_for(lambda s: "Open" in last_line(s))
     assert "™" not in screen and "¡" not in screen

@@ -414,3 +414,34 @@ async def test_a_file_is_fetched_when_an_operator_asks(inbox: Inbox, tmp_path: P
     assert Path(fetched.attachment.local_path).parent == tmp_path / "attachments" / "shop"
     failed = [e for e in await inbox.store.events_after(0) if e.kind == "attachment.failed"]
     assert failed[0].data["error"] == "the platform no longer has this file"
+
+
+async def test_a_file_to_a_channel_that_cannot_send_files_fails_with_why(
+        inbox: Inbox, tmp_path: Path) -> None:
+    async with running(make_hub(inbox, tmp_path)):
+        conv = await customer_writes(inbox)
+        msg = await inbox.send(conv, "the list", attachments=[
+            Attachment("document", "list.pdf", local_path=str(tmp_path / "list.pdf"))])
+        await until(lambda: _is(inbox, msg.id, MessageState.FAILED))
+    failed = await inbox.message(msg.id)
+    assert failed is not None and failed.error == (
+        "channel shop cannot send files; send the text alone")
+    assert ScriptedTransport.sent == []  # never handed to the transport
+
+
+async def test_a_file_asked_for_while_no_hub_ran_is_fetched_when_one_starts(
+        inbox: Inbox, tmp_path: Path) -> None:
+    got = await inbox.store.ingest(InboundMessage(
+        channel="shop", chat_id="chat-1", external_id="in-1", sender_id="u1",
+        sender_name="Ivan", body="", attachments=(Attachment("photo", "p.jpg", ref="f-1"),)))
+    message = await inbox.message(got.message_id)
+    assert message is not None and message.attachments[0].id is not None
+    await inbox.store.request_attachment(message.attachments[0].id, inbox.operator)
+    await inbox.mark_read(got.conversation_id)  # not replayed: nothing to tell late
+    async with running(make_hub(inbox, tmp_path)):
+        async def fetched() -> bool:
+            found = await inbox.store.attachment(message.attachments[0].id or 0)
+            return found is not None and found.attachment.local_path is not None
+
+        await until(fetched)
+    assert ScriptedTransport.signals == []

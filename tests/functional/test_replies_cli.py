@@ -19,7 +19,7 @@ def test_csv_export_import_round_trip_keeps_folder_owner_attachment(tmp_path: Pa
     assert "owner: anna" in yaml_out.stdout and "folder: orders" in yaml_out.stdout
     csv_file = tmp_path / "replies.csv"
     assert run(tmp_path, "replies", "export", "-o", str(csv_file)).returncode == 0
-    assert csv_file.read_text().startswith("shortcut,title,body,folder,owner,attachment\n")
+    assert csv_file.read_text().startswith("shortcut,title,body,folder,owner,attachment,variants\n")
     assert run(tmp_path, "replies", "delete", "price").returncode == 0
     assert "/price" not in run(tmp_path, "replies", "list").stdout
     imported = run(tmp_path, "replies", "import", str(csv_file))

@@ -771,13 +771,19 @@ async def test_small_attachments_are_fetched_at_once_under_the_download_limit(
     async with running(tmp_path, api, download_limit=10_000) as shop:
         await shop.wait_messages(2)
         folder = tmp_path / "attachments" / "shop"
-        await until(lambda: holds(folder.is_dir() and any(folder.iterdir())),
-                    "the eager download")
+
+        async def recorded() -> bool:
+            [stored] = (await shop.messages())[f"{CHAT}:1"].attachments
+            return stored.local_path is not None
+
+        # Done means written whole, renamed into place, and recorded for the operators.
+        await until(recorded, "the eager download")
         [small] = list(folder.iterdir())
         assert small.read_bytes() == b"x" * 2_048
         assert [call.params["file_id"] for call in api.calls_to("getFile")] == ["SMALL"]
         # Opening it later finds the file already there.
         [stored] = (await shop.messages())[f"{CHAT}:1"].attachments
+        assert stored.local_path == str(small)
         assert await shop.transport.download(stored) == small
         assert len(api.calls_to("getFile")) == 1
 
@@ -1090,3 +1096,19 @@ def test_other_channels_never_import_aiogram() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60).stdout
     assert out.split() == ["True", "False"]
+
+
+def test_an_update_of_an_unforeseen_shape_is_skipped_not_stalling_the_channel() -> None:
+    from opchat.transports.telegram.updates import convert_updates
+
+    odd = {"update_id": 5, "message": {"message_id": 1, "chat": {"id": 7}, "from": {"id": 7},
+                                       "date": 1, "text": "hi",
+                                       "entities": [{"type": ["bold"], "offset": 0,
+                                                     "length": 2}]}}
+    broken = {"update_id": 6, "message": {"message_id": 2, "chat": "not a chat"}}
+    fine = {"update_id": 7, "message": {"message_id": 3, "chat": {"id": 7, "type": "private"},
+                                        "from": {"id": 7, "first_name": "Ivan"}, "date": 1,
+                                        "text": "still here"}}
+    batch = convert_updates("shop", [odd, broken, fine])
+    assert batch.next_offset == 8  # past every one of them
+    assert [m.body for m in batch.messages][-1] == "still here"

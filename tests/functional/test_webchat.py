@@ -535,9 +535,16 @@ async def test_the_operator_reading_the_dialog_marks_the_visitors_messages_read(
         await ws.close()
         ws, _, _ = await site.visitor(token=welcome["token"])
         third = await say(ws, "three", "3")
-        await site.inbox.send(conversation_id, "an answer")
+        answer = await site.inbox.send(conversation_id, "an answer")
         await receive_until(ws, "message")
         await ws.close()
+        # Stopping the hub between the send and its bookkeeping would leave the answer
+        # "interrupted" (failed): wait until it is marked sent.
+        for _ in range(250):
+            stored = await site.inbox.message(answer.id)
+            if stored is not None and stored.state.value == "sent":
+                break
+            await asyncio.sleep(0.02)
     # After a restart the hub knows only what the store shows: the operator answered
     # after "three", so "three" and everything before it was read.
     async with running_site(tmp_path) as site:

@@ -307,3 +307,68 @@ async def test_f_fetches_a_file_then_gives_its_path_over_ssh(
         saved.write_bytes(b"jpeg")
         await inbox.store.attachment_fetched(request.data["attachment"], str(saved))
         await wait_until(pilot, lambda: app.clipboard == str(saved), what="the path")
+
+
+async def test_opening_a_dialog_with_a_draft_does_not_say_typing(
+        tmp_path: Path, settings: Settings, clock: Clock) -> None:
+    await seed_inbox(tmp_path, clock)
+    keeper = await Inbox.open(tmp_path, "anna", clock=clock)
+    try:
+        first = (await keeper.conversations())[0]
+        await keeper.save_draft(first.id, "a thought from yesterday")
+    finally:
+        await keeper.close()
+    app = make_app(settings, clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        await open_row(pilot, 0)
+        composer = app.query_one(Composer)
+        await wait_until(pilot, lambda: composer.text == "a thought from yesterday",
+                         what="the draft")
+        await pilot.pause(0.3)
+        inbox = app.inbox
+        assert inbox is not None
+        assert not [p for p in await inbox.presence() if p.kind is PresenceKind.TYPING]
+        await pilot.press("!")  # now the operator types
+        await wait_until(pilot, lambda: composer.text.endswith("!"), what="the key")
+        for _ in range(50):
+            if [p for p in await inbox.presence() if p.kind is PresenceKind.TYPING]:
+                break
+            await pilot.pause(0.02)
+        assert [p for p in await inbox.presence() if p.kind is PresenceKind.TYPING]
+
+
+async def test_ctrl_t_attaches_a_file_and_it_goes_with_the_reply(
+        tmp_path: Path, settings: Settings, clock: Clock) -> None:
+    await seed_inbox(tmp_path, clock)
+    price_list = tmp_path / "price list.pdf"
+    price_list.write_bytes(b"%PDF-1.4")
+    app = make_app(settings, clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        await open_row(pilot, 0)
+        composer = app.query_one(Composer)
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: isinstance(app.screen, PickScreen), what="the chooser")
+        await pilot.press(*str(tmp_path / "nope.pdf"), "enter")  # no such file: it says so
+        assert isinstance(app.screen, PickScreen)
+        assert "No such file" in str(app.screen.query_one("#pick-error", Static).render())
+        field = app.screen.query_one("#pick-input")
+        field.value = str(price_list)  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: composer.files == [price_list], what="the file")
+        assert "price list.pdf" in str(composer.border_title)
+        await pilot.press("enter")  # no text: the file alone is a message
+        inbox = app.inbox
+        assert inbox is not None
+        opened = screen_of(pilot).opened
+        assert opened is not None
+        for _ in range(100):
+            messages = await inbox.messages(opened.id)
+            if messages[-1].attachments:
+                break
+            await pilot.pause(0.02)
+        [attachment] = messages[-1].attachments
+        assert (attachment.filename, attachment.local_path) == ("price list.pdf",
+                                                                str(price_list))
+        assert composer.files == [] and not composer.border_title

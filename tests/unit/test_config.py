@@ -410,3 +410,20 @@ def test_keymap_takes_quoted_and_unquoted_binding_ids(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(path, tmp_path)
     assert caught.value.line == 2
+
+
+def test_files_under_a_group_shared_data_dir_are_group_readable(tmp_path: Path) -> None:
+    from opchat.config import private_modes
+    from opchat.transports.webchat import load_secret
+
+    private, shared = tmp_path / "private", tmp_path / "shared"
+    private.mkdir(mode=0o700)
+    shared.mkdir()
+    shared.chmod(0o2770)
+    assert private_modes(private) == (0o600, 0o700)
+    assert private_modes(shared) == (0o660, 0o2770)
+    # The hub may pass to another operator's process: it must be able to read this.
+    load_secret(shared)
+    assert (shared / "webchat.secret").stat().st_mode & 0o777 == 0o660
+    load_secret(private)
+    assert (private / "webchat.secret").stat().st_mode & 0o777 == 0o600

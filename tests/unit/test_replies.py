@@ -95,7 +95,7 @@ def test_yaml_round_trip_with_folder_owner_attachment() -> None:
 def test_csv_round_trip_and_quotes_newlines_commas() -> None:
     drafts = [ReplyDraft("a", "One, two", 'Line 1,\nline 2 "q"', "f")]
     text = dump_replies_csv(drafts)
-    assert text.splitlines()[0] == "shortcut,title,body,folder,owner,attachment"
+    assert text.splitlines()[0] == "shortcut,title,body,folder,owner,attachment,variants"
     assert parse_replies_csv(text, "r.csv") == drafts
 
 
@@ -119,3 +119,31 @@ def test_the_starter_set_is_valid_and_in_both_languages() -> None:
     for word in ("Приветствие", "Greeting", "Доставка", "Delivery", "Оплата", "Payment",
                  "Возврат", "Returns", "Часы", "hours", "Спасибо", "Thanks"):
         assert word in titles
+
+
+def test_variants_per_channel_kind_are_read_written_and_chosen() -> None:
+    from opchat.replies import (
+        RepliesFileError,
+        dump_replies,
+        dump_replies_csv,
+        parse_replies,
+        parse_replies_csv,
+        reply_text,
+    )
+
+    text = (
+        "- shortcut: menu\n"
+        "  title: Menu\n"
+        "  body: 'Reply 1 for prices, 2 for delivery'\n"
+        "  variants:\n"
+        "    webchat: 'Press a button below, or type 1 or 2'\n"
+    )
+    [reply] = parse_replies(text)
+    assert reply.variants == {"webchat": "Press a button below, or type 1 or 2"}
+    assert reply_text(reply, "webchat").startswith("Press a button")
+    assert reply_text(reply, "telegram") == "Reply 1 for prices, 2 for delivery"
+    assert parse_replies(dump_replies([reply])) == [reply]
+    assert parse_replies_csv(dump_replies_csv([reply])) == [reply]  # JSON in the cell
+    for bad in ("    webchat: ''\n", "    'Not A Kind!': text\n"):
+        with pytest.raises(RepliesFileError, match="variants"):
+            parse_replies(text.split("    webchat")[0] + bad)

@@ -125,3 +125,46 @@ async def test_drafts_are_per_operator_and_survive_reopening(tmp_path: Path,
         assert await again.draft(conv) == ""
     finally:
         await again.close()
+
+
+async def test_a_dialog_taken_off_someone_is_not_auto_assigned_again(inbox: Inbox) -> None:
+    conv = await dialog(inbox, "ivan")
+    await inbox.assign(conv, "boris")
+    await inbox.assign(conv, None)  # the operator wants it unassigned
+    assert await inbox.store.auto_assign(conv, ["anna", "boris"], cap=5) is None
+
+
+async def test_files_sent_with_a_reply_reach_the_outbox(tmp_path: Path, inbox: Inbox) -> None:
+    from opchat.model import Attachment
+
+    conv = await dialog(inbox, "ivan")
+    price_list = tmp_path / "price.pdf"
+    price_list.write_bytes(b"%PDF")
+    sent = await inbox.send(conv, "Here it is", attachments=[Attachment(
+        "document", "price.pdf", "application/pdf", 4, local_path=str(price_list))])
+    [item] = await inbox.store.claim_due(["web"])
+    assert item.message.body == "Here it is"
+    assert [(a.kind, a.filename, a.local_path) for a in item.message.attachments] == [
+        ("document", "price.pdf", str(price_list))]
+    stored = await inbox.message(sent.id)
+    assert stored is not None and [a.filename for a in stored.attachments] == ["price.pdf"]
+
+
+async def test_each_operator_gets_their_own_most_used_replies_first(
+        tmp_path: Path, inbox: Inbox) -> None:
+    await inbox.store.save_quick_replies([("hi", "Greeting", "Hello!"),
+                                          ("ship", "Shipping", "Two days."),
+                                          ("bye", "Goodbye", "Bye!")])
+    boris = await Inbox.open(tmp_path, "boris")
+    try:
+        by_shortcut = {r.shortcut: r.id for r in await inbox.quick_replies()}
+        for _ in range(3):
+            await boris.quick_reply_used(by_shortcut["ship"])
+        await inbox.quick_reply_used(by_shortcut["bye"])
+        assert [r.shortcut for r in await inbox.quick_replies()][:2] == ["bye", "ship"]
+        assert [r.shortcut for r in await boris.quick_replies()][:2] == ["ship", "bye"]
+        # A used reply can still be deleted; its counts go with it.
+        assert await inbox.store.delete_quick_reply(by_shortcut["ship"])
+        assert "ship" not in [r.shortcut for r in await boris.quick_replies()]
+    finally:
+        await boris.close()

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import aiohttp
 from aiogram.types import FSInputFile, ReplyParameters, User
 
-from opchat.config import ChannelSettings
+from opchat.config import ChannelSettings, private_modes
 from opchat.model import Attachment, Health, OutboundMessage
 from opchat.transports import DEFAULT_LISTEN, Capabilities, Delivery, Rejected, Sink, parse_listen
 from opchat.transports.telegram.api import (
@@ -395,7 +395,8 @@ class TelegramTransport:
         url = self.bot.session.api.file_url(self.bot.token, info.file_path)
         try:
             await write_private(target, self.bot.session.stream_content(
-                url, timeout=int(2 * self.send_timeout), raise_for_status=True))
+                url, timeout=int(2 * self.send_timeout), raise_for_status=True),
+                private_modes(self.data_dir))
         except Exception as exc:
             if isinstance(exc, aiohttp.ClientResponseError):
                 raise DownloadError(f"{self.host} answered {exc.status} for the file") from exc

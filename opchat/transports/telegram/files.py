@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from opchat.config import private_modes
 from opchat.model import Attachment
 
 MAX_NAME = 80  # characters of the customer's file name kept in ours
@@ -43,18 +44,23 @@ def safe_name(attachment: Attachment) -> str:
     return f"{digest}-{cleaned}"
 
 
-async def write_private(target: Path, chunks: AsyncIterator[bytes]) -> int:
-    """Write the chunks to ``target`` (0600, its directory 0700 if new); returns the size."""
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+async def write_private(target: Path, chunks: AsyncIterator[bytes],
+                        modes: tuple[int, int] = (0o600, 0o700)) -> int:
+    """Write the chunks to ``target`` with (file, directory) ``modes`` (see
+    ``opchat.config.private_modes``); returns the size."""
+    file_mode, dir_mode = modes
+    if not target.parent.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.chmod(dir_mode)
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode)
     size = 0
     try:
         with os.fdopen(fd, "wb") as file:
             async for chunk in chunks:
                 file.write(chunk)
                 size += len(chunk)
-        os.chmod(temporary, 0o600)  # whatever the umask did
+        os.chmod(temporary, file_mode)  # whatever the umask did
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -71,7 +77,7 @@ def load_secret(data_dir: Path, channel: str) -> str:
     """
     path = Path(data_dir) / f"telegram-{channel}.secret"
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, private_modes(data_dir)[0])
     except FileExistsError:
         text = path.read_text().strip()
         if len(text) < 32 or not all(ch.isascii() and (ch.isalnum() or ch in "_-")
@@ -82,5 +88,5 @@ def load_secret(data_dir: Path, channel: str) -> str:
     secret = secrets.token_urlsafe(32)
     with os.fdopen(fd, "w") as file:
         file.write(secret + "\n")
-    os.chmod(path, 0o600)
+    os.chmod(path, private_modes(data_dir)[0])
     return secret

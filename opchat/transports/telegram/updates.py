@@ -22,6 +22,7 @@ All text is stored raw; the UI sanitises it when drawing.
 from __future__ import annotations
 
 import bisect
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,8 @@ SERVICE_FIELDS = (
 )
 QUOTE_CHARS = 200
 
+log = logging.getLogger("opchat.telegram")
+
 
 @dataclass
 class Batch:
@@ -76,7 +79,14 @@ def convert_updates(channel: str, updates: Iterable[Any]) -> Batch:
         update_id = update.get("update_id")
         if _is_int(update_id):
             batch.next_offset = max(batch.next_offset or 0, update_id + 1)
-        message, callback_id = convert_update(channel, update)
+        try:
+            message, callback_id = convert_update(channel, update)
+        except Exception:
+            # One update of a shape nobody foresaw must not stall the channel: it is
+            # skipped (logged), and the offset moves past it like any other.
+            log.exception("channel %s: skipped update %s that could not be read",
+                          channel, update_id)
+            continue
         if message is None:
             continue  # nothing for opchat; it still counts for the offset
         batch.messages.append(message)
@@ -318,7 +328,8 @@ def convert_entities(text: str, entities: Any) -> tuple[list[list[Any]], list[li
     for entity in entities:
         if not isinstance(entity, Mapping):
             continue
-        style = STYLES.get(entity.get("type"))  # type: ignore[arg-type]
+        kind = entity.get("type")
+        style = STYLES.get(kind) if isinstance(kind, str) else None
         offset, length = entity.get("offset"), entity.get("length")
         if style is None or not _is_int(offset) or not _is_int(length) or offset < 0 \
                 or length <= 0:

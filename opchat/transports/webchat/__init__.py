@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from opchat.config import ChannelSettings
+from opchat.config import ChannelSettings, private_modes
 from opchat.hours import WorkingHours, timezone
 from opchat.model import Direction, Health, InboundMessage, Message, MessageState, OutboundMessage
 from opchat.transports import DEFAULT_LISTEN, Capabilities, Delivery, Sink, parse_listen
@@ -85,7 +85,7 @@ def load_secret(data_dir: Path) -> bytes:
     """The data dir's web chat secret, created (0600) on first use."""
     path = Path(data_dir) / SECRET_FILENAME
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, private_modes(data_dir)[0])
     except FileExistsError:
         text = path.read_text().strip()
         if len(text) < 32:
@@ -95,7 +95,7 @@ def load_secret(data_dir: Path) -> bytes:
     secret = secrets.token_hex(32)
     with os.fdopen(fd, "w") as file:
         file.write(secret + "\n")
-    os.chmod(path, 0o600)
+    os.chmod(path, private_modes(data_dir)[0])  # 0600, or 0660 in a group-shared dir
     return secret.encode()
 
 
