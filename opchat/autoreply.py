@@ -75,6 +75,7 @@ TEXTS = {
 class Answer:
     rules: tuple[str, ...]  # greeting, away, menu, answer, handoff
     text: str
+    buttons: tuple[tuple[str, str], ...] = ()  # (label, payload): the menu's options
 
 
 def plan_answer(auto: AutoAnswers, trigger, now: float,
@@ -96,7 +97,9 @@ def plan_answer(auto: AutoAnswers, trigger, now: float,
                       and trigger.last_out_at >= shown_at)
     listening = menu is not None and shown_at is not None and not handed and not operator_since
 
-    choice = CHOICE.match(trigger.body or "")
+    # A number typed, or a menu button pressed (its payload is the number).
+    callback = getattr(trigger, "callback", None)
+    choice = CHOICE.match(callback if callback is not None else trigger.body or "")
     if listening and choice is not None and menu is not None:
         number = int(choice.group(1))
         if 1 <= number <= len(menu.options):
@@ -132,14 +135,17 @@ def plan_answer(auto: AutoAnswers, trigger, now: float,
                 away += " " + texts["bot"]
             rules.append("away")
             parts.append(away)
+    buttons: tuple[tuple[str, str], ...] = ()
     if menu is not None and shown_at is None and trigger.last_out_at is None:
         rules.append("menu")
         lines = [texts["menu_bot"], fill(menu.text, values)]
         lines += [f"{n} — {option.label}" for n, option in enumerate(menu.options, 1)]
         parts.append("\n".join(lines))
+        buttons = tuple((f"{n}. {option.label}", str(n))
+                        for n, option in enumerate(menu.options, 1))
     if not parts:
         return None
-    return Answer(tuple(rules), "\n\n".join(parts))
+    return Answer(tuple(rules), "\n\n".join(parts), buttons)
 
 
 def fill(template: str, values: Mapping[str, str]) -> str:
@@ -209,7 +215,8 @@ class AutoAnswerer:
         if auto is None or now - trigger.created_at > REPLAY:
             return None  # an old message (history, a catch-up): nobody waits for a bot now
         replies = None
-        if auto.menu is not None and CHOICE.match(trigger.body or ""):
+        chosen = trigger.callback if trigger.callback is not None else trigger.body or ""
+        if auto.menu is not None and CHOICE.match(chosen):
             replies = {r.shortcut: reply_text(r, trigger.channel_kind)
                        for r in await store.quick_replies()
                        if getattr(r, "owner", None) is None}
@@ -217,7 +224,7 @@ class AutoAnswerer:
         if answer is None:
             return None
         message = await store.add_auto_message(trigger.conversation_id, answer.text,
-                                               answer.rules, trigger.message_id)
+                                               answer.rules, trigger.message_id, answer.buttons)
         if message is not None:
             log.info("channel %s, dialog %d: automatic answer (%s)", trigger.channel,
                      trigger.conversation_id, ", ".join(answer.rules))

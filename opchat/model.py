@@ -256,6 +256,10 @@ class OutboundMessage:
     attempt: int = 1
     reply_to_external_id: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    # (label, payload) of buttons to offer, where the channel can show them
+    # (Capabilities.buttons); a press comes back with meta["callback"] = payload.
+    # Channels without buttons send the text alone, which says the same.
+    buttons: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,7 @@ class AutoTrigger:
     autos: tuple[AutoSent, ...]  # oldest first
     last_out_at: float | None  # when an operator last answered
     channel_kind: str = ""
+    callback: str | None = None  # the payload of the button the customer pressed
 
 
 class QuickReplyStore:
@@ -237,6 +238,7 @@ class QuickReplyStore:
         def run(conn: sqlite3.Connection) -> AutoTrigger | None:
             m = conn.execute(
                 "SELECT m.id, m.conversation_id, m.body, m.created_at, m.edit_of_id, "
+                "json_extract(m.meta, '$.callback') AS callback, "
                 "ch.name AS channel, ch.kind AS channel_kind, co.name AS contact_name "
                 "FROM messages m "
                 "JOIN conversations c ON c.id = m.conversation_id "
@@ -262,12 +264,14 @@ class QuickReplyStore:
                 message_id=m["id"], conversation_id=conversation_id, channel=m["channel"],
                 body=m["body"], created_at=m["created_at"], first=earlier is None,
                 edit=m["edit_of_id"] is not None, contact_name=m["contact_name"],
-                autos=tuple(autos), last_out_at=last_out, channel_kind=m["channel_kind"])
+                autos=tuple(autos), last_out_at=last_out, channel_kind=m["channel_kind"],
+                callback=m["callback"] if isinstance(m["callback"], str) else None)
 
         return await self.db.read(run)
 
     async def add_auto_message(
-        self, conversation_id: int, body: str, rules: Sequence[str], trigger: int
+        self, conversation_id: int, body: str, rules: Sequence[str], trigger: int,
+        buttons: Sequence[tuple[str, str]] = (),
     ) -> Message | None:
         """Queue an automatic answer to `trigger`; None if one was queued already.
 
@@ -287,11 +291,14 @@ class QuickReplyStore:
                     "AND json_extract(meta, '$.trigger') = ?",
                     (conversation_id, trigger)).fetchone():
                 return None
-            meta = json.dumps({"auto": list(rules), "trigger": trigger})
+            meta: dict[str, Any] = {"auto": list(rules), "trigger": trigger}
+            if buttons:
+                meta["buttons"] = [list(button) for button in buttons]
             message_id = conn.execute(
                 "INSERT INTO messages (conversation_id, channel_id, direction, author, body, "
                 "created_at, state, meta) VALUES (?, ?, 'auto', ?, ?, ?, 'queued', ?)",
-                (conversation_id, conv["channel_id"], AUTO_AUTHOR, body, now, meta)).lastrowid
+                (conversation_id, conv["channel_id"], AUTO_AUTHOR, body, now,
+                 json.dumps(meta, ensure_ascii=False))).lastrowid
             conn.execute("INSERT INTO outbox (message_id, channel_id, next_attempt_at, "
                          "updated_at) VALUES (?, ?, ?, ?)",
                          (message_id, conv["channel_id"], now, now))

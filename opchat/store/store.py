@@ -535,7 +535,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
             now = self.clock()
             marks = ",".join("?" * len(channels))
             rows = conn.execute(
-                "SELECT o.id AS outbox_id, o.attempts, m.id AS message_id, m.body, "
+                "SELECT o.id AS outbox_id, o.attempts, m.id AS message_id, m.body, m.meta, "
                 "m.reply_to_id, ch.name AS channel, c.chat_id, "
                 "(SELECT external_id FROM messages r WHERE r.id = m.reply_to_id) AS reply_ext "
                 "FROM outbox o JOIN messages m ON m.id = o.message_id "
@@ -556,7 +556,8 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
                 items.append(OutboxItem(r["outbox_id"], r["channel"], OutboundMessage(
                     message_id=r["message_id"], channel=r["channel"], chat_id=r["chat_id"],
                     body=r["body"], attempt=r["attempts"] + 1,
-                    reply_to_external_id=r["reply_ext"], attachments=files)))
+                    reply_to_external_id=r["reply_ext"], attachments=files,
+                    buttons=_buttons(r["meta"]))))
             return items
 
         return await self.db.write(run)
@@ -839,6 +840,15 @@ def _message(r: sqlite3.Row, attachments: tuple[Attachment, ...] = ()) -> Messag
         state=MessageState(r["state"]), error=r["error"], external_id=r["external_id"],
         reply_to_id=r["reply_to_id"], attachments=attachments,
         meta=_meta(r["meta"]), edit_of_id=r["edit_of_id"])
+
+
+def _buttons(meta: str) -> tuple[tuple[str, str], ...]:
+    """The buttons an automatic answer offers, from its meta (see OutboundMessage)."""
+    found = _meta(meta).get("buttons")
+    if not isinstance(found, list):
+        return ()
+    return tuple((str(b[0]), str(b[1])) for b in found
+                 if isinstance(b, list) and len(b) == 2)
 
 
 def _meta(text: str) -> dict[str, Any]:

@@ -1112,3 +1112,14 @@ def test_an_update_of_an_unforeseen_shape_is_skipped_not_stalling_the_channel() 
     batch = convert_updates("shop", [odd, broken, fine])
     assert batch.next_offset == 8  # past every one of them
     assert [m.body for m in batch.messages][-1] == "still here"
+
+
+async def test_menu_buttons_go_out_as_an_inline_keyboard(transport: TelegramTransport,
+                                                        api: BotAPI) -> None:
+    await transport.send(OutboundMessage(
+        message_id=1, channel="shop", chat_id=str(CHAT), body="Choose a topic:\n1 — Delivery",
+        buttons=(("1. Delivery", "1"), ("2. Order status", "2"))))
+    [call] = api.calls_to("sendMessage")
+    assert call.json("reply_markup") == {"inline_keyboard": [
+        [{"text": "1. Delivery", "callback_data": "1"}],
+        [{"text": "2. Order status", "callback_data": "2"}]]}

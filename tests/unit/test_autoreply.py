@@ -283,3 +283,23 @@ def load_settings_text(text: str) -> Settings:
 
     with tempfile.TemporaryDirectory() as tmp:
         return settings_from(Path(tmp), text)
+
+
+async def test_the_menu_offers_buttons_and_a_pressed_one_answers(world) -> None:
+    inbox, clock, answerer = world
+    first = await say(inbox, 1, "Hi")
+    menu = await answerer.answer(first.message_id)
+    assert menu is not None
+    assert menu.meta["buttons"] == [["1. Delivery", "1"], ["2. Order status", "2"],
+                                    ["3. A person, please", "3"]]
+    # The outbox hands the buttons to the transport (shown where the channel can).
+    [item] = await inbox.store.claim_due(["shop"])
+    assert item.message.buttons == (("1. Delivery", "1"), ("2. Order status", "2"),
+                                    ("3. A person, please", "3"))
+    clock.now += 30
+    # A press arrives as the button's text, with its payload: the payload chooses.
+    pressed = await inbox.store.ingest(InboundMessage(
+        channel="shop", chat_id="c1", external_id="cb:1", sender_id="c1",
+        sender_name="Ivan Petrov", body="1. Delivery", meta={"callback": "1"}))
+    answer = await answerer.answer(pressed.message_id)
+    assert answer is not None and answer.body == "We deliver in 1-2 days, Ivan."

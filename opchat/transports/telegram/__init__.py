@@ -37,7 +37,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import aiohttp
-from aiogram.types import FSInputFile, ReplyParameters, User
+from aiogram.types import (
+    FSInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyParameters,
+    User,
+)
 
 from opchat.config import ChannelSettings, private_modes
 from opchat.model import Attachment, Health, OutboundMessage
@@ -332,17 +338,28 @@ class TelegramTransport:
             caption = out.body if index == 0 and caption_fits else None
             steps.append(self._file_step(out.chat_id, attachment, caption))
         if out.body.strip() and not (files and caption_fits):
-            for part in split_text(out.body):
-                steps.append(self._text_step(out.chat_id, part))
+            parts = split_text(out.body)
+            for n, part in enumerate(parts):
+                # The buttons go under the last part, where the options are read.
+                buttons = out.buttons if n == len(parts) - 1 else ()
+                steps.append(self._text_step(out.chat_id, part, buttons))
         if not steps:
             raise Rejected("nothing to send: the message has no text and no file")
         return steps
 
-    def _text_step(self, chat_id: str, text: str
+    def _text_step(self, chat_id: str, text: str, buttons: tuple[tuple[str, str], ...] = ()
                    ) -> Callable[[ReplyParameters | None], Awaitable[Any]]:
+        markup = None
+        if buttons:
+            # One button a row; callback_data is at most 64 bytes on Telegram.
+            markup = InlineKeyboardMarkup(inline_keyboard=[
+                [InlineKeyboardButton(text=label[:64],
+                                      callback_data=payload.encode()[:64].decode(errors="ignore"))]
+                for label, payload in buttons])
+
         def step(reply: ReplyParameters | None) -> Awaitable[Any]:
             return self.bot.send_message(chat_id=chat_id, text=text, reply_parameters=reply,
-                                         request_timeout=self.send_timeout)
+                                         reply_markup=markup, request_timeout=self.send_timeout)
         return step
 
     def _file_step(self, chat_id: str, attachment: Attachment, caption: str | None
