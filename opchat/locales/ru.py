@@ -267,7 +267,7 @@ MESSAGES.update({
     "The shortcut /{shortcut} is taken by another reply.":
         "Сокращение /{shortcut} уже занято другим ответом.",
     "Delete the quick reply /{shortcut}?": "Удалить быстрый ответ /{shortcut}?",
-    "y — delete   n, Esc — keep": "y — удалить   n, Esc — оставить",
+    "delete": "удалить",
     "Shortcut (typed after /)": "Сокращение (набирается после /)",
     "Title": "Название",
     "Folder": "Папка",

@@ -30,6 +30,7 @@ from opchat.model import Conversation, Event, QuickReply
 from opchat.placeholders import clock_values, expand, reply_values
 from opchat.replies import RepliesFileError, ReplyDraft, check_reply, reply_text
 from opchat.sanitize import one_line, safe_content
+from opchat.screens.confirm import ConfirmScreen
 from opchat.screens.workflow import file_problem
 from opchat.widgets import ReportsWorkerErrors, translate_bindings
 from opchat.widgets.composer import Composer
@@ -335,7 +336,9 @@ class RepliesScreen(ReportsWorkerErrors, Screen[None]):
             if yes:
                 self.run_worker(self._delete(reply), exit_on_error=False)
 
-        self.app.push_screen(ConfirmDelete(reply), answered)
+        self.app.push_screen(ConfirmScreen(
+            _("Delete the quick reply /{shortcut}?", shortcut=one_line(reply.shortcut, 40)),
+            safe_content(one_line(reply.title, 200)), _("delete")), answered)
 
     async def _delete(self, reply: SavedReply) -> None:
         if await self.inbox.delete_reply(reply.id):
@@ -345,34 +348,6 @@ class RepliesScreen(ReportsWorkerErrors, Screen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
-
-
-class ConfirmDelete(ModalScreen[bool]):
-    DEFAULT_CSS = """
-    ConfirmDelete { align: center middle; }
-    ConfirmDelete > Vertical {
-        width: 60; max-width: 100%; height: auto;
-        border: round $error; background: $surface; padding: 0 1;
-    }
-    """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", _("Delete"), id="opchat.replies.delete_yes"),
-        Binding("n,escape", "answer(False)", _("Keep"), id="opchat.replies.delete_no"),
-    ]
-
-    def __init__(self, reply: QuickReply) -> None:
-        super().__init__()
-        translate_bindings(self)
-        self.reply = reply
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(_("Delete the quick reply /{shortcut}?",
-                           shortcut=one_line(self.reply.shortcut, 40)), markup=False)
-            yield Static(_("y — delete   n, Esc — keep"), markup=False)
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
 
 
 class ReplyForm(ModalScreen[ReplyDraft | None]):
