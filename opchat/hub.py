@@ -449,7 +449,7 @@ class Hub:
             await store.mark_failed(out.message_id, exc.reason,
                                     UNREACHABLE_LABEL if exc.unreachable else None)
         except Retry as exc:
-            await self._retry_later(item, exc.reason, exc.after)
+            await self._retry_later(item, exc.reason, exc.after, exc.progress)
         except TimeoutError:
             # The platform may have taken it and not answered: sending again could
             # give the customer the message twice. The operator sees why and decides.
@@ -461,7 +461,8 @@ class Hub:
         else:
             await store.mark_sent(out.message_id, delivery.external_id, delivery.state)
 
-    async def _retry_later(self, item: OutboxItem, reason: str, after: float | None) -> None:
+    async def _retry_later(self, item: OutboxItem, reason: str, after: float | None,
+                           progress: str | None = None) -> None:
         out = item.message
         if out.attempt >= MAX_ATTEMPTS:
             await self.inbox.store.mark_failed(
@@ -472,7 +473,7 @@ class Hub:
             after *= random.uniform(0.8, 1.2)  # spread retries of many messages
         log.info("channel %s: message %d will be retried in %.1f s (%s)", item.channel,
                  out.message_id, after, reason)
-        await self.inbox.store.reschedule(out.message_id, after, reason)
+        await self.inbox.store.reschedule(out.message_id, after, reason, progress)
 
 
 class WebServer:

@@ -260,6 +260,9 @@ class OutboundMessage:
     # (Capabilities.buttons); a press comes back with meta["callback"] = payload.
     # Channels without buttons send the text alone, which says the same.
     buttons: tuple[tuple[str, str], ...] = ()
+    # What the transport said of an earlier attempt when it asked to retry
+    # (Retry.progress): e.g. which parts of a long message went already.
+    progress: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -231,7 +231,7 @@ MIGRATIONS: list[str] = [
         WHERE status = 'snoozed';
     """,
     # 5: each operator's own use of the quick replies (their top replies come first),
-    # and a reply's wording per channel kind, where a channel needs it said otherwise
+    # a reply's wording per channel kind, and how far an interrupted send got
     """
     CREATE TABLE reply_usage (
         operator_id INTEGER NOT NULL REFERENCES operators(id),
@@ -240,6 +240,9 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (operator_id, reply_id)
     ) WITHOUT ROWID;
     ALTER TABLE quick_replies ADD COLUMN variants TEXT NOT NULL DEFAULT '{}';
+    -- How far a send got before it had to wait (the parts of a long message that
+    -- went), so a retry after a restart goes on from there instead of repeating.
+    ALTER TABLE outbox ADD COLUMN progress TEXT;
     """,
 ]
 

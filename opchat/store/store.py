@@ -535,7 +535,8 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
             now = self.clock()
             marks = ",".join("?" * len(channels))
             rows = conn.execute(
-                "SELECT o.id AS outbox_id, o.attempts, m.id AS message_id, m.body, m.meta, "
+                "SELECT o.id AS outbox_id, o.attempts, o.progress, m.id AS message_id, m.body, "
+                "m.meta, "
                 "m.reply_to_id, ch.name AS channel, c.chat_id, "
                 "(SELECT external_id FROM messages r WHERE r.id = m.reply_to_id) AS reply_ext "
                 "FROM outbox o JOIN messages m ON m.id = o.message_id "
@@ -557,7 +558,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
                     message_id=r["message_id"], channel=r["channel"], chat_id=r["chat_id"],
                     body=r["body"], attempt=r["attempts"] + 1,
                     reply_to_external_id=r["reply_ext"], attachments=files,
-                    buttons=_buttons(r["meta"]))))
+                    buttons=_buttons(r["meta"]), progress=r["progress"])))
             return items
 
         return await self.db.write(run)
@@ -584,12 +585,16 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
 
         await self.db.write(run)
 
-    async def reschedule(self, message_id: int, after: float, error: str) -> None:
+    async def reschedule(self, message_id: int, after: float, error: str,
+                         progress: str | None = None) -> None:
+        """Try again later; ``progress`` (see ``Retry``) replaces what was kept, if given."""
+
         def run(conn: sqlite3.Connection) -> None:
             now = self.clock()
             conn.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ?, "
-                         "last_error = ?, updated_at = ? WHERE message_id = ?",
-                         (now + after, error, now, message_id))
+                         "last_error = ?, updated_at = ?, progress = coalesce(?, progress) "
+                         "WHERE message_id = ?",
+                         (now + after, error, now, progress, message_id))
             conv = row_value(conn.execute("SELECT conversation_id FROM messages WHERE id = ?",
                                           (message_id,)).fetchone())
             # The message stays "queued"; the event lets the UI show why it waits.

@@ -56,12 +56,20 @@ class Delivery:
 
 
 class Retry(Exception):
-    """Not now: try again after ``after`` seconds (rate limit, temporary outage)."""
+    """Not now: try again after ``after`` seconds (rate limit, temporary outage).
 
-    def __init__(self, reason: str = "", after: float | None = None) -> None:
+    ``progress``: what already went out (say, the first parts of a long message),
+    as a string of the transport's own making. It is stored with the outbox row
+    and comes back as ``OutboundMessage.progress`` on the next attempt, even after
+    a restart, so that the retry goes on from there instead of sending it twice.
+    """
+
+    def __init__(self, reason: str = "", after: float | None = None,
+                 progress: str | None = None) -> None:
         super().__init__(reason or "temporary failure")
         self.reason = reason or "temporary failure"
         self.after = after
+        self.progress = progress
 
 
 class Rejected(Exception):

@@ -1123,3 +1123,45 @@ async def test_menu_buttons_go_out_as_an_inline_keyboard(transport: TelegramTran
     assert call.json("reply_markup") == {"inline_keyboard": [
         [{"text": "1. Delivery", "callback_data": "1"}],
         [{"text": "2. Order status", "callback_data": "2"}]]}
+
+
+async def test_after_a_restart_a_long_reply_goes_on_from_the_part_that_waited(
+        api: BotAPI, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    body = " ".join(f"word{n}" for n in range(2000))
+    out = OutboundMessage(message_id=11, channel="shop", chat_id=CHAT, body=body)
+    api.fail("sendMessage", None, Error(429, "Too Many Requests: retry after 3",
+                                        retry_after=3))
+    before = TelegramTransport(settings(api), tmp_path)
+    with pytest.raises(Retry) as retry:
+        await before.send(out)
+    assert retry.value.progress is not None  # what the outbox keeps for the next attempt
+    # The hub restarts: a new transport, knowing only what the outbox kept.
+    after = TelegramTransport(settings(api), tmp_path)
+    await after.send(replace(out, attempt=2, progress=retry.value.progress))
+    texts = [call.params["text"] for call in api.calls_to("sendMessage")]
+    assert " ".join(texts[:1] + texts[2:]) == body  # part 1 once, part 2 after the wait
+    assert texts.count(texts[0]) == 1
+
+
+async def test_the_outbox_keeps_a_retrys_progress_across_attempts(tmp_path: Path) -> None:
+    from opchat.inbox import Inbox
+    from opchat.model import InboundMessage
+
+    inbox = await Inbox.open(tmp_path, "anna")
+    try:
+        got = await inbox.store.ingest(InboundMessage(
+            channel="shop", chat_id="1", external_id="1:1", sender_id="1",
+            sender_name="Ivan", body="hi"))
+        message = await inbox.send(got.conversation_id, "a long answer")
+        [first] = await inbox.store.claim_due(["shop"])
+        assert first.message.progress is None
+        await inbox.store.reschedule(message.id, 0, "429", progress="[9001]")
+        [second] = await inbox.store.claim_due(["shop"])
+        assert second.message.progress == "[9001]"
+        await inbox.store.reschedule(message.id, 0, "network down")  # keeps it
+        [third] = await inbox.store.claim_due(["shop"])
+        assert third.message.progress == "[9001]"
+    finally:
+        await inbox.close()

@@ -47,7 +47,15 @@ from aiogram.types import (
 
 from opchat.config import ChannelSettings, private_modes
 from opchat.model import Attachment, Health, OutboundMessage
-from opchat.transports import DEFAULT_LISTEN, Capabilities, Delivery, Rejected, Sink, parse_listen
+from opchat.transports import (
+    DEFAULT_LISTEN,
+    Capabilities,
+    Delivery,
+    Rejected,
+    Retry,
+    Sink,
+    parse_listen,
+)
 from opchat.transports.telegram.api import (
     DEFAULT_API_BASE,
     TOKEN_SHAPE,
@@ -312,7 +320,9 @@ class TelegramTransport:
 
     async def send(self, out: OutboundMessage) -> Delivery:
         steps = self._steps(out)
-        sent = self._parts_sent.setdefault(out.message_id, [])
+        # The parts that went before a 429 or an outage: in memory, and in the outbox
+        # (Retry.progress) for when the hub restarted meanwhile.
+        sent = self._parts_sent.setdefault(out.message_id, _parts_from(out.progress))
         try:
             for step in steps[len(sent):]:
                 reply = _reply_to(out) if not sent else None
@@ -324,6 +334,8 @@ class TelegramTransport:
                 raise  # not Telegram's: the hub logs it and retries
             if isinstance(error, Rejected):
                 self._parts_sent.pop(out.message_id, None)
+            elif isinstance(error, Retry) and sent:
+                error.progress = json.dumps(sent)
             raise error from exc
         del self._parts_sent[out.message_id]
         return Delivery(external_id=f"{out.chat_id}:{sent[0]}")
@@ -456,3 +468,11 @@ def _reply_to(out: OutboundMessage) -> ReplyParameters | None:
     # If the message is gone meanwhile, the reply still goes out, just not as a reply.
     return ReplyParameters(message_id=int(number), allow_sending_without_reply=True)
 
+
+def _parts_from(progress: str | None) -> list[int]:
+    """The ids of the parts an earlier attempt sent (see ``send``); [] if none or unreadable."""
+    try:
+        parts = json.loads(progress) if progress else []
+    except ValueError:
+        return []
+    return [p for p in parts if isinstance(p, int)] if isinstance(parts, list) else []
