@@ -644,8 +644,8 @@ def _search_records(results, emphasis: tuple[str, str]) -> list[dict[str, object
     import datetime
     import re
 
+    from opchat.model import split_marked
     from opchat.sanitize import clean
-    from opchat.store.search import split_marked
 
     spaces = re.compile(r"\s+")
 

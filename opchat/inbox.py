@@ -43,8 +43,8 @@ TYPING_TTL = 6.0  # renewed while keys keep coming (at most every TYPING_TTL / 3
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from opchat.model import SearchResults
     from opchat.replies import ReplyDraft
-    from opchat.store.search import SearchResults
 
 
 class Inbox:

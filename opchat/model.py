@@ -7,6 +7,7 @@ to the hub.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -100,6 +101,19 @@ class Conversation:
     first_response_s: float | None = None
     created_at: float = 0.0
     labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationFilter:
+    """Which dialogs a list shows, and in what order."""
+
+    statuses: frozenset[Status] | None = None  # None: every status
+    waiting_only: bool = False
+    order: str = "recent"  # "recent": newest activity first; "waiting": longest wait first
+    assignee: str | None = None  # only dialogs assigned to this operator login
+    unassigned: bool = False  # only dialogs assigned to nobody
+    label: str | None = None  # only dialogs with this label (any case)
+    unread_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +226,53 @@ class SearchHit:
 
 MATCH_START = "\x02"  # control characters never survive sanitising, so they can't be forged
 MATCH_END = "\x03"
+
+_MARKED = re.compile(f"{MATCH_START}([^{MATCH_END}]*){MATCH_END}")
+
+
+@dataclass(frozen=True, slots=True)
+class ContactHit:
+    """A contact whose name, phone or e-mail matches; opens their newest conversation."""
+
+    contact_id: int
+    name: str  # MATCH_START/MATCH_END mark the hit, as in SearchHit.snippet
+    phone: str  # "" when there is none; marked when the phone matched
+    email: str  # "" when there is none; marked when the e-mail matched
+    conversation_id: int  # their most recent conversation
+    channel_name: str
+    last_message_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LabelHit:
+    """A conversation that carries a matching label."""
+
+    label: str  # the label's name, the match marked
+    conversation_id: int
+    contact_name: str
+    channel_name: str
+    last_message_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    contacts: tuple[ContactHit, ...] = ()
+    labels: tuple[LabelHit, ...] = ()
+    messages: tuple[SearchHit, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.contacts) + len(self.labels) + len(self.messages)
+
+
+def split_marked(text: str) -> list[tuple[str, bool]]:
+    """A hit's text as (piece, matched) pairs, the markers gone; pieces are still raw."""
+    pieces: list[tuple[str, bool]] = []
+    last = 0
+    for found in _MARKED.finditer(text):
+        pieces += [(text[last:found.start()], False), (found.group(1), True)]
+        last = found.end()
+    pieces.append((text[last:], False))
+    return [(piece, matched) for piece, matched in pieces if piece]
 
 
 # What transports exchange with the hub ---------------------------------------------------

@@ -44,13 +44,13 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from opchat.i18n import _, ngettext
+from opchat.model import split_marked
 from opchat.sanitize import clean, one_line, safe_content
-from opchat.store.search import split_marked
 from opchat.widgets import ReportsWorkerErrors, clock_label, translate_bindings
 
 if TYPE_CHECKING:
     from opchat.inbox import Inbox
-    from opchat.store.search import SearchResults
+    from opchat.model import SearchResults
 
 DEBOUNCE = 0.15  # seconds without a key before the query runs
 MESSAGE_HITS = 50  # newest messages shown for one query

@@ -19,9 +19,8 @@ from textual.widgets import Static
 
 from opchat.alerts import Alerter
 from opchat.i18n import _
-from opchat.model import Conversation, Presence, PresenceKind
+from opchat.model import Conversation, ConversationFilter, Presence, PresenceKind
 from opchat.sanitize import one_line, safe_content
-from opchat.store import ConversationFilter
 from opchat.widgets.conversation_list import wait_label
 
 if TYPE_CHECKING:

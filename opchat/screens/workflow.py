@@ -17,10 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opchat.i18n import _
-from opchat.model import Attachment, Conversation, Event, Presence, PresenceKind, Status
+from opchat.model import (
+    Attachment,
+    Conversation,
+    ConversationFilter,
+    Event,
+    Presence,
+    PresenceKind,
+    Status,
+)
 from opchat.sanitize import one_line
 from opchat.screens.pick import Choice, Picked, PickScreen
-from opchat.store import ConversationFilter
 from opchat.viewer import open_in_viewer
 from opchat.when import in_an_hour, next_week, parse_moment, tomorrow_morning
 from opchat.widgets import clock_label

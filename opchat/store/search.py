@@ -26,9 +26,16 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from opchat.model import MATCH_END, MATCH_START, Message, SearchHit
+from opchat.model import (
+    MATCH_END,
+    MATCH_START,
+    ContactHit,
+    LabelHit,
+    Message,
+    SearchHit,
+    SearchResults,
+)
 from opchat.store.db import Database
 
 CONTACT_HITS = 20  # contacts shown for one query
@@ -40,52 +47,6 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _PHONE_LIKE = re.compile(r"[\d\s()+\-./]+")
 _NOT_DIGIT = re.compile(r"\D")
 _MARKERS = re.compile(f"[{MATCH_START}{MATCH_END}]")
-_MARKED = re.compile(f"{MATCH_START}([^{MATCH_END}]*){MATCH_END}")
-
-
-@dataclass(frozen=True, slots=True)
-class ContactHit:
-    """A contact whose name, phone or e-mail matches; opens their newest conversation."""
-
-    contact_id: int
-    name: str  # MATCH_START/MATCH_END mark the hit, as in SearchHit.snippet
-    phone: str  # "" when there is none; marked when the phone matched
-    email: str  # "" when there is none; marked when the e-mail matched
-    conversation_id: int  # their most recent conversation
-    channel_name: str
-    last_message_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class LabelHit:
-    """A conversation that carries a matching label."""
-
-    label: str  # the label's name, the match marked
-    conversation_id: int
-    contact_name: str
-    channel_name: str
-    last_message_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class SearchResults:
-    contacts: tuple[ContactHit, ...] = ()
-    labels: tuple[LabelHit, ...] = ()
-    messages: tuple[SearchHit, ...] = ()
-
-    def __len__(self) -> int:
-        return len(self.contacts) + len(self.labels) + len(self.messages)
-
-
-def split_marked(text: str) -> list[tuple[str, bool]]:
-    """A hit's text as (piece, matched) pairs, the markers gone; pieces are still raw."""
-    pieces: list[tuple[str, bool]] = []
-    last = 0
-    for found in _MARKED.finditer(text):
-        pieces += [(text[last:found.start()], False), (found.group(1), True)]
-        last = found.end()
-    pieces.append((text[last:], False))
-    return [(piece, matched) for piece, matched in pieces if piece]
 
 
 def fts_query(text: str) -> str:

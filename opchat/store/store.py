@@ -19,6 +19,7 @@ from opchat.model import (
     Attachment,
     Channel,
     Conversation,
+    ConversationFilter,
     Direction,
     Event,
     Health,
@@ -43,19 +44,6 @@ from opchat.store.workflow import WorkflowStore
 
 PREVIEW_CHARS = 200
 DB_FILENAME = "opchat.db"
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationFilter:
-    """Which dialogs a list shows, and in what order."""
-
-    statuses: frozenset[Status] | None = None  # None: every status
-    waiting_only: bool = False
-    order: str = "recent"  # "recent": newest activity first; "waiting": longest wait first
-    assignee: str | None = None  # only dialogs assigned to this operator login
-    unassigned: bool = False  # only dialogs assigned to nobody
-    label: str | None = None  # only dialogs with this label (any case)
-    unread_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,9 +29,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from opchat.i18n import _
-from opchat.model import Conversation, Direction, Status
+from opchat.model import Conversation, ConversationFilter, Direction, Status
 from opchat.sanitize import one_line, safe_text
-from opchat.store import ConversationFilter
 from opchat.widgets import (
     ReportsWorkerErrors,
     clock_label,

@@ -13,9 +13,8 @@ from rich.text import Text
 from textual.widget import Widget
 
 from opchat.i18n import _
-from opchat.model import Status
+from opchat.model import ConversationFilter, Status
 from opchat.sanitize import one_line
-from opchat.store import ConversationFilter
 
 VIEWS = ("mine", "unassigned", "all", "waiting")  # in the order Alt+V goes through them
 _ACTIVE = frozenset({Status.OPEN, Status.PENDING})  # what Mine and Unassigned show

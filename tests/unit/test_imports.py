@@ -29,6 +29,9 @@ def test_the_app_imports_no_transport_and_no_web_server() -> None:
     assert not {m for m in loaded if m.startswith("opchat.transports.")}
     assert "opchat.hub" not in loaded
     assert "aiohttp" not in loaded and "aiogram" not in loaded
+    # The store opens after the first frame: its modules (and sqlite3) load then too.
+    assert not {m for m in loaded if m.startswith("opchat.store")}
+    assert "sqlite3" not in loaded
 
 
 def test_the_web_server_is_imported_only_when_a_channel_serves() -> None:
