@@ -48,6 +48,7 @@ from opchat.transports import (
     load_transport,
     parse_listen,
 )
+from opchat.viewer import readable_file
 
 log = logging.getLogger("opchat.hub")
 
@@ -303,7 +304,7 @@ class Hub:
         found = await store.attachment(attachment_id)
         if found is None:
             return
-        if found.attachment.local_path and _readable(found.attachment.local_path):
+        if found.attachment.local_path and readable_file(found.attachment.local_path):
             await store.attachment_fetched(attachment_id, found.attachment.local_path)
             return
         transport = self.transports.get(found.channel)
@@ -590,13 +591,6 @@ async def run_hub_when_free(
             await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
     finally:
         lock.release()
-
-
-def _readable(path: str) -> bool:
-    try:
-        return Path(path).is_file() and os.access(path, os.R_OK)
-    except OSError:  # e.g. a folder another operator's process made private
-        return False
 
 
 def _summary(exc: BaseException) -> str:

@@ -14,6 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 
+def readable_file(path: str | Path) -> bool:
+    """Whether ``path`` is a file this process can read (False, not an error, when a
+    folder on the way is another operator's private one)."""
+    try:
+        return Path(path).is_file() and os.access(path, os.R_OK)
+    except OSError:
+        return False
+
+
 def viewer_command(path: Path, environ: Mapping[str, str] | None = None,
                    platform: str = sys.platform) -> list[str] | None:
     """The command that shows ``path`` on this machine's desktop, or None (over SSH,

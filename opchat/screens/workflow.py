@@ -28,7 +28,7 @@ from opchat.model import (
 )
 from opchat.sanitize import one_line
 from opchat.screens.pick import Choice, Picked, PickScreen
-from opchat.viewer import open_in_viewer
+from opchat.viewer import open_in_viewer, readable_file
 from opchat.when import in_an_hour, next_week, parse_moment, tomorrow_morning
 from opchat.widgets import clock_label
 from opchat.widgets.thread_view import ThreadView
@@ -332,7 +332,7 @@ class WorkflowActions:
 
     def _want_file(self, attachment: Attachment) -> None:
         assert attachment.id is not None
-        if attachment.local_path and _readable(Path(attachment.local_path)):
+        if attachment.local_path and readable_file(attachment.local_path):
             self._show_file(Path(attachment.local_path))
         elif self.inbox is not None:
             self._files_wanted.add(attachment.id)
@@ -368,12 +368,6 @@ class WorkflowActions:
         self.notify(_("Saved at {path} (copied)", path=one_line(str(path), 300)),
                     markup=False, timeout=10)
 
-
-def _readable(path: Path) -> bool:
-    try:
-        return path.is_file() and os.access(path, os.R_OK)
-    except OSError:  # a folder another operator's process made private
-        return False
 
 
 MAX_FILE = 50 * 1024 * 1024  # bytes: the most a bot may send on Telegram, a sane cap for all
