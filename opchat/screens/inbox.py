@@ -42,7 +42,7 @@ from opchat.screens.team import TeamAwareness
 from opchat.screens.workflow import WorkflowActions, outgoing_attachment
 from opchat.widgets import ReportsWorkerErrors, translate_bindings
 from opchat.widgets.composer import Composer
-from opchat.widgets.contact_panel import ContactPanel
+from opchat.widgets.contact_panel import ContactPanel, status_name
 from opchat.widgets.conversation_list import ConversationList, channel_tag
 from opchat.widgets.reply_completion import ReplyCompletion
 from opchat.widgets.status_bar import StatusBar
@@ -278,12 +278,7 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             safe_content(one_line(conversation.channel_name, 40), "dim"),
         ]
         if conversation.status is not Status.OPEN:
-            status = {
-                Status.PENDING: _("pending"),
-                Status.SNOOZED: _("snoozed"),
-                Status.RESOLVED: _("resolved"),
-            }[conversation.status]
-            parts.append((f"  · {status}", "italic"))
+            parts.append((f"  · {status_name(conversation.status)}", "italic"))
         if conversation.assignee:
             parts += [("  → ", "dim"), safe_content(one_line(conversation.assignee, 40))]
         for label in conversation.labels:
