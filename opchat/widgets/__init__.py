@@ -10,6 +10,8 @@ package module holds only what several of them need:
 * `component_style`: a component class's own style for drawing on top of
   other styles (a cursor, a selection).
 * `clock_label`: a timestamp as the list and the thread show it.
+* `InboxScrollView`: what the conversation list and the thread, both Line-API
+  views fed by the inbox, are built with.
 * `translate_bindings`: binding descriptions are written as ``_("…")`` at
   class level, which runs at import time, before the CLI has chosen the
   language; each instance translates its copy again when it is built.
@@ -19,17 +21,20 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Any
 
 from rich.style import Style
 from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.message import Message
+from textual.scroll_view import ScrollView
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from opchat.i18n import _
 
 __all__ = [
+    "InboxScrollView",
     "ReportsWorkerErrors",
     "WorkFailed",
     "clock_label",
@@ -54,6 +59,26 @@ class ReportsWorkerErrors:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             node: DOMNode = self  # type: ignore[assignment]
             node.post_message(WorkFailed(event.worker, event.worker.error))
+
+
+class InboxScrollView(ReportsWorkerErrors, ScrollView):
+    """A Line-API view of what the inbox holds (the list, the thread): the settings and
+    clock it draws with, its bindings in the current language, and the inbox once open."""
+
+    def __init__(
+        self,
+        settings: Any,
+        clock: Any,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        translate_bindings(self)
+        self.settings = settings
+        self.clock = clock
+        self.inbox: Any = None  # an opchat.inbox.Inbox once attached
 
 
 def translate_bindings(node: DOMNode) -> None:

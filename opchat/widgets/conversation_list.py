@@ -25,17 +25,15 @@ from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from opchat.i18n import _
 from opchat.model import Conversation, ConversationFilter, Direction, Status
 from opchat.sanitize import one_line, safe_text
 from opchat.widgets import (
-    ReportsWorkerErrors,
+    InboxScrollView,
     clock_label,
     component_style,
-    translate_bindings,
 )
 
 if TYPE_CHECKING:
@@ -88,7 +86,7 @@ def wait_label(seconds: float) -> str:
     return f"{seconds // 86400}d"
 
 
-class ConversationList(ReportsWorkerErrors, ScrollView, can_focus=True):
+class ConversationList(InboxScrollView, can_focus=True):
     """Every conversation the filter lets through, newest activity first."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -150,10 +148,7 @@ class ConversationList(ReportsWorkerErrors, ScrollView, can_focus=True):
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
-        translate_bindings(self)
-        self.settings = settings
-        self.clock = clock
+        super().__init__(settings, clock, name=name, id=id, classes=classes)
         self.inbox: Inbox | None = None
         self.filter = ConversationFilter()
         self.row_count = 0

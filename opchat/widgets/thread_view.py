@@ -29,17 +29,15 @@ from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message as TextualMessage
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from opchat.i18n import _, current_language
 from opchat.model import Conversation, Direction, Message, MessageState
 from opchat.sanitize import cap, clean, one_line, safe_text
 from opchat.widgets import (
-    ReportsWorkerErrors,
+    InboxScrollView,
     clock_label,
     component_style,
-    translate_bindings,
 )
 
 if TYPE_CHECKING:
@@ -76,7 +74,7 @@ def group_digits(n: int) -> str:
     return text.replace(",", "\u00a0") if current_language() == "ru" else text
 
 
-class ThreadView(ReportsWorkerErrors, ScrollView, can_focus=True):
+class ThreadView(InboxScrollView, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "select_previous", _("Previous message"), show=False,
                 id="opchat.thread.previous"),
@@ -153,10 +151,7 @@ class ThreadView(ReportsWorkerErrors, ScrollView, can_focus=True):
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
-        translate_bindings(self)
-        self.settings = settings
-        self.clock = clock
+        super().__init__(settings, clock, name=name, id=id, classes=classes)
         self.inbox: Inbox | None = None
         self.conversation: Conversation | None = None
         self.messages: list[Message] = []
