@@ -1,7 +1,7 @@
 """The widget in a real browser: Debian's chromium, headless, driven by Playwright.
 
-Skipped, with the reason, when chromium or Playwright is not installed (`.ci/run`
-installs both); never passed without running.
+Skipped, with the reason, when chromium or Playwright is not installed; under
+CI=true that fails the run instead (`.ci/run` installs both).
 """
 
 from __future__ import annotations
@@ -15,18 +15,17 @@ import pytest
 from opchat.model import MessageState, PresenceKind
 from opchat.transports import webchat
 from tests.functional.test_webchat import Site, running_site, until
+from tests.tools import missing, require_chromium
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
 
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)",
-                allow_module_level=True)
+require_chromium()
 try:
     from playwright.async_api import Page, async_playwright, expect
 except ImportError:
-    pytest.skip("playwright is not installed (pip install -e '.[test]')", allow_module_level=True)
+    missing("playwright is not installed (pip install -e '.[test]')")
 
 
 @pytest.fixture

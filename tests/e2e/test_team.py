@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_terminal import Terminal, last_line, pytestmark  # noqa: F401
+from tests.e2e.test_terminal import Terminal, last_line
 
 
 def start(session: str, tmp_path: Path, login: str, size: str = "120x30") -> Terminal:

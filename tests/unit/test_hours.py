@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opchat.hours import WorkingHours
+from tests.tools import missing
 
 if "Europe/Berlin" not in zoneinfo.available_timezones():  # pragma: no cover
-    pytest.skip("no zone database here (apt-get install tzdata, or pip install tzdata)",
-                allow_module_level=True)
+    missing("no zone database here (apt-get install tzdata, or pip install tzdata)")
 
 
 def utc(*args: int) -> float:
