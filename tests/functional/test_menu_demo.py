@@ -10,7 +10,7 @@ from pathlib import Path
 from opchat.config import load_settings
 from opchat.hub import Hub
 from opchat.inbox import Inbox
-from opchat.model import Direction
+from opchat.model import Direction, InboundMessage
 from opchat.replies import STARTER
 from opchat.transports.demo import Customer, DemoTransport
 
@@ -59,7 +59,15 @@ async def test_the_menu_answers_then_hands_over_and_the_operator_sees_it_all(
                 break
             assert time.monotonic() < deadline, [(m.direction, m.body) for m in messages]
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)  # nothing more is said after the last line
+        # Nothing more is said after the last line: the answers follow the feed in
+        # order, so once a later customer is greeted, "Спасибо" has been looked at.
+        later = await inbox.store.ingest(InboundMessage(
+            channel="demo", chat_id="3002", external_id="3002-1", sender_id="3002",
+            sender_name="Олег", body="Здравствуйте"))
+        while not [m for m in await inbox.messages(later.conversation_id)
+                   if m.direction is Direction.AUTO]:
+            assert time.monotonic() < deadline, "the later customer was not greeted"
+            await asyncio.sleep(0.05)
         messages = await inbox.messages(conversations[0].id)
         script = [(m.direction.value, m.body.splitlines()[0]) for m in messages]
         assert script == [

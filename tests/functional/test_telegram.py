@@ -684,12 +684,15 @@ async def test_a_customer_who_blocked_the_bot_fails_the_message_once_and_is_mark
         conversation = await customer_wrote(shop, api)
         reply = await shop.inbox.send(conversation, "Are you still there?")
         failed = await until(lambda: state_is(shop, reply.id, MessageState.FAILED), "failed")
-        await asyncio.sleep(0.3)
         dialog = await shop.inbox.conversation(conversation)
+        api.blocked.discard(CHAT)  # unblocked: a later reply goes out, the failed one does not
+        later = await shop.inbox.send(conversation, "Welcome back")
+        await until(lambda: state_is(shop, later.id, MessageState.SENT), "the later reply")
     assert failed.error == ("the customer blocked the bot, or cannot be written to "
                             "(403: Forbidden: bot was blocked by the user)")
     assert dialog is not None and "blocked" in dialog.labels
-    assert len(api.calls_to("sendMessage")) == 1  # not retried
+    texts = [c.params["text"] for c in api.calls_to("sendMessage")]
+    assert texts == ["Are you still there?", "Welcome back"]  # the failed one not retried
 
 
 async def test_rate_limit_server_errors_and_network_loss_are_retried_until_sent(
@@ -719,9 +722,10 @@ async def test_a_send_that_may_have_arrived_is_failed_not_repeated(tmp_path: Pat
         conversation = await customer_wrote(shop, api)
         reply = await shop.inbox.send(conversation, "Once only")
         failed = await until(lambda: state_is(shop, reply.id, MessageState.FAILED), "failed")
-        await asyncio.sleep(0.3)
+        later = await shop.inbox.send(conversation, "And again")
+        await until(lambda: state_is(shop, later.id, MessageState.SENT), "the later reply")
     assert "it may or may not have arrived" in (failed.error or "")
-    assert len(api.calls_to("sendMessage")) == 1
+    assert [c.params["text"] for c in api.calls_to("sendMessage")] == ["Once only", "And again"]
 
 
 async def test_a_chat_that_does_not_exist_is_rejected(transport: TelegramTransport,
@@ -962,12 +966,16 @@ async def test_killed_while_sending_the_message_is_failed_not_sent_again(
         polls = len(api.calls_to("getUpdates"))
         await until(lambda: holds(len(api.calls_to("getUpdates")) > polls + 1),
                     "the restarted hub to poll", timeout=20)
-        await asyncio.sleep(0.5)  # its outbox, started with it, has looked by now
+        # The restarted hub's outbox is at work once a later reply is out.
+        later = await inbox.send(conversation.id, "Shall I reserve one?")
+        await until(lambda: holds(len(api.calls_to("sendMessage")) == 2), "the later reply",
+                    timeout=20)
     finally:
         await serve.stop()
         await inbox.close()
     assert message.error == "interrupted while sending: it may or may not have arrived"
-    assert len(api.calls_to("sendMessage")) == 1
+    texts = [c.params["text"] for c in api.calls_to("sendMessage")]
+    assert texts == ["Yes, 3 left", later.body]
 
 
 # The command line --------------------------------------------------------------------------

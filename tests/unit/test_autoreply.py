@@ -211,7 +211,14 @@ async def test_the_engine_follows_the_feed_and_a_restart_does_not_answer_twice(w
     # A new hub reads the last minutes of the feed again.
     again = asyncio.create_task(AutoAnswerer(inbox, world_channels(world)).run())
     try:
-        await asyncio.sleep(0.5)
+        # The feed is read in order: once a newer dialog is answered, the replayed
+        # message has been looked at again.
+        newer = await say(inbox, 1, "Hello", chat="c2")
+        for _ in range(250):
+            if await autos(inbox, newer.conversation_id):
+                break
+            await asyncio.sleep(0.02)
+        assert await autos(inbox, newer.conversation_id)
         assert len(await autos(inbox, first.conversation_id)) == 1
     finally:
         again.cancel()
