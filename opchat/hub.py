@@ -16,9 +16,12 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import functools
 import logging
 import os
 import random
+import resource
+import socket
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -64,6 +67,13 @@ MAX_ATTEMPTS = 10  # after this many failed attempts the message is marked faile
 MAX_BACKOFF = 300.0
 RESTART_BACKOFF = (1, 2, 5, 10, 30, 60)  # waits between restarts of a crashed transport
 LOCK_FILENAME = "hub.lock"
+# The web server. A request's headers must arrive, and a kept-alive connection speak
+# again, within this many seconds: idle and trickling connections cost a file each.
+REQUEST_TIMEOUT = 10.0
+MAX_CONNECTIONS_PER_IP = 50  # TCP connections one address may hold (20 web chat sockets...)
+OPEN_FILES_WANTED = 65536  # the soft open-files limit the hub asks for (up to the hard one)
+ACCEPT_PAUSE = 0.5  # seconds without accepting after running out of file descriptors
+LISTEN_BACKLOG = 128
 
 
 class HubLock:
@@ -485,6 +495,14 @@ class WebServer:
     distinct address gets its own. An address that cannot be bound (in use,
     not ours) shows its channels DOWN and is tried again with backoff, while
     the rest of the hub carries on.
+
+    The hub accepts connections itself, so that a flood of idle ones cannot take
+    every file descriptor (and with them the web chat, the webhooks and the
+    store): one address holds at most ``MAX_CONNECTIONS_PER_IP`` (trusted proxies
+    excepted), all together at most what the open-files limit leaves after a
+    reserve, and whoever is over is hung up on before a byte is read. A request's
+    headers must arrive, and a kept-alive connection must speak again, within
+    ``REQUEST_TIMEOUT``.
     """
 
     def __init__(self, hub: Hub) -> None:
@@ -494,6 +512,7 @@ class WebServer:
         self._bound: dict[str, asyncio.Event] = {}
         self._runner = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.gate: ConnectionGate | None = None
 
     async def mount(self) -> None:
         from aiohttp import web
@@ -515,7 +534,11 @@ class WebServer:
                 continue
             self.channels[name] = listen
             self._bound[name] = asyncio.Event()
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        self.gate = ConnectionGate(MAX_CONNECTIONS_PER_IP,
+                                   connections_allowed(raise_open_files_limit()),
+                                   self._trusted_proxy)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0,
+                                     keepalive_timeout=REQUEST_TIMEOUT)
         await self._runner.setup()
         for listen in sorted(set(self.channels.values())):
             self._tasks.append(asyncio.create_task(self._listen(listen), name=f"web-{listen}"))
@@ -523,16 +546,21 @@ class WebServer:
     async def bound(self, channel: str) -> None:
         await self._bound[channel].wait()
 
-    async def _listen(self, listen: str) -> None:
-        from aiohttp import web
+    def _trusted_proxy(self, address: str) -> bool:
+        """A reverse proxy speaks for many visitors: its connections are not capped."""
+        for name in self.channels:
+            trusts = getattr(self.hub.transports.get(name), "trusts_proxy", None)
+            if callable(trusts) and trusts(address):
+                return True
+        return False
 
+    async def _listen(self, listen: str) -> None:
         host, port = parse_listen(listen)
         names = [name for name, address in self.channels.items() if address == listen]
         failures = 0
         while True:
-            site = web.TCPSite(self._runner, host, port)
             try:
-                await site.start()
+                sock = _listening_socket(host, port)
             except OSError as exc:
                 detail = (f"address {listen} in use" if exc.errno == errno.EADDRINUSE
                           else f"cannot listen on {listen}: {exc.strerror or exc}")
@@ -541,14 +569,55 @@ class WebServer:
                 failures += 1
                 await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
                 continue
-            server = getattr(site, "_server", None)
-            sockets = getattr(server, "sockets", None) or ()
-            bound_port = sockets[0].getsockname()[1] if sockets else port
+            bound_port = sock.getsockname()[1]
             self.addresses[listen] = (host, bound_port)
             log.info("web server listening on %s:%d for %s", host, bound_port, ", ".join(names))
             for name in names:
                 self._bound[name].set()
-            return
+            try:
+                await self._accept(sock)
+            finally:
+                sock.close()
+
+    async def _accept(self, sock: socket.socket) -> None:
+        """Take connections one by one, hanging up at once on those over a limit."""
+        loop = asyncio.get_running_loop()
+        gate = self.gate
+        assert gate is not None and self._runner is not None
+        out_of_files = False
+        while True:
+            try:
+                conn, peer = await loop.sock_accept(sock)
+            except OSError as exc:
+                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    if exc.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EPERM):
+                        continue  # that one client gave up or was refused: next
+                    raise
+                if not out_of_files:  # said once, not once per waiting connection
+                    out_of_files = True
+                    log.error("web server: out of file descriptors (%s, %d connections "
+                              "open); new connections wait", exc.strerror, gate.total)
+                await asyncio.sleep(ACCEPT_PAUSE)
+                continue
+            out_of_files = False
+            address = str(peer[0])
+            if not gate.admit(address):
+                conn.close()
+                continue
+            try:
+                await loop.connect_accepted_socket(
+                    lambda address=address: self._connection(address), conn)
+            except Exception as exc:  # it went away in the meantime
+                log.debug("web server: connection from %s lost at once: %s", address, exc)
+                gate.release(address)
+                conn.close()
+
+    def _connection(self, address: str):
+        handler = _counted_handler()(self._runner.server, loop=asyncio.get_running_loop(),
+                                     access_log=None, keepalive_timeout=REQUEST_TIMEOUT)
+        assert self.gate is not None
+        handler.on_lost = functools.partial(self.gate.release, address)
+        return handler
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -556,6 +625,107 @@ class WebServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+class ConnectionGate:
+    """How many connections each address holds, and whether one more may come in.
+
+    Refusals are logged once per address (again only after it let go of all its
+    connections), and the whole server being full once until it has room again.
+    """
+
+    def __init__(self, per_address: int, total: int,
+                 exempt: Callable[[str], bool] = lambda address: False) -> None:
+        self.per_address = per_address
+        self.limit = total
+        self.exempt = exempt
+        self.total = 0
+        self._open: dict[str, int] = {}
+        self._told: set[str] = set()
+        self._told_full = False
+
+    def admit(self, address: str) -> bool:
+        held = self._open.get(address, 0)
+        if self.total >= self.limit:
+            if not self._told_full:
+                self._told_full = True
+                log.warning("web server: too many connections (%d open, as many as this "
+                            "process can hold); hanging up on new ones until some close",
+                            self.total)
+            return False
+        if held >= self.per_address and not self.exempt(address):
+            if address not in self._told:
+                self._told.add(address)
+                log.warning("web server: refusing connections from %s: %d open already",
+                            address, held)
+            return False
+        self._open[address] = held + 1
+        self.total += 1
+        return True
+
+    def release(self, address: str) -> None:
+        held = self._open.get(address, 0) - 1
+        if held < 0:
+            return
+        self.total -= 1
+        if held:
+            self._open[address] = held
+        else:
+            del self._open[address]
+            self._told.discard(address)
+        if self._told_full and self.total < self.limit * 0.9:
+            self._told_full = False
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit of open files toward its hard limit (every
+    visitor's connection is one); the soft limit in force after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard,
+                                                                         OPEN_FILES_WANTED)
+    if wanted > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open files limit from %d to %d: %s", soft,
+                        wanted, exc)
+        else:
+            log.info("open files limit raised from %d to %d", soft, wanted)
+            soft = wanted
+    return soft
+
+
+def connections_allowed(open_files: int) -> int:
+    """Connections the web server may hold when the process may open ``open_files``:
+    the rest stays for the store, the log, the other channels and the terminal."""
+    return max(16, open_files - max(64, open_files // 4))
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG,
+                                dualstack_ipv6=family == socket.AF_INET6 and host == "::")
+    sock.setblocking(False)
+    return sock
+
+
+@functools.cache
+def _counted_handler():
+    """aiohttp's connection handler, telling the gate when its connection closes."""
+    from aiohttp.web_protocol import RequestHandler
+
+    class CountedHandler(RequestHandler):
+        __slots__ = ("on_lost",)
+
+        def connection_lost(self, exc: BaseException | None) -> None:
+            try:
+                super().connection_lost(exc)
+            finally:
+                on_lost, self.on_lost = getattr(self, "on_lost", None), None
+                if on_lost is not None:
+                    on_lost()
+
+    return CountedHandler
 
 
 async def run_hub_when_free(

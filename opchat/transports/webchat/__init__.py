@@ -452,6 +452,11 @@ class WebChatTransport:
                 break
         return client
 
+    def trusts_proxy(self, peer: str) -> bool:
+        """Whether ``peer`` is one of this channel's reverse proxies (``trust_proxy``):
+        the hub does not cap the connections of a proxy, which speaks for many."""
+        return bool(self.trusted_proxies) and self._trusted(peer, is_peer=True)
+
     def _trusted(self, address: str, is_peer: bool = False) -> bool:
         if self.trusted_proxies is True:
             return is_peer  # "the peer is a proxy", and only the peer
