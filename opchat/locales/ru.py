@@ -402,3 +402,10 @@ MESSAGES.update({
     "Cannot read {path}": "Нет доступа к {path}",
     "{path} is larger than 50 MB": "{path} больше 50 МБ",
 })
+
+# The web chat's health: a failing store, refused origins
+MESSAGES.update({
+    "cannot store: {reason}": "не удаётся сохранить: {reason}",
+    "refused origin {origin} — add it to origin":
+        "отклонён сайт {origin} — добавьте его в origin",
+})

@@ -798,3 +798,151 @@ def test_channel_add_takes_the_web_chat_options_and_refuses_bad_ones(tmp_path: P
         assert refused.returncode == 2 and problem in refused.stderr, (args, refused.stderr)
         assert "Traceback" not in refused.stderr
     assert "bad" not in tomllib.loads((tmp_path / "config.toml").read_text())["channels"]
+
+
+# Hostile input: the socket answers, the hub logs, the channel's health tells -----------
+
+
+async def channel_health(site: Site) -> tuple[Health, str]:
+    channel = next(c for c in await site.inbox.channels() if c.name == "site")
+    return channel.health, channel.health_detail
+
+
+async def test_binary_frames_count_against_the_frame_limit(site: Site) -> None:
+    ws, _, _ = await site.visitor()
+    codes = []
+    for _ in range(400):
+        if ws.closed:
+            break
+        await ws.send_bytes(b"\x00" * 10)
+    while True:
+        message = await ws.receive(timeout=5)
+        if message.type != aiohttp.WSMsgType.TEXT:
+            break
+        codes.append(json.loads(message.data)["code"])
+    assert "rate_limited" in codes and set(codes) <= {"bad_frame", "rate_limited"}
+    assert ws.close_code == 1008  # closed after repeated violations, like text frames
+
+
+@pytest.mark.parametrize("frame", [
+    '{"type": "history", "after": 100000000000000000000000000000}',
+    '{"type": "seen", "ids": [100000000000000000000000000000]}',
+    '{"type": "received", "ids": [-1]}',
+    '{"type": "hello", "last_id": 100000000000000000000000000000}',
+    '{"type": "hello", "last_id": -5}',
+])
+async def test_ids_out_of_range_get_bad_frame(site: Site, frame: str) -> None:
+    ws, _, _ = await site.visitor()
+    await ws.send_str(frame)
+    error = await receive(ws)
+    assert error["type"] == "error" and error["code"] == "bad_frame", error
+    await ws.send_json({"type": "ping"})
+    assert (await receive(ws))["type"] == "pong"
+    await ws.close()
+
+
+async def test_deeply_nested_json_is_bad_json(site: Site) -> None:
+    ws, _, _ = await site.visitor()
+    await ws.send_str("[" * 30_000 + "]" * 30_000)
+    error = await receive(ws)
+    assert error["type"] == "error" and error["code"] == "bad_json", error
+    await ws.send_str('{"type": "message", "cid": "n", "text": ' + '{"a": ' * 5000 + "1"
+                      + "}" * 5000 + "}")
+    error = await receive(ws)
+    assert error["type"] == "error" and error["code"] == "bad_json", error
+    await ws.close()
+
+
+async def test_a_lone_surrogate_does_not_drop_the_visitor(site: Site) -> None:
+    ws, welcome, _ = await site.visitor()
+    other, _, _ = await site.visitor(token=welcome["token"])  # a second tab gets the echo
+    await ws.send_str('{"type": "message", "cid": "s1", "text": "broken \\ud83d here"}')
+    answer = await receive(ws)
+    assert answer["type"] in ("ack", "error") and answer["cid"] == "s1", answer
+    await ws.send_json({"type": "message", "cid": "s2", "text": "and after"})
+    assert (await receive_until(ws, "ack"))["cid"] == "s2"
+    assert (await receive_until(other, "message"))["type"] == "message"
+    assert (await channel_health(site))[0] is Health.OK  # a visitor cannot degrade it
+    await ws.close()
+    await other.close()
+
+
+async def fill_the_disk(site: Site, full: bool) -> None:
+    """SQLite's own "database or disk is full", as on a real full disk."""
+    pages = 1 if full else 1_000_000_000
+    await site.inbox.store.db.write(
+        lambda conn: conn.execute(f"PRAGMA max_page_count = {pages}").fetchone())
+
+
+async def test_a_full_disk_answers_an_error_degrades_the_channel_and_recovers(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    ws, _, _ = await site.visitor()
+    await fill_the_disk(site, True)
+    await ws.send_json({"type": "message", "cid": "d1", "text": "x" * MAX_TEXT})
+    error = await receive(ws)
+    assert error["type"] == "error" and error["code"] == "server_error", error
+    assert error["cid"] == "d1"
+    # In the log with the channel, and shown as the channel's health.
+    assert any("site" in r.getMessage() and "full" in r.getMessage()
+               for r in caplog.records if r.levelname in ("ERROR", "WARNING")), caplog.text
+    assert any("channel site is degraded" in r.getMessage() for r in caplog.records)
+    await ws.send_json({"type": "ping"})
+    assert (await receive(ws))["type"] == "pong"  # the socket lives
+    await fill_the_disk(site, False)
+    await ws.send_json({"type": "message", "cid": "d1", "text": "x" * MAX_TEXT})
+    assert (await receive(ws))["type"] == "ack"
+    await until(lambda: _equals(lambda: channel_health(site),
+                                (Health.OK, f"127.0.0.1:{site.port}")), "the channel to be ok")
+    await ws.close()
+
+
+async def test_a_failing_store_shows_the_channel_degraded_with_the_reason(site: Site) -> None:
+    ws, _, _ = await site.visitor()
+    await site.inbox.store.db.write(lambda conn: conn.execute(
+        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON main.messages "
+        "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"))
+    await ws.send_json({"type": "message", "cid": "e1", "text": "hello?"})
+    error = await receive(ws)
+    assert error["code"] == "server_error" and error["cid"] == "e1"
+    health, detail = await until(
+        lambda: _degraded(site), "the channel to be degraded")
+    assert "disk I/O error" in detail
+    await site.inbox.store.db.write(lambda conn: conn.execute("DROP TRIGGER temp.refuse"))
+    await ws.send_json({"type": "message", "cid": "e1", "text": "hello?"})
+    assert (await receive(ws))["type"] == "ack"
+    await until(lambda: _equals(lambda: channel_health(site),
+                                (Health.OK, f"127.0.0.1:{site.port}")), "the channel to be ok")
+    await ws.close()
+
+
+async def _degraded(site: Site) -> tuple[Health, str] | None:
+    health = await channel_health(site)
+    return health if health[0] is Health.DEGRADED else None
+
+
+async def test_a_rebound_host_name_is_not_our_origin(site: Site) -> None:
+    # DNS rebinding: evil.example now resolves to the hub; its page's origin and the
+    # Host header agree, but neither is ours.
+    for host in ("evil.example", f"evil.example:{site.port}"):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await site.connect(origin=f"http://{host}", headers={"Host": host})
+        assert refused.value.status == 403
+    ws = await site.connect(origin=f"http://localhost:{site.port}")  # the demo page, by name
+    await ws.close()
+
+
+async def test_a_refused_origin_is_logged_once_and_shown_on_the_channel(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(3):
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await site.connect(origin="https://www.shop.ru")
+    said = [r.getMessage() for r in caplog.records if "https://www.shop.ru" in r.getMessage()
+            and r.name == "opchat.webchat"]
+    assert len(said) == 1 and "site" in said[0], said
+    health, detail = await until(lambda: _degraded(site), "the channel to be degraded")
+    assert "https://www.shop.ru" in detail and "origin" in detail
+    # Visitors from the shop itself still chat.
+    ws, _, _ = await site.visitor()
+    await ws.close()

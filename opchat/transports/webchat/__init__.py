@@ -75,6 +75,8 @@ MAX_IDS = 100  # ids in one "received"/"seen" frame
 MAX_SOCKETS_PER_IP = 20
 HISTORY_LIMIT = 200
 VIOLATIONS_BEFORE_CLOSE = 50  # rate-limited frames before the socket is closed (1008)
+MAX_ID = 2**63 - 1  # message ids are SQLite integers: larger ones name nothing
+MAX_REFUSED_ORIGINS = 20  # refused origins remembered (and logged); more are only counted
 VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
@@ -154,6 +156,46 @@ class TokenBuckets:
         for key, (tokens, at) in list(self._buckets.items()):
             if tokens + (now - at) * self.rate >= self.burst:
                 del self._buckets[key]
+
+
+# The store, as seen through the sink -------------------------------------------------
+
+
+class StoreFailed(Exception):
+    """A call to the sink (the store behind it) failed; the reason is its summary."""
+
+
+class WatchedSink:
+    """The hub's sink, telling ``on_result`` how each call went: the web chat shows
+    the channel DEGRADED while the store fails and OK again once it works."""
+
+    def __init__(self, sink: Sink, on_result) -> None:
+        self._sink = sink
+        self._on_result = on_result
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._sink, name)
+        if not asyncio.iscoroutinefunction(call):
+            return call
+
+        async def watched(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = await call(*args, **kwargs)
+            except (asyncio.CancelledError, UnicodeError):
+                raise  # a visitor's unstorable text is their problem, not the store's
+            except Exception as exc:
+                reason = _summary(exc)
+                self._on_result(name, reason)
+                raise StoreFailed(reason) from exc
+            self._on_result(name, None)
+            return result
+
+        return watched
+
+
+def _summary(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # The channel's settings ---------------------------------------------------------------
@@ -275,6 +317,24 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _message_id(value: Any, name: str) -> int:
+    """A message id a frame names (0: none), or bad_frame."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
+        raise FrameError("bad_frame", f"\"{name}\" must be a message id (0 for all)")
+    return value
+
+
+def _cid_of(frame: Any) -> dict[str, str]:
+    """The frame's client id, to name it in an error frame, if it has a fair one."""
+    cid = frame.get("cid") if isinstance(frame, dict) else None
+    return {"cid": cid} if isinstance(cid, str) and 0 < len(cid) <= MAX_CID else {}
+
+
+def _kind_of(frame: Any) -> str:
+    kind = frame.get("type") if isinstance(frame, dict) else None
+    return _one_line(kind)[:40] if isinstance(kind, str) else "?"
+
+
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PHONE = re.compile(r"\+?[0-9][0-9 ().\-]*")
 
@@ -302,6 +362,11 @@ class WebChatTransport:
         self.clock = time.time
         self._status: dict[str, Any] | None = None  # as last pushed to every socket
         self._sink: Sink | None = None
+        self._hub_sink: Sink | None = None  # unwatched, for health
+        self._failing: dict[str, str] = {}  # sink call -> why it failed last (until it works)
+        self.refused_origins: dict[str, int] = {}  # origin -> refusals (MAX_REFUSED_ORIGINS)
+        self._no_origin_told = False
+        self._health: tuple[Health, str] | None = None  # as last told to the hub
         self._ready = asyncio.Event()
 
     def _read_options(self, options: dict[str, Any]) -> None:
@@ -349,9 +414,11 @@ class WebChatTransport:
     # The contract ---------------------------------------------------------------------
 
     async def run(self, sink: Sink) -> None:
-        self._sink = sink
+        self._hub_sink = sink
+        self._sink = WatchedSink(sink, self._store_result)
+        self._health = None
         self._ready.set()
-        sink.health(Health.OK, f"{self.listen}{self.path}")
+        self._tell_health()
         while True:
             # Operators come and go and the shop opens and closes: tell open widgets,
             # so the offline form gives way to the chat (and back) without a reload.
@@ -392,6 +459,63 @@ class WebChatTransport:
         self.read_up_to[chat_id] = max(up_to, self.read_up_to.get(chat_id, 0))
         await self._push(chat_id, {"type": "seen", "up_to": self.read_up_to[chat_id]})
 
+    # Health ---------------------------------------------------------------------------
+
+    def _tell_health(self) -> None:
+        """OK, or DEGRADED saying why: the store fails, or browsers were refused."""
+        if self._hub_sink is None:
+            return
+        from opchat.i18n import _
+
+        if self._failing:
+            state = Health.DEGRADED
+            detail = _("cannot store: {reason}").format(
+                reason="; ".join(sorted(set(self._failing.values()))))
+        elif self.refused_origins:
+            state = Health.DEGRADED
+            origins = list(self.refused_origins)
+            detail = _("refused origin {origin} — add it to origin").format(
+                origin=", ".join(origins[:3]) + (" …" if len(origins) > 3 else ""))
+        else:
+            state, detail = Health.OK, f"{self.listen}{self.path}"
+        if (state, detail) != self._health:
+            self._health = (state, detail)
+            self._hub_sink.health(state, detail)
+
+    def _store_result(self, call: str, failure: str | None) -> None:
+        if failure is None:
+            if self._failing.pop(call, None) is not None:
+                log.warning("channel %s: the store works again (%s)", self.name, call)
+                self._tell_health()
+            return
+        if self._failing.get(call) != failure:  # said once per reason, not per frame
+            log.error("channel %s: the store failed (%s): %s", self.name, call, failure)
+        self._failing[call] = failure
+        self._tell_health()
+
+    def _refuse_origin(self, origin: str | None) -> None:
+        """Say once per origin that it was refused: a wrong ``origin`` setting would
+        otherwise drop every chat unseen."""
+        if not origin:
+            if not self._no_origin_told:
+                self._no_origin_told = True
+                log.warning("channel %s: refused a client that sent no Origin (an app or a "
+                            "script; allow_no_origin lets them in)", self.name)
+            return
+        origin = _one_line(origin)[:100]
+        if origin in self.refused_origins:
+            self.refused_origins[origin] += 1
+            return
+        if len(self.refused_origins) >= MAX_REFUSED_ORIGINS:
+            return
+        parts = urlsplit(origin) if origin.isprintable() else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            return  # not what a browser sends: nobody's misconfigured site
+        self.refused_origins[origin] = 1
+        log.warning("channel %s: refused a chat from origin %s; if it is your site, add it "
+                    "to origin in the config", self.name, origin)
+        self._tell_health()
+
     def mount(self, app: web.Application) -> None:
         app.router.add_get(self.path + "/", self._demo_page)
         app.router.add_get(self.path + "/widget.js", self._static("widget.js"))
@@ -426,14 +550,34 @@ class WebChatTransport:
                                        f"style-src 'self' 'unsafe-inline'; img-src {images}",
             "X-Content-Type-Options": "nosniff"})
 
-    def origin_allowed(self, origin: str | None, own: str) -> bool:
+    def origin_allowed(self, origin: str | None, own: Iterable[str] = ()) -> bool:
         if not origin:
             # Browsers always send one; a page elsewhere must be allowed by name. Other
             # clients (apps) send none, and are let in only when the business says so.
             return self.allow_no_origin
         origin = origin.rstrip("/")
-        return (origin in (own, self.public_origin) or origin in self.origins
+        return (origin in own or origin == self.public_origin or origin in self.origins
                 or "*" in self.origins)
+
+    def own_origins(self, local: Any) -> set[str]:
+        """The origins of the hub's own pages (the demo page), from the address the
+        connection came in on (``sockname``), never from the Host header: a host name
+        rebound to the hub's address must not pass for it."""
+        if not isinstance(local, tuple) or len(local) < 2:
+            return set()
+        host, port = parse_listen(self.listen)[0], int(local[1])
+        address = _address(host)
+        if address is None or address.is_unspecified:  # "0.0.0.0": whichever it came in on
+            address = _address(str(local[0]))
+        if address is None:
+            return set()
+        if address.version == 6 and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        shown = f"[{address}]" if address.version == 6 else str(address)
+        own = {f"http://{shown}:{port}"}
+        if address.is_loopback:  # browsers resolve "localhost" themselves, never by DNS
+            own.add(f"http://localhost:{port}")
+        return own
 
     def client_ip(self, peer: str | None, forwarded: Iterable[str] = ()) -> str:
         """The address per-IP limits count: the peer's, or behind a trusted proxy the
@@ -469,8 +613,10 @@ class WebChatTransport:
         from aiohttp import WSMsgType, web
 
         # Checked before the upgrade: a page on a site not in the allowlist gets no socket.
-        if not self.origin_allowed(request.headers.get("Origin"),
-                                   f"{request.scheme}://{request.host}"):
+        origin = request.headers.get("Origin")
+        local = request.transport.get_extra_info("sockname") if request.transport else None
+        if not self.origin_allowed(origin, self.own_origins(local)):
+            self._refuse_origin(origin)
             return web.Response(status=403, text="origin not allowed\n")
         ip = self.client_ip(request.remote, request.headers.getall("X-Forwarded-For", ()))
         if self.sockets_per_ip.get(ip, 0) >= MAX_SOCKETS_PER_IP:
@@ -481,11 +627,10 @@ class WebChatTransport:
         self.sockets_per_ip[ip] = self.sockets_per_ip.get(ip, 0) + 1
         try:
             async for frame in ws:
-                if frame.type == WSMsgType.TEXT:
-                    await self._frame(visit, frame.data)
-                elif frame.type == WSMsgType.BINARY:
-                    error = FrameError("bad_frame", "frames must be JSON text")
-                    await self._reply(visit, error.frame)
+                if frame.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    # Binary frames count against the same limits: they are answered too.
+                    await self._frame(visit, frame.data if frame.type == WSMsgType.TEXT
+                                      else None)
                 if visit.violations > VIOLATIONS_BEFORE_CLOSE:
                     await ws.close(code=1008, message=b"rate limit")
         finally:
@@ -507,14 +652,19 @@ class WebChatTransport:
 
     # Frames ---------------------------------------------------------------------------
 
-    async def _frame(self, visit: Visit, data: str) -> None:
+    async def _frame(self, visit: Visit, data: str | None) -> None:
+        """Answer one frame (``None``: a binary one). Whatever happens, the visitor gets
+        a frame back and the socket lives; what is not the visitor's fault is logged."""
+        frame: Any = None
         try:
             if self.ip_frames.take(visit.ip):
                 visit.violations += 1
                 raise FrameError("rate_limited", "too many frames")
+            if data is None:
+                raise FrameError("bad_frame", "frames must be JSON text")
             try:
                 frame = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep
                 raise FrameError("bad_json", "the frame is not JSON") from None
             if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
                 raise FrameError("bad_frame", "a frame is a JSON object with a \"type\"")
@@ -527,6 +677,19 @@ class WebChatTransport:
             await handler(self, visit, frame)
         except FrameError as error:
             await self._reply(visit, error.frame)
+        except UnicodeError:
+            await self._reply(visit, FrameError(
+                "bad_frame", "the text has characters that cannot be stored",
+                **_cid_of(frame)).frame)
+        except (asyncio.CancelledError, ConnectionError):
+            raise
+        except Exception as exc:
+            if not isinstance(exc, StoreFailed):  # those are logged once per reason
+                log.exception("channel %s: a %s frame failed", self.name,
+                              _kind_of(frame))
+            await self._reply(visit, FrameError(
+                "server_error", "the hub could not do this now; try again shortly",
+                **_cid_of(frame)).frame)
 
     async def _hello(self, visit: Visit, frame: dict[str, Any]) -> None:
         token = frame.get("token")
@@ -536,6 +699,7 @@ class WebChatTransport:
             visitor = self.tokens.verify(token)
             if visitor is None:
                 raise FrameError("bad_token", "the token is not valid; say hello without one")
+        last_id = _message_id(frame.get("last_id", 0), "last_id")
         if visit.visitor is not None and visit.visitor != visitor:
             self._forget(visit)
         visit.visitor = visitor
@@ -555,12 +719,10 @@ class WebChatTransport:
                   "hours": self.hours.describe(language) if self.hours else ""}
         await self._reply(visit, {"type": "welcome", "visitor": visitor, "token": token,
                                   "config": config, "status": await self._availability()})
-        await self._history(visit, {"after": frame.get("last_id", 0)})
+        await self._history(visit, {"after": last_id})
 
     async def _history(self, visit: Visit, frame: dict[str, Any]) -> None:
-        after = frame.get("after", 0)
-        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-            raise FrameError("bad_frame", "\"after\" must be a message id (0 for all)")
+        after = _message_id(frame.get("after", 0), "after")
         sink = await self._sink_ready()
         assert visit.visitor is not None
         messages = await sink.history(visit.visitor, after, HISTORY_LIMIT)
@@ -659,7 +821,8 @@ class WebChatTransport:
     async def _receipt(self, visit: Visit, frame: dict[str, Any]) -> None:
         ids = frame.get("ids")
         if (not isinstance(ids, list) or len(ids) > MAX_IDS
-                or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)):
+                or not all(isinstance(i, int) and not isinstance(i, bool)
+                           and 0 < i <= MAX_ID for i in ids)):
             raise FrameError("bad_frame", f"\"ids\" must be a list of at most {MAX_IDS} ids")
         state = MessageState.READ if frame["type"] == "seen" else MessageState.DELIVERED
         sink = await self._sink_ready()
@@ -785,8 +948,13 @@ class WebChatTransport:
 
     async def _reply(self, visit: Visit, frame: dict[str, Any]) -> None:
         if not visit.ws.closed:
+            text = json.dumps(frame, ensure_ascii=False)
+            try:
+                text.encode()
+            except UnicodeError:  # a lone surrogate: escaped, as JSON allows
+                text = json.dumps(frame)
             with contextlib.suppress(ConnectionError, RuntimeError):
-                await visit.ws.send_str(json.dumps(frame, ensure_ascii=False))
+                await visit.ws.send_str(text)
 
     async def _push(self, visitor: str, frame: dict[str, Any], skip: Visit | None = None) -> None:
         for visit in list(self.visits.get(visitor, ())):
