@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sqlite3
 import stat
@@ -45,6 +46,7 @@ def run_doctor(
         findings += check_database(settings.data_dir)
         findings += check_hub_lock(settings.data_dir)
         findings += asyncio.run(check_channels(settings))
+        findings += check_channel_reports(settings.data_dir)
     findings += check_terminal(env)
     width = max(len(f.topic) for f in findings)
     for f in findings:
@@ -151,6 +153,54 @@ async def check_channels(settings: Settings) -> list[Finding]:
             findings.append(Finding(FAIL, topic, f"{channel.kind}: {exc or type(exc).__name__}"))
         else:
             findings.append(Finding(OK, topic, f"{channel.kind}: {detail}"))
+    return findings
+
+
+REPORTS_LOOKED_AT = 20_000  # latest events searched for the hub's word on each channel
+
+
+def check_channel_reports(data_dir: Path) -> list[Finding]:
+    """What the hub last said of a channel that is not well (a refused web chat
+    origin, a store failing, an address in use): now, or when it last ran. The hub
+    writes each channel's health to the store (``channels`` and ``channel.health``
+    events), so this reads it there, whichever process runs the hub."""
+    from opchat.i18n import _
+    from opchat.store import DB_FILENAME
+
+    path = data_dir / DB_FILENAME
+    if not path.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            now = conn.execute("SELECT name, health, health_detail FROM channels").fetchall()
+            recent = conn.execute(
+                "SELECT data FROM (SELECT kind, data FROM events ORDER BY id DESC LIMIT ?) "
+                "WHERE kind = 'channel.health'", (REPORTS_LOOKED_AT,)).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []  # check_database has said what is wrong
+    last: dict[str, tuple[str, str]] = {}  # channel -> its latest report while running
+    for (data,) in recent:  # newest first
+        try:
+            report = json.loads(data)
+        except ValueError:
+            continue
+        name, health = report.get("channel"), report.get("health")
+        if isinstance(name, str) and name not in last and health not in ("stopped",
+                                                                           "starting"):
+            last[name] = (str(health), str(report.get("detail", "")))
+    findings = []
+    for name, health, detail in now:
+        if health in ("degraded", "down"):
+            text = _("the hub says: {health}, {detail}").format(health=health, detail=detail)
+        elif health == "stopped" and last.get(name, ("ok",))[0] in ("degraded", "down"):
+            text = _("when the hub last ran: {health}, {detail}").format(
+                health=last[name][0], detail=last[name][1])
+        else:
+            continue
+        findings.append(Finding(WARN, f"channel {name}", text))
     return findings
 
 

@@ -409,3 +409,10 @@ MESSAGES.update({
     "refused origin {origin} — add it to origin":
         "отклонён сайт {origin} — добавьте его в origin",
 })
+
+# opchat doctor: what the hub said of a channel
+MESSAGES.update({
+    "the hub says: {health}, {detail}": "хаб сообщает: {health}, {detail}",
+    "when the hub last ran: {health}, {detail}":
+        "когда хаб работал в последний раз: {health}, {detail}",
+})

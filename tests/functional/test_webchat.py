@@ -905,7 +905,7 @@ async def test_a_failing_store_shows_the_channel_degraded_with_the_reason(site: 
     await ws.send_json({"type": "message", "cid": "e1", "text": "hello?"})
     error = await receive(ws)
     assert error["code"] == "server_error" and error["cid"] == "e1"
-    health, detail = await until(
+    _, detail = await until(
         lambda: _degraded(site), "the channel to be degraded")
     assert "disk I/O error" in detail
     await site.inbox.store.db.write(lambda conn: conn.execute("DROP TRIGGER temp.refuse"))
@@ -941,8 +941,31 @@ async def test_a_refused_origin_is_logged_once_and_shown_on_the_channel(
     said = [r.getMessage() for r in caplog.records if "https://www.shop.ru" in r.getMessage()
             and r.name == "opchat.webchat"]
     assert len(said) == 1 and "site" in said[0], said
-    health, detail = await until(lambda: _degraded(site), "the channel to be degraded")
+    _, detail = await until(lambda: _degraded(site), "the channel to be degraded")
     assert "https://www.shop.ru" in detail and "origin" in detail
     # Visitors from the shop itself still chat.
     ws, _, _ = await site.visitor()
     await ws.close()
+
+
+async def test_doctor_shows_the_refused_origin_now_and_after_the_hub_stopped(
+    tmp_path: Path
+) -> None:
+    from tests.functional.test_cli import run
+
+    port = free_port()
+    (tmp_path / "config.toml").write_text(
+        f'[channels.site]\nkind = "webchat"\nlisten = "127.0.0.1:{port}"\n'
+        f'origin = ["{SHOP}"]\n')
+    (tmp_path / "data").mkdir(mode=0o700)
+    async with running_site(tmp_path / "data", port) as site:
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await site.connect(origin="https://www.shop.ru")
+        await until(lambda: _degraded(site), "the channel to be degraded")
+        doctor = await asyncio.to_thread(run, tmp_path, "doctor")
+        line = next(line for line in doctor.stdout.splitlines() if "channel site" in line
+                    and "hub" in line)
+        assert "refused origin https://www.shop.ru" in line and "[warn]" in line, doctor.stdout
+    doctor = await asyncio.to_thread(run, tmp_path, "doctor")
+    assert "when the hub last ran: degraded, refused origin https://www.shop.ru" in \
+        doctor.stdout, doctor.stdout
