@@ -188,9 +188,9 @@ def text_line(event: Event) -> str:
             f"{one_line(event.kind, 40):<21} {describe(event)}")
 
 
-def terminal_safe_json(value: Any) -> str:
+def terminal_safe_json(value: Any, sort_keys: bool = True) -> str:
     """JSON on one line whose every character is harmless on a terminal (same JSON value)."""
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = json.dumps(value, ensure_ascii=False, sort_keys=sort_keys)
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
@@ -218,7 +218,7 @@ def hidden_line(item: HiddenItem, as_json: bool) -> str:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from opchat.cli import EXIT_OK, CliError, run_store, settings_from
+    from opchat.cli import EXIT_OK, CliError, run_reader, settings_from
 
     settings = settings_from(args)
     _existing_store(settings.data_dir, "audit")
@@ -243,7 +243,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             after = page[-1].id
         out.flush()
 
-    run_store(settings, work)
+    run_reader(settings, work)
     return EXIT_OK
 
 

@@ -298,6 +298,50 @@ def run_store(settings: Settings, work: Callable) -> object:
     return asyncio.run(go())
 
 
+async def open_reader(settings: Settings):  # -> Inbox (import kept lazy)
+    """The inbox for a command that only reads (search, export, audit).
+
+    The database is opened read-only and nothing is created in the data dir, so
+    a backup copy in a read-only dir can be searched and exported, and a reader
+    never takes the writer's lock from the hub. An older database is upgraded
+    first, as any opchat would, when the data dir lets us write.
+    """
+    from opchat.inbox import Inbox
+    from opchat.model import Operator
+    from opchat.store import DB_FILENAME, Database, Store, StoreError
+    from opchat.store.db import SchemaMismatch
+
+    db = Database(settings.data_dir / DB_FILENAME, read_only=True)
+    try:
+        await db.open()
+    except SchemaMismatch as exc:
+        if exc.newer or not os.access(settings.data_dir, os.W_OK):
+            raise CliError(f"database: {exc}") from exc
+        prepare_data_dir(settings)
+        return await open_inbox(settings)
+    except StoreError as exc:
+        raise CliError(f"database: {exc}") from exc
+    if db.wal_unread:
+        print(f"opchat: note: {db.path}-wal holds changes that cannot be read in a read-only "
+              "dir without its -shm file; copy the data dir somewhere writable to see them",
+              file=sys.stderr)
+    login = operator_login(settings)
+    return Inbox(Store(db), Operator(0, login, login))
+
+
+def run_reader(settings: Settings, work: Callable) -> object:
+    """As run_store, read-only (see open_reader)."""
+
+    async def go() -> object:
+        inbox = await open_reader(settings)
+        try:
+            return await work(inbox)
+        finally:
+            await inbox.close()
+
+    return asyncio.run(go())
+
+
 def _open_output(path: str | None) -> IO[str]:
     if path is None:
         return sys.stdout
@@ -551,32 +595,48 @@ def cmd_channel_test(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """Everything in the store, as JSON lines (the format: opchat/store/export.py).
+
+    A file or a pipe gets the exact text; a terminal gets the same JSON with
+    the characters a terminal would act on (C1 controls, bidi overrides)
+    written as \\u escapes, as `audit --json` does.
+    """
     settings = settings_from(args)
-    from opchat.store import DB_FILENAME, Store, StoreError
+    from opchat.audit import terminal_safe_json
+    from opchat.store import DB_FILENAME
+    from opchat.store.export import export_records
 
     db_path = settings.data_dir / DB_FILENAME
     if not db_path.exists():
         raise CliError(f"no database at {db_path}: nothing to export")
 
-    async def ready(inbox) -> Store:
-        return inbox.store
+    async def ready(inbox) -> None:  # refuses a newer schema, upgrades an older one
+        return None
 
-    store = run_store(settings, ready)
-    assert isinstance(store, Store)
+    run_reader(settings, ready)
     out = _open_output(args.output)
+    escape = args.output is None and _is_terminal(out)
     count = 0
     try:
-        for record in store.iter_export():
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        for record in export_records(db_path):
+            out.write((terminal_safe_json(record, sort_keys=False) if escape
+                       else json.dumps(record, ensure_ascii=False)) + "\n")
             count += 1
-    except StoreError as exc:
-        raise CliError(str(exc)) from exc
+    except sqlite3.Error as exc:
+        raise CliError(f"{db_path}: {exc}") from exc
     finally:
         if out is not sys.stdout:
             out.close()
     if args.output:
         print(f"wrote {count} records to {args.output}", file=sys.stderr)
     return EXIT_OK
+
+
+def _is_terminal(out: IO[str]) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _positive(text: str) -> int:
@@ -605,7 +665,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not db_path.exists():
         raise CliError(f"no database at {db_path}: nothing to search", EXIT_USAGE)
     try:
-        results = run_store(settings, lambda inbox: inbox.search_all(query, args.limit))
+        results = run_reader(settings, lambda inbox: inbox.search_all(query, args.limit))
     except CliError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
     except (OSError, sqlite3.Error) as exc:
@@ -626,11 +686,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def _search_emphasis(out: IO[str]) -> tuple[str, str]:
     """How a match is marked: bold on a terminal, «guillemets» in a pipe or a file."""
-    try:
-        terminal = out.isatty()
-    except (AttributeError, ValueError):
-        terminal = False
-    if terminal and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb":
+    if _is_terminal(out) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb":
         return "\x1b[1m", "\x1b[22m"
     return "«", "»"
 

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from opchat.store.schema import migrate
+from opchat.store.schema import SCHEMA_VERSION, migrate
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -32,6 +32,19 @@ T = TypeVar("T")
 
 class StoreError(Exception):
     """The database cannot be used (locked, corrupt, newer schema, unwritable)."""
+
+
+class SchemaMismatch(StoreError):
+    """Opened read-only, the database is at another schema version than this opchat's:
+    it cannot be migrated without writing."""
+
+    def __init__(self, version: int) -> None:
+        newer = version > SCHEMA_VERSION
+        super().__init__(f"the database has schema version {version}, this opchat "
+                         f"{'knows up to' if newer else 'reads'} {SCHEMA_VERSION}"
+                         + (": upgrade opchat" if newer else ""))
+        self.version = version
+        self.newer = newer
 
 
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
@@ -49,9 +62,36 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
+def connect_read_only(path: Path) -> tuple[sqlite3.Connection, bool]:
+    """A connection that never writes, for a backup copy in a read-only dir.
+
+    ``mode=ro`` reads the WAL too, as long as its ``-shm`` file exists or can
+    be made; a read-only dir without one can only be opened ``immutable``,
+    which sees the main file alone. The flag says whether that happened.
+    """
+    uri = path.resolve().as_uri()
+    try:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False, timeout=10.0)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        immutable = False
+    except sqlite3.OperationalError:
+        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None,
+                               check_same_thread=False)
+        immutable = True
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA query_only = ON")
+    return conn, immutable
+
+
 class Database:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """``read_only``: open no writer and write nothing, not even a -wal or -shm file
+        where SQLite can avoid it (a backup copy, a read-only dir); ``write`` then fails."""
         self.path = path
+        self.read_only = read_only
+        self.wal_unread = False  # read-only and immutable: changes still in the WAL are not seen
         self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="opchat-db-write")
         self._reader_pool = ThreadPoolExecutor(1, thread_name_prefix="opchat-db-read")
         self._writer: sqlite3.Connection | None = None
@@ -73,11 +113,38 @@ class Database:
             migrate(conn)
             return conn
 
+        if self.read_only:
+            await self._open_read_only()
+            return
         try:
             self._writer = await self._loop.run_in_executor(self._writer_pool, open_writer)
             self._reader = await self._loop.run_in_executor(
                 self._reader_pool, lambda: _connect(self.path, readonly=True)
             )
+        except (sqlite3.Error, OSError) as exc:
+            await self.close()
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    async def _open_read_only(self) -> None:
+        assert self._loop is not None
+
+        def open_reader() -> sqlite3.Connection:
+            if not self.path.exists():
+                raise sqlite3.OperationalError("no such file")
+            conn, immutable = connect_read_only(self.path)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                conn.close()
+                raise SchemaMismatch(version)
+            wal = self.path.with_name(self.path.name + "-wal")
+            self.wal_unread = immutable and wal.exists() and wal.stat().st_size > 0
+            return conn
+
+        try:
+            self._reader = await self._loop.run_in_executor(self._reader_pool, open_reader)
+        except SchemaMismatch:
+            await self.close()
+            raise
         except (sqlite3.Error, OSError) as exc:
             await self.close()
             raise StoreError(f"{self.path}: {exc}") from exc
@@ -104,7 +171,8 @@ class Database:
         """Run ``fn(conn, ...)`` as one write transaction; returns after COMMIT."""
         conn = self._writer
         if conn is None:
-            raise StoreError("the database is closed")
+            raise StoreError("the database is open read-only" if self.read_only
+                             else "the database is closed")
 
         def transaction() -> T:
             conn.execute("BEGIN IMMEDIATE")

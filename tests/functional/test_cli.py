@@ -53,7 +53,8 @@ def test_options_work_after_the_subcommand_too(tmp_path: Path) -> None:
     seed(tmp_path / "elsewhere")
     result = run(tmp_path, "export", "--data-dir", str(tmp_path / "elsewhere"))
     assert result.returncode == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 5  # 2 dialogs, 3 messages
+    types = [json.loads(line)["type"] for line in result.stdout.splitlines()]
+    assert (types.count("conversation"), types.count("message")) == (2, 3)
 
 
 def test_export_jsonl_writes_every_conversation_and_message(tmp_path: Path) -> None:
