@@ -408,6 +408,8 @@ MESSAGES.update({
     "cannot store: {reason}": "не удаётся сохранить: {reason}",
     "refused origin {origin} — add it to origin":
         "отклонён сайт {origin} — добавьте его в origin",
+    "refused origins {origins} — add them to origin":
+        "отклонены сайты {origins} — добавьте их в origin",
 })
 
 # opchat doctor: what the hub said of a channel

@@ -40,8 +40,9 @@ def _flood(source: str, port: int, count: int) -> list[socket.socket]:
 
 
 def _closed_by_peer(sock: socket.socket) -> bool:
-    readable, _, _ = select.select([sock], [], [], 0)
-    if not readable:
+    poll = select.poll()  # not select(): the flood's descriptors may pass 1024
+    poll.register(sock, select.POLLIN)
+    if not poll.poll(0):
         return False
     try:
         return sock.recv(1) == b""

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import inspect
 import ipaddress
 import json
 import logging
@@ -175,7 +176,7 @@ class WatchedSink:
 
     def __getattr__(self, name: str) -> Any:
         call = getattr(self._sink, name)
-        if not asyncio.iscoroutinefunction(call):
+        if not inspect.iscoroutinefunction(call):
             return call
 
         async def watched(*args: Any, **kwargs: Any) -> Any:
@@ -474,8 +475,10 @@ class WebChatTransport:
         elif self.refused_origins:
             state = Health.DEGRADED
             origins = list(self.refused_origins)
-            detail = _("refused origin {origin} — add it to origin").format(
-                origin=", ".join(origins[:3]) + (" …" if len(origins) > 3 else ""))
+            named = ", ".join(origins[:3]) + (" …" if len(origins) > 3 else "")
+            detail = (_("refused origin {origin} — add it to origin") if len(origins) == 1
+                      else _("refused origins {origins} — add them to origin")
+                      ).format(origin=named, origins=named)
         else:
             state, detail = Health.OK, f"{self.listen}{self.path}"
         if (state, detail) != self._health:
