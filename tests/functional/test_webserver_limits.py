@@ -60,8 +60,15 @@ def _wait_for(check, what: str, timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
+# ``opchat serve`` believing it may hold any number of connections: to run it out of
+# file descriptors for real.
+UNCAPPED = ("import opchat.hub, sys; opchat.hub.connections_allowed = lambda files: 10**6; "
+            "from opchat.cli import main; sys.exit(main(['serve']))")
+
+
 @contextlib.contextmanager
-def serving(tmp_path: Path, files: int, hard: int | None = None) -> Iterator[tuple[int, Path]]:
+def serving(tmp_path: Path, files: int, hard: int | None = None, uncapped: bool = False
+            ) -> Iterator[tuple[int, Path]]:
     """``opchat serve`` with a web chat channel, its open files capped at ``files``."""
     port = free_port()
     data = tmp_path / "data"
@@ -74,7 +81,8 @@ def serving(tmp_path: Path, files: int, hard: int | None = None) -> Iterator[tup
     def lower_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (files, hard or files))
 
-    server = subprocess.Popen([sys.executable, "-m", "opchat", "serve"], env=environ,
+    command = ["-c", UNCAPPED] if uncapped else ["-m", "opchat", "serve"]
+    server = subprocess.Popen([sys.executable, *command], env=environ,
                               stderr=subprocess.PIPE, text=True, preexec_fn=lower_limit)
     try:
         assert server.stderr is not None
@@ -143,6 +151,26 @@ def test_many_hosts_cannot_exhaust_the_files_and_it_is_said_once(tmp_path: Path)
     log = (data / "opchat.log").read_text()
     assert log.count("too many connections") == 1, log
     assert "Too many open files" not in log
+
+
+def test_out_of_file_descriptors_is_said_once_and_the_hub_recovers(tmp_path: Path) -> None:
+    with serving(tmp_path, files=128, uncapped=True) as (port, data):
+        flood = [sock for n in range(2, 10) for sock in _flood(f"127.0.0.{n}", port, 40)]
+        try:
+            _wait_for(lambda: "out of file descriptors" in _log(data),
+                      "the hub to run out of file descriptors")
+        finally:
+            for sock in flood:
+                sock.close()
+        ack = asyncio.run(_chat(port))
+        assert ack["type"] == "ack", ack
+    log = _log(data)
+    assert log.count("out of file descriptors") == 1, log
+    assert "socket.accept() out of system resource" not in log, log
+
+
+def _log(data: Path) -> str:
+    return (data / "opchat.log").read_text()
 
 
 def test_the_hub_raises_its_own_open_files_limit_to_the_hard_limit(tmp_path: Path) -> None:
