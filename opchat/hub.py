@@ -17,6 +17,7 @@ import contextlib
 import errno
 import fcntl
 import functools
+import ipaddress
 import logging
 import os
 import random
@@ -645,6 +646,8 @@ class ConnectionGate:
         self._told_full = False
 
     def admit(self, address: str) -> bool:
+        trusted = self.exempt(address)
+        address = peer_key(address)
         held = self._open.get(address, 0)
         if self.total >= self.limit:
             if not self._told_full:
@@ -653,7 +656,7 @@ class ConnectionGate:
                             "process can hold); hanging up on new ones until some close",
                             self.total)
             return False
-        if held >= self.per_address and not self.exempt(address):
+        if held >= self.per_address and not trusted:
             if address not in self._told:
                 self._told.add(address)
                 log.warning("web server: refusing connections from %s: %d open already",
@@ -664,6 +667,7 @@ class ConnectionGate:
         return True
 
     def release(self, address: str) -> None:
+        address = peer_key(address)
         held = self._open.get(address, 0) - 1
         if held < 0:
             return
@@ -675,6 +679,20 @@ class ConnectionGate:
             self._told.discard(address)
         if self._told_full and self.total < self.limit * 0.9:
             self._told_full = False
+
+
+def peer_key(address: str) -> str:
+    """Whom a connection counts against: its address, but for IPv6 its /64, which
+    one host usually holds whole (and could spread a flood over)."""
+    try:
+        ip = ipaddress.ip_address(address.partition("%")[0])
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def raise_open_files_limit() -> int:

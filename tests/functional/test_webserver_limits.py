@@ -283,3 +283,14 @@ async def test_a_trusted_proxy_is_not_capped(tmp_path: Path,
             writer.write(b"GET /widget.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert b"200" in await reader.readline()
             writer.close()
+
+
+def test_an_ipv6_host_counts_by_its_64_and_a_mapped_ipv4_as_itself() -> None:
+    gate = hub_module.ConnectionGate(per_address=2, total=100)
+    assert gate.admit("2001:db8:1:2::1") and gate.admit("2001:db8:1:2::ffff")
+    assert not gate.admit("2001:db8:1:2:aaaa::7")  # the same /64
+    assert gate.admit("2001:db8:1:3::1")  # another one
+    assert gate.admit("::ffff:192.0.2.1") and gate.admit("192.0.2.1")
+    assert not gate.admit("192.0.2.1")
+    gate.release("2001:db8:1:2::1")
+    assert gate.admit("2001:db8:1:2::42")
