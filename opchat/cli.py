@@ -17,7 +17,7 @@ import re
 import signal
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -30,6 +30,7 @@ from opchat.config import (
     load_settings,
     resolve_paths,
 )
+from opchat.i18n import _, ngettext, normalize_language, set_language
 from opchat.transports import DEFAULT_LISTEN  # the contract only: no transport is imported
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -44,8 +45,10 @@ class CliError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    choose_language(arguments)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     try:
         return args.handler(args)
     except CliError as exc:
@@ -62,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except UnicodeError as exc:
-        print(f"opchat: text that is not valid UTF-8: {exc.reason}", file=sys.stderr)
+        print("opchat: " + _("text that is not valid UTF-8: {reason}", reason=exc.reason),
+              file=sys.stderr)
         return EXIT_USAGE
     except (OSError, sqlite3.Error) as exc:  # disk full, unwritable file, database trouble
         print(f"opchat: {exc}", file=sys.stderr)
@@ -70,149 +74,236 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser, its help in the language chosen (see choose_language) when it is built."""
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: an option given before the subcommand is not reset by the subparser.
     common.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
-                        help="config file (env OPCHAT_CONFIG)")
+                        help=_("config file (env OPCHAT_CONFIG)"))
     common.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
-                        help="data directory: database, attachments, logs (env OPCHAT_DATA_DIR)")
+                        help=_("data directory: database, attachments, logs "
+                               "(env OPCHAT_DATA_DIR)"))
     common.add_argument("--operator", default=argparse.SUPPRESS, metavar="LOGIN",
-                        help="who you are (default: config, then your login name)")
+                        help=_("who you are (default: config, then your login name)"))
     common.add_argument("--lang", default=argparse.SUPPRESS, choices=["en", "ru"],
-                        help="interface language (default: config, then the locale)")
+                        help=_("interface language (default: config, then the locale)"))
 
     parser = argparse.ArgumentParser(
         prog="opchat", parents=[common],
-        description="A terminal inbox for every customer dialog, from every channel.")
-    parser.add_argument("--version", action="version", version=f"opchat {__version__}")
+        description=_("A terminal inbox for every customer dialog, from every channel."))
+    parser.add_argument("--version", action="version", version=f"opchat {__version__}",
+                        help=_("show the version and exit"))
     parser.add_argument("--demo", action="store_true",
-                        help="run with simulated customers in a separate demo data dir")
+                        help=_("run with simulated customers in a separate demo data dir"))
     parser.set_defaults(handler=cmd_app)
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    sub = parser.add_subparsers(title=_("commands"), metavar="COMMAND")
 
-    p = sub.add_parser("demo", parents=[common], help="the app with simulated customers")
+    p = sub.add_parser("demo", parents=[common], help=_("the app with simulated customers"),
+                       description=_("the app with simulated customers"))
     p.set_defaults(handler=cmd_app, demo=True)
 
     p = sub.add_parser("serve", parents=[common],
-                       help="run the hub alone, headless (for systemd)")
+                       help=_("run the hub alone, headless (for systemd)"),
+                       description=_("run the hub alone, headless (for systemd)"))
     p.set_defaults(handler=cmd_serve)
 
-    p = sub.add_parser("channel", parents=[common], help="add and list channels; web chat snippet")
-    csub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
-    c = csub.add_parser("add", parents=[common], help="add (or replace) a channel in the config")
-    c.add_argument("kind", help="channel kind, e.g. webchat")
-    c.add_argument("--name", help="the channel's name (default: the kind)")
+    p = sub.add_parser("channel", parents=[common],
+                       help=_("add and list channels; web chat snippet"),
+                       description=_("add and list channels; web chat snippet"))
+    csub = p.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
+    c = csub.add_parser("add", parents=[common],
+                        help=_("add (or replace) a channel in the config"),
+                        description=_("add (or replace) a channel in the config"))
+    c.add_argument("kind", metavar="KIND", help=_("channel kind, e.g. webchat"))
+    c.add_argument("--name", help=_("the channel's name (default: the kind)"))
     c.add_argument("--listen", metavar="HOST:PORT",
-                   help=f"web chat: address to listen on (default {DEFAULT_LISTEN})")
+                   help=_("web chat: address to listen on (default {listen})",
+                          listen=DEFAULT_LISTEN))
     c.add_argument("--origin", action="append", metavar="URL",
-                   help="web chat: a site allowed to embed the widget (repeat for more)")
+                   help=_("web chat: a site allowed to embed the widget (repeat for more)"))
     c.add_argument("--public-url", metavar="URL",
-                   help="web chat: the hub's address as visitors' browsers reach it")
+                   help=_("web chat: the hub's address as visitors' browsers reach it"))
     c.add_argument("--hours", metavar="SPEC",
-                   help='web chat: working hours, e.g. "Mon-Fri 09:00-18:00, Sat 10:00-14:00"')
-    c.add_argument("--timezone", metavar="ZONE", help='web chat: of the hours, e.g. Europe/Berlin')
-    c.add_argument("--operator-name", metavar="NAME", help="web chat: shown in the header")
-    c.add_argument("--operator-photo", metavar="URL", help="web chat: shown in the header")
+                   help=_('web chat: working hours, e.g. "Mon-Fri 09:00-18:00, '
+                          'Sat 10:00-14:00"'))
+    c.add_argument("--timezone", metavar="ZONE",
+                   help=_("web chat: of the hours, e.g. Europe/Berlin"))
+    c.add_argument("--operator-name", metavar="NAME", help=_("web chat: shown in the header"))
+    c.add_argument("--operator-photo", metavar="URL", help=_("web chat: shown in the header"))
     c.add_argument("--no-sneak-peek", action="store_true",
-                   help="web chat: operators see that a visitor types, not what")
+                   help=_("web chat: operators see that a visitor types, not what"))
     c.add_argument("--trust-proxy", action="append", metavar="ADDRESS",
-                   help="web chat: a reverse proxy whose X-Forwarded-For counts (repeat)")
+                   help=_("web chat: a reverse proxy whose X-Forwarded-For counts (repeat)"))
     c.add_argument("--allow-no-origin", action="store_true",
-                   help="web chat: let clients that send no Origin (apps) connect")
+                   help=_("web chat: let clients that send no Origin (apps) connect"))
     c.add_argument("--token", metavar="TOKEN",
-                   help="telegram: the bot's token from @BotFather (kept in the config, 0600)")
+                   help=_("telegram: the bot's token from @BotFather (kept in the config, "
+                          "0600)"))
     c.add_argument("--token-env", metavar="VARIABLE",
-                   help="telegram: read the token from this environment variable instead")
+                   help=_("telegram: read the token from this environment variable instead"))
     c.add_argument("--api-base", metavar="URL",
-                   help="telegram: a self-hosted Bot API server (default api.telegram.org)")
+                   help=_("telegram: a self-hosted Bot API server (default api.telegram.org)"))
     c.add_argument("--webhook-url", metavar="URL",
-                   help="telegram: receive by webhook at this public https address "
-                        "(default: long polling)")
+                   help=_("telegram: receive by webhook at this public https address "
+                          "(default: long polling)"))
     c.set_defaults(handler=cmd_channel_add)
-    c = csub.add_parser("list", parents=[common], help="list configured channels")
+    c = csub.add_parser("list", parents=[common], help=_("list configured channels"),
+                        description=_("list configured channels"))
     c.set_defaults(handler=cmd_channel_list)
     c = csub.add_parser("snippet", parents=[common],
-                        help="print the <script> tag that puts a web chat on a page")
-    c.add_argument("name")
+                        help=_("print the <script> tag that puts a web chat on a page"),
+                        description=_("print the <script> tag that puts a web chat on a page"))
+    c.add_argument("name", metavar="NAME", help=_("the channel's name"))
     c.set_defaults(handler=cmd_channel_snippet)
     c = csub.add_parser("test", parents=[common],
-                        help="connect to a channel's platform and say what answered")
-    c.add_argument("name")
+                        help=_("connect to a channel's platform and say what answered"),
+                        description=_("connect to a channel's platform and say what answered"))
+    c.add_argument("name", metavar="NAME", help=_("the channel's name"))
     c.set_defaults(handler=cmd_channel_test)
 
-    p = sub.add_parser("export", parents=[common], help="write every conversation and message")
-    p.add_argument("--format", choices=["jsonl"], default="jsonl")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    p = sub.add_parser("export", parents=[common],
+                       help=_("write everything in the store: contacts, conversations, "
+                              "messages, notes, events, quick replies"),
+                       description=_("Write everything in the store as JSON lines: contacts, "
+                                     "conversations with labels, messages with edits and "
+                                     "files, notes, events, quick replies. A terminal gets "
+                                     "control characters escaped; a file or a pipe, the "
+                                     "exact text."))
+    p.add_argument("--format", choices=["jsonl"], default="jsonl",
+                   help=_("one JSON object a line (the only format)"))
+    p.add_argument("-o", "--output", metavar="FILE", help=_("write here instead of stdout"))
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("search", parents=[common],
-                       help="find messages, contacts and labels; exit 1 when nothing matches")
+                       help=_("find messages, contacts and labels; exit 1 when nothing "
+                              "matches"),
+                       description=_("find messages, contacts and labels; exit 1 when "
+                                     "nothing matches"))
     p.add_argument("query", nargs="+", metavar="QUERY",
-                   help="words, as prefixes, in any order (any text is searched literally)")
+                   help=_("words, as prefixes, in any order (any text is searched literally)"))
     p.add_argument("--limit", type=_positive, default=50, metavar="N",
-                   help="print at most N results (default 50)")
-    p.add_argument("--json", action="store_true", help="one JSON object a line")
+                   help=_("print at most N results (default 50)"))
+    p.add_argument("--json", action="store_true", help=_("one JSON object a line"))
     p.set_defaults(handler=cmd_search)
 
     p = sub.add_parser("doctor", parents=[common],
-                       help="check config, data dir, database, channels, terminal")
+                       help=_("check config, data dir, database, channels, terminal"),
+                       description=_("check config, data dir, database, channels, terminal"))
     p.set_defaults(handler=cmd_doctor)
 
-    p = sub.add_parser("replies", parents=[common], help="manage quick replies")
-    rsub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
-    r = rsub.add_parser("list", parents=[common], help="list quick replies")
+    p = sub.add_parser("replies", parents=[common], help=_("manage quick replies"),
+                       description=_("manage quick replies"))
+    rsub = p.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
+    r = rsub.add_parser("list", parents=[common], help=_("list quick replies"),
+                        description=_("list quick replies"))
     r.set_defaults(handler=cmd_replies_list)
-    r = rsub.add_parser("add", parents=[common], help="add or update one quick reply")
-    r.add_argument("shortcut")
-    r.add_argument("--title", required=True)
-    r.add_argument("--body", required=True, help="the text; '-' reads it from stdin")
-    r.add_argument("--folder", default="", help="a folder (tag) to file it under")
+    r = rsub.add_parser("add", parents=[common], help=_("add or update one quick reply"),
+                        description=_("add or update one quick reply"))
+    r.add_argument("shortcut", metavar="SHORTCUT",
+                   help=_("what the operator types after /, e.g. delivery"))
+    r.add_argument("--title", required=True, help=_("the reply's title in the list"))
+    r.add_argument("--body", required=True, help=_("the text; '-' reads it from stdin"))
+    r.add_argument("--folder", default="", help=_("a folder (tag) to file it under"))
     r.add_argument("--private", action="store_true",
-                   help="only you (the --operator) see it; shared otherwise")
-    r.add_argument("--attachment", metavar="PATH", help="a file sent with the reply")
+                   help=_("only you (the --operator) see it; shared otherwise"))
+    r.add_argument("--attachment", metavar="PATH", help=_("a file sent with the reply"))
     r.set_defaults(handler=cmd_replies_add)
-    r = rsub.add_parser("delete", parents=[common], help="delete one quick reply")
-    r.add_argument("shortcut")
+    r = rsub.add_parser("delete", parents=[common], help=_("delete one quick reply"),
+                        description=_("delete one quick reply"))
+    r.add_argument("shortcut", metavar="SHORTCUT", help=_("the reply's shortcut"))
     r.set_defaults(handler=cmd_replies_delete)
     r = rsub.add_parser("import", parents=[common],
-                        help="add or update replies from YAML or CSV (all or nothing)")
-    r.add_argument("file", help="YAML or CSV file; '-' reads stdin")
+                        help=_("add or update replies from YAML or CSV (all or nothing)"),
+                        description=_("add or update replies from YAML or CSV "
+                                      "(all or nothing)"))
+    r.add_argument("file", metavar="FILE", help=_("YAML or CSV file; '-' reads stdin"))
     r.add_argument("--format", choices=["yaml", "csv"],
-                   help="default: from the file's extension (.csv), else YAML")
+                   help=_("default: from the file's extension (.csv), else YAML"))
     r.set_defaults(handler=cmd_replies_import)
-    r = rsub.add_parser("export", parents=[common], help="write every reply (YAML by default)")
-    r.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    r = rsub.add_parser("export", parents=[common],
+                        help=_("write every reply (YAML by default)"),
+                        description=_("write every reply (YAML by default)"))
+    r.add_argument("-o", "--output", metavar="FILE", help=_("write here instead of stdout"))
     r.add_argument("--format", choices=["yaml", "csv"], default=None,
-                   help="default: YAML (CSV when --output ends in .csv)")
+                   help=_("default: YAML (CSV when --output ends in .csv)"))
     r.set_defaults(handler=cmd_replies_export)
-    r = rsub.add_parser("starter", parents=[common],
-                        help="add the starter set (greeting, delivery, payment, returns, "
-                             "hours, thanks; Russian and English); existing ones are kept")
+    starter = _("add the starter set (greeting, delivery, payment, returns, hours, thanks; "
+                "Russian and English); existing ones are kept")
+    r = rsub.add_parser("starter", parents=[common], help=starter, description=starter)
     r.set_defaults(handler=cmd_replies_starter)
 
     p = sub.add_parser("audit", parents=[common],
-                       help="who did what, when: the history of a conversation, or of all")
+                       help=_("who did what, when: the history of a conversation, or of all"),
+                       description=_("who did what, when: the history of a conversation, "
+                                     "or of all"))
     p.add_argument("conversation", nargs="?", type=int, metavar="CONVERSATION",
-                   help="a conversation's number (default: everything)")
+                   help=_("a conversation's number (default: everything)"))
     p.add_argument("--since", type=_since, metavar="DATE",
-                   help="only from this moment: YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (local time)")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
+                   help=_("only from this moment: YYYY-MM-DD or 'YYYY-MM-DD HH:MM' "
+                          "(local time)"))
+    p.add_argument("--json", action="store_true", help=_("one JSON object per line"))
     p.add_argument("--hidden", action="store_true",
-                   help="list the hidden conversations and messages instead")
+                   help=_("list the hidden conversations and messages instead"))
     p.set_defaults(handler=cmd_audit)
 
     p = sub.add_parser("unhide", parents=[common],
-                       help="show a hidden conversation or message again (recorded)")
-    p.add_argument("what", choices=["conversation", "message"])
-    p.add_argument("id", type=int, metavar="ID")
+                       help=_("show a hidden conversation or message again (recorded)"),
+                       description=_("show a hidden conversation or message again "
+                                     "(recorded)"))
+    p.add_argument("what", choices=["conversation", "message"], metavar="WHAT",
+                   help=_("conversation or message"))
+    p.add_argument("id", type=int, metavar="ID", help=_("its number"))
     p.set_defaults(handler=cmd_unhide)
 
-    p = sub.add_parser("bench", parents=[common], help="measure speed on a synthetic store")
+    p = sub.add_parser("bench", parents=[common],
+                       help=_("measure speed on a synthetic store"),
+                       description=_("measure speed on a synthetic store"))
     p.add_argument("--scale", type=float, default=1.0,
-                   help="fraction of the full size (100,000 dialogs, 1,000,000 messages)")
-    p.add_argument("--keep", metavar="DIR", help="build the store here and keep it")
+                   help=_("fraction of the full size (100,000 dialogs, 1,000,000 messages)"))
+    p.add_argument("--keep", metavar="DIR", help=_("build the store here and keep it"))
     p.set_defaults(handler=cmd_bench)
     return parser
+
+
+def choose_language(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> str:
+    """The command's language, chosen before its parser is built (the help is in it):
+    --lang, else the config file's `language`, else the locale (LC_ALL, LANG...)."""
+    env = os.environ if environ is None else environ
+    lang = _option_value(argv, "--lang")
+    if normalize_language(lang or "") is None:
+        try:  # a broken config is reported later, by the command, in the locale's language
+            config_path, data_dir = resolve_paths(_option_value(argv, "--config"), None,
+                                                  dict(env))
+            lang = load_settings(config_path, data_dir).language
+        except (ConfigError, OSError, ValueError):
+            lang = None
+    code = set_language(lang, env)
+    _speak_argparse()
+    return code
+
+
+def _option_value(argv: Sequence[str], option: str) -> str | None:
+    for n, word in enumerate(argv):
+        if word == "--":
+            break
+        if word == option and n + 1 < len(argv):
+            return argv[n + 1]
+        if word.startswith(option + "="):
+            return word.partition("=")[2]
+    return None
+
+
+def _speak_argparse() -> None:
+    """argparse's own words ("usage:", "error:", "positional arguments") in our language.
+
+    argparse asks gettext for them at each use through its module's `_` and
+    `ngettext`; gettext's default domain has no Russian (Python ships no
+    catalogue), so they are pointed at opchat's catalogue instead.
+    """
+    from opchat import i18n
+
+    argparse._ = lambda text: i18n._(text)  # type: ignore[attr-defined]
+    argparse.ngettext = lambda singular, plural, n: (  # type: ignore[attr-defined]
+        i18n._(singular) if n == 1 else i18n._(plural))
 
 
 # Shared steps ---------------------------------------------------------------------------
@@ -258,9 +349,10 @@ def prepare_data_dir(settings: Settings) -> None:
     try:
         ensure_data_dir(settings.data_dir)
     except OSError as exc:
-        raise CliError(f"cannot use data dir {settings.data_dir}: {exc.strerror or exc}") from exc
+        raise CliError(_("cannot use data dir {path}: {error}", path=settings.data_dir,
+                         error=exc.strerror or exc)) from exc
     if not os.access(settings.data_dir, os.W_OK):
-        raise CliError(f"data dir {settings.data_dir} is not writable by you")
+        raise CliError(_("data dir {path} is not writable by you", path=settings.data_dir))
     private_files_for(settings.data_dir)
 
 
@@ -281,7 +373,7 @@ async def open_inbox(settings: Settings):  # -> Inbox (import kept lazy)
     try:
         return await Inbox.open(settings.data_dir, operator_login(settings))
     except StoreError as exc:
-        raise CliError(f"database: {exc}") from exc
+        raise CliError(_("database: {error}", error=exc)) from exc
 
 
 def run_store(settings: Settings, work: Callable) -> object:
@@ -316,15 +408,15 @@ async def open_reader(settings: Settings):  # -> Inbox (import kept lazy)
         await db.open()
     except SchemaMismatch as exc:
         if exc.newer or not os.access(settings.data_dir, os.W_OK):
-            raise CliError(f"database: {exc}") from exc
+            raise CliError(_("database: {error}", error=exc)) from exc
         prepare_data_dir(settings)
         return await open_inbox(settings)
     except StoreError as exc:
-        raise CliError(f"database: {exc}") from exc
+        raise CliError(_("database: {error}", error=exc)) from exc
     if db.wal_unread:
-        print(f"opchat: note: {db.path}-wal holds changes that cannot be read in a read-only "
-              "dir without its -shm file; copy the data dir somewhere writable to see them",
-              file=sys.stderr)
+        print("opchat: " + _("note: {path}-wal holds changes that cannot be read in a "
+                             "read-only dir without its -shm file; copy the data dir "
+                             "somewhere writable to see them", path=db.path), file=sys.stderr)
     login = operator_login(settings)
     return Inbox(Store(db), Operator(0, login, login))
 
@@ -348,7 +440,8 @@ def _open_output(path: str | None) -> IO[str]:
     try:
         return open(path, "w", encoding="utf-8")
     except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise CliError(_("cannot write {path}: {error}", path=path,
+                         error=exc.strerror or exc)) from exc
 
 
 # Commands -------------------------------------------------------------------------------
@@ -434,8 +527,8 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
 
     known = available_kinds()
     if args.kind not in known:
-        raise CliError(f"unknown channel kind {args.kind!r} (installed: {', '.join(known)})",
-                       EXIT_USAGE)
+        raise CliError(_("unknown channel kind {kind} (installed: {kinds})",
+                         kind=repr(args.kind), kinds=", ".join(known)), EXIT_USAGE)
     options: dict[str, object] = {}
     if args.listen:
         try:
@@ -445,7 +538,8 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
         options["listen"] = args.listen
     for origin in args.origin or ():
         if not origin.startswith(("http://", "https://")) or origin.count("/") > 3:
-            raise CliError(f"origin {origin!r} is not like https://shop.example", EXIT_USAGE)
+            raise CliError(_("origin {origin} is not like https://shop.example",
+                             origin=repr(origin)), EXIT_USAGE)
     if args.origin:
         options["origin"] = [origin.rstrip("/") for origin in args.origin]
     if args.public_url:
@@ -468,19 +562,22 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
     channel = ChannelSettings(args.name or args.kind, args.kind, options)
     replaced = any(c.name == channel.name for c in settings.channels)
     save_channel(settings.config_path, channel)
-    print(f"{'replaced' if replaced else 'added'} channel {channel.name} ({channel.kind}) "
-          f"in {settings.config_path}; restart opchat to start it")
+    done = (_("replaced channel {name} ({kind}) in {path}; restart opchat to start it")
+            if replaced else
+            _("added channel {name} ({kind}) in {path}; restart opchat to start it"))
+    print(done.format(name=channel.name, kind=channel.kind, path=settings.config_path))
     if channel.kind == "webchat":
         from opchat.transports.webchat import snippet
 
-        print("paste this into your pages (opchat channel snippet "
-              f"{channel.name} prints it again):\n{snippet(channel)}")
+        print(_("paste this into your pages (opchat channel snippet {name} prints it "
+                "again):", name=channel.name) + f"\n{snippet(channel)}")
     if channel.kind == "telegram":
-        print(f"check the token with: opchat channel test {channel.name}")
+        print(_("check the token with: opchat channel test {name}", name=channel.name))
         if args.webhook_url:
             listen = options.get("listen", DEFAULT_LISTEN)
-            print(f"Telegram will POST updates to {args.webhook_url}: have your reverse proxy "
-                  f"pass them to http://{listen}/telegram/{channel.name}")
+            print(_("Telegram will POST updates to {url}: have your reverse proxy pass them "
+                    "to {local}", url=args.webhook_url,
+                    local=f"http://{listen}/telegram/{channel.name}"))
     return EXIT_OK
 
 
@@ -494,31 +591,34 @@ def _telegram_options(args: argparse.Namespace) -> dict[str, object]:
     if args.kind != "telegram":
         for flag, value in given.items():
             if value:
-                raise CliError(f"{flag} is for telegram channels, not {args.kind}", EXIT_USAGE)
+                raise CliError(_("{flag} is for telegram channels, not {kind}", flag=flag,
+                                 kind=args.kind), EXIT_USAGE)
         return {}
     if bool(args.token) == bool(args.token_env):
-        raise CliError("telegram needs its bot token: --token 123456:ABC… (from @BotFather) "
-                       "or --token-env VARIABLE", EXIT_USAGE)
+        raise CliError(_("telegram needs its bot token: --token 123456:ABC… (from "
+                         "@BotFather) or --token-env VARIABLE"), EXIT_USAGE)
     options: dict[str, object] = {}
     if args.token:
         if not TELEGRAM_TOKEN.fullmatch(args.token.strip()):
-            raise CliError("that is not a bot token: @BotFather gives one like "
-                           "123456789:AAE-x1y2… (digits, a colon, then letters)", EXIT_USAGE)
+            raise CliError(_("that is not a bot token: @BotFather gives one like "
+                             "123456789:AAE-x1y2… (digits, a colon, then letters)"),
+                           EXIT_USAGE)
         options["token"] = args.token.strip()
     else:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", args.token_env):
-            raise CliError(f"{args.token_env!r} is not an environment variable name",
-                           EXIT_USAGE)
+            raise CliError(_("{name} is not an environment variable name",
+                             name=repr(args.token_env)), EXIT_USAGE)
         options["token_env"] = args.token_env
     for flag, key, value in (("--api-base", "api_base", args.api_base),
                              ("--webhook-url", "webhook_url", args.webhook_url)):
         if value is None:
             continue
         if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
-            raise CliError(f"{flag} {value!r} is not like https://host/path", EXIT_USAGE)
+            raise CliError(_("{flag} {value} is not like https://host/path", flag=flag,
+                             value=repr(value)), EXIT_USAGE)
         options[key] = value.rstrip("/") if key == "api_base" else value
     if args.webhook_url and args.webhook_url.startswith("http://") and not args.api_base:
-        raise CliError("Telegram sends webhooks only to https:// addresses", EXIT_USAGE)
+        raise CliError(_("Telegram sends webhooks only to https:// addresses"), EXIT_USAGE)
     return options
 
 
@@ -532,7 +632,7 @@ def cmd_channel_list(args: argparse.Namespace) -> int:
         extra = " ".join(f"{key}={value}" for key, value in shown.items())
         print(f"{channel.name:<16} {channel.kind:<10} {extra}".rstrip())
     if not configured:
-        print("(no channels in the config file: opchat runs this web chat by default)",
+        print(_("(no channels in the config file: opchat runs this web chat by default)"),
               file=sys.stderr)
     return EXIT_OK
 
@@ -542,9 +642,11 @@ def cmd_channel_snippet(args: argparse.Namespace) -> int:
     channel = next((c for c in settings.channels if c.name == args.name), None)
     if channel is None:
         names = ", ".join(c.name for c in settings.channels)
-        raise CliError(f"no channel named {args.name!r} (channels: {names})", EXIT_USAGE)
+        raise CliError(_("no channel named {name} (channels: {names})", name=repr(args.name),
+                         names=names), EXIT_USAGE)
     if channel.kind != "webchat":
-        raise CliError(f"channel {channel.name} is {channel.kind}, not webchat", EXIT_USAGE)
+        raise CliError(_("channel {name} is {kind}, not webchat", name=channel.name,
+                         kind=channel.kind), EXIT_USAGE)
     from opchat.transports.webchat import snippet
 
     try:
@@ -553,8 +655,9 @@ def cmd_channel_snippet(args: argparse.Namespace) -> int:
         raise CliError(str(exc), EXIT_USAGE) from exc
     host = str(channel.options.get("listen") or DEFAULT_LISTEN).rpartition(":")[0]
     if not channel.options.get("public_url") and host in ("0.0.0.0", "::", "[::]"):
-        print("note: set public_url (opchat channel add webchat --public-url "
-              "https://chat.your.site) so visitors' browsers can reach the hub", file=sys.stderr)
+        print(_("note: set public_url (opchat channel add webchat --public-url "
+                "https://chat.your.site) so visitors' browsers can reach the hub"),
+              file=sys.stderr)
     return EXIT_OK
 
 
@@ -563,21 +666,24 @@ def cmd_channel_test(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     channel = next((c for c in settings.channels if c.name == args.name), None)
     if channel is None:
-        names = ", ".join(c.name for c in settings.channels) or "none configured"
-        raise CliError(f"no channel named {args.name!r} (channels: {names})", EXIT_USAGE)
+        names = ", ".join(c.name for c in settings.channels) or _("none configured")
+        raise CliError(_("no channel named {name} (channels: {names})", name=repr(args.name),
+                         names=names), EXIT_USAGE)
     from opchat.sanitize import one_line
     from opchat.transports import UnknownChannelKind, load_transport
 
     try:
         transport = load_transport(channel.kind)(channel, settings.data_dir)
     except UnknownChannelKind as exc:
-        raise CliError(f"channel {channel.name}: unknown kind {exc.kind!r}", EXIT_USAGE) from exc
+        raise CliError(_("channel {name}: unknown kind {kind}", name=channel.name,
+                         kind=repr(exc.kind)), EXIT_USAGE) from exc
     except Exception as exc:  # a bad option: say which, no traceback
-        raise CliError(f"channel {channel.name}: {one_line(str(exc) or type(exc).__name__)}"
-                       ) from exc
+        raise CliError(_("channel {name}: {error}", name=channel.name,
+                         error=one_line(str(exc) or type(exc).__name__))) from exc
     check = getattr(transport, "check", None)
     if not callable(check):
-        print(f"channel {channel.name} ({channel.kind}) has nothing to test")
+        print(_("channel {name} ({kind}) has nothing to test", name=channel.name,
+                kind=channel.kind))
         return EXIT_OK
 
     async def run_check() -> str:
@@ -586,11 +692,12 @@ def cmd_channel_test(args: argparse.Namespace) -> int:
     try:
         detail = asyncio.run(run_check())
     except TimeoutError as exc:
-        raise CliError(f"channel {channel.name}: no answer in 30 s") from exc
+        raise CliError(_("channel {name}: no answer in 30 s", name=channel.name)) from exc
     except Exception as exc:  # the reason, as the transport words it (platform text: one line)
-        raise CliError(f"channel {channel.name}: {one_line(str(exc) or type(exc).__name__)}"
-                       ) from exc
-    print(f"channel {channel.name} ({channel.kind}): {one_line(str(detail))}")
+        raise CliError(_("channel {name}: {error}", name=channel.name,
+                         error=one_line(str(exc) or type(exc).__name__))) from exc
+    print(_("channel {name} ({kind}): {detail}", name=channel.name, kind=channel.kind,
+            detail=one_line(str(detail))))
     return EXIT_OK
 
 
@@ -608,7 +715,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     db_path = settings.data_dir / DB_FILENAME
     if not db_path.exists():
-        raise CliError(f"no database at {db_path}: nothing to export")
+        raise CliError(_("no database at {path}: nothing to export", path=db_path))
 
     async def ready(inbox) -> None:  # refuses a newer schema, upgrades an older one
         return None
@@ -628,7 +735,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         if out is not sys.stdout:
             out.close()
     if args.output:
-        print(f"wrote {count} records to {args.output}", file=sys.stderr)
+        print(ngettext("wrote {n} record to {path}", "wrote {n} records to {path}", count,
+                       path=args.output), file=sys.stderr)
     return EXIT_OK
 
 
@@ -645,7 +753,8 @@ def _positive(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+        raise argparse.ArgumentTypeError(_("{text} is not a whole number above 0",
+                                           text=repr(text)))
     return value
 
 
@@ -657,13 +766,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     """
     query = " ".join(args.query)
     if not query.strip():
-        raise CliError("search: the query is empty", EXIT_USAGE)
+        raise CliError(_("search: the query is empty"), EXIT_USAGE)
     settings = settings_from(args)
     from opchat.store import DB_FILENAME
 
     db_path = settings.data_dir / DB_FILENAME
     if not db_path.exists():
-        raise CliError(f"no database at {db_path}: nothing to search", EXIT_USAGE)
+        raise CliError(_("no database at {path}: nothing to search", path=db_path),
+                       EXIT_USAGE)
     try:
         results = run_reader(settings, lambda inbox: inbox.search_all(query, args.limit))
     except CliError as exc:
@@ -752,12 +862,12 @@ def cmd_replies_list(args: argparse.Namespace) -> int:
     from opchat.sanitize import one_line
 
     for r in replies:  # type: ignore[attr-defined]
-        extra = "".join(f"  [{one_line(v, 20)}]" for v in (r.folder, r.owner and
-                                                          f"private: {r.owner}") if v)
+        private = r.owner and _("private: {login}", login=r.owner)
+        extra = "".join(f"  [{one_line(v, 20)}]" for v in (r.folder, private) if v)
         print(f"/{r.shortcut:<14} {one_line(r.title, 30):<30} {one_line(r.body, 60)}{extra}")
     if not replies:
-        print("no quick replies yet: opchat replies add SHORTCUT --title T --body B "
-              "(or opchat replies starter)", file=sys.stderr)
+        print(_("no quick replies yet: opchat replies add SHORTCUT --title T --body B "
+                "(or opchat replies starter)"), file=sys.stderr)
     return EXIT_OK
 
 
@@ -773,7 +883,8 @@ def cmd_replies_add(args: argparse.Namespace) -> int:
     except RepliesFileError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
     run_store(settings, lambda inbox: inbox.store.save_quick_replies([reply]))
-    print(f"saved /{reply.shortcut}" + (f" (private to {owner})" if owner else ""))
+    print(_("saved /{shortcut} (private to {login})", shortcut=reply.shortcut, login=owner)
+          if owner else _("saved /{shortcut}", shortcut=reply.shortcut))
     return EXIT_OK
 
 
@@ -787,8 +898,8 @@ def cmd_replies_delete(args: argparse.Namespace) -> int:
         return False
 
     if not run_store(settings, work):
-        raise CliError(f"no quick reply /{args.shortcut}", EXIT_USAGE)
-    print(f"deleted /{args.shortcut}")
+        raise CliError(_("no quick reply /{shortcut}", shortcut=args.shortcut), EXIT_USAGE)
+    print(_("deleted /{shortcut}", shortcut=args.shortcut))
     return EXIT_OK
 
 
@@ -801,7 +912,8 @@ def cmd_replies_import(args: argparse.Namespace) -> int:
         try:
             text = Path(args.file).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
-            raise CliError(f"cannot read {args.file}: {exc}", EXIT_USAGE) from exc
+            raise CliError(_("cannot read {path}: {error}", path=args.file, error=exc),
+                           EXIT_USAGE) from exc
         source = args.file
     kind = args.format or ("csv" if source.lower().endswith(".csv") else "yaml")
     try:
@@ -811,7 +923,7 @@ def cmd_replies_import(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     # One transaction: a file that fails half-way changes nothing.
     count = run_store(settings, lambda inbox: inbox.store.save_quick_replies(replies))
-    print(f"imported {count} quick replies")
+    print(ngettext("imported {n} quick reply", "imported {n} quick replies", count))
     return EXIT_OK
 
 
@@ -846,7 +958,8 @@ def cmd_replies_starter(args: argparse.Namespace) -> int:
         return await inbox.store.save_quick_replies(new)
 
     count = run_store(settings, work)
-    print(f"added {count} starter replies" + ("" if count else " (all were there already)"))
+    print(ngettext("added {n} starter reply", "added {n} starter replies", count) if count
+          else _("added no starter replies (all were there already)"))
     return EXIT_OK
 
 

@@ -418,3 +418,229 @@ MESSAGES.update({
     "when the hub last ran: {health}, {detail}":
         "когда хаб работал в последний раз: {health}, {detail}",
 })
+
+# The command line (opchat/cli.py): the parser's help, errors, what commands print
+MESSAGES.update({
+    "config file (env OPCHAT_CONFIG)": "файл настроек (переменная OPCHAT_CONFIG)",
+    "data directory: database, attachments, logs (env OPCHAT_DATA_DIR)":
+        "каталог данных: база, файлы, журналы (переменная OPCHAT_DATA_DIR)",
+    "who you are (default: config, then your login name)":
+        "кто вы (по умолчанию: из настроек, иначе ваше имя входа)",
+    "interface language (default: config, then the locale)":
+        "язык интерфейса (по умолчанию: из настроек, иначе из локали)",
+    "A terminal inbox for every customer dialog, from every channel.":
+        "Терминальный почтовый ящик для всех диалогов с клиентами из всех каналов.",
+    "show the version and exit": "показать версию и выйти",
+    "run with simulated customers in a separate demo data dir":
+        "запустить с учебными клиентами в отдельном демо-каталоге",
+    "commands": "команды",
+    "actions": "действия",
+    "the app with simulated customers": "приложение с учебными клиентами",
+    "run the hub alone, headless (for systemd)":
+        "запустить только хаб, без интерфейса (для systemd)",
+    "add and list channels; web chat snippet":
+        "добавить и показать каналы; код веб-чата для сайта",
+    "add (or replace) a channel in the config": "добавить (или заменить) канал в настройках",
+    "channel kind, e.g. webchat": "вид канала, например webchat",
+    "the channel's name (default: the kind)": "имя канала (по умолчанию: его вид)",
+    "web chat: address to listen on (default {listen})":
+        "веб-чат: адрес, на котором слушать (по умолчанию {listen})",
+    "web chat: a site allowed to embed the widget (repeat for more)":
+        "веб-чат: сайт, которому можно встраивать виджет (можно несколько раз)",
+    "web chat: the hub's address as visitors' browsers reach it":
+        "веб-чат: адрес хаба, по которому его видят браузеры посетителей",
+    'web chat: working hours, e.g. "Mon-Fri 09:00-18:00, Sat 10:00-14:00"':
+        'веб-чат: часы работы, например "Пн-Пт 09:00-18:00, Сб 10:00-14:00"',
+    "web chat: of the hours, e.g. Europe/Berlin":
+        "веб-чат: часовой пояс часов работы, например Europe/Moscow",
+    "web chat: shown in the header": "веб-чат: показывается в заголовке",
+    "web chat: operators see that a visitor types, not what":
+        "веб-чат: операторы видят, что посетитель печатает, но не что",
+    "web chat: a reverse proxy whose X-Forwarded-For counts (repeat)":
+        "веб-чат: обратный прокси, чьему X-Forwarded-For верить (можно несколько раз)",
+    "web chat: let clients that send no Origin (apps) connect":
+        "веб-чат: пускать клиентов без заголовка Origin (приложения)",
+    "telegram: the bot's token from @BotFather (kept in the config, 0600)":
+        "telegram: токен бота от @BotFather (хранится в настройках, права 0600)",
+    "telegram: read the token from this environment variable instead":
+        "telegram: брать токен из этой переменной окружения",
+    "telegram: a self-hosted Bot API server (default api.telegram.org)":
+        "telegram: свой сервер Bot API (по умолчанию api.telegram.org)",
+    "telegram: receive by webhook at this public https address (default: long polling)":
+        "telegram: получать через вебхук по этому публичному адресу https "
+        "(по умолчанию: опрос)",
+    "list configured channels": "показать настроенные каналы",
+    "print the <script> tag that puts a web chat on a page":
+        "вывести тег <script>, который ставит веб-чат на страницу",
+    "the channel's name": "имя канала",
+    "connect to a channel's platform and say what answered":
+        "связаться с платформой канала и сказать, что она ответила",
+    "write everything in the store: contacts, conversations, messages, notes, events, "
+    "quick replies":
+        "выгрузить всё из базы: контакты, диалоги, сообщения, заметки, события, "
+        "быстрые ответы",
+    "Write everything in the store as JSON lines: contacts, conversations with labels, "
+    "messages with edits and files, notes, events, quick replies. A terminal gets control "
+    "characters escaped; a file or a pipe, the exact text.":
+        "Выгрузить всё из базы построчно в JSON: контакты, диалоги с метками, сообщения "
+        "с правками и файлами, заметки, события, быстрые ответы. В терминал управляющие "
+        "символы выводятся экранированными, в файл или канал — точный текст.",
+    "one JSON object a line (the only format)":
+        "по объекту JSON в строке (единственный формат)",
+    "write here instead of stdout": "записать сюда, а не в стандартный вывод",
+    "find messages, contacts and labels; exit 1 when nothing matches":
+        "найти сообщения, контакты и метки; код выхода 1, если ничего не найдено",
+    "words, as prefixes, in any order (any text is searched literally)":
+        "слова (начала слов) в любом порядке; любой текст ищется буквально",
+    "print at most N results (default 50)": "вывести не больше N результатов (по умолчанию 50)",
+    "one JSON object a line": "по объекту JSON в строке",
+    "check config, data dir, database, channels, terminal":
+        "проверить настройки, каталог данных, базу, каналы, терминал",
+    "manage quick replies": "управлять быстрыми ответами",
+    "list quick replies": "показать быстрые ответы",
+    "add or update one quick reply": "добавить или изменить один быстрый ответ",
+    "what the operator types after /, e.g. delivery":
+        "что оператор набирает после /, например delivery",
+    "the reply's title in the list": "заголовок ответа в списке",
+    "the text; '-' reads it from stdin": "текст; '-' — прочитать из стандартного ввода",
+    "a folder (tag) to file it under": "папка (тег), в которую его положить",
+    "only you (the --operator) see it; shared otherwise":
+        "виден только вам (--operator); иначе общий",
+    "a file sent with the reply": "файл, который отправляется с ответом",
+    "delete one quick reply": "удалить один быстрый ответ",
+    "the reply's shortcut": "сокращение ответа",
+    "add or update replies from YAML or CSV (all or nothing)":
+        "добавить или изменить ответы из YAML или CSV (всё или ничего)",
+    "YAML or CSV file; '-' reads stdin":
+        "файл YAML или CSV; '-' — прочитать из стандартного ввода",
+    "default: from the file's extension (.csv), else YAML":
+        "по умолчанию: по расширению файла (.csv), иначе YAML",
+    "write every reply (YAML by default)": "выгрузить все ответы (по умолчанию в YAML)",
+    "default: YAML (CSV when --output ends in .csv)":
+        "по умолчанию: YAML (CSV, если --output оканчивается на .csv)",
+    "add the starter set (greeting, delivery, payment, returns, hours, thanks; Russian and "
+    "English); existing ones are kept":
+        "добавить начальный набор (приветствие, доставка, оплата, возврат, часы работы, "
+        "благодарность; по-русски и по-английски); имеющиеся ответы остаются",
+    "who did what, when: the history of a conversation, or of all":
+        "кто, что и когда сделал: история диалога или всех диалогов",
+    "a conversation's number (default: everything)": "номер диалога (по умолчанию: все)",
+    "only from this moment: YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (local time)":
+        "только с этого момента: ГГГГ-ММ-ДД или 'ГГГГ-ММ-ДД ЧЧ:ММ' (местное время)",
+    "one JSON object per line": "по объекту JSON в строке",
+    "list the hidden conversations and messages instead":
+        "вместо этого показать скрытые диалоги и сообщения",
+    "show a hidden conversation or message again (recorded)":
+        "снова показать скрытый диалог или сообщение (это записывается)",
+    "conversation or message": "conversation (диалог) или message (сообщение)",
+    "its number": "его номер",
+    "measure speed on a synthetic store": "измерить скорость на искусственной базе",
+    "fraction of the full size (100,000 dialogs, 1,000,000 messages)":
+        "доля полного размера (100 000 диалогов, 1 000 000 сообщений)",
+    "build the store here and keep it": "создать базу здесь и оставить её",
+    # Errors and what commands print
+    "text that is not valid UTF-8: {reason}": "текст не в кодировке UTF-8: {reason}",
+    "cannot use data dir {path}: {error}": "не могу использовать каталог данных {path}: {error}",
+    "data dir {path} is not writable by you": "у вас нет права записи в каталог данных {path}",
+    "database: {error}": "база данных: {error}",
+    "note: {path}-wal holds changes that cannot be read in a read-only dir without its "
+    "-shm file; copy the data dir somewhere writable to see them":
+        "внимание: в {path}-wal есть изменения, которые в каталоге только для чтения "
+        "без файла -shm не прочитать; скопируйте каталог данных туда, где можно писать",
+    "cannot write {path}: {error}": "не могу записать {path}: {error}",
+    "cannot read {path}: {error}": "не могу прочитать {path}: {error}",
+    "unknown channel kind {kind} (installed: {kinds})":
+        "неизвестный вид канала {kind} (установлены: {kinds})",
+    "origin {origin} is not like https://shop.example":
+        "адрес сайта {origin} не похож на https://shop.example",
+    "replaced channel {name} ({kind}) in {path}; restart opchat to start it":
+        "канал {name} ({kind}) заменён в {path}; перезапустите opchat, чтобы он заработал",
+    "added channel {name} ({kind}) in {path}; restart opchat to start it":
+        "канал {name} ({kind}) добавлен в {path}; перезапустите opchat, чтобы он заработал",
+    "paste this into your pages (opchat channel snippet {name} prints it again):":
+        "вставьте это в страницы сайта (opchat channel snippet {name} выведет это снова):",
+    "check the token with: opchat channel test {name}":
+        "проверьте токен: opchat channel test {name}",
+    "Telegram will POST updates to {url}: have your reverse proxy pass them to {local}":
+        "Telegram будет присылать обновления на {url}: пусть обратный прокси передаёт их "
+        "на {local}",
+    "{flag} is for telegram channels, not {kind}": "{flag} — для каналов telegram, а не {kind}",
+    "telegram needs its bot token: --token 123456:ABC… (from @BotFather) or "
+    "--token-env VARIABLE":
+        "для telegram нужен токен бота: --token 123456:ABC… (от @BotFather) или "
+        "--token-env ПЕРЕМЕННАЯ",
+    "that is not a bot token: @BotFather gives one like 123456789:AAE-x1y2… (digits, a "
+    "colon, then letters)":
+        "это не токен бота: @BotFather выдаёт такой: 123456789:AAE-x1y2… (цифры, "
+        "двоеточие, затем буквы)",
+    "{name} is not an environment variable name": "{name} — не имя переменной окружения",
+    "{flag} {value} is not like https://host/path": "{flag} {value} не похоже на https://host/path",
+    "Telegram sends webhooks only to https:// addresses":
+        "Telegram присылает вебхуки только на адреса https://",
+    "(no channels in the config file: opchat runs this web chat by default)":
+        "(в файле настроек нет каналов: opchat по умолчанию запускает этот веб-чат)",
+    "no channel named {name} (channels: {names})": "нет канала с именем {name} (каналы: {names})",
+    "none configured": "не настроены",
+    "channel {name} is {kind}, not webchat": "канал {name} — {kind}, а не webchat",
+    "note: set public_url (opchat channel add webchat --public-url https://chat.your.site) "
+    "so visitors' browsers can reach the hub":
+        "внимание: задайте public_url (opchat channel add webchat --public-url "
+        "https://chat.your.site), чтобы браузеры посетителей достучались до хаба",
+    "channel {name}: unknown kind {kind}": "канал {name}: неизвестный вид {kind}",
+    "channel {name}: {error}": "канал {name}: {error}",
+    "channel {name}: no answer in 30 s": "канал {name}: нет ответа за 30 с",
+    "channel {name} ({kind}) has nothing to test": "у канала {name} ({kind}) нечего проверять",
+    "channel {name} ({kind}): {detail}": "канал {name} ({kind}): {detail}",
+    "no database at {path}: nothing to export": "нет базы данных {path}: нечего выгружать",
+    "no database at {path}: nothing to search": "нет базы данных {path}: искать негде",
+    "{text} is not a whole number above 0": "{text} — не целое число больше 0",
+    "search: the query is empty": "search: пустой запрос",
+    "private: {login}": "личный: {login}",
+    "no quick replies yet: opchat replies add SHORTCUT --title T --body B "
+    "(or opchat replies starter)":
+        "быстрых ответов пока нет: opchat replies add СОКРАЩЕНИЕ --title T --body B "
+        "(или opchat replies starter)",
+    "saved /{shortcut} (private to {login})": "сохранён /{shortcut} (личный для {login})",
+    "saved /{shortcut}": "сохранён /{shortcut}",
+    "no quick reply /{shortcut}": "нет быстрого ответа /{shortcut}",
+    "deleted /{shortcut}": "удалён /{shortcut}",
+    "added no starter replies (all were there already)":
+        "начальные ответы не добавлены (все уже есть)",
+})
+PLURALS.update({
+    "wrote {n} record to {path}": ("записана {n} запись в {path}", "записаны {n} записи в {path}",
+                                   "записано {n} записей в {path}"),
+    "imported {n} quick reply": ("загружен {n} быстрый ответ", "загружены {n} быстрых ответа",
+                                 "загружено {n} быстрых ответов"),
+    "added {n} starter reply": ("добавлен {n} начальный ответ", "добавлены {n} начальных ответа",
+                                "добавлено {n} начальных ответов"),
+})
+
+# argparse's own words (opchat/cli.py points argparse at this catalogue)
+MESSAGES.update({
+    "usage: ": "использование: ",
+    "positional arguments": "позиционные аргументы",
+    "options": "параметры",
+    "show this help message and exit": "показать эту справку и выйти",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: ошибка: %(message)s\n",
+    "argument %(argument_name)s: %(message)s": "аргумент %(argument_name)s: %(message)s",
+    "the following arguments are required: %s": "нужно указать аргументы: %s",
+    "one of the arguments %s is required": "нужен один из аргументов: %s",
+    "unrecognized arguments: %s": "непонятные аргументы: %s",
+    "invalid choice: %(value)r (choose from %(choices)s)":
+        "недопустимое значение: %(value)r (выберите из %(choices)s)",
+    "invalid %(type)s value: %(value)r": "недопустимое значение (%(type)s): %(value)r",
+    "expected one argument": "нужен один аргумент",
+    "expected at most one argument": "нужно не больше одного аргумента",
+    "expected at least one argument": "нужен хотя бы один аргумент",
+    "expected %s argument": "нужно аргументов: %s",
+    "expected %s arguments": "нужно аргументов: %s",
+    "ambiguous option: %(option)s could match %(matches)s":
+        "неоднозначный параметр: %(option)s может означать %(matches)s",
+    "not allowed with argument %s": "нельзя вместе с аргументом %s",
+    "ignored explicit argument %r": "лишнее значение %r пропущено",
+    "unexpected option string: %s": "неожиданный параметр: %s",
+    "can't open '%(filename)s': %(error)s": "не могу открыть '%(filename)s': %(error)s",
+    "unknown parser %(parser_name)r (choices: %(choices)s)":
+        "неизвестная команда %(parser_name)r (варианты: %(choices)s)",
+})
