@@ -644,3 +644,14 @@ MESSAGES.update({
     "unknown parser %(parser_name)r (choices: %(choices)s)":
         "неизвестная команда %(parser_name)r (варианты: %(choices)s)",
 })
+
+# The thread: replies, edits and forwards (issue 10)
+MESSAGES.update({
+    "edited {time}": "изменено {time}",
+    "edited a message of {time}": "изменено сообщение от {time}",
+    "edited an earlier message": "изменено более раннее сообщение",
+    "forwarded from {origin}": "переслано от {origin}",
+})
+PLURALS.update({
+    "{n} earlier version": ("{n} прежняя версия", "{n} прежние версии", "{n} прежних версий"),
+})

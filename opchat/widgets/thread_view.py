@@ -8,6 +8,13 @@ and prepends it without moving what is on screen.
 
 Messages can be selected (when the thread has focus) and acted on: retry a
 failed reply, open the whole text in the pager, copy it.
+
+What the platform said about a message is shown with it, whatever the channel
+(see `opchat.model.MESSAGE_META`): the message it replies to as a dim quote
+under its header, where it was forwarded from, and edits. An edit is stored as
+a message of its own (`edit_of_id`); the thread shows the original with the
+newest text and "edited", and the edit itself only where other messages came
+in between, so that a late change is not missed. `o` shows every version.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.segment import Segment
@@ -31,7 +39,7 @@ from textual.geometry import Size
 from textual.message import Message as TextualMessage
 from textual.strip import Strip
 
-from opchat.i18n import _, current_language
+from opchat.i18n import _, current_language, ngettext
 from opchat.model import Conversation, Direction, Message, MessageState
 from opchat.sanitize import cap, clean, one_line, safe_text
 from opchat.widgets import (
@@ -66,6 +74,17 @@ def state_name(state: MessageState) -> str:
         MessageState.FAILED: _("failed"),
         MessageState.RECEIVED: "",
     }[state]
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What a message's block shows besides the message itself; part of the cache key."""
+
+    latest: Message | None = None  # its newest edit, whose text is shown instead
+    quote: tuple[str, str] | None = None  # (author or "", text) of what it replies to
+    edit_of: Message | None = None  # an edit shown where it arrived: the message it changed
+    edit_of_unknown: bool = False  # ...which is not (yet) at hand
+    folded: bool = False  # an edit shown by its original: no lines of its own
 
 
 def group_digits(n: int) -> str:
@@ -116,6 +135,9 @@ class ThreadView(InboxScrollView, can_focus=True):
         "thread-view--selected",
         "thread-view--marker",
         "thread-view--empty",
+        "thread-view--quote",
+        "thread-view--forwarded",
+        "thread-view--edited",
     }
 
     class RetryRequested(TextualMessage):
@@ -168,6 +190,13 @@ class ThreadView(InboxScrollView, can_focus=True):
         self._owners: list[int] = []  # index into self.messages of each line
         self._starts: list[int] = []  # first line of each message
         self._width = 0
+        self._height = 0  # of the view when last laid out: was it at the end before a resize?
+        self._shown: list[Shown] = []
+        self._edits: dict[int, list[Message]] = {}  # original id -> its edits, oldest first
+        # Messages that others refer to (a reply's target, an edit's original) but
+        # that are not among the loaded pages; None: not found.
+        self._referenced: dict[int, Message | None] = {}
+        self._referencing = False
 
     # Data in ----------------------------------------------------------------------------
 
@@ -183,6 +212,7 @@ class ThreadView(InboxScrollView, can_focus=True):
         self.selected_id = None
         self._retrying.clear()
         self._stale.clear()
+        self._referenced.clear()
         self._fetching = True
         self._relayout()
         self.run_worker(self._load(conversation.id), group="thread-load", exclusive=True,
@@ -411,34 +441,58 @@ class ThreadView(InboxScrollView, can_focus=True):
     def select(self, index: int) -> None:
         if not self.messages:
             return
-        index = max(0, min(index, len(self.messages) - 1))
+        index = self._shown_index(max(0, min(index, len(self.messages) - 1)))
         self.selected_id = self.messages[index].id
         self._show_message(index)
         self.refresh()
 
+    def _folded(self, index: int) -> bool:
+        return index < len(self._shown) and self._shown[index].folded
+
+    def _shown_index(self, index: int) -> int:
+        """The message that shows messages[index]: an edit folded into its original is
+        shown by the original."""
+        if self._folded(index):
+            original = self._index_of(self.messages[index].edit_of_id or 0)
+            if original is not None:
+                return original
+        return index
+
+    def _step(self, index: int, delta: int) -> int | None:
+        """The next message with lines of its own, from `index` towards `delta`."""
+        index += delta
+        while 0 <= index < len(self.messages):
+            if not self._folded(index):
+                return index
+            index += delta
+        return None
+
     def select_newest(self) -> None:
-        self.select(len(self.messages) - 1)
+        newest = len(self.messages) - 1
+        self.select(newest if not self._folded(newest) else (self._step(newest, -1) or 0))
 
     def action_select_previous(self) -> None:
         index = self._selected_index()
+        previous = None if index is None else self._step(index, -1)
         if index is None:
             self.select_newest()
-        elif index == 0:
+        elif previous is None:
             self.scroll_home(animate=False, immediate=True, force=True)
             self._maybe_load_older()
         else:
-            self.select(index - 1)
+            self.select(previous)
 
     def action_select_next(self) -> None:
         index = self._selected_index()
+        following = None if index is None else self._step(index, 1)
         if index is None:
             self.select_newest()
-        elif index >= len(self.messages) - 1 and self.has_newer:
+        elif following is None and self.has_newer:
             self._maybe_load_newer(select_next=True)
-        elif index >= len(self.messages) - 1:
+        elif following is None:
             self.post_message(self.LeaveBottom())
         else:
-            self.select(index + 1)
+            self.select(following)
 
     def action_select_first(self) -> None:
         self.select(0)
@@ -451,7 +505,22 @@ class ThreadView(InboxScrollView, can_focus=True):
 
     def _target(self) -> Message | None:
         """The message an action applies to: the selected one, else the newest."""
-        return self.selected or (self.messages[-1] if self.messages else None)
+        if self.selected is not None:
+            return self.selected
+        if not self.messages:
+            return None
+        return self.messages[self._shown_index(len(self.messages) - 1)]
+
+    def versions(self, message: Message) -> list[Message]:
+        """Every version of `message` at hand, oldest first: the original, then its edits."""
+        original = message
+        if message.edit_of_id is not None:
+            found = self._index_of(message.edit_of_id)
+            original = (self.messages[found] if found is not None
+                        else self._referenced.get(message.edit_of_id)) or message
+        if original is message and message.edit_of_id is not None:
+            return [message]
+        return [original, *self._edits.get(original.id, [])]
 
     def action_retry(self) -> None:
         message = self._target()
@@ -464,7 +533,7 @@ class ThreadView(InboxScrollView, can_focus=True):
         message = self._target()
         if message is None:
             return
-        self.app.copy_to_clipboard(clean(message.body))
+        self.app.copy_to_clipboard(clean(self.versions(message)[-1].body))
         self.notify(_("Copied the message."), markup=False, timeout=2)
 
     def action_open_file(self) -> None:
@@ -502,7 +571,7 @@ class ThreadView(InboxScrollView, can_focus=True):
             self.notify(_("No pager found: set $PAGER or install less."), markup=False,
                         severity="warning")
             return
-        text = f"{self._plain_header(message)}\n\n{clean(message.body)}\n"
+        text = self.pager_text(message)
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt",
                                          prefix="opchat-", delete=False) as file:
             file.write(text)
@@ -520,8 +589,34 @@ class ThreadView(InboxScrollView, can_focus=True):
             os.unlink(path)
         self.refresh()
 
+    def pager_text(self, message: Message) -> str:
+        """The whole message as `o` shows it: what it answers, where it was forwarded
+        from, its newest text, then its earlier versions, newest first."""
+        versions = self.versions(message)
+        first, current = versions[0], versions[-1]
+        parts = [self._plain_header(first)]
+        if len(versions) > 1:
+            parts[0] += "  (" + _("edited {time}", time=self._when(current)) + ")"
+        index = self._index_of(first.id)
+        about = self._shown[index] if index is not None and index < len(self._shown) else None
+        if about is not None and about.quote is not None:
+            author, quoted = about.quote
+            parts.append("> " + clean(f"{author}: {quoted}" if author else quoted)
+                         .replace("\n", "\n> "))
+        forwarded = first.meta.get("forwarded_from")
+        if isinstance(forwarded, str) and forwarded.strip():
+            parts.append(_("forwarded from {origin}", origin=one_line(forwarded)))
+        text = "\n".join(parts) + f"\n\n{clean(current.body)}\n"
+        earlier = versions[:-1]
+        if earlier:
+            text += "\n— " + ngettext("{n} earlier version", "{n} earlier versions",
+                                        len(earlier)) + " —\n"
+            for version in reversed(earlier):
+                text += f"\n{self._when(version)}\n{clean(version.body)}\n"
+        return text
+
     def _plain_header(self, message: Message) -> str:
-        return f"{self._when(message)}  {self._author(message)}"
+        return f"{self._when(message)}  {one_line(self._author(message))}"
 
     def _when(self, message: Message) -> str:
         """ "14:05" today; "12.03 14:05" on another day."""
@@ -542,11 +637,14 @@ class ThreadView(InboxScrollView, can_focus=True):
             self.scroll_to(y=min(start, end - height), animate=False, immediate=True, force=True)
 
     def on_resize(self) -> None:
+        # Whether the view was at the end is decided with the height it had: the
+        # composer growing by a line must not leave the newest message below the view.
+        at_end = self.scroll_y >= len(self._lines) - self._height
         if self._content_width() != self._width:
-            at_end = self.is_vertical_scroll_end
             self._relayout()
-            if at_end:
-                self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+        self._height = self.scrollable_content_region.height
+        if at_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -578,22 +676,100 @@ class ThreadView(InboxScrollView, can_focus=True):
     def _relayout(self) -> None:
         """Flatten the messages' blocks (rendered once per width) into lines."""
         width = self._width = self._content_width()
+        self._height = self.scrollable_content_region.height
         today = time.localtime(self.clock())[:3]  # labels say "today" differently
         lines: list[Strip] = []
         owners: list[int] = []
         starts: list[int] = []
+        shown_all = self._what_is_shown()
         for index, message in enumerate(self.messages):
-            key = (message, width, self._retrying.get(message.id), today)
+            shown = shown_all[index]
+            key = (message, width, self._retrying.get(message.id), today, shown)
             block = self._blocks.get(key)
             if block is None:
-                block = self._render_block(message, width)
+                block = [] if shown.folded else self._render_block(message, width, shown)
                 self._blocks[key] = block
             starts.append(len(lines))
             lines.extend(block)
             owners.extend([index] * len(block))
         self._lines, self._owners, self._starts = lines, owners, starts
+        self._shown = shown_all
         self.virtual_size = Size(0, len(lines))
         self.refresh()
+        self._fetch_referenced()
+
+    def _what_is_shown(self) -> list[Shown]:
+        """Fold edits into their originals and find what replies quote."""
+        by_id = {message.id: message for message in self.messages}
+        edits: dict[int, list[Message]] = {}
+        for message in self.messages:
+            if message.edit_of_id is not None and message.edit_of_id in by_id:
+                edits.setdefault(message.edit_of_id, []).append(message)
+        self._edits = edits
+        shown_all: list[Shown] = []
+        last_block: int | None = None  # the message whose block is just above
+        for message in self.messages:
+            original_id = message.edit_of_id
+            if original_id is not None and original_id in by_id and last_block == original_id:
+                # Nothing came between: the original, just above, shows it.
+                shown_all.append(Shown(folded=True))
+                continue
+            latest = edits[message.id][-1] if message.id in edits else None
+            if original_id is not None:
+                original = by_id.get(original_id) or self._referenced.get(original_id)
+                shown = Shown(quote=self._quote(message, by_id, edits), edit_of=original,
+                              edit_of_unknown=original is None)
+            else:
+                shown = Shown(latest=latest, quote=self._quote(message, by_id, edits))
+            shown_all.append(shown)
+            last_block = message.id
+        return shown_all
+
+    def _quote(self, message: Message, by_id: dict[int, Message],
+               edits: dict[int, list[Message]]) -> tuple[str, str] | None:
+        """(author, text) of what `message` replies to: the part the customer quoted if
+        the platform sent it, else the stored message's newest text."""
+        quoted = message.meta.get("quote")
+        quoted = quoted if isinstance(quoted, str) and quoted.strip() else None
+        target_id = message.reply_to_id
+        target = None
+        if target_id is not None:
+            target = by_id.get(target_id) or self._referenced.get(target_id)
+        if target is None:
+            return ("", quoted) if quoted else None
+        text = quoted or (edits[target.id][-1].body if target.id in edits else target.body)
+        return self._author(target), text
+
+    def _fetch_referenced(self) -> None:
+        """Fetch the replied-to messages and edited originals not in the loaded pages."""
+        if self._referencing or self.inbox is None or self.conversation is None:
+            return
+        loaded = {message.id for message in self.messages}
+        wanted = {ref for message in self.messages
+                  for ref in (message.reply_to_id, message.edit_of_id)
+                  if ref is not None and ref not in loaded and ref not in self._referenced}
+        if wanted:
+            self._referencing = True
+            self.run_worker(self._load_referenced(self.conversation.id, sorted(wanted)),
+                            group="thread-referenced", exit_on_error=False)
+
+    async def _load_referenced(self, conversation_id: int, ids: list[int]) -> None:
+        assert self.inbox is not None
+        try:
+            found = {message_id: await self.inbox.message(message_id) for message_id in ids}
+        finally:
+            self._referencing = False
+        if self.conversation is None or self.conversation.id != conversation_id:
+            return
+        for message_id, message in found.items():
+            # Only this dialog's own messages are quoted.
+            self._referenced[message_id] = (
+                message if message is not None and message.conversation_id == conversation_id
+                else None)
+        at_end = self.is_vertical_scroll_end
+        self._relayout()
+        if at_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
 
     def _part(self, component: str) -> Style:
         return component_style(self, component)
@@ -652,11 +828,13 @@ class ThreadView(InboxScrollView, can_focus=True):
         name = message.author or (self.conversation.contact_name if self.conversation else "")
         return one_line(name, 100) or "—"
 
-    def _render_block(self, message: Message, width: int) -> list[Strip]:
+    def _render_block(self, message: Message, width: int, about: Shown = Shown()
+                      ) -> list[Strip]:
         style = self._part
         base = self.rich_style
         console = self.app.console
         lines: list[Text] = []
+        current = about.latest or message  # the text shown is the newest version's
 
         header = Text()
         header.append(self._when(message), style=style("thread-view--time"))
@@ -671,15 +849,33 @@ class ThreadView(InboxScrollView, can_focus=True):
             }.get(message.state, style("thread-view--state"))
             header.append(f"  {STATE_GLYPHS[message.state]} {state_name(message.state)}",
                           style=state_style)
+        if about.latest is not None:
+            header.append("  ✎ " + _("edited {time}", time=self._when(about.latest)),
+                          style=style("thread-view--edited"))
         header.truncate(width, overflow="ellipsis")
         lines.append(header)
+        if about.edit_of is not None or about.edit_of_unknown:
+            edited = (_("edited a message of {time}", time=self._when(about.edit_of))
+                      if about.edit_of is not None else _("edited an earlier message"))
+            lines.extend(_wrap(Text("✎ " + edited, style=style("thread-view--edited")),
+                               width, console))
 
-        body = clean(message.body)
+        if about.quote is not None:
+            author, quoted = about.quote
+            quote = f"▏{author}: {quoted}" if author else f"▏{quoted}"
+            lines.append(_one_row(quote, width, style("thread-view--quote")))
+        forwarded = message.meta.get("forwarded_from")
+        if isinstance(forwarded, str) and forwarded.strip():
+            line = "↪ " + _("forwarded from {origin}", origin=forwarded)
+            lines.extend(_wrap(safe_text(one_line(line), style=style("thread-view--forwarded")),
+                               width, console))
+
+        body = clean(current.body)
         shown, was_cut = cap(body, self.settings.display_cap)
         body_style = style("thread-view--note-body") if message.direction is Direction.NOTE else ""
         if shown:
             lines.extend(_wrap(safe_text(shown, style=body_style), width, console))
-        for attachment in message.attachments:
+        for attachment in current.attachments or message.attachments:
             label = f"⎘ {attachment.kind}"
             if attachment.filename:
                 label += f" · {attachment.filename}"
@@ -708,6 +904,13 @@ class ThreadView(InboxScrollView, can_focus=True):
             line.end = ""
             strips.append(Strip(list(line.render(console)), width))
         return strips
+
+
+def _one_row(untrusted: str, width: int, style: Style) -> Text:
+    """Untrusted text squeezed onto one row of `width` cells, "…" where it is cut."""
+    row = safe_text(one_line(untrusted, 4 * width), style=style)
+    row.truncate(width, overflow="ellipsis")
+    return row
 
 
 def _wrap(text: Text, width: int, console) -> list[Text]:
