@@ -428,8 +428,10 @@ class WebChatTransport:
                 continue
             try:
                 status = await self._availability()
-            except Exception as exc:  # the store was busy: try again next round
-                log.warning("channel %s: could not tell who is online: %s", self.name, exc)
+            except StoreFailed:  # said once, and shown as the channel's health: next round
+                continue
+            except Exception:
+                log.exception("channel %s: could not tell who is online", self.name)
                 continue
             if status != self._status:
                 self._status = status
