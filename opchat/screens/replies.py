@@ -359,10 +359,12 @@ class ReplyForm(ModalScreen[ReplyDraft | None]):
         width: 76; max-width: 100%; height: auto; max-height: 100%;
         border: round $accent; background: $surface; padding: 0 1;
     }
-    ReplyForm Input { height: 1; border: none; padding: 0; margin-bottom: 0; }
-    ReplyForm TextArea { height: 6; border: none; }
+    ReplyForm Input, ReplyForm TextArea { background: $boost; }
+    ReplyForm Input:focus, ReplyForm TextArea:focus { background: $accent 25%; }
+    ReplyForm TextArea { height: 5; }
     ReplyForm Checkbox { height: 1; border: none; padding: 0; }
-    ReplyForm Label { color: $text-muted; }
+    /* Labels wrap inside the form rather than run past its edge (Russian is longer). */
+    ReplyForm Label { color: $text-muted; width: 100%; }
     ReplyForm #reply-form-error { color: $error; height: auto; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -382,17 +384,18 @@ class ReplyForm(ModalScreen[ReplyDraft | None]):
         reply = self.reply
         with Vertical():
             yield Label(_("Shortcut (typed after /)"))
-            yield Input(getattr(reply, "shortcut", ""), id="reply-shortcut")
+            yield Input(getattr(reply, "shortcut", ""), id="reply-shortcut", compact=True)
             yield Label(_("Title"))
-            yield Input(getattr(reply, "title", ""), id="reply-title")
+            yield Input(getattr(reply, "title", ""), id="reply-title", compact=True)
             yield Label(_("Folder"))
-            yield Input(getattr(reply, "folder", ""), id="reply-folder")
+            yield Input(getattr(reply, "folder", ""), id="reply-folder", compact=True)
             yield Label(_("Text; variables such as {contact.first_name}, {operator.name}, "
                           "{date} are filled in when it is inserted"))
             yield TextArea(getattr(reply, "body", ""), id="reply-body", soft_wrap=True,
-                           show_line_numbers=False, tab_behavior="focus")
+                           show_line_numbers=False, tab_behavior="focus", compact=True)
             yield Label(_("File sent with it (a path; optional)"))
-            yield Input(getattr(reply, "attachment", None) or "", id="reply-attachment")
+            yield Input(getattr(reply, "attachment", None) or "", id="reply-attachment",
+                        compact=True)
             yield Checkbox(_("Private: only I see it"), bool(getattr(reply, "owner", None)),
                            id="reply-private")
             yield Static("", id="reply-form-error", markup=False)

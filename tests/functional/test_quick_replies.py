@@ -248,3 +248,53 @@ async def test_f3_adds_edits_and_deletes_replies(tmp_path: Path, settings: Setti
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, RepliesScreen),
                          what="back")
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+async def test_the_f3_form_fits_80x24_and_shows_what_is_typed(
+        tmp_path: Path, settings: Settings, clock: Clock, language: str) -> None:
+    from textual.widgets import Checkbox, Input, Label, Static, TextArea
+
+    from opchat.i18n import set_language
+    from tests.functional.conftest import rendered_text
+
+    await seed(tmp_path, clock)
+    set_language(language)
+    app = make_app(settings, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_dialog(pilot, "Ivan Petrov")
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(app.screen, RepliesScreen), what="F3")
+        await wait_until(pilot, lambda: app.screen.replies, what="the list")
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReplyForm), what="the form")
+        form = app.screen
+        await pilot.pause()
+        box = form.query_one("Vertical").content_region
+        assert 0 <= box.y and box.bottom <= 24 and 0 <= box.x and box.right <= 80
+        # Every field shows what is typed into it while it has the focus.
+        typed = {"#reply-shortcut": "thanks", "#reply-title": "Thank you",
+                 "#reply-folder": "Polite", "#reply-body": "Thanks a lot, {contact.first_name}",
+                 "#reply-attachment": "/tmp/card.pdf"}
+        for selector, text in typed.items():
+            field = form.query_one(selector)
+            field.focus()
+            await pilot.press(*text)
+            await pilot.pause()
+            assert field.has_focus
+            assert text in rendered_text(field), selector
+            assert field.region.height >= 1 and box.contains_region(field.region)
+        # Every label is there in full, inside the form.
+        for widget in form.query(Label).results():
+            shown = " ".join(rendered_text(widget).split())
+            assert shown == " ".join(str(widget.render()).split()), shown
+            assert box.contains_region(widget.region), shown
+        for widget in [*form.query(Checkbox).results(), *form.query(Static).results()]:
+            if isinstance(widget, (Input, TextArea, Label)) or not widget.region:
+                continue
+            assert box.contains_region(widget.region), rendered_text(widget)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, RepliesScreen), what="saved")
+        saved = {r.shortcut: r for r in await app.inbox.quick_replies()}
+        assert saved["thanks"].body == "Thanks a lot, {contact.first_name}"
+    set_language("en")
