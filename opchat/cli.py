@@ -371,9 +371,18 @@ async def open_inbox(settings: Settings):  # -> Inbox (import kept lazy)
     from opchat.store import StoreError
 
     try:
-        return await Inbox.open(settings.data_dir, operator_login(settings))
+        inbox = await Inbox.open(settings.data_dir, operator_login(settings))
     except StoreError as exc:
         raise CliError(_("database: {error}", error=exc)) from exc
+    inbox.operator = _as_customers_see(inbox.operator, settings)
+    return inbox
+
+
+def _as_customers_see(operator, settings: Settings):  # -> Operator
+    """The operator with the name they chose, never their login name (see ask_operator_name)."""
+    import dataclasses
+
+    return dataclasses.replace(operator, name=settings.operator_name or "")
 
 
 def run_store(settings: Settings, work: Callable) -> object:
@@ -418,7 +427,7 @@ async def open_reader(settings: Settings):  # -> Inbox (import kept lazy)
                              "read-only dir without its -shm file; copy the data dir "
                              "somewhere writable to see them", path=db.path), file=sys.stderr)
     login = operator_login(settings)
-    return Inbox(Store(db), Operator(0, login, login))
+    return Inbox(Store(db), _as_customers_see(Operator(0, login, login), settings))
 
 
 def run_reader(settings: Settings, work: Callable) -> object:
@@ -458,6 +467,9 @@ def cmd_app(args: argparse.Namespace) -> int:
     if getattr(args, "demo", False):
         _seed_demo_replies(settings)
     else:
+        if settings.operator_name is None and _is_terminal(sys.stdin) and \
+                _is_terminal(sys.stdout):
+            ask_operator_name(settings, sys.stdin, sys.stdout)
         with_default_channel(settings)
 
     from opchat.app import OpchatApp
@@ -472,6 +484,59 @@ def cmd_app(args: argparse.Namespace) -> int:
                     demo=getattr(args, "demo", False))
     app.run(mouse=settings.mouse)
     return app.return_code or EXIT_OK
+
+
+def ask_operator_name(settings: Settings, answers: IO[str], out: IO[str]) -> None:
+    """The first start: what to do next, and the name customers will see (asked once).
+
+    Asked on the terminal before the app takes the screen. An empty answer is
+    kept too (as no name), so the question is not asked again; replies that use
+    {operator.name} then ask for it each time instead of saying the login name.
+    """
+    from opchat.config import save_operator_name
+
+    web = next((c for c in with_default_channel(_copy(settings)).channels
+                if c.kind == "webchat"), None)
+    lines = [_("Welcome to opchat."), ""]
+    if web is not None and not settings.channels:
+        address = str(web.options.get("listen") or DEFAULT_LISTEN)
+        lines += [_("Customers can write to you now through the web chat: open "
+                    "http://{address}/ in a browser to play a customer.", address=address)]
+    lines += [_("Add a channel: opchat channel add telegram --token 123456:ABC… "
+                "(see opchat channel add --help)."),
+              _("README: {where}", where=readme_location()), "",
+              _("Your name, as customers will see it (\"I'm {operator.name}\" in replies)."),
+              _("Enter alone: no name; replies then ask for it. Change it later in {path} "
+                "(operator_name).", path=settings.config_path)]
+    out.write("\n".join(_wrap(line) for line in lines) + "\n" + _("Your name: "))
+    out.flush()
+    answer = answers.readline()
+    from opchat.sanitize import one_line
+
+    name = one_line(answer.strip(), 100)
+    save_operator_name(settings.config_path, name)
+    settings.operator_name = name
+
+
+def _copy(settings: Settings) -> Settings:
+    import dataclasses
+
+    return dataclasses.replace(settings, channels=list(settings.channels))
+
+
+def _wrap(line: str, width: int = 79) -> str:
+    import textwrap
+
+    # Paths and addresses stay whole, to be copied.
+    return textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
+
+
+def readme_location() -> str:
+    """Where a person reads more: the README beside the code, else the package's page."""
+    source = Path(__file__).resolve().parent.parent / "README.md"
+    if source.is_file():
+        return str(source)
+    return _("the project's description (python -m pip show -v opchat)")
 
 
 def team_cap(settings: Settings) -> int | None:

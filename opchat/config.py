@@ -11,6 +11,7 @@ table and leave the rest of the text, comments included, as it was.
 
     language = "ru"          # "en" | "ru"; absent -> from the locale
     operator = "anna"        # shown as the author of what you send
+    operator_name = "Anna"   # what customers see ({operator.name} in replies)
     [ui]
     mouse = true
     wait_amber = 30          # seconds a customer waits before the row turns amber
@@ -191,6 +192,9 @@ class Settings:
     data_dir: Path
     language: str | None = None
     operator: str | None = None
+    # What customers see as {operator.name}: chosen by the operator, asked once on the
+    # first start; "" means they chose none (replies then ask for it), None: not asked yet.
+    operator_name: str | None = None
     mouse: bool = True
     wait_amber: int = 30
     wait_red: int = 60
@@ -233,6 +237,7 @@ class ConfigError(Exception):
 _TOP_LEVEL: dict[str, type] = {
     "language": str,
     "operator": str,
+    "operator_name": str,
     "ui": dict,
     "log": dict,
     "keymap": dict,
@@ -332,6 +337,9 @@ class _Reader:
             settings.language = self.language(document["language"])
         if "operator" in document:
             settings.operator = self.typed(("operator",), document["operator"], str)
+        if "operator_name" in document:
+            settings.operator_name = self.typed(("operator_name",), document["operator_name"],
+                                                str).strip()
         ui = self.table(document, "ui", _UI)
         if "mouse" in ui:
             settings.mouse = ui["mouse"]
@@ -665,6 +673,40 @@ def save_channel(config_path: Path, channel: ChannelSettings) -> None:
     # What the table means once parsed (a tuple option comes back a list).
     wanted = tomllib.loads(table)["channels"][channel.name]
     _check_edit(config_path, before, new_text, channel.name, wanted)
+    _write_private(config_path, new_text)
+
+
+def save_operator_name(config_path: Path, name: str) -> None:
+    """Set the top-level `operator_name`, keeping the rest of the file's text.
+
+    Replaced where it is, or added before the first table (a key after a
+    `[table]` header would belong to that table).
+    """
+    text = _read_text(config_path) or ""
+    before = _parse(config_path, text)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    line = f"operator_name = {toml_value(name)}{newline}"
+    lines = text.splitlines(keepends=True)
+    first_table = next((n for n, row in enumerate(lines) if _header_of(row) is not None),
+                       len(lines))
+    existing = next((n for n, row in enumerate(lines[:first_table])
+                     if (key := _KEY_LINE.match(row)) and _key_parts(key.group(1))
+                     == ("operator_name",)), None)
+    if existing is not None:
+        lines[existing] = line
+    else:
+        if first_table == len(lines) and lines and not lines[-1].endswith(("\n", "\r")):
+            lines[-1] += newline
+        lines.insert(first_table, line)
+    new_text = "".join(lines)
+    try:
+        after = tomllib.loads(new_text)
+    except tomllib.TOMLDecodeError:
+        after = None
+    if after != {**before, "operator_name": name}:
+        raise ConfigError(config_path, _line_of(new_text, ("operator_name",)),
+                          "cannot set operator_name here without changing other settings; "
+                          "please edit the file by hand")
     _write_private(config_path, new_text)
 
 

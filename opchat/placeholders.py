@@ -128,7 +128,9 @@ def reply_values(
     name = plain_value(contact_name)
     values["contact.name"] = name
     values["contact.first_name"] = name.split(" ")[0] if name else ""
-    values["operator.name"] = plain_value(operator_name or operator_login)
+    # Never the login name: "I'm root" must not reach a customer unless chosen. Without
+    # a chosen name the slot stays for the operator to fill in.
+    values["operator.name"] = plain_value(operator_name)
     values["operator.login"] = plain_value(operator_login)
     values["conversation.id"] = "" if conversation_id is None else str(conversation_id)
     values["channel.name"] = plain_value(channel_name)

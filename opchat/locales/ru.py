@@ -655,3 +655,26 @@ MESSAGES.update({
 PLURALS.update({
     "{n} earlier version": ("{n} прежняя версия", "{n} прежние версии", "{n} прежних версий"),
 })
+
+# The first start: what to do next, and the name customers see (opchat/cli.py)
+MESSAGES.update({
+    "Welcome to opchat.": "Добро пожаловать в opchat.",
+    "Customers can write to you now through the web chat: open http://{address}/ in a "
+    "browser to play a customer.":
+        "Клиенты уже могут писать вам через веб-чат: откройте http://{address}/ в браузере "
+        "и попробуйте сами побыть клиентом.",
+    "Add a channel: opchat channel add telegram --token 123456:ABC… (see opchat channel add "
+    "--help).":
+        "Добавить канал: opchat channel add telegram --token 123456:ABC… (подробнее: opchat "
+        "channel add --help).",
+    "README: {where}": "Описание (README): {where}",
+    "the project's description (python -m pip show -v opchat)":
+        "описание проекта (python -m pip show -v opchat)",
+    "Your name, as customers will see it (\"I'm {operator.name}\" in replies).":
+        "Ваше имя, каким его увидят клиенты («Меня зовут {operator.name}» в ответах).",
+    "Enter alone: no name; replies then ask for it. Change it later in {path} "
+    "(operator_name).":
+        "Просто Enter — без имени: ответы будут спрашивать его. Изменить потом: {path} "
+        "(operator_name).",
+    "Your name: ": "Ваше имя: ",
+})
