@@ -74,6 +74,7 @@ REQUEST_TIMEOUT = 10.0
 MAX_CONNECTIONS_PER_IP = 50  # TCP connections one address may hold (20 web chat sockets...)
 OPEN_FILES_WANTED = 65536  # the soft open-files limit the hub asks for (up to the hard one)
 ACCEPT_PAUSE = 0.5  # seconds without accepting after running out of file descriptors
+OUT_OF_FILES_QUIET = 60.0  # running out of file descriptors is logged at most this often
 LISTEN_BACKLOG = 128
 
 
@@ -514,12 +515,21 @@ class WebServer:
         self._runner = None
         self._tasks: list[asyncio.Task[None]] = []
         self.gate: ConnectionGate | None = None
+        # Connections that have not sent a whole request yet, oldest first: when the
+        # server is full, the oldest of them makes room for a newcomer.
+        self._silent: dict[object, None] = {}
 
     async def mount(self) -> None:
         from aiohttp import web
 
         store = self.hub.inbox.store
-        app = web.Application()
+
+        @web.middleware
+        async def spoke(request: web.Request, handler):
+            self._silent.pop(request.protocol, None)
+            return await handler(request)
+
+        app = web.Application(middlewares=[spoke])
         for name, transport in list(self.hub.transports.items()):
             mount = getattr(transport, "mount", None)
             if not callable(mount):
@@ -585,7 +595,7 @@ class WebServer:
         loop = asyncio.get_running_loop()
         gate = self.gate
         assert gate is not None and self._runner is not None
-        out_of_files = False
+        told_out_of_files = -OUT_OF_FILES_QUIET
         while True:
             try:
                 conn, peer = await loop.sock_accept(sock)
@@ -594,15 +604,15 @@ class WebServer:
                     if exc.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EPERM):
                         continue  # that one client gave up or was refused: next
                     raise
-                if not out_of_files:  # said once, not once per waiting connection
-                    out_of_files = True
+                if loop.time() - told_out_of_files >= OUT_OF_FILES_QUIET:
+                    # Said once, not once per connection waiting (asyncio's own way).
+                    told_out_of_files = loop.time()
                     log.error("web server: out of file descriptors (%s, %d connections "
                               "open); new connections wait", exc.strerror, gate.total)
                 await asyncio.sleep(ACCEPT_PAUSE)
                 continue
-            out_of_files = False
             address = str(peer[0])
-            if not gate.admit(address):
+            if not gate.admit(address, self._make_room):
                 conn.close()
                 continue
             try:
@@ -616,9 +626,22 @@ class WebServer:
     def _connection(self, address: str):
         handler = _counted_handler()(self._runner.server, loop=asyncio.get_running_loop(),
                                      access_log=None, keepalive_timeout=REQUEST_TIMEOUT)
-        assert self.gate is not None
-        handler.on_lost = functools.partial(self.gate.release, address)
+        handler.on_lost = functools.partial(self._lost, handler, address)
+        self._silent[handler] = None
         return handler
+
+    def _lost(self, handler: object, address: str) -> None:
+        self._silent.pop(handler, None)
+        assert self.gate is not None
+        self.gate.release(address)
+
+    def _make_room(self) -> bool:
+        """Close the connection that has waited longest without sending a request."""
+        for handler in self._silent:
+            del self._silent[handler]
+            handler.force_close()  # type: ignore[attr-defined]
+            return True
+        return False
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -645,23 +668,26 @@ class ConnectionGate:
         self._told: set[str] = set()
         self._told_full = False
 
-    def admit(self, address: str) -> bool:
+    def admit(self, address: str, make_room: Callable[[], bool] = lambda: False) -> bool:
+        """Count one more connection from ``address``, or say no. When the server is
+        full, ``make_room`` may close another connection (True) to let this one in."""
         trusted = self.exempt(address)
         address = peer_key(address)
         held = self._open.get(address, 0)
-        if self.total >= self.limit:
-            if not self._told_full:
-                self._told_full = True
-                log.warning("web server: too many connections (%d open, as many as this "
-                            "process can hold); hanging up on new ones until some close",
-                            self.total)
-            return False
         if held >= self.per_address and not trusted:
             if address not in self._told:
                 self._told.add(address)
                 log.warning("web server: refusing connections from %s: %d open already",
                             address, held)
             return False
+        if self.total >= self.limit:
+            if not self._told_full:
+                self._told_full = True
+                log.warning("web server: too many connections (%d open, as many as this "
+                            "process can hold); closing those that sent nothing for the "
+                            "longest to let new ones in", self.total)
+            if not make_room():
+                return False
         self._open[address] = held + 1
         self.total += 1
         return True
