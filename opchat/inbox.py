@@ -104,6 +104,10 @@ class Inbox:
     async def waiting_count(self) -> int:
         return await self.store.waiting_count()
 
+    async def failed_count(self) -> int:
+        """Dialogs waiting because their last reply failed (counted in waiting too)."""
+        return await self.store.failed_count()
+
     async def search(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Messages only, newest first (the store's search.py has the rules)."""
         return await self.store.search(query, limit)
@@ -142,6 +146,10 @@ class Inbox:
 
     async def retry(self, message_id: int) -> bool:
         return await self.store.retry_message(message_id, self.operator)
+
+    async def dismiss_failure(self, conversation_id: int, message_id: int | None = None) -> bool:
+        """Stop waiting on the dialog's failed reply (``message_id``: only if it is that one)."""
+        return await self.store.dismiss_failure(conversation_id, self.operator, message_id)
 
     async def mark_read(self, conversation_id: int) -> None:
         await self.store.mark_read(conversation_id, self.operator)

@@ -51,6 +51,14 @@ class Channel:
     kind: str
     health: Health = Health.STOPPED
     health_detail: str = ""
+    # What its transport can carry (Capabilities' fields: media, edits, max_len...), as
+    # the hub last found it; None until a hub has loaded the channel.
+    capabilities: dict[str, Any] | None = field(default=None, hash=False)
+
+    @property
+    def carries_files(self) -> bool | None:
+        """False when the channel cannot send files; None when not known yet."""
+        return None if self.capabilities is None else bool(self.capabilities.get("media"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +109,9 @@ class Conversation:
     first_response_s: float | None = None
     created_at: float = 0.0
     labels: tuple[str, ...] = ()
+    # The operator's reply that failed and keeps the dialog waiting (until a later
+    # reply is delivered or the failure is dismissed); None when there is none.
+    failed_message_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,8 @@ class Record:
 
 RECORDS: tuple[Record, ...] = (
     Record("channel", "channels",
-           ("id", "name", "kind", "health", "health_detail", "created_at")),
+           ("id", "name", "kind", "health", "health_detail", "created_at", "capabilities"),
+           json_columns=("capabilities",)),
     Record("operator", "operators", ("id", "login", "name", "created_at", "last_seen")),
     Record("contact", "contacts",
            ("id", "name", "phone", "email", "created_at", "notes", "merged_into")),
@@ -55,7 +56,7 @@ RECORDS: tuple[Record, ...] = (
            ("id", "channel_id", "chat_id", "contact_id", "identity_id", "status",
             "assignee_id", "unread", "waiting_since", "first_response_s", "snoozed_until",
             "last_message_at", "last_preview", "last_direction", "last_author", "created_at",
-            "hidden")),
+            "hidden", "failed_message_id")),
     Record("message", "messages",
            ("id", "conversation_id", "channel_id", "external_id", "direction", "author",
             "operator_id", "body", "created_at", "state", "error", "reply_to_id", "hidden",

@@ -244,6 +244,32 @@ MIGRATIONS: list[str] = [
     -- went), so a retry after a restart goes on from there instead of repeating.
     ALTER TABLE outbox ADD COLUMN progress TEXT;
     """,
+    # 6: a reply that failed keeps its dialog waiting until a reply is delivered or an
+    # operator dismisses the failure; what a channel can carry (files...), as the hub
+    # found it in the channel's transport, so the UI knows without importing transports
+    """
+    ALTER TABLE conversations ADD COLUMN failed_message_id INTEGER REFERENCES messages(id);
+    ALTER TABLE channels ADD COLUMN capabilities TEXT;
+    CREATE INDEX conversations_failed ON conversations(failed_message_id)
+        WHERE failed_message_id IS NOT NULL;
+    -- Dialogs still open whose last reply failed looked answered until now: they wait
+    -- again, since the customer's first message after the last reply that went out.
+    UPDATE conversations SET failed_message_id = (
+        SELECT m.id FROM messages m WHERE m.conversation_id = conversations.id
+        AND m.direction = 'out' ORDER BY m.id DESC LIMIT 1)
+    WHERE status IN ('open', 'pending') AND (
+        SELECT m.state FROM messages m WHERE m.conversation_id = conversations.id
+        AND m.direction = 'out' ORDER BY m.id DESC LIMIT 1) = 'failed';
+    UPDATE conversations SET waiting_since = min(
+        coalesce(waiting_since, 1e300),
+        coalesce((SELECT min(m.created_at) FROM messages m
+                  WHERE m.conversation_id = conversations.id AND m.direction = 'in'
+                  AND m.id > coalesce((SELECT max(d.id) FROM messages d
+                      WHERE d.conversation_id = conversations.id AND d.direction = 'out'
+                      AND d.state IN ('sent', 'delivered', 'read')), 0)), 1e300),
+        (SELECT f.created_at FROM messages f WHERE f.id = conversations.failed_message_id))
+    WHERE failed_message_id IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -40,7 +40,7 @@ from opchat.store.history import HistoryStore
 from opchat.store.presence import PresenceStore
 from opchat.store.replies import QuickReplyStore
 from opchat.store.search import SearchStore
-from opchat.store.workflow import WorkflowStore
+from opchat.store.workflow import WorkflowStore, clear_failure, reply_failed
 
 PREVIEW_CHARS = 200
 DB_FILENAME = "opchat.db"
@@ -87,6 +87,16 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
             return [_channel(r) for r in conn.execute("SELECT * FROM channels ORDER BY name")]
 
         return await self.db.read(run)
+
+    async def set_capabilities(self, name: str, capabilities: dict[str, Any]) -> None:
+        """What the channel's transport says it can carry (files, edits...), so that
+        processes which never import transports (the UI) know it too."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE channels SET capabilities = ? WHERE name = ?",
+                         (json.dumps(capabilities, sort_keys=True), name))
+
+        await self.db.write(run)
 
     async def set_health(self, name: str, health: Health, detail: str = "") -> None:
         def run(conn: sqlite3.Connection) -> None:
@@ -219,8 +229,9 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
         def run(conn: sqlite3.Connection) -> Message:
             now = self.clock()
             conv = conn.execute(
-                "SELECT id, channel_id, created_at, waiting_since, first_response_s "
-                "FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+                "SELECT id, channel_id, created_at, waiting_since, first_response_s, "
+                "failed_message_id FROM conversations WHERE id = ?",
+                (conversation_id,)).fetchone()
             if conv is None:
                 raise UnknownConversation(conversation_id)
             outgoing = direction in (Direction.OUT, Direction.AUTO)
@@ -242,8 +253,11 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
                        "last_author = ?"]
             params: list[Any] = [now, body[:PREVIEW_CHARS], direction.value, author]
             if direction == Direction.OUT:
-                # A human answer: the customer is no longer waiting.
-                updates += ["waiting_since = NULL", "unread = 0"]
+                # A human answer: the customer is no longer waiting; unless the last
+                # reply failed, in which case they wait until one is delivered.
+                updates.append("unread = 0")
+                if conv["failed_message_id"] is None:
+                    updates.append("waiting_since = NULL")
                 if conv["first_response_s"] is None and conv["waiting_since"] is not None:
                     updates.append("first_response_s = ?")
                     params.append(now - conv["created_at"])
@@ -297,8 +311,12 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
                 raise UnknownConversation(conversation_id)
             if old == status.value:
                 return
-            # Resolving or snoozing ends the wait; the customer's next message starts a new one.
+            # Resolving or snoozing ends the wait, a failed reply's too (the operator has
+            # decided); the customer's next message starts a new one.
             ends_wait = status in (Status.RESOLVED, Status.SNOOZED)
+            if ends_wait:
+                clear_failure(conn, self.clock(), conversation_id, status.value,
+                              operator.login if operator else None)
             conn.execute("UPDATE conversations SET status = ?, waiting_since = CASE WHEN ? "
                          "THEN NULL ELSE waiting_since END WHERE id = ?",
                          (status.value, ends_wait, conversation_id))
@@ -570,6 +588,11 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
             conn.execute("UPDATE outbox SET state = 'done', updated_at = ?, last_error = NULL "
                          "WHERE message_id = ?", (now, message_id))
             _event(conn, now, "message.state", conv, message_id, data={"state": state.value})
+            if conv is not None and conn.execute(
+                    "SELECT 1 FROM messages WHERE id = ? AND direction = 'out'",
+                    (message_id,)).fetchone():
+                # A reply reached the customer: an earlier failure no longer keeps them waiting.
+                clear_failure(conn, now, conv, "delivered", None, message_id)
 
         await self.db.write(run)
 
@@ -698,6 +721,7 @@ def _fail(conn: sqlite3.Connection, message_id: int, conversation_id: int | None
                  "WHERE message_id = ?", (reason, now, message_id))
     _event(conn, now, "message.state", conversation_id, message_id,
            data={"state": "failed", "error": reason})
+    reply_failed(conn, now, message_id)
 
 
 def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Ingested:
@@ -810,7 +834,7 @@ def _message_id(conn: sqlite3.Connection, channel_id: int, external_id: str | No
 
 def _channel(row: sqlite3.Row) -> Channel:
     return Channel(row["id"], row["name"], row["kind"], Health(row["health"]),
-                   row["health_detail"])
+                   row["health_detail"], _meta(row["capabilities"] or "null") or None)
 
 
 def _conversation(r: sqlite3.Row) -> Conversation:
@@ -822,7 +846,7 @@ def _conversation(r: sqlite3.Row) -> Conversation:
         preview=r["last_preview"], preview_direction=Direction(r["last_direction"]),
         preview_author=r["last_author"],
         assignee=r["assignee"], first_response_s=r["first_response_s"],
-        created_at=r["created_at"],
+        created_at=r["created_at"], failed_message_id=r["failed_message_id"],
         labels=tuple(sorted(r["labels"].split(_SEP))) if r["labels"] else ())
 
 

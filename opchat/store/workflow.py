@@ -1,4 +1,5 @@
-"""What operators do to dialogs besides answering: assign, snooze, label, keep drafts.
+"""What operators do to dialogs besides answering: assign, snooze, label, keep drafts,
+and what keeps a dialog waiting when its reply failed.
 
 Every change writes its ``events`` row in the same transaction, so the other
 operators' apps see it within a moment and ``opchat audit`` can tell who did
@@ -86,13 +87,42 @@ class WorkflowStore:
                                          (conversation_id,)).fetchone())
             if old is None:
                 raise UnknownConversation(conversation_id)
+            now = self.clock()
+            clear_failure(conn, now, conversation_id, "snoozed", by.login if by else None)
             conn.execute("UPDATE conversations SET status = 'snoozed', snoozed_until = ?, "
                          "waiting_since = NULL WHERE id = ?", (until, conversation_id))
-            record_event(conn, self.clock(), "conversation.status", conversation_id,
+            record_event(conn, now, "conversation.status", conversation_id,
                    operator=by.login if by else None,
                    data={"from": old, "to": Status.SNOOZED.value, "until": until})
 
         await self.db.write(run)
+
+    async def dismiss_failure(self, conversation_id: int, by: Operator | None,
+                              message_id: int | None = None) -> bool:
+        """The operator has seen that the dialog's last reply failed and lets it be: the
+        dialog stops waiting on it. ``message_id``: only if that is the failure that
+        stands. False if there was none to dismiss."""
+
+        def run(conn: sqlite3.Connection) -> bool:
+            standing = row_value(conn.execute(
+                "SELECT failed_message_id FROM conversations WHERE id = ?",
+                (conversation_id,)).fetchone())
+            if standing is None or (message_id is not None and message_id != standing):
+                return False
+            return clear_failure(conn, self.clock(), conversation_id, "dismissed",
+                                 by.login if by else None)
+
+        return await self.db.write(run)
+
+    async def failed_count(self) -> int:
+        """Dialogs whose last reply failed (each also counts as waiting)."""
+
+        def run(conn: sqlite3.Connection) -> int:
+            return conn.execute("SELECT count(*) FROM conversations "
+                                "WHERE failed_message_id IS NOT NULL AND hidden = 0"
+                                ).fetchone()[0]
+
+        return await self.db.read(run)
 
     async def wake_snoozed(self) -> list[int]:
         """Reopen the snoozed dialogs whose time has come; returns their ids."""
@@ -215,3 +245,70 @@ def _open_load(conn: sqlite3.Connection) -> dict[str, int]:
         "SELECT op.login, count(*) FROM conversations c JOIN operators op "
         "ON op.id = c.assignee_id WHERE c.status IN ('open', 'pending') AND c.hidden = 0 "
         "GROUP BY op.login")}
+
+
+# A reply that failed ----------------------------------------------------------------------
+#
+# A dialog whose last reply failed (the customer blocked the bot, a send cut short by a
+# crash...) has not been answered, whatever the thread's order says: it waits again, shows
+# the failure in the list and in the status bar, until a later reply is delivered or an
+# operator dismisses the failure (resolving or snoozing the dialog dismisses it too). This
+# is store state in `conversations.failed_message_id`, so every process sees the same.
+
+
+def reply_failed(conn: sqlite3.Connection, now: float, message_id: int) -> None:
+    """Message ``message_id`` was just marked failed: if it was an operator's reply, its
+    dialog waits again (and comes back if it was resolved or snoozed)."""
+    row = conn.execute(
+        "SELECT m.conversation_id, m.direction, m.created_at, c.status, c.waiting_since, "
+        "c.failed_message_id FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        "WHERE m.id = ?", (message_id,)).fetchone()
+    if row is None or row["direction"] != "out":
+        return  # an automatic answer failing leaves nobody less answered than they were
+    conversation_id = row["conversation_id"]
+    if (row["failed_message_id"] or 0) > message_id:
+        return  # a later failure stands already
+    answered = row_value(conn.execute(
+        "SELECT max(id) FROM messages WHERE conversation_id = ? AND direction = 'out' "
+        "AND state IN ('sent', 'delivered', 'read')", (conversation_id,)).fetchone()) or 0
+    if answered > message_id:
+        return  # an older reply retried: a later one has reached the customer
+    since = min(t for t in (row["waiting_since"], _first_customer_message(
+        conn, conversation_id, answered), row["created_at"]) if t is not None)
+    reopen = row["status"] in (Status.RESOLVED.value, Status.SNOOZED.value)
+    conn.execute(
+        "UPDATE conversations SET failed_message_id = ?, waiting_since = ?, "
+        "status = CASE WHEN ? THEN 'open' ELSE status END, "
+        "snoozed_until = CASE WHEN ? THEN NULL ELSE snoozed_until END WHERE id = ?",
+        (message_id, since, reopen, reopen, conversation_id))
+    record_event(conn, now, "conversation.failed", conversation_id, message_id,
+                 data={"waiting_since": since})
+    if reopen:
+        record_event(conn, now, "conversation.status", conversation_id,
+                     data={"from": row["status"], "to": Status.OPEN.value,
+                           "reason": "reply failed"})
+
+
+def clear_failure(conn: sqlite3.Connection, now: float, conversation_id: int, reason: str,
+                  operator: str | None, delivered_id: int | None = None) -> bool:
+    """The failure that keeps the dialog waiting no longer stands: ``reason`` is
+    "delivered" (message ``delivered_id``, a later reply, went out), "dismissed",
+    "resolved" or "snoozed". The dialog then waits only for what the customer wrote
+    after. False if no failure stood (or a later one than ``delivered_id``)."""
+    failed = row_value(conn.execute("SELECT failed_message_id FROM conversations WHERE id = ?",
+                                    (conversation_id,)).fetchone())
+    if failed is None or (delivered_id is not None and delivered_id < failed):
+        return False
+    since = _first_customer_message(conn, conversation_id, max(failed, delivered_id or 0))
+    conn.execute("UPDATE conversations SET failed_message_id = NULL, waiting_since = ? "
+                 "WHERE id = ?", (since, conversation_id))
+    record_event(conn, now, "conversation.failure_cleared", conversation_id, failed, operator,
+                 {"reason": reason})
+    return True
+
+
+def _first_customer_message(conn: sqlite3.Connection, conversation_id: int,
+                            after_id: int) -> float | None:
+    return row_value(conn.execute(
+        "SELECT min(created_at) FROM messages WHERE conversation_id = ? AND direction = 'in' "
+        "AND id > ?", (conversation_id, after_id)).fetchone())

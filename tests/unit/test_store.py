@@ -352,3 +352,29 @@ async def test_later_details_fill_the_contact_and_refresh_the_profile(inbox: Inb
 
     assert json.loads(profile) == {"page": "/pricing", "language": "ru"}
     assert first.conversation_id
+
+
+async def test_upgrading_makes_dialogs_whose_last_reply_failed_wait_again(
+        tmp_path: Path) -> None:
+    clock = Clock()
+    inbox = await Inbox.open(tmp_path, "anna", clock=clock)
+    conv = (await inbox.store.ingest(inbound(1))).conversation_id
+    clock.now += 60
+    reply = await inbox.send(conv, "hi")
+    await inbox.store.mark_failed(reply.id, "blocked")
+    await inbox.close()
+    # The same store as schema 5 left it: the failed reply made the dialog look answered.
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    conn.executescript("UPDATE conversations SET waiting_since = NULL; "
+                       "DROP INDEX conversations_failed; "
+                       "ALTER TABLE conversations DROP COLUMN failed_message_id; "
+                       "ALTER TABLE channels DROP COLUMN capabilities; PRAGMA user_version = 5;")
+    conn.close()
+    inbox = await Inbox.open(tmp_path, "anna", clock=clock)
+    try:
+        upgraded = await inbox.conversation(conv)
+        assert upgraded is not None and upgraded.failed_message_id == reply.id
+        assert upgraded.waiting_since == clock.now - 60
+        assert await inbox.waiting_count() == 1
+    finally:
+        await inbox.close()

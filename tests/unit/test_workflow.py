@@ -168,3 +168,119 @@ async def test_each_operator_gets_their_own_most_used_replies_first(
         assert "ship" not in [r.shortcut for r in await boris.quick_replies()]
     finally:
         await boris.close()
+
+
+# A reply that failed keeps its dialog waiting ------------------------------------------------
+
+WAITING = ConversationFilter(waiting_only=True, order="waiting")
+
+
+async def waiting_ids(inbox: Inbox) -> list[int]:
+    return [c.id for c in await inbox.conversations(WAITING)]
+
+
+async def test_a_failed_reply_keeps_the_dialog_waiting_until_one_is_delivered(
+        inbox: Inbox) -> None:
+    clock = inbox.clock
+    assert isinstance(clock, Clock)
+    started = clock.now
+    bob, ivan = await dialog(inbox, "bob"), await dialog(inbox, "ivan")
+    clock.now += 60
+    reply = await inbox.send(bob, "Here is your invoice")
+    assert await waiting_ids(inbox) == [ivan]  # queued: he is answered, for now
+    [item] = await inbox.store.claim_due(["web"])
+    await inbox.store.mark_failed(item.message.message_id, "the customer blocked the bot")
+    # Not answered after all: waiting again since his own message, and counted as failed.
+    conv = await inbox.conversation(bob)
+    assert conv is not None and conv.failed_message_id == reply.id
+    assert conv.waiting_since == started
+    assert await waiting_ids(inbox) == [bob, ivan]
+    assert (await inbox.waiting_count(), await inbox.failed_count()) == (2, 1)
+    assert await inbox.count(WAITING) == 2
+    # Another reply queued does not hide the failure: only one delivered does.
+    second = await inbox.send(bob, "Trying again")
+    assert bob in await waiting_ids(inbox)
+    [item] = await inbox.store.claim_due(["web"])
+    await inbox.store.mark_sent(item.message.message_id, "x-2")
+    conv = await inbox.conversation(bob)
+    assert conv is not None and conv.failed_message_id is None and conv.waiting_since is None
+    assert (await inbox.waiting_count(), await inbox.failed_count()) == (1, 0)
+    kinds = [(e.kind, e.message_id, e.data.get("reason")) for e in await inbox.store.events_after(0)
+             if e.kind.startswith("conversation.fail")]
+    assert kinds == [("conversation.failed", reply.id, None),
+                     ("conversation.failure_cleared", reply.id, "delivered")]
+    assert second.id > reply.id
+
+
+async def test_a_send_interrupted_by_a_crash_keeps_the_dialog_waiting(
+        tmp_path: Path, inbox: Inbox) -> None:
+    bob = await dialog(inbox, "bob")
+    await inbox.send(bob, "On its way")
+    await inbox.store.claim_due(["web"])  # the hub took it, then died
+    assert await waiting_ids(inbox) == []
+    # Another process (the next hub) finds it half-sent; this one sees the store.
+    other = await Inbox.open(tmp_path, "boris")
+    try:
+        assert await other.store.recover_interrupted_sends() == 1
+    finally:
+        await other.close()
+    assert await waiting_ids(inbox) == [bob]
+    assert await inbox.failed_count() == 1
+
+
+async def test_a_failure_reopens_a_dialog_resolved_meanwhile(inbox: Inbox) -> None:
+    bob = await dialog(inbox, "bob")
+    reply = await inbox.send(bob, "Done, bye")
+    await inbox.set_status(bob, Status.RESOLVED)  # Alt+E right after sending
+    await inbox.store.mark_failed(reply.id, "blocked")
+    conv = await inbox.conversation(bob)
+    assert conv is not None and conv.status == Status.OPEN and conv.waiting_since is not None
+    assert await inbox.count(ConversationFilter(statuses=frozenset({Status.OPEN}))) == 1
+
+
+async def test_dismissing_a_failure_is_recorded_with_who(tmp_path: Path, inbox: Inbox) -> None:
+    clock = inbox.clock
+    assert isinstance(clock, Clock)
+    bob = await dialog(inbox, "bob")
+    reply = await inbox.send(bob, "Hello?")
+    await inbox.store.mark_failed(reply.id, "blocked")
+    older = await inbox.send(bob, "again")
+    await inbox.store.mark_failed(older.id, "blocked")  # the later failure now stands
+    assert not await inbox.dismiss_failure(bob, reply.id)  # not the one that stands
+    boris = await Inbox.open(tmp_path, "boris")
+    try:
+        assert await boris.dismiss_failure(bob, older.id)
+        assert not await boris.dismiss_failure(bob)  # nothing left to dismiss
+    finally:
+        await boris.close()
+    assert await waiting_ids(inbox) == []
+    assert await inbox.failed_count() == 0
+    [dismissed] = [e for e in await inbox.store.events_after(0)
+                   if e.kind == "conversation.failure_cleared"]
+    assert (dismissed.operator, dismissed.message_id, dismissed.data) == (
+        "boris", older.id, {"reason": "dismissed"})
+    # What the customer wrote after the failed reply still waits for an answer.
+    second = await inbox.send(bob, "and again")
+    await inbox.store.mark_failed(second.id, "blocked")
+    clock.now += 30
+    await dialog(inbox, "bob", 2)
+    assert await inbox.dismiss_failure(bob)
+    conv = await inbox.conversation(bob)
+    assert conv is not None and conv.waiting_since == clock.now
+
+
+async def test_resolving_dismisses_the_failure_and_an_auto_answer_failing_does_not_count(
+        inbox: Inbox) -> None:
+    from opchat.model import Direction
+
+    bob, ann = await dialog(inbox, "bob"), await dialog(inbox, "ann")
+    reply = await inbox.send(bob, "x")
+    await inbox.store.mark_failed(reply.id, "blocked")
+    await inbox.set_status(bob, Status.RESOLVED)
+    assert await inbox.failed_count() == 0 and await waiting_ids(inbox) == [ann]
+    [cleared] = [e for e in await inbox.store.events_after(0)
+                 if e.kind == "conversation.failure_cleared"]
+    assert (cleared.operator, cleared.data) == ("anna", {"reason": "resolved"})
+    auto = await inbox.store.add_message(ann, "We are closed", None, Direction.AUTO)
+    await inbox.store.mark_failed(auto.id, "blocked")
+    assert await inbox.failed_count() == 0 and await waiting_ids(inbox) == [ann]
