@@ -502,9 +502,10 @@ class WebServer:
     every file descriptor (and with them the web chat, the webhooks and the
     store): one address holds at most ``MAX_CONNECTIONS_PER_IP`` (trusted proxies
     excepted), all together at most what the open-files limit leaves after a
-    reserve, and whoever is over is hung up on before a byte is read. A request's
-    headers must arrive, and a kept-alive connection must speak again, within
-    ``REQUEST_TIMEOUT``.
+    reserve. Over the first, a connection is hung up on before a byte is read;
+    over the second, the oldest connection that has sent no request yet makes
+    room. A request's headers must arrive, and a kept-alive connection must speak
+    again, within ``REQUEST_TIMEOUT``.
     """
 
     def __init__(self, hub: Hub) -> None:
