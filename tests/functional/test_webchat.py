@@ -969,3 +969,20 @@ async def test_doctor_shows_the_refused_origin_now_and_after_the_hub_stopped(
     doctor = await asyncio.to_thread(run, tmp_path, "doctor")
     assert "when the hub last ran: degraded, refused origin https://www.shop.ru" in \
         doctor.stdout, doctor.stdout
+
+
+def test_the_hubs_own_origins_come_from_the_address_not_the_host_header(
+    tmp_path: Path
+) -> None:
+    def own(listen: str, local: Any) -> set[str]:
+        return WebChatTransport(ChannelSettings("w", "webchat", {"listen": listen}),
+                                tmp_path).own_origins(local)
+
+    assert own("127.0.0.1:8765", ("127.0.0.1", 8765)) == {"http://127.0.0.1:8765",
+                                                          "http://localhost:8765"}
+    # Listening everywhere: the address the connection came in on.
+    assert own("0.0.0.0:8765", ("192.0.2.5", 8765)) == {"http://192.0.2.5:8765"}
+    assert own("[::]:8765", ("::ffff:192.0.2.5", 8765, 0, 0)) == {"http://192.0.2.5:8765"}
+    assert own("[::1]:8765", ("::1", 8765, 0, 0)) == {"http://[::1]:8765",
+                                                      "http://localhost:8765"}
+    assert own("127.0.0.1:8765", None) == set()
