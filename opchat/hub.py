@@ -601,15 +601,18 @@ class WebServer:
             try:
                 conn, peer = await loop.sock_accept(sock)
             except OSError as exc:
-                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    if exc.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EPERM):
-                        continue  # that one client gave up or was refused: next
-                    raise
+                if exc.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EPERM):
+                    continue  # that one client gave up or was refused: next
+                # Out of file descriptors (or memory, or something stranger): wait and
+                # try again, saying so once rather than once per waiting connection
+                # (asyncio's own way), and never leaving the web chat unserved for good.
                 if loop.time() - told_out_of_files >= OUT_OF_FILES_QUIET:
-                    # Said once, not once per connection waiting (asyncio's own way).
                     told_out_of_files = loop.time()
-                    log.error("web server: out of file descriptors (%s, %d connections "
-                              "open); new connections wait", exc.strerror, gate.total)
+                    what = ("out of file descriptors" if exc.errno in (errno.EMFILE,
+                                                                       errno.ENFILE)
+                            else "cannot accept connections")
+                    log.error("web server: %s (%s, %d connections open); new connections "
+                              "wait", what, exc.strerror or exc, gate.total)
                 await asyncio.sleep(ACCEPT_PAUSE)
                 continue
             address = str(peer[0])
