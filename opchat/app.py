@@ -9,6 +9,16 @@ worker opens the store (`open_inbox`), loads the list, and starts
   app exits and says whether this process runs the channels ("hub") or
   another one does ("follower").
 
+Keys are handled one at a time, in the order typed. A terminal delivers a
+fast typist's burst (or tmux's send-keys) all at once, and Textual would hand
+every key of it to the widget focused at that instant: the text typed after
+Enter in the list went to the list, a newline typed between two letters came
+after both. So the app queues what the terminal sends (`on_event`) and
+`_feed_keys` passes on the next key only once the screens have handled
+everything the previous one set off, and the dialog it opened has its draft
+(`InboxScreen.ready_for_keys`) — at most `KEY_SETTLE_LIMIT` later, so a slow
+store never swallows the keyboard.
+
 The UI never imports a transport, never runs SQL and never starts the hub
 itself. Every worker's failure ends up in `on_work_failed`: logged with its
 traceback to the log file, shown to the operator as one line.
@@ -23,8 +33,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.message_pump import MessagePump
 from textual.worker import Worker
 
 from opchat.alerts import Alerter
@@ -33,7 +45,7 @@ from opchat.sanitize import one_line
 from opchat.screens.help import HelpScreen
 from opchat.screens.inbox import InboxScreen
 from opchat.widgets import ReportsWorkerErrors, WorkFailed, translate_bindings
-from opchat.widgets.composer import Composer, register_alt_enter
+from opchat.widgets.composer import Composer, register_terminal_keys
 from opchat.widgets.conversation_list import ConversationList
 from opchat.widgets.thread_view import ThreadView
 
@@ -45,6 +57,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("opchat.ui")
 
 REDRAW_INTERVAL = 0.05  # seconds; change events arriving faster are drawn together
+# Seconds a key waits at most for the screen to finish with the key before it.
+KEY_SETTLE_LIMIT = 1.0
 
 OpenInbox = Callable[[], Awaitable["Inbox"]]
 RunHub = Callable[["Inbox", Callable[[str], None]], Awaitable[None]]
@@ -82,7 +96,7 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
     ) -> None:
         super().__init__()
         translate_bindings(self)
-        register_alt_enter()
+        register_terminal_keys()
         self.settings = settings
         self.open_inbox = open_inbox
         self.run_hub = run_hub
@@ -96,6 +110,7 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
         self._follower: Worker | None = None
         self._presence: Worker | None = None
         self._hub: Worker | None = None
+        self._keys: asyncio.Queue[events.Key | events.Paste] | None = None
 
     def get_default_screen(self) -> InboxScreen:
         self.inbox_screen = InboxScreen(self.settings, self.clock, demo=self.demo)
@@ -104,6 +119,8 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
     def on_mount(self) -> None:
         if self.settings.keymap:  # the config's [keymap]: binding id -> keys
             self.set_keymap(self.settings.keymap)
+        self._keys = asyncio.Queue()
+        self.run_worker(self._feed_keys(), name="keys", group="keys", exit_on_error=False)
         # Open the store only once the first frame is on the terminal.
         self.call_after_refresh(self._start)
 
@@ -152,6 +169,64 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
                 await self.inbox.close()
             except Exception:
                 log.warning("closing the inbox failed", exc_info=True)
+
+    # Keys, one at a time ----------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if (self._keys is not None and isinstance(event, (events.Key, events.Paste))
+                and not event.is_forwarded):
+            self._keys.put_nowait(event)  # from the terminal: handled in turn by _feed_keys
+            return
+        await super().on_event(event)
+
+    async def _feed_keys(self) -> None:
+        assert self._keys is not None
+        while True:
+            event = await self._keys.get()
+            try:
+                await self._settle()
+                dispatched = asyncio.Event()
+                if self.call_later(self._dispatch_input, event, dispatched):
+                    await asyncio.wait_for(dispatched.wait(), KEY_SETTLE_LIMIT)
+            except TimeoutError:
+                log.warning("a key took more than %ss to handle", KEY_SETTLE_LIMIT)
+            except Exception:
+                log.error("could not pass on a key", exc_info=True)
+
+    async def _dispatch_input(self, event: events.Key | events.Paste,
+                              dispatched: asyncio.Event) -> None:
+        try:
+            await super().on_event(event)  # Textual's own: priority bindings, then the focus
+        finally:
+            dispatched.set()
+
+    def _pumps(self) -> list[MessagePump]:
+        pumps: list[MessagePump] = [self]
+        for screen in self.screen_stack:
+            pumps.extend(screen.walk_children(with_self=True))
+        return pumps
+
+    async def _settle(self) -> None:
+        """Return once the screens have handled every message the last key set off.
+
+        A key's effects travel as messages (a key bubbling up to its bindings, `Opened`
+        from the list to the screen, the focus moving), so this waits, round after
+        round, for every widget with messages queued to get through them.
+        """
+        deadline = time.monotonic() + KEY_SETTLE_LIMIT
+        while (left := deadline - time.monotonic()) > 0:
+            busy = [pump for pump in self._pumps() if pump.message_queue_size]
+            try:
+                if busy:
+                    await asyncio.wait_for(_handled(busy), left)
+                elif not self.inbox_screen.ready_for_keys.is_set():  # a draft is loading
+                    await asyncio.wait_for(self.inbox_screen.ready_for_keys.wait(), left)
+                else:
+                    await asyncio.sleep(0)  # a pump just woken has not taken its message yet
+                    if not any(pump.message_queue_size for pump in self._pumps()):
+                        return
+            except TimeoutError:
+                return
 
     # The hub's role ---------------------------------------------------------------------
 
@@ -232,6 +307,10 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
             ("Ctrl+Z, Ctrl+Y", _("undo, redo")),
             ("Ctrl+W, Ctrl+U, Ctrl+K", _("delete a word, to the line start, to the line end")),
             ("Up", _("on the first line: go to the messages")),
+            ("Alt+B", _("a word left")),
+            (_("a letter in the list"),
+             _("goes to the open dialog's reply box, and so does everything typed after it "
+               "(j and k too)")),
             ("Tab, Shift+Tab", _("next, previous pane")),
             (_("/ and a shortcut"), _("quick replies as you type; Tab or Enter inserts")),
             (_("1–9 in the palette (nothing typed)"),
@@ -241,3 +320,13 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
             extra.append((_("Quick replies on keys (config [reply_keys])"), [
                 (keys, f"/{shortcut}") for shortcut, keys in self.settings.reply_keys.items()]))
         self.push_screen(HelpScreen(groups, extra))  # type: ignore[arg-type]
+
+
+async def _handled(pumps: list[MessagePump]) -> None:
+    """Wait until each of `pumps` has handled the messages it has queued now."""
+    waits = []
+    for pump in pumps:
+        done = asyncio.Event()
+        if pump.call_later(done.set):
+            waits.append(done.wait())
+    await asyncio.gather(*waits)

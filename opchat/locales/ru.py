@@ -656,6 +656,15 @@ PLURALS.update({
     "{n} earlier version": ("{n} прежняя версия", "{n} прежние версии", "{n} прежних версий"),
 })
 
+# Keys from a fast typist; Alt keys as a plain terminal sends them (issue 10)
+MESSAGES.update({
+    "Word left": "На слово влево",
+    "a word left": "на слово влево",
+    "a letter in the list": "буква в списке",
+    "goes to the open dialog's reply box, and so does everything typed after it (j and k too)":
+        "уходит в поле ответа открытого диалога, и всё набранное следом тоже (j и k тоже)",
+})
+
 # The first start: what to do next, and the name customers see (opchat/cli.py)
 MESSAGES.update({
     "Welcome to opchat.": "Добро пожаловать в opchat.",

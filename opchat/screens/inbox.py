@@ -16,6 +16,7 @@ for, and turns batches of change events into "reload this, append that".
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -160,6 +161,11 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         self._typed: tuple[int, str] | None = None  # (dialog, text) the composer last had
         self._loaded_text: str | None = None  # what opening a dialog put in the composer
         self._typing_sent = 0.0  # when this operator last said "typing" (monotonic)
+        # Cleared while an opened dialog reads its stored draft: the app holds the keys
+        # typed meanwhile, so they land after the draft, in that dialog's box.
+        self.ready_for_keys = asyncio.Event()
+        self.ready_for_keys.set()
+        self._draft_loading: int | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
@@ -238,9 +244,12 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             remembered = self._drafts.pop(conversation.id, None)
             self._loaded_text = remembered or ""
             composer.load_text(self._loaded_text)
+            composer.conversation_id = conversation.id
             composer.set_files(self.outgoing_files.get(conversation.id, []))
             composer.move_cursor(composer.document.end)
             if remembered is None:  # not typed in this session: maybe in an earlier one
+                self._draft_loading = conversation.id
+                self.ready_for_keys.clear()
                 self.run_worker(self._load_draft(conversation.id), exit_on_error=False)
             self.run_worker(self.inbox.set_viewing(conversation.id), group="viewing",
                             exclusive=True, exit_on_error=False)
@@ -261,13 +270,23 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
 
     async def _load_draft(self, conversation_id: int) -> None:
         assert self.inbox is not None
-        text = await self.inbox.draft(conversation_id)
-        composer = self.composer
-        if (text and self.opened is not None and self.opened.id == conversation_id
-                and not composer.text):
-            self._loaded_text = text
-            composer.load_text(text)
-            composer.move_cursor(composer.document.end)
+        try:
+            text = await self.inbox.draft(conversation_id)
+            composer = self.composer
+            if not text or self.opened is None or self.opened.id != conversation_id:
+                return
+            if not composer.text:
+                self._loaded_text = text
+                composer.load_text(text)
+                composer.move_cursor(composer.document.end)
+            elif not composer.text.startswith(text):
+                # Keys outran a slow store (see the app's KEY_SETTLE_LIMIT): they
+                # follow the draft rather than replace it.
+                composer.insert(text, (0, 0))
+        finally:
+            if self._draft_loading == conversation_id:
+                self._draft_loading = None
+                self.ready_for_keys.set()
 
     def _show_title(self, conversation: Conversation) -> None:
         tag, colour = channel_tag(conversation.channel_kind)
@@ -351,15 +370,20 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
 
     @on(Composer.Submitted)
     def _send(self, event: Composer.Submitted) -> None:
+        # The composer has emptied itself already: keys typed after Enter are the next
+        # message's. The dialog is the one whose box was sent, whatever is open now.
         if self.inbox is None or self.opened is None:
             return
-        event.composer.clear()
-        note = self.note_mode
-        self._set_note_mode(False)  # a note is one message; the next is a reply again
-        self._typing_sent = 0.0
-        files = [] if note else self.outgoing_files.pop(self.opened.id, [])
-        event.composer.set_files([] if not note else event.composer.files)
-        self.run_worker(self._deliver(self.opened.id, event.text, note, files), group="send",
+        conversation_id = event.conversation_id or self.opened.id
+        here = conversation_id == self.opened.id
+        note = event.note
+        if here:
+            self._set_note_mode(False)  # a note is one message; the next is a reply again
+            self._typing_sent = 0.0
+        files = [] if note else self.outgoing_files.pop(conversation_id, [])
+        if here and not note:
+            event.composer.set_files([])
+        self.run_worker(self._deliver(conversation_id, event.text, note, files), group="send",
                         exit_on_error=False)
 
     async def _deliver(self, conversation_id: int, text: str, note: bool = False,

@@ -2,12 +2,16 @@
 
 A `TextArea` with chat keys: Enter sends, Ctrl+J or Alt+Enter starts a new
 line, Up on the first line goes to the thread (to pick a message), Escape
-goes back to the list.
+goes back to the list, Alt+B moves a word left (as in a shell; Alt+F is the
+label filter).
 
-Alt+Enter: terminals that speak the kitty keyboard protocol report it as
-"alt+enter"; the others (xterm, tmux, most SSH clients) send ESC CR, which
-Textual would read as a plain Enter and so send a half-written message.
-`register_alt_enter()` makes ESC CR arrive as Ctrl+J instead.
+Enter sends the text as it is at that key, for the dialog loaded into the box
+then (`Submitted.conversation_id`), and empties the box at once: what is typed
+right after Enter is the start of the next message.
+
+Alt keys: terminals that speak the kitty keyboard protocol report them as
+such; the others (xterm, tmux, most SSH clients) send ESC and the key, which
+`register_terminal_keys()` makes Textual read as Alt+key (see there).
 
 Quick replies: `/` and a few letters of a shortcut open the drop-down
 (`ReplyCompletion`, which the screen hands in as `completion`); Tab or Enter
@@ -22,7 +26,9 @@ by the screen for the open dialog, says which names have a value.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Mapping
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -50,23 +56,40 @@ SLASH = re.compile(r"(?:^|(?<=\s))/([\w.-]{0,40})$")
 PLACEHOLDER_HIGHLIGHT = "opchat-placeholder"
 
 
-def register_alt_enter() -> None:
-    """Read ESC CR (Alt+Enter outside the kitty protocol) as Ctrl+J: a new line.
+def register_terminal_keys() -> None:
+    """Read Alt+letter, Alt+digit and Alt+Enter as a plain terminal sends them.
 
-    Also read ESC and a digit as Alt+digit (Alt+1/2/3 move between the panes).
-    Textual reads those as the characters macOS types for Option+digit ("¡", "™",
-    "£"...), for WezTerm on macOS; every other terminal, and any terminal over
-    SSH, sends ESC and the digit for Alt+digit, which then typed "™" into the
-    reply instead of moving the focus.
+    Outside the kitty keyboard protocol (xterm, tmux, most SSH clients) Alt+key
+    arrives as ESC and the key, and Textual reads some of those as other keys:
+
+    * ESC CR (Alt+Enter) as a plain Enter, which would send a half-written
+      message: it becomes Ctrl+J, a new line;
+    * ESC f and ESC b as Ctrl+Right and Ctrl+Left, so Alt+F (the label filter)
+      never fired;
+    * ESC and a digit as the character macOS types for Option+digit ("¡", "™",
+      "£"..., for WezTerm on macOS), so Alt+2 typed "™" into the reply.
+
+    Every ESC + lower-case letter or digit is now read as Alt+that key at once.
+    The others Textual also reads as Alt+key, but only after a pause: in a
+    burst of more than 32 keys, or before another ESC, it typed "^" and the
+    letter instead.
     """
     from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
-    from textual.keys import Keys
 
-    if isinstance(ANSI_SEQUENCES_KEYS, dict):
-        ANSI_SEQUENCES_KEYS.setdefault("\x1b\r", (Keys.ControlJ,))
-        for digit in "0123456789":
-            if isinstance(ANSI_SEQUENCES_KEYS.get(f"\x1b{digit}"), str):
-                del ANSI_SEQUENCES_KEYS[f"\x1b{digit}"]
+    if not isinstance(ANSI_SEQUENCES_KEYS, dict):
+        return
+    ANSI_SEQUENCES_KEYS["\x1b\r"] = (_AltKey.newline,)
+    for key in _AltKey:
+        if key.value.startswith("alt+"):
+            ANSI_SEQUENCES_KEYS[f"\x1b{key.value[4:]}"] = (key,)
+
+
+register_alt_enter = register_terminal_keys  # its name before it did more than Alt+Enter
+
+# Textual's table maps a sequence to members of its Keys enum and reads their
+# `.value`; the names it gives Alt+letter are "alt+f", which Keys has not.
+_AltKey = Enum("_AltKey", {"newline": "ctrl+j", **{
+    f"alt_{char}": f"alt+{char}" for char in string.ascii_lowercase + string.digits}})
 
 
 class Composer(TextArea):
@@ -75,6 +98,9 @@ class Composer(TextArea):
                 tooltip=_("Send the message")),
         Binding("ctrl+j,alt+enter", "newline", _("Newline"), key_display="^j",
                 id="opchat.composer.newline", tooltip=_("Start a new line (also Alt+Enter)")),
+        # ESC b was Ctrl+Left until Alt+letter was read as such: keep the shell's word left.
+        Binding("alt+b", "cursor_word_left", _("Word left"), show=False,
+                id="opchat.composer.word_left"),
         Binding("escape", "leave", _("To the list"), show=False, id="opchat.composer.leave"),
         Binding("tab", "tab", _("Complete"), show=False, id="opchat.composer.complete",
                 tooltip=_("Take the /reply shown; else go to the next unfilled variable; "
@@ -86,12 +112,16 @@ class Composer(TextArea):
     COMPONENT_CLASSES: ClassVar[set[str]] = {"composer--placeholder"}
 
     class Submitted(Message):
-        """The operator pressed Enter on text worth sending."""
+        """The operator pressed Enter on text worth sending, in `conversation_id`'s box;
+        `note`: it was written as a private note."""
 
-        def __init__(self, composer: Composer, text: str) -> None:
+        def __init__(self, composer: Composer, text: str,
+                     conversation_id: int | None = None, note: bool = False) -> None:
             super().__init__()
             self.composer = composer
             self.text = text
+            self.conversation_id = conversation_id
+            self.note = note
 
     class LeaveTop(Message):
         """Up on the first line: the thread is next."""
@@ -126,6 +156,7 @@ class Composer(TextArea):
         self.variables: Mapping[str, str] = {}  # the open dialog's values, by name
         self.files: list[Path] = []  # files to send with the next message (Ctrl+T)
         self.note_label: str | None = None
+        self.conversation_id: int | None = None  # the dialog whose reply this is
         self._slash: tuple[Location, Location] | None = None
 
     def set_files(self, files: list[Path]) -> None:
@@ -164,18 +195,24 @@ class Composer(TextArea):
             return
         unfilled = self.unfilled()
         if not unfilled:
-            self.post_message(self.Submitted(self, text))
+            self._submit(text)
             return
         self._select_slot(unfilled[0])
+        conversation_id = self.conversation_id
 
         def answered(send: bool | None) -> None:
             # Only the text that was asked about is sent: not a text edited meanwhile.
-            if send and self.text == text:
-                self.post_message(self.Submitted(self, text))
+            if send and self.text == text and self.conversation_id == conversation_id:
+                self._submit(text)
             else:
                 self.focus()
 
         self.app.push_screen(ConfirmSend([slot.name for slot in unfilled]), answered)
+
+    def _submit(self, text: str) -> None:
+        self.post_message(self.Submitted(self, text, self.conversation_id,
+                                         note=self.note_label is not None))
+        self.clear()
 
     # Quick replies: the drop-down and the variables ------------------------------------
 

@@ -128,11 +128,12 @@ class ConversationList(InboxScrollView, can_focus=True):
             self.conversation = conversation
 
     class TypedAhead(Message):
-        """Text typed in the list while a conversation is open: it is meant for the reply.
+        """Text typed or pasted in the list while a conversation is open: it is meant
+        for the reply, and the screen moves the focus there with it.
 
-        Keys typed right after Enter reach the list before the screen has moved
-        focus to the composer; sent as a message they arrive after `Opened`, in
-        order, instead of being lost.
+        The app hands keys on one at a time (see `OpchatApp._feed_keys`), so once
+        the first letter has gone to the reply box, the rest of the burst — j and
+        k included — is typed there too.
         """
 
         def __init__(self, text: str) -> None:
@@ -326,6 +327,13 @@ class ConversationList(InboxScrollView, can_focus=True):
             event.stop()
             event.prevent_default()
             self.post_message(self.TypedAhead(event.character))
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        if self.opened_id is None:
+            self.notify(_("Open a conversation first."), markup=False, timeout=3)
+        elif event.text:
+            self.post_message(self.TypedAhead(event.text))
 
     def step(self, delta: int) -> Conversation | None:
         """Move the cursor by `delta` and return the conversation now under it."""

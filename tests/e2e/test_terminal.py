@@ -6,45 +6,17 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import Terminal, last_line
 from tests.tools import require_tmux
 
 require_tmux()
 
-
-def last_line(screen: str) -> str:
-    """The bottom line the app drew (a pane taller than the app ends in blank lines)."""
-    lines = [line for line in screen.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
-
-class Terminal:
-    def __init__(self, session: str) -> None:
-        self.session = session
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.session, *keys], check=True)
-
-    def type(self, text: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.session, "-l", text], check=True)
-
-    def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.session],
-                              capture_output=True, text=True, check=True).stdout
-
-    def wait_for(self, check: Callable[[str], bool], timeout: float = 15.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if check(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"screen never matched; it shows:\n{screen}")
-            time.sleep(0.1)
+__all__ = ["Terminal", "last_line"]  # tests/e2e/test_team.py takes them from here
 
 
 @pytest.fixture
