@@ -13,10 +13,41 @@ from opchat.i18n import _
 
 MORNING = 9  # o'clock: when "tomorrow" and "next week" begin
 
-_SPAN = re.compile(r"^\s*(\d{1,4})\s*([mhdw])\s*$", re.IGNORECASE)
-_SPAN_WORDS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# What a person types for "in 2 hours", "in 30 minutes"..., in English and Russian.
+_UNITS = {
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes", "м", "мин", "минута", "минуты",
+                     "минут", "минуту"), "minutes"),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours", "ч", "час", "часа", "часов"), "hours"),
+    **dict.fromkeys(("d", "day", "days", "д", "дн", "день", "дня", "дней"), "days"),
+    **dict.fromkeys(("w", "wk", "week", "weeks", "н", "нед", "неделя", "недели", "недель",
+                     "неделю"), "weeks"),
+}
+_SPAN = re.compile(r"^(\d{1,4})\s*([^\W\d_]+)$")
+# Days by name: how many days from today, or (for a weekday) its number, Monday 0.
+_DAYS_FROM_TODAY = {"today": 0, "сегодня": 0, "tomorrow": 1, "завтра": 1, "послезавтра": 2}
+_WEEKDAYS = {
+    **{name: n for n, names in enumerate((
+        ("mon", "monday", "пн", "понедельник"), ("tue", "tues", "tuesday", "вт", "вторник"),
+        ("wed", "wednesday", "ср", "среда", "среду"), ("thu", "thursday", "чт", "четверг"),
+        ("fri", "friday", "пт", "пятница", "пятницу"),
+        ("sat", "saturday", "сб", "суббота", "субботу"),
+        ("sun", "sunday", "вс", "воскресенье"))) for name in names},
+}
+_DAY_CLOCK = re.compile(r"^(?:(?:в|во|on|next)\s+)?([^\W\d_]+)"
+                        r"(?:\s+(?:(?:в|at)\s+)?(\d{1,2})[:.](\d{2}))?$")
 _CLOCK = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*$")
 _DATE_CLOCK = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2})[:.](\d{2}))?\s*$")
+_SHORT_UNITS = (("{n}d", 86400), ("{n}h", 3600), ("{n}m", 60))
+
+
+def short_duration(seconds: float) -> str:
+    """ "45s", "3m", "2h", "1d" (in Russian "45с", "3м", "2ч", "1д"): how long a customer
+    has waited, in one short word."""
+    seconds = max(0, int(seconds))
+    for label, unit in _SHORT_UNITS:
+        if seconds >= unit:
+            return _(label, n=seconds // unit)
+    return _("{n}s", n=seconds)
 
 
 def in_an_hour(now: float) -> float:
@@ -37,15 +68,20 @@ def next_week(now: float, tz: tzinfo | None = None) -> float:
 
 
 def parse_moment(text: str, now: float, tz: tzinfo | None = None) -> float:
-    """A moment typed by an operator: "2h", "30m", "3d", "1w", "18:30" (the next one),
-    "2026-12-01" (9:00 that day) or "2026-12-01 14:00". ValueError (with what went
-    wrong, for the operator) when it is none of these or is not in the future."""
+    """A moment typed by an operator: "2h", "30m", "3d", "1w" (or "2ч", "30 мин", "1д",
+    "1н"), "18:30" (the next one), "tomorrow 10:00" / "завтра в 10:00", a weekday ("mon",
+    "пн 14:00"), "2026-12-01" (9:00 that day) or "2026-12-01 14:00". ValueError (with what
+    went wrong, for the operator) when it is none of these or is not in the future."""
     local = datetime.fromtimestamp(now, tz).astimezone(tz)
-    if match := _SPAN.match(text):
-        amount, unit = int(match[1]), match[2].lower()
+    words = " ".join(text.lower().split())
+    if (match := _SPAN.match(words)) and match[2] in _UNITS:
+        amount = int(match[1])
         if amount == 0:
             raise ValueError(_("give a time in the future"))
-        return now + timedelta(**{_SPAN_WORDS[unit]: amount}).total_seconds()
+        return now + timedelta(**{_UNITS[match[2]]: amount}).total_seconds()
+    if (match := _DAY_CLOCK.match(words)) and (
+            match[1] in _DAYS_FROM_TODAY or match[1] in _WEEKDAYS):
+        return _named_day(match[1], match[2], match[3], text.strip(), local, now)
     if match := _CLOCK.match(text):
         hour, minute = int(match[1]), int(match[2])
         _check_clock(hour, minute)
@@ -65,8 +101,31 @@ def parse_moment(text: str, now: float, tz: tzinfo | None = None) -> float:
         if moment <= now:
             raise ValueError(_("{text} has already passed", text=text.strip()))
         return moment
-    raise ValueError(_("not a time: {text} (try 2h, 18:30 or 2026-12-01 14:00)",
-                       text=repr(text.strip())))
+    raise ValueError(_("not a time: {text} (try 2h, 18:30, tomorrow 10:00 or "
+                       "2026-12-01 14:00)", text=repr(text.strip())))
+
+
+def _named_day(day: str, hour_text: str | None, minute_text: str | None, text: str,
+               local: datetime, now: float) -> float:
+    """ "tomorrow 10:00", "завтра", "пн 14:00": 9:00 when no time is given. A weekday is
+    today's if that moment is still ahead, else next week's."""
+    if hour_text is None and _DAYS_FROM_TODAY.get(day) == 0:
+        raise ValueError(_("give a time in the future"))
+    hour = int(hour_text) if hour_text else MORNING
+    minute = int(minute_text) if minute_text else 0
+    _check_clock(hour, minute)
+    if day in _DAYS_FROM_TODAY:
+        ahead = _DAYS_FROM_TODAY[day]
+    else:
+        ahead = (_WEEKDAYS[day] - local.weekday()) % 7
+    date = (local + timedelta(days=ahead)).date()
+    moment = _at(date.year, date.month, date.day, hour, minute, local.tzinfo)
+    if moment <= now:
+        if day in _DAYS_FROM_TODAY:
+            raise ValueError(_("{text} has already passed", text=text))
+        date = (local + timedelta(days=ahead + 7)).date()
+        moment = _at(date.year, date.month, date.day, hour, minute, local.tzinfo)
+    return moment
 
 
 def _check_clock(hour: int, minute: int) -> None:

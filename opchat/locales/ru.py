@@ -351,7 +351,7 @@ MESSAGES.update({
     "Tomorrow 9:00": "Завтра в 9:00",
     "Next week (Monday 9:00)": "Следующая неделя (понедельник, 9:00)",
     "Snooze until": "Отложить до",
-    "or type: 2h, 18:30, 2026-12-01 10:00": "или введите: 2h, 18:30, 2026-12-01 10:00",
+    "or type: 2h, 18:30, 2026-12-01 10:00": "или введите: 2ч, 18:30, завтра 10:00",
     "Assigned to {who}.": "Назначен на {who}.",
     "Unassigned.": "Назначение снято.",
     "{count} open": "открытых: {count}",
@@ -686,4 +686,14 @@ MESSAGES.update({
         "Просто Enter — без имени: ответы будут спрашивать его. Изменить потом: {path} "
         "(operator_name).",
     "Your name: ": "Ваше имя: ",
+})
+
+# Snooze moments typed in Russian, and wait times (opchat/when.py)
+MESSAGES.update({
+    "not a time: {text} (try 2h, 18:30, tomorrow 10:00 or 2026-12-01 14:00)":
+        "это не время: {text} (например: 2ч, 18:30, завтра 10:00 или 2026-12-01 14:00)",
+    "{n}s": "{n}с",
+    "{n}m": "{n}м",
+    "{n}h": "{n}ч",
+    "{n}d": "{n}д",
 })

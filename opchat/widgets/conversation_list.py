@@ -30,6 +30,7 @@ from textual.strip import Strip
 from opchat.i18n import _
 from opchat.model import Conversation, ConversationFilter, Direction, Status
 from opchat.sanitize import one_line, safe_text
+from opchat.when import short_duration
 from opchat.widgets import (
     InboxScrollView,
     clock_label,
@@ -75,15 +76,8 @@ def channel_tag(kind: str) -> tuple[str, str]:
 
 
 def wait_label(seconds: float) -> str:
-    """ "45s", "3m", "2h", "1d": how long a customer has waited, in one short word."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
+    """ "45s", "3m", "2h", "1d" ("45с"... in Russian): how long a customer has waited."""
+    return short_duration(seconds)
 
 
 class ConversationList(InboxScrollView, can_focus=True):
