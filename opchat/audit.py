@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from opchat.i18n import _
 from opchat.model import Event, HiddenItem
 from opchat.sanitize import one_line
 
@@ -41,7 +42,8 @@ def parse_since(text: str) -> float:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date: use YYYY-MM-DD or 'YYYY-MM-DD HH:MM'") from None
+            _("{text} is not a date: use YYYY-MM-DD or 'YYYY-MM-DD HH:MM'",
+              text=repr(text))) from None
     return moment.timestamp()  # a naive moment is local time
 
 
@@ -221,11 +223,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from opchat.cli import EXIT_OK, CliError, run_reader, settings_from
 
     settings = settings_from(args)
-    _existing_store(settings.data_dir, "audit")
+    _existing_store(settings.data_dir, _("nothing to audit"))
 
     async def work(inbox) -> None:
         if args.conversation is not None and await inbox.conversation(args.conversation) is None:
-            raise CliError(f"no conversation #{args.conversation}")
+            raise CliError(_("no conversation #{n}", n=args.conversation))
         out = sys.stdout
         if args.hidden:
             for item in await inbox.hidden():
@@ -251,7 +253,7 @@ def cmd_unhide(args: argparse.Namespace) -> int:
     from opchat.cli import EXIT_OK, CliError, run_store, settings_from
 
     settings = settings_from(args)
-    _existing_store(settings.data_dir, "unhide")
+    _existing_store(settings.data_dir, _("nothing to unhide"))
 
     async def work(inbox) -> bool:
         from opchat.store.changes import UnknownConversation
@@ -262,19 +264,23 @@ def cmd_unhide(args: argparse.Namespace) -> int:
                 return await inbox.unhide_conversation(args.id)
             return await inbox.unhide_message(args.id)
         except (UnknownConversation, UnknownMessage):
-            raise CliError(f"no {args.what} #{args.id}") from None
+            raise CliError(_("no conversation #{n}", n=args.id) if args.what == "conversation"
+                           else _("no message #{n}", n=args.id)) from None
 
-    if run_store(settings, work):
-        print(f"{args.what} #{args.id} is shown again (recorded in opchat audit)")
+    shown = run_store(settings, work)
+    if args.what == "conversation":
+        print(_("conversation #{n} is shown again (recorded in opchat audit)", n=args.id)
+              if shown else _("conversation #{n} was not hidden", n=args.id))
     else:
-        print(f"{args.what} #{args.id} was not hidden")
+        print(_("message #{n} is shown again (recorded in opchat audit)", n=args.id)
+              if shown else _("message #{n} was not hidden", n=args.id))
     return EXIT_OK
 
 
-def _existing_store(data_dir: Path, what: str) -> None:
+def _existing_store(data_dir: Path, nothing_to: str) -> None:
     from opchat.cli import CliError
     from opchat.store import DB_FILENAME
 
     db_path = data_dir / DB_FILENAME
     if not db_path.exists():
-        raise CliError(f"no database at {db_path}: nothing to {what}")
+        raise CliError(_("no database at {path}: {nothing}", path=db_path, nothing=nothing_to))

@@ -697,3 +697,20 @@ MESSAGES.update({
     "{n}h": "{n}ч",
     "{n}d": "{n}д",
 })
+
+# opchat audit and opchat unhide (opchat/audit.py)
+MESSAGES.update({
+    "{text} is not a date: use YYYY-MM-DD or 'YYYY-MM-DD HH:MM'":
+        "{text} — не дата: пишите ГГГГ-ММ-ДД или 'ГГГГ-ММ-ДД ЧЧ:ММ'",
+    "no conversation #{n}": "нет диалога #{n}",
+    "no message #{n}": "нет сообщения #{n}",
+    "nothing to audit": "нечего показывать",
+    "nothing to unhide": "нечего возвращать",
+    "no database at {path}: {nothing}": "нет базы данных {path}: {nothing}",
+    "conversation #{n} is shown again (recorded in opchat audit)":
+        "диалог #{n} снова виден (записано в opchat audit)",
+    "conversation #{n} was not hidden": "диалог #{n} не был скрыт",
+    "message #{n} is shown again (recorded in opchat audit)":
+        "сообщение #{n} снова видно (записано в opchat audit)",
+    "message #{n} was not hidden": "сообщение #{n} не было скрыто",
+})

@@ -101,3 +101,16 @@ def test_argparse_errors_in_russian(tmp_path: Path, args: list[str], expected: s
     assert result.returncode == 2
     assert result.stderr.startswith("использование: opchat")
     assert expected in result.stderr, result.stderr
+
+
+def test_audit_and_unhide_errors_in_russian(tmp_path: Path) -> None:
+    nothing = opchat(tmp_path, "--lang", "ru", "audit")
+    assert nothing.returncode == 1
+    assert "нет базы данных" in nothing.stderr and "Traceback" not in nothing.stderr
+    bad_date = opchat(tmp_path, "--lang", "ru", "audit", "--since", "вчера")
+    assert bad_date.returncode == 2 and "'вчера' — не дата" in bad_date.stderr
+    assert opchat(tmp_path, "--lang", "ru", "replies", "list").returncode == 0  # a store
+    missing = opchat(tmp_path, "--lang", "ru", "audit", "7")
+    assert missing.returncode == 1 and missing.stderr == "opchat: нет диалога #7\n"
+    unhide = opchat(tmp_path, "--lang", "ru", "unhide", "message", "7")
+    assert unhide.returncode == 1 and unhide.stderr == "opchat: нет сообщения #7\n"
