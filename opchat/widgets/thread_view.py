@@ -376,6 +376,7 @@ class ThreadView(InboxScrollView, can_focus=True):
         """Select a message and scroll it to the upper third of the view."""
         if not self.messages:
             return
+        index = self._shown_index(index)  # a search hit on an edit: the message it changed
         self.selected_id = self.messages[index].id
         top = self._starts[index] - self.scrollable_content_region.height // 3
         self.scroll_to(y=max(0, top), animate=False, immediate=True, force=True)

@@ -143,6 +143,15 @@ async def test_an_edit_changes_the_message_in_place_and_keeps_the_earlier_text(
         # The selected message opens in the pager with its earlier versions.
         thread.focus()
         await pilot.press("end")
+        original = next(m for m in thread.messages if m.body == "I want 3 teapots")
+        assert thread.selected == original  # the edit has no line of its own to select
+        await pilot.press("k", "j")
+        assert thread.selected == original
+        # A search hit on the edit's words opens the message it changed.
+        edit = next(m for m in thread.messages if m.edit_of_id == original.id)
+        thread.selected_id = None
+        thread.show_message(edit.id)
+        assert thread.selected == original
         pager = thread.pager_text(thread.selected)
         assert pager.index("I want 4 teapots") < pager.index("I want 3 teapots")
         assert "11:58" in pager and "earlier version" in pager.lower()
