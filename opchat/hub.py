@@ -24,7 +24,7 @@ import random
 import resource
 import socket
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import replace
+from dataclasses import asdict, is_dataclass, replace
 from pathlib import Path
 
 from opchat.autoreply import AutoAnswerer
@@ -210,6 +210,11 @@ class Hub:
             except Exception as exc:  # a broken plugin or a bad setting: this channel only
                 log.exception("channel %s could not start", channel.name)
                 await store.set_health(channel.name, Health.DOWN, _summary(exc))
+            # The UI never imports transports: it reads what a channel can carry (files?)
+            # from the store, and refuses at once what would only fail in the outbox.
+            capabilities = getattr(self.transports.get(channel.name), "capabilities", None)
+            if is_dataclass(capabilities) and not isinstance(capabilities, type):
+                await store.set_capabilities(channel.name, asdict(capabilities))
         tasks = [asyncio.create_task(self._follow_outbox_events(), name="hub-feed"),
                  asyncio.create_task(self._follow_presence(), name="hub-presence"),
                  asyncio.create_task(self._wake_snoozed(), name="hub-snoozes"),

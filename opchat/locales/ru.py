@@ -714,3 +714,27 @@ MESSAGES.update({
         "сообщение #{n} снова видно (записано в opchat audit)",
     "message #{n} was not hidden": "сообщение #{n} не было скрыто",
 })
+
+# A failed reply keeps its dialog waiting; the status bar at 80 columns; files a channel
+# cannot carry (opchat/widgets/status_bar.py, opchat/screens/workflow.py)
+PLURALS.update({
+    "{n} failed": ("{n} сбой", "{n} сбоя", "{n} сбоев"),
+    "{n} ok": ("{n} в норме", "{n} в норме", "{n} в норме"),
+    "{n} starting": ("{n} запускается", "{n} запускаются", "{n} запускаются"),
+    "{n} stopped": ("{n} остановлен", "{n} остановлены", "{n} остановлены"),
+})
+MESSAGES.update({
+    "Dismiss failure": "Снять сбой",
+    "Stop waiting on the failed reply (the selected message, or the conversation's); "
+    "recorded with your name":
+        "Больше не ждать из-за неотправленного ответа (выбранного или последнего в "
+        "диалоге); записывается, кто снял",
+    "No failed reply keeps this conversation waiting.":
+        "Неотправленных ответов, из-за которых ждёт этот диалог, нет.",
+    "That failure was dismissed or answered already.":
+        "Этот сбой уже снят, или клиент уже получил ответ.",
+    "Failure dismissed: the conversation no longer waits on it.":
+        "Сбой снят: диалог больше не ждёт из-за него.",
+    "{channel} cannot carry files: send the text alone.":
+        "Канал {channel} не передаёт файлы: отправьте только текст.",
+})

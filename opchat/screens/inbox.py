@@ -61,14 +61,15 @@ LIST_EVENTS = frozenset({
     "conversation.new", "message.new", "conversation.read", "conversation.status",
     "conversation.assign", "conversation.label",
     "conversation.hidden", "conversation.unhidden", "message.hidden", "message.unhidden",
-    "contact.merged",
+    "contact.merged", "conversation.failed", "conversation.failure_cleared",
 })
 # Events that change what the open conversation's title shows.
 OPENED_EVENTS = frozenset({"conversation.status", "conversation.assign", "conversation.label"})
 DRAFT_SAVE_AFTER = 1.0  # seconds of no typing before the draft is saved
 TYPING_EVERY = 2.0  # seconds between "still typing" while keys keep coming
 WAITING_EVENTS = frozenset({"conversation.new", "message.new", "conversation.status",
-                            "conversation.hidden", "conversation.unhidden"})
+                            "conversation.hidden", "conversation.unhidden",
+                            "conversation.failed", "conversation.failure_cleared"})
 CONTACT_BESIDE_WIDTH = 140  # columns from which the contact panel fits beside the thread
 
 
@@ -134,6 +135,10 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         Binding("alt+h", "hide_conversation", _("Hide"), show=False, priority=True,
                 id="opchat.hide_conversation",
                 tooltip=_("Hide the conversation (asks first; opchat audit keeps the trace)")),
+        Binding("alt+x", "dismiss_failure", _("Dismiss failure"), show=False, priority=True,
+                id="opchat.dismiss_failure",
+                tooltip=_("Stop waiting on the failed reply (the selected message, or the "
+                          "conversation's); recorded with your name")),
         # Replaces the reply box's delete-word-right on Ctrl+F (Ctrl+Delete still does it).
         Binding("ctrl+f", "search", _("Search"), key_display="^f", show=False, priority=True,
                 id="opchat.search", tooltip=_("Search every message, contact and label")),

@@ -22,6 +22,7 @@ from opchat.model import (
     Conversation,
     ConversationFilter,
     Event,
+    MessageState,
     Presence,
     PresenceKind,
     Status,
@@ -55,6 +56,7 @@ class WorkflowActions:
     outgoing_files: dict[int, list[Path]]
     conversation_list: ConversationList
     composer: Composer
+    thread: ThreadView
     app: Any
     notify: Any
     run_worker: Any
@@ -230,6 +232,28 @@ class WorkflowActions:
 
         await self.app.push_screen(PickScreen(_("Assign to"), choices), picked)
 
+    def action_dismiss_failure(self) -> None:
+        """Alt+X: the last reply failed and the operator lets it be (the customer blocked
+        the bot, say): the dialog stops waiting on it. A failed message selected in the
+        thread is the one meant; otherwise the dialog's."""
+        opened = self._need_opened()
+        if opened is None:
+            return
+        selected = self.thread.selected
+        message_id = (selected.id if selected is not None
+                      and selected.state is MessageState.FAILED else None)
+        self.run_worker(self._dismiss_failure(opened.id, message_id), exit_on_error=False)
+
+    async def _dismiss_failure(self, conversation_id: int, message_id: int | None) -> None:
+        assert self.inbox is not None
+        if await self.inbox.dismiss_failure(conversation_id, message_id):
+            text = _("Failure dismissed: the conversation no longer waits on it.")
+        elif message_id is not None:
+            text = _("That failure was dismissed or answered already.")
+        else:
+            text = _("No failed reply keeps this conversation waiting.")
+        self.notify(text, markup=False, timeout=3)
+
     def action_note_mode(self) -> None:
         if self._need_opened() is not None:
             self._set_note_mode(not self.note_mode)
@@ -286,7 +310,20 @@ class WorkflowActions:
     def action_attach_file(self) -> None:
         """Ctrl+T: choose a file (a path on this machine) to send with the next reply."""
         opened = self._need_opened()
-        if opened is None:
+        if opened is not None:
+            self.run_worker(self._attach_file(opened), group="attach", exclusive=True,
+                            exit_on_error=False)
+
+    async def _attach_file(self, opened: Conversation) -> None:
+        assert self.inbox is not None
+        # The hub records what each channel's transport can carry; the UI reads it from
+        # the store, so it can say so now rather than queue a reply bound to fail.
+        channel = next((c for c in await self.inbox.channels()
+                        if c.name == opened.channel_name), None)
+        if channel is not None and channel.carries_files is False:
+            self.notify(_("{channel} cannot carry files: send the text alone.",
+                          channel=one_line(opened.channel_name, 40)),
+                        severity="warning", markup=False, timeout=5)
             return
         pending = self.outgoing_files.get(opened.id, [])
         choices = [Choice(f"rm:{n}", path.name, _("attached: Enter removes it"))

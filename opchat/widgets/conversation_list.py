@@ -8,7 +8,7 @@ placeholder and its page is requested once.
 
 ::
 
-    ▌TG Ivan Petrov             3m      <- icon, name, status, wait
+    ▌TG Ivan Petrov             3m      <- icon, name, status, wait (✗ 3m: reply failed)
     ▌   You: I've sent the invoice  2   <- preview, unread count
 """
 
@@ -107,6 +107,7 @@ class ConversationList(InboxScrollView, can_focus=True):
         "conversation-list--wait-amber",
         "conversation-list--wait-red",
         "conversation-list--wait-alert",
+        "conversation-list--failed",
         "conversation-list--prefix",
         "conversation-list--preview",
         "conversation-list--badge",
@@ -455,6 +456,10 @@ class ConversationList(InboxScrollView, can_focus=True):
         if mark:
             left.append(" " + mark, style=self._part("conversation-list--status"))
         right = Text(f" {label} ", style=self._part(f"conversation-list--{level}"))
+        if row.failed_message_id is not None:
+            # The last reply failed: the customer still waits. On the right, with the
+            # wait, so a long name never cuts it off.
+            right = Text(f" ✗ {label} ", style=self._part("conversation-list--failed"))
         viewers = self.viewers.get(row.id)
         if viewers:
             # Someone else has it open: shown before the time, so it is never cut off.

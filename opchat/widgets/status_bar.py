@@ -1,9 +1,14 @@
 """One line about the state of things: channels, who waits, this process's role.
 
-    DEMO  ● shop  ● web 127.0.0.1:8765  ● vk  │ 3 waiting │ hub │ vk: 401 Unauthorized
+    DEMO  ● shop  ● web 127.0.0.1:8765  ● vk  │ 3 waiting · 1 failed │ hub │ vk: 401 Unauthorized
 
 A working channel may add a short note after its name (where the web chat
-listens); a failing one its error at the end.
+listens); a failing one its error at the end. When the line is too long for
+the terminal (80 columns, nine channels, Russian), it gives up detail in
+steps, and from the third on the counts come first and only the channels
+that are down keep their names:
+
+    DEMO │ 3 waiting · 1 failed │ ● vk  ● 8 ok │ hub │ vk: 401 Unauthorized
 
 Channel names and health details come from the store (a platform's error
 text among them), so they are drawn only through `opchat.sanitize`.
@@ -43,6 +48,7 @@ class StatusBar(ReportsWorkerErrors, Widget):
         "status-bar--down",
         "status-bar--stopped",
         "status-bar--waiting",
+        "status-bar--failed",
         "status-bar--role",
         "status-bar--demo",
         "status-bar--error",
@@ -55,6 +61,7 @@ class StatusBar(ReportsWorkerErrors, Widget):
         self.demo = demo
         self.channels: list[Channel] = []
         self.waiting: int | None = None
+        self.failed = 0  # dialogs waiting because their last reply failed
         self.role: str | None = None
         self.error: str | None = None
         self._error_timer = None
@@ -73,6 +80,7 @@ class StatusBar(ReportsWorkerErrors, Widget):
         assert self.inbox is not None
         self.channels = await self.inbox.channels()
         self.waiting = await self.inbox.waiting_count()
+        self.failed = await self.inbox.failed_count()
         self.refresh()
 
     def set_role(self, role: str) -> None:
@@ -93,6 +101,19 @@ class StatusBar(ReportsWorkerErrors, Widget):
         self.refresh()
 
     def render(self) -> Content:
+        """The most detailed line that fits; what the operator needs most comes first
+        once anything has to give (how many wait, the channels that are down)."""
+        width = self.size.width
+        layouts = [self._line(detail) for detail in range(4)]
+        for line in layouts:
+            if line.cell_length <= width:
+                return line
+        return layouts[-1]  # cut at the end, where the least needed part is
+
+    def _line(self, detail: int) -> Content:
+        """0: everything as it is; 1: healthy channels' notes dropped and errors shortened;
+        2: the counts first, healthy channels counted rather than named; 3: the least."""
+
         def style(component: str):
             return self.get_visual_style(component, partial=True)
 
@@ -100,41 +121,74 @@ class StatusBar(ReportsWorkerErrors, Widget):
         parts: list[Content] = []
         if self.demo:
             parts.append(Content.styled(_("DEMO"), style("status-bar--demo")))
+        counts = self._counts(style)
+        if detail >= 2 and counts is not None:
+            parts.append(counts)
         if self.channels:
-            dots = [
-                Content.assemble(
-                    Content.styled("●", style(HEALTH_CLASSES[channel.health])),
-                    " ",
-                    safe_content(one_line(channel.name, 40)),
-                    # A working channel's note, e.g. where the web chat listens.
-                    safe_content(" " + one_line(channel.health_detail, 40), "dim")
-                    if channel.health is Health.OK and channel.health_detail else "",
-                )
-                for channel in self.channels
-            ]
-            parts.append(Content("  ").join(dots))
+            parts.append(self._channels(style, named_all=detail < 2, notes=detail == 0))
         elif self.inbox is None:
             parts.append(Content(_("Opening the inbox…")))
         else:
             # A fresh install: say what to do rather than show an empty bar.
             parts.append(Content.styled(_("no channels: see opchat doctor"), "dim"))
-        if self.waiting is not None:
-            waiting = ngettext("{n} waiting", "{n} waiting", self.waiting)
-            parts.append(Content.styled(waiting, style("status-bar--waiting"))
-                         if self.waiting else Content.styled(waiting, "dim"))
-        if self.role is not None:
+        if detail < 2 and counts is not None:
+            parts.append(counts)
+        if self.role is not None and detail < 3:
             role = {"hub": _("hub"), "follower": _("follower")}.get(self.role, self.role)
             parts.append(Content.styled(role, style("status-bar--role")))
-        for channel in self.channels:
-            if channel.health in (Health.DOWN, Health.DEGRADED):
-                detail = one_line(channel.health_detail, 200) or (
-                    _("down") if channel.health is Health.DOWN else _("degraded"))
-                parts.append(Content.assemble(
-                    safe_content(one_line(channel.name, 40), "bold"),
-                    ": ",
-                    safe_content(detail),
-                ).stylize(style(HEALTH_CLASSES[channel.health])))
+        if detail < 3:
+            for channel in self.channels:
+                if channel.health in (Health.DOWN, Health.DEGRADED):
+                    detail_text = one_line(channel.health_detail, 200 if detail == 0 else 40) \
+                        or (_("down") if channel.health is Health.DOWN else _("degraded"))
+                    parts.append(Content.assemble(
+                        safe_content(one_line(channel.name, 40), "bold"),
+                        ": ",
+                        safe_content(detail_text),
+                    ).stylize(style(HEALTH_CLASSES[channel.health])))
         if self.error:
-            parts.append(safe_content(self.error).stylize(style("status-bar--error")))
+            parts.append(safe_content(one_line(self.error, 300 if detail < 2 else 60))
+                         .stylize(style("status-bar--error")))
         line = separator.join(parts)
         return Content(" ") + line
+
+    def _counts(self, style) -> Content | None:
+        """ "9 waiting · 1 failed": a dialog whose reply failed waits too, and says why."""
+        if self.waiting is None:
+            return None
+        waiting = ngettext("{n} waiting", "{n} waiting", self.waiting)
+        counts = (Content.styled(waiting, style("status-bar--waiting")) if self.waiting
+                  else Content.styled(waiting, "dim"))
+        if self.failed:
+            counts = Content.assemble(counts, Content.styled(" · ", "dim"), Content.styled(
+                ngettext("{n} failed", "{n} failed", self.failed),
+                style("status-bar--failed")))
+        return counts
+
+    def _channels(self, style, named_all: bool, notes: bool) -> Content:
+        """Each channel's dot and name; or, when room is short, the channels that are
+        down or degraded named and the others counted by health ("● 7 ok")."""
+
+        def dot(channel: Channel) -> Content:
+            return Content.assemble(
+                Content.styled("●", style(HEALTH_CLASSES[channel.health])),
+                " ",
+                safe_content(one_line(channel.name, 40)),
+                # A working channel's note, e.g. where the web chat listens.
+                safe_content(" " + one_line(channel.health_detail, 40), "dim")
+                if notes and channel.health is Health.OK and channel.health_detail else "",
+            )
+
+        if named_all:
+            return Content("  ").join(dot(channel) for channel in self.channels)
+        named = [dot(c) for c in self.channels if c.health in (Health.DOWN, Health.DEGRADED)]
+        counted: list[Content] = []
+        for health, words in (
+                (Health.OK, lambda n: ngettext("{n} ok", "{n} ok", n)),
+                (Health.STARTING, lambda n: ngettext("{n} starting", "{n} starting", n)),
+                (Health.STOPPED, lambda n: ngettext("{n} stopped", "{n} stopped", n))):
+            n = sum(1 for c in self.channels if c.health is health)
+            if n:
+                counted.append(Content.assemble(
+                    Content.styled("●", style(HEALTH_CLASSES[health])), " ", words(n)))
+        return Content("  ").join(named + counted)

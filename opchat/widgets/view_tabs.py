@@ -76,24 +76,35 @@ class ViewTabs(Widget):
         self.refresh()
 
     def render(self) -> Text:
+        # Names shorten before any count goes; the Waiting count is the last to go.
         width = self.size.width
-        full = self._line(compact=False)
-        return full if full.cell_len <= width else self._line(compact=True)
+        line = self._line(0)
+        for level in range(1, 5):
+            if line.cell_len <= width:
+                break
+            line = self._line(level)
+        return line
 
-    def _line(self, compact: bool) -> Text:
+    def _line(self, level: int) -> Text:
+        """0: full names; 1: short names; 2: the other views by their initial;
+        3: every view by its initial; 4: only the view shown and Waiting."""
         active = self.get_component_rich_style("view-tabs--active")
         parts: list[tuple[str, object]] = [(" ", "")]
         for view in VIEWS:
+            if level == 4 and view not in (self.view, "waiting"):
+                continue
             count = self.counts.get(view)
             number = "" if count is None else str(count)
-            name = view_name(view, short=compact)
+            name = view_name(view, short=level > 0)
+            if level == 3 or (level >= 2 and view != self.view):
+                name = name[:1]
             if view == self.view:
                 parts += [(name, active), (f" {number}".rstrip(), "")]
             else:
                 parts.append((f"{name} {number}".rstrip(), ""))
-            parts.append(("  " if compact else " · ", ""))
+            parts.append((" · " if level == 0 else "  " if level == 1 else " ", ""))
         if self.label is not None:  # a label filter narrows every view
-            parts[-1] = (" #" + one_line(self.label, 30), active)
+            parts[-1] = (" #" + one_line(self.label, 30 if level < 2 else 8), active)
         else:
             parts.pop()
         line = Text.assemble(*parts)  # type: ignore[arg-type]

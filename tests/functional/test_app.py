@@ -63,7 +63,7 @@ async def test_starts_and_shows_the_seeded_conversations(
         status = app.query_one(StatusBar)
         await wait_until(pilot, lambda: status.waiting is not None, what="the status bar")
         status_text = status.render().plain
-        assert "3 waiting" in status_text
+        assert "4 waiting · 1 failed" in status_text  # Oleg's last reply failed
         assert "DEMO" in status_text
         assert "shop" in status_text and "wa" in status_text
 

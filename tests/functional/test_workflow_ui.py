@@ -19,6 +19,7 @@ from tests.functional.conftest import (
     Clock,
     inbound,
     make_app,
+    rendered,
     rendered_text,
     seed_inbox,
     wait_until,
@@ -44,8 +45,8 @@ async def test_views_cycle_with_counts_and_assigning_moves_dialogs(
         conversations = await started(pilot, rows=4)
         tabs = app.query_one(ViewTabs)
         await wait_until(pilot, lambda: tabs.counts.get("all") == 4, what="the counts")
-        # Oleg has had his answer: three are waiting.
-        assert tabs.counts == {"mine": 0, "unassigned": 4, "all": 4, "waiting": 3}
+        # Oleg's last reply failed: he has had no answer, so all four are waiting.
+        assert tabs.counts == {"mine": 0, "unassigned": 4, "all": 4, "waiting": 4}
         await open_row(pilot, 0)
         opened = screen_of(pilot).opened
         assert opened is not None
@@ -372,3 +373,136 @@ async def test_ctrl_t_attaches_a_file_and_it_goes_with_the_reply(
         assert (attachment.filename, attachment.local_path) == ("price list.pdf",
                                                                 str(price_list))
         assert composer.files == [] and not composer.border_title
+
+
+# The inbox never looks better than the truth -------------------------------------------------
+
+NINE_CHANNELS = [("shop", "telegram"), ("wa", "whatsapp"), ("vk", "vk"), ("site", "webchat"),
+                 ("viber", "viber"), ("fb", "messenger"), ("insta", "instagram"),
+                 ("mail", "email"), ("support-bot", "telegram")]
+
+
+async def nine_channels(data_dir: Path, clock: Clock) -> None:
+    from opchat.model import Health
+
+    inbox = await Inbox.open(data_dir, "anna", clock=clock)
+    try:
+        for name, kind in NINE_CHANNELS:
+            await inbox.store.ensure_channel(name, kind)
+            await inbox.store.set_health(name, Health.OK)
+        await inbox.store.set_health("site", Health.OK, "127.0.0.1:8765")
+        await inbox.store.set_health("vk", Health.DOWN, "401 Unauthorized: invalid access token")
+        await inbox.store.set_health("mail", Health.DEGRADED, "IMAP: connection timed out")
+    finally:
+        await inbox.close()
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+async def test_at_80x24_the_waiting_count_and_the_channels_down_always_show(
+        tmp_path: Path, settings: Settings, clock: Clock, language: str) -> None:
+    import re
+
+    from opchat.i18n import ngettext, set_language
+    from opchat.widgets.status_bar import StatusBar
+
+    await seed_inbox(tmp_path, clock)
+    await nine_channels(tmp_path, clock)
+    set_language(language)
+    app = make_app(settings, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot, rows=4)
+        status, tabs = app.query_one(StatusBar), app.query_one(ViewTabs)
+        await wait_until(pilot, lambda: status.waiting is not None and tabs.counts,
+                         what="the counts")
+        await pilot.pause(0.1)
+        bar, header = rendered_text(status), rendered_text(tabs)
+        # Oleg's last reply failed: he waits too, and the failure is counted.
+        assert ngettext("{n} waiting", "{n} waiting", 4) in bar, bar
+        assert ngettext("{n} failed", "{n} failed", 1) in bar, bar
+        assert "vk" in bar and "mail" in bar, bar  # down and degraded: named
+        assert "…" not in bar, bar  # nothing had to be cut
+        assert re.findall(r"\d+", header)[-1] == "4", header  # the Waiting view's count
+        assert not header.rstrip().endswith("…"), header
+
+
+async def test_a_failed_reply_shows_on_the_row_and_keeps_waiting_until_dismissed(
+        tmp_path: Path, settings: Settings, clock: Clock) -> None:
+    from opchat.widgets.status_bar import StatusBar
+
+    await seed_inbox(tmp_path, clock)
+    app = make_app(settings, clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        conversations = await started(pilot, rows=4)
+        tabs, status = app.query_one(ViewTabs), app.query_one(StatusBar)
+        await wait_until(pilot, lambda: tabs.counts.get("waiting") == 4, what="4 waiting")
+        await wait_until(pilot, lambda: "1 failed" in rendered_text(status),
+                         what="the failure in the status bar")
+        # Oleg's row: a ✗ beside his wait, in the error colour.
+        oleg = next(i for i in range(4) if conversations.row(i).contact_name == "Oleg Sidorov")
+        line = rendered(conversations)[oleg * 2]
+        assert "Oleg Sidorov" in line.text and line.text.rstrip().endswith("✗ 0s"), line.text
+        cross = next(seg for seg in line if "✗" in seg.text)
+        assert cross.style is not None and cross.style.color is not None
+        assert cross.style.color == conversations.get_component_rich_style(
+            "conversation-list--failed").color
+        # Another operator's process dismisses it: this one follows.
+        other = await Inbox.open(tmp_path, "boris", clock=clock)
+        try:
+            conv = await conversation_named(other, "Oleg Sidorov")
+            assert await other.dismiss_failure(conv.id)
+        finally:
+            await other.close()
+        await wait_until(pilot, lambda: tabs.counts.get("waiting") == 3, what="3 waiting")
+        await wait_until(pilot, lambda: "failed" not in rendered_text(status)
+                         and "3 waiting" in rendered_text(status), what="the bar to follow")
+        await wait_until(pilot, lambda: "✗" not in rendered_text(conversations),
+                         what="the row to lose its mark")
+
+
+async def test_the_dismiss_key_on_a_failed_dialog_records_who(
+        tmp_path: Path, settings: Settings, clock: Clock) -> None:
+    await seed_inbox(tmp_path, clock)
+    app = make_app(settings, clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        conversations = await started(pilot, rows=4)
+        oleg = next(i for i in range(4) if conversations.row(i).contact_name == "Oleg Sidorov")
+        await open_row(pilot, oleg)
+        inbox = screen_of(pilot).inbox
+        assert inbox is not None
+        await pilot.press("alt+x")
+        await wait_until(pilot, lambda: conversations.row(oleg) is not None
+                         and conversations.row(oleg).failed_message_id is None
+                         and "✗" not in rendered_text(conversations), what="the dismissal")
+        events = [e for e in await inbox.store.events_after(0)
+                  if e.kind == "conversation.failure_cleared"]
+        assert [(e.operator, e.data) for e in events] == [("anna", {"reason": "dismissed"})]
+        await pilot.press("alt+x")  # nothing left to dismiss: said, not done
+        await wait_until(pilot, lambda: any("No failed reply" in str(n.message)
+                                            for n in app._notifications),
+                         what="the notice")
+
+
+async def test_ctrl_t_on_a_channel_that_cannot_carry_files_is_refused_at_once(
+        tmp_path: Path, settings: Settings, clock: Clock) -> None:
+    await seed_inbox(tmp_path, clock)
+    inbox = await Inbox.open(tmp_path, "anna", clock=clock)
+    try:  # what the hub records when it loads the channels' transports
+        await inbox.store.set_capabilities("site", {"media": False, "max_len": 4096})
+        await inbox.store.set_capabilities("wa", {"media": True, "max_len": 4096})
+    finally:
+        await inbox.close()
+    app = make_app(settings, clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        conversations = await started(pilot, rows=4)
+        visitor = next(i for i in range(4) if conversations.row(i).contact_name == "Visitor 7")
+        await open_row(pilot, visitor)
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: any("cannot carry files" in str(n.message)
+                                            for n in app._notifications),
+                         what="the refusal")
+        assert not isinstance(app.screen, PickScreen)
+        assert screen_of(pilot).outgoing_files == {}
+        maria = next(i for i in range(4) if conversations.row(i).contact_name == "Maria Lopez")
+        await open_row(pilot, maria)
+        await pilot.press("ctrl+t")  # WhatsApp carries files: the chooser opens
+        await wait_until(pilot, lambda: isinstance(app.screen, PickScreen), what="the chooser")
