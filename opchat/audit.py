@@ -51,8 +51,9 @@ def local_time(at: float) -> str:
     return datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds")
 
 
-def who(event: Event) -> str:
-    """The operator's login, or "customer" / "hub" for what nobody at the keyboard did."""
+def who(event: Event, words: bool = True) -> str:
+    """The operator's login, or "customer" / "hub" for what nobody at the keyboard did
+    (in the interface's language when ``words``; JSON keeps the English values)."""
     if event.operator:
         return one_line(event.operator, 40)
     customer = (
@@ -60,7 +61,9 @@ def who(event: Event) -> str:
         or (event.kind == "message.new" and event.data.get("direction") == "in")
         or event.data.get("reason") == "customer wrote"
     )
-    return "customer" if customer else "hub"
+    if not words:
+        return "customer" if customer else "hub"
+    return _("customer") if customer else _("hub")
 
 
 def _v(value: Any, limit: int = FIELD_CHARS) -> str:
@@ -71,37 +74,38 @@ def _v(value: Any, limit: int = FIELD_CHARS) -> str:
 
 
 def _message(event: Event) -> str:
-    return f"message #{event.message_id}" if event.message_id else "message"
+    return _("message #{n}", n=event.message_id) if event.message_id else _("message")
 
 
 def _message_new(e: Event) -> str:
+    message = _message(e)
     return {
-        "in": f"customer wrote {_message(e)}",
-        "out": f"reply {_message(e)} queued",
-        "note": f"private note {_message(e)}",
-        "auto": f"automatic reply {_message(e)}",
-    }.get(str(e.data.get("direction")), f"{_message(e)} stored")
+        "in": lambda: _("customer wrote {message}", message=message),
+        "out": lambda: _("reply {message} queued", message=message),
+        "note": lambda: _("private note {message}", message=message),
+        "auto": lambda: _("automatic reply {message}", message=message),
+    }.get(str(e.data.get("direction")), lambda: _("{message} stored", message=message))()
 
 
 def _message_state(e: Event) -> str:
     text = f"{_message(e)} → {_v(e.data.get('state'))}"
     if e.data.get("retry"):
-        text += " (sent again by hand)"
+        text += " " + _("(sent again by hand)")
     if e.data.get("error"):
         text += f": {_v(e.data['error'], 300)}"
     return text
 
 
 def _retrying(e: Event) -> str:
-    return (f"{_message(e)} will be retried in {_v(e.data.get('after'))} s: "
-            f"{_v(e.data.get('error'), 300)}")
+    return _("{message} will be retried in {seconds} s: {error}", message=_message(e),
+             seconds=_v(e.data.get("after")), error=_v(e.data.get("error"), 300))
 
 
 def _status(e: Event) -> str:
-    text = f"status {_v(e.data.get('from'))} → {_v(e.data.get('to'))}"
+    text = _("status {old} → {new}", old=_v(e.data.get("from")), new=_v(e.data.get("to")))
     until = e.data.get("until")
     if isinstance(until, int | float):
-        text += f" until {local_time(until)}"
+        text += " " + _("until {moment}", moment=local_time(until))
     if e.data.get("reason"):
         text += f" ({_v(e.data['reason'])})"
     return text
@@ -109,23 +113,24 @@ def _status(e: Event) -> str:
 
 def _label(e: Event) -> str:
     if "added" in e.data:
-        return f"label added: {_v(e.data['added'])}"
+        return _("label added: {label}", label=_v(e.data["added"]))
     if "removed" in e.data:
-        return f"label removed: {_v(e.data['removed'])}"
-    return f"label: {_v(e.data)}"
+        return _("label removed: {label}", label=_v(e.data["removed"]))
+    return _("label: {label}", label=_v(e.data))
 
 
 def _assign(e: Event) -> str:
-    text = (f"assigned: {_v(e.data.get('from') or 'nobody')} → "
-            f"{_v(e.data.get('to') or 'nobody')}")
+    nobody = _("nobody")
+    text = _("assigned: {old} → {new}", old=_v(e.data.get("from") or nobody),
+             new=_v(e.data.get("to") or nobody))
     if e.data.get("reason"):
         text += f" ({_v(e.data['reason'])})"
     return text
 
 
 def _unhidden(e: Event) -> str:
-    what = _message(e) if e.kind == "message.unhidden" else "conversation"
-    text = f"{what} shown again"
+    text = (_("{message} shown again", message=_message(e)) if e.kind == "message.unhidden"
+            else _("conversation shown again"))
     if e.data.get("reason"):
         text += f" ({_v(e.data['reason'])})"
     return text
@@ -133,42 +138,49 @@ def _unhidden(e: Event) -> str:
 
 def _merged(e: Event) -> str:
     d = e.data
+    none = _("none")
     identities = d.get("identities") if isinstance(d.get("identities"), list) else []
     moved = ", ".join(
         f"{_v(i.get('channel'), 40)}/{_v(i.get('name'), 60)}" if isinstance(i, dict) else _v(i)
-        for i in identities) or "none"
+        for i in identities) or none
     conversations = d.get("conversations") if isinstance(d.get("conversations"), list) else []
-    dialogs = ", ".join(f"#{_v(c, 20)}" for c in conversations) or "none"
-    text = (f"contact #{_v(d.get('merged'), 20)} ({_v(d.get('merged_name'), 60)}) merged into "
-            f"#{_v(d.get('contact'), 20)} ({_v(d.get('kept_name'), 60)}); moved identities: "
-            f"{moved}; conversations: {dialogs}")
+    dialogs = ", ".join(f"#{_v(c, 20)}" for c in conversations) or none
+    text = _("contact #{merged} ({merged_name}) merged into #{kept} ({kept_name}); moved "
+             "identities: {moved}; conversations: {dialogs}", merged=_v(d.get("merged"), 20),
+             merged_name=_v(d.get("merged_name"), 60), kept=_v(d.get("contact"), 20),
+             kept_name=_v(d.get("kept_name"), 60), moved=moved, dialogs=dialogs)
     filled = d.get("filled")
     if isinstance(filled, list) and filled:
-        text += "; filled in: " + ", ".join(_v(f, 20) for f in filled)
+        text += "; " + _("filled in: {fields}", fields=", ".join(_v(f, 20) for f in filled))
     return text
+
+
+def _health(e: Event) -> str:
+    text = _("channel {name} {health}", name=_v(e.data.get("channel"), 40),
+             health=_v(e.data.get("health"), 20))
+    return text + (f": {_v(e.data['detail'], 300)}" if e.data.get("detail") else "")
 
 
 _DESCRIBE: dict[str, Callable[[Event], str]] = {
     "message.new": _message_new,
     "message.state": _message_state,
     "message.retrying": _retrying,
-    "message.hidden": lambda e: f"{_message(e)} hidden",
+    "message.hidden": lambda e: _("{message} hidden", message=_message(e)),
     "message.unhidden": _unhidden,
-    "conversation.new": lambda e: "new conversation",
+    "conversation.new": lambda e: _("new conversation"),
     "conversation.status": _status,
     "conversation.label": _label,
-    "conversation.read": lambda e: "marked read",
+    "conversation.read": lambda e: _("marked read"),
     "conversation.assign": _assign,
-    "conversation.hidden": lambda e: "conversation hidden",
+    "conversation.hidden": lambda e: _("conversation hidden"),
     "conversation.unhidden": _unhidden,
     "contact.merged": _merged,
-    "contact.notes": lambda e: (f"notes about contact #{_v(e.data.get('contact'), 20)} "
-                                f"changed ({_v(e.data.get('chars'), 20)} characters)"),
-    "channel.health": lambda e: (f"channel {_v(e.data.get('channel'), 40)} "
-                                 f"{_v(e.data.get('health'), 20)}"
-                                 + (f": {_v(e.data['detail'], 300)}"
-                                    if e.data.get("detail") else "")),
-    "quick_replies.saved": lambda e: f"{_v(e.data.get('count'), 20)} quick replies saved",
+    "contact.notes": lambda e: _("notes about contact #{contact} changed ({chars} characters)",
+                                 contact=_v(e.data.get("contact"), 20),
+                                 chars=_v(e.data.get("chars"), 20)),
+    "channel.health": _health,
+    "quick_replies.saved": lambda e: _("{count} quick replies saved",
+                                       count=_v(e.data.get("count"), 20)),
 }
 
 
@@ -200,7 +212,7 @@ def json_line(event: Event) -> str:
     return terminal_safe_json({
         "id": event.id, "at": event.at, "time": local_time(event.at), "kind": event.kind,
         "conversation_id": event.conversation_id, "message_id": event.message_id,
-        "operator": event.operator, "who": who(event), "data": event.data,
+        "operator": event.operator, "who": who(event, words=False), "data": event.data,
         "text": describe(event)})
 
 
@@ -210,8 +222,9 @@ def hidden_line(item: HiddenItem, as_json: bool) -> str:
         return terminal_safe_json({
             "kind": item.kind, "id": item.id, "conversation_id": item.conversation_id,
             "title": item.title, "at": item.at, "time": when, "operator": item.operator})
-    where = (f"conversation #{item.id}" if item.kind == "conversation"
-             else f"message #{item.id} in #{item.conversation_id}")
+    where = (_("conversation #{n}", n=item.id) if item.kind == "conversation"
+             else _("message #{n} in #{conversation}", n=item.id,
+                    conversation=item.conversation_id))
     return (f"{where:<30} {when or '?':<25}  {one_line(item.operator or '?', 40):<10} "
             f"{one_line(item.title, 80) or '—'}")
 

@@ -738,3 +738,44 @@ MESSAGES.update({
     "{channel} cannot carry files: send the text alone.":
         "Канал {channel} не передаёт файлы: отправьте только текст.",
 })
+
+# opchat audit: what each event changed (opchat/audit.py)
+MESSAGES.update({
+    "customer": "клиент",
+    "hub": "хаб",
+    "message #{n}": "сообщение #{n}",
+    "message": "сообщение",
+    "customer wrote {message}": "клиент написал {message}",
+    "reply {message} queued": "ответ в очереди: {message}",
+    "private note {message}": "личная заметка: {message}",
+    "automatic reply {message}": "автоответ: {message}",
+    "{message} stored": "сохранено: {message}",
+    "(sent again by hand)": "(отправлено повторно вручную)",
+    "{message} will be retried in {seconds} s: {error}":
+        "{message}: новая попытка через {seconds} с: {error}",
+    "status {old} → {new}": "статус {old} → {new}",
+    "until {moment}": "до {moment}",
+    "label added: {label}": "добавлена метка: {label}",
+    "label removed: {label}": "снята метка: {label}",
+    "label: {label}": "метка: {label}",
+    "nobody": "никто",
+    "assigned: {old} → {new}": "назначение: {old} → {new}",
+    "{message} shown again": "снова видно: {message}",
+    "conversation shown again": "диалог снова виден",
+    "none": "нет",
+    "contact #{merged} ({merged_name}) merged into #{kept} ({kept_name}); moved identities: "
+    "{moved}; conversations: {dialogs}":
+        "контакт #{merged} ({merged_name}) объединён с #{kept} ({kept_name}); перенесены "
+        "профили: {moved}; диалоги: {dialogs}",
+    "filled in: {fields}": "дополнено: {fields}",
+    "channel {name} {health}": "канал {name}: {health}",
+    "{message} hidden": "скрыто: {message}",
+    "new conversation": "новый диалог",
+    "marked read": "отмечен прочитанным",
+    "conversation hidden": "диалог скрыт",
+    "notes about contact #{contact} changed ({chars} characters)":
+        "изменены заметки о контакте #{contact} ({chars} символов)",
+    "{count} quick replies saved": "сохранено быстрых ответов: {count}",
+    "conversation #{n}": "диалог #{n}",
+    "message #{n} in #{conversation}": "сообщение #{n} в #{conversation}",
+})

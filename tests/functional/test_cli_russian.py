@@ -114,3 +114,17 @@ def test_audit_and_unhide_errors_in_russian(tmp_path: Path) -> None:
     assert missing.returncode == 1 and missing.stderr == "opchat: нет диалога #7\n"
     unhide = opchat(tmp_path, "--lang", "ru", "unhide", "message", "7")
     assert unhide.returncode == 1 and unhide.stderr == "opchat: нет сообщения #7\n"
+
+
+def test_audit_lines_in_russian(tmp_path: Path) -> None:
+    from tests.functional.test_cli import seed
+
+    seed(tmp_path / "data")
+    result = opchat(tmp_path, "--lang", "ru", "audit", env=ENGLISH)
+    assert result.returncode == 0, result.stderr
+    assert "клиент написал сообщение #1" in result.stdout
+    assert "ответ в очереди: сообщение #3" in result.stdout
+    assert "новый диалог" in result.stdout
+    assert " клиент " in result.stdout  # who: the customer
+    as_json = opchat(tmp_path, "--lang", "ru", "audit", "--json", env=ENGLISH)
+    assert '"who": "customer"' in as_json.stdout  # for scripts: the same in any language
