@@ -51,9 +51,30 @@ class Terminal:
 
 
 class Demo(Terminal):
-    def __init__(self, session: str, data_dir: Path) -> None:
+    """`opchat --demo --operator tester` in a tmux session of 80×24."""
+
+    def __init__(self, session: str, data_dir: Path, config: Path) -> None:
         super().__init__(session)
         self.data_dir = data_dir
+        self.config = config
+
+    def start(self) -> None:
+        env = {"OPCHAT_DATA_DIR": str(self.data_dir), "OPCHAT_CONFIG": str(self.config),
+               "TERM": "xterm-256color", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+        command = " ".join([f"{k}={v}" for k, v in env.items()] +
+                           [sys.executable, "-m", "opchat", "--demo", "--operator", "tester"])
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.session, "-x", "80", "-y", "24",
+                        command], check=True)
+
+    def quit(self) -> None:
+        """Ctrl+Q, and wait for the app (and its tmux session) to end."""
+        self.keys("C-q")
+        deadline = time.monotonic() + 10
+        while subprocess.run(["tmux", "has-session", "-t", self.session],
+                             capture_output=True).returncode == 0:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"Ctrl+Q did not quit:\n{self.screen()}")
+            time.sleep(0.1)
 
     def burst(self, *keys: str) -> None:
         """Keys and text in one send-keys call: tmux names (Enter, C-j, M-f) are keys,
@@ -110,20 +131,13 @@ class Demo(Terminal):
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[Demo]:
     session = f"opchat-fast-{os.getpid()}"
-    data = tmp_path / "data"
-    env = {"OPCHAT_DATA_DIR": str(data), "OPCHAT_CONFIG": str(tmp_path / "c.toml"),
-           "TERM": "xterm-256color", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-    command = " ".join([f"{k}={v}" for k, v in env.items()] +
-                       [sys.executable, "-m", "opchat", "--demo", "--operator", "tester"])
     subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-                    command], check=True)
+    terminal = Demo(session, tmp_path / "data", tmp_path / "c.toml")
+    terminal.start()
     try:
-        yield Demo(session, data)
+        yield terminal
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
-
-
 
 
 def reply_box(screen: str) -> str:

@@ -81,3 +81,20 @@ def test_text_typed_before_ctrl_n_stays_with_its_dialog(demo: Demo) -> None:
     assert "for Anna" not in screen
     demo.wait_for_store(lambda d: d.get("Анна Смирнова") == "for Anna"
                         and d.get("John Carter") == "for John", "both drafts")
+
+
+def test_keys_typed_while_a_saved_draft_loads_come_after_it(demo: Demo) -> None:
+    # A draft kept from an earlier session is read from the store when the dialog
+    # opens; keys typed in the same burst as Enter wait for it and follow it.
+    demo.open_first()
+    demo.in_list()
+    demo.burst("Down", "Enter")
+    demo.wait_for(lambda s: "DE John Carter  demo" in s and "Send" in last_line(s))
+    demo.burst("Dear John")
+    demo.wait_for_store(lambda d: d.get("John Carter") == "Dear John", "John's draft")
+    demo.quit()
+    demo.start()
+    demo.wait_for(lambda s: "John Carter" in s and "hub" in s)
+    demo.burst("Down", "Enter", ", it ships today")
+    demo.wait_for(lambda s: "DE John Carter  demo" in s
+                  and reply_box(s) == "Dear John, it ships today")
