@@ -443,6 +443,16 @@ def run_reader(settings: Settings, work: Callable) -> object:
     return asyncio.run(go())
 
 
+def run_reading(settings: Settings, work: Callable) -> object:
+    """For commands that only read but also serve a first use (``replies list``):
+    read-only when the database exists, else created as usual."""
+    from opchat.store import DB_FILENAME
+
+    if (settings.data_dir / DB_FILENAME).exists():
+        return run_reader(settings, work)
+    return run_store(settings, work)
+
+
 def _open_output(path: str | None) -> IO[str]:
     if path is None:
         return sys.stdout
@@ -923,7 +933,7 @@ def cmd_replies_list(args: argparse.Namespace) -> int:
     async def work(inbox):
         return await inbox.store.quick_replies()
 
-    replies = run_store(settings, work)
+    replies = run_reading(settings, work)
     from opchat.sanitize import one_line
 
     for r in replies:  # type: ignore[attr-defined]
@@ -1001,7 +1011,7 @@ def cmd_replies_export(args: argparse.Namespace) -> int:
         return await inbox.store.quick_replies()
 
     kind = args.format or ("csv" if (args.output or "").lower().endswith(".csv") else "yaml")
-    replies = run_store(settings, work)
+    replies = run_reading(settings, work)
     text = (dump_replies_csv if kind == "csv" else dump_replies)(replies)  # type: ignore[arg-type]
     out = _open_output(args.output)
     try:

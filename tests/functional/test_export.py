@@ -180,7 +180,8 @@ AS_A_USER = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowne
 
 
 @pytest.mark.parametrize("command", [["search", "Иван"], ["export"], ["audit"],
-                                     ["audit", "--json"]])
+                                     ["audit", "--json"], ["replies", "list"],
+                                     ["replies", "export"]])
 def test_a_read_only_data_dir_is_read(backup_copy: Path, command: list[str]) -> None:
     before = sorted(p.name for p in backup_copy.iterdir())
     env = {**os.environ, "OPCHAT_DATA_DIR": str(backup_copy),
