@@ -66,3 +66,14 @@ def test_russian_fits_80_columns(snap_compare, tmp_path: Path, settings: Setting
     set_language("ru")
     assert snap_compare(app_for(tmp_path, settings), terminal_size=(80, 24),
                         run_before=conversation_open)
+
+
+def test_nine_channels_some_down_at_80x24(snap_compare, tmp_path: Path,
+                                          settings: Settings) -> None:
+    """The waiting count, the failure and the channels that are down, whatever else
+    has to give (healthy channels are counted, not named)."""
+    from tests.functional.test_workflow_ui import nine_channels
+
+    app = app_for(tmp_path, settings)
+    asyncio.run(nine_channels(tmp_path, Clock()))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=loaded)
