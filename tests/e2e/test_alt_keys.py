@@ -51,6 +51,9 @@ def test_alt_keys_that_open_a_chooser(demo: Demo) -> None:
 
 def test_alt_keys_that_change_the_dialog(demo: Demo) -> None:
     demo.open_first()
+    # Alt+X: no failed reply here to dismiss, and it says so.
+    demo.burst("M-x")
+    demo.wait_for(lambda s: "No failed reply" in s)
     # Alt+I shows the contact panel and hides it again.
     demo.burst("M-i")
     demo.wait_for(lambda s: "Notes  n edits" in s)
