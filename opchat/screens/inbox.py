@@ -377,10 +377,12 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
     def _send(self, event: Composer.Submitted) -> None:
         # The composer has emptied itself already: keys typed after Enter are the next
         # message's. The dialog is the one whose box was sent, whatever is open now.
-        if self.inbox is None or self.opened is None:
+        conversation_id = event.conversation_id or (self.opened.id if self.opened else None)
+        if self.inbox is None or conversation_id is None:
+            if not event.composer.text:
+                event.composer.load_text(event.text)  # nowhere to send it: keep it
             return
-        conversation_id = event.conversation_id or self.opened.id
-        here = conversation_id == self.opened.id
+        here = self.opened is not None and conversation_id == self.opened.id
         note = event.note
         if here:
             self._set_note_mode(False)  # a note is one message; the next is a reply again
@@ -409,6 +411,9 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
                     composer.load_text(text)
                 if files:
                     self.set_outgoing_files(conversation_id, files)
+            elif not self._drafts.get(conversation_id):
+                # Another dialog is open by now: the text waits as this one's draft.
+                self._drafts[conversation_id] = text
             raise
         # Stored and queued: what follows is bookkeeping, and its failure must not
         # put the text back (Enter again would send it twice).
