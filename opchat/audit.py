@@ -155,6 +155,14 @@ def _merged(e: Event) -> str:
     return text
 
 
+def _failure_cleared(e: Event) -> str:
+    reason = str(e.data.get("reason"))
+    why = {"dismissed": _("dismissed"), "delivered": _("a later reply was delivered"),
+           "resolved": _("resolved"), "snoozed": _("snoozed")}.get(reason, _v(reason))
+    return _("the failure of {message} no longer keeps the conversation waiting: {why}",
+             message=_message(e), why=why)
+
+
 def _health(e: Event) -> str:
     text = _("channel {name} {health}", name=_v(e.data.get("channel"), 40),
              health=_v(e.data.get("health"), 20))
@@ -174,6 +182,9 @@ _DESCRIBE: dict[str, Callable[[Event], str]] = {
     "conversation.assign": _assign,
     "conversation.hidden": lambda e: _("conversation hidden"),
     "conversation.unhidden": _unhidden,
+    "conversation.failed": lambda e: _("reply {message} failed: the conversation waits again",
+                                       message=_message(e)),
+    "conversation.failure_cleared": _failure_cleared,
     "contact.merged": _merged,
     "contact.notes": lambda e: _("notes about contact #{contact} changed ({chars} characters)",
                                  contact=_v(e.data.get("contact"), 20),

@@ -737,6 +737,12 @@ MESSAGES.update({
         "Сбой снят: диалог больше не ждёт из-за него.",
     "{channel} cannot carry files: send the text alone.":
         "Канал {channel} не передаёт файлы: отправьте только текст.",
+    "reply {message} failed: the conversation waits again":
+        "ответ {message} не отправлен: диалог снова ждёт",
+    "the failure of {message} no longer keeps the conversation waiting: {why}":
+        "сбой {message} больше не держит диалог в ожидании: {why}",
+    "dismissed": "снят",
+    "a later reply was delivered": "следующий ответ доставлен",
 })
 
 # opchat audit: what each event changed (opchat/audit.py)

@@ -314,13 +314,14 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
             # Resolving or snoozing ends the wait, a failed reply's too (the operator has
             # decided); the customer's next message starts a new one.
             ends_wait = status in (Status.RESOLVED, Status.SNOOZED)
+            now = self.clock()
             if ends_wait:
-                clear_failure(conn, self.clock(), conversation_id, status.value,
+                clear_failure(conn, now, conversation_id, status.value,
                               operator.login if operator else None)
             conn.execute("UPDATE conversations SET status = ?, waiting_since = CASE WHEN ? "
                          "THEN NULL ELSE waiting_since END WHERE id = ?",
                          (status.value, ends_wait, conversation_id))
-            _event(conn, self.clock(), "conversation.status", conversation_id,
+            _event(conn, now, "conversation.status", conversation_id,
                    operator=operator.login if operator else None,
                    data={"from": old, "to": status.value})
 

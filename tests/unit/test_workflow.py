@@ -284,3 +284,17 @@ async def test_resolving_dismisses_the_failure_and_an_auto_answer_failing_does_n
     auto = await inbox.store.add_message(ann, "We are closed", None, Direction.AUTO)
     await inbox.store.mark_failed(auto.id, "blocked")
     assert await inbox.failed_count() == 0 and await waiting_ids(inbox) == [ann]
+
+
+async def test_opchat_audit_tells_of_a_failure_and_who_dismissed_it(inbox: Inbox) -> None:
+    from opchat.audit import text_line
+
+    bob = await dialog(inbox, "bob")
+    reply = await inbox.send(bob, "x")
+    await inbox.store.mark_failed(reply.id, "blocked")
+    await inbox.dismiss_failure(bob)
+    lines = [text_line(e) for e in await inbox.store.events_after(0)
+             if e.kind.startswith("conversation.fail")]
+    assert f"reply message #{reply.id} failed: the conversation waits again" in lines[0]
+    assert "anna" in lines[1] and (f"the failure of message #{reply.id} no longer keeps the "
+                                   "conversation waiting: dismissed") in lines[1]
