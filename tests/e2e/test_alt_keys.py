@@ -114,3 +114,6 @@ def test_alt_keys_that_move_around(demo: Demo) -> None:
     # Alt+Enter: a new line in the reply, not a send.
     demo.burst("M-3", "M-Enter", "e")
     demo.wait_for(lambda s: reply_box(s) == "abcd\ne")
+    # Alt+B: a word left in the reply box, as in a shell.
+    demo.burst("M-b", "X")
+    demo.wait_for(lambda s: reply_box(s) == "abcd\nXe")
