@@ -450,3 +450,29 @@ async def test_a_file_asked_for_while_no_hub_ran_is_fetched_when_one_starts(
 
         await until(fetched)
     assert ScriptedTransport.signals == []
+
+
+async def test_the_hub_records_what_each_channel_can_carry(inbox: Inbox, tmp_path: Path) -> None:
+    async def known() -> bool:
+        channels = await inbox.channels()
+        return bool(channels) and all(c.capabilities is not None for c in channels)
+
+    async with running(make_hub(inbox, tmp_path)):
+        await until(known)
+    [shop] = await inbox.channels()
+    assert shop.carries_files is False  # ScriptedTransport has no media
+    assert shop.capabilities == {"media": False, "edits": False, "typing": False,
+                                 "buttons": False, "max_len": 4096}
+
+
+async def test_a_rejected_reply_keeps_the_customer_waiting(inbox: Inbox, tmp_path: Path) -> None:
+    ScriptedTransport.script = [Rejected("bot was blocked by the user")]
+    async with running(make_hub(inbox, tmp_path)):
+        conv = await customer_writes(inbox)
+        msg = await inbox.send(conv, "hi")
+        assert await inbox.waiting_count() == 0
+        await until(lambda: _is(inbox, msg.id, MessageState.FAILED))
+        assert (await inbox.waiting_count(), await inbox.failed_count()) == (1, 1)
+        later = await inbox.send(conv, "later")
+        await until(lambda: _is(inbox, later.id, MessageState.SENT))
+    assert (await inbox.waiting_count(), await inbox.failed_count()) == (0, 0)

@@ -423,6 +423,12 @@ async def test_at_80x24_the_waiting_count_and_the_channels_down_always_show(
         assert "…" not in bar, bar  # nothing had to be cut
         assert re.findall(r"\d+", header)[-1] == "4", header  # the Waiting view's count
         assert not header.rstrip().endswith("…"), header
+        # A busy inbox, filtered by a label: names give way, the Waiting count stays.
+        tabs.show("all", {"mine": 112, "unassigned": 1304, "all": 15020, "waiting": 457},
+                  label="wholesale")
+        await pilot.pause(0.05)
+        header = rendered_text(tabs)
+        assert "457" in header and "15020" in header, header
 
 
 async def test_a_failed_reply_shows_on_the_row_and_keeps_waiting_until_dismissed(
