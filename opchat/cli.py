@@ -505,17 +505,8 @@ def ask_operator_name(settings: Settings, answers: IO[str], out: IO[str]) -> Non
     """
     from opchat.config import save_operator_name
 
-    web = next((c for c in with_default_channel(_copy(settings)).channels
-                if c.kind == "webchat"), None)
-    lines = [_("Welcome to opchat."), ""]
-    if web is not None and not settings.channels:
-        address = str(web.options.get("listen") or DEFAULT_LISTEN)
-        lines += [_("Customers can write to you now through the web chat: open "
-                    "http://{address}/ in a browser to play a customer.", address=address)]
-    lines += [_("Add a channel: opchat channel add telegram --token 123456:ABC… "
-                "(see opchat channel add --help)."),
-              _("README: {where}", where=readme_location()), "",
-              _("Your name, as customers will see it (\"I'm {operator.name}\" in replies)."),
+    lines = [_("Welcome to opchat."), "", *next_steps(settings), "",
+             _("Your name, as customers will see it (\"I'm {operator.name}\" in replies)."),
               _("Enter alone: no name; replies then ask for it. Change it later in {path} "
                 "(operator_name).", path=settings.config_path)]
     out.write("\n".join(_wrap(line) for line in lines) + "\n" + _("Your name: "))
@@ -528,10 +519,17 @@ def ask_operator_name(settings: Settings, answers: IO[str], out: IO[str]) -> Non
     settings.operator_name = name
 
 
-def _copy(settings: Settings) -> Settings:
-    import dataclasses
-
-    return dataclasses.replace(settings, channels=list(settings.channels))
+def next_steps(settings: Settings) -> list[str]:
+    """What a newcomer does next: the web chat opchat runs by default, adding a
+    channel, the README (the first start, and `opchat serve` with no channel)."""
+    lines = []
+    if not settings.channels:
+        lines.append(_("Customers can write to you now through the web chat: open "
+                       "http://{address}/ in a browser to play a customer.",
+                       address=DEFAULT_LISTEN))
+    return [*lines, _("Add a channel: opchat channel add telegram --token 123456:ABC… "
+                      "(see opchat channel add --help)."),
+            _("README: {where}", where=readme_location())]
 
 
 def _wrap(line: str, width: int = 79) -> str:
@@ -577,6 +575,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not settings.channels:
         log.info("no channels configured in %s; running the web chat on %s",
                  settings.config_path, DEFAULT_LISTEN)
+        print("\n".join(_wrap(line) for line in next_steps(settings)), flush=True)
         with_default_channel(settings)
 
     async def serve(inbox) -> None:

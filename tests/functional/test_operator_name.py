@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import select
 import subprocess
 import sys
 import time
@@ -134,3 +135,24 @@ def _wait_for_screen(session: str, text: str) -> str:
         assert time.monotonic() < deadline, screen
         time.sleep(0.1)
     return screen
+
+
+def test_serve_on_the_first_start_says_what_to_do_next(tmp_path: Path) -> None:
+    env = {**cli_env(tmp_path), "LANG": "C.UTF-8", "LC_ALL": ""}
+    server = subprocess.Popen([sys.executable, "-m", "opchat", "serve"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        shown = ""
+        deadline = time.monotonic() + 30
+        while "README" not in shown:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([server.stdout], [], [], max(left, 0))
+            assert ready, f"no next steps on stdout in 30 s: {shown!r}"
+            line = server.stdout.readline()
+            assert line, f"serve ended without saying what to do next: {shown!r}"
+            shown += line
+        assert "http://127.0.0.1:8765/" in shown and "opchat channel add" in shown
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
