@@ -4,11 +4,11 @@
 
 A working channel may add a short note after its name (where the web chat
 listens); a failing one its error at the end. When the line is too long for
-the terminal (80 columns, nine channels, Russian), it gives up detail in
-steps, and from the third on the counts come first and only the channels
-that are down keep their names:
+the terminal (80 columns, nine channels, Russian), it first drops the notes
+and shortens the errors; then the counts come first and only the channels
+that are down keep their names, and what still does not fit is cut at the end:
 
-    DEMO │ 3 waiting · 1 failed │ ● vk  ● 8 ok │ hub │ vk: 401 Unauthorized
+    DEMO │ 3 waiting · 1 failed │ ● vk  ● 8 ok │ vk: 401 Unauthorized │ hub
 
 Channel names and health details come from the store (a platform's error
 text among them), so they are drawn only through `opchat.sanitize`.
@@ -104,15 +104,16 @@ class StatusBar(ReportsWorkerErrors, Widget):
         """The most detailed line that fits; what the operator needs most comes first
         once anything has to give (how many wait, the channels that are down)."""
         width = self.size.width
-        layouts = [self._line(detail) for detail in range(4)]
-        for line in layouts:
+        for detail in range(2):
+            line = self._line(detail)
             if line.cell_length <= width:
                 return line
-        return layouts[-1]  # cut at the end, where the least needed part is
+        # The essentials first; the CSS ellipsis cuts what does not fit at the end.
+        return self._line(2)
 
     def _line(self, detail: int) -> Content:
         """0: everything as it is; 1: healthy channels' notes dropped and errors shortened;
-        2: the counts first, healthy channels counted rather than named; 3: the least."""
+        2: the counts first, healthy channels counted rather than named, the role last."""
 
         def style(component: str):
             return self.get_visual_style(component, partial=True)
@@ -133,22 +134,26 @@ class StatusBar(ReportsWorkerErrors, Widget):
             parts.append(Content.styled(_("no channels: see opchat doctor"), "dim"))
         if detail < 2 and counts is not None:
             parts.append(counts)
-        if self.role is not None and detail < 3:
-            role = {"hub": _("hub"), "follower": _("follower")}.get(self.role, self.role)
-            parts.append(Content.styled(role, style("status-bar--role")))
-        if detail < 3:
-            for channel in self.channels:
-                if channel.health in (Health.DOWN, Health.DEGRADED):
-                    detail_text = one_line(channel.health_detail, 200 if detail == 0 else 40) \
-                        or (_("down") if channel.health is Health.DOWN else _("degraded"))
-                    parts.append(Content.assemble(
-                        safe_content(one_line(channel.name, 40), "bold"),
-                        ": ",
-                        safe_content(detail_text),
-                    ).stylize(style(HEALTH_CLASSES[channel.health])))
+        role = None
+        if self.role is not None:
+            role = Content.styled({"hub": _("hub"), "follower": _("follower")}.get(
+                self.role, self.role), style("status-bar--role"))
+            if detail < 2:
+                parts.append(role)
+        for channel in self.channels:
+            if channel.health in (Health.DOWN, Health.DEGRADED):
+                detail_text = one_line(channel.health_detail, 200 if detail == 0 else 40) \
+                    or (_("down") if channel.health is Health.DOWN else _("degraded"))
+                parts.append(Content.assemble(
+                    safe_content(one_line(channel.name, 40), "bold"),
+                    ": ",
+                    safe_content(detail_text),
+                ).stylize(style(HEALTH_CLASSES[channel.health])))
         if self.error:
             parts.append(safe_content(one_line(self.error, 300 if detail < 2 else 60))
                          .stylize(style("status-bar--error")))
+        if role is not None and detail == 2:
+            parts.append(role)
         line = separator.join(parts)
         return Content(" ") + line
 
