@@ -279,8 +279,10 @@ def reply_failed(conn: sqlite3.Connection, now: float, message_id: int) -> None:
     conn.execute(
         "UPDATE conversations SET failed_message_id = ?, waiting_since = ?, "
         "status = CASE WHEN ? THEN 'open' ELSE status END, "
-        "snoozed_until = CASE WHEN ? THEN NULL ELSE snoozed_until END WHERE id = ?",
-        (message_id, since, reopen, reopen, conversation_id))
+        "snoozed_until = CASE WHEN ? THEN NULL ELSE snoozed_until END, "
+        # No reply has reached them yet: the first response is still to come.
+        "first_response_s = CASE WHEN ? THEN NULL ELSE first_response_s END WHERE id = ?",
+        (message_id, since, reopen, reopen, answered == 0, conversation_id))
     record_event(conn, now, "conversation.failed", conversation_id, message_id,
                  data={"waiting_since": since})
     if reopen:

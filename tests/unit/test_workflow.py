@@ -197,6 +197,7 @@ async def test_a_failed_reply_keeps_the_dialog_waiting_until_one_is_delivered(
     assert await waiting_ids(inbox) == [bob, ivan]
     assert (await inbox.waiting_count(), await inbox.failed_count()) == (2, 1)
     assert await inbox.count(WAITING) == 2
+    assert conv.first_response_s is None  # a reply that never arrived is no response
     # Another reply queued does not hide the failure: only one delivered does.
     second = await inbox.send(bob, "Trying again")
     assert bob in await waiting_ids(inbox)
@@ -204,6 +205,7 @@ async def test_a_failed_reply_keeps_the_dialog_waiting_until_one_is_delivered(
     await inbox.store.mark_sent(item.message.message_id, "x-2")
     conv = await inbox.conversation(bob)
     assert conv is not None and conv.failed_message_id is None and conv.waiting_since is None
+    assert conv.first_response_s == 60  # the second reply, queued 60 s after he wrote
     assert (await inbox.waiting_count(), await inbox.failed_count()) == (1, 0)
     kinds = [(e.kind, e.message_id, e.data.get("reason")) for e in await inbox.store.events_after(0)
              if e.kind.startswith("conversation.fail")]
