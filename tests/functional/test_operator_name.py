@@ -140,19 +140,21 @@ def _wait_for_screen(session: str, text: str) -> str:
 def test_serve_on_the_first_start_says_what_to_do_next(tmp_path: Path) -> None:
     env = {**cli_env(tmp_path), "LANG": "C.UTF-8", "LC_ALL": ""}
     server = subprocess.Popen([sys.executable, "-m", "opchat", "serve"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         assert server.stdout is not None
-        shown = ""
+        received = b""
         deadline = time.monotonic() + 30
-        while "README" not in shown:
+        while b"README" not in received:
             left = deadline - time.monotonic()
             ready, _, _ = select.select([server.stdout], [], [], max(left, 0))
-            assert ready, f"no next steps on stdout in 30 s: {shown!r}"
-            line = server.stdout.readline()
-            assert line, f"serve ended without saying what to do next: {shown!r}"
-            shown += line
+            assert ready, f"no next steps on stdout in 30 s: {received!r}"
+            chunk = os.read(server.stdout.fileno(), 4096)
+            assert chunk, f"serve ended without saying what to do next: {received!r}"
+            received += chunk
+        shown = received.decode()
         assert "http://127.0.0.1:8765/" in shown and "opchat channel add" in shown
     finally:
         server.terminate()
         server.wait(timeout=10)
+        server.stdout.close()  # type: ignore[union-attr]
