@@ -520,16 +520,16 @@ def ask_operator_name(settings: Settings, answers: IO[str], out: IO[str]) -> Non
 
 
 def next_steps(settings: Settings) -> list[str]:
-    """What a newcomer does next: the web chat opchat runs by default, adding a
-    channel, the README (the first start, and `opchat serve` with no channel)."""
-    lines = []
-    if not settings.channels:
-        lines.append(_("Customers can write to you now through the web chat: open "
-                       "http://{address}/ in a browser to play a customer.",
-                       address=DEFAULT_LISTEN))
-    return [*lines, _("Add a channel: opchat channel add telegram --token 123456:ABC… "
-                      "(see opchat channel add --help)."),
-            _("README: {where}", where=readme_location())]
+    """What a newcomer does next (see opchat.first_start), for these settings."""
+    from opchat.first_start import next_steps as steps
+
+    return steps(with_default_channel(_copy(settings)).channels)
+
+
+def _copy(settings: Settings) -> Settings:
+    import dataclasses
+
+    return dataclasses.replace(settings, channels=list(settings.channels))
 
 
 def _wrap(line: str, width: int = 79) -> str:
@@ -537,14 +537,6 @@ def _wrap(line: str, width: int = 79) -> str:
 
     # Paths and addresses stay whole, to be copied.
     return textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
-
-
-def readme_location() -> str:
-    """Where a person reads more: the README beside the code, else the package's page."""
-    source = Path(__file__).resolve().parent.parent / "README.md"
-    if source.is_file():
-        return str(source)
-    return _("the project's description (python -m pip show -v opchat)")
 
 
 def team_cap(settings: Settings) -> int | None:

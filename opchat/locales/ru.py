@@ -668,9 +668,9 @@ MESSAGES.update({
 # The first start: what to do next, and the name customers see (opchat/cli.py)
 MESSAGES.update({
     "Welcome to opchat.": "Добро пожаловать в opchat.",
-    "Customers can write to you now through the web chat: open http://{address}/ in a "
-    "browser to play a customer.":
-        "Клиенты уже могут писать вам через веб-чат: откройте http://{address}/ в браузере "
+    "Customers can write to you now through the web chat: open {address}/ in a browser "
+    "to play a customer.":
+        "Клиенты уже могут писать вам через веб-чат: откройте {address}/ в браузере "
         "и попробуйте сами побыть клиентом.",
     "Add a channel: opchat channel add telegram --token 123456:ABC… (see opchat channel add "
     "--help).":

@@ -410,15 +410,31 @@ class ConversationList(InboxScrollView, can_focus=True):
         return strip
 
     def _empty_line(self, y: int, width: int, base: Style) -> Strip:
-        if y != 1:
+        lines = self._empty_lines(width)
+        if not 1 <= y <= len(lines):
             return Strip.blank(width, base)
-        message = _("No conversations yet") if self.loaded else _("Loading…")
-        text = Text(message, style=self._part("conversation-list--empty"))
+        text = Text(lines[y - 1], style=self._part("conversation-list--empty"))
         text.truncate(width - 1, overflow="ellipsis")
         text = Text(" ") + text
         text.truncate(width, pad=True)
         text.stylize_before(base)
         return Strip(list(text.render(self.app.console)), width)
+
+    def _empty_lines(self, width: int) -> list[str]:
+        """An empty inbox (the All view) says what to do next: a first start."""
+        if not self.loaded:
+            return [_("Loading…")]
+        if self.filter != ConversationFilter():
+            return [_("No conversations yet")]
+        import textwrap
+
+        from opchat.first_start import next_steps
+
+        lines = [_("No conversations yet")]
+        for step in next_steps(self.settings.channels):
+            lines += ["", *textwrap.wrap(step, max(width - 2, 10), break_long_words=False,
+                                         break_on_hyphens=False)]
+        return lines
 
     def _right_label(self, row: Conversation, now: float) -> tuple[str, str]:
         """The right-hand text of line 1 and the component style it takes."""
