@@ -900,12 +900,12 @@ def _search_records(results, emphasis: tuple[str, str]) -> list[dict[str, object
     for c in results.contacts:
         details = " ".join(x for x in (c.name, c.phone, c.email) if x)
         records.append(record("contact", c.last_message_at, c.conversation_id, line(c.name),
-                              c.channel_name, f"contact: {details}", phone=line(c.phone),
-                              email=line(c.email)))
+                              c.channel_name, _("contact: {details}", details=details),
+                              phone=line(c.phone), email=line(c.email)))
     for lb in results.labels:
         records.append(record("label", lb.last_message_at, lb.conversation_id,
-                              lb.contact_name, lb.channel_name, f"label: #{lb.label}",
-                              label=line(lb.label)))
+                              lb.contact_name, lb.channel_name,
+                              _("label: #{label}", label=lb.label), label=line(lb.label)))
     for m in results.messages:
         records.append(record("message", m.created_at, m.conversation_id, m.contact_name,
                               m.channel_name, m.snippet, message_id=m.message_id))

@@ -785,3 +785,9 @@ MESSAGES.update({
     "conversation #{n}": "диалог #{n}",
     "message #{n} in #{conversation}": "сообщение #{n} в #{conversation}",
 })
+
+# opchat search: what kind of result a line is (opchat/cli.py)
+MESSAGES.update({
+    "contact: {details}": "контакт: {details}",
+    "label: #{label}": "метка: #{label}",
+})

@@ -128,3 +128,12 @@ def test_audit_lines_in_russian(tmp_path: Path) -> None:
     assert " клиент " in result.stdout  # who: the customer
     as_json = opchat(tmp_path, "--lang", "ru", "audit", "--json", env=ENGLISH)
     assert '"who": "customer"' in as_json.stdout  # for scripts: the same in any language
+
+
+def test_search_results_say_contact_and_label_in_russian(tmp_path: Path) -> None:
+    from tests.functional.test_cli import seed
+
+    seed(tmp_path / "data")
+    result = opchat(tmp_path, "--lang", "ru", "search", "Клиент", env=ENGLISH)
+    assert result.returncode == 0, result.stderr
+    assert "контакт: «Клиент»" in result.stdout and "contact:" not in result.stdout
