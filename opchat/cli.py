@@ -515,8 +515,13 @@ def ask_operator_name(settings: Settings, answers: IO[str], out: IO[str]) -> Non
     from opchat.sanitize import one_line
 
     name = one_line(answer.strip(), 100)
-    save_operator_name(settings.config_path, name)
     settings.operator_name = name
+    try:
+        save_operator_name(settings.config_path, name)
+    except ConfigError as exc:  # a read-only config: the name holds for this session
+        out.write(_wrap(_("Not saved ({error}); opchat will ask again next time.",
+                          error=exc)) + "\n")
+        out.flush()
 
 
 def next_steps(settings: Settings) -> list[str]:

@@ -791,3 +791,9 @@ MESSAGES.update({
     "contact: {details}": "контакт: {details}",
     "label: #{label}": "метка: #{label}",
 })
+
+# The first start: a config file that cannot be written (opchat/cli.py)
+MESSAGES.update({
+    "Not saved ({error}); opchat will ask again next time.":
+        "Не сохранено ({error}); opchat спросит снова в следующий раз.",
+})

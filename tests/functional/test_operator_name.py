@@ -158,3 +158,18 @@ def test_serve_on_the_first_start_says_what_to_do_next(tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=10)
         server.stdout.close()  # type: ignore[union-attr]
+
+
+def test_a_config_that_cannot_be_written_does_not_stop_the_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from opchat import config
+
+    def refuse(path: Path, name: str) -> None:  # as a config in /etc that root owns
+        raise config.ConfigError(path, None, "cannot write the file: Permission denied")
+
+    monkeypatch.setattr(config, "save_operator_name", refuse)
+    settings = _settings(tmp_path)
+    out = io.StringIO()
+    ask_operator_name(settings, io.StringIO("Анна\n"), out)
+    assert settings.operator_name == "Анна"  # for this session
+    assert "Not saved" in out.getvalue() and "Permission denied" in out.getvalue()
