@@ -104,6 +104,8 @@ def test_first_start_on_a_terminal_asks_before_the_app(tmp_path: Path) -> None:
     """A real terminal (tmux): the question, an answer, the file, then the app."""
     session = f"opchat-name-{os.getpid()}"
     env = cli_env(tmp_path)
+    # A demo channel: the app's hub then listens on no port another test may want.
+    Path(env["OPCHAT_CONFIG"]).write_text('[channels.demo]\nkind = "demo"\n')
     command = " ".join([f"{k}={v}" for k, v in (("OPCHAT_CONFIG", env["OPCHAT_CONFIG"]),
                                                 ("OPCHAT_DATA_DIR", env["OPCHAT_DATA_DIR"]),
                                                 ("LANG", "ru_RU.UTF-8"))]
