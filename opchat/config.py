@@ -41,7 +41,8 @@ from typing import Any
 
 import platformdirs
 
-from opchat.i18n import SUPPORTED_LANGUAGES, normalize_language
+from opchat.i18n import SUPPORTED_LANGUAGES, _, normalize_language
+from opchat.transports import available_kinds, parse_listen  # the contract only: no SDK
 
 __all__ = [
     "AutoAnswers",
@@ -54,9 +55,11 @@ __all__ = [
     "default_data_dir",
     "ensure_data_dir",
     "load_settings",
+    "missing_menu_replies",
     "remove_channel",
     "resolve_paths",
     "save_channel",
+    "secrets_in_file",
     "toml_value",
 ]
 
@@ -260,24 +263,91 @@ _ALERTS: dict[str, type] = {"new_dialog": str, "new_message": str, "red_wait": s
 _MENU: dict[str, type] = {"text": str, "options": list, "handoff": str}
 _MENU_OPTION: dict[str, type] = {"label": str, "reply": str, "operator": bool}
 AUTO_OPTIONS = ("hours", "timezone", "away_message", "greeting_message", "menu", "language")
+
+# The options each built-in channel kind reads, with the check its value gets here: a
+# misspelt key or a bad value is a config error at load, not a channel DOWN later. Kept
+# as data, without importing the transports (and their SDKs). A kind from a plugin is
+# not listed: its options are its own business. Every kind also takes AUTO_OPTIONS.
+CHANNEL_OPTIONS: dict[str, dict[str, str]] = {
+    "telegram": {
+        "token": "token", "token_env": "variable", "api_base": "url", "webhook_url": "url",
+        "listen": "listen", "download_limit": "count", "poll_timeout": "seconds",
+    },
+    "webchat": {
+        "listen": "listen", "path": "text", "origin": "origins", "public_url": "url",
+        "allow_no_origin": "flag", "trust_proxy": "proxies", "sneak_peek": "flag",
+        "greeting": "text", "greetings": "greetings", "operator_name": "text",
+        "operator_photo": "text", "title": "text", "subtitle": "text", "placeholder": "text",
+        "color": "text", "offline_form": "flag", "callback": "flag",
+    },
+    "demo": {
+        "interval": "number", "reply_delay": "number", "max_waiting": "count",
+        "patience": "number", "newcomers": "count",
+    },
+}
+# Options whose value is a secret when written in the file (rather than in *_env).
+SECRET_OPTIONS: dict[str, tuple[str, ...]] = {"telegram": ("token",)}
+_SECRET_WORDS = ("token", "secret", "password")  # for kinds from plugins
+TELEGRAM_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")  # as @BotFather gives it
+ENVIRONMENT_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# Every binding the operator may remap in [keymap] (the `id` of each Binding in the app,
+# its screens and widgets). A test keeps this list equal to the app's bindings, so the
+# config is checked without importing the UI.
+BINDING_IDS = (
+    "opchat.assign", "opchat.assign_me", "opchat.attach_file", "opchat.commands",
+    "opchat.composer.complete", "opchat.composer.leave", "opchat.composer.newline",
+    "opchat.composer.previous_variable", "opchat.composer.send", "opchat.composer.word_left",
+    "opchat.confirm.no", "opchat.confirm.yes", "opchat.contact.close", "opchat.contact.merge",
+    "opchat.contact.notes", "opchat.contact_panel", "opchat.cycle_view",
+    "opchat.dismiss_failure", "opchat.escape_to_list", "opchat.filter_label",
+    "opchat.focus_composer", "opchat.focus_list", "opchat.focus_thread", "opchat.help",
+    "opchat.help.close", "opchat.help_question", "opchat.hide_conversation", "opchat.labels",
+    "opchat.list.down", "opchat.list.first", "opchat.list.last", "opchat.list.open",
+    "opchat.list.page_down", "opchat.list.page_up", "opchat.list.up",
+    "opchat.longest_waiting", "opchat.manage_replies", "opchat.next_conversation",
+    "opchat.next_unread", "opchat.note_mode", "opchat.notes.cancel", "opchat.notes.save",
+    "opchat.pending", "opchat.pick.cancel", "opchat.pick.down", "opchat.pick.up",
+    "opchat.previous_conversation", "opchat.quick_replies", "opchat.quit", "opchat.reopen",
+    "opchat.replies.add", "opchat.replies.cancel", "opchat.replies.close",
+    "opchat.replies.delete", "opchat.replies.edit", "opchat.replies.save", "opchat.resolve",
+    "opchat.search", "opchat.search.close", "opchat.search.next", "opchat.search.open",
+    "opchat.search.page_down", "opchat.search.page_up", "opchat.search.previous",
+    "opchat.snooze", "opchat.thread.copy", "opchat.thread.file", "opchat.thread.first",
+    "opchat.thread.hide", "opchat.thread.last", "opchat.thread.next", "opchat.thread.open",
+    "opchat.thread.page_down", "opchat.thread.page_up", "opchat.thread.previous",
+    "opchat.thread.retry",
+)
+KEY_MODIFIERS = ("shift", "ctrl", "alt", "meta", "super", "hyper")
 ALERT_WAYS = ("off", "bell", "desktop", "both")
 _KNOWN_KEYS = [*_TOP_LEVEL, *(f"ui.{key}" for key in _UI), *(f"log.{key}" for key in _LOG),
                *(f"team.{key}" for key in _TEAM), *(f"alerts.{key}" for key in _ALERTS)]
 
-_TYPE_WORDS: dict[type, str] = {
-    bool: "true or false",
-    int: "a whole number",
-    str: "a string in quotes",
-    dict: "a table",
-}
+def _type_words(kind: type) -> str:
+    if kind is bool:
+        return _("true or false")
+    if kind is int:
+        return _("a whole number")
+    if kind is str:
+        return _("a string in quotes")
+    if kind is list:
+        return _("a list in brackets")
+    return _("a table")
 
 _TOML_POSITION = re.compile(r"\s*\((?:at line (\d+), column \d+|(at end of document))\)$")
 
 
-def load_settings(config_path: Path, data_dir: Path) -> Settings:
-    """Read the config file into `Settings`; a missing file means all defaults."""
+def load_settings(config_path: Path, data_dir: Path, must_exist: bool = False) -> Settings:
+    """Read the config file into `Settings`; a missing file means all defaults.
+
+    `must_exist`: the file was named by the operator (--config, OPCHAT_CONFIG), so a
+    missing one is a typo to report, not a fresh install.
+    """
     text = _read_text(config_path)
     if text is None:
+        if must_exist:
+            raise ConfigError(config_path, None,
+                              _("no such file (check --config or OPCHAT_CONFIG)"))
         return Settings(config_path=config_path, data_dir=data_dir)
     document = _parse(config_path, text)
     return _Reader(config_path, text).settings(document, data_dir)
@@ -289,11 +359,12 @@ def _read_text(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except IsADirectoryError:
-        raise ConfigError(path, None, "is a directory, not a config file") from None
+        raise ConfigError(path, None, _("is a directory, not a config file")) from None
     except PermissionError:
-        raise ConfigError(path, None, "cannot read the file: permission denied") from None
+        raise ConfigError(path, None, _("cannot read the file: permission denied")) from None
     except OSError as error:
-        raise ConfigError(path, None, f"cannot read the file: {error.strerror}") from None
+        raise ConfigError(path, None, _("cannot read the file: {error}",
+                                         error=error.strerror)) from None
     try:
         # utf-8-sig: editors on Windows like to start the file with a BOM.
         return data.decode("utf-8-sig")
@@ -301,7 +372,8 @@ def _read_text(path: Path) -> str | None:
         # Offsets are into the bytes the decoder saw (after any BOM).
         raw = error.object
         line = raw.count(b"\n", 0, error.start) + 1
-        problem = f"not UTF-8 text (byte 0x{raw[error.start]:02x}); save the file as UTF-8"
+        problem = _("not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8",
+                    byte=raw[error.start])
         raise ConfigError(path, line, problem) from None
 
 
@@ -346,6 +418,12 @@ class _Reader:
         for key in ("wait_amber", "wait_red", "wait_alert", "display_cap"):
             if key in ui:
                 setattr(settings, key, self.positive(("ui", key), ui[key]))
+        if settings.wait_red < settings.wait_amber:
+            blamed = "wait_red" if "wait_red" in ui else "wait_amber"
+            raise self.error(("ui", blamed), _(
+                "ui.wait_red ({red}) is below ui.wait_amber ({amber}): a waiting customer's "
+                "row would turn red before amber", red=settings.wait_red,
+                amber=settings.wait_amber))
         team = self.table(document, "team", _TEAM)
         if "max_open" in team:
             settings.max_open = self.positive(("team", "max_open"), team["max_open"])
@@ -355,8 +433,9 @@ class _Reader:
         for key, value in alerts.items():
             if value not in ALERT_WAYS:
                 ways = ", ".join(f'"{way}"' for way in ALERT_WAYS)
-                raise self.error(("alerts", key),
-                                 f"alerts.{key} must be one of {ways}, not {_describe(value)}")
+                raise self.error(("alerts", key), _(
+                    "{setting} must be one of {ways}, not {value}", setting=f"alerts.{key}",
+                    ways=ways, value=_describe(value)))
             setattr(settings, f"alert_{key}", value)
         log = self.table(document, "log", _LOG)
         if "level" in log:
@@ -381,8 +460,30 @@ class _Reader:
             if isinstance(value, dict):
                 flat.update(self.keymap(where, value))
             else:
-                flat[".".join(where)] = self.typed(("keymap", *where), value, str)
+                flat[".".join(where)] = self.keys(("keymap", *where), value)
         return flat
+
+    def keys(self, where: tuple[str, ...], value: Any) -> str:
+        """One [keymap] entry: a binding the app has, on keys a terminal can send."""
+        binding = ".".join(where[1:])
+        if binding not in BINDING_IDS:
+            problem = _('keymap: no binding "{binding}"', binding=binding)
+            guess = difflib.get_close_matches(binding, BINDING_IDS, n=1)
+            if not guess and not binding.startswith("opchat."):
+                guess = difflib.get_close_matches(f"opchat.{binding}", BINDING_IDS, n=1)
+            if guess:
+                problem += " " + _('(did you mean "{guess}"?)', guess=guess[0])
+            else:
+                problem += " " + _("(the binding ids are in the help screen, F1)")
+            raise self.error(where, problem)
+        value = self.typed(where, value, str)
+        keys = [key.strip() for key in value.split(",")]
+        for key in keys:
+            if not _is_key(key):
+                raise self.error(where, _(
+                    '{setting}: {key} is not a key (like "f10", "ctrl+q", "alt+shift+down", '
+                    '"question_mark")', setting=".".join(where), key=_describe(key)))
+        return ",".join(keys)
 
     def reply_keys(self, table: dict[str, Any]) -> dict[str, str]:
         keys = {}
@@ -444,7 +545,9 @@ class _Reader:
                 self.typed((*where, key), options[key], str)
         auto = AutoAnswers(language=options.get("language") or settings.language or "en")
         if normalize_language(auto.language) is None:
-            raise self.error((*where, "language"), f"unknown language {_describe(auto.language)}")
+            raise self.error((*where, "language"), _(
+                "unknown language {value} (opchat speaks {known})",
+                value=_describe(auto.language), known='"en", "ru"'))
         auto.language = normalize_language(auto.language) or "en"
         if options.get("hours"):
             from opchat.hours import WorkingHours
@@ -464,9 +567,10 @@ class _Reader:
         if options.get("menu"):
             menu = settings.menus.get(options["menu"])
             if menu is None:
-                known = ", ".join(settings.menus) or "none"
-                raise self.error((*where, "menu"), f"channels.{channel.name}.menu: no "
-                                 f"[menus.{options['menu']}] table (menus: {known})")
+                known = ", ".join(settings.menus) or _("none")
+                raise self.error((*where, "menu"), _(
+                    "channels.{name}.menu: no [menus.{menu}] table (menus: {known})",
+                    name=channel.name, menu=options["menu"], known=known))
             auto.menu = menu
         return auto
 
@@ -478,7 +582,8 @@ class _Reader:
         if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
             return value
         name = ".".join(where)
-        raise self.error(where, f"{name} must be {_TYPE_WORDS[kind]}, not {_describe(value)}")
+        raise self.error(where, _("{setting} must be {kind}, not {value}", setting=name,
+                                  kind=_type_words(kind), value=_describe(value)))
 
     def check_keys(
         self, table: dict[str, Any], where: tuple[str, ...], schema: dict[str, type]
@@ -495,25 +600,26 @@ class _Reader:
 
     def positive(self, where: tuple[str, ...], value: int) -> int:
         if value <= 0:
-            raise self.error(where, f"{'.'.join(where)} must be more than 0, not {value}")
+            raise self.error(where, _("{setting} must be more than 0, not {value}",
+                                      setting=".".join(where), value=value))
         return value
 
     def language(self, value: Any) -> str:
         value = self.typed(("language",), value, str)
         code = normalize_language(value)
         if code is None:
-            known = " and ".join(f'"{code}"' for code in SUPPORTED_LANGUAGES)
-            raise self.error(
-                ("language",), f"unknown language {_describe(value)} (opchat speaks {known})"
-            )
+            known = ", ".join(f'"{code}"' for code in SUPPORTED_LANGUAGES)
+            raise self.error(("language",), _(
+                "unknown language {value} (opchat speaks {known})", value=_describe(value),
+                known=known))
         return code
 
     def log_level(self, value: str) -> str:
         if value.upper() not in LOG_LEVELS:
             levels = ", ".join(LOG_LEVELS)
-            raise self.error(
-                ("log", "level"), f"log.level must be one of {levels}, not {_describe(value)}"
-            )
+            raise self.error(("log", "level"), _(
+                "{setting} must be one of {ways}, not {value}", setting="log.level",
+                ways=levels, value=_describe(value)))
         return value.upper()
 
     def channel(self, name: str, table: Any) -> ChannelSettings:
@@ -522,14 +628,117 @@ class _Reader:
             raise self.error(where, _channel_name_problem(name))
         table = self.typed(where, table, dict)
         if "kind" not in table:
-            raise self.error(where, f'channel "{name}" has no kind (for example kind = "telegram")')
+            raise self.error(where, _('channel "{name}" has no kind (for example kind = '
+                                      '"telegram")', name=name))
         kind = self.typed((*where, "kind"), table["kind"], str)
+        installed = available_kinds()
+        if kind not in installed:
+            problem = _("channels.{name}.kind: unknown kind '{kind}' (installed: {kinds})",
+                        name=name, kind=kind, kinds=", ".join(installed))
+            guess = difflib.get_close_matches(kind, installed, n=1)
+            if guess:
+                problem += " " + _('(did you mean "{guess}"?)', guess=guess[0])
+            raise self.error((*where, "kind"), problem)
         options = {key: value for key, value in table.items() if key != "kind"}
+        known = CHANNEL_OPTIONS.get(kind)
         for key, value in options.items():
-            # A *_env option names the variable that holds the secret.
-            if key.endswith("_env"):
-                self.typed((*where, key), value, str)
+            at = (*where, key)
+            if known is None:  # a plugin's kind: only what every channel shares
+                if key.endswith("_env"):  # names the variable that holds the secret
+                    self.variable(at, value)
+                continue
+            if key in AUTO_OPTIONS:
+                continue  # checked with the automatic answers
+            if key not in known:
+                allowed = [*known, *AUTO_OPTIONS]
+                problem = _('unknown setting "{setting}" for a {kind} channel',
+                            setting=".".join(at), kind=kind)
+                guess = difflib.get_close_matches(key, allowed, n=1)
+                if guess:
+                    problem += " " + _('(did you mean "{guess}"?)', guess=guess[0])
+                else:
+                    problem += " " + _("(it takes: {keys})", keys=", ".join(allowed))
+                raise self.error(at, problem)
+            self.option(at, known[key], value)
+        if kind == "telegram":
+            self.telegram(where, options)
         return ChannelSettings(name=name, kind=kind, options=options)
+
+    def option(self, where: tuple[str, ...], check: str, value: Any) -> None:
+        """One channel option's value, as strictly as `opchat channel add` checks it."""
+        setting = ".".join(where)
+        if check == "text":
+            self.typed(where, value, str)
+        elif check == "flag":
+            self.typed(where, value, bool)
+        elif check in ("count", "seconds"):
+            least = 1 if check == "seconds" else 0
+            if self.typed(where, value, int) < least:
+                raise self.error(where, _("{setting} must be at least {least}, not {value}",
+                                          setting=setting, least=least, value=value))
+        elif check == "number":
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise self.error(where, _("{setting} must be a number above 0, not {value}",
+                                          setting=setting, value=_describe(value)))
+        elif check == "variable":
+            self.variable(where, value)
+        elif check == "token":
+            token = self.typed(where, value, str).strip()
+            if token and not TELEGRAM_TOKEN.fullmatch(token):  # "": token_env then
+                raise self.error(where, _(
+                    "{setting} is not a bot token: @BotFather gives one like "
+                    "123456789:AAE-x1y2… (digits, a colon, then letters)", setting=setting))
+        elif check == "listen":
+            try:
+                parse_listen(self.typed(where, value, str))
+            except ValueError:
+                raise self.error(where, _(
+                    '{setting}: {value} is not host:port (like "127.0.0.1:8765")',
+                    setting=setting, value=_describe(value))) from None
+        elif check == "url":
+            if not _is_url(self.typed(where, value, str)):
+                raise self.error(where, _("{setting}: {value} is not like https://host/path",
+                                          setting=setting, value=_describe(value)))
+        elif check == "origins":
+            for origin in [value] if isinstance(value, str) else self.typed(where, value, list):
+                if not (isinstance(origin, str) and _is_url(origin)
+                        and origin.rstrip("/").count("/") == 2):
+                    raise self.error(where, _(
+                        "{setting}: {origin} is not a site like https://shop.example",
+                        setting=setting, origin=_describe(origin)))
+        elif check == "proxies":
+            self.proxies(where, value)
+        elif check == "greetings":
+            for prefix, greeting in self.typed(where, value, dict).items():
+                if not prefix.startswith("/") or not isinstance(greeting, str):
+                    raise self.error(where, _(
+                        '{setting} must be a table like {{ "/pricing" = "Questions about '
+                        'prices?" }}', setting=setting))
+
+    def variable(self, where: tuple[str, ...], value: Any) -> None:
+        if not ENVIRONMENT_VARIABLE.fullmatch(self.typed(where, value, str)):
+            raise self.error(where, _("{setting}: {value} is not an environment variable name",
+                                      setting=".".join(where), value=_describe(value)))
+
+    def proxies(self, where: tuple[str, ...], value: Any) -> None:
+        import ipaddress
+
+        if isinstance(value, bool):
+            return
+        for item in [value] if isinstance(value, str) else self.typed(where, value, list):
+            try:
+                ipaddress.ip_network(str(item).strip(), strict=False)
+            except ValueError:
+                raise self.error(where, _(
+                    "{setting}: {value} is not an IP address or network",
+                    setting=".".join(where), value=_describe(item))) from None
+
+    def telegram(self, where: tuple[str, ...], options: dict[str, Any]) -> None:
+        webhook = str(options.get("webhook_url") or "")
+        if webhook.startswith("http://") and not options.get("api_base"):
+            raise self.error((*where, "webhook_url"), _(
+                "channels.{name}.webhook_url: Telegram sends webhooks only to https:// "
+                "addresses", name=where[-1]))
 
 
 def _describe(value: Any) -> str:
@@ -543,20 +752,89 @@ def _describe(value: Any) -> str:
 
 def _unknown_key_problem(where: tuple[str, ...]) -> str:
     name = ".".join(where)
-    problem = f'unknown setting "{name}"'
+    problem = _('unknown setting "{setting}"', setting=name)
     # A known key in the wrong table ("mouse" at the top) or a small typo.
     guesses = [known for known in _KNOWN_KEYS if known.split(".")[-1] == where[-1]]
     guesses = guesses or difflib.get_close_matches(name, _KNOWN_KEYS, n=1)
     if guesses:
-        problem += f' (did you mean "{guesses[0]}"?)'
+        problem += " " + _('(did you mean "{guess}"?)', guess=guesses[0])
     return problem
 
 
+def _is_key(key: str) -> bool:
+    """Whether Textual can bind `key` ("ctrl+q", "f10", "question_mark", "a")."""
+    *modifiers, base = key.split("+")
+    if not base or len(set(modifiers)) < len(modifiers) or \
+            any(modifier not in KEY_MODIFIERS for modifier in modifiers):
+        return False
+    if len(base) == 1:
+        return base.isprintable() and not base.isspace()
+    # Only a config with a [keymap] pays for this import (textual's package, ~0.1 s).
+    from textual.keys import KEY_NAME_REPLACEMENTS, Keys, key_to_character
+
+    names = {k.value.rpartition("+")[2] for k in Keys if not k.value.startswith("<")}
+    return (base in names or base in KEY_NAME_REPLACEMENTS.values()
+            or key_to_character(base) is not None)
+
+
+def _is_url(text: str) -> bool:
+    """An http(s) address with a host, as `opchat channel add` takes it."""
+    from urllib.parse import urlsplit
+
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        return False
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 -- raises on a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def missing_menu_replies(settings: Settings, shortcuts: set[str]) -> list[ConfigError]:
+    """Menu options whose reply is not among `shortcuts` (the store's quick replies).
+
+    Replies live in the store, not the config, so this is checked where the store is
+    at hand: when the hub starts (the channel shows DEGRADED) and by `opchat doctor`.
+    """
+    used = {channel.auto.menu.name for channel in settings.channels
+            if channel.auto is not None and channel.auto.menu is not None}
+    try:
+        text = _read_text(settings.config_path) or ""
+    except ConfigError:
+        text = ""
+    problems = []
+    for name, menu in settings.menus.items():
+        if name not in used:
+            continue
+        for n, option in enumerate(menu.options, 1):
+            if option.reply is not None and option.reply not in shortcuts:
+                problems.append(ConfigError(
+                    settings.config_path, _line_of(text, ("menus", name, "options")),
+                    _('menus.{menu}.options #{n} answers with the quick reply "{reply}", which '
+                      'does not exist (add it: opchat replies add {reply} --title … --body …)',
+                      menu=name, n=n, reply=option.reply)))
+    return problems
+
+
+def secrets_in_file(settings: Settings) -> list[str]:
+    """The settings ("channels.shop.token") that hold a secret in the file itself."""
+    found = []
+    for channel in settings.channels:
+        for key, value in channel.options.items():
+            if key in CHANNEL_OPTIONS.get(channel.kind, {}):
+                secret = key in SECRET_OPTIONS.get(channel.kind, ())
+            else:
+                secret = not key.endswith("_env") and any(word in key
+                                                          for word in _SECRET_WORDS)
+            if secret and value not in (None, ""):
+                found.append(f"channels.{channel.name}.{key}")
+    return found
+
+
 def _channel_name_problem(name: str) -> str:
-    return (
-        f"channel name {_describe(name)} may only use letters, digits, "
-        '"_" and "-", at most 32 of them'
-    )
+    return _('channel name {name} may only use letters, digits, "_" and "-", at most 32 '
+             "of them", name=_describe(name))
 
 
 # --- Finding a key's line -------------------------------------------------------

@@ -797,3 +797,73 @@ MESSAGES.update({
     "Not saved ({error}); opchat will ask again next time.":
         "Не сохранено ({error}); opchat спросит снова в следующий раз.",
 })
+
+# Config errors: the file, the line and the setting (opchat/config.py)
+MESSAGES.update({
+    "a table": "таблица",
+    "true or false": "true или false",
+    "a whole number": "целое число",
+    "a string in quotes": "строка в кавычках",
+    "a list in brackets": "список в квадратных скобках",
+    'unknown setting "{setting}"': 'неизвестная настройка "{setting}"',
+    'unknown setting "{setting}" for a {kind} channel':
+        'неизвестная настройка "{setting}" для канала {kind}',
+    '(did you mean "{guess}"?)': '(может быть, "{guess}"?)',
+    "(it takes: {keys})": "(допустимы: {keys})",
+    'channel name {name} may only use letters, digits, "_" and "-", at most 32 of them':
+        'имя канала {name} может состоять только из букв, цифр, "_" и "-", не длиннее 32',
+    "not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8":
+        "не текст UTF-8 (байт 0x{byte:02x}); сохраните файл в UTF-8",
+    "no such file (check --config or OPCHAT_CONFIG)":
+        "нет такого файла (проверьте --config или OPCHAT_CONFIG)",
+    "is a directory, not a config file": "это каталог, а не файл настроек",
+    "cannot read the file: permission denied": "не удаётся прочитать файл: нет доступа",
+    "cannot read the file: {error}": "не удаётся прочитать файл: {error}",
+    "{setting} must be {kind}, not {value}": "{setting} должно быть: {kind}, а не {value}",
+    "{setting} must be more than 0, not {value}": "{setting} должно быть больше 0, а не {value}",
+    "{setting} must be one of {ways}, not {value}":
+        "{setting} должно быть одним из: {ways}, а не {value}",
+    "{setting} must be at least {least}, not {value}":
+        "{setting} должно быть не меньше {least}, а не {value}",
+    "{setting} must be a number above 0, not {value}":
+        "{setting} должно быть числом больше 0, а не {value}",
+    "unknown language {value} (opchat speaks {known})":
+        "неизвестный язык {value} (opchat говорит на {known})",
+    'channel "{name}" has no kind (for example kind = "telegram")':
+        'у канала "{name}" не указан вид (например, kind = "telegram")',
+    "channels.{name}.kind: unknown kind '{kind}' (installed: {kinds})":
+        "channels.{name}.kind: неизвестный вид канала '{kind}' (установлены: {kinds})",
+    "channels.{name}.menu: no [menus.{menu}] table (menus: {known})":
+        "channels.{name}.menu: нет таблицы [menus.{menu}] (меню: {known})",
+    "ui.wait_red ({red}) is below ui.wait_amber ({amber}): a waiting customer's row would "
+    "turn red before amber":
+        "ui.wait_red ({red}) меньше ui.wait_amber ({amber}): строка ждущего клиента стала бы "
+        "красной раньше жёлтой",
+    'keymap: no binding "{binding}"': 'keymap: нет привязки "{binding}"',
+    "(the binding ids are in the help screen, F1)": "(имена привязок — в справке, F1)",
+    '{setting}: {key} is not a key (like "f10", "ctrl+q", "alt+shift+down", "question_mark")':
+        '{setting}: {key} — не клавиша (пример: "f10", "ctrl+q", "alt+shift+down", '
+        '"question_mark")',
+    "{setting}: {value} is not an environment variable name":
+        "{setting}: {value} — не имя переменной окружения",
+    "{setting}: {value} is not an IP address or network":
+        "{setting}: {value} — не IP-адрес и не сеть",
+    "{setting} is not a bot token: @BotFather gives one like 123456789:AAE-x1y2… (digits, a "
+    "colon, then letters)":
+        "{setting} — не токен бота: @BotFather выдаёт токен вида 123456789:AAE-x1y2… (цифры, "
+        "двоеточие, затем буквы)",
+    '{setting}: {value} is not host:port (like "127.0.0.1:8765")':
+        '{setting}: {value} — не адрес хост:порт (пример: "127.0.0.1:8765")',
+    "{setting}: {value} is not like https://host/path":
+        "{setting}: {value} — не адрес вида https://host/path",
+    "{setting}: {origin} is not a site like https://shop.example":
+        "{setting}: {origin} — не сайт вида https://shop.example",
+    '{setting} must be a table like {{ "/pricing" = "Questions about prices?" }}':
+        '{setting} должно быть таблицей вида {{ "/pricing" = "Вопросы о ценах?" }}',
+    "channels.{name}.webhook_url: Telegram sends webhooks only to https:// addresses":
+        "channels.{name}.webhook_url: Telegram отправляет вебхуки только на адреса https://",
+    'menus.{menu}.options #{n} answers with the quick reply "{reply}", which does not exist '
+    "(add it: opchat replies add {reply} --title … --body …)":
+        'menus.{menu}.options №{n} отвечает быстрым ответом "{reply}", которого нет '
+        "(добавьте его: opchat replies add {reply} --title … --body …)",
+})

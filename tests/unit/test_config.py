@@ -107,7 +107,7 @@ kind = "telegram"
 token_env = "SHOP_BOT_TOKEN"
 [channels.site-chat]
 kind = "webchat"
-origins = ["https://shop.example"]
+origin = ["https://shop.example"]
 """,
     )
     settings = load(path)
@@ -119,7 +119,7 @@ origins = ["https://shop.example"]
     assert settings.log_level == "DEBUG"
     assert settings.channels == [
         ChannelSettings("shop", "telegram", {"token_env": "SHOP_BOT_TOKEN"}),
-        ChannelSettings("site-chat", "webchat", {"origins": ["https://shop.example"]}),
+        ChannelSettings("site-chat", "webchat", {"origin": ["https://shop.example"]}),
     ]
 
 
@@ -299,12 +299,14 @@ def test_save_channel_creates_file_private(tmp_path: Path) -> None:
 def test_save_channel_appends_and_keeps_the_rest(tmp_path: Path) -> None:
     path = write(tmp_path, EXISTING)
     path.chmod(0o644)
-    vk = ChannelSettings("vk", "vk", {"token": 'se"cr\\et', "group_id": 12345, "poll": True})
+    vk = ChannelSettings("vk", "webchat", {"title": 'se"cr\\et', "path": "/12345",
+                                           "sneak_peek": True})
     save_channel(path, vk)
     text = path.read_text()
     assert text.startswith(EXISTING)
     assert text[len(EXISTING) :] == (
-        '\n[channels.vk]\nkind = "vk"\ntoken = "se\\"cr\\\\et"\ngroup_id = 12345\npoll = true\n'
+        '\n[channels.vk]\nkind = "webchat"\ntitle = "se\\"cr\\\\et"\npath = "/12345"\n'
+        'sneak_peek = true\n'
     )
     assert mode(path) == 0o600
     settings = load(path)
@@ -323,11 +325,11 @@ def test_save_channel_replaces_in_place(tmp_path: Path) -> None:
 def test_save_channel_replaces_sub_tables_too(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        '[channels.shop]\nkind = "telegram"\n\n[channels.shop.webhook]\nport = 1\n\n[log]\n'
-        'level = "INFO"\n',
+        '[channels.shop]\nkind = "webchat"\n\n[channels.shop.greetings]\n"/a" = "1"\n\n'
+        '[log]\nlevel = "INFO"\n',
     )
-    save_channel(path, ChannelSettings("shop", "telegram", {"webhook": {"port": 2}}))
-    assert load(path).channels == [ChannelSettings("shop", "telegram", {"webhook": {"port": 2}})]
+    save_channel(path, ChannelSettings("shop", "webchat", {"greetings": {"/b": "2"}}))
+    assert load(path).channels == [ChannelSettings("shop", "webchat", {"greetings": {"/b": "2"}})]
     assert load(path).log_level == "INFO"
 
 
@@ -427,3 +429,181 @@ def test_files_under_a_group_shared_data_dir_are_group_readable(tmp_path: Path) 
     assert (shared / "webchat.secret").stat().st_mode & 0o777 == 0o660
     load_secret(private)
     assert (private / "webchat.secret").stat().st_mode & 0o777 == 0o600
+
+
+# --- Mistakes that used to pass in silence (issues 10 and 11) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        # A keymap with an unknown id or a key no keyboard has: no way to quit after it.
+        ('[keymap]\n"opchat.quit" = "ctrl+zz+q"\n', 2, ["opchat.quit", '"ctrl+zz+q"']),
+        ('[keymap]\n"opchat.quit" = "f10,ctrl+"\n', 2, ["opchat.quit", '"ctrl+"']),
+        ('[keymap]\nopchat.quti = "f10"\n', 2, ["opchat.quti", 'did you mean "opchat.quit"']),
+        ('[keymap]\n"quit" = "f10"\n', 2, ["quit", "binding"]),
+        # A misspelt key in a channel's table was read as "no token".
+        ('[channels.shop]\nkind = "telegram"\ntokn = "123:abc"\n', 3,
+         ["channels.shop.tokn", 'did you mean "token"']),
+        ('[channels.site]\nkind = "webchat"\n\norigins = ["https://shop.example"]\n', 4,
+         ["channels.site.origins", 'did you mean "origin"']),
+        # An unknown kind was a DOWN channel at best.
+        ('[channels.shop]\nkind = "telgram"\n', 2, ["channels.shop.kind", "telgram", "telegram"]),
+        ('[ui]\nwait_amber = 90\nwait_red = 60\n', 3, ["ui.wait_red", "ui.wait_amber", "90"]),
+        # As strict as `opchat channel add` (issue 11).
+        ('[channels.shop]\nkind = "telegram"\ntoken_env = "T"\napi_base = "ftp://x/?t=1"\n', 4,
+         ["channels.shop.api_base", "http"]),
+        ('[channels.shop]\nkind = "telegram"\ntoken_env = "T"\napi_base = "https://"\n', 4,
+         ["channels.shop.api_base"]),
+        ('[channels.shop]\nkind = "telegram"\ntoken = "not a token"\n', 3,
+         ["channels.shop.token", "@BotFather"]),
+        ('[channels.shop]\nkind = "telegram"\ntoken_env = "MY TOKEN"\n', 3,
+         ["channels.shop.token_env", "environment variable"]),
+        ('[channels.shop]\nkind = "telegram"\ntoken_env = "T"\n'
+         'webhook_url = "http://bot.shop.example/hook"\n', 4,
+         ["channels.shop.webhook_url", "https://"]),
+        ('[channels.shop]\nkind = "telegram"\ntoken_env = "T"\npoll_timeout = "25"\n', 4,
+         ["channels.shop.poll_timeout", "whole number"]),
+        ('[channels.site]\nkind = "webchat"\nlisten = "localhost"\n', 3,
+         ["channels.site.listen", "host:port"]),
+        ('[channels.site]\nkind = "webchat"\nlisten = "127.0.0.1:99999"\n', 3,
+         ["channels.site.listen"]),
+        ('[channels.site]\nkind = "webchat"\norigin = "shop.example"\n', 3,
+         ["channels.site.origin", "https://shop.example"]),
+        ('[channels.site]\nkind = "webchat"\npublic_url = "chat.shop.example"\n', 3,
+         ["channels.site.public_url"]),
+        ('[channels.site]\nkind = "webchat"\nsneak_peek = "no"\n', 3,
+         ["channels.site.sneak_peek", "true or false"]),
+    ],
+)
+def test_silent_mistakes_are_errors_with_file_line_and_key(
+    tmp_path: Path, text: str, line: int, words: list[str]
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert (caught.value.path, caught.value.line) == (path, line), caught.value
+    for word in words:
+        assert word in caught.value.problem, caught.value.problem
+
+
+def test_good_keymaps_and_channel_options_still_load(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+[ui]
+wait_amber = 60
+wait_red = 60
+[keymap]
+"opchat.quit" = "ctrl+q,f10"
+"opchat.next_conversation" = "alt+shift+down, f6"
+"opchat.help_question" = "question_mark"
+"opchat.search" = "/"
+[channels.shop]
+kind = "telegram"
+token = "123456:AAE-x1y2_z"
+api_base = "http://127.0.0.1:8081"
+webhook_url = "http://127.0.0.1:9000/hook"
+listen = "[::1]:8766"
+download_limit = 0
+hours = "Mon-Fri 09:00-18:00"
+timezone = "Europe/Moscow"
+[channels.site]
+kind = "webchat"
+origin = ["https://shop.example", "http://localhost:3000"]
+public_url = "https://chat.shop.example/"
+trust_proxy = ["10.0.0.0/8"]
+sneak_peek = false
+greetings = { "/pricing" = "Questions about prices?" }
+[channels.demo]
+kind = "demo"
+interval = 0.5
+""")
+    settings = load(path)
+    assert settings.keymap["opchat.next_conversation"] == "alt+shift+down,f6"
+    assert [c.kind for c in settings.channels] == ["telegram", "webchat", "demo"]
+
+
+def test_a_channel_kind_from_a_plugin_keeps_its_own_options(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import opchat.config
+
+    monkeypatch.setattr(opchat.config, "available_kinds", lambda: ["line", "telegram"])
+    settings = load(write(tmp_path, '[channels.l]\nkind = "line"\nchannel_secret = "s"\n'))
+    assert settings.channels[0].options == {"channel_secret": "s"}
+
+
+def test_every_binding_id_of_the_app_can_be_remapped() -> None:
+    """The keymap's list of binding ids is the app's: a new binding must be added to it."""
+    import importlib
+    import pkgutil
+
+    from textual.binding import Binding
+
+    import opchat.screens
+    import opchat.widgets
+    from opchat.config import BINDING_IDS
+
+    modules = [importlib.import_module("opchat.app")]
+    for package in (opchat.screens, opchat.widgets):
+        modules += [importlib.import_module(f"{package.__name__}.{info.name}")
+                    for info in pkgutil.iter_modules(package.__path__)]
+    found = {binding.id for module in modules for value in vars(module).values()
+             if isinstance(value, type) for binding in vars(value).get("BINDINGS", ())
+             if isinstance(binding, Binding) and binding.id}
+    assert found == set(BINDING_IDS)
+
+
+def test_an_explicit_config_file_must_exist(tmp_path: Path) -> None:
+    path = tmp_path / "typo.toml"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, tmp_path, must_exist=True)
+    assert caught.value.path == path and "no such file" in caught.value.problem
+    assert load_settings(path, tmp_path).channels == []  # the default path may be absent
+
+
+def test_menu_options_naming_a_missing_reply(tmp_path: Path) -> None:
+    from opchat.config import missing_menu_replies
+
+    path = write(tmp_path, """\
+[menus.main]
+text = "Choose:"
+options = [
+  { label = "Delivery", reply = "delivery" },
+  { label = "Prices", reply = "prices" },
+  { label = "A person", operator = true },
+]
+[channels.site]
+kind = "webchat"
+menu = "main"
+""")
+    settings = load(path)
+    problems = missing_menu_replies(settings, {"delivery", "greeting"})
+    assert [(p.path, p.line) for p in problems] == [(path, 3)]
+    assert 'menus.main.options #2' in problems[0].problem
+    assert '"prices"' in problems[0].problem and "opchat replies add" in problems[0].problem
+    assert missing_menu_replies(settings, {"delivery", "prices"}) == []
+
+
+def test_secrets_kept_in_the_file() -> None:
+    from opchat.config import secrets_in_file
+
+    settings = Settings(config_path=Path("c"), data_dir=Path("d"), channels=[
+        ChannelSettings("a", "telegram", {"token": "1:x"}),
+        ChannelSettings("b", "telegram", {"token_env": "T"}),
+        ChannelSettings("c", "webchat", {"title": "token"}),
+    ])
+    assert secrets_in_file(settings) == ["channels.a.token"]
+
+
+def test_config_errors_speak_russian(tmp_path: Path) -> None:
+    from opchat.i18n import set_language
+
+    set_language("ru")
+    try:
+        with pytest.raises(ConfigError) as caught:
+            load(write(tmp_path, '[channels.shop]\nkind = "telegram"\ntokn = "1:x"\n'))
+        assert "неизвестная настройка" in caught.value.problem, caught.value.problem
+        with pytest.raises(ConfigError) as caught:
+            load_settings(tmp_path / "nope.toml", tmp_path, must_exist=True)
+        assert "нет такого файла" in caught.value.problem
+    finally:
+        set_language("en")
