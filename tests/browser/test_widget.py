@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,220 @@ async def test_without_sneak_peek_the_draft_never_leaves_the_browser(
         frames = [json.loads(frame) for frame in sent]
         assert any(f["type"] == "typing" and f["active"] for f in frames)
         assert not any("secret" in frame for frame in sent)
+
+
+# Issue 10: the widget never loses a visitor's words -------------------------------------
+
+ELSEWHERE = "https://elsewhere.example"  # a site the channel's origin setting does not name
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    async with async_playwright() as playwright:
+        # A page on a public site may load the widget from a loopback hub only here: in
+        # real use the hub is public too.
+        args = [*ARGS, "--disable-features=LocalNetworkAccessChecks,"
+                "BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessRespectPreflightResults"]
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=args,
+                                                    headless=True)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def new_page(browser: Any, width: int = 1000, height: int = 760,
+                   languages: list[str] | None = None) -> Page:
+    """A page whose browser prefers ``languages`` (navigator.languages), first one as
+    the locale."""
+    locale = languages[0] if languages else "en-US"
+    context = await browser.new_context(viewport={"width": width, "height": height},
+                                        locale=locale)
+    if languages:
+        await context.add_init_script(
+            "Object.defineProperty(navigator, 'languages', {get: () => %s});"
+            % json.dumps(languages))
+    return await context.new_page()
+
+
+async def open_on(page: Page, site_origin: str, hub: str) -> None:
+    """A page on another site embedding the hub's widget (no network: Playwright
+    answers for the site; the widget talks to the real hub)."""
+    html = (f'<!doctype html><html><head><title>Shop</title></head><body><h1>Shop</h1>'
+            f'<script src="{hub}/widget.js" async></script></body></html>')
+
+    async def fulfil(route: Any) -> None:
+        await route.fulfill(status=200, content_type="text/html", body=html)
+
+    await page.route(site_origin + "/**", fulfil)
+    await page.goto(site_origin + "/cakes")
+
+
+@pytest.mark.parametrize(("languages", "words"), [
+    (None, "Cannot connect to the chat"),
+    (["ru-RU", "ru"], "Не удаётся подключиться к чату"),
+])
+async def test_a_site_not_allowed_says_it_cannot_connect_and_keeps_the_text(
+    site: Site, browser: Any, languages: list[str] | None, words: str
+) -> None:
+    page = await new_page(browser, languages=languages)
+    refused = []
+    page.on("websocket", lambda ws: refused.append(ws))
+    await open_on(page, ELSEWHERE, site.base)
+    await page.locator(".opchat-launcher").click()
+    await expect(page.locator(".opchat-subtitle")).to_contain_text(words)
+    await write(page, "Do you have cakes?")
+    # Nothing pretends to be sent: no bubble, the words stay where the visitor typed them.
+    await expect(page.locator(".opchat-alert")).to_contain_text(words)
+    await expect(page.locator(".opchat-input")).to_have_value("Do you have cakes?")
+    assert await page.locator(".opchat-visitor").count() == 0
+    assert refused, "the widget tried the hub"
+    assert await site.inbox.conversations() == []
+
+
+async def test_a_long_message_arrives_whole(site: Site, page: Page) -> None:
+    await page.goto(site.base + "/")
+    await page.locator(".opchat-launcher").click()
+    # Over twice the hub's limit, with emoji (two UTF-16 units each) all along.
+    text = "".join(f"Слово {i} 😀 " for i in range(900)) + "end"
+    assert len(text) > 2 * webchat.MAX_TEXT
+    await write(page, text)
+    await expect(page.locator(".opchat-input")).to_have_value("")
+
+    async def stored() -> list[str] | None:
+        conversations = await site.inbox.conversations()
+        if not conversations:
+            return None
+        bodies = [m.body for m in await site.inbox.messages(conversations[0].id)]
+        return bodies if "".join(bodies) == text else None
+
+    bodies = await until(stored, "the whole text stored")
+    assert len(bodies) == 3 and all(len(body) <= webchat.MAX_TEXT for body in bodies)
+    await expect(page.locator(".opchat-visitor[data-state=sent]")).to_have_count(3)
+    await expect(page.locator(".opchat-system")).to_contain_text("3 parts")
+
+
+async def test_a_long_offline_message_is_refused_before_sending(
+    nobody: Site, page: Page
+) -> None:
+    await page.goto(nobody.base + "/")
+    await page.locator(".opchat-launcher").click()
+    offline = page.locator(".opchat-offline")
+    await offline.get_by_label("Phone").fill("+7 900 123-45-67")
+    text = "x" * (webchat.MAX_TEXT + 10)
+    await offline.get_by_label("Message").fill(text)
+    assert len(await offline.get_by_label("Message").input_value()) == len(text)  # not cut
+    await offline.locator(".opchat-submit").click()
+    await expect(offline.locator(".opchat-error")).to_contain_text("4000")
+    assert await nobody.inbox.conversations() == []
+
+
+async def test_a_russian_browser_gets_the_widget_in_russian(tmp_path: Path, browser: Any
+                                                            ) -> None:
+    texts = {"ru": {"title": "Пишите, мы рядом"}, "en": {"placeholder": "Ask us anything"}}
+    async with running_site(tmp_path, texts=texts) as site:
+        page = await new_page(browser, languages=["de-DE", "ru-RU", "en"])
+        await page.goto(site.base + "/")
+        await page.locator(".opchat-launcher").click()
+        await expect(page.locator(".opchat-title")).to_have_text("Пишите, мы рядом")
+        await expect(page.locator(".opchat-greeting")).to_have_text(
+            "Здравствуйте! Чем можем помочь?")
+        assert await page.locator(".opchat-input").get_attribute("placeholder") == \
+            "Напишите сообщение…"
+        # Nobody online: the offline form, and the hub's refusal, in Russian too.
+        offline = page.locator(".opchat-offline")
+        await expect(offline).to_contain_text("Операторы не в сети")
+        await expect(page.locator(".opchat-subtitle")).to_have_text("Сейчас мы не в сети")
+        await offline.get_by_label("Эл. почта").fill("maria@localhost")  # the hub wants a dot
+        await offline.get_by_label("Сообщение").fill("Привет")
+        await offline.locator(".opchat-submit").click()
+        await expect(offline.locator(".opchat-error")).to_have_text(
+            "Это не похоже на адрес эл. почты")
+        assert "email" not in (await page.locator(".opchat").inner_text()).lower()
+
+        english = await new_page(browser)
+        await english.goto(site.base + "/")
+        await english.locator(".opchat-launcher").click()
+        await expect(english.locator(".opchat-title")).to_have_text("Chat with us")
+        assert await english.locator(".opchat-input").get_attribute("placeholder") == \
+            "Ask us anything"
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (375, 667)])
+async def test_the_offline_form_fits_and_says_offline(
+    nobody: Site, browser: Any, width: int, height: int
+) -> None:
+    page = await new_page(browser, width, height)
+    await page.goto(nobody.base + "/")
+    await page.locator(".opchat-launcher").click()
+    offline = page.locator(".opchat-offline")
+    await expect(offline).to_be_visible()
+    await expect(page.locator(".opchat-subtitle")).to_have_text("We are offline now")
+    send = offline.locator(".opchat-submit")
+    await expect_on_screen(page, send, width, height)
+    await offline.get_by_label("Phone").fill("+7 900 123-45-67")
+    await offline.get_by_label("Message").fill("Do you deliver on Sundays?")
+    await send.click()
+    done = offline.locator(".opchat-done")
+    await expect(done).to_have_text("Thank you! We will answer you soon.")
+    await expect_on_screen(page, done, width, height)
+
+
+async def expect_on_screen(page: Page, element: Any, width: int, height: int) -> None:
+    """Inside the window and not hidden under a scrolled part of the panel: the topmost
+    element at its centre is itself."""
+    box = await element.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0 and box["y"] >= 0
+    assert box["x"] + box["width"] <= width and box["y"] + box["height"] <= height, box
+    on_top = await element.evaluate(
+        "e => { const r = e.getBoundingClientRect();"
+        " const t = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);"
+        " return t === e || e.contains(t); }")
+    assert on_top, "covered or scrolled away"
+
+
+async def test_the_launcher_and_panel_speak_to_a_screen_reader(site: Site, page: Page) -> None:
+    await page.goto(site.base + "/")
+    launcher = page.locator(".opchat-launcher")
+    await expect(launcher).to_have_attribute("aria-expanded", "false")
+    await expect(launcher).to_have_attribute("aria-label", "Open chat")
+    await launcher.click()
+    await expect(launcher).to_have_attribute("aria-expanded", "true")
+    await expect(page.get_by_role("dialog", name="Chat with us")).to_be_visible()
+    await expect(page.locator(".opchat-input")).to_be_focused()
+    await write(page, "Hello")
+    conversation_id = await site.conversation_of("Hello")
+    await page.keyboard.press("Escape")
+    await expect(launcher).to_be_focused()
+    await expect(launcher).to_have_attribute("aria-expanded", "false")
+    await site.inbox.send(conversation_id, "One")
+    await site.inbox.send(conversation_id, "Two")
+    await expect(launcher).to_have_attribute("aria-label", "Open chat, 2 unread")
+    # Tab order: the launcher first, then the panel it opens.
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".opchat-input")).to_be_focused()
+    await launcher.focus()
+    await page.keyboard.press("Tab")
+    assert await page.evaluate(
+        "document.activeElement.closest('.opchat-panel') !== null"), "Tab left the widget"
+
+
+async def test_the_draft_is_cut_between_characters(site: Site, page: Page) -> None:
+    sent: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
+    await page.goto(site.base + "/")
+    await page.locator(".opchat-launcher").click()
+    await write(page, "Hello")
+    conversation_id = await site.conversation_of("Hello")
+    # The emoji straddles the 1,000th UTF-16 unit: cut by units it would be half a one.
+    draft = "a" * (webchat.MAX_DRAFT - 1) + "😀" + "b" * 10
+    await page.locator(".opchat-input").fill(draft)
+
+    async def typed() -> list[str]:
+        return [row.text for row in await site.inbox.presence()
+                if row.kind is PresenceKind.CUSTOMER_TYPING
+                and row.conversation_id == conversation_id and row.text]
+
+    assert await until(typed, "the draft") == ["a" * (webchat.MAX_DRAFT - 1) + "😀"]
+    assert not any('"too_long"' in frame for frame in sent)

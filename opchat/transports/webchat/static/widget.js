@@ -10,33 +10,84 @@
   var base = me.src.replace(/\/widget\.js([?#].*)?$/, "");
   var wsUrl = base.replace(/^http/, "ws") + "/ws";
   var KEY = "opchat:" + base;
-  var lang = (navigator.language || "en").slice(0, 2).toLowerCase();
 
   // Words ---------------------------------------------------------------------------------
+  // Every string a visitor reads, in each language the widget speaks. The channel's
+  // config may override any of them per language (texts.LANG.KEY, docs/WEBCHAT.md); the
+  // hub checks the keys against opchat/transports/webchat's TEXT_KEYS.
   var WORDS = {
     en: {
-      open: "Open chat", close: "Close chat", message: "Message", send: "Send",
-      connecting: "Connecting\u2026", typing: "{name} is typing\u2026", operator: "Operator",
+      title: "Chat with us", subtitle: "We usually answer in a few minutes",
+      offline_subtitle: "We are offline now", greeting: "Hello! How can we help?",
+      placeholder: "Type a message\u2026",
+      open: "Open chat", unread: "{n} unread", close: "Close chat", message: "Message", send: "Send",
+      connecting: "Connecting\u2026", cannot_connect: "Cannot connect to the chat",
+      not_sent: "Cannot connect to the chat: your message is not sent and stays here. We keep trying.",
+      parts: "Your message was long: it went in {n} parts.",
+      too_long: "At most {max} characters, and this is {n}.",
+      typing: "{name} is typing\u2026", operator: "Operator",
       offline: "Operators are offline \u2014 leave your contact and we will answer",
       opens: "We are back {when}", name: "Your name", email: "Email", phone: "Phone",
       either: "Email or phone, so we can answer", thanks: "Thank you! We will answer you soon.",
-      callback: "Call me back", when: "When is it convenient?", whenHint: "e.g. after 18:00",
+      bad_email: "This does not look like an email address",
+      bad_phone: "This does not look like a phone number", need_phone: "A phone number is needed",
+      failed: "Not sent: the chat could not take it now. Try again shortly.",
+      callback: "Call me back", when: "When is it convenient?", when_hint: "e.g. after 18:00",
       call: "Call me", cancel: "Cancel", called: "Thank you! We will call you back.",
       times: ["as soon as possible", "in the morning", "in the afternoon", "in the evening"],
-      offlineSend: "Send"
+      offline_send: "Send", state_pending: "Sending", state_sent: "Sent",
+      state_delivered: "Delivered", state_read: "Read", state_failed: "Not sent"
     },
     ru: {
-      open: "Открыть чат", close: "Закрыть чат", message: "Сообщение", send: "Отправить",
-      connecting: "Подключение\u2026", typing: "{name} печатает\u2026", operator: "Оператор",
+      title: "Напишите нам", subtitle: "Обычно отвечаем за несколько минут",
+      offline_subtitle: "Сейчас мы не в сети", greeting: "Здравствуйте! Чем можем помочь?",
+      placeholder: "Напишите сообщение\u2026",
+      open: "Открыть чат", unread: "непрочитанных: {n}", close: "Закрыть чат", message: "Сообщение",
+      send: "Отправить", connecting: "Подключение\u2026",
+      cannot_connect: "Не удаётся подключиться к чату",
+      not_sent: "Не удаётся подключиться к чату: сообщение не отправлено и осталось в поле. Пробуем снова.",
+      parts: "Сообщение было длинным: оно ушло частями ({n}).",
+      too_long: "Не больше {max} символов, а здесь {n}.",
+      typing: "{name} печатает\u2026", operator: "Оператор",
       offline: "Операторы не в сети \u2014 оставьте контакты, и мы ответим",
       opens: "Вернёмся {when}", name: "Ваше имя", email: "Эл. почта", phone: "Телефон",
       either: "Почта или телефон, чтобы мы могли ответить", thanks: "Спасибо! Мы скоро ответим.",
-      callback: "Перезвоните мне", when: "Когда удобно?", whenHint: "например, после 18:00",
+      bad_email: "Это не похоже на адрес эл. почты",
+      bad_phone: "Это не похоже на номер телефона", need_phone: "Нужен номер телефона",
+      failed: "Не отправлено: чат сейчас не смог принять сообщение. Попробуйте чуть позже.",
+      callback: "Перезвоните мне", when: "Когда удобно?", when_hint: "например, после 18:00",
       call: "Жду звонка", cancel: "Отмена", called: "Спасибо! Мы вам перезвоним.",
-      times: ["как можно скорее", "утром", "днём", "вечером"], offlineSend: "Отправить"
+      times: ["как можно скорее", "утром", "днём", "вечером"], offline_send: "Отправить",
+      state_pending: "Отправляется", state_sent: "Отправлено", state_delivered: "Доставлено",
+      state_read: "Прочитано", state_failed: "Не отправлено"
     }
   };
-  var W = WORDS[lang] || WORDS.en;
+  // The first of the browser's languages that the widget speaks, else English.
+  var langTag = "", lang = "en";
+  (function () {
+    var tags = (navigator.languages && navigator.languages.length) ? navigator.languages : [navigator.language || "en"];
+    for (var i = 0; i < tags.length; i++) {
+      var p = String(tags[i]).slice(0, 2).toLowerCase();
+      if (WORDS[p]) { lang = p; langTag = String(tags[i]); return; }
+    }
+    langTag = String(tags[0] || "");
+  })();
+  var W = {};
+  function setWords(overrides) {
+    var k, base = WORDS[lang];
+    for (k in base) if (Object.prototype.hasOwnProperty.call(base, k)) W[k] = base[k];
+    for (k in overrides || {}) {
+      if (Object.prototype.hasOwnProperty.call(base, k) && typeof overrides[k] === typeof base[k]) W[k] = overrides[k];
+    }
+  }
+  setWords(null);
+  function say(key, values) {
+    return String(W[key]).replace(/\{(\w+)\}/g, function (m, name) {
+      return values && Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : m;
+    });
+  }
+  // Characters as the hub counts them (code points), never half an emoji.
+  function chars(text) { return Array.from(text); }
 
   function load() {
     try { return JSON.parse(localStorage.getItem(KEY) || "{}") || {}; } catch (e) { return {}; }
@@ -47,8 +98,9 @@
     } catch (e) { /* private mode */ }
   }
   var saved = load();
-  var cfg = { title: "Chat", subtitle: "", greeting: "", placeholder: "", color: "", max_len: 4000, max_draft: 1000 };
+  var cfg = { greeting: "", color: "", max_len: 4000, max_draft: 1000, texts: {} };
   var ws = null, ready = false, retries = 0, lastId = 0, isOpen = false, unread = 0;
+  var failing = false;    // the last attempt to connect failed: the hub cannot be reached
   var status = null, readUpTo = 0, calling = false;
   var byId = {};          // message id -> row element
   var mine = [];          // [id, row] of the visitor's own messages, for read marks
@@ -70,9 +122,10 @@
     if (label) b.setAttribute("aria-label", label);
     return b;
   }
-  function field(form, cls, label, type, name) {
+  var labels = [];        // [element, key]: set again when the words change
+  function field(form, cls, key, type, name) {
     var l = el("label", "opchat-field", null, form);
-    el("span", null, label, l);
+    labels.push([el("span", null, null, l), key]);
     var i = el(type === "textarea" ? "textarea" : "input", cls, null, l);
     if (type !== "textarea") i.type = type;
     i.name = name;
@@ -114,27 +167,33 @@
     s.appendChild(p);
     return s;
   }
-  var launcher = button("opchat-launcher", null, W.open);
+  // The launcher comes first in the document, so Tab goes from it into the panel it
+  // opens; the stylesheet draws the panel above it.
+  var launcher = button("opchat-launcher", null, null, root);
+  launcher.setAttribute("aria-expanded", "false");
   launcher.appendChild(icon("M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z", "opchat-launcher-icon"));
   var badge = el("span", "opchat-badge", null, launcher);
   badge.hidden = true;
+  badge.setAttribute("aria-hidden", "true");  // the launcher's label says it
 
   var panel = el("div", "opchat-panel", null, root);
+  panel.id = "opchat-panel-" + newCid();
+  launcher.setAttribute("aria-controls", panel.id);
   panel.hidden = true;
   panel.setAttribute("role", "dialog");
-  panel.setAttribute("aria-label", W.message);
   var header = el("div", "opchat-header", null, panel);
   var photo = el("img", "opchat-photo", null, header);
   photo.alt = "";
   photo.hidden = true;
   var titles = el("div", "opchat-titles", null, header);
-  var title = el("div", "opchat-title", cfg.title, titles);
+  var title = el("div", "opchat-title", null, titles);
+  title.id = panel.id + "-title";
+  panel.setAttribute("aria-labelledby", title.id);
   var agent = el("div", "opchat-agent", null, titles);
   var subtitle = el("div", "opchat-subtitle", null, titles);
-  var callOpen = button("opchat-icon opchat-callback-open", null, W.callback, header);
-  callOpen.title = W.callback;
+  var callOpen = button("opchat-icon opchat-callback-open", null, null, header);
   callOpen.appendChild(icon("M6.6 10.8a15 15 0 0 0 6.6 6.6l2.2-2.2a1 1 0 0 1 1-.25 11.4 11.4 0 0 0 3.6.57 1 1 0 0 1 1 1V20a1 1 0 0 1-1 1A17 17 0 0 1 3 4a1 1 0 0 1 1-1h3.5a1 1 0 0 1 1 1c0 1.25.2 2.45.57 3.57a1 1 0 0 1-.25 1z", "opchat-icon-svg"));
-  var close = button("opchat-icon opchat-close", "\u00D7", W.close, header);
+  var close = button("opchat-icon opchat-close", "\u00D7", null, header);
 
   var list = el("div", "opchat-messages", null, panel);
   list.setAttribute("role", "log");
@@ -145,29 +204,30 @@
   var typing = el("div", "opchat-typing", null, panel);
   typing.hidden = true;
   typing.setAttribute("aria-live", "polite");
+  // Why the hub cannot be reached and what became of the visitor's words.
+  var alertLine = el("p", "opchat-alert", null, panel);
+  alertLine.setAttribute("role", "alert");
 
   // The composer.
   var form = el("form", "opchat-form", null, panel);
   var input = el("textarea", "opchat-input", null, form);
   input.rows = 1;
-  input.setAttribute("aria-label", W.message);
   var sendButton = el("button", "opchat-send", "\u27A4", form);
   sendButton.type = "submit";
-  sendButton.setAttribute("aria-label", W.send);
 
   // "Operators are offline": leave a contact and a message.
   var offline = el("form", "opchat-offline opchat-sheet", null, panel);
   offline.hidden = true;
-  el("p", "opchat-notice", W.offline, offline);
+  var offNotice = el("p", "opchat-notice", null, offline);
   var opens = el("p", "opchat-opens", null, offline);
-  var offName = field(offline, "opchat-in", W.name, "text", "name");
-  var offEmail = field(offline, "opchat-in", W.email, "email", "email");
-  var offPhone = field(offline, "opchat-in", W.phone, "tel", "phone");
-  var offText = field(offline, "opchat-in", W.message, "textarea", "text");
-  offText.rows = 3;
+  var offName = field(offline, "opchat-in", "name", "text", "name");
+  var offEmail = field(offline, "opchat-in", "email", "email", "email");
+  var offPhone = field(offline, "opchat-in", "phone", "tel", "phone");
+  var offText = field(offline, "opchat-in", "message", "textarea", "text");
+  offText.rows = 2;
   var offError = el("p", "opchat-error", null, offline);
   offError.setAttribute("role", "alert");
-  var offSend = el("button", "opchat-submit", W.offlineSend, offline);
+  var offSend = el("button", "opchat-submit", null, offline);
   offSend.type = "submit";
   var offDone = el("p", "opchat-done", null, offline);
   offDone.setAttribute("role", "status");
@@ -175,39 +235,55 @@
   // "Call me back": a phone and a time.
   var callback = el("form", "opchat-callback opchat-sheet", null, panel);
   callback.hidden = true;
-  el("p", "opchat-notice", W.callback, callback);
-  var cbPhone = field(callback, "opchat-in", W.phone, "tel", "phone");
+  var cbNotice = el("p", "opchat-notice", null, callback);
+  var cbPhone = field(callback, "opchat-in", "phone", "tel", "phone");
   cbPhone.required = true;
-  var cbWhen = field(callback, "opchat-in", W.when, "text", "when");
-  cbWhen.placeholder = W.whenHint;
+  var cbWhen = field(callback, "opchat-in", "when", "text", "when");
   var times = el("datalist", null, null, callback);
   times.id = "opchat-times-" + newCid();
-  W.times.forEach(function (t) { el("option", null, null, times).value = t; });
   cbWhen.setAttribute("list", times.id);
   var cbError = el("p", "opchat-error", null, callback);
   cbError.setAttribute("role", "alert");
   var cbButtons = el("div", "opchat-buttons", null, callback);
-  var cbCancel = button("opchat-cancel", W.cancel, null, cbButtons);
-  var cbSend = el("button", "opchat-submit", W.call, cbButtons);
+  var cbCancel = button("opchat-cancel", null, null, cbButtons);
+  var cbSend = el("button", "opchat-submit", null, cbButtons);
   cbSend.type = "submit";
 
-  root.appendChild(launcher);
   (document.body || document.documentElement).appendChild(root);
 
+  // Every fixed word on the widget, from W (the visitor's language, with the config's).
+  function applyTexts() {
+    showBadge();
+    callOpen.title = W.callback;
+    callOpen.setAttribute("aria-label", W.callback);
+    close.setAttribute("aria-label", W.close);
+    input.setAttribute("aria-label", W.message);
+    input.placeholder = W.placeholder;
+    sendButton.setAttribute("aria-label", W.send);
+    offNotice.textContent = W.offline;
+    offSend.textContent = W.offline_send;
+    cbNotice.textContent = W.callback;
+    cbWhen.placeholder = W.when_hint;
+    cbCancel.textContent = W.cancel;
+    cbSend.textContent = W.call;
+    labels.forEach(function (l) { l[0].textContent = W[l[1]]; });
+    times.textContent = "";
+    (W.times || []).forEach(function (t) { el("option", null, null, times).value = t; });
+  }
+
   function applyConfig() {
-    title.textContent = cfg.title || "Chat";
+    setWords(cfg.texts);
+    applyTexts();
+    title.textContent = W.title;
     agent.textContent = cfg.operator_name || "";
     agent.hidden = !cfg.operator_name;
-    subtitle.textContent = ready ? (cfg.subtitle || "") : W.connecting;
     var src = safeUrl(cfg.operator_photo);
     if (src && photo.src !== src) photo.src = src;
     photo.hidden = !src;
     photo.alt = cfg.operator_name || "";
     callOpen.hidden = cfg.callback === false;
-    input.placeholder = cfg.placeholder || "";
-    input.maxLength = offText.maxLength = cfg.max_len || 4000;
-    greeting.textContent = cfg.greeting || "";
-    greeting.hidden = !cfg.greeting;
+    greeting.textContent = cfg.greeting || W.greeting;
+    greeting.hidden = !greeting.textContent;
     if (cfg.color && /^#[0-9a-fA-F]{3,8}$/.test(cfg.color)) root.style.setProperty("--opchat-color", cfg.color);
     applyStatus();
   }
@@ -218,11 +294,15 @@
     offline.hidden = calling || !away;
     form.hidden = calling || away;
     opens.textContent = "";
-    if (away && !status.open && status.next_open) {
-      var when = new Date(status.next_open * 1000);
-      opens.textContent = W.opens.replace("{when}", when.toLocaleString(navigator.language || undefined,
-        { weekday: "short", hour: "2-digit", minute: "2-digit" }));
+    var when = "";
+    if (ready && status && !status.open && status.next_open) {
+      when = say("opens", { when: new Date(status.next_open * 1000).toLocaleString(langTag || undefined,
+        { weekday: "short", hour: "2-digit", minute: "2-digit" }) });
     }
+    if (away) opens.textContent = when;
+    subtitle.textContent = !ready ? (failing ? W.cannot_connect : W.connecting)
+      : (status && !(status.open && status.online)) ? (when || W.offline_subtitle) : W.subtitle;
+    if (ready) alertLine.textContent = "";
   }
   function focusSheet() {
     var target = calling ? cbPhone : !offline.hidden ? (offName.value ? offText : offName) : input;
@@ -247,6 +327,7 @@
   function showBadge() {
     badge.textContent = unread > 9 ? "9+" : String(unread);
     badge.hidden = unread === 0;
+    launcher.setAttribute("aria-label", unread ? W.open + ", " + say("unread", { n: unread }) : W.open);
   }
   function setCalling(on) {
     calling = on;
@@ -277,7 +358,7 @@
     var mark = r.querySelector(".opchat-mark");
     var marks = { pending: "\u25F7", sent: "\u2713", received: "\u2713", delivered: "\u2713\u2713", read: "\u2713\u2713", failed: "!" };
     mark.textContent = marks[state] || "";
-    mark.title = state;
+    mark.title = W["state_" + state] || W.state_sent;
     r.setAttribute("data-state", state);
   }
   function append(r) {
@@ -334,6 +415,26 @@
     clearTimeout(typingTimer);
   }
 
+  // A message longer than the hub takes goes in parts, cut after a space or a line end
+  // near the limit when there is one, and always between characters.
+  function split(text, max) {
+    var rest = chars(text), parts = [];
+    while (rest.length > max) {
+      var cut = max;
+      for (var i = max - 1; i >= Math.floor(max * 0.8); i--) {
+        if (/\s/.test(rest[i])) { cut = i + 1; break; }
+      }
+      parts.push(rest.slice(0, cut).join(""));
+      rest = rest.slice(cut);
+    }
+    parts.push(rest.join(""));
+    return parts;
+  }
+  // Not connected: nothing is shown as sent, the words stay in the field.
+  function refuseOffline() {
+    alertLine.textContent = W.not_sent;
+    return false;
+  }
   function submit(text, cid) {
     var item = { cid: cid || newCid(), text: text, row: row("visitor", text) };
     setMark(item.row, "pending");
@@ -346,8 +447,11 @@
     e.preventDefault();
     var text = input.value;
     if (!text.trim()) return;
+    if (!ready) return refuseOffline();
     input.value = "";
-    submit(text);
+    var parts = split(text, cfg.max_len || 4000);
+    parts.forEach(function (part) { submit(part); });
+    if (parts.length > 1) note(say("parts", { n: parts.length }));
     clearTimeout(typingPause);
     tellTyping(false);
   });
@@ -367,7 +471,7 @@
     typingOn = active;
     typingSent = Date.now();
     var f = { type: "typing", active: active };
-    if (active && cfg.sneak_peek) f.text = input.value.slice(0, cfg.max_draft || 1000);
+    if (active && cfg.sneak_peek) f.text = chars(input.value).slice(0, cfg.max_draft || 1000).join("");
     send(f);
   }
   input.addEventListener("input", function () {
@@ -381,14 +485,22 @@
   });
 
   // Forms: sent with a client id like messages, resent after a reconnect until acknowledged.
+  // The hub's refusal in the visitor's words (its own "detail" is English, for developers).
+  function reason(f) {
+    if (f.code === "bad_field" && f.field === "phone") return f.detail === "a phone number is needed" ? W.need_phone : W.bad_phone;
+    if (f.code === "bad_field" && f.field === "email") return /email or a phone/.test(f.detail || "") ? W.either : W.bad_email;
+    if (f.code === "too_long") return say("too_long", { max: cfg.max_len || 4000, n: "?" });
+    return W.failed;
+  }
   function sendForm(frame, submitButton, errorLine, done) {
-    frame.cid = newCid();
     errorLine.textContent = "";
+    if (!ready) { errorLine.textContent = W.not_sent; return; }
+    frame.cid = newCid();
     submitButton.disabled = true;
     forms[frame.cid] = {
       frame: frame,
       done: function (ack) { submitButton.disabled = false; done(ack); },
-      fail: function (f) { submitButton.disabled = false; errorLine.textContent = f.detail || f.code; }
+      fail: function (f) { submitButton.disabled = false; errorLine.textContent = reason(f); }
     };
     if (ready) send(frame);
   }
@@ -403,6 +515,8 @@
     var name = offName.value.trim();
     if (!offEmail.value.trim() && !offPhone.value.trim()) { offError.textContent = W.either; offEmail.focus(); return; }
     if (!offText.value.trim()) { offText.focus(); return; }
+    var length = chars(offText.value).length, max = cfg.max_len || 4000;
+    if (length > max) { offError.textContent = say("too_long", { max: max, n: length }); offText.focus(); return; }
     offDone.textContent = "";
     sendForm({ type: "contact", name: name, email: offEmail.value.trim(), phone: offPhone.value.trim(),
       text: offText.value }, offSend, offError, function () {
@@ -430,20 +544,33 @@
     ready = false;
     typingOn = false;
     applyConfig();
-    try { ws = new WebSocket(wsUrl); } catch (e) { return later(); }
+    var welcomed = false;
+    try { ws = new WebSocket(wsUrl); } catch (e) { failing = true; applyStatus(); return later(); }
     ws.onopen = function () {
       send({
         type: "hello", token: saved.token || null, last_id: lastId, name: saved.name || null,
         page: { url: location.href, title: document.title, referrer: document.referrer },
-        language: navigator.language || ""
+        language: langTag
       });
     };
     ws.onmessage = function (event) {
       var f;
       try { f = JSON.parse(event.data); } catch (e) { return; }
-      if (f && typeof f.type === "string") handle(f);
+      if (f && typeof f.type === "string") {
+        if (f.type === "welcome") welcomed = true;
+        handle(f);
+      }
     };
-    ws.onclose = function () { ws = null; ready = false; hideTyping(); applyConfig(); later(); };
+    // Closed before the hub said welcome (refused: 403 for a site not in its origin
+    // setting, or unreachable): the visitor is told, rather than "Connecting…" for ever.
+    ws.onclose = function () {
+      ws = null;
+      ready = false;
+      if (!welcomed) failing = true;
+      hideTyping();
+      applyConfig();
+      later();
+    };
   }
   function later() {
     var wait = Math.min(30000, 500 * Math.pow(2, retries++)) * (0.8 + Math.random() * 0.4);
@@ -455,6 +582,7 @@
     if (f.type === "welcome") {
       retries = 0;
       ready = true;
+      failing = false;
       saved.token = f.token;
       if (f.config) for (k in f.config) if (own(f.config, k)) cfg[k] = f.config[k];
       status = f.status || null;
@@ -482,7 +610,7 @@
     } else if (f.type === "typing") {
       hideTyping();
       if (f.active) {
-        typing.textContent = W.typing.replace("{name}", f.name || cfg.operator_name || W.operator);
+        typing.textContent = say("typing", { name: f.name || cfg.operator_name || W.operator });
         typing.hidden = false;
         typingTimer = setTimeout(hideTyping, 8000);  // renewed every few seconds while typing
       }
@@ -510,7 +638,7 @@
             (f.retry_after || 2) * 1000);
         } else {
           setMark(item.row, "failed");
-          item.row.title = f.detail || f.code;
+          item.row.title = reason(f);
           delete pending[f.cid];
           save();
         }
