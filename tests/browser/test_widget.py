@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -269,9 +269,9 @@ async def new_page(browser: Any, width: int = 1000, height: int = 760,
     context = await browser.new_context(viewport={"width": width, "height": height},
                                         locale=locale)
     if languages:
+        getter = "{get: () => " + json.dumps(languages) + "}"
         await context.add_init_script(
-            "Object.defineProperty(navigator, 'languages', {get: () => %s});"
-            % json.dumps(languages))
+            f"Object.defineProperty(navigator, 'languages', {getter});")
     return await context.new_page()
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import hashlib
 import hmac
 import inspect
@@ -233,6 +234,61 @@ def _text(value: Any, limit: int) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
+# What the widget says, in each language it speaks (the words themselves are in
+# static/widget.js, WORDS): the keys a channel's ``texts.LANG`` table may override.
+TEXT_LANGUAGES = ("en", "ru")
+TEXT_KEYS = (
+    "title", "subtitle", "offline_subtitle", "greeting", "placeholder", "open", "unread",
+    "close", "message", "send", "connecting", "cannot_connect", "not_sent", "parts",
+    "too_long", "typing", "operator", "offline", "opens", "name", "email", "phone", "either",
+    "thanks", "bad_email", "bad_phone", "need_phone", "failed", "callback", "when",
+    "when_hint", "call", "cancel", "called", "times", "offline_send", "state_pending",
+    "state_sent", "state_delivered", "state_read", "state_failed",
+)
+LIST_TEXTS = ("times",)  # a list of texts: the suggestions for "when"
+# Top-level options of old, each the same text for every language unless texts says.
+PLAIN_TEXTS = ("title", "subtitle", "placeholder")
+
+
+def _texts(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The widget's words the config overrides, per language: the ``texts`` table
+    (``[channels.NAME.texts.ru] title = "…"``) over ``title``/``subtitle``/``placeholder``."""
+    plain = {key: str(options[key]) for key in PLAIN_TEXTS if options.get(key) not in (None, "")}
+    table = options.get("texts")
+    if table in (None, ""):
+        table = {}
+    if not isinstance(table, dict):
+        raise ValueError('option texts must be a table of languages, e.g. [channels.site.texts.ru] '
+                         'title = "Напишите нам"')
+    texts = {}
+    for language, words in table.items():
+        if language not in TEXT_LANGUAGES:
+            raise ValueError(f"texts: unknown language {language!r} (the widget speaks "
+                             f"{', '.join(TEXT_LANGUAGES)})")
+        if not isinstance(words, dict):
+            raise ValueError(f"texts.{language} must be a table of texts, e.g. title = \"…\"")
+        for key, value in words.items():
+            if key not in TEXT_KEYS:
+                raise ValueError(f"texts.{language}: unknown text {key!r} (known: "
+                                 f"{', '.join(TEXT_KEYS)})")
+            if key in LIST_TEXTS:
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ValueError(f"texts.{language}.{key} must be a list of texts")
+            elif not isinstance(value, str):
+                raise ValueError(f"texts.{language}.{key} must be text, not {value!r}")
+    for language in TEXT_LANGUAGES:
+        words = {**plain, **(table.get(language) or {})}
+        if words:
+            texts[language] = words
+    return texts
+
+
+def text_language(tag: Any) -> str:
+    """The widget's language for a browser language tag ("ru-RU" -> "ru"), else "en"."""
+    primary = tag.split("-")[0].lower() if isinstance(tag, str) else ""
+    return primary if primary in TEXT_LANGUAGES else "en"
+
+
 def _flag(options: dict[str, Any], key: str, default: bool) -> bool:
     value = options.get(key, default)
     if not isinstance(value, bool):
@@ -392,15 +448,14 @@ class WebChatTransport:
             self.hours = WorkingHours.parse(str(options["hours"]), str(zone))
         elif zone not in (None, ""):
             timezone(str(zone))  # checked all the same: a typo should not wait for hours
-        self.greeting = str(options.get("greeting", "Hello! How can we help?"))
+        # "" : the widget's own greeting in the visitor's language (or texts.LANG.greeting)
+        self.greeting = str(options.get("greeting") or "")
         self.greetings = _greetings(options.get("greetings"))
         self.operator_name = str(options.get("operator_name", ""))[:MAX_NAME]
         self.operator_photo = _photo(options.get("operator_photo"), self.path)
+        self.texts = _texts(options)
         self.widget_config = {
-            "title": str(options.get("title", "Chat with us")),
-            "subtitle": str(options.get("subtitle", "We usually answer in a few minutes")),
             "greeting": self.greeting,
-            "placeholder": str(options.get("placeholder", "Type a message…")),
             "color": str(options.get("color", "#2563eb")),
             "max_len": MAX_TEXT,
             "max_draft": MAX_DRAFT,
@@ -535,11 +590,25 @@ class WebChatTransport:
 
         content_type = {"js": "text/javascript", "css": "text/css"}[filename.rsplit(".", 1)[1]]
         body = (STATIC / filename).read_bytes()
+        zipped = gzip.compress(body, compresslevel=9, mtime=0)  # once: every page loads it
+        tag = hashlib.sha256(body).hexdigest()[:20]
+        # One validator per representation (RFC 9110): the gzipped bytes are other bytes.
+        etags = {"identity": f'"{tag}"', "gzip": f'"{tag}-gz"'}
 
         async def handler(request: web.Request) -> web.Response:
-            return web.Response(body=body, content_type=content_type, charset="utf-8",
-                                headers={"Cache-Control": "no-cache",
-                                         "X-Content-Type-Options": "nosniff"})
+            # "no-cache": kept, but asked again each time, so a new opchat's widget is used
+            # at once; the question costs a 304 without a body while nothing changed.
+            headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding",
+                       "X-Content-Type-Options": "nosniff"}
+            encoding = "gzip" if _accepts_gzip(request.headers.get("Accept-Encoding", "")) \
+                else "identity"
+            headers["ETag"] = etags[encoding]
+            if _etag_matches(request.headers.get("If-None-Match", ""), etags.values()):
+                return web.Response(status=304, headers=headers)
+            if encoding == "gzip":
+                headers["Content-Encoding"] = "gzip"
+            return web.Response(body=zipped if encoding == "gzip" else body,
+                                content_type=content_type, charset="utf-8", headers=headers)
 
         return handler
 
@@ -719,8 +788,10 @@ class WebChatTransport:
         visit.name = _one_line(_text(frame.get("name"), MAX_NAME))
         self.visits.setdefault(visitor, set()).add(visit)
         language = visit.profile.get("language", "")
-        config = {**self.widget_config,
-                  "greeting": self.greeting_for(visit.profile.get("page", "")),
+        texts = self.texts.get(text_language(language), {})
+        config = {**self.widget_config, "texts": texts,
+                  "greeting": self.greeting_for(visit.profile.get("page", ""),
+                                                texts.get("greeting", "")),
                   "hours": self.hours.describe(language) if self.hours else ""}
         await self._reply(visit, {"type": "welcome", "visitor": visitor, "token": token,
                                   "config": config, "status": await self._availability()})
@@ -866,17 +937,18 @@ class WebChatTransport:
 
     # Helpers --------------------------------------------------------------------------
 
-    def greeting_for(self, url: str) -> str:
+    def greeting_for(self, url: str, in_language: str = "") -> str:
         """The greeting for a page: the longest ``greetings`` prefix of its path, by whole
-        path segments ("/pricing" covers "/pricing/team", not "/pricingx"), else
-        ``greeting``."""
+        path segments ("/pricing" covers "/pricing/team", not "/pricingx"), else the
+        visitor's language's (``in_language``), else ``greeting``; "" leaves it to the
+        widget."""
         path = _page_path(url)
         best = ""
         for prefix in self.greetings:
             covers = prefix == "/" or path == prefix or path.startswith(prefix + "/")
             if covers and len(prefix) > len(best):
                 best = prefix
-        return self.greetings[best] if best else self.greeting
+        return self.greetings[best] if best else (in_language or self.greeting)
 
     async def _availability(self) -> dict[str, Any]:
         """Open now (by the working hours), anyone online, and when it opens next."""
@@ -973,6 +1045,27 @@ class WebChatTransport:
             visits.discard(visit)
             if not visits:
                 del self.visits[visit.visitor]
+
+
+def _accepts_gzip(header: str) -> bool:
+    """Whether an Accept-Encoding header takes gzip (and does not refuse it with q=0)."""
+    for item in header.split(","):
+        name, _, params = item.strip().partition(";")
+        if name.strip().lower() in ("gzip", "x-gzip", "*"):
+            quality = params.strip().lower()
+            return not quality.startswith("q=") or quality[2:].strip() not in ("0", "0.0",
+                                                                                "0.00", "0.000")
+    return False
+
+
+def _etag_matches(header: str, etags: Iterable[str]) -> bool:
+    """If-None-Match names one of ``etags`` (weak or strong, as a GET compares them)."""
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    wanted = {item.strip().removeprefix("W/") for item in header.split(",")}
+    return any(etag in wanted for etag in etags)
 
 
 def check_options(options: dict[str, Any]) -> None:
