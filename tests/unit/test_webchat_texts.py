@@ -1,0 +1,37 @@
+"""The widget's words: the config's texts table is checked, and names what is wrong."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from opchat.transports.webchat import STATIC, TEXT_KEYS, TEXT_LANGUAGES, check_options
+
+
+@pytest.mark.parametrize(("texts", "named"), [
+    ({"ru": {"titel": "Напишите нам"}}, "'titel'"),
+    ({"de": {"title": "Hallo"}}, "'de'"),
+    ({"ru": "Напишите нам"}, "texts.ru"),
+    ({"en": {"title": 5}}, "texts.en.title"),
+    ({"en": {"times": "soon"}}, "texts.en.times"),
+    ("ru", "texts"),
+])
+def test_a_wrong_text_is_an_error_naming_it(texts: object, named: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(named)):
+        check_options({"texts": texts})
+
+
+def test_good_texts_pass() -> None:
+    check_options({"texts": {"ru": {"title": "Напишите нам", "times": ["утром"]},
+                             "en": {"greeting": "Hi!"}}})
+
+
+def test_the_widget_has_every_text_in_every_language() -> None:
+    script = (STATIC / "widget.js").read_text(encoding="utf-8")
+    words = script[script.index("var WORDS = {"):script.index("// The first of the browser")]
+    for language in TEXT_LANGUAGES:
+        block = words[words.index(f"    {language}: {{"):]
+        block = block[:block.index("\n    }")]
+        keys = re.findall(r"(?:^|[{,]\s*)([a-z_]+):", block, re.M)
+        assert sorted(keys) == sorted(TEXT_KEYS), language
