@@ -278,7 +278,7 @@ CHANNEL_OPTIONS: dict[str, dict[str, str]] = {
         "allow_no_origin": "flag", "trust_proxy": "proxies", "sneak_peek": "flag",
         "greeting": "text", "greetings": "greetings", "operator_name": "text",
         "operator_photo": "text", "title": "text", "subtitle": "text", "placeholder": "text",
-        "color": "text", "offline_form": "flag", "callback": "flag",
+        "color": "text", "offline_form": "flag", "callback": "flag", "texts": "widget_texts",
     },
     "demo": {
         "interval": "number", "reply_delay": "number", "max_waiting": "count",
@@ -708,12 +708,38 @@ class _Reader:
                         setting=setting, origin=_describe(origin)))
         elif check == "proxies":
             self.proxies(where, value)
+        elif check == "widget_texts":
+            self.widget_texts(where, value)
         elif check == "greetings":
             for prefix, greeting in self.typed(where, value, dict).items():
                 if not prefix.startswith("/") or not isinstance(greeting, str):
                     raise self.error(where, _(
                         '{setting} must be a table like {{ "/pricing" = "Questions about '
                         'prices?" }}', setting=setting))
+
+    def widget_texts(self, where: tuple[str, ...], value: Any) -> None:
+        """``[channels.NAME.texts.LANG]``: the web chat widget's words per language."""
+        # Plain data at the top of the module; aiohttp is imported only when serving.
+        from opchat.transports.webchat import LIST_TEXTS, TEXT_KEYS, TEXT_LANGUAGES
+
+        for language, words in self.typed(where, value, dict).items():
+            at = (*where, language)
+            if language not in TEXT_LANGUAGES:
+                raise self.error(at, _(
+                    'unknown language "{setting}": the widget speaks {languages}',
+                    setting=".".join(at), languages=", ".join(TEXT_LANGUAGES)))
+            for key, text in self.typed(at, words, dict).items():
+                if key not in TEXT_KEYS:
+                    guess = difflib.get_close_matches(key, TEXT_KEYS, n=1)
+                    problem = _('unknown text "{setting}"', setting=".".join((*at, key))) + " " + (
+                        _('(did you mean "{guess}"?)', guess=guess[0]) if guess
+                        else _("(it takes: {keys})", keys=", ".join(TEXT_KEYS)))
+                    raise self.error((*at, key), problem)
+                if key in LIST_TEXTS:
+                    for item in self.typed((*at, key), text, list):
+                        self.typed((*at, key), item, str)
+                else:
+                    self.typed((*at, key), text, str)
 
     def variable(self, where: tuple[str, ...], value: Any) -> None:
         if not ENVIRONMENT_VARIABLE.fullmatch(self.typed(where, value, str)):

@@ -867,3 +867,10 @@ MESSAGES.update({
         'menus.{menu}.options №{n} отвечает быстрым ответом "{reply}", которого нет '
         "(добавьте его: opchat replies add {reply} --title … --body …)",
 })
+
+# The web chat widget's texts in the config (opchat/config.py, [channels.NAME.texts.LANG])
+MESSAGES.update({
+    'unknown language "{setting}": the widget speaks {languages}':
+        'неизвестный язык "{setting}": виджет говорит на {languages}',
+    'unknown text "{setting}"': 'неизвестный текст "{setting}"',
+})

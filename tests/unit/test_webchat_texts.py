@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+from opchat.config import ConfigError, load_settings
 from opchat.transports.webchat import STATIC, TEXT_KEYS, TEXT_LANGUAGES, check_options
 
 
@@ -35,3 +37,36 @@ def test_the_widget_has_every_text_in_every_language() -> None:
         block = block[:block.index("\n    }")]
         keys = re.findall(r"(?:^|[{,]\s*)([a-z_]+):", block, re.M)
         assert sorted(keys) == sorted(TEXT_KEYS), language
+
+
+CONFIG = '''[channels.site]
+kind = "webchat"
+title = "Chat with us"
+
+[channels.site.texts.ru]
+title = "Напишите нам"
+{extra}
+'''
+
+
+@pytest.mark.parametrize(("extra", "line", "named"), [
+    ('titel = "Напишите"', 7, '"channels.site.texts.ru.titel"'),
+    ('times = "утром"', 7, "channels.site.texts.ru.times"),
+    ('[channels.site.texts.de]\ntitle = "Hallo"', 7, '"channels.site.texts.de"'),
+])
+def test_the_config_file_names_the_wrong_text_and_its_line(
+    tmp_path: Path, extra: str, line: int, named: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.format(extra=extra), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, tmp_path / "data")
+    assert caught.value.line == line and named in caught.value.problem
+
+
+def test_the_config_file_takes_texts(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.format(extra='times = ["утром", "вечером"]'), encoding="utf-8")
+    [channel] = load_settings(path, tmp_path / "data").channels
+    assert channel.options["texts"] == {"ru": {"title": "Напишите нам",
+                                               "times": ["утром", "вечером"]}}
