@@ -351,8 +351,10 @@ async def test_the_widget_and_the_demo_page_are_served(site: Site) -> None:
         css = await response.text()
     sizes = len(script.encode()), len(css.encode())
     print(f"widget.js {sizes[0]} bytes + widget.css {sizes[1]} bytes = {sum(sizes)} "
-          f"of {30 * 1024}")
-    assert sum(sizes) < 30 * 1024
+          f"of {40 * 1024}")
+    # Both languages' words live in the script; browsers get it gzipped (under 14 KB:
+    # tests/functional/test_webchat_files.py).
+    assert sum(sizes) < 40 * 1024
     assert "innerHTML" not in script and "insertAdjacentHTML" not in script
     async with site.session.get(f"{site.base}/") as response:
         assert response.status == 200

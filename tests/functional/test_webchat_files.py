@@ -37,3 +37,16 @@ async def test_the_widget_files_revalidate_and_go_gzipped(tmp_path: Path, name: 
         async with raw.get(url, headers={"If-None-Match": '"other"',
                                          "Accept-Encoding": "gzip;q=0"}) as changed:
             assert changed.status == 200 and await changed.read() == body
+
+
+async def test_the_widget_is_small_on_the_wire(tmp_path: Path) -> None:
+    """What a visitor's browser downloads before the launcher shows: both files, gzipped."""
+    async with running_site(tmp_path) as site, \
+            aiohttp.ClientSession(auto_decompress=False) as raw:
+        sizes = []
+        for name in ("widget.js", "widget.css"):
+            async with raw.get(f"{site.base}/{name}",
+                               headers={"Accept-Encoding": "gzip"}) as response:
+                sizes.append(len(await response.read()))
+    print(f"gzipped: widget.js {sizes[0]} + widget.css {sizes[1]} = {sum(sizes)} bytes")
+    assert sum(sizes) < 14 * 1024
