@@ -432,7 +432,7 @@
   }
   // Not connected: nothing is shown as sent, the words stay in the field.
   function refuseOffline() {
-    alertLine.textContent = W.not_sent;
+    alertLine.textContent = failing ? W.not_sent : W.connecting;
     return false;
   }
   function submit(text, cid) {
