@@ -486,10 +486,10 @@
 
   // Forms: sent with a client id like messages, resent after a reconnect until acknowledged.
   // The hub's refusal in the visitor's words (its own "detail" is English, for developers).
-  function reason(f) {
+  function reason(f, text) {
     if (f.code === "bad_field" && f.field === "phone") return f.detail === "a phone number is needed" ? W.need_phone : W.bad_phone;
     if (f.code === "bad_field" && f.field === "email") return /email or a phone/.test(f.detail || "") ? W.either : W.bad_email;
-    if (f.code === "too_long") return say("too_long", { max: cfg.max_len || 4000, n: "?" });
+    if (f.code === "too_long") return say("too_long", { max: cfg.max_len || 4000, n: chars(text || "").length });
     return W.failed;
   }
   function sendForm(frame, submitButton, errorLine, done) {
@@ -500,7 +500,7 @@
     forms[frame.cid] = {
       frame: frame,
       done: function (ack) { submitButton.disabled = false; done(ack); },
-      fail: function (f) { submitButton.disabled = false; errorLine.textContent = reason(f); }
+      fail: function (f) { submitButton.disabled = false; errorLine.textContent = reason(f, frame.text); }
     };
     if (ready) send(frame);
   }
@@ -638,7 +638,7 @@
             (f.retry_after || 2) * 1000);
         } else {
           setMark(item.row, "failed");
-          item.row.title = reason(f);
+          item.row.title = reason(f, item.text);
           delete pending[f.cid];
           save();
         }
