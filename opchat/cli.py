@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"opchat: {exc}", file=sys.stderr)
         return exc.code
     except ConfigError as exc:
-        print(f"opchat: config error: {exc}", file=sys.stderr)
+        print("opchat: " + _("config error: {error}", error=exc), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -313,7 +313,11 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = Non
     env = dict(os.environ if environ is None else environ)
     config_path, data_dir = resolve_paths(getattr(args, "config", None),
                                           getattr(args, "data_dir", None), env)
-    settings = load_settings(config_path, data_dir)
+    # A file named with --config must be there (a typo is not a fresh install), except
+    # for `channel add`, which creates it.
+    named = (bool(getattr(args, "config", None))
+             and getattr(args, "handler", None) is not cmd_channel_add)
+    settings = load_settings(config_path, data_dir, must_exist=named)
     if getattr(args, "demo", False):
         # The demo never mixes simulated customers into the real inbox.
         settings.data_dir = data_dir / "demo"

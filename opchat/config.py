@@ -34,7 +34,7 @@ import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,6 +152,9 @@ class Menu:
     text: str  # above the numbered options
     options: list[MenuOption] = field(default_factory=list)
     handoff: str | None = None  # said when the customer asks for a person; None: default
+    # Where its options are written, to point at them when one names a missing reply.
+    path: Path | None = field(default=None, compare=False)
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -530,7 +533,8 @@ class _Reader:
             options.append(MenuOption(label, reply, bool(operator)))
         if not options or len(options) > 9:
             raise self.error(where, f'menu "{name}" needs 1 to 9 options (numbered 1-9)')
-        return Menu(name, table["text"].strip(), options, table.get("handoff"))
+        return Menu(name, table["text"].strip(), options, table.get("handoff"), self.path,
+                    _line_of(self.text, (*where, "options")))
 
     def auto_answers(self, channel: ChannelSettings, settings: Settings) -> AutoAnswers | None:
         """A channel's automatic answers, checked now: a typo must not wait for the night."""
@@ -817,26 +821,24 @@ def _is_url(text: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def missing_menu_replies(settings: Settings, shortcuts: set[str]) -> list[ConfigError]:
-    """Menu options whose reply is not among `shortcuts` (the store's quick replies).
+def missing_menu_replies(channels: Sequence[ChannelSettings],
+                         shortcuts: set[str]) -> list[ConfigError]:
+    """Options of the channels' menus whose reply is not among `shortcuts` (the store's
+    shared quick replies).
 
-    Replies live in the store, not the config, so this is checked where the store is
-    at hand: when the hub starts (the channel shows DEGRADED) and by `opchat doctor`.
+    Replies live in the store, not the config, so this is checked where the store is at
+    hand: when the hub starts (a warning in the log, and on stderr for `opchat serve`)
+    and by `opchat doctor`. Until the reply exists, choosing the option hands the dialog
+    to an operator.
     """
-    used = {channel.auto.menu.name for channel in settings.channels
-            if channel.auto is not None and channel.auto.menu is not None}
-    try:
-        text = _read_text(settings.config_path) or ""
-    except ConfigError:
-        text = ""
+    menus = {channel.auto.menu.name: channel.auto.menu for channel in channels
+             if channel.auto is not None and channel.auto.menu is not None}
     problems = []
-    for name, menu in settings.menus.items():
-        if name not in used:
-            continue
+    for name, menu in menus.items():
         for n, option in enumerate(menu.options, 1):
             if option.reply is not None and option.reply not in shortcuts:
                 problems.append(ConfigError(
-                    settings.config_path, _line_of(text, ("menus", name, "options")),
+                    menu.path or "config", menu.line,
                     _('menus.{menu}.options #{n} answers with the quick reply "{reply}", which '
                       'does not exist (add it: opchat replies add {reply} --title … --body …)',
                       menu=name, n=n, reply=option.reply)))

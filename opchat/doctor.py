@@ -13,7 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from opchat.config import ConfigError, Settings
+from opchat.config import (
+    ConfigError,
+    Settings,
+    missing_menu_replies,
+    resolve_paths,
+    secrets_in_file,
+)
+from opchat.i18n import _
 from opchat.sanitize import one_line
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -37,16 +44,26 @@ def run_doctor(
     try:
         settings = settings_from(args)
     except ConfigError as exc:
-        findings.append(Finding(FAIL, "config", str(exc)))
+        findings.append(Finding(FAIL, _("config"), str(exc)))
         settings = None
     if settings is not None:
-        where = "found" if settings.config_path.exists() else "not found, using defaults"
-        findings.append(Finding(OK, "config", f"{settings.config_path} ({where})"))
-        findings += check_data_dir(settings.data_dir)
-        findings += check_database(settings.data_dir)
-        findings += check_hub_lock(settings.data_dir)
+        where = (_("found") if settings.config_path.exists()
+                 else _("not found, using defaults"))
+        findings.append(Finding(OK, _("config"), f"{settings.config_path} ({where})"))
+        findings += check_config_secrets(settings)
+        data_dir = settings.data_dir
+    else:  # the rest can be checked all the same
+        data_dir = resolve_paths(getattr(args, "config", None),
+                                 getattr(args, "data_dir", None), dict(env))[1]
+    dir_findings = check_data_dir(data_dir)
+    findings += dir_findings
+    if all(f.level != FAIL for f in dir_findings):
+        findings += check_database(data_dir)
+        findings += check_hub_lock(data_dir)
+    if settings is not None:
         findings += asyncio.run(check_channels(settings))
-        findings += check_channel_reports(settings.data_dir)
+        findings += check_menus(settings)
+        findings += check_channel_reports(data_dir)
     findings += check_terminal(env)
     width = max(len(f.topic) for f in findings)
     for f in findings:
@@ -54,24 +71,74 @@ def run_doctor(
         print(f"[{f.level:>4}] {one_line(f.topic):<{width}}  {one_line(f.text)}", file=out)
     failed = sum(f.level == FAIL for f in findings)
     warned = sum(f.level == WARN for f in findings)
-    print(f"\n{failed} problem(s), {warned} warning(s)", file=out)
+    print("\n" + _("{failed} problem(s), {warned} warning(s)", failed=failed, warned=warned),
+          file=out)
     return 1 if failed else 0
 
 
+def check_config_secrets(settings: Settings) -> list[Finding]:
+    """A token written in a config file that other users can read is everyone's token."""
+    try:
+        mode = stat.S_IMODE(settings.config_path.stat().st_mode)
+    except OSError:
+        return []
+    held = secrets_in_file(settings)
+    if not held or not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return []
+    return [Finding(WARN, _("config"), _(
+        "{path} holds {secrets} and other users can read it (mode {mode:o}); run: chmod 600 "
+        "{path} (or move the secret to an environment variable with token_env)",
+        path=settings.config_path, secrets=", ".join(held), mode=mode))]
+
+
 def check_data_dir(path: Path) -> list[Finding]:
+    topic = _("data dir")
     if not path.exists():
-        return [Finding(WARN, "data dir", f"{path} does not exist yet (created on first run)")]
+        # Only true if the first start really can create it: the nearest existing parent
+        # must be a directory we may write in.
+        parent = next((p for p in path.parents if p.exists()), None)
+        if parent is None or not parent.is_dir():
+            return [Finding(FAIL, topic, _("{path} cannot be created: {parent} is not a "
+                                           "directory", path=path, parent=parent))]
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return [Finding(FAIL, topic, _("{path} cannot be created: {parent} is not "
+                                           "writable by you", path=path, parent=parent))]
+        return [Finding(OK, topic, _("{path} does not exist yet; it will be created on the "
+                                     "first start (mode 700)", path=path))]
     if not path.is_dir():
-        return [Finding(FAIL, "data dir", f"{path} is not a directory")]
+        return [Finding(FAIL, topic, _("{path} is not a directory", path=path))]
     if not os.access(path, os.W_OK | os.X_OK):
-        return [Finding(FAIL, "data dir", f"{path} is not writable by you")]
+        return [Finding(FAIL, topic, _("{path} is not writable by you", path=path))]
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & stat.S_IRWXO:
-        return [Finding(WARN, "data dir",
-                        f"{path} is open to every user (mode {mode:o}); "
-                        f"run: chmod o-rwx {path}")]
-    shared = " (shared with its group)" if mode & stat.S_IRWXG else ""
-    return [Finding(OK, "data dir", f"{path}, mode {mode:o}{shared}")]
+        return [Finding(WARN, topic, _("{path} is open to every user (mode {mode:o}); run: "
+                                       "chmod o-rwx {path}", path=path, mode=mode))]
+    if mode & stat.S_IRWXG:
+        return [Finding(OK, topic, _("{path}, mode {mode:o} (shared with its group)",
+                                     path=path, mode=mode))]
+    return [Finding(OK, topic, _("{path}, mode {mode:o}", path=path, mode=mode))]
+
+
+def check_menus(settings: Settings) -> list[Finding]:
+    """Menu options naming a quick reply the store does not have (shared ones only)."""
+    from opchat.store import DB_FILENAME
+
+    if not any(c.auto is not None and c.auto.menu is not None for c in settings.channels):
+        return []
+    path = settings.data_dir / DB_FILENAME
+    shortcuts: set[str] = set()
+    if path.exists():
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+            try:
+                shortcuts = {row[0] for row in conn.execute(
+                    "SELECT shortcut FROM quick_replies WHERE owner_id IS NULL")}
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return []  # check_database has said what is wrong
+    return [Finding(FAIL, _("menus"), str(problem))
+            for problem in missing_menu_replies(settings.channels, shortcuts)]
 
 
 def check_database(data_dir: Path) -> list[Finding]:
@@ -79,7 +146,8 @@ def check_database(data_dir: Path) -> list[Finding]:
 
     path = data_dir / DB_FILENAME
     if not path.exists():
-        return [Finding(WARN, "database", f"{path} does not exist yet (created on first run)")]
+        return [Finding(OK, _("database"), _("{path} does not exist yet; it will be created "
+                                              "on the first start", path=path))]
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         try:
@@ -124,28 +192,34 @@ def check_hub_lock(data_dir: Path) -> list[Finding]:
 
 
 async def check_channels(settings: Settings) -> list[Finding]:
+    import tempfile
+
     from opchat.transports import UnknownChannelKind, available_kinds, load_transport
 
     if not settings.channels:
-        return [Finding(WARN, "channels",
-                        "none configured in the config file: opchat runs the web chat "
-                        "on 127.0.0.1:8765 (see opchat channel add)")]
+        return [Finding(WARN, _("channels"),
+                        _("none configured in the config file: opchat runs the web chat "
+                          "on 127.0.0.1:8765 (see opchat channel add)"))]
     findings = []
     for channel in settings.channels:
-        topic = f"channel {channel.name}"
+        topic = _("channel {name}", name=channel.name)
         try:
             factory = load_transport(channel.kind)
-            transport = factory(channel, settings.data_dir)
+            # A scratch data dir: doctor only looks, and what a channel makes there on its
+            # first start (the web chat's secret) is no problem to report.
+            with tempfile.TemporaryDirectory(prefix="opchat-doctor-") as scratch:
+                transport = factory(channel, Path(scratch))
         except UnknownChannelKind as exc:
-            findings.append(Finding(FAIL, topic, f"unknown kind {exc.kind!r}; installed: "
-                                                 f"{', '.join(available_kinds())}"))
+            findings.append(Finding(FAIL, topic, _(
+                "unknown kind '{kind}'; installed: {kinds}", kind=exc.kind,
+                kinds=", ".join(available_kinds()))))
             continue
         except Exception as exc:
-            findings.append(Finding(FAIL, topic, f"{channel.kind}: {exc}"))
+            findings.append(Finding(FAIL, topic, f"{channel.kind}: {exc or type(exc).__name__}"))
             continue
         check = getattr(transport, "check", None)
         if check is None:
-            findings.append(Finding(OK, topic, f"{channel.kind}: configured"))
+            findings.append(Finding(OK, topic, _("{kind}: configured", kind=channel.kind)))
             continue
         try:
             detail = await asyncio.wait_for(check(), 15)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from opchat.autoreply import AutoAnswerer
 from opchat.config import ChannelSettings
+from opchat.i18n import _
 from opchat.inbox import Inbox
 from opchat.model import (
     Event,
@@ -205,16 +206,22 @@ class Hub:
                 factory = self.loader(channel.kind)
                 self.transports[channel.name] = factory(channel, self.data_dir)
             except UnknownChannelKind as exc:
-                await store.set_health(channel.name, Health.DOWN,
-                                       f"unknown channel kind {exc.kind!r}")
+                why = _("unknown channel kind '{kind}'", kind=exc.kind)
+                log.warning("channel %s cannot start: %s", channel.name, why)
+                await store.set_health(channel.name, Health.DOWN, why)
             except Exception as exc:  # a broken plugin or a bad setting: this channel only
-                log.exception("channel %s could not start", channel.name)
-                await store.set_health(channel.name, Health.DOWN, _summary(exc))
+                # One line for the operator (serve's stderr, the status bar), not a
+                # traceback; the traceback goes to the log only at DEBUG.
+                why = _cannot_start(exc)
+                log.warning("channel %s cannot start: %s", channel.name, why)
+                log.debug("channel %s could not start", channel.name, exc_info=True)
+                await store.set_health(channel.name, Health.DOWN, why)
             # The UI never imports transports: it reads what a channel can carry (files?)
             # from the store, and refuses at once what would only fail in the outbox.
             capabilities = getattr(self.transports.get(channel.name), "capabilities", None)
             if is_dataclass(capabilities) and not isinstance(capabilities, type):
                 await store.set_capabilities(channel.name, asdict(capabilities))
+        await self._check_menus()
         tasks = [asyncio.create_task(self._follow_outbox_events(), name="hub-feed"),
                  asyncio.create_task(self._follow_presence(), name="hub-presence"),
                  asyncio.create_task(self._wake_snoozed(), name="hub-snoozes"),
@@ -244,6 +251,17 @@ class Hub:
                 for name in self.transports:
                     await store.set_health(name, Health.STOPPED)
 
+    async def _check_menus(self) -> None:
+        """A menu option naming a quick reply that is not in the store: said at start.
+
+        Until the reply exists the option hands the dialog to an operator instead."""
+        from opchat.config import missing_menu_replies
+
+        shared = {reply.shortcut for reply in await self.inbox.store.quick_replies()
+                  if getattr(reply, "owner", None) is None}
+        for problem in missing_menu_replies(self.channels, shared):
+            log.warning("%s", problem)
+
     async def _keep_running(self, name: str, transport: Transport) -> None:
         if self.web is not None and name in self.web.channels:
             # A channel that serves HTTP runs once its address is bound.
@@ -257,8 +275,8 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.exception("channel %s failed", name)
-                self.set_health(name, Health.DOWN, _summary(exc))
+                log.debug("channel %s failed", name, exc_info=True)
+                self.set_health(name, Health.DOWN, _cannot_start(exc))
                 failures += 1
             await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
 
@@ -814,6 +832,15 @@ async def run_hub_when_free(
             await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
     finally:
         lock.release()
+
+
+def _cannot_start(exc: BaseException) -> str:
+    """Why a channel is down, as a sentence for the operator (no Python class name)."""
+    summary = _summary(exc)  # the one place errors become text (and secrets are hidden)
+    text = summary.removeprefix(f"{type(exc).__name__}: ")
+    if text == type(exc).__name__:
+        return _("it stopped on an internal error (see the log with log.level = \"DEBUG\")")
+    return text[:1].upper() + text[1:]
 
 
 def _summary(exc: BaseException) -> str:

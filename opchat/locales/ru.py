@@ -874,3 +874,49 @@ MESSAGES.update({
         'неизвестный язык "{setting}": виджет говорит на {languages}',
     'unknown text "{setting}"': 'неизвестный текст "{setting}"',
 })
+
+# A channel that cannot start; config errors on the command line (opchat/hub.py, cli.py)
+MESSAGES.update({
+    "unknown channel kind '{kind}'": "неизвестный вид канала '{kind}'",
+    'it stopped on an internal error (see the log with log.level = "DEBUG")':
+        'остановился из-за внутренней ошибки (подробности в журнале при log.level = "DEBUG")',
+    "config error: {error}": "ошибка в настройках: {error}",
+})
+
+# opchat doctor: what it checks and finds (opchat/doctor.py)
+MESSAGES.update({
+    "config": "настройки",
+    "data dir": "каталог данных",
+    "database": "база данных",
+    "channels": "каналы",
+    "menus": "меню",
+    "channel {name}": "канал {name}",
+    "found": "найден",
+    "not found, using defaults": "не найден, действуют значения по умолчанию",
+    "{failed} problem(s), {warned} warning(s)": "проблем: {failed}, предупреждений: {warned}",
+    "{path} holds {secrets} and other users can read it (mode {mode:o}); run: chmod 600 "
+    "{path} (or move the secret to an environment variable with token_env)":
+        "{path} хранит {secrets}, и его могут читать другие пользователи (режим {mode:o}); "
+        "выполните: chmod 600 {path} (или перенесите секрет в переменную окружения через "
+        "token_env)",
+    "{path}, mode {mode:o}": "{path}, режим {mode:o}",
+    "{path}, mode {mode:o} (shared with its group)": "{path}, режим {mode:o} (общий для группы)",
+    "{path} does not exist yet; it will be created on the first start (mode 700)":
+        "{path} ещё не существует; он будет создан при первом запуске (режим 700)",
+    "{path} does not exist yet; it will be created on the first start":
+        "{path} ещё не существует; она будет создана при первом запуске",
+    "{path} is not a directory": "{path} — не каталог",
+    "{path} is not writable by you": "у вас нет права записи в {path}",
+    "{path} is open to every user (mode {mode:o}); run: chmod o-rwx {path}":
+        "{path} открыт всем пользователям (режим {mode:o}); выполните: chmod o-rwx {path}",
+    "{path} cannot be created: {parent} is not a directory":
+        "{path} невозможно создать: {parent} — не каталог",
+    "{path} cannot be created: {parent} is not writable by you":
+        "{path} невозможно создать: у вас нет права записи в {parent}",
+    "none configured in the config file: opchat runs the web chat on 127.0.0.1:8765 (see "
+    "opchat channel add)":
+        "в файле настроек их нет: opchat запускает веб-чат на 127.0.0.1:8765 (см. opchat "
+        "channel add)",
+    "{kind}: configured": "{kind}: настроен",
+    "unknown kind '{kind}'; installed: {kinds}": "неизвестный вид '{kind}'; установлены: {kinds}",
+})

@@ -576,11 +576,11 @@ kind = "webchat"
 menu = "main"
 """)
     settings = load(path)
-    problems = missing_menu_replies(settings, {"delivery", "greeting"})
+    problems = missing_menu_replies(settings.channels, {"delivery", "greeting"})
     assert [(p.path, p.line) for p in problems] == [(path, 3)]
     assert 'menus.main.options #2' in problems[0].problem
     assert '"prices"' in problems[0].problem and "opchat replies add" in problems[0].problem
-    assert missing_menu_replies(settings, {"delivery", "prices"}) == []
+    assert missing_menu_replies(settings.channels, {"delivery", "prices"}) == []
 
 
 def test_secrets_kept_in_the_file() -> None:
