@@ -21,11 +21,13 @@ import ipaddress
 import logging
 import os
 import random
+import re
 import resource
 import socket
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import asdict, is_dataclass, replace
+from dataclasses import asdict, fields, is_dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from opchat.autoreply import AutoAnswerer
 from opchat.config import ChannelSettings
@@ -113,6 +115,27 @@ class HubLock:
             self._fd = None
 
 
+def storable(value: Any) -> Any:
+    """``value`` with every lone UTF-16 surrogate replaced by U+FFFD, which SQLite accepts.
+
+    A platform's JSON may carry ``\\ud800`` alone; SQLite refuses to store it, and one
+    such update would stop its channel for good (refetched for ever).
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return replace(value, **{f.name: storable(getattr(value, f.name))
+                                 for f in fields(value) if f.init})
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(storable(v) for v in value)
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class ChannelSink:
     """The hub as one channel's transport sees it (see ``opchat.transports.Sink``)."""
 
@@ -128,7 +151,7 @@ class ChannelSink:
     ) -> list[Ingested]:
         return await self._hub.inbox.store.ingest_batch(
             [self._own(m) for m in messages],
-            None if cursor is None else (self.channel, cursor),
+            None if cursor is None else (self.channel, storable(cursor)),
         )
 
     async def cursor(self) -> str | None:
@@ -155,10 +178,9 @@ class ChannelSink:
         await self._hub.inbox.store.attachment_saved(self.channel, ref, str(local_path))
 
     def _own(self, message: InboundMessage) -> InboundMessage:
-        # A transport cannot file messages under another channel's name.
-        if message.channel == self.channel:
-            return message
-        return replace(message, channel=self.channel)
+        # A transport cannot file messages under another channel's name; and what it
+        # hands over is made storable here, once for every channel.
+        return storable(replace(message, channel=self.channel))
 
 
 class Hub:

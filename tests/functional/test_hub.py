@@ -476,3 +476,18 @@ async def test_a_rejected_reply_keeps_the_customer_waiting(inbox: Inbox, tmp_pat
         later = await inbox.send(conv, "later")
         await until(lambda: _is(inbox, later.id, MessageState.SENT))
     assert (await inbox.waiting_count(), await inbox.failed_count()) == (0, 0)
+
+
+async def test_a_lone_surrogate_from_any_channel_is_stored_as_a_replacement_character(
+        inbox: Inbox, tmp_path: Path) -> None:
+    # SQLite refuses a lone UTF-16 surrogate; one such update must not stop a channel.
+    async with running(make_hub(inbox, tmp_path)):
+        while ScriptedTransport.sink is None:
+            await asyncio.sleep(0.01)
+        got = await ScriptedTransport.sink.ingest_batch([InboundMessage(
+            channel="shop", chat_id="chat-\ud800", external_id="in-\udfff", sender_id="u1",
+            sender_name="Iv\ud83dan", body="bad \ud800 text", username="\udc00",
+            profile={"page": "p\ud800"}, meta={"quote": "q\ud800"})], "cursor-\ud800")
+    [one] = got
+    message = await inbox.message(one.message_id)
+    assert message is not None and message.body == "bad \ufffd text"
