@@ -1173,3 +1173,16 @@ async def test_the_outbox_keeps_a_retrys_progress_across_attempts(tmp_path: Path
         assert third.message.progress == "[9001]"
     finally:
         await inbox.close()
+
+
+@pytest.mark.parametrize("error", ["TelegramBadRequest", "TelegramServerError",
+                                   "TelegramConflictError"])
+def test_an_error_without_a_description_is_said_not_crashed_on(error: str) -> None:
+    # getUpdates may answer {"ok": false} with no description at all.
+    import aiogram.exceptions
+    from aiogram.methods import GetUpdates
+
+    from opchat.transports.telegram.api import receive_trouble
+    exc = getattr(aiogram.exceptions, error)(method=GetUpdates(), message=None)  # type: ignore[arg-type]
+    trouble = receive_trouble(exc, "api.telegram.org", 1, (1.0,), 60.0)
+    assert trouble.detail and "None" not in trouble.detail

@@ -91,7 +91,8 @@ def surely_not_sent(exc: BaseException) -> bool:
 
 
 def _said(exc: TelegramAPIError) -> str:
-    return exc.message.strip() or type(exc).__name__
+    # {"ok": false} may come without a description: aiogram then holds None.
+    return (exc.message or "").strip() or "no description given"
 
 
 # Receiving -------------------------------------------------------------------------------
@@ -114,7 +115,7 @@ def receive_trouble(exc: BaseException, host: str, failures: int,
         code = "401" if isinstance(exc, TelegramUnauthorizedError) else "404"
         return Trouble(Health.DOWN, TOKEN_REFUSED.format(code=code), slow)
     if isinstance(exc, TelegramConflictError):
-        if "webhook" in exc.message:
+        if "webhook" in (exc.message or ""):
             detail = "a webhook is set for this bot (409 conflict); opchat is polling"
         else:
             detail = ("another program is reading this bot's updates (409 conflict): "
