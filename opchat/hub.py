@@ -201,6 +201,7 @@ class Hub:
         self._replayed_up_to = 0  # events up to this id came from before the hub started
         self.loader = loader
         self.channels = list(channels)
+        self._secrets = {c.name: channel_secrets(c) for c in self.channels}
         self.data_dir = Path(data_dir)
         self.transports: dict[str, Transport] = {}
         self._wake: dict[str, asyncio.Event] = {}
@@ -209,6 +210,9 @@ class Hub:
         self.web: WebServer | None = None
 
     def set_health(self, channel: str, state: Health, detail: str = "") -> None:
+        # Health goes into the append-only events table and every status bar: an
+        # error text carrying a URL must not carry the channel's token with it.
+        detail = redact(detail, self._secrets.get(channel, ()))
         if state in (Health.DOWN, Health.DEGRADED):
             log.warning("channel %s is %s: %s", channel, state.value, detail)
         task = asyncio.create_task(self.inbox.store.set_health(channel, state, detail))
@@ -866,5 +870,31 @@ def _cannot_start(exc: BaseException) -> str:
 
 
 def _summary(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = redact(str(exc)).strip()
+    text = text.splitlines()[0] if text else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# What looks like a secret whoever's it is: a Telegram bot token (digits:35 characters).
+_TOKEN_SHAPED = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
+_SECRET_KEYS = ("token", "secret", "password", "key")
+
+
+def channel_secrets(channel: ChannelSettings) -> tuple[str, ...]:
+    """The secrets in a channel's options (and the variables they name), longest first."""
+    found = set()
+    for key in channel.options:
+        if key.endswith("_env"):
+            key = key.removesuffix("_env")
+        if any(word in key.lower() for word in _SECRET_KEYS):
+            value = channel.secret(key)
+            if value and len(value) >= 4:
+                found.add(value)
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def redact(text: str, secrets: Sequence[str] = ()) -> str:
+    """``text`` with each known secret and anything shaped like a bot token replaced by …"""
+    for secret in secrets:
+        text = text.replace(secret, "…")
+    return _TOKEN_SHAPED.sub("…", text)

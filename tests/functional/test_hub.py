@@ -491,3 +491,26 @@ async def test_a_lone_surrogate_from_any_channel_is_stored_as_a_replacement_char
     [one] = got
     message = await inbox.message(one.message_id)
     assert message is not None and message.body == "bad \ufffd text"
+
+
+async def test_secrets_never_reach_the_events_table_or_the_log(
+        inbox: Inbox, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # An error text may carry a whole URL with the bot token in it: events are for ever.
+    token = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
+    hub = Hub(inbox, [ChannelSettings("shop", "scripted", {"token": token,
+                                                           "secret": "hunter2-hunter2"})],
+              tmp_path, loader)
+    async with running(hub):
+        while ScriptedTransport.sink is None:
+            await asyncio.sleep(0.01)
+        ScriptedTransport.sink.health(
+            Health.DOWN, f"cannot reach ftp://x/bot{token}/getMe (hunter2-hunter2)")
+        hub.set_health("shop", Health.DEGRADED, "bot987654321:ZZHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0")
+        await until(lambda: _health(inbox, Health.DEGRADED))
+    events = await inbox.store.events_after(0)
+    details = " ".join(str(e.data) for e in events)
+    logged = caplog.text
+    for text in (details, logged):
+        assert "cannot reach" in text or text is logged
+        assert "AAHfiqks" not in text and "hunter2" not in text and "ZZHfiqks" not in text
+    assert "cannot reach ftp://x/bot…/getMe (…)" in details
