@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from opchat.autoreply import AutoAnswerer
-from opchat.config import ChannelSettings
+from opchat.config import ChannelSettings, private_modes
 from opchat.i18n import _
 from opchat.inbox import Inbox
 from opchat.model import (
@@ -91,7 +91,11 @@ class HubLock:
     def try_acquire(self) -> bool:
         if self._fd is not None:
             return True
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o660)  # the umask decides
+        mode = private_modes(self.path.parent)[0]
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, mode)
+        # os.open's mode goes through the umask; the data dir's mode decides instead.
+        with contextlib.suppress(OSError):  # another operator's file: theirs to set
+            os.fchmod(fd, mode)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

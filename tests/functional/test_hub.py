@@ -514,3 +514,20 @@ async def test_secrets_never_reach_the_events_table_or_the_log(
         assert "cannot reach" in text or text is logged
         assert "AAHfiqks" not in text and "hunter2" not in text and "ZZHfiqks" not in text
     assert "cannot reach ftp://x/bot…/getMe (…)" in details
+
+
+@pytest.mark.parametrize(("dir_mode", "file_mode"), [(0o700, 0o600), (0o2770, 0o660)])
+def test_hub_lock_follows_the_data_dirs_mode_whatever_the_umask(
+        tmp_path: Path, dir_mode: int, file_mode: int) -> None:
+    import os
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(dir_mode)
+    old = os.umask(0o022)
+    try:
+        lock = HubLock(data)
+        assert lock.try_acquire()
+        lock.release()
+    finally:
+        os.umask(old)
+    assert (data / "hub.lock").stat().st_mode & 0o777 == file_mode
