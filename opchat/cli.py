@@ -573,6 +573,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
     log = logging.getLogger("opchat.serve")
+    _refuse_a_damaged_store(settings.data_dir)
     if not settings.channels:
         log.info("no channels configured in %s; running the web chat on %s",
                  settings.config_path, DEFAULT_LISTEN)
@@ -594,6 +595,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     run_store(settings, serve)
     return EXIT_OK
+
+
+def _refuse_a_damaged_store(data_dir: Path) -> None:
+    """Stop ``serve`` with one line when the database is damaged (else it starts and says ok)."""
+    import sqlite3
+
+    from opchat.store import DB_FILENAME
+
+    path = Path(data_dir) / DB_FILENAME
+    if not path.exists():
+        return
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+        problem = "" if rows == [("ok",)] else str(rows[0][0])
+    except sqlite3.Error as exc:
+        problem = str(exc)
+    if problem:
+        raise CliError(_("the database {path} is damaged ({problem}); restore it from a "
+                         "backup or try: sqlite3 {path} .recover",
+                         path=str(path), problem=problem), EXIT_FAIL)
 
 
 def cmd_channel_add(args: argparse.Namespace) -> int:

@@ -919,4 +919,9 @@ MESSAGES.update({
         "channel add)",
     "{kind}: configured": "{kind}: настроен",
     "unknown kind '{kind}'; installed: {kinds}": "неизвестный вид '{kind}'; установлены: {kinds}",
+    # opchat serve on a damaged database (issue 11)
+    "the database {path} is damaged ({problem}); restore it from a backup or try: sqlite3 "
+    "{path} .recover":
+        "база данных {path} повреждена ({problem}); восстановите её из резервной копии "
+        "или попробуйте: sqlite3 {path} .recover",
 })

@@ -531,3 +531,29 @@ def test_hub_lock_follows_the_data_dirs_mode_whatever_the_umask(
     finally:
         os.umask(old)
     assert (data / "hub.lock").stat().st_mode & 0o777 == file_mode
+
+
+def test_serve_on_a_corrupted_database_says_so_and_exits(tmp_path: Path) -> None:
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    db = data / "opchat.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t (x TEXT)")
+        conn.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 200)
+        conn.execute("CREATE INDEX tx ON t (x)")
+    conn.close()
+    raw = bytearray(db.read_bytes())
+    raw[4096 * 3:4096 * 3 + 2048] = b"\x5a" * 2048  # scribble over a page in the middle
+    db.write_bytes(bytes(raw))
+    (tmp_path / "config.toml").write_text('[channels.demo]\nkind = "demo"\ninterval = 3600\n')
+    env = {**os.environ, "OPCHAT_DATA_DIR": str(data),
+           "OPCHAT_CONFIG": str(tmp_path / "config.toml")}
+    done = subprocess.run([sys.executable, "-m", "opchat", "serve"], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "opchat.db" in done.stderr and "damaged" in done.stderr
