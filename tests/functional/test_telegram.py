@@ -1186,3 +1186,15 @@ def test_an_error_without_a_description_is_said_not_crashed_on(error: str) -> No
     exc = getattr(aiogram.exceptions, error)(method=GetUpdates(), message=None)  # type: ignore[arg-type]
     trouble = receive_trouble(exc, "api.telegram.org", 1, (1.0,), 60.0)
     assert trouble.detail and "None" not in trouble.detail
+
+
+async def test_a_lone_surrogate_between_good_updates_stops_nothing(tmp_path: Path,
+                                                                    api: BotAPI) -> None:
+    # The stand-in's JSON carries "\ud800" as Telegram's would; SQLite refuses it raw.
+    ids = api.push(text_update(40, "before"), text_update(41, "bad \ud800 one"),
+                   text_update(42, "after"))
+    async with running(tmp_path, api) as shop:
+        stored = await shop.wait_messages(3)
+        await until(lambda: holds(api.offsets and api.offsets[-1] == ids[-1] + 1),
+                    "the offset to move past them")
+    assert sorted(m.body for m in stored.values()) == ["after", "bad \ufffd one", "before"]
