@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import sys
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
+from opchat.config import private_modes
 from opchat.sanitize import clean
 
 LOG_FILENAME = "opchat.log"
+LOG_MAX_BYTES = 2_000_000
+LOG_BACKUPS = 3
 
 
 class CleanFormatter(logging.Formatter):
@@ -28,6 +34,60 @@ class LogUnavailable(OSError):
     pass
 
 
+class SharedRotatingFileHandler(RotatingFileHandler):
+    """A rotating log that several processes write at once: every operator's app and
+    `opchat serve` share one data dir and so one `opchat.log`.
+
+    The standard handler decides alone to rename the file it writes: another
+    process keeps writing into the renamed file, and two of them rotate twice.
+    Here each line is written under an exclusive lock on `opchat.log.lock`; with
+    the lock held, a handler whose file was renamed by another process opens the
+    new one first, and only then decides whether it is time to rotate.
+    """
+
+    def __init__(self, filename: Path, max_bytes: int, backup_count: int) -> None:
+        super().__init__(filename, maxBytes=max_bytes, backupCount=backup_count,
+                         encoding="utf-8")
+        path = f"{self.baseFilename}.lock"
+        mode, _ = private_modes(Path(self.baseFilename).parent)  # a team's dir: group too
+        self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
+        with contextlib.suppress(OSError):  # someone else's lock file: theirs to set
+            os.fchmod(self._lock_fd, mode)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        except OSError:
+            self.handleError(record)
+            return
+        try:
+            self._follow_rotation()
+            super().emit(record)  # rotates if due, writes, flushes
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _follow_rotation(self) -> None:
+        """Reopen the log if another process has rotated it away from under us."""
+        if self.stream is None:
+            return
+        try:
+            current = os.stat(self.baseFilename)
+        except FileNotFoundError:
+            current = None
+        ours = os.fstat(self.stream.fileno())
+        if current is None or (current.st_dev, current.st_ino) != (ours.st_dev, ours.st_ino):
+            self.stream.close()
+            self.stream = self._open()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
+                self._lock_fd = -1
+
+
 def setup_logging(data_dir: Path, level: str = "INFO", stderr: bool = False) -> Path:
     path = Path(data_dir) / LOG_FILENAME
     root = logging.getLogger("opchat")
@@ -37,8 +97,7 @@ def setup_logging(data_dir: Path, level: str = "INFO", stderr: bool = False) -> 
         handler.close()
     # The log may quote customers: it is as private as the data dir (see cli.private_files_for).
     try:
-        file_handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3,
-                                           encoding="utf-8")
+        file_handler = SharedRotatingFileHandler(path, LOG_MAX_BYTES, LOG_BACKUPS)
     except OSError as exc:
         raise LogUnavailable(f"cannot open the log {path}: {exc.strerror or exc}") from exc
     file_handler.setFormatter(CleanFormatter(

@@ -36,3 +36,56 @@ def test_an_unopenable_log_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "opchat.log").mkdir()
     with pytest.raises(LogUnavailable, match="cannot open the log"):
         setup_logging(tmp_path)
+
+
+WRITER = """
+import logging, sys, time
+from pathlib import Path
+import opchat.logs as logs
+logs.LOG_MAX_BYTES = 20_000
+logs.LOG_BACKUPS = 9
+logs.setup_logging(Path(sys.argv[1]))
+log = logging.getLogger("opchat.test")
+(Path(sys.argv[1]) / ("ready-" + sys.argv[2])).touch()
+while len(list(Path(sys.argv[1]).glob("ready-*"))) < 2:  # both write at the same time
+    time.sleep(0.001)
+for n in range(int(sys.argv[3])):
+    log.warning("%s line %05d %s", sys.argv[2], n, "x" * 60)
+    time.sleep(0.0002)
+"""
+
+
+def test_processes_sharing_the_log_lose_no_line_when_it_rotates(tmp_path: Path) -> None:
+    """Every operator's app and `opchat serve` write one opchat.log: rotation by one
+    must not leave the other writing into a renamed file, nor rotate twice."""
+    import subprocess
+    import sys
+
+    lines = 500  # ~120 bytes each: 2 × 60 KB, rotated at 20 KB, within the 9 backups
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), who, str(lines)])
+               for who in ("anna", "serve")]
+    for writer in writers:
+        assert writer.wait(timeout=60) == 0
+    files = [tmp_path / "opchat.log", *(tmp_path / f"opchat.log.{n}" for n in range(1, 10))]
+    written = [line for f in files if f.exists()
+               for line in f.read_text(encoding="utf-8").splitlines()]
+    assert (tmp_path / "opchat.log.1").exists()  # it did rotate
+    for who in ("anna", "serve"):
+        numbers = sorted(int(line.split(f"{who} line ")[1][:5]) for line in written
+                         if f"{who} line " in line)
+        assert numbers == list(range(lines)), f"{who}: lines lost or doubled"
+    sizes = [f.stat().st_size for f in files if f.exists()]
+    # Nobody wrote on into a rotated file, and nobody rotated a file that was not full
+    # (a second rotation pushes history off the end too soon).
+    assert all(size <= 20_000 for size in sizes), sizes
+    assert all(size >= 20_000 - 300 for size in sizes[1:]), sizes
+
+
+@pytest.mark.parametrize(("dir_mode", "file_mode"), [(0o700, 0o600), (0o2770, 0o660)])
+def test_the_log_lock_is_as_private_as_the_data_dir(tmp_path: Path, dir_mode: int,
+                                                    file_mode: int) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(dir_mode)
+    setup_logging(data)
+    assert (data / "opchat.log.lock").stat().st_mode & 0o777 == file_mode
