@@ -262,7 +262,8 @@ def test_channel_add_list_and_snippet(tmp_path: Path) -> None:
     assert snippet.stdout == '<script src="https://chat.shop.example/widget.js" async></script>\n'
 
 
-def test_without_channels_the_web_chat_is_the_default(tmp_path: Path) -> None:
+def test_without_channels_the_web_chat_is_the_default(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     listed = run(tmp_path, "channel", "list")
     assert listed.stdout.split()[:2] == ["web", "webchat"]
     assert "by default" in listed.stderr
@@ -270,11 +271,12 @@ def test_without_channels_the_web_chat_is_the_default(tmp_path: Path) -> None:
     assert snippet.stdout == '<script src="http://127.0.0.1:8765/widget.js" async></script>\n'
     from opchat.cli import build_parser, settings_from, with_default_channel
 
+    # No config file yet (a first start): OPCHAT_CONFIG names where it will be made.
+    monkeypatch.setenv("OPCHAT_CONFIG", str(tmp_path / "none.toml"))
     settings = with_default_channel(settings_from(build_parser().parse_args(
-        ["--config", str(tmp_path / "none.toml"), "--data-dir", str(tmp_path)])))
+        ["--data-dir", str(tmp_path)])))
     assert [(c.name, c.kind, c.options) for c in settings.channels] == [("web", "webchat", {})]
-    demo = settings_from(build_parser().parse_args(
-        ["--demo", "--config", str(tmp_path / "none.toml"), "--data-dir", str(tmp_path)]))
+    demo = settings_from(build_parser().parse_args(["--demo", "--data-dir", str(tmp_path)]))
     assert [c.kind for c in demo.channels] == ["demo"]
 
 
