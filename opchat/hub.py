@@ -43,6 +43,7 @@ from opchat.model import (
     Presence,
     PresenceKind,
 )
+from opchat.sanitize import redact
 from opchat.store import OutboxItem
 from opchat.transports import (
     DEFAULT_LISTEN,
@@ -240,11 +241,11 @@ class Hub:
                 log.warning("channel %s cannot start: %s", channel.name, why)
                 await store.set_health(channel.name, Health.DOWN, why)
             except Exception as exc:  # a broken plugin or a bad setting: this channel only
-                # One line for the operator (serve's stderr, the status bar), not a
-                # traceback; the traceback goes to the log only at DEBUG.
+                # One line for the operator (serve's stderr, the status bar); the log
+                # file also keeps the traceback of a failure nobody foresaw.
                 why = _cannot_start(exc)
-                log.warning("channel %s cannot start: %s", channel.name, why)
-                log.debug("channel %s could not start", channel.name, exc_info=True)
+                log.warning("channel %s cannot start: %s", channel.name, why,
+                            exc_info=not isinstance(exc, _FORESEEN))
                 await store.set_health(channel.name, Health.DOWN, why)
             # The UI never imports transports: it reads what a channel can carry (files?)
             # from the store, and refuses at once what would only fail in the outbox.
@@ -305,7 +306,10 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.debug("channel %s failed", name, exc_info=True)
+                # The operator gets a sentence; the log also keeps the traceback of what
+                # nobody foresaw (serve's stderr shows only the line: logs.OneLineFormatter).
+                log.warning("channel %s stopped: %s", name, _summary(exc),
+                            exc_info=not isinstance(exc, _FORESEEN))
                 self.set_health(name, Health.DOWN, _cannot_start(exc))
                 failures += 1
             await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
@@ -864,6 +868,10 @@ async def run_hub_when_free(
         lock.release()
 
 
+# Failures a transport raises on purpose, with a sentence that says it all: no traceback.
+_FORESEEN = (ValueError, LookupError, OSError)
+
+
 def _cannot_start(exc: BaseException) -> str:
     """Why a channel is down, as a sentence for the operator (no Python class name)."""
     summary = _summary(exc)  # the one place errors become text (and secrets are hidden)
@@ -879,8 +887,6 @@ def _summary(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-# What looks like a secret whoever's it is: a Telegram bot token (digits:35 characters).
-_TOKEN_SHAPED = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
 _SECRET_KEYS = ("token", "secret", "password", "key")
 
 
@@ -897,8 +903,3 @@ def channel_secrets(channel: ChannelSettings) -> tuple[str, ...]:
     return tuple(sorted(found, key=len, reverse=True))
 
 
-def redact(text: str, secrets: Sequence[str] = ()) -> str:
-    """``text`` with each known secret and anything shaped like a bot token replaced by …"""
-    for secret in secrets:
-        text = text.replace(secret, "…")
-    return _TOKEN_SHAPED.sub("…", text)

@@ -11,7 +11,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from opchat.config import private_modes
-from opchat.sanitize import clean
+from opchat.sanitize import clean, redact
 
 LOG_FILENAME = "opchat.log"
 LOG_MAX_BYTES = 2_000_000
@@ -27,7 +27,17 @@ class CleanFormatter(logging.Formatter):
     """
 
     def format(self, record: logging.LogRecord) -> str:
-        return clean(super().format(record))
+        return redact(clean(super().format(record)))
+
+
+class OneLineFormatter(CleanFormatter):
+    """For `opchat serve`'s stderr: the line alone; tracebacks stay in opchat.log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.exc_text or record.stack_info:
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None,
+                                            "exc_text": None, "stack_info": None})
+        return super().format(record)
 
 
 class LogUnavailable(OSError):
@@ -105,7 +115,7 @@ def setup_logging(data_dir: Path, level: str = "INFO", stderr: bool = False) -> 
     root.addHandler(file_handler)
     if stderr:
         console = logging.StreamHandler(sys.stderr)
-        console.setFormatter(CleanFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+        console.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
                                             "%H:%M:%S"))
         root.addHandler(console)
     root.propagate = False

@@ -29,6 +29,7 @@ C-level pass.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -225,3 +226,18 @@ def safe_content(text: str, style: str = "") -> Content:
     for marker in _MARKER.finditer(content.plain):
         content = content.stylize(MARKER_STYLE, marker.start(), marker.end())
     return content
+
+
+# What looks like a secret whoever's it is: a Telegram bot token (digits:35 characters).
+_TOKEN_SHAPED = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
+
+
+def redact(text: str, secrets: Sequence[str] = ()) -> str:
+    """``text`` with each known secret and anything shaped like a bot token replaced by …
+
+    Errors become text for the status bar, the events table and the log; an error
+    may quote a URL with a token in it (Telegram's API puts the token in the path).
+    """
+    for secret in secrets:
+        text = text.replace(secret, "…")
+    return _TOKEN_SHAPED.sub("…", text)

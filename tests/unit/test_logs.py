@@ -89,3 +89,29 @@ def test_the_log_lock_is_as_private_as_the_data_dir(tmp_path: Path, dir_mode: in
     data.chmod(dir_mode)
     setup_logging(data)
     assert (data / "opchat.log.lock").stat().st_mode & 0o777 == file_mode
+
+
+def test_a_traceback_goes_to_the_file_and_serve_shows_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = setup_logging(tmp_path, stderr=True)
+    try:
+        raise RuntimeError("nobody foresaw this")
+    except RuntimeError:
+        logging.getLogger("opchat.hub").warning("channel shop stopped", exc_info=True)
+    for handler in logging.getLogger("opchat").handlers:
+        handler.flush()
+    assert "Traceback" in path.read_text() and "nobody foresaw this" in path.read_text()
+    err = capsys.readouterr().err
+    assert "channel shop stopped" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_bot_token_in_an_error_never_reaches_the_log(tmp_path: Path) -> None:
+    path = setup_logging(tmp_path)
+    token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    logging.getLogger("opchat.hub").warning(
+        "cannot reach ftp://api.example/bot%s/getMe", token)
+    for handler in logging.getLogger("opchat").handlers:
+        handler.flush()
+    text = path.read_text()
+    assert "cannot reach ftp://api.example/bot…/getMe" in text and token not in text
