@@ -106,7 +106,7 @@ MESSAGES.update({
     "The pager failed: {error}": "Ошибка пейджера: {error}",
     "note": "заметка",
     "unknown error": "неизвестная ошибка",
-    "r retries": "r — повторить",
+    "r retries, Alt+X dismisses": "r — повторить, Alt+X — снять",
     "retrying: ": "повтор: ",
     "Search quick replies…": "Поиск быстрых ответов…",
     "Down": "Вниз",

@@ -889,7 +889,7 @@ class ThreadView(InboxScrollView, can_focus=True):
         if outgoing and message.state is MessageState.FAILED:
             reason = safe_text(message.error or _("unknown error"),
                                style=style("thread-view--error"))
-            hint = Text(" — " + _("r retries"), style=style("thread-view--more"))
+            hint = Text(" — " + _("r retries, Alt+X dismisses"), style=style("thread-view--more"))
             lines.extend(_wrap(Text.assemble(reason, hint), width, console))
         elif outgoing and message.state is MessageState.QUEUED and message.id in self._retrying:
             waiting = Text(_("retrying: "), style=style("thread-view--more"))
