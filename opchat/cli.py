@@ -769,7 +769,7 @@ def cmd_channel_test(args: argparse.Namespace) -> int:
         names = ", ".join(c.name for c in settings.channels) or _("none configured")
         raise CliError(_("no channel named {name} (channels: {names})", name=repr(args.name),
                          names=names), EXIT_USAGE)
-    from opchat.sanitize import one_line
+    from opchat.sanitize import one_line, redact
     from opchat.transports import UnknownChannelKind, load_transport
 
     try:
@@ -779,7 +779,8 @@ def cmd_channel_test(args: argparse.Namespace) -> int:
                          kind=repr(exc.kind)), EXIT_USAGE) from exc
     except Exception as exc:  # a bad option: say which, no traceback
         raise CliError(_("channel {name}: {error}", name=channel.name,
-                         error=one_line(str(exc) or type(exc).__name__))) from exc
+                         error=one_line(redact(str(exc) or type(exc).__name__,
+                                               channel.secrets())))) from exc
     check = getattr(transport, "check", None)
     if not callable(check):
         print(_("channel {name} ({kind}) has nothing to test", name=channel.name,
@@ -795,7 +796,8 @@ def cmd_channel_test(args: argparse.Namespace) -> int:
         raise CliError(_("channel {name}: no answer in 30 s", name=channel.name)) from exc
     except Exception as exc:  # the reason, as the transport words it (platform text: one line)
         raise CliError(_("channel {name}: {error}", name=channel.name,
-                         error=one_line(str(exc) or type(exc).__name__))) from exc
+                         error=one_line(redact(str(exc) or type(exc).__name__,
+                                               channel.secrets())))) from exc
     print(_("channel {name} ({kind}): {detail}", name=channel.name, kind=channel.kind,
             detail=one_line(str(detail))))
     return EXIT_OK

@@ -171,6 +171,9 @@ class AutoAnswers:
     language: str = "en"
 
 
+_SECRET_WORDS = ("token", "secret", "password", "key")  # in an option's name
+
+
 @dataclass
 class ChannelSettings:
     """One `[channels.NAME]` table: the transport `kind` and its own options."""
@@ -190,6 +193,18 @@ class ChannelSettings:
             return None
         environ = os.environ if environ is None else environ
         return environ.get(variable) or None
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret among the options (or the variables they name), longest first:
+        what error texts must never show (`sanitize.redact`)."""
+        found = set()
+        for key in self.options:
+            key = key.removesuffix("_env")
+            if any(word in key.lower() for word in _SECRET_WORDS):
+                value = self.secret(key)
+                if value and len(value) >= 4:  # shorter would blank out ordinary words
+                    found.add(value)
+        return tuple(sorted(found, key=len, reverse=True))
 
 
 @dataclass

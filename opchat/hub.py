@@ -206,7 +206,7 @@ class Hub:
         self._replayed_up_to = 0  # events up to this id came from before the hub started
         self.loader = loader
         self.channels = list(channels)
-        self._secrets = {c.name: channel_secrets(c) for c in self.channels}
+        self._secrets = {c.name: c.secrets() for c in self.channels}
         self.data_dir = Path(data_dir)
         self.transports: dict[str, Transport] = {}
         self._wake: dict[str, asyncio.Event] = {}
@@ -885,21 +885,3 @@ def _summary(exc: BaseException) -> str:
     text = redact(str(exc)).strip()
     text = text.splitlines()[0] if text else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-_SECRET_KEYS = ("token", "secret", "password", "key")
-
-
-def channel_secrets(channel: ChannelSettings) -> tuple[str, ...]:
-    """The secrets in a channel's options (and the variables they name), longest first."""
-    found = set()
-    for key in channel.options:
-        if key.endswith("_env"):
-            key = key.removesuffix("_env")
-        if any(word in key.lower() for word in _SECRET_KEYS):
-            value = channel.secret(key)
-            if value and len(value) >= 4:
-                found.add(value)
-    return tuple(sorted(found, key=len, reverse=True))
-
-

@@ -607,3 +607,18 @@ def test_config_errors_speak_russian(tmp_path: Path) -> None:
         assert "нет такого файла" in caught.value.problem
     finally:
         set_language("en")
+
+
+def test_a_channels_secrets_are_what_error_texts_must_hide(monkeypatch) -> None:
+    from opchat.config import ChannelSettings
+    from opchat.sanitize import redact
+
+    monkeypatch.setenv("SHOP_SECRET", "s3cret-from-env")
+    channel = ChannelSettings("shop", "telegram", {
+        "token": "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+        "webhook_secret_env": "SHOP_SECRET", "api_base": "https://api.example", "x": "abc"})
+    assert set(channel.secrets()) == {"123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+                                      "s3cret-from-env"}
+    said = "401 at https://api.example/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/x"
+    assert redact(said + " s3cret-from-env", channel.secrets()) == (
+        "401 at https://api.example/bot…/x …")
