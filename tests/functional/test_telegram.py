@@ -143,7 +143,8 @@ class Running:
         """Wait until the channel has been ``state`` with a detail containing ``contains``."""
         async def check() -> str | None:
             return next((detail or "-" for health, detail in await self.health_events()
-                         if health == state.value and contains in detail), None)
+                         if health == state.value
+                         and contains.lower() in detail.lower()), None)
 
         return await until(check, f"the channel to be {state.value} ({contains})", timeout)
 
