@@ -161,17 +161,20 @@ def check_database(data_dir: Path) -> list[Finding]:
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        return [Finding(FAIL, "database", f"{path}: {exc}")]
+        return [Finding(FAIL, _("database"), f"{path}: {exc}")]
     findings = []
     if check != "ok":
-        findings.append(Finding(FAIL, "database", f"{path} is damaged: {check}"))
+        findings.append(Finding(FAIL, _("database"),
+                                _("{path} is damaged: {check}", path=path, check=check)))
     if version > SCHEMA_VERSION:
-        findings.append(Finding(FAIL, "database", f"schema {version} is newer than this opchat "
-                                                  f"knows ({SCHEMA_VERSION}): upgrade opchat"))
+        findings.append(Finding(FAIL, _("database"), _(
+            "schema {version} is newer than this opchat knows ({known}): upgrade opchat",
+            version=version, known=SCHEMA_VERSION)))
     if not findings:
-        findings.append(Finding(OK, "database",
-                                f"{path}: schema {version}, {mode}, {counts[0]} dialogs, "
-                                f"{counts[1]} messages, {counts[2]} waiting to be sent"))
+        findings.append(Finding(OK, _("database"), _(
+            "{path}: schema {version}, {mode}, {dialogs} dialogs, {messages} messages, "
+            "{queued} waiting to be sent", path=path, version=version, mode=mode,
+            dialogs=counts[0], messages=counts[1], queued=counts[2])))
     return findings
 
 
@@ -184,11 +187,12 @@ def check_hub_lock(data_dir: Path) -> list[Finding]:
     try:
         free = lock.try_acquire()
     except OSError as exc:
-        return [Finding(FAIL, "hub", f"cannot open {lock.path}: {exc.strerror}")]
+        return [Finding(FAIL, _("hub"), _("cannot open {path}: {error}", path=lock.path,
+                                          error=exc.strerror))]
     if free:
         lock.release()
-        return [Finding(OK, "hub", "no process runs the hub now (the next opchat will)")]
-    return [Finding(OK, "hub", f"the hub runs in process {lock.holder_pid()}")]
+        return [Finding(OK, _("hub"), _("no process runs the hub now (the next opchat will)"))]
+    return [Finding(OK, _("hub"), _("the hub runs in process {pid}", pid=lock.holder_pid()))]
 
 
 async def check_channels(settings: Settings) -> list[Finding]:
@@ -268,13 +272,13 @@ def check_channel_reports(data_dir: Path) -> list[Finding]:
     findings = []
     for name, health, detail in now:
         if health in ("degraded", "down"):
-            text = _("the hub says: {health}, {detail}").format(health=health, detail=detail)
+            text = _("the hub says: {health}, {detail}").format(health=_(health), detail=detail)
         elif health == "stopped" and last.get(name, ("ok",))[0] in ("degraded", "down"):
             text = _("when the hub last ran: {health}, {detail}").format(
-                health=last[name][0], detail=last[name][1])
+                health=_(last[name][0]), detail=last[name][1])
         else:
             continue
-        findings.append(Finding(WARN, f"channel {name}", text))
+        findings.append(Finding(WARN, _("channel {name}", name=name), text))
     return findings
 
 
@@ -284,16 +288,18 @@ def check_terminal(env: Mapping[str, str]) -> list[Finding]:
     over_ssh = bool(env.get("SSH_CONNECTION") or env.get("SSH_TTY"))
     findings = []
     if not term or term == "dumb":
-        findings.append(Finding(WARN, "terminal", f"TERM is {term or 'unset'}: the app needs a "
-                                                  "real terminal (xterm-256color, tmux-256color)"))
+        findings.append(Finding(WARN, _("terminal"), _(
+            "TERM is {term}: the app needs a real terminal (xterm-256color, tmux-256color)",
+            term=term or _("unset"))))
     if colorterm in ("truecolor", "24bit"):
-        findings.append(Finding(OK, "colours", "true colour"))
+        findings.append(Finding(OK, _("colours"), _("true colour")))
     elif "256color" in term:
-        text = "256 colours (COLORTERM is not set)"
+        text = _("256 colours (COLORTERM is not set)")
         if over_ssh:
-            text += ("; OpenSSH drops COLORTERM: add 'SendEnv COLORTERM' to your ~/.ssh/config"
-                     " and 'AcceptEnv COLORTERM' to the server's sshd_config")
-        findings.append(Finding(WARN if over_ssh else OK, "colours", text))
+            text += _("; OpenSSH drops COLORTERM: add 'SendEnv COLORTERM' to your ~/.ssh/config"
+                      " and 'AcceptEnv COLORTERM' to the server's sshd_config")
+        findings.append(Finding(WARN if over_ssh else OK, _("colours"), text))
     else:
-        findings.append(Finding(WARN, "colours", f"16 colours only (TERM={term or 'unset'})"))
+        findings.append(Finding(WARN, _("colours"),
+                                _("16 colours only (TERM={term})", term=term or _("unset"))))
     return findings

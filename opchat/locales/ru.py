@@ -925,3 +925,30 @@ MESSAGES.update({
         "база данных {path} повреждена ({problem}); восстановите её из резервной копии "
         "или попробуйте: sqlite3 {path} .recover",
 })
+
+# opchat doctor: the database, the hub lock, the terminal
+MESSAGES.update({
+    "{path} is damaged: {check}": "{path} повреждена: {check}",
+    "schema {version} is newer than this opchat knows ({known}): upgrade opchat":
+        "схема {version} новее, чем знает этот opchat ({known}): обновите opchat",
+    "{path}: schema {version}, {mode}, {dialogs} dialogs, {messages} messages, "
+    "{queued} waiting to be sent":
+        "{path}: схема {version}, {mode}, диалогов: {dialogs}, сообщений: {messages}, "
+        "ждут отправки: {queued}",
+    "cannot open {path}: {error}": "не открыть {path}: {error}",
+    "no process runs the hub now (the next opchat will)":
+        "хаб сейчас не запущен (его запустит следующий opchat)",
+    "the hub runs in process {pid}": "хаб работает в процессе {pid}",
+    "terminal": "терминал",
+    "unset": "не задан",
+    "TERM is {term}: the app needs a real terminal (xterm-256color, tmux-256color)":
+        "TERM {term}: приложению нужен настоящий терминал (xterm-256color, tmux-256color)",
+    "colours": "цвета",
+    "true colour": "24-битный цвет",
+    "256 colours (COLORTERM is not set)": "256 цветов (COLORTERM не задан)",
+    "; OpenSSH drops COLORTERM: add 'SendEnv COLORTERM' to your ~/.ssh/config and "
+    "'AcceptEnv COLORTERM' to the server's sshd_config":
+        "; OpenSSH не передаёт COLORTERM: добавьте 'SendEnv COLORTERM' в ваш ~/.ssh/config "
+        "и 'AcceptEnv COLORTERM' в sshd_config сервера",
+    "16 colours only (TERM={term})": "только 16 цветов (TERM={term})",
+})
