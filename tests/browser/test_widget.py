@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from opchat.model import MessageState, PresenceKind
+from opchat.model import Health, MessageState, PresenceKind
 from opchat.transports import webchat
-from tests.functional.test_webchat import Site, running_site, until
+from tests.functional.test_webchat import Site, channel_health, running_site, until
 from tests.tools import missing, require_chromium
 
 CHROMIUM = "/usr/bin/chromium"
@@ -456,3 +456,30 @@ async def test_the_draft_is_cut_between_characters(site: Site, page: Page) -> No
 
     assert await until(typed, "the draft") == ["a" * (webchat.MAX_DRAFT - 1) + "😀"]
     assert not any('"too_long"' in frame for frame in sent)
+
+
+async def test_a_message_the_store_could_not_take_is_sent_again_until_it_is(
+        site: Site, page: Page) -> None:
+    """A full disk or a broken store answers server_error: the widget keeps the words
+    and sends them again (same cid, so never twice) until the hub takes them."""
+    await page.goto(site.base + "/")
+    await page.locator(".opchat-launcher").click()
+    await write(page, "first")
+    await expect(page.locator(".opchat-visitor").last).to_have_attribute("data-state", "sent")
+    await site.inbox.store.db.write(lambda conn: conn.execute(
+        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON main.messages "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"))
+    await write(page, "while the disk is full")
+
+    async def refused() -> bool:
+        return (await channel_health(site))[0] is Health.DEGRADED
+
+    await until(refused, "the store to refuse the message")
+    await expect(page.locator(".opchat-visitor").last).not_to_have_attribute(
+        "data-state", "failed")
+    await site.inbox.store.db.write(lambda conn: conn.execute("DROP TRIGGER temp.refuse"))
+    await expect(page.locator(".opchat-visitor").last).to_have_attribute(
+        "data-state", "sent", timeout=20_000)
+    [conversation] = await site.inbox.conversations()
+    bodies = [m.body for m in await site.inbox.messages(conversation.id)]
+    assert bodies == ["first", "while the disk is full"]

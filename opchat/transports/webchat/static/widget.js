@@ -633,9 +633,13 @@
         }
       } else if (f.cid && pending[f.cid]) {
         item = pending[f.cid];
-        if (f.code === "rate_limited") {
+        if (f.code === "rate_limited" || f.code === "server_error") {
+          // The hub could not take it now (too fast, or its store failed: a full disk):
+          // the same cid again later, so it is stored once whenever it works again.
+          item.tries = (item.tries || 0) + 1;
+          var again = f.retry_after || Math.min(30, Math.pow(2, item.tries));
           setTimeout(function () { if (pending[item.cid]) send({ type: "message", cid: item.cid, text: item.text }); },
-            (f.retry_after || 2) * 1000);
+            again * 1000);
         } else {
           setMark(item.row, "failed");
           item.row.title = reason(f, item.text);
