@@ -220,9 +220,16 @@ class Hub:
         detail = redact(detail, self._secrets.get(channel, ()))
         if state in (Health.DOWN, Health.DEGRADED):
             log.warning("channel %s is %s: %s", channel, state.value, detail)
-        task = asyncio.create_task(self.inbox.store.set_health(channel, state, detail))
+        task = asyncio.create_task(self._record_health(channel, state, detail))
         self._health_writes.add(task)
         task.add_done_callback(self._health_writes.discard)
+
+    async def _record_health(self, channel: str, state: Health, detail: str) -> None:
+        try:
+            await self.inbox.store.set_health(channel, state, detail)
+        except Exception as exc:  # the store is what failed (a full disk): said once, here
+            log.warning("channel %s: cannot record its health (%s: %s): %s", channel,
+                        state.value, detail, _summary(exc))
 
     async def run(self) -> None:
         """Run until cancelled."""

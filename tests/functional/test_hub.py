@@ -557,3 +557,18 @@ def test_serve_on_a_corrupted_database_says_so_and_exits(tmp_path: Path) -> None
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert "opchat.db" in done.stderr and "damaged" in done.stderr
+
+
+async def test_health_that_cannot_be_recorded_is_logged_not_raised(
+        inbox: Inbox, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """On a full disk the store refuses even the channel's health: one log line,
+    never an exception nobody retrieves (asyncio prints those with a traceback)."""
+    hub = make_hub(inbox, tmp_path)
+    await inbox.store.ensure_channel("shop", "scripted")
+    await inbox.store.db.write(lambda conn: conn.execute(
+        "CREATE TEMP TRIGGER full BEFORE INSERT ON main.events "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"))
+    hub.set_health("shop", Health.DEGRADED, "cannot store")
+    [task] = list(hub._health_writes)
+    await task  # raised before: OperationalError out of a task nobody awaited
+    assert "cannot record its health" in caplog.text and "disk is full" in caplog.text
