@@ -269,7 +269,8 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
         self._flush_timer = None
         self._last_flush = time.monotonic()
         events, self._pending = self._pending, []
-        if events:
+        # A redraw timer can fire while the app closes and its panes are already gone.
+        if events and self.inbox_screen.query(ConversationList):
             self.inbox_screen.apply_events(events)
 
     # Errors -----------------------------------------------------------------------------
