@@ -53,6 +53,7 @@ from opchat.transports import (
     Transport,
     TransportFactory,
     UnknownChannelKind,
+    error_summary,
     load_transport,
     parse_listen,
 )
@@ -229,7 +230,7 @@ class Hub:
             await self.inbox.store.set_health(channel, state, detail)
         except Exception as exc:  # the store is what failed (a full disk): said once, here
             log.warning("channel %s: cannot record its health (%s: %s): %s", channel,
-                        state.value, detail, _summary(exc))
+                        state.value, detail, error_summary(exc))
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -315,7 +316,7 @@ class Hub:
             except Exception as exc:
                 # The operator gets a sentence; the log also keeps the traceback of what
                 # nobody foresaw (serve's stderr shows only the line: logs.OneLineFormatter).
-                log.warning("channel %s stopped: %s", name, _summary(exc),
+                log.warning("channel %s stopped: %s", name, error_summary(exc),
                             exc_info=not isinstance(exc, _FORESEEN))
                 self.set_health(name, Health.DOWN, _cannot_start(exc))
                 failures += 1
@@ -397,9 +398,9 @@ class Hub:
             raise
         except Exception as exc:
             log.warning("channel %s: fetching attachment %d failed: %s", found.channel,
-                        attachment_id, _summary(exc))
+                        attachment_id, error_summary(exc))
             # The transport's words are for the operator; the class name is not.
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else _summary(exc)
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else error_summary(exc)
             await store.attachment_fetched(attachment_id, None, reason)
         else:
             await store.attachment_fetched(attachment_id, str(path))
@@ -477,7 +478,7 @@ class Hub:
             raise
         except Exception as exc:
             log.warning("channel %s: %s for dialog %d failed: %s", address[0], method,
-                        conversation_id, _summary(exc))
+                        conversation_id, error_summary(exc))
 
     async def _deliver(self, name: str, transport: Transport) -> None:
         failures = 0
@@ -490,7 +491,7 @@ class Hub:
             except Exception as exc:  # the store failed (locked, disk full): never a dead hub
                 failures += 1
                 log.exception("channel %s: the outbox failed", name)
-                self.set_health(name, Health.DEGRADED, f"outbox: {_summary(exc)}")
+                self.set_health(name, Health.DEGRADED, f"outbox: {error_summary(exc)}")
                 await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
 
     async def _deliver_due(self, name: str, transport: Transport) -> None:
@@ -534,7 +535,7 @@ class Hub:
                                                     "it may or may not have arrived")
         except Exception as exc:  # a transport bug must not stop the outbox
             log.exception("channel %s failed to send message %d", item.channel, out.message_id)
-            await self._retry_later(item, _summary(exc), None)
+            await self._retry_later(item, error_summary(exc), None)
         else:
             await store.mark_sent(out.message_id, delivery.external_id, delivery.state)
 
@@ -605,7 +606,7 @@ class WebServer:
                 mount(app)
             except Exception as exc:  # a bad address, routes clashing with another channel
                 log.exception("channel %s could not mount its routes", name)
-                await store.set_health(name, Health.DOWN, _summary(exc))
+                await store.set_health(name, Health.DOWN, error_summary(exc))
                 del self.hub.transports[name]
                 continue
             self.channels[name] = listen
@@ -881,14 +882,8 @@ _FORESEEN = (ValueError, LookupError, OSError)
 
 def _cannot_start(exc: BaseException) -> str:
     """Why a channel is down, as a sentence for the operator (no Python class name)."""
-    summary = _summary(exc)  # the one place errors become text (and secrets are hidden)
+    summary = error_summary(exc)  # the one place errors become text (and secrets are hidden)
     text = summary.removeprefix(f"{type(exc).__name__}: ")
     if text == type(exc).__name__:
         return _("it stopped on an internal error (see the log with log.level = \"DEBUG\")")
     return text[:1].upper() + text[1:]
-
-
-def _summary(exc: BaseException) -> str:
-    text = redact(str(exc)).strip()
-    text = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -344,6 +344,18 @@ class Ingested:
     message_id: int
     conversation_id: int
     duplicate: bool  # already stored earlier: acknowledge upstream, do nothing else
+    # Why the message could not be stored at all (its data is poisoned: a value the
+    # database refuses); the batch around it was stored and its cursor moved past it.
+    # Only `Sink.ingest_batch` answers so; `Sink.ingest` raises UnstorableMessage.
+    skipped: str | None = None
+
+
+class UnstorableMessage(ValueError):
+    """An inbound message whose data the store refuses; storing it again cannot help.
+
+    Its neighbours are stored; the channel acknowledges it upstream (so the platform
+    does not deliver it for ever) and the store has logged it with its channel and id.
+    """
 
 
 # One customer across channels: the contact panel, merging, what is hidden -----------------

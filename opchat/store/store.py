@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +31,7 @@ from opchat.model import (
     Operator,
     OutboundMessage,
     Status,
+    UnstorableMessage,
 )
 from opchat.store.changes import UnknownConversation, add_label
 from opchat.store.changes import record_event as _event
@@ -41,6 +43,15 @@ from opchat.store.presence import PresenceStore
 from opchat.store.replies import QuickReplyStore
 from opchat.store.search import SearchStore
 from opchat.store.workflow import WorkflowStore, clear_failure, reply_failed
+
+log = logging.getLogger("opchat.store")
+
+# What a single message's data can raise that storing it again will not cure: a value
+# of a type SQLite or JSON cannot take, an integer beyond 64 bits, text too big. The
+# database's own failures (disk full, locked, damaged, a trigger's abort) are not here:
+# those fail the whole transaction, and nothing in it is confirmed.
+POISON = (TypeError, ValueError, OverflowError, RecursionError,
+          sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.DataError)
 
 PREVIEW_CHARS = 200
 DB_FILENAME = "opchat.db"
@@ -150,17 +161,30 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
                         if not future.done():
                             future.set_exception(exc)
                     else:
-                        if not future.done():
+                        if future.done():
+                            pass
+                        elif result[0].skipped is not None:
+                            future.set_exception(UnstorableMessage(result[0].skipped))
+                        else:
                             future.set_result(result[0])
                 continue
             for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
+                if future.done():
+                    continue
+                if result.skipped is not None:
+                    future.set_exception(UnstorableMessage(result.skipped))
+                else:
                     future.set_result(result)
 
     async def ingest_batch(
         self, messages: Sequence[InboundMessage], cursor: tuple[str, str] | None = None
     ) -> list[Ingested]:
-        """Store messages, and (channel name, cursor) if given, in one transaction."""
+        """Store messages, and (channel name, cursor) if given, in one transaction.
+
+        A message whose data the database refuses (see POISON) is left out, logged with
+        its channel and id, and answered with ``Ingested.skipped``: the cursor moves past
+        it, or the platform would deliver it, and everything behind it, for ever.
+        """
         return await self.db.write(self._ingest_rows, list(messages), cursor)
 
     def _ingest_rows(
@@ -170,7 +194,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
         cursor: tuple[str, str] | None,
     ) -> list[Ingested]:
         now = self.clock()
-        results = [_ingest_one(conn, m, now) for m in messages]
+        results = [_ingest_or_skip(conn, m, now) for m in messages]
         if cursor is not None:
             channel_id = _channel_id(conn, cursor[0], None, now)
             conn.execute(
@@ -723,6 +747,22 @@ def _fail(conn: sqlite3.Connection, message_id: int, conversation_id: int | None
     _event(conn, now, "message.state", conversation_id, message_id,
            data={"state": "failed", "error": reason})
     reply_failed(conn, now, message_id)
+
+
+def _ingest_or_skip(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Ingested:
+    """Store one message inside a savepoint; a poisoned one is rolled back alone."""
+    conn.execute("SAVEPOINT ingest_one")
+    try:
+        result = _ingest_one(conn, m, now)
+    except POISON as exc:
+        conn.execute("ROLLBACK TO ingest_one")
+        conn.execute("RELEASE ingest_one")
+        reason = f"{type(exc).__name__}: {exc}"
+        log.error("channel %s: message %s from %s cannot be stored and is skipped (%s)",
+                  m.channel, m.external_id, m.sender_id, reason)
+        return Ingested(0, 0, duplicate=False, skipped=reason)
+    conn.execute("RELEASE ingest_one")
+    return result
 
 
 def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Ingested:

@@ -194,6 +194,15 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def error_summary(exc: BaseException) -> str:
+    """An exception as one line of text, "Type: first line", with secrets hidden."""
+    from opchat.sanitize import redact
+
+    text = redact(str(exc)).strip()
+    text = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class TransportFactory(Protocol):
     kind: ClassVar[str]
     capabilities: ClassVar[Capabilities]

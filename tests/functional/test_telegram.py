@@ -400,7 +400,8 @@ async def test_a_batch_that_cannot_be_stored_is_not_confirmed(tmp_path: Path,
     db.commit()
     ids = api.push(text_update(1, "fine"), text_update(2, "poison"))
     async with running(tmp_path, api) as shop:
-        await shop.was(Health.DOWN, "disk trouble")
+        # The store's trouble is shown as such, with its reason, in the status bar.
+        await shop.was(Health.DEGRADED, "cannot store: IntegrityError: disk trouble")
         # Batch and offset are one transaction: neither the good message nor the offset.
         assert stored_external_ids(tmp_path / "opchat.db") == set()
         assert await shop.cursor() is None
@@ -408,10 +409,39 @@ async def test_a_batch_that_cannot_be_stored_is_not_confirmed(tmp_path: Path,
         assert [u["update_id"] for u in api.queue] == ids  # Telegram still holds them
         db.execute("DROP TRIGGER poison")
         db.commit()
-        await shop.wait_messages(2, timeout=10)  # the hub restarts the channel
-        await shop.wait_health(Health.OK)
+        await shop.wait_messages(2, timeout=10)  # the same batch, stored at last
+        await shop.wait_health(Health.OK, "@shop_bot, polling")
         assert await shop.cursor() == str(ids[-1] + 1)
+        # It kept the batch it had: Telegram was asked for it once, and never restarted.
+        assert api.offsets.count(0) == 1 and len(api.calls_to("getMe")) == 1
+        assert not [h for h, _ in await shop.health_events() if h == Health.DOWN.value]
     db.close()
+
+
+async def limit_text(shop: Running, size: int) -> None:
+    """Make the hub's database refuse any string over ``size`` bytes, as SQLite
+    refuses one over its length limit: a message it cannot store, whatever is tried."""
+    await shop.inbox.store.db.write(
+        lambda conn: conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, size))
+
+
+async def test_a_message_the_store_refuses_is_skipped_and_the_offset_moves_past_it(
+        tmp_path: Path, api: BotAPI, caplog: pytest.LogCaptureFixture) -> None:
+    async with running(tmp_path, api) as shop:
+        await shop.wait_health(Health.OK, "@shop_bot, polling")
+        await limit_text(shop, 3000)
+        ids = api.push(text_update(50, "before"), text_update(51, "y" * 4000),
+                       text_update(52, "after"))
+        stored = await shop.wait_messages(2)
+        await until(lambda: holds(api.offsets and api.offsets[-1] == ids[-1] + 1),
+                    "the offset to move past all three")
+        api.push(text_update(53, "later"))
+        await shop.wait_messages(3)  # the channel goes on
+        assert sorted(m.body for m in stored.values()) == ["after", "before"]
+        assert await shop.cursor() == str(ids[-1] + 2)
+        assert {h for h, _ in await shop.health_events()} <= {"starting", Health.OK.value}
+    assert any("shop" in r.getMessage() and f"{CHAT}:51" in r.getMessage()
+               for r in caplog.records if r.levelname == "ERROR"), caplog.text
 
 
 async def test_a_left_over_webhook_is_removed_before_polling(tmp_path: Path,
@@ -558,12 +588,32 @@ async def test_the_webhook_answers_500_when_storing_fails_so_telegram_redelivers
         async with session.post(url, json=update, headers=secret) as response:
             assert response.status == 500
         assert await shop.messages() == {}
+        await shop.wait_health(Health.DEGRADED, "cannot store: IntegrityError: disk trouble")
         db.execute("DROP TRIGGER poison")
         db.commit()
         db.close()
         async with session.post(url, json=update, headers=secret) as response:  # Telegram again
             assert response.status == 200
         assert list(await shop.messages()) == [f"{CHAT}:2"]
+        await shop.wait_health(Health.OK, "@shop_bot, webhook")
+
+
+async def test_the_webhook_acknowledges_a_message_the_store_refuses(
+        tmp_path: Path, api: BotAPI, caplog: pytest.LogCaptureFixture) -> None:
+    async with webhook_shop(tmp_path, api) as (shop, url, session):
+        secret = secret_header(api)
+        await limit_text(shop, 3000)
+        statuses = []
+        for n, text in ((60, "before"), (61, "z" * 4000), (62, "after")):
+            update = {"update_id": 20_000 + n, **text_update(n, text)}
+            async with session.post(url, json=update, headers=secret) as response:
+                statuses.append(response.status)
+        # 200 for all three: a 500 would have Telegram send the refused one for ever.
+        assert statuses == [200, 200, 200]
+        assert sorted(m.body for m in (await shop.messages()).values()) == ["after", "before"]
+        assert {h for h, _ in await shop.health_events()} <= {"starting", Health.OK.value}
+    assert any(f"{CHAT}:61" in r.getMessage() for r in caplog.records
+               if r.levelname == "ERROR"), caplog.text
 
 
 async def test_webhook_delivery_errors_reported_by_telegram_show_degraded(

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -867,6 +868,24 @@ async def test_a_lone_surrogate_does_not_drop_the_visitor(site: Site) -> None:
     assert (await channel_health(site))[0] is Health.OK  # a visitor cannot degrade it
     await ws.close()
     await other.close()
+
+
+async def test_a_message_the_store_refuses_is_answered_and_the_chat_goes_on(
+        site: Site, caplog: pytest.LogCaptureFixture) -> None:
+    ws, _, _ = await site.visitor()
+    # SQLite refuses any string over its length limit, whatever is tried again.
+    await site.inbox.store.db.write(
+        lambda conn: conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 2000))
+    await ws.send_json({"type": "message", "cid": "big", "text": "x" * 3000})
+    error = await receive(ws)
+    # Refused for good (the widget marks it failed), not "try again later".
+    assert (error["type"], error["code"], error["cid"]) == ("error", "bad_frame", "big"), error
+    await ws.send_json({"type": "message", "cid": "small", "text": "and this one"})
+    assert (await receive_until(ws, "ack"))["cid"] == "small"
+    assert (await channel_health(site))[0] is Health.OK  # a visitor cannot degrade it
+    assert any("site" in r.getMessage() and "skipped" in r.getMessage()
+               for r in caplog.records if r.levelname == "ERROR"), caplog.text
+    await ws.close()
 
 
 async def fill_the_disk(site: Site, full: bool) -> None:

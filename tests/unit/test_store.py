@@ -117,6 +117,38 @@ async def test_batch_and_cursor_commit_together(inbox: Inbox) -> None:
     assert [m.external_id for m in await inbox.messages(conv.id)] == ["m1", "m2"]
 
 
+async def test_a_poisoned_message_is_skipped_and_the_batch_and_cursor_commit(
+        inbox: Inbox, caplog: pytest.LogCaptureFixture) -> None:
+    # A value JSON cannot hold, and an integer SQLite cannot hold (a transport's bugs).
+    poisoned = inbound(2, chat="c2", name="Poison", meta={"tags": {"a", "b"}})
+    too_big = inbound(3, chat="c3", name="Big", phone=10 ** 30)
+    results = await inbox.store.ingest_batch(
+        [inbound(1), poisoned, too_big, inbound(4)], cursor=("demo", "44"))
+    assert [r.skipped is None for r in results] == [True, False, False, True]
+    assert "TypeError" in (results[1].skipped or "")
+    assert "OverflowError" in (results[2].skipped or "")
+    assert await inbox.store.channel_cursor("demo") == "44"  # moved past them
+    # Nothing of the skipped ones is left half-stored: no dialog, no contact.
+    assert [c.contact_name for c in await inbox.conversations()] == ["Ivan"]
+    conv = (await inbox.conversations())[0]
+    assert [m.external_id for m in await inbox.messages(conv.id)] == ["m1", "m4"]
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("demo" in line and "m2" in line and "skipped" in line for line in logged)
+    assert any("m3" in line for line in logged)
+
+
+async def test_a_poisoned_message_fails_alone_in_a_shared_commit(inbox: Inbox) -> None:
+    from opchat.model import UnstorableMessage
+
+    results = await asyncio.gather(
+        inbox.store.ingest(inbound(1)), inbox.store.ingest(inbound(2, meta={"s": {1}})),
+        inbox.store.ingest(inbound(3)), return_exceptions=True)
+    assert isinstance(results[1], UnstorableMessage), results
+    assert not isinstance(results[0], BaseException) and not isinstance(results[2], BaseException)
+    conv = (await inbox.conversations())[0]
+    assert [m.external_id for m in await inbox.messages(conv.id)] == ["m1", "m3"]
+
+
 async def test_send_queues_message_and_outbox_and_clears_waiting(inbox: Inbox) -> None:
     got = await inbox.store.ingest(inbound(1))
     inbox.test_clock.now += 42  # type: ignore[attr-defined]

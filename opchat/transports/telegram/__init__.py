@@ -46,7 +46,7 @@ from aiogram.types import (
 )
 
 from opchat.config import ChannelSettings, private_modes
-from opchat.model import Attachment, Health, OutboundMessage
+from opchat.model import Attachment, Health, OutboundMessage, UnstorableMessage
 from opchat.transports import (
     DEFAULT_LISTEN,
     Capabilities,
@@ -54,6 +54,7 @@ from opchat.transports import (
     Rejected,
     Retry,
     Sink,
+    error_summary,
     parse_listen,
 )
 from opchat.transports.telegram.api import (
@@ -138,6 +139,8 @@ class TelegramTransport:
         self._sink: Sink | None = None
         self._secret: str | None = None
         self._health: tuple[Health, str] | None = None
+        self._store_failing = False  # the last commit failed: DEGRADED says so
+        self._webhook_detail = "webhook"
         self._background: set[asyncio.Task[Any]] = set()
         # message id -> Telegram ids of the parts already sent, so that a retry after
         # a 429 in the middle of a long reply goes on where it stopped.
@@ -192,16 +195,43 @@ class TelegramTransport:
                 continue
             # The batch and the offset that confirms it, in one transaction. Only after
             # this returns is the next getUpdates (which confirms them) sent.
-            await sink.ingest_batch(batch.messages, cursor=str(batch.next_offset))
+            await self._store_batch(sink, batch, f"@{me.username}, polling")
             offset = batch.next_offset
             self._after_commit(batch, sink)
+
+    async def _store_batch(self, sink: Sink, batch: Batch, healthy: str) -> None:
+        """Commit ``batch`` with its offset, trying again while the store fails.
+
+        A full disk or a locked or damaged database is the store's trouble, not
+        Telegram's: the channel shows DEGRADED with the reason and keeps the same
+        batch (asking Telegram again would only fetch it again) until it is stored.
+        A message the store refuses for its own data is skipped by the store itself.
+        """
+        failures = 0
+        while True:
+            try:
+                await sink.ingest_batch(batch.messages, cursor=str(batch.next_offset))
+            except Exception as exc:
+                failures += 1
+                if failures == 1:
+                    log.error("channel %s: could not store %d update(s): %s; trying again",
+                              self.name, len(batch.messages), error_summary(exc))
+                self._store_failed(sink, exc)
+                await asyncio.sleep(self.backoff[min(failures, len(self.backoff)) - 1])
+                continue
+            if failures:
+                log.info("channel %s: the updates are stored after %d failed attempt(s)",
+                         self.name, failures)
+                self._store_failing = False
+                self._healthy(sink, healthy)
+            return
 
     async def _serve_webhook(self, sink: Sink, me: User) -> None:
         secret = self._webhook_secret()
         await self._call(sink, lambda: self.bot.set_webhook(
             url=self.webhook_url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES),
             drop_pending_updates=False, request_timeout=self.check_timeout))
-        detail = f"@{me.username}, webhook"
+        detail = self._webhook_detail = f"@{me.username}, webhook"
         self._healthy(sink, detail)
         checked = time.time()
         while True:
@@ -213,7 +243,7 @@ class TelegramTransport:
                 # Telegram could not deliver to us (proxy down, bad certificate...).
                 self._report(sink, Health.DEGRADED, "Telegram cannot deliver to the webhook: "
                              f"{info.last_error_message or 'no reason given'}")
-            else:
+            elif not self._store_failing:  # that one ends with the next stored update
                 self._healthy(sink, detail)
             checked = time.time()
 
@@ -307,14 +337,31 @@ class TelegramTransport:
             # ingest, not ingest_batch: Telegram delivers on up to 40 connections at
             # once, and concurrent ingests share one commit.
             for message in batch.messages:
-                await sink.ingest(message)
-        except Exception:
+                try:
+                    await sink.ingest(message)
+                except UnstorableMessage:
+                    # Logged by the store. Answering 500 would have Telegram deliver
+                    # it (and hold back what follows) for ever.
+                    continue
+        except Exception as exc:
             log.exception("channel %s: could not store update %s", self.name,
                           update["update_id"])
+            self._store_failed(sink, exc)
             return web.Response(status=500, text="could not store the update\n")
         # Committed: now, and only now, Telegram may forget it.
+        if self._store_failing:
+            self._store_failing = False
+            self._healthy(sink, self._webhook_detail)
         self._after_commit(batch, sink)
         return web.Response(status=200)
+
+    def _store_failed(self, sink: Sink, exc: Exception) -> None:
+        """The store refused a commit (disk full, locked, damaged): DEGRADED, saying so."""
+        from opchat.i18n import _
+
+        self._store_failing = True
+        self._report(sink, Health.DEGRADED,
+                     _("cannot store: {reason}").format(reason=error_summary(exc)))
 
     # Sending ------------------------------------------------------------------------------
 

@@ -49,8 +49,23 @@ from urllib.parse import urlsplit
 
 from opchat.config import ChannelSettings, private_modes
 from opchat.hours import WorkingHours, timezone
-from opchat.model import Direction, Health, InboundMessage, Message, MessageState, OutboundMessage
-from opchat.transports import DEFAULT_LISTEN, Capabilities, Delivery, Sink, parse_listen
+from opchat.model import (
+    Direction,
+    Health,
+    InboundMessage,
+    Message,
+    MessageState,
+    OutboundMessage,
+    UnstorableMessage,
+)
+from opchat.transports import (
+    DEFAULT_LISTEN,
+    Capabilities,
+    Delivery,
+    Sink,
+    error_summary,
+    parse_listen,
+)
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -183,21 +198,16 @@ class WatchedSink:
         async def watched(*args: Any, **kwargs: Any) -> Any:
             try:
                 result = await call(*args, **kwargs)
-            except (asyncio.CancelledError, UnicodeError):
+            except (asyncio.CancelledError, UnicodeError, UnstorableMessage):
                 raise  # a visitor's unstorable text is their problem, not the store's
             except Exception as exc:
-                reason = _summary(exc)
+                reason = error_summary(exc)
                 self._on_result(name, reason)
                 raise StoreFailed(reason) from exc
             self._on_result(name, None)
             return result
 
         return watched
-
-
-def _summary(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # The channel's settings ---------------------------------------------------------------
@@ -751,7 +761,7 @@ class WebChatTransport:
             await handler(self, visit, frame)
         except FrameError as error:
             await self._reply(visit, error.frame)
-        except UnicodeError:
+        except (UnicodeError, UnstorableMessage):
             await self._reply(visit, FrameError(
                 "bad_frame", "the text has characters that cannot be stored",
                 **_cid_of(frame)).frame)
