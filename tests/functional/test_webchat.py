@@ -888,6 +888,20 @@ async def test_a_message_the_store_refuses_is_answered_and_the_chat_goes_on(
     await ws.close()
 
 
+async def test_a_socket_that_never_says_hello_is_closed(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(WebChatTransport, "hello_timeout", 0.3)
+    talking, _, _ = await site.visitor()
+    silent = await site.connect()
+    closing = await silent.receive(timeout=10)
+    assert closing.type == aiohttp.WSMsgType.CLOSE, closing
+    assert (silent.close_code, closing.extra) == (1008, "hello expected")
+    # A visitor who said hello keeps the socket, whatever the time.
+    await talking.send_json({"type": "ping"})
+    assert (await receive(talking))["type"] == "pong"
+    await talking.close()
+
+
 async def fill_the_disk(site: Site, full: bool) -> None:
     """SQLite's own "database or disk is full", as on a real full disk."""
     pages = 1 if full else 1_000_000_000

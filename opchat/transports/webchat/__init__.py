@@ -412,11 +412,15 @@ PHONE = re.compile(r"\+?[0-9][0-9 ().\-]*")
 class WebChatTransport:
     kind: ClassVar[str] = "webchat"
     capabilities: ClassVar[Capabilities] = Capabilities(typing=True, max_len=MAX_TEXT)
+    # A socket that has not said a valid hello by then is closed: it holds one of the
+    # IP's few sockets and the hub's file descriptors, and no browser of ours waits.
+    hello_timeout: ClassVar[float] = 30.0
 
     def __init__(self, channel: ChannelSettings, data_dir: Path) -> None:
         self.name = channel.name
         self._read_options(channel.options)
         self.tokens = Tokens(load_secret(data_dir), channel.name)
+        self._closing: set[asyncio.Task[Any]] = set()  # silent sockets being closed
         self.visitor_messages = TokenBuckets(burst=8, rate=1.0)
         self.ip_messages = TokenBuckets(burst=30, rate=3.0)
         self.ip_frames = TokenBuckets(burst=120, rate=20.0)
@@ -709,6 +713,8 @@ class WebChatTransport:
         await ws.prepare(request)
         visit = Visit(ws, ip, request.headers.get("User-Agent", "")[:MAX_USER_AGENT])
         self.sockets_per_ip[ip] = self.sockets_per_ip.get(ip, 0) + 1
+        silent = asyncio.get_running_loop().call_later(
+            self.hello_timeout, self._close_silent, visit)
         try:
             async for frame in ws:
                 if frame.type in (WSMsgType.TEXT, WSMsgType.BINARY):
@@ -718,6 +724,7 @@ class WebChatTransport:
                 if visit.violations > VIOLATIONS_BEFORE_CLOSE:
                     await ws.close(code=1008, message=b"rate limit")
         finally:
+            silent.cancel()
             self.sockets_per_ip[ip] -= 1
             if not self.sockets_per_ip[ip]:
                 del self.sockets_per_ip[ip]
@@ -727,6 +734,14 @@ class WebChatTransport:
                     with contextlib.suppress(Exception):  # it expires by itself anyway
                         await self._tell_typing(visit, "", False)
         return ws
+
+    def _close_silent(self, visit: Visit) -> None:
+        if visit.visitor is None and not visit.ws.closed:
+            log.info("channel %s: closing a socket from %s that sent no hello in %g s",
+                     self.name, visit.ip, self.hello_timeout)
+            task = asyncio.ensure_future(visit.ws.close(code=1008, message=b"hello expected"))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def _close_all(self, app: web.Application) -> None:
         visits = [visit for visits in self.visits.values() for visit in visits]
