@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -53,9 +53,15 @@ class HelpScreen(ModalScreen[None]):
                 shown.append(self.app.get_key_display(Binding(key, "")))
         return ", ".join(shown)
 
-    def _table(self, title: str, rows: list[tuple[str, str]]) -> Static:
+    def _table(self, title: str, rows: list[tuple[str, str]]) -> Vertical:
+        """A title, then one row per key: the keys in a column as wide as the widest,
+        the text beside them, wrapping under itself rather than under the keys."""
         width = max((len(keys) for keys, _text in rows), default=0) + 2
-        lines = [Content.styled(title, "bold underline")]
+        lines: list[Static | Horizontal] = [
+            Static(Content.styled(title, "bold underline"), classes="help-title")]
         for keys, text in rows:
-            lines.append(Content.assemble((keys.ljust(width), "bold"), text))
-        return Static(Content("\n").join(lines), classes="help-group")
+            key_cell = Static(Content.styled(keys, "bold"), classes="help-keys")
+            key_cell.styles.width = width
+            lines.append(Horizontal(key_cell, Static(Content(text), classes="help-text"),
+                                    classes="help-row"))
+        return Vertical(*lines, classes="help-group")

@@ -417,10 +417,18 @@ async def test_help_lists_the_keys_and_question_mark_is_text_in_the_composer(
         await started(pilot)
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
-        text = "\n".join(str(static.render()) for static in app.screen.query(".help-group"))
+        text = "\n".join(str(static.render())
+                         for static in app.screen.query(".help-group Static"))
         for words in ("Open the next conversation", "Insert a saved reply", "Send the message",
                       "Send a failed message again", "Quit opchat"):
             assert words in text
+        # At 80 columns long texts wrap, and they wrap under themselves, not under the keys.
+        rows = list(app.screen.query(".help-row"))
+        for row in rows:
+            keys, said = row.query_one(".help-keys"), row.query_one(".help-text")
+            assert said.region.x >= keys.region.right and said.region.y == keys.region.y
+        assert any(row.query_one(".help-text").region.height > 1 for row in rows
+                   if row.region.height), "no text wrapped at 80 columns"
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), what="closed")
         await open_row(pilot, 0)
