@@ -409,8 +409,49 @@ def _parse(path: Path, text: str) -> dict[str, Any]:
                 line = int(position.group(1))
             else:
                 line = text.count("\n") + (0 if text.endswith("\n") else 1)
-        problem = message[:1].lower() + message[1:]
-        raise ConfigError(path, line, problem) from None
+        raise ConfigError(path, line, _toml_problem(message)) from None
+
+
+# What Python 3.11's TOML parser says, in the operator's language. A message not
+# listed here (a newer Python's) is shown as the parser wrote it.
+_TOML_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), text) for pattern, text in (
+        (r"Cannot declare (.+) twice", "cannot declare {what} twice"),
+        (r"Cannot mutate immutable namespace (.+)",
+         "cannot add to {what}: it was given whole already"),
+        (r"Cannot overwrite a value", "cannot overwrite a value"),
+        (r"Cannot redefine namespace (.+)", "cannot redefine the table {what}"),
+        (r"Duplicate inline table key (.+)", "the key {what} appears twice in an inline table"),
+        (r"Escaped character is not a Unicode scalar value",
+         "an escaped character is not a Unicode character"),
+        (r"Expected '=' after a key in a key/value pair",
+         "expected '=' after a key (key = value)"),
+        (r"Expected '\]' at the end of a table declaration",
+         "expected ']' at the end of a table's name"),
+        (r"Expected '\]\]' at the end of an array declaration",
+         "expected ']]' at the end of an array of tables' name"),
+        (r"Expected newline or end of document after a statement",
+         "expected a new line after a statement"),
+        (r"Found invalid character (.+)", "invalid character {what}"),
+        (r"Illegal character (.+)", "illegal character {what}"),
+        (r"Invalid date or datetime", "invalid date or time"),
+        (r"Invalid hex value", "invalid hexadecimal value"),
+        (r"Invalid initial character for a key part", "invalid first character of a key"),
+        (r"Invalid statement", "invalid statement"),
+        (r"Invalid value", "invalid value (is it text without quotes?)"),
+        (r"Unclosed array", "unclosed array (a ']' is missing)"),
+        (r"Unclosed inline table", "unclosed inline table (a closing brace is missing)"),
+        (r"Unescaped '\\' in a string", "unescaped '\\' in a string (write '\\\\')"),
+        (r"Unterminated string", "unterminated string (a closing quote is missing)"),
+    ))
+
+
+def _toml_problem(message: str) -> str:
+    for pattern, text in _TOML_MESSAGES:
+        found = pattern.fullmatch(message.strip())
+        if found:
+            return _(text, what=found.group(1)) if found.groups() else _(text)
+    return message[:1].lower() + message[1:]
 
 
 class _Reader:
@@ -508,12 +549,13 @@ class _Reader:
         for shortcut, value in table.items():
             where = ("reply_keys", shortcut)
             if not re.fullmatch(r"[\w.-]{1,40}", shortcut):
-                raise self.error(where, f"reply_keys: {_describe(shortcut)} is not a quick "
-                                        "reply's shortcut (letters, digits, '.', '_', '-')")
+                raise self.error(where, _(
+                    "reply_keys: {value} is not a quick reply's shortcut "
+                    "(letters, digits, '.', '_', '-')", value=_describe(shortcut)))
             value = self.typed(where, value, str)
             if not value.strip() or any(not key.strip() for key in value.split(",")):
-                raise self.error(where, f"reply_keys.{shortcut} must name keys, "
-                                        'like "f5" or "alt+d,f5"')
+                raise self.error(where, _('reply_keys.{shortcut} must name keys, '
+                                          'like "f5" or "alt+d,f5"', shortcut=shortcut))
             keys[shortcut] = value.replace(" ", "")
         return keys
 
@@ -522,32 +564,37 @@ class _Reader:
         table = self.typed(where, table, dict)
         self.check_keys(table, where, _MENU)
         if not table.get("text", "").strip():
-            raise self.error(where, f'menu "{name}" needs a text above its options '
-                                    '(text = "Choose a topic:")')
+            raise self.error(where, _('menu "{name}" needs a text above its options '
+                                      '(text = "Choose a topic:")', name=name))
         options = []
         for n, item in enumerate(table.get("options", []), 1):
             at = (*where, "options")
             if not isinstance(item, dict):
-                raise self.error(at, f"menus.{name}.options #{n} must be a table "
-                                     '(like { label = "Delivery", reply = "delivery" })')
+                raise self.error(at, _("menus.{name}.options #{n} must be a table "
+                                       '(like {{ label = "Delivery", reply = "delivery" }})',
+                                       name=name, n=n))
             for key, value in item.items():
                 if key not in _MENU_OPTION:
-                    raise self.error(at, f'menus.{name}.options #{n}: unknown setting "{key}" '
-                                         "(label, reply, operator)")
+                    raise self.error(at, _('menus.{name}.options #{n}: unknown setting '
+                                           '"{key}" (label, reply, operator)',
+                                           name=name, n=n, key=key))
                 self.typed((*at, key), value, _MENU_OPTION[key])
             label = item.get("label", "").strip()
             if not label:
-                raise self.error(at, f"menus.{name}.options #{n} needs a label")
+                raise self.error(at, _("menus.{name}.options #{n} needs a label",
+                                       name=name, n=n))
             reply, operator = item.get("reply"), item.get("operator", False)
             if (reply is None) == (not operator):
-                raise self.error(at, f"menus.{name}.options #{n} needs either reply = "
-                                     '"SHORTCUT" or operator = true')
+                raise self.error(at, _('menus.{name}.options #{n} needs either reply = '
+                                       '"SHORTCUT" or operator = true', name=name, n=n))
             if reply is not None and not re.fullmatch(r"[\w.-]{1,40}", reply):
-                raise self.error(at, f"menus.{name}.options #{n}: {_describe(reply)} is not a "
-                                     "quick reply's shortcut")
+                raise self.error(at, _("menus.{name}.options #{n}: {value} is not a "
+                                       "quick reply's shortcut",
+                                       name=name, n=n, value=_describe(reply)))
             options.append(MenuOption(label, reply, bool(operator)))
         if not options or len(options) > 9:
-            raise self.error(where, f'menu "{name}" needs 1 to 9 options (numbered 1-9)')
+            raise self.error(where, _('menu "{name}" needs 1 to 9 options (numbered 1-9)',
+                                      name=name))
         return Menu(name, table["text"].strip(), options, table.get("handoff"), self.path,
                     _line_of(self.text, (*where, "options")))
 
@@ -569,17 +616,21 @@ class _Reader:
                 value=_describe(auto.language), known='"en", "ru"'))
         auto.language = normalize_language(auto.language) or "en"
         if options.get("hours"):
-            from opchat.hours import WorkingHours
+            from opchat.hours import WorkingHours, timezone
 
             if not options.get("timezone"):
-                raise self.error((*where, "hours"), f"channels.{channel.name}.hours needs "
-                                                     'timezone too, e.g. timezone = '
-                                                     '"Europe/Moscow"')
+                raise self.error((*where, "hours"), _(
+                    'channels.{name}.hours needs timezone too, e.g. timezone = '
+                    '"Europe/Moscow"', name=channel.name))
+            where_zone, where_hours = (*where, "timezone"), (*where, "hours")
+            try:  # the zone first: the hours are read in it
+                timezone(options["timezone"])
+            except ValueError as exc:
+                raise self.error(where_zone, f"{'.'.join(where_zone)}: {exc}") from None
             try:
                 auto.hours = WorkingHours.parse(options["hours"], options["timezone"])
             except ValueError as exc:
-                key = "timezone" if "timezone" in str(exc) else "hours"
-                raise self.error((*where, key), f"channels.{channel.name}.{key}: {exc}") from None
+                raise self.error(where_hours, f"{'.'.join(where_hours)}: {exc}") from None
         if "away_message" in options:
             auto.away_message = options["away_message"]
         auto.greeting_message = options.get("greeting_message", "")

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from opchat.i18n import _
+
 WEEK = 7 * 24 * 60  # minutes
 DAY = 24 * 60
 
@@ -56,7 +58,8 @@ def _day(word: str) -> int:
         found = [i for i, name in enumerate(names) if len(lower) >= 2 and name.startswith(lower)]
         if len(found) == 1:
             return found[0]
-    raise ValueError(f"working hours: {word!r} is not a day (Mon, Tue… or Пн, Вт…)")
+    raise ValueError(_("working hours: {word} is not a day (Mon, Tue… or Пн, Вт…)",
+                       word=repr(word)))
 
 
 def _days(word: str) -> list[int]:
@@ -64,12 +67,14 @@ def _days(word: str) -> list[int]:
     if word.lower() in _EVERY_DAY:
         return list(range(7))
     if word[:1].isdigit():
-        raise ValueError(f"working hours: {word!r} is not a time range (like 09:00-18:00)")
+        raise ValueError(_("working hours: {word} is not a time range (like 09:00-18:00)",
+                           word=repr(word)))
     parts = re.split(r"[-–—]", word)
     if len(parts) == 1:
         return [_day(word)]
     if len(parts) != 2 or not all(parts):
-        raise ValueError(f"working hours: {word!r} is not a range of days (like Mon-Fri)")
+        raise ValueError(_("working hours: {word} is not a range of days (like Mon-Fri)",
+                           word=repr(word)))
     start, end = _day(parts[0]), _day(parts[1])
     return [(start + i) % 7 for i in range((end - start) % 7 + 1)]
 
@@ -77,7 +82,8 @@ def _days(word: str) -> list[int]:
 def _minutes(hours: str, minutes: str, text: str, end: bool) -> int:
     h, m = int(hours), int(minutes)
     if m > 59 or h > 24 or (h == 24 and (m or not end)):
-        raise ValueError(f"working hours: {text!r} is not a time range (like 09:00-18:00)")
+        raise ValueError(_("working hours: {word} is not a time range (like 09:00-18:00)",
+                           word=repr(text)))
     return h * 60 + m
 
 
@@ -103,8 +109,8 @@ class WorkingHours:
         """Working hours from ``spec`` in timezone ``tz``; ValueError saying what is wrong."""
         zone = timezone(tz)
         if not isinstance(spec, str) or not spec.strip():
-            raise ValueError("working hours are empty (write e.g. \"Mon-Fri 09:00-18:00\" "
-                             "or \"24/7\")")
+            raise ValueError(_("working hours are empty (write e.g. \"Mon-Fri 09:00-18:00\" "
+                               "or \"24/7\")"))
         text = " ".join(spec.split())
         if text.lower() in _ALWAYS:
             return cls(zone, (), always=True, spec=text)
@@ -113,7 +119,7 @@ class WorkingHours:
         ranged = False  # the days in `days` have had a time range already
         for item in re.split(r"[,;]", text):
             if not item.strip():
-                raise ValueError(f"working hours: an empty item in {text!r}")
+                raise ValueError(_("working hours: an empty item in {text}", text=repr(text)))
             for token in _TOKEN.findall(item):
                 match = _TIME_RANGE.match(token)
                 if match is None:
@@ -124,7 +130,7 @@ class WorkingHours:
                 start = _minutes(match[1], match[2], token, end=False)
                 end = _minutes(match[3], match[4], token, end=True)
                 if start == end:
-                    raise ValueError(f"working hours: {token!r} is an empty range")
+                    raise ValueError(_("working hours: {word} is an empty range", word=repr(token)))
                 if end < start:
                     end += DAY  # past midnight, into the next day
                 for day in days or range(7):
@@ -134,8 +140,8 @@ class WorkingHours:
                 continue  # "Mon, Wed 10:00-12:00": these days belong to the next item's time
             days, ranged = [], False
         if days and not ranged:
-            raise ValueError(f"working hours: {text!r} ends with days but no time range "
-                             "(like 09:00-18:00)")
+            raise ValueError(_("working hours: {text} ends with days but no time range "
+                               "(like 09:00-18:00)", text=repr(text)))
         return cls(zone, tuple(sorted(spans, key=lambda s: (s.start, s.end))), spec=text)
 
     # Asking ---------------------------------------------------------------------------
@@ -218,13 +224,13 @@ class WorkingHours:
 def timezone(name: str) -> ZoneInfo:
     """The zone called ``name`` (e.g. "Europe/Berlin"); ValueError if there is none."""
     if not isinstance(name, str) or not name.strip():
-        raise ValueError("working hours need a timezone, e.g. \"Europe/Berlin\"")
+        raise ValueError(_("working hours need a timezone, e.g. \"Europe/Berlin\""))
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"unknown timezone {name!r} (a name like \"Europe/Berlin\"; "
-                         "install the tzdata package if the system has no zone database)"
-                         ) from None
+        raise ValueError(_("unknown timezone {name} (a name like \"Europe/Berlin\"; "
+                           "install the tzdata package if the system has no zone database)",
+                           name=repr(name))) from None
 
 
 def _offset(zone: ZoneInfo, at: float) -> timedelta | None:

@@ -952,3 +952,74 @@ MESSAGES.update({
         "и 'AcceptEnv COLORTERM' в sshd_config сервера",
     "16 colours only (TERM={term})": "только 16 цветов (TERM={term})",
 })
+
+# Config errors: quick replies on keys, menus, working hours, the TOML parser
+MESSAGES.update({
+    "reply_keys: {value} is not a quick reply's shortcut (letters, digits, '.', '_', '-')":
+        "reply_keys: {value} — не сокращение быстрого ответа (буквы, цифры, '.', '_', '-')",
+    'reply_keys.{shortcut} must name keys, like "f5" or "alt+d,f5"':
+        'reply_keys.{shortcut} должно называть клавиши, например "f5" или "alt+d,f5"',
+    'menu "{name}" needs a text above its options (text = "Choose a topic:")':
+        'меню "{name}" нужен текст над пунктами (text = "Выберите тему:")',
+    'menus.{name}.options #{n} must be a table '
+    '(like {{ label = "Delivery", reply = "delivery" }})':
+        'menus.{name}.options №{n} должен быть таблицей '
+        '(например {{ label = "Доставка", reply = "delivery" }})',
+    'menus.{name}.options #{n}: unknown setting "{key}" (label, reply, operator)':
+        'menus.{name}.options №{n}: неизвестная настройка "{key}" (label, reply, operator)',
+    "menus.{name}.options #{n} needs a label": "menus.{name}.options №{n}: нужен label",
+    'menus.{name}.options #{n} needs either reply = "SHORTCUT" or operator = true':
+        'menus.{name}.options №{n}: нужно либо reply = "СОКРАЩЕНИЕ", либо operator = true',
+    "menus.{name}.options #{n}: {value} is not a quick reply's shortcut":
+        "menus.{name}.options №{n}: {value} — не сокращение быстрого ответа",
+    'menu "{name}" needs 1 to 9 options (numbered 1-9)':
+        'в меню "{name}" должно быть от 1 до 9 пунктов (номера 1-9)',
+    'channels.{name}.hours needs timezone too, e.g. timezone = "Europe/Moscow"':
+        'для channels.{name}.hours нужен и timezone, например timezone = "Europe/Moscow"',
+    "working hours: {word} is not a day (Mon, Tue… or Пн, Вт…)":
+        "часы работы: {word} — не день недели (Пн, Вт… или Mon, Tue…)",
+    "working hours: {word} is not a time range (like 09:00-18:00)":
+        "часы работы: {word} — не промежуток времени (например 09:00-18:00)",
+    "working hours: {word} is not a range of days (like Mon-Fri)":
+        "часы работы: {word} — не диапазон дней (например Пн-Пт)",
+    'working hours are empty (write e.g. "Mon-Fri 09:00-18:00" or "24/7")':
+        'часы работы пусты (напишите, например, "Пн-Пт 09:00-18:00" или "24/7")',
+    "working hours: an empty item in {text}": "часы работы: пустой пункт в {text}",
+    "working hours: {word} is an empty range": "часы работы: {word} — пустой промежуток",
+    "working hours: {text} ends with days but no time range (like 09:00-18:00)":
+        "часы работы: {text} кончается днями без времени (например 09:00-18:00)",
+    'working hours need a timezone, e.g. "Europe/Berlin"':
+        'для часов работы нужен часовой пояс, например "Europe/Moscow"',
+    'unknown timezone {name} (a name like "Europe/Berlin"; install the tzdata package '
+    "if the system has no zone database)":
+        'неизвестный часовой пояс {name} (нужно имя вроде "Europe/Moscow"; установите '
+        "пакет tzdata, если в системе нет базы часовых поясов)",
+    "cannot declare {what} twice": "{what} объявлено дважды",
+    "cannot add to {what}: it was given whole already":
+        "нельзя дополнить {what}: оно уже задано целиком",
+    "cannot overwrite a value": "значение задано второй раз",
+    "cannot redefine the table {what}": "таблица {what} задана второй раз",
+    "the key {what} appears twice in an inline table":
+        "ключ {what} повторяется во встроенной таблице",
+    "an escaped character is not a Unicode character":
+        "экранированный символ — не символ Unicode",
+    "expected '=' after a key (key = value)": "после ключа нужен '=' (ключ = значение)",
+    "expected ']' at the end of a table's name": "в конце имени таблицы нужна ']'",
+    "expected ']]' at the end of an array of tables' name":
+        "в конце имени массива таблиц нужно ']]'",
+    "expected a new line after a statement": "после записи нужна новая строка",
+    "invalid character {what}": "недопустимый символ {what}",
+    "illegal character {what}": "недопустимый символ {what}",
+    "invalid date or time": "неверная дата или время",
+    "invalid hexadecimal value": "неверное шестнадцатеричное значение",
+    "invalid first character of a key": "недопустимый первый символ ключа",
+    "invalid statement": "непонятная запись",
+    "invalid value (is it text without quotes?)":
+        "неверное значение (может быть, текст без кавычек?)",
+    "unclosed array (a ']' is missing)": "массив не закрыт (не хватает ']')",
+    "unclosed inline table (a closing brace is missing)":
+        "встроенная таблица не закрыта (не хватает закрывающей фигурной скобки)",
+    "unescaped '\\' in a string (write '\\\\')": "в строке '\\' без экранирования (пишите '\\\\')",
+    "unterminated string (a closing quote is missing)":
+        "строка не закрыта (не хватает закрывающей кавычки)",
+})

@@ -137,6 +137,45 @@ def test_broken_toml_names_file_and_line(tmp_path: Path) -> None:
     assert "(at line" not in str(caught.value)
 
 
+@pytest.fixture
+def russian():
+    from opchat import i18n
+
+    before = i18n.current_language()
+    i18n.set_language("ru")
+    yield
+    i18n.set_language(before)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("mouse = \n", 1, "неверное значение"),
+        ('operator = "ann', 1, "строка не закрыта"),
+        ("[ui\n", 1, "в конце имени таблицы нужна ']'"),
+        ("a = 1\na = 2\n", 2, "значение задано второй раз"),
+        ("[reply_keys]\ndelivery = \"\"\n", 2, "должно называть клавиши"),
+        ('[menus.main]\noptions = [{ label = "A", reply = "a" }]\n', 1,
+         'меню "main" нужен текст'),
+        ('[menus.main]\ntext = "T"\noptions = [{ label = "A" }]\n', 3,
+         "нужно либо reply"),
+        ('[channels.shop]\nkind = "demo"\nhours = "Mon-Fri 9:00-18:00"\n', 3,
+         "нужен и timezone"),
+        ('[channels.shop]\nkind = "demo"\nhours = "Funday 9:00-18:00"\n'
+         'timezone = "Europe/Moscow"\n', 3, "'Funday' — не день недели"),
+        ('[channels.shop]\nkind = "demo"\nhours = "Mon-Fri 9:00-18:00"\n'
+         'timezone = "Mars/Olympus"\n', 4, "неизвестный часовой пояс 'Mars/Olympus'"),
+    ],
+)
+def test_more_config_errors_speak_russian(tmp_path: Path, russian: None, text: str, line: int,
+                                     words: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert caught.value.line == line
+    assert words in str(caught.value), str(caught.value)
+
+
 def test_unterminated_string_points_at_the_end(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load(write(tmp_path, 'language = "ru"\noperator = "ann\n'))
