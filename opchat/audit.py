@@ -106,9 +106,7 @@ def _status(e: Event) -> str:
     until = e.data.get("until")
     if isinstance(until, int | float):
         text += " " + _("until {moment}", moment=local_time(until))
-    if e.data.get("reason"):
-        text += f" ({_v(e.data['reason'])})"
-    return text
+    return text + _because(e)
 
 
 def _label(e: Event) -> str:
@@ -123,17 +121,25 @@ def _assign(e: Event) -> str:
     nobody = _("nobody")
     text = _("assigned: {old} → {new}", old=_v(e.data.get("from") or nobody),
              new=_v(e.data.get("to") or nobody))
-    if e.data.get("reason"):
-        text += f" ({_v(e.data['reason'])})"
-    return text
+    return text + _because(e)
 
 
 def _unhidden(e: Event) -> str:
     text = (_("{message} shown again", message=_message(e)) if e.kind == "message.unhidden"
             else _("conversation shown again"))
-    if e.data.get("reason"):
-        text += f" ({_v(e.data['reason'])})"
-    return text
+    return text + _because(e)
+
+
+def _because(e: Event) -> str:
+    """" (why)", from the event's reason: the store's own reasons in the reader's
+    language, any other (an operator's words, a newer version's) as it is."""
+    reason = e.data.get("reason")
+    if not reason:
+        return ""
+    known = {"customer wrote": _("customer wrote"),
+             "edit of a hidden message": _("edit of a hidden message")}
+    said = known.get(reason) if isinstance(reason, str) else None
+    return f" ({said or _v(reason)})"
 
 
 def _merged(e: Event) -> str:
@@ -173,7 +179,7 @@ _DESCRIBE: dict[str, Callable[[Event], str]] = {
     "message.new": _message_new,
     "message.state": _message_state,
     "message.retrying": _retrying,
-    "message.hidden": lambda e: _("{message} hidden", message=_message(e)),
+    "message.hidden": lambda e: _("{message} hidden", message=_message(e)) + _because(e),
     "message.unhidden": _unhidden,
     "conversation.new": lambda e: _("new conversation"),
     "conversation.status": _status,

@@ -1023,3 +1023,9 @@ MESSAGES.update({
     "unterminated string (a closing quote is missing)":
         "строка не закрыта (не хватает закрывающей кавычки)",
 })
+
+# opchat audit: why the store did something by itself
+MESSAGES.update({
+    "customer wrote": "клиент написал",
+    "edit of a hidden message": "правка скрытого сообщения",
+})

@@ -50,17 +50,25 @@ class HistoryStore:
 
     def _set_message_hidden(self, conn: sqlite3.Connection, message_id: int, hidden: bool,
                             operator: Operator | None) -> bool:
-        row = conn.execute("SELECT id, conversation_id, direction, hidden FROM messages "
-                           "WHERE id = ?", (message_id,)).fetchone()
+        row = conn.execute("SELECT id, conversation_id, direction, hidden, edit_of_id "
+                           "FROM messages WHERE id = ?", (message_id,)).fetchone()
         if row is None:
             raise UnknownMessage(message_id)
         if bool(row["hidden"]) == hidden:
             return False
-        conn.execute("UPDATE messages SET hidden = ? WHERE id = ?", (int(hidden), message_id))
+        # A message and its edits are one thing to hide: hiding the original alone would
+        # leave its text on screen in the edits that carry it.
+        original = row["edit_of_id"] or message_id
+        versions = conn.execute(
+            "UPDATE messages SET hidden = ? WHERE (id = ? OR edit_of_id = ?) AND hidden != ?",
+            (int(hidden), original, original, int(hidden))).rowcount
         _refresh_preview(conn, row["conversation_id"])
+        data: dict[str, Any] = {"direction": row["direction"]}
+        if versions > 1:
+            data["versions"] = versions
         record_event(conn, self.clock(), "message.hidden" if hidden else "message.unhidden",
                      row["conversation_id"], message_id,
-                     operator.login if operator else None, {"direction": row["direction"]})
+                     operator.login if operator else None, data)
         return True
 
     def _set_conversation_hidden(self, conn: sqlite3.Connection, conversation_id: int,

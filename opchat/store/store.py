@@ -823,16 +823,23 @@ def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Inge
 
     reply_to = _message_id(conn, channel_id, m.reply_to_external_id)
     edit_of = _message_id(conn, channel_id, m.edit_of_external_id)
+    # An edit of a message an operator hid is hidden with it, and changes nothing else.
+    hidden = edit_of is not None and bool(row_value(conn.execute(
+        "SELECT hidden FROM messages WHERE id = ?", (edit_of,)).fetchone(), 0))
     message_id = conn.execute(
         "INSERT INTO messages (conversation_id, channel_id, external_id, direction, author, body, "
-        "created_at, state, reply_to_id, meta, edit_of_id) "
-        "VALUES (?, ?, ?, 'in', ?, ?, ?, 'received', ?, ?, ?)",
+        "created_at, state, reply_to_id, meta, edit_of_id, hidden) "
+        "VALUES (?, ?, ?, 'in', ?, ?, ?, 'received', ?, ?, ?, ?)",
         (conversation_id, channel_id, m.external_id, m.sender_name, m.body, created_at, reply_to,
-         json.dumps(m.meta, ensure_ascii=False), edit_of),
+         json.dumps(m.meta, ensure_ascii=False), edit_of, int(hidden)),
     ).lastrowid
+    _add_attachments(conn, message_id, m.attachments)
+    if hidden:
+        _event(conn, now, "message.hidden", conversation_id, message_id,
+               data={"direction": "in", "reason": "edit of a hidden message"})
+        return Ingested(message_id, conversation_id, duplicate=False)
     for label in m.labels:
         add_label(conn, conversation_id, label, now, None)
-    _add_attachments(conn, message_id, m.attachments)
     preview = m.body or " ".join(f"[{a.kind}]" for a in m.attachments)
     conn.execute(
         # SET expressions all see the row as it was. A message that arrives late (older

@@ -269,6 +269,33 @@ async def test_a_hidden_message_leaves_the_thread_and_the_preview(
     assert (await inbox.conversations())[0].preview == "BUY CHEAP PILLS"
 
 
+async def test_a_hidden_message_stays_hidden_in_its_edits(tmp_path: Path, inbox: Inbox) -> None:
+    await inbox.store.ingest(msg("tg", "t1", 1, body="my order"))
+    spam = await inbox.store.ingest(msg("tg", "t1", 2, body="RUDE WORDS"))
+    edit = await inbox.store.ingest(msg("tg", "t1", 3, body="RUDER WORDS",
+                                        edit_of_external_id="t1-2"))
+    conversation_id = spam.conversation_id
+    # Hiding the original hides the edits that carry its text.
+    assert await inbox.hide_message(spam.message_id)
+    assert [m.body for m in await inbox.messages(conversation_id)] == ["my order"]
+    assert (await inbox.conversations())[0].preview == "my order"
+    unread = (await inbox.conversations())[0].unread
+    # An edit arriving later is stored, hidden with it, and is not news.
+    later = await inbox.store.ingest(msg("tg", "t1", 4, body="RUDEST WORDS",
+                                         edit_of_external_id="t1-2"))
+    assert [m.body for m in await inbox.messages(conversation_id)] == ["my order"]
+    [conversation] = await inbox.conversations()
+    assert (conversation.preview, conversation.unread) == ("my order", unread)
+    hidden = events(tmp_path, "message.hidden")
+    assert [e["message_id"] for e in hidden] == [spam.message_id, later.message_id]
+    assert "edit of a hidden message" in hidden[1]["data"]
+    assert not [e for e in events(tmp_path, "message.new") if e["message_id"] == later.message_id]
+    # Shown again, every version comes back.
+    assert await inbox.unhide_message(edit.message_id)
+    assert [m.body for m in await inbox.messages(conversation_id)] == [
+        "my order", "RUDE WORDS", "RUDER WORDS", "RUDEST WORDS"]
+
+
 async def test_audit_of_one_conversation_includes_its_contact_history(inbox: Inbox) -> None:
     a = await inbox.store.ingest(msg("tg", "t1", 1, phone="+7 912 345 67 89"))
     b = await inbox.store.ingest(msg("wa", "w1", 1, phone="79123456789"))
