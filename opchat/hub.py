@@ -24,7 +24,7 @@ import random
 import re
 import resource
 import socket
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from dataclasses import asdict, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -211,6 +211,9 @@ class Hub:
         self.data_dir = Path(data_dir)
         self.transports: dict[str, Transport] = {}
         self._wake: dict[str, asyncio.Event] = {}
+        # How long an outbox worker with nothing due sleeps before it looks again anyway
+        # (its wake-up comes from the change feed; this is the safety net).
+        self.outbox_idle = 5.0
         self._health_writes: set[asyncio.Task[None]] = set()
         self.backoff_base = 1.0  # seconds before the first retry; doubles each attempt
         self.web: WebServer | None = None
@@ -335,9 +338,8 @@ class Hub:
         while True:
             try:
                 async for events in self.inbox.changes(after_id=after):
-                    if any(e.kind in ("message.new", "message.state") for e in events):
-                        for wake in self._wake.values():
-                            wake.set()
+                    for name in _outboxes_with_work(events, self._wake):
+                        self._wake[name].set()
                     for event in events:
                         await self._answer(event)
                         after = event.id
@@ -506,7 +508,8 @@ class Hub:
         if items:
             return
         due = await store.next_due([name])
-        timeout = 5.0 if due is None else max(0.05, min(5.0, due - store.clock()))
+        idle = self.outbox_idle
+        timeout = idle if due is None else max(0.05, min(idle, due - store.clock()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout)
 
@@ -887,3 +890,21 @@ def _cannot_start(exc: BaseException) -> str:
     if text == type(exc).__name__:
         return _("it stopped on an internal error (see the log with log.level = \"DEBUG\")")
     return text[:1].upper() + text[1:]
+
+
+def _outboxes_with_work(events: Sequence[Event], channels: Collection[str]) -> set[str]:
+    """The channels whose outbox these events gave work: a reply or automatic answer
+    queued, a failed message queued again. Each such event names its channel; one that
+    does not (written by an older opchat) may concern any of them."""
+    woken: set[str] = set()
+    for event in events:
+        queued = ((event.kind == "message.new"
+                   and event.data.get("direction") in ("out", "auto"))
+                  or (event.kind == "message.state" and event.data.get("state") == "queued"))
+        if not queued:
+            continue
+        channel = event.data.get("channel")
+        if not isinstance(channel, str):
+            return set(channels)
+        woken.add(channel)
+    return woken & set(channels)

@@ -282,7 +282,8 @@ class QuickReplyStore:
 
         def run(conn: sqlite3.Connection) -> Message | None:
             now = self.clock()
-            conv = conn.execute("SELECT channel_id FROM conversations WHERE id = ?",
+            conv = conn.execute("SELECT channel_id, ch.name AS channel FROM conversations c "
+                                "JOIN channels ch ON ch.id = c.channel_id WHERE c.id = ?",
                                 (conversation_id,)).fetchone()
             if conv is None:
                 raise UnknownConversation(conversation_id)
@@ -306,7 +307,7 @@ class QuickReplyStore:
                          "last_direction = 'auto', last_author = ? WHERE id = ?",
                          (now, body[:PREVIEW_CHARS], AUTO_AUTHOR, conversation_id))
             _event(conn, now, "message.new", {"direction": Direction.AUTO.value,
-                                              "auto": list(rules)},
+                                              "auto": list(rules), "channel": conv["channel"]},
                    conversation_id=conversation_id, message_id=message_id)
             return _message(conn.execute("SELECT * FROM messages WHERE id = ?",
                                          (message_id,)).fetchone())

@@ -253,8 +253,9 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
         def run(conn: sqlite3.Connection) -> Message:
             now = self.clock()
             conv = conn.execute(
-                "SELECT id, channel_id, created_at, waiting_since, first_response_s, "
-                "failed_message_id FROM conversations WHERE id = ?",
+                "SELECT c.id, channel_id, c.created_at, waiting_since, first_response_s, "
+                "failed_message_id, ch.name AS channel FROM conversations c "
+                "JOIN channels ch ON ch.id = c.channel_id WHERE c.id = ?",
                 (conversation_id,)).fetchone()
             if conv is None:
                 raise UnknownConversation(conversation_id)
@@ -287,8 +288,10 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
                     params.append(now - conv["created_at"])
             conn.execute(f"UPDATE conversations SET {', '.join(updates)} WHERE id = ?",
                          (*params, conversation_id))
-            _event(conn, now, "message.new", conversation_id, message_id, author,
-                   {"direction": direction.value})
+            data: dict[str, Any] = {"direction": direction.value}
+            if outgoing:  # which channel's outbox has work now: the hub wakes that one
+                data["channel"] = conv["channel"]
+            _event(conn, now, "message.new", conversation_id, message_id, author, data)
             return _message(conn.execute("SELECT * FROM messages WHERE id = ?",
                                          (message_id,)).fetchone())
 
@@ -299,8 +302,9 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
 
         def run(conn: sqlite3.Connection) -> bool:
             now = self.clock()
-            row = conn.execute("SELECT conversation_id, state FROM messages WHERE id = ?",
-                               (message_id,)).fetchone()
+            row = conn.execute("SELECT conversation_id, state, ch.name AS channel "
+                               "FROM messages JOIN channels ch ON ch.id = channel_id "
+                               "WHERE messages.id = ?", (message_id,)).fetchone()
             if row is None or row["state"] != MessageState.FAILED.value:
                 return False
             conn.execute("UPDATE messages SET state = 'queued', error = NULL WHERE id = ?",
@@ -309,7 +313,8 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
                 "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?, "
                 "last_error = NULL, updated_at = ? WHERE message_id = ?", (now, now, message_id))
             _event(conn, now, "message.state", row["conversation_id"], message_id,
-                   operator.login if operator else None, {"state": "queued", "retry": True})
+                   operator.login if operator else None,
+                   {"state": "queued", "retry": True, "channel": row["channel"]})
             return True
 
         return await self.db.write(run)

@@ -128,6 +128,36 @@ async def state_of(inbox: Inbox, message_id: int) -> MessageState:
     return message.state
 
 
+async def test_a_reply_wakes_only_its_own_channels_outbox(inbox: Inbox, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    names = ("shop", "b", "c", "d", "e")
+    claims: list[str] = []
+    claim_due = inbox.store.claim_due
+
+    async def counted(channels, limit: int = 20):  # each call is one write transaction
+        claims.extend(channels)
+        return await claim_due(channels, limit)
+
+    monkeypatch.setattr(inbox.store, "claim_due", counted)
+    hub = make_hub(inbox, tmp_path, *names)
+    hub.outbox_idle = 3600.0  # no look on its own during the test: only wake-ups count
+    async with running(hub):
+        conv = (await inbox.store.ingest(InboundMessage(
+            channel="shop", chat_id="chat-1", external_id="in-1", sender_id="u1",
+            sender_name="Ivan", body="hello"))).conversation_id
+        await until(lambda: _holds(set(names) <= set(claims)))  # each looked once at start
+        before = list(claims)
+        ScriptedTransport.script = [Rejected("the customer blocked the bot"), "ok"]
+        msg = await inbox.send(conv, "hi there")
+        await until(lambda: _is(inbox, msg.id, MessageState.FAILED))
+        assert await inbox.store.retry_message(msg.id, None)  # the operator's r
+        await until(lambda: _holds(len(ScriptedTransport.sent) == 2))
+        await until(lambda: _is(inbox, msg.id, MessageState.SENT))
+    woken = claims[len(before):]
+    assert woken and set(woken) == {"shop"}, woken
+
+
 async def test_send_goes_out_and_turns_sent(inbox: Inbox, tmp_path: Path) -> None:
     async with running(make_hub(inbox, tmp_path)):
         conv = await customer_writes(inbox)
@@ -137,6 +167,10 @@ async def test_send_goes_out_and_turns_sent(inbox: Inbox, tmp_path: Path) -> Non
     assert out.body == "hi there" and out.chat_id == "chat-1" and out.channel == "shop"
     stored = await inbox.message(msg.id)
     assert stored is not None and stored.external_id == f"ext-{msg.id}-1"
+
+
+async def _holds(value: bool) -> bool:
+    return value
 
 
 async def _is(inbox: Inbox, message_id: int, state: MessageState) -> bool:
