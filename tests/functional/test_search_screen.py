@@ -368,5 +368,5 @@ async def test_the_key_is_in_the_help_and_every_binding_has_an_id(
         await started(pilot)
         await pilot.press("f1")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
-        text = "\n".join(str(static.render()) for static in app.screen.query(".help-group"))
+        text = "\n".join(str(static.render()) for static in app.screen.query(".help-group Static"))
         assert "^f" in text and "Search every message, contact and label" in text
