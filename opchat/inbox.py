@@ -9,6 +9,8 @@ another operator's process, or ``opchat serve``. Following the table costs one
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
@@ -35,6 +37,8 @@ from opchat.model import (
 from opchat.store import ConversationFilter, Store
 from opchat.store.replies import SavedReply
 
+log = logging.getLogger("opchat.inbox")
+
 FOLLOW_INTERVAL = 0.05  # seconds between checks for other processes' commits
 ONLINE_TTL = 45.0  # an app says it is open every ONLINE_TTL / 3 seconds
 VIEWING_TTL = 45.0  # renewed with the online heartbeat while the dialog stays open
@@ -52,6 +56,7 @@ class Inbox:
         self.store = store
         self.operator = operator
         self._wakeups: set[asyncio.Event] = set()
+        self._watcher: asyncio.Task[None] | None = None  # notices other processes' commits
         store.db.on_commit(self._committed)
 
     @classmethod
@@ -63,6 +68,10 @@ class Inbox:
         return cls(store, operator)
 
     async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         await self.store.close()
 
     @property
@@ -279,6 +288,24 @@ class Inbox:
         for wakeup in self._wakeups:
             wakeup.set()
 
+    async def _watch_other_processes(self) -> None:
+        """One look at ``PRAGMA data_version`` every FOLLOW_INTERVAL for the whole
+        process, however many followers there are; a change wakes them all. It ends
+        when nobody follows any more (the next follower starts it again)."""
+        version: int | None = None
+        while self._wakeups:
+            try:
+                current = await self.store.db.data_version()
+            except Exception as exc:  # closed or away: the followers' own reads will say
+                log.debug("could not look for other processes' changes: %s", exc)
+            else:
+                # The first look wakes everyone too: a follower that joined just before
+                # may have read its position before this baseline.
+                if current != version:
+                    self._committed()
+                version = current
+            await asyncio.sleep(FOLLOW_INTERVAL)
+
     async def changes(self, after_id: int | None = None) -> AsyncIterator[list[Event]]:
         """Yield batches of new events, from any process, for as long as you iterate.
 
@@ -304,23 +331,18 @@ class Inbox:
     ) -> AsyncIterator[list[T]]:
         wakeup = asyncio.Event()
         self._wakeups.add(wakeup)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch_other_processes(),
+                                                name="opchat-follow")
         try:
-            version = await self.store.db.data_version()
+            # Registered before the position is read: whatever commits after it wakes us.
             last = await last_position() if after is None else after
             look = after is not None  # rows after a given position may exist already
             while True:
                 if not look:
-                    try:
-                        await asyncio.wait_for(wakeup.wait(), FOLLOW_INTERVAL)
-                    except TimeoutError:
-                        pass
-                local = wakeup.is_set()
+                    await wakeup.wait()
                 wakeup.clear()
-                current = await self.store.db.data_version()
-                if not (look or local or current != version):
-                    continue
                 look = False
-                version = current
                 while True:
                     rows = list(await read_after(last))
                     if not rows:
