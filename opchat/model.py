@@ -350,6 +350,14 @@ class Ingested:
     skipped: str | None = None
 
 
+class ShortcutTaken(ValueError):
+    """Another quick reply (shared or someone's private one) has this shortcut."""
+
+    def __init__(self, shortcut: str) -> None:
+        super().__init__(f"the shortcut /{shortcut} is taken by another reply")
+        self.shortcut = shortcut
+
+
 class UnstorableMessage(ValueError):
     """An inbound message whose data the store refuses; storing it again cannot help.
 

@@ -585,6 +585,30 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         if self.contact_panel.has_class("-replaces-thread"):
             self._close_contact_panel()
 
+    @on(ContactPanel.MergeAsked)
+    def _confirm_merge(self, event: ContactPanel.MergeAsked) -> None:
+        from opchat.screens.merge import merge_confirmation
+
+        panel, plan = self.contact_panel, event.plan
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                panel.merge(plan)
+
+        self.app.push_screen(merge_confirmation(plan), answered)
+
+    @on(ContactPanel.NotesAsked)
+    def _edit_notes(self, event: ContactPanel.NotesAsked) -> None:
+        from opchat.screens.notes import NotesScreen
+
+        panel = self.contact_panel
+
+        def answered(text: str | None) -> None:
+            if text is not None and text != event.notes:
+                panel.save_notes(event.contact_id, text)
+
+        self.app.push_screen(NotesScreen(event.name, event.notes), answered)
+
     @on(ContactPanel.OpenConversation)
     def _contact_conversation(self, event: ContactPanel.OpenConversation) -> None:
         self.open_conversation(event.conversation)

@@ -313,7 +313,7 @@ class RepliesScreen(ReportsWorkerErrors, Screen[None]):
             self.run_worker(self._store(draft, reply_id), exit_on_error=False)
 
     async def _store(self, draft: ReplyDraft, reply_id: int | None) -> None:
-        from opchat.store.replies import ShortcutTaken
+        from opchat.model import ShortcutTaken
 
         try:
             saved = await self.inbox.save_reply(draft, reply_id)

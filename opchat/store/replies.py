@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from opchat.model import Direction, Message, QuickReply
+from opchat.model import Direction, Message, QuickReply, ShortcutTaken
 from opchat.store.changes import UnknownConversation, record_event
 from opchat.store.db import Database, row_value
 
@@ -37,14 +37,6 @@ class SavedReply(QuickReply):
     owner: str | None = None  # the login of the operator it is private to; None: shared
     attachment: str | None = None  # a file path sent with the reply
     variants: dict[str, str] = field(default_factory=dict, hash=False)  # channel kind -> text
-
-
-class ShortcutTaken(ValueError):
-    """Another reply (shared or someone's private one) has this shortcut."""
-
-    def __init__(self, shortcut: str) -> None:
-        super().__init__(f"the shortcut /{shortcut} is taken by another reply")
-        self.shortcut = shortcut
 
 
 @dataclass(frozen=True, slots=True)

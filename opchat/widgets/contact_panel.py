@@ -122,6 +122,22 @@ class ContactPanel(ReportsWorkerErrors, OptionList):
     class Closed(Message):
         """Escape in the panel: the screen hides it."""
 
+    class MergeAsked(Message):
+        """The operator wants to merge: the screen asks them to confirm ``plan``, then
+        calls :meth:`merge` with it. (A widget opens no screens of its own.)"""
+
+        def __init__(self, plan: MergePlan) -> None:
+            super().__init__()
+            self.plan = plan
+
+    class NotesAsked(Message):
+        """The operator wants to edit the notes: the screen opens the editor, then calls
+        :meth:`save_notes` with what was written."""
+
+        def __init__(self, contact_id: int, name: str, notes: str) -> None:
+            super().__init__()
+            self.contact_id, self.name, self.notes = contact_id, name, notes
+
     def __init__(self, clock, *, id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
         translate_bindings(self)
@@ -325,8 +341,6 @@ class ContactPanel(ReportsWorkerErrors, OptionList):
                         exclusive=True, exit_on_error=False)
 
     async def _ask_merge(self, kept_id: int, other_id: int) -> None:
-        from opchat.screens.merge import merge_confirmation
-
         assert self.inbox is not None
         try:
             plan = await self.inbox.merge_plan(kept_id, other_id)
@@ -334,12 +348,11 @@ class ContactPanel(ReportsWorkerErrors, OptionList):
             self.notify(one_line(str(error), 200), markup=False, severity="warning")
             self.reload()
             return
+        self.post_message(self.MergeAsked(plan))
 
-        def answered(confirmed: bool | None) -> None:
-            if confirmed:
-                self.run_worker(self._merge(plan), group="contact-merge", exit_on_error=False)
-
-        self.app.push_screen(merge_confirmation(plan), answered)
+    def merge(self, plan: MergePlan) -> None:
+        """Merge as ``plan`` says (the operator has confirmed it)."""
+        self.run_worker(self._merge(plan), group="contact-merge", exit_on_error=False)
 
     async def _merge(self, plan: MergePlan) -> None:
         assert self.inbox is not None
@@ -353,18 +366,15 @@ class ContactPanel(ReportsWorkerErrors, OptionList):
         self.reload()
 
     def action_edit_notes(self) -> None:
-        from opchat.screens.notes import NotesScreen
-
         card = self.card
         if card is None or self.inbox is None:
             return
+        self.post_message(self.NotesAsked(card.contact.id, card.contact.name, card.notes))
 
-        def answered(text: str | None) -> None:
-            if text is not None and text != card.notes:
-                self.run_worker(self._save_notes(card.contact.id, text), group="contact-notes",
-                                exit_on_error=False)
-
-        self.app.push_screen(NotesScreen(card.contact.name, card.notes), answered)
+    def save_notes(self, contact_id: int, text: str) -> None:
+        """Store the notes the operator wrote about ``contact_id``."""
+        self.run_worker(self._save_notes(contact_id, text), group="contact-notes",
+                        exit_on_error=False)
 
     async def _save_notes(self, contact_id: int, text: str) -> None:
         assert self.inbox is not None
