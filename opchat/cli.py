@@ -770,7 +770,7 @@ def cmd_channel_test(args: argparse.Namespace) -> int:
         raise CliError(_("no channel named {name} (channels: {names})", name=repr(args.name),
                          names=names), EXIT_USAGE)
     from opchat.sanitize import one_line, redact
-    from opchat.transports import UnknownChannelKind, load_transport
+    from opchat.transports import Checks, UnknownChannelKind, load_transport
 
     try:
         transport = load_transport(channel.kind)(channel, settings.data_dir)
@@ -781,14 +781,14 @@ def cmd_channel_test(args: argparse.Namespace) -> int:
         raise CliError(_("channel {name}: {error}", name=channel.name,
                          error=one_line(redact(str(exc) or type(exc).__name__,
                                                channel.secrets())))) from exc
-    check = getattr(transport, "check", None)
-    if not callable(check):
+    if not isinstance(transport, Checks):
         print(_("channel {name} ({kind}) has nothing to test", name=channel.name,
                 kind=channel.kind))
         return EXIT_OK
+    checks: Checks = transport
 
     async def run_check() -> str:
-        return await asyncio.wait_for(check(), 30)
+        return await asyncio.wait_for(checks.check(), 30)
 
     try:
         detail = asyncio.run(run_check())

@@ -198,7 +198,12 @@ def check_hub_lock(data_dir: Path) -> list[Finding]:
 async def check_channels(settings: Settings) -> list[Finding]:
     import tempfile
 
-    from opchat.transports import UnknownChannelKind, available_kinds, load_transport
+    from opchat.transports import (
+        Checks,
+        UnknownChannelKind,
+        available_kinds,
+        load_transport,
+    )
 
     if not settings.channels:
         return [Finding(WARN, _("channels"),
@@ -221,12 +226,11 @@ async def check_channels(settings: Settings) -> list[Finding]:
         except Exception as exc:
             findings.append(Finding(FAIL, topic, f"{channel.kind}: {exc or type(exc).__name__}"))
             continue
-        check = getattr(transport, "check", None)
-        if check is None:
+        if not isinstance(transport, Checks):
             findings.append(Finding(OK, topic, _("{kind}: configured", kind=channel.kind)))
             continue
         try:
-            detail = await asyncio.wait_for(check(), 15)
+            detail = await asyncio.wait_for(transport.check(), 15)
         except Exception as exc:
             findings.append(Finding(FAIL, topic, f"{channel.kind}: {exc or type(exc).__name__}"))
         else:

@@ -48,10 +48,15 @@ from opchat.store import OutboxItem
 from opchat.transports import (
     DEFAULT_LISTEN,
     UNREACHABLE_LABEL,
+    Downloads,
+    MarksSeen,
     Rejected,
     Retry,
+    ServesHTTP,
+    ShowsTyping,
     Transport,
     TransportFactory,
+    TrustsProxies,
     UnknownChannelKind,
     error_summary,
     load_transport,
@@ -260,16 +265,16 @@ class Hub:
                 await store.set_health(channel.name, Health.DOWN, why)
             # The UI never imports transports: it reads what a channel can carry (files?)
             # from the store, and refuses at once what would only fail in the outbox.
-            capabilities = getattr(self.transports.get(channel.name), "capabilities", None)
-            if is_dataclass(capabilities) and not isinstance(capabilities, type):
-                await store.set_capabilities(channel.name, asdict(capabilities))
+            transport = self.transports.get(channel.name)
+            if transport is not None and is_dataclass(transport.capabilities):
+                await store.set_capabilities(channel.name, asdict(transport.capabilities))
         await self._check_menus()
         tasks = [asyncio.create_task(self._follow_outbox_events(), name="hub-feed"),
                  asyncio.create_task(self._follow_presence(), name="hub-presence"),
                  asyncio.create_task(self._wake_snoozed(), name="hub-snoozes"),
                  asyncio.create_task(AutoAnswerer(self.inbox, self.channels).run(),
                                      name="hub-auto-answers")]
-        if any(callable(getattr(t, "mount", None)) for t in self.transports.values()):
+        if any(isinstance(t, ServesHTTP) for t in self.transports.values()):
             self.web = WebServer(self)
             await self.web.mount()
         for name, transport in self.transports.items():
@@ -387,14 +392,14 @@ class Hub:
             await store.attachment_fetched(attachment_id, found.attachment.local_path)
             return
         transport = self.transports.get(found.channel)
-        download = getattr(transport, "download", None)
-        if not callable(download):
+        if not isinstance(transport, Downloads):
             await store.attachment_fetched(attachment_id, None,
                                            f"channel {found.channel} cannot fetch files")
             return
         try:
             path = await asyncio.wait_for(
-                download(found.attachment, self.data_dir / FILES_DIR / found.channel),
+                transport.download(found.attachment,
+                                   self.data_dir / FILES_DIR / found.channel),
                 DOWNLOAD_TIMEOUT)
         except asyncio.CancelledError:
             raise
@@ -460,26 +465,34 @@ class Hub:
             last_sent[row.conversation_id] = now
         else:
             last_sent.pop(row.conversation_id, None)
-        await self._best_effort(row.conversation_id, "typing", active)
+        await self._best_effort(
+            row.conversation_id, "typing",
+            lambda t, chat: t.typing(chat, active) if isinstance(t, ShowsTyping) else None)
 
     async def _tell_seen(self, event: Event) -> None:
         if event.conversation_id is not None:
-            await self._best_effort(event.conversation_id, "seen")
+            await self._best_effort(
+                event.conversation_id, "seen",
+                lambda t, chat: t.seen(chat) if isinstance(t, MarksSeen) else None)
 
-    async def _best_effort(self, conversation_id: int, method: str, *args: object) -> None:
-        """Call an optional transport method about a dialog; log and forget any failure."""
+    async def _best_effort(
+        self, conversation_id: int, what: str,
+        call: Callable[[Transport, str], Coroutine[Any, Any, None] | None],
+    ) -> None:
+        """Tell a dialog's transport something it may be able to show (``call`` gives
+        None when it has not that ability); log and forget any failure."""
         address = await self.inbox.store.conversation_address(conversation_id)
         if address is None or address[0] not in self.transports:
             return
-        call = getattr(self.transports[address[0]], method, None)
-        if not callable(call):
+        told = call(self.transports[address[0]], address[1])
+        if told is None:
             return
         try:
-            await asyncio.wait_for(call(address[1], *args), 10.0)
+            await asyncio.wait_for(told, 10.0)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("channel %s: %s for dialog %d failed: %s", address[0], method,
+            log.warning("channel %s: %s for dialog %d failed: %s", address[0], what,
                         conversation_id, error_summary(exc))
 
     async def _deliver(self, name: str, transport: Transport) -> None:
@@ -600,13 +613,12 @@ class WebServer:
 
         app = web.Application(middlewares=[spoke])
         for name, transport in list(self.hub.transports.items()):
-            mount = getattr(transport, "mount", None)
-            if not callable(mount):
+            if not isinstance(transport, ServesHTTP):
                 continue
-            listen = str(getattr(transport, "listen", "") or DEFAULT_LISTEN)
+            listen = str(transport.listen or DEFAULT_LISTEN)
             try:
                 parse_listen(listen)
-                mount(app)
+                transport.mount(app)
             except Exception as exc:  # a bad address, routes clashing with another channel
                 log.exception("channel %s could not mount its routes", name)
                 await store.set_health(name, Health.DOWN, error_summary(exc))
@@ -629,8 +641,8 @@ class WebServer:
     def _trusted_proxy(self, address: str) -> bool:
         """A reverse proxy speaks for many visitors: its connections are not capped."""
         for name in self.channels:
-            trusts = getattr(self.hub.transports.get(name), "trusts_proxy", None)
-            if callable(trusts) and trusts(address):
+            transport = self.hub.transports.get(name)
+            if isinstance(transport, TrustsProxies) and transport.trusts_proxy(address):
                 return True
         return False
 

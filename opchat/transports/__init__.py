@@ -17,13 +17,15 @@ See ``docs/PLUGINS.md`` for a complete example.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from opchat.model import (
+    Attachment,
     Health,
     InboundMessage,
     Ingested,
@@ -151,35 +153,114 @@ class Transport(Protocol):
         """Deliver one message, or raise :class:`Retry` / :class:`Rejected`."""
         ...
 
-    # Optional, not part of the runtime check. A transport whose platform can show an
-    # operator's typing or read marks defines
-    #
-    #     async def typing(self, chat_id: str, active: bool) -> None: ...
-    #     async def seen(self, chat_id: str) -> None: ...   # the operator read the dialog
-    #
-    # and one whose platform keeps files for opchat to fetch later defines
-    #
-    #     async def download(self, attachment: Attachment, dest_dir: Path) -> Path: ...
-    #
-    # which the hub calls when an operator asks for the file: it saves the file under
-    # dest_dir (a folder of the data dir; never a name taken raw from the platform) and
-    # returns its path, or raises saying why it cannot.
-    #
-    # The hub calls ``typing(chat_id, True)`` when an operator types in a dialog of this
-    # channel (again every few seconds while they keep typing) and ``typing(chat_id,
-    # False)`` when they stop; ``seen`` when an operator opens a dialog with unread
-    # messages. Both are best effort: errors are logged, never retried.
-    #
-    # A transport that serves HTTP (a webhook,
-    # the web chat widget) also defines
-    #
-    #     listen: str                                  # "host:port"; default DEFAULT_LISTEN
-    #     def mount(self, app: aiohttp.web.Application) -> None: ...
-    #
-    # The hub then runs ONE aiohttp application for every such channel: it calls
-    # ``mount`` (add routes, on_shutdown hooks) before the server starts, listens on
-    # each distinct ``listen`` address, and starts ``run`` only once the channel's
-    # address is bound. A busy address shows the channel DOWN and is retried.
+    # Optional abilities are the protocols below; the hub asks ``isinstance(transport,
+    # ShowsTyping)`` and the like, and `load_transport` checks their shape at load.
+
+
+# Optional abilities ----------------------------------------------------------------------
+# A transport has one by defining its method(s). Calls are best effort where the text
+# says so: errors are logged, never retried.
+
+
+@runtime_checkable
+class ShowsTyping(Protocol):
+    """The platform can show the customer that an operator is typing."""
+
+    async def typing(self, chat_id: str, active: bool) -> None:
+        """Called with True when an operator types in a dialog of this channel (again
+        every few seconds while they keep typing), False when they stop. Best effort."""
+        ...
+
+
+@runtime_checkable
+class MarksSeen(Protocol):
+    """The platform can show the customer that their messages were read."""
+
+    async def seen(self, chat_id: str) -> None:
+        """An operator opened a dialog with unread messages. Best effort."""
+        ...
+
+
+@runtime_checkable
+class Downloads(Protocol):
+    """The platform keeps files for opchat to fetch when an operator asks for one."""
+
+    async def download(self, attachment: Attachment, dest_dir: Path) -> Path:
+        """Save the file under ``dest_dir`` (a folder of the data dir; never a name taken
+        raw from the platform) and return its path, or raise saying why it cannot."""
+        ...
+
+
+@runtime_checkable
+class ServesHTTP(Protocol):
+    """A webhook or the web chat: routes on the hub's one aiohttp server.
+
+    The hub calls ``mount`` (add routes, on_shutdown hooks) before the server starts,
+    listens on each distinct ``listen`` address ("host:port", DEFAULT_LISTEN if empty),
+    and starts ``run`` only once the channel's address is bound. A busy address shows
+    the channel DOWN and is retried. ``mount`` may be set on the instance only (a
+    Telegram bot serves HTTP in webhook mode, not when it polls).
+    """
+
+    listen: str
+
+    def mount(self, app: Any) -> None:  # app: aiohttp.web.Application
+        ...
+
+
+@runtime_checkable
+class TrustsProxies(Protocol):
+    """A channel serving HTTP that knows its reverse proxies (the web chat's
+    ``trust_proxy``): the hub does not cap the connections of a proxy."""
+
+    def trusts_proxy(self, peer: str) -> bool:
+        ...
+
+
+@runtime_checkable
+class Checks(Protocol):
+    """``opchat channel test`` and ``doctor`` can ask the platform whether all is well."""
+
+    async def check(self) -> str:
+        """A short line saying what answered (e.g. "@shop_bot"), or raise saying why not."""
+        ...
+
+
+# The shape each method must have: coroutine or not, and the arguments after self.
+_SHAPES: dict[str, tuple[bool, tuple[str, ...]]] = {
+    "run": (True, ("sink",)),
+    "send": (True, ("out",)),
+    "typing": (True, ("chat_id", "active")),
+    "seen": (True, ("chat_id",)),
+    "download": (True, ("attachment", "dest_dir")),
+    "check": (True, ()),
+    "mount": (False, ("app",)),
+    "trusts_proxy": (False, ("peer",)),
+}
+
+
+def check_transport(factory: type) -> None:
+    """TypeError, saying what is wrong, if ``factory`` is not a transport class: the
+    required members, and every optional ability it defines, in the documented shape."""
+    name = getattr(factory, "__name__", repr(factory))
+    for attribute in ("kind", "capabilities", "run", "send"):
+        if not hasattr(factory, attribute):
+            raise TypeError(f"{name} is not a transport: it has no {attribute!r}")
+    if not isinstance(factory.capabilities, Capabilities):
+        raise TypeError(f"{name}.capabilities must be a Capabilities(...)")
+    for method, (is_async, params) in _SHAPES.items():
+        member = inspect.getattr_static(factory, method, None)
+        if member is None:
+            continue
+        arguments = ", ".join(("self", *params))
+        shape = f"{'async ' if is_async else ''}def {method}({arguments})"
+        function = member.__func__ if isinstance(member, staticmethod | classmethod) else member
+        if not callable(function) or inspect.iscoroutinefunction(function) != is_async:
+            raise TypeError(f"{name}.{method} must be `{shape}`")
+        try:
+            inspect.signature(function).bind(None, *params)
+        except TypeError:
+            raise TypeError(f"{name}.{method} must be `{shape}`") from None
 
 
 DEFAULT_LISTEN = "127.0.0.1:8765"
@@ -226,5 +307,7 @@ def load_transport(kind: str) -> TransportFactory:
     """Import the transport class for ``kind``; only now is its module (and its SDK) loaded."""
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == kind:
-            return ep.load()
+            factory = ep.load()
+            check_transport(factory)
+            return factory
     raise UnknownChannelKind(kind, available_kinds())
