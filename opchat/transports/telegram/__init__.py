@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hmac
 import json
 import logging
 import time
@@ -57,6 +56,7 @@ from opchat.transports import (
     error_summary,
     parse_listen,
 )
+from opchat.transports.files import load_secret, safe_name, same_secret, write_private
 from opchat.transports.telegram.api import (
     DEFAULT_API_BASE,
     TOKEN_SHAPE,
@@ -69,7 +69,6 @@ from opchat.transports.telegram.api import (
     receive_trouble,
     send_error,
 )
-from opchat.transports.telegram.files import load_secret, safe_name, write_private
 from opchat.transports.telegram.text import MAX_CAPTION, MAX_TEXT, split_text, utf16_len
 from opchat.transports.telegram.updates import ALLOWED_UPDATES, Batch, convert_updates
 
@@ -309,7 +308,8 @@ class TelegramTransport:
 
     def _webhook_secret(self) -> str:
         if self._secret is None:
-            self._secret = load_secret(self.data_dir, self.name)
+            self._secret = load_secret(self.data_dir / f"telegram-{self.name}.secret",
+                                       self.data_dir)
         return self._secret
 
     def _mount(self, app: web.Application) -> None:
@@ -319,8 +319,7 @@ class TelegramTransport:
     async def _webhook(self, request: web.Request) -> web.Response:
         from aiohttp import web
 
-        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
-        if not hmac.compare_digest(given, self._webhook_secret().encode()):
+        if not same_secret(request.headers.get(SECRET_HEADER, ""), self._webhook_secret()):
             return web.Response(status=401, text="wrong or missing secret token\n")
         sink = self._sink
         if sink is None:  # the channel is still starting: Telegram will try again

@@ -37,7 +37,6 @@ import inspect
 import ipaddress
 import json
 import logging
-import os
 import re
 import secrets
 import time
@@ -47,7 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from opchat.config import ChannelSettings, private_modes
+from opchat.config import ChannelSettings
 from opchat.hours import WorkingHours, timezone
 from opchat.model import (
     Direction,
@@ -64,6 +63,7 @@ from opchat.transports import (
     Delivery,
     Sink,
     error_summary,
+    files,
     parse_listen,
 )
 
@@ -102,20 +102,7 @@ VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 def load_secret(data_dir: Path) -> bytes:
     """The data dir's web chat secret, created (0600) on first use."""
-    path = Path(data_dir) / SECRET_FILENAME
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, private_modes(data_dir)[0])
-    except FileExistsError:
-        text = path.read_text().strip()
-        if len(text) < 32:
-            raise ValueError(f"{path} is too short to be a secret; delete it to make a new one"
-                             ) from None
-        return text.encode()
-    secret = secrets.token_hex(32)
-    with os.fdopen(fd, "w") as file:
-        file.write(secret + "\n")
-    os.chmod(path, private_modes(data_dir)[0])  # 0600, or 0660 in a group-shared dir
-    return secret.encode()
+    return files.load_secret(Path(data_dir) / SECRET_FILENAME, data_dir).encode()
 
 
 class Tokens:

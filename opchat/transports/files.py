@@ -1,15 +1,18 @@
-"""Files on our side: downloaded attachments and the webhook's secret.
+"""What every channel needs on our side: files it downloads, the secrets it keeps,
+and the checks of what a webhook's sender signs.
 
 Nothing a platform sends decides where a file lands: the name is built from
 a digest of the file's handle and a cleaned copy of its file name, inside the
-directory the caller gave. Files are written 0600 under a temporary name and
-renamed when complete, so a half-downloaded file never passes for a whole one.
+directory the caller gave. Files are written with the data dir's private mode
+under a temporary name and renamed when complete, so a half-downloaded file
+never passes for a whole one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import mimetypes
 import os
 import secrets
@@ -22,7 +25,7 @@ from opchat.model import Attachment
 
 MAX_NAME = 80  # characters of the customer's file name kept in ours
 
-# mimetypes' answers for the types Telegram sends, where they are odd or missing.
+# mimetypes' answers for the types platforms send, where they are odd or missing.
 EXTENSIONS = {"image/jpeg": ".jpg", "audio/ogg": ".ogg", "audio/mpeg": ".mp3",
               "video/mp4": ".mp4", "image/webp": ".webp", "video/webm": ".webm",
               "application/x-tgsticker": ".tgs"}
@@ -69,13 +72,11 @@ async def write_private(target: Path, chunks: AsyncIterator[bytes],
     return size
 
 
-def load_secret(data_dir: Path, channel: str) -> str:
-    """The webhook secret of this channel, created (0600) on first use.
-
-    Telegram sends it back in ``X-Telegram-Bot-Api-Secret-Token`` with every
-    update; it may use only ``A-Z a-z 0-9 _ -``, which token_urlsafe gives.
-    """
-    path = Path(data_dir) / f"telegram-{channel}.secret"
+def load_secret(path: Path, data_dir: Path) -> str:
+    """The secret kept in ``path``, created on first use (the data dir's private mode,
+    0600 or 0660 in a group-shared dir). A webhook secret Telegram sends back may use only
+    ``A-Z a-z 0-9 _ -``, which token_urlsafe gives; the file must hold at least 32 such
+    characters, or it is refused (ValueError) rather than used."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, private_modes(data_dir)[0])
     except FileExistsError:
@@ -88,5 +89,27 @@ def load_secret(data_dir: Path, channel: str) -> str:
     secret = secrets.token_urlsafe(32)
     with os.fdopen(fd, "w") as file:
         file.write(secret + "\n")
-    os.chmod(path, private_modes(data_dir)[0])
+    os.chmod(path, private_modes(data_dir)[0])  # whatever the umask did
     return secret
+
+
+def same_secret(given: str | bytes, expected: str | bytes) -> bool:
+    """Whether a secret a request carries is ours, in constant time (no early exit that
+    would tell an attacker how much of it was right)."""
+    if isinstance(given, str):
+        given = given.encode("utf-8", "replace")
+    if isinstance(expected, str):
+        expected = expected.encode()
+    return hmac.compare_digest(given, expected)
+
+
+def signed_by(secret: str | bytes, body: bytes, signature: str | None,
+              prefix: str = "sha256=") -> bool:
+    """Whether ``signature`` ("sha256=<hex>", as Meta's X-Hub-Signature-256) is the
+    HMAC-SHA256 of the raw ``body`` under ``secret``; checked in constant time, before
+    the body is parsed."""
+    if not signature or not signature.startswith(prefix):
+        return False
+    key = secret.encode() if isinstance(secret, str) else secret
+    wanted = prefix + hmac.new(key, body, hashlib.sha256).hexdigest()
+    return same_secret(signature.strip().lower(), wanted)
