@@ -42,7 +42,13 @@ from typing import Any
 import platformdirs
 
 from opchat.i18n import SUPPORTED_LANGUAGES, _, normalize_language
-from opchat.transports import available_kinds, parse_listen  # the contract only: no SDK
+from opchat.transports import (  # the contract only: no SDK
+    Option,
+    OptionProblem,
+    available_kinds,
+    channel_options,
+    parse_listen,
+)
 
 __all__ = [
     "AutoAnswers",
@@ -282,31 +288,8 @@ _MENU: dict[str, type] = {"text": str, "options": list, "handoff": str}
 _MENU_OPTION: dict[str, type] = {"label": str, "reply": str, "operator": bool}
 AUTO_OPTIONS = ("hours", "timezone", "away_message", "greeting_message", "menu", "language")
 
-# The options each built-in channel kind reads, with the check its value gets here: a
-# misspelt key or a bad value is a config error at load, not a channel DOWN later. Kept
-# as data, without importing the transports (and their SDKs). A kind from a plugin is
-# not listed: its options are its own business. Every kind also takes AUTO_OPTIONS.
-CHANNEL_OPTIONS: dict[str, dict[str, str]] = {
-    "telegram": {
-        "token": "token", "token_env": "variable", "api_base": "url", "webhook_url": "url",
-        "listen": "listen", "download_limit": "count", "poll_timeout": "seconds",
-    },
-    "webchat": {
-        "listen": "listen", "path": "text", "origin": "origins", "public_url": "url",
-        "allow_no_origin": "flag", "trust_proxy": "proxies", "sneak_peek": "flag",
-        "greeting": "text", "greetings": "greetings", "operator_name": "text",
-        "operator_photo": "text", "title": "text", "subtitle": "text", "placeholder": "text",
-        "color": "text", "offline_form": "flag", "callback": "flag", "texts": "widget_texts",
-    },
-    "demo": {
-        "interval": "number", "reply_delay": "number", "max_waiting": "count",
-        "patience": "number", "newcomers": "count",
-    },
-}
-# Options whose value is a secret when written in the file (rather than in *_env).
-SECRET_OPTIONS: dict[str, tuple[str, ...]] = {"telegram": ("token",)}
-_SECRET_WORDS = ("token", "secret", "password")  # for kinds from plugins
-TELEGRAM_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")  # as @BotFather gives it
+# Option names that hold a secret, for a kind that declares no options (a plugin's).
+_SECRET_WORDS = ("token", "secret", "password")
 ENVIRONMENT_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # Every binding the operator may remap in [keymap] (the `id` of each Binding in the app,
@@ -710,17 +693,18 @@ class _Reader:
                 problem += " " + _('(did you mean "{guess}"?)', guess=guess[0])
             raise self.error((*where, "kind"), problem)
         options = {key: value for key, value in table.items() if key != "kind"}
-        known = CHANNEL_OPTIONS.get(kind)
+        declared = channel_options(kind)
         for key, value in options.items():
             at = (*where, key)
-            if known is None:  # a plugin's kind: only what every channel shares
+            if declared is None:  # a plugin's kind without declarations: what all share
                 if key.endswith("_env"):  # names the variable that holds the secret
                     self.variable(at, value)
                 continue
             if key in AUTO_OPTIONS:
                 continue  # checked with the automatic answers
-            if key not in known:
-                allowed = [*known, *AUTO_OPTIONS]
+            option = declared.get(key)
+            if option is None:
+                allowed = [*declared.names, *AUTO_OPTIONS]
                 problem = _('unknown setting "{setting}" for a {kind} channel',
                             setting=".".join(at), kind=kind)
                 guess = difflib.get_close_matches(key, allowed, n=1)
@@ -729,112 +713,80 @@ class _Reader:
                 else:
                     problem += " " + _("(it takes: {keys})", keys=", ".join(allowed))
                 raise self.error(at, problem)
-            self.option(at, known[key], value)
-        if kind == "telegram":
-            self.telegram(where, options)
+            self.option(at, option, value)
+        if declared is not None and declared.check is not None:
+            try:
+                declared.check(options, ".".join(where))
+            except OptionProblem as problem:
+                raise self.error((*where, *problem.at), problem.problem) from None
         return ChannelSettings(name=name, kind=kind, options=options)
 
-    def option(self, where: tuple[str, ...], check: str, value: Any) -> None:
-        """One channel option's value, as strictly as `opchat channel add` checks it."""
+    def option(self, where: tuple[str, ...], option: Option, value: Any) -> None:
+        """One channel option's value, as strictly as `opchat channel add` checks it: its
+        kind here, then what the channel's own declaration checks."""
         setting = ".".join(where)
-        if check == "text":
+        kind = option.kind
+        if kind == "text":
             self.typed(where, value, str)
-        elif check == "flag":
+        elif kind == "flag":
             self.typed(where, value, bool)
-        elif check in ("count", "seconds"):
-            least = 1 if check == "seconds" else 0
+        elif kind in ("count", "seconds"):
+            least = 1 if kind == "seconds" else 0
             if self.typed(where, value, int) < least:
                 raise self.error(where, _("{setting} must be at least {least}, not {value}",
                                           setting=setting, least=least, value=value))
-        elif check == "number":
+        elif kind == "number":
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise self.error(where, _("{setting} must be a number above 0, not {value}",
                                           setting=setting, value=_describe(value)))
-        elif check == "variable":
+        elif kind == "variable":
             self.variable(where, value)
-        elif check == "token":
-            token = self.typed(where, value, str).strip()
-            if token and not TELEGRAM_TOKEN.fullmatch(token):  # "": token_env then
-                raise self.error(where, _(
-                    "{setting} is not a bot token: @BotFather gives one like "
-                    "123456789:AAE-x1y2… (digits, a colon, then letters)", setting=setting))
-        elif check == "listen":
+        elif kind == "listen":
             try:
                 parse_listen(self.typed(where, value, str))
             except ValueError:
                 raise self.error(where, _(
                     '{setting}: {value} is not host:port (like "127.0.0.1:8765")',
                     setting=setting, value=_describe(value))) from None
-        elif check == "url":
+        elif kind == "url":
             if not _is_url(self.typed(where, value, str)):
                 raise self.error(where, _("{setting}: {value} is not like https://host/path",
                                           setting=setting, value=_describe(value)))
-        elif check == "origins":
-            for origin in [value] if isinstance(value, str) else self.typed(where, value, list):
-                if not (isinstance(origin, str) and _is_url(origin)
-                        and origin.rstrip("/").count("/") == 2):
-                    raise self.error(where, _(
-                        "{setting}: {origin} is not a site like https://shop.example",
-                        setting=setting, origin=_describe(origin)))
-        elif check == "proxies":
-            self.proxies(where, value)
-        elif check == "widget_texts":
-            self.widget_texts(where, value)
-        elif check == "greetings":
-            for prefix, greeting in self.typed(where, value, dict).items():
-                if not prefix.startswith("/") or not isinstance(greeting, str):
-                    raise self.error(where, _(
-                        '{setting} must be a table like {{ "/pricing" = "Questions about '
-                        'prices?" }}', setting=setting))
-
-    def widget_texts(self, where: tuple[str, ...], value: Any) -> None:
-        """``[channels.NAME.texts.LANG]``: the web chat widget's words per language."""
-        # Plain data at the top of the module; aiohttp is imported only when serving.
-        from opchat.transports.webchat import LIST_TEXTS, TEXT_KEYS, TEXT_LANGUAGES
-
-        for language, words in self.typed(where, value, dict).items():
-            at = (*where, language)
-            if language not in TEXT_LANGUAGES:
-                raise self.error(at, _(
-                    'unknown language "{setting}": the widget speaks {languages}',
-                    setting=".".join(at), languages=", ".join(TEXT_LANGUAGES)))
-            for key, text in self.typed(at, words, dict).items():
-                if key not in TEXT_KEYS:
-                    guess = difflib.get_close_matches(key, TEXT_KEYS, n=1)
-                    problem = _('unknown text "{setting}"', setting=".".join((*at, key))) + " " + (
-                        _('(did you mean "{guess}"?)', guess=guess[0]) if guess
-                        else _("(it takes: {keys})", keys=", ".join(TEXT_KEYS)))
-                    raise self.error((*at, key), problem)
-                if key in LIST_TEXTS:
-                    for item in self.typed((*at, key), text, list):
-                        self.typed((*at, key), item, str)
-                else:
-                    self.typed((*at, key), text, str)
+        elif kind == "list":
+            self.typed(where, value, list)
+        elif kind == "table":
+            self.typed(where, value, dict)
+        if option.check is not None:
+            try:
+                option.check(value, setting)
+            except OptionProblem as problem:
+                raise self.error((*where, *problem.at), problem.problem) from None
 
     def variable(self, where: tuple[str, ...], value: Any) -> None:
         if not ENVIRONMENT_VARIABLE.fullmatch(self.typed(where, value, str)):
             raise self.error(where, _("{setting}: {value} is not an environment variable name",
                                       setting=".".join(where), value=_describe(value)))
 
-    def proxies(self, where: tuple[str, ...], value: Any) -> None:
-        import ipaddress
 
-        if isinstance(value, bool):
-            return
-        for item in [value] if isinstance(value, str) else self.typed(where, value, list):
-            try:
-                ipaddress.ip_network(str(item).strip(), strict=False)
-            except ValueError:
-                raise self.error(where, _(
-                    "{setting}: {value} is not an IP address or network",
-                    setting=".".join(where), value=_describe(item))) from None
+def expect(value: Any, kind: type, setting: str, at: tuple[str, ...] = ()) -> Any:
+    """``value`` if it has the TOML type ``kind``; else OptionProblem saying what it must
+    be (for a channel option's own checks: see `opchat.transports.Option`)."""
+    from opchat.transports import OptionProblem
 
-    def telegram(self, where: tuple[str, ...], options: dict[str, Any]) -> None:
-        webhook = str(options.get("webhook_url") or "")
-        if webhook.startswith("http://") and not options.get("api_base"):
-            raise self.error((*where, "webhook_url"), _(
-                "channels.{name}.webhook_url: Telegram sends webhooks only to https:// "
-                "addresses", name=where[-1]))
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise OptionProblem(_("{setting} must be {kind}, not {value}", setting=setting,
+                          kind=_type_words(kind), value=_describe(value)), at)
+
+
+def describe_value(value: Any) -> str:
+    """A value as the config file would write it, for error messages."""
+    return _describe(value)
+
+
+def is_url(text: str) -> bool:
+    """An http(s) address with a host, as `opchat channel add` takes it."""
+    return _is_url(text)
 
 
 def _describe(value: Any) -> str:
@@ -916,8 +868,10 @@ def secrets_in_file(settings: Settings) -> list[str]:
     found = []
     for channel in settings.channels:
         for key, value in channel.options.items():
-            if key in CHANNEL_OPTIONS.get(channel.kind, {}):
-                secret = key in SECRET_OPTIONS.get(channel.kind, ())
+            declared = channel_options(channel.kind)
+            if declared is not None:
+                option = declared.get(key)
+                secret = option is not None and option.secret
             else:
                 secret = not key.endswith("_env") and any(word in key
                                                           for word in _SECRET_WORDS)

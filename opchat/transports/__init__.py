@@ -17,8 +17,9 @@ See ``docs/PLUGINS.md`` for a complete example.
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -282,6 +283,78 @@ def error_summary(exc: BaseException) -> str:
     text = redact(str(exc)).strip()
     text = text.splitlines()[0] if text else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# Options ------------------------------------------------------------------------------
+# Each channel kind declares the options of its `[channels.NAME]` table once. The config
+# checks a table against them when it loads (a misspelt key or a bad value is an error
+# with file, line and key, not a channel DOWN later), without importing the transport:
+# the declaration is found through the entry-point group OPTIONS_GROUP, in a module light
+# enough for every process to import.
+
+OPTIONS_GROUP = "opchat.channel_options"
+
+# What an Option's ``kind`` checks before its own ``check``: the value's TOML type and,
+# for some, its form.
+OPTION_KINDS = ("text", "flag", "count", "seconds", "number", "variable", "listen", "url",
+                "list", "table", "any")
+
+
+class OptionProblem(ValueError):
+    """A channel option's value is wrong. ``at``: the keys below the option where the
+    mistake is (for a table, so the config error points at its line)."""
+
+    def __init__(self, problem: str, at: tuple[str, ...] = ()) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.at = at
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One option of a channel kind."""
+
+    name: str
+    kind: str = "text"  # one of OPTION_KINDS
+    help: str = ""  # one line, English (Russian through opchat.i18n)
+    secret: bool = False  # a secret when written in the file; `NAME_env` names a variable
+    # More than ``kind`` checks: called with the value and the setting's dotted name;
+    # raises OptionProblem saying what is wrong.
+    check: Callable[[Any, str], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OptionSet:
+    """What a channel kind's table may hold."""
+
+    options: tuple[Option, ...]
+    # Rules across options (e.g. a webhook needs https), called with the whole table;
+    # raises OptionProblem with ``at`` naming the option at fault.
+    check: Callable[[Mapping[str, Any], str], None] | None = None
+
+    def get(self, name: str) -> Option | None:
+        return next((option for option in self.options if option.name == name), None)
+
+    @property
+    def names(self) -> list[str]:
+        return [option.name for option in self.options]
+
+
+@functools.cache
+def channel_options(kind: str) -> OptionSet | None:
+    """The options ``kind`` declares, or None for a kind that declares none (a plugin
+    that leaves its options to itself). Imports only the declaring module."""
+    for ep in entry_points(group=OPTIONS_GROUP):
+        if ep.name == kind:
+            declared = ep.load()
+            if not isinstance(declared, OptionSet):
+                raise TypeError(f"{ep.value} is not an OptionSet")
+            for option in declared.options:
+                if option.kind not in OPTION_KINDS:
+                    raise TypeError(f"{ep.value}: option {option.name!r} has an unknown "
+                                    f"kind {option.kind!r} (one of {', '.join(OPTION_KINDS)})")
+            return declared
+    return None
 
 
 class TransportFactory(Protocol):

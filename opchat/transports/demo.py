@@ -33,7 +33,7 @@ from typing import ClassVar
 
 from opchat.config import ChannelSettings
 from opchat.model import Direction, Health, InboundMessage, MessageState, OutboundMessage
-from opchat.transports import Capabilities, Delivery, Rejected, Sink
+from opchat.transports import Capabilities, Delivery, Option, OptionSet, Rejected, Sink
 
 LONG_LINE = "Вот полный список того, что я заказывала: " + ", ".join(
     f"позиция {n} (артикул {1000 + n})" for n in range(1, 40)
@@ -116,8 +116,18 @@ RETURNING = {
 NUDGE = {"ru": "Алло? Есть кто-нибудь?", "en": "Hello? Anyone there?"}
 
 
+OPTIONS = OptionSet((
+    Option("interval", "number", "seconds between customers writing, about"),
+    Option("reply_delay", "number", "seconds before a customer answers back"),
+    Option("max_waiting", "count", "at most this many customers wait at once"),
+    Option("patience", "number", "seconds a waiting customer keeps waiting"),
+    Option("newcomers", "count", "how many new customers come over time"),
+))
+
+
 class DemoTransport:
     kind: ClassVar[str] = "demo"
+    options: ClassVar[OptionSet] = OPTIONS
     capabilities: ClassVar[Capabilities] = Capabilities(typing=True, max_len=4096)
 
     def __init__(self, channel: ChannelSettings, data_dir: Path, *,

@@ -50,6 +50,7 @@ from opchat.transports import (
     DEFAULT_LISTEN,
     Capabilities,
     Delivery,
+    OptionSet,
     Rejected,
     Retry,
     Sink,
@@ -59,7 +60,6 @@ from opchat.transports import (
 from opchat.transports.files import load_secret, safe_name, same_secret, write_private
 from opchat.transports.telegram.api import (
     DEFAULT_API_BASE,
-    TOKEN_SHAPE,
     CheckFailed,
     RawGetUpdates,
     check_failure,
@@ -69,6 +69,7 @@ from opchat.transports.telegram.api import (
     receive_trouble,
     send_error,
 )
+from opchat.transports.telegram.options import OPTIONS, TOKEN_SHAPE
 from opchat.transports.telegram.text import MAX_CAPTION, MAX_TEXT, split_text, utf16_len
 from opchat.transports.telegram.updates import ALLOWED_UPDATES, Batch, convert_updates
 
@@ -97,6 +98,7 @@ def _whole_number(options: dict[str, Any], key: str, default: int) -> int:
 
 class TelegramTransport:
     kind: ClassVar[str] = "telegram"
+    options: ClassVar[OptionSet] = OPTIONS
     capabilities: ClassVar[Capabilities] = Capabilities(
         media=True, edits=True, typing=True, buttons=True, max_len=MAX_TEXT)
 

@@ -7,7 +7,6 @@ which the hub loads only when a Telegram channel is configured.
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,7 +35,6 @@ from opchat.model import Health
 from opchat.transports import Rejected, Retry
 
 DEFAULT_API_BASE = "https://api.telegram.org"
-TOKEN_SHAPE = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")  # what @BotFather gives: 123456:ABC-def...
 TOKEN_REFUSED = "the token was refused ({code}): copy it again from @BotFather"
 
 

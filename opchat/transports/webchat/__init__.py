@@ -61,6 +61,9 @@ from opchat.transports import (
     DEFAULT_LISTEN,
     Capabilities,
     Delivery,
+    Option,
+    OptionProblem,
+    OptionSet,
     Sink,
     error_summary,
     files,
@@ -398,6 +401,7 @@ PHONE = re.compile(r"\+?[0-9][0-9 ().\-]*")
 
 class WebChatTransport:
     kind: ClassVar[str] = "webchat"
+    options: ClassVar[OptionSet]  # OPTIONS, at the end of this module
     capabilities: ClassVar[Capabilities] = Capabilities(typing=True, max_len=MAX_TEXT)
     # A socket that has not said a valid hello by then is closed: it holds one of the
     # IP's few sockets and the hub's file descriptors, and no browser of ours waits.
@@ -1100,3 +1104,90 @@ def snippet(channel: ChannelSettings) -> str:
 
 def widget_files() -> Iterable[Path]:
     return [STATIC / "widget.js", STATIC / "widget.css"]
+
+
+# The channel's options, as the config checks them --------------------------------------
+
+
+def _check_origins(value: Any, setting: str) -> None:
+    from opchat.config import describe_value, expect, is_url
+    from opchat.i18n import _
+
+    for origin in [value] if isinstance(value, str) else expect(value, list, setting):
+        if not (isinstance(origin, str) and is_url(origin)
+                and origin.rstrip("/").count("/") == 2):
+            raise OptionProblem(_("{setting}: {origin} is not a site like https://shop.example",
+                                  setting=setting, origin=describe_value(origin)))
+
+
+def _check_proxies(value: Any, setting: str) -> None:
+    from opchat.config import describe_value, expect
+    from opchat.i18n import _
+
+    if isinstance(value, bool):
+        return
+    for item in [value] if isinstance(value, str) else expect(value, list, setting):
+        try:
+            ipaddress.ip_network(str(item).strip(), strict=False)
+        except ValueError:
+            raise OptionProblem(_("{setting}: {value} is not an IP address or network",
+                                  setting=setting, value=describe_value(item))) from None
+
+
+def _check_greetings(value: Any, setting: str) -> None:
+    from opchat.i18n import _
+
+    for prefix, greeting in value.items():
+        if not prefix.startswith("/") or not isinstance(greeting, str):
+            raise OptionProblem(_('{setting} must be a table like {{ "/pricing" = "Questions '
+                                  'about prices?" }}', setting=setting))
+
+
+def _check_texts(value: Any, setting: str) -> None:
+    """``[channels.NAME.texts.LANG]``: the widget's words per language."""
+    import difflib
+
+    from opchat.config import expect
+    from opchat.i18n import _
+
+    for language, words in value.items():
+        at = f"{setting}.{language}"
+        if language not in TEXT_LANGUAGES:
+            raise OptionProblem(_('unknown language "{setting}": the widget speaks {languages}',
+                                  setting=at, languages=", ".join(TEXT_LANGUAGES)), (language,))
+        for key, text in expect(words, dict, at, (language,)).items():
+            where = (language, key)
+            if key not in TEXT_KEYS:
+                guess = difflib.get_close_matches(key, TEXT_KEYS, n=1)
+                raise OptionProblem(_('unknown text "{setting}"', setting=f"{at}.{key}") + " " + (
+                    _('(did you mean "{guess}"?)', guess=guess[0]) if guess
+                    else _("(it takes: {keys})", keys=", ".join(TEXT_KEYS))), where)
+            if key in LIST_TEXTS:
+                for item in expect(text, list, f"{at}.{key}", where):
+                    expect(item, str, f"{at}.{key}", where)
+            else:
+                expect(text, str, f"{at}.{key}", where)
+
+
+OPTIONS = OptionSet((
+    Option("listen", "listen", "host:port the widget and its socket are served on"),
+    Option("path", "text", "a path prefix, when a proxy serves the chat under one"),
+    Option("origin", "any", "the sites whose pages may open the chat", check=_check_origins),
+    Option("public_url", "url", "the address browsers reach the chat at, behind a proxy"),
+    Option("allow_no_origin", "flag", "accept sockets that send no Origin (not browsers)"),
+    Option("trust_proxy", "any", "reverse proxies whose X-Forwarded-For is believed",
+           check=_check_proxies),
+    Option("sneak_peek", "flag", "show operators what the visitor is typing"),
+    Option("greeting", "text", "the first words the widget shows"),
+    Option("greetings", "table", "greetings by page path", check=_check_greetings),
+    Option("operator_name", "text", "the name visitors see on replies"),
+    Option("operator_photo", "text", "a picture beside that name"),
+    Option("title", "text", "the widget's title"),
+    Option("subtitle", "text", "the line under the title"),
+    Option("placeholder", "text", "the text in the empty message box"),
+    Option("color", "text", "the widget's colour, like #2563eb"),
+    Option("offline_form", "flag", "offer a form when nobody is online"),
+    Option("callback", "flag", "offer \"call me back\""),
+    Option("texts", "table", "the widget's words per language", check=_check_texts),
+))
+WebChatTransport.options = OPTIONS
