@@ -1029,3 +1029,50 @@ MESSAGES.update({
     "customer wrote": "клиент написал",
     "edit of a hidden message": "правка скрытого сообщения",
 })
+
+# Telegram: what its errors and checks mean, in the status bar, on failed replies and in
+# `opchat channel test`
+MESSAGES.update({
+    "no answer in time": "нет ответа вовремя",
+    "the name does not resolve": "имя не находится в DNS",
+    "connection refused": "соединение отклонено",
+    "the server closed the connection": "сервер закрыл соединение",
+    "no description given": "без объяснения",
+    "no reason given": "без объяснения",
+    "the token was refused ({code}): copy it again from @BotFather":
+        "токен отклонён ({code}): скопируйте его заново у @BotFather",
+    "Telegram's server failed: {said}": "сбой на сервере Telegram: {said}",
+    "cannot reach {host}: {reason}": "нет связи с {host}: {reason}",
+    "Telegram says: {said}": "Telegram отвечает: {said}",
+    "a webhook is set for this bot (409 conflict); opchat is polling":
+        "у бота установлен вебхук (409 conflict), а opchat опрашивает",
+    "another program is reading this bot's updates (409 conflict): only one may":
+        "обновления этого бота читает другая программа (409 conflict): можно только одной",
+    "Telegram asks to wait {seconds} s (429)": "Telegram просит подождать {seconds} с (429)",
+    "{host} answered something that is not JSON": "{host} ответил не JSON",
+    "; {done} of {total} parts had arrived": "; из {total} частей дошло {done}",
+    "Telegram asks to wait {seconds} s (429 too many requests)":
+        "Telegram просит подождать {seconds} с (429, слишком много запросов)",
+    "the customer blocked the bot, or cannot be written to (403: {said})":
+        "клиент заблокировал бота, или ему нельзя написать (403: {said})",
+    "the group became supergroup {chat}": "группа стала супергруппой {chat}",
+    "Telegram refused the message (400: {said})": "Telegram отклонил сообщение (400: {said})",
+    "the file is too large for Telegram (413)": "файл слишком велик для Telegram (413)",
+    "the connection broke while sending ({reason}): it may or may not have arrived":
+        "связь оборвалась во время отправки ({reason}): неизвестно, дошло ли оно",
+    "{host}'s answer could not be read: it may or may not have arrived":
+        "ответ {host} не удалось прочитать: неизвестно, дошло ли сообщение",
+    "no answer from {host} in {seconds} s (timeout)":
+        "{host} не ответил за {seconds} с (тайм-аут)",
+    "(network)": "(сеть)",
+    "{host} answered something that is not the Bot API (is api_base right?)":
+        "{host} ответил не как Bot API (верен ли api_base?)",
+    "Telegram asks to wait {seconds} s (429); try again later":
+        "Telegram просит подождать {seconds} с (429); попробуйте позже",
+    "Telegram cannot deliver to the webhook: {reason}":
+        "Telegram не может доставить на вебхук: {reason}",
+    "webhook {url}": "вебхук {url}",
+    "long polling": "long polling",
+    "reached @{username} (id {id}, {name}); {how}":
+        "бот @{username} отвечает (id {id}, {name}); {how}",
+})

@@ -1239,6 +1239,29 @@ def test_an_error_without_a_description_is_said_not_crashed_on(error: str) -> No
     assert trouble.detail and "None" not in trouble.detail
 
 
+def test_what_telegram_troubles_mean_is_said_in_russian_too() -> None:
+    import aiogram.exceptions
+    from aiogram.methods import GetMe, SendMessage
+
+    from opchat import i18n
+    from opchat.transports.telegram.api import receive_trouble, send_error
+
+    before = i18n.current_language()
+    i18n.set_language("ru")
+    try:
+        refused = aiogram.exceptions.TelegramUnauthorizedError(method=GetMe(),
+                                                               message="Unauthorized")
+        trouble = receive_trouble(refused, "api.telegram.org", 1, (1.0,), 60.0)
+        assert trouble.detail == "токен отклонён (401): скопируйте его заново у @BotFather"
+        blocked = aiogram.exceptions.TelegramForbiddenError(
+            method=SendMessage(chat_id=1, text="hi"), message="Forbidden: bot was blocked")
+        error = send_error(blocked, "api.telegram.org", 1, 2)
+        assert str(error) == ("клиент заблокировал бота, или ему нельзя написать (403: "
+                              "Forbidden: bot was blocked); из 2 частей дошло 1")
+    finally:
+        i18n.set_language(before)
+
+
 async def test_a_lone_surrogate_between_good_updates_stops_nothing(tmp_path: Path,
                                                                     api: BotAPI) -> None:
     # The stand-in's JSON carries "\ud800" as Telegram's would; SQLite refuses it raw.

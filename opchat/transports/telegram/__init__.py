@@ -242,8 +242,11 @@ class TelegramTransport:
             failed_at = info.last_error_date.timestamp() if info.last_error_date else 0.0
             if failed_at > checked:
                 # Telegram could not deliver to us (proxy down, bad certificate...).
-                self._report(sink, Health.DEGRADED, "Telegram cannot deliver to the webhook: "
-                             f"{info.last_error_message or 'no reason given'}")
+                from opchat.i18n import _
+
+                self._report(sink, Health.DEGRADED, _(
+                    "Telegram cannot deliver to the webhook: {reason}",
+                    reason=info.last_error_message or _("no reason given")))
             elif not self._store_failing:  # that one ends with the next stored update
                 self._healthy(sink, detail)
             checked = time.time()
@@ -495,8 +498,12 @@ class TelegramTransport:
         finally:
             with contextlib.suppress(Exception):
                 await self.bot.session.close()
-        how = f"webhook {self.webhook_url}" if self.webhook_url else "long polling"
-        return f"reached @{me.username} (id {me.id}, {me.first_name}); {how}"
+        from opchat.i18n import _
+
+        how = (_("webhook {url}", url=self.webhook_url) if self.webhook_url
+               else _("long polling"))
+        return _("reached @{username} (id {id}, {name}); {how}", username=me.username,
+                 id=me.id, name=me.first_name, how=how)
 
 
 def _offset(cursor: str | None) -> int:

@@ -31,11 +31,11 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import GetUpdates
 
+from opchat.i18n import _
 from opchat.model import Health
 from opchat.transports import Rejected, Retry
 
 DEFAULT_API_BASE = "https://api.telegram.org"
-TOKEN_REFUSED = "the token was refused ({code}): copy it again from @BotFather"
 
 
 class RawGetUpdates(GetUpdates):
@@ -71,13 +71,13 @@ def network_reason(exc: BaseException) -> str:
     """Why a request did not get through, in a few words."""
     cause = exc.__cause__
     if isinstance(cause, asyncio.TimeoutError | TimeoutError):
-        return "no answer in time"
+        return _("no answer in time")
     if isinstance(cause, aiohttp.ClientConnectorDNSError):
-        return "the name does not resolve"
+        return _("the name does not resolve")
     if isinstance(cause, aiohttp.ClientConnectorError):
-        return cause.strerror or "connection refused"
+        return cause.strerror or _("connection refused")
     if isinstance(cause, aiohttp.ServerDisconnectedError):
-        return "the server closed the connection"
+        return _("the server closed the connection")
     if isinstance(cause, aiohttp.ClientError):
         return str(cause) or type(cause).__name__
     return getattr(exc, "message", "") or str(exc)
@@ -88,9 +88,25 @@ def surely_not_sent(exc: BaseException) -> bool:
     return isinstance(exc.__cause__, aiohttp.ClientConnectorError)
 
 
+def _token_refused(code: str) -> str:
+    return _("the token was refused ({code}): copy it again from @BotFather", code=code)
+
+
+def _server_failed(exc: TelegramAPIError) -> str:
+    return _("Telegram's server failed: {said}", said=_said(exc))
+
+
+def _unreachable(host: str, exc: BaseException) -> str:
+    return _("cannot reach {host}: {reason}", host=host, reason=network_reason(exc))
+
+
+def _telegram_says(exc: TelegramAPIError) -> str:
+    return _("Telegram says: {said}", said=_said(exc))
+
+
 def _said(exc: TelegramAPIError) -> str:
     # {"ok": false} may come without a description: aiogram then holds None.
-    return (exc.message or "").strip() or "no description given"
+    return (exc.message or "").strip() or _("no description given")
 
 
 # Receiving -------------------------------------------------------------------------------
@@ -111,25 +127,26 @@ def receive_trouble(exc: BaseException, host: str, failures: int,
     step = backoff[min(failures, len(backoff)) - 1] if failures else backoff[0]
     if isinstance(exc, TelegramUnauthorizedError | TelegramNotFound):
         code = "401" if isinstance(exc, TelegramUnauthorizedError) else "404"
-        return Trouble(Health.DOWN, TOKEN_REFUSED.format(code=code), slow)
+        return Trouble(Health.DOWN, _token_refused(code), slow)
     if isinstance(exc, TelegramConflictError):
         if "webhook" in (exc.message or ""):
-            detail = "a webhook is set for this bot (409 conflict); opchat is polling"
+            detail = _("a webhook is set for this bot (409 conflict); opchat is polling")
         else:
-            detail = ("another program is reading this bot's updates (409 conflict): "
-                      "only one may")
+            detail = _("another program is reading this bot's updates (409 conflict): "
+                       "only one may")
         return Trouble(Health.DOWN, detail, step)
     if isinstance(exc, TelegramRetryAfter):
-        return Trouble(Health.DEGRADED, f"Telegram asks to wait {exc.retry_after} s (429)",
-                       float(exc.retry_after))
+        return Trouble(Health.DEGRADED, _("Telegram asks to wait {seconds} s (429)",
+                                          seconds=exc.retry_after), float(exc.retry_after))
     if isinstance(exc, TelegramServerError):
-        return Trouble(Health.DEGRADED, f"Telegram's server failed: {_said(exc)}", step)
+        return Trouble(Health.DEGRADED, _server_failed(exc), step)
     if isinstance(exc, TelegramNetworkError):
-        return Trouble(Health.DEGRADED, f"cannot reach {host}: {network_reason(exc)}", step)
+        return Trouble(Health.DEGRADED, _unreachable(host, exc), step)
     if isinstance(exc, ClientDecodeError):
-        return Trouble(Health.DEGRADED, f"{host} answered something that is not JSON", step)
+        return Trouble(Health.DEGRADED, _("{host} answered something that is not JSON",
+                                          host=host), step)
     if isinstance(exc, TelegramAPIError):
-        return Trouble(Health.DEGRADED, f"Telegram says: {_said(exc)}", step)
+        return Trouble(Health.DEGRADED, _telegram_says(exc), step)
     raise exc
 
 
@@ -138,36 +155,38 @@ def receive_trouble(exc: BaseException, host: str, failures: int,
 
 def send_error(exc: BaseException, host: str, done: int, total: int) -> Exception | None:
     """The outbox's answer to an error from a send: Retry, Rejected, or None (not ours)."""
-    arrived = f"; {done} of {total} parts had arrived" if done else ""
+    arrived = _("; {done} of {total} parts had arrived", done=done, total=total) if done else ""
     if isinstance(exc, TelegramRetryAfter):
-        return Retry(f"Telegram asks to wait {exc.retry_after} s (429 too many requests)",
-                     after=float(exc.retry_after))
+        return Retry(_("Telegram asks to wait {seconds} s (429 too many requests)",
+                       seconds=exc.retry_after), after=float(exc.retry_after))
     if isinstance(exc, TelegramForbiddenError):
-        return Rejected(f"the customer blocked the bot, or cannot be written to "
-                        f"(403: {_said(exc)}){arrived}", unreachable=True)
+        return Rejected(_("the customer blocked the bot, or cannot be written to "
+                          "(403: {said})", said=_said(exc)) + arrived, unreachable=True)
     if isinstance(exc, TelegramMigrateToChat):
-        return Rejected(f"the group became supergroup {exc.migrate_to_chat_id}{arrived}")
+        return Rejected(_("the group became supergroup {chat}",
+                          chat=exc.migrate_to_chat_id) + arrived)
     if isinstance(exc, TelegramBadRequest):
-        return Rejected(f"Telegram refused the message (400: {_said(exc)}){arrived}")
+        return Rejected(_("Telegram refused the message (400: {said})", said=_said(exc))
+                        + arrived)
     if isinstance(exc, TelegramEntityTooLarge):
-        return Rejected(f"the file is too large for Telegram (413){arrived}")
+        return Rejected(_("the file is too large for Telegram (413)") + arrived)
     if isinstance(exc, TelegramUnauthorizedError | TelegramNotFound):
         code = "401" if isinstance(exc, TelegramUnauthorizedError) else "404"
-        return Retry(TOKEN_REFUSED.format(code=code), after=60.0)
+        return Retry(_token_refused(code), after=60.0)
     if isinstance(exc, TelegramServerError):
-        return Retry(f"Telegram's server failed: {_said(exc)}")
+        return Retry(_server_failed(exc))
     if isinstance(exc, TelegramNetworkError):
         if surely_not_sent(exc):
-            return Retry(f"cannot reach {host}: {network_reason(exc)}")
+            return Retry(_unreachable(host, exc))
         # The request went out; whether Telegram took it is unknown. Sending again
         # could give the customer the message twice: the operator decides.
-        return Rejected(f"the connection broke while sending ({network_reason(exc)}): "
-                        f"it may or may not have arrived{arrived}")
+        return Rejected(_("the connection broke while sending ({reason}): it may or may "
+                          "not have arrived", reason=network_reason(exc)) + arrived)
     if isinstance(exc, ClientDecodeError):
-        return Rejected(f"{host}'s answer could not be read: it may or may not have "
-                        f"arrived{arrived}")
+        return Rejected(_("{host}'s answer could not be read: it may or may not have "
+                          "arrived", host=host) + arrived)
     if isinstance(exc, TelegramAPIError):
-        return Retry(f"Telegram says: {_said(exc)}")
+        return Retry(_telegram_says(exc))
     return None
 
 
@@ -181,16 +200,18 @@ class CheckFailed(Exception):
 def check_failure(exc: BaseException, host: str, timeout: float) -> CheckFailed | None:
     if isinstance(exc, TelegramUnauthorizedError | TelegramNotFound):
         code = "401 Unauthorized" if isinstance(exc, TelegramUnauthorizedError) else "404"
-        return CheckFailed(TOKEN_REFUSED.format(code=code))
+        return CheckFailed(_token_refused(code))
     if isinstance(exc, TelegramNetworkError):
         if isinstance(exc.__cause__, asyncio.TimeoutError | TimeoutError):
-            return CheckFailed(f"no answer from {host} in {timeout:.0f} s (timeout)")
-        return CheckFailed(f"cannot reach {host}: {network_reason(exc)} (network)")
+            return CheckFailed(_("no answer from {host} in {seconds} s (timeout)", host=host,
+                                 seconds=f"{timeout:.0f}"))
+        return CheckFailed(_unreachable(host, exc) + " " + _("(network)"))
     if isinstance(exc, ClientDecodeError):
-        return CheckFailed(f"{host} answered something that is not the Bot API "
-                           "(is api_base right?)")
+        return CheckFailed(_("{host} answered something that is not the Bot API "
+                             "(is api_base right?)", host=host))
     if isinstance(exc, TelegramRetryAfter):
-        return CheckFailed(f"Telegram asks to wait {exc.retry_after} s (429); try again later")
+        return CheckFailed(_("Telegram asks to wait {seconds} s (429); try again later",
+                             seconds=exc.retry_after))
     if isinstance(exc, TelegramAPIError):
-        return CheckFailed(f"Telegram says: {_said(exc)}")
+        return CheckFailed(_telegram_says(exc))
     return None
