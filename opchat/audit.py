@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from opchat.i18n import _
-from opchat.model import Event, HiddenItem
+from opchat.model import Event, EventKind, HiddenItem
 from opchat.sanitize import one_line
 
 PAGE = 1000
@@ -57,8 +57,8 @@ def who(event: Event, words: bool = True) -> str:
     if event.operator:
         return one_line(event.operator, 40)
     customer = (
-        event.kind == "conversation.new"
-        or (event.kind == "message.new" and event.data.get("direction") == "in")
+        event.kind == EventKind.CONVERSATION_NEW
+        or (event.kind == EventKind.MESSAGE_NEW and event.data.get("direction") == "in")
         or event.data.get("reason") == "customer wrote"
     )
     if not words:
@@ -125,7 +125,7 @@ def _assign(e: Event) -> str:
 
 
 def _unhidden(e: Event) -> str:
-    text = (_("{message} shown again", message=_message(e)) if e.kind == "message.unhidden"
+    text = (_("{message} shown again", message=_message(e)) if e.kind == EventKind.MESSAGE_UNHIDDEN
             else _("conversation shown again"))
     return text + _because(e)
 
@@ -176,26 +176,26 @@ def _health(e: Event) -> str:
 
 
 _DESCRIBE: dict[str, Callable[[Event], str]] = {
-    "message.new": _message_new,
-    "message.state": _message_state,
-    "message.retrying": _retrying,
-    "message.hidden": lambda e: _("{message} hidden", message=_message(e)) + _because(e),
-    "message.unhidden": _unhidden,
-    "conversation.new": lambda e: _("new conversation"),
-    "conversation.status": _status,
-    "conversation.label": _label,
-    "conversation.read": lambda e: _("marked read"),
-    "conversation.assign": _assign,
-    "conversation.hidden": lambda e: _("conversation hidden"),
-    "conversation.unhidden": _unhidden,
-    "conversation.failed": lambda e: _("reply {message} failed: the conversation waits again",
-                                       message=_message(e)),
-    "conversation.failure_cleared": _failure_cleared,
-    "contact.merged": _merged,
-    "contact.notes": lambda e: _("notes about contact #{contact} changed ({chars} characters)",
-                                 contact=_v(e.data.get("contact"), 20),
-                                 chars=_v(e.data.get("chars"), 20)),
-    "channel.health": _health,
+    EventKind.MESSAGE_NEW: _message_new,
+    EventKind.MESSAGE_STATE: _message_state,
+    EventKind.MESSAGE_RETRYING: _retrying,
+    EventKind.MESSAGE_HIDDEN: lambda e: _("{message} hidden", message=_message(e)) + _because(e),
+    EventKind.MESSAGE_UNHIDDEN: _unhidden,
+    EventKind.CONVERSATION_NEW: lambda e: _("new conversation"),
+    EventKind.CONVERSATION_STATUS: _status,
+    EventKind.CONVERSATION_LABEL: _label,
+    EventKind.CONVERSATION_READ: lambda e: _("marked read"),
+    EventKind.CONVERSATION_ASSIGN: _assign,
+    EventKind.CONVERSATION_HIDDEN: lambda e: _("conversation hidden"),
+    EventKind.CONVERSATION_UNHIDDEN: _unhidden,
+    EventKind.CONVERSATION_FAILED: lambda e: _(
+        "reply {message} failed: the conversation waits again", message=_message(e)),
+    EventKind.CONVERSATION_FAILURE_CLEARED: _failure_cleared,
+    EventKind.CONTACT_MERGED: _merged,
+    EventKind.CONTACT_NOTES: lambda e: _(
+        "notes about contact #{contact} changed ({chars} characters)",
+        contact=_v(e.data.get("contact"), 20), chars=_v(e.data.get("chars"), 20)),
+    EventKind.CHANNEL_HEALTH: _health,
     "quick_replies.saved": lambda e: _("{count} quick replies saved",
                                        count=_v(e.data.get("count"), 20)),
 }

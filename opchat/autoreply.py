@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from opchat.config import AutoAnswers, ChannelSettings
+from opchat.model import EventKind
 from opchat.placeholders import PLACEHOLDER, expand, reply_values
 from opchat.replies import reply_text
 
@@ -194,7 +195,7 @@ class AutoAnswerer:
             try:
                 async for events in self.inbox.changes(after_id=after):
                     for event in events:
-                        if (event.kind == "message.new" and event.message_id is not None
+                        if (event.kind == EventKind.MESSAGE_NEW and event.message_id is not None
                                 and event.data.get("direction") == "in"):
                             await self.answer(event.message_id)
                         after = event.id

@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opchat.model import EventKind
+
 FULL_CONVERSATIONS = 100_000
 FULL_MESSAGES = 1_000_000
 BIG_CONVERSATION = 10_000
@@ -323,7 +325,7 @@ def build_store(data_dir: Path, size: StoreSize, seed: int = SEED,
                 assignee[conv], unread, waiting, st.get("first_response"),
                 now + 86400 if status == "snoozed" else None, last_t, preview, last_dir,
                 starts[conv]))
-            event_rows.append((starts[conv], "conversation.new", conv + 1))
+            event_rows.append((starts[conv], EventKind.CONVERSATION_NEW, conv + 1))
         conn.executemany("INSERT INTO contacts (id, name, phone, email, created_at) "
                          "VALUES (?, ?, ?, ?, ?)", contact_rows)
         conn.executemany("INSERT INTO identities (id, contact_id, channel_id, external_id, "

@@ -35,6 +35,7 @@ from opchat.i18n import _
 from opchat.inbox import Inbox
 from opchat.model import (
     Event,
+    EventKind,
     Health,
     InboundMessage,
     Ingested,
@@ -70,7 +71,8 @@ CUSTOMER_TYPING_TTL = 8.0  # a customer's "typing" lasts this long unless renewe
 FILES_DIR = "attachments"  # under the data dir, one folder per channel
 DOWNLOAD_TIMEOUT = 300.0  # seconds one file may take to fetch
 REPLAY = 600.0  # seconds of events a starting hub looks back on (files asked for...)
-REPLAYED = frozenset({"attachment.requested", "conversation.new"})  # what it answers late
+# What a starting hub answers late.
+REPLAYED = frozenset({EventKind.ATTACHMENT_REQUESTED, EventKind.CONVERSATION_NEW})
 SNOOZE_CHECK = 15.0  # at most this many seconds between looks for snoozes that ended
 TYPING_REPEAT = 4.0  # seconds between repeated typing(chat, True) calls to a transport
 SEND_TIMEOUT = 60.0  # seconds one send may take before it counts as failed
@@ -362,13 +364,13 @@ class Hub:
         if event.id <= self._replayed_up_to and event.kind not in REPLAYED:
             return
         try:
-            if event.kind == "conversation.read":
+            if event.kind == EventKind.CONVERSATION_READ:
                 await self._tell_seen(event)
-            elif event.kind == "conversation.new":
+            elif event.kind == EventKind.CONVERSATION_NEW:
                 await self._auto_assign(event)
-            elif event.kind == "attachment.requested":
+            elif event.kind == EventKind.ATTACHMENT_REQUESTED:
                 self._in_background(self._fetch_attachment(event))
-            elif event.kind == "conversation.status" and "until" in event.data:
+            elif event.kind == EventKind.CONVERSATION_STATUS and "until" in event.data:
                 self._snoozes_changed.set()
         except asyncio.CancelledError:
             raise
@@ -910,9 +912,10 @@ def _outboxes_with_work(events: Sequence[Event], channels: Collection[str]) -> s
     does not (written by an older opchat) may concern any of them."""
     woken: set[str] = set()
     for event in events:
-        queued = ((event.kind == "message.new"
+        queued = ((event.kind == EventKind.MESSAGE_NEW
                    and event.data.get("direction") in ("out", "auto"))
-                  or (event.kind == "message.state" and event.data.get("state") == "queued"))
+                  or (event.kind == EventKind.MESSAGE_STATE
+                      and event.data.get("state") == "queued"))
         if not queued:
             continue
         channel = event.data.get("channel")

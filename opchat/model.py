@@ -212,13 +212,39 @@ class QuickReply:
     uses: int = 0
 
 
+class EventKind(StrEnum):
+    """What an `events` row says happened; its value is the row's ``kind``. Rows of a
+    newer opchat may hold kinds not listed here: readers keep them as plain strings."""
+
+    MESSAGE_NEW = "message.new"  # data: direction; channel when it queued a send
+    MESSAGE_STATE = "message.state"  # data: state (and error, retry, channel)
+    MESSAGE_RETRYING = "message.retrying"  # data: after, error
+    MESSAGE_HIDDEN = "message.hidden"  # data: direction (reason, versions)
+    MESSAGE_UNHIDDEN = "message.unhidden"
+    CONVERSATION_NEW = "conversation.new"
+    CONVERSATION_STATUS = "conversation.status"  # data: from, to (until, reason)
+    CONVERSATION_ASSIGN = "conversation.assign"  # data: from, to (reason)
+    CONVERSATION_LABEL = "conversation.label"  # data: added or removed
+    CONVERSATION_READ = "conversation.read"
+    CONVERSATION_HIDDEN = "conversation.hidden"
+    CONVERSATION_UNHIDDEN = "conversation.unhidden"  # data: reason
+    CONVERSATION_FAILED = "conversation.failed"  # a reply failed: the dialog waits again
+    CONVERSATION_FAILURE_CLEARED = "conversation.failure_cleared"  # data: reason
+    CONTACT_MERGED = "contact.merged"
+    CONTACT_NOTES = "contact.notes"
+    CHANNEL_HEALTH = "channel.health"  # data: channel, health, detail
+    ATTACHMENT_REQUESTED = "attachment.requested"
+    ATTACHMENT_READY = "attachment.ready"
+    ATTACHMENT_FAILED = "attachment.failed"
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One row of the append-only `events` table: the audit log and the change feed."""
 
     id: int
     at: float
-    kind: str
+    kind: str  # an EventKind's value (equal to the member), or a newer opchat's kind
     conversation_id: int | None = None
     message_id: int | None = None
     operator: str | None = None

@@ -34,7 +34,7 @@ from textual.widgets import Footer, Static
 
 from opchat.alerts import Alerter
 from opchat.i18n import _
-from opchat.model import Conversation, Event, Presence, Status
+from opchat.model import Conversation, Event, EventKind, Presence, Status
 from opchat.sanitize import one_line, safe_content
 from opchat.screens.confirm import ConfirmScreen
 from opchat.screens.replies import QuickReplyActions
@@ -58,18 +58,21 @@ if TYPE_CHECKING:
 
 # Events after which the list's rows, order or count may differ.
 LIST_EVENTS = frozenset({
-    "conversation.new", "message.new", "conversation.read", "conversation.status",
-    "conversation.assign", "conversation.label",
-    "conversation.hidden", "conversation.unhidden", "message.hidden", "message.unhidden",
-    "contact.merged", "conversation.failed", "conversation.failure_cleared",
+    EventKind.CONVERSATION_NEW, EventKind.MESSAGE_NEW, EventKind.CONVERSATION_READ,
+    EventKind.CONVERSATION_STATUS, EventKind.CONVERSATION_ASSIGN, EventKind.CONVERSATION_LABEL,
+    EventKind.CONVERSATION_HIDDEN, EventKind.CONVERSATION_UNHIDDEN, EventKind.MESSAGE_HIDDEN,
+    EventKind.MESSAGE_UNHIDDEN, EventKind.CONTACT_MERGED, EventKind.CONVERSATION_FAILED,
+    EventKind.CONVERSATION_FAILURE_CLEARED,
 })
 # Events that change what the open conversation's title shows.
-OPENED_EVENTS = frozenset({"conversation.status", "conversation.assign", "conversation.label"})
+OPENED_EVENTS = frozenset({EventKind.CONVERSATION_STATUS, EventKind.CONVERSATION_ASSIGN,
+                           EventKind.CONVERSATION_LABEL})
 DRAFT_SAVE_AFTER = 1.0  # seconds of no typing before the draft is saved
 TYPING_EVERY = 2.0  # seconds between "still typing" while keys keep coming
-WAITING_EVENTS = frozenset({"conversation.new", "message.new", "conversation.status",
-                            "conversation.hidden", "conversation.unhidden",
-                            "conversation.failed", "conversation.failure_cleared"})
+WAITING_EVENTS = frozenset({EventKind.CONVERSATION_NEW, EventKind.MESSAGE_NEW,
+                            EventKind.CONVERSATION_STATUS, EventKind.CONVERSATION_HIDDEN,
+                            EventKind.CONVERSATION_UNHIDDEN, EventKind.CONVERSATION_FAILED,
+                            EventKind.CONVERSATION_FAILURE_CLEARED})
 CONTACT_BESIDE_WIDTH = 140  # columns from which the contact panel fits beside the thread
 
 
@@ -498,19 +501,21 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         new_messages: set[int] = set()
         for event in events:
             kinds.add(event.kind)
-            if event.kind in ("attachment.ready", "attachment.failed"):
+            if event.kind in (EventKind.ATTACHMENT_READY, EventKind.ATTACHMENT_FAILED):
                 self._file_event(event)
             if event.conversation_id is not None:
-                if event.kind == "conversation.new":
+                if event.kind == EventKind.CONVERSATION_NEW:
                     new_dialogs.add(event.conversation_id)
-                elif event.kind == "message.new" and event.data.get("direction") == "in":
+                elif event.kind == EventKind.MESSAGE_NEW and event.data.get("direction") == "in":
                     new_messages.add(event.conversation_id)
             if opened is None or event.conversation_id != opened:
                 continue
-            if event.kind == "message.new":
+            if event.kind == EventKind.MESSAGE_NEW:
                 new_in_opened = True
-            elif event.kind in ("message.state", "message.retrying") and event.message_id:
-                error = event.data.get("error") if event.kind == "message.retrying" else None
+            elif (event.kind in (EventKind.MESSAGE_STATE, EventKind.MESSAGE_RETRYING)
+                  and event.message_id):
+                retrying = event.kind == EventKind.MESSAGE_RETRYING
+                error = event.data.get("error") if retrying else None
                 self.thread.update_message(event.message_id, retry_error=error)
             elif event.kind in OPENED_EVENTS:
                 opened_changed = True
@@ -519,7 +524,7 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             self._reload_counts()
         if new_dialogs or new_messages:
             self.run_worker(self._alert_for(new_dialogs, new_messages), exit_on_error=False)
-        if kinds & WAITING_EVENTS or "channel.health" in kinds:
+        if kinds & WAITING_EVENTS or EventKind.CHANNEL_HEALTH in kinds:
             self.status_bar.reload()
         if new_in_opened:
             self.thread.fetch_new()
@@ -624,9 +629,9 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         for event in batch:
             if event.conversation_id != self.opened.id:
                 continue
-            if event.kind == "message.hidden" and event.message_id is not None:
+            if event.kind == EventKind.MESSAGE_HIDDEN and event.message_id is not None:
                 self.thread.drop(event.message_id)
-            elif event.kind == "message.unhidden" and self.inbox is not None:
+            elif event.kind == EventKind.MESSAGE_UNHIDDEN and self.inbox is not None:
                 self.thread.conversation = None  # show it again from the start
                 self.thread.show(self.inbox, self.opened)
 

@@ -22,6 +22,7 @@ from opchat.model import (
     Conversation,
     ConversationFilter,
     Event,
+    EventKind,
     MessageState,
     Presence,
     PresenceKind,
@@ -383,7 +384,7 @@ class WorkflowActions:
         if attachment_id not in self._files_wanted:
             return  # another operator's request
         self._files_wanted.discard(attachment_id)
-        if event.kind == "attachment.failed":
+        if event.kind == EventKind.ATTACHMENT_FAILED:
             self.app.report(_("Cannot fetch the file: {error}",
                               error=str(event.data.get("error", ""))))
         elif self.inbox is not None:

@@ -6,6 +6,8 @@ import json
 import sqlite3
 from typing import Any
 
+from opchat.model import EventKind
+
 LABEL_CHARS = 40
 
 
@@ -13,13 +15,15 @@ class UnknownConversation(LookupError):
     pass
 
 
-def record_event(conn: sqlite3.Connection, at: float, kind: str, conversation_id: int | None = None,
-           message_id: int | None = None, operator: str | None = None,
-           data: dict[str, Any] | None = None) -> None:
+def record_event(conn: sqlite3.Connection, at: float, kind: EventKind,
+                 conversation_id: int | None = None, message_id: int | None = None,
+                 operator: str | None = None, data: dict[str, Any] | None = None) -> None:
+    """Append one row to `events`, in the caller's transaction (the change and its record
+    commit together)."""
     conn.execute(
         "INSERT INTO events (at, kind, conversation_id, message_id, operator, data) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        (at, kind, conversation_id, message_id, operator,
+        (at, str(kind), conversation_id, message_id, operator,
          json.dumps(data or {}, ensure_ascii=False)))
 
 
@@ -37,6 +41,6 @@ def add_label(conn: sqlite3.Connection, conversation_id: int, name: str, now: fl
     added = conn.execute("INSERT OR IGNORE INTO conversation_labels (conversation_id, label_id) "
                          "VALUES (?, ?)", (conversation_id, label_id)).rowcount
     if added:
-        record_event(conn, now, "conversation.label", conversation_id, operator=operator,
-               data={"added": label_name})
+        record_event(conn, now, EventKind.CONVERSATION_LABEL, conversation_id,
+                     operator=operator, data={"added": label_name})
     return bool(added)

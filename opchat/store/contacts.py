@@ -22,6 +22,7 @@ from opchat.model import (
     ContactCard,
     ContactIdentity,
     Conversation,
+    EventKind,
     Identity,
     MergePlan,
     MergeSuggestion,
@@ -125,7 +126,7 @@ class ContactStore:
                       if getattr(result, name) != getattr(kept, name)]
             if plan.notes_added:
                 filled.append("notes")
-            record_event(conn, now, "contact.merged",
+            record_event(conn, now, EventKind.CONTACT_MERGED,
                          operator=operator.login if operator else None, data={
                              "contact": kept.id, "merged": other.id,
                              "kept_name": result.name, "merged_name": other.name,
@@ -148,7 +149,7 @@ class ContactStore:
             if row["notes"] == notes:
                 return False
             conn.execute("UPDATE contacts SET notes = ? WHERE id = ?", (notes, contact_id))
-            record_event(conn, self.clock(), "contact.notes",
+            record_event(conn, self.clock(), EventKind.CONTACT_NOTES,
                          operator=operator.login if operator else None,
                          data={"contact": contact_id, "chars": len(notes)})
             return True

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from opchat.model import Attachment, Operator
+from opchat.model import Attachment, EventKind, Operator
 from opchat.store.changes import record_event
 from opchat.store.db import Database
 
@@ -55,7 +55,7 @@ class AttachmentStore:
             raise LookupError(f"no attachment {attachment_id}")
 
         def run(conn: sqlite3.Connection) -> None:
-            record_event(conn, self.clock(), "attachment.requested", found.conversation_id,
+            record_event(conn, self.clock(), EventKind.ATTACHMENT_REQUESTED, found.conversation_id,
                          found.message_id, by.login if by else None,
                          {"attachment": attachment_id})
 
@@ -74,7 +74,8 @@ class AttachmentStore:
                 conn.execute("UPDATE attachments SET local_path = ? WHERE id = ?",
                              (local_path, attachment_id))
             record_event(conn, self.clock(),
-                         "attachment.ready" if local_path is not None else "attachment.failed",
+                         EventKind.ATTACHMENT_READY if local_path is not None
+                         else EventKind.ATTACHMENT_FAILED,
                          found.conversation_id, found.message_id,
                          data={"attachment": attachment_id, "error": error} if error
                          else {"attachment": attachment_id})

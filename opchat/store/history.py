@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from opchat.model import Event, HiddenItem, Operator
+from opchat.model import Event, EventKind, HiddenItem, Operator
 from opchat.store.changes import UnknownConversation, record_event
 from opchat.store.db import Database
 
@@ -66,7 +66,8 @@ class HistoryStore:
         data: dict[str, Any] = {"direction": row["direction"]}
         if versions > 1:
             data["versions"] = versions
-        record_event(conn, self.clock(), "message.hidden" if hidden else "message.unhidden",
+        record_event(conn, self.clock(),
+                     EventKind.MESSAGE_HIDDEN if hidden else EventKind.MESSAGE_UNHIDDEN,
                      row["conversation_id"], message_id,
                      operator.login if operator else None, data)
         return True
@@ -82,7 +83,7 @@ class HistoryStore:
         conn.execute("UPDATE conversations SET hidden = ? WHERE id = ?",
                      (int(hidden), conversation_id))
         record_event(conn, self.clock(),
-                     "conversation.hidden" if hidden else "conversation.unhidden",
+                     EventKind.CONVERSATION_HIDDEN if hidden else EventKind.CONVERSATION_UNHIDDEN,
                      conversation_id, operator=operator.login if operator else None)
         return True
 

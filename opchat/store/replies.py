@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from opchat.model import Direction, Message, QuickReply, ShortcutTaken
+from opchat.model import Direction, EventKind, Message, QuickReply, ShortcutTaken
 from opchat.store.changes import UnknownConversation, record_event
 from opchat.store.db import Database, row_value
 
@@ -298,7 +298,7 @@ class QuickReplyStore:
             conn.execute("UPDATE conversations SET last_message_at = ?, last_preview = ?, "
                          "last_direction = 'auto', last_author = ? WHERE id = ?",
                          (now, body[:PREVIEW_CHARS], AUTO_AUTHOR, conversation_id))
-            _event(conn, now, "message.new", {"direction": Direction.AUTO.value,
+            _event(conn, now, EventKind.MESSAGE_NEW, {"direction": Direction.AUTO.value,
                                               "auto": list(rules), "channel": conv["channel"]},
                    conversation_id=conversation_id, message_id=message_id)
             return _message(conn.execute("SELECT * FROM messages WHERE id = ?",
@@ -351,7 +351,7 @@ def _operator_id(conn: sqlite3.Connection, login: str | None, now: float) -> int
                                   (login,)).fetchone())
 
 
-def _event(conn: sqlite3.Connection, at: float, kind: str, data: dict[str, Any],
+def _event(conn: sqlite3.Connection, at: float, kind: EventKind, data: dict[str, Any],
            operator: str | None = None, conversation_id: int | None = None,
            message_id: int | None = None) -> None:
     record_event(conn, at, kind, conversation_id, message_id, operator, data)

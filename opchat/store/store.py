@@ -23,6 +23,7 @@ from opchat.model import (
     ConversationFilter,
     Direction,
     Event,
+    EventKind,
     Health,
     InboundMessage,
     Ingested,
@@ -120,7 +121,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
                 "UPDATE channels SET health = ?, health_detail = ? WHERE id = ?",
                 (health.value, detail, row["id"]),
             )
-            _event(conn, self.clock(), "channel.health",
+            _event(conn, self.clock(), EventKind.CHANNEL_HEALTH,
                    data={"channel": name, "health": health.value, "detail": detail})
 
         await self.db.write(run)
@@ -218,7 +219,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
             if order.index(state) <= order.index(MessageState(row["state"])):
                 return
             conn.execute("UPDATE messages SET state = ? WHERE id = ?", (state.value, row["id"]))
-            _event(conn, self.clock(), "message.state", row["conversation_id"], row["id"],
+            _event(conn, self.clock(), EventKind.MESSAGE_STATE, row["conversation_id"], row["id"],
                    data={"state": state.value})
 
         await self.db.write(run)
@@ -291,7 +292,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
             data: dict[str, Any] = {"direction": direction.value}
             if outgoing:  # which channel's outbox has work now: the hub wakes that one
                 data["channel"] = conv["channel"]
-            _event(conn, now, "message.new", conversation_id, message_id, author, data)
+            _event(conn, now, EventKind.MESSAGE_NEW, conversation_id, message_id, author, data)
             return _message(conn.execute("SELECT * FROM messages WHERE id = ?",
                                          (message_id,)).fetchone())
 
@@ -312,7 +313,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
             conn.execute(
                 "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?, "
                 "last_error = NULL, updated_at = ? WHERE message_id = ?", (now, now, message_id))
-            _event(conn, now, "message.state", row["conversation_id"], message_id,
+            _event(conn, now, EventKind.MESSAGE_STATE, row["conversation_id"], message_id,
                    operator.login if operator else None,
                    {"state": "queued", "retry": True, "channel": row["channel"]})
             return True
@@ -325,7 +326,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
                 "UPDATE conversations SET unread = 0 WHERE id = ? AND unread > 0",
                 (conversation_id,)).rowcount
             if changed:
-                _event(conn, self.clock(), "conversation.read", conversation_id,
+                _event(conn, self.clock(), EventKind.CONVERSATION_READ, conversation_id,
                        operator=operator.login if operator else None)
 
         await self.db.write(run)
@@ -350,7 +351,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
             conn.execute("UPDATE conversations SET status = ?, waiting_since = CASE WHEN ? "
                          "THEN NULL ELSE waiting_since END WHERE id = ?",
                          (status.value, ends_wait, conversation_id))
-            _event(conn, now, "conversation.status", conversation_id,
+            _event(conn, now, EventKind.CONVERSATION_STATUS, conversation_id,
                    operator=operator.login if operator else None,
                    data={"from": old, "to": status.value})
 
@@ -617,7 +618,8 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
                          "WHERE id = ?", (state.value, platform_id, message_id))
             conn.execute("UPDATE outbox SET state = 'done', updated_at = ?, last_error = NULL "
                          "WHERE message_id = ?", (now, message_id))
-            _event(conn, now, "message.state", conv, message_id, data={"state": state.value})
+            _event(conn, now, EventKind.MESSAGE_STATE, conv, message_id,
+                   data={"state": state.value})
             if conv is not None and conn.execute(
                     "SELECT 1 FROM messages WHERE id = ? AND direction = 'out'",
                     (message_id,)).fetchone():
@@ -639,7 +641,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
             conv = row_value(conn.execute("SELECT conversation_id FROM messages WHERE id = ?",
                                           (message_id,)).fetchone())
             # The message stays "queued"; the event lets the UI show why it waits.
-            _event(conn, now, "message.retrying", conv, message_id,
+            _event(conn, now, EventKind.MESSAGE_RETRYING, conv, message_id,
                    data={"error": error, "after": after})
 
         await self.db.write(run)
@@ -749,7 +751,7 @@ def _fail(conn: sqlite3.Connection, message_id: int, conversation_id: int | None
                  (reason, message_id))
     conn.execute("UPDATE outbox SET state = 'failed', last_error = ?, updated_at = ? "
                  "WHERE message_id = ?", (reason, now, message_id))
-    _event(conn, now, "message.state", conversation_id, message_id,
+    _event(conn, now, EventKind.MESSAGE_STATE, conversation_id, message_id,
            data={"state": "failed", "error": reason})
     reply_failed(conn, now, message_id)
 
@@ -816,14 +818,14 @@ def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Inge
             "INSERT INTO conversations (channel_id, chat_id, contact_id, identity_id, "
             "last_message_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (channel_id, m.chat_id, contact_id, identity_id, created_at, created_at)).lastrowid
-        _event(conn, now, "conversation.new", conversation_id)
+        _event(conn, now, EventKind.CONVERSATION_NEW, conversation_id)
         reopened_from = None
     else:
         conversation_id = conv["id"]
         reopened_from = conv["status"] if conv["status"] in ("resolved", "snoozed") else None
         if conv["hidden"]:  # a customer who writes again is never left unseen
             conn.execute("UPDATE conversations SET hidden = 0 WHERE id = ?", (conversation_id,))
-            _event(conn, now, "conversation.unhidden", conversation_id,
+            _event(conn, now, EventKind.CONVERSATION_UNHIDDEN, conversation_id,
                    data={"reason": "customer wrote"})
 
     reply_to = _message_id(conn, channel_id, m.reply_to_external_id)
@@ -840,7 +842,7 @@ def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Inge
     ).lastrowid
     _add_attachments(conn, message_id, m.attachments)
     if hidden:
-        _event(conn, now, "message.hidden", conversation_id, message_id,
+        _event(conn, now, EventKind.MESSAGE_HIDDEN, conversation_id, message_id,
                data={"direction": "in", "reason": "edit of a hidden message"})
         return Ingested(message_id, conversation_id, duplicate=False)
     for label in m.labels:
@@ -862,9 +864,9 @@ def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Inge
         "snoozed_until = NULL WHERE id = :id",
         {"t": created_at, "preview": preview[:PREVIEW_CHARS], "author": m.sender_name,
          "id": conversation_id})
-    _event(conn, now, "message.new", conversation_id, message_id, data={"direction": "in"})
+    _event(conn, now, EventKind.MESSAGE_NEW, conversation_id, message_id, data={"direction": "in"})
     if reopened_from is not None:
-        _event(conn, now, "conversation.status", conversation_id,
+        _event(conn, now, EventKind.CONVERSATION_STATUS, conversation_id,
                data={"from": reopened_from, "to": "open", "reason": "customer wrote"})
     return Ingested(message_id, conversation_id, duplicate=False)
 

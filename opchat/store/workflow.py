@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from opchat.model import Label, Operator, Status
+from opchat.model import EventKind, Label, Operator, Status
 from opchat.store.changes import UnknownConversation, add_label, record_event
 from opchat.store.db import Database, row_value
 
@@ -91,7 +91,7 @@ class WorkflowStore:
             clear_failure(conn, now, conversation_id, "snoozed", by.login if by else None)
             conn.execute("UPDATE conversations SET status = 'snoozed', snoozed_until = ?, "
                          "waiting_since = NULL WHERE id = ?", (until, conversation_id))
-            record_event(conn, now, "conversation.status", conversation_id,
+            record_event(conn, now, EventKind.CONVERSATION_STATUS, conversation_id,
                    operator=by.login if by else None,
                    data={"from": old, "to": Status.SNOOZED.value, "until": until})
 
@@ -138,7 +138,7 @@ class WorkflowStore:
             for conversation_id in due:
                 conn.execute("UPDATE conversations SET status = 'open', snoozed_until = NULL "
                              "WHERE id = ?", (conversation_id,))
-                record_event(conn, now, "conversation.status", conversation_id,
+                record_event(conn, now, EventKind.CONVERSATION_STATUS, conversation_id,
                        data={"from": "snoozed", "to": "open", "reason": "snooze ended"})
             return due
 
@@ -172,8 +172,8 @@ class WorkflowStore:
                 "DELETE FROM conversation_labels WHERE conversation_id = ? AND label_id = ?",
                 (conversation_id, row["id"])).rowcount
             if removed:
-                record_event(conn, self.clock(), "conversation.label", conversation_id,
-                       operator=by.login if by else None, data={"removed": row["name"]})
+                record_event(conn, self.clock(), EventKind.CONVERSATION_LABEL, conversation_id,
+                             operator=by.login if by else None, data={"removed": row["name"]})
             return bool(removed)
 
         return await self.db.write(run)
@@ -235,7 +235,7 @@ def _assign(conn: sqlite3.Connection, now: float, conversation_id: int, login: s
     data: dict[str, object] = {"from": row["login"], "to": login}
     if reason:
         data["reason"] = reason
-    record_event(conn, now, "conversation.assign", conversation_id,
+    record_event(conn, now, EventKind.CONVERSATION_ASSIGN, conversation_id,
            operator=by.login if by else None, data=data)
     return True
 
@@ -283,10 +283,10 @@ def reply_failed(conn: sqlite3.Connection, now: float, message_id: int) -> None:
         # No reply has reached them yet: the first response is still to come.
         "first_response_s = CASE WHEN ? THEN NULL ELSE first_response_s END WHERE id = ?",
         (message_id, since, reopen, reopen, answered == 0, conversation_id))
-    record_event(conn, now, "conversation.failed", conversation_id, message_id,
+    record_event(conn, now, EventKind.CONVERSATION_FAILED, conversation_id, message_id,
                  data={"waiting_since": since})
     if reopen:
-        record_event(conn, now, "conversation.status", conversation_id,
+        record_event(conn, now, EventKind.CONVERSATION_STATUS, conversation_id,
                      data={"from": row["status"], "to": Status.OPEN.value,
                            "reason": "reply failed"})
 
@@ -304,8 +304,8 @@ def clear_failure(conn: sqlite3.Connection, now: float, conversation_id: int, re
     since = _first_customer_message(conn, conversation_id, max(failed, delivered_id or 0))
     conn.execute("UPDATE conversations SET failed_message_id = NULL, waiting_since = ? "
                  "WHERE id = ?", (since, conversation_id))
-    record_event(conn, now, "conversation.failure_cleared", conversation_id, failed, operator,
-                 {"reason": reason})
+    record_event(conn, now, EventKind.CONVERSATION_FAILURE_CLEARED, conversation_id, failed,
+                 operator, {"reason": reason})
     return True
 
 
