@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).parents[2] / "docs"
-TWINS = ["TELEGRAM.md"]  # a guide with its Russian twin in docs/ru/
+TWINS = ["TELEGRAM.md", "WEBCHAT.md"]  # a guide with its Russian twin in docs/ru/
 
 
 def blocks(text: str) -> list[str]:
