@@ -433,6 +433,8 @@ ROW_NAMES = (
     "ingest to screen, same process",
     "ingest to screen, second process",
     "quick reply, Tab to inserted (app)",
+    "SQL reads per message in the open dialog (app)",
+    "write transactions per message in the open dialog (app)",
     "idle: looks for other processes' commits",
     "peak RSS",
 )
@@ -788,6 +790,7 @@ class AppDriver:
                                    (self.ingest_here, "local_note"),
                                    (self.ingest_there, "remote_note"),
                                    (self.reply_insert, "reply_note"),
+                                   (self.sql_per_message, "sql_note"),
                                    (self.idle, "idle_note")):
                     try:
                         await step()
@@ -892,6 +895,53 @@ class AppDriver:
         lst = self.list()
         row = lst.row(0)
         return row is not None and row.contact_name == name and int(lst.scroll_y) == 0
+
+    async def sql_per_message(self) -> None:
+        """The SQL one customer's message costs when it arrives in the dialog the operator
+        has open: from the ingest until it is drawn and the app has done what follows
+        (read marks, the list, the counts)."""
+        from opchat.model import InboundMessage
+
+        big = self.info.big_id
+        await self._focus_list()
+        await self._put_cursor(await self.list().inbox.position(big) or 0)
+        shown = self.frames.when(lambda: self._thread_shows(big))
+        await self.pilot.press("enter")
+        await self.frames.seen(shown, "the big conversation")
+        store = self.list().inbox.store
+        address = await store.conversation_address(big)
+        if address is None:
+            raise BenchError("the big conversation has no address")
+        body = f"Ещё вопрос про заказ {time.time_ns()}"
+        drawn = self.frames.when(
+            lambda: any(m.body == body for m in self.thread().messages[-5:]))
+        statements: list[tuple[str, str]] = []
+        store.db.trace(lambda connection, sql: statements.append((connection, sql)))
+        try:
+            await store.ingest(InboundMessage(
+                channel=address[0], chat_id=address[1], external_id=f"sql-{time.time_ns()}",
+                sender_id=address[1], sender_name="Bench", body=body))
+            await self.frames.seen(drawn, "the message in the open dialog")
+            await self.pilot.pause(0.5)  # what the app does after drawing it
+        finally:
+            store.db.trace(None)
+
+        def count(connection: str, *starts: str) -> int:
+            return sum(1 for on, sql in statements
+                       if on == connection and sql.lstrip().upper().startswith(starts))
+
+        if os.environ.get("OPCHAT_BENCH_SQL"):  # a file to list them in, to see which
+            Path(os.environ["OPCHAT_BENCH_SQL"]).write_text("".join(
+                f"{connection} {' '.join(sql.split())[:160]}\n"
+                for connection, sql in statements))
+        self.result["sql_reads"] = count("reader", "SELECT")
+        self.result["sql_writes"] = count("writer", "INSERT", "UPDATE", "DELETE")
+        self.result["sql_transactions"] = count("writer", "BEGIN IMMEDIATE")
+        self.result["sql_note"] = (
+            f"one message into the open dialog, until drawn + 0.5 s: "
+            f"{self.result['sql_reads']} reads on the reader connection, "
+            f"{self.result['sql_writes']} writes in {self.result['sql_transactions']} write "
+            f"transactions (the ingest's own included)")
 
     async def idle(self, seconds: float = 2.0) -> None:
         """How often the open app, doing nothing, asks SQLite whether another process
@@ -1154,6 +1204,11 @@ def build_rows(info: StoreInfo, store: dict[str, Any], minimal: dict[str, Any],
                     aim="< 300 ms", note=app.get("remote_note", ui_note)))
     rows.append(Row("quick reply, Tab to inserted (app)", ms("reply_ms", app), "ms",
                     aim="< 50 ms", note=app.get("reply_note", ui_note)))
+    rows.append(Row("SQL reads per message in the open dialog (app)", ms("sql_reads", app),
+                    "reads", aim="≤ 11 reads", note=app.get("sql_note", ui_note)))
+    rows.append(Row("write transactions per message in the open dialog (app)",
+                    ms("sql_transactions", app), "txns",
+                    note=app.get("sql_note", ui_note)))
     rows.append(Row("idle: looks for other processes' commits", ms("idle_checks", app), "/s",
                     aim="≤ 20 /s", note=app.get("idle_note", ui_note)))
     rows.append(Row("peak RSS", ms("rss_mib", app), "MiB", ms("rss_mib", minimal),

@@ -158,6 +158,16 @@ class Database:
         self._writer_pool.shutdown(wait=False)
         self._reader_pool.shutdown(wait=False)
 
+    def trace(self, callback: Callable[[str, str], None] | None) -> None:
+        """Call ``callback(connection, statement)`` ("writer" or "reader") for every SQL
+        statement this process runs from now on; None stops. For measuring, as the
+        benchmark does; it runs on the connections' threads."""
+        for name, conn in (("writer", self._writer), ("reader", self._reader)):
+            if conn is not None:
+                conn.set_trace_callback(
+                    None if callback is None
+                    else lambda sql, name=name: callback(name, sql))  # type: ignore[misc]
+
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` in the event loop after each of this process's commits."""
         self._on_commit.append(callback)

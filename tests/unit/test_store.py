@@ -410,3 +410,16 @@ async def test_upgrading_makes_dialogs_whose_last_reply_failed_wait_again(
         assert await inbox.waiting_count() == 1
     finally:
         await inbox.close()
+
+
+async def test_the_statements_of_both_connections_can_be_traced(inbox: Inbox) -> None:
+    seen: list[tuple[str, str]] = []
+    inbox.store.db.trace(lambda connection, sql: seen.append((connection, sql)))
+    await inbox.store.ingest(inbound(1))
+    await inbox.conversations()
+    inbox.store.db.trace(None)
+    await inbox.store.ingest(inbound(2))  # after None: not traced
+    assert ("writer", "BEGIN IMMEDIATE") in seen
+    assert any(c == "writer" and s.startswith("INSERT INTO messages") for c, s in seen)
+    assert any(c == "reader" and s.startswith("SELECT") for c, s in seen)
+    assert not any("'m2'" in s for _, s in seen)
