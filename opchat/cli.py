@@ -145,7 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--webhook-url", metavar="URL",
                    help=_("telegram: receive by webhook at this public https address "
                           "(default: long polling)"))
+    c.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
+                   help=_("any option of the kind (opchat channel options KIND lists them); "
+                          'VALUE as in the config file: true, 5, "text", ["a", "b"]; '
+                          "anything else is text"))
     c.set_defaults(handler=cmd_channel_add)
+    c = csub.add_parser("options", parents=[common],
+                        help=_("the options a channel kind takes, as it declares them"),
+                        description=_("the options a channel kind takes, as it declares "
+                                      "them"))
+    c.add_argument("kind", metavar="KIND", help=_("channel kind, e.g. webchat"))
+    c.set_defaults(handler=cmd_channel_options)
     c = csub.add_parser("list", parents=[common], help=_("list configured channels"),
                         description=_("list configured channels"))
     c.set_defaults(handler=cmd_channel_list)
@@ -658,8 +668,15 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise CliError(str(exc), EXIT_USAGE) from exc
     options.update(_telegram_options(args))
+    options.update(_set_options(args.settings or ()))
     settings = settings_from(args)
     channel = ChannelSettings(args.name or args.kind, args.kind, options)
+    from opchat.config import ConfigError, check_channel
+
+    try:  # as the config will check it on the next start, so it does start
+        check_channel(channel, settings.config_path)
+    except ConfigError as exc:
+        raise CliError(exc.problem, EXIT_USAGE) from exc
     replaced = any(c.name == channel.name for c in settings.channels)
     save_channel(settings.config_path, channel)
     done = (_("replaced channel {name} ({kind}) in {path}; restart opchat to start it")
@@ -682,6 +699,44 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
 
 
 TELEGRAM_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")  # as @BotFather gives it: 123456:ABC-def
+
+
+def _set_options(given: Sequence[str]) -> dict[str, object]:
+    """``--set KEY=VALUE`` options: VALUE read as a TOML value when it is one, else text."""
+    import tomllib
+
+    options: dict[str, object] = {}
+    for item in given:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_]+", key):
+            raise CliError(_("--set {item}: write KEY=VALUE, e.g. --set poll_timeout=30",
+                             item=repr(item)), EXIT_USAGE)
+        try:
+            options[key] = tomllib.loads(f"value = {text}")["value"]
+        except tomllib.TOMLDecodeError:
+            options[key] = text
+    return options
+
+
+def cmd_channel_options(args: argparse.Namespace) -> int:
+    """What a kind's `[channels.NAME]` table may hold, from its own declaration."""
+    from opchat.transports import available_kinds, channel_options
+
+    known = available_kinds()
+    if args.kind not in known:
+        raise CliError(_("unknown channel kind {kind} (installed: {kinds})",
+                         kind=repr(args.kind), kinds=", ".join(known)), EXIT_USAGE)
+    declared = channel_options(args.kind)
+    if declared is None:
+        print(_("{kind} declares no options: see its own documentation", kind=args.kind))
+        return EXIT_OK
+    width = max(len(option.name) for option in declared.options)
+    for option in declared.options:
+        secret = " " + _("(secret: keep it in {name}_env)", name=option.name) \
+            if option.secret else ""
+        print(f"{option.name:<{width}}  {option.kind:<8}  {_(option.help)}{secret}")
+    return EXIT_OK
 
 
 def _telegram_options(args: argparse.Namespace) -> dict[str, object]:

@@ -354,6 +354,13 @@ def load_settings(config_path: Path, data_dir: Path, must_exist: bool = False) -
     return _Reader(config_path, text).settings(document, data_dir)
 
 
+def check_channel(channel: ChannelSettings, config_path: Path) -> None:
+    """ConfigError (with no line: the table is not written yet) if ``channel`` would
+    not pass when the config is loaded: its kind's declared options, as `load_settings`
+    checks them. For `opchat channel add`, before it writes the table."""
+    _Reader(config_path, "").channel(channel.name, {"kind": channel.kind, **channel.options})
+
+
 def _read_text(path: Path) -> str | None:
     try:
         data = path.read_bytes()

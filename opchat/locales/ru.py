@@ -1076,3 +1076,58 @@ MESSAGES.update({
     "reached @{username} (id {id}, {name}); {how}":
         "бот @{username} отвечает (id {id}, {name}); {how}",
 })
+
+# opchat channel add --set, opchat channel options, and what each option is for
+MESSAGES.update({
+    "any option of the kind (opchat channel options KIND lists them); VALUE as in the "
+    'config file: true, 5, "text", ["a", "b"]; anything else is text':
+        "любая настройка этого вида канала (их список: opchat channel options KIND); "
+        'VALUE как в файле настроек: true/false, 5, "текст", ["a", "b"]; иное '
+        "считается текстом",
+    "the options a channel kind takes, as it declares them":
+        "настройки, которые принимает вид канала, как он их объявляет",
+    "--set {item}: write KEY=VALUE, e.g. --set poll_timeout=30":
+        "--set {item}: пишите KEY=VALUE, например --set poll_timeout=30",
+    "{kind} declares no options: see its own documentation":
+        "{kind} не объявляет настроек: см. его собственное описание",
+    "(secret: keep it in {name}_env)": "(секрет: лучше держать в {name}_env)",
+    # Telegram
+    "the bot's token from @BotFather": "токен бота от @BotFather",
+    "an environment variable that holds the token": "переменная окружения с токеном",
+    "the Bot API's address (a local Bot API server, a proxy)":
+        "адрес Bot API (свой сервер Bot API, прокси)",
+    "receive by webhook at this https:// address, not polling":
+        "получать вебхуком на этот адрес https://, а не опросом",
+    "host:port the webhook is served on": "host:port, где принимается вебхук",
+    "fetch files up to this many bytes at once": "сразу скачивать файлы до стольких байт",
+    "seconds one long poll waits for updates": "сколько секунд один опрос ждёт обновлений",
+    # Web chat
+    "host:port the widget and its socket are served on": "host:port, где работают окно и его сокет",
+    "a path prefix, when a proxy serves the chat under one":
+        "префикс пути, если прокси отдаёт чат под ним",
+    "the sites whose pages may open the chat": "сайты, страницам которых можно открывать чат",
+    "the address browsers reach the chat at, behind a proxy":
+        "адрес, по которому браузеры видят чат за прокси",
+    "accept sockets that send no Origin (not browsers)":
+        "пускать сокеты без Origin (не браузеры)",
+    "reverse proxies whose X-Forwarded-For is believed":
+        "обратные прокси, чьему X-Forwarded-For верить",
+    "show operators what the visitor is typing": "показывать операторам, что печатает посетитель",
+    "the first words the widget shows": "первые слова, которые показывает окно",
+    "greetings by page path": "приветствия по пути страницы",
+    "the name visitors see on replies": "имя, которое посетители видят у ответов",
+    "a picture beside that name": "картинка рядом с этим именем",
+    "the widget's title": "заголовок окна",
+    "the line under the title": "строка под заголовком",
+    "the text in the empty message box": "текст в пустом поле сообщения",
+    "the widget's colour, like #2563eb": "цвет окна, например #2563eb",
+    "offer a form when nobody is online": "предлагать форму, когда никого нет в сети",
+    'offer "call me back"': "предлагать «перезвоните мне»",
+    "the widget's words per language": "слова окна по языкам",
+    # Demo
+    "seconds between customers writing, about": "секунд между сообщениями клиентов, примерно",
+    "seconds before a customer answers back": "секунд до ответа клиента",
+    "at most this many customers wait at once": "не больше стольких ждущих клиентов сразу",
+    "seconds a waiting customer keeps waiting": "сколько секунд клиент готов ждать",
+    "how many new customers come over time": "сколько новых клиентов придёт со временем",
+})

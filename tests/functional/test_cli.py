@@ -262,6 +262,41 @@ def test_channel_add_list_and_snippet(tmp_path: Path) -> None:
     assert snippet.stdout == '<script src="https://chat.shop.example/widget.js" async></script>\n'
 
 
+def test_any_declared_option_goes_in_with_set_and_is_checked_as_the_config_will(
+        tmp_path: Path) -> None:
+    import tomllib
+
+    result = run(tmp_path, "channel", "add", "webchat", "--name", "shop", "--set",
+                 'title=Chat with Anna', "--set", "offline_form=false", "--set",
+                 'origin=["https://shop.example"]', "--set", "color=#ff8800")
+    assert result.returncode == 0, result.stderr
+    table = tomllib.loads((tmp_path / "config.toml").read_text())["channels"]["shop"]
+    assert table == {"kind": "webchat", "title": "Chat with Anna", "offline_form": False,
+                     "origin": ["https://shop.example"], "color": "#ff8800"}
+    for args, problem in [
+            (["--set", "titel=x"], 'unknown setting "channels.bad.titel" for a webchat '
+                                   'channel (did you mean "title"?)'),
+            (["--set", "offline_form=maybe"], "channels.bad.offline_form must be true or "
+                                              'false, not "maybe"'),
+            (["--set", "nothing"], "--set 'nothing': write KEY=VALUE")]:
+        refused = run(tmp_path, "channel", "add", "webchat", "--name", "bad", *args)
+        assert refused.returncode == 2 and problem in refused.stderr, (args, refused.stderr)
+        assert "Traceback" not in refused.stderr
+    assert "bad" not in tomllib.loads((tmp_path / "config.toml").read_text())["channels"]
+
+
+def test_channel_options_lists_what_a_kind_declares(tmp_path: Path) -> None:
+    listed = run(tmp_path, "channel", "options", "telegram")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert [line.split()[0] for line in lines][:3] == ["token", "token_env", "api_base"]
+    assert "(secret: keep it in token_env)" in lines[0]
+    russian = run(tmp_path, "--lang", "ru", "channel", "options", "demo")
+    assert "секунд между сообщениями клиентов" in russian.stdout
+    unknown = run(tmp_path, "channel", "options", "pigeon")
+    assert unknown.returncode == 2 and "unknown channel kind 'pigeon'" in unknown.stderr
+
+
 def test_without_channels_the_web_chat_is_the_default(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     listed = run(tmp_path, "channel", "list")

@@ -152,3 +152,17 @@ def test_the_example_in_plugins_md_works_as_written(tmp_path: Path,
         assert asyncio.run(transport.check()) == "nothing to connect to"
     finally:
         channel_options.cache_clear()
+
+
+def test_every_built_in_options_help_is_in_russian_too() -> None:
+    from opchat.locales import ru
+
+    missing = [f"{kind}.{option.name}: {option.help!r}"
+               for kind in ("telegram", "webchat", "demo")
+               for option in (channel_options(kind) or OptionSetStub).options
+               if option.help not in ru.MESSAGES]
+    assert not missing, "add to opchat/locales/ru.py:\n" + "\n".join(missing)
+
+
+class OptionSetStub:
+    options = ()
