@@ -483,3 +483,43 @@ async def test_a_message_the_store_could_not_take_is_sent_again_until_it_is(
     [conversation] = await site.inbox.conversations()
     bodies = [m.body for m in await site.inbox.messages(conversation.id)]
     assert bodies == ["first", "while the disk is full"]
+
+
+async def test_many_messages_the_store_refused_all_arrive_and_none_is_refused_as_too_fast(
+        site: Site, page: Page) -> None:
+    """After a full disk, a visitor with many unsent messages gets every one through: the
+    widget sends them again at the pace the hub takes them, so it is never refused as too
+    fast (which, repeated, would close its socket again and again)."""
+    codes: list[str] = []
+
+    def watch(ws: Any) -> None:
+        def received(payload: Any) -> None:
+            frame = json.loads(payload)
+            if frame.get("type") == "error" and frame.get("cid"):  # about a message
+                codes.append(frame["code"])
+        ws.on("framereceived", received)
+
+    page.on("websocket", watch)
+    await page.goto(site.base + "/")
+    await page.locator(".opchat-launcher").click()
+    await write(page, "first")
+    await expect(page.locator(".opchat-visitor").last).to_have_attribute("data-state", "sent")
+    await site.inbox.store.db.write(lambda conn: conn.execute(
+        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON main.messages "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"))
+    texts = [f"while full {n}" for n in range(1, 13)]  # more than the hub takes at once
+    for text in texts:
+        await write(page, text)
+    await until(lambda: _async(codes.count("server_error") >= len(texts)),
+                "every message refused", timeout=60)
+    await site.inbox.store.db.write(lambda conn: conn.execute("DROP TRIGGER temp.refuse"))
+    rows = page.locator(".opchat-visitor[data-state='sent']")
+    await expect(rows).to_have_count(len(texts) + 1, timeout=90_000)
+    [conversation] = await site.inbox.conversations()
+    bodies = [m.body for m in await site.inbox.messages(conversation.id)]
+    assert sorted(bodies) == sorted(["first", *texts])  # each once
+    assert "rate_limited" not in codes, codes
+
+
+async def _async(value: bool) -> bool:
+    return value

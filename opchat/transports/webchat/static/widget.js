@@ -441,7 +441,7 @@
     pending[item.cid] = item;
     append(item.row);
     save();
-    if (ready) send({ type: "message", cid: item.cid, text: item.text });
+    if (ready) sendPaced({ type: "message", cid: item.cid, text: item.text });
   }
   form.addEventListener("submit", function (e) {
     e.preventDefault();
@@ -502,7 +502,7 @@
       done: function (ack) { submitButton.disabled = false; done(ack); },
       fail: function (f) { submitButton.disabled = false; errorLine.textContent = reason(f, frame.text); }
     };
-    if (ready) send(frame);
+    if (ready) sendPaced(frame);
   }
   function formAcked(f) {
     var item = forms[f.cid];
@@ -540,6 +540,31 @@
   function send(frame) {
     if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame));
   }
+  // Messages and forms go out no faster than the hub takes them from one visitor (8 at
+  // once, then 1 a second): a reconnect with many unacknowledged messages, or many
+  // retries after the hub's store failed, would otherwise be refused as too fast, and
+  // refused often enough the socket is closed, again and again. One frame per cid.
+  var queue = [], pacer = null, budget = 6, budgetAt = Date.now();
+  function sendPaced(frame) {
+    for (var i = 0; i < queue.length; i++) {
+      if (queue[i].cid === frame.cid) { queue[i] = frame; return; }
+    }
+    queue.push(frame);
+    pump();
+  }
+  function pump() {
+    if (pacer || !queue.length || !ws || ws.readyState !== 1) return;
+    var now = Date.now();
+    budget = Math.min(6, budget + (now - budgetAt) / 1000 * 0.9);
+    budgetAt = now;
+    if (budget < 1) {
+      pacer = setTimeout(function () { pacer = null; pump(); }, (1 - budget) / 0.9 * 1000);
+      return;
+    }
+    budget -= 1;
+    send(queue.shift());
+    pump();
+  }
   function connect() {
     ready = false;
     typingOn = false;
@@ -566,6 +591,9 @@
     ws.onclose = function () {
       ws = null;
       ready = false;
+      queue = [];  // a reconnect sends every unacknowledged message and form again
+      clearTimeout(pacer);
+      pacer = null;
       if (!welcomed) failing = true;
       hideTyping();
       applyConfig();
@@ -592,8 +620,8 @@
       markRead(f.seen_up_to);
       for (i = 0; i < (f.messages || []).length; i++) add(f.messages[i]);
       // Whatever is still unacknowledged goes again: the server stores it once.
-      for (k in pending) if (own(pending, k)) send({ type: "message", cid: k, text: pending[k].text });
-      for (k in forms) if (own(forms, k)) send(forms[k].frame);
+      for (k in pending) if (own(pending, k)) sendPaced({ type: "message", cid: k, text: pending[k].text });
+      for (k in forms) if (own(forms, k)) sendPaced(forms[k].frame);
       flushReceived();
       flushSeen();
     } else if (f.type === "message") {
@@ -626,7 +654,7 @@
       } else if (f.cid && forms[f.cid]) {
         item = forms[f.cid];
         if (f.code === "rate_limited") {
-          setTimeout(function () { if (forms[f.cid]) send(item.frame); }, (f.retry_after || 2) * 1000);
+          setTimeout(function () { if (forms[f.cid]) sendPaced(item.frame); }, (f.retry_after || 2) * 1000);
         } else {
           delete forms[f.cid];
           item.fail(f);
@@ -638,7 +666,7 @@
           // the same cid again later, so it is stored once whenever it works again.
           item.tries = (item.tries || 0) + 1;
           var again = f.retry_after || Math.min(30, Math.pow(2, item.tries));
-          setTimeout(function () { if (pending[item.cid]) send({ type: "message", cid: item.cid, text: item.text }); },
+          setTimeout(function () { if (pending[item.cid]) sendPaced({ type: "message", cid: item.cid, text: item.text }); },
             again * 1000);
         } else {
           setMark(item.row, "failed");
