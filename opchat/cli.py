@@ -618,6 +618,9 @@ def _refuse_a_damaged_store(data_dir: Path) -> None:
         return
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # What quick_check says of damaged pages may quote their bytes: never let that
+        # text end the check on a decoding error instead of saying what is wrong.
+        conn.text_factory = lambda data: data.decode("utf-8", "replace")
         try:
             rows = conn.execute("PRAGMA quick_check").fetchall()
         finally:
@@ -625,6 +628,8 @@ def _refuse_a_damaged_store(data_dir: Path) -> None:
         problem = "" if rows == [("ok",)] else str(rows[0][0])
     except sqlite3.Error as exc:
         problem = str(exc)
+    except UnicodeError:  # SQLite's own report quoted bytes of the damaged pages
+        problem = _("its pages hold garbage")
     if problem:
         raise CliError(_("the database {path} is damaged ({problem}); restore it from a "
                          "backup or try: sqlite3 {path} .recover",

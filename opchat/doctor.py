@@ -57,13 +57,17 @@ def run_doctor(
                                  getattr(args, "data_dir", None), dict(env))[1]
     dir_findings = check_data_dir(data_dir)
     findings += dir_findings
+    database_ok = False
     if all(f.level != FAIL for f in dir_findings):
-        findings += check_database(data_dir)
+        database = check_database(data_dir)
+        database_ok = all(f.level != FAIL for f in database)
+        findings += database
         findings += check_hub_lock(data_dir)
     if settings is not None:
         findings += asyncio.run(check_channels(settings))
-        findings += check_menus(settings)
-        findings += check_channel_reports(data_dir)
+        if database_ok:  # these read the database: a damaged one is said above, once
+            findings += check_menus(settings)
+            findings += check_channel_reports(data_dir)
     findings += check_terminal(env)
     width = max(len(f.topic) for f in findings)
     for f in findings:
@@ -150,6 +154,7 @@ def check_database(data_dir: Path) -> list[Finding]:
                                               "on the first start", path=path))]
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        conn.text_factory = lambda data: data.decode("utf-8", "replace")  # damaged bytes
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             check = conn.execute("PRAGMA quick_check").fetchone()[0]
@@ -162,6 +167,9 @@ def check_database(data_dir: Path) -> list[Finding]:
             conn.close()
     except sqlite3.Error as exc:
         return [Finding(FAIL, _("database"), f"{path}: {exc}")]
+    except UnicodeError:  # SQLite's own report quoted bytes of the damaged pages
+        return [Finding(FAIL, _("database"), _("{path} is damaged: {check}", path=path,
+                                               check=_("its pages hold garbage")))]
     findings = []
     if check != "ok":
         findings.append(Finding(FAIL, _("database"),

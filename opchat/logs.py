@@ -72,9 +72,33 @@ class SharedRotatingFileHandler(RotatingFileHandler):
             return
         try:
             self._follow_rotation()
-            super().emit(record)  # rotates if due, writes, flushes
+            self._failed = False
+            super().emit(record)  # rotates if due, writes, flushes; errors: handleError
+            if self._failing and not self._failed:
+                self._failing = False
+                self._say(f"opchat: {self.baseFilename} is written again")
+        except OSError:
+            self.handleError(record)
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    # A log that cannot be written (a full disk) is said once on stderr, in one line, and
+    # again only after writing has worked in between: not logging's traceback per record.
+    _failing = False
+    _failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self._failed = True
+        if not self._failing:
+            self._failing = True
+            error = sys.exc_info()[1]
+            self._say(f"opchat: cannot write {self.baseFilename}: {error}")
+
+    @staticmethod
+    def _say(line: str) -> None:
+        with contextlib.suppress(Exception):
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
 
     def _follow_rotation(self) -> None:
         """Reopen the log if another process has rotated it away from under us."""

@@ -1131,3 +1131,7 @@ MESSAGES.update({
     "seconds a waiting customer keeps waiting": "сколько секунд клиент готов ждать",
     "how many new customers come over time": "сколько новых клиентов придёт со временем",
 })
+
+MESSAGES.update({
+    "its pages hold garbage": "в её страницах мусор",
+})

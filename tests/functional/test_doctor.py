@@ -222,3 +222,36 @@ def test_a_channel_that_cannot_start_says_why_in_one_line(tmp_path: Path) -> Non
             "SELECT health, health_detail FROM channels WHERE name = 'shop'").fetchone()
     assert health == "down" and "OPCHAT_TEST_NO_SUCH_TOKEN" in detail
     assert "Error" not in detail and detail[0].isupper(), detail
+
+
+def damage_pages(path: Path) -> None:
+    """Bytes overwritten inside pages, as a failing disk or a bad copy leaves them:
+    quick_check's report then quotes bytes that are not UTF-8."""
+    size = path.stat().st_size
+    with path.open("r+b") as file:
+        for page in range(2, size // 4096, 3):
+            file.seek(page * 4096 + 200)
+            file.write(b"\xab" * 300)
+
+
+def test_a_database_with_garbage_in_its_pages_is_said_to_be_damaged(tmp_path: Path) -> None:
+    async def fill() -> None:
+        (tmp_path / "data").mkdir(mode=0o700)
+        inbox = await Inbox.open(tmp_path / "data", "anna")
+        from opchat.model import InboundMessage
+        await inbox.store.ingest_batch([InboundMessage(
+            channel="site", chat_id=f"c{n}", external_id=f"m{n}", sender_id=f"u{n}",
+            sender_name=f"Гость {n}", body="слово " * 80) for n in range(300)])
+        await inbox.close()
+
+    asyncio.run(fill())
+    db = tmp_path / "data" / "opchat.db"
+    for extra in ("-wal", "-shm"):
+        Path(f"{db}{extra}").unlink(missing_ok=True)
+    damage_pages(db)
+    served = opchat(tmp_path, "serve")
+    assert served.returncode == 1, served.stderr
+    assert "is damaged" in served.stderr and "sqlite3" in served.stderr, served.stderr
+    doctor = opchat(tmp_path, "doctor")
+    assert "[FAIL] database" in doctor.stdout, doctor.stdout + doctor.stderr
+    assert "UTF-8" not in doctor.stdout + doctor.stderr

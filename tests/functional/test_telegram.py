@@ -1239,6 +1239,19 @@ def test_an_error_without_a_description_is_said_not_crashed_on(error: str) -> No
     assert trouble.detail and "None" not in trouble.detail
 
 
+@pytest.mark.parametrize(("api_base", "host"), [
+    ("http://user:secret-pw@127.0.0.1:8081/x", "127.0.0.1:8081"),
+    ("https://api.telegram.org", "api.telegram.org"),
+    ("http://[::1]:8081", "[::1]:8081"),
+])
+def test_errors_name_the_api_host_never_a_password_in_its_address(api_base: str,
+                                                                  host: str) -> None:
+    from opchat.transports.telegram.api import host_of
+
+    # The host is in every "cannot reach …" line: the log, the status bar, the audit.
+    assert host_of(api_base) == host
+
+
 def test_what_telegram_troubles_mean_is_said_in_russian_too() -> None:
     import aiogram.exceptions
     from aiogram.methods import GetMe, SendMessage

@@ -115,3 +115,51 @@ def test_a_bot_token_in_an_error_never_reaches_the_log(tmp_path: Path) -> None:
         handler.flush()
     text = path.read_text()
     assert "cannot reach ftp://api.example/bot…/getMe" in text and token not in text
+
+
+class FullDisk:
+    """A log file on a disk with no room left: every flush fails as a full disk's does."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        raise OSError(28, "No space left on device")
+
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+    def seek(self, *args: int) -> int:
+        return self.real.seek(*args)
+
+    def tell(self) -> int:
+        return self.real.tell()
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_a_log_that_cannot_be_written_is_said_once_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from opchat.logs import SharedRotatingFileHandler
+
+    path = setup_logging(tmp_path)
+    [handler] = [h for h in logging.getLogger("opchat").handlers
+                 if isinstance(h, SharedRotatingFileHandler)]
+    real = handler.stream
+    handler.stream = FullDisk(real)
+    log = logging.getLogger("opchat.hub")
+    try:
+        for n in range(5):
+            log.warning("channel shop: attempt %d", n)
+    finally:
+        handler.stream = real  # room again
+    err = capsys.readouterr().err
+    assert err == f"opchat: cannot write {path}: [Errno 28] No space left on device\n"
+    log.warning("channel shop: back")
+    assert capsys.readouterr().err == f"opchat: {path} is written again\n"
+    handler.flush()
+    assert "channel shop: back" in path.read_text()

@@ -64,7 +64,17 @@ def is_api_error(exc: BaseException) -> bool:
 
 
 def host_of(api_base: str) -> str:
-    return urlsplit(api_base).netloc or api_base
+    """host[:port] of the Bot API's address, as errors name it: never a user or password
+    the address may carry (they would reach the log, the status bar and the audit)."""
+    parts = urlsplit(api_base)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return (f"{host}:{port}" if port else host) or "the Bot API"
 
 
 def network_reason(exc: BaseException) -> str:
