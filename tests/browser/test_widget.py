@@ -458,10 +458,9 @@ async def test_the_draft_is_cut_between_characters(site: Site, page: Page) -> No
     assert not any('"too_long"' in frame for frame in sent)
 
 
-async def test_a_message_the_store_could_not_take_is_sent_again_until_it_is(
-        site: Site, page: Page) -> None:
-    """A full disk or a broken store answers server_error: the widget keeps the words
-    and sends them again (same cid, so never twice) until the hub takes them."""
+async def first_message_then_a_full_disk(site: Site, page: Page) -> None:
+    """The visitor's first message goes through; then the hub's store refuses every
+    message as a full disk does (until the trigger is dropped)."""
     await page.goto(site.base + "/")
     await page.locator(".opchat-launcher").click()
     await write(page, "first")
@@ -469,6 +468,13 @@ async def test_a_message_the_store_could_not_take_is_sent_again_until_it_is(
     await site.inbox.store.db.write(lambda conn: conn.execute(
         "CREATE TEMP TRIGGER refuse BEFORE INSERT ON main.messages "
         "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"))
+
+
+async def test_a_message_the_store_could_not_take_is_sent_again_until_it_is(
+        site: Site, page: Page) -> None:
+    """A full disk or a broken store answers server_error: the widget keeps the words
+    and sends them again (same cid, so never twice) until the hub takes them."""
+    await first_message_then_a_full_disk(site, page)
     await write(page, "while the disk is full")
 
     async def refused() -> bool:
@@ -500,13 +506,7 @@ async def test_many_messages_the_store_refused_all_arrive_and_none_is_refused_as
         ws.on("framereceived", received)
 
     page.on("websocket", watch)
-    await page.goto(site.base + "/")
-    await page.locator(".opchat-launcher").click()
-    await write(page, "first")
-    await expect(page.locator(".opchat-visitor").last).to_have_attribute("data-state", "sent")
-    await site.inbox.store.db.write(lambda conn: conn.execute(
-        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON main.messages "
-        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"))
+    await first_message_then_a_full_disk(site, page)
     texts = [f"while full {n}" for n in range(1, 13)]  # more than the hub takes at once
     for text in texts:
         await write(page, text)
