@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sqlite3
 import stat
 import sys
@@ -59,6 +60,7 @@ def run_doctor(
     findings += dir_findings
     database_ok = False
     if all(f.level != FAIL for f in dir_findings):
+        findings += check_disk(data_dir)
         database = check_database(data_dir)
         database_ok = all(f.level != FAIL for f in database)
         findings += database
@@ -121,6 +123,31 @@ def check_data_dir(path: Path) -> list[Finding]:
         return [Finding(OK, topic, _("{path}, mode {mode:o} (shared with its group)",
                                      path=path, mode=mode))]
     return [Finding(OK, topic, _("{path}, mode {mode:o}", path=path, mode=mode))]
+
+
+# Free space below which the store soon cannot commit: a message with its search index
+# is a few KB, and the write-ahead log grows until SQLite copies it into the file.
+DISK_LOW = 100 * 2**20
+DISK_FULL = 2 * 2**20
+
+
+def check_disk(path: Path) -> list[Finding]:
+    """Say so when the data dir's disk is (nearly) full: then nothing can be stored, and
+    the hub cannot even record the channels' health for `doctor` to show."""
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError:
+        return []
+    mib = f"{free / 2**20:.1f}"
+    if free < DISK_FULL:
+        return [Finding(FAIL, _("disk"), _(
+            "{path}: {mib} MiB free: opchat cannot store messages until some space is freed",
+            path=path, mib=mib))]
+    if free < DISK_LOW:
+        return [Finding(WARN, _("disk"), _(
+            "{path}: only {mib} MiB free; when it is full, opchat cannot store messages",
+            path=path, mib=mib))]
+    return []
 
 
 def check_menus(settings: Settings) -> list[Finding]:

@@ -1135,3 +1135,14 @@ MESSAGES.update({
 MESSAGES.update({
     "its pages hold garbage": "в её страницах мусор",
 })
+
+# opchat doctor: the disk of the data dir
+MESSAGES.update({
+    "disk": "диск",
+    "{path}: {mib} MiB free: opchat cannot store messages until some space is freed":
+        "{path}: свободно {mib} МиБ: opchat не может сохранять сообщения, пока не "
+        "освободится место",
+    "{path}: only {mib} MiB free; when it is full, opchat cannot store messages":
+        "{path}: свободно всего {mib} МиБ; когда место кончится, opchat не сможет "
+        "сохранять сообщения",
+})

@@ -255,3 +255,26 @@ def test_a_database_with_garbage_in_its_pages_is_said_to_be_damaged(tmp_path: Pa
     doctor = opchat(tmp_path, "doctor")
     assert "[FAIL] database" in doctor.stdout, doctor.stdout + doctor.stderr
     assert "UTF-8" not in doctor.stdout + doctor.stderr
+
+
+@pytest.mark.parametrize(("free", "level", "words"), [
+    (512 * 1024, "FAIL", "0.5 MiB free: opchat cannot store messages"),
+    (50 * 2**20, "WARN", "only 50.0 MiB free"),
+    (10 * 2**30, None, ""),  # plenty: not worth a line
+])
+def test_doctor_says_when_the_data_dirs_disk_is_nearly_full(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, free: int, level: str | None,
+        words: str) -> None:
+    from collections import namedtuple
+
+    from opchat import doctor
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(doctor.shutil, "disk_usage",
+                        lambda path: usage(20 * 2**30, 20 * 2**30 - free, free))
+    findings = doctor.check_disk(tmp_path)
+    if level is None:
+        assert findings == []
+    else:
+        [finding] = findings
+        assert finding.level == getattr(doctor, level) and words in finding.text, finding
