@@ -783,11 +783,12 @@ def _telegram_options(args: argparse.Namespace) -> dict[str, object]:
 
 
 def cmd_channel_list(args: argparse.Namespace) -> int:
+    from opchat.config import is_secret_option
+
     settings = settings_from(args)
     configured = bool(settings.channels)
     for channel in with_default_channel(settings).channels:
-        shown = {key: "***" if any(word in key for word in ("token", "secret", "password"))
-                 and not key.endswith("_env") else value
+        shown = {key: "***" if is_secret_option(channel.kind, key) else value
                  for key, value in channel.options.items()}
         extra = " ".join(f"{key}={value}" for key, value in shown.items())
         print(f"{channel.name:<16} {channel.kind:<10} {extra}".rstrip())

@@ -177,7 +177,19 @@ class AutoAnswers:
     language: str = "en"
 
 
-_SECRET_WORDS = ("token", "secret", "password", "key")  # in an option's name
+# Words in an option's name that make it a secret, for a kind that declares no options.
+_SECRET_WORDS = ("token", "secret", "password", "key")
+
+
+def is_secret_option(kind: str, key: str) -> bool:
+    """Whether option ``key`` of a ``kind`` channel holds a secret when written in the
+    file: the kind declares it so (`Option.secret`), or its name says so (when in doubt,
+    hidden: what this decides is kept out of logs, listings and error texts)."""
+    declared = channel_options(kind)
+    option = declared.get(key) if declared is not None else None
+    if option is not None and option.secret:
+        return True
+    return not key.endswith("_env") and any(word in key.lower() for word in _SECRET_WORDS)
 
 
 @dataclass
@@ -206,7 +218,7 @@ class ChannelSettings:
         found = set()
         for key in self.options:
             key = key.removesuffix("_env")
-            if any(word in key.lower() for word in _SECRET_WORDS):
+            if is_secret_option(self.kind, key):
                 value = self.secret(key)
                 if value and len(value) >= 4:  # shorter would blank out ordinary words
                     found.add(value)
@@ -288,8 +300,6 @@ _MENU: dict[str, type] = {"text": str, "options": list, "handoff": str}
 _MENU_OPTION: dict[str, type] = {"label": str, "reply": str, "operator": bool}
 AUTO_OPTIONS = ("hours", "timezone", "away_message", "greeting_message", "menu", "language")
 
-# Option names that hold a secret, for a kind that declares no options (a plugin's).
-_SECRET_WORDS = ("token", "secret", "password")
 ENVIRONMENT_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # Every binding the operator may remap in [keymap] (the `id` of each Binding in the app,
@@ -875,14 +885,7 @@ def secrets_in_file(settings: Settings) -> list[str]:
     found = []
     for channel in settings.channels:
         for key, value in channel.options.items():
-            declared = channel_options(channel.kind)
-            if declared is not None:
-                option = declared.get(key)
-                secret = option is not None and option.secret
-            else:
-                secret = not key.endswith("_env") and any(word in key
-                                                          for word in _SECRET_WORDS)
-            if secret and value not in (None, ""):
+            if is_secret_option(channel.kind, key) and value not in (None, ""):
                 found.append(f"channels.{channel.name}.{key}")
     return found
 

@@ -166,3 +166,32 @@ def test_every_built_in_options_help_is_in_russian_too() -> None:
 
 class OptionSetStub:
     options = ()
+
+
+def test_what_is_secret_follows_the_declaration_else_the_name(echo_plugin: None) -> None:
+    from opchat.config import ChannelSettings
+
+    declared = ChannelSettings("e", "echo", {"api_key": "k-123456", "motto": "hello world"})
+    assert declared.secrets() == ("k-123456",)  # what errors and logs never show
+    undeclared = ChannelSettings("p", "pigeon", {"api_key": "k-654321", "coop": "roof"})
+    assert undeclared.secrets() == ("k-654321",)  # "key" in its name: a secret
+    web = ChannelSettings("w", "webchat", {"operator_name": "Anna Karenina"})
+    assert web.secrets() == ()
+
+
+def test_channel_list_hides_what_the_kind_declares_secret(tmp_path: Path,
+                                                          echo_plugin: None) -> None:
+    import io
+    from contextlib import redirect_stdout
+
+    from opchat.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text('[channels.e]\nkind = "echo"\napi_key = "k-123456"\nmotto = "hi"\n')
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(["--config", str(config), "--data-dir", str(tmp_path / "data"),
+                     "channel", "list"])
+    assert code == 0
+    assert "api_key=***" in out.getvalue() and "k-123456" not in out.getvalue()
+    assert "motto=hi" in out.getvalue()
