@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from opchat.i18n import _
@@ -244,73 +242,3 @@ def hidden_line(item: HiddenItem, as_json: bool) -> str:
                     conversation=item.conversation_id))
     return (f"{where:<30} {when or '?':<25}  {one_line(item.operator or '?', 40):<10} "
             f"{one_line(item.title, 80) or '—'}")
-
-
-# The commands (`opchat audit`, `opchat unhide`); cli.py hands them the parsed arguments ---
-
-
-def cmd_audit(args: argparse.Namespace) -> int:
-    from opchat.cli import EXIT_OK, CliError, run_reader, settings_from
-
-    settings = settings_from(args)
-    _existing_store(settings.data_dir, _("nothing to audit"))
-
-    async def work(inbox) -> None:
-        if args.conversation is not None and await inbox.conversation(args.conversation) is None:
-            raise CliError(_("no conversation #{n}", n=args.conversation))
-        out = sys.stdout
-        if args.hidden:
-            for item in await inbox.hidden():
-                if args.conversation in (None, item.conversation_id) and (
-                        args.since is None or (item.at or 0) >= args.since):
-                    out.write(hidden_line(item, args.json) + "\n")
-            return
-        after = 0
-        while True:
-            page = await inbox.store.audit_events(args.conversation, args.since, after, PAGE)
-            if not page:
-                break
-            out.write("".join((json_line(e) if args.json else text_line(e)) + "\n"
-                              for e in page))
-            after = page[-1].id
-        out.flush()
-
-    run_reader(settings, work)
-    return EXIT_OK
-
-
-def cmd_unhide(args: argparse.Namespace) -> int:
-    from opchat.cli import EXIT_OK, CliError, run_store, settings_from
-
-    settings = settings_from(args)
-    _existing_store(settings.data_dir, _("nothing to unhide"))
-
-    async def work(inbox) -> bool:
-        from opchat.store.changes import UnknownConversation
-        from opchat.store.history import UnknownMessage
-
-        try:
-            if args.what == "conversation":
-                return await inbox.unhide_conversation(args.id)
-            return await inbox.unhide_message(args.id)
-        except (UnknownConversation, UnknownMessage):
-            raise CliError(_("no conversation #{n}", n=args.id) if args.what == "conversation"
-                           else _("no message #{n}", n=args.id)) from None
-
-    shown = run_store(settings, work)
-    if args.what == "conversation":
-        print(_("conversation #{n} is shown again (recorded in opchat audit)", n=args.id)
-              if shown else _("conversation #{n} was not hidden", n=args.id))
-    else:
-        print(_("message #{n} is shown again (recorded in opchat audit)", n=args.id)
-              if shown else _("message #{n} was not hidden", n=args.id))
-    return EXIT_OK
-
-
-def _existing_store(data_dir: Path, nothing_to: str) -> None:
-    from opchat.cli import CliError
-    from opchat.store import DB_FILENAME
-
-    db_path = data_dir / DB_FILENAME
-    if not db_path.exists():
-        raise CliError(_("no database at {path}: {nothing}", path=db_path, nothing=nothing_to))

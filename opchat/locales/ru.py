@@ -419,7 +419,7 @@ MESSAGES.update({
         "когда хаб работал в последний раз: {health}, {detail}",
 })
 
-# The command line (opchat/cli.py): the parser's help, errors, what commands print
+# The command line (opchat/cli/): the parser's help, errors, what commands print
 MESSAGES.update({
     "config file (env OPCHAT_CONFIG)": "файл настроек (переменная OPCHAT_CONFIG)",
     "data directory: database, attachments, logs (env OPCHAT_DATA_DIR)":
@@ -616,7 +616,7 @@ PLURALS.update({
                                 "добавлено {n} начальных ответов"),
 })
 
-# argparse's own words (opchat/cli.py points argparse at this catalogue)
+# argparse's own words (opchat/cli/ points argparse at this catalogue)
 MESSAGES.update({
     "usage: ": "использование: ",
     "positional arguments": "позиционные аргументы",
@@ -665,7 +665,7 @@ MESSAGES.update({
         "уходит в поле ответа открытого диалога, и всё набранное следом тоже (j и k тоже)",
 })
 
-# The first start: what to do next, and the name customers see (opchat/cli.py)
+# The first start: what to do next, and the name customers see (opchat/cli/)
 MESSAGES.update({
     "Welcome to opchat.": "Добро пожаловать в opchat.",
     "Customers can write to you now through the web chat: open {address}/ in a browser "
@@ -786,13 +786,13 @@ MESSAGES.update({
     "message #{n} in #{conversation}": "сообщение #{n} в #{conversation}",
 })
 
-# opchat search: what kind of result a line is (opchat/cli.py)
+# opchat search: what kind of result a line is (opchat/cli/)
 MESSAGES.update({
     "contact: {details}": "контакт: {details}",
     "label: #{label}": "метка: #{label}",
 })
 
-# The first start: a config file that cannot be written (opchat/cli.py)
+# The first start: a config file that cannot be written (opchat/cli/)
 MESSAGES.update({
     "Not saved ({error}); opchat will ask again next time.":
         "Не сохранено ({error}); opchat спросит снова в следующий раз.",
@@ -875,7 +875,7 @@ MESSAGES.update({
     'unknown text "{setting}"': 'неизвестный текст "{setting}"',
 })
 
-# A channel that cannot start; config errors on the command line (opchat/hub.py, cli.py)
+# A channel that cannot start; config errors on the command line (opchat/hub.py, opchat/cli/)
 MESSAGES.update({
     "unknown channel kind '{kind}'": "неизвестный вид канала '{kind}'",
     'it stopped on an internal error (see the log with log.level = "DEBUG")':

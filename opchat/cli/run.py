@@ -1,0 +1,176 @@
+"""`opchat` (the app), `opchat demo` and `opchat serve` (the hub alone)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from opchat.cli.common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    CliError,
+    _is_terminal,
+    _wrap,
+    next_steps,
+    open_inbox,
+    prepare_data_dir,
+    run_store,
+    settings_from,
+    team_cap,
+    with_default_channel,
+)
+from opchat.config import ConfigError, Settings
+from opchat.i18n import _
+from opchat.transports import DEFAULT_LISTEN
+
+if TYPE_CHECKING:
+    from opchat.cli.common import Commands
+
+
+def add_run_commands(sub: Commands, common: argparse.ArgumentParser) -> None:
+    """`demo` and `serve` (the app itself is `opchat` with no command)."""
+    p = sub.add_parser("demo", parents=[common], help=_("the app with simulated customers"),
+                       description=_("the app with simulated customers"))
+    p.set_defaults(handler=cmd_app, demo=True)
+
+    p = sub.add_parser("serve", parents=[common],
+                       help=_("run the hub alone, headless (for systemd)"),
+                       description=_("run the hub alone, headless (for systemd)"))
+    p.set_defaults(handler=cmd_serve)
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    prepare_data_dir(settings)
+    from opchat.i18n import set_language
+    from opchat.logs import setup_logging
+
+    set_language(settings.language)
+    setup_logging(settings.data_dir, settings.log_level)
+    if getattr(args, "demo", False):
+        _seed_demo_replies(settings)
+    else:
+        if settings.operator_name is None and _is_terminal(sys.stdin) and \
+                _is_terminal(sys.stdout):
+            ask_operator_name(settings, sys.stdin, sys.stdout)
+        with_default_channel(settings)
+
+    from opchat.app import OpchatApp
+
+    async def run_hub(inbox, on_role) -> None:
+        from opchat.hub import run_hub_when_free  # after the first frame, like all hub work
+
+        await run_hub_when_free(inbox, settings.channels, settings.data_dir, on_role,
+                                auto_assign_cap=team_cap(settings))
+
+    app = OpchatApp(settings, lambda: open_inbox(settings), run_hub,
+                    demo=getattr(args, "demo", False))
+    app.run(mouse=settings.mouse)
+    return app.return_code or EXIT_OK
+
+
+def ask_operator_name(settings: Settings, answers: IO[str], out: IO[str]) -> None:
+    """The first start: what to do next, and the name customers will see (asked once).
+
+    Asked on the terminal before the app takes the screen. An empty answer is
+    kept too (as no name), so the question is not asked again; replies that use
+    {operator.name} then ask for it each time instead of saying the login name.
+    """
+    from opchat.config import save_operator_name
+
+    lines = [_("Welcome to opchat."), "", *next_steps(settings), "",
+             _("Your name, as customers will see it (\"I'm {operator.name}\" in replies)."),
+              _("Enter alone: no name; replies then ask for it. Change it later in {path} "
+                "(operator_name).", path=settings.config_path)]
+    out.write("\n".join(_wrap(line) for line in lines) + "\n" + _("Your name: "))
+    out.flush()
+    answer = answers.readline()
+    from opchat.sanitize import one_line
+
+    name = one_line(answer.strip(), 100)
+    settings.operator_name = name
+    try:
+        save_operator_name(settings.config_path, name)
+    except ConfigError as exc:  # a read-only config: the name holds for this session
+        out.write(_wrap(_("Not saved ({error}); opchat will ask again next time.",
+                          error=exc)) + "\n")
+        out.flush()
+
+
+def _seed_demo_replies(settings: Settings) -> None:
+    from opchat.replies import STARTER
+
+    async def seed(inbox) -> None:
+        if not await inbox.quick_replies():
+            await inbox.store.save_quick_replies(STARTER)
+
+    run_store(settings, seed)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    prepare_data_dir(settings)
+    from opchat.hub import run_hub_when_free
+    from opchat.logs import setup_logging
+
+    setup_logging(settings.data_dir, settings.log_level, stderr=True)
+    import logging
+
+    log = logging.getLogger("opchat.serve")
+    _refuse_a_damaged_store(settings.data_dir)
+    if not settings.channels:
+        log.info("no channels configured in %s; running the web chat on %s",
+                 settings.config_path, DEFAULT_LISTEN)
+        print("\n".join(_wrap(line) for line in next_steps(settings)), flush=True)
+        with_default_channel(settings)
+
+    async def serve(inbox) -> None:
+        hub = asyncio.create_task(run_hub_when_free(
+            inbox, settings.channels, settings.data_dir,
+            lambda role: log.info("role: %s", role), auto_assign_cap=team_cap(settings)))
+        # systemd stops services with SIGTERM: stop the hub cleanly (channels marked
+        # stopped, the lock released) as on Ctrl+C.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, hub.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await hub
+        log.info("stopped")
+
+    run_store(settings, serve)
+    return EXIT_OK
+
+
+def _refuse_a_damaged_store(data_dir: Path) -> None:
+    """Stop ``serve`` with one line when the database is damaged (else it starts and says ok)."""
+
+    from opchat.store import DB_FILENAME
+
+    path = Path(data_dir) / DB_FILENAME
+    if not path.exists():
+        return
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # What quick_check says of damaged pages may quote their bytes: never let that
+        # text end the check on a decoding error instead of saying what is wrong.
+        conn.text_factory = lambda data: data.decode("utf-8", "replace")
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+        problem = "" if rows == [("ok",)] else str(rows[0][0])
+    except sqlite3.Error as exc:
+        problem = str(exc)
+    except UnicodeError:  # SQLite's own report quoted bytes of the damaged pages
+        problem = _("its pages hold garbage")
+    if problem:
+        raise CliError(_("the database {path} is damaged ({problem}); restore it from a "
+                         "backup or try: sqlite3 {path} .recover",
+                         path=str(path), problem=problem), EXIT_FAIL)
+
