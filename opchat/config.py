@@ -43,6 +43,7 @@ import platformdirs
 
 from opchat.i18n import SUPPORTED_LANGUAGES, _, normalize_language
 from opchat.transports import (  # the contract only: no SDK
+    COMMON_OPTIONS,
     Option,
     OptionProblem,
     available_kinds,
@@ -298,7 +299,7 @@ _TEAM: dict[str, type] = {"max_open": int, "auto_assign": bool}
 _ALERTS: dict[str, type] = {"new_dialog": str, "new_message": str, "red_wait": str}
 _MENU: dict[str, type] = {"text": str, "options": list, "handoff": str}
 _MENU_OPTION: dict[str, type] = {"label": str, "reply": str, "operator": bool}
-AUTO_OPTIONS = ("hours", "timezone", "away_message", "greeting_message", "menu", "language")
+AUTO_OPTIONS = tuple(COMMON_OPTIONS.names)  # the automatic answers, in any kind's table
 
 ENVIRONMENT_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -364,11 +365,14 @@ def load_settings(config_path: Path, data_dir: Path, must_exist: bool = False) -
     return _Reader(config_path, text).settings(document, data_dir)
 
 
-def check_channel(channel: ChannelSettings, config_path: Path) -> None:
+def check_channel(channel: ChannelSettings, settings: Settings) -> None:
     """ConfigError (with no line: the table is not written yet) if ``channel`` would
-    not pass when the config is loaded: its kind's declared options, as `load_settings`
-    checks them. For `opchat channel add`, before it writes the table."""
-    _Reader(config_path, "").channel(channel.name, {"kind": channel.kind, **channel.options})
+    not pass when the config is loaded: its kind's declared options and its automatic
+    answers, as `load_settings` checks them (against the menus of ``settings``). For
+    `opchat channel add`, before it writes the table."""
+    reader = _Reader(settings.config_path, "")
+    checked = reader.channel(channel.name, {"kind": channel.kind, **channel.options})
+    reader.auto_answers(checked, settings)
 
 
 def _read_text(path: Path) -> str | None:
@@ -604,6 +608,14 @@ class _Reader:
         where = ("channels", channel.name)
         if not any(key in options for key in AUTO_OPTIONS if key not in ("timezone",
                                                                          "language")):
+            if "timezone" in options:  # alone (the web chat's offline form reads it): a typo
+                from opchat.hours import timezone  # should not wait for the hours
+
+                where_zone = (*where, "timezone")
+                try:
+                    timezone(self.typed(where_zone, options["timezone"], str))
+                except ValueError as exc:
+                    raise self.error(where_zone, f"{'.'.join(where_zone)}: {exc}") from None
             return None
         for key in ("hours", "timezone", "away_message", "greeting_message", "menu",
                     "language"):
@@ -731,6 +743,19 @@ class _Reader:
                     problem += " " + _("(it takes: {keys})", keys=", ".join(allowed))
                 raise self.error(at, problem)
             self.option(at, option, value)
+        for option in declared.options if declared is not None else ():
+            setting, variable = f"{'.'.join(where)}.{option.name}", f"{option.name}_env"
+            if option.secret and option.name in options and variable in options:
+                raise self.error((*where, variable), _(
+                    "{setting}: give the secret or the variable that holds it, not both",
+                    setting=setting))
+            if option.required and not options.get(option.name) and not (
+                    option.secret and options.get(variable)):
+                if option.secret:
+                    setting = _("{secret} (or {variable})", secret=setting,
+                                variable=f"{'.'.join(where)}.{variable}")
+                raise self.error(where, _("{setting} is missing: {what}", setting=setting,
+                                          what=_(option.help)))
         if declared is not None and declared.check is not None:
             try:
                 declared.check(options, ".".join(where))

@@ -39,7 +39,7 @@ __all__ = ["EXIT_FAIL", "EXIT_OK", "EXIT_USAGE", "CliError", "ask_operator_name"
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     choose_language(arguments)
-    parser = build_parser()
+    parser = build_parser(arguments)
     args = parser.parse_args(arguments)
     try:
         return args.handler(args)
@@ -65,8 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser, its help in the language chosen (see choose_language) when it is built."""
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser, its help in the language chosen (see choose_language) when it is built;
+    ``argv``: the command line it will parse (`channel add KIND` adds KIND's flags)."""
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: an option given before the subcommand is not reset by the subparser.
     common.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
     run.add_run_commands(sub, common)
-    channels.add_channel_commands(sub, common)
+    channels.add_channel_commands(sub, common, channels.kind_being_added(argv))
     records.add_export_command(sub, common)
     records.add_search_command(sub, common)
     admin.add_doctor_command(sub, common)

@@ -12,58 +12,21 @@ from typing import TYPE_CHECKING
 from opchat.cli.common import EXIT_OK, EXIT_USAGE, CliError, settings_from, with_default_channel
 from opchat.config import ChannelSettings, ConfigError
 from opchat.i18n import _
-from opchat.transports import DEFAULT_LISTEN
+from opchat.transports import DEFAULT_LISTEN, Option
 
 if TYPE_CHECKING:
     from opchat.cli.common import Commands
 
 
-def add_channel_commands(sub: Commands, common: argparse.ArgumentParser) -> None:
-    """`channel add|options|list|snippet|test`."""
+def add_channel_commands(sub: Commands, common: argparse.ArgumentParser,
+                         kind: str | None = None) -> None:
+    """`channel add|options|list|snippet|test`; ``kind``: the kind `channel add` was
+    given on this command line, whose options become its flags."""
     p = sub.add_parser("channel", parents=[common],
                        help=_("add and list channels; web chat snippet"),
                        description=_("add and list channels; web chat snippet"))
     csub = p.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
-    c = csub.add_parser("add", parents=[common],
-                        help=_("add (or replace) a channel in the config"),
-                        description=_("add (or replace) a channel in the config"))
-    c.add_argument("kind", metavar="KIND", help=_("channel kind, e.g. webchat"))
-    c.add_argument("--name", help=_("the channel's name (default: the kind)"))
-    c.add_argument("--listen", metavar="HOST:PORT",
-                   help=_("web chat: address to listen on (default {listen})",
-                          listen=DEFAULT_LISTEN))
-    c.add_argument("--origin", action="append", metavar="URL",
-                   help=_("web chat: a site allowed to embed the widget (repeat for more)"))
-    c.add_argument("--public-url", metavar="URL",
-                   help=_("web chat: the hub's address as visitors' browsers reach it"))
-    c.add_argument("--hours", metavar="SPEC",
-                   help=_('web chat: working hours, e.g. "Mon-Fri 09:00-18:00, '
-                          'Sat 10:00-14:00"'))
-    c.add_argument("--timezone", metavar="ZONE",
-                   help=_("web chat: of the hours, e.g. Europe/Berlin"))
-    c.add_argument("--operator-name", metavar="NAME", help=_("web chat: shown in the header"))
-    c.add_argument("--operator-photo", metavar="URL", help=_("web chat: shown in the header"))
-    c.add_argument("--no-sneak-peek", action="store_true",
-                   help=_("web chat: operators see that a visitor types, not what"))
-    c.add_argument("--trust-proxy", action="append", metavar="ADDRESS",
-                   help=_("web chat: a reverse proxy whose X-Forwarded-For counts (repeat)"))
-    c.add_argument("--allow-no-origin", action="store_true",
-                   help=_("web chat: let clients that send no Origin (apps) connect"))
-    c.add_argument("--token", metavar="TOKEN",
-                   help=_("telegram: the bot's token from @BotFather (kept in the config, "
-                          "0600)"))
-    c.add_argument("--token-env", metavar="VARIABLE",
-                   help=_("telegram: read the token from this environment variable instead"))
-    c.add_argument("--api-base", metavar="URL",
-                   help=_("telegram: a self-hosted Bot API server (default api.telegram.org)"))
-    c.add_argument("--webhook-url", metavar="URL",
-                   help=_("telegram: receive by webhook at this public https address "
-                          "(default: long polling)"))
-    c.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
-                   help=_("any option of the kind (opchat channel options KIND lists them); "
-                          'VALUE as in the config file: true, 5, "text", ["a", "b"]; '
-                          "anything else is text"))
-    c.set_defaults(handler=cmd_channel_add, creates_config=True)
+    add_channel_add_command(csub, common, kind)
     c = csub.add_parser("options", parents=[common],
                         help=_("the options a channel kind takes, as it declares them"),
                         description=_("the options a channel kind takes, as it declares "
@@ -85,74 +48,142 @@ def add_channel_commands(sub: Commands, common: argparse.ArgumentParser) -> None
     c.set_defaults(handler=cmd_channel_test)
 
 
+# `channel add KIND`: the kind's declared options are its flags ----------------------------
+
+# A declared option's value on the command line, by its kind.
+_METAVARS = {"text": "TEXT", "count": "N", "seconds": "SECONDS", "number": "NUMBER",
+             "variable": "VARIABLE", "listen": "HOST:PORT", "url": "URL", "list": "VALUE",
+             "any": "VALUE"}
+# Flags `channel add` has of its own: an option spelt like one is given with --set.
+_OWN_FLAGS = {"--config", "--data-dir", "--operator", "--lang", "--name", "--set", "--help"}
+
+
+def kind_being_added(argv: Sequence[str]) -> str | None:
+    """The KIND of `opchat … channel add KIND …` in ``argv`` when it is an installed
+    kind: the parser then offers that kind's options as flags."""
+    from opchat.transports import available_kinds
+
+    words = list(argv)
+    for at in range(len(words) - 1):
+        if words[at:at + 2] == ["channel", "add"]:
+            break
+    else:
+        return None
+    takes_value = {"--config", "--data-dir", "--operator", "--lang", "--name", "--set"}
+    previous = ""
+    for word in words[at + 2:]:
+        if not word.startswith("-") and previous not in takes_value:
+            return word if word in available_kinds() else None
+        previous = word
+    return None
+
+
+def add_channel_add_command(csub: Commands, common: argparse.ArgumentParser,
+                            kind: str | None) -> None:
+    from opchat.transports import COMMON_OPTIONS, available_kinds, channel_options
+
+    summary = _("add (or replace) a channel in the config")
+    c = csub.add_parser("add", parents=[common], help=summary,
+                        description=summary + ". " + _(
+                            "Each kind's options are flags of their own: opchat channel add "
+                            "KIND --help lists them."))
+    c.add_argument("kind", metavar="KIND", help=_("channel kind: {kinds}",
+                                                  kinds=", ".join(available_kinds())))
+    c.add_argument("--name", help=_("the channel's name (default: the kind)"))
+    declared = channel_options(kind) if kind else None
+    if declared is not None:
+        group = c.add_argument_group(_("options of {kind} channels", kind=kind))
+        for option in declared.options:
+            _add_flag(group, option)
+    group = c.add_argument_group(_("automatic answers (any kind)"))
+    for option in COMMON_OPTIONS.options:
+        _add_flag(group, option)
+    c.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
+                   help=_("any option of the kind (opchat channel options KIND lists them); "
+                          'VALUE as in the config file: true, 5, "text", ["a", "b"]; '
+                          "anything else is text"))
+    c.set_defaults(handler=cmd_channel_add, creates_config=True)
+
+
+def _add_flag(group: argparse._ArgumentGroup, option: Option) -> None:
+    if not option.flag or option.flag in _OWN_FLAGS:
+        return  # a table, or a name taken: --set KEY=VALUE gives it
+    words = _(option.help) if option.help else ""
+    if option.secret:
+        words += " " + _("(secret: keep it in {name}_env)", name=option.name)
+    dest = f"option_{option.name}"
+    metavar = option.metavar or _METAVARS.get(option.kind, "VALUE")
+    if option.kind == "flag":
+        group.add_argument(option.flag, action=argparse.BooleanOptionalAction, default=None,
+                           dest=dest, help=words)
+    elif option.kind in ("list", "any"):
+        group.add_argument(option.flag, action="append", metavar=metavar,
+                           dest=dest, help=words + " " + _("(repeat for more)"))
+    else:
+        group.add_argument(option.flag, metavar=metavar,
+                           dest=dest, help=words)
+
+
+def _flag_value(option: Option, text: str) -> object:
+    """A flag's text as the config would hold it; what is not a number stays text, for
+    the config's check to name."""
+    if option.kind in ("count", "seconds", "number"):
+        for kind in (int, float) if option.kind == "number" else (int,):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+    return text
+
+
 def cmd_channel_add(args: argparse.Namespace) -> int:
-    from opchat.config import save_channel
-    from opchat.transports import available_kinds, parse_listen
+    from opchat.config import check_channel, save_channel
+    from opchat.transports import COMMON_OPTIONS, available_kinds, channel_options
 
     known = available_kinds()
     if args.kind not in known:
         raise CliError(_("unknown channel kind {kind} (installed: {kinds})",
                          kind=repr(args.kind), kinds=", ".join(known)), EXIT_USAGE)
+    declared = channel_options(args.kind)
+    every = [*(declared.options if declared else ()), *COMMON_OPTIONS.options]
+    set_options = _set_options(args.settings or ())
     options: dict[str, object] = {}
-    if args.listen:
-        try:
-            parse_listen(args.listen)
-        except ValueError as exc:
-            raise CliError(str(exc), EXIT_USAGE) from exc
-        options["listen"] = args.listen
-    for origin in args.origin or ():
-        if not origin.startswith(("http://", "https://")) or origin.count("/") > 3:
-            raise CliError(_("origin {origin} is not like https://shop.example",
-                             origin=repr(origin)), EXIT_USAGE)
-    if args.origin:
-        options["origin"] = [origin.rstrip("/") for origin in args.origin]
-    if args.public_url:
-        options["public_url"] = args.public_url.rstrip("/")
-    web_options = {"hours": args.hours, "timezone": args.timezone,
-                   "operator_name": args.operator_name, "operator_photo": args.operator_photo,
-                   "sneak_peek": False if args.no_sneak_peek else None,
-                   "trust_proxy": args.trust_proxy,
-                   "allow_no_origin": True if args.allow_no_origin else None}
-    options.update({key: value for key, value in web_options.items() if value is not None})
-    if args.kind == "webchat":
-        from opchat.transports.webchat import check_options
-
-        try:  # a mistake is said now, not as a channel DOWN after the restart
-            check_options(options)
-        except ValueError as exc:
-            raise CliError(str(exc), EXIT_USAGE) from exc
-    options.update(_telegram_options(args))
-    options.update(_set_options(args.settings or ()))
+    for option in every:
+        given = getattr(args, f"option_{option.name}", None)
+        if isinstance(given, list):
+            options[option.name] = [_flag_value(option, text) for text in given]
+        elif isinstance(given, str):
+            options[option.name] = _flag_value(option, given)
+        elif given is not None:
+            options[option.name] = given
+    flagged = [option for option in every if option.name not in set_options]
+    options.update(set_options)
     settings = settings_from(args)
     channel = ChannelSettings(args.name or args.kind, args.kind, options)
-    from opchat.config import check_channel
-
     try:  # as the config will check it on the next start, so it does start
-        check_channel(channel, settings.config_path)
+        check_channel(channel, settings)
     except ConfigError as exc:
-        raise CliError(exc.problem, EXIT_USAGE) from exc
+        raise CliError(_in_flags(exc.problem, channel.name, flagged), EXIT_USAGE) from exc
     replaced = any(c.name == channel.name for c in settings.channels)
     save_channel(settings.config_path, channel)
     done = (_("replaced channel {name} ({kind}) in {path}; restart opchat to start it")
             if replaced else
             _("added channel {name} ({kind}) in {path}; restart opchat to start it"))
     print(done.format(name=channel.name, kind=channel.kind, path=settings.config_path))
-    if channel.kind == "webchat":
-        from opchat.transports.webchat import snippet
-
-        print(_("paste this into your pages (opchat channel snippet {name} prints it "
-                "again):", name=channel.name) + f"\n{snippet(channel)}")
-    if channel.kind == "telegram":
-        print(_("check the token with: opchat channel test {name}", name=channel.name))
-        if args.webhook_url:
-            listen = options.get("listen", DEFAULT_LISTEN)
-            print(_("Telegram will POST updates to {url}: have your reverse proxy pass them "
-                    "to {local}", url=args.webhook_url,
-                    local=f"http://{listen}/telegram/{channel.name}"))
+    if declared is not None and declared.added is not None:
+        for line in declared.added(channel):
+            print(line)
     return EXIT_OK
 
 
-TELEGRAM_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")  # as @BotFather gives it: 123456:ABC-def
+def _in_flags(problem: str, name: str, options: Sequence[Option]) -> str:
+    """The config's words for a mistake, with `channels.NAME.KEY` said as the flag that
+    gives KEY, for the options given by flags or not at all (not those of --set)."""
+    for option in sorted(options, key=lambda option: -len(option.name)):
+        if option.flag and option.flag not in _OWN_FLAGS:
+            problem = re.sub(rf"\bchannels\.{re.escape(name)}\.{option.name}\b", option.flag,
+                             problem)
+    return problem
 
 
 def _set_options(given: Sequence[str]) -> dict[str, object]:
@@ -191,44 +222,6 @@ def cmd_channel_options(args: argparse.Namespace) -> int:
             if option.secret else ""
         print(f"{option.name:<{width}}  {option.kind:<8}  {_(option.help)}{secret}")
     return EXIT_OK
-
-
-def _telegram_options(args: argparse.Namespace) -> dict[str, object]:
-    """`channel add telegram`'s options, checked now rather than as a DOWN channel later."""
-    given = {"--token": args.token, "--token-env": args.token_env, "--api-base": args.api_base,
-             "--webhook-url": args.webhook_url}
-    if args.kind != "telegram":
-        for flag, value in given.items():
-            if value:
-                raise CliError(_("{flag} is for telegram channels, not {kind}", flag=flag,
-                                 kind=args.kind), EXIT_USAGE)
-        return {}
-    if bool(args.token) == bool(args.token_env):
-        raise CliError(_("telegram needs its bot token: --token 123456:ABC… (from "
-                         "@BotFather) or --token-env VARIABLE"), EXIT_USAGE)
-    options: dict[str, object] = {}
-    if args.token:
-        if not TELEGRAM_TOKEN.fullmatch(args.token.strip()):
-            raise CliError(_("that is not a bot token: @BotFather gives one like "
-                             "123456789:AAE-x1y2… (digits, a colon, then letters)"),
-                           EXIT_USAGE)
-        options["token"] = args.token.strip()
-    else:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", args.token_env):
-            raise CliError(_("{name} is not an environment variable name",
-                             name=repr(args.token_env)), EXIT_USAGE)
-        options["token_env"] = args.token_env
-    for flag, key, value in (("--api-base", "api_base", args.api_base),
-                             ("--webhook-url", "webhook_url", args.webhook_url)):
-        if value is None:
-            continue
-        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
-            raise CliError(_("{flag} {value} is not like https://host/path", flag=flag,
-                             value=repr(value)), EXIT_USAGE)
-        options[key] = value.rstrip("/") if key == "api_base" else value
-    if args.webhook_url and args.webhook_url.startswith("http://") and not args.api_base:
-        raise CliError(_("Telegram sends webhooks only to https:// addresses"), EXIT_USAGE)
-    return options
 
 
 def cmd_channel_list(args: argparse.Namespace) -> int:

@@ -442,33 +442,28 @@ MESSAGES.update({
         "добавить и показать каналы; код веб-чата для сайта",
     "add (or replace) a channel in the config": "добавить (или заменить) канал в настройках",
     "channel kind, e.g. webchat": "вид канала, например webchat",
+    "channel kind: {kinds}": "вид канала: {kinds}",
+    "Each kind's options are flags of their own: opchat channel add KIND --help lists them.":
+        "У каждого вида свои флаги: их перечисляет opchat channel add ВИД --help.",
+    "options of {kind} channels": "настройки каналов {kind}",
+    "automatic answers (any kind)": "автоответы (любой вид)",
+    "(repeat for more)": "(можно несколько раз)",
+    "{setting}: give the secret or the variable that holds it, not both":
+        "{setting}: укажите секрет или переменную, где он хранится, но не оба",
+    "{secret} (or {variable})": "{secret} (или {variable})",
+    "{setting} is missing: {what}": "не указано {setting}: {what}",
+    "{setting}: {value} is not an http(s) URL nor a path under the channel ({path}/...)":
+        "{setting}: {value} — не адрес http(s) и не путь внутри канала ({path}/...)",
+    # Options every kind takes (the automatic answers)
+    'working hours, e.g. "Mon-Fri 09:00-18:00, Sat 10:00-14:00"':
+        'часы работы, например "Пн-Пт 09:00-18:00, Сб 10:00-14:00"',
+    "the time zone of the hours, e.g. Europe/Berlin":
+        "часовой пояс часов работы, например Europe/Moscow",
+    "the automatic answer outside the hours": "автоответ в нерабочее время",
+    "the automatic answer to a new dialog": "автоответ на новый диалог",
+    "a [menus.NAME] offered to a new dialog": "меню [menus.ИМЯ] для нового диалога",
+    "the automatic answers' language: en or ru": "язык автоответов: en или ru",
     "the channel's name (default: the kind)": "имя канала (по умолчанию: его вид)",
-    "web chat: address to listen on (default {listen})":
-        "веб-чат: адрес, на котором слушать (по умолчанию {listen})",
-    "web chat: a site allowed to embed the widget (repeat for more)":
-        "веб-чат: сайт, которому можно встраивать виджет (можно несколько раз)",
-    "web chat: the hub's address as visitors' browsers reach it":
-        "веб-чат: адрес хаба, по которому его видят браузеры посетителей",
-    'web chat: working hours, e.g. "Mon-Fri 09:00-18:00, Sat 10:00-14:00"':
-        'веб-чат: часы работы, например "Пн-Пт 09:00-18:00, Сб 10:00-14:00"',
-    "web chat: of the hours, e.g. Europe/Berlin":
-        "веб-чат: часовой пояс часов работы, например Europe/Moscow",
-    "web chat: shown in the header": "веб-чат: показывается в заголовке",
-    "web chat: operators see that a visitor types, not what":
-        "веб-чат: операторы видят, что посетитель печатает, но не что",
-    "web chat: a reverse proxy whose X-Forwarded-For counts (repeat)":
-        "веб-чат: обратный прокси, чьему X-Forwarded-For верить (можно несколько раз)",
-    "web chat: let clients that send no Origin (apps) connect":
-        "веб-чат: пускать клиентов без заголовка Origin (приложения)",
-    "telegram: the bot's token from @BotFather (kept in the config, 0600)":
-        "telegram: токен бота от @BotFather (хранится в настройках, права 0600)",
-    "telegram: read the token from this environment variable instead":
-        "telegram: брать токен из этой переменной окружения",
-    "telegram: a self-hosted Bot API server (default api.telegram.org)":
-        "telegram: свой сервер Bot API (по умолчанию api.telegram.org)",
-    "telegram: receive by webhook at this public https address (default: long polling)":
-        "telegram: получать через вебхук по этому публичному адресу https "
-        "(по умолчанию: опрос)",
     "list configured channels": "показать настроенные каналы",
     "print the <script> tag that puts a web chat on a page":
         "вывести тег <script>, который ставит веб-чат на страницу",
@@ -551,8 +546,6 @@ MESSAGES.update({
     "cannot read {path}: {error}": "не могу прочитать {path}: {error}",
     "unknown channel kind {kind} (installed: {kinds})":
         "неизвестный вид канала {kind} (установлены: {kinds})",
-    "origin {origin} is not like https://shop.example":
-        "адрес сайта {origin} не похож на https://shop.example",
     "replaced channel {name} ({kind}) in {path}; restart opchat to start it":
         "канал {name} ({kind}) заменён в {path}; перезапустите opchat, чтобы он заработал",
     "added channel {name} ({kind}) in {path}; restart opchat to start it":
@@ -564,17 +557,7 @@ MESSAGES.update({
     "Telegram will POST updates to {url}: have your reverse proxy pass them to {local}":
         "Telegram будет присылать обновления на {url}: пусть обратный прокси передаёт их "
         "на {local}",
-    "{flag} is for telegram channels, not {kind}": "{flag} — для каналов telegram, а не {kind}",
-    "telegram needs its bot token: --token 123456:ABC… (from @BotFather) or "
-    "--token-env VARIABLE":
-        "для telegram нужен токен бота: --token 123456:ABC… (от @BotFather) или "
-        "--token-env ПЕРЕМЕННАЯ",
-    "that is not a bot token: @BotFather gives one like 123456789:AAE-x1y2… (digits, a "
-    "colon, then letters)":
-        "это не токен бота: @BotFather выдаёт такой: 123456789:AAE-x1y2… (цифры, "
-        "двоеточие, затем буквы)",
     "{name} is not an environment variable name": "{name} — не имя переменной окружения",
-    "{flag} {value} is not like https://host/path": "{flag} {value} не похоже на https://host/path",
     "Telegram sends webhooks only to https:// addresses":
         "Telegram присылает вебхуки только на адреса https://",
     "(no channels in the config file: opchat runs this web chat by default)":

@@ -312,7 +312,12 @@ class OptionProblem(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    """One option of a channel kind."""
+    """One option of a channel kind.
+
+    The declaration is all there is: the config checks a table by it, `opchat channel
+    add KIND` offers it as ``--NAME`` (underscores as dashes; a flag as ``--NAME`` and
+    ``--no-NAME``; a list, repeated), and `opchat channel options KIND` lists it.
+    """
 
     name: str
     kind: str = "text"  # one of OPTION_KINDS
@@ -321,6 +326,14 @@ class Option:
     # More than ``kind`` checks: called with the value and the setting's dotted name;
     # raises OptionProblem saying what is wrong.
     check: Callable[[Any, str], None] | None = None
+    # The channel cannot run without it (for a secret: it, or `NAME_env`).
+    required: bool = False
+    metavar: str = ""  # the value's name in `channel add --help` (default: by kind)
+
+    @property
+    def flag(self) -> str:
+        """How `opchat channel add` spells it; "" for a table (given with --set)."""
+        return "" if self.kind == "table" else "--" + self.name.replace("_", "-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +344,9 @@ class OptionSet:
     # Rules across options (e.g. a webhook needs https), called with the whole table;
     # raises OptionProblem with ``at`` naming the option at fault.
     check: Callable[[Mapping[str, Any], str], None] | None = None
+    # What to tell the admin once `opchat channel add` has written the channel (the
+    # snippet to paste, the command that checks a token...): lines, already translated.
+    added: Callable[[ChannelSettings], list[str]] | None = None
 
     def get(self, name: str) -> Option | None:
         return next((option for option in self.options if option.name == name), None)
@@ -338,6 +354,20 @@ class OptionSet:
     @property
     def names(self) -> list[str]:
         return [option.name for option in self.options]
+
+
+# Options every kind takes: the channel's automatic answers (checked by the config,
+# run by the hub), in a kind's table beside its own options.
+COMMON_OPTIONS = OptionSet((
+    Option("hours", "text", 'working hours, e.g. "Mon-Fri 09:00-18:00, Sat 10:00-14:00"',
+           metavar="SPEC"),
+    Option("timezone", "text", "the time zone of the hours, e.g. Europe/Berlin",
+           metavar="ZONE"),
+    Option("away_message", "text", "the automatic answer outside the hours"),
+    Option("greeting_message", "text", "the automatic answer to a new dialog"),
+    Option("menu", "text", "a [menus.NAME] offered to a new dialog", metavar="NAME"),
+    Option("language", "text", "the automatic answers' language: en or ru", metavar="LANG"),
+))
 
 
 @functools.cache

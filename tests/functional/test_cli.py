@@ -285,6 +285,46 @@ def test_any_declared_option_goes_in_with_set_and_is_checked_as_the_config_will(
     assert "bad" not in tomllib.loads((tmp_path / "config.toml").read_text())["channels"]
 
 
+@pytest.mark.parametrize("kind", ["webchat", "telegram", "demo"])
+def test_channel_add_offers_each_declared_option_of_the_kind_as_a_flag(
+        tmp_path: Path, kind: str) -> None:
+    from opchat.transports import COMMON_OPTIONS, channel_options
+
+    shown = run(tmp_path, "channel", "add", kind, "--help").stdout
+    declared = channel_options(kind)
+    assert declared is not None
+    for option in (*declared.options, *COMMON_OPTIONS.options):
+        if option.kind == "table":
+            assert f"--{option.name}" not in shown  # given with --set
+        elif option.kind == "flag":
+            assert f"{option.flag}, --no-{option.flag[2:]}" in shown, option.name
+        else:
+            assert option.flag in shown, option.name
+    others = {"webchat": "--token", "telegram": "--origin", "demo": "--listen"}[kind]
+    assert others not in shown
+
+
+def test_channel_add_flags_are_typed_by_the_declaration(tmp_path: Path) -> None:
+    import tomllib
+
+    result = run(tmp_path, "channel", "add", "telegram", "--name", "shop", "--token-env",
+                 "SHOP_TOKEN", "--poll-timeout", "30", "--download-limit", "1000000")
+    assert result.returncode == 0, result.stderr
+    table = tomllib.loads((tmp_path / "config.toml").read_text())["channels"]["shop"]
+    assert table == {"kind": "telegram", "token_env": "SHOP_TOKEN", "poll_timeout": 30,
+                     "download_limit": 1000000}
+    result = run(tmp_path, "channel", "add", "webchat", "--name", "site", "--no-offline-form",
+                 "--origin", "https://a.example", "--origin", "https://b.example")
+    assert result.returncode == 0, result.stderr
+    table = tomllib.loads((tmp_path / "config.toml").read_text())["channels"]["site"]
+    assert table == {"kind": "webchat", "offline_form": False,
+                     "origin": ["https://a.example", "https://b.example"]}
+    refused = run(tmp_path, "channel", "add", "telegram", "--name", "bad", "--token-env",
+                  "T", "--poll-timeout", "soon")
+    assert refused.returncode == 2
+    assert refused.stderr == 'opchat: --poll-timeout must be a whole number, not "soon"\n'
+
+
 def test_channel_options_lists_what_a_kind_declares(tmp_path: Path) -> None:
     listed = run(tmp_path, "channel", "options", "telegram")
     assert listed.returncode == 0, listed.stderr
@@ -318,7 +358,8 @@ def test_without_channels_the_web_chat_is_the_default(tmp_path: Path,
 @pytest.mark.parametrize(("args", "problem"), [
     (["channel", "add", "carrier-pigeon"], "unknown channel kind"),
     (["channel", "add", "webchat", "--listen", "localhost"], "is not host:port"),
-    (["channel", "add", "webchat", "--origin", "shop.example"], "is not like https://"),
+    (["channel", "add", "webchat", "--origin", "shop.example"],
+     '--origin: "shop.example" is not a site like https://shop.example'),
     (["channel", "snippet", "nope"], "no channel named 'nope'"),
 ])
 def test_channel_mistakes_are_one_line_errors(tmp_path: Path, args: list[str],

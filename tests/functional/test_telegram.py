@@ -1054,7 +1054,8 @@ async def test_channel_add_then_channel_test_reaches_the_bot(tmp_path: Path,
     config = tmp_path / "config.toml"
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     text = config.read_text()
-    assert f'token = "{TOKEN}"' in text and f'api_base = "{api.base}"\n' in text
+    # As given; the transport reads the address with or without the slash.
+    assert f'token = "{TOKEN}"' in text and f'api_base = "{api.base}/"\n' in text
 
     code, out, err = await opchat(tmp_path, "channel", "test", "shop")
     assert (code, err) == (0, "")
@@ -1068,8 +1069,14 @@ async def in_process(capsys: pytest.CaptureFixture[str], tmp_path: Path, *args: 
     on a thread, as the stand-in server needs this event loop to answer."""
     from opchat import cli
 
-    code = await asyncio.to_thread(cli.main, [*args, "--config", str(tmp_path / "config.toml"),
-                                              "--data-dir", str(tmp_path / "data")])
+    def run() -> int:
+        try:
+            return cli.main([*args, "--config", str(tmp_path / "config.toml"),
+                             "--data-dir", str(tmp_path / "data")])
+        except SystemExit as exc:  # argparse's own refusals
+            return int(exc.code or 0)
+
+    code = await asyncio.to_thread(run)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -1117,15 +1124,17 @@ async def test_channel_add_with_a_token_variable_and_a_webhook(
 
 
 @pytest.mark.parametrize(("args", "problem"), [
-    (["--token", "123ABC"], "that is not a bot token: @BotFather gives one like"),
-    (["--token", "12:34 56"], "that is not a bot token"),
-    ([], "telegram needs its bot token: --token 123456:ABC… (from @BotFather)"),
-    (["--token", "1:a", "--token-env", "X"], "telegram needs its bot token"),
-    (["--token-env", "1-bad"], "'1-bad' is not an environment variable name"),
-    (["--token", "1:a", "--webhook-url", "bot.shop.example"], "--webhook-url "
-                                                              "'bot.shop.example' is not like"),
+    (["--token", "123ABC"], "--token is not a bot token: @BotFather gives one like"),
+    (["--token", "12:34 56"], "--token is not a bot token"),
+    ([], "--token (or --token-env) is missing: the bot's token from @BotFather"),
+    (["--token", "1:a", "--token-env", "X"],
+     "--token: give the secret or the variable that holds it, not both"),
+    (["--token-env", "1-bad"], '--token-env: "1-bad" is not an environment variable name'),
+    (["--token", "1:a", "--webhook-url", "bot.shop.example"],
+     '--webhook-url: "bot.shop.example" is not like https://host/path'),
     (["--token", "1:a", "--webhook-url", "http://bot.shop.example/x"],
-     "Telegram sends webhooks only to https:// addresses"),
+     "--webhook-url: Telegram sends webhooks only to https:// addresses"),
+    (["--token", "1:a", "--origin", "https://shop.example"], "unrecognized arguments: --origin"),
 ])
 async def test_channel_add_telegram_mistakes_exit_2_with_the_reason(
         tmp_path: Path, args: list[str], problem: str,

@@ -795,8 +795,9 @@ def test_channel_add_takes_the_web_chat_options_and_refuses_bad_ones(tmp_path: P
     for args, problem in [(["--hours", "Mon-Fri 9-18", "--timezone", "UTC"], "'9-18'"),
                           (["--hours", "Mon-Fri 09:00-18:00"], "needs timezone"),
                           (["--timezone", "Moon/Base"], "unknown timezone"),
-                          (["--operator-photo", "javascript:alert(1)"], "operator_photo"),
-                          (["--trust-proxy", "proxy.local"], "'proxy.local'")]:
+                          (["--operator-photo", "javascript:alert(1)"],
+                           '--operator-photo: "javascript:alert(1)" is not an http(s) URL'),
+                          (["--trust-proxy", "proxy.local"], '"proxy.local"')]:
         refused = run(tmp_path, "channel", "add", "webchat", "--name", "bad", *args)
         assert refused.returncode == 2 and problem in refused.stderr, (args, refused.stderr)
         assert "Traceback" not in refused.stderr

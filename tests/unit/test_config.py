@@ -404,7 +404,7 @@ def test_save_channel_through_a_symlink(tmp_path: Path) -> None:
     real = write(tmp_path, 'operator = "anna"\n')
     link = tmp_path / "link.toml"
     link.symlink_to(real)
-    save_channel(link, ChannelSettings("shop", "telegram", {}))
+    save_channel(link, ChannelSettings("shop", "telegram", {"token_env": "SHOP_TOKEN"}))
     assert link.is_symlink()
     assert load(real).channels[0].name == "shop"
 
@@ -661,3 +661,27 @@ def test_a_channels_secrets_are_what_error_texts_must_hide(monkeypatch) -> None:
     said = "401 at https://api.example/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/x"
     assert redact(said + " s3cret-from-env", channel.secrets()) == (
         "401 at https://api.example/bot…/x …")
+
+
+def test_a_required_option_missing_is_an_error_at_the_table(tmp_path: Path) -> None:
+    path = write(tmp_path, 'operator = "anna"\n\n[channels.shop]\nkind = "telegram"\n')
+    with pytest.raises(ConfigError) as error:
+        load(path)
+    assert str(error.value) == (
+        f"{path}:3: channels.shop.token (or channels.shop.token_env) is missing: the bot's "
+        "token from @BotFather")
+
+
+def test_a_secret_and_its_variable_together_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, '[channels.shop]\nkind = "telegram"\ntoken = "1:a"\n'
+                           'token_env = "SHOP_TOKEN"\n')
+    with pytest.raises(ConfigError) as error:
+        load(path)
+    assert str(error.value) == (f"{path}:4: channels.shop.token: give the secret or the "
+                                "variable that holds it, not both")
+
+
+def test_a_timezone_alone_is_checked_too(tmp_path: Path) -> None:
+    path = write(tmp_path, '[channels.site]\nkind = "webchat"\ntimezone = "Moon/Base"\n')
+    with pytest.raises(ConfigError, match=r":3: channels.site.timezone: "):
+        load(path)

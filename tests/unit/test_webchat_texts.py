@@ -7,20 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from opchat.config import ConfigError, load_settings
-from opchat.transports.webchat import STATIC, TEXT_KEYS, TEXT_LANGUAGES, check_options
+from opchat.config import ChannelSettings, ConfigError, Settings, check_channel, load_settings
+from opchat.transports.webchat import STATIC, TEXT_KEYS, TEXT_LANGUAGES
+
+
+def check_options(options: dict[str, object]) -> None:
+    check_channel(ChannelSettings("site", "webchat", options),
+                  Settings(config_path=Path("config.toml"), data_dir=Path("data")))
 
 
 @pytest.mark.parametrize(("texts", "named"), [
-    ({"ru": {"titel": "Напишите нам"}}, "'titel'"),
-    ({"de": {"title": "Hallo"}}, "'de'"),
+    ({"ru": {"titel": "Напишите нам"}}, '"channels.site.texts.ru.titel"'),
+    ({"de": {"title": "Hallo"}}, '"channels.site.texts.de"'),
     ({"ru": "Напишите нам"}, "texts.ru"),
     ({"en": {"title": 5}}, "texts.en.title"),
     ({"en": {"times": "soon"}}, "texts.en.times"),
     ("ru", "texts"),
 ])
 def test_a_wrong_text_is_an_error_naming_it(texts: object, named: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(named)):
+    with pytest.raises(ConfigError, match=re.escape(named)):
         check_options({"texts": texts})
 
 

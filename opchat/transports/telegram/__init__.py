@@ -69,7 +69,7 @@ from opchat.transports.telegram.api import (
     receive_trouble,
     send_error,
 )
-from opchat.transports.telegram.options import OPTIONS, TOKEN_SHAPE
+from opchat.transports.telegram.options import OPTIONS, TOKEN_SHAPE, webhook_path
 from opchat.transports.telegram.text import MAX_CAPTION, MAX_TEXT, split_text, utf16_len
 from opchat.transports.telegram.updates import ALLOWED_UPDATES, Batch, convert_updates
 
@@ -129,7 +129,7 @@ class TelegramTransport:
         self.webhook_url = str(options.get("webhook_url") or "")
         self.listen = str(options.get("listen") or DEFAULT_LISTEN)
         parse_listen(self.listen)
-        self.path = f"/telegram/{channel.name}"
+        self.path = webhook_path(channel.name)
         self.download_limit = _whole_number(options, "download_limit", 0)
         self.poll_timeout = _whole_number(options, "poll_timeout", 25)
         if self.poll_timeout < 1:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opchat.i18n import _
-from opchat.transports import Option, OptionProblem, OptionSet
+from opchat.transports import DEFAULT_LISTEN, Option, OptionProblem, OptionSet
+
+if TYPE_CHECKING:
+    from opchat.config import ChannelSettings
 
 TOKEN_SHAPE = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")  # as @BotFather gives it
 
@@ -33,12 +36,29 @@ def _webhook_needs_https(options: Mapping[str, Any], table: str) -> None:
             "addresses", name=table.rsplit(".", 1)[-1]), at=("webhook_url",))
 
 
+def webhook_path(name: str) -> str:
+    """Where the hub's server takes a channel's webhook."""
+    return f"/telegram/{name}"
+
+
+def _added(channel: ChannelSettings) -> list[str]:
+    lines = [_("check the token with: opchat channel test {name}", name=channel.name)]
+    webhook = channel.options.get("webhook_url")
+    if webhook:
+        listen = channel.options.get("listen", DEFAULT_LISTEN)
+        lines.append(_("Telegram will POST updates to {url}: have your reverse proxy pass "
+                       "them to {local}", url=webhook,
+                       local=f"http://{listen}{webhook_path(channel.name)}"))
+    return lines
+
+
 OPTIONS = OptionSet((
-    Option("token", "text", "the bot's token from @BotFather", secret=True, check=_token),
+    Option("token", "text", "the bot's token from @BotFather", secret=True, check=_token,
+           required=True),
     Option("token_env", "variable", "an environment variable that holds the token"),
     Option("api_base", "url", "the Bot API's address (a local Bot API server, a proxy)"),
     Option("webhook_url", "url", "receive by webhook at this https:// address, not polling"),
     Option("listen", "listen", "host:port the webhook is served on"),
     Option("download_limit", "count", "fetch files up to this many bytes at once"),
     Option("poll_timeout", "seconds", "seconds one long poll waits for updates"),
-), check=_webhook_needs_https)
+), check=_webhook_needs_https, added=_added)

@@ -40,7 +40,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -1084,12 +1084,6 @@ def _etag_matches(header: str, etags: Iterable[str]) -> bool:
     return any(etag in wanted for etag in etags)
 
 
-def check_options(options: dict[str, Any]) -> None:
-    """ValueError, saying what is wrong, if the channel would not start with these options
-    (for ``opchat channel add``; touches no file)."""
-    WebChatTransport.__new__(WebChatTransport)._read_options(options)
-
-
 def snippet(channel: ChannelSettings) -> str:
     """The <script> tag a business pastes into its pages."""
     base = str(channel.options.get("public_url") or "").rstrip("/")
@@ -1169,25 +1163,48 @@ def _check_texts(value: Any, setting: str) -> None:
                 expect(text, str, f"{at}.{key}", where)
 
 
+def _check_photo(options: Mapping[str, Any], table: str) -> None:
+    from opchat.i18n import _
+
+    path = "/" + str(options.get("path", "")).strip("/") if options.get("path") else ""
+    try:
+        _photo(options.get("operator_photo"), path)
+    except ValueError:
+        from opchat.config import describe_value
+
+        raise OptionProblem(_("{setting}: {value} is not an http(s) URL nor a path under "
+                              "the channel ({path}/...)", setting=f"{table}.operator_photo",
+                              value=describe_value(options["operator_photo"]), path=path),
+                            ("operator_photo",)) from None
+
+
+def _added(channel: ChannelSettings) -> list[str]:
+    from opchat.i18n import _
+
+    return [_("paste this into your pages (opchat channel snippet {name} prints it again):",
+              name=channel.name), snippet(channel)]
+
+
 OPTIONS = OptionSet((
     Option("listen", "listen", "host:port the widget and its socket are served on"),
     Option("path", "text", "a path prefix, when a proxy serves the chat under one"),
-    Option("origin", "any", "the sites whose pages may open the chat", check=_check_origins),
+    Option("origin", "any", "the sites whose pages may open the chat", check=_check_origins,
+           metavar="URL"),
     Option("public_url", "url", "the address browsers reach the chat at, behind a proxy"),
     Option("allow_no_origin", "flag", "accept sockets that send no Origin (not browsers)"),
     Option("trust_proxy", "any", "reverse proxies whose X-Forwarded-For is believed",
-           check=_check_proxies),
+           check=_check_proxies, metavar="ADDRESS"),
     Option("sneak_peek", "flag", "show operators what the visitor is typing"),
     Option("greeting", "text", "the first words the widget shows"),
     Option("greetings", "table", "greetings by page path", check=_check_greetings),
     Option("operator_name", "text", "the name visitors see on replies"),
-    Option("operator_photo", "text", "a picture beside that name"),
+    Option("operator_photo", "text", "a picture beside that name", metavar="URL"),
     Option("title", "text", "the widget's title"),
     Option("subtitle", "text", "the line under the title"),
     Option("placeholder", "text", "the text in the empty message box"),
-    Option("color", "text", "the widget's colour, like #2563eb"),
+    Option("color", "text", "the widget's colour, like #2563eb", metavar="COLOR"),
     Option("offline_form", "flag", "offer a form when nobody is online"),
     Option("callback", "flag", "offer \"call me back\""),
     Option("texts", "table", "the widget's words per language", check=_check_texts),
-))
+), check=_check_photo, added=_added)
 WebChatTransport.options = OPTIONS
