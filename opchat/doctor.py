@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
-import sqlite3
 import stat
 import sys
 from collections.abc import Callable, Mapping
@@ -156,17 +154,14 @@ def check_menus(settings: Settings) -> list[Finding]:
 
     if not any(c.auto is not None and c.auto.menu is not None for c in settings.channels):
         return []
+    from opchat.store.readonly import Unreadable, shared_shortcuts
+
     path = settings.data_dir / DB_FILENAME
     shortcuts: set[str] = set()
     if path.exists():
         try:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-            try:
-                shortcuts = {row[0] for row in conn.execute(
-                    "SELECT shortcut FROM quick_replies WHERE owner_id IS NULL")}
-            finally:
-                conn.close()
-        except sqlite3.Error:
+            shortcuts = shared_shortcuts(path)
+        except Unreadable:
             return []  # check_database has said what is wrong
     return [Finding(FAIL, _("menus"), str(problem))
             for problem in missing_menu_replies(settings.channels, shortcuts)]
@@ -179,24 +174,16 @@ def check_database(data_dir: Path) -> list[Finding]:
     if not path.exists():
         return [Finding(OK, _("database"), _("{path} does not exist yet; it will be created "
                                               "on the first start", path=path))]
+    from opchat.store.readonly import Unreadable, inspect
+
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        conn.text_factory = lambda data: data.decode("utf-8", "replace")  # damaged bytes
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            check = conn.execute("PRAGMA quick_check").fetchone()[0]
-            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-            counts = conn.execute(
-                "SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM messages), "
-                "(SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending'))"
-            ).fetchone() if version else (0, 0, 0)
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        return [Finding(FAIL, _("database"), f"{path}: {exc}")]
-    except UnicodeError:  # SQLite's own report quoted bytes of the damaged pages
+        seen = inspect(path)
+    except Unreadable as exc:
+        if exc.detail:
+            return [Finding(FAIL, _("database"), f"{path}: {exc.detail}")]
         return [Finding(FAIL, _("database"), _("{path} is damaged: {check}", path=path,
                                                check=_("its pages hold garbage")))]
+    version, check = seen.schema, seen.check
     findings = []
     if check != "ok":
         findings.append(Finding(FAIL, _("database"),
@@ -208,8 +195,8 @@ def check_database(data_dir: Path) -> list[Finding]:
     if not findings:
         findings.append(Finding(OK, _("database"), _(
             "{path}: schema {version}, {mode}, {dialogs} dialogs, {messages} messages, "
-            "{queued} waiting to be sent", path=path, version=version, mode=mode,
-            dialogs=counts[0], messages=counts[1], queued=counts[2])))
+            "{queued} waiting to be sent", path=path, version=version, mode=seen.journal_mode,
+            dialogs=seen.conversations, messages=seen.messages, queued=seen.queued)))
     return findings
 
 
@@ -287,23 +274,14 @@ def check_channel_reports(data_dir: Path) -> list[Finding]:
     path = data_dir / DB_FILENAME
     if not path.exists():
         return []
+    from opchat.store.readonly import Unreadable, channel_reports
+
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
-            now = conn.execute("SELECT name, health, health_detail FROM channels").fetchall()
-            recent = conn.execute(
-                "SELECT data FROM (SELECT kind, data FROM events ORDER BY id DESC LIMIT ?) "
-                "WHERE kind = 'channel.health'", (REPORTS_LOOKED_AT,)).fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error:
+        now, recent = channel_reports(path, REPORTS_LOOKED_AT)
+    except Unreadable:
         return []  # check_database has said what is wrong
     last: dict[str, tuple[str, str]] = {}  # channel -> its latest report while running
-    for (data,) in recent:  # newest first
-        try:
-            report = json.loads(data)
-        except ValueError:
-            continue
+    for report in recent:  # newest first
         name, health = report.get("channel"), report.get("health")
         if isinstance(name, str) and name not in last and health not in ("stopped",
                                                                            "starting"):

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -149,26 +148,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _refuse_a_damaged_store(data_dir: Path) -> None:
     """Stop ``serve`` with one line when the database is damaged (else it starts and says ok)."""
-
     from opchat.store import DB_FILENAME
 
     path = Path(data_dir) / DB_FILENAME
     if not path.exists():
         return
+    from opchat.store.readonly import Unreadable, damage
+
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        # What quick_check says of damaged pages may quote their bytes: never let that
-        # text end the check on a decoding error instead of saying what is wrong.
-        conn.text_factory = lambda data: data.decode("utf-8", "replace")
-        try:
-            rows = conn.execute("PRAGMA quick_check").fetchall()
-        finally:
-            conn.close()
-        problem = "" if rows == [("ok",)] else str(rows[0][0])
-    except sqlite3.Error as exc:
-        problem = str(exc)
-    except UnicodeError:  # SQLite's own report quoted bytes of the damaged pages
-        problem = _("its pages hold garbage")
+        problem = damage(path)
+    except Unreadable as exc:
+        problem = exc.detail or _("its pages hold garbage")
     if problem:
         raise CliError(_("the database {path} is damaged ({problem}); restore it from a "
                          "backup or try: sqlite3 {path} .recover",
