@@ -30,6 +30,7 @@ from opchat.model import (
 )
 from opchat.store.changes import record_event
 from opchat.store.db import Database
+from opchat.store.rows import CONVERSATION_SELECT, conversation_of
 
 NOTES_CHARS = 20_000
 CARD_CONVERSATIONS = 200  # a contact's dialogs the card lists, newest first
@@ -198,13 +199,10 @@ def _identities_of(conn: sqlite3.Connection, contact_id: int) -> list[ContactIde
 
 def _conversations_of(conn: sqlite3.Connection, contact_id: int,
                       limit: int) -> list[Conversation]:
-    # Imported here: store.py imports this module to build the Store class.
-    from opchat.store.store import _CONVERSATION_SELECT, _conversation
-
     rows = conn.execute(
-        f"{_CONVERSATION_SELECT} WHERE c.contact_id = ? AND c.hidden = 0 "
+        f"{CONVERSATION_SELECT} WHERE c.contact_id = ? AND c.hidden = 0 "
         "ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?", (contact_id, limit))
-    return [_conversation(r) for r in rows]
+    return [conversation_of(r) for r in rows]
 
 
 def _register_keys(conn: sqlite3.Connection) -> None:
@@ -246,10 +244,9 @@ def _plan(conn: sqlite3.Connection, kept_id: int, other_id: int) -> MergePlan:
     result = Contact(kept.id, kept.name or other.name, kept.phone or other.phone,
                      kept.email or other.email)
     # Every dialog moves, hidden ones too: nothing is left behind on a merged contact.
-    from opchat.store.store import _CONVERSATION_SELECT, _conversation
 
-    conversations = [_conversation(r) for r in conn.execute(
-        f"{_CONVERSATION_SELECT} WHERE c.contact_id = ? "
+    conversations = [conversation_of(r) for r in conn.execute(
+        f"{CONVERSATION_SELECT} WHERE c.contact_id = ? "
         "ORDER BY c.last_message_at DESC, c.id DESC", (other_id,))]
     kept_notes, other_notes = rows[kept_id]["notes"], rows[other_id]["notes"]
     return MergePlan(kept=kept, other=other, result=result,

@@ -24,6 +24,7 @@ from typing import Any
 from opchat.model import Direction, EventKind, Message, QuickReply, ShortcutTaken
 from opchat.store.changes import UnknownConversation, record_event
 from opchat.store.db import Database, row_value
+from opchat.store.rows import PREVIEW_CHARS, message_of
 
 AUTO_AUTHOR = "opchat"
 AUTO_HISTORY = 200  # earlier automatic answers of a dialog the rules look at
@@ -270,7 +271,6 @@ class QuickReplyStore:
         Like an operator's reply it goes through the outbox, but the customer
         still waits: neither `waiting_since` nor `first_response_s` changes.
         """
-        from opchat.store.store import PREVIEW_CHARS, _message  # (imports this module)
 
         def run(conn: sqlite3.Connection) -> Message | None:
             now = self.clock()
@@ -301,7 +301,7 @@ class QuickReplyStore:
             _event(conn, now, EventKind.MESSAGE_NEW, {"direction": Direction.AUTO.value,
                                               "auto": list(rules), "channel": conv["channel"]},
                    conversation_id=conversation_id, message_id=message_id)
-            return _message(conn.execute("SELECT * FROM messages WHERE id = ?",
+            return message_of(conn.execute("SELECT * FROM messages WHERE id = ?",
                                          (message_id,)).fetchone())
 
         return await self.db.write(run)

@@ -37,6 +37,7 @@ from opchat.model import (
     SearchResults,
 )
 from opchat.store.db import Database
+from opchat.store.rows import with_attachments
 
 CONTACT_HITS = 20  # contacts shown for one query
 LABEL_HITS = 20  # labelled conversations shown for one query
@@ -114,13 +115,12 @@ class SearchStore:
         A thread opened at a found message shows the page around it and fetches
         the newer ones page by page as the operator scrolls down.
         """
-        from opchat.store.store import _with_attachments  # store.py imports this module
 
         def run(conn: sqlite3.Connection) -> list[Message]:
             rows = conn.execute(
                 "SELECT * FROM messages WHERE conversation_id = ? AND id > ? AND hidden = 0 "
                 "ORDER BY id LIMIT ?", (conversation_id, after_id, limit)).fetchall()
-            return _with_attachments(conn, rows)
+            return with_attachments(conn, rows)
 
         return await self.db.read(run)
 

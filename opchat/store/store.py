@@ -42,6 +42,15 @@ from opchat.store.files import AttachmentStore
 from opchat.store.history import HistoryStore
 from opchat.store.presence import PresenceStore
 from opchat.store.replies import QuickReplyStore
+from opchat.store.rows import (
+    CONVERSATION_SELECT,
+    PREVIEW_CHARS,
+    buttons_of,
+    channel_of,
+    conversation_of,
+    message_of,
+    with_attachments,
+)
 from opchat.store.search import SearchStore
 from opchat.store.workflow import WorkflowStore, clear_failure, reply_failed
 
@@ -54,7 +63,6 @@ log = logging.getLogger("opchat.store")
 POISON = (TypeError, ValueError, OverflowError, RecursionError,
           sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.DataError)
 
-PREVIEW_CHARS = 200
 DB_FILENAME = "opchat.db"
 
 
@@ -90,13 +98,13 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
         def run(conn: sqlite3.Connection) -> Channel:
             _channel_id(conn, name, kind, self.clock())
             row = conn.execute("SELECT * FROM channels WHERE name = ?", (name,)).fetchone()
-            return _channel(row)
+            return channel_of(row)
 
         return await self.db.write(run)
 
     async def channels(self) -> list[Channel]:
         def run(conn: sqlite3.Connection) -> list[Channel]:
-            return [_channel(r) for r in conn.execute("SELECT * FROM channels ORDER BY name")]
+            return [channel_of(r) for r in conn.execute("SELECT * FROM channels ORDER BY name")]
 
         return await self.db.read(run)
 
@@ -293,7 +301,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
             if outgoing:  # which channel's outbox has work now: the hub wakes that one
                 data["channel"] = conv["channel"]
             _event(conn, now, EventKind.MESSAGE_NEW, conversation_id, message_id, author, data)
-            return _message(conn.execute("SELECT * FROM messages WHERE id = ?",
+            return message_of(conn.execute("SELECT * FROM messages WHERE id = ?",
                                          (message_id,)).fetchone())
 
         return await self.db.write(run)
@@ -385,17 +393,17 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
                 return []
             ids = [r[0] for r in page]
             rows = conn.execute(
-                f"{_CONVERSATION_SELECT} WHERE c.id IN ({','.join('?' * len(ids))})", ids)
-            by_id = {r["id"]: _conversation(r) for r in rows}
+                f"{CONVERSATION_SELECT} WHERE c.id IN ({','.join('?' * len(ids))})", ids)
+            by_id = {r["id"]: conversation_of(r) for r in rows}
             return [by_id[i] for i in ids if i in by_id]
 
         return await self.db.read(run)
 
     async def conversation(self, conversation_id: int) -> Conversation | None:
         def run(conn: sqlite3.Connection) -> Conversation | None:
-            row = conn.execute(f"{_CONVERSATION_SELECT} WHERE c.id = ?",
+            row = conn.execute(f"{CONVERSATION_SELECT} WHERE c.id = ?",
                                (conversation_id,)).fetchone()
-            return None if row is None else _conversation(row)
+            return None if row is None else conversation_of(row)
 
         return await self.db.read(run)
 
@@ -437,7 +445,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
                 (conversation_id, before_id if before_id is not None else 2**62, limit),
             ).fetchall()
             rows.reverse()
-            return _with_attachments(conn, rows)
+            return with_attachments(conn, rows)
 
         return await self.db.read(run)
 
@@ -446,7 +454,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
             rows = conn.execute(
                 "SELECT * FROM messages WHERE conversation_id = ? AND id > ? AND hidden = 0 "
                 "ORDER BY id LIMIT 1000", (conversation_id, after_id)).fetchall()
-            return _with_attachments(conn, rows)
+            return with_attachments(conn, rows)
 
         return await self.db.read(run)
 
@@ -471,7 +479,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
                 "AND messages.state != 'failed' ORDER BY messages.id DESC LIMIT ?",
                 (channel, chat_id, after_id, limit)).fetchall()
             rows.reverse()
-            return _with_attachments(conn, rows)
+            return with_attachments(conn, rows)
 
         return await self.db.read(run)
 
@@ -489,7 +497,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
     async def message(self, message_id: int) -> Message | None:
         def run(conn: sqlite3.Connection) -> Message | None:
             rows = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchall()
-            found = _with_attachments(conn, rows)
+            found = with_attachments(conn, rows)
             return found[0] if found else None
 
         return await self.db.read(run)
@@ -595,7 +603,7 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
                     message_id=r["message_id"], channel=r["channel"], chat_id=r["chat_id"],
                     body=r["body"], attempt=r["attempts"] + 1,
                     reply_to_external_id=r["reply_ext"], attachments=files,
-                    buttons=_buttons(r["meta"]), progress=r["progress"])))
+                    buttons=buttons_of(r["meta"]), progress=r["progress"])))
             return items
 
         return await self.db.write(run)
@@ -679,16 +687,16 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
         try:
             last = 0
             while True:
-                convs = conn.execute(f"{_CONVERSATION_SELECT} WHERE c.id > ? ORDER BY c.id "
+                convs = conn.execute(f"{CONVERSATION_SELECT} WHERE c.id > ? ORDER BY c.id "
                                      "LIMIT ?", (last, page)).fetchall()
                 if not convs:
                     return
                 for row in convs:
-                    conv = _conversation(row)
+                    conv = conversation_of(row)
                     yield {"type": "conversation", **_plain(conv)}
                     for m in conn.execute("SELECT * FROM messages WHERE conversation_id = ? "
                                           "ORDER BY id", (conv.id,)):
-                        yield {"type": "message", **_plain(_message(m))}
+                        yield {"type": "message", **_plain(message_of(m))}
                     last = conv.id
         finally:
             conn.close()
@@ -703,16 +711,6 @@ _NOT_BLOCKED = (
     "AND o2.state IN ('pending', 'sending'))"
 )
 
-_SEP = "\x1f"  # between label names in one column; never in a name (controls are dropped)
-_CONVERSATION_SELECT = (
-    "SELECT c.*, ch.name AS channel_name, ch.kind AS channel_kind, co.name AS contact_name, "
-    "op.login AS assignee, (SELECT group_concat(l.name, char(31)) FROM conversation_labels cl "
-    "JOIN labels l ON l.id = cl.label_id WHERE cl.conversation_id = c.id) AS labels "
-    "FROM conversations c "
-    "JOIN channels ch ON ch.id = c.channel_id "
-    "JOIN contacts co ON co.id = c.contact_id "
-    "LEFT JOIN operators op ON op.id = c.assignee_id"
-)
 
 
 def _where(flt: ConversationFilter) -> tuple[str, list[Any]]:
@@ -885,62 +883,6 @@ def _message_id(conn: sqlite3.Connection, channel_id: int, external_id: str | No
     return row_value(conn.execute(
         "SELECT id FROM messages WHERE channel_id = ? AND external_id = ?",
         (channel_id, external_id)).fetchone())
-
-
-def _channel(row: sqlite3.Row) -> Channel:
-    return Channel(row["id"], row["name"], row["kind"], Health(row["health"]),
-                   row["health_detail"], _meta(row["capabilities"] or "null") or None)
-
-
-def _conversation(r: sqlite3.Row) -> Conversation:
-    return Conversation(
-        id=r["id"], channel_id=r["channel_id"], channel_name=r["channel_name"],
-        channel_kind=r["channel_kind"], contact_id=r["contact_id"],
-        contact_name=r["contact_name"], status=Status(r["status"]), unread=r["unread"],
-        waiting_since=r["waiting_since"], last_message_at=r["last_message_at"],
-        preview=r["last_preview"], preview_direction=Direction(r["last_direction"]),
-        preview_author=r["last_author"],
-        assignee=r["assignee"], first_response_s=r["first_response_s"],
-        created_at=r["created_at"], failed_message_id=r["failed_message_id"],
-        labels=tuple(sorted(r["labels"].split(_SEP))) if r["labels"] else ())
-
-
-def _message(r: sqlite3.Row, attachments: tuple[Attachment, ...] = ()) -> Message:
-    return Message(
-        id=r["id"], conversation_id=r["conversation_id"], direction=Direction(r["direction"]),
-        author=r["author"], body=r["body"], created_at=r["created_at"],
-        state=MessageState(r["state"]), error=r["error"], external_id=r["external_id"],
-        reply_to_id=r["reply_to_id"], attachments=attachments,
-        meta=_meta(r["meta"]), edit_of_id=r["edit_of_id"])
-
-
-def _buttons(meta: str) -> tuple[tuple[str, str], ...]:
-    """The buttons an automatic answer offers, from its meta (see OutboundMessage)."""
-    found = _meta(meta).get("buttons")
-    if not isinstance(found, list):
-        return ()
-    return tuple((str(b[0]), str(b[1])) for b in found
-                 if isinstance(b, list) and len(b) == 2)
-
-
-def _meta(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _with_attachments(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Message]:
-    if not rows:
-        return []
-    ids = [r["id"] for r in rows]
-    found: dict[int, list[Attachment]] = {}
-    for a in conn.execute(
-            f"SELECT * FROM attachments WHERE message_id IN ({','.join('?' * len(ids))})", ids):
-        found.setdefault(a["message_id"], []).append(Attachment(
-            a["kind"], a["filename"], a["mime"], a["size"], a["ref"], a["local_path"], a["id"]))
-    return [_message(r, tuple(found.get(r["id"], ()))) for r in rows]
 
 
 def _plain(obj: Any) -> dict[str, Any]:

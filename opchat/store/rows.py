@@ -1,0 +1,87 @@
+"""Rows to model objects, in one place: what each part of the store reads back."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from opchat.model import (
+    Attachment,
+    Channel,
+    Conversation,
+    Direction,
+    Health,
+    Message,
+    MessageState,
+    Status,
+)
+
+PREVIEW_CHARS = 200  # of the last message, kept on its conversation for the list
+
+LABEL_SEP = "\x1f"  # between label names in one column; never in a name (controls are dropped)
+CONVERSATION_SELECT = (
+    "SELECT c.*, ch.name AS channel_name, ch.kind AS channel_kind, co.name AS contact_name, "
+    "op.login AS assignee, (SELECT group_concat(l.name, char(31)) FROM conversation_labels cl "
+    "JOIN labels l ON l.id = cl.label_id WHERE cl.conversation_id = c.id) AS labels "
+    "FROM conversations c "
+    "JOIN channels ch ON ch.id = c.channel_id "
+    "JOIN contacts co ON co.id = c.contact_id "
+    "LEFT JOIN operators op ON op.id = c.assignee_id"
+)
+
+
+def channel_of(row: sqlite3.Row) -> Channel:
+    return Channel(row["id"], row["name"], row["kind"], Health(row["health"]),
+                   row["health_detail"], meta_of(row["capabilities"] or "null") or None)
+
+
+def conversation_of(r: sqlite3.Row) -> Conversation:
+    return Conversation(
+        id=r["id"], channel_id=r["channel_id"], channel_name=r["channel_name"],
+        channel_kind=r["channel_kind"], contact_id=r["contact_id"],
+        contact_name=r["contact_name"], status=Status(r["status"]), unread=r["unread"],
+        waiting_since=r["waiting_since"], last_message_at=r["last_message_at"],
+        preview=r["last_preview"], preview_direction=Direction(r["last_direction"]),
+        preview_author=r["last_author"],
+        assignee=r["assignee"], first_response_s=r["first_response_s"],
+        created_at=r["created_at"], failed_message_id=r["failed_message_id"],
+        labels=tuple(sorted(r["labels"].split(LABEL_SEP))) if r["labels"] else ())
+
+
+def message_of(r: sqlite3.Row, attachments: tuple[Attachment, ...] = ()) -> Message:
+    return Message(
+        id=r["id"], conversation_id=r["conversation_id"], direction=Direction(r["direction"]),
+        author=r["author"], body=r["body"], created_at=r["created_at"],
+        state=MessageState(r["state"]), error=r["error"], external_id=r["external_id"],
+        reply_to_id=r["reply_to_id"], attachments=attachments,
+        meta=meta_of(r["meta"]), edit_of_id=r["edit_of_id"])
+
+
+def buttons_of(meta: str) -> tuple[tuple[str, str], ...]:
+    """The buttons an automatic answer offers, from its meta (see OutboundMessage)."""
+    found = meta_of(meta).get("buttons")
+    if not isinstance(found, list):
+        return ()
+    return tuple((str(b[0]), str(b[1])) for b in found
+                 if isinstance(b, list) and len(b) == 2)
+
+
+def meta_of(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def with_attachments(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Message]:
+    if not rows:
+        return []
+    ids = [r["id"] for r in rows]
+    found: dict[int, list[Attachment]] = {}
+    for a in conn.execute(
+            f"SELECT * FROM attachments WHERE message_id IN ({','.join('?' * len(ids))})", ids):
+        found.setdefault(a["message_id"], []).append(Attachment(
+            a["kind"], a["filename"], a["mime"], a["size"], a["ref"], a["local_path"], a["id"]))
+    return [message_of(r, tuple(found.get(r["id"], ()))) for r in rows]
