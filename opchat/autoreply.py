@@ -208,7 +208,7 @@ class AutoAnswerer:
     async def answer(self, message_id: int):  # -> Message | None
         """Answer one customer's message if the rules say so; the stored answer, or None."""
         store = self.inbox.store
-        trigger = await store.auto_trigger(message_id)
+        trigger = await store.replies.auto_trigger(message_id)
         if trigger is None or trigger.edit:
             return None
         auto = self.rules.get(trigger.channel)
@@ -219,12 +219,12 @@ class AutoAnswerer:
         chosen = trigger.callback if trigger.callback is not None else trigger.body or ""
         if auto.menu is not None and CHOICE.match(chosen):
             replies = {r.shortcut: reply_text(r, trigger.channel_kind)
-                       for r in await store.quick_replies()
+                       for r in await store.replies.all()
                        if getattr(r, "owner", None) is None}
         answer = plan_answer(auto, trigger, now, replies)
         if answer is None:
             return None
-        message = await store.add_auto_message(trigger.conversation_id, answer.text,
+        message = await store.replies.add_auto_message(trigger.conversation_id, answer.text,
                                                answer.rules, trigger.message_id, answer.buttons)
         if message is not None:
             log.info("channel %s, dialog %d: automatic answer (%s)", trigger.channel,

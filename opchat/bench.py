@@ -1030,9 +1030,9 @@ class AppDriver:
         from opchat.widgets.reply_completion import ReplyCompletion
 
         store = self.list().inbox.store
-        have = await store.quick_replies()
+        have = await store.replies.all()
         if sum(r.shortcut.startswith("bench-") for r in have) < BENCH_REPLIES:
-            await store.save_quick_replies([
+            await store.replies.save_all([
                 ReplyDraft(f"bench-{n:04d}", f"Bench reply {n}",
                            f"Hello {{contact.first_name}}, this is saved reply number {n}.")
                 for n in range(BENCH_REPLIES)])

@@ -180,15 +180,15 @@ class ChannelSink:
         self._hub.set_health(self.channel, state, detail)
 
     async def customer_typing(self, chat_id: str, text: str = "", active: bool = True) -> None:
-        await self._hub.inbox.store.customer_typing(self.channel, chat_id, text,
+        await self._hub.inbox.store.presence.customer_typing(self.channel, chat_id, text,
                                                     CUSTOMER_TYPING_TTL if active else 0)
 
     async def operators_online(self) -> list[str]:
-        rows = await self._hub.inbox.store.presence_now(PresenceKind.ONLINE)
+        rows = await self._hub.inbox.store.presence.current(PresenceKind.ONLINE)
         return sorted({row.who for row in rows})
 
     async def attachment_saved(self, ref: str, local_path: Path) -> None:
-        await self._hub.inbox.store.attachment_saved(self.channel, ref, str(local_path))
+        await self._hub.inbox.store.attachments.saved(self.channel, ref, str(local_path))
 
     def _own(self, message: InboundMessage) -> InboundMessage:
         # A transport cannot file messages under another channel's name; and what it
@@ -306,7 +306,7 @@ class Hub:
         Until the reply exists the option hands the dialog to an operator instead."""
         from opchat.config import missing_menu_replies
 
-        shared = {reply.shortcut for reply in await self.inbox.store.quick_replies()
+        shared = {reply.shortcut for reply in await self.inbox.store.replies.all()
                   if getattr(reply, "owner", None) is None}
         for problem in missing_menu_replies(self.channels, shared):
             log.warning("%s", problem)
@@ -387,15 +387,15 @@ class Hub:
         data dir; the store records where (attachment.ready) or why not (.failed)."""
         store = self.inbox.store
         attachment_id = int(event.data.get("attachment", 0))
-        found = await store.attachment(attachment_id)
+        found = await store.attachments.get(attachment_id)
         if found is None:
             return
         if found.attachment.local_path and readable_file(found.attachment.local_path):
-            await store.attachment_fetched(attachment_id, found.attachment.local_path)
+            await store.attachments.fetched(attachment_id, found.attachment.local_path)
             return
         transport = self.transports.get(found.channel)
         if not isinstance(transport, Downloads):
-            await store.attachment_fetched(attachment_id, None,
+            await store.attachments.fetched(attachment_id, None,
                                            f"channel {found.channel} cannot fetch files")
             return
         try:
@@ -410,16 +410,17 @@ class Hub:
                         attachment_id, error_summary(exc))
             # The transport's words are for the operator; the class name is not.
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else error_summary(exc)
-            await store.attachment_fetched(attachment_id, None, reason)
+            await store.attachments.fetched(attachment_id, None, reason)
         else:
-            await store.attachment_fetched(attachment_id, str(path))
+            await store.attachments.fetched(attachment_id, str(path))
 
     async def _auto_assign(self, event: Event) -> None:
         if self.auto_assign_cap is None or event.conversation_id is None:
             return
         store = self.inbox.store
-        online = sorted({p.who for p in await store.presence_now(PresenceKind.ONLINE)})
-        chosen = await store.auto_assign(event.conversation_id, online, self.auto_assign_cap)
+        online = sorted({p.who for p in await store.presence.current(PresenceKind.ONLINE)})
+        chosen = await store.workflow.auto_assign(event.conversation_id, online,
+                                                  self.auto_assign_cap)
         if chosen is not None:
             log.info("dialog %d assigned to %s (fewest open)", event.conversation_id, chosen)
 
@@ -428,8 +429,8 @@ class Hub:
         store = self.inbox.store
         while True:
             try:
-                await store.wake_snoozed()
-                due = await store.next_snooze_end()
+                await store.workflow.wake_snoozed()
+                due = await store.workflow.next_snooze_end()
             except asyncio.CancelledError:
                 raise
             except Exception:

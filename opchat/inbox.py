@@ -115,25 +115,25 @@ class Inbox:
 
     async def failed_count(self) -> int:
         """Dialogs waiting because their last reply failed (counted in waiting too)."""
-        return await self.store.failed_count()
+        return await self.store.workflow.failed_count()
 
     async def search(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Messages only, newest first (the store's search.py has the rules)."""
-        return await self.store.search(query, limit)
+        return await self.store.search.find(query, limit)
 
     async def search_all(self, query: str, limit: int = 50) -> SearchResults:
         """Contacts, labelled conversations and messages, as the search screen shows them."""
-        return await self.store.search_all(query, limit)
+        return await self.store.search.find_all(query, limit)
 
     async def messages_newer(
         self, conversation_id: int, after_id: int, limit: int = 100
     ) -> list[Message]:
         """The page after ``after_id``, oldest first: a thread opened at a found message."""
-        return await self.store.messages_newer(conversation_id, after_id, limit)
+        return await self.store.search.messages_newer(conversation_id, after_id, limit)
 
     async def quick_replies(self) -> list[QuickReply]:
         """The shared replies and this operator's own, most used first."""
-        return await self.store.quick_replies(visible_to=self.operator.id)
+        return await self.store.replies.all(visible_to=self.operator.id)
 
     async def outbox_error(self, message_id: int) -> str | None:
         return await self.store.outbox_error(message_id)
@@ -158,7 +158,7 @@ class Inbox:
 
     async def dismiss_failure(self, conversation_id: int, message_id: int | None = None) -> bool:
         """Stop waiting on the dialog's failed reply (``message_id``: only if it is that one)."""
-        return await self.store.dismiss_failure(conversation_id, self.operator, message_id)
+        return await self.store.workflow.dismiss_failure(conversation_id, self.operator, message_id)
 
     async def mark_read(self, conversation_id: int) -> None:
         await self.store.mark_read(conversation_id, self.operator)
@@ -167,7 +167,7 @@ class Inbox:
         await self.store.set_status(conversation_id, status, self.operator)
 
     async def quick_reply_used(self, reply_id: int) -> None:
-        await self.store.quick_reply_used(reply_id, self.operator.id)
+        await self.store.replies.used(reply_id, self.operator.id)
 
     # Quick replies: the operator's own, and variables ------------------------------------
 
@@ -175,7 +175,7 @@ class Inbox:
         """What `{contact.first_name}`, `{operator.name}`... mean in this dialog, now."""
         from opchat.placeholders import reply_values
 
-        fields = await self.store.reply_context(conversation.id)
+        fields = await self.store.replies.reply_context(conversation.id)
         return reply_values(
             contact_name=conversation.contact_name, contact_fields=fields,
             operator_name=self.operator.name, operator_login=self.operator.login,
@@ -184,103 +184,103 @@ class Inbox:
 
     async def save_reply(self, reply: ReplyDraft, reply_id: int | None = None) -> SavedReply:
         """Add (or change) a reply; `ShortcutTaken` if another one has its shortcut."""
-        return await self.store.put_quick_reply(reply, reply_id, self.operator.login)
+        return await self.store.replies.put(reply, reply_id, self.operator.login)
 
     async def delete_reply(self, reply_id: int) -> bool:
-        return await self.store.delete_quick_reply(reply_id, self.operator.login)
+        return await self.store.replies.delete(reply_id, self.operator.login)
 
     # The operator's workflow -----------------------------------------------------------
 
     async def assign(self, conversation_id: int, login: str | None) -> bool:
         """Give the dialog to ``login`` (this operator's own login: "assign to me")."""
-        return await self.store.assign(conversation_id, login, self.operator)
+        return await self.store.workflow.assign(conversation_id, login, self.operator)
 
     async def snooze(self, conversation_id: int, until: float) -> None:
-        await self.store.snooze(conversation_id, until, self.operator)
+        await self.store.workflow.snooze(conversation_id, until, self.operator)
 
     async def label(self, conversation_id: int, name: str) -> bool:
-        return await self.store.label(conversation_id, name, self.operator)
+        return await self.store.workflow.label(conversation_id, name, self.operator)
 
     async def unlabel(self, conversation_id: int, name: str) -> bool:
-        return await self.store.unlabel(conversation_id, name, self.operator)
+        return await self.store.workflow.unlabel(conversation_id, name, self.operator)
 
     async def labels(self) -> list[Label]:
-        return await self.store.labels()
+        return await self.store.workflow.labels()
 
     async def operators(self) -> list[Operator]:
-        return await self.store.operators()
+        return await self.store.workflow.operators()
 
     async def save_draft(self, conversation_id: int, body: str) -> None:
-        await self.store.save_draft(self.operator, conversation_id, body)
+        await self.store.workflow.save_draft(self.operator, conversation_id, body)
 
     async def draft(self, conversation_id: int) -> str:
-        return await self.store.draft(self.operator, conversation_id)
+        return await self.store.workflow.draft(self.operator, conversation_id)
 
     # One customer across channels; hiding with a trace ------------------------------------
 
     async def contact_card(self, contact_id: int) -> ContactCard | None:
-        return await self.store.contact_card(contact_id)
+        return await self.store.contacts.card(contact_id)
 
     async def merge_plan(self, kept_id: int, other_id: int) -> MergePlan:
-        return await self.store.merge_plan(kept_id, other_id)
+        return await self.store.contacts.merge_plan(kept_id, other_id)
 
     async def merge_contacts(self, plan: MergePlan) -> MergePlan:
         """Merge as ``plan`` (confirmed by the operator) says; refused if that changed."""
-        return await self.store.merge_contacts(plan.kept.id, plan.other.id, self.operator,
+        return await self.store.contacts.merge(plan.kept.id, plan.other.id, self.operator,
                                                expected=plan)
 
     async def set_contact_notes(self, contact_id: int, notes: str) -> bool:
-        return await self.store.set_contact_notes(contact_id, notes, self.operator)
+        return await self.store.contacts.set_notes(contact_id, notes, self.operator)
 
     async def hide_message(self, message_id: int) -> bool:
-        return await self.store.hide_message(message_id, self.operator)
+        return await self.store.history.hide_message(message_id, self.operator)
 
     async def unhide_message(self, message_id: int) -> bool:
-        return await self.store.unhide_message(message_id, self.operator)
+        return await self.store.history.unhide_message(message_id, self.operator)
 
     async def hide_conversation(self, conversation_id: int) -> bool:
-        return await self.store.hide_conversation(conversation_id, self.operator)
+        return await self.store.history.hide_conversation(conversation_id, self.operator)
 
     async def unhide_conversation(self, conversation_id: int) -> bool:
-        return await self.store.unhide_conversation(conversation_id, self.operator)
+        return await self.store.history.unhide_conversation(conversation_id, self.operator)
 
     async def hidden(self) -> list[HiddenItem]:
-        return await self.store.hidden_items()
+        return await self.store.history.hidden_items()
 
     # Presence: who is here, what they look at, who types ----------------------------------
 
     async def presence(self) -> list[Presence]:
         """Every presence state that holds now."""
-        return await self.store.presence_now()
+        return await self.store.presence.current()
 
     async def heartbeat(self, viewing: int | None) -> None:
         """This operator has opchat open (and ``viewing`` that dialog, or none)."""
         login = self.operator.login
-        await self.store.set_presence(PresenceKind.ONLINE, login, ttl=ONLINE_TTL)
+        await self.store.presence.set(PresenceKind.ONLINE, login, ttl=ONLINE_TTL)
         await self.set_viewing(viewing)
 
     async def set_viewing(self, conversation_id: int | None) -> None:
         login = self.operator.login
         if conversation_id is None:
-            await self.store.clear_presence(PresenceKind.VIEWING, login)
+            await self.store.presence.clear(PresenceKind.VIEWING, login)
         else:
-            await self.store.set_presence(PresenceKind.VIEWING, login, conversation_id,
+            await self.store.presence.set(PresenceKind.VIEWING, login, conversation_id,
                                           VIEWING_TTL, exclusive=True)
 
     async def set_typing(self, conversation_id: int | None) -> None:
         """The operator is typing in that dialog (None: stopped typing anywhere)."""
         login = self.operator.login
         if conversation_id is None:
-            await self.store.clear_presence(PresenceKind.TYPING, login)
+            await self.store.presence.clear(PresenceKind.TYPING, login)
         else:
-            await self.store.set_presence(PresenceKind.TYPING, login, conversation_id,
+            await self.store.presence.set(PresenceKind.TYPING, login, conversation_id,
                                           TYPING_TTL, exclusive=True)
 
     async def leave(self) -> None:
         """This operator closed opchat: no longer online, viewing or typing."""
         login = self.operator.login
         for kind in (PresenceKind.TYPING, PresenceKind.VIEWING, PresenceKind.ONLINE):
-            await self.store.clear_presence(kind, login)
+            await self.store.presence.clear(kind, login)
 
     # Following changes ------------------------------------------------------------------
 
@@ -318,7 +318,7 @@ class Inbox:
 
     async def presence_changes(self) -> AsyncIterator[list[Presence]]:
         """Yield presence rows as they change (someone opened, left, typed...), from now on."""
-        async for rows in self._follow(self.store.last_presence_seq, self.store.presence_after,
+        async for rows in self._follow(self.store.presence.last_seq, self.store.presence.after,
                                        lambda row: row.seq, None):
             yield rows
 

@@ -236,7 +236,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
             return
         after = 0
         while True:
-            page = await inbox.store.audit_events(args.conversation, args.since, after, PAGE)
+            page = await inbox.store.history.audit_events(args.conversation, args.since, after,
+                                                          PAGE)
             if not page:
                 break
             out.write("".join((json_line(e) if args.json else text_line(e)) + "\n"

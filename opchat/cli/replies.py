@@ -71,7 +71,7 @@ def cmd_replies_list(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
     async def work(inbox):
-        return await inbox.store.quick_replies()
+        return await inbox.store.replies.all()
 
     replies = run_reading(settings, work)
     from opchat.sanitize import one_line
@@ -97,7 +97,7 @@ def cmd_replies_add(args: argparse.Namespace) -> int:
                             args.attachment)
     except RepliesFileError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
-    run_store(settings, lambda inbox: inbox.store.save_quick_replies([reply]))
+    run_store(settings, lambda inbox: inbox.store.replies.save_all([reply]))
     print(_("saved /{shortcut} (private to {login})", shortcut=reply.shortcut, login=owner)
           if owner else _("saved /{shortcut}", shortcut=reply.shortcut))
     return EXIT_OK
@@ -107,9 +107,9 @@ def cmd_replies_delete(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
     async def work(inbox) -> bool:
-        for reply in await inbox.store.quick_replies():
+        for reply in await inbox.store.replies.all():
             if reply.shortcut == args.shortcut:
-                return await inbox.store.delete_quick_reply(reply.id, inbox.operator.login)
+                return await inbox.store.replies.delete(reply.id, inbox.operator.login)
         return False
 
     if not run_store(settings, work):
@@ -137,7 +137,7 @@ def cmd_replies_import(args: argparse.Namespace) -> int:
         raise CliError(str(exc), EXIT_USAGE) from exc
     settings = settings_from(args)
     # One transaction: a file that fails half-way changes nothing.
-    count = run_store(settings, lambda inbox: inbox.store.save_quick_replies(replies))
+    count = run_store(settings, lambda inbox: inbox.store.replies.save_all(replies))
     print(ngettext("imported {n} quick reply", "imported {n} quick replies", count))
     return EXIT_OK
 
@@ -148,7 +148,7 @@ def cmd_replies_export(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
     async def work(inbox):
-        return await inbox.store.quick_replies()
+        return await inbox.store.replies.all()
 
     kind = args.format or ("csv" if (args.output or "").lower().endswith(".csv") else "yaml")
     replies = run_reading(settings, work)
@@ -168,9 +168,9 @@ def cmd_replies_starter(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
     async def work(inbox) -> int:
-        have = {reply.shortcut for reply in await inbox.store.quick_replies()}
+        have = {reply.shortcut for reply in await inbox.store.replies.all()}
         new = [reply for reply in STARTER if reply.shortcut not in have]
-        return await inbox.store.save_quick_replies(new)
+        return await inbox.store.replies.save_all(new)
 
     count = run_store(settings, work)
     print(ngettext("added {n} starter reply", "added {n} starter replies", count) if count

@@ -107,7 +107,7 @@ def _seed_demo_replies(settings: Settings) -> None:
 
     async def seed(inbox) -> None:
         if not await inbox.quick_replies():
-            await inbox.store.save_quick_replies(STARTER)
+            await inbox.store.replies.save_all(STARTER)
 
     run_store(settings, seed)
 

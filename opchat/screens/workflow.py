@@ -217,7 +217,7 @@ class WorkflowActions:
         assert self.inbox is not None and self.opened is not None
         conversation_id = self.opened.id
         operators = await self.inbox.operators()
-        load = await self.inbox.store.open_load()
+        load = await self.inbox.store.workflow.open_load()
         online = {p.who for p in self.presence.values()
                   if p.kind is PresenceKind.ONLINE and p.active(self.clock())}
         choices = [Choice(f"op:{op.login}", op.login,
@@ -375,7 +375,7 @@ class WorkflowActions:
         elif self.inbox is not None:
             self._files_wanted.add(attachment.id)
             self.notify(_("Fetching the file…"), markup=False, timeout=3)
-            self.run_worker(self.inbox.store.request_attachment(attachment.id,
+            self.run_worker(self.inbox.store.attachments.request(attachment.id,
                                                                 self.inbox.operator),
                             exit_on_error=False)
 
@@ -392,7 +392,7 @@ class WorkflowActions:
 
     async def _show_fetched(self, attachment_id: int) -> None:
         assert self.inbox is not None
-        found = await self.inbox.store.attachment(attachment_id)
+        found = await self.inbox.store.attachments.get(attachment_id)
         if found is not None and found.attachment.local_path:
             self._show_file(Path(found.attachment.local_path))
 

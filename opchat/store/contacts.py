@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Callable
 from typing import Any
 
 from opchat.model import (
@@ -29,7 +28,7 @@ from opchat.model import (
     Operator,
 )
 from opchat.store.changes import record_event
-from opchat.store.db import Database
+from opchat.store.part import Part
 from opchat.store.rows import CONVERSATION_SELECT, conversation_of
 
 NOTES_CHARS = 20_000
@@ -64,13 +63,10 @@ def email_key(email: str | None) -> str | None:
     return text if "@" in text else None
 
 
-class ContactStore:
-    """Mixed into :class:`opchat.store.Store`."""
+class ContactStore(Part):
+    """`Store.contacts`."""
 
-    db: Database
-    clock: Callable[[], float]
-
-    async def contact_card(self, contact_id: int) -> ContactCard | None:
+    async def card(self, contact_id: int) -> ContactCard | None:
         """The contact with their identities, dialogs, labels, notes and merge suggestions."""
 
         def run(conn: sqlite3.Connection) -> ContactCard | None:
@@ -99,7 +95,7 @@ class ContactStore:
         """What merging ``other_id`` into ``kept_id`` would do; nothing is changed."""
         return await self.db.read(_plan, kept_id, other_id)
 
-    async def merge_contacts(
+    async def merge(
         self, kept_id: int, other_id: int, operator: Operator | None,
         expected: MergePlan | None = None,
     ) -> MergePlan:
@@ -138,7 +134,7 @@ class ContactStore:
 
         return await self.db.write(run)
 
-    async def set_contact_notes(self, contact_id: int, notes: str,
+    async def set_notes(self, contact_id: int, notes: str,
                                 operator: Operator | None) -> bool:
         """Replace what operators noted about a person; False if it was the same."""
         notes = notes[:NOTES_CHARS]

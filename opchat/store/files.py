@@ -11,12 +11,11 @@ open it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from opchat.model import Attachment, EventKind, Operator
 from opchat.store.changes import record_event
-from opchat.store.db import Database
+from opchat.store.part import Part
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +26,10 @@ class StoredAttachment:
     channel: str  # the channel's name: whose transport can fetch it
 
 
-class AttachmentStore:
-    """Mixed into :class:`opchat.store.Store`."""
+class AttachmentStore(Part):
+    """`Store.attachments`."""
 
-    db: Database
-    clock: Callable[[], float]
-
-    async def attachment(self, attachment_id: int) -> StoredAttachment | None:
+    async def get(self, attachment_id: int) -> StoredAttachment | None:
         def run(conn: sqlite3.Connection) -> StoredAttachment | None:
             row = conn.execute(
                 "SELECT a.*, m.conversation_id, ch.name AS channel FROM attachments a "
@@ -48,9 +44,9 @@ class AttachmentStore:
 
         return await self.db.read(run)
 
-    async def request_attachment(self, attachment_id: int, by: Operator | None) -> None:
+    async def request(self, attachment_id: int, by: Operator | None) -> None:
         """Ask the hub to fetch a file (it answers with attachment.ready or .failed)."""
-        found = await self.attachment(attachment_id)
+        found = await self.get(attachment_id)
         if found is None:
             raise LookupError(f"no attachment {attachment_id}")
 
@@ -61,11 +57,11 @@ class AttachmentStore:
 
         await self.db.write(run)
 
-    async def attachment_fetched(
+    async def fetched(
         self, attachment_id: int, local_path: str | None, error: str = ""
     ) -> None:
         """The hub fetched the file to ``local_path``, or could not (``error``)."""
-        found = await self.attachment(attachment_id)
+        found = await self.get(attachment_id)
         if found is None:
             return
 
@@ -82,7 +78,7 @@ class AttachmentStore:
 
         await self.db.write(run)
 
-    async def attachment_saved(self, channel: str, ref: str, local_path: str) -> int:
+    async def saved(self, channel: str, ref: str, local_path: str) -> int:
         """A transport saved a file by itself (fetched eagerly): note where, for every
         attachment of that channel with that handle; returns how many."""
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
 from typing import Any
 
 from opchat.model import Event, EventKind, HiddenItem, Operator
 from opchat.store.changes import UnknownConversation, record_event
-from opchat.store.db import Database
+from opchat.store.part import Part
 
 PREVIEW_CHARS = 200
 
@@ -25,11 +24,8 @@ class UnknownMessage(LookupError):
     pass
 
 
-class HistoryStore:
-    """Mixed into :class:`opchat.store.Store`."""
-
-    db: Database
-    clock: Callable[[], float]
+class HistoryStore(Part):
+    """`Store.history`."""
 
     async def hide_message(self, message_id: int, operator: Operator | None) -> bool:
         """Hide a message from the thread (it stays stored); False if it was hidden."""

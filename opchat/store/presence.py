@@ -9,22 +9,19 @@ commit through ``PRAGMA data_version`` exactly as it notices new events.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 
 from opchat.model import Presence, PresenceKind
-from opchat.store.db import Database, row_value
+from opchat.store.db import row_value
+from opchat.store.part import Part
 
 SWEEP_AFTER = 3600.0  # seconds an expired row is kept before it is deleted
 TEXT_CHARS = 2000  # of a customer's shared draft
 
 
-class PresenceStore:
-    """Mixed into :class:`opchat.store.Store`."""
+class PresenceStore(Part):
+    """`Store.presence`."""
 
-    db: Database
-    clock: Callable[[], float]
-
-    async def set_presence(
+    async def set(
         self,
         kind: PresenceKind,
         who: str,
@@ -56,7 +53,7 @@ class PresenceStore:
 
         await self.db.write(run)
 
-    async def clear_presence(
+    async def clear(
         self, kind: PresenceKind, who: str, conversation_id: int | None = None
     ) -> None:
         """End ``who``'s state ``kind`` now (about one dialog, or about every dialog)."""
@@ -82,9 +79,9 @@ class PresenceStore:
         if conversation_id is None:
             return None
         if ttl <= 0:
-            await self.clear_presence(PresenceKind.CUSTOMER_TYPING, "", conversation_id)
+            await self.clear(PresenceKind.CUSTOMER_TYPING, "", conversation_id)
         else:
-            await self.set_presence(PresenceKind.CUSTOMER_TYPING, "", conversation_id, ttl, text)
+            await self.set(PresenceKind.CUSTOMER_TYPING, "", conversation_id, ttl, text)
         return conversation_id
 
     async def conversation_of_chat(self, channel: str, chat_id: str) -> int | None:
@@ -95,20 +92,20 @@ class PresenceStore:
 
         return await self.db.read(run)
 
-    async def presence_after(self, seq: int, limit: int = 1000) -> list[Presence]:
+    async def after(self, seq: int, limit: int = 1000) -> list[Presence]:
         def run(conn: sqlite3.Connection) -> list[Presence]:
             return [_presence(r) for r in conn.execute(
                 "SELECT * FROM presence WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))]
 
         return await self.db.read(run)
 
-    async def last_presence_seq(self) -> int:
+    async def last_seq(self) -> int:
         def run(conn: sqlite3.Connection) -> int:
             return conn.execute("SELECT coalesce(max(seq), 0) FROM presence").fetchone()[0]
 
         return await self.db.read(run)
 
-    async def presence_now(self, kind: PresenceKind | None = None) -> list[Presence]:
+    async def current(self, kind: PresenceKind | None = None) -> list[Presence]:
         """Every state that has not expired (of one kind, or all)."""
         now = self.clock()
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from opchat.model import Direction, EventKind, Message, QuickReply, ShortcutTaken
 from opchat.store.changes import UnknownConversation, record_event
-from opchat.store.db import Database, row_value
+from opchat.store.db import row_value
+from opchat.store.part import Part
 from opchat.store.rows import PREVIEW_CHARS, message_of
 
 AUTO_AUTHOR = "opchat"
@@ -67,15 +68,12 @@ class AutoTrigger:
     callback: str | None = None  # the payload of the button the customer pressed
 
 
-class QuickReplyStore:
-    """Mixed into :class:`opchat.store.Store`."""
-
-    db: Database
-    clock: Callable[[], float]
+class QuickReplyStore(Part):
+    """`Store.replies`."""
 
     # Quick replies ----------------------------------------------------------------------
 
-    async def quick_replies(self, visible_to: int | None = None) -> list[SavedReply]:
+    async def all(self, visible_to: int | None = None) -> list[SavedReply]:
         """Replies, most used first: the shared ones and `visible_to`'s own (None: all)."""
 
         def run(conn: sqlite3.Connection) -> list[SavedReply]:
@@ -94,7 +92,7 @@ class QuickReplyStore:
 
         return await self.db.read(run)
 
-    async def save_quick_replies(self, replies: Sequence[Any]) -> int:
+    async def save_all(self, replies: Sequence[Any]) -> int:
         """Add or update replies by shortcut, all in one transaction; returns how many.
 
         Each item is a ``(shortcut, title, body)`` triple (folder, owner and
@@ -131,7 +129,7 @@ class QuickReplyStore:
 
         return await self.db.write(run)
 
-    async def put_quick_reply(self, reply: Any, reply_id: int | None = None,
+    async def put(self, reply: Any, reply_id: int | None = None,
                               operator: str | None = None) -> SavedReply:
         """Add a reply (`reply_id` None) or change one, as an operator does in the app.
 
@@ -171,7 +169,7 @@ class QuickReplyStore:
 
         return await self.db.write(run)
 
-    async def delete_quick_reply(self, reply_id: int, operator: str | None = None) -> bool:
+    async def delete(self, reply_id: int, operator: str | None = None) -> bool:
         def run(conn: sqlite3.Connection) -> bool:
             row = conn.execute("SELECT shortcut, title, body FROM quick_replies WHERE id = ?",
                                (reply_id,)).fetchone()
@@ -186,7 +184,7 @@ class QuickReplyStore:
 
         return await self.db.write(run)
 
-    async def quick_reply_used(self, reply_id: int, operator_id: int | None = None) -> None:
+    async def used(self, reply_id: int, operator_id: int | None = None) -> None:
         def run(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE quick_replies SET uses = uses + 1 WHERE id = ?", (reply_id,))
             if operator_id is not None:
@@ -305,16 +303,6 @@ class QuickReplyStore:
                                          (message_id,)).fetchone())
 
         return await self.db.write(run)
-
-    async def event_id_before(self, at: float) -> int:
-        """The id of the last event older than `at` (0 if none): where a replay starts."""
-
-        def run(conn: sqlite3.Connection) -> int:
-            # Newest first on the primary key: only the recent events are looked at.
-            return row_value(conn.execute("SELECT id FROM events WHERE at < ? "
-                                          "ORDER BY id DESC LIMIT 1", (at,)).fetchone()) or 0
-
-        return await self.db.read(run)
 
 
 def _reply(r: sqlite3.Row) -> SavedReply:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
 
 from opchat.model import (
     MATCH_END,
@@ -36,7 +35,7 @@ from opchat.model import (
     SearchHit,
     SearchResults,
 )
-from opchat.store.db import Database
+from opchat.store.part import Part
 from opchat.store.rows import with_attachments
 
 CONTACT_HITS = 20  # contacts shown for one query
@@ -81,17 +80,14 @@ def _phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-class SearchStore:
-    """Mixed into :class:`opchat.store.Store`."""
+class SearchStore(Part):
+    """`Store.search`."""
 
-    db: Database
-    clock: Callable[[], float]
-
-    async def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+    async def find(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Messages matching every word of ``query`` (as prefixes), newest first."""
         return await self.db.read(_message_hits, fts_query(query), limit)
 
-    async def search_all(self, query: str, limit: int = 50) -> SearchResults:
+    async def find_all(self, query: str, limit: int = 50) -> SearchResults:
         """Contacts, labelled conversations and messages matching ``query``, in one snapshot.
 
         Up to ``limit`` messages, newest first; contacts and labelled

@@ -73,11 +73,20 @@ class OutboxItem:
     message: OutboundMessage
 
 
-class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReplyStore,
-            SearchStore, AttachmentStore):
+class Store:
+    """The store: channels, ingest, conversations, messages, the outbox and the event
+    feed here; the rest in parts over the same Database, one attribute each."""
+
     def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
+        self.contacts = ContactStore(db, clock)
+        self.attachments = AttachmentStore(db, clock)
+        self.history = HistoryStore(db, clock)
+        self.presence = PresenceStore(db, clock)
+        self.replies = QuickReplyStore(db, clock)
+        self.search = SearchStore(db, clock)
+        self.workflow = WorkflowStore(db, clock)
         self._pending_ingest: list[tuple[InboundMessage, asyncio.Future[Ingested]]] = []
         self._ingest_flush: asyncio.Task[None] | None = None
 
@@ -514,6 +523,16 @@ class Store(PresenceStore, WorkflowStore, ContactStore, HistoryStore, QuickReply
     async def last_event_id(self) -> int:
         def run(conn: sqlite3.Connection) -> int:
             return row_value(conn.execute("SELECT max(id) FROM events").fetchone()) or 0
+
+        return await self.db.read(run)
+
+    async def event_id_before(self, at: float) -> int:
+        """The id of the last event older than `at` (0 if none): where a replay starts."""
+
+        def run(conn: sqlite3.Connection) -> int:
+            # Newest first on the primary key: only the recent events are looked at.
+            return row_value(conn.execute("SELECT id FROM events WHERE at < ? "
+                                          "ORDER BY id DESC LIMIT 1", (at,)).fetchone()) or 0
 
         return await self.db.read(run)
 

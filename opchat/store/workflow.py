@@ -10,11 +10,11 @@ history, so they are stored without events.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 
 from opchat.model import EventKind, Label, Operator, Status
 from opchat.store.changes import UnknownConversation, add_label, record_event
-from opchat.store.db import Database, row_value
+from opchat.store.db import row_value
+from opchat.store.part import Part
 
 DRAFT_CHARS = 100_000
 
@@ -23,11 +23,8 @@ class UnknownOperator(LookupError):
     pass
 
 
-class WorkflowStore:
-    """Mixed into :class:`opchat.store.Store`."""
-
-    db: Database
-    clock: Callable[[], float]
+class WorkflowStore(Part):
+    """`Store.workflow`."""
 
     async def assign(
         self, conversation_id: int, login: str | None, by: Operator | None, reason: str = ""

@@ -101,7 +101,7 @@ async def seed_inbox(data_dir: Path, clock: Clock) -> None:
         failed = await inbox.send(oleg, "Shall I reserve one for you?")
         await inbox.store.mark_failed(failed.id, "Forbidden: the user blocked the community")
         await inbox.note(oleg, "Regular customer")
-        await inbox.store.save_quick_replies([
+        await inbox.store.replies.save_all([
             ("hi", "Greeting", "Hello! How can I help you?"),
             ("ship", "Shipping", "We ship within 2 business days."),
             ("bye", "Goodbye", "Thank you, have a nice day!"),

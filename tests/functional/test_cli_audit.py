@@ -41,7 +41,7 @@ def seed(data_dir: Path) -> dict[str, int]:
                 phone="79123456789"))
             await inbox.send(a.conversation_id, "Tomorrow")
             await inbox.set_status(a.conversation_id, Status.RESOLVED)
-            await inbox.store.label(a.conversation_id, "vip\x1b[31m", inbox.operator)
+            await inbox.store.workflow.label(a.conversation_id, "vip\x1b[31m", inbox.operator)
             await inbox.hide_message(b.message_id)
             await inbox.hide_conversation(b.conversation_id)
             first = await inbox.conversation(a.conversation_id)

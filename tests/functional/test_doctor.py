@@ -173,7 +173,7 @@ menu = "main"
 def test_doctor_finds_a_menu_option_with_no_reply(tmp_path: Path) -> None:
     async def replies() -> None:
         inbox = await Inbox.open(tmp_path / "data", "anna")
-        await inbox.store.save_quick_replies([SavedReply(0, "delivery", "Delivery", "3 days")])
+        await inbox.store.replies.save_all([SavedReply(0, "delivery", "Delivery", "3 days")])
         await inbox.close()
 
     (tmp_path / "data").mkdir(mode=0o700)

@@ -47,8 +47,8 @@ def rich_store(data_dir: Path) -> None:
         await inbox.set_contact_notes(contact, "Prefers calls")
         messages = await inbox.messages(conv)
         attachment_id = next(a.id for m in messages for a in m.attachments)
-        await inbox.store.attachment_fetched(attachment_id, str(data_dir / "cat.jpg"))
-        await inbox.store.save_quick_replies(STARTER[:2])
+        await inbox.store.attachments.fetched(attachment_id, str(data_dir / "cat.jpg"))
+        await inbox.store.replies.save_all(STARTER[:2])
         await inbox.hide_message(messages[-1].id)
         await inbox.close()
 

@@ -439,15 +439,15 @@ async def test_a_file_is_fetched_when_an_operator_asks(inbox: Inbox, tmp_path: P
         assert message is not None
         good, gone = (a.id for a in message.attachments)
         assert good is not None and gone is not None
-        await inbox.store.request_attachment(good, inbox.operator)
-        await inbox.store.request_attachment(gone, inbox.operator)
+        await inbox.store.attachments.request(good, inbox.operator)
+        await inbox.store.attachments.request(gone, inbox.operator)
 
         async def answered() -> bool:
             kinds = [e.kind for e in await inbox.store.events_after(0)]
             return "attachment.ready" in kinds and "attachment.failed" in kinds
 
         await until(answered)
-    fetched = await inbox.store.attachment(good)
+    fetched = await inbox.store.attachments.get(good)
     assert fetched is not None and fetched.attachment.local_path is not None
     assert Path(fetched.attachment.local_path).read_bytes() == b"\xff\xd8 a photo"
     assert Path(fetched.attachment.local_path).parent == tmp_path / "attachments" / "shop"
@@ -475,11 +475,11 @@ async def test_a_file_asked_for_while_no_hub_ran_is_fetched_when_one_starts(
         sender_name="Ivan", body="", attachments=(Attachment("photo", "p.jpg", ref="f-1"),)))
     message = await inbox.message(got.message_id)
     assert message is not None and message.attachments[0].id is not None
-    await inbox.store.request_attachment(message.attachments[0].id, inbox.operator)
+    await inbox.store.attachments.request(message.attachments[0].id, inbox.operator)
     await inbox.mark_read(got.conversation_id)  # not replayed: nothing to tell late
     async with running(make_hub(inbox, tmp_path)):
         async def fetched() -> bool:
-            found = await inbox.store.attachment(message.attachments[0].id or 0)
+            found = await inbox.store.attachments.get(message.attachments[0].id or 0)
             return found is not None and found.attachment.local_path is not None
 
         await until(fetched)

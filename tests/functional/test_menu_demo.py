@@ -47,7 +47,7 @@ async def test_the_menu_answers_then_hands_over_and_the_operator_sees_it_all(
     (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
     settings = load_settings(tmp_path / "config.toml", tmp_path)
     inbox = await Inbox.open(tmp_path, "anna")
-    await inbox.store.save_quick_replies(STARTER)
+    await inbox.store.replies.save_all(STARTER)
     hub = asyncio.create_task(Hub(inbox, settings.channels, tmp_path,
                                   loader=lambda kind: ScriptedDemo).run())
     try:

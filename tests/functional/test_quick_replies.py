@@ -26,7 +26,7 @@ async def seed(tmp_path: Path, clock: Clock) -> None:
     await seed_inbox(tmp_path, clock)
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
     try:
-        await inbox.store.save_quick_replies([
+        await inbox.store.replies.save_all([
             ReplyDraft("delivery", "Delivery terms", "We deliver in 1-2 days."),
             ReplyDraft("dlv-price", "Delivery price", "Delivery costs 300."),
             ReplyDraft("greet", "Greeting by name",

@@ -92,7 +92,7 @@ async def seed_hostile(data_dir: Path, clock: Clock) -> None:
         await inbox.store.set_health(
             EVIL_CHANNEL, Health.DOWN,
             "[bold]401[/] \x1b[2J \x9b31m [link=https://evil.example]token[/link]")
-        await inbox.store.save_quick_replies([
+        await inbox.store.replies.save_all([
             ("evil", "[bold]Title[/] \x1b]0;t\x07", "Body [@click=app.quit]q[/] \x1b[2J\x07"),
             ("link", "[link=https://evil.example]x[/link]", "L" * 5000),
         ])

@@ -222,11 +222,11 @@ async def test_colleagues_and_the_customer_show_as_they_work(
                              what="boris typing")
             address = await boris.store.conversation_address(ivan)
             assert address is not None
-            await boris.store.customer_typing(*address, "it was due on mon")
+            await boris.store.presence.customer_typing(*address, "it was due on mon")
             await wait_until(pilot, lambda: "is typing: it was due on mon"
                              in str(activity.render()), what="the sneak peek")
             await boris.leave()
-            await boris.store.customer_typing(*address, ttl=0)
+            await boris.store.presence.customer_typing(*address, ttl=0)
             await wait_until(pilot, lambda: not activity.display, what="everyone gone")
             # And ours reaches the others: this operator is viewing and typing.
             await pilot.press(*"We are on it")
@@ -306,7 +306,7 @@ async def test_f_fetches_a_file_then_gives_its_path_over_ssh(
         saved = tmp_path / "attachments" / "shop" / "receipt.jpg"
         saved.parent.mkdir(parents=True)
         saved.write_bytes(b"jpeg")
-        await inbox.store.attachment_fetched(request.data["attachment"], str(saved))
+        await inbox.store.attachments.fetched(request.data["attachment"], str(saved))
         await wait_until(pilot, lambda: app.clipboard == str(saved), what="the path")
 
 

@@ -53,7 +53,7 @@ async def world(tmp_path: Path):
     clock = Clock(FRIDAY_22_MSK)
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
     await inbox.store.ensure_channel("shop", "demo")
-    await inbox.store.save_quick_replies([
+    await inbox.store.replies.save_all([
         ReplyDraft("delivery", "Delivery", "We deliver in 1-2 days, {contact.first_name}."),
         ReplyDraft("status", "Status", "Your order {order.number} is on its way."),
     ])

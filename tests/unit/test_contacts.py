@@ -192,7 +192,7 @@ async def test_a_failing_merge_changes_nothing(tmp_path: Path, inbox: Inbox) -> 
                  "WHEN new.kind = 'contact.merged' BEGIN SELECT RAISE(ABORT, 'boom'); END")
     conn.commit()
     with pytest.raises(sqlite3.IntegrityError):
-        await inbox.store.merge_contacts(kept, other, inbox.operator)
+        await inbox.store.contacts.merge(kept, other, inbox.operator)
     assert await contact_of(inbox, b.conversation_id) == other
     assert conn.execute("SELECT merged_into FROM contacts WHERE id = ?",
                         (other,)).fetchone() == (None,)
@@ -306,14 +306,14 @@ async def test_audit_of_one_conversation_includes_its_contact_history(inbox: Inb
     await inbox.set_contact_notes(await contact_of(inbox, c.conversation_id), "unrelated")
     await inbox.merge_contacts(await inbox.merge_plan(kept, other))
     await inbox.hide_message(a.message_id)
-    kinds = [e.kind for e in await inbox.store.audit_events(a.conversation_id)]
+    kinds = [e.kind for e in await inbox.store.history.audit_events(a.conversation_id)]
     assert kinds == ["conversation.new", "message.new", "contact.notes", "contact.merged",
                      "message.hidden"]
-    everything = await inbox.store.audit_events()
+    everything = await inbox.store.history.audit_events()
     assert len([e for e in everything if e.kind == "contact.notes"]) == 2
-    page = await inbox.store.audit_events(after_id=everything[2].id, limit=2)
+    page = await inbox.store.history.audit_events(after_id=everything[2].id, limit=2)
     assert [e.id for e in page] == [everything[3].id, everything[4].id]
     inbox.test_clock.now += 100  # type: ignore[attr-defined]
     await inbox.unhide_message(a.message_id)
-    late = await inbox.store.audit_events(since=1_700_000_050.0)
+    late = await inbox.store.history.audit_events(since=1_700_000_050.0)
     assert [e.kind for e in late] == ["message.unhidden"]

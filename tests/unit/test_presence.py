@@ -92,20 +92,20 @@ async def test_another_process_sees_changes(anna: Inbox, boris: Inbox) -> None:
 
 
 async def test_customer_typing_needs_a_dialog(anna: Inbox) -> None:
-    assert await anna.store.customer_typing("web", "nobody", "hel") is None
+    assert await anna.store.presence.customer_typing("web", "nobody", "hel") is None
     conv = await dialog(anna)
-    assert await anna.store.customer_typing("web", "c1", "where is my ord") == conv
+    assert await anna.store.presence.customer_typing("web", "c1", "where is my ord") == conv
     [row] = await anna.presence()
     assert (row.kind, row.who, row.conversation_id, row.text) == (
         PresenceKind.CUSTOMER_TYPING, "", conv, "where is my ord")
-    await anna.store.customer_typing("web", "c1", ttl=0)
+    await anna.store.presence.customer_typing("web", "c1", ttl=0)
     assert await anna.presence() == []
 
 
 async def test_expired_rows_are_swept(anna: Inbox) -> None:
     conv = await dialog(anna)
     for _ in range(300):  # more changes than the sweep interval
-        await anna.store.set_presence(PresenceKind.TYPING, "anna", conv, ttl=-7200)
+        await anna.store.presence.set(PresenceKind.TYPING, "anna", conv, ttl=-7200)
 
     def count(conn):  # type: ignore[no-untyped-def]
         return conn.execute("SELECT count(*) FROM presence").fetchone()[0]

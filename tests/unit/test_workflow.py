@@ -61,16 +61,17 @@ async def test_auto_assign_picks_the_least_loaded_under_the_cap(inbox: Inbox) ->
     dialogs = [await dialog(inbox, f"c{n}") for n in range(5)]
     await inbox.assign(dialogs[0], "anna")
     store = inbox.store
-    assert await store.auto_assign(dialogs[1], ["anna", "boris"], cap=2) == "boris"
-    assert await store.auto_assign(dialogs[1], ["anna", "boris"], cap=2) is None  # taken
-    assert await store.auto_assign(dialogs[2], ["anna", "boris"], cap=2) == "anna"  # a tie
-    assert await store.auto_assign(dialogs[3], ["anna", "boris"], cap=2) == "boris"
-    assert await store.auto_assign(dialogs[4], ["anna", "boris"], cap=2) is None  # all full
-    assert await store.auto_assign(dialogs[4], [], cap=2) is None  # nobody online
-    assert await store.open_load() == {"anna": 2, "boris": 2}
+    assert await store.workflow.auto_assign(dialogs[1], ["anna", "boris"], cap=2) == "boris"
+    assert await store.workflow.auto_assign(dialogs[1], ["anna", "boris"], cap=2) is None  # taken
+    assert await store.workflow.auto_assign(dialogs[2], ["anna", "boris"], cap=2) == "anna"  # a tie
+    assert await store.workflow.auto_assign(dialogs[3], ["anna", "boris"], cap=2) == "boris"
+    # All full:
+    assert await store.workflow.auto_assign(dialogs[4], ["anna", "boris"], cap=2) is None
+    assert await store.workflow.auto_assign(dialogs[4], [], cap=2) is None  # nobody online
+    assert await store.workflow.open_load() == {"anna": 2, "boris": 2}
     # A resolved dialog no longer counts against the cap.
     await inbox.set_status(dialogs[0], Status.RESOLVED)
-    assert await store.auto_assign(dialogs[4], ["anna", "boris"], cap=2) == "anna"
+    assert await store.workflow.auto_assign(dialogs[4], ["anna", "boris"], cap=2) == "anna"
 
 
 async def test_snooze_wakes_when_due_or_when_the_customer_writes(inbox: Inbox) -> None:
@@ -82,17 +83,17 @@ async def test_snooze_wakes_when_due_or_when_the_customer_writes(inbox: Inbox) -
     snoozed = await inbox.conversation(quiet)
     assert snoozed is not None and snoozed.status == Status.SNOOZED
     assert snoozed.waiting_since is None
-    assert await inbox.store.next_snooze_end() == clock.now + 3600
+    assert await inbox.store.workflow.next_snooze_end() == clock.now + 3600
     await dialog(inbox, "chatty", 2)  # the customer writes: awake at once, waiting again
     chatty_now = await inbox.conversation(chatty)
     assert chatty_now is not None and chatty_now.status == Status.OPEN
     assert chatty_now.waiting_since == clock.now
-    assert await inbox.store.wake_snoozed() == []
+    assert await inbox.store.workflow.wake_snoozed() == []
     clock.now += 3600
-    assert await inbox.store.wake_snoozed() == [quiet]
+    assert await inbox.store.workflow.wake_snoozed() == [quiet]
     woke = await inbox.conversation(quiet)
     assert woke is not None and woke.status == Status.OPEN
-    assert await inbox.store.next_snooze_end() is None
+    assert await inbox.store.workflow.next_snooze_end() is None
 
 
 async def test_labels_filter_and_removal(inbox: Inbox) -> None:
@@ -131,7 +132,7 @@ async def test_a_dialog_taken_off_someone_is_not_auto_assigned_again(inbox: Inbo
     conv = await dialog(inbox, "ivan")
     await inbox.assign(conv, "boris")
     await inbox.assign(conv, None)  # the operator wants it unassigned
-    assert await inbox.store.auto_assign(conv, ["anna", "boris"], cap=5) is None
+    assert await inbox.store.workflow.auto_assign(conv, ["anna", "boris"], cap=5) is None
 
 
 async def test_files_sent_with_a_reply_reach_the_outbox(tmp_path: Path, inbox: Inbox) -> None:
@@ -152,7 +153,7 @@ async def test_files_sent_with_a_reply_reach_the_outbox(tmp_path: Path, inbox: I
 
 async def test_each_operator_gets_their_own_most_used_replies_first(
         tmp_path: Path, inbox: Inbox) -> None:
-    await inbox.store.save_quick_replies([("hi", "Greeting", "Hello!"),
+    await inbox.store.replies.save_all([("hi", "Greeting", "Hello!"),
                                           ("ship", "Shipping", "Two days."),
                                           ("bye", "Goodbye", "Bye!")])
     boris = await Inbox.open(tmp_path, "boris")
@@ -164,7 +165,7 @@ async def test_each_operator_gets_their_own_most_used_replies_first(
         assert [r.shortcut for r in await inbox.quick_replies()][:2] == ["bye", "ship"]
         assert [r.shortcut for r in await boris.quick_replies()][:2] == ["ship", "bye"]
         # A used reply can still be deleted; its counts go with it.
-        assert await inbox.store.delete_quick_reply(by_shortcut["ship"])
+        assert await inbox.store.replies.delete(by_shortcut["ship"])
         assert "ship" not in [r.shortcut for r in await boris.quick_replies()]
     finally:
         await boris.close()
