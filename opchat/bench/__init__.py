@@ -36,7 +36,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -64,10 +63,12 @@ def run_bench(scale: float = 1.0, keep: str | os.PathLike[str] | None = None) ->
     if not scale > 0:
         print("opchat bench: --scale must be more than 0", file=sys.stderr)
         return 2
+    from opchat.store.benchdata import SQLITE_VERSION
+
     size = StoreSize.at(scale)
     say = _say
     say(f"opchat bench, scale {scale:g}: {os.cpu_count()} CPUs, Python "
-        f"{sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}")
+        f"{sys.version.split()[0]}, SQLite {SQLITE_VERSION}")
     temp = None
     if keep is None:
         temp = tempfile.mkdtemp(prefix="opchat-bench-")

@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import random
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -155,13 +154,25 @@ def _zipf(n: int, s: float = 1.0) -> list[float]:
 
 def build_store(data_dir: Path, size: StoreSize, seed: int = SEED,
                 progress: Callable[[str], None] = print) -> StoreInfo:
-    """Create the schema through the real store, then fill it with raw SQL, fast.
+    """Create the schema through the real store, then fill it in bulk, fast
+    (``opchat.store.benchdata``).
 
     Rows are consistent with what the store itself would have written: message
     ids follow time, each conversation's last_message_at / last_preview /
     waiting_since / unread agree with its messages, and the FTS index is filled
     by the schema's own trigger.
     """
+    from opchat.store.benchdata import (
+        ChannelRow,
+        ContactRow,
+        ConversationRow,
+        EventRow,
+        FixtureWriter,
+        IdentityRow,
+        MessageRow,
+        OperatorRow,
+    )
+
     started = time.perf_counter()
     asyncio.run(_create_schema(data_dir))
     rng = random.Random(seed)
@@ -212,21 +223,13 @@ def build_store(data_dir: Path, size: StoreSize, seed: int = SEED,
 
     remaining = counts[:]
     state: list[dict[str, Any]] = [{} for _ in range(n_conv)]
-    conn = sqlite3.connect(data_dir / "opchat.db", isolation_level=None)
-    conn.execute("PRAGMA synchronous = OFF")
-    conn.execute("PRAGMA cache_size = -262144")
-    try:
-        conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO channels (id, name, kind, created_at) VALUES (?, ?, ?, ?)",
-            [(i + 1, name, kind, now - year) for i, (name, kind) in enumerate(CHANNELS)])
-        conn.executemany(
-            "INSERT INTO operators (id, login, name, created_at, last_seen) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(i + 1, login, login.title(), now - year, now) for i, login in enumerate(OPERATORS)])
-        conn.execute("COMMIT")
+    with FixtureWriter(data_dir) as fill:
+        fill.insert(
+            [ChannelRow(i + 1, name, kind, now - year) for i, (name, kind) in enumerate(CHANNELS)],
+            [OperatorRow(i + 1, login, login.title(), now - year, now)
+             for i, login in enumerate(OPERATORS)])
 
-        chunk: list[tuple[Any, ...]] = []
+        chunk: list[MessageRow] = []
         for msg_id, (t, conv) in enumerate(timeline, start=1):
             st = state[conv]
             remaining[conv] -= 1
@@ -243,35 +246,37 @@ def build_store(data_dir: Path, size: StoreSize, seed: int = SEED,
             body = words.body()
             channel_id = channel_of[conv] + 1
             if direction == "in":
-                row = (msg_id, conv + 1, channel_id, f"in-{msg_id}", "in",
-                       customer_name(contact_of[conv]), None, body, t, "received")
+                row = MessageRow(msg_id, conv + 1, channel_id, f"in-{msg_id}", "in",
+                                 customer_name(contact_of[conv]), None, body, t, "received")
                 st.setdefault("waiting", t)
                 st["unread"] = st.get("unread", 0) + 1
             else:
                 op = assignee[conv] or rng.randrange(len(OPERATORS)) + 1
                 if direction == "out":
-                    row = (msg_id, conv + 1, channel_id, f"out-{msg_id}", "out",
-                           OPERATORS[op - 1], op, body, t, rng.choice(("sent", "delivered",
-                                                                        "read", "read")))
+                    row = MessageRow(msg_id, conv + 1, channel_id, f"out-{msg_id}", "out",
+                                     OPERATORS[op - 1], op, body, t,
+                                     rng.choice(("sent", "delivered", "read", "read")))
                     if "waiting" in st and "first_response" not in st:
                         st["first_response"] = t - starts[conv]
                     st.pop("waiting", None)
                     st["unread"] = 0
                 else:
-                    row = (msg_id, conv + 1, channel_id, None, "note", OPERATORS[op - 1], op,
-                           body, t, "sent")
+                    row = MessageRow(msg_id, conv + 1, channel_id, None, "note",
+                                     OPERATORS[op - 1], op, body, t, "sent")
             st["last"] = (t, body[:200], direction)
             chunk.append(row)
             if len(chunk) == 50_000:
-                _insert_messages(conn, chunk)
+                fill.insert(chunk)
                 chunk = []
                 if msg_id % 200_000 == 0:
                     progress(f"  {msg_id:,} messages stored "
                              f"({time.perf_counter() - started:.1f} s)")
-        _insert_messages(conn, chunk)
+        fill.insert(chunk)
 
-        conn.execute("BEGIN")
-        conv_rows, identity_rows, contact_rows, event_rows = [], [], [], []
+        conv_rows: list[ConversationRow] = []
+        identity_rows: list[IdentityRow] = []
+        contact_rows: list[ContactRow] = []
+        event_rows: list[EventRow] = []
         for conv in range(n_conv):
             st = state[conv]
             last_t, preview, last_dir = st["last"]
@@ -286,50 +291,28 @@ def build_store(data_dir: Path, size: StoreSize, seed: int = SEED,
             kind = CHANNELS[channel_of[conv]][1]
             contact = contact_of[conv]
             if contact == conv:
-                contact_rows.append((
+                contact_rows.append(ContactRow(
                     conv + 1, customer_name(conv),
                     f"+7{rng.randrange(10**9, 10**10)}" if kind in ("whatsapp", "viber") else None,
                     f"c{conv}@example.com" if kind == "email" else None, starts[conv]))
             chat = f"u{conv + 1}"
-            identity_rows.append((conv + 1, contact + 1, channel_of[conv] + 1, chat,
-                                  customer_name(contact),
-                                  f"user{contact}" if kind == "telegram" else None))
-            conv_rows.append((
+            identity_rows.append(IdentityRow(
+                conv + 1, contact + 1, channel_of[conv] + 1, chat, customer_name(contact),
+                f"user{contact}" if kind == "telegram" else None))
+            conv_rows.append(ConversationRow(
                 conv + 1, channel_of[conv] + 1, chat, contact + 1, conv + 1, status,
                 assignee[conv], unread, waiting, st.get("first_response"),
                 now + 86400 if status == "snoozed" else None, last_t, preview, last_dir,
                 starts[conv]))
-            event_rows.append((starts[conv], EventKind.CONVERSATION_NEW, conv + 1))
-        conn.executemany("INSERT INTO contacts (id, name, phone, email, created_at) "
-                         "VALUES (?, ?, ?, ?, ?)", contact_rows)
-        conn.executemany("INSERT INTO identities (id, contact_id, channel_id, external_id, "
-                         "display_name, username) VALUES (?, ?, ?, ?, ?, ?)", identity_rows)
-        conn.executemany(
-            "INSERT INTO conversations (id, channel_id, chat_id, contact_id, identity_id, status, "
-            "assignee_id, unread, waiting_since, first_response_s, snoozed_until, "
-            "last_message_at, last_preview, last_direction, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", conv_rows)
+            event_rows.append(EventRow(starts[conv], EventKind.CONVERSATION_NEW, conv + 1))
         event_rows.sort()
-        conn.executemany("INSERT INTO events (at, kind, conversation_id) VALUES (?, ?, ?)",
-                         event_rows)
-        conn.execute("COMMIT")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()
+        fill.insert(contact_rows, identity_rows, conv_rows, event_rows)
     info = StoreInfo(scale=size.scale, seed=seed, conversations=n_conv, messages=n_msg,
                      big_id=big_index + 1, big_messages=size.big, built_at=now,
                      build_s=time.perf_counter() - started,
                      channels=[name for name, _ in CHANNELS], generator=GENERATOR)
     info.save(data_dir)
     return info
-
-
-def _insert_messages(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    conn.execute("BEGIN")
-    conn.executemany(
-        "INSERT INTO messages (id, conversation_id, channel_id, external_id, direction, author, "
-        "operator_id, body, created_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    conn.execute("COMMIT")
 
 
 def customer_name(contact: int) -> str:

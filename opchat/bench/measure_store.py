@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -35,6 +33,7 @@ async def repeat(fn: Callable[[], Awaitable[Any]], times: int = 7) -> list[float
 async def measure_store(data_dir: Path, info: StoreInfo) -> dict[str, Any]:
     from opchat.inbox import Inbox
     from opchat.store import ConversationFilter
+    from opchat.store.benchdata import count_matches
 
     out: dict[str, Any] = {}
     inbox = await Inbox.open(data_dir, "bench")
@@ -51,7 +50,7 @@ async def measure_store(data_dir: Path, info: StoreInfo) -> dict[str, Any]:
         for key, query in (("search_many", QUERY_MANY), ("search_few", QUERY_FEW)):
             hits = await inbox.search(query)
             out[f"{key}_hits"] = len(hits)
-            out[f"{key}_total"] = await inbox.store.db.read(_count_matches, query)
+            out[f"{key}_total"] = await count_matches(inbox.store.db, query)
             out[key] = await repeat(lambda q=query: inbox.search(q))
         for key, query in SEARCH_ALL:
             found = await inbox.search_all(query)
@@ -60,13 +59,6 @@ async def measure_store(data_dir: Path, info: StoreInfo) -> dict[str, Any]:
     finally:
         await inbox.close()
     return out
-
-
-def _count_matches(conn: sqlite3.Connection, query: str) -> int:
-    from opchat.store import fts_query
-
-    return conn.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?",
-                        (fts_query(query),)).fetchone()[0]
 
 
 def inbound(rng: random.Random, words: Words, known: Sequence[tuple[str, str, str]],
@@ -96,15 +88,9 @@ def inbound(rng: random.Random, words: Words, known: Sequence[tuple[str, str, st
 async def measure_ingest(data_dir: Path, info: StoreInfo, scale: float) -> dict[str, Any]:
     from opchat.hub import ChannelSink, Hub
     from opchat.inbox import Inbox
+    from opchat.store.benchdata import dialogs_by_recency, raw_insert_rate
 
-    conn = sqlite3.connect(f"file:{data_dir / 'opchat.db'}?mode=ro", uri=True)
-    try:
-        known = conn.execute(
-            "SELECT c.chat_id, ch.name, i.display_name FROM conversations c "
-            "JOIN channels ch ON ch.id = c.channel_id JOIN identities i ON i.id = c.identity_id "
-            "ORDER BY c.last_message_at DESC, c.id DESC").fetchall()
-    finally:
-        conn.close()
+    known = dialogs_by_recency(data_dir)
     rng = random.Random(SEED + 1)
     n_seq = max(200, round(2000 * scale))
     n_conc = max(1000, round(20000 * scale))
@@ -113,20 +99,9 @@ async def measure_ingest(data_dir: Path, info: StoreInfo, scale: float) -> dict[
     out: dict[str, Any] = {"ingest_seq_n": n_seq, "ingest_conc_n": n_conc}
 
     # Baseline: the same messages, raw executemany into a plain table, one transaction.
-    with tempfile.TemporaryDirectory(prefix="opchat-bench-raw-") as tmp:
-        plain = sqlite3.connect(Path(tmp) / "plain.db", isolation_level=None)
-        plain.execute("PRAGMA journal_mode = WAL")
-        plain.execute("PRAGMA synchronous = NORMAL")
-        plain.execute("CREATE TABLE messages (channel TEXT, chat_id TEXT, external_id TEXT, "
-                      "author TEXT, body TEXT, created_at REAL)")
-        rows = [(m.channel, m.chat_id, m.external_id, m.sender_name, m.body, time.time())
-                for m in messages]
-        t0 = time.perf_counter()
-        plain.execute("BEGIN")
-        plain.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)", rows)
-        plain.execute("COMMIT")
-        out["raw_rate"] = len(rows) / (time.perf_counter() - t0)
-        plain.close()
+    out["raw_rate"] = raw_insert_rate(
+        [(m.channel, m.chat_id, m.external_id, m.sender_name, m.body, time.time())
+         for m in messages])
 
     inbox = await Inbox.open(data_dir, "bench")
     try:
