@@ -26,8 +26,8 @@ start-up includes the imports a user pays for and its peak RSS is its own.
 The parts: ``fixture`` builds the store, ``measure_store`` times the store and
 the hub in this process, ``children`` starts the apps and ``ui`` drives them
 (``sql_counts`` counts what they ask of SQLite), ``report`` prints the table.
-Every part imports the rest of opchat lazily, inside functions: the minimal
-app's child pays for this package's imports as opchat's does, and no more.
+Beyond the model, every part imports the rest of opchat inside functions: the
+minimal app's child pays for this package's imports as opchat's does, no more.
 """
 
 from __future__ import annotations

@@ -324,7 +324,6 @@ class AppDriver(SqlCounts):
             f"min {min(samples):.1f}, max {max(samples):.1f} ms "
             f"(the commit itself: median {statistics.median(commits):.1f} ms)")
 
-
     async def reply_insert(self) -> None:
         """`/bench-NNNN` then Tab in the reply box, with BENCH_REPLIES replies stored."""
         from opchat.replies import ReplyDraft
