@@ -31,11 +31,11 @@ from opchat.model import (
     Presence,
     PresenceKind,
     QuickReply,
+    SavedReply,
     SearchHit,
     Status,
 )
 from opchat.store import ConversationFilter, Store
-from opchat.store.replies import SavedReply
 
 log = logging.getLogger("opchat.inbox")
 
@@ -209,6 +209,18 @@ class Inbox:
 
     async def operators(self) -> list[Operator]:
         return await self.store.workflow.operators()
+
+    async def open_load(self) -> dict[str, int]:
+        """How many open dialogs each operator holds (login -> count)."""
+        return await self.store.workflow.open_load()
+
+    async def attachment(self, attachment_id: int) -> Attachment | None:
+        found = await self.store.attachments.get(attachment_id)
+        return None if found is None else found.attachment
+
+    async def request_attachment(self, attachment_id: int) -> None:
+        """Ask the hub to fetch a file; it answers with attachment.ready or .failed."""
+        await self.store.attachments.request(attachment_id, self.operator)
 
     async def save_draft(self, conversation_id: int, body: str) -> None:
         await self.store.workflow.save_draft(self.operator, conversation_id, body)

@@ -212,6 +212,16 @@ class QuickReply:
     uses: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class SavedReply(QuickReply):
+    """A quick reply with what migration 2 added to it."""
+
+    folder: str = ""
+    owner: str | None = None  # the login of the operator it is private to; None: shared
+    attachment: str | None = None  # a file path sent with the reply
+    variants: dict[str, str] = field(default_factory=dict, hash=False)  # channel kind -> text
+
+
 class EventKind(StrEnum):
     """What an `events` row says happened; its value is the row's ``kind``. Rows of a
     newer opchat may hold kinds not listed here: readers keep them as plain strings."""

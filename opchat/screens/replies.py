@@ -39,7 +39,7 @@ from opchat.widgets.reply_completion import ReplyCompletion
 
 if TYPE_CHECKING:
     from opchat.inbox import Inbox
-    from opchat.store.replies import SavedReply
+    from opchat.model import SavedReply
 
 REPLY_EVENTS = ("quick_replies.saved", "quick_replies.deleted")
 

@@ -217,7 +217,7 @@ class WorkflowActions:
         assert self.inbox is not None and self.opened is not None
         conversation_id = self.opened.id
         operators = await self.inbox.operators()
-        load = await self.inbox.store.workflow.open_load()
+        load = await self.inbox.open_load()
         online = {p.who for p in self.presence.values()
                   if p.kind is PresenceKind.ONLINE and p.active(self.clock())}
         choices = [Choice(f"op:{op.login}", op.login,
@@ -375,8 +375,7 @@ class WorkflowActions:
         elif self.inbox is not None:
             self._files_wanted.add(attachment.id)
             self.notify(_("Fetching the file…"), markup=False, timeout=3)
-            self.run_worker(self.inbox.store.attachments.request(attachment.id,
-                                                                self.inbox.operator),
+            self.run_worker(self.inbox.request_attachment(attachment.id),
                             exit_on_error=False)
 
     def _file_event(self, event: Event) -> None:
@@ -392,9 +391,9 @@ class WorkflowActions:
 
     async def _show_fetched(self, attachment_id: int) -> None:
         assert self.inbox is not None
-        found = await self.inbox.store.attachments.get(attachment_id)
-        if found is not None and found.attachment.local_path:
-            self._show_file(Path(found.attachment.local_path))
+        found = await self.inbox.attachment(attachment_id)
+        if found is not None and found.local_path:
+            self._show_file(Path(found.local_path))
 
     def _show_file(self, path: Path) -> None:
         if open_in_viewer(path):

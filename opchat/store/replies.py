@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from opchat.model import Direction, EventKind, Message, QuickReply, ShortcutTaken
+from opchat.model import Direction, EventKind, Message, SavedReply, ShortcutTaken
 from opchat.store.changes import UnknownConversation, record_event
 from opchat.store.db import row_value
 from opchat.store.part import Part
@@ -29,16 +29,6 @@ from opchat.store.rows import PREVIEW_CHARS, message_of
 
 AUTO_AUTHOR = "opchat"
 AUTO_HISTORY = 200  # earlier automatic answers of a dialog the rules look at
-
-
-@dataclass(frozen=True, slots=True)
-class SavedReply(QuickReply):
-    """A quick reply with what migration 2 added to it."""
-
-    folder: str = ""
-    owner: str | None = None  # the login of the operator it is private to; None: shared
-    attachment: str | None = None  # a file path sent with the reply
-    variants: dict[str, str] = field(default_factory=dict, hash=False)  # channel kind -> text
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from opchat.inbox import Inbox
-from opchat.store.replies import SavedReply
+from opchat.model import SavedReply
 
 TERMINAL = {"TERM": "xterm-256color", "COLORTERM": "truecolor", "LANG": "C.UTF-8"}
 

@@ -37,3 +37,19 @@ def test_the_app_imports_no_transport_and_no_web_server() -> None:
 def test_the_web_server_is_imported_only_when_a_channel_serves() -> None:
     loaded = modules_after("import opchat.hub, opchat.cli, opchat.transports.webchat")
     assert "aiohttp" not in loaded
+
+
+def test_the_ui_never_reaches_past_the_inbox_to_the_store() -> None:
+    """Imports are checked by import-linter; this checks what imports cannot show: an
+    attribute path like ``self.inbox.store.workflow`` from a screen or a widget."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "opchat"
+    found = []
+    for path in [root / "app.py", *(root / "screens").rglob("*.py"),
+                 *(root / "widgets").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("store", "db"):
+                found.append(f"{path.relative_to(root.parent)}:{node.lineno}")
+    assert found == []
