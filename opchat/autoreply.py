@@ -193,10 +193,10 @@ class AutoAnswerer:
         after = await store.event_id_before(self.inbox.clock() - REPLAY)
         while True:
             try:
-                async for events in self.inbox.changes(after_id=after):
+                async for events in self.inbox.changes(after_id=after,
+                                                       kinds={EventKind.MESSAGE_NEW}):
                     for event in events:
-                        if (event.kind == EventKind.MESSAGE_NEW and event.message_id is not None
-                                and event.data.get("direction") == "in"):
+                        if event.message_id is not None and event.data.get("direction") == "in":
                             await self.answer(event.message_id)
                         after = event.id
             except asyncio.CancelledError:

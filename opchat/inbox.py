@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from opchat.feed import Feed
 from opchat.model import (
     Attachment,
     Channel,
@@ -55,7 +56,12 @@ class Inbox:
     def __init__(self, store: Store, operator: Operator) -> None:
         self.store = store
         self.operator = operator
-        self._wakeups: set[asyncio.Event] = set()
+        # One reader of each growing table for the whole process (the UI, the hub and
+        # the automatic answers share it), and one watcher of other processes' commits.
+        self._events: Feed[Event] = Feed(store.last_event_id, store.events_after,
+                                         lambda event: event.id, "events", self._watch)
+        self._presence: Feed[Presence] = Feed(store.presence.last_seq, store.presence.after,
+                                              lambda row: row.seq, "presence", self._watch)
         self._watcher: asyncio.Task[None] | None = None  # notices other processes' commits
         store.db.on_commit(self._committed)
 
@@ -68,6 +74,8 @@ class Inbox:
         return cls(store, operator)
 
     async def close(self) -> None:
+        for feed in (self._events, self._presence):
+            await feed.close()
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -297,15 +305,18 @@ class Inbox:
     # Following changes ------------------------------------------------------------------
 
     def _committed(self) -> None:
-        for wakeup in self._wakeups:
-            wakeup.set()
+        self._events.wake()
+        self._presence.wake()
+
+    def _following(self) -> bool:
+        return self._events.followed or self._presence.followed
 
     async def _watch_other_processes(self) -> None:
         """One look at ``PRAGMA data_version`` every FOLLOW_INTERVAL for the whole
         process, however many followers there are; a change wakes them all. It ends
         when nobody follows any more (the next follower starts it again)."""
         version: int | None = None
-        while self._wakeups:
+        while self._following():
             try:
                 current = await self.store.db.data_version()
             except Exception as exc:  # closed or away: the followers' own reads will say
@@ -318,48 +329,35 @@ class Inbox:
                 version = current
             await asyncio.sleep(FOLLOW_INTERVAL)
 
-    async def changes(self, after_id: int | None = None) -> AsyncIterator[list[Event]]:
-        """Yield batches of new events, from any process, for as long as you iterate.
+    def _watch(self) -> None:
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch_other_processes(),
+                                                name="opchat-watch")
+
+    async def changes(self, after_id: int | None = None,
+                      kinds: Collection[str] | None = None) -> AsyncIterator[list[Event]]:
+        """Yield batches of new events, from any process, for as long as you iterate:
+        after ``after_id`` (None: from now on), only ``kinds`` when given.
 
         A commit in this process wakes the follower at once; another process's
-        commit is noticed within FOLLOW_INTERVAL.
+        commit is noticed within FOLLOW_INTERVAL. Every follower in the process
+        shares one reader of the table.
         """
-        async for events in self._follow(self.store.last_event_id, self.store.events_after,
-                                         lambda event: event.id, after_id):
-            yield events
+        follow = self._events.follow(after_id)
+        try:
+            async for events in follow:
+                if kinds is not None:
+                    events = [event for event in events if event.kind in kinds]
+                if events:
+                    yield events
+        finally:
+            await follow.aclose()
 
     async def presence_changes(self) -> AsyncIterator[list[Presence]]:
         """Yield presence rows as they change (someone opened, left, typed...), from now on."""
-        async for rows in self._follow(self.store.presence.last_seq, self.store.presence.after,
-                                       lambda row: row.seq, None):
-            yield rows
-
-    async def _follow(
-        self,
-        last_position: Callable[[], Awaitable[int]],
-        read_after: Callable[[int], Awaitable[Sequence[T]]],
-        position: Callable[[T], int],
-        after: int | None,
-    ) -> AsyncIterator[list[T]]:
-        wakeup = asyncio.Event()
-        self._wakeups.add(wakeup)
-        if self._watcher is None or self._watcher.done():
-            self._watcher = asyncio.create_task(self._watch_other_processes(),
-                                                name="opchat-follow")
+        follow = self._presence.follow()
         try:
-            # Registered before the position is read: whatever commits after it wakes us.
-            last = await last_position() if after is None else after
-            look = after is not None  # rows after a given position may exist already
-            while True:
-                if not look:
-                    await wakeup.wait()
-                wakeup.clear()
-                look = False
-                while True:
-                    rows = list(await read_after(last))
-                    if not rows:
-                        break
-                    last = position(rows[-1])
-                    yield rows
+            async for rows in follow:
+                yield rows
         finally:
-            self._wakeups.discard(wakeup)
+            await follow.aclose()
