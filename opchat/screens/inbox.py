@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -55,6 +55,7 @@ log = logging.getLogger("opchat.ui")
 if TYPE_CHECKING:
     from opchat.config import Settings
     from opchat.inbox import Inbox
+    from opchat.screens.host import InboxHost
 
 # Events after which the list's rows, order or count may differ.
 LIST_EVENTS = frozenset({
@@ -147,7 +148,8 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
                 id="opchat.search", tooltip=_("Search every message, contact and label")),
     ]
 
-    def __init__(self, settings: Settings, clock, *, demo: bool = False) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float], *,
+                 demo: bool = False) -> None:
         super().__init__(id="inbox")
         translate_bindings(self)
         self.settings = settings
@@ -206,9 +208,22 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
     def status_bar(self) -> StatusBar:
         return self.query_one(StatusBar)
 
+    @property
+    def view_tabs(self) -> ViewTabs:
+        return self.query_one(ViewTabs)
+
+    @property
+    def activity_line(self) -> Static:
+        """Under the thread: who else is here, who is typing."""
+        return self.query_one("#thread-activity", Static)
+
+    @property
+    def reply_completion(self) -> ReplyCompletion:
+        return self.query_one(ReplyCompletion)
+
     def on_mount(self) -> None:
         self.conversation_list.focus()
-        self.query_one("#thread-activity").display = False
+        self.activity_line.display = False
 
     def attach(self, inbox: Inbox) -> None:
         """The inbox is open: load everything."""
@@ -691,3 +706,8 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         rows = await self.inbox.conversations(flt, index, 1) if index is not None else []
         if rows and self.opened is not None and self.opened.id == conversation_id:
             self.open_conversation(rows[0])
+
+
+if TYPE_CHECKING:
+    def _is_a_host(screen: InboxScreen) -> InboxHost:
+        return screen  # the type checker holds the screen to what its parts use of it
