@@ -47,7 +47,18 @@ REPLY_EVENTS = ("quick_replies.saved", "quick_replies.deleted")
 
 
 class QuickReplyActions(InboxScreenPart):
-    """Mixed into `InboxScreen`; what it uses of the screen is `host.InboxHost`."""
+    """Mixed into `InboxScreen`; what it uses of the screen is `host.InboxHost`.
+
+    The screen lists these BINDINGS in its own (Textual collects bindings from
+    DOM classes only, and a mixin is none)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "quick_replies", _("Replies"), key_display="^r", priority=True,
+                id="opchat.quick_replies", tooltip=_("Insert a saved reply (fuzzy search)")),
+        Binding("f3", "manage_replies", _("Edit replies"), show=False,
+                id="opchat.manage_replies",
+                tooltip=_("Add, change, delete and preview quick replies")),
+    ]
 
     replies: list[QuickReply]
     _reply_variables: dict[str, str]

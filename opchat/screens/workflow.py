@@ -2,9 +2,10 @@
 
 Views of the list, jumping to who waits longest or has unread messages,
 statuses and snoozing, assignment, private notes, labels, and opening the
-files customers sent. Mixed into :class:`~opchat.screens.inbox.InboxScreen`,
-which owns the key bindings (Textual collects them from DOM classes only) and
-calls these actions; every change goes through the inbox, so other
+files customers sent. Mixed into :class:`~opchat.screens.inbox.InboxScreen`;
+the key bindings are declared here beside their actions, and the screen lists
+them in its own BINDINGS (Textual collects bindings from DOM classes only,
+and a mixin is none). Every change goes through the inbox, so other
 operators' apps see it through the change feed.
 """
 
@@ -14,7 +15,9 @@ import mimetypes
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.binding import Binding, BindingType
 
 from opchat.i18n import _
 from opchat.model import (
@@ -42,6 +45,45 @@ if TYPE_CHECKING:
 
 class WorkflowActions(InboxScreenPart):
     """Mixed into `InboxScreen`; what it uses of the screen is `host.InboxHost`."""
+
+    # Priority: Alt+letter works in the list and while typing.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("alt+v", "cycle_view", _("Views"), show=False, priority=True,
+                id="opchat.cycle_view", tooltip=_("Next view: Mine, Unassigned, All, Waiting")),
+        Binding("alt+w", "longest_waiting", _("Longest waiting"), show=False, priority=True,
+                id="opchat.longest_waiting",
+                tooltip=_("Open the conversation that has waited longest")),
+        Binding("alt+u", "next_unread", _("Next unread"), show=False, priority=True,
+                id="opchat.next_unread", tooltip=_("Open the next conversation with unread "
+                                                   "messages")),
+        Binding("alt+e", "resolve_and_next", _("Resolve"), show=False, priority=True,
+                id="opchat.resolve", tooltip=_("Resolve the conversation and open the next")),
+        Binding("alt+o", "reopen", _("Reopen"), show=False, priority=True, id="opchat.reopen",
+                tooltip=_("Set the conversation open again")),
+        Binding("alt+p", "pending", _("Pending"), show=False, priority=True,
+                id="opchat.pending", tooltip=_("Set the conversation pending (waiting on "
+                                               "something else)")),
+        Binding("alt+z", "snooze", _("Snooze"), show=False, priority=True, id="opchat.snooze",
+                tooltip=_("Snooze until a time: 1 hour, tomorrow, next week, or typed")),
+        Binding("alt+a", "assign_me", _("Take"), show=False, priority=True,
+                id="opchat.assign_me", tooltip=_("Assign the conversation to me")),
+        Binding("alt+g", "assign", _("Assign"), show=False, priority=True, id="opchat.assign",
+                tooltip=_("Assign the conversation to someone, or to nobody")),
+        Binding("alt+n", "note_mode", _("Note"), show=False, priority=True,
+                id="opchat.note_mode", tooltip=_("Write a private note instead of a reply "
+                                                 "(only operators see it)")),
+        Binding("alt+l", "labels", _("Labels"), show=False, priority=True, id="opchat.labels",
+                tooltip=_("Add or remove a label on the conversation")),
+        Binding("ctrl+t", "attach_file", _("Attach"), show=False, priority=True,
+                id="opchat.attach_file", tooltip=_("Send a file with the reply (a path "
+                                                   "on this machine)")),
+        Binding("alt+f", "filter_label", _("Filter"), show=False, priority=True,
+                id="opchat.filter_label", tooltip=_("Show only conversations with a label")),
+        Binding("alt+x", "dismiss_failure", _("Dismiss failure"), show=False, priority=True,
+                id="opchat.dismiss_failure",
+                tooltip=_("Stop waiting on the failed reply (the selected message, or the "
+                          "conversation's); recorded with your name")),
+    ]
 
     # The operator's workflow ------------------------------------------------------------
 
