@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -55,6 +55,7 @@ log = logging.getLogger("opchat.ui")
 if TYPE_CHECKING:
     from opchat.config import Settings
     from opchat.inbox import Inbox
+    from opchat.screens.host import InboxHost
 
 # Events after which the list's rows, order or count may differ.
 LIST_EVENTS = frozenset({
@@ -78,6 +79,8 @@ CONTACT_BESIDE_WIDTH = 140  # columns from which the contact panel fits beside t
 
 class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWorkerErrors,
                   Screen):
+    # The parts' bindings are declared beside their actions; Textual merges BINDINGS
+    # only from DOM classes, so they are listed here, in the order F1's help shows.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n,alt+down", "next_conversation", _("Next"), key_display="^n",
                 priority=True, id="opchat.next_conversation",
@@ -85,11 +88,7 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         Binding("ctrl+p,alt+up", "previous_conversation", _("Prev"), key_display="^p",
                 priority=True, id="opchat.previous_conversation",
                 tooltip=_("Open the previous conversation in the list")),
-        Binding("ctrl+r", "quick_replies", _("Replies"), key_display="^r", priority=True,
-                id="opchat.quick_replies", tooltip=_("Insert a saved reply (fuzzy search)")),
-        Binding("f3", "manage_replies", _("Edit replies"), show=False,
-                id="opchat.manage_replies",
-                tooltip=_("Add, change, delete and preview quick replies")),
+        *QuickReplyActions.BINDINGS,
         # Priority: in the reply box Alt+digit would otherwise type a character.
         Binding("alt+1", "focus_list", _("List"), show=False, priority=True,
                 id="opchat.focus_list", tooltip=_("Go to the conversation list")),
@@ -100,54 +99,20 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
                 id="opchat.focus_composer", tooltip=_("Go to the reply box")),
         Binding("escape", "focus_list", _("To the list"), show=False,
                 id="opchat.escape_to_list", tooltip=_("Go to the conversation list")),
-        # The operator's workflow: Alt+letter works in the list and while typing.
-        Binding("alt+v", "cycle_view", _("Views"), show=False, priority=True,
-                id="opchat.cycle_view", tooltip=_("Next view: Mine, Unassigned, All, Waiting")),
-        Binding("alt+w", "longest_waiting", _("Longest waiting"), show=False, priority=True,
-                id="opchat.longest_waiting",
-                tooltip=_("Open the conversation that has waited longest")),
-        Binding("alt+u", "next_unread", _("Next unread"), show=False, priority=True,
-                id="opchat.next_unread", tooltip=_("Open the next conversation with unread "
-                                                   "messages")),
-        Binding("alt+e", "resolve_and_next", _("Resolve"), show=False, priority=True,
-                id="opchat.resolve", tooltip=_("Resolve the conversation and open the next")),
-        Binding("alt+o", "reopen", _("Reopen"), show=False, priority=True, id="opchat.reopen",
-                tooltip=_("Set the conversation open again")),
-        Binding("alt+p", "pending", _("Pending"), show=False, priority=True,
-                id="opchat.pending", tooltip=_("Set the conversation pending (waiting on "
-                                               "something else)")),
-        Binding("alt+z", "snooze", _("Snooze"), show=False, priority=True, id="opchat.snooze",
-                tooltip=_("Snooze until a time: 1 hour, tomorrow, next week, or typed")),
-        Binding("alt+a", "assign_me", _("Take"), show=False, priority=True,
-                id="opchat.assign_me", tooltip=_("Assign the conversation to me")),
-        Binding("alt+g", "assign", _("Assign"), show=False, priority=True, id="opchat.assign",
-                tooltip=_("Assign the conversation to someone, or to nobody")),
-        Binding("alt+n", "note_mode", _("Note"), show=False, priority=True,
-                id="opchat.note_mode", tooltip=_("Write a private note instead of a reply "
-                                                 "(only operators see it)")),
-        Binding("alt+l", "labels", _("Labels"), show=False, priority=True, id="opchat.labels",
-                tooltip=_("Add or remove a label on the conversation")),
-        Binding("ctrl+t", "attach_file", _("Attach"), show=False, priority=True,
-                id="opchat.attach_file", tooltip=_("Send a file with the reply (a path "
-                                                   "on this machine)")),
-        Binding("alt+f", "filter_label", _("Filter"), show=False, priority=True,
-                id="opchat.filter_label", tooltip=_("Show only conversations with a label")),
+        *WorkflowActions.BINDINGS,
         Binding("alt+i", "toggle_contact", _("Contact"), show=False, priority=True,
                 id="opchat.contact_panel",
                 tooltip=_("Show or hide who the customer is: every channel, notes, history")),
         Binding("alt+h", "hide_conversation", _("Hide"), show=False, priority=True,
                 id="opchat.hide_conversation",
                 tooltip=_("Hide the conversation (asks first; opchat audit keeps the trace)")),
-        Binding("alt+x", "dismiss_failure", _("Dismiss failure"), show=False, priority=True,
-                id="opchat.dismiss_failure",
-                tooltip=_("Stop waiting on the failed reply (the selected message, or the "
-                          "conversation's); recorded with your name")),
         # Replaces the reply box's delete-word-right on Ctrl+F (Ctrl+Delete still does it).
         Binding("ctrl+f", "search", _("Search"), key_display="^f", show=False, priority=True,
                 id="opchat.search", tooltip=_("Search every message, contact and label")),
     ]
 
-    def __init__(self, settings: Settings, clock, *, demo: bool = False) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float], *,
+                 demo: bool = False) -> None:
         super().__init__(id="inbox")
         translate_bindings(self)
         self.settings = settings
@@ -206,9 +171,22 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
     def status_bar(self) -> StatusBar:
         return self.query_one(StatusBar)
 
+    @property
+    def view_tabs(self) -> ViewTabs:
+        return self.query_one(ViewTabs)
+
+    @property
+    def activity_line(self) -> Static:
+        """Under the thread: who else is here, who is typing."""
+        return self.query_one("#thread-activity", Static)
+
+    @property
+    def reply_completion(self) -> ReplyCompletion:
+        return self.query_one(ReplyCompletion)
+
     def on_mount(self) -> None:
         self.conversation_list.focus()
-        self.query_one("#thread-activity").display = False
+        self.activity_line.display = False
 
     def attach(self, inbox: Inbox) -> None:
         """The inbox is open: load everything."""
@@ -691,3 +669,8 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         rows = await self.inbox.conversations(flt, index, 1) if index is not None else []
         if rows and self.opened is not None and self.opened.id == conversation_id:
             self.open_conversation(rows[0])
+
+
+if TYPE_CHECKING:
+    def _is_a_host(screen: InboxScreen) -> InboxHost:
+        return screen  # the type checker holds the screen to what its parts use of it

@@ -12,46 +12,25 @@ turn red. Mixed into :class:`~opchat.screens.inbox.InboxScreen`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 
 from textual.content import Content
-from textual.widgets import Static
 
-from opchat.alerts import Alerter
 from opchat.i18n import _
 from opchat.model import Conversation, ConversationFilter, Presence, PresenceKind
 from opchat.sanitize import one_line, safe_content
+from opchat.screens.host import InboxScreenPart
 from opchat.widgets.conversation_list import wait_label
-
-if TYPE_CHECKING:
-    from opchat.config import Settings
-    from opchat.inbox import Inbox
-    from opchat.widgets.conversation_list import ConversationList
 
 HEARTBEAT = 15.0  # seconds between "I am here (viewing this)" (see inbox.ONLINE_TTL)
 RED_CHECK = 5.0  # seconds between looks for dialogs whose wait turned red
 
 
-class TeamAwareness:
-    """Mixed into `InboxScreen` (which provides inbox, opened, settings, clock, the
-    widgets and Textual's Screen methods)."""
-
-    inbox: Inbox | None
-    opened: Conversation | None
-    settings: Settings
-    clock: Any
-    presence: dict[tuple[str, str, int], Presence]
-    alerter: Alerter | None
-    _typing_sent: float
-    _red_alerted: set[tuple[int, float]]
-    _red_looked: bool
-    conversation_list: ConversationList
-    run_worker: Any
-    query_one: Any
+class TeamAwareness(InboxScreenPart):
+    """Mixed into `InboxScreen`; what it uses of the screen is `host.InboxHost`."""
 
     def start_presence(self) -> None:
         """The inbox is open: say we are here, and keep saying it."""
-        screen: Any = self
+        screen = self._host
         self._heartbeat()
         screen.set_interval(HEARTBEAT, self._heartbeat, name="presence-heartbeat")
         screen.set_interval(RED_CHECK, self._check_red_waits, name="red-waits")
@@ -60,56 +39,60 @@ class TeamAwareness:
     # Presence: colleagues and customers at work -------------------------------------------
 
     def _heartbeat(self) -> None:
-        if self.inbox is not None:
-            viewing = self.opened.id if self.opened is not None else None
-            self.run_worker(self.inbox.heartbeat(viewing), group="heartbeat", exclusive=True,
-                            exit_on_error=False)
+        screen = self._host
+        if screen.inbox is not None:
+            viewing = screen.opened.id if screen.opened is not None else None
+            screen.run_worker(screen.inbox.heartbeat(viewing), group="heartbeat",
+                              exclusive=True, exit_on_error=False)
 
     def apply_presence(self, rows: Iterable[Presence]) -> None:
         """Presence rows changed (from any process): redraw who is where."""
+        screen = self._host
         for row in rows:
-            self.presence[(row.kind.value, row.who, row.conversation_id)] = row
+            screen.presence[(row.kind.value, row.who, row.conversation_id)] = row
         self._expire_presence(force=True)
 
     def _expire_presence(self, force: bool = False) -> None:
-        now = self.clock()
-        expired = [key for key, row in self.presence.items() if not row.active(now)]
+        screen = self._host
+        now = screen.clock()
+        expired = [key for key, row in screen.presence.items() if not row.active(now)]
         for key in expired:
-            del self.presence[key]
-        if not (expired or force) or self.inbox is None:
+            del screen.presence[key]
+        if not (expired or force) or screen.inbox is None:
             return
-        me = self.inbox.operator.login
+        me = screen.inbox.operator.login
         around: dict[int, list[str]] = {}
-        for row in self.presence.values():
+        for row in screen.presence.values():
             if row.kind in (PresenceKind.VIEWING, PresenceKind.TYPING) and row.who != me:
                 names = around.setdefault(row.conversation_id, [])
                 if row.who not in names:
                     names.append(row.who)
-        self.conversation_list.set_viewers(around)
+        screen.conversation_list.set_viewers(around)
         self._show_activity()
 
     def _show_activity(self) -> None:
         """The line under the thread: who else is here, who is typing, what (sneak peek)."""
-        line = self.query_one("#thread-activity", Static)
-        if self.opened is None or self.inbox is None:
+        screen = self._host
+        line = screen.activity_line
+        if screen.opened is None or screen.inbox is None:
             line.display = False
             return
-        me, conversation = self.inbox.operator.login, self.opened
+        me, conversation = screen.inbox.operator.login, screen.opened
         parts: list[Content | tuple[str, str]] = []
-        typing = sorted(p.who for p in self.presence.values()
+        typing = sorted(p.who for p in screen.presence.values()
                         if p.kind is PresenceKind.TYPING and p.who != me
                         and p.conversation_id == conversation.id)
-        viewing = sorted(p.who for p in self.presence.values()
+        viewing = sorted(p.who for p in screen.presence.values()
                          if p.kind is PresenceKind.VIEWING and p.who != me
                          and p.conversation_id == conversation.id and p.who not in typing)
-        customer = next((p for p in self.presence.values()
+        customer = next((p for p in screen.presence.values()
                          if p.kind is PresenceKind.CUSTOMER_TYPING
                          and p.conversation_id == conversation.id), None)
         if typing:
             names = safe_content(one_line(", ".join(typing), 60), "bold")
-            parts += [("⚠ " if self._typing_sent else "", "$warning"), names,
+            parts += [("⚠ " if screen._typing_sent else "", "$warning"), names,
                       (" " + _("is typing…") if len(typing) == 1 else " " + _("are typing…"),
-                       "$warning" if self._typing_sent else "")]
+                       "$warning" if screen._typing_sent else "")]
         elif viewing:
             parts += [(_("Also here: "), ""), safe_content(one_line(", ".join(viewing), 60))]
         if customer is not None:
@@ -130,18 +113,21 @@ class TeamAwareness:
     # Alerts ---------------------------------------------------------------------------
 
     def _alert(self, way: str, title: str, body: str = "", loud: bool = False) -> None:
-        if self.alerter is not None:
-            self.alerter.alert(way, title, body, loud)
+        screen = self._host
+        if screen.alerter is not None:
+            screen.alerter.alert(way, title, body, loud)
 
     def _mine_or_nobodys(self, conversation: Conversation) -> bool:
-        assert self.inbox is not None
-        return conversation.assignee in (None, self.inbox.operator.login)
+        screen = self._host
+        assert screen.inbox is not None
+        return conversation.assignee in (None, screen.inbox.operator.login)
 
     async def _alert_for(self, new_dialogs: set[int], new_messages: set[int]) -> None:
-        assert self.inbox is not None
-        settings = self.settings
+        screen = self._host
+        assert screen.inbox is not None
+        settings = screen.settings
         for conversation_id in sorted(new_dialogs | new_messages):
-            conversation = await self.inbox.conversation(conversation_id)
+            conversation = await screen.inbox.conversation(conversation_id)
             if conversation is None or not self._mine_or_nobodys(conversation):
                 continue
             if conversation_id in new_dialogs:
@@ -152,25 +138,27 @@ class TeamAwareness:
                             conversation.preview)
 
     def _check_red_waits(self) -> None:
-        if self.inbox is not None and self.settings.alert_red_wait != "off":
-            self.run_worker(self._red_waits(), group="red-waits", exclusive=True,
-                            exit_on_error=False)
+        screen = self._host
+        if screen.inbox is not None and screen.settings.alert_red_wait != "off":
+            screen.run_worker(self._red_waits(), group="red-waits", exclusive=True,
+                              exit_on_error=False)
 
     async def _red_waits(self) -> None:
-        assert self.inbox is not None
-        now = self.clock()
-        waiting = await self.inbox.conversations(
+        screen = self._host
+        assert screen.inbox is not None
+        now = screen.clock()
+        waiting = await screen.inbox.conversations(
             ConversationFilter(waiting_only=True, order="waiting"), 0, 50)
-        first_look, self._red_looked = not self._red_looked, True
+        first_look, screen._red_looked = not screen._red_looked, True
         for conversation in waiting:
             since = conversation.waiting_since
-            if since is None or now - since < self.settings.wait_red:
+            if since is None or now - since < screen.settings.wait_red:
                 break  # longest first: the rest waited less
             key = (conversation.id, since)
-            if key in self._red_alerted or not self._mine_or_nobodys(conversation):
+            if key in screen._red_alerted or not self._mine_or_nobodys(conversation):
                 continue
-            self._red_alerted.add(key)
+            screen._red_alerted.add(key)
             if not first_look:  # those red at start-up turned red before we were here
-                self._alert(self.settings.alert_red_wait,
+                self._alert(screen.settings.alert_red_wait,
                             _("{name} is waiting", name=conversation.contact_name),
                             wait_label(now - since), loud=True)
