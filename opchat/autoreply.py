@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from opchat.config import AutoAnswers, ChannelSettings
-from opchat.model import EventKind
+from opchat.model import Direction, EventKind, MessageNewData
 from opchat.placeholders import PLACEHOLDER, expand, reply_values
 from opchat.replies import reply_text
 
@@ -196,7 +196,9 @@ class AutoAnswerer:
                 async for events in self.inbox.changes(after_id=after,
                                                        kinds={EventKind.MESSAGE_NEW}):
                     for event in events:
-                        if event.message_id is not None and event.data.get("direction") == "in":
+                        data = event.payload
+                        if (event.message_id is not None and isinstance(data, MessageNewData)
+                                and data.direction == Direction.IN):
                             await self.answer(event.message_id)
                         after = event.id
             except asyncio.CancelledError:

@@ -34,13 +34,16 @@ from opchat.config import ChannelSettings, private_modes
 from opchat.i18n import _
 from opchat.inbox import Inbox
 from opchat.model import (
+    AttachmentData,
     Event,
     EventKind,
     Health,
     InboundMessage,
     Ingested,
     Message,
+    MessageNewData,
     MessageState,
+    MessageStateData,
     Presence,
     PresenceKind,
 )
@@ -386,7 +389,10 @@ class Hub:
         """An operator asked for a file: the channel's transport fetches it into the
         data dir; the store records where (attachment.ready) or why not (.failed)."""
         store = self.inbox.store
-        attachment_id = int(event.data.get("attachment", 0))
+        data = event.payload
+        if not isinstance(data, AttachmentData):
+            return
+        attachment_id = data.attachment
         found = await store.attachments.get(attachment_id)
         if found is None:
             return
@@ -913,14 +919,10 @@ def _outboxes_with_work(events: Sequence[Event], channels: Collection[str]) -> s
     does not (written by an older opchat) may concern any of them."""
     woken: set[str] = set()
     for event in events:
-        queued = ((event.kind == EventKind.MESSAGE_NEW
-                   and event.data.get("direction") in ("out", "auto"))
-                  or (event.kind == EventKind.MESSAGE_STATE
-                      and event.data.get("state") == "queued"))
-        if not queued:
-            continue
-        channel = event.data.get("channel")
-        if not isinstance(channel, str):
-            return set(channels)
-        woken.add(channel)
+        match event.payload:
+            case MessageNewData(direction="out" | "auto", channel=channel) | \
+                    MessageStateData(state="queued", channel=channel):
+                if not isinstance(channel, str):
+                    return set(channels)
+                woken.add(channel)
     return woken & set(channels)

@@ -246,6 +246,173 @@ class EventKind(StrEnum):
     ATTACHMENT_REQUESTED = "attachment.requested"
     ATTACHMENT_READY = "attachment.ready"
     ATTACHMENT_FAILED = "attachment.failed"
+    QUICK_REPLIES_SAVED = "quick_replies.saved"
+    QUICK_REPLIES_DELETED = "quick_replies.deleted"
+
+
+# What each kind's ``data`` holds, typed. The store checks every event it writes
+# against these (a key not declared here is a bug, raised at once); readers take
+# ``Event.payload``, which ignores keys a newer opchat added and fills missing ones with
+# the defaults. A field named like a Python keyword ends in "_" (``from_`` is "from").
+
+
+@dataclass(frozen=True, slots=True)
+class MessageNewData:
+    direction: str = ""  # a Direction's value
+    channel: str | None = None  # the channel it is queued on, when it is sent
+    auto: tuple[str, ...] = ()  # the rules of an automatic answer
+
+
+@dataclass(frozen=True, slots=True)
+class MessageStateData:
+    state: str = ""  # a MessageState's value
+    error: str | None = None
+    retry: bool = False  # queued again by an operator
+    channel: str | None = None  # the channel it is queued on
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRetryingData:
+    after: float = 0.0  # seconds until the next attempt
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHiddenData:  # also message.unhidden
+    direction: str = ""
+    reason: str | None = None
+    versions: int | None = None  # an edited message's versions, hidden together
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationStatusData:
+    from_: str = ""
+    to: str = ""
+    until: float | None = None  # snoozed until
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationAssignData:
+    from_: str | None = None
+    to: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationLabelData:
+    added: str | None = None
+    removed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonData:  # conversation.unhidden, conversation.failure_cleared
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationFailedData:
+    waiting_since: float | None = None  # since when the customer waits again
+
+
+@dataclass(frozen=True, slots=True)
+class ContactMergedData:
+    contact: int = 0  # kept
+    merged: int = 0  # gone into it
+    kept_name: str = ""
+    merged_name: str = ""
+    conversations: tuple[int, ...] = ()
+    identities: tuple[int, ...] = ()
+    filled: tuple[str, ...] = ()  # fields the kept contact lacked and took
+
+
+@dataclass(frozen=True, slots=True)
+class ContactNotesData:
+    contact: int = 0
+    chars: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHealthData:
+    channel: str = ""
+    health: str = ""  # a Health's value
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentData:  # attachment.requested, .ready, .failed
+    attachment: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuickRepliesData:  # quick_replies.saved, .deleted
+    count: int | None = None
+    shortcut: str | None = None
+    title: str | None = None
+    body: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NoData:  # conversation.new, .read, .hidden
+    pass
+
+
+EVENT_DATA: dict[str, type] = {
+    EventKind.MESSAGE_NEW: MessageNewData,
+    EventKind.MESSAGE_STATE: MessageStateData,
+    EventKind.MESSAGE_RETRYING: MessageRetryingData,
+    EventKind.MESSAGE_HIDDEN: MessageHiddenData,
+    EventKind.MESSAGE_UNHIDDEN: MessageHiddenData,
+    EventKind.CONVERSATION_NEW: NoData,
+    EventKind.CONVERSATION_STATUS: ConversationStatusData,
+    EventKind.CONVERSATION_ASSIGN: ConversationAssignData,
+    EventKind.CONVERSATION_LABEL: ConversationLabelData,
+    EventKind.CONVERSATION_READ: NoData,
+    EventKind.CONVERSATION_HIDDEN: NoData,
+    EventKind.CONVERSATION_UNHIDDEN: ReasonData,
+    EventKind.CONVERSATION_FAILED: ConversationFailedData,
+    EventKind.CONVERSATION_FAILURE_CLEARED: ReasonData,
+    EventKind.CONTACT_MERGED: ContactMergedData,
+    EventKind.CONTACT_NOTES: ContactNotesData,
+    EventKind.CHANNEL_HEALTH: ChannelHealthData,
+    EventKind.ATTACHMENT_REQUESTED: AttachmentData,
+    EventKind.ATTACHMENT_READY: AttachmentData,
+    EventKind.ATTACHMENT_FAILED: AttachmentData,
+    EventKind.QUICK_REPLIES_SAVED: QuickRepliesData,
+    EventKind.QUICK_REPLIES_DELETED: QuickRepliesData,
+}
+
+
+def _data_key(name: str) -> str:
+    return name.rstrip("_")
+
+
+def check_event_data(kind: str, data: dict[str, Any]) -> None:
+    """TypeError if ``data`` holds a key ``kind``'s payload does not declare (for the
+    writer: what it records must be what readers are told to expect)."""
+    shape = EVENT_DATA.get(kind)
+    if shape is None:
+        raise TypeError(f"event kind {kind!r} has no payload in model.EVENT_DATA")
+    known = {_data_key(name) for name in shape.__dataclass_fields__}
+    unknown = set(data) - known
+    if unknown:
+        raise TypeError(f"{kind} data has undeclared keys: {', '.join(sorted(unknown))}")
+
+
+def event_payload(kind: str, data: dict[str, Any]) -> object | None:
+    """``data`` as ``kind``'s payload dataclass; None for a kind this opchat does not know.
+    Keys it does not declare are left out; lists become tuples."""
+    shape = EVENT_DATA.get(kind)
+    if shape is None:
+        return None
+    values = {}
+    for name in shape.__dataclass_fields__:
+        key = _data_key(name)
+        if key in data:
+            value = data[key]
+            values[name] = tuple(value) if isinstance(value, list) else value
+    return shape(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +426,12 @@ class Event:
     message_id: int | None = None
     operator: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def payload(self) -> object | None:
+        """``data`` typed by the kind (see EVENT_DATA): match it with ``isinstance`` or
+        ``match``; None for a newer opchat's kind."""
+        return event_payload(self.kind, self.data)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,16 @@ from textual.widgets import Footer, Static
 
 from opchat.alerts import Alerter
 from opchat.i18n import _
-from opchat.model import Conversation, Event, EventKind, Presence, Status
+from opchat.model import (
+    Conversation,
+    Direction,
+    Event,
+    EventKind,
+    MessageNewData,
+    MessageRetryingData,
+    Presence,
+    Status,
+)
 from opchat.sanitize import one_line, safe_content
 from opchat.screens.confirm import ConfirmScreen
 from opchat.screens.replies import QuickReplyActions
@@ -484,7 +493,8 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             if event.conversation_id is not None:
                 if event.kind == EventKind.CONVERSATION_NEW:
                     new_dialogs.add(event.conversation_id)
-                elif event.kind == EventKind.MESSAGE_NEW and event.data.get("direction") == "in":
+                elif (isinstance(data := event.payload, MessageNewData)
+                      and data.direction == Direction.IN):
                     new_messages.add(event.conversation_id)
             if opened is None or event.conversation_id != opened:
                 continue
@@ -492,8 +502,8 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
                 new_in_opened = True
             elif (event.kind in (EventKind.MESSAGE_STATE, EventKind.MESSAGE_RETRYING)
                   and event.message_id):
-                retrying = event.kind == EventKind.MESSAGE_RETRYING
-                error = event.data.get("error") if retrying else None
+                data = event.payload
+                error = data.error if isinstance(data, MessageRetryingData) else None
                 self.thread.update_message(event.message_id, retry_error=error)
             elif event.kind in OPENED_EVENTS:
                 opened_changed = True

@@ -26,7 +26,7 @@ from textual.widgets import Checkbox, Footer, Input, Label, OptionList, Static, 
 from textual.widgets.option_list import Option
 
 from opchat.i18n import _
-from opchat.model import Conversation, Event, QuickReply
+from opchat.model import Conversation, Event, EventKind, QuickReply
 from opchat.placeholders import clock_values, expand, reply_values
 from opchat.replies import RepliesFileError, ReplyDraft, check_reply, reply_text
 from opchat.sanitize import one_line, safe_content
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from opchat.inbox import Inbox
     from opchat.model import SavedReply
 
-REPLY_EVENTS = ("quick_replies.saved", "quick_replies.deleted")
+REPLY_EVENTS = (EventKind.QUICK_REPLIES_SAVED, EventKind.QUICK_REPLIES_DELETED)
 
 
 class QuickReplyActions(InboxScreenPart):

@@ -22,6 +22,7 @@ from textual.binding import Binding, BindingType
 from opchat.i18n import _
 from opchat.model import (
     Attachment,
+    AttachmentData,
     Conversation,
     ConversationFilter,
     Event,
@@ -430,16 +431,19 @@ class WorkflowActions(InboxScreenPart):
 
     def _file_event(self, event: Event) -> None:
         screen = self._host
-        attachment_id = event.data.get("attachment")
+        data = event.payload
+        if not isinstance(data, AttachmentData):
+            return
+        attachment_id = data.attachment
         if attachment_id not in screen._files_wanted:
             return  # another operator's request
         screen._files_wanted.discard(attachment_id)
         if event.kind == EventKind.ATTACHMENT_FAILED:
             app = cast("OpchatApp", screen.app)  # the only app the inbox screen runs in
             app.report(_("Cannot fetch the file: {error}",
-                         error=str(event.data.get("error", ""))))
+                         error=data.error or ""))
         elif screen.inbox is not None:
-            screen.run_worker(self._show_fetched(int(attachment_id)), exit_on_error=False)
+            screen.run_worker(self._show_fetched(attachment_id), exit_on_error=False)
 
     async def _show_fetched(self, attachment_id: int) -> None:
         screen = self._host

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from opchat.model import EventKind
+from opchat.model import EventKind, check_event_data
 
 LABEL_CHARS = 40
 
@@ -19,7 +19,8 @@ def record_event(conn: sqlite3.Connection, at: float, kind: EventKind,
                  conversation_id: int | None = None, message_id: int | None = None,
                  operator: str | None = None, data: dict[str, Any] | None = None) -> None:
     """Append one row to `events`, in the caller's transaction (the change and its record
-    commit together)."""
+    commit together). ``data`` must be what the kind's payload declares."""
+    check_event_data(kind, data or {})
     conn.execute(
         "INSERT INTO events (at, kind, conversation_id, message_id, operator, data) "
         "VALUES (?, ?, ?, ?, ?, ?)",

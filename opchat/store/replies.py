@@ -114,7 +114,7 @@ class QuickReplyStore(Part):
                     (item.shortcut, item.title, item.body, item.folder, owner_id,
                      item.attachment, _variants_json(item), now, now))
             if replies:
-                _event(conn, now, "quick_replies.saved", {"count": len(replies)})
+                _event(conn, now, EventKind.QUICK_REPLIES_SAVED, {"count": len(replies)})
             return len(replies)
 
         return await self.db.write(run)
@@ -150,7 +150,7 @@ class QuickReplyStore(Part):
                 if not changed:
                     raise LookupError(f"no quick reply {reply_id}")
                 reply_id_ = reply_id
-            _event(conn, now, "quick_replies.saved",
+            _event(conn, now, EventKind.QUICK_REPLIES_SAVED,
                    {"count": 1, "shortcut": reply.shortcut}, operator)
             row = conn.execute("SELECT q.*, o.login AS owner FROM quick_replies q LEFT JOIN "
                                "operators o ON o.id = q.owner_id WHERE q.id = ?",
@@ -167,7 +167,7 @@ class QuickReplyStore(Part):
                 return False
             conn.execute("DELETE FROM quick_replies WHERE id = ?", (reply_id,))
             # The text goes into the audit log: a deleted reply can be written again.
-            _event(conn, self.clock(), "quick_replies.deleted",
+            _event(conn, self.clock(), EventKind.QUICK_REPLIES_DELETED,
                    {"shortcut": row["shortcut"], "title": row["title"], "body": row["body"]},
                    operator)
             return True
