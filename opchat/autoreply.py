@@ -190,7 +190,7 @@ class AutoAnswerer:
         store = self.inbox.store
         # Messages of the last minutes may have come in while no hub ran (or before this
         # one crashed): look at them again; the store says which are answered already.
-        after = await store.event_id_before(self.inbox.clock() - REPLAY)
+        after = await store.events.event_id_before(self.inbox.clock() - REPLAY)
         while True:
             try:
                 async for events in self.inbox.changes(after_id=after,

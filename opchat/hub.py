@@ -248,7 +248,7 @@ class Hub:
     async def run(self) -> None:
         """Run until cancelled."""
         store = self.inbox.store
-        interrupted = await store.recover_interrupted_sends()
+        interrupted = await store.outbox.recover_interrupted_sends()
         if interrupted:
             log.warning("%d message(s) were being sent when the hub stopped; marked failed",
                         interrupted)
@@ -343,8 +343,8 @@ class Hub:
         changing hands, transports starting) is answered, and it keeps its place
         when it has to follow again after an error."""
         store = self.inbox.store
-        after = await store.event_id_before(store.clock() - REPLAY)
-        self._replayed_up_to = await store.last_event_id()
+        after = await store.events.event_id_before(store.clock() - REPLAY)
+        self._replayed_up_to = await store.events.last_event_id()
         while True:
             try:
                 async for events in self.inbox.changes(after_id=after):
@@ -524,12 +524,12 @@ class Hub:
         wake.clear()
         # One at a time: a row claimed but not yet attempted would look "interrupted"
         # (and be failed rather than resent) if the hub stopped meanwhile.
-        items = await store.claim_due([name], limit=1)
+        items = await store.outbox.claim_due([name], limit=1)
         for item in items:
             await self._send_one(transport, item)
         if items:
             return
-        due = await store.next_due([name])
+        due = await store.outbox.next_due([name])
         idle = self.outbox_idle
         timeout = idle if due is None else max(0.05, min(idle, due - store.clock()))
         with contextlib.suppress(TimeoutError):
@@ -539,7 +539,7 @@ class Hub:
         store = self.inbox.store
         out = item.message
         if out.attachments and not transport.capabilities.media:
-            await store.mark_failed(out.message_id, f"channel {item.channel} cannot send "
+            await store.outbox.mark_failed(out.message_id, f"channel {item.channel} cannot send "
                                                     "files; send the text alone")
             return
         try:
@@ -549,26 +549,26 @@ class Hub:
         except Rejected as exc:
             log.warning("channel %s rejected message %d: %s", item.channel, out.message_id,
                         exc.reason)
-            await store.mark_failed(out.message_id, exc.reason,
+            await store.outbox.mark_failed(out.message_id, exc.reason,
                                     UNREACHABLE_LABEL if exc.unreachable else None)
         except Retry as exc:
             await self._retry_later(item, exc.reason, exc.after, exc.progress)
         except TimeoutError:
             # The platform may have taken it and not answered: sending again could
             # give the customer the message twice. The operator sees why and decides.
-            await store.mark_failed(out.message_id, f"no answer in {SEND_TIMEOUT:.0f} s: "
+            await store.outbox.mark_failed(out.message_id, f"no answer in {SEND_TIMEOUT:.0f} s: "
                                                     "it may or may not have arrived")
         except Exception as exc:  # a transport bug must not stop the outbox
             log.exception("channel %s failed to send message %d", item.channel, out.message_id)
             await self._retry_later(item, error_summary(exc), None)
         else:
-            await store.mark_sent(out.message_id, delivery.external_id, delivery.state)
+            await store.outbox.mark_sent(out.message_id, delivery.external_id, delivery.state)
 
     async def _retry_later(self, item: OutboxItem, reason: str, after: float | None,
                            progress: str | None = None) -> None:
         out = item.message
         if out.attempt >= MAX_ATTEMPTS:
-            await self.inbox.store.mark_failed(
+            await self.inbox.store.outbox.mark_failed(
                 out.message_id, f"gave up after {out.attempt} attempts: {reason}")
             return
         if after is None:
@@ -576,7 +576,7 @@ class Hub:
             after *= random.uniform(0.8, 1.2)  # spread retries of many messages
         log.info("channel %s: message %d will be retried in %.1f s (%s)", item.channel,
                  out.message_id, after, reason)
-        await self.inbox.store.reschedule(out.message_id, after, reason, progress)
+        await self.inbox.store.outbox.reschedule(out.message_id, after, reason, progress)
 
 
 class WebServer:

@@ -58,7 +58,7 @@ class Inbox:
         self.operator = operator
         # One reader of each growing table for the whole process (the UI, the hub and
         # the automatic answers share it), and one watcher of other processes' commits.
-        self._events: Feed[Event] = Feed(store.last_event_id, store.events_after,
+        self._events: Feed[Event] = Feed(store.events.last_event_id, store.events.events_after,
                                          lambda event: event.id, "events", self._watch)
         self._presence: Feed[Presence] = Feed(store.presence.last_seq, store.presence.after,
                                               lambda row: row.seq, "presence", self._watch)
@@ -144,7 +144,7 @@ class Inbox:
         return await self.store.replies.all(visible_to=self.operator.id)
 
     async def outbox_error(self, message_id: int) -> str | None:
-        return await self.store.outbox_error(message_id)
+        return await self.store.outbox.outbox_error(message_id)
 
     # Acting -----------------------------------------------------------------------------
 

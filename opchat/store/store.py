@@ -12,7 +12,6 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from opchat.model import (
     Conversation,
     ConversationFilter,
     Direction,
-    Event,
     EventKind,
     Health,
     InboundMessage,
@@ -30,7 +28,6 @@ from opchat.model import (
     Message,
     MessageState,
     Operator,
-    OutboundMessage,
     Status,
     UnstorableMessage,
 )
@@ -38,21 +35,22 @@ from opchat.store.changes import UnknownConversation, add_label
 from opchat.store.changes import record_event as _event
 from opchat.store.contacts import ContactStore
 from opchat.store.db import Database, row_value
+from opchat.store.events import EventLog
 from opchat.store.files import AttachmentStore
 from opchat.store.history import HistoryStore
+from opchat.store.outbox import OutboxStore
 from opchat.store.presence import PresenceStore
 from opchat.store.replies import QuickReplyStore
 from opchat.store.rows import (
     CONVERSATION_SELECT,
     PREVIEW_CHARS,
-    buttons_of,
     channel_of,
     conversation_of,
     message_of,
     with_attachments,
 )
 from opchat.store.search import SearchStore
-from opchat.store.workflow import WorkflowStore, clear_failure, reply_failed
+from opchat.store.workflow import WorkflowStore, clear_failure
 
 log = logging.getLogger("opchat.store")
 
@@ -64,13 +62,6 @@ POISON = (TypeError, ValueError, OverflowError, RecursionError,
           sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.DataError)
 
 DB_FILENAME = "opchat.db"
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    outbox_id: int
-    channel: str
-    message: OutboundMessage
 
 
 class Store:
@@ -87,6 +78,8 @@ class Store:
         self.replies = QuickReplyStore(db, clock)
         self.search = SearchStore(db, clock)
         self.workflow = WorkflowStore(db, clock)
+        self.outbox = OutboxStore(db, clock)
+        self.events = EventLog(db, clock)
         self._pending_ingest: list[tuple[InboundMessage, asyncio.Future[Ingested]]] = []
         self._ingest_flush: asyncio.Task[None] | None = None
 
@@ -518,181 +511,6 @@ class Store:
 
         return await self.db.read(run)
 
-    # The change feed --------------------------------------------------------------------
-
-    async def last_event_id(self) -> int:
-        def run(conn: sqlite3.Connection) -> int:
-            return row_value(conn.execute("SELECT max(id) FROM events").fetchone()) or 0
-
-        return await self.db.read(run)
-
-    async def event_id_before(self, at: float) -> int:
-        """The id of the last event older than `at` (0 if none): where a replay starts."""
-
-        def run(conn: sqlite3.Connection) -> int:
-            # Newest first on the primary key: only the recent events are looked at.
-            return row_value(conn.execute("SELECT id FROM events WHERE at < ? "
-                                          "ORDER BY id DESC LIMIT 1", (at,)).fetchone()) or 0
-
-        return await self.db.read(run)
-
-    async def events_after(self, after_id: int, limit: int = 1000,
-                           conversation_id: int | None = None) -> list[Event]:
-        def run(conn: sqlite3.Connection) -> list[Event]:
-            if conversation_id is None:
-                rows = conn.execute("SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?",
-                                    (after_id, limit))
-            else:
-                rows = conn.execute(
-                    "SELECT * FROM events WHERE conversation_id = ? AND id > ? "
-                    "ORDER BY id LIMIT ?", (conversation_id, after_id, limit))
-            return [Event(r["id"], r["at"], r["kind"], r["conversation_id"], r["message_id"],
-                          r["operator"], json.loads(r["data"])) for r in rows]
-
-        return await self.db.read(run)
-
-    # The outbox (the hub's side) --------------------------------------------------------
-
-    async def recover_interrupted_sends(self) -> int:
-        """Sends a crashed hub left half-done: we cannot know if they arrived.
-
-        Sending again could duplicate the message for the customer, so each
-        one is marked failed with that explanation; the operator decides.
-        """
-
-        def run(conn: sqlite3.Connection) -> int:
-            now = self.clock()
-            rows = conn.execute(
-                "SELECT outbox.message_id, messages.conversation_id FROM outbox "
-                "JOIN messages ON messages.id = outbox.message_id "
-                "WHERE outbox.state = 'sending'").fetchall()
-            reason = "interrupted while sending: it may or may not have arrived"
-            for row in rows:
-                _fail(conn, row["message_id"], row["conversation_id"], reason, now)
-            return len(rows)
-
-        return await self.db.write(run)
-
-    async def next_due(self, channels: Sequence[str]) -> float | None:
-        """When the earliest row that `claim_due` could take for these channels is due.
-
-        Rows waiting behind an earlier message of their dialog don't count: they
-        can't be claimed before it is done, and that is an event of its own.
-        """
-        marks = ",".join("?" * len(channels))
-
-        def run(conn: sqlite3.Connection) -> float | None:
-            return row_value(conn.execute(
-                "SELECT min(o.next_attempt_at) FROM outbox o "
-                "JOIN messages m ON m.id = o.message_id JOIN channels ch ON ch.id = o.channel_id "
-                f"WHERE o.state = 'pending' AND ch.name IN ({marks}) AND {_NOT_BLOCKED}",
-                tuple(channels)).fetchone())
-
-        return await self.db.read(run)
-
-    async def claim_due(self, channels: Sequence[str], limit: int = 20) -> list[OutboxItem]:
-        """Mark due rows of these channels 'sending' and return them."""
-        if not channels:
-            return []
-
-        def run(conn: sqlite3.Connection) -> list[OutboxItem]:
-            now = self.clock()
-            marks = ",".join("?" * len(channels))
-            rows = conn.execute(
-                "SELECT o.id AS outbox_id, o.attempts, o.progress, m.id AS message_id, m.body, "
-                "m.meta, "
-                "m.reply_to_id, ch.name AS channel, c.chat_id, "
-                "(SELECT external_id FROM messages r WHERE r.id = m.reply_to_id) AS reply_ext "
-                "FROM outbox o JOIN messages m ON m.id = o.message_id "
-                "JOIN conversations c ON c.id = m.conversation_id "
-                "JOIN channels ch ON ch.id = o.channel_id "
-                f"WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND ch.name IN ({marks}) "
-                f"AND {_NOT_BLOCKED} ORDER BY o.next_attempt_at, o.id LIMIT ?",
-                (now, *channels, limit)).fetchall()
-            items = []
-            for r in rows:
-                conn.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1, "
-                             "updated_at = ? WHERE id = ?", (now, r["outbox_id"]))
-                files = tuple(Attachment(a["kind"], a["filename"], a["mime"], a["size"],
-                                         a["ref"], a["local_path"], a["id"])
-                              for a in conn.execute("SELECT * FROM attachments "
-                                                    "WHERE message_id = ? ORDER BY id",
-                                                    (r["message_id"],)))
-                items.append(OutboxItem(r["outbox_id"], r["channel"], OutboundMessage(
-                    message_id=r["message_id"], channel=r["channel"], chat_id=r["chat_id"],
-                    body=r["body"], attempt=r["attempts"] + 1,
-                    reply_to_external_id=r["reply_ext"], attachments=files,
-                    buttons=buttons_of(r["meta"]), progress=r["progress"])))
-            return items
-
-        return await self.db.write(run)
-
-    async def mark_sent(self, message_id: int, external_id: str | None,
-                        state: MessageState = MessageState.SENT) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            now = self.clock()
-            row = conn.execute("SELECT conversation_id, channel_id FROM messages WHERE id = ?",
-                               (message_id,)).fetchone()
-            conv = None if row is None else row["conversation_id"]
-            platform_id = external_id
-            if platform_id is not None and row is not None and conn.execute(
-                    "SELECT 1 FROM messages WHERE channel_id = ? AND external_id = ? AND id != ?",
-                    (row["channel_id"], platform_id, message_id)).fetchone():
-                # The platform reused an id we hold for another message. The send
-                # happened; record it without the id rather than fail the transaction.
-                platform_id = None
-            conn.execute("UPDATE messages SET state = ?, external_id = ?, error = NULL "
-                         "WHERE id = ?", (state.value, platform_id, message_id))
-            conn.execute("UPDATE outbox SET state = 'done', updated_at = ?, last_error = NULL "
-                         "WHERE message_id = ?", (now, message_id))
-            _event(conn, now, EventKind.MESSAGE_STATE, conv, message_id,
-                   data={"state": state.value})
-            if conv is not None and conn.execute(
-                    "SELECT 1 FROM messages WHERE id = ? AND direction = 'out'",
-                    (message_id,)).fetchone():
-                # A reply reached the customer: an earlier failure no longer keeps them waiting.
-                clear_failure(conn, now, conv, "delivered", None, message_id)
-
-        await self.db.write(run)
-
-    async def reschedule(self, message_id: int, after: float, error: str,
-                         progress: str | None = None) -> None:
-        """Try again later; ``progress`` (see ``Retry``) replaces what was kept, if given."""
-
-        def run(conn: sqlite3.Connection) -> None:
-            now = self.clock()
-            conn.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ?, "
-                         "last_error = ?, updated_at = ?, progress = coalesce(?, progress) "
-                         "WHERE message_id = ?",
-                         (now + after, error, now, progress, message_id))
-            conv = row_value(conn.execute("SELECT conversation_id FROM messages WHERE id = ?",
-                                          (message_id,)).fetchone())
-            # The message stays "queued"; the event lets the UI show why it waits.
-            _event(conn, now, EventKind.MESSAGE_RETRYING, conv, message_id,
-                   data={"error": error, "after": after})
-
-        await self.db.write(run)
-
-    async def mark_failed(self, message_id: int, reason: str, label: str | None = None) -> None:
-        """Give up on a message; ``label`` its dialog too (e.g. the customer blocked us)."""
-
-        def run(conn: sqlite3.Connection) -> None:
-            now = self.clock()
-            conv = row_value(conn.execute("SELECT conversation_id FROM messages WHERE id = ?",
-                                          (message_id,)).fetchone())
-            _fail(conn, message_id, conv, reason, now)
-            if label is not None and conv is not None:
-                add_label(conn, conv, label, now, None)
-
-        await self.db.write(run)
-
-    async def outbox_error(self, message_id: int) -> str | None:
-        def run(conn: sqlite3.Connection) -> str | None:
-            return row_value(conn.execute("SELECT last_error FROM outbox WHERE message_id = ?",
-                                          (message_id,)).fetchone())
-
-        return await self.db.read(run)
-
     # Export -----------------------------------------------------------------------------
 
     def iter_export(self, page: int = 2000) -> Iterator[dict[str, Any]]:
@@ -723,12 +541,7 @@ class Store:
 
 # The SQL behind the methods -------------------------------------------------------------
 
-# One at a time per dialog, so a customer gets replies in the order they were written.
-_NOT_BLOCKED = (
-    "NOT EXISTS (SELECT 1 FROM outbox o2 JOIN messages m2 ON m2.id = o2.message_id "
-    "WHERE m2.conversation_id = m.conversation_id AND o2.id < o.id "
-    "AND o2.state IN ('pending', 'sending'))"
-)
+
 
 
 
@@ -760,17 +573,6 @@ def _channel_id(conn: sqlite3.Connection, name: str, kind: str | None, now: floa
         return row[0]
     return conn.execute("INSERT INTO channels (name, kind, created_at) VALUES (?, ?, ?)",
                         (name, kind or name, now)).lastrowid
-
-
-def _fail(conn: sqlite3.Connection, message_id: int, conversation_id: int | None, reason: str,
-          now: float) -> None:
-    conn.execute("UPDATE messages SET state = 'failed', error = ? WHERE id = ?",
-                 (reason, message_id))
-    conn.execute("UPDATE outbox SET state = 'failed', last_error = ?, updated_at = ? "
-                 "WHERE message_id = ?", (reason, now, message_id))
-    _event(conn, now, EventKind.MESSAGE_STATE, conversation_id, message_id,
-           data={"state": "failed", "error": reason})
-    reply_failed(conn, now, message_id)
 
 
 def _ingest_or_skip(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Ingested:

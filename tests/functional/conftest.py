@@ -97,9 +97,9 @@ async def seed_inbox(data_dir: Path, clock: Clock) -> None:
         conversations = {c.contact_name: c for c in await inbox.conversations()}
         oleg = conversations["Oleg Sidorov"].id
         reply = await inbox.send(oleg, "Yes, from 10:00 to 16:00.")
-        await inbox.store.mark_sent(reply.id, "vk-1")
+        await inbox.store.outbox.mark_sent(reply.id, "vk-1")
         failed = await inbox.send(oleg, "Shall I reserve one for you?")
-        await inbox.store.mark_failed(failed.id, "Forbidden: the user blocked the community")
+        await inbox.store.outbox.mark_failed(failed.id, "Forbidden: the user blocked the community")
         await inbox.note(oleg, "Regular customer")
         await inbox.store.replies.save_all([
             ("hi", "Greeting", "Hello! How can I help you?"),

@@ -177,10 +177,10 @@ async def test_sending_shows_queued_then_sent_then_failed_and_retry_requeues(
         assert stored[-1].state is MessageState.QUEUED
         message_id = stored[-1].id
 
-        await inbox.store.mark_sent(message_id, "ext-1")
+        await inbox.store.outbox.mark_sent(message_id, "ext-1")
         await wait_until(pilot, lambda: "✓ sent" in rendered_text(thread), what="sent")
 
-        await inbox.store.mark_failed(message_id, "Forbidden: bot was blocked by the user")
+        await inbox.store.outbox.mark_failed(message_id, "Forbidden: bot was blocked by the user")
         await wait_until(pilot, lambda: "✗ failed" in rendered_text(thread), what="failed")
         assert "bot was blocked by the user" in rendered_text(thread)
 

@@ -135,7 +135,7 @@ from opchat.inbox import Inbox
 
 async def main():
     inbox = await Inbox.open(Path(sys.argv[1]), "boris")
-    feed = inbox.changes(after_id=await inbox.store.last_event_id())
+    feed = inbox.changes(after_id=await inbox.store.events.last_event_id())
     print("ready", flush=True)
     async for events in feed:
         for e in events:

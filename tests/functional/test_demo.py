@@ -88,7 +88,7 @@ async def test_a_restarted_demo_brings_new_customers(tmp_path: Path) -> None:
         for run, dialogs in ((1, 11), (2, 14)):
             task = asyncio.create_task(Hub(inbox, [channel], tmp_path).run())
             try:
-                before = await inbox.store.last_event_id()
+                before = await inbox.store.events.last_event_id()
                 deadline = time.monotonic() + 10
                 while await inbox.count() < dialogs:
                     assert time.monotonic() < deadline, (
@@ -96,7 +96,7 @@ async def test_a_restarted_demo_brings_new_customers(tmp_path: Path) -> None:
                     await asyncio.sleep(0.02)
                 if run == 2:
                     # What arrived in this run went to new dialogs, not old ones.
-                    events = await inbox.store.events_after(before)
+                    events = await inbox.store.events.events_after(before)
                     news = [e for e in events if e.kind == "conversation.new"]
                     messages = [e for e in events if e.kind == "message.new"]
                     assert len(news) == len(messages) >= 3
@@ -155,9 +155,9 @@ async def test_the_demo_goes_on_for_hours_and_the_list_stays_bounded(tmp_path: P
                 delivery = await demo.send(OutboundMessage(sent.id, "demo", address[1],
                                                            sent.body))
             except Rejected as exc:
-                await inbox.store.mark_failed(sent.id, exc.reason)
+                await inbox.store.outbox.mark_failed(sent.id, exc.reason)
             else:
-                await inbox.store.mark_sent(sent.id, delivery.external_id)
+                await inbox.store.outbox.mark_sent(sent.id, delivery.external_id)
         await asyncio.gather(*demo._tasks)  # the customers read it and maybe write back
 
     try:

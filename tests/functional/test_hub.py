@@ -133,13 +133,13 @@ async def test_a_reply_wakes_only_its_own_channels_outbox(inbox: Inbox, tmp_path
                                                           ) -> None:
     names = ("shop", "b", "c", "d", "e")
     claims: list[str] = []
-    claim_due = inbox.store.claim_due
+    claim_due = inbox.store.outbox.claim_due
 
     async def counted(channels, limit: int = 20):  # each call is one write transaction
         claims.extend(channels)
         return await claim_due(channels, limit)
 
-    monkeypatch.setattr(inbox.store, "claim_due", counted)
+    monkeypatch.setattr(inbox.store.outbox, "claim_due", counted)
     hub = make_hub(inbox, tmp_path, *names)
     hub.outbox_idle = 3600.0  # no look on its own during the test: only wake-ups count
     async with running(hub):
@@ -185,7 +185,7 @@ async def test_retry_after_is_obeyed_then_sent(inbox: Inbox, tmp_path: Path) -> 
         await until(lambda: _is(inbox, msg.id, MessageState.SENT))
     first, second = ScriptedTransport.sent
     assert (first.attempt, second.attempt) == (1, 2)
-    kinds = [e.kind for e in await inbox.store.events_after(0)]
+    kinds = [e.kind for e in await inbox.store.events.events_after(0)]
     assert "message.retrying" in kinds
 
 
@@ -259,7 +259,7 @@ async def test_crashing_transport_is_restarted_and_health_shown(
     async with running(make_hub(inbox, tmp_path)):
         await until(lambda: _health(inbox, Health.OK))
     assert ScriptedTransport.runs == 2
-    events = await inbox.store.events_after(0)
+    events = await inbox.store.events.events_after(0)
     details = [e.data.get("detail") for e in events if e.kind == "channel.health"]
     assert "Upstream went away" in details  # a sentence, no class name (80d87cd)
 
@@ -318,14 +318,14 @@ async def test_a_message_behind_a_retrying_one_does_not_make_the_worker_spin(
         inbox: Inbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ScriptedTransport.script = [Retry("429", after=0.6), "ok", "ok"]
     claims = 0
-    claim_due = inbox.store.claim_due
+    claim_due = inbox.store.outbox.claim_due
 
     async def counting(*args: Any, **kwargs: Any) -> Any:
         nonlocal claims
         claims += 1
         return await claim_due(*args, **kwargs)
 
-    monkeypatch.setattr(inbox.store, "claim_due", counting)
+    monkeypatch.setattr(inbox.store.outbox, "claim_due", counting)
     async with running(make_hub(inbox, tmp_path)):
         conv = await customer_writes(inbox)
         first = await inbox.send(conv, "one")
@@ -443,7 +443,7 @@ async def test_a_file_is_fetched_when_an_operator_asks(inbox: Inbox, tmp_path: P
         await inbox.store.attachments.request(gone, inbox.operator)
 
         async def answered() -> bool:
-            kinds = [e.kind for e in await inbox.store.events_after(0)]
+            kinds = [e.kind for e in await inbox.store.events.events_after(0)]
             return "attachment.ready" in kinds and "attachment.failed" in kinds
 
         await until(answered)
@@ -451,7 +451,7 @@ async def test_a_file_is_fetched_when_an_operator_asks(inbox: Inbox, tmp_path: P
     assert fetched is not None and fetched.attachment.local_path is not None
     assert Path(fetched.attachment.local_path).read_bytes() == b"\xff\xd8 a photo"
     assert Path(fetched.attachment.local_path).parent == tmp_path / "attachments" / "shop"
-    failed = [e for e in await inbox.store.events_after(0) if e.kind == "attachment.failed"]
+    failed = [e for e in await inbox.store.events.events_after(0) if e.kind == "attachment.failed"]
     assert failed[0].data["error"] == "the platform no longer has this file"
 
 
@@ -541,7 +541,7 @@ async def test_secrets_never_reach_the_events_table_or_the_log(
             Health.DOWN, f"cannot reach ftp://x/bot{token}/getMe (hunter2-hunter2)")
         hub.set_health("shop", Health.DEGRADED, "bot987654321:ZZHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0")
         await until(lambda: _health(inbox, Health.DEGRADED))
-    events = await inbox.store.events_after(0)
+    events = await inbox.store.events.events_after(0)
     details = " ".join(str(e.data) for e in events)
     logged = caplog.text
     for text in (details, logged):

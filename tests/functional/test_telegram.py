@@ -136,7 +136,7 @@ class Running:
     async def health_events(self) -> list[tuple[str, str]]:
         """Every health the channel has had, in order (the status bar's history)."""
         return [(e.data["health"], e.data["detail"])
-                for e in await self.inbox.store.events_after(0, limit=10_000)
+                for e in await self.inbox.store.events.events_after(0, limit=10_000)
                 if e.kind == "channel.health" and e.data.get("channel") == "shop"]
 
     async def was(self, state: Health, contains: str = "", timeout: float = 5.0) -> str:
@@ -1223,13 +1223,13 @@ async def test_the_outbox_keeps_a_retrys_progress_across_attempts(tmp_path: Path
             channel="shop", chat_id="1", external_id="1:1", sender_id="1",
             sender_name="Ivan", body="hi"))
         message = await inbox.send(got.conversation_id, "a long answer")
-        [first] = await inbox.store.claim_due(["shop"])
+        [first] = await inbox.store.outbox.claim_due(["shop"])
         assert first.message.progress is None
-        await inbox.store.reschedule(message.id, 0, "429", progress="[9001]")
-        [second] = await inbox.store.claim_due(["shop"])
+        await inbox.store.outbox.reschedule(message.id, 0, "429", progress="[9001]")
+        [second] = await inbox.store.outbox.claim_due(["shop"])
         assert second.message.progress == "[9001]"
-        await inbox.store.reschedule(message.id, 0, "network down")  # keeps it
-        [third] = await inbox.store.claim_due(["shop"])
+        await inbox.store.outbox.reschedule(message.id, 0, "network down")  # keeps it
+        [third] = await inbox.store.outbox.claim_due(["shop"])
         assert third.message.progress == "[9001]"
     finally:
         await inbox.close()

@@ -59,7 +59,7 @@ async def seed_dialog(tmp_path: Path, clock: Clock) -> None:
             10, "Do you have the green teapot?", clock() - 600)})
         conversation = (await inbox.conversations())[0]
         answer = await inbox.send(conversation.id, "Yes, 2 left in stock. Shall I reserve one?")
-        await inbox.store.mark_sent(answer.id, f"{CHAT}:11")
+        await inbox.store.outbox.mark_sent(answer.id, f"{CHAT}:11")
     finally:
         await inbox.close()
 

@@ -87,7 +87,7 @@ async def seed_hostile(data_dir: Path, clock: Clock) -> None:
         conversations = await inbox.conversations(limit=100)
         failing = next(c for c in conversations if c.contact_name == "[bold]x[/]")
         message = await inbox.send(failing.id, "a reply")
-        await inbox.store.mark_failed(
+        await inbox.store.outbox.mark_failed(
             message.id, "[@click=app.quit]bad[/] \x1b]52;c;aGk=\x07 [link=https://e.x]l[/link]")
         await inbox.store.set_health(
             EVIL_CHANNEL, Health.DOWN,

@@ -85,7 +85,7 @@ async def test_a_note_is_stored_as_a_note_and_never_queued(
         assert not composer.has_class("note")  # the next message is a reply again
         inbox = app.inbox
         assert inbox is not None
-        assert await inbox.store.claim_due(["shop"]) == []  # nothing to send
+        assert await inbox.store.outbox.claim_due(["shop"]) == []  # nothing to send
         ivan = await conversation_named(inbox, "Ivan Petrov")
         assert ivan.waiting_since is not None  # a note is not an answer
 
@@ -294,7 +294,7 @@ async def test_f_fetches_a_file_then_gives_its_path_over_ssh(
         assert inbox is not None
 
         async def requested() -> list:
-            return [e for e in await inbox.store.events_after(0)
+            return [e for e in await inbox.store.events.events_after(0)
                     if e.kind == "attachment.requested"]
 
         for _ in range(100):
@@ -481,7 +481,7 @@ async def test_the_dismiss_key_on_a_failed_dialog_records_who(
         await wait_until(pilot, lambda: conversations.row(oleg) is not None
                          and conversations.row(oleg).failed_message_id is None
                          and "✗" not in rendered_text(conversations), what="the dismissal")
-        events = [e for e in await inbox.store.events_after(0)
+        events = [e for e in await inbox.store.events.events_after(0)
                   if e.kind == "conversation.failure_cleared"]
         assert [(e.operator, e.data) for e in events] == [("anna", {"reason": "dismissed"})]
         await pilot.press("alt+x")  # nothing left to dismiss: said, not done

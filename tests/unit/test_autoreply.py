@@ -300,7 +300,7 @@ async def test_the_menu_offers_buttons_and_a_pressed_one_answers(world) -> None:
     assert menu.meta["buttons"] == [["1. Delivery", "1"], ["2. Order status", "2"],
                                     ["3. A person, please", "3"]]
     # The outbox hands the buttons to the transport (shown where the channel can).
-    [item] = await inbox.store.claim_due(["shop"])
+    [item] = await inbox.store.outbox.claim_due(["shop"])
     assert item.message.buttons == (("1. Delivery", "1"), ("2. Order status", "2"),
                                     ("3. A person, please", "3"))
     clock.now += 30

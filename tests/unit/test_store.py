@@ -160,7 +160,7 @@ async def test_send_queues_message_and_outbox_and_clears_waiting(inbox: Inbox) -
     assert conv.waiting_since is None and conv.unread == 0 and conv.first_response_s == 42
     assert (conv.preview, conv.preview_direction, conv.preview_author) == (
         "Здравствуйте!", Direction.OUT, "anna")
-    items = await inbox.store.claim_due(["demo"])
+    items = await inbox.store.outbox.claim_due(["demo"])
     assert [i.message.body for i in items] == ["Здравствуйте!"]
     assert items[0].message.chat_id == "c1"
 
@@ -168,7 +168,7 @@ async def test_send_queues_message_and_outbox_and_clears_waiting(inbox: Inbox) -
 async def test_notes_are_never_queued_and_do_not_clear_waiting(inbox: Inbox) -> None:
     got = await inbox.store.ingest(inbound(1))
     await inbox.note(got.conversation_id, "VIP customer")
-    assert await inbox.store.claim_due(["demo"]) == []
+    assert await inbox.store.outbox.claim_due(["demo"]) == []
     conv = await inbox.conversation(got.conversation_id)
     assert conv is not None and conv.waiting_since is not None
 
@@ -176,9 +176,9 @@ async def test_notes_are_never_queued_and_do_not_clear_waiting(inbox: Inbox) -> 
 async def test_outbox_lifecycle_and_receipts_only_move_forward(inbox: Inbox) -> None:
     got = await inbox.store.ingest(inbound(1))
     msg = await inbox.send(got.conversation_id, "hi")
-    [item] = await inbox.store.claim_due(["demo"])
-    assert await inbox.store.claim_due(["demo"]) == []  # claimed once
-    await inbox.store.mark_sent(item.message.message_id, "out-1")
+    [item] = await inbox.store.outbox.claim_due(["demo"])
+    assert await inbox.store.outbox.claim_due(["demo"]) == []  # claimed once
+    await inbox.store.outbox.mark_sent(item.message.message_id, "out-1")
     await inbox.store.report_delivery("demo", "out-1", MessageState.READ)
     await inbox.store.report_delivery("demo", "out-1", MessageState.DELIVERED)
     stored = await inbox.message(msg.id)
@@ -188,24 +188,24 @@ async def test_outbox_lifecycle_and_receipts_only_move_forward(inbox: Inbox) -> 
 async def test_retry_puts_a_failed_message_back(inbox: Inbox) -> None:
     got = await inbox.store.ingest(inbound(1))
     msg = await inbox.send(got.conversation_id, "hi")
-    await inbox.store.claim_due(["demo"])
-    await inbox.store.mark_failed(msg.id, "blocked")
+    await inbox.store.outbox.claim_due(["demo"])
+    await inbox.store.outbox.mark_failed(msg.id, "blocked")
     failed = await inbox.message(msg.id)
     assert failed is not None and failed.state == MessageState.FAILED and failed.error == "blocked"
     assert await inbox.retry(msg.id)
     assert not await inbox.retry(msg.id)  # only failed messages can be retried
-    assert [i.message.message_id for i in await inbox.store.claim_due(["demo"])] == [msg.id]
+    assert [i.message.message_id for i in await inbox.store.outbox.claim_due(["demo"])] == [msg.id]
 
 
 async def test_interrupted_sends_are_failed_not_resent(inbox: Inbox) -> None:
     got = await inbox.store.ingest(inbound(1))
     msg = await inbox.send(got.conversation_id, "hi")
-    await inbox.store.claim_due(["demo"])  # the hub "crashes" here
-    assert await inbox.store.recover_interrupted_sends() == 1
+    await inbox.store.outbox.claim_due(["demo"])  # the hub "crashes" here
+    assert await inbox.store.outbox.recover_interrupted_sends() == 1
     stored = await inbox.message(msg.id)
     assert stored is not None and stored.state == MessageState.FAILED
     assert "may or may not" in (stored.error or "")
-    assert await inbox.store.claim_due(["demo"]) == []
+    assert await inbox.store.outbox.claim_due(["demo"]) == []
 
 
 async def test_customer_message_reopens_resolved_dialog(inbox: Inbox) -> None:
@@ -214,7 +214,7 @@ async def test_customer_message_reopens_resolved_dialog(inbox: Inbox) -> None:
     await inbox.store.ingest(inbound(2))
     conv = await inbox.conversation(got.conversation_id)
     assert conv is not None and conv.status == Status.OPEN
-    kinds = [e.kind for e in await inbox.store.events_after(0)]
+    kinds = [e.kind for e in await inbox.store.events.events_after(0)]
     assert kinds.count("conversation.status") == 2
 
 
@@ -276,7 +276,7 @@ async def test_health_changes_are_events_once(inbox: Inbox) -> None:
     await inbox.store.set_health("demo", Health.DOWN, "network unreachable")
     [channel] = await inbox.channels()
     assert channel.health == Health.DOWN and channel.health_detail == "network unreachable"
-    kinds = [e.kind for e in await inbox.store.events_after(0)]
+    kinds = [e.kind for e in await inbox.store.events.events_after(0)]
     assert kinds.count("channel.health") == 1
 
 
@@ -340,7 +340,7 @@ async def test_meta_edits_and_labels_from_a_transport(inbox: Inbox) -> None:
     conversation = await inbox.conversation(edit.conversation_id)
     # Names are cleaned of controls; the same name in another case is the same label.
     assert conversation is not None and conversation.labels == ("call back", "callback")
-    events = await inbox.store.events_after(0)
+    events = await inbox.store.events.events_after(0)
     assert [e.data["added"] for e in events if e.kind == "conversation.label"] == [
         "callback", "call back"]
 
@@ -393,7 +393,7 @@ async def test_upgrading_makes_dialogs_whose_last_reply_failed_wait_again(
     conv = (await inbox.store.ingest(inbound(1))).conversation_id
     clock.now += 60
     reply = await inbox.send(conv, "hi")
-    await inbox.store.mark_failed(reply.id, "blocked")
+    await inbox.store.outbox.mark_failed(reply.id, "blocked")
     await inbox.close()
     # The same store as schema 5 left it: the failed reply made the dialog look answered.
     conn = sqlite3.connect(tmp_path / DB_FILENAME)

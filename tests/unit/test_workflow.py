@@ -50,7 +50,7 @@ async def test_assign_views_and_events(inbox: Inbox) -> None:
     assert await inbox.count(unassigned) == 2
     with pytest.raises(UnknownOperator):
         await inbox.assign(third, "nobody")
-    moves = [(e.operator, e.data) for e in await inbox.store.events_after(0)
+    moves = [(e.operator, e.data) for e in await inbox.store.events.events_after(0)
              if e.kind == "conversation.assign"]
     assert moves == [("anna", {"from": None, "to": "anna"}),
                      ("anna", {"from": None, "to": "boris"}),
@@ -143,7 +143,7 @@ async def test_files_sent_with_a_reply_reach_the_outbox(tmp_path: Path, inbox: I
     price_list.write_bytes(b"%PDF")
     sent = await inbox.send(conv, "Here it is", attachments=[Attachment(
         "document", "price.pdf", "application/pdf", 4, local_path=str(price_list))])
-    [item] = await inbox.store.claim_due(["web"])
+    [item] = await inbox.store.outbox.claim_due(["web"])
     assert item.message.body == "Here it is"
     assert [(a.kind, a.filename, a.local_path) for a in item.message.attachments] == [
         ("document", "price.pdf", str(price_list))]
@@ -189,8 +189,8 @@ async def test_a_failed_reply_keeps_the_dialog_waiting_until_one_is_delivered(
     clock.now += 60
     reply = await inbox.send(bob, "Here is your invoice")
     assert await waiting_ids(inbox) == [ivan]  # queued: he is answered, for now
-    [item] = await inbox.store.claim_due(["web"])
-    await inbox.store.mark_failed(item.message.message_id, "the customer blocked the bot")
+    [item] = await inbox.store.outbox.claim_due(["web"])
+    await inbox.store.outbox.mark_failed(item.message.message_id, "the customer blocked the bot")
     # Not answered after all: waiting again since his own message, and counted as failed.
     conv = await inbox.conversation(bob)
     assert conv is not None and conv.failed_message_id == reply.id
@@ -202,13 +202,14 @@ async def test_a_failed_reply_keeps_the_dialog_waiting_until_one_is_delivered(
     # Another reply queued does not hide the failure: only one delivered does.
     second = await inbox.send(bob, "Trying again")
     assert bob in await waiting_ids(inbox)
-    [item] = await inbox.store.claim_due(["web"])
-    await inbox.store.mark_sent(item.message.message_id, "x-2")
+    [item] = await inbox.store.outbox.claim_due(["web"])
+    await inbox.store.outbox.mark_sent(item.message.message_id, "x-2")
     conv = await inbox.conversation(bob)
     assert conv is not None and conv.failed_message_id is None and conv.waiting_since is None
     assert conv.first_response_s == 60  # the second reply, queued 60 s after he wrote
     assert (await inbox.waiting_count(), await inbox.failed_count()) == (1, 0)
-    kinds = [(e.kind, e.message_id, e.data.get("reason")) for e in await inbox.store.events_after(0)
+    kinds = [(e.kind, e.message_id, e.data.get("reason"))
+             for e in await inbox.store.events.events_after(0)
              if e.kind.startswith("conversation.fail")]
     assert kinds == [("conversation.failed", reply.id, None),
                      ("conversation.failure_cleared", reply.id, "delivered")]
@@ -219,12 +220,12 @@ async def test_a_send_interrupted_by_a_crash_keeps_the_dialog_waiting(
         tmp_path: Path, inbox: Inbox) -> None:
     bob = await dialog(inbox, "bob")
     await inbox.send(bob, "On its way")
-    await inbox.store.claim_due(["web"])  # the hub took it, then died
+    await inbox.store.outbox.claim_due(["web"])  # the hub took it, then died
     assert await waiting_ids(inbox) == []
     # Another process (the next hub) finds it half-sent; this one sees the store.
     other = await Inbox.open(tmp_path, "boris")
     try:
-        assert await other.store.recover_interrupted_sends() == 1
+        assert await other.store.outbox.recover_interrupted_sends() == 1
     finally:
         await other.close()
     assert await waiting_ids(inbox) == [bob]
@@ -235,7 +236,7 @@ async def test_a_failure_reopens_a_dialog_resolved_meanwhile(inbox: Inbox) -> No
     bob = await dialog(inbox, "bob")
     reply = await inbox.send(bob, "Done, bye")
     await inbox.set_status(bob, Status.RESOLVED)  # Alt+E right after sending
-    await inbox.store.mark_failed(reply.id, "blocked")
+    await inbox.store.outbox.mark_failed(reply.id, "blocked")
     conv = await inbox.conversation(bob)
     assert conv is not None and conv.status == Status.OPEN and conv.waiting_since is not None
     assert await inbox.count(ConversationFilter(statuses=frozenset({Status.OPEN}))) == 1
@@ -246,9 +247,9 @@ async def test_dismissing_a_failure_is_recorded_with_who(tmp_path: Path, inbox: 
     assert isinstance(clock, Clock)
     bob = await dialog(inbox, "bob")
     reply = await inbox.send(bob, "Hello?")
-    await inbox.store.mark_failed(reply.id, "blocked")
+    await inbox.store.outbox.mark_failed(reply.id, "blocked")
     older = await inbox.send(bob, "again")
-    await inbox.store.mark_failed(older.id, "blocked")  # the later failure now stands
+    await inbox.store.outbox.mark_failed(older.id, "blocked")  # the later failure now stands
     assert not await inbox.dismiss_failure(bob, reply.id)  # not the one that stands
     boris = await Inbox.open(tmp_path, "boris")
     try:
@@ -258,13 +259,13 @@ async def test_dismissing_a_failure_is_recorded_with_who(tmp_path: Path, inbox: 
         await boris.close()
     assert await waiting_ids(inbox) == []
     assert await inbox.failed_count() == 0
-    [dismissed] = [e for e in await inbox.store.events_after(0)
+    [dismissed] = [e for e in await inbox.store.events.events_after(0)
                    if e.kind == "conversation.failure_cleared"]
     assert (dismissed.operator, dismissed.message_id, dismissed.data) == (
         "boris", older.id, {"reason": "dismissed"})
     # What the customer wrote after the failed reply still waits for an answer.
     second = await inbox.send(bob, "and again")
-    await inbox.store.mark_failed(second.id, "blocked")
+    await inbox.store.outbox.mark_failed(second.id, "blocked")
     clock.now += 30
     await dialog(inbox, "bob", 2)
     assert await inbox.dismiss_failure(bob)
@@ -278,14 +279,14 @@ async def test_resolving_dismisses_the_failure_and_an_auto_answer_failing_does_n
 
     bob, ann = await dialog(inbox, "bob"), await dialog(inbox, "ann")
     reply = await inbox.send(bob, "x")
-    await inbox.store.mark_failed(reply.id, "blocked")
+    await inbox.store.outbox.mark_failed(reply.id, "blocked")
     await inbox.set_status(bob, Status.RESOLVED)
     assert await inbox.failed_count() == 0 and await waiting_ids(inbox) == [ann]
-    [cleared] = [e for e in await inbox.store.events_after(0)
+    [cleared] = [e for e in await inbox.store.events.events_after(0)
                  if e.kind == "conversation.failure_cleared"]
     assert (cleared.operator, cleared.data) == ("anna", {"reason": "resolved"})
     auto = await inbox.store.add_message(ann, "We are closed", None, Direction.AUTO)
-    await inbox.store.mark_failed(auto.id, "blocked")
+    await inbox.store.outbox.mark_failed(auto.id, "blocked")
     assert await inbox.failed_count() == 0 and await waiting_ids(inbox) == [ann]
 
 
@@ -294,9 +295,9 @@ async def test_opchat_audit_tells_of_a_failure_and_who_dismissed_it(inbox: Inbox
 
     bob = await dialog(inbox, "bob")
     reply = await inbox.send(bob, "x")
-    await inbox.store.mark_failed(reply.id, "blocked")
+    await inbox.store.outbox.mark_failed(reply.id, "blocked")
     await inbox.dismiss_failure(bob)
-    lines = [text_line(e) for e in await inbox.store.events_after(0)
+    lines = [text_line(e) for e in await inbox.store.events.events_after(0)
              if e.kind.startswith("conversation.fail")]
     assert f"reply message #{reply.id} failed: the conversation waits again" in lines[0]
     assert "anna" in lines[1] and (f"the failure of message #{reply.id} no longer keeps the "
