@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from opchat.model import EventKind, check_event_data
+from opchat.store.sql import Conn
 
 LABEL_CHARS = 40
 
@@ -15,7 +15,7 @@ class UnknownConversation(LookupError):
     pass
 
 
-def record_event(conn: sqlite3.Connection, at: float, kind: EventKind,
+def record_event(conn: Conn, at: float, kind: EventKind,
                  conversation_id: int | None = None, message_id: int | None = None,
                  operator: str | None = None, data: dict[str, Any] | None = None) -> None:
     """Append one row to `events`, in the caller's transaction (the change and its record
@@ -28,7 +28,7 @@ def record_event(conn: sqlite3.Connection, at: float, kind: EventKind,
          json.dumps(data or {}, ensure_ascii=False)))
 
 
-def add_label(conn: sqlite3.Connection, conversation_id: int, name: str, now: float,
+def add_label(conn: Conn, conversation_id: int, name: str, now: float,
               operator: str | None) -> bool:
     """Put a label on a dialog (creating the label if new); False if it was there."""
     name = " ".join("".join(ch for ch in name if ch.isprintable() or ch.isspace()).split())

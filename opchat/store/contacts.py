@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from typing import Any
 
 from opchat.model import (
@@ -30,6 +29,7 @@ from opchat.model import (
 from opchat.store.changes import record_event
 from opchat.store.part import Part
 from opchat.store.rows import CONVERSATION_SELECT, conversation_of
+from opchat.store.sql import Conn, Row
 
 NOTES_CHARS = 20_000
 CARD_CONVERSATIONS = 200  # a contact's dialogs the card lists, newest first
@@ -69,7 +69,7 @@ class ContactStore(Part):
     async def card(self, contact_id: int) -> ContactCard | None:
         """The contact with their identities, dialogs, labels, notes and merge suggestions."""
 
-        def run(conn: sqlite3.Connection) -> ContactCard | None:
+        def run(conn: Conn) -> ContactCard | None:
             row = conn.execute("SELECT * FROM contacts WHERE id = ?", (contact_id,)).fetchone()
             if row is None:
                 return None
@@ -85,7 +85,7 @@ class ContactStore(Part):
         return await self.db.read(run)
 
     async def merge_suggestions(self, contact_id: int) -> list[MergeSuggestion]:
-        def run(conn: sqlite3.Connection) -> list[MergeSuggestion]:
+        def run(conn: Conn) -> list[MergeSuggestion]:
             row = conn.execute("SELECT * FROM contacts WHERE id = ?", (contact_id,)).fetchone()
             return [] if row is None else _suggestions(conn, row)
 
@@ -105,7 +105,7 @@ class ContactStore(Part):
         with :class:`MergeChanged` if it would now move anything else.
         """
 
-        def run(conn: sqlite3.Connection) -> MergePlan:
+        def run(conn: Conn) -> MergePlan:
             plan = _plan(conn, kept_id, other_id)
             if expected is not None and _moves(plan) != _moves(expected):
                 raise MergeChanged("the contacts changed since you looked; look again")
@@ -139,7 +139,7 @@ class ContactStore(Part):
         """Replace what operators noted about a person; False if it was the same."""
         notes = notes[:NOTES_CHARS]
 
-        def run(conn: sqlite3.Connection) -> bool:
+        def run(conn: Conn) -> bool:
             row = conn.execute("SELECT notes FROM contacts WHERE id = ?", (contact_id,)).fetchone()
             if row is None:
                 raise UnknownContact(contact_id)
@@ -157,11 +157,11 @@ class ContactStore(Part):
 # The SQL behind the methods -------------------------------------------------------------
 
 
-def _contact(row: sqlite3.Row) -> Contact:
+def _contact(row: Row) -> Contact:
     return Contact(row["id"], row["name"], row["phone"], row["email"])
 
 
-def _notes(conn: sqlite3.Connection, contact_id: int) -> str:
+def _notes(conn: Conn, contact_id: int) -> str:
     row = conn.execute("SELECT notes FROM contacts WHERE id = ?", (contact_id,)).fetchone()
     return row["notes"] if row is not None else ""
 
@@ -182,7 +182,7 @@ def _profile(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _identities_of(conn: sqlite3.Connection, contact_id: int) -> list[ContactIdentity]:
+def _identities_of(conn: Conn, contact_id: int) -> list[ContactIdentity]:
     rows = conn.execute(
         "SELECT i.*, ch.name AS channel_name, ch.kind AS channel_kind FROM identities i "
         "JOIN channels ch ON ch.id = i.channel_id WHERE i.contact_id = ? ORDER BY i.id",
@@ -193,7 +193,7 @@ def _identities_of(conn: sqlite3.Connection, contact_id: int) -> list[ContactIde
         r["channel_name"], r["channel_kind"], _profile(r["profile"])) for r in rows]
 
 
-def _conversations_of(conn: sqlite3.Connection, contact_id: int,
+def _conversations_of(conn: Conn, contact_id: int,
                       limit: int) -> list[Conversation]:
     rows = conn.execute(
         f"{CONVERSATION_SELECT} WHERE c.contact_id = ? AND c.hidden = 0 "
@@ -201,13 +201,16 @@ def _conversations_of(conn: sqlite3.Connection, contact_id: int,
     return [conversation_of(r) for r in rows]
 
 
-def _register_keys(conn: sqlite3.Connection) -> None:
-    # Per connection, and cheap to repeat; SQLite has no function to normalise either.
-    conn.create_function("opchat_phone_key", 1, phone_key, deterministic=True)
-    conn.create_function("opchat_email_key", 1, email_key, deterministic=True)
+def _register_keys(conn: Conn) -> None:
+    # SQLite has no function to normalise either: ours, per connection (cheap to repeat).
+    # A database with functions of its own would define these in its schema instead.
+    register = getattr(conn, "create_function", None)
+    if register is not None:
+        register("opchat_phone_key", 1, phone_key, deterministic=True)
+        register("opchat_email_key", 1, email_key, deterministic=True)
 
 
-def _suggestions(conn: sqlite3.Connection, row: sqlite3.Row) -> list[MergeSuggestion]:
+def _suggestions(conn: Conn, row: Row) -> list[MergeSuggestion]:
     phone, email = phone_key(row["phone"]), email_key(row["email"])
     if phone is None and email is None:
         return []
@@ -225,7 +228,7 @@ def _suggestions(conn: sqlite3.Connection, row: sqlite3.Row) -> list[MergeSugges
             for r in found]
 
 
-def _plan(conn: sqlite3.Connection, kept_id: int, other_id: int) -> MergePlan:
+def _plan(conn: Conn, kept_id: int, other_id: int) -> MergePlan:
     if kept_id == other_id:
         raise MergeRefused("a contact cannot be merged into itself")
     rows = {r["id"]: r for r in conn.execute(

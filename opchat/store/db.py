@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from opchat.store.schema import SCHEMA_VERSION, migrate
+from opchat.store.sql import Conn, Row
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -174,7 +175,7 @@ class Database:
 
     async def write(
         self,
-        fn: Callable[Concatenate[sqlite3.Connection, P], T],
+        fn: Callable[Concatenate[Conn, P], T],
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
@@ -205,7 +206,7 @@ class Database:
 
     async def read(
         self,
-        fn: Callable[Concatenate[sqlite3.Connection, P], T],
+        fn: Callable[Concatenate[Conn, P], T],
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
@@ -237,5 +238,5 @@ class Database:
         return await self._loop.run_in_executor(self._reader_pool, version, conn)
 
 
-def row_value(row: sqlite3.Row | None, default: Any = None) -> Any:
+def row_value(row: Row | None, default: Any = None) -> Any:
     return default if row is None else row[0]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from opchat.model import Event
 from opchat.store.db import row_value
 from opchat.store.part import Part
+from opchat.store.sql import Conn
 
 
 class EventLog(Part):
@@ -16,7 +16,7 @@ class EventLog(Part):
 
 
     async def last_event_id(self) -> int:
-        def run(conn: sqlite3.Connection) -> int:
+        def run(conn: Conn) -> int:
             return row_value(conn.execute("SELECT max(id) FROM events").fetchone()) or 0
 
         return await self.db.read(run)
@@ -24,7 +24,7 @@ class EventLog(Part):
     async def event_id_before(self, at: float) -> int:
         """The id of the last event older than `at` (0 if none): where a replay starts."""
 
-        def run(conn: sqlite3.Connection) -> int:
+        def run(conn: Conn) -> int:
             # Newest first on the primary key: only the recent events are looked at.
             return row_value(conn.execute("SELECT id FROM events WHERE at < ? "
                                           "ORDER BY id DESC LIMIT 1", (at,)).fetchone()) or 0
@@ -33,7 +33,7 @@ class EventLog(Part):
 
     async def events_after(self, after_id: int, limit: int = 1000,
                            conversation_id: int | None = None) -> list[Event]:
-        def run(conn: sqlite3.Connection) -> list[Event]:
+        def run(conn: Conn) -> list[Event]:
             if conversation_id is None:
                 rows = conn.execute("SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?",
                                     (after_id, limit))

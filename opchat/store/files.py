@@ -10,12 +10,12 @@ open it.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from opchat.model import Attachment, EventKind, Operator
 from opchat.store.changes import record_event
 from opchat.store.part import Part
+from opchat.store.sql import Conn
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class AttachmentStore(Part):
     """`Store.attachments`."""
 
     async def get(self, attachment_id: int) -> StoredAttachment | None:
-        def run(conn: sqlite3.Connection) -> StoredAttachment | None:
+        def run(conn: Conn) -> StoredAttachment | None:
             row = conn.execute(
                 "SELECT a.*, m.conversation_id, ch.name AS channel FROM attachments a "
                 "JOIN messages m ON m.id = a.message_id JOIN channels ch ON ch.id = m.channel_id "
@@ -50,7 +50,7 @@ class AttachmentStore(Part):
         if found is None:
             raise LookupError(f"no attachment {attachment_id}")
 
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Conn) -> None:
             record_event(conn, self.clock(), EventKind.ATTACHMENT_REQUESTED, found.conversation_id,
                          found.message_id, by.login if by else None,
                          {"attachment": attachment_id})
@@ -65,7 +65,7 @@ class AttachmentStore(Part):
         if found is None:
             return
 
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Conn) -> None:
             if local_path is not None:
                 conn.execute("UPDATE attachments SET local_path = ? WHERE id = ?",
                              (local_path, attachment_id))
@@ -82,7 +82,7 @@ class AttachmentStore(Part):
         """A transport saved a file by itself (fetched eagerly): note where, for every
         attachment of that channel with that handle; returns how many."""
 
-        def run(conn: sqlite3.Connection) -> int:
+        def run(conn: Conn) -> int:
             return conn.execute(
                 "UPDATE attachments SET local_path = ? WHERE ref = ? AND ref != '' "
                 "AND local_path IS NULL "

@@ -10,12 +10,12 @@ event.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from opchat.model import Event, EventKind, HiddenItem, Operator
 from opchat.store.changes import UnknownConversation, record_event
 from opchat.store.part import Part
+from opchat.store.sql import Conn
 
 PREVIEW_CHARS = 200
 
@@ -44,7 +44,7 @@ class HistoryStore(Part):
         return await self.db.write(self._set_conversation_hidden, conversation_id, False,
                                    operator)
 
-    def _set_message_hidden(self, conn: sqlite3.Connection, message_id: int, hidden: bool,
+    def _set_message_hidden(self, conn: Conn, message_id: int, hidden: bool,
                             operator: Operator | None) -> bool:
         row = conn.execute("SELECT id, conversation_id, direction, hidden, edit_of_id "
                            "FROM messages WHERE id = ?", (message_id,)).fetchone()
@@ -68,7 +68,7 @@ class HistoryStore(Part):
                      operator.login if operator else None, data)
         return True
 
-    def _set_conversation_hidden(self, conn: sqlite3.Connection, conversation_id: int,
+    def _set_conversation_hidden(self, conn: Conn, conversation_id: int,
                                  hidden: bool, operator: Operator | None) -> bool:
         row = conn.execute("SELECT hidden FROM conversations WHERE id = ?",
                            (conversation_id,)).fetchone()
@@ -86,7 +86,7 @@ class HistoryStore(Part):
     async def hidden_items(self) -> list[HiddenItem]:
         """Every hidden dialog and message, with who hid it and when, newest first."""
 
-        def run(conn: sqlite3.Connection) -> list[HiddenItem]:
+        def run(conn: Conn) -> list[HiddenItem]:
             items: list[HiddenItem] = []
             for r in conn.execute(
                     "SELECT c.id, co.name AS contact, ch.name AS channel, "
@@ -118,7 +118,7 @@ class HistoryStore(Part):
         merges), also to contacts that were merged into it.
         """
 
-        def run(conn: sqlite3.Connection) -> list[Event]:
+        def run(conn: Conn) -> list[Event]:
             clauses, params = ["e.id > ?"], [after_id]
             if since is not None:
                 clauses.append("e.at >= ?")
@@ -139,7 +139,7 @@ class HistoryStore(Part):
         return await self.db.read(run)
 
 
-def _contact_family(conn: sqlite3.Connection, conversation_id: int) -> list[int]:
+def _contact_family(conn: Conn, conversation_id: int) -> list[int]:
     """The dialog's contact and every contact merged into it (directly or not)."""
     rows = conn.execute(
         "WITH RECURSIVE family(id) AS ("
@@ -149,14 +149,14 @@ def _contact_family(conn: sqlite3.Connection, conversation_id: int) -> list[int]
     return [r[0] for r in rows] or [0]
 
 
-def _who_when(conn: sqlite3.Connection, event_id: int | None) -> tuple[float | None, str | None]:
+def _who_when(conn: Conn, event_id: int | None) -> tuple[float | None, str | None]:
     if event_id is None:
         return None, None
     row = conn.execute("SELECT at, operator FROM events WHERE id = ?", (event_id,)).fetchone()
     return (row["at"], row["operator"]) if row is not None else (None, None)
 
 
-def _refresh_preview(conn: sqlite3.Connection, conversation_id: int) -> None:
+def _refresh_preview(conn: Conn, conversation_id: int) -> None:
     """The list's preview shows the newest message that is not hidden."""
     newest = conn.execute(
         "SELECT m.body, m.direction, m.author, (SELECT group_concat('[' || a.kind || ']', ' ') "

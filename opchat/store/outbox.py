@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ from opchat.store.changes import record_event as _event
 from opchat.store.db import row_value
 from opchat.store.part import Part
 from opchat.store.rows import buttons_of
+from opchat.store.sql import Conn
 from opchat.store.workflow import clear_failure, reply_failed
 
 # One at a time per dialog, so a customer gets replies in the order they were written.
@@ -41,7 +41,7 @@ class OutboxStore(Part):
         one is marked failed with that explanation; the operator decides.
         """
 
-        def run(conn: sqlite3.Connection) -> int:
+        def run(conn: Conn) -> int:
             now = self.clock()
             rows = conn.execute(
                 "SELECT outbox.message_id, messages.conversation_id FROM outbox "
@@ -62,7 +62,7 @@ class OutboxStore(Part):
         """
         marks = ",".join("?" * len(channels))
 
-        def run(conn: sqlite3.Connection) -> float | None:
+        def run(conn: Conn) -> float | None:
             return row_value(conn.execute(
                 "SELECT min(o.next_attempt_at) FROM outbox o "
                 "JOIN messages m ON m.id = o.message_id JOIN channels ch ON ch.id = o.channel_id "
@@ -76,7 +76,7 @@ class OutboxStore(Part):
         if not channels:
             return []
 
-        def run(conn: sqlite3.Connection) -> list[OutboxItem]:
+        def run(conn: Conn) -> list[OutboxItem]:
             now = self.clock()
             marks = ",".join("?" * len(channels))
             rows = conn.execute(
@@ -110,7 +110,7 @@ class OutboxStore(Part):
 
     async def mark_sent(self, message_id: int, external_id: str | None,
                         state: MessageState = MessageState.SENT) -> None:
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Conn) -> None:
             now = self.clock()
             row = conn.execute("SELECT conversation_id, channel_id FROM messages WHERE id = ?",
                                (message_id,)).fetchone()
@@ -140,7 +140,7 @@ class OutboxStore(Part):
                          progress: str | None = None) -> None:
         """Try again later; ``progress`` (see ``Retry``) replaces what was kept, if given."""
 
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Conn) -> None:
             now = self.clock()
             conn.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ?, "
                          "last_error = ?, updated_at = ?, progress = coalesce(?, progress) "
@@ -157,7 +157,7 @@ class OutboxStore(Part):
     async def mark_failed(self, message_id: int, reason: str, label: str | None = None) -> None:
         """Give up on a message; ``label`` its dialog too (e.g. the customer blocked us)."""
 
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Conn) -> None:
             now = self.clock()
             conv = row_value(conn.execute("SELECT conversation_id FROM messages WHERE id = ?",
                                           (message_id,)).fetchone())
@@ -168,14 +168,14 @@ class OutboxStore(Part):
         await self.db.write(run)
 
     async def outbox_error(self, message_id: int) -> str | None:
-        def run(conn: sqlite3.Connection) -> str | None:
+        def run(conn: Conn) -> str | None:
             return row_value(conn.execute("SELECT last_error FROM outbox WHERE message_id = ?",
                                           (message_id,)).fetchone())
 
         return await self.db.read(run)
 
 
-def fail_message(conn: sqlite3.Connection, message_id: int, conversation_id: int | None,
+def fail_message(conn: Conn, message_id: int, conversation_id: int | None,
                  reason: str, now: float) -> None:
     """The message failed for good: its row, its outbox row, its event, and its dialog
     waiting again (see `workflow.reply_failed`)."""

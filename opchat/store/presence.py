@@ -8,11 +8,10 @@ commit through ``PRAGMA data_version`` exactly as it notices new events.
 
 from __future__ import annotations
 
-import sqlite3
-
 from opchat.model import Presence, PresenceKind
 from opchat.store.db import row_value
 from opchat.store.part import Part
+from opchat.store.sql import Conn, Row
 
 SWEEP_AFTER = 3600.0  # seconds an expired row is kept before it is deleted
 TEXT_CHARS = 2000  # of a customer's shared draft
@@ -36,7 +35,7 @@ class PresenceStore(Part):
         operator views one dialog), so any other dialog's row for it ends now.
         """
 
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Conn) -> None:
             now = self.clock()
             seq = _next_seq(conn)
             if exclusive:
@@ -58,7 +57,7 @@ class PresenceStore(Part):
     ) -> None:
         """End ``who``'s state ``kind`` now (about one dialog, or about every dialog)."""
 
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Conn) -> None:
             where, params = "kind = ? AND who = ?", [kind.value, who]
             if conversation_id is not None:
                 where += " AND conversation_id = ?"
@@ -85,7 +84,7 @@ class PresenceStore(Part):
         return conversation_id
 
     async def conversation_of_chat(self, channel: str, chat_id: str) -> int | None:
-        def run(conn: sqlite3.Connection) -> int | None:
+        def run(conn: Conn) -> int | None:
             return row_value(conn.execute(
                 "SELECT c.id FROM conversations c JOIN channels ch ON ch.id = c.channel_id "
                 "WHERE ch.name = ? AND c.chat_id = ?", (channel, chat_id)).fetchone())
@@ -93,14 +92,14 @@ class PresenceStore(Part):
         return await self.db.read(run)
 
     async def after(self, seq: int, limit: int = 1000) -> list[Presence]:
-        def run(conn: sqlite3.Connection) -> list[Presence]:
+        def run(conn: Conn) -> list[Presence]:
             return [_presence(r) for r in conn.execute(
                 "SELECT * FROM presence WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))]
 
         return await self.db.read(run)
 
     async def last_seq(self) -> int:
-        def run(conn: sqlite3.Connection) -> int:
+        def run(conn: Conn) -> int:
             return conn.execute("SELECT coalesce(max(seq), 0) FROM presence").fetchone()[0]
 
         return await self.db.read(run)
@@ -109,7 +108,7 @@ class PresenceStore(Part):
         """Every state that has not expired (of one kind, or all)."""
         now = self.clock()
 
-        def run(conn: sqlite3.Connection) -> list[Presence]:
+        def run(conn: Conn) -> list[Presence]:
             where, params = "expires_at > ?", [now]
             if kind is not None:
                 where += " AND kind = ?"
@@ -120,11 +119,11 @@ class PresenceStore(Part):
         return await self.db.read(run)
 
 
-def _next_seq(conn: sqlite3.Connection) -> int:
+def _next_seq(conn: Conn) -> int:
     return conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM presence").fetchone()[0]
 
 
-def _expire(conn: sqlite3.Connection, now: float, seq: int, where: str,
+def _expire(conn: Conn, now: float, seq: int, where: str,
             params: tuple[object, ...]) -> int:
     """Expire the live rows matching ``where``, each with its own seq; returns the next seq."""
     rows = conn.execute(f"SELECT rowid FROM presence WHERE {where} AND expires_at > ?",
@@ -136,6 +135,6 @@ def _expire(conn: sqlite3.Connection, now: float, seq: int, where: str,
     return seq
 
 
-def _presence(r: sqlite3.Row) -> Presence:
+def _presence(r: Row) -> Presence:
     return Presence(PresenceKind(r["kind"]), r["who"], r["conversation_id"], r["text"],
                     r["at"], r["expires_at"], r["seq"])

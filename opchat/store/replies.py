@@ -16,7 +16,6 @@ same answer twice.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ from opchat.store.changes import UnknownConversation, record_event
 from opchat.store.db import row_value
 from opchat.store.part import Part
 from opchat.store.rows import PREVIEW_CHARS, message_of
+from opchat.store.sql import Conn, Row
 
 AUTO_AUTHOR = "opchat"
 AUTO_HISTORY = 200  # earlier automatic answers of a dialog the rules look at
@@ -66,7 +66,7 @@ class QuickReplyStore(Part):
     async def all(self, visible_to: int | None = None) -> list[SavedReply]:
         """Replies, most used first: the shared ones and `visible_to`'s own (None: all)."""
 
-        def run(conn: sqlite3.Connection) -> list[SavedReply]:
+        def run(conn: Conn) -> list[SavedReply]:
             # The operator's own most used first, then the team's: their top replies are
             # on the number keys, and a newcomer starts from what the team uses.
             where, params = "", (visible_to,)
@@ -90,7 +90,7 @@ class QuickReplyStore(Part):
         ``folder``, ``owner`` (a login, created if unknown) and ``attachment``.
         """
 
-        def run(conn: sqlite3.Connection) -> int:
+        def run(conn: Conn) -> int:
             now = self.clock()
             for item in replies:
                 if isinstance(item, tuple):
@@ -127,7 +127,7 @@ class QuickReplyStore(Part):
         `ShortcutTaken` says so instead.
         """
 
-        def run(conn: sqlite3.Connection) -> SavedReply:
+        def run(conn: Conn) -> SavedReply:
             now = self.clock()
             holder = row_value(conn.execute("SELECT id FROM quick_replies WHERE shortcut = ?",
                                             (reply.shortcut,)).fetchone())
@@ -160,7 +160,7 @@ class QuickReplyStore(Part):
         return await self.db.write(run)
 
     async def delete(self, reply_id: int, operator: str | None = None) -> bool:
-        def run(conn: sqlite3.Connection) -> bool:
+        def run(conn: Conn) -> bool:
             row = conn.execute("SELECT shortcut, title, body FROM quick_replies WHERE id = ?",
                                (reply_id,)).fetchone()
             if row is None:
@@ -175,7 +175,7 @@ class QuickReplyStore(Part):
         return await self.db.write(run)
 
     async def used(self, reply_id: int, operator_id: int | None = None) -> None:
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Conn) -> None:
             conn.execute("UPDATE quick_replies SET uses = uses + 1 WHERE id = ?", (reply_id,))
             if operator_id is not None:
                 conn.execute(
@@ -189,7 +189,7 @@ class QuickReplyStore(Part):
     async def reply_context(self, conversation_id: int) -> dict[str, Any]:
         """What a reply's `{contact.…}` variables can say about the dialog's customer."""
 
-        def run(conn: sqlite3.Connection) -> dict[str, Any]:
+        def run(conn: Conn) -> dict[str, Any]:
             row = conn.execute(
                 "SELECT co.phone, co.email, i.username, i.profile FROM conversations c "
                 "JOIN contacts co ON co.id = c.contact_id "
@@ -216,7 +216,7 @@ class QuickReplyStore(Part):
     async def auto_trigger(self, message_id: int) -> AutoTrigger | None:
         """A customer's message with what the automatic answers decide from (None: not one)."""
 
-        def run(conn: sqlite3.Connection) -> AutoTrigger | None:
+        def run(conn: Conn) -> AutoTrigger | None:
             m = conn.execute(
                 "SELECT m.id, m.conversation_id, m.body, m.created_at, m.edit_of_id, "
                 "json_extract(m.meta, '$.callback') AS callback, "
@@ -260,7 +260,7 @@ class QuickReplyStore(Part):
         still waits: neither `waiting_since` nor `first_response_s` changes.
         """
 
-        def run(conn: sqlite3.Connection) -> Message | None:
+        def run(conn: Conn) -> Message | None:
             now = self.clock()
             conv = conn.execute("SELECT channel_id, ch.name AS channel FROM conversations c "
                                 "JOIN channels ch ON ch.id = c.channel_id WHERE c.id = ?",
@@ -295,7 +295,7 @@ class QuickReplyStore(Part):
         return await self.db.write(run)
 
 
-def _reply(r: sqlite3.Row) -> SavedReply:
+def _reply(r: Row) -> SavedReply:
     try:
         variants = json.loads(r["variants"])
     except ValueError:
@@ -309,7 +309,7 @@ def _variants_json(reply: Any) -> str:
     return json.dumps(getattr(reply, "variants", None) or {}, ensure_ascii=False)
 
 
-def _auto_sent(r: sqlite3.Row) -> AutoSent:
+def _auto_sent(r: Row) -> AutoSent:
     try:
         meta = json.loads(r["meta"] or "{}")
     except ValueError:
@@ -320,7 +320,7 @@ def _auto_sent(r: sqlite3.Row) -> AutoSent:
                     trigger if isinstance(trigger, int) else None, r["created_at"])
 
 
-def _operator_id(conn: sqlite3.Connection, login: str | None, now: float) -> int | None:
+def _operator_id(conn: Conn, login: str | None, now: float) -> int | None:
     if not login:
         return None
     conn.execute("INSERT INTO operators (login, name, created_at) VALUES (?, ?, ?) "
@@ -329,7 +329,7 @@ def _operator_id(conn: sqlite3.Connection, login: str | None, now: float) -> int
                                   (login,)).fetchone())
 
 
-def _event(conn: sqlite3.Connection, at: float, kind: EventKind, data: dict[str, Any],
+def _event(conn: Conn, at: float, kind: EventKind, data: dict[str, Any],
            operator: str | None = None, conversation_id: int | None = None,
            message_id: int | None = None) -> None:
     record_event(conn, at, kind, conversation_id, message_id, operator, data)

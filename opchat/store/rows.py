@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from opchat.model import (
@@ -16,6 +15,7 @@ from opchat.model import (
     MessageState,
     Status,
 )
+from opchat.store.sql import Conn, Row
 
 PREVIEW_CHARS = 200  # of the last message, kept on its conversation for the list
 
@@ -31,12 +31,12 @@ CONVERSATION_SELECT = (
 )
 
 
-def channel_of(row: sqlite3.Row) -> Channel:
+def channel_of(row: Row) -> Channel:
     return Channel(row["id"], row["name"], row["kind"], Health(row["health"]),
                    row["health_detail"], meta_of(row["capabilities"] or "null") or None)
 
 
-def conversation_of(r: sqlite3.Row) -> Conversation:
+def conversation_of(r: Row) -> Conversation:
     return Conversation(
         id=r["id"], channel_id=r["channel_id"], channel_name=r["channel_name"],
         channel_kind=r["channel_kind"], contact_id=r["contact_id"],
@@ -49,7 +49,7 @@ def conversation_of(r: sqlite3.Row) -> Conversation:
         labels=tuple(sorted(r["labels"].split(LABEL_SEP))) if r["labels"] else ())
 
 
-def message_of(r: sqlite3.Row, attachments: tuple[Attachment, ...] = ()) -> Message:
+def message_of(r: Row, attachments: tuple[Attachment, ...] = ()) -> Message:
     return Message(
         id=r["id"], conversation_id=r["conversation_id"], direction=Direction(r["direction"]),
         author=r["author"], body=r["body"], created_at=r["created_at"],
@@ -75,7 +75,7 @@ def meta_of(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def with_attachments(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Message]:
+def with_attachments(conn: Conn, rows: list[Row]) -> list[Message]:
     if not rows:
         return []
     ids = [r["id"] for r in rows]

@@ -24,7 +24,6 @@ gets its markers dropped rather than trusted, so a highlight cannot be forged.
 from __future__ import annotations
 
 import re
-import sqlite3
 
 from opchat.model import (
     MATCH_END,
@@ -37,6 +36,7 @@ from opchat.model import (
 )
 from opchat.store.part import Part
 from opchat.store.rows import with_attachments
+from opchat.store.sql import Conn
 
 CONTACT_HITS = 20  # contacts shown for one query
 LABEL_HITS = 20  # labelled conversations shown for one query
@@ -94,7 +94,7 @@ class SearchStore(Part):
         conversations (up to 20 each) by their most recent activity.
         """
 
-        def run(conn: sqlite3.Connection) -> SearchResults:
+        def run(conn: Conn) -> SearchResults:
             return SearchResults(
                 contacts=tuple(_contact_hits(conn, contact_query(query), CONTACT_HITS)),
                 labels=tuple(_label_hits(conn, _WORD.findall(query.casefold()), LABEL_HITS)),
@@ -112,7 +112,7 @@ class SearchStore(Part):
         the newer ones page by page as the operator scrolls down.
         """
 
-        def run(conn: sqlite3.Connection) -> list[Message]:
+        def run(conn: Conn) -> list[Message]:
             rows = conn.execute(
                 "SELECT * FROM messages WHERE conversation_id = ? AND id > ? AND hidden = 0 "
                 "ORDER BY id LIMIT ?", (conversation_id, after_id, limit)).fetchall()
@@ -124,7 +124,7 @@ class SearchStore(Part):
 # The SQL behind the methods -------------------------------------------------------------
 
 
-def _message_hits(conn: sqlite3.Connection, match: str, limit: int) -> list[SearchHit]:
+def _message_hits(conn: Conn, match: str, limit: int) -> list[SearchHit]:
     if not match:
         return []
     rows = conn.execute(
@@ -142,7 +142,7 @@ def _message_hits(conn: sqlite3.Connection, match: str, limit: int) -> list[Sear
                       r["created_at"], _trusted(r["snippet"], r["forged"])) for r in rows]
 
 
-def _contact_hits(conn: sqlite3.Connection, match: str, limit: int) -> list[ContactHit]:
+def _contact_hits(conn: Conn, match: str, limit: int) -> list[ContactHit]:
     if not match:
         return []
     rows = conn.execute(
@@ -171,7 +171,7 @@ def _contact_hits(conn: sqlite3.Connection, match: str, limit: int) -> list[Cont
     return hits
 
 
-def _label_hits(conn: sqlite3.Connection, words: list[str], limit: int) -> list[LabelHit]:
+def _label_hits(conn: Conn, words: list[str], limit: int) -> list[LabelHit]:
     if not words:
         return []
     # Labels are few (a team's vocabulary), and SQLite's LIKE folds only ASCII case.

@@ -11,7 +11,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ from opchat.store.rows import (
     with_attachments,
 )
 from opchat.store.search import SearchStore
+from opchat.store.sql import Conn
 from opchat.store.workflow import WorkflowStore, clear_failure
 
 log = logging.getLogger("opchat.store")
@@ -97,7 +98,7 @@ class Store:
     # Channels ---------------------------------------------------------------------------
 
     async def ensure_channel(self, name: str, kind: str) -> Channel:
-        def run(conn: sqlite3.Connection) -> Channel:
+        def run(conn: Conn) -> Channel:
             _channel_id(conn, name, kind, self.clock())
             row = conn.execute("SELECT * FROM channels WHERE name = ?", (name,)).fetchone()
             return channel_of(row)
@@ -105,7 +106,7 @@ class Store:
         return await self.db.write(run)
 
     async def channels(self) -> list[Channel]:
-        def run(conn: sqlite3.Connection) -> list[Channel]:
+        def run(conn: Conn) -> list[Channel]:
             return [channel_of(r) for r in conn.execute("SELECT * FROM channels ORDER BY name")]
 
         return await self.db.read(run)
@@ -114,14 +115,14 @@ class Store:
         """What the channel's transport says it can carry (files, edits...), so that
         processes which never import transports (the UI) know it too."""
 
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Conn) -> None:
             conn.execute("UPDATE channels SET capabilities = ? WHERE name = ?",
                          (json.dumps(capabilities, sort_keys=True), name))
 
         await self.db.write(run)
 
     async def set_health(self, name: str, health: Health, detail: str = "") -> None:
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Conn) -> None:
             row = conn.execute(
                 "SELECT id, health, health_detail FROM channels WHERE name = ?", (name,)
             ).fetchone()
@@ -137,7 +138,7 @@ class Store:
         await self.db.write(run)
 
     async def channel_cursor(self, name: str) -> str | None:
-        def run(conn: sqlite3.Connection) -> str | None:
+        def run(conn: Conn) -> str | None:
             return row_value(conn.execute(
                 "SELECT value FROM channel_state JOIN channels ON channels.id = channel_id "
                 "WHERE channels.name = ? AND key = 'cursor'", (name,)).fetchone())
@@ -200,7 +201,7 @@ class Store:
 
     def _ingest_rows(
         self,
-        conn: sqlite3.Connection,
+        conn: Conn,
         messages: list[InboundMessage],
         cursor: tuple[str, str] | None,
     ) -> list[Ingested]:
@@ -219,7 +220,7 @@ class Store:
         """A receipt from the platform: move the message forward (never backwards)."""
         order = [MessageState.SENT, MessageState.DELIVERED, MessageState.READ]
 
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Conn) -> None:
             row = conn.execute(
                 "SELECT messages.id, conversation_id, state FROM messages "
                 "JOIN channels ON channels.id = messages.channel_id "
@@ -237,7 +238,7 @@ class Store:
     # Operators and what they do ----------------------------------------------------------
 
     async def ensure_operator(self, login: str, name: str | None = None) -> Operator:
-        def run(conn: sqlite3.Connection) -> Operator:
+        def run(conn: Conn) -> Operator:
             now = self.clock()
             conn.execute(
                 "INSERT INTO operators (login, name, created_at, last_seen) VALUES (?, ?, ?, ?) "
@@ -261,7 +262,7 @@ class Store:
         """An operator's reply (queued in the outbox in the same transaction) or note;
         ``attachments``: files to send with it (``local_path`` set)."""
 
-        def run(conn: sqlite3.Connection) -> Message:
+        def run(conn: Conn) -> Message:
             now = self.clock()
             conv = conn.execute(
                 "SELECT c.id, channel_id, c.created_at, waiting_since, first_response_s, "
@@ -311,7 +312,7 @@ class Store:
     async def retry_message(self, message_id: int, operator: Operator | None) -> bool:
         """Put a failed outbound message back in the outbox."""
 
-        def run(conn: sqlite3.Connection) -> bool:
+        def run(conn: Conn) -> bool:
             now = self.clock()
             row = conn.execute("SELECT conversation_id, state, ch.name AS channel "
                                "FROM messages JOIN channels ch ON ch.id = channel_id "
@@ -331,7 +332,7 @@ class Store:
         return await self.db.write(run)
 
     async def mark_read(self, conversation_id: int, operator: Operator | None) -> None:
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Conn) -> None:
             changed = conn.execute(
                 "UPDATE conversations SET unread = 0 WHERE id = ? AND unread > 0",
                 (conversation_id,)).rowcount
@@ -344,7 +345,7 @@ class Store:
     async def set_status(
         self, conversation_id: int, status: Status, operator: Operator | None
     ) -> None:
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Conn) -> None:
             old = row_value(conn.execute("SELECT status FROM conversations WHERE id = ?",
                                          (conversation_id,)).fetchone())
             if old is None:
@@ -372,7 +373,7 @@ class Store:
     async def count_conversations(self, flt: ConversationFilter = ConversationFilter()) -> int:
         where, params = _where(flt)
 
-        def run(conn: sqlite3.Connection) -> int:
+        def run(conn: Conn) -> int:
             return conn.execute(f"SELECT count(*) FROM conversations c {where}",
                                 params).fetchone()[0]
 
@@ -385,7 +386,7 @@ class Store:
         order = ("c.waiting_since IS NULL, c.waiting_since, c.id" if flt.order == "waiting"
                  else "c.last_message_at DESC, c.id DESC")
 
-        def run(conn: sqlite3.Connection) -> list[Conversation]:
+        def run(conn: Conn) -> list[Conversation]:
             # Skip `offset` rows on the index alone, then join only the page: a deep
             # OFFSET over the full join would build every skipped row first.
             page = conn.execute(
@@ -402,7 +403,7 @@ class Store:
         return await self.db.read(run)
 
     async def conversation(self, conversation_id: int) -> Conversation | None:
-        def run(conn: sqlite3.Connection) -> Conversation | None:
+        def run(conn: Conn) -> Conversation | None:
             row = conn.execute(f"{CONVERSATION_SELECT} WHERE c.id = ?",
                                (conversation_id,)).fetchone()
             return None if row is None else conversation_of(row)
@@ -428,7 +429,7 @@ class Store:
                      [conv.last_message_at, conv.last_message_at, conv.id])
         joiner = " AND " if where else " WHERE "
 
-        def run(conn: sqlite3.Connection) -> int:
+        def run(conn: Conn) -> int:
             return conn.execute(
                 f"SELECT count(*) FROM conversations c {where}{joiner}{ahead[0]}",
                 (*params, *ahead[1])).fetchone()[0]
@@ -440,7 +441,7 @@ class Store:
     ) -> list[Message]:
         """Up to ``limit`` messages older than ``before_id`` (newest if None), oldest first."""
 
-        def run(conn: sqlite3.Connection) -> list[Message]:
+        def run(conn: Conn) -> list[Message]:
             rows = conn.execute(
                 "SELECT * FROM messages WHERE conversation_id = ? AND id < ? AND hidden = 0 "
                 "ORDER BY id DESC LIMIT ?",
@@ -452,7 +453,7 @@ class Store:
         return await self.db.read(run)
 
     async def messages_after(self, conversation_id: int, after_id: int) -> list[Message]:
-        def run(conn: sqlite3.Connection) -> list[Message]:
+        def run(conn: Conn) -> list[Message]:
             rows = conn.execute(
                 "SELECT * FROM messages WHERE conversation_id = ? AND id > ? AND hidden = 0 "
                 "ORDER BY id LIMIT 1000", (conversation_id, after_id)).fetchall()
@@ -471,7 +472,7 @@ class Store:
         web chat widget).
         """
 
-        def run(conn: sqlite3.Connection) -> list[Message]:
+        def run(conn: Conn) -> list[Message]:
             rows = conn.execute(
                 "SELECT messages.* FROM messages "
                 "JOIN conversations ON conversations.id = messages.conversation_id "
@@ -488,7 +489,7 @@ class Store:
     async def conversation_address(self, conversation_id: int) -> tuple[str, str] | None:
         """(channel name, chat id) of a dialog: where its replies go."""
 
-        def run(conn: sqlite3.Connection) -> tuple[str, str] | None:
+        def run(conn: Conn) -> tuple[str, str] | None:
             row = conn.execute("SELECT ch.name, c.chat_id FROM conversations c "
                                "JOIN channels ch ON ch.id = c.channel_id WHERE c.id = ?",
                                (conversation_id,)).fetchone()
@@ -497,7 +498,7 @@ class Store:
         return await self.db.read(run)
 
     async def message(self, message_id: int) -> Message | None:
-        def run(conn: sqlite3.Connection) -> Message | None:
+        def run(conn: Conn) -> Message | None:
             rows = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchall()
             found = with_attachments(conn, rows)
             return found[0] if found else None
@@ -505,38 +506,12 @@ class Store:
         return await self.db.read(run)
 
     async def waiting_count(self) -> int:
-        def run(conn: sqlite3.Connection) -> int:
+        def run(conn: Conn) -> int:
             return conn.execute("SELECT count(*) FROM conversations "
                                 "WHERE waiting_since IS NOT NULL AND hidden = 0").fetchone()[0]
 
         return await self.db.read(run)
 
-    # Export -----------------------------------------------------------------------------
-
-    def iter_export(self, page: int = 2000) -> Iterator[dict[str, Any]]:
-        """Every conversation and its messages as plain dicts, read synchronously.
-
-        Export runs from the CLI without an event loop, on its own read-only
-        connection, so it can stream a store of any size in bounded memory.
-        """
-        conn = sqlite3.connect(f"file:{self.db.path}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        try:
-            last = 0
-            while True:
-                convs = conn.execute(f"{CONVERSATION_SELECT} WHERE c.id > ? ORDER BY c.id "
-                                     "LIMIT ?", (last, page)).fetchall()
-                if not convs:
-                    return
-                for row in convs:
-                    conv = conversation_of(row)
-                    yield {"type": "conversation", **_plain(conv)}
-                    for m in conn.execute("SELECT * FROM messages WHERE conversation_id = ? "
-                                          "ORDER BY id", (conv.id,)):
-                        yield {"type": "message", **_plain(message_of(m))}
-                    last = conv.id
-        finally:
-            conn.close()
 
 
 # The SQL behind the methods -------------------------------------------------------------
@@ -567,7 +542,7 @@ def _where(flt: ConversationFilter) -> tuple[str, list[Any]]:
     return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
-def _channel_id(conn: sqlite3.Connection, name: str, kind: str | None, now: float) -> int:
+def _channel_id(conn: Conn, name: str, kind: str | None, now: float) -> int:
     row = conn.execute("SELECT id FROM channels WHERE name = ?", (name,)).fetchone()
     if row is not None:
         return row[0]
@@ -575,7 +550,7 @@ def _channel_id(conn: sqlite3.Connection, name: str, kind: str | None, now: floa
                         (name, kind or name, now)).lastrowid
 
 
-def _ingest_or_skip(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Ingested:
+def _ingest_or_skip(conn: Conn, m: InboundMessage, now: float) -> Ingested:
     """Store one message inside a savepoint; a poisoned one is rolled back alone."""
     conn.execute("SAVEPOINT ingest_one")
     try:
@@ -591,7 +566,7 @@ def _ingest_or_skip(conn: sqlite3.Connection, m: InboundMessage, now: float) -> 
     return result
 
 
-def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Ingested:
+def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
     channel_id = _channel_id(conn, m.channel, None, now)
     seen = conn.execute("SELECT id, conversation_id FROM messages "
                         "WHERE channel_id = ? AND external_id = ?",
@@ -690,7 +665,7 @@ def _ingest_one(conn: sqlite3.Connection, m: InboundMessage, now: float) -> Inge
     return Ingested(message_id, conversation_id, duplicate=False)
 
 
-def _add_attachments(conn: sqlite3.Connection, message_id: int,
+def _add_attachments(conn: Conn, message_id: int,
                      attachments: Sequence[Attachment]) -> None:
     for a in attachments:
         conn.execute("INSERT INTO attachments (message_id, kind, filename, mime, size, ref, "
@@ -698,19 +673,9 @@ def _add_attachments(conn: sqlite3.Connection, message_id: int,
                      (message_id, a.kind, a.filename, a.mime, a.size, a.ref, a.local_path))
 
 
-def _message_id(conn: sqlite3.Connection, channel_id: int, external_id: str | None) -> int | None:
+def _message_id(conn: Conn, channel_id: int, external_id: str | None) -> int | None:
     if external_id is None:
         return None
     return row_value(conn.execute(
         "SELECT id FROM messages WHERE channel_id = ? AND external_id = ?",
         (channel_id, external_id)).fetchone())
-
-
-def _plain(obj: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in obj.__slots__:
-        value = getattr(obj, name)
-        if isinstance(value, tuple):
-            value = [_plain(v) for v in value]
-        out[name] = value
-    return out

@@ -9,12 +9,11 @@ history, so they are stored without events.
 
 from __future__ import annotations
 
-import sqlite3
-
 from opchat.model import EventKind, Label, Operator, Status
 from opchat.store.changes import UnknownConversation, add_label, record_event
 from opchat.store.db import row_value
 from opchat.store.part import Part
+from opchat.store.sql import Conn
 
 DRAFT_CHARS = 100_000
 
@@ -31,7 +30,7 @@ class WorkflowStore(Part):
     ) -> bool:
         """Give a dialog to the operator ``login`` (None: to nobody); False if nothing changed."""
 
-        def run(conn: sqlite3.Connection) -> bool:
+        def run(conn: Conn) -> bool:
             return _assign(conn, self.clock(), conversation_id, login, by, reason)
 
         return await self.db.write(run)
@@ -43,7 +42,7 @@ class WorkflowStore(Part):
         that is under ``cap``; returns who got it. Decided and done in one transaction,
         so two hubs (or a hub and an operator) cannot both assign it."""
 
-        def run(conn: sqlite3.Connection) -> str | None:
+        def run(conn: Conn) -> str | None:
             assigned = row_value(conn.execute(
                 "SELECT assignee_id FROM conversations WHERE id = ? AND hidden = 0",
                 (conversation_id,)).fetchone(), -1)
@@ -70,7 +69,7 @@ class WorkflowStore(Part):
         return await self.db.read(_open_load)
 
     async def operators(self) -> list[Operator]:
-        def run(conn: sqlite3.Connection) -> list[Operator]:
+        def run(conn: Conn) -> list[Operator]:
             return [Operator(r["id"], r["login"], r["name"])
                     for r in conn.execute("SELECT * FROM operators ORDER BY login")]
 
@@ -79,7 +78,7 @@ class WorkflowStore(Part):
     async def snooze(self, conversation_id: int, until: float, by: Operator | None) -> None:
         """Put a dialog away until ``until``; the customer writing wakes it earlier."""
 
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Conn) -> None:
             old = row_value(conn.execute("SELECT status FROM conversations WHERE id = ?",
                                          (conversation_id,)).fetchone())
             if old is None:
@@ -100,7 +99,7 @@ class WorkflowStore(Part):
         dialog stops waiting on it. ``message_id``: only if that is the failure that
         stands. False if there was none to dismiss."""
 
-        def run(conn: sqlite3.Connection) -> bool:
+        def run(conn: Conn) -> bool:
             standing = row_value(conn.execute(
                 "SELECT failed_message_id FROM conversations WHERE id = ?",
                 (conversation_id,)).fetchone())
@@ -114,7 +113,7 @@ class WorkflowStore(Part):
     async def failed_count(self) -> int:
         """Dialogs whose last reply failed (each also counts as waiting)."""
 
-        def run(conn: sqlite3.Connection) -> int:
+        def run(conn: Conn) -> int:
             return conn.execute("SELECT count(*) FROM conversations "
                                 "WHERE failed_message_id IS NOT NULL AND hidden = 0"
                                 ).fetchone()[0]
@@ -127,7 +126,7 @@ class WorkflowStore(Part):
         if due is None or due > self.clock():
             return []  # a read, not a write lock every few seconds
 
-        def run(conn: sqlite3.Connection) -> list[int]:
+        def run(conn: Conn) -> list[int]:
             now = self.clock()
             due = [r[0] for r in conn.execute(
                 "SELECT id FROM conversations WHERE status = 'snoozed' "
@@ -142,7 +141,7 @@ class WorkflowStore(Part):
         return await self.db.write(run)
 
     async def next_snooze_end(self) -> float | None:
-        def run(conn: sqlite3.Connection) -> float | None:
+        def run(conn: Conn) -> float | None:
             return row_value(conn.execute(
                 "SELECT min(snoozed_until) FROM conversations WHERE status = 'snoozed'"
             ).fetchone())
@@ -154,14 +153,14 @@ class WorkflowStore(Part):
     async def label(self, conversation_id: int, name: str, by: Operator | None) -> bool:
         """Put a label on a dialog (a new name creates the label); False if it was there."""
 
-        def run(conn: sqlite3.Connection) -> bool:
+        def run(conn: Conn) -> bool:
             return add_label(conn, conversation_id, name, self.clock(),
                              by.login if by else None)
 
         return await self.db.write(run)
 
     async def unlabel(self, conversation_id: int, name: str, by: Operator | None) -> bool:
-        def run(conn: sqlite3.Connection) -> bool:
+        def run(conn: Conn) -> bool:
             row = conn.execute("SELECT id, name FROM labels WHERE name = ?", (name,)).fetchone()
             if row is None:
                 return False
@@ -178,7 +177,7 @@ class WorkflowStore(Part):
     async def labels(self) -> list[Label]:
         """Every label, the most used first."""
 
-        def run(conn: sqlite3.Connection) -> list[Label]:
+        def run(conn: Conn) -> list[Label]:
             return [Label(r["id"], r["name"], r["color"]) for r in conn.execute(
                 "SELECT l.*, (SELECT count(*) FROM conversation_labels cl "
                 "WHERE cl.label_id = l.id) AS uses FROM labels l ORDER BY uses DESC, l.name")]
@@ -190,7 +189,7 @@ class WorkflowStore(Part):
     async def save_draft(self, operator: Operator, conversation_id: int, body: str) -> None:
         """Keep what ``operator`` has typed in a dialog (an empty body forgets it)."""
 
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Conn) -> None:
             if not body.strip():
                 conn.execute("DELETE FROM drafts WHERE operator_id = ? AND conversation_id = ?",
                              (operator.id, conversation_id))
@@ -204,7 +203,7 @@ class WorkflowStore(Part):
         await self.db.write(run)
 
     async def draft(self, operator: Operator, conversation_id: int) -> str:
-        def run(conn: sqlite3.Connection) -> str:
+        def run(conn: Conn) -> str:
             return row_value(conn.execute(
                 "SELECT body FROM drafts WHERE operator_id = ? AND conversation_id = ?",
                 (operator.id, conversation_id)).fetchone(), "")
@@ -212,7 +211,7 @@ class WorkflowStore(Part):
         return await self.db.read(run)
 
 
-def _assign(conn: sqlite3.Connection, now: float, conversation_id: int, login: str | None,
+def _assign(conn: Conn, now: float, conversation_id: int, login: str | None,
             by: Operator | None, reason: str) -> bool:
     row = conn.execute("SELECT c.assignee_id, op.login FROM conversations c "
                        "LEFT JOIN operators op ON op.id = c.assignee_id WHERE c.id = ?",
@@ -237,7 +236,7 @@ def _assign(conn: sqlite3.Connection, now: float, conversation_id: int, login: s
     return True
 
 
-def _open_load(conn: sqlite3.Connection) -> dict[str, int]:
+def _open_load(conn: Conn) -> dict[str, int]:
     return {r[0]: r[1] for r in conn.execute(
         "SELECT op.login, count(*) FROM conversations c JOIN operators op "
         "ON op.id = c.assignee_id WHERE c.status IN ('open', 'pending') AND c.hidden = 0 "
@@ -253,7 +252,7 @@ def _open_load(conn: sqlite3.Connection) -> dict[str, int]:
 # is store state in `conversations.failed_message_id`, so every process sees the same.
 
 
-def reply_failed(conn: sqlite3.Connection, now: float, message_id: int) -> None:
+def reply_failed(conn: Conn, now: float, message_id: int) -> None:
     """Message ``message_id`` was just marked failed: if it was an operator's reply, its
     dialog waits again (and comes back if it was resolved or snoozed)."""
     row = conn.execute(
@@ -288,7 +287,7 @@ def reply_failed(conn: sqlite3.Connection, now: float, message_id: int) -> None:
                            "reason": "reply failed"})
 
 
-def clear_failure(conn: sqlite3.Connection, now: float, conversation_id: int, reason: str,
+def clear_failure(conn: Conn, now: float, conversation_id: int, reason: str,
                   operator: str | None, delivered_id: int | None = None) -> bool:
     """The failure that keeps the dialog waiting no longer stands: ``reason`` is
     "delivered" (message ``delivered_id``, a later reply, went out), "dismissed",
@@ -306,7 +305,7 @@ def clear_failure(conn: sqlite3.Connection, now: float, conversation_id: int, re
     return True
 
 
-def _first_customer_message(conn: sqlite3.Connection, conversation_id: int,
+def _first_customer_message(conn: Conn, conversation_id: int,
                             after_id: int) -> float | None:
     return row_value(conn.execute(
         "SELECT min(created_at) FROM messages WHERE conversation_id = ? AND direction = 'in' "

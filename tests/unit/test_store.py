@@ -290,18 +290,6 @@ async def test_changes_follow_own_commits_at_once(inbox: Inbox) -> None:
     await feed.aclose()
 
 
-async def test_export_streams_every_record(inbox: Inbox) -> None:
-    await inbox.store.ingest(inbound(1, chat="a", body="one"))
-    await inbox.store.ingest(inbound(2, chat="b", body="two"))
-    got = await inbox.store.ingest(inbound(3, chat="b", body="three"))
-    await inbox.send(got.conversation_id, "reply")
-    records = list(inbox.store.iter_export(page=1))
-    kinds = [r["type"] for r in records]
-    assert kinds == ["conversation", "message", "conversation", "message", "message", "message"]
-    assert [r["body"] for r in records if r["type"] == "message"] == [
-        "one", "two", "three", "reply"]
-
-
 async def test_waiting_ends_on_resolve_and_restarts_on_the_next_message(inbox: Inbox) -> None:
     clock = inbox.test_clock  # type: ignore[attr-defined]
     got = await inbox.store.ingest(inbound(1))
