@@ -195,3 +195,26 @@ def test_channel_list_hides_what_the_kind_declares_secret(tmp_path: Path,
     assert code == 0
     assert "api_key=***" in out.getvalue() and "k-123456" not in out.getvalue()
     assert "motto=hi" in out.getvalue()
+
+
+def test_a_plugins_options_are_flags_of_channel_add(tmp_path: Path, echo_plugin: None,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import tomllib
+
+    from opchat.cli import main
+
+    config = tmp_path / "config.toml"
+    common = ["--config", str(config), "--data-dir", str(tmp_path / "data")]
+    with pytest.raises(SystemExit):
+        main(["channel", "add", "echo", "--help"])
+    shown = capsys.readouterr().out
+    assert "options of echo channels:" in shown
+    assert "--every NUMBER" in shown and "--api-key-env VARIABLE" in shown
+    assert "--motto TEXT" in shown and "what it says" in shown
+
+    assert main(["channel", "add", "echo", "--every", "2.5", "--motto", "hi", *common]) == 0
+    assert tomllib.loads(config.read_text())["channels"]["echo"] == {
+        "kind": "echo", "every": 2.5, "motto": "hi"}
+    capsys.readouterr()
+    assert main(["channel", "add", "echo", "--name", "loud", "--motto", "HI", *common]) == 2
+    assert capsys.readouterr().err == "opchat: --motto must not shout\n"
