@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from opchat.cli.common import EXIT_OK, EXIT_USAGE, CliError, settings_from, with_default_channel
 from opchat.config import ChannelSettings, ConfigError
 from opchat.i18n import _
-from opchat.transports import DEFAULT_LISTEN, Option
+from opchat.transports import DEFAULT_LISTEN, Option, OptionSet
 
 if TYPE_CHECKING:
     from opchat.cli.common import Commands
@@ -136,15 +136,22 @@ def _flag_value(option: Option, text: str) -> object:
     return text
 
 
-def cmd_channel_add(args: argparse.Namespace) -> int:
-    from opchat.config import check_channel, save_channel
-    from opchat.transports import COMMON_OPTIONS, available_kinds, channel_options
+def _installed(kind: str) -> OptionSet | None:
+    """What ``kind`` declares (None: nothing); CliError when no such kind is installed."""
+    from opchat.transports import available_kinds, channel_options
 
     known = available_kinds()
-    if args.kind not in known:
+    if kind not in known:
         raise CliError(_("unknown channel kind {kind} (installed: {kinds})",
-                         kind=repr(args.kind), kinds=", ".join(known)), EXIT_USAGE)
-    declared = channel_options(args.kind)
+                         kind=repr(kind), kinds=", ".join(known)), EXIT_USAGE)
+    return channel_options(kind)
+
+
+def cmd_channel_add(args: argparse.Namespace) -> int:
+    from opchat.config import check_channel, save_channel
+    from opchat.transports import COMMON_OPTIONS
+
+    declared = _installed(args.kind)
     every = [*(declared.options if declared else ()), *COMMON_OPTIONS.options]
     set_options = _set_options(args.settings or ())
     options: dict[str, object] = {}
@@ -206,13 +213,7 @@ def _set_options(given: Sequence[str]) -> dict[str, object]:
 
 def cmd_channel_options(args: argparse.Namespace) -> int:
     """What a kind's `[channels.NAME]` table may hold, from its own declaration."""
-    from opchat.transports import available_kinds, channel_options
-
-    known = available_kinds()
-    if args.kind not in known:
-        raise CliError(_("unknown channel kind {kind} (installed: {kinds})",
-                         kind=repr(args.kind), kinds=", ".join(known)), EXIT_USAGE)
-    declared = channel_options(args.kind)
+    declared = _installed(args.kind)
     if declared is None:
         print(_("{kind} declares no options: see its own documentation", kind=args.kind))
         return EXIT_OK
