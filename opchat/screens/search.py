@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -140,9 +140,9 @@ class SearchScreen(ReportsWorkerErrors, ModalScreen[SearchTarget | None]):
             self._show(query, None)
             return
         self._status(_("Searching…"))
-        self.run_worker(self._search(query), group="search", exclusive=True,
-                        exit_on_error=False)
+        self._search(query)
 
+    @work(group="search", exclusive=True, exit_on_error=False)
     async def _search(self, query: str) -> None:
         results = await self.inbox.search_all(query, MESSAGE_HITS)
         if query != self.input.value:

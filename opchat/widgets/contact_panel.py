@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on
+from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message
@@ -173,8 +173,7 @@ class ContactPanel(ReportsWorkerErrors, OptionList):
     def reload(self) -> None:
         if self.inbox is None:
             return
-        self.run_worker(self._load(self.conversation_id), group="contact-load", exclusive=True,
-                        exit_on_error=False)
+        self._load(self.conversation_id)
 
     def apply_events(self, events: Iterable[Event]) -> None:
         """Fetch the card again if a change may show in it."""
@@ -186,6 +185,7 @@ class ContactPanel(ReportsWorkerErrors, OptionList):
         if any(e.kind.startswith("contact.") or e.conversation_id in mine for e in events):
             self.reload()
 
+    @work(group="contact-load", exclusive=True, exit_on_error=False)
     async def _load(self, conversation_id: int | None) -> None:
         assert self.inbox is not None
         card = None
@@ -337,9 +337,9 @@ class ContactPanel(ReportsWorkerErrors, OptionList):
             self.notify(_("Choose a suggested contact first (under “Same person?”)."),
                         markup=False, timeout=3)
             return
-        self.run_worker(self._ask_merge(self.card.contact.id, other), group="contact-merge",
-                        exclusive=True, exit_on_error=False)
+        self._ask_merge(self.card.contact.id, other)
 
+    @work(group="contact-merge", exclusive=True, exit_on_error=False)
     async def _ask_merge(self, kept_id: int, other_id: int) -> None:
         assert self.inbox is not None
         try:
@@ -352,8 +352,9 @@ class ContactPanel(ReportsWorkerErrors, OptionList):
 
     def merge(self, plan: MergePlan) -> None:
         """Merge as ``plan`` says (the operator has confirmed it)."""
-        self.run_worker(self._merge(plan), group="contact-merge", exit_on_error=False)
+        self._merge(plan)
 
+    @work(group="contact-merge", exit_on_error=False)
     async def _merge(self, plan: MergePlan) -> None:
         assert self.inbox is not None
         try:
@@ -373,9 +374,9 @@ class ContactPanel(ReportsWorkerErrors, OptionList):
 
     def save_notes(self, contact_id: int, text: str) -> None:
         """Store the notes the operator wrote about ``contact_id``."""
-        self.run_worker(self._save_notes(contact_id, text), group="contact-notes",
-                        exit_on_error=False)
+        self._save_notes(contact_id, text)
 
+    @work(group="contact-notes", exit_on_error=False)
     async def _save_notes(self, contact_id: int, text: str) -> None:
         assert self.inbox is not None
         await self.inbox.set_contact_notes(contact_id, text)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import work
 from textual.content import Content
 from textual.widget import Widget
 
@@ -73,9 +74,9 @@ class StatusBar(ReportsWorkerErrors, Widget):
     def reload(self) -> None:
         """Fetch the channels' health and the waiting count again."""
         if self.inbox is not None:
-            self.run_worker(self._reload(), group="status-reload", exclusive=True,
-                            exit_on_error=False)
+            self._reload()
 
+    @work(group="status-reload", exclusive=True, exit_on_error=False)
     async def _reload(self) -> None:
         assert self.inbox is not None
         self.channels = await self.inbox.channels()

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.app import SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -215,9 +215,9 @@ class ThreadView(InboxScrollView, can_focus=True):
         self._referenced.clear()
         self._fetching = True
         self._relayout()
-        self.run_worker(self._load(conversation.id), group="thread-load", exclusive=True,
-                        exit_on_error=False)
+        self._load(conversation.id)
 
+    @work(group="thread-load", exclusive=True, exit_on_error=False)
     async def _load(self, conversation_id: int, select_newest: bool = False) -> None:
         assert self.inbox is not None
         messages = await self.inbox.messages(conversation_id, limit=PAGE)
@@ -242,9 +242,9 @@ class ThreadView(InboxScrollView, can_focus=True):
         """New messages were stored in the open conversation: append them."""
         if (self.conversation is not None and self.inbox is not None and not self._fetching
                 and not self.has_newer):  # else they come with the pages below
-            self.run_worker(self._fetch_new(self.conversation.id), group="thread-new",
-                            exit_on_error=False)
+            self._fetch_new(self.conversation.id)
 
+    @work(group="thread-new", exit_on_error=False)
     async def _fetch_new(self, conversation_id: int) -> None:
         assert self.inbox is not None
         last = self.messages[-1].id if self.messages else 0
@@ -275,9 +275,9 @@ class ThreadView(InboxScrollView, can_focus=True):
         if self._fetching:
             self._stale.add(message_id)
         elif self.inbox is not None and any(m.id == message_id for m in self.messages):
-            self.run_worker(self._update(message_id), group="thread-update",
-                            exit_on_error=False)
+            self._update(message_id)
 
+    @work(group="thread-update", exit_on_error=False)
     async def _update(self, message_id: int) -> None:
         assert self.inbox is not None
         message = await self.inbox.message(message_id)
@@ -298,9 +298,9 @@ class ThreadView(InboxScrollView, can_focus=True):
         if (self.has_older and not self._loading_older and self.messages
                 and self.conversation is not None and self.scroll_y <= OLDER_MARGIN):
             self._loading_older = True
-            self.run_worker(self._load_older(self.conversation.id, self.messages[0].id),
-                            group="thread-older", exit_on_error=False)
+            self._load_older(self.conversation.id, self.messages[0].id)
 
+    @work(group="thread-older", exit_on_error=False)
     async def _load_older(self, conversation_id: int, before_id: int) -> None:
         assert self.inbox is not None
         try:
@@ -349,9 +349,9 @@ class ThreadView(InboxScrollView, can_focus=True):
         self.selected_id = message_id
         self._fetching = True
         self._relayout()
-        self.run_worker(self._load_around(self.conversation.id, message_id),
-                        group="thread-load", exclusive=True, exit_on_error=False)
+        self._load_around(self.conversation.id, message_id)
 
+    @work(group="thread-load", exclusive=True, exit_on_error=False)
     async def _load_around(self, conversation_id: int, message_id: int) -> None:
         assert self.inbox is not None
         half = PAGE // 2
@@ -392,10 +392,10 @@ class ThreadView(InboxScrollView, can_focus=True):
         if (self.has_newer and not self._loading_newer and self.messages
                 and self.conversation is not None):
             self._loading_newer = True
-            self.run_worker(self._load_newer(self.conversation.id, self.messages[-1].id,
-                                             select_next), group="thread-newer",
-                            exit_on_error=False)
+            self._load_newer(self.conversation.id, self.messages[-1].id,
+                                             select_next)
 
+    @work(group="thread-newer", exit_on_error=False)
     async def _load_newer(self, conversation_id: int, after_id: int, select_next: bool) -> None:
         assert self.inbox is not None
         try:
@@ -421,8 +421,7 @@ class ThreadView(InboxScrollView, can_focus=True):
         self.selected_id = None
         self._fetching = True
         self._relayout()
-        self.run_worker(self._load(self.conversation.id, select_newest=select),
-                        group="thread-load", exclusive=True, exit_on_error=False)
+        self._load(self.conversation.id, select_newest=select)
 
     # Selection and actions --------------------------------------------------------------
 
@@ -751,9 +750,9 @@ class ThreadView(InboxScrollView, can_focus=True):
                   if ref is not None and ref not in loaded and ref not in self._referenced}
         if wanted:
             self._referencing = True
-            self.run_worker(self._load_referenced(self.conversation.id, sorted(wanted)),
-                            group="thread-referenced", exit_on_error=False)
+            self._load_referenced(self.conversation.id, sorted(wanted))
 
+    @work(group="thread-referenced", exit_on_error=False)
     async def _load_referenced(self, conversation_id: int, ids: list[int]) -> None:
         assert self.inbox is not None
         try:
