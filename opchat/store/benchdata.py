@@ -17,13 +17,14 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
 
 from opchat.store.db import Database
 from opchat.store.search import fts_query
+from opchat.store.sql import Conn
 from opchat.store.store import DB_FILENAME
 
 SQLITE_VERSION = sqlite3.sqlite_version
@@ -188,3 +189,23 @@ def raw_insert_rate(rows: Sequence[tuple[str, str, str, str, str, float]]) -> fl
             return len(rows) / (time.perf_counter() - t0)
         finally:
             plain.close()
+
+
+def transaction_rate(path: Path, count: int, transaction: Callable[[Conn, int], object]) -> float:
+    """Transactions per second when ``transaction(conn, k)`` (k = 0…count-1) runs on a
+    writer connection of its own, in this thread, one ``BEGIN IMMEDIATE``…``COMMIT``
+    each: what one ingest costs in SQL alone, without the hop to the writer's thread
+    and back to the event loop."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        t0 = time.perf_counter()
+        for k in range(count):
+            conn.execute("BEGIN IMMEDIATE")
+            transaction(conn, k)
+            conn.execute("COMMIT")
+        return count / (time.perf_counter() - t0)
+    finally:
+        conn.close()
