@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.content import Content
+from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widget import Widget
 
 from opchat.i18n import _, ngettext
@@ -56,16 +58,18 @@ class StatusBar(ReportsWorkerErrors, Widget):
         "status-bar--separator",
     }
 
+    # What the line shows; setting any of them redraws it.
+    channels: reactive[list[Channel]] = reactive(list)
+    waiting: reactive[int | None] = reactive(None)
+    failed: reactive[int] = reactive(0)  # dialogs waiting because their last reply failed
+    role: reactive[str | None] = reactive(None)  # "hub" or "follower"
+    error: reactive[str | None] = reactive(None)  # a failure's summary, for a while
+
     def __init__(self, *, demo: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self.inbox: Inbox | None = None
         self.demo = demo
-        self.channels: list[Channel] = []
-        self.waiting: int | None = None
-        self.failed = 0  # dialogs waiting because their last reply failed
-        self.role: str | None = None
-        self.error: str | None = None
-        self._error_timer = None
+        self._error_timer: Timer | None = None
 
     def attach(self, inbox: Inbox) -> None:
         self.inbox = inbox
@@ -82,11 +86,9 @@ class StatusBar(ReportsWorkerErrors, Widget):
         self.channels = await self.inbox.channels()
         self.waiting = await self.inbox.waiting_count()
         self.failed = await self.inbox.failed_count()
-        self.refresh()
 
     def set_role(self, role: str) -> None:
         self.role = role
-        self.refresh()
 
     def show_error(self, summary: str) -> None:
         """Show a one-line summary of a failure for a while."""
@@ -94,12 +96,10 @@ class StatusBar(ReportsWorkerErrors, Widget):
         if self._error_timer is not None:
             self._error_timer.stop()
         self._error_timer = self.set_timer(ERROR_SHOWN_FOR, self._clear_error)
-        self.refresh()
 
     def _clear_error(self) -> None:
         self.error = None
         self._error_timer = None
-        self.refresh()
 
     def render(self) -> Content:
         """The most detailed line that fits; what the operator needs most comes first

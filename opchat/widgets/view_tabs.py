@@ -10,6 +10,7 @@ import zlib
 from typing import ClassVar
 
 from rich.text import Text
+from textual.reactive import reactive
 from textual.widget import Widget
 
 from opchat.i18n import _
@@ -61,11 +62,10 @@ class ViewTabs(Widget):
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.view = "all"
-        self.counts: dict[str, int] = {}
-        self.label: str | None = None
+    # What the tabs show; setting any of them redraws them.
+    view: reactive[str] = reactive("all")
+    counts: reactive[dict[str, int]] = reactive(dict)  # view -> dialogs in it
+    label: reactive[str | None] = reactive(None)  # the label the list is filtered by
 
     def show(self, view: str, counts: dict[str, int] | None = None,
              label: str | None = None) -> None:
@@ -73,7 +73,6 @@ class ViewTabs(Widget):
         if counts is not None:
             self.counts = counts
             self.label = label
-        self.refresh()
 
     def render(self) -> Text:
         # Names shorten before any count goes; the Waiting count is the last to go.
