@@ -96,6 +96,14 @@ class Inbox:
     async def count(self, flt: ConversationFilter = ConversationFilter()) -> int:
         return await self.store.count_conversations(flt)
 
+    async def counts(
+        self, filters: Sequence[ConversationFilter], position_of: int | None = None,
+        listed: ConversationFilter = ConversationFilter(),
+    ) -> tuple[list[int], int | None]:
+        """How many dialogs each filter lets through and, with ``position_of``, where that
+        dialog stands in the ``listed`` list (None: no such dialog): one read."""
+        return await self.store.count_many(filters, position_of, listed)
+
     async def conversation(self, conversation_id: int) -> Conversation | None:
         return await self.store.conversation(conversation_id)
 

@@ -36,6 +36,7 @@ from opchat.screens.pick import Choice, Picked, PickScreen
 from opchat.viewer import open_in_viewer, readable_file
 from opchat.when import in_an_hour, next_week, parse_moment, tomorrow_morning
 from opchat.widgets import clock_label
+from opchat.widgets.conversation_list import Counted
 from opchat.widgets.thread_view import ThreadView
 from opchat.widgets.view_tabs import VIEWS, view_filter
 
@@ -97,23 +98,41 @@ class WorkflowActions(InboxScreenPart):
         screen.conversation_list.set_filter(flt)
         self._reload_counts()
 
-    def _reload_counts(self) -> None:
+    def _reload_counts(self, rows: bool = False) -> None:
+        """Count the views and what the status bar shows; with ``rows``, the list's rows
+        are fetched again after the same read, which also gave the list its count and
+        the cursor's place: a batch of changes costs one counts read and one reload."""
         screen = self._host
-        if screen.inbox is not None:
-            screen.run_worker(self._count_views(), group="view-counts", exclusive=True,
-                              exit_on_error=False)
+        if screen.inbox is None:
+            return
+        if rows:
+            screen._list_stale = True  # kept if a later call replaces this worker
+        screen.run_worker(self._count_views(), group="view-counts", exclusive=True,
+                          exit_on_error=False)
 
     async def _count_views(self) -> None:
         screen = self._host
         assert screen.inbox is not None
         login = screen.inbox.operator.login
-        counts = {}
-        for view in VIEWS:
-            flt = view_filter(view, login)
-            if screen.label_filter is not None:
-                flt = replace(flt, label=screen.label_filter)
-            counts[view] = await screen.inbox.count(flt)
-        screen.view_tabs.show(screen.view, counts, screen.label_filter)
+        views = [view_filter(view, login) for view in VIEWS]
+        if screen.label_filter is not None:
+            views = [replace(flt, label=screen.label_filter) for flt in views]
+        listed = screen.conversation_list.filter
+        wanted = [*views, listed, ConversationFilter(waiting_only=True),
+                  ConversationFilter(failed_only=True)]
+        # The same count twice is counted once (the order of a list changes no count).
+        unique = list(dict.fromkeys(replace(flt, order="recent") for flt in wanted))
+        rows = screen._list_stale
+        cursor_id = screen.conversation_list.cursor_id if rows else None
+        found, position = await screen.inbox.counts(unique, cursor_id, listed)
+        counts = [found[unique.index(replace(flt, order="recent"))] for flt in wanted]
+        views_counts = dict(zip(VIEWS, counts[:len(VIEWS)], strict=True))
+        screen.view_tabs.show(screen.view, views_counts, screen.label_filter)
+        screen.status_bar.show_counts(counts[-2], counts[-1])
+        if rows and screen._list_stale:
+            screen._list_stale = False
+            screen.conversation_list.reload(
+                Counted(listed, counts[len(VIEWS)], cursor_id, position))
 
     def action_cycle_view(self) -> None:
         screen = self._host

@@ -76,11 +76,27 @@ class StatusBar(ReportsWorkerErrors, Widget):
             self.run_worker(self._reload(), group="status-reload", exclusive=True,
                             exit_on_error=False)
 
+    def reload_channels(self) -> None:
+        """Fetch the channels' health again (the counts come with the list's)."""
+        if self.inbox is not None:
+            self.run_worker(self._reload_channels(), group="status-channels", exclusive=True,
+                            exit_on_error=False)
+
     async def _reload(self) -> None:
         assert self.inbox is not None
         self.channels = await self.inbox.channels()
         self.waiting = await self.inbox.waiting_count()
         self.failed = await self.inbox.failed_count()
+        self.refresh()
+
+    async def _reload_channels(self) -> None:
+        assert self.inbox is not None
+        self.channels = await self.inbox.channels()
+        self.refresh()
+
+    def show_counts(self, waiting: int, failed: int) -> None:
+        """How many dialogs wait, and how many of them on a failed reply."""
+        self.waiting, self.failed = waiting, failed
         self.refresh()
 
     def set_role(self, role: str) -> None:
