@@ -53,7 +53,6 @@ class InboxHost(Protocol):
     _typing_sent: float
     _red_alerted: set[tuple[int, float]]
     _red_looked: bool
-    _list_stale: bool  # changes came in: the list's rows are fetched after the next count
 
     # Its widgets ------------------------------------------------------------------------
     @property

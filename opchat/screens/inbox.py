@@ -127,7 +127,6 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         self.alerter: Alerter | None = None
         self._red_alerted: set[tuple[int, float]] = set()
         self._red_looked = False
-        self._list_stale = False
         self._files_wanted: set[int] = set()  # attachments this operator asked the hub for
         self.outgoing_files: dict[int, list[Path]] = {}  # per dialog, for its next reply
         self._draft_timer: Timer | None = None
@@ -506,12 +505,13 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             listed.discard(EventKind.CONVERSATION_READ)
             for conversation_id in read:
                 self.conversation_list.mark_read(conversation_id)
+        channels = bool(kinds & CHANNEL_EVENTS)
         if listed:
-            self._reload_counts(rows=True)  # with the status bar's counts
+            self._reload_counts(rows=True, channels=channels)  # and the status bar's counts
+        elif channels:
+            self.status_bar.reload_channels()
         if new_dialogs or new_messages:
             self.run_worker(self._alert_for(new_dialogs, new_messages), exit_on_error=False)
-        if kinds & CHANNEL_EVENTS:
-            self.status_bar.reload_channels()
         if new_in_opened:
             self.thread.fetch_new()
             # The operator is looking at it: it is read.

@@ -98,17 +98,34 @@ class WorkflowActions(InboxScreenPart):
         screen.conversation_list.set_filter(flt)
         self._reload_counts()
 
-    def _reload_counts(self, rows: bool = False) -> None:
-        """Count the views and what the status bar shows; with ``rows``, the list's rows
-        are fetched again after the same read, which also gave the list its count and
-        the cursor's place: a batch of changes costs one counts read and one reload."""
+    def _reload_counts(self, rows: bool = False, channels: bool = False) -> None:
+        """Count the views and what the status bar shows, in one read; with ``rows``, the
+        list is refreshed first (its count and the cursor's place in one read, then the
+        rows), and these counts follow once its rows are in: a batch of changes costs
+        one list reload and one counts read, and the rows wait for no other count."""
         screen = self._host
         if screen.inbox is None:
             return
         if rows:
-            screen._list_stale = True  # kept if a later call replaces this worker
-        screen.run_worker(self._count_views(), group="view-counts", exclusive=True,
-                          exit_on_error=False)
+            screen.run_worker(self._refresh_list(channels), group="list-refresh",
+                              exclusive=True, exit_on_error=False)
+        else:
+            screen.run_worker(self._count_views(), group="view-counts", exclusive=True,
+                              exit_on_error=False)
+
+    async def _refresh_list(self, channels: bool) -> None:
+        screen = self._host
+        assert screen.inbox is not None
+        conversations = screen.conversation_list
+
+        def after() -> None:  # the rows are drawn first; what else changed follows
+            self._reload_counts()
+            if channels:
+                screen.status_bar.reload_channels()
+
+        listed, cursor_id = conversations.filter, conversations.cursor_id
+        (count,), position = await screen.inbox.counts([listed], cursor_id, listed)
+        conversations.reload(Counted(listed, count, cursor_id, position, after))
 
     async def _count_views(self) -> None:
         screen = self._host
@@ -117,22 +134,15 @@ class WorkflowActions(InboxScreenPart):
         views = [view_filter(view, login) for view in VIEWS]
         if screen.label_filter is not None:
             views = [replace(flt, label=screen.label_filter) for flt in views]
-        listed = screen.conversation_list.filter
-        wanted = [*views, listed, ConversationFilter(waiting_only=True),
+        wanted = [*views, ConversationFilter(waiting_only=True),
                   ConversationFilter(failed_only=True)]
         # The same count twice is counted once (the order of a list changes no count).
         unique = list(dict.fromkeys(replace(flt, order="recent") for flt in wanted))
-        rows = screen._list_stale
-        cursor_id = screen.conversation_list.cursor_id if rows else None
-        found, position = await screen.inbox.counts(unique, cursor_id, listed)
+        found, _ = await screen.inbox.counts(unique)
         counts = [found[unique.index(replace(flt, order="recent"))] for flt in wanted]
-        views_counts = dict(zip(VIEWS, counts[:len(VIEWS)], strict=True))
-        screen.view_tabs.show(screen.view, views_counts, screen.label_filter)
+        screen.view_tabs.show(screen.view, dict(zip(VIEWS, counts[:len(VIEWS)], strict=True)),
+                              screen.label_filter)
         screen.status_bar.show_counts(counts[-2], counts[-1])
-        if rows and screen._list_stale:
-            screen._list_stale = False
-            screen.conversation_list.reload(
-                Counted(listed, counts[len(VIEWS)], cursor_id, position))
 
     def action_cycle_view(self) -> None:
         screen = self._host

@@ -15,6 +15,7 @@ placeholder and its page is requested once.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
@@ -84,6 +85,8 @@ class Counted:
     count: int
     cursor_id: int | None  # the dialog whose place was asked for
     position: int | None  # its index in the list (None: no such dialog)
+    # Called once the rows are in (or at once if they never come): what reads next.
+    after: Callable[[], None] | None = None
 
 
 def wait_label(seconds: float) -> str:
@@ -200,6 +203,7 @@ class ConversationList(InboxScrollView, can_focus=True):
         assert inbox is not None
         flt = self.filter
         if counted is not None and counted.filter != flt:
+            _after(counted)
             counted = None  # counted for the view shown before
         since = self._fetch_started()
         try:
@@ -229,6 +233,9 @@ class ConversationList(InboxScrollView, can_focus=True):
                 if found is not None:
                     cursor, cursor_id = found, self.cursor_id
             pages = {page: self._read_since(since, rows) for page, rows in pages.items()}
+        except BaseException:
+            _after(counted)  # replaced by a newer reload, or failed
+            raise
         finally:
             self._fetch_ended()
         was_visible = self._row_visible(self.cursor)
@@ -249,6 +256,7 @@ class ConversationList(InboxScrollView, can_focus=True):
         if was_visible:
             self._show_row(cursor)
         self.refresh()
+        _after(counted)
 
     def _first_row_showing(self, index: int, count: int) -> int:
         """The first row on screen once row ``index`` is scrolled into view."""
@@ -589,6 +597,11 @@ def _fit(left: Text, right: Text, width: int) -> Text:
     line.no_wrap = True
     line.end = ""
     return line
+
+
+def _after(counted: Counted | None) -> None:
+    if counted is not None and counted.after is not None:
+        counted.after()
 
 
 def _row_at(pages: dict[int, list[Conversation]], index: int) -> Conversation | None:
