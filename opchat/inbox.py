@@ -66,7 +66,9 @@ class Inbox:
             store.presence.last_seq, lambda after: store.presence.after(after, FEED_PAGE),
             lambda row: row.seq, "presence", self._watch, page=FEED_PAGE)
         self._watcher: asyncio.Task[None] | None = None  # notices other processes' commits
-        store.db.on_commit(self._committed)
+        # This process's commits: presence is read for only when it changed.
+        store.db.on_commit(self._events.wake)
+        store.presence.on_change(self._presence.wake)
 
     @classmethod
     async def open(
@@ -315,7 +317,7 @@ class Inbox:
 
     # Following changes ------------------------------------------------------------------
 
-    def _committed(self) -> None:
+    def _committed(self) -> None:  # by another process: anything may have changed
         self._events.wake()
         self._presence.wake()
 

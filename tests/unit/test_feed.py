@@ -179,7 +179,7 @@ async def test_own_commits_are_read_once_and_other_processes_are_still_seen(
     """This process's commit wakes the feeds through its hook; the watcher of other
     processes' commits looks at the writer's data_version, which that commit leaves."""
     from opchat.inbox import Inbox
-    from opchat.model import EventKind, InboundMessage
+    from opchat.model import EventKind, InboundMessage, PresenceKind
 
     inbox = await Inbox.open(tmp_path, "anna")
     other = await Inbox.open(tmp_path, "boris")  # another process's connections
@@ -194,17 +194,30 @@ async def test_own_commits_are_read_once_and_other_processes_are_still_seen(
 
     db.data_version = counted  # type: ignore[method-assign]
     reads: list[str] = []
+    presence_reads: list[str] = []
     seen: list[str] = []
+    present: list[str] = []
 
     async def follow() -> None:
         async for events in inbox.changes():
             seen.extend(event.kind for event in events)
 
+    async def follow_presence() -> None:
+        async for rows in inbox.presence_changes():
+            present.extend(row.who for row in rows)
+
+    def traced(connection: str, sql: str) -> None:
+        if "FROM events WHERE" in sql:
+            reads.append(sql)
+        elif "FROM presence WHERE seq" in sql:
+            presence_reads.append(sql)
+
     task = asyncio.create_task(follow())
+    presence = asyncio.create_task(follow_presence())
     try:
-        while inbox._events.followers < 1 or looks < 2:
+        while inbox._events.followers < 1 or inbox._presence.followers < 1 or looks < 2:
             await asyncio.sleep(0.01)
-        db.trace(lambda conn, sql: reads.append(sql) if "FROM events WHERE" in sql else None)
+        db.trace(traced)
         await inbox.store.ingest(InboundMessage(
             channel="web", chat_id="c1", external_id="c1-1", sender_id="c1",
             sender_name="Vera", body="hi"))
@@ -212,6 +225,11 @@ async def test_own_commits_are_read_once_and_other_processes_are_still_seen(
         while EventKind.MESSAGE_NEW not in seen or looks < start + 3:
             await asyncio.sleep(0.01)
         assert len(reads) == 1  # three looks later, still the one read
+        assert not presence_reads  # a message changes no presence: nothing to read
+        await inbox.store.presence.set(PresenceKind.ONLINE, "anna")  # one presence commit
+        while "anna" not in present:
+            await asyncio.sleep(0.01)
+        assert len(presence_reads) == 1
         await other.store.ingest(InboundMessage(
             channel="web", chat_id="c2", external_id="c2-1", sender_id="c2",
             sender_name="Lev", body="hello"))
@@ -219,8 +237,9 @@ async def test_own_commits_are_read_once_and_other_processes_are_still_seen(
             await asyncio.sleep(0.01)
     finally:
         db.trace(None)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for follower in (task, presence):
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
         await other.close()
         await inbox.close()
