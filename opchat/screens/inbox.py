@@ -190,10 +190,10 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
     def attach(self, inbox: Inbox) -> None:
         """The inbox is open: load everything."""
         self.inbox = inbox
-        self.conversation_list.attach(inbox)
+        # The rows first; the views' and the status bar's counts once they are in.
+        self.conversation_list.attach(inbox, after=self._reload_counts)
         self.status_bar.attach(inbox)
         self.attach_replies()
-        self._reload_counts()
         self.start_presence()
 
     # Opening a conversation -------------------------------------------------------------

@@ -125,7 +125,7 @@ class WorkflowActions(InboxScreenPart):
 
         listed, cursor_id = conversations.filter, conversations.cursor_id
         (count,), position = await screen.inbox.counts([listed], cursor_id, listed)
-        conversations.reload(Counted(listed, count, cursor_id, position, after))
+        conversations.reload(Counted(listed, count, cursor_id, position), after)
 
     async def _count_views(self) -> None:
         screen = self._host

@@ -85,8 +85,6 @@ class Counted:
     count: int
     cursor_id: int | None  # the dialog whose place was asked for
     position: int | None  # its index in the list (None: no such dialog)
-    # Called once the rows are in (or at once if they never come): what reads next.
-    after: Callable[[], None] | None = None
 
 
 def wait_label(seconds: float) -> str:
@@ -180,30 +178,33 @@ class ConversationList(InboxScrollView, can_focus=True):
 
     # Data in ----------------------------------------------------------------------------
 
-    def attach(self, inbox: Inbox) -> None:
-        """Start showing what `inbox` holds."""
+    def attach(self, inbox: Inbox, after: Callable[[], None] | None = None) -> None:
+        """Start showing what `inbox` holds (``after``: as `reload`'s)."""
         self.inbox = inbox
-        self.reload()
+        self.reload(after=after)
 
-    def reload(self, counted: Counted | None = None) -> None:
+    def reload(self, counted: Counted | None = None,
+               after: Callable[[], None] | None = None) -> None:
         """Fetch the count and the rows on screen again (after a change event).
 
         The cursor stays on the same conversation, wherever it moved to. Rows
         stay on screen until their new version arrives, so a reload never
         flickers placeholders. ``counted``: the count and the cursor's place,
-        read already (with the views' counts); only the rows are fetched then.
+        read already; only the rows are fetched then. ``after`` is called once
+        the rows are in (or as soon as they will not come): reads that can wait
+        for the rows, so as not to delay their frame.
         """
         if self.inbox is None:
             return
-        self.run_worker(self._reload(counted), group="list-reload", exclusive=True,
+        self.run_worker(self._reload(counted, after), group="list-reload", exclusive=True,
                         exit_on_error=False)
 
-    async def _reload(self, counted: Counted | None = None) -> None:
+    async def _reload(self, counted: Counted | None = None,
+                      after: Callable[[], None] | None = None) -> None:
         inbox = self.inbox
         assert inbox is not None
         flt = self.filter
         if counted is not None and counted.filter != flt:
-            _after(counted)
             counted = None  # counted for the view shown before
         since = self._fetch_started()
         try:
@@ -234,7 +235,8 @@ class ConversationList(InboxScrollView, can_focus=True):
                     cursor, cursor_id = found, self.cursor_id
             pages = {page: self._read_since(since, rows) for page, rows in pages.items()}
         except BaseException:
-            _after(counted)  # replaced by a newer reload, or failed
+            if after is not None:
+                after()  # replaced by a newer reload, or failed
             raise
         finally:
             self._fetch_ended()
@@ -256,7 +258,8 @@ class ConversationList(InboxScrollView, can_focus=True):
         if was_visible:
             self._show_row(cursor)
         self.refresh()
-        _after(counted)
+        if after is not None:
+            after()
 
     def _first_row_showing(self, index: int, count: int) -> int:
         """The first row on screen once row ``index`` is scrolled into view."""
@@ -597,11 +600,6 @@ def _fit(left: Text, right: Text, width: int) -> Text:
     line.no_wrap = True
     line.end = ""
     return line
-
-
-def _after(counted: Counted | None) -> None:
-    if counted is not None and counted.after is not None:
-        counted.after()
 
 
 def _row_at(pages: dict[int, list[Conversation]], index: int) -> Conversation | None:

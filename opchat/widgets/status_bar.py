@@ -67,27 +67,15 @@ class StatusBar(ReportsWorkerErrors, Widget):
         self._error_timer = None
 
     def attach(self, inbox: Inbox) -> None:
+        """Start showing `inbox`'s channels; the counts come through `show_counts`."""
         self.inbox = inbox
-        self.reload()
-
-    def reload(self) -> None:
-        """Fetch the channels' health and the waiting count again."""
-        if self.inbox is not None:
-            self.run_worker(self._reload(), group="status-reload", exclusive=True,
-                            exit_on_error=False)
+        self.reload_channels()
 
     def reload_channels(self) -> None:
-        """Fetch the channels' health again (the counts come with the list's)."""
+        """Fetch the channels' health again (the counts are read with the views')."""
         if self.inbox is not None:
             self.run_worker(self._reload_channels(), group="status-channels", exclusive=True,
                             exit_on_error=False)
-
-    async def _reload(self) -> None:
-        assert self.inbox is not None
-        self.channels = await self.inbox.channels()
-        self.waiting = await self.inbox.waiting_count()
-        self.failed = await self.inbox.failed_count()
-        self.refresh()
 
     async def _reload_channels(self) -> None:
         assert self.inbox is not None
