@@ -20,7 +20,9 @@ class Feed(Generic[T]):
     """Batches of new rows for any number of followers, read once.
 
     ``last_position()``: where the table ends now; ``read_after(p)``: the next rows
-    after position ``p`` (a page, in order); ``position(row)``: a row's position.
+    after position ``p`` (a page, in order; with ``page``, at most that many, so a
+    shorter page is the end and is not read past again); ``position(row)``: a row's
+    position.
     Call :meth:`wake` when something may have been committed (this process's commit
     hook, or a watcher of other processes' commits).
     """
@@ -28,8 +30,9 @@ class Feed(Generic[T]):
     def __init__(self, last_position: Callable[[], Awaitable[int]],
                  read_after: Callable[[int], Awaitable[Sequence[T]]],
                  position: Callable[[T], int], name: str,
-                 on_follow: Callable[[], None] = lambda: None) -> None:
+                 on_follow: Callable[[], None] = lambda: None, page: int | None = None) -> None:
         self._last_position = last_position
+        self._page = page
         self._read_after = read_after
         self._position = position
         self._name = name
@@ -107,6 +110,8 @@ class Feed(Generic[T]):
                     self._last = self._position(rows[-1])
                     for queue in self._queues:
                         queue.put_nowait(rows)
+                    if self._page is not None and len(rows) < self._page:
+                        break  # the end: no second read to learn it
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the followers say it and follow again

@@ -41,6 +41,7 @@ from opchat.store import ConversationFilter, Store
 log = logging.getLogger("opchat.inbox")
 
 FOLLOW_INTERVAL = 0.05  # seconds between checks for other processes' commits
+FEED_PAGE = 1000  # rows read at once by the events' and presence's feeds
 ONLINE_TTL = 45.0  # an app says it is open every ONLINE_TTL / 3 seconds
 VIEWING_TTL = 45.0  # renewed with the online heartbeat while the dialog stays open
 TYPING_TTL = 6.0  # renewed while keys keep coming (at most every TYPING_TTL / 3 s)
@@ -58,12 +59,17 @@ class Inbox:
         self.operator = operator
         # One reader of each growing table for the whole process (the UI, the hub and
         # the automatic answers share it), and one watcher of other processes' commits.
-        self._events: Feed[Event] = Feed(store.events.last_event_id, store.events.events_after,
-                                         lambda event: event.id, "events", self._watch)
-        self._presence: Feed[Presence] = Feed(store.presence.last_seq, store.presence.after,
-                                              lambda row: row.seq, "presence", self._watch)
+        self._events: Feed[Event] = Feed(
+            store.events.last_event_id,
+            lambda after: store.events.events_after(after, FEED_PAGE),
+            lambda event: event.id, "events", self._watch, page=FEED_PAGE)
+        self._presence: Feed[Presence] = Feed(
+            store.presence.last_seq, lambda after: store.presence.after(after, FEED_PAGE),
+            lambda row: row.seq, "presence", self._watch, page=FEED_PAGE)
         self._watcher: asyncio.Task[None] | None = None  # notices other processes' commits
-        store.db.on_commit(self._committed)
+        # This process's commits: presence is read for only when it changed.
+        store.db.on_commit(self._events.wake)
+        store.presence.on_change(self._presence.wake)
 
     @classmethod
     async def open(
@@ -95,6 +101,14 @@ class Inbox:
 
     async def count(self, flt: ConversationFilter = ConversationFilter()) -> int:
         return await self.store.count_conversations(flt)
+
+    async def counts(
+        self, filters: Sequence[ConversationFilter], position_of: int | None = None,
+        listed: ConversationFilter = ConversationFilter(),
+    ) -> tuple[list[int], int | None]:
+        """How many dialogs each filter lets through and, with ``position_of``, where that
+        dialog stands in the ``listed`` list (None: no such dialog): one read."""
+        return await self.store.count_many(filters, position_of, listed)
 
     async def conversation(self, conversation_id: int) -> Conversation | None:
         return await self.store.conversation(conversation_id)
@@ -304,7 +318,7 @@ class Inbox:
 
     # Following changes ------------------------------------------------------------------
 
-    def _committed(self) -> None:
+    def _committed(self) -> None:  # by another process: anything may have changed
         self._events.wake()
         self._presence.wake()
 

@@ -125,6 +125,7 @@ class ConversationFilter:
     unassigned: bool = False  # only dialogs assigned to nobody
     label: str | None = None  # only dialogs with this label (any case)
     unread_only: bool = False
+    failed_only: bool = False  # only dialogs whose last reply failed (they wait too)
 
 
 @dataclass(frozen=True, slots=True)

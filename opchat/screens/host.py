@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from opchat.widgets.composer import Composer
     from opchat.widgets.conversation_list import ConversationList
     from opchat.widgets.reply_completion import ReplyCompletion
+    from opchat.widgets.status_bar import StatusBar
     from opchat.widgets.thread_view import ThreadView
     from opchat.widgets.view_tabs import ViewTabs
 
@@ -66,6 +67,8 @@ class InboxHost(Protocol):
     def activity_line(self) -> Static: ...
     @property
     def reply_completion(self) -> ReplyCompletion: ...
+    @property
+    def status_bar(self) -> StatusBar: ...
 
     # Its methods, and one part's method another part uses -------------------------------
     def open_conversation(self, conversation: Conversation) -> None: ...

@@ -79,10 +79,9 @@ OPENED_EVENTS = frozenset({EventKind.CONVERSATION_STATUS, EventKind.CONVERSATION
                            EventKind.CONVERSATION_LABEL})
 DRAFT_SAVE_AFTER = 1.0  # seconds of no typing before the draft is saved
 TYPING_EVERY = 2.0  # seconds between "still typing" while keys keep coming
-WAITING_EVENTS = frozenset({EventKind.CONVERSATION_NEW, EventKind.MESSAGE_NEW,
-                            EventKind.CONVERSATION_STATUS, EventKind.CONVERSATION_HIDDEN,
-                            EventKind.CONVERSATION_UNHIDDEN, EventKind.CONVERSATION_FAILED,
-                            EventKind.CONVERSATION_FAILURE_CLEARED})
+# Events after which the status bar's channels may differ: their health, or one that
+# ingest created with its first dialog. (Its counts are read with the list's.)
+CHANNEL_EVENTS = frozenset({EventKind.CHANNEL_HEALTH, EventKind.CONVERSATION_NEW})
 CONTACT_BESIDE_WIDTH = 140  # columns from which the contact panel fits beside the thread
 
 
@@ -200,10 +199,10 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
     def attach(self, inbox: Inbox) -> None:
         """The inbox is open: load everything."""
         self.inbox = inbox
-        self.conversation_list.attach(inbox)
+        # The rows first; the views' and the status bar's counts once they are in.
+        self.conversation_list.attach(inbox, after=self._reload_counts)
         self.status_bar.attach(inbox)
         self.attach_replies()
-        self._reload_counts()
         self.start_presence()
 
     # Opening a conversation -------------------------------------------------------------
@@ -486,8 +485,11 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         opened_changed = False
         new_dialogs: set[int] = set()
         new_messages: set[int] = set()
+        read: set[int] = set()
         for event in events:
             kinds.add(event.kind)
+            if event.kind == EventKind.CONVERSATION_READ and event.conversation_id is not None:
+                read.add(event.conversation_id)
             if event.kind in (EventKind.ATTACHMENT_READY, EventKind.ATTACHMENT_FAILED):
                 self._file_event(event)
             if event.conversation_id is not None:
@@ -507,13 +509,19 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
                 self.thread.update_message(event.message_id, retry_error=error)
             elif event.kind in OPENED_EVENTS:
                 opened_changed = True
-        if kinds & LIST_EVENTS:
-            self.conversation_list.reload()
-            self._reload_counts()
+        listed = kinds & LIST_EVENTS
+        if read and not self.conversation_list.filter.unread_only:
+            # A read mark takes a badge away and changes no place and no count.
+            listed.discard(EventKind.CONVERSATION_READ)
+            for conversation_id in read:
+                self.conversation_list.mark_read(conversation_id)
+        channels = bool(kinds & CHANNEL_EVENTS)
+        if listed:
+            self._reload_counts(rows=True, channels=channels)  # and the status bar's counts
+        elif channels:
+            self.status_bar.reload_channels()
         if new_dialogs or new_messages:
             self.run_worker(self._alert_for(new_dialogs, new_messages), exit_on_error=False)
-        if kinds & WAITING_EVENTS or EventKind.CHANNEL_HEALTH in kinds:
-            self.status_bar.reload()
         if new_in_opened:
             self.thread.fetch_new()
             # The operator is looking at it: it is read.

@@ -37,6 +37,7 @@ from opchat.screens.pick import Choice, Picked, PickScreen
 from opchat.viewer import open_in_viewer, readable_file
 from opchat.when import in_an_hour, next_week, parse_moment, tomorrow_morning
 from opchat.widgets import clock_label
+from opchat.widgets.conversation_list import Counted
 from opchat.widgets.thread_view import ThreadView
 from opchat.widgets.view_tabs import VIEWS, view_filter
 
@@ -98,23 +99,51 @@ class WorkflowActions(InboxScreenPart):
         screen.conversation_list.set_filter(flt)
         self._reload_counts()
 
-    def _reload_counts(self) -> None:
+    def _reload_counts(self, rows: bool = False, channels: bool = False) -> None:
+        """Count the views and what the status bar shows, in one read; with ``rows``, the
+        list is refreshed first (its count and the cursor's place in one read, then the
+        rows), and these counts follow once its rows are in: a batch of changes costs
+        one list reload and one counts read, and the rows wait for no other count."""
         screen = self._host
-        if screen.inbox is not None:
+        if screen.inbox is None:
+            return
+        if rows:
+            screen.run_worker(self._refresh_list(channels), group="list-refresh",
+                              exclusive=True, exit_on_error=False)
+        else:
             screen.run_worker(self._count_views(), group="view-counts", exclusive=True,
                               exit_on_error=False)
+
+    async def _refresh_list(self, channels: bool) -> None:
+        screen = self._host
+        assert screen.inbox is not None
+        conversations = screen.conversation_list
+
+        def after() -> None:  # the rows are drawn first; what else changed follows
+            self._reload_counts()
+            if channels:
+                screen.status_bar.reload_channels()
+
+        listed, cursor_id = conversations.filter, conversations.cursor_id
+        (count,), position = await screen.inbox.counts([listed], cursor_id, listed)
+        conversations.reload(Counted(listed, count, cursor_id, position), after)
 
     async def _count_views(self) -> None:
         screen = self._host
         assert screen.inbox is not None
         login = screen.inbox.operator.login
-        counts = {}
-        for view in VIEWS:
-            flt = view_filter(view, login)
-            if screen.label_filter is not None:
-                flt = replace(flt, label=screen.label_filter)
-            counts[view] = await screen.inbox.count(flt)
-        screen.view_tabs.show(screen.view, counts, screen.label_filter)
+        views = [view_filter(view, login) for view in VIEWS]
+        if screen.label_filter is not None:
+            views = [replace(flt, label=screen.label_filter) for flt in views]
+        wanted = [*views, ConversationFilter(waiting_only=True),
+                  ConversationFilter(failed_only=True)]
+        # The same count twice is counted once (the order of a list changes no count).
+        unique = list(dict.fromkeys(replace(flt, order="recent") for flt in wanted))
+        found, _ = await screen.inbox.counts(unique)
+        counts = [found[unique.index(replace(flt, order="recent"))] for flt in wanted]
+        screen.view_tabs.show(screen.view, dict(zip(VIEWS, counts[:len(VIEWS)], strict=True)),
+                              screen.label_filter)
+        screen.status_bar.show_counts(counts[-2], counts[-1])
 
     def action_cycle_view(self) -> None:
         screen = self._host

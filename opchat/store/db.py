@@ -8,9 +8,10 @@ own thread: ``await db.write(fn, ...)`` runs ``fn(conn, ...)`` between
 ``BEGIN IMMEDIATE`` and ``COMMIT``; nothing else can interleave with it.
 
 Reads go to a second connection on a second thread, so a long search never
-waits behind a write (WAL lets readers and the writer run side by side) and
-``PRAGMA data_version`` on it changes whenever anyone else — our own writer
-or another process — commits.
+waits behind a write (WAL lets readers and the writer run side by side).
+``PRAGMA data_version`` is asked of the writer: it changes when another
+process commits, not for this process's own commits (whose hook wakes the
+followers already), so one commit here is not read for twice.
 """
 
 from __future__ import annotations
@@ -226,16 +227,20 @@ class Database:
         return await self._loop.run_in_executor(self._reader_pool, snapshot)
 
     async def data_version(self) -> int:
-        """Changes whenever another connection (any process) has committed."""
+        """Changes whenever another process has committed (read-only: whenever anyone
+        has); this process's own commits call the `on_commit` callbacks instead."""
 
         def version(conn: sqlite3.Connection) -> int:
             return conn.execute("PRAGMA data_version").fetchone()[0]
 
-        conn = self._reader
+        # The writer sees its own commits as no change; the reader, which never
+        # writes, sees every commit.
+        conn, pool = ((self._writer, self._writer_pool) if self._writer is not None
+                      else (self._reader, self._reader_pool))
         if conn is None:
             raise StoreError("the database is closed")
         assert self._loop is not None
-        return await self._loop.run_in_executor(self._reader_pool, version, conn)
+        return await self._loop.run_in_executor(pool, version, conn)
 
 
 def row_value(row: Row | None, default: Any = None) -> Any:

@@ -2,14 +2,18 @@
 
 Presence is not history: rows are overwritten in place, expire by themselves
 and are swept, and nothing here goes to ``events``. Each change takes the next
-``seq``, so a follower reads what moved since it last looked, noticing the
-commit through ``PRAGMA data_version`` exactly as it notices new events.
+``seq``, so a follower reads what moved since it last looked, noticing
+another process's commit through ``PRAGMA data_version`` exactly as it notices
+new events, and this process's through `on_change` (a commit of anything else
+changes no presence, so it need not be read for).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from opchat.model import Presence, PresenceKind
-from opchat.store.db import row_value
+from opchat.store.db import Database, row_value
 from opchat.store.part import Part
 from opchat.store.sql import Conn, Row
 
@@ -19,6 +23,18 @@ TEXT_CHARS = 2000  # of a customer's shared draft
 
 class PresenceStore(Part):
     """`Store.presence`."""
+
+    def __init__(self, db: Database, clock: Callable[[], float]) -> None:
+        super().__init__(db, clock)
+        self._on_change: list[Callable[[], None]] = []
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each presence change this process commits."""
+        self._on_change.append(callback)
+
+    def _changed(self) -> None:
+        for callback in self._on_change:
+            callback()
 
     async def set(
         self,
@@ -51,6 +67,7 @@ class PresenceStore(Part):
                 conn.execute("DELETE FROM presence WHERE expires_at < ?", (now - SWEEP_AFTER,))
 
         await self.db.write(run)
+        self._changed()
 
     async def clear(
         self, kind: PresenceKind, who: str, conversation_id: int | None = None
@@ -65,6 +82,7 @@ class PresenceStore(Part):
             _expire(conn, self.clock(), _next_seq(conn), where, tuple(params))
 
         await self.db.write(run)
+        self._changed()
 
     async def customer_typing(
         self, channel: str, chat_id: str, text: str = "", ttl: float = 8.0

@@ -379,6 +379,42 @@ class Store:
 
         return await self.db.read(run)
 
+    async def count_many(
+        self, filters: Sequence[ConversationFilter], position_of: int | None = None,
+        listed: ConversationFilter = ConversationFilter(),
+    ) -> tuple[list[int], int | None]:
+        """The count of each filter and, with ``position_of``, that dialog's index in the
+        ``listed`` list (as `conversation_position`): one statement, one snapshot."""
+        columns: list[str] = []
+        params: list[Any] = []
+        for flt in filters:
+            where, more = _where(flt)
+            columns.append(f"(SELECT count(*) FROM conversations c {where})")
+            params += more
+        if position_of is not None:
+            where, more = _where(listed)
+            if listed.order == "waiting":
+                ahead = ("((x.waiting_since IS NULL AND (c.waiting_since IS NOT NULL "
+                         "OR c.id < x.id)) OR c.waiting_since < x.waiting_since "
+                         "OR (c.waiting_since = x.waiting_since AND c.id < x.id))")
+            else:
+                ahead = ("(c.last_message_at > x.last_message_at OR "
+                         "(c.last_message_at = x.last_message_at AND c.id > x.id))")
+            # NULL when the dialog does not exist, as conversation_position's None.
+            columns.append(f"(SELECT (SELECT count(*) FROM conversations c {where} AND "
+                           f"{ahead}) FROM conversations x WHERE x.id = ?)")
+            params += [*more, position_of]
+        if not columns:
+            return [], None
+
+        def run(conn: Conn) -> tuple[list[int], int | None]:
+            row = conn.execute(f"SELECT {', '.join(columns)}", params).fetchone()
+            if position_of is None:
+                return list(row), None
+            return list(row[:-1]), row[-1]
+
+        return await self.db.read(run)
+
     async def conversations(
         self, flt: ConversationFilter = ConversationFilter(), offset: int = 0, limit: int = 50
     ) -> list[Conversation]:
@@ -535,6 +571,8 @@ def _where(flt: ConversationFilter) -> tuple[str, list[Any]]:
         clauses.append("c.assignee_id IS NULL")
     if flt.unread_only:
         clauses.append("c.unread > 0")
+    if flt.failed_only:
+        clauses.append("c.failed_message_id IS NOT NULL")
     if flt.label is not None:
         clauses.append("c.id IN (SELECT cl.conversation_id FROM conversation_labels cl "
                        "JOIN labels l ON l.id = cl.label_id WHERE l.name = ?)")

@@ -15,6 +15,8 @@ placeholder and its page is requested once.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.segment import Segment
@@ -73,6 +75,16 @@ def channel_tag(kind: str) -> tuple[str, str]:
         return known
     letter = one_line(kind)[:1].upper() or "?"
     return f"{letter} ", "#a0a0a0"
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What the screen's one counts read found for the list (see `ConversationList.reload`)."""
+
+    filter: ConversationFilter
+    count: int
+    cursor_id: int | None  # the dialog whose place was asked for
+    position: int | None  # its index in the list (None: no such dialog)
 
 
 def wait_label(seconds: float) -> str:
@@ -159,47 +171,75 @@ class ConversationList(InboxScrollView, can_focus=True):
         self._pages: OrderedDict[int, list[Conversation]] = OrderedDict()
         self._requested: set[int] = set()
         self._generation = 0  # bumped by every reload; older page fetches are dropped
+        # Dialogs read while rows were being fetched: their fetched badges may be stale.
+        self._read_marks: list[int] = []
+        self._fetching = 0
         self._strips: LRUCache[tuple, Strip] = LRUCache(1024)
 
     # Data in ----------------------------------------------------------------------------
 
-    def attach(self, inbox: Inbox) -> None:
-        """Start showing what `inbox` holds."""
+    def attach(self, inbox: Inbox, after: Callable[[], None] | None = None) -> None:
+        """Start showing what `inbox` holds (``after``: as `reload`'s)."""
         self.inbox = inbox
-        self.reload()
+        self.reload(after=after)
 
-    def reload(self) -> None:
+    def reload(self, counted: Counted | None = None,
+               after: Callable[[], None] | None = None) -> None:
         """Fetch the count and the rows on screen again (after a change event).
 
         The cursor stays on the same conversation, wherever it moved to. Rows
         stay on screen until their new version arrives, so a reload never
-        flickers placeholders.
+        flickers placeholders. ``counted``: the count and the cursor's place,
+        read already; only the rows are fetched then. ``after`` is called once
+        the rows are in (or as soon as they will not come): reads that can wait
+        for the rows, so as not to delay their frame.
         """
         if self.inbox is None:
             return
-        self.run_worker(self._reload(), group="list-reload", exclusive=True,
+        self.run_worker(self._reload(counted, after), group="list-reload", exclusive=True,
                         exit_on_error=False)
 
-    async def _reload(self) -> None:
+    async def _reload(self, counted: Counted | None = None,
+                      after: Callable[[], None] | None = None) -> None:
         inbox = self.inbox
         assert inbox is not None
         flt = self.filter
-        count = await inbox.count(flt)
-        first_row = int(self.scroll_y) // ROW_HEIGHT
-        last_row = first_row + max(self.size.height, 1) // ROW_HEIGHT + 1
-        wanted = set(range(first_row // PAGE_ROWS, last_row // PAGE_ROWS + 1))
-        wanted.add(min(self.cursor, max(count - 1, 0)) // PAGE_ROWS)
-        pages: dict[int, list[Conversation]] = {}
-        for page in sorted(wanted):
-            if page * PAGE_ROWS < count or page == 0:
-                pages[page] = await inbox.conversations(flt, page * PAGE_ROWS, PAGE_ROWS)
-        cursor, cursor_id = min(self.cursor, max(count - 1, 0)), None
-        if self.cursor_id is not None:
-            found = _find(pages, self.cursor_id)
-            if found is None:
-                found = await inbox.position(self.cursor_id, flt)
-            if found is not None:
-                cursor, cursor_id = found, self.cursor_id
+        if counted is not None and counted.filter != flt:
+            counted = None  # counted for the view shown before
+        since = self._fetch_started()
+        try:
+            count = await inbox.count(flt) if counted is None else counted.count
+            position = (counted.position if counted is not None
+                        and counted.cursor_id == self.cursor_id else None)
+            first_row = int(self.scroll_y) // ROW_HEIGHT
+            if position is not None and self._row_visible(self.cursor):
+                # The cursor will follow its dialog: fetch the rows shown then.
+                first_row = self._first_row_showing(position, count)
+            last_row = first_row + max(self.size.height, 1) // ROW_HEIGHT + 1
+            wanted = set(range(first_row // PAGE_ROWS, last_row // PAGE_ROWS + 1))
+            cursor_row = self.cursor if position is None else position
+            wanted.add(min(cursor_row, max(count - 1, 0)) // PAGE_ROWS)
+            pages: dict[int, list[Conversation]] = {}
+            for page in sorted(wanted):
+                if page * PAGE_ROWS < count or page == 0:
+                    pages[page] = await inbox.conversations(flt, page * PAGE_ROWS, PAGE_ROWS)
+            cursor, cursor_id = min(self.cursor, max(count - 1, 0)), None
+            if self.cursor_id is not None:
+                found = _find(pages, self.cursor_id)
+                if found is None:
+                    if counted is not None and counted.cursor_id == self.cursor_id:
+                        found = counted.position
+                    else:
+                        found = await inbox.position(self.cursor_id, flt)
+                if found is not None:
+                    cursor, cursor_id = found, self.cursor_id
+            pages = {page: self._read_since(since, rows) for page, rows in pages.items()}
+        except BaseException:
+            if after is not None:
+                after()  # replaced by a newer reload, or failed
+            raise
+        finally:
+            self._fetch_ended()
         was_visible = self._row_visible(self.cursor)
         self._generation += 1
         self._pages = OrderedDict(sorted(pages.items()))
@@ -218,6 +258,45 @@ class ConversationList(InboxScrollView, can_focus=True):
         if was_visible:
             self._show_row(cursor)
         self.refresh()
+        if after is not None:
+            after()
+
+    def _first_row_showing(self, index: int, count: int) -> int:
+        """The first row on screen once row ``index`` is scrolled into view."""
+        height = max(self.size.height, 1)
+        top, scroll = index * ROW_HEIGHT, int(self.scroll_y)
+        if top < scroll:
+            scroll = top
+        elif top + ROW_HEIGHT > scroll + height:
+            scroll = top + ROW_HEIGHT - height
+        return max(0, min(scroll, count * ROW_HEIGHT - height)) // ROW_HEIGHT
+
+    def mark_read(self, conversation_id: int) -> None:
+        """The dialog was read: its badge goes. Its place, the count and every view's
+        count stay (a read mark changes only ``unread``), so nothing is fetched."""
+        if self._fetching:
+            self._read_marks.append(conversation_id)
+        for rows in self._pages.values():
+            for offset, row in enumerate(rows):
+                if row.id == conversation_id and row.unread:
+                    rows[offset] = replace(row, unread=0)
+        self.refresh()
+
+    def _fetch_started(self) -> int:
+        self._fetching += 1
+        return len(self._read_marks)
+
+    def _fetch_ended(self) -> None:
+        self._fetching -= 1
+        if not self._fetching:
+            self._read_marks.clear()
+
+    def _read_since(self, since: int, rows: list[Conversation]) -> list[Conversation]:
+        """``rows`` as fetched, without the badges read since the fetch began."""
+        read = set(self._read_marks[since:])
+        if not read:
+            return rows
+        return [replace(row, unread=0) if row.id in read else row for row in rows]
 
     def _request_page(self, page: int) -> None:
         if page in self._requested or self.inbox is None:
@@ -228,7 +307,12 @@ class ConversationList(InboxScrollView, can_focus=True):
 
     async def _fetch_page(self, page: int, generation: int) -> None:
         assert self.inbox is not None
-        rows = await self.inbox.conversations(self.filter, page * PAGE_ROWS, PAGE_ROWS)
+        since = self._fetch_started()
+        try:
+            rows = await self.inbox.conversations(self.filter, page * PAGE_ROWS, PAGE_ROWS)
+            rows = self._read_since(since, rows)
+        finally:
+            self._fetch_ended()
         if generation != self._generation:
             return
         self._pages[page] = rows

@@ -72,20 +72,23 @@ class StatusBar(ReportsWorkerErrors, Widget):
         self._error_timer: Timer | None = None
 
     def attach(self, inbox: Inbox) -> None:
+        """Start showing `inbox`'s channels; the counts come through `show_counts`."""
         self.inbox = inbox
-        self.reload()
+        self.reload_channels()
 
-    def reload(self) -> None:
-        """Fetch the channels' health and the waiting count again."""
+    def reload_channels(self) -> None:
+        """Fetch the channels' health again (the counts are read with the views')."""
         if self.inbox is not None:
-            self._reload()
+            self._reload_channels()
 
-    @work(group="status-reload", exclusive=True, exit_on_error=False)
-    async def _reload(self) -> None:
+    @work(group="status-channels", exclusive=True, exit_on_error=False)
+    async def _reload_channels(self) -> None:
         assert self.inbox is not None
         self.channels = await self.inbox.channels()
-        self.waiting = await self.inbox.waiting_count()
-        self.failed = await self.inbox.failed_count()
+
+    def show_counts(self, waiting: int, failed: int) -> None:
+        """How many dialogs wait, and how many of them on a failed reply."""
+        self.waiting, self.failed = waiting, failed
 
     def set_role(self, role: str) -> None:
         self.role = role

@@ -1,7 +1,7 @@
 """The list's views, one line above it: Mine 3 · Unassigned 5 · All 20 · Waiting 4.
 
 A view is a filter of the conversation list; Alt+V cycles them. The counts
-are fetched with the list (they are cheap: indexed counts).
+are read in one statement once the list has its rows (indexed counts).
 """
 
 from __future__ import annotations

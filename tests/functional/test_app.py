@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -573,3 +574,145 @@ async def test_next_with_nothing_open_opens_the_dialog_under_the_cursor(
         thread = app.query_one(ThreadView)
         await wait_until(pilot, lambda: thread.conversation is not None, what="a dialog")
         assert thread.conversation.id == first.id
+
+
+def _settled(app) -> bool:
+    """No change events waiting to be drawn and no worker still at it (the followers,
+    the keys and the hub run for as long as the app does)."""
+    return (not app._pending and app._flush_timer is None
+            and not any(worker.is_running for worker in app.workers
+                        if worker.group not in ("keys", "follow", "hub")))
+
+
+async def test_a_message_in_the_open_dialog_refreshes_the_list_and_counts_once(
+    tmp_path: Path, settings: Settings, clock: Clock
+) -> None:
+    from opchat.model import EventKind
+
+    await seed_inbox(tmp_path, clock)
+    app = make_app(settings, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        conversations = await started(pilot, rows=4)
+        ivan = next(conversations.row(i) for i in range(4)
+                    if conversations.row(i).contact_name == "Ivan Petrov")
+        flushed: list[str] = []
+        apply = app.inbox_screen.apply_events
+
+        def recording(events) -> None:
+            flushed.extend(event.kind for event in events)
+            apply(events)
+
+        app.inbox_screen.apply_events = recording
+        thread = await open_row(pilot, conversations.cursor if conversations.cursor_id
+                                == ivan.id else [conversations.row(i).id
+                                                 for i in range(4)].index(ivan.id))
+        # Opening it wrote a read mark; once that is drawn, nothing else is under way.
+        await wait_until(pilot, lambda: EventKind.CONVERSATION_READ in flushed
+                         and _settled(app), what="the read mark of opening the dialog")
+        inbox = app.inbox
+        statements: list[tuple[str, str]] = []
+        inbox.store.db.trace(lambda connection, sql: statements.append((connection, sql)))
+        flushed.clear()
+        try:
+            await inbox.store.ingest(inbound("shop", "ivan", 2, "Ivan Petrov", "Any news?",
+                                             clock()))
+
+            def done() -> bool:
+                row = conversations.row(0)
+                return ("Any news?" in rendered_text(thread)
+                        and EventKind.CONVERSATION_READ in flushed
+                        and row is not None and row.id == ivan.id and row.unread == 0
+                        and row.preview == "Any news?" and _settled(app))
+
+            await wait_until(pilot, done, what="the message drawn and read")
+        finally:
+            inbox.store.db.trace(None)
+        reads = [sql for connection, sql in statements if connection == "reader"
+                 and sql.lstrip().upper().startswith("SELECT")]
+        listed = "\n".join(reads)
+        counts = [sql for sql in reads if sql.startswith("SELECT (SELECT count(*)")]
+        pages = [sql for sql in reads if sql.startswith("SELECT c.id FROM conversations")]
+        # For the message: the list's count with the cursor's place, its page, then the
+        # views' and the status bar's counts; the read mark it causes reads nothing.
+        # (Before: 17 statements on conversations, the list and the counts twice.)
+        assert len([sql for sql in reads if "FROM conversations" in sql]) <= 5, listed
+        assert len(counts) == 2 and len(pages) == 1, listed
+        assert len(reads) <= 10, listed
+        assert "Any news?" in rendered_text(conversations)
+        assert conversations.row(conversations.cursor).id == ivan.id
+        status = app.query_one(StatusBar)
+        assert status.waiting == 4 and status.failed == 1
+        tabs = app.inbox_screen.view_tabs
+        assert tabs.counts == {"mine": 0, "unassigned": 4, "all": 4, "waiting": 4}
+
+
+async def test_a_read_mark_from_another_process_takes_the_badge_away_without_a_reload(
+    tmp_path: Path, settings: Settings, clock: Clock
+) -> None:
+    await seed_inbox(tmp_path, clock)
+    app = make_app(settings, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        conversations = await started(pilot, rows=4)
+        maria = next(conversations.row(i) for i in range(4)
+                     if conversations.row(i).contact_name == "Maria Lopez")
+        assert maria.unread == 2
+        await wait_until(pilot, lambda: _settled(app), what="the start to settle")
+        before = rendered_text(conversations)
+        statements: list[str] = []
+        app.inbox.store.db.trace(lambda connection, sql: statements.append(sql))
+        other = await Inbox.open(tmp_path, "boris", clock=clock)  # a second operator
+        try:
+            await other.mark_read(maria.id)
+        finally:
+            await other.close()
+
+        def read() -> bool:
+            row = next(conversations.row(i) for i in range(4)
+                       if conversations.row(i).id == maria.id)
+            return row.unread == 0
+
+        await wait_until(pilot, lambda: read() and _settled(app), what="the badge to go")
+        app.inbox.store.db.trace(None)
+        assert not [sql for sql in statements if "FROM conversations" in sql]
+        after = rendered_text(conversations)
+        assert after != before
+        conversations.reload()  # what a full reload shows is what is shown already
+        await wait_until(pilot, lambda: _settled(app), what="the reload")
+        assert rendered_text(conversations) == after
+
+
+class SlowListInbox(Inbox):
+    """The real inbox, whose list pages wait until the test lets them through."""
+
+    release: asyncio.Event | None = None
+    waiting = 0
+
+    async def conversations(self, flt: ConversationFilter = ConversationFilter(),
+                            offset: int = 0, limit: int = 50) -> list[Conversation]:
+        rows = await super().conversations(flt, offset, limit)
+        if type(self).release is not None:
+            type(self).waiting += 1
+            await type(self).release.wait()
+        return rows
+
+
+async def test_a_read_mark_during_a_reload_is_not_undone_by_the_rows_it_fetched(
+    tmp_path: Path, settings: Settings, clock: Clock
+) -> None:
+    await seed_inbox(tmp_path, clock)
+    SlowListInbox.release, SlowListInbox.waiting = None, 0
+    app = make_app(settings, clock, inbox_class=SlowListInbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        conversations = await started(pilot, rows=4)
+        maria = next(conversations.row(i) for i in range(4)
+                     if conversations.row(i).contact_name == "Maria Lopez")
+        SlowListInbox.release = asyncio.Event()
+        conversations.reload()
+        await wait_until(pilot, lambda: SlowListInbox.waiting, what="the page read")
+        # Read after its page was: the event is applied here, as the app applies it.
+        conversations.mark_read(maria.id)
+        SlowListInbox.release.set()
+        await wait_until(pilot, lambda: _settled(app), what="the reload")
+        rows = [conversations.row(i) for i in range(4)]
+        assert next(row for row in rows if row.id == maria.id).unread == 0
+        assert any(row.unread for row in rows)  # the others keep theirs

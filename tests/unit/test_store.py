@@ -236,6 +236,32 @@ async def test_list_order_filter_and_position(inbox: Inbox) -> None:
     assert [c.id for c in page] == [4, 2]
 
 
+async def test_several_counts_and_a_position_in_one_statement(inbox: Inbox) -> None:
+    clock = inbox.test_clock  # type: ignore[attr-defined]
+    for n in range(6):
+        clock.now += 10 if n % 2 else 0  # ties on the time: the id decides
+        await inbox.store.ingest(inbound(n, chat=f"c{n}"))
+    await inbox.send(3, "answered")
+    await inbox.set_status(2, Status.RESOLVED)
+    await inbox.assign(5, "anna")
+    failed = await inbox.send(6, "will fail")
+    await inbox.store.outbox.mark_failed(failed.id, "blocked")
+    filters = [ConversationFilter(), ConversationFilter(waiting_only=True, order="waiting"),
+               ConversationFilter(failed_only=True), ConversationFilter(assignee="anna"),
+               ConversationFilter(statuses=frozenset({Status.OPEN}), unassigned=True)]
+    statements: list[str] = []
+    inbox.store.db.trace(lambda connection, sql: statements.append(sql))
+    for listed in filters:
+        for conversation_id in range(1, 8):  # 7: no such dialog
+            counts, position = await inbox.counts(filters, conversation_id, listed)
+            assert counts == [await inbox.count(flt) for flt in filters]
+            assert position == await inbox.position(conversation_id, listed)
+    inbox.store.db.trace(None)
+    assert counts == [6, 4, 1, 1, 4]
+    assert await inbox.counts(filters) == (counts, None)
+    assert len([sql for sql in statements if "x.id" in sql]) == 5 * 7  # one each
+
+
 async def test_search_is_prefix_case_insensitive_and_literal(inbox: Inbox) -> None:
     await inbox.store.ingest(inbound(1, body="Привет, где мой ЗАКАЗ номер 5?"))
     await inbox.store.ingest(inbound(2, body="delivery NEAR Moscow"))
