@@ -45,6 +45,7 @@ ROW_NAMES = (
     "quick reply, Tab to inserted (app)",
     "SQL reads per message in the open dialog (app)",
     "write transactions per message in the open dialog (app)",
+    "write transactions per reply (app)",
     "idle: looks for other processes' commits",
     "peak RSS",
 )
@@ -132,6 +133,8 @@ def build_rows(info: StoreInfo, store: dict[str, Any], minimal: dict[str, Any],
     rows.append(Row("write transactions per message in the open dialog (app)",
                     ms("sql_transactions", app), "txns",
                     note=app.get("sql_note", ui_note)))
+    rows.append(Row("write transactions per reply (app)", ms("reply_transactions", app),
+                    "txns", note=app.get("reply_sql_note", ui_note)))
     rows.append(Row("idle: looks for other processes' commits", ms("idle_checks", app), "/s",
                     aim="≤ 20 /s", note=app.get("idle_note", ui_note)))
     rows.append(Row("peak RSS", ms("rss_mib", app), "MiB", ms("rss_mib", minimal),

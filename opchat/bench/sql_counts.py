@@ -79,6 +79,53 @@ class SqlCounts:
             f"{self.result['sql_writes']} writes in {self.result['sql_transactions']} write "
             f"transactions (the ingest's own included)")
 
+    async def sql_per_reply(self) -> None:
+        """The SQL one reply costs the operator's app: from its first key in the reply box
+        (drafts and "typing" shared as it is written) until it is drawn queued and the app
+        has done what follows. The hub's part (claim, send, mark sent) is not in it."""
+        from opchat.screens.inbox import DRAFT_SAVE_AFTER
+        from opchat.widgets.composer import Composer
+
+        big = self.info.big_id
+        if not self._thread_shows(big):
+            await self._focus_list()
+            await self._put_cursor(await self.list().inbox.position(big) or 0)
+            shown = self.frames.when(lambda: self._thread_shows(big))
+            await self.pilot.press("enter")
+            await self.frames.seen(shown, "the big conversation")
+        composer = self.pilot.app.screen.query_one(Composer)
+        composer.focus()
+        composer.load_text("")
+        await self.pilot.pause(0.3)
+        body = f"Thanks, on its way {time.time_ns() % 10_000:04d}"
+        drawn = self.frames.when(
+            lambda: any(m.body == body for m in self.thread().messages[-5:]))
+        store = self.list().inbox.store
+        statements: list[tuple[str, str]] = []
+        store.db.trace(lambda connection, sql: statements.append((connection, sql)))
+        try:
+            await self.pilot.press(*body, "enter")
+            await self.frames.seen(drawn, "the reply in the thread")
+            await self.pilot.pause(DRAFT_SAVE_AFTER + 0.5)  # a draft saved late counts too
+        finally:
+            store.db.trace(None)
+        if os.environ.get("OPCHAT_BENCH_SQL"):  # as above, beside it
+            Path(os.environ["OPCHAT_BENCH_SQL"] + ".reply").write_text("".join(
+                f"{connection} {' '.join(sql.split())[:160]}\n"
+                for connection, sql in statements))
+        self.result["reply_transactions"] = sum(
+            1 for on, sql in statements
+            if on == "writer" and sql.lstrip().upper().startswith("BEGIN IMMEDIATE"))
+        self.result["reply_reads"] = sum(
+            1 for on, sql in statements
+            if on == "reader" and sql.lstrip().upper().startswith("SELECT"))
+        self.result["reply_sql_note"] = (
+            f"a {len(body)}-character reply typed in one burst and Enter, until drawn + "
+            f"{DRAFT_SAVE_AFTER + 0.5:.1f} s: {self.result['reply_transactions']} write "
+            "transactions, "
+            f"{self.result['reply_reads']} reads (drafts and typing shared while it is "
+            "written; the hub's claim and mark-as-sent come on top)")
+
     async def idle(self, seconds: float = 2.0) -> None:
         """How often the open app, doing nothing, asks SQLite whether another process
         committed: every follower of the change feed shares one look."""

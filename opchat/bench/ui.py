@@ -163,6 +163,7 @@ class AppDriver(SqlCounts):
                                    (self.ingest_there, "remote_note"),
                                    (self.reply_insert, "reply_note"),
                                    (self.sql_per_message, "sql_note"),
+                                   (self.sql_per_reply, "reply_sql_note"),
                                    (self.idle, "idle_note")):
                     try:
                         await step()

@@ -142,6 +142,7 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         self._typed: tuple[int, str] | None = None  # (dialog, text) the composer last had
         self._loaded_text: str | None = None  # what opening a dialog put in the composer
         self._typing_sent = 0.0  # when this operator last said "typing" (monotonic)
+        self._emptied_by_send: int | None = None  # the dialog whose box a send emptied
         # Cleared while an opened dialog reads its stored draft: the app holds the keys
         # typed meanwhile, so they land after the draft, in that dialog's box.
         self.ready_for_keys = asyncio.Event()
@@ -373,17 +374,23 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             return
         here = self.opened is not None and conversation_id == self.opened.id
         note = event.note
+        # Still "typing" unless the emptied box has said otherwise already.
+        typing = here and not note and bool(self._typing_sent)
         if here:
             self._set_note_mode(False)  # a note is one message; the next is a reply again
             self._typing_sent = 0.0
+            if self._draft_timer is not None:  # the message takes its draft with it
+                self._draft_timer.stop()
+                self._draft_timer = None
+            self._emptied_by_send = conversation_id
         files = [] if note else self.outgoing_files.pop(conversation_id, [])
         if here and not note:
             event.composer.set_files([])
-        self.run_worker(self._deliver(conversation_id, event.text, note, files), group="send",
-                        exit_on_error=False)
+        self.run_worker(self._deliver(conversation_id, event.text, note, files, typing),
+                        group="send", exit_on_error=False)
 
     async def _deliver(self, conversation_id: int, text: str, note: bool = False,
-                       files: list[Path] | None = None) -> None:
+                       files: list[Path] | None = None, typing: bool = False) -> None:
         assert self.inbox is not None
         try:
             if note:
@@ -406,12 +413,11 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             raise
         # Stored and queued: what follows is bookkeeping, and its failure must not
         # put the text back (Enter again would send it twice).
-        try:
-            if not note:
+        try:  # (the draft went with the message, in its transaction)
+            if typing:
                 await self.inbox.set_typing(None)
-            await self.inbox.save_draft(conversation_id, "")
         except Exception:
-            log.warning("after sending to dialog %d: could not clear the draft or typing",
+            log.warning("after sending to dialog %d: could not clear typing",
                         conversation_id, exc_info=True)
         if self.opened is not None and self.opened.id == conversation_id:
             self.thread.append([message])
@@ -437,6 +443,9 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             self._draft_timer.stop()
         conversation_id, text = self.opened.id, event.text_area.text
         self._typed = (conversation_id, text)
+        sent, self._emptied_by_send = self._emptied_by_send, None
+        if not text and sent == conversation_id:
+            return  # emptied by sending: the message took the draft, _deliver ends typing
         if text == self._loaded_text:
             return  # the draft put back on opening the dialog: nobody is typing yet
         self._loaded_text = None
@@ -481,7 +490,7 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         self.replies_events(events)
         kinds: set[str] = set()
         opened = self.opened.id if self.opened is not None else None
-        new_in_opened = False
+        new_in_opened = inbound_in_opened = False
         opened_changed = False
         new_dialogs: set[int] = set()
         new_messages: set[int] = set()
@@ -502,6 +511,9 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
                 continue
             if event.kind == EventKind.MESSAGE_NEW:
                 new_in_opened = True
+                data = event.payload
+                if isinstance(data, MessageNewData) and data.direction == Direction.IN:
+                    inbound_in_opened = True  # a reply or a note leaves nothing unread
             elif (event.kind in (EventKind.MESSAGE_STATE, EventKind.MESSAGE_RETRYING)
                   and event.message_id):
                 data = event.payload
@@ -524,6 +536,7 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             self.run_worker(self._alert_for(new_dialogs, new_messages), exit_on_error=False)
         if new_in_opened:
             self.thread.fetch_new()
+        if inbound_in_opened:
             # The operator is looking at it: it is read.
             self.run_worker(self.inbox.mark_read(opened), exit_on_error=False)
         if opened_changed:

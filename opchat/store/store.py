@@ -300,6 +300,10 @@ class Store:
                     params.append(now - conv["created_at"])
             conn.execute(f"UPDATE conversations SET {', '.join(updates)} WHERE id = ?",
                          (*params, conversation_id))
+            if operator is not None and direction in (Direction.OUT, Direction.NOTE):
+                # What the operator had typed is what went out: the draft goes with it.
+                conn.execute("DELETE FROM drafts WHERE operator_id = ? AND conversation_id = ?",
+                             (operator.id, conversation_id))
             data: dict[str, Any] = {"direction": direction.value}
             if outgoing:  # which channel's outbox has work now: the hub wakes that one
                 data["channel"] = conv["channel"]

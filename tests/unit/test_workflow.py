@@ -110,6 +110,29 @@ async def test_labels_filter_and_removal(inbox: Inbox) -> None:
     assert conversation is not None and conversation.labels == ("wholesale",)
 
 
+async def test_a_sent_reply_or_note_takes_its_draft_with_it(tmp_path: Path,
+                                                           inbox: Inbox) -> None:
+    """In the message's own transaction: no second write to forget the draft."""
+    conv = await dialog(inbox, "ivan")
+    boris = await Inbox.open(tmp_path, "boris")
+    try:
+        await inbox.save_draft(conv, "Dear Ivan, it ships today")
+        await boris.save_draft(conv, "Boris's own words")
+        writes: list[str] = []
+        inbox.store.db.trace(lambda connection, sql: writes.append(sql)
+                             if sql.startswith("BEGIN IMMEDIATE") else None)
+        await inbox.send(conv, "Dear Ivan, it ships today")
+        inbox.store.db.trace(None)
+        assert len(writes) == 1
+        assert await inbox.draft(conv) == ""
+        assert await boris.draft(conv) == "Boris's own words"  # only the author's
+        await inbox.save_draft(conv, "a note to self")
+        await inbox.note(conv, "a note to self")
+        assert await inbox.draft(conv) == ""
+    finally:
+        await boris.close()
+
+
 async def test_drafts_are_per_operator_and_survive_reopening(tmp_path: Path,
                                                              inbox: Inbox) -> None:
     conv = await dialog(inbox, "ivan")
