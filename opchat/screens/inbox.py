@@ -17,7 +17,6 @@ for, and turns batches of change events into "reload this, append that".
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -58,8 +57,6 @@ from opchat.widgets.reply_completion import ReplyCompletion
 from opchat.widgets.status_bar import StatusBar
 from opchat.widgets.thread_view import ThreadView
 from opchat.widgets.view_tabs import ViewTabs, label_colour
-
-log = logging.getLogger("opchat.ui")
 
 if TYPE_CHECKING:
     from opchat.config import Settings
@@ -374,8 +371,6 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             return
         here = self.opened is not None and conversation_id == self.opened.id
         note = event.note
-        # Still "typing" unless the emptied box has said otherwise already.
-        typing = here and not note and bool(self._typing_sent)
         if here:
             self._set_note_mode(False)  # a note is one message; the next is a reply again
             self._typing_sent = 0.0
@@ -386,11 +381,11 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         files = [] if note else self.outgoing_files.pop(conversation_id, [])
         if here and not note:
             event.composer.set_files([])
-        self.run_worker(self._deliver(conversation_id, event.text, note, files, typing),
-                        group="send", exit_on_error=False)
+        self.run_worker(self._deliver(conversation_id, event.text, note, files), group="send",
+                        exit_on_error=False)
 
     async def _deliver(self, conversation_id: int, text: str, note: bool = False,
-                       files: list[Path] | None = None, typing: bool = False) -> None:
+                       files: list[Path] | None = None) -> None:
         assert self.inbox is not None
         try:
             if note:
@@ -411,14 +406,7 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
                 # Another dialog is open by now: the text waits as this one's draft.
                 self._drafts[conversation_id] = text
             raise
-        # Stored and queued: what follows is bookkeeping, and its failure must not
-        # put the text back (Enter again would send it twice).
-        try:  # (the draft went with the message, in its transaction)
-            if typing:
-                await self.inbox.set_typing(None)
-        except Exception:
-            log.warning("after sending to dialog %d: could not clear typing",
-                        conversation_id, exc_info=True)
+        # Stored and queued; its transaction took the draft and ended "typing" too.
         if self.opened is not None and self.opened.id == conversation_id:
             self.thread.append([message])
 

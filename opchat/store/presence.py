@@ -32,7 +32,8 @@ class PresenceStore(Part):
         """Call ``callback`` after each presence change this process commits."""
         self._on_change.append(callback)
 
-    def _changed(self) -> None:
+    def changed(self) -> None:
+        """Tell the listeners presence changed (after a commit that changed it)."""
         for callback in self._on_change:
             callback()
 
@@ -67,7 +68,7 @@ class PresenceStore(Part):
                 conn.execute("DELETE FROM presence WHERE expires_at < ?", (now - SWEEP_AFTER,))
 
         await self.db.write(run)
-        self._changed()
+        self.changed()
 
     async def clear(
         self, kind: PresenceKind, who: str, conversation_id: int | None = None
@@ -82,7 +83,7 @@ class PresenceStore(Part):
             _expire(conn, self.clock(), _next_seq(conn), where, tuple(params))
 
         await self.db.write(run)
-        self._changed()
+        self.changed()
 
     async def customer_typing(
         self, channel: str, chat_id: str, text: str = "", ttl: float = 8.0
@@ -139,6 +140,14 @@ class PresenceStore(Part):
 
 def _next_seq(conn: Conn) -> int:
     return conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM presence").fetchone()[0]
+
+
+def end_typing(conn: Conn, now: float, who: str) -> bool:
+    """End ``who``'s "typing" about any dialog in the caller's transaction (a reply ends
+    it with the message); True if there was one to end."""
+    seq = _next_seq(conn)
+    return _expire(conn, now, seq, "kind = ? AND who = ?",
+                   (PresenceKind.TYPING.value, who)) != seq
 
 
 def _expire(conn: Conn, now: float, seq: int, where: str,

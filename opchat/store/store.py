@@ -39,7 +39,7 @@ from opchat.store.events import EventLog
 from opchat.store.files import AttachmentStore
 from opchat.store.history import HistoryStore
 from opchat.store.outbox import OutboxStore
-from opchat.store.presence import PresenceStore
+from opchat.store.presence import PresenceStore, end_typing
 from opchat.store.replies import QuickReplyStore
 from opchat.store.rows import (
     CONVERSATION_SELECT,
@@ -301,9 +301,11 @@ class Store:
             conn.execute(f"UPDATE conversations SET {', '.join(updates)} WHERE id = ?",
                          (*params, conversation_id))
             if operator is not None and direction in (Direction.OUT, Direction.NOTE):
-                # What the operator had typed is what went out: the draft goes with it.
+                # What the operator had typed is what went out: the draft goes with it,
+                # and so does "typing" (colleagues see the reply instead).
                 conn.execute("DELETE FROM drafts WHERE operator_id = ? AND conversation_id = ?",
                              (operator.id, conversation_id))
+                typing_ended.append(end_typing(conn, now, operator.login))
             data: dict[str, Any] = {"direction": direction.value}
             if outgoing:  # which channel's outbox has work now: the hub wakes that one
                 data["channel"] = conv["channel"]
@@ -311,7 +313,11 @@ class Store:
             return message_of(conn.execute("SELECT * FROM messages WHERE id = ?",
                                          (message_id,)).fetchone())
 
-        return await self.db.write(run)
+        typing_ended: list[bool] = []
+        message = await self.db.write(run)
+        if any(typing_ended):
+            self.presence.changed()
+        return message
 
     async def retry_message(self, message_id: int, operator: Operator | None) -> bool:
         """Put a failed outbound message back in the outbox."""

@@ -111,3 +111,37 @@ async def test_expired_rows_are_swept(anna: Inbox) -> None:
         return conn.execute("SELECT count(*) FROM presence").fetchone()[0]
 
     assert await anna.store.db.read(count) <= 1
+
+
+async def test_a_reply_ends_its_authors_typing_in_its_own_transaction(anna: Inbox,
+                                                                      boris: Inbox) -> None:
+    """Colleagues see the reply instead of "typing…", with no write of its own."""
+    conv = await dialog(anna)
+    await anna.set_typing(conv)
+    await boris.set_typing(conv)
+    seen: list[tuple[str, bool]] = []
+    ended = asyncio.Event()
+
+    async def follow() -> None:
+        async for rows in anna.presence_changes():
+            now = anna.clock()
+            seen.extend((p.who, p.active(now)) for p in rows)
+            if ("anna", False) in seen:
+                ended.set()
+
+    follower = asyncio.create_task(follow())
+    try:
+        while anna._presence.followers < 1:
+            await asyncio.sleep(0.01)
+        writes: list[str] = []
+        anna.store.db.trace(lambda connection, sql: writes.append(sql)
+                            if sql.startswith("BEGIN IMMEDIATE") else None)
+        await anna.send(conv, "On its way")
+        anna.store.db.trace(None)
+        await asyncio.wait_for(ended.wait(), 5)  # this process's follower was told
+    finally:
+        follower.cancel()
+    assert len(writes) == 1
+    typing = {p.who for p in await anna.presence()
+              if p.kind is PresenceKind.TYPING and p.active(anna.clock())}
+    assert typing == {"boris"}  # only the author's ended
