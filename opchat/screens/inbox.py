@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -242,7 +242,7 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             if remembered is None:  # not typed in this session: maybe in an earlier one
                 self._draft_loading = conversation.id
                 self.ready_for_keys.clear()
-                self.run_worker(self._load_draft(conversation.id), exit_on_error=False)
+                self._load_draft(conversation.id)
             self.run_worker(self.inbox.set_viewing(conversation.id), group="viewing",
                             exclusive=True, exit_on_error=False)
             self._show_activity()
@@ -260,6 +260,7 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             self.run_worker(self.inbox.set_typing(None), group="typing", exclusive=True,
                             exit_on_error=False)
 
+    @work(exit_on_error=False)
     async def _load_draft(self, conversation_id: int) -> None:
         assert self.inbox is not None
         try:
@@ -381,9 +382,9 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         files = [] if note else self.outgoing_files.pop(conversation_id, [])
         if here and not note:
             event.composer.set_files([])
-        self.run_worker(self._deliver(conversation_id, event.text, note, files), group="send",
-                        exit_on_error=False)
+        self._deliver(conversation_id, event.text, note, files)
 
+    @work(group="send", exit_on_error=False)
     async def _deliver(self, conversation_id: int, text: str, note: bool = False,
                        files: list[Path] | None = None) -> None:
         assert self.inbox is not None
@@ -413,8 +414,9 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
     @on(ThreadView.RetryRequested)
     def _retry(self, event: ThreadView.RetryRequested) -> None:
         if self.inbox is not None:
-            self.run_worker(self._requeue(event.message.id), exit_on_error=False)
+            self._requeue(event.message.id)
 
+    @work(exit_on_error=False)
     async def _requeue(self, message_id: int) -> None:
         assert self.inbox is not None
         if await self.inbox.retry(message_id):
@@ -528,9 +530,10 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             # The operator is looking at it: it is read.
             self.run_worker(self.inbox.mark_read(opened), exit_on_error=False)
         if opened_changed:
-            self.run_worker(self._refresh_opened(opened), exit_on_error=False)
+            self._refresh_opened(opened)
         self._apply_contact_events(events)
 
+    @work(exit_on_error=False)
     async def _refresh_opened(self, conversation_id: int) -> None:
         assert self.inbox is not None
         conversation = await self.inbox.conversation(conversation_id)
@@ -642,10 +645,11 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
 
         def answered(confirmed: bool | None) -> None:
             if confirmed and self.inbox is not None:
-                self.run_worker(self._hide_message(message.id), exit_on_error=False)
+                self._hide_message(message.id)
 
         self.app.push_screen(ConfirmScreen(_("Hide this message?"), body, _("hide")), answered)
 
+    @work(exit_on_error=False)
     async def _hide_message(self, message_id: int) -> None:
         assert self.inbox is not None
         if await self.inbox.hide_message(message_id):
@@ -669,11 +673,12 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
 
         def answered(confirmed: bool | None) -> None:
             if confirmed and self.inbox is not None:
-                self.run_worker(self._hide_conversation(conversation.id), exit_on_error=False)
+                self._hide_conversation(conversation.id)
 
         self.app.push_screen(ConfirmScreen(_("Hide this conversation?"), body, _("hide")),
                              answered)
 
+    @work(exit_on_error=False)
     async def _hide_conversation(self, conversation_id: int) -> None:
         assert self.inbox is not None
         if not await self.inbox.hide_conversation(conversation_id):
