@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -251,9 +251,9 @@ class RepliesScreen(ReportsWorkerErrors, Screen[None]):
         self.reload()
 
     def reload(self, select: int | None = None) -> None:
-        self.run_worker(self._reload(select), group="replies", exclusive=True,
-                        exit_on_error=False)
+        self._reload(select)
 
+    @work(group="replies", exclusive=True, exit_on_error=False)
     async def _reload(self, select: int | None) -> None:
         self.replies = await self.inbox.quick_replies()  # type: ignore[assignment]
         options = self.query_one(OptionList)
@@ -325,8 +325,9 @@ class RepliesScreen(ReportsWorkerErrors, Screen[None]):
 
     def _save(self, draft: ReplyDraft | None, reply_id: int | None = None) -> None:
         if draft is not None:
-            self.run_worker(self._store(draft, reply_id), exit_on_error=False)
+            self._store(draft, reply_id)
 
+    @work(exit_on_error=False)
     async def _store(self, draft: ReplyDraft, reply_id: int | None) -> None:
         from opchat.model import ShortcutTaken
 
@@ -349,12 +350,13 @@ class RepliesScreen(ReportsWorkerErrors, Screen[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_worker(self._delete(reply), exit_on_error=False)
+                self._delete(reply)
 
         self.app.push_screen(ConfirmScreen(
             _("Delete the quick reply /{shortcut}?", shortcut=one_line(reply.shortcut, 40)),
             safe_content(one_line(reply.title, 200)), _("delete")), answered)
 
+    @work(exit_on_error=False)
     async def _delete(self, reply: SavedReply) -> None:
         if await self.inbox.delete_reply(reply.id):
             self.notify(_("Deleted /{shortcut}.", shortcut=reply.shortcut), markup=False,
