@@ -47,10 +47,6 @@ class Feed(Generic[T]):
     def followers(self) -> int:
         return len(self._queues)
 
-    @property
-    def followed(self) -> bool:
-        return bool(self._queues)
-
     def wake(self) -> None:
         self._wakeup.set()
 

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from opchat.feed import Feed
 from opchat.model import (
@@ -45,8 +45,6 @@ FEED_PAGE = 1000  # rows read at once by the events' and presence's feeds
 ONLINE_TTL = 45.0  # an app says it is open every ONLINE_TTL / 3 seconds
 VIEWING_TTL = 45.0  # renewed with the online heartbeat while the dialog stays open
 TYPING_TTL = 6.0  # renewed while keys keep coming (at most every TYPING_TTL / 3 s)
-
-T = TypeVar("T")
 
 if TYPE_CHECKING:
     from opchat.model import SearchResults
@@ -323,7 +321,7 @@ class Inbox:
         self._presence.wake()
 
     def _following(self) -> bool:
-        return self._events.followed or self._presence.followed
+        return bool(self._events.followers or self._presence.followers)
 
     async def _watch_other_processes(self) -> None:
         """One look at ``PRAGMA data_version`` every FOLLOW_INTERVAL for the whole

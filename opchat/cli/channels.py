@@ -54,8 +54,10 @@ def add_channel_commands(sub: Commands, common: argparse.ArgumentParser,
 _METAVARS = {"text": "TEXT", "count": "N", "seconds": "SECONDS", "number": "NUMBER",
              "variable": "VARIABLE", "listen": "HOST:PORT", "url": "URL", "list": "VALUE",
              "any": "VALUE"}
-# Flags `channel add` has of its own: an option spelt like one is given with --set.
-_OWN_FLAGS = {"--config", "--data-dir", "--operator", "--lang", "--name", "--set", "--help"}
+# Flags `channel add` has of its own (those followed by a value, and --help): an option
+# spelt like one is given with --set.
+_VALUE_FLAGS = {"--config", "--data-dir", "--operator", "--lang", "--name", "--set"}
+_OWN_FLAGS = _VALUE_FLAGS | {"--help"}
 
 
 def kind_being_added(argv: Sequence[str]) -> str | None:
@@ -69,10 +71,9 @@ def kind_being_added(argv: Sequence[str]) -> str | None:
             break
     else:
         return None
-    takes_value = {"--config", "--data-dir", "--operator", "--lang", "--name", "--set"}
     previous = ""
     for word in words[at + 2:]:
-        if not word.startswith("-") and previous not in takes_value:
+        if not word.startswith("-") and previous not in _VALUE_FLAGS:
             return word if word in available_kinds() else None
         previous = word
     return None

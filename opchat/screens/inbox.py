@@ -435,7 +435,7 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         self._typed = (conversation_id, text)
         sent, self._emptied_by_send = self._emptied_by_send, None
         if not text and sent == conversation_id:
-            return  # emptied by sending: the message took the draft, _deliver ends typing
+            return  # emptied by sending: the message took the draft and ended "typing"
         if text == self._loaded_text:
             return  # the draft put back on opening the dialog: nobody is typing yet
         self._loaded_text = None
