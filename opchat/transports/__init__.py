@@ -285,6 +285,18 @@ def error_summary(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def progress_list(progress: str | None) -> list[Any]:
+    """``Retry.progress`` written as a JSON list (the ids of the parts that went), read
+    back; [] if there is none or it cannot be read."""
+    import json
+
+    try:
+        parts = json.loads(progress) if progress else []
+    except ValueError:
+        return []
+    return parts if isinstance(parts, list) else []
+
+
 # Options ------------------------------------------------------------------------------
 # Each channel kind declares the options of its `[channels.NAME]` table once. The config
 # checks a table against them when it loads (a misspelt key or a bad value is an error

@@ -1255,7 +1255,7 @@ def test_an_error_without_a_description_is_said_not_crashed_on(error: str) -> No
 ])
 def test_errors_name_the_api_host_never_a_password_in_its_address(api_base: str,
                                                                   host: str) -> None:
-    from opchat.transports.telegram.api import host_of
+    from opchat.transports.net import host_of
 
     # The host is in every "cannot reach …" line: the log, the status bar, the audit.
     assert host_of(api_base) == host

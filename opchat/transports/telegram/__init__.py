@@ -56,14 +56,15 @@ from opchat.transports import (
     Sink,
     error_summary,
     parse_listen,
+    progress_list,
 )
 from opchat.transports.files import load_secret, safe_name, same_secret, write_private
+from opchat.transports.net import host_of
 from opchat.transports.telegram.api import (
     DEFAULT_API_BASE,
     CheckFailed,
     RawGetUpdates,
     check_failure,
-    host_of,
     is_api_error,
     make_bot,
     receive_trouble,
@@ -125,7 +126,7 @@ class TelegramTransport:
         if not TOKEN_SHAPE.fullmatch(token):
             raise ValueError("the token is not like 123456789:AAE-x1y2… as @BotFather gives it")
         self.api_base = str(options.get("api_base") or DEFAULT_API_BASE).rstrip("/")
-        self.host = host_of(self.api_base)
+        self.host = host_of(self.api_base, "the Bot API")
         self.webhook_url = str(options.get("webhook_url") or "")
         self.listen = str(options.get("listen") or DEFAULT_LISTEN)
         parse_listen(self.listen)
@@ -373,7 +374,8 @@ class TelegramTransport:
         steps = self._steps(out)
         # The parts that went before a 429 or an outage: in memory, and in the outbox
         # (Retry.progress) for when the hub restarted meanwhile.
-        sent = self._parts_sent.setdefault(out.message_id, _parts_from(out.progress))
+        sent = self._parts_sent.setdefault(out.message_id, [
+            part for part in progress_list(out.progress) if isinstance(part, int)])
         try:
             for step in steps[len(sent):]:
                 reply = _reply_to(out) if not sent else None
@@ -522,12 +524,3 @@ def _reply_to(out: OutboundMessage) -> ReplyParameters | None:
         return None
     # If the message is gone meanwhile, the reply still goes out, just not as a reply.
     return ReplyParameters(message_id=int(number), allow_sending_without_reply=True)
-
-
-def _parts_from(progress: str | None) -> list[int]:
-    """The ids of the parts an earlier attempt sent (see ``send``); [] if none or unreadable."""
-    try:
-        parts = json.loads(progress) if progress else []
-    except ValueError:
-        return []
-    return [p for p in parts if isinstance(p, int)] if isinstance(parts, list) else []

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-import aiohttp
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -34,6 +32,7 @@ from aiogram.methods import GetUpdates
 from opchat.i18n import _
 from opchat.model import Health
 from opchat.transports import Rejected, Retry
+from opchat.transports.net import never_left, reason_of
 
 DEFAULT_API_BASE = "https://api.telegram.org"
 
@@ -63,39 +62,14 @@ def is_api_error(exc: BaseException) -> bool:
     return isinstance(exc, TelegramAPIError | ClientDecodeError)
 
 
-def host_of(api_base: str) -> str:
-    """host[:port] of the Bot API's address, as errors name it: never a user or password
-    the address may carry (they would reach the log, the status bar and the audit)."""
-    parts = urlsplit(api_base)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6
-        host = f"[{host}]"
-    return (f"{host}:{port}" if port else host) or "the Bot API"
-
-
 def network_reason(exc: BaseException) -> str:
     """Why a request did not get through, in a few words."""
-    cause = exc.__cause__
-    if isinstance(cause, asyncio.TimeoutError | TimeoutError):
-        return _("no answer in time")
-    if isinstance(cause, aiohttp.ClientConnectorDNSError):
-        return _("the name does not resolve")
-    if isinstance(cause, aiohttp.ClientConnectorError):
-        return cause.strerror or _("connection refused")
-    if isinstance(cause, aiohttp.ServerDisconnectedError):
-        return _("the server closed the connection")
-    if isinstance(cause, aiohttp.ClientError):
-        return str(cause) or type(cause).__name__
-    return getattr(exc, "message", "") or str(exc)
+    return reason_of(exc.__cause__, getattr(exc, "message", "") or str(exc))
 
 
 def surely_not_sent(exc: BaseException) -> bool:
     """True when the request never reached the server (so sending again cannot double it)."""
-    return isinstance(exc.__cause__, aiohttp.ClientConnectorError)
+    return never_left(exc.__cause__)
 
 
 def _token_refused(code: str) -> str:
