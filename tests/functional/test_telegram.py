@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import sqlite3
 import stat
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,14 @@ from opchat.transports import Rejected, Retry
 from opchat.transports.telegram import CheckFailed, DownloadError, TelegramTransport
 from opchat.transports.telegram.text import split_text, utf16_len
 from opchat.transports.telegram.updates import convert_entities, convert_message
+from tests.channels import (
+    Serve,
+    events_of_new_messages,
+    free_port,
+    holds,
+    stored_external_ids,
+    until,
+)
 from tests.telegram_api import (
     CONFLICT,
     CUSTOMER,
@@ -89,22 +96,6 @@ async def transport(api: BotAPI, tmp_path: Path) -> AsyncIterator[TelegramTransp
 def settings(api: BotAPI, **options: Any) -> ChannelSettings:
     return ChannelSettings("shop", "telegram", {"token": TOKEN, "api_base": api.base,
                                                 "poll_timeout": 1, **options})
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 5.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-async def holds(value: Any) -> Any:
-    """``until`` for a plain condition: ``until(lambda: holds(x > 1), ...)``."""
-    return value
 
 
 class Running:
@@ -343,19 +334,6 @@ async def test_updates_with_nothing_to_store_still_move_the_offset(tmp_path: Pat
 # The offset: nothing lost, nothing doubled ------------------------------------------------
 
 
-def stored_external_ids(db_path: Path) -> set[str]:
-    if not db_path.exists():
-        return set()
-    db = sqlite3.connect(db_path)
-    try:
-        return {row[0] for row in db.execute("SELECT external_id FROM messages "
-                                             "WHERE direction = 'in'")}
-    except sqlite3.OperationalError:  # a hub is creating the schema right now
-        return set()
-    finally:
-        db.close()
-
-
 def stored_cursor(db_path: Path) -> str | None:
     db = sqlite3.connect(db_path)
     try:
@@ -512,14 +490,6 @@ async def test_a_failed_poll_is_degraded_then_recovers(tmp_path: Path, api: BotA
 
 
 # Webhook mode ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextlib.asynccontextmanager
@@ -895,51 +865,10 @@ def test_the_token_may_come_from_the_environment(api: BotAPI, tmp_path: Path,
 # Crashes: `opchat serve` killed with SIGKILL -------------------------------------------------
 
 
-class Serve:
-    """``opchat serve`` as a systemd unit would run it, with one Telegram channel."""
-
-    def __init__(self, tmp_path: Path, api: BotAPI) -> None:
-        self.data = tmp_path / "data"
-        self.config = tmp_path / "config.toml"
-        self.config.write_text(
-            f'[channels.shop]\nkind = "telegram"\ntoken = "{TOKEN}"\n'
-            f'api_base = "{api.base}"\npoll_timeout = 1\n')
-        self.stderr = tmp_path / "serve.log"
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.stderr.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "opchat", "serve", "--config", str(self.config),
-                "--data-dir", str(self.data), stdout=asyncio.subprocess.DEVNULL, stderr=log)
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup of any kind, as in a power cut or the OOM killer."""
-        if self.process is not None and self.process.returncode is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), 30)
-            except TimeoutError:
-                self.kill()
-                raise AssertionError(f"opchat serve did not stop: {self.stderr.read_text()}"
-                                     ) from None
-
-    async def killed(self) -> None:
-        assert self.process is not None
-        await asyncio.wait_for(self.process.wait(), 30)
-        assert self.process.returncode == -signal.SIGKILL, self.stderr.read_text()
-
-
-def events_of_new_messages(db_path: Path) -> int:
-    db = sqlite3.connect(db_path)
-    try:
-        return db.execute("SELECT count(*) FROM events WHERE kind = 'message.new'").fetchone()[0]
-    finally:
-        db.close()
+def serve_shop(tmp_path: Path, api: BotAPI) -> Serve:
+    """``opchat serve`` with one Telegram channel."""
+    return Serve(tmp_path, f'[channels.shop]\nkind = "telegram"\ntoken = "{TOKEN}"\n'
+                           f'api_base = "{api.base}"\npoll_timeout = 1\n')
 
 
 async def test_killed_at_any_moment_every_update_is_stored_exactly_once(
@@ -950,7 +879,7 @@ async def test_killed_at_any_moment_every_update_is_stored_exactly_once(
     ids = api.push(*updates)
     api.max_batch = 7  # many batches, many moments to die in
     handed_out: list[int] = []
-    serve = Serve(tmp_path, api)
+    serve = serve_shop(tmp_path, api)
     db_path = serve.data / "opchat.db"
     loop = asyncio.get_running_loop()
     # The moments: while a batch is being answered (so never received), and a few
@@ -992,7 +921,7 @@ async def test_killed_at_any_moment_every_update_is_stored_exactly_once(
 
 async def test_killed_while_sending_the_message_is_failed_not_sent_again(
         tmp_path: Path, api: BotAPI) -> None:
-    serve = Serve(tmp_path, api)
+    serve = serve_shop(tmp_path, api)
     api.push(text_update(1, "Is it in stock?"))
     await serve.start()
     await until(lambda: holds(stored_external_ids(serve.data / "opchat.db")),

@@ -1,0 +1,96 @@
+"""What the tests of every channel need: waiting for a positive signal, a free port,
+what a database file holds, and ``opchat serve`` as a process to kill."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+
+async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 5.0) -> Any:
+    """Await ``check()`` until it gives something true, and return that."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def holds(value: Any) -> Any:
+    """``until`` for a plain condition: ``until(lambda: holds(x > 1), ...)``."""
+    return value
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stored_external_ids(db_path: Path) -> set[str]:
+    """The external ids of the customers' messages in the file, read beside the hub."""
+    if not db_path.exists():
+        return set()
+    db = sqlite3.connect(db_path)
+    try:
+        return {row[0] for row in db.execute("SELECT external_id FROM messages "
+                                             "WHERE direction = 'in'")}
+    except sqlite3.OperationalError:  # a hub is creating the schema right now
+        return set()
+    finally:
+        db.close()
+
+
+def events_of_new_messages(db_path: Path) -> int:
+    db = sqlite3.connect(db_path)
+    try:
+        return db.execute("SELECT count(*) FROM events WHERE kind = 'message.new'").fetchone()[0]
+    finally:
+        db.close()
+
+
+class Serve:
+    """``opchat serve`` as a systemd unit would run it, with the channels in ``config``."""
+
+    def __init__(self, tmp_path: Path, config: str) -> None:
+        self.data = tmp_path / "data"
+        self.config = tmp_path / "config.toml"
+        self.config.write_text(config)
+        self.stderr = tmp_path / "serve.log"
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        with self.stderr.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "opchat", "serve", "--config", str(self.config),
+                "--data-dir", str(self.data), stdout=asyncio.subprocess.DEVNULL, stderr=log)
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup of any kind, as in a power cut or the OOM killer."""
+        if self.process is not None and self.process.returncode is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), 30)
+            except TimeoutError:
+                self.kill()
+                raise AssertionError(f"opchat serve did not stop: {self.stderr.read_text()}"
+                                     ) from None
+
+    async def killed(self) -> None:
+        assert self.process is not None
+        await asyncio.wait_for(self.process.wait(), 30)
+        assert self.process.returncode == -signal.SIGKILL, self.stderr.read_text()
