@@ -173,8 +173,9 @@ class ChannelSink:
     async def cursor(self) -> str | None:
         return await self._hub.inbox.store.channel_cursor(self.channel)
 
-    async def report(self, external_id: str, state: MessageState) -> None:
-        await self._hub.inbox.store.report_delivery(self.channel, external_id, state)
+    async def report(self, external_id: str, state: MessageState,
+                     error: str | None = None) -> None:
+        await self._hub.inbox.store.outbox.report(self.channel, external_id, state, error)
 
     async def history(self, chat_id: str, after_id: int = 0, limit: int = 200) -> list[Message]:
         return await self._hub.inbox.store.chat_messages(self.channel, chat_id, after_id, limit)

@@ -60,6 +60,13 @@ class Channel:
         """False when the channel cannot send files; None when not known yet."""
         return None if self.capabilities is None else bool(self.capabilities.get("media"))
 
+    @property
+    def reply_window(self) -> int:
+        """Seconds after the customer's last message in which a free reply may be sent
+        (Meta's 24-hour window); 0 when the channel has no such limit (or is not known)."""
+        window = (self.capabilities or {}).get("reply_window")
+        return window if isinstance(window, int) and window > 0 else 0
+
 
 @dataclass(frozen=True, slots=True)
 class Contact:
@@ -191,6 +198,11 @@ class Message:
 # what their platform has; the thread shows it. All values are untrusted text.
 MESSAGE_META = {
     "forwarded_from": "str: who the message was forwarded from",
+    "forwarded": '"once" or "many": forwarded from someone the platform does not name',
+    "unsupported": "str: the platform's words on a message it could not pass on "
+                   "(kind is then \"unsupported\")",
+    "referral": "{headline, body, source_url, source_type, source_id}: the ad or post "
+                "the customer came from",
     "entities": "list of [offset, length, style]: style is bold, italic, underline, "
                 "strike, code, pre, link, spoiler; offsets in characters of `body`",
     "callback": "str: the data of a button the customer pressed (body is its label)",

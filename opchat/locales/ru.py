@@ -1128,4 +1128,59 @@ MESSAGES.update({
     "{path}: only {mib} MiB free; when it is full, opchat cannot store messages":
         "{path}: свободно всего {mib} МиБ; когда место кончится, opchat не сможет "
         "сохранять сообщения",
+    # Meta's channels: WhatsApp, Messenger, Instagram
+    "{platform} refused the access token (expired or revoked): make a new one in Meta's "
+    "dashboard and put it in the config":
+        "{platform} не принимает токен доступа (истёк или отозван): создайте новый в "
+        "кабинете Meta и впишите его в конфиг",
+    "{platform} says: {said}": "{platform} отвечает: {said}",
+    "HTTP {status} without an error in Graph's shape":
+        "HTTP {status} без описания ошибки в формате Graph",
+    "{reason}: it may or may not have arrived": "{reason}: сообщение могло дойти, а могло и нет",
+    "the customer wrote more than 24 hours ago, so {platform} takes only a template (or a "
+    "tagged message) now: {said}":
+        "клиент писал больше 24 часов назад, и {platform} теперь принимает только шаблон "
+        "(или сообщение с меткой): {said}",
+    "HTTP {status} from {host}": "HTTP {status} от {host}",
+    "{host} answered {status} for the file": "{host} ответил {status} на запрос файла",
+    "the file is larger than {limit} bytes": "файл больше {limit} байт",
+    "{setting} must be the number Meta shows (digits only)":
+        "{setting}: нужен номер, который показывает Meta (только цифры)",
+    "check the token and see the webhook's address and verify token with: "
+    "opchat channel test {name}":
+        "проверить токен и узнать адрес вебхука и проверочный токен: "
+        "opchat channel test {name}",
+    "Meta will call {url}: have your reverse proxy pass it to {local}":
+        "Meta будет обращаться к {url}: пусть обратный прокси передаёт запросы на {local}",
+    '{setting} must be a Graph API version like "v21.0"':
+        '{setting}: нужна версия Graph API вида "v21.0"',
+    "channels.{name}.webhook_url: Meta sends webhooks only to https:// addresses":
+        "channels.{name}.webhook_url: Meta шлёт вебхуки только на адреса https://",
+    "your https:// address": "ваш адрес https://",
+    "{platform} could not deliver it: {reason}": "{platform} не смог доставить: {reason}",
+    "reached {number}; Meta's webhook: {url} (served at http://{listen}{path}), "
+    "verify token {token}":
+        "номер {number} доступен; вебхук для Meta: {url} (принимается на "
+        "http://{listen}{path}), проверочный токен {token}",
+    "WhatsApp gave no reason": "WhatsApp не назвал причину",
+    "{host} did not say which message it took": "{host} не сообщил, какое сообщение принял",
+    "your https:// address for {path}": "ваш адрес https:// для {path}",
+    "{host} did not say which file it took": "{host} не сообщил, какой файл принял",
+    "this file has no WhatsApp media id": "у этого файла нет идентификатора медиа WhatsApp",
+    "Choose": "Выбрать",
+    "Choose:": "Выберите:",
+    "WhatsApp gave no address for this file": "WhatsApp не дал адрес этого файла",
+    "WhatsApp cannot give this file: {reason}": "WhatsApp не может отдать этот файл: {reason}",
+    "{reason}; {done} of {total} parts had arrived": "{reason}; дошло частей: {done} из {total}",
+    "nothing to send: the message has no text and no file":
+        "нечего отправлять: в сообщении нет ни текста, ни файла",
+    "cannot send {name}: the file is not there any more":
+        "не удаётся отправить {name}: файла больше нет",
+    "forwarded many times": "переслано много раз",
+    "forwarded": "переслано",
+    "came from an ad: {what}": "пришёл по рекламе: {what}",
+    "came from an ad": "пришёл по рекламе",
+    "a kind of message the platform does not pass on: {said}":
+        "сообщение такого вида платформа не передаёт: {said}",
+    "a kind of message opchat cannot show": "сообщение такого вида opchat показать не может",
 })

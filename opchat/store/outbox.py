@@ -133,6 +133,45 @@ class OutboxStore(Part):
                     (message_id,)).fetchone():
                 # A reply reached the customer: an earlier failure no longer keeps them waiting.
                 clear_failure(conn, now, conv, "delivered", None, message_id)
+            if platform_id is not None and row is not None:
+                early = conn.execute(
+                    "DELETE FROM early_receipts WHERE channel_id = ? AND external_id = ? "
+                    "RETURNING state, error", (row["channel_id"], platform_id)).fetchone()
+                if early is not None:
+                    _apply_receipt(conn, now, message_id, conv, state,
+                                   MessageState(early["state"]), early["error"])
+
+        await self.db.write(run)
+
+    async def report(self, channel: str, external_id: str, state: MessageState,
+                     error: str | None = None) -> None:
+        """The platform's word on a message the channel sent: delivered, read (the mark
+        moves forward, never back), or failed after all (``error`` says why). A receipt
+        for an id not recorded yet (the send's own answer is still on its way) is kept
+        and applied when it is."""
+
+        def run(conn: Conn) -> None:
+            now = self.clock()
+            row = conn.execute(
+                "SELECT messages.id, conversation_id, state, channels.id AS channel_id "
+                "FROM channels LEFT JOIN messages ON messages.channel_id = channels.id "
+                "AND messages.external_id = ? WHERE channels.name = ?",
+                (external_id, channel)).fetchone()
+            if row is None:
+                return  # no such channel
+            if row["id"] is not None:
+                _apply_receipt(conn, now, row["id"], row["conversation_id"],
+                               MessageState(row["state"]), state, error)
+                return
+            kept = conn.execute("SELECT state FROM early_receipts WHERE channel_id = ? "
+                                "AND external_id = ?", (row["channel_id"], external_id)
+                                ).fetchone()
+            if kept is not None and not _ahead(state, MessageState(kept["state"])):
+                return
+            conn.execute("DELETE FROM early_receipts WHERE at < ?", (now - EARLY_KEPT,))
+            conn.execute("INSERT OR REPLACE INTO early_receipts "
+                         "(channel_id, external_id, state, error, at) VALUES (?, ?, ?, ?, ?)",
+                         (row["channel_id"], external_id, state.value, error, now))
 
         await self.db.write(run)
 
@@ -173,6 +212,35 @@ class OutboxStore(Part):
                                           (message_id,)).fetchone())
 
         return await self.db.read(run)
+
+
+# Receipts for ids nobody recorded (messages sent from another tool on the same account)
+# are forgotten after a week.
+EARLY_KEPT = 7 * 24 * 3600.0
+_FORWARD = (MessageState.SENT, MessageState.DELIVERED, MessageState.READ)
+
+
+def _ahead(new: MessageState, old: MessageState) -> bool:
+    """Whether receipt ``new`` says more than ``old``: failed says the most."""
+    if old is MessageState.FAILED:
+        return False
+    if new is MessageState.FAILED:
+        return True
+    return new in _FORWARD and (old not in _FORWARD or _FORWARD.index(new) > _FORWARD.index(old))
+
+
+def _apply_receipt(conn: Conn, now: float, message_id: int, conversation_id: int | None,
+                   current: MessageState, state: MessageState, error: str | None) -> None:
+    if current not in _FORWARD or not _ahead(state, current):
+        return  # never backwards; a failed or queued message keeps what it says
+    if state is MessageState.FAILED:
+        if current is MessageState.READ:
+            return  # read it was: a failure after that is the platform's muddle
+        fail_message(conn, message_id, conversation_id, error or "failed", now)
+        return
+    conn.execute("UPDATE messages SET state = ? WHERE id = ?", (state.value, message_id))
+    _event(conn, now, EventKind.MESSAGE_STATE, conversation_id, message_id,
+           data={"state": state.value})
 
 
 def fail_message(conn: Conn, message_id: int, conversation_id: int | None,

@@ -270,6 +270,23 @@ MIGRATIONS: list[str] = [
         (SELECT f.created_at FROM messages f WHERE f.id = conversations.failed_message_id))
     WHERE failed_message_id IS NOT NULL;
     """,
+    # 7: when the customer last wrote (a channel with a reply window, Meta's 24 hours,
+    # counts from it); receipts that came before the send they are about was recorded
+    # (a webhook can beat the send's own answer), kept until it is
+    """
+    ALTER TABLE conversations ADD COLUMN last_inbound_at REAL;
+    UPDATE conversations SET last_inbound_at = (
+        SELECT max(m.created_at) FROM messages m
+        WHERE m.conversation_id = conversations.id AND m.direction = 'in');
+    CREATE TABLE early_receipts (
+        channel_id INTEGER NOT NULL REFERENCES channels(id),
+        external_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        error TEXT,
+        at REAL NOT NULL,
+        PRIMARY KEY (channel_id, external_id)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -216,25 +216,6 @@ class Store:
             )
         return results
 
-    async def report_delivery(self, channel: str, external_id: str, state: MessageState) -> None:
-        """A receipt from the platform: move the message forward (never backwards)."""
-        order = [MessageState.SENT, MessageState.DELIVERED, MessageState.READ]
-
-        def run(conn: Conn) -> None:
-            row = conn.execute(
-                "SELECT messages.id, conversation_id, state FROM messages "
-                "JOIN channels ON channels.id = messages.channel_id "
-                "WHERE channels.name = ? AND external_id = ?", (channel, external_id)).fetchone()
-            if row is None or row["state"] not in order or state not in order:
-                return
-            if order.index(state) <= order.index(MessageState(row["state"])):
-                return
-            conn.execute("UPDATE messages SET state = ? WHERE id = ?", (state.value, row["id"]))
-            _event(conn, self.clock(), EventKind.MESSAGE_STATE, row["conversation_id"], row["id"],
-                   data={"state": state.value})
-
-        await self.db.write(run)
-
     # Operators and what they do ----------------------------------------------------------
 
     async def ensure_operator(self, login: str, name: str | None = None) -> Operator:

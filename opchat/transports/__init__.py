@@ -48,6 +48,10 @@ class Capabilities:
     typing: bool = False
     buttons: bool = False
     max_len: int = 4096  # longest text one platform message may carry
+    # Seconds after the customer's last message in which any reply may be sent (Meta's
+    # 24-hour customer service window); 0: no such limit. Past it, only what the platform
+    # allows (a WhatsApp template...).
+    reply_window: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +113,11 @@ class Sink(Protocol):
         """The cursor last committed by :meth:`ingest_batch`, or None."""
         ...
 
-    async def report(self, external_id: str, state: MessageState) -> None:
-        """A delivery or read receipt for a message this channel sent."""
+    async def report(self, external_id: str, state: MessageState,
+                     error: str | None = None) -> None:
+        """A receipt for a message this channel sent: DELIVERED, READ, or FAILED after all
+        (``error``: why, in words for the operator). The mark never moves backwards; a
+        receipt that beats the send's own answer is kept until the send is recorded."""
         ...
 
     def health(self, state: Health, detail: str = "") -> None:

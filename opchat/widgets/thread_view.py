@@ -603,9 +603,7 @@ class ThreadView(InboxScrollView, can_focus=True):
             author, quoted = about.quote
             parts.append("> " + clean(f"{author}: {quoted}" if author else quoted)
                          .replace("\n", "\n> "))
-        forwarded = first.meta.get("forwarded_from")
-        if isinstance(forwarded, str) and forwarded.strip():
-            parts.append(_("forwarded from {origin}", origin=one_line(forwarded)))
+        parts.extend(clean(one_line(remark)) for remark in remarks(first))
         text = "\n".join(parts) + f"\n\n{clean(current.body)}\n"
         earlier = versions[:-1]
         if earlier:
@@ -864,10 +862,8 @@ class ThreadView(InboxScrollView, can_focus=True):
             author, quoted = about.quote
             quote = f"▏{author}: {quoted}" if author else f"▏{quoted}"
             lines.append(_one_row(quote, width, style("thread-view--quote")))
-        forwarded = message.meta.get("forwarded_from")
-        if isinstance(forwarded, str) and forwarded.strip():
-            line = "↪ " + _("forwarded from {origin}", origin=forwarded)
-            lines.extend(_wrap(safe_text(one_line(line), style=style("thread-view--forwarded")),
+        for remark in remarks(message):
+            lines.extend(_wrap(safe_text(one_line(remark), style=style("thread-view--forwarded")),
                                width, console))
 
         body = clean(current.body)
@@ -904,6 +900,33 @@ class ThreadView(InboxScrollView, can_focus=True):
             line.end = ""
             strips.append(Strip(list(line.render(console)), width))
         return strips
+
+
+def remarks(message: Message) -> list[str]:
+    """What the platform said about a message besides its text (see MESSAGE_META):
+    forwarded, from an ad, not passed on. Untrusted: draw with ``safe_text``."""
+    meta = message.meta
+    found = []
+    forwarded = meta.get("forwarded_from")
+    if isinstance(forwarded, str) and forwarded.strip():
+        found.append("↪ " + _("forwarded from {origin}", origin=forwarded))
+    elif meta.get("forwarded") == "many":
+        found.append("↪ " + _("forwarded many times"))
+    elif meta.get("forwarded"):
+        found.append("↪ " + _("forwarded"))
+    referral = meta.get("referral")
+    if isinstance(referral, dict):
+        what = " · ".join(str(referral[key]) for key in ("headline", "source_url")
+                          if isinstance(referral.get(key), str) and referral[key].strip())
+        found.append("⌖ " + (_("came from an ad: {what}", what=what) if what
+                             else _("came from an ad")))
+    unsupported = meta.get("unsupported")
+    if meta.get("kind") == "unsupported" or isinstance(unsupported, str):
+        said = unsupported if isinstance(unsupported, str) and unsupported.strip() else ""
+        found.append("⚠ " + (_("a kind of message the platform does not pass on: {said}",
+                              said=said) if said
+                             else _("a kind of message opchat cannot show")))
+    return found
 
 
 def _one_row(untrusted: str, width: int, style: Style) -> Text:

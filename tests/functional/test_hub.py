@@ -496,7 +496,8 @@ async def test_the_hub_records_what_each_channel_can_carry(inbox: Inbox, tmp_pat
     [shop] = await inbox.channels()
     assert shop.carries_files is False  # ScriptedTransport has no media
     assert shop.capabilities == {"media": False, "edits": False, "typing": False,
-                                 "buttons": False, "max_len": 4096}
+                                 "buttons": False, "max_len": 4096, "reply_window": 0}
+    assert shop.reply_window == 0
 
 
 async def test_a_rejected_reply_keeps_the_customer_waiting(inbox: Inbox, tmp_path: Path) -> None:

@@ -179,10 +179,49 @@ async def test_outbox_lifecycle_and_receipts_only_move_forward(inbox: Inbox) -> 
     [item] = await inbox.store.outbox.claim_due(["demo"])
     assert await inbox.store.outbox.claim_due(["demo"]) == []  # claimed once
     await inbox.store.outbox.mark_sent(item.message.message_id, "out-1")
-    await inbox.store.report_delivery("demo", "out-1", MessageState.READ)
-    await inbox.store.report_delivery("demo", "out-1", MessageState.DELIVERED)
+    await inbox.store.outbox.report("demo", "out-1", MessageState.READ)
+    await inbox.store.outbox.report("demo", "out-1", MessageState.DELIVERED)
     stored = await inbox.message(msg.id)
     assert stored is not None and stored.state == MessageState.READ
+
+
+async def test_a_receipt_that_beats_the_sends_answer_is_kept_until_it_is_recorded(
+        inbox: Inbox) -> None:
+    got = await inbox.store.ingest(inbound(1))
+    first = await inbox.send(got.conversation_id, "hi")
+    second = await inbox.send(got.conversation_id, "are you there?")
+    # The webhook says "read" and "failed" before the hub has recorded either send.
+    await inbox.store.outbox.report("demo", "out-1", MessageState.READ)
+    await inbox.store.outbox.report("demo", "out-1", MessageState.DELIVERED)  # late, less
+    await inbox.store.outbox.report("demo", "out-2", MessageState.FAILED, "undeliverable")
+    await inbox.store.outbox.report("demo", "out-2", MessageState.DELIVERED)  # failed stays
+    await inbox.store.outbox.mark_sent(first.id, "out-1")
+    await inbox.store.outbox.mark_sent(second.id, "out-2")
+    one, two = await inbox.message(first.id), await inbox.message(second.id)
+    assert one is not None and one.state is MessageState.READ
+    assert two is not None and two.state is MessageState.FAILED and two.error == "undeliverable"
+    conversation = await inbox.conversation(got.conversation_id)
+    # The failure keeps the customer waiting, as any failed reply does.
+    assert conversation is not None and conversation.failed_message_id == second.id
+    assert conversation.waiting_since is not None
+    kept = await inbox.store.db.read(
+        lambda conn: conn.execute("SELECT count(*) FROM early_receipts").fetchone()[0])
+    assert kept == 0
+
+
+async def test_a_failure_after_sent_fails_the_reply_but_never_one_already_read(
+        inbox: Inbox) -> None:
+    got = await inbox.store.ingest(inbound(1))
+    sent = await inbox.send(got.conversation_id, "a")
+    read = await inbox.send(got.conversation_id, "b")
+    for message, external in ((sent, "out-1"), (read, "out-2")):
+        await inbox.store.outbox.claim_due(["demo"])
+        await inbox.store.outbox.mark_sent(message.id, external)
+    await inbox.store.outbox.report("demo", "out-2", MessageState.READ)
+    await inbox.store.outbox.report("demo", "out-1", MessageState.FAILED, "131026")
+    await inbox.store.outbox.report("demo", "out-2", MessageState.FAILED, "131026")
+    states = [(m.body, m.state, m.error) for m in await inbox.messages(got.conversation_id)]
+    assert states[1:] == [("a", MessageState.FAILED, "131026"), ("b", MessageState.READ, None)]
 
 
 async def test_retry_puts_a_failed_message_back(inbox: Inbox) -> None:
@@ -414,7 +453,9 @@ async def test_upgrading_makes_dialogs_whose_last_reply_failed_wait_again(
     conn.executescript("UPDATE conversations SET waiting_since = NULL; "
                        "DROP INDEX conversations_failed; "
                        "ALTER TABLE conversations DROP COLUMN failed_message_id; "
-                       "ALTER TABLE channels DROP COLUMN capabilities; PRAGMA user_version = 5;")
+                       "ALTER TABLE channels DROP COLUMN capabilities; "
+                       "ALTER TABLE conversations DROP COLUMN last_inbound_at; "
+                       "DROP TABLE early_receipts; PRAGMA user_version = 5;")
     conn.close()
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
     try:
