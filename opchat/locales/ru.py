@@ -1183,4 +1183,27 @@ MESSAGES.update({
     "a kind of message the platform does not pass on: {said}":
         "сообщение такого вида платформа не передаёт: {said}",
     "a kind of message opchat cannot show": "сообщение такого вида opchat показать не может",
+    # Options of Meta's channels (`channel add whatsapp --help`, `channel options`)
+    "the access token (a system user's, for good)":
+        "токен доступа (системного пользователя — бессрочный)",
+    "an environment variable that holds the access token":
+        "переменная окружения с токеном доступа",
+    "the Meta app's secret, which signs the webhooks":
+        "секрет приложения Meta, которым подписаны вебхуки",
+    "an environment variable that holds the app secret":
+        "переменная окружения с секретом приложения",
+    "what Meta sends to check the webhook (default: derived from the app secret)":
+        "что Meta присылает для проверки вебхука (по умолчанию выводится из секрета "
+        "приложения)",
+    "an environment variable that holds the verify token":
+        "переменная окружения с проверочным токеном",
+    "the business phone number's id (not the number)":
+        "id номера компании (не сам номер)",
+    "the WhatsApp Business Account's id, for the message templates":
+        "id WhatsApp Business Account, для шаблонов сообщений",
+    "the Graph API's address (a proxy, a test server)":
+        "адрес Graph API (прокси, тестовый сервер)",
+    'the Graph API version, e.g. "v21.0"': 'версия Graph API, например "v21.0"',
+    "the https:// address Meta calls, behind your proxy":
+        "адрес https://, который вызывает Meta, за вашим прокси",
 })

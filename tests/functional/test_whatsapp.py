@@ -248,15 +248,18 @@ async def test_the_webhook_subscription_check_echoes_the_challenge_only_to_meta(
         assert (await verify(shop.url, VERIFY, mode="unsubscribe"))[0] == 403
 
 
-async def test_a_made_up_verify_token_is_kept_private(tmp_path: Path, api: GraphAPI) -> None:
+async def test_without_a_verify_token_one_is_derived_from_the_app_secret(
+        tmp_path: Path, api: GraphAPI) -> None:
     options = settings(api).options
     del options["verify_token"]
     made = WhatsAppTransport(ChannelSettings("wa", "whatsapp", options), tmp_path)
-    again = WhatsAppTransport(ChannelSettings("wa", "whatsapp", options), tmp_path)
-    kept = tmp_path / "whatsapp-wa.verify"
-    assert made.verify_token == again.verify_token == kept.read_text().strip()
-    assert len(made.verify_token) >= 32
-    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    again = WhatsAppTransport(ChannelSettings("wa", "whatsapp", options), tmp_path / "x")
+    other = WhatsAppTransport(ChannelSettings("wa2", "whatsapp", options), tmp_path)
+    # The same for the hub, channel test and doctor (whatever data dir), nothing kept.
+    assert made.verify_token == again.verify_token != other.verify_token
+    assert len(made.verify_token) == 32 and APP_SECRET not in made.verify_token
+    assert list(tmp_path.iterdir()) == []
+    await made.graph.close()
 
 
 async def test_unsigned_or_forged_deliveries_are_refused_and_nothing_is_stored(
@@ -549,7 +552,7 @@ async def test_check_says_whom_it_reached_and_what_to_paste_into_meta(
 async def test_check_says_exactly_why_it_failed(transport: WhatsAppTransport,
                                                 api: GraphAPI) -> None:
     api.expire_token()
-    with pytest.raises(CheckFailed, match=r"Session has expired.*190"):
+    with pytest.raises(CheckFailed, match=r"refused the access token.*Session has expired.*190"):
         await transport.check()
     api.expire_token(False)
     api.fail(PHONE_NUMBER_ID, HANG)

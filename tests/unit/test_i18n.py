@@ -201,3 +201,12 @@ def test_the_source_walk_finds_calls() -> None:
         ("_", "Help", 2),
         ("ngettext", "{n} unread", 3),
     ]
+
+
+def test_every_channel_options_help_has_a_russian_translation() -> None:
+    from opchat.transports import COMMON_OPTIONS, available_kinds, channel_options
+
+    declared = [COMMON_OPTIONS, *(channel_options(kind) for kind in available_kinds())]
+    missing = [option.help for options in declared if options is not None
+               for option in options.options if option.help and option.help not in ru.MESSAGES]
+    assert not missing, "add these to opchat/locales/ru.py:\n" + "\n".join(missing)

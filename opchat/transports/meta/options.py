@@ -19,10 +19,8 @@ VERSION_SHAPE = re.compile(r"v[0-9]+\.[0-9]+")
 
 
 def _digits(value: Any, setting: str) -> None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return
-    if isinstance(value, str) and (value.strip().isdigit() or not value.strip()):
-        return
+    if not isinstance(value, str) or value.strip().isdigit():
+        return  # not text: the kind's check has said so
     raise OptionProblem(_("{setting} must be the number Meta shows (digits only)",
                           setting=setting))
 
@@ -70,7 +68,7 @@ _APP_SECRET = Option("app_secret", "text", "the Meta app's secret, which signs t
 _APP_SECRET_ENV = Option("app_secret_env", "variable",
                          "an environment variable that holds the app secret")
 _VERIFY = Option("verify_token", "text",
-                 "what Meta sends to check the webhook (default: made up and kept)",
+                 "what Meta sends to check the webhook (default: derived from the app secret)",
                  secret=True)
 _VERIFY_ENV = Option("verify_token_env", "variable",
                      "an environment variable that holds the verify token")
@@ -85,9 +83,9 @@ _COMMON = (
 
 WHATSAPP = OptionSet((
     _TOKEN, _TOKEN_ENV, _APP_SECRET, _APP_SECRET_ENV, _VERIFY, _VERIFY_ENV,
-    Option("phone_number_id", "any", "the business phone number's id (not the number)",
+    Option("phone_number_id", "text", "the business phone number's id (not the number)",
            check=_digits, required=True, metavar="ID"),
-    Option("business_account_id", "any",
+    Option("business_account_id", "text",
            "the WhatsApp Business Account's id, for the message templates", check=_digits,
            metavar="ID"),
     *_COMMON,

@@ -47,7 +47,7 @@ from opchat.transports import (
     parse_listen,
     progress_list,
 )
-from opchat.transports.files import load_secret, safe_name
+from opchat.transports.files import safe_name
 from opchat.transports.meta.graph import (
     DEFAULT_API_BASE,
     DEFAULT_API_VERSION,
@@ -57,11 +57,12 @@ from opchat.transports.meta.graph import (
     Unreachable,
     said,
     send_error,
+    token_words,
     trouble,
 )
 from opchat.transports.meta.options import WHATSAPP, webhook_path
 from opchat.transports.meta.webhook import Delivery as Received
-from opchat.transports.meta.webhook import MetaWebhook, NotOurs, Receipt
+from opchat.transports.meta.webhook import MetaWebhook, NotOurs, Receipt, made_up_verify_token
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -291,8 +292,8 @@ class WhatsAppTransport:
         self.download_limit = int(options.get("download_limit") or 0)
         self.data_dir = Path(data_dir)
         self.attachments_dir = self.data_dir / "attachments" / channel.name
-        self.verify_token = channel.secret("verify_token") or load_secret(
-            self.data_dir / f"whatsapp-{channel.name}.verify", self.data_dir)
+        self.verify_token = channel.secret("verify_token") or made_up_verify_token(
+            self.app_secret, channel.name)
         self._sink: Sink | None = None
         self._detail = "webhook"
         self._health: tuple[Health, str] | None = None
@@ -538,7 +539,10 @@ class WhatsAppTransport:
         try:
             reached = await self._number()
         except (GraphError, Unreachable, Garbled) as exc:
-            raise CheckFailed(str(exc)) from exc
+            words = str(exc)
+            if isinstance(exc, GraphError) and exc.token_refused:
+                words = f"{token_words(PLATFORM)} ({words})"
+            raise CheckFailed(words) from exc
         finally:
             await self.graph.close()
         where = self.webhook_url or _("your https:// address for {path}", path=self.path)
