@@ -177,6 +177,9 @@ class ChannelSink:
                      error: str | None = None) -> None:
         await self._hub.inbox.store.outbox.report(self.channel, external_id, state, error)
 
+    async def react(self, external_id: str, by: str, emoji: str) -> None:
+        await self._hub.inbox.store.reactions.react(self.channel, external_id, by, emoji)
+
     async def history(self, chat_id: str, after_id: int = 0, limit: int = 200) -> list[Message]:
         return await self._hub.inbox.store.chat_messages(self.channel, chat_id, after_id, limit)
 

@@ -213,6 +213,7 @@ MESSAGE_META = {
     "contact": "{name, email, phone}: the contact details the customer gave with it",
     "links": "list of [offset, length, url]: links whose address is not their text",
     "quote": "str: the part of the replied-to message the customer quoted",
+    "reactions": "{who: emoji}: reactions the customer put on the message",
 }
 
 
@@ -242,6 +243,7 @@ class EventKind(StrEnum):
     MESSAGE_NEW = "message.new"  # data: direction; channel when it queued a send
     MESSAGE_STATE = "message.state"  # data: state (and error, retry, channel)
     MESSAGE_RETRYING = "message.retrying"  # data: after, error
+    MESSAGE_REACTION = "message.reaction"  # data: emoji ("" taken away), by
     MESSAGE_HIDDEN = "message.hidden"  # data: direction (reason, versions)
     MESSAGE_UNHIDDEN = "message.unhidden"
     CONVERSATION_NEW = "conversation.new"
@@ -282,6 +284,11 @@ class MessageStateData(NamedTuple):
     error: str | None = None
     retry: bool = False  # queued again by an operator
     channel: str | None = None  # the channel it is queued on
+
+
+class MessageReactionData(NamedTuple):
+    emoji: str = ""  # "": the reaction was taken away
+    by: str = ""  # the platform's id of who reacted
 
 
 class MessageRetryingData(NamedTuple):
@@ -362,6 +369,7 @@ EVENT_DATA: dict[str, type] = {
     EventKind.MESSAGE_NEW: MessageNewData,
     EventKind.MESSAGE_STATE: MessageStateData,
     EventKind.MESSAGE_RETRYING: MessageRetryingData,
+    EventKind.MESSAGE_REACTION: MessageReactionData,
     EventKind.MESSAGE_HIDDEN: MessageHiddenData,
     EventKind.MESSAGE_UNHIDDEN: MessageHiddenData,
     EventKind.CONVERSATION_NEW: NoData,

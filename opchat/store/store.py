@@ -40,6 +40,7 @@ from opchat.store.files import AttachmentStore
 from opchat.store.history import HistoryStore
 from opchat.store.outbox import OutboxStore
 from opchat.store.presence import PresenceStore, end_typing
+from opchat.store.reactions import ReactionsStore
 from opchat.store.replies import QuickReplyStore
 from opchat.store.rows import (
     CONVERSATION_SELECT,
@@ -80,6 +81,7 @@ class Store:
         self.search = SearchStore(db, clock)
         self.workflow = WorkflowStore(db, clock)
         self.outbox = OutboxStore(db, clock)
+        self.reactions = ReactionsStore(db, clock)
         self.events = EventLog(db, clock)
         self._pending_ingest: list[tuple[InboundMessage, asyncio.Future[Ingested]]] = []
         self._ingest_flush: asyncio.Task[None] | None = None

@@ -120,6 +120,12 @@ class Sink(Protocol):
         receipt that beats the send's own answer is kept until the send is recorded."""
         ...
 
+    async def react(self, external_id: str, by: str, emoji: str) -> None:
+        """``by`` (the platform's id of who reacted) put ``emoji`` on this channel's message
+        ``external_id``; "" takes their reaction away. Shown on that message, never as a
+        message of its own; a reaction to a message not stored is let go."""
+        ...
+
     def health(self, state: Health, detail: str = "") -> None:
         """Tell the status bar how the channel is doing (e.g. DEGRADED, "network down")."""
         ...

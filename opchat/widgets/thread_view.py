@@ -876,6 +876,11 @@ class ThreadView(InboxScrollView, can_focus=True):
             if attachment.filename:
                 label += f" · {attachment.filename}"
             lines.append(safe_text(one_line(label, width), style=style("thread-view--attachment")))
+        reactions = current.meta.get("reactions") or message.meta.get("reactions")
+        if isinstance(reactions, dict) and reactions:
+            shown_reactions = " ".join(str(emoji) for emoji in reactions.values())
+            lines.append(safe_text(one_line(shown_reactions, width),
+                                   style=style("thread-view--forwarded")))
         if was_cut:
             more = _("… {count} more characters — o opens the whole message",
                      count=group_digits(len(body) - len(shown)))

@@ -209,3 +209,40 @@ async def test_the_thread_keeps_following_after_a_very_long_message(
                                          sender=chat))
         await wait_until(pilot, lambda: len(thread.messages) == 7, what="the last message")
         assert thread.scroll_y == where
+
+
+async def test_what_whatsapp_says_besides_the_text_is_shown_and_a_reaction_lands_live(
+    tmp_path: Path, settings: Settings, clock: Clock
+) -> None:
+    from opchat.transports.meta.whatsapp import convert_payload
+    from tests.meta_api import (
+        PHONE_NUMBER_ID,
+        WA_CUSTOMER,
+        wa_referral,
+        wa_text,
+        wa_unsupported,
+        wa_value,
+        wa_webhook,
+    )
+
+    at = str(int(clock() - 300))
+    payload = wa_webhook(wa_value([
+        wa_referral("Is this still available?", id="wamid.ad", timestamp=at),
+        wa_text("look", context={"frequently_forwarded": True}, id="wamid.fwd", timestamp=at),
+        wa_unsupported(id="wamid.odd", timestamp=at)]))
+    inbox = await Inbox.open(tmp_path, "anna", clock=clock)
+    try:
+        await inbox.store.ensure_channel("wa", "whatsapp")
+        await inbox.store.ingest_batch(convert_payload("wa", PHONE_NUMBER_ID, payload).messages)
+    finally:
+        await inbox.close()
+    app = make_app(settings, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        thread = await open_thread(pilot)
+        await wait_until(pilot, lambda: "forwarded many times" in rendered_text(thread),
+                         what="the forward")
+        shown = " ".join(line.strip() for line in rendered_text(thread).splitlines())
+        assert "came from an ad: Succulents, delivered · https://fb.me/3cr4Wqqkv" in shown
+        assert "a kind of message the platform does not pass on: Message type unknown" in shown
+        await app.inbox.store.reactions.react("wa", "wamid.fwd", WA_CUSTOMER, "🙏")
+        await wait_until(pilot, lambda: "🙏" in rendered_text(thread), what="the reaction")

@@ -199,7 +199,8 @@ async def test_every_kind_of_message_is_stored_as_the_operator_should_see_it(
 
     assert sorted(c.contact_name for c in conversations) == ["Maria", WA_CUSTOMER_NAME]
     assert {c.channel_kind for c in conversations} == {"whatsapp"}
-    assert "wamid.reaction" not in found  # a reaction is not a message of its own
+    assert "wamid.reaction" not in found  # a reaction is not a message of its own...
+    assert found["wamid.text"].meta["reactions"] == {WA_CUSTOMER: "❤️"}  # ...but on one
     assert len(found) == len(every_kind()) - 1
 
     text = found["wamid.text"]
@@ -238,6 +239,23 @@ async def test_every_kind_of_message_is_stored_as_the_operator_should_see_it(
     db = sqlite3.connect(tmp_path / "opchat.db")
     phones = {row[0] for row in db.execute("SELECT phone FROM contacts")}
     assert f"+{WA_CUSTOMER}" in phones and f"+{WA_OTHER}" in phones
+
+
+async def test_a_reaction_is_shown_on_its_message_changed_and_taken_away(
+        tmp_path: Path, api: GraphAPI) -> None:
+    async with running(tmp_path, api) as shop:
+        await shop.deliver(wa_webhook(wa_value([wa_text("hi", id="wamid.hi")])))
+        [conversation] = await shop.inbox.conversations()
+        after = await shop.inbox.store.events.last_event_id()
+        for emoji in ("👍", "😂", ""):
+            await shop.deliver(wa_webhook(wa_value([wa_reaction("wamid.hi", emoji)])))
+            [message] = await shop.inbox.messages(conversation.id)
+            assert message.meta.get("reactions", {}) == ({WA_CUSTOMER: emoji} if emoji else {})
+        # To a message opchat never stored: let go, acknowledged.
+        assert (await shop.deliver(wa_webhook(wa_value([wa_reaction("wamid.older")]))))[0] == 200
+        events = await shop.inbox.store.events.events_after(after)
+        assert len(await shop.inbox.messages(conversation.id)) == 1
+    assert [e.kind for e in events if e.kind == "message.reaction"] == ["message.reaction"] * 3
 
 
 async def test_the_webhook_subscription_check_echoes_the_challenge_only_to_meta(

@@ -6,8 +6,8 @@
 - ``POST``: the body's ``X-Hub-Signature-256`` (HMAC-SHA256 of the raw bytes
   under the app secret) is checked before the body is read as JSON: missing,
   401; wrong, 403; nothing stored. Then the platform's converter turns the
-  payload into messages and receipts; the messages are committed in one
-  transaction, the receipts after them, and only then does Meta get its 200.
+  payload into messages, receipts and reactions; the messages are committed in
+  one transaction, the rest after them, and only then does Meta get its 200.
   A failure to store answers 500, so that Meta delivers again; a redelivery
   is recognised by the platform's message id and stored once.
 
@@ -48,12 +48,22 @@ class Receipt:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """A customer's emoji on a message (``emoji`` "": taken away)."""
+
+    external_id: str
+    by: str
+    emoji: str
+
+
 @dataclass
 class Delivery:
     """What one webhook POST carries, converted."""
 
     messages: list[InboundMessage] = field(default_factory=list)
     receipts: list[Receipt] = field(default_factory=list)
+    reactions: list[Reaction] = field(default_factory=list)
 
 
 class NotOurs(ValueError):
@@ -129,6 +139,8 @@ class MetaWebhook:
                 await sink.ingest_batch(delivery.messages)
             for receipt in delivery.receipts:
                 await sink.report(receipt.external_id, receipt.state, receipt.error)
+            for reaction in delivery.reactions:
+                await sink.react(reaction.external_id, reaction.by, reaction.emoji)
         except Exception as exc:
             log.exception("channel %s: could not store a webhook delivery", self.channel)
             self.store_failed(sink, exc)

@@ -62,7 +62,13 @@ from opchat.transports.meta.graph import (
 )
 from opchat.transports.meta.options import WHATSAPP, webhook_path
 from opchat.transports.meta.webhook import Delivery as Received
-from opchat.transports.meta.webhook import MetaWebhook, NotOurs, Receipt, made_up_verify_token
+from opchat.transports.meta.webhook import (
+    MetaWebhook,
+    NotOurs,
+    Reaction,
+    Receipt,
+    made_up_verify_token,
+)
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -120,6 +126,10 @@ def convert_payload(channel: str, phone_number_id: str, payload: Mapping[str, An
             names = {str(c.get("wa_id")): str(_get(c, "profile", "name") or "")
                      for c in _dicts(value.get("contacts"))}
             for message in _dicts(value.get("messages")):
+                reaction = convert_reaction(message)
+                if reaction is not None:
+                    received.reactions.append(reaction)
+                    continue
                 converted = convert_message(channel, message, names)
                 if converted is not None:
                     received.messages.append(converted)
@@ -139,7 +149,7 @@ def convert_message(channel: str, msg: Mapping[str, Any], names: Mapping[str, st
         return None
     kind = str(msg.get("type") or "")
     if kind == "reaction":
-        return None  # shown on the message it reacts to, not as a message of its own
+        return None  # see convert_reaction: shown on the message it is about
     body = ""
     meta: dict[str, Any] = {}
     attachments: list[Attachment] = []
@@ -201,6 +211,16 @@ def convert_message(channel: str, msg: Mapping[str, Any], names: Mapping[str, st
         phone=f"+{sender}" if sender.isdigit() else None, reply_to_external_id=reply_to,
         attachments=tuple(attachments), meta=meta,
         profile={"whatsapp_name": name} if name else {})
+
+
+def convert_reaction(msg: Mapping[str, Any]) -> Reaction | None:
+    """A reaction message as what it is about (None: not a reaction)."""
+    if msg.get("type") != "reaction" or not isinstance(msg.get("reaction"), Mapping):
+        return None
+    target = msg["reaction"].get("message_id")
+    if not isinstance(target, str) or not target or not msg.get("from"):
+        return None
+    return Reaction(target, str(msg["from"]), str(msg["reaction"].get("emoji") or ""))
 
 
 def convert_status(status: Mapping[str, Any]) -> Receipt | None:
