@@ -214,6 +214,8 @@ MESSAGE_META = {
     "links": "list of [offset, length, url]: links whose address is not their text",
     "quote": "str: the part of the replied-to message the customer quoted",
     "reactions": "{who: emoji}: reactions the customer put on the message",
+    "template": "{name, language, header, body}: an outgoing message sent as this "
+                "template with these variables (see TemplateUse)",
 }
 
 
@@ -535,6 +537,30 @@ class InboundMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Template:
+    """A message template the platform approved (WhatsApp's): see opchat.templates."""
+
+    name: str
+    language: str  # the platform's code, e.g. en_US
+    status: str = "APPROVED"  # APPROVED, PENDING, REJECTED, PAUSED...
+    category: str = ""  # UTILITY, MARKETING, AUTHENTICATION
+    header: str = ""  # text with {{1}}… variables
+    body: str = ""
+    footer: str = ""
+    buttons: tuple[str, ...] = ()  # quick-reply labels the customer can press
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateUse:
+    """A template as one message uses it: which, and the values of its variables."""
+
+    name: str
+    language: str
+    header: tuple[str, ...] = ()  # {{1}}… of the header, in order
+    body: tuple[str, ...] = ()  # {{1}}… of the body
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """What the outbox asks a transport to deliver."""
 
@@ -552,6 +578,9 @@ class OutboundMessage:
     # What the transport said of an earlier attempt when it asked to retry
     # (Retry.progress): e.g. which parts of a long message went already.
     progress: str | None = None
+    # Send this approved template (the body is its text as filled, for channels and
+    # logs that show text); outside a reply window it is all a platform takes.
+    template: TemplateUse | None = None
 
 
 @dataclass(frozen=True, slots=True)

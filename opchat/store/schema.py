@@ -272,7 +272,8 @@ MIGRATIONS: list[str] = [
     """,
     # 7: when the customer last wrote (a channel with a reply window, Meta's 24 hours,
     # counts from it); receipts that came before the send they are about was recorded
-    # (a webhook can beat the send's own answer), kept until it is
+    # (a webhook can beat the send's own answer), kept until it is; the message
+    # templates each channel's platform offers, as its hub last found them
     """
     ALTER TABLE conversations ADD COLUMN last_inbound_at REAL;
     UPDATE conversations SET last_inbound_at = (
@@ -285,6 +286,19 @@ MIGRATIONS: list[str] = [
         error TEXT,
         at REAL NOT NULL,
         PRIMARY KEY (channel_id, external_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE templates (
+        channel_id INTEGER NOT NULL REFERENCES channels(id),
+        name TEXT NOT NULL,
+        language TEXT NOT NULL,
+        status TEXT NOT NULL,
+        category TEXT NOT NULL DEFAULT '',
+        header TEXT NOT NULL DEFAULT '',
+        body TEXT NOT NULL DEFAULT '',
+        footer TEXT NOT NULL DEFAULT '',
+        buttons TEXT NOT NULL DEFAULT '[]',
+        found_at REAL NOT NULL,
+        PRIMARY KEY (channel_id, name, language)
     ) WITHOUT ROWID;
     """,
 ]

@@ -52,6 +52,7 @@ from opchat.store.rows import (
 )
 from opchat.store.search import SearchStore
 from opchat.store.sql import Conn
+from opchat.store.templates import TemplatesStore
 from opchat.store.workflow import WorkflowStore, clear_failure
 
 log = logging.getLogger("opchat.store")
@@ -82,6 +83,7 @@ class Store:
         self.workflow = WorkflowStore(db, clock)
         self.outbox = OutboxStore(db, clock)
         self.reactions = ReactionsStore(db, clock)
+        self.templates = TemplatesStore(db, clock)
         self.events = EventLog(db, clock)
         self._pending_ingest: list[tuple[InboundMessage, asyncio.Future[Ingested]]] = []
         self._ingest_flush: asyncio.Task[None] | None = None

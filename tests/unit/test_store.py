@@ -455,7 +455,8 @@ async def test_upgrading_makes_dialogs_whose_last_reply_failed_wait_again(
                        "ALTER TABLE conversations DROP COLUMN failed_message_id; "
                        "ALTER TABLE channels DROP COLUMN capabilities; "
                        "ALTER TABLE conversations DROP COLUMN last_inbound_at; "
-                       "DROP TABLE early_receipts; PRAGMA user_version = 5;")
+                       "DROP TABLE early_receipts; DROP TABLE templates; "
+                       "PRAGMA user_version = 5;")
     conn.close()
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
     try:
