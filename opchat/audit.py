@@ -20,7 +20,23 @@ from datetime import datetime
 from typing import Any
 
 from opchat.i18n import _
-from opchat.model import Event, EventKind, HiddenItem
+from opchat.model import (
+    ChannelHealthData,
+    ContactMergedData,
+    ContactNotesData,
+    ConversationAssignData,
+    ConversationLabelData,
+    ConversationStatusData,
+    Event,
+    EventKind,
+    HiddenItem,
+    MessageHiddenData,
+    MessageNewData,
+    MessageRetryingData,
+    MessageStateData,
+    QuickRepliesData,
+    ReasonData,
+)
 from opchat.sanitize import one_line
 
 PAGE = 1000
@@ -54,10 +70,14 @@ def who(event: Event, words: bool = True) -> str:
     (in the interface's language when ``words``; JSON keeps the English values)."""
     if event.operator:
         return one_line(event.operator, 40)
+    payload = event.payload
+    # A newer opchat's kind has no payload here: its reason is read from the raw data.
+    reason = (event.data.get("reason") if payload is None
+              else getattr(payload, "reason", None))
     customer = (
         event.kind == EventKind.CONVERSATION_NEW
-        or (event.kind == EventKind.MESSAGE_NEW and event.data.get("direction") == "in")
-        or event.data.get("reason") == "customer wrote"
+        or (isinstance(payload, MessageNewData) and payload.direction == "in")
+        or reason == "customer wrote"
     )
     if not words:
         return "customer" if customer else "hub"
@@ -75,63 +95,66 @@ def _message(event: Event) -> str:
     return _("message #{n}", n=event.message_id) if event.message_id else _("message")
 
 
-def _message_new(e: Event) -> str:
+# Each takes the event and its payload (`Event.payload`, the kind's `EVENT_DATA` type).
+
+def _message_new(e: Event, p: MessageNewData) -> str:
     message = _message(e)
     return {
         "in": lambda: _("customer wrote {message}", message=message),
         "out": lambda: _("reply {message} queued", message=message),
         "note": lambda: _("private note {message}", message=message),
         "auto": lambda: _("automatic reply {message}", message=message),
-    }.get(str(e.data.get("direction")), lambda: _("{message} stored", message=message))()
+    }.get(str(p.direction), lambda: _("{message} stored", message=message))()
 
 
-def _message_state(e: Event) -> str:
-    text = f"{_message(e)} → {_v(e.data.get('state'))}"
-    if e.data.get("retry"):
+def _message_state(e: Event, p: MessageStateData) -> str:
+    text = f"{_message(e)} → {_v(p.state)}"
+    if p.retry:
         text += " " + _("(sent again by hand)")
-    if e.data.get("error"):
-        text += f": {_v(e.data['error'], 300)}"
+    if p.error:
+        text += f": {_v(p.error, 300)}"
     return text
 
 
-def _retrying(e: Event) -> str:
+def _retrying(e: Event, p: MessageRetryingData) -> str:
     return _("{message} will be retried in {seconds} s: {error}", message=_message(e),
-             seconds=_v(e.data.get("after")), error=_v(e.data.get("error"), 300))
+             seconds=_v(p.after), error=_v(p.error, 300))
 
 
-def _status(e: Event) -> str:
-    text = _("status {old} → {new}", old=_v(e.data.get("from")), new=_v(e.data.get("to")))
-    until = e.data.get("until")
-    if isinstance(until, int | float):
-        text += " " + _("until {moment}", moment=local_time(until))
-    return text + _because(e)
+def _hidden(e: Event, p: MessageHiddenData) -> str:
+    return _("{message} hidden", message=_message(e)) + _because(p.reason)
 
 
-def _label(e: Event) -> str:
-    if "added" in e.data:
-        return _("label added: {label}", label=_v(e.data["added"]))
-    if "removed" in e.data:
-        return _("label removed: {label}", label=_v(e.data["removed"]))
+def _status(e: Event, p: ConversationStatusData) -> str:
+    text = _("status {old} → {new}", old=_v(p.from_), new=_v(p.to))
+    if isinstance(p.until, int | float):
+        text += " " + _("until {moment}", moment=local_time(p.until))
+    return text + _because(p.reason)
+
+
+def _label(e: Event, p: ConversationLabelData) -> str:
+    if p.added is not None:
+        return _("label added: {label}", label=_v(p.added))
+    if p.removed is not None:
+        return _("label removed: {label}", label=_v(p.removed))
     return _("label: {label}", label=_v(e.data))
 
 
-def _assign(e: Event) -> str:
+def _assign(e: Event, p: ConversationAssignData) -> str:
     nobody = _("nobody")
-    text = _("assigned: {old} → {new}", old=_v(e.data.get("from") or nobody),
-             new=_v(e.data.get("to") or nobody))
-    return text + _because(e)
+    text = _("assigned: {old} → {new}", old=_v(p.from_ or nobody), new=_v(p.to or nobody))
+    return text + _because(p.reason)
 
 
-def _unhidden(e: Event) -> str:
+def _unhidden(e: Event, p: MessageHiddenData | ReasonData) -> str:
     text = (_("{message} shown again", message=_message(e)) if e.kind == EventKind.MESSAGE_UNHIDDEN
             else _("conversation shown again"))
-    return text + _because(e)
+    return text + _because(p.reason)
 
 
-def _because(e: Event) -> str:
+def _because(reason: object) -> str:
     """" (why)", from the event's reason: the store's own reasons in the reader's
     language, any other (an operator's words, a newer version's) as it is."""
-    reason = e.data.get("reason")
     if not reason:
         return ""
     known = {"customer wrote": _("customer wrote"),
@@ -140,62 +163,66 @@ def _because(e: Event) -> str:
     return f" ({said or _v(reason)})"
 
 
-def _merged(e: Event) -> str:
-    d = e.data
+def _merged(e: Event, p: ContactMergedData) -> str:
     none = _("none")
-    identities = d.get("identities") if isinstance(d.get("identities"), list) else []
+    identities = p.identities if isinstance(p.identities, tuple) else ()
     moved = ", ".join(
         f"{_v(i.get('channel'), 40)}/{_v(i.get('name'), 60)}" if isinstance(i, dict) else _v(i)
         for i in identities) or none
-    conversations = d.get("conversations") if isinstance(d.get("conversations"), list) else []
+    conversations = p.conversations if isinstance(p.conversations, tuple) else ()
     dialogs = ", ".join(f"#{_v(c, 20)}" for c in conversations) or none
     text = _("contact #{merged} ({merged_name}) merged into #{kept} ({kept_name}); moved "
-             "identities: {moved}; conversations: {dialogs}", merged=_v(d.get("merged"), 20),
-             merged_name=_v(d.get("merged_name"), 60), kept=_v(d.get("contact"), 20),
-             kept_name=_v(d.get("kept_name"), 60), moved=moved, dialogs=dialogs)
-    filled = d.get("filled")
-    if isinstance(filled, list) and filled:
-        text += "; " + _("filled in: {fields}", fields=", ".join(_v(f, 20) for f in filled))
+             "identities: {moved}; conversations: {dialogs}", merged=_v(p.merged, 20),
+             merged_name=_v(p.merged_name, 60), kept=_v(p.contact, 20),
+             kept_name=_v(p.kept_name, 60), moved=moved, dialogs=dialogs)
+    if isinstance(p.filled, tuple) and p.filled:
+        text += "; " + _("filled in: {fields}", fields=", ".join(_v(f, 20) for f in p.filled))
     return text
 
 
-def _failure_cleared(e: Event) -> str:
-    reason = str(e.data.get("reason"))
+def _failure_cleared(e: Event, p: ReasonData) -> str:
+    reason = str(p.reason)
     why = {"dismissed": _("dismissed"), "delivered": _("a later reply was delivered"),
            "resolved": _("resolved"), "snoozed": _("snoozed")}.get(reason, _v(reason))
     return _("the failure of {message} no longer keeps the conversation waiting: {why}",
              message=_message(e), why=why)
 
 
-def _health(e: Event) -> str:
-    text = _("channel {name} {health}", name=_v(e.data.get("channel"), 40),
-             health=_v(e.data.get("health"), 20))
-    return text + (f": {_v(e.data['detail'], 300)}" if e.data.get("detail") else "")
+def _notes(e: Event, p: ContactNotesData) -> str:
+    return _("notes about contact #{contact} changed ({chars} characters)",
+             contact=_v(p.contact, 20), chars=_v(p.chars, 20))
 
 
-_DESCRIBE: dict[str, Callable[[Event], str]] = {
+def _health(e: Event, p: ChannelHealthData) -> str:
+    text = _("channel {name} {health}", name=_v(p.channel, 40), health=_v(p.health, 20))
+    return text + (f": {_v(p.detail, 300)}" if p.detail else "")
+
+
+def _replies_saved(e: Event, p: QuickRepliesData) -> str:
+    return _("{count} quick replies saved", count=_v(p.count, 20))
+
+
+# By kind; the second argument is the kind's payload (`model.EVENT_DATA`).
+_DESCRIBE: dict[str, Callable[[Event, Any], str]] = {
     EventKind.MESSAGE_NEW: _message_new,
     EventKind.MESSAGE_STATE: _message_state,
     EventKind.MESSAGE_RETRYING: _retrying,
-    EventKind.MESSAGE_HIDDEN: lambda e: _("{message} hidden", message=_message(e)) + _because(e),
+    EventKind.MESSAGE_HIDDEN: _hidden,
     EventKind.MESSAGE_UNHIDDEN: _unhidden,
-    EventKind.CONVERSATION_NEW: lambda e: _("new conversation"),
+    EventKind.CONVERSATION_NEW: lambda e, p: _("new conversation"),
     EventKind.CONVERSATION_STATUS: _status,
     EventKind.CONVERSATION_LABEL: _label,
-    EventKind.CONVERSATION_READ: lambda e: _("marked read"),
+    EventKind.CONVERSATION_READ: lambda e, p: _("marked read"),
     EventKind.CONVERSATION_ASSIGN: _assign,
-    EventKind.CONVERSATION_HIDDEN: lambda e: _("conversation hidden"),
+    EventKind.CONVERSATION_HIDDEN: lambda e, p: _("conversation hidden"),
     EventKind.CONVERSATION_UNHIDDEN: _unhidden,
-    EventKind.CONVERSATION_FAILED: lambda e: _(
+    EventKind.CONVERSATION_FAILED: lambda e, p: _(
         "reply {message} failed: the conversation waits again", message=_message(e)),
     EventKind.CONVERSATION_FAILURE_CLEARED: _failure_cleared,
     EventKind.CONTACT_MERGED: _merged,
-    EventKind.CONTACT_NOTES: lambda e: _(
-        "notes about contact #{contact} changed ({chars} characters)",
-        contact=_v(e.data.get("contact"), 20), chars=_v(e.data.get("chars"), 20)),
+    EventKind.CONTACT_NOTES: _notes,
     EventKind.CHANNEL_HEALTH: _health,
-    "quick_replies.saved": lambda e: _("{count} quick replies saved",
-                                       count=_v(e.data.get("count"), 20)),
+    EventKind.QUICK_REPLIES_SAVED: _replies_saved,
 }
 
 
@@ -203,7 +230,7 @@ def describe(event: Event) -> str:
     """What an event changed, as one line of sanitised text."""
     known = _DESCRIBE.get(event.kind)
     try:
-        text = known(event) if known is not None else ""
+        text = known(event, event.payload) if known is not None else ""
     except Exception:  # odd data in an old or foreign row: show it raw, never fail
         text = ""
     if not text:

@@ -16,7 +16,7 @@ it (see `opchat.config.AutoAnswers`), answers at once:
 Answers are `Direction.AUTO` messages: queued in the outbox like any reply,
 shown in the thread as automatic, and never an operator's response in the
 metrics (the customer still waits). What to answer is decided from what is
-stored (`Store.auto_trigger`: the dialog's earlier automatic answers, when an
+stored (`Store.replies.auto_trigger`: the dialog's earlier automatic answers, when an
 operator last wrote), and the store refuses a second answer to the same
 message, so a hub that restarts and reads the last minutes of the feed
 again never answers twice. All the decisions are in `plan_answer`, a pure

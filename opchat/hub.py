@@ -160,18 +160,18 @@ class ChannelSink:
         self.channel = channel
 
     async def ingest(self, message: InboundMessage) -> Ingested:
-        return await self._hub.inbox.store.ingest(self._own(message))
+        return await self._hub.inbox.store.inbound.ingest(self._own(message))
 
     async def ingest_batch(
         self, messages: Sequence[InboundMessage], cursor: str | None = None
     ) -> list[Ingested]:
-        return await self._hub.inbox.store.ingest_batch(
+        return await self._hub.inbox.store.inbound.ingest_batch(
             [self._own(m) for m in messages],
             None if cursor is None else (self.channel, storable(cursor)),
         )
 
     async def cursor(self) -> str | None:
-        return await self._hub.inbox.store.channel_cursor(self.channel)
+        return await self._hub.inbox.store.channels.cursor(self.channel)
 
     async def report(self, external_id: str, state: MessageState,
                      error: str | None = None) -> None:
@@ -181,7 +181,7 @@ class ChannelSink:
         await self._hub.inbox.store.reactions.react(self.channel, external_id, by, emoji)
 
     async def history(self, chat_id: str, after_id: int = 0, limit: int = 200) -> list[Message]:
-        return await self._hub.inbox.store.chat_messages(self.channel, chat_id, after_id, limit)
+        return await self._hub.inbox.store.messages.for_chat(self.channel, chat_id, after_id, limit)
 
     def health(self, state: Health, detail: str = "") -> None:
         self._hub.set_health(self.channel, state, detail)
@@ -244,7 +244,7 @@ class Hub:
 
     async def _record_health(self, channel: str, state: Health, detail: str) -> None:
         try:
-            await self.inbox.store.set_health(channel, state, detail)
+            await self.inbox.store.channels.set_health(channel, state, detail)
         except Exception as exc:  # the store is what failed (a full disk): said once, here
             log.warning("channel %s: cannot record its health (%s: %s): %s", channel,
                         state.value, detail, error_summary(exc))
@@ -257,26 +257,26 @@ class Hub:
             log.warning("%d message(s) were being sent when the hub stopped; marked failed",
                         interrupted)
         for channel in self.channels:
-            await store.ensure_channel(channel.name, channel.kind)
+            await store.channels.ensure(channel.name, channel.kind)
             try:
                 factory = self.loader(channel.kind)
                 self.transports[channel.name] = factory(channel, self.data_dir)
             except UnknownChannelKind as exc:
                 why = _("unknown channel kind '{kind}'", kind=exc.kind)
                 log.warning("channel %s cannot start: %s", channel.name, why)
-                await store.set_health(channel.name, Health.DOWN, why)
+                await store.channels.set_health(channel.name, Health.DOWN, why)
             except Exception as exc:  # a broken plugin or a bad setting: this channel only
                 # One line for the operator (serve's stderr, the status bar); the log
                 # file also keeps the traceback of a failure nobody foresaw.
                 why = _cannot_start(exc)
                 log.warning("channel %s cannot start: %s", channel.name, why,
                             exc_info=not isinstance(exc, _FORESEEN))
-                await store.set_health(channel.name, Health.DOWN, why)
+                await store.channels.set_health(channel.name, Health.DOWN, why)
             # The UI never imports transports: it reads what a channel can carry (files?)
             # from the store, and refuses at once what would only fail in the outbox.
             transport = self.transports.get(channel.name)
             if transport is not None and is_dataclass(transport.capabilities):
-                await store.set_capabilities(channel.name, asdict(transport.capabilities))
+                await store.channels.set_capabilities(channel.name, asdict(transport.capabilities))
         await self._check_menus()
         tasks = [asyncio.create_task(self._follow_outbox_events(), name="hub-feed"),
                  asyncio.create_task(self._follow_presence(), name="hub-presence"),
@@ -288,7 +288,7 @@ class Hub:
             await self.web.mount()
         for name, transport in self.transports.items():
             self._wake[name] = asyncio.Event()
-            await store.set_health(name, Health.STARTING)
+            await store.channels.set_health(name, Health.STARTING)
             tasks.append(asyncio.create_task(self._keep_running(name, transport),
                                              name=f"transport-{name}"))
             tasks.append(asyncio.create_task(self._deliver(name, transport),
@@ -305,7 +305,7 @@ class Hub:
             await asyncio.gather(*self._health_writes, return_exceptions=True)
             with contextlib.suppress(Exception):
                 for name in self.transports:
-                    await store.set_health(name, Health.STOPPED)
+                    await store.channels.set_health(name, Health.STOPPED)
 
     async def _check_menus(self) -> None:
         """A menu option naming a quick reply that is not in the store: said at start.
@@ -494,7 +494,7 @@ class Hub:
     ) -> None:
         """Tell a dialog's transport something it may be able to show (``call`` gives
         None when it has not that ability); log and forget any failure."""
-        address = await self.inbox.store.conversation_address(conversation_id)
+        address = await self.inbox.store.conversations.address(conversation_id)
         if address is None or address[0] not in self.transports:
             return
         told = call(self.transports[address[0]], address[1])
@@ -634,7 +634,7 @@ class WebServer:
                 transport.mount(app)
             except Exception as exc:  # a bad address, routes clashing with another channel
                 log.exception("channel %s could not mount its routes", name)
-                await store.set_health(name, Health.DOWN, error_summary(exc))
+                await store.channels.set_health(name, Health.DOWN, error_summary(exc))
                 del self.hub.transports[name]
                 continue
             self.channels[name] = listen

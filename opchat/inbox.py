@@ -74,7 +74,7 @@ class Inbox:
         cls, data_dir: Path, operator_login: str, clock: Callable[[], float] = time.time
     ) -> Inbox:
         store = await Store.open(data_dir, clock)
-        operator = await store.ensure_operator(operator_login)
+        operator = await store.workflow.ensure_operator(operator_login)
         return cls(store, operator)
 
     async def close(self) -> None:
@@ -95,10 +95,10 @@ class Inbox:
     async def conversations(
         self, flt: ConversationFilter = ConversationFilter(), offset: int = 0, limit: int = 50
     ) -> list[Conversation]:
-        return await self.store.conversations(flt, offset, limit)
+        return await self.store.conversations.page(flt, offset, limit)
 
     async def count(self, flt: ConversationFilter = ConversationFilter()) -> int:
-        return await self.store.count_conversations(flt)
+        return await self.store.conversations.count(flt)
 
     async def counts(
         self, filters: Sequence[ConversationFilter], position_of: int | None = None,
@@ -106,32 +106,32 @@ class Inbox:
     ) -> tuple[list[int], int | None]:
         """How many dialogs each filter lets through and, with ``position_of``, where that
         dialog stands in the ``listed`` list (None: no such dialog): one read."""
-        return await self.store.count_many(filters, position_of, listed)
+        return await self.store.conversations.count_many(filters, position_of, listed)
 
     async def conversation(self, conversation_id: int) -> Conversation | None:
-        return await self.store.conversation(conversation_id)
+        return await self.store.conversations.get(conversation_id)
 
     async def position(
         self, conversation_id: int, flt: ConversationFilter = ConversationFilter()
     ) -> int | None:
-        return await self.store.conversation_position(conversation_id, flt)
+        return await self.store.conversations.position(conversation_id, flt)
 
     async def messages(
         self, conversation_id: int, before_id: int | None = None, limit: int = 100
     ) -> list[Message]:
-        return await self.store.messages(conversation_id, before_id, limit)
+        return await self.store.messages.page(conversation_id, before_id, limit)
 
     async def messages_after(self, conversation_id: int, after_id: int) -> list[Message]:
-        return await self.store.messages_after(conversation_id, after_id)
+        return await self.store.messages.after(conversation_id, after_id)
 
     async def message(self, message_id: int) -> Message | None:
-        return await self.store.message(message_id)
+        return await self.store.messages.get(message_id)
 
     async def channels(self) -> list[Channel]:
-        return await self.store.channels()
+        return await self.store.channels.all()
 
     async def waiting_count(self) -> int:
-        return await self.store.waiting_count()
+        return await self.store.conversations.waiting_count()
 
     async def failed_count(self) -> int:
         """Dialogs waiting because their last reply failed (counted in waiting too)."""
@@ -165,26 +165,26 @@ class Inbox:
         attachments: Sequence[Attachment] = (),
     ) -> Message:
         """Queue a reply: the message and its outbox row are written in one transaction."""
-        return await self.store.add_message(
+        return await self.store.messages.add(
             conversation_id, body, self.operator, Direction.OUT, reply_to_id, attachments
         )
 
     async def note(self, conversation_id: int, body: str) -> Message:
         """A private note in the thread; never sent to the customer."""
-        return await self.store.add_message(conversation_id, body, self.operator, Direction.NOTE)
+        return await self.store.messages.add(conversation_id, body, self.operator, Direction.NOTE)
 
     async def retry(self, message_id: int) -> bool:
-        return await self.store.retry_message(message_id, self.operator)
+        return await self.store.messages.retry(message_id, self.operator)
 
     async def dismiss_failure(self, conversation_id: int, message_id: int | None = None) -> bool:
         """Stop waiting on the dialog's failed reply (``message_id``: only if it is that one)."""
         return await self.store.workflow.dismiss_failure(conversation_id, self.operator, message_id)
 
     async def mark_read(self, conversation_id: int) -> None:
-        await self.store.mark_read(conversation_id, self.operator)
+        await self.store.conversations.mark_read(conversation_id, self.operator)
 
     async def set_status(self, conversation_id: int, status: Status) -> None:
-        await self.store.set_status(conversation_id, status, self.operator)
+        await self.store.conversations.set_status(conversation_id, status, self.operator)
 
     async def quick_reply_used(self, reply_id: int) -> None:
         await self.store.replies.used(reply_id, self.operator.id)

@@ -336,7 +336,7 @@ class ContactMergedData(NamedTuple):
     kept_name: str = ""
     merged_name: str = ""
     conversations: tuple[int, ...] = ()
-    identities: tuple[int, ...] = ()
+    identities: tuple[dict[str, Any], ...] = ()  # each moved: id, channel, external_id, name
     filled: tuple[str, ...] = ()  # fields the kept contact lacked and took
 
 

@@ -83,7 +83,7 @@ def child_ingest(data_dir: Path) -> int:
                     return
                 chat, name = line.rstrip("\n").split("\t")
                 started = time.time()
-                await store.ingest(InboundMessage(
+                await store.inbound.ingest(InboundMessage(
                     channel="telegram", chat_id=chat, external_id=chat, sender_id=chat,
                     sender_name=name, body="Привет из другого процесса"))
                 print(json.dumps({"started": started, "committed": time.time()}), flush=True)

@@ -45,7 +45,7 @@ class SqlCounts:
         await self.pilot.press("enter")
         await self.frames.seen(shown, "the big conversation")
         store = self.list().inbox.store
-        address = await store.conversation_address(big)
+        address = await store.conversations.address(big)
         if address is None:
             raise BenchError("the big conversation has no address")
         body = f"Ещё вопрос про заказ {time.time_ns()}"
@@ -54,7 +54,7 @@ class SqlCounts:
         statements: list[tuple[str, str]] = []
         store.db.trace(lambda connection, sql: statements.append((connection, sql)))
         try:
-            await store.ingest(InboundMessage(
+            await store.inbound.ingest(InboundMessage(
                 channel=address[0], chat_id=address[1], external_id=f"sql-{time.time_ns()}",
                 sender_id=address[1], sender_name="Bench", body=body))
             await self.frames.seen(drawn, "the message in the open dialog")

@@ -281,14 +281,14 @@ class AppDriver(SqlCounts):
             chat = f"here-{os.getpid()}-{k}-{time.time_ns()}"
             shown = self.frames.when(lambda name=name: self._listed_first(name))
             t0 = time.time()
-            await store.ingest(InboundMessage(
+            await store.inbound.ingest(InboundMessage(
                 channel="telegram", chat_id=chat, external_id=chat, sender_id=chat,
                 sender_name=name, body="Здравствуйте! Заказ ещё не пришёл"))
             samples.append((await self.frames.seen(shown, "the new conversation") - t0) * 1000)
             await self.pilot.pause(0.05)
         self.result["local_delay_ms"] = statistics.median(samples)
         self.result["local_note"] = (
-            f"store.ingest() to the frame with the new dialog on top; median of 5, "
+            f"store.inbound.ingest() to the frame with the new dialog on top; median of 5, "
             f"min {min(samples):.1f}, max {max(samples):.1f} ms")
 
     async def ingest_there(self) -> None:

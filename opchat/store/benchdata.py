@@ -1,7 +1,7 @@
 """What `opchat bench` needs of SQLite beyond the store's methods.
 
 Its synthetic store of a million messages is written here in bulk, with
-``executemany`` straight into the schema's tables: through ``Store.ingest``
+``executemany`` straight into the schema's tables: through ``Store.inbound.ingest``
 (a transaction per message) it would take the better part of an hour. The
 rows are not checked: the benchmark (``opchat.bench.fixture``) makes them agree
 with each other as the store would have. The schema itself, its migrations and

@@ -88,6 +88,13 @@ def connect_read_only(path: Path) -> tuple[sqlite3.Connection, bool]:
 
 
 class Database:
+    # What the driver raises for a value it cannot take (a type SQLite has no column for,
+    # text too big): one message's fault, not the database's. The store's ingest skips
+    # such a message (store/inbound.py) instead of failing its neighbours; a second
+    # backend names its own driver's here, so that no part imports a driver.
+    data_errors: tuple[type[Exception], ...] = (
+        sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.DataError)
+
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         """``read_only``: open no writer and write nothing, not even a -wal or -shm file
         where SQLite can avoid it (a backup copy, a read-only dir); ``write`` then fails."""

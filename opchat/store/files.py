@@ -10,6 +10,7 @@ open it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from opchat.model import Attachment, EventKind, Operator
@@ -91,3 +92,11 @@ class AttachmentStore(Part):
                 (local_path, ref, channel)).rowcount
 
         return await self.db.write(run)
+
+
+def add_attachments(conn: Conn, message_id: int, attachments: Sequence[Attachment]) -> None:
+    """The files that came (or go) with a message, in the caller's transaction."""
+    for a in attachments:
+        conn.execute("INSERT INTO attachments (message_id, kind, filename, mime, size, ref, "
+                     "local_path) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (message_id, a.kind, a.filename, a.mime, a.size, a.ref, a.local_path))

@@ -30,7 +30,7 @@ class OutboxItem:
 
 
 class OutboxStore(Part):
-    """`Store.outbox`: rows queued with their messages (by `Store.add_message` and the
+    """`Store.outbox`: rows queued with their messages (by `Store.messages.add` and the
     automatic answers), worked through by the hub's outbox workers."""
 
 

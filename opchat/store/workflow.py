@@ -68,6 +68,21 @@ class WorkflowStore(Part):
         """Open (not resolved, not snoozed) dialogs per assigned operator login."""
         return await self.db.read(_open_load)
 
+    async def ensure_operator(self, login: str, name: str | None = None) -> Operator:
+        """The operator with this login, added on their first start; ``last_seen`` now."""
+
+        def run(conn: Conn) -> Operator:
+            now = self.clock()
+            conn.execute(
+                "INSERT INTO operators (login, name, created_at, last_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (login) DO UPDATE SET last_seen = excluded.last_seen",
+                (login, name or login, now, now),
+            )
+            row = conn.execute("SELECT * FROM operators WHERE login = ?", (login,)).fetchone()
+            return Operator(row["id"], row["login"], row["name"])
+
+        return await self.db.write(run)
+
     async def operators(self) -> list[Operator]:
         def run(conn: Conn) -> list[Operator]:
             return [Operator(r["id"], r["login"], r["name"])

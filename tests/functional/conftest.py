@@ -85,8 +85,8 @@ async def seed_inbox(data_dir: Path, clock: Clock) -> None:
         now = clock()
         for name, kind in (("shop", "telegram"), ("wa", "whatsapp"), ("vk", "vk"),
                            ("site", "webchat")):
-            await inbox.store.ensure_channel(name, kind)
-        await inbox.store.ingest_batch([
+            await inbox.store.channels.ensure(name, kind)
+        await inbox.store.inbound.ingest_batch([
             inbound("vk", "oleg", 1, "Oleg Sidorov", "Hello, is the shop open on Sunday?",
                     now - 7200),
             inbound("site", "v7", 1, "Visitor 7", "Do you ship to Kazakhstan?", now - 600),

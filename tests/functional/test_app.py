@@ -313,15 +313,15 @@ async def test_a_message_ingested_while_running_appears_in_list_and_thread(
         conversations = await started(pilot, rows=4)
         thread = await open_row(pilot, 1)  # Ivan
         inbox = app.inbox
-        await inbox.store.ingest(inbound("vk", "new", 1, "Nina New", "Is it in stock?",
-                                         clock()))
+        await inbox.store.inbound.ingest(inbound("vk", "new", 1, "Nina New", "Is it in stock?",
+                                                 clock()))
         await wait_until(pilot, lambda: "Nina New" in rendered_text(conversations),
                          timeout=1.0, what="the new conversation in the list")
         assert conversations.row_count == 5
         # The cursor stayed on Ivan, who moved down a row.
         assert conversations.row(conversations.cursor).contact_name == "Ivan Petrov"
-        await inbox.store.ingest(inbound("shop", "ivan", 2, "Ivan Petrov", "Any news?",
-                                         clock()))
+        await inbox.store.inbound.ingest(inbound("shop", "ivan", 2, "Ivan Petrov", "Any news?",
+                                                 clock()))
         await wait_until(pilot, lambda: "Any news?" in rendered_text(thread), timeout=1.0,
                          what="the new message in the open thread")
 
@@ -330,9 +330,9 @@ async def test_scrolling_to_the_top_loads_older_messages(
     tmp_path: Path, settings: Settings, clock: Clock
 ) -> None:
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
-    await inbox.store.ensure_channel("shop", "telegram")
+    await inbox.store.channels.ensure("shop", "telegram")
     start = clock() - 350 * 60
-    await inbox.store.ingest_batch([
+    await inbox.store.inbound.ingest_batch([
         inbound("shop", "long", n, "Long Talker", f"message number {n}", start + n * 60)
         for n in range(350)
     ])
@@ -381,9 +381,9 @@ async def test_the_list_pages_through_5000_conversations(
     tmp_path: Path, settings: Settings, clock: Clock
 ) -> None:
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
-    await inbox.store.ensure_channel("shop", "telegram")
+    await inbox.store.channels.ensure("shop", "telegram")
     base = clock() - 10 * 86400
-    await inbox.store.ingest_batch([
+    await inbox.store.inbound.ingest_batch([
         inbound("shop", f"c{n:04}", 1, f"Customer {n:04}", f"question {n}", base + n)
         for n in range(5000)
     ])
@@ -614,8 +614,8 @@ async def test_a_message_in_the_open_dialog_refreshes_the_list_and_counts_once(
         inbox.store.db.trace(lambda connection, sql: statements.append((connection, sql)))
         flushed.clear()
         try:
-            await inbox.store.ingest(inbound("shop", "ivan", 2, "Ivan Petrov", "Any news?",
-                                             clock()))
+            await inbox.store.inbound.ingest(inbound("shop", "ivan", 2, "Ivan Petrov", "Any news?",
+                                                     clock()))
 
             def done() -> bool:
                 row = conversations.row(0)

@@ -32,7 +32,7 @@ def seed(data_dir: Path, count: int = 2) -> None:
     async def go() -> None:
         inbox = await Inbox.open(data_dir, "anna")
         for n in range(count):
-            got = await inbox.store.ingest(InboundMessage(
+            got = await inbox.store.inbound.ingest(InboundMessage(
                 "demo", f"chat{n}", f"m{n}", f"u{n}", f"Клиент {n}", f"Вопрос {n}"))
         await inbox.send(got.conversation_id, "Ответ")
         await inbox.close()
@@ -165,7 +165,7 @@ async def test_two_processes_on_one_data_dir_see_each_other(tmp_path: Path) -> N
 async def _converse(anna: Inbox, child: asyncio.subprocess.Process) -> None:
     assert child.stdout is not None
     assert (await asyncio.wait_for(child.stdout.readline(), 20)).strip() == b"ready"
-    got = await anna.store.ingest(InboundMessage("demo", "c1", "m1", "u1", "Ivan", "hello"))
+    got = await anna.store.inbound.ingest(InboundMessage("demo", "c1", "m1", "u1", "Ivan", "hello"))
     seen = (await asyncio.wait_for(child.stdout.readline(), 5)).decode().split()
     assert seen[:2] == ["seen", "hello"]
     await asyncio.wait_for(child.wait(), 10)

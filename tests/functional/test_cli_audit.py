@@ -34,9 +34,9 @@ def seed(data_dir: Path) -> dict[str, int]:
     async def go() -> dict[str, int]:
         inbox = await Inbox.open(data_dir, "anna", clock=Clock())
         try:
-            a = await inbox.store.ingest(InboundMessage(
+            a = await inbox.store.inbound.ingest(InboundMessage(
                 "tg", "c1", "m1", "u1", "Ivan", "Where is my order?", phone="+7 912 345 67 89"))
-            b = await inbox.store.ingest(InboundMessage(
+            b = await inbox.store.inbound.ingest(InboundMessage(
                 "wa", "c2", "m2", "u2", "[bold]Evil[/]\x1b]0;pwned\x07\u202e", "spam spam",
                 phone="79123456789"))
             await inbox.send(a.conversation_id, "Tomorrow")
@@ -150,7 +150,7 @@ def test_bad_input_gets_a_clear_message_and_the_right_exit_code(tmp_path: Path) 
 def test_a_closed_pipe_ends_audit_quietly(tmp_path: Path) -> None:
     async def go() -> None:
         inbox = await Inbox.open(tmp_path / "data", "anna")
-        await inbox.store.ingest_batch([
+        await inbox.store.inbound.ingest_batch([
             InboundMessage("tg", f"c{n % 40}", f"m{n}", f"u{n % 40}", "N", "hi")
             for n in range(6000)])
         await inbox.close()

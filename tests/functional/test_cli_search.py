@@ -30,7 +30,7 @@ def seed(data_dir: Path) -> dict[str, int]:
             ("evil", "mal", "Mal\x1b[2J", "refund \x1b]52;c;cHduZWQ=\x07now \x9b31m\x02x\x03",
              {"labels": ("refund-risk",)}),
         ):
-            got = await inbox.store.ingest(InboundMessage(
+            got = await inbox.store.inbound.ingest(InboundMessage(
                 "shop", chat, f"{chat}-1", f"u-{chat}", name, body, sent_at=1_741_953_600.0,
                 **extra))
             ids[key] = got.message_id

@@ -43,9 +43,9 @@ async def seed(data_dir: Path, clock: Clock) -> None:
     inbox = await Inbox.open(data_dir, "anna", clock=clock)
     try:
         now = clock()
-        await inbox.store.ensure_channel("site", "webchat")
-        await inbox.store.ensure_channel("shop", "telegram")
-        await inbox.store.ingest_batch([
+        await inbox.store.channels.ensure("site", "webchat")
+        await inbox.store.channels.ensure("shop", "telegram")
+        await inbox.store.inbound.ingest_batch([
             message("site", "v1-old", 1, "Visitor 1", "Do you have boots?", now - 86400 * 3,
                     "v1", profile=PROFILE, phone="+7 (912) 345-67-89"),
             message("shop", "tg1", 1, "Ivan", "Hi, it's Ivan from the site", now - 600, "t1",
@@ -309,11 +309,11 @@ async def test_hostile_contact_fields_and_profiles_show_literally(
     tmp_path: Path, settings: Settings, clock: Clock
 ) -> None:
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
-    await inbox.store.ensure_channel("site", "webchat")
+    await inbox.store.channels.ensure("site", "webchat")
     evil_profile = {f"key{n}": text for n, text in enumerate(HOSTILE)}
     evil_profile["page"] = "[link=https://evil.example]shop[/link]\x1b]8;;https://e.x\x07"
     evil_profile["[bold]k[/]\x1b[2J"] = {"nested": "[@click=app.quit]q[/]"}
-    got = await inbox.store.ingest(InboundMessage(
+    got = await inbox.store.inbound.ingest(InboundMessage(
         "site", "v9", "v9-1", "v9", "[bold]Evil[/] \x1b]0;pwned\x07\u202eeman", "hi",
         phone="[@click=app.quit]+1[/]\x1b[31m", email="[b]x@y.z[/b]\x9b31m",
         username="[i]u[/i]\x07", profile=evil_profile, labels=("[bold]vip[/]",)))

@@ -114,7 +114,7 @@ async def test_the_demo_goes_on_for_hours_and_the_list_stays_bounded(tmp_path: P
     clock = Clock()
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
     channel = ChannelSettings("demo", "demo", {})
-    await inbox.store.ensure_channel("demo", "demo")
+    await inbox.store.channels.ensure("demo", "demo")
     sink = ChannelSink(Hub(inbox, [channel], tmp_path), "demo")
 
     async def no_wait(seconds: float) -> None:
@@ -149,7 +149,7 @@ async def test_the_demo_goes_on_for_hours_and_the_list_stays_bounded(tmp_path: P
         for conversation in await inbox.conversations(ConversationFilter(waiting_only=True),
                                                       limit=1000):
             sent = await inbox.send(conversation.id, "Thank you, we are on it")
-            address = await inbox.store.conversation_address(conversation.id)
+            address = await inbox.store.conversations.address(conversation.id)
             assert address is not None
             try:
                 delivery = await demo.send(OutboundMessage(sent.id, "demo", address[1],

@@ -239,7 +239,7 @@ def test_a_database_with_garbage_in_its_pages_is_said_to_be_damaged(tmp_path: Pa
         (tmp_path / "data").mkdir(mode=0o700)
         inbox = await Inbox.open(tmp_path / "data", "anna")
         from opchat.model import InboundMessage
-        await inbox.store.ingest_batch([InboundMessage(
+        await inbox.store.inbound.ingest_batch([InboundMessage(
             channel="site", chat_id=f"c{n}", external_id=f"m{n}", sender_id=f"u{n}",
             sender_name=f"Гость {n}", body="слово " * 80) for n in range(300)])
         await inbox.close()

@@ -27,15 +27,15 @@ def rich_store(data_dir: Path) -> None:
     async def go() -> None:
         inbox = await Inbox.open(data_dir, "anna")
         photo = Attachment("photo", "cat.jpg", "image/jpeg", 2048, ref="file-1")
-        got = await inbox.store.ingest(InboundMessage(
+        got = await inbox.store.inbound.ingest(InboundMessage(
             "shop", "chat1", "m1", "u1", "Иван", "Здравствуйте\u202e\x9b31m",
             phone="+7 916 123-45-67", username="ivan", attachments=(photo,),
             profile={"language": "ru"}, meta={"kind": "question"}, labels=("vip",)))
         conv = got.conversation_id
-        await inbox.store.ingest(InboundMessage(
+        await inbox.store.inbound.ingest(InboundMessage(
             "shop", "chat1", "m1-edit", "u1", "Иван", "Здравствуйте!", username="ivan",
             edit_of_external_id="m1"))
-        await inbox.store.ingest(InboundMessage(
+        await inbox.store.inbound.ingest(InboundMessage(
             "web", "visitor", "w1", "v1", "Ivan (web)", "hi", email="ivan@example.com"))
         await inbox.label(conv, "callback")
         await inbox.send(conv, "Добрый день")

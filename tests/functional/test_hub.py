@@ -143,7 +143,7 @@ async def test_a_reply_wakes_only_its_own_channels_outbox(inbox: Inbox, tmp_path
     hub = make_hub(inbox, tmp_path, *names)
     hub.outbox_idle = 3600.0  # no look on its own during the test: only wake-ups count
     async with running(hub):
-        conv = (await inbox.store.ingest(InboundMessage(
+        conv = (await inbox.store.inbound.ingest(InboundMessage(
             channel="shop", chat_id="chat-1", external_id="in-1", sender_id="u1",
             sender_name="Ivan", body="hello"))).conversation_id
         await until(lambda: _holds(set(names) <= set(claims)))  # each looked once at start
@@ -151,7 +151,7 @@ async def test_a_reply_wakes_only_its_own_channels_outbox(inbox: Inbox, tmp_path
         ScriptedTransport.script = [Rejected("the customer blocked the bot"), "ok"]
         msg = await inbox.send(conv, "hi there")
         await until(lambda: _is(inbox, msg.id, MessageState.FAILED))
-        assert await inbox.store.retry_message(msg.id, None)  # the operator's r
+        assert await inbox.store.messages.retry(msg.id, None)  # the operator's r
         await until(lambda: _holds(len(ScriptedTransport.sent) == 2))
         await until(lambda: _is(inbox, msg.id, MessageState.SENT))
     woken = claims[len(before):]
@@ -470,7 +470,7 @@ async def test_a_file_to_a_channel_that_cannot_send_files_fails_with_why(
 
 async def test_a_file_asked_for_while_no_hub_ran_is_fetched_when_one_starts(
         inbox: Inbox, tmp_path: Path) -> None:
-    got = await inbox.store.ingest(InboundMessage(
+    got = await inbox.store.inbound.ingest(InboundMessage(
         channel="shop", chat_id="chat-1", external_id="in-1", sender_id="u1",
         sender_name="Ivan", body="", attachments=(Attachment("photo", "p.jpg", ref="f-1"),)))
     message = await inbox.message(got.message_id)
@@ -599,7 +599,7 @@ async def test_health_that_cannot_be_recorded_is_logged_not_raised(
     """On a full disk the store refuses even the channel's health: one log line,
     never an exception nobody retrieves (asyncio prints those with a traceback)."""
     hub = make_hub(inbox, tmp_path)
-    await inbox.store.ensure_channel("shop", "scripted")
+    await inbox.store.channels.ensure("shop", "scripted")
     await inbox.store.db.write(lambda conn: conn.execute(
         "CREATE TEMP TRIGGER full BEFORE INSERT ON main.events "
         "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"))

@@ -61,7 +61,7 @@ async def test_the_menu_answers_then_hands_over_and_the_operator_sees_it_all(
             await asyncio.sleep(0.05)
         # Nothing more is said after the last line: the answers follow the feed in
         # order, so once a later customer is greeted, "Спасибо" has been looked at.
-        later = await inbox.store.ingest(InboundMessage(
+        later = await inbox.store.inbound.ingest(InboundMessage(
             channel="demo", chat_id="3002", external_id="3002-1", sender_id="3002",
             sender_name="Олег", body="Здравствуйте"))
         while not [m for m in await inbox.messages(later.conversation_id)

@@ -36,7 +36,7 @@ async def seed(tmp_path: Path, clock: Clock) -> None:
         for _ in range(3):
             await inbox.quick_reply_used(4)  # "delivery" (ids 1-3 are the seeded ones)
         await inbox.quick_reply_used(2)  # "ship"
-        await inbox.store.ingest(inbound("site", "eve", 1, EVIL_NAME, "hi", clock() - 5))
+        await inbox.store.inbound.ingest(inbound("site", "eve", 1, EVIL_NAME, "hi", clock() - 5))
     finally:
         await inbox.close()
 

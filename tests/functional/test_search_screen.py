@@ -87,9 +87,9 @@ async def test_enter_opens_an_old_message_selected_beyond_the_newest_page(
 ) -> None:
     """The found message is message 20 of 350: three pages before the newest one."""
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
-    await inbox.store.ensure_channel("shop", "telegram")
+    await inbox.store.channels.ensure("shop", "telegram")
     now = clock()
-    await inbox.store.ingest_batch([
+    await inbox.store.inbound.ingest_batch([
         inbound("shop", "long", n, "Nina Long",
                 "the word is zanzibar" if n == 20 else f"just message {n}", now - 4000 + n)
         for n in range(350)])
@@ -126,9 +126,9 @@ async def test_end_and_a_reply_jump_to_the_newest_from_an_old_message(
     tmp_path: Path, settings: Settings, clock: Clock
 ) -> None:
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
-    await inbox.store.ensure_channel("shop", "telegram")
+    await inbox.store.channels.ensure("shop", "telegram")
     now = clock()
-    await inbox.store.ingest_batch([
+    await inbox.store.inbound.ingest_batch([
         inbound("shop", "long", n, "Nina Long", "mango" if n == 5 else f"m{n}", now - 500 + n)
         for n in range(PAGE * 2)])
     await inbox.close()
@@ -239,11 +239,11 @@ async def test_contacts_and_labels_are_results_too(
 ) -> None:
     await seed_inbox(tmp_path, clock)
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
-    await inbox.store.ingest(inbound("wa", "maria", 3, "Maria Lopez", "ok", clock() - 10))
-    await inbox.store.ingest(inbound("wa", "maria2", 1, "Maria Lopez", "second dialog",
-                                     clock() - 5000))
-    older = await inbox.store.ingest(inbound("vk", "oleg", 9, "Oleg Sidorov", "again",
-                                             clock() - 20))
+    await inbox.store.inbound.ingest(inbound("wa", "maria", 3, "Maria Lopez", "ok", clock() - 10))
+    await inbox.store.inbound.ingest(inbound("wa", "maria2", 1, "Maria Lopez", "second dialog",
+                                             clock() - 5000))
+    older = await inbox.store.inbound.ingest(inbound("vk", "oleg", 9, "Oleg Sidorov", "again",
+                                                     clock() - 20))
     await inbox.store.db.write(lambda conn: conn.execute(
         "INSERT INTO labels (name, created_at) VALUES ('wholesale', 0)"))
     await inbox.store.db.write(lambda conn: conn.execute(
@@ -274,8 +274,8 @@ async def test_customer_text_in_results_is_literal_and_harmless(
     tmp_path: Path, settings: Settings, clock: Clock
 ) -> None:
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
-    await inbox.store.ensure_channel("shop", "telegram")
-    await inbox.store.ingest(inbound(
+    await inbox.store.channels.ensure("shop", "telegram")
+    await inbox.store.inbound.ingest(inbound(
         "shop", "evil", 1, "[b]Mallory[/b]\x1b]0;pwned\x07",
         "refund [@click=app.quit]now[/] \x1b[2J\x1b[31mred\x02fake\x03 \u202edesrever",
         clock() - 60))

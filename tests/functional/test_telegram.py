@@ -156,7 +156,7 @@ class Running:
         return await until(enough, f"{count} stored messages", timeout)
 
     async def cursor(self) -> str | None:
-        return await self.inbox.store.channel_cursor("shop")
+        return await self.inbox.store.channels.cursor("shop")
 
 
 @contextlib.asynccontextmanager
@@ -1148,7 +1148,7 @@ async def test_the_outbox_keeps_a_retrys_progress_across_attempts(tmp_path: Path
 
     inbox = await Inbox.open(tmp_path, "anna")
     try:
-        got = await inbox.store.ingest(InboundMessage(
+        got = await inbox.store.inbound.ingest(InboundMessage(
             channel="shop", chat_id="1", external_id="1:1", sender_id="1",
             sender_name="Ivan", body="hi"))
         message = await inbox.send(got.conversation_id, "a long answer")

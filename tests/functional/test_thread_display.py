@@ -35,7 +35,7 @@ def tg_message(message_id: int, text: str, at: float, **extra: Any) -> dict[str,
 async def ingest_tg(inbox: Inbox, update: dict[str, Any]) -> None:
     message, _ = convert_update("tg", update)
     assert message is not None
-    await inbox.store.ingest(message)
+    await inbox.store.inbound.ingest(message)
 
 
 async def open_thread(pilot) -> ThreadView:
@@ -54,7 +54,7 @@ async def seed_dialog(tmp_path: Path, clock: Clock) -> None:
     """Nina asks; the operator answers (sent, Telegram id 11)."""
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
     try:
-        await inbox.store.ensure_channel("tg", "telegram")
+        await inbox.store.channels.ensure("tg", "telegram")
         await ingest_tg(inbox, {"update_id": 1, "message": tg_message(
             10, "Do you have the green teapot?", clock() - 600)})
         conversation = (await inbox.conversations())[0]
@@ -156,8 +156,8 @@ async def test_an_edit_changes_the_message_in_place_and_keeps_the_earlier_text(
         assert pager.index("I want 4 teapots") < pager.index("I want 3 teapots")
         assert "11:58" in pager and "earlier version" in pager.lower()
         # A later edit of an older message is shown where it happened, as an edit.
-        await inbox.store.ingest(inbound("tg", str(CHAT), "x", "Nina Frost", "Hello?",
-                                         clock() - 30, sender=str(CHAT)))
+        await inbox.store.inbound.ingest(inbound("tg", str(CHAT), "x", "Nina Frost", "Hello?",
+                                                 clock() - 30, sender=str(CHAT)))
         await ingest_tg(inbox, {"update_id": 4, "edited_message": {
             **first, "text": "I want 5 teapots", "edit_date": int(clock() - 10)}})
         await wait_until(pilot, lambda: "I want 5 teapots" in rendered_text(thread),
@@ -179,8 +179,8 @@ async def test_the_thread_keeps_following_after_a_very_long_message(
         inbox = app.inbox
         chat = str(CHAT)
         wall = " ".join(f"word{n}" for n in range(400))  # far taller than the view
-        await inbox.store.ingest(inbound("tg", chat, "long", "Nina Frost", wall, clock() - 50,
-                                         sender=chat))
+        await inbox.store.inbound.ingest(inbound("tg", chat, "long", "Nina Frost", wall,
+                                                 clock() - 50, sender=chat))
         await wait_until(pilot, lambda: "word399" in rendered_text(thread),
                          what="the end of the long message")
         # The operator starts a reply of several lines: the composer grows, the thread
@@ -189,15 +189,15 @@ async def test_the_thread_keeps_following_after_a_very_long_message(
         composer.focus()
         await pilot.press(*"Let me", "ctrl+j", *"check", "ctrl+j", *"that", "ctrl+j", *"...")
         await wait_until(pilot, lambda: composer.size.height >= 4, what="the composer to grow")
-        await inbox.store.ingest(inbound("tg", chat, "next", "Nina Frost", "Still there?",
-                                         clock() - 40, sender=chat))
+        await inbox.store.inbound.ingest(inbound("tg", chat, "next", "Nina Frost", "Still there?",
+                                                 clock() - 40, sender=chat))
         await wait_until(pilot, lambda: "Still there?" in rendered_text(thread),
                          what="the new message at the bottom")
         # And an even longer one, over the display cap, followed by a short one.
-        await inbox.store.ingest(inbound("tg", chat, "huge", "Nina Frost", "x" * 9000,
-                                         clock() - 30, sender=chat))
-        await inbox.store.ingest(inbound("tg", chat, "after", "Nina Frost", "Hello??",
-                                         clock() - 20, sender=chat))
+        await inbox.store.inbound.ingest(inbound("tg", chat, "huge", "Nina Frost", "x" * 9000,
+                                                 clock() - 30, sender=chat))
+        await inbox.store.inbound.ingest(inbound("tg", chat, "after", "Nina Frost", "Hello??",
+                                                 clock() - 20, sender=chat))
         await wait_until(pilot, lambda: "Hello??" in rendered_text(thread),
                          what="the message after the huge one")
         assert "more characters" in rendered_text(thread)
@@ -205,8 +205,8 @@ async def test_the_thread_keeps_following_after_a_very_long_message(
         thread.scroll_to(y=thread.scroll_y - 30, animate=False, immediate=True)
         await pilot.pause()
         where = thread.scroll_y
-        await inbox.store.ingest(inbound("tg", chat, "later", "Nina Frost", "Bye", clock() - 10,
-                                         sender=chat))
+        await inbox.store.inbound.ingest(inbound("tg", chat, "later", "Nina Frost", "Bye",
+                                                 clock() - 10, sender=chat))
         await wait_until(pilot, lambda: len(thread.messages) == 7, what="the last message")
         assert thread.scroll_y == where
 
@@ -232,8 +232,8 @@ async def test_what_whatsapp_says_besides_the_text_is_shown_and_a_reaction_lands
         wa_unsupported(id="wamid.odd", timestamp=at)]))
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
     try:
-        await inbox.store.ensure_channel("wa", "whatsapp")
-        await inbox.store.ingest_batch(convert_payload("wa", PHONE_NUMBER_ID, payload).messages)
+        await inbox.store.channels.ensure("wa", "whatsapp")
+        await inbox.store.inbound.ingest_batch(convert_payload("wa", PHONE_NUMBER_ID, payload).messages)
     finally:
         await inbox.close()
     app = make_app(settings, clock)

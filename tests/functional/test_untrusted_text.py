@@ -78,9 +78,9 @@ def screen_strips(app) -> list[Strip]:
 async def seed_hostile(data_dir: Path, clock: Clock) -> None:
     inbox = await Inbox.open(data_dir, "anna", clock=clock)
     try:
-        await inbox.store.ensure_channel(EVIL_CHANNEL, "unknown\x1b[31mkind")
+        await inbox.store.channels.ensure(EVIL_CHANNEL, "unknown\x1b[31mkind")
         now = clock()
-        await inbox.store.ingest_batch([
+        await inbox.store.inbound.ingest_batch([
             inbound(EVIL_CHANNEL, f"chat{n}", 1, text, f"body {n}: {text}", now - 60 * n)
             for n, text in enumerate(HOSTILE)
         ])
@@ -89,7 +89,7 @@ async def seed_hostile(data_dir: Path, clock: Clock) -> None:
         message = await inbox.send(failing.id, "a reply")
         await inbox.store.outbox.mark_failed(
             message.id, "[@click=app.quit]bad[/] \x1b]52;c;aGk=\x07 [link=https://e.x]l[/link]")
-        await inbox.store.set_health(
+        await inbox.store.channels.set_health(
             EVIL_CHANNEL, Health.DOWN,
             "[bold]401[/] \x1b[2J \x9b31m [link=https://evil.example]token[/link]")
         await inbox.store.replies.save_all([

@@ -220,7 +220,7 @@ async def test_colleagues_and_the_customer_show_as_they_work(
             await boris.set_typing(ivan)
             await wait_until(pilot, lambda: "boris is typing" in str(activity.render()),
                              what="boris typing")
-            address = await boris.store.conversation_address(ivan)
+            address = await boris.store.conversations.address(ivan)
             assert address is not None
             await boris.store.presence.customer_typing(*address, "it was due on mon")
             await wait_until(pilot, lambda: "is typing: it was due on mon"
@@ -249,11 +249,11 @@ async def test_alerts_for_new_dialogs_messages_and_red_waits(
         assert inbox is not None
         alerter = screen_of(pilot).alerter
         assert alerter is not None
-        await inbox.store.ingest(inbound("site", "v9", 1, "Visitor 9", "Anyone there?",
-                                         clock()))
+        await inbox.store.inbound.ingest(inbound("site", "v9", 1, "Visitor 9", "Anyone there?",
+                                                 clock()))
         await wait_until(pilot, lambda: any(a.title == "New conversation"
                                             for a in alerter.recent), what="the alert")
-        await inbox.store.ingest(inbound("site", "v9", 2, "Visitor 9", "Hello?", clock()))
+        await inbox.store.inbound.ingest(inbound("site", "v9", 2, "Visitor 9", "Hello?", clock()))
         await wait_until(pilot, lambda: any(a.title == "Visitor 9" and a.body == "Hello?"
                                             for a in alerter.recent), what="the message alert")
         # Ivan waited 45 s at start; the first look only notes who is red already.
@@ -277,7 +277,7 @@ async def test_f_fetches_a_file_then_gives_its_path_over_ssh(
     await seed_inbox(tmp_path, clock)
     seeding = await Inbox.open(tmp_path, "anna", clock=clock)
     try:
-        await seeding.store.ingest(InboundMessage(
+        await seeding.store.inbound.ingest(InboundMessage(
             channel="shop", chat_id="ivan", external_id="ivan-photo", sender_id="u-ivan",
             sender_name="Ivan Petrov", body="here it is", sent_at=clock() + 1,
             attachments=(Attachment("photo", "receipt.jpg", "image/jpeg", 1234, "file-9"),)))
@@ -388,11 +388,12 @@ async def nine_channels(data_dir: Path, clock: Clock) -> None:
     inbox = await Inbox.open(data_dir, "anna", clock=clock)
     try:
         for name, kind in NINE_CHANNELS:
-            await inbox.store.ensure_channel(name, kind)
-            await inbox.store.set_health(name, Health.OK)
-        await inbox.store.set_health("site", Health.OK, "127.0.0.1:8765")
-        await inbox.store.set_health("vk", Health.DOWN, "401 Unauthorized: invalid access token")
-        await inbox.store.set_health("mail", Health.DEGRADED, "IMAP: connection timed out")
+            await inbox.store.channels.ensure(name, kind)
+            await inbox.store.channels.set_health(name, Health.OK)
+        await inbox.store.channels.set_health("site", Health.OK, "127.0.0.1:8765")
+        await inbox.store.channels.set_health("vk", Health.DOWN,
+                                              "401 Unauthorized: invalid access token")
+        await inbox.store.channels.set_health("mail", Health.DEGRADED, "IMAP: connection timed out")
     finally:
         await inbox.close()
 
@@ -495,8 +496,8 @@ async def test_ctrl_t_on_a_channel_that_cannot_carry_files_is_refused_at_once(
     await seed_inbox(tmp_path, clock)
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
     try:  # what the hub records when it loads the channels' transports
-        await inbox.store.set_capabilities("site", {"media": False, "max_len": 4096})
-        await inbox.store.set_capabilities("wa", {"media": True, "max_len": 4096})
+        await inbox.store.channels.set_capabilities("site", {"media": False, "max_len": 4096})
+        await inbox.store.channels.set_capabilities("wa", {"media": True, "max_len": 4096})
     finally:
         await inbox.close()
     app = make_app(settings, clock)

@@ -52,7 +52,7 @@ def settings_from(tmp_path: Path, text: str) -> Settings:
 async def world(tmp_path: Path):
     clock = Clock(FRIDAY_22_MSK)
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
-    await inbox.store.ensure_channel("shop", "demo")
+    await inbox.store.channels.ensure("shop", "demo")
     await inbox.store.replies.save_all([
         ReplyDraft("delivery", "Delivery", "We deliver in 1-2 days, {contact.first_name}."),
         ReplyDraft("status", "Status", "Your order {order.number} is on its way."),
@@ -64,7 +64,7 @@ async def world(tmp_path: Path):
 
 
 async def say(inbox: Inbox, n: int, body: str, chat: str = "c1", name: str = "Ivan Petrov"):
-    result = await inbox.store.ingest(InboundMessage(
+    result = await inbox.store.inbound.ingest(InboundMessage(
         channel="shop", chat_id=chat, external_id=f"{chat}-{n}", sender_id=chat,
         sender_name=name, body=body))
     return result
@@ -239,7 +239,7 @@ async def test_operator_reply_and_auto_message_metrics(tmp_path: Path) -> None:
     try:
         first = await say(inbox, 1, "Hi")
         clock.now += 10
-        await inbox.store.add_message(first.conversation_id, "auto", None, Direction.AUTO)
+        await inbox.store.messages.add(first.conversation_id, "auto", None, Direction.AUTO)
         conversation = await inbox.conversation(first.conversation_id)
         assert conversation.waiting_since is not None and conversation.first_response_s is None
         clock.now += 10
@@ -305,7 +305,7 @@ async def test_the_menu_offers_buttons_and_a_pressed_one_answers(world) -> None:
                                     ("3. A person, please", "3"))
     clock.now += 30
     # A press arrives as the button's text, with its payload: the payload chooses.
-    pressed = await inbox.store.ingest(InboundMessage(
+    pressed = await inbox.store.inbound.ingest(InboundMessage(
         channel="shop", chat_id="c1", external_id="cb:1", sender_id="c1",
         sender_name="Ivan Petrov", body="1. Delivery", meta={"callback": "1"}))
     answer = await answerer.answer(pressed.message_id)

@@ -33,7 +33,7 @@ async def inbox(tmp_path: Path):
     clock = Clock()
     box = await Inbox.open(tmp_path, "anna", clock=clock)
     for name, kind in (("tg", "telegram"), ("site", "webchat"), ("wa", "whatsapp")):
-        await box.store.ensure_channel(name, kind)
+        await box.store.channels.ensure(name, kind)
     box.test_clock = clock  # type: ignore[attr-defined]
     yield box
     await box.close()
@@ -72,7 +72,7 @@ def test_phone_and_email_keys_refuse_what_cannot_match() -> None:
 async def test_card_shows_identities_profile_conversations_labels_newest_first(
     inbox: Inbox
 ) -> None:
-    first = await inbox.store.ingest(msg(
+    first = await inbox.store.inbound.ingest(msg(
         "site", "v1", 1, name="Visitor", profile={
             "page": "https://shop.example/cart", "user_agent": "Firefox/128",
             "language": "ru", "referrer": "https://search.example/?q=boots"},
@@ -92,12 +92,14 @@ async def test_card_shows_identities_profile_conversations_labels_newest_first(
 async def test_suggestions_match_phone_formats_and_email_case_but_never_merge(
     tmp_path: Path, inbox: Inbox
 ) -> None:
-    tg = await inbox.store.ingest(msg("tg", "t1", 1, name="Ivan", phone="+7 (912) 345-67-89"))
-    wa = await inbox.store.ingest(msg("wa", "w1", 1, name="Ivan P", phone="79123456789"))
-    site = await inbox.store.ingest(msg("site", "s1", 1, name="Ivan web",
-                                        email="IVAN@Example.com"))
-    other = await inbox.store.ingest(msg("tg", "t2", 1, name="Petr", phone="+7 999 000 11 22",
-                                         email="ivan@example.com"))
+    tg = await inbox.store.inbound.ingest(msg("tg", "t1", 1, name="Ivan",
+                                              phone="+7 (912) 345-67-89"))
+    wa = await inbox.store.inbound.ingest(msg("wa", "w1", 1, name="Ivan P", phone="79123456789"))
+    site = await inbox.store.inbound.ingest(msg("site", "s1", 1, name="Ivan web",
+                                                email="IVAN@Example.com"))
+    other = await inbox.store.inbound.ingest(msg("tg", "t2", 1, name="Petr",
+                                                 phone="+7 999 000 11 22",
+                                                 email="ivan@example.com"))
     tg_contact = await contact_of(inbox, tg.conversation_id)
     card = await inbox.contact_card(tg_contact)
     assert card is not None
@@ -114,10 +116,10 @@ async def test_suggestions_match_phone_formats_and_email_case_but_never_merge(
 async def test_merge_moves_everything_in_one_transaction_with_its_event(
     tmp_path: Path, inbox: Inbox
 ) -> None:
-    tg = await inbox.store.ingest(msg("tg", "t1", 1, name="Ivan", phone="+7 912 345 67 89"))
-    await inbox.store.ingest(msg("tg", "t1", 2, name="Ivan"))
-    wa = await inbox.store.ingest(msg("wa", "w1", 1, name="Иван П.", phone="79123456789",
-                                      email="ivan@example.com"))
+    tg = await inbox.store.inbound.ingest(msg("tg", "t1", 1, name="Ivan", phone="+7 912 345 67 89"))
+    await inbox.store.inbound.ingest(msg("tg", "t1", 2, name="Ivan"))
+    wa = await inbox.store.inbound.ingest(msg("wa", "w1", 1, name="Иван П.", phone="79123456789",
+                                              email="ivan@example.com"))
     kept, other = (await contact_of(inbox, tg.conversation_id),
                    await contact_of(inbox, wa.conversation_id))
     await inbox.set_contact_notes(other, "prefers WhatsApp")
@@ -151,7 +153,7 @@ async def test_merge_moves_everything_in_one_transaction_with_its_event(
     assert conn.execute("SELECT merged_into FROM contacts WHERE id = ?",
                         (other,)).fetchone() == (kept,)
     conn.close()
-    third = await inbox.store.ingest(msg("site", "s1", 1, name="web", phone="+79123456789"))
+    third = await inbox.store.inbound.ingest(msg("site", "s1", 1, name="web", phone="+79123456789"))
     third_card = await inbox.contact_card(await contact_of(inbox, third.conversation_id))
     assert third_card is not None
     assert [s.contact.id for s in third_card.suggestions] == [kept]
@@ -161,20 +163,20 @@ async def test_merge_moves_everything_in_one_transaction_with_its_event(
     with pytest.raises(MergeRefused):
         await inbox.merge_plan(kept, kept)
     # The customer writing again on WhatsApp lands in the kept contact.
-    again = await inbox.store.ingest(msg("wa", "w1", 2, name="Иван П."))
+    again = await inbox.store.inbound.ingest(msg("wa", "w1", 2, name="Иван П."))
     assert await contact_of(inbox, again.conversation_id) == kept
 
 
 async def test_merge_is_refused_when_what_moves_changed_since_the_confirmation(
     tmp_path: Path, inbox: Inbox
 ) -> None:
-    a = await inbox.store.ingest(msg("tg", "t1", 1, phone="+1 555 0100 200"))
-    b = await inbox.store.ingest(msg("wa", "w1", 1, phone="15550100200"))
+    a = await inbox.store.inbound.ingest(msg("tg", "t1", 1, phone="+1 555 0100 200"))
+    b = await inbox.store.inbound.ingest(msg("wa", "w1", 1, phone="15550100200"))
     kept, other = await contact_of(inbox, a.conversation_id), await contact_of(inbox,
                                                                                  b.conversation_id)
     plan = await inbox.merge_plan(kept, other)
     # Meanwhile another dialog of the other contact appears (same sender, new chat).
-    await inbox.store.ingest(InboundMessage("wa", "w1-group", "g-1", "u-w1", "Ivan", "hi"))
+    await inbox.store.inbound.ingest(InboundMessage("wa", "w1-group", "g-1", "u-w1", "Ivan", "hi"))
     with pytest.raises(MergeChanged):
         await inbox.merge_contacts(plan)
     assert events(tmp_path, "contact.merged") == []
@@ -182,8 +184,8 @@ async def test_merge_is_refused_when_what_moves_changed_since_the_confirmation(
 
 
 async def test_a_failing_merge_changes_nothing(tmp_path: Path, inbox: Inbox) -> None:
-    a = await inbox.store.ingest(msg("tg", "t1", 1, phone="+1 555 0100 200"))
-    b = await inbox.store.ingest(msg("wa", "w1", 1, phone="15550100200"))
+    a = await inbox.store.inbound.ingest(msg("tg", "t1", 1, phone="+1 555 0100 200"))
+    b = await inbox.store.inbound.ingest(msg("wa", "w1", 1, phone="15550100200"))
     kept, other = await contact_of(inbox, a.conversation_id), await contact_of(inbox,
                                                                                  b.conversation_id)
     conn = sqlite3.connect(tmp_path / DB_FILENAME)
@@ -202,7 +204,7 @@ async def test_a_failing_merge_changes_nothing(tmp_path: Path, inbox: Inbox) -> 
 
 
 async def test_notes_are_saved_with_an_event(tmp_path: Path, inbox: Inbox) -> None:
-    got = await inbox.store.ingest(msg("tg", "t1", 1))
+    got = await inbox.store.inbound.ingest(msg("tg", "t1", 1))
     contact = await contact_of(inbox, got.conversation_id)
     assert await inbox.set_contact_notes(contact, "allergic to [bold]wool[/]")
     assert not await inbox.set_contact_notes(contact, "allergic to [bold]wool[/]")
@@ -215,8 +217,8 @@ async def test_notes_are_saved_with_an_event(tmp_path: Path, inbox: Inbox) -> No
 async def test_a_hidden_conversation_leaves_lists_and_counts_with_an_event(
     tmp_path: Path, inbox: Inbox
 ) -> None:
-    a = await inbox.store.ingest(msg("tg", "t1", 1))
-    b = await inbox.store.ingest(msg("wa", "w1", 1, name="Maria"))
+    a = await inbox.store.inbound.ingest(msg("tg", "t1", 1))
+    b = await inbox.store.inbound.ingest(msg("wa", "w1", 1, name="Maria"))
     assert await inbox.count() == 2 and await inbox.waiting_count() == 2
     assert await inbox.hide_conversation(a.conversation_id)
     assert not await inbox.hide_conversation(a.conversation_id)
@@ -240,10 +242,10 @@ async def test_a_hidden_conversation_leaves_lists_and_counts_with_an_event(
 async def test_a_customer_writing_to_a_hidden_conversation_brings_it_back(
     tmp_path: Path, inbox: Inbox
 ) -> None:
-    a = await inbox.store.ingest(msg("tg", "t1", 1))
+    a = await inbox.store.inbound.ingest(msg("tg", "t1", 1))
     await inbox.hide_conversation(a.conversation_id)
     assert await inbox.count() == 0
-    await inbox.store.ingest(msg("tg", "t1", 2, body="are you there?"))
+    await inbox.store.inbound.ingest(msg("tg", "t1", 2, body="are you there?"))
     assert await inbox.count() == 1
     [event] = events(tmp_path, "conversation.unhidden")
     assert event["operator"] is None and "customer wrote" in event["data"]
@@ -252,8 +254,8 @@ async def test_a_customer_writing_to_a_hidden_conversation_brings_it_back(
 async def test_a_hidden_message_leaves_the_thread_and_the_preview(
     tmp_path: Path, inbox: Inbox
 ) -> None:
-    await inbox.store.ingest(msg("tg", "t1", 1, body="my order"))
-    spam = await inbox.store.ingest(msg("tg", "t1", 2, body="BUY CHEAP PILLS"))
+    await inbox.store.inbound.ingest(msg("tg", "t1", 1, body="my order"))
+    spam = await inbox.store.inbound.ingest(msg("tg", "t1", 2, body="BUY CHEAP PILLS"))
     assert (await inbox.conversations())[0].preview == "BUY CHEAP PILLS"
     assert await inbox.hide_message(spam.message_id)
     assert not await inbox.hide_message(spam.message_id)
@@ -270,10 +272,10 @@ async def test_a_hidden_message_leaves_the_thread_and_the_preview(
 
 
 async def test_a_hidden_message_stays_hidden_in_its_edits(tmp_path: Path, inbox: Inbox) -> None:
-    await inbox.store.ingest(msg("tg", "t1", 1, body="my order"))
-    spam = await inbox.store.ingest(msg("tg", "t1", 2, body="RUDE WORDS"))
-    edit = await inbox.store.ingest(msg("tg", "t1", 3, body="RUDER WORDS",
-                                        edit_of_external_id="t1-2"))
+    await inbox.store.inbound.ingest(msg("tg", "t1", 1, body="my order"))
+    spam = await inbox.store.inbound.ingest(msg("tg", "t1", 2, body="RUDE WORDS"))
+    edit = await inbox.store.inbound.ingest(msg("tg", "t1", 3, body="RUDER WORDS",
+                                                edit_of_external_id="t1-2"))
     conversation_id = spam.conversation_id
     # Hiding the original hides the edits that carry its text.
     assert await inbox.hide_message(spam.message_id)
@@ -281,8 +283,8 @@ async def test_a_hidden_message_stays_hidden_in_its_edits(tmp_path: Path, inbox:
     assert (await inbox.conversations())[0].preview == "my order"
     unread = (await inbox.conversations())[0].unread
     # An edit arriving later is stored, hidden with it, and is not news.
-    later = await inbox.store.ingest(msg("tg", "t1", 4, body="RUDEST WORDS",
-                                         edit_of_external_id="t1-2"))
+    later = await inbox.store.inbound.ingest(msg("tg", "t1", 4, body="RUDEST WORDS",
+                                                 edit_of_external_id="t1-2"))
     assert [m.body for m in await inbox.messages(conversation_id)] == ["my order"]
     [conversation] = await inbox.conversations()
     assert (conversation.preview, conversation.unread) == ("my order", unread)
@@ -297,9 +299,9 @@ async def test_a_hidden_message_stays_hidden_in_its_edits(tmp_path: Path, inbox:
 
 
 async def test_audit_of_one_conversation_includes_its_contact_history(inbox: Inbox) -> None:
-    a = await inbox.store.ingest(msg("tg", "t1", 1, phone="+7 912 345 67 89"))
-    b = await inbox.store.ingest(msg("wa", "w1", 1, phone="79123456789"))
-    c = await inbox.store.ingest(msg("site", "s1", 1, name="Someone else"))
+    a = await inbox.store.inbound.ingest(msg("tg", "t1", 1, phone="+7 912 345 67 89"))
+    b = await inbox.store.inbound.ingest(msg("wa", "w1", 1, phone="79123456789"))
+    c = await inbox.store.inbound.ingest(msg("site", "s1", 1, name="Someone else"))
     kept, other = await contact_of(inbox, a.conversation_id), await contact_of(inbox,
                                                                                  b.conversation_id)
     await inbox.set_contact_notes(other, "note before the merge")

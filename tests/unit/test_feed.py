@@ -138,7 +138,7 @@ async def test_the_inbox_reads_new_events_once_for_all_its_followers(tmp_path: P
             await asyncio.sleep(0.01)
         inbox.store.db.trace(lambda conn, sql: reads.append(sql)
                              if "FROM events WHERE id >" in sql else None)
-        await inbox.store.ingest(InboundMessage(
+        await inbox.store.inbound.ingest(InboundMessage(
             channel="web", chat_id="c1", external_id="c1-1", sender_id="c1",
             sender_name="Vera", body="hi"))
         await asyncio.wait_for(asyncio.gather(*tasks), 5)
@@ -218,7 +218,7 @@ async def test_own_commits_are_read_once_and_other_processes_are_still_seen(
         while inbox._events.followers < 1 or inbox._presence.followers < 1 or looks < 2:
             await asyncio.sleep(0.01)
         db.trace(traced)
-        await inbox.store.ingest(InboundMessage(
+        await inbox.store.inbound.ingest(InboundMessage(
             channel="web", chat_id="c1", external_id="c1-1", sender_id="c1",
             sender_name="Vera", body="hi"))
         start = looks
@@ -230,7 +230,7 @@ async def test_own_commits_are_read_once_and_other_processes_are_still_seen(
         while "anna" not in present:
             await asyncio.sleep(0.01)
         assert len(presence_reads) == 1
-        await other.store.ingest(InboundMessage(
+        await other.store.inbound.ingest(InboundMessage(
             channel="web", chat_id="c2", external_id="c2-1", sender_id="c2",
             sender_name="Lev", body="hello"))
         while seen.count(EventKind.MESSAGE_NEW) < 2:

@@ -29,7 +29,7 @@ async def boris(tmp_path: Path, anna: Inbox) -> AsyncIterator[Inbox]:
 
 
 async def dialog(inbox: Inbox, chat: str = "c1") -> int:
-    got = await inbox.store.ingest(InboundMessage(
+    got = await inbox.store.inbound.ingest(InboundMessage(
         channel="web", chat_id=chat, external_id=f"{chat}-1", sender_id=chat,
         sender_name="Vera", body="hi"))
     return got.conversation_id

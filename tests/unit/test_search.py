@@ -27,8 +27,8 @@ class Clock:
 async def inbox(tmp_path: Path):
     clock = Clock()
     box = await Inbox.open(tmp_path, "anna", clock=clock)
-    await box.store.ensure_channel("tg", "telegram")
-    await box.store.ensure_channel("wa", "whatsapp")
+    await box.store.channels.ensure("tg", "telegram")
+    await box.store.channels.ensure("wa", "whatsapp")
     box.test_clock = clock  # type: ignore[attr-defined]
     yield box
     await box.close()
@@ -37,7 +37,7 @@ async def inbox(tmp_path: Path):
 async def say(inbox: Inbox, n: int, body: str, chat: str = "ivan", name: str = "Иван Петров",
               channel: str = "tg", **kw) -> int:
     inbox.test_clock.now += 60  # type: ignore[attr-defined]
-    got = await inbox.store.ingest(InboundMessage(
+    got = await inbox.store.inbound.ingest(InboundMessage(
         channel=channel, chat_id=chat, external_id=f"{chat}-{n}", sender_id=f"u-{chat}",
         sender_name=name, body=body, **kw))
     return got.message_id

@@ -41,7 +41,7 @@ class Clock:
 async def inbox(tmp_path: Path):
     clock = Clock()
     box = await Inbox.open(tmp_path, "anna", clock=clock)
-    await box.store.ensure_channel("demo", "demo")
+    await box.store.channels.ensure("demo", "demo")
     box.test_clock = clock  # type: ignore[attr-defined]
     yield box
     await box.close()
@@ -71,8 +71,8 @@ async def test_garbage_file_is_a_store_error_and_is_left_alone(tmp_path: Path) -
 
 
 async def test_ingest_creates_contact_conversation_and_is_idempotent(inbox: Inbox) -> None:
-    first = await inbox.store.ingest(inbound(1, body="Где мой заказ?"))
-    again = await inbox.store.ingest(inbound(1, body="Где мой заказ?"))
+    first = await inbox.store.inbound.ingest(inbound(1, body="Где мой заказ?"))
+    again = await inbox.store.inbound.ingest(inbound(1, body="Где мой заказ?"))
     assert not first.duplicate and again.duplicate
     assert again.message_id == first.message_id
     convs = await inbox.conversations()
@@ -86,7 +86,7 @@ async def test_ingest_creates_contact_conversation_and_is_idempotent(inbox: Inbo
 
 async def test_concurrent_ingests_are_all_committed_once(inbox: Inbox) -> None:
     msgs = [inbound(i % 300, chat=f"c{i % 7}") for i in range(600)]  # each sent twice
-    results = await asyncio.gather(*(inbox.store.ingest(m) for m in msgs))
+    results = await asyncio.gather(*(inbox.store.inbound.ingest(m) for m in msgs))
     assert sum(not r.duplicate for r in results) == 300
     total = 0
     for conv in await inbox.conversations():
@@ -97,8 +97,8 @@ async def test_concurrent_ingests_are_all_committed_once(inbox: Inbox) -> None:
 async def test_a_bad_message_in_a_group_does_not_fail_its_neighbours(inbox: Inbox) -> None:
     good = inbound(1)
     bad = inbound(2, attachments=(Attachment(kind=None),))  # type: ignore[arg-type]
-    results = await asyncio.gather(inbox.store.ingest(good), inbox.store.ingest(bad),
-                                   return_exceptions=True)
+    results = await asyncio.gather(inbox.store.inbound.ingest(good),
+                                   inbox.store.inbound.ingest(bad), return_exceptions=True)
     assert not isinstance(results[0], BaseException)
     assert isinstance(results[1], sqlite3.IntegrityError)
     conv = (await inbox.conversations())[0]
@@ -106,13 +106,13 @@ async def test_a_bad_message_in_a_group_does_not_fail_its_neighbours(inbox: Inbo
 
 
 async def test_batch_and_cursor_commit_together(inbox: Inbox) -> None:
-    await inbox.store.ingest_batch([inbound(1), inbound(2)], cursor=("demo", "42"))
-    assert await inbox.store.channel_cursor("demo") == "42"
+    await inbox.store.inbound.ingest_batch([inbound(1), inbound(2)], cursor=("demo", "42"))
+    assert await inbox.store.channels.cursor("demo") == "42"
     bad = inbound(3, attachments=(Attachment(kind=None),))  # type: ignore[arg-type]
     with pytest.raises(sqlite3.IntegrityError):
-        await inbox.store.ingest_batch([inbound(4), bad], cursor=("demo", "43"))
+        await inbox.store.inbound.ingest_batch([inbound(4), bad], cursor=("demo", "43"))
     # Nothing of the failed batch stuck, not even the cursor.
-    assert await inbox.store.channel_cursor("demo") == "42"
+    assert await inbox.store.channels.cursor("demo") == "42"
     conv = (await inbox.conversations())[0]
     assert [m.external_id for m in await inbox.messages(conv.id)] == ["m1", "m2"]
 
@@ -122,12 +122,12 @@ async def test_a_poisoned_message_is_skipped_and_the_batch_and_cursor_commit(
     # A value JSON cannot hold, and an integer SQLite cannot hold (a transport's bugs).
     poisoned = inbound(2, chat="c2", name="Poison", meta={"tags": {"a", "b"}})
     too_big = inbound(3, chat="c3", name="Big", phone=10 ** 30)
-    results = await inbox.store.ingest_batch(
+    results = await inbox.store.inbound.ingest_batch(
         [inbound(1), poisoned, too_big, inbound(4)], cursor=("demo", "44"))
     assert [r.skipped is None for r in results] == [True, False, False, True]
     assert "TypeError" in (results[1].skipped or "")
     assert "OverflowError" in (results[2].skipped or "")
-    assert await inbox.store.channel_cursor("demo") == "44"  # moved past them
+    assert await inbox.store.channels.cursor("demo") == "44"  # moved past them
     # Nothing of the skipped ones is left half-stored: no dialog, no contact.
     assert [c.contact_name for c in await inbox.conversations()] == ["Ivan"]
     conv = (await inbox.conversations())[0]
@@ -141,8 +141,9 @@ async def test_a_poisoned_message_fails_alone_in_a_shared_commit(inbox: Inbox) -
     from opchat.model import UnstorableMessage
 
     results = await asyncio.gather(
-        inbox.store.ingest(inbound(1)), inbox.store.ingest(inbound(2, meta={"s": {1}})),
-        inbox.store.ingest(inbound(3)), return_exceptions=True)
+        inbox.store.inbound.ingest(inbound(1)),
+        inbox.store.inbound.ingest(inbound(2, meta={"s": {1}})),
+        inbox.store.inbound.ingest(inbound(3)), return_exceptions=True)
     assert isinstance(results[1], UnstorableMessage), results
     assert not isinstance(results[0], BaseException) and not isinstance(results[2], BaseException)
     conv = (await inbox.conversations())[0]
@@ -150,7 +151,7 @@ async def test_a_poisoned_message_fails_alone_in_a_shared_commit(inbox: Inbox) -
 
 
 async def test_send_queues_message_and_outbox_and_clears_waiting(inbox: Inbox) -> None:
-    got = await inbox.store.ingest(inbound(1))
+    got = await inbox.store.inbound.ingest(inbound(1))
     inbox.test_clock.now += 42  # type: ignore[attr-defined]
     msg = await inbox.send(got.conversation_id, "Здравствуйте!")
     assert msg.state == MessageState.QUEUED and msg.direction == Direction.OUT
@@ -166,7 +167,7 @@ async def test_send_queues_message_and_outbox_and_clears_waiting(inbox: Inbox) -
 
 
 async def test_notes_are_never_queued_and_do_not_clear_waiting(inbox: Inbox) -> None:
-    got = await inbox.store.ingest(inbound(1))
+    got = await inbox.store.inbound.ingest(inbound(1))
     await inbox.note(got.conversation_id, "VIP customer")
     assert await inbox.store.outbox.claim_due(["demo"]) == []
     conv = await inbox.conversation(got.conversation_id)
@@ -174,7 +175,7 @@ async def test_notes_are_never_queued_and_do_not_clear_waiting(inbox: Inbox) -> 
 
 
 async def test_outbox_lifecycle_and_receipts_only_move_forward(inbox: Inbox) -> None:
-    got = await inbox.store.ingest(inbound(1))
+    got = await inbox.store.inbound.ingest(inbound(1))
     msg = await inbox.send(got.conversation_id, "hi")
     [item] = await inbox.store.outbox.claim_due(["demo"])
     assert await inbox.store.outbox.claim_due(["demo"]) == []  # claimed once
@@ -187,7 +188,7 @@ async def test_outbox_lifecycle_and_receipts_only_move_forward(inbox: Inbox) -> 
 
 async def test_a_receipt_that_beats_the_sends_answer_is_kept_until_it_is_recorded(
         inbox: Inbox) -> None:
-    got = await inbox.store.ingest(inbound(1))
+    got = await inbox.store.inbound.ingest(inbound(1))
     first = await inbox.send(got.conversation_id, "hi")
     second = await inbox.send(got.conversation_id, "are you there?")
     # The webhook says "read" and "failed" before the hub has recorded either send.
@@ -211,7 +212,7 @@ async def test_a_receipt_that_beats_the_sends_answer_is_kept_until_it_is_recorde
 
 async def test_a_failure_after_sent_fails_the_reply_but_never_one_already_read(
         inbox: Inbox) -> None:
-    got = await inbox.store.ingest(inbound(1))
+    got = await inbox.store.inbound.ingest(inbound(1))
     sent = await inbox.send(got.conversation_id, "a")
     read = await inbox.send(got.conversation_id, "b")
     for message, external in ((sent, "out-1"), (read, "out-2")):
@@ -225,7 +226,7 @@ async def test_a_failure_after_sent_fails_the_reply_but_never_one_already_read(
 
 
 async def test_retry_puts_a_failed_message_back(inbox: Inbox) -> None:
-    got = await inbox.store.ingest(inbound(1))
+    got = await inbox.store.inbound.ingest(inbound(1))
     msg = await inbox.send(got.conversation_id, "hi")
     await inbox.store.outbox.claim_due(["demo"])
     await inbox.store.outbox.mark_failed(msg.id, "blocked")
@@ -237,7 +238,7 @@ async def test_retry_puts_a_failed_message_back(inbox: Inbox) -> None:
 
 
 async def test_interrupted_sends_are_failed_not_resent(inbox: Inbox) -> None:
-    got = await inbox.store.ingest(inbound(1))
+    got = await inbox.store.inbound.ingest(inbound(1))
     msg = await inbox.send(got.conversation_id, "hi")
     await inbox.store.outbox.claim_due(["demo"])  # the hub "crashes" here
     assert await inbox.store.outbox.recover_interrupted_sends() == 1
@@ -248,9 +249,9 @@ async def test_interrupted_sends_are_failed_not_resent(inbox: Inbox) -> None:
 
 
 async def test_customer_message_reopens_resolved_dialog(inbox: Inbox) -> None:
-    got = await inbox.store.ingest(inbound(1))
+    got = await inbox.store.inbound.ingest(inbound(1))
     await inbox.set_status(got.conversation_id, Status.RESOLVED)
-    await inbox.store.ingest(inbound(2))
+    await inbox.store.inbound.ingest(inbound(2))
     conv = await inbox.conversation(got.conversation_id)
     assert conv is not None and conv.status == Status.OPEN
     kinds = [e.kind for e in await inbox.store.events.events_after(0)]
@@ -261,7 +262,7 @@ async def test_list_order_filter_and_position(inbox: Inbox) -> None:
     clock = inbox.test_clock  # type: ignore[attr-defined]
     for n in range(5):
         clock.now += 10
-        await inbox.store.ingest(inbound(n, chat=f"c{n}"))
+        await inbox.store.inbound.ingest(inbound(n, chat=f"c{n}"))
     convs = await inbox.conversations()
     assert [c.id for c in convs] == [5, 4, 3, 2, 1]  # newest first
     clock.now += 10
@@ -279,7 +280,7 @@ async def test_several_counts_and_a_position_in_one_statement(inbox: Inbox) -> N
     clock = inbox.test_clock  # type: ignore[attr-defined]
     for n in range(6):
         clock.now += 10 if n % 2 else 0  # ties on the time: the id decides
-        await inbox.store.ingest(inbound(n, chat=f"c{n}"))
+        await inbox.store.inbound.ingest(inbound(n, chat=f"c{n}"))
     await inbox.send(3, "answered")
     await inbox.set_status(2, Status.RESOLVED)
     await inbox.assign(5, "anna")
@@ -302,9 +303,9 @@ async def test_several_counts_and_a_position_in_one_statement(inbox: Inbox) -> N
 
 
 async def test_search_is_prefix_case_insensitive_and_literal(inbox: Inbox) -> None:
-    await inbox.store.ingest(inbound(1, body="Привет, где мой ЗАКАЗ номер 5?"))
-    await inbox.store.ingest(inbound(2, body="delivery NEAR Moscow"))
-    await inbox.store.ingest(inbound(3, body='quote " and * and NEAR( are text'))
+    await inbox.store.inbound.ingest(inbound(1, body="Привет, где мой ЗАКАЗ номер 5?"))
+    await inbox.store.inbound.ingest(inbound(2, body="delivery NEAR Moscow"))
+    await inbox.store.inbound.ingest(inbound(3, body='quote " and * and NEAR( are text'))
     [hit] = await inbox.search("заказ")
     assert f"{MATCH_START}ЗАКАЗ{MATCH_END}" in hit.snippet
     assert [h.message_id for h in await inbox.search("зак номе")] == [hit.message_id]
@@ -314,7 +315,7 @@ async def test_search_is_prefix_case_insensitive_and_literal(inbox: Inbox) -> No
 
 async def test_messages_page_backwards(inbox: Inbox) -> None:
     for n in range(250):
-        await inbox.store.ingest(inbound(n, body=f"line {n}"))
+        await inbox.store.inbound.ingest(inbound(n, body=f"line {n}"))
     conv = (await inbox.conversations())[0]
     newest = await inbox.messages(conv.id)
     assert [m.body for m in newest][-1] == "line 249" and len(newest) == 100
@@ -326,7 +327,7 @@ async def test_messages_page_backwards(inbox: Inbox) -> None:
 
 async def test_events_are_append_only_and_messages_never_deleted(tmp_path: Path,
                                                                 inbox: Inbox) -> None:
-    await inbox.store.ingest(inbound(1))
+    await inbox.store.inbound.ingest(inbound(1))
     conn = sqlite3.connect(tmp_path / DB_FILENAME)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM events")
@@ -337,8 +338,8 @@ async def test_events_are_append_only_and_messages_never_deleted(tmp_path: Path,
 
 
 async def test_health_changes_are_events_once(inbox: Inbox) -> None:
-    await inbox.store.set_health("demo", Health.DOWN, "network unreachable")
-    await inbox.store.set_health("demo", Health.DOWN, "network unreachable")
+    await inbox.store.channels.set_health("demo", Health.DOWN, "network unreachable")
+    await inbox.store.channels.set_health("demo", Health.DOWN, "network unreachable")
     [channel] = await inbox.channels()
     assert channel.health == Health.DOWN and channel.health_detail == "network unreachable"
     kinds = [e.kind for e in await inbox.store.events.events_after(0)]
@@ -349,7 +350,7 @@ async def test_changes_follow_own_commits_at_once(inbox: Inbox) -> None:
     feed = inbox.changes()
     first = asyncio.ensure_future(feed.__anext__())
     await asyncio.sleep(0.01)
-    await inbox.store.ingest(inbound(1))
+    await inbox.store.inbound.ingest(inbound(1))
     events = await asyncio.wait_for(first, 1.0)
     assert [e.kind for e in events] == ["conversation.new", "message.new"]
     await feed.aclose()
@@ -357,21 +358,21 @@ async def test_changes_follow_own_commits_at_once(inbox: Inbox) -> None:
 
 async def test_waiting_ends_on_resolve_and_restarts_on_the_next_message(inbox: Inbox) -> None:
     clock = inbox.test_clock  # type: ignore[attr-defined]
-    got = await inbox.store.ingest(inbound(1))
+    got = await inbox.store.inbound.ingest(inbound(1))
     await inbox.set_status(got.conversation_id, Status.RESOLVED)
     assert await inbox.waiting_count() == 0
     clock.now += 72 * 3600
-    await inbox.store.ingest(inbound(2))
+    await inbox.store.inbound.ingest(inbound(2))
     conv = await inbox.conversation(got.conversation_id)
     assert conv is not None and conv.waiting_since == clock.now  # not 72 hours ago
 
 
 async def test_a_late_older_message_does_not_replace_the_newer_state(inbox: Inbox) -> None:
     clock = inbox.test_clock  # type: ignore[attr-defined]
-    got = await inbox.store.ingest(inbound(1, body="first"))
+    got = await inbox.store.inbound.ingest(inbound(1, body="first"))
     clock.now += 60
     await inbox.send(got.conversation_id, "answered")
-    await inbox.store.ingest(inbound(2, body="sent long ago", sent_at=clock.now - 3600))
+    await inbox.store.inbound.ingest(inbound(2, body="sent long ago", sent_at=clock.now - 3600))
     conv = await inbox.conversation(got.conversation_id)
     assert conv is not None
     assert (conv.preview, conv.waiting_since) == ("answered", None)
@@ -379,8 +380,8 @@ async def test_a_late_older_message_does_not_replace_the_newer_state(inbox: Inbo
 
 
 async def test_meta_edits_and_labels_from_a_transport(inbox: Inbox) -> None:
-    first = await inbox.store.ingest(inbound(1, body="see you at 5"))
-    edit = await inbox.store.ingest(inbound(
+    first = await inbox.store.inbound.ingest(inbound(1, body="see you at 5"))
+    edit = await inbox.store.inbound.ingest(inbound(
         "1:e1", body="see you at 6", edit_of_external_id="m1",
         meta={"forwarded_from": "Oleg", "entities": [[0, 3, "bold"]]},
         labels=("callback", "  call\x1fback\x07 ", "Callback")))
@@ -412,7 +413,7 @@ async def test_a_database_of_schema_1_is_migrated(tmp_path: Path) -> None:
     conn.close()
     box = await Inbox.open(tmp_path, "anna")
     try:
-        got = await box.store.ingest(inbound(1, labels=("vip",)))
+        got = await box.store.inbound.ingest(inbound(1, labels=("vip",)))
         conversation = await box.conversation(got.conversation_id)
         assert conversation is not None and conversation.labels == ("vip",)
         assert [c.name for c in await box.channels()] == ["demo", "web"]
@@ -421,10 +422,10 @@ async def test_a_database_of_schema_1_is_migrated(tmp_path: Path) -> None:
 
 
 async def test_later_details_fill_the_contact_and_refresh_the_profile(inbox: Inbox) -> None:
-    first = await inbox.store.ingest(inbound(1, profile={"page": "/", "language": "ru"}))
-    await inbox.store.ingest(inbound(2, email="vera@example.com", phone="+7 900 000-00-01",
-                                     profile={"page": "/pricing"}))
-    await inbox.store.ingest(inbound(3, email="other@example.com"))  # never overwrites
+    first = await inbox.store.inbound.ingest(inbound(1, profile={"page": "/", "language": "ru"}))
+    await inbox.store.inbound.ingest(inbound(2, email="vera@example.com", phone="+7 900 000-00-01",
+                                             profile={"page": "/pricing"}))
+    await inbox.store.inbound.ingest(inbound(3, email="other@example.com"))  # never overwrites
 
     def read(conn):  # type: ignore[no-untyped-def]
         contact = conn.execute("SELECT phone, email FROM contacts").fetchone()
@@ -443,7 +444,7 @@ async def test_upgrading_makes_dialogs_whose_last_reply_failed_wait_again(
         tmp_path: Path) -> None:
     clock = Clock()
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
-    conv = (await inbox.store.ingest(inbound(1))).conversation_id
+    conv = (await inbox.store.inbound.ingest(inbound(1))).conversation_id
     clock.now += 60
     reply = await inbox.send(conv, "hi")
     await inbox.store.outbox.mark_failed(reply.id, "blocked")
@@ -471,10 +472,10 @@ async def test_upgrading_makes_dialogs_whose_last_reply_failed_wait_again(
 async def test_the_statements_of_both_connections_can_be_traced(inbox: Inbox) -> None:
     seen: list[tuple[str, str]] = []
     inbox.store.db.trace(lambda connection, sql: seen.append((connection, sql)))
-    await inbox.store.ingest(inbound(1))
+    await inbox.store.inbound.ingest(inbound(1))
     await inbox.conversations()
     inbox.store.db.trace(None)
-    await inbox.store.ingest(inbound(2))  # after None: not traced
+    await inbox.store.inbound.ingest(inbound(2))  # after None: not traced
     assert ("writer", "BEGIN IMMEDIATE") in seen
     assert any(c == "writer" and s.startswith("INSERT INTO messages") for c, s in seen)
     assert any(c == "reader" and s.startswith("SELECT") for c, s in seen)

@@ -24,13 +24,13 @@ class Clock:
 @pytest.fixture
 async def inbox(tmp_path: Path) -> AsyncIterator[Inbox]:
     box = await Inbox.open(tmp_path, "anna", clock=Clock())
-    await box.store.ensure_operator("boris")
+    await box.store.workflow.ensure_operator("boris")
     yield box
     await box.close()
 
 
 async def dialog(inbox: Inbox, chat: str, n: int = 1) -> int:
-    got = await inbox.store.ingest(InboundMessage(
+    got = await inbox.store.inbound.ingest(InboundMessage(
         channel="web", chat_id=chat, external_id=f"{chat}-{n}", sender_id=chat,
         sender_name=chat.title(), body="hello"))
     return got.conversation_id
@@ -308,7 +308,7 @@ async def test_resolving_dismisses_the_failure_and_an_auto_answer_failing_does_n
     [cleared] = [e for e in await inbox.store.events.events_after(0)
                  if e.kind == "conversation.failure_cleared"]
     assert (cleared.operator, cleared.data) == ("anna", {"reason": "resolved"})
-    auto = await inbox.store.add_message(ann, "We are closed", None, Direction.AUTO)
+    auto = await inbox.store.messages.add(ann, "We are closed", None, Direction.AUTO)
     await inbox.store.outbox.mark_failed(auto.id, "blocked")
     assert await inbox.failed_count() == 0 and await waiting_ids(inbox) == [ann]
 

@@ -1,0 +1,242 @@
+"""What customers send: stored idempotently, group-committed, before anyone acknowledges it.
+
+A message is unique per (channel, external id): a redelivered one is recognised, not
+stored twice. Its contact, identity, dialog, attachments, labels and `events` rows are
+written in the transaction that stores it, with the transport's cursor when it gives one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Sequence
+
+from opchat.model import EventKind, InboundMessage, Ingested, UnstorableMessage
+from opchat.store.changes import add_label
+from opchat.store.changes import record_event as _event
+from opchat.store.channels import channel_id as _channel_id
+from opchat.store.db import Database, row_value
+from opchat.store.files import add_attachments
+from opchat.store.part import Part
+from opchat.store.rows import PREVIEW_CHARS
+from opchat.store.sql import Conn
+
+log = logging.getLogger("opchat.store")
+
+# What a single message's data can raise that storing it again will not cure: a value
+# of a type the database or JSON cannot take, an integer beyond 64 bits, text too big
+# (the driver's own such errors are `Database.data_errors`). The database's failures
+# (disk full, locked, damaged, a trigger's abort) are not here: those fail the whole
+# transaction, and nothing in it is confirmed.
+NOT_STORABLE: tuple[type[Exception], ...] = (TypeError, ValueError, OverflowError,
+                                             RecursionError)
+
+
+class InboundStore(Part):
+    """`Store.inbound`: `ingest` (one message, group-committed), `ingest_batch` (a
+    transport's page with its cursor) and the platform's delivery receipts."""
+
+    def __init__(self, db: Database, clock: Callable[[], float]) -> None:
+        super().__init__(db, clock)
+        self._poison = (*NOT_STORABLE, *db.data_errors)
+        self._pending: list[tuple[InboundMessage, asyncio.Future[Ingested]]] = []
+        self._flush: asyncio.Task[None] | None = None
+
+    async def ingest(self, message: InboundMessage) -> Ingested:
+        """Store one inbound message; returns after COMMIT.
+
+        Concurrent callers are committed together (group commit): whoever
+        arrives while a transaction runs joins the next one.
+        """
+        future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
+        self._pending.append((message, future))
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.create_task(self._flush_pending())
+        return await future
+
+    async def drain(self) -> None:
+        """Wait for the group commit under way, if any (before the database closes)."""
+        if self._flush is not None:
+            await self._flush
+
+    async def _flush_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                results = await self.db.write(self._ingest_rows, [m for m, _ in batch], None)
+            except Exception:
+                # One bad message must not fail its neighbours: retry each alone.
+                for message, future in batch:
+                    try:
+                        result = await self.db.write(self._ingest_rows, [message], None)
+                    except Exception as exc:
+                        if not future.done():
+                            future.set_exception(exc)
+                    else:
+                        if future.done():
+                            pass
+                        elif result[0].skipped is not None:
+                            future.set_exception(UnstorableMessage(result[0].skipped))
+                        else:
+                            future.set_result(result[0])
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if result.skipped is not None:
+                    future.set_exception(UnstorableMessage(result.skipped))
+                else:
+                    future.set_result(result)
+
+    async def ingest_batch(
+        self, messages: Sequence[InboundMessage], cursor: tuple[str, str] | None = None
+    ) -> list[Ingested]:
+        """Store messages, and (channel name, cursor) if given, in one transaction.
+
+        A message whose data the database refuses (see NOT_STORABLE) is left out, logged
+        with its channel and id, and answered with ``Ingested.skipped``: the cursor moves
+        past it, or the platform would deliver it, and everything behind it, for ever.
+        """
+        return await self.db.write(self._ingest_rows, list(messages), cursor)
+
+    def _ingest_rows(
+        self,
+        conn: Conn,
+        messages: list[InboundMessage],
+        cursor: tuple[str, str] | None,
+    ) -> list[Ingested]:
+        now = self.clock()
+        results = [_ingest_or_skip(conn, m, now, self._poison) for m in messages]
+        if cursor is not None:
+            channel_id = _channel_id(conn, cursor[0], None, now)
+            conn.execute(
+                "INSERT INTO channel_state (channel_id, key, value) VALUES (?, 'cursor', ?) "
+                "ON CONFLICT (channel_id, key) DO UPDATE SET value = excluded.value",
+                (channel_id, cursor[1]),
+            )
+        return results
+
+
+def _ingest_or_skip(conn: Conn, m: InboundMessage, now: float,
+                    poison: tuple[type[Exception], ...]) -> Ingested:
+    """Store one message inside a savepoint; a poisoned one is rolled back alone."""
+    conn.execute("SAVEPOINT ingest_one")
+    try:
+        result = _ingest_one(conn, m, now)
+    except poison as exc:
+        conn.execute("ROLLBACK TO ingest_one")
+        conn.execute("RELEASE ingest_one")
+        reason = f"{type(exc).__name__}: {exc}"
+        log.error("channel %s: message %s from %s cannot be stored and is skipped (%s)",
+                  m.channel, m.external_id, m.sender_id, reason)
+        return Ingested(0, 0, duplicate=False, skipped=reason)
+    conn.execute("RELEASE ingest_one")
+    return result
+
+
+def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
+    channel_id = _channel_id(conn, m.channel, None, now)
+    seen = conn.execute("SELECT id, conversation_id FROM messages "
+                        "WHERE channel_id = ? AND external_id = ?",
+                        (channel_id, m.external_id)).fetchone()
+    if seen is not None:
+        return Ingested(seen[0], seen[1], duplicate=True)
+
+    identity = conn.execute("SELECT id, contact_id, display_name, username FROM identities "
+                            "WHERE channel_id = ? AND external_id = ?",
+                            (channel_id, m.sender_id)).fetchone()
+    if identity is None:
+        contact_id = conn.execute(
+            "INSERT INTO contacts (name, phone, email, created_at) VALUES (?, ?, ?, ?)",
+            (m.sender_name, m.phone, m.email, now)).lastrowid
+        identity_id = conn.execute(
+            "INSERT INTO identities (contact_id, channel_id, external_id, display_name, "
+            "username, profile) VALUES (?, ?, ?, ?, ?, ?)",
+            (contact_id, channel_id, m.sender_id, m.sender_name, m.username,
+             json.dumps(m.profile, ensure_ascii=False))).lastrowid
+    else:
+        identity_id, contact_id = identity["id"], identity["contact_id"]
+        if (identity["display_name"], identity["username"]) != (m.sender_name, m.username):
+            conn.execute("UPDATE identities SET display_name = ?, username = ? WHERE id = ?",
+                         (m.sender_name, m.username, identity_id))
+        if m.profile:
+            # What the platform says now (the page a visitor is on) updates what it said
+            # before; keys it does not mention stay.
+            conn.execute("UPDATE identities SET profile = json_patch(profile, ?) WHERE id = ?",
+                         (json.dumps(m.profile, ensure_ascii=False), identity_id))
+        if m.phone or m.email:
+            # A phone or e-mail left later (a web chat form) fills what the contact lacks;
+            # it never overwrites what an operator or a merge has set.
+            conn.execute("UPDATE contacts SET phone = coalesce(nullif(phone, ''), ?), "
+                         "email = coalesce(nullif(email, ''), ?) WHERE id = ?",
+                         (m.phone or None, m.email or None, contact_id))
+
+    created_at = now if m.sent_at is None else min(m.sent_at, now)
+    conv = conn.execute("SELECT id, status, hidden FROM conversations "
+                        "WHERE channel_id = ? AND chat_id = ?",
+                        (channel_id, m.chat_id)).fetchone()
+    if conv is None:
+        conversation_id = conn.execute(
+            "INSERT INTO conversations (channel_id, chat_id, contact_id, identity_id, "
+            "last_message_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (channel_id, m.chat_id, contact_id, identity_id, created_at, created_at)).lastrowid
+        _event(conn, now, EventKind.CONVERSATION_NEW, conversation_id)
+        reopened_from = None
+    else:
+        conversation_id = conv["id"]
+        reopened_from = conv["status"] if conv["status"] in ("resolved", "snoozed") else None
+        if conv["hidden"]:  # a customer who writes again is never left unseen
+            conn.execute("UPDATE conversations SET hidden = 0 WHERE id = ?", (conversation_id,))
+            _event(conn, now, EventKind.CONVERSATION_UNHIDDEN, conversation_id,
+                   data={"reason": "customer wrote"})
+
+    reply_to = _message_id(conn, channel_id, m.reply_to_external_id)
+    edit_of = _message_id(conn, channel_id, m.edit_of_external_id)
+    # An edit of a message an operator hid is hidden with it, and changes nothing else.
+    hidden = edit_of is not None and bool(row_value(conn.execute(
+        "SELECT hidden FROM messages WHERE id = ?", (edit_of,)).fetchone(), 0))
+    message_id = conn.execute(
+        "INSERT INTO messages (conversation_id, channel_id, external_id, direction, author, body, "
+        "created_at, state, reply_to_id, meta, edit_of_id, hidden) "
+        "VALUES (?, ?, ?, 'in', ?, ?, ?, 'received', ?, ?, ?, ?)",
+        (conversation_id, channel_id, m.external_id, m.sender_name, m.body, created_at, reply_to,
+         json.dumps(m.meta, ensure_ascii=False), edit_of, int(hidden)),
+    ).lastrowid
+    add_attachments(conn, message_id, m.attachments)
+    if hidden:
+        _event(conn, now, EventKind.MESSAGE_HIDDEN, conversation_id, message_id,
+               data={"direction": "in", "reason": "edit of a hidden message"})
+        return Ingested(message_id, conversation_id, duplicate=False)
+    for label in m.labels:
+        add_label(conn, conversation_id, label, now, None)
+    preview = m.body or " ".join(f"[{a.kind}]" for a in m.attachments)
+    conn.execute(
+        # SET expressions all see the row as it was. A message that arrives late (older
+        # than the dialog's last one) is stored but does not replace the preview, and
+        # does not make the customer "wait" again if someone has answered since.
+        "UPDATE conversations SET unread = unread + 1, "
+        "last_preview = CASE WHEN :t >= last_message_at THEN :preview ELSE last_preview END, "
+        "last_direction = CASE WHEN :t >= last_message_at THEN 'in' ELSE last_direction END, "
+        "last_author = CASE WHEN :t >= last_message_at THEN :author ELSE last_author END, "
+        "last_message_at = max(last_message_at, :t), "
+        "waiting_since = CASE WHEN status IN ('resolved', 'snoozed') THEN :t "
+        "  WHEN waiting_since IS NOT NULL THEN waiting_since "
+        "  WHEN :t >= last_message_at THEN :t ELSE NULL END, "
+        "status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END, "
+        "snoozed_until = NULL WHERE id = :id",
+        {"t": created_at, "preview": preview[:PREVIEW_CHARS], "author": m.sender_name,
+         "id": conversation_id})
+    _event(conn, now, EventKind.MESSAGE_NEW, conversation_id, message_id, data={"direction": "in"})
+    if reopened_from is not None:
+        _event(conn, now, EventKind.CONVERSATION_STATUS, conversation_id,
+               data={"from": reopened_from, "to": "open", "reason": "customer wrote"})
+    return Ingested(message_id, conversation_id, duplicate=False)
+
+
+def _message_id(conn: Conn, channel_id: int, external_id: str | None) -> int | None:
+    if external_id is None:
+        return None
+    return row_value(conn.execute(
+        "SELECT id FROM messages WHERE channel_id = ? AND external_id = ?",
+        (channel_id, external_id)).fetchone())
