@@ -1206,4 +1206,8 @@ MESSAGES.update({
     'the Graph API version, e.g. "v21.0"': 'версия Graph API, например "v21.0"',
     "the https:// address Meta calls, behind your proxy":
         "адрес https://, который вызывает Meta, за вашим прокси",
+    # Message templates
+    "the text must keep the template's own words; only the {{1}}, {{2}}… may change":
+        "в тексте должны остаться слова шаблона; менять можно только {{1}}, {{2}}…",
+    "fill in {variable}": "заполните {variable}",
 })
