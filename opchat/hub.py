@@ -46,6 +46,7 @@ from opchat.model import (
     MessageStateData,
     Presence,
     PresenceKind,
+    Template,
 )
 from opchat.sanitize import redact
 from opchat.store import OutboxItem
@@ -176,6 +177,9 @@ class ChannelSink:
     async def report(self, external_id: str, state: MessageState,
                      error: str | None = None) -> None:
         await self._hub.inbox.store.outbox.report(self.channel, external_id, state, error)
+
+    async def offer_templates(self, templates: Sequence[Template]) -> None:
+        await self._hub.inbox.store.templates.replace(self.channel, templates)
 
     async def react(self, external_id: str, by: str, emoji: str) -> None:
         await self._hub.inbox.store.reactions.react(self.channel, external_id, by, emoji)

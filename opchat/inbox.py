@@ -35,6 +35,8 @@ from opchat.model import (
     SavedReply,
     SearchHit,
     Status,
+    Template,
+    TemplateUse,
 )
 from opchat.store import ConversationFilter, Store
 
@@ -162,12 +164,18 @@ class Inbox:
 
     async def send(
         self, conversation_id: int, body: str, reply_to_id: int | None = None,
-        attachments: Sequence[Attachment] = (),
+        attachments: Sequence[Attachment] = (), template: TemplateUse | None = None,
     ) -> Message:
-        """Queue a reply: the message and its outbox row are written in one transaction."""
+        """Queue a reply: the message and its outbox row are written in one transaction.
+        ``template``: send it as that approved template (``body``: its text as filled)."""
         return await self.store.messages.add(
-            conversation_id, body, self.operator, Direction.OUT, reply_to_id, attachments
-        )
+            conversation_id, body, self.operator, Direction.OUT, reply_to_id, attachments,
+            template)
+
+    async def templates(self, conversation: Conversation) -> list[Template]:
+        """The approved templates the dialog's channel may send (WhatsApp's), as its hub
+        last found them; [] for a channel without templates."""
+        return await self.store.templates.of_channel(conversation.channel_id)
 
     async def note(self, conversation_id: int, body: str) -> Message:
         """A private note in the thread; never sent to the customer."""

@@ -119,6 +119,7 @@ class Conversation:
     # The operator's reply that failed and keeps the dialog waiting (until a later
     # reply is delivered or the failure is dismissed); None when there is none.
     failed_message_id: int | None = None
+    last_inbound_at: float | None = None  # the customer's last message (reply windows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,20 @@ def events_of_new_messages(db_path: Path) -> int:
         db.close()
 
 
+async def opchat(tmp_path: Path, *args: str, env: dict[str, str] | None = None
+                 ) -> tuple[int, str, str]:
+    """Run ``opchat ARGS`` as a user would, with the config and data dir in ``tmp_path``;
+    (exit code, stdout, stderr)."""
+    environ = {**os.environ, "OPCHAT_CONFIG": str(tmp_path / "config.toml"),
+               "OPCHAT_DATA_DIR": str(tmp_path / "data"), **(env or {})}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "opchat", *args, env=environ,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
 class Serve:
     """``opchat serve`` as a systemd unit would run it, with the channels in ``config``."""
 

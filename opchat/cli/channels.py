@@ -7,15 +7,24 @@ import asyncio
 import re
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from opchat.cli.common import EXIT_OK, EXIT_USAGE, CliError, settings_from, with_default_channel
+from opchat.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    prepare_data_dir,
+    settings_from,
+    with_default_channel,
+)
 from opchat.config import ChannelSettings, ConfigError
 from opchat.i18n import _
 from opchat.transports import DEFAULT_LISTEN, Option, OptionSet
 
 if TYPE_CHECKING:
     from opchat.cli.common import Commands
+    from opchat.config import Settings
+    from opchat.model import Template
 
 
 def add_channel_commands(sub: Commands, common: argparse.ArgumentParser,
@@ -46,6 +55,13 @@ def add_channel_commands(sub: Commands, common: argparse.ArgumentParser,
                         description=_("connect to a channel's platform and say what answered"))
     c.add_argument("name", metavar="NAME", help=_("the channel's name"))
     c.set_defaults(handler=cmd_channel_test)
+    c = csub.add_parser("templates", parents=[common],
+                        help=_("list a channel's message templates (WhatsApp) and offer the "
+                               "approved ones in the app"),
+                        description=_("list a channel's message templates (WhatsApp) and "
+                                      "offer the approved ones in the app"))
+    c.add_argument("name", metavar="NAME", help=_("the channel's name"))
+    c.set_defaults(handler=cmd_channel_templates)
 
 
 # `channel add KIND`: the kind's declared options are its flags ----------------------------
@@ -266,26 +282,85 @@ def cmd_channel_snippet(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_channel_test(args: argparse.Namespace) -> int:
-    """Connect to one channel's platform (the transport's ``check()``) and say what answered."""
+def _channel_transport(args: argparse.Namespace) -> tuple[Settings, ChannelSettings, Any]:
+    """The configured channel ``args.name`` and its transport, made as the hub makes it;
+    CliError saying why not."""
     settings = settings_from(args)
     channel = next((c for c in settings.channels if c.name == args.name), None)
     if channel is None:
         names = ", ".join(c.name for c in settings.channels) or _("none configured")
         raise CliError(_("no channel named {name} (channels: {names})", name=repr(args.name),
                          names=names), EXIT_USAGE)
-    from opchat.sanitize import one_line, redact
-    from opchat.transports import Checks, UnknownChannelKind, load_transport
+    from opchat.transports import UnknownChannelKind, load_transport
 
     try:
-        transport = load_transport(channel.kind)(channel, settings.data_dir)
+        return settings, channel, load_transport(channel.kind)(channel, settings.data_dir)
     except UnknownChannelKind as exc:
         raise CliError(_("channel {name}: unknown kind {kind}", name=channel.name,
                          kind=repr(exc.kind)), EXIT_USAGE) from exc
     except Exception as exc:  # a bad option: say which, no traceback
-        raise CliError(_("channel {name}: {error}", name=channel.name,
-                         error=one_line(redact(str(exc) or type(exc).__name__,
-                                               channel.secrets())))) from exc
+        raise CliError(_channel_error(channel, exc)) from exc
+
+
+def _channel_error(channel: ChannelSettings, exc: BaseException) -> str:
+    """An error of a channel's platform in one line, its secrets hidden."""
+    from opchat.sanitize import one_line, redact
+
+    return _("channel {name}: {error}", name=channel.name,
+             error=one_line(redact(str(exc) or type(exc).__name__, channel.secrets())))
+
+
+def cmd_channel_templates(args: argparse.Namespace) -> int:
+    """List the message templates of a channel's account; the approved ones are then
+    offered by the app's template picker (the hub refreshes them too)."""
+    settings, channel, transport = _channel_transport(args)
+    from opchat.sanitize import one_line
+    from opchat.store import Store
+    from opchat.templates import text_of
+    from opchat.transports import HasTemplates
+
+    if not isinstance(transport, HasTemplates):
+        raise CliError(_("channel {name} ({kind}) has no message templates", name=channel.name,
+                         kind=channel.kind), EXIT_USAGE)
+    lister: HasTemplates = transport
+
+    async def fetch_and_keep() -> list[Template]:
+        found = await asyncio.wait_for(lister.templates(), 60)
+        prepare_data_dir(settings)
+        store = await Store.open(settings.data_dir)
+        try:
+            await store.channels.ensure(channel.name, channel.kind)
+            await store.templates.replace(channel.name, found)
+        finally:
+            await store.close()
+        return found
+
+    try:
+        found = asyncio.run(fetch_and_keep())
+    except TimeoutError as exc:
+        raise CliError(_("channel {name}: no answer in 60 s", name=channel.name)) from exc
+    except Exception as exc:
+        raise CliError(_channel_error(channel, exc)) from exc
+    if not found:
+        print(_("channel {name} has no message templates yet: make them in WhatsApp Manager",
+                name=channel.name))
+        return EXIT_OK
+    width = max(len(t.name) for t in found)
+    for t in sorted(found, key=lambda t: (t.status != "APPROVED", t.name, t.language)):
+        print(f"{t.name:<{width}}  {t.language:<6}  {t.status:<9}  {t.category:<14}  "
+              f"{one_line(text_of(t), 60)}")
+    approved = sum(t.status == "APPROVED" for t in found)
+    print(_("{approved} of {count} approved; in opchat, Alt+T in a dialog of {name} offers "
+            "them", approved=approved, count=len(found), name=channel.name))
+    return EXIT_OK
+
+
+def cmd_channel_test(args: argparse.Namespace) -> int:
+    """Connect to one channel's platform (the transport's ``check()``) and say what answered."""
+    _settings, channel, transport = _channel_transport(args)
+    from opchat.sanitize import one_line
+    from opchat.transports import Checks
+
     if not isinstance(transport, Checks):
         print(_("channel {name} ({kind}) has nothing to test", name=channel.name,
                 kind=channel.kind))
@@ -300,9 +375,7 @@ def cmd_channel_test(args: argparse.Namespace) -> int:
     except TimeoutError as exc:
         raise CliError(_("channel {name}: no answer in 30 s", name=channel.name)) from exc
     except Exception as exc:  # the reason, as the transport words it (platform text: one line)
-        raise CliError(_("channel {name}: {error}", name=channel.name,
-                         error=one_line(redact(str(exc) or type(exc).__name__,
-                                               channel.secrets())))) from exc
+        raise CliError(_channel_error(channel, exc)) from exc
     print(_("channel {name} ({kind}): {detail}", name=channel.name, kind=channel.kind,
             detail=one_line(str(detail))))
     return EXIT_OK

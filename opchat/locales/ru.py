@@ -1210,4 +1210,15 @@ MESSAGES.update({
     "the text must keep the template's own words; only the {{1}}, {{2}}… may change":
         "в тексте должны остаться слова шаблона; менять можно только {{1}}, {{2}}…",
     "fill in {variable}": "заполните {variable}",
+    "{approved} of {count} approved; in opchat, Alt+T in a dialog of {name} offers them":
+        "одобрено {approved} из {count}; в opchat их предлагает Alt+T в диалоге канала {name}",
+    "list a channel's message templates (WhatsApp) and offer the approved ones in the app":
+        "показать шаблоны сообщений канала (WhatsApp) и предложить одобренные в приложении",
+    "channel {name} ({kind}) has no message templates":
+        "у канала {name} ({kind}) нет шаблонов сообщений",
+    "channel {name} has no message templates yet: make them in WhatsApp Manager":
+        "у канала {name} пока нет шаблонов сообщений: создайте их в WhatsApp Manager",
+    "channel {name}: no answer in 60 s": "канал {name}: нет ответа за 60 с",
+    "set business_account_id to use message templates":
+        "для шаблонов сообщений задайте business_account_id",
 })

@@ -220,6 +220,7 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
         "last_direction = CASE WHEN :t >= last_message_at THEN 'in' ELSE last_direction END, "
         "last_author = CASE WHEN :t >= last_message_at THEN :author ELSE last_author END, "
         "last_message_at = max(last_message_at, :t), "
+        "last_inbound_at = max(coalesce(last_inbound_at, :t), :t), "
         "waiting_since = CASE WHEN status IN ('resolved', 'snoozed') THEN :t "
         "  WHEN waiting_since IS NOT NULL THEN waiting_since "
         "  WHEN :t >= last_message_at THEN :t ELSE NULL END, "

@@ -6,17 +6,26 @@ What customers send is written by `Store.inbound`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from opchat.model import Attachment, Direction, EventKind, Message, MessageState, Operator
+from opchat.model import (
+    Attachment,
+    Direction,
+    EventKind,
+    Message,
+    MessageState,
+    Operator,
+    TemplateUse,
+)
 from opchat.store.changes import UnknownConversation
 from opchat.store.changes import record_event as _event
 from opchat.store.db import Database
 from opchat.store.files import add_attachments
 from opchat.store.part import Part
 from opchat.store.presence import end_typing
-from opchat.store.rows import PREVIEW_CHARS, message_of, with_attachments
+from opchat.store.rows import PREVIEW_CHARS, message_of, meta_of_template, with_attachments
 from opchat.store.sql import Conn
 
 
@@ -38,9 +47,11 @@ class MessageStore(Part):
         direction: Direction = Direction.OUT,
         reply_to_id: int | None = None,
         attachments: Sequence[Attachment] = (),
+        template: TemplateUse | None = None,
     ) -> Message:
         """An operator's reply (queued in the outbox in the same transaction) or note;
-        ``attachments``: files to send with it (``local_path`` set)."""
+        ``attachments``: files to send with it (``local_path`` set); ``template``: send
+        it as this approved template (``body`` is its text as filled)."""
 
         def run(conn: Conn) -> Message:
             now = self.clock()
@@ -54,12 +65,14 @@ class MessageStore(Part):
             outgoing = direction in (Direction.OUT, Direction.AUTO)
             state = MessageState.QUEUED if outgoing else MessageState.SENT
             author = operator.login if operator else ""
+            meta = {"template": meta_of_template(template)} if template is not None else {}
             message_id = conn.execute(
                 "INSERT INTO messages (conversation_id, channel_id, direction, author, "
-                "operator_id, body, created_at, state, reply_to_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "operator_id, body, created_at, state, reply_to_id, meta) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (conversation_id, conv["channel_id"], direction.value, author,
-                 operator.id if operator else None, body, now, state.value, reply_to_id),
+                 operator.id if operator else None, body, now, state.value, reply_to_id,
+                 json.dumps(meta, ensure_ascii=False)),
             ).lastrowid
             add_attachments(conn, message_id, attachments)
             if outgoing:

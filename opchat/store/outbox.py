@@ -10,7 +10,7 @@ from opchat.store.changes import add_label
 from opchat.store.changes import record_event as _event
 from opchat.store.db import row_value
 from opchat.store.part import Part
-from opchat.store.rows import buttons_of
+from opchat.store.rows import buttons_of, template_of
 from opchat.store.sql import Conn
 from opchat.store.workflow import clear_failure, reply_failed
 
@@ -103,7 +103,8 @@ class OutboxStore(Part):
                     message_id=r["message_id"], channel=r["channel"], chat_id=r["chat_id"],
                     body=r["body"], attempt=r["attempts"] + 1,
                     reply_to_external_id=r["reply_ext"], attachments=files,
-                    buttons=buttons_of(r["meta"]), progress=r["progress"])))
+                    buttons=buttons_of(r["meta"]), progress=r["progress"],
+                    template=template_of(r["meta"]))))
             return items
 
         return await self.db.write(run)

@@ -14,6 +14,7 @@ from opchat.model import (
     Message,
     MessageState,
     Status,
+    TemplateUse,
 )
 from opchat.store.sql import Conn, Row
 
@@ -46,6 +47,7 @@ def conversation_of(r: Row) -> Conversation:
         preview_author=r["last_author"],
         assignee=r["assignee"], first_response_s=r["first_response_s"],
         created_at=r["created_at"], failed_message_id=r["failed_message_id"],
+        last_inbound_at=r["last_inbound_at"],
         labels=tuple(sorted(r["labels"].split(LABEL_SEP))) if r["labels"] else ())
 
 
@@ -65,6 +67,22 @@ def buttons_of(meta: str) -> tuple[tuple[str, str], ...]:
         return ()
     return tuple((str(b[0]), str(b[1])) for b in found
                  if isinstance(b, list) and len(b) == 2)
+
+
+def meta_of_template(use: TemplateUse) -> dict[str, Any]:
+    """A template use as a message's meta keeps it (see MESSAGE_META)."""
+    return {"name": use.name, "language": use.language, "header": list(use.header),
+            "body": list(use.body)}
+
+
+def template_of(meta: str) -> TemplateUse | None:
+    """The template an outgoing message is sent as, from its meta; None if none."""
+    found = meta_of(meta).get("template")
+    if not isinstance(found, dict) or not found.get("name") or not found.get("language"):
+        return None
+    return TemplateUse(str(found["name"]), str(found["language"]),
+                       tuple(str(v) for v in found.get("header") or ()),
+                       tuple(str(v) for v in found.get("body") or ()))
 
 
 def meta_of(text: str) -> dict[str, Any]:

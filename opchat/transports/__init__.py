@@ -33,6 +33,7 @@ from opchat.model import (
     Message,
     MessageState,
     OutboundMessage,
+    Template,
 )
 
 if TYPE_CHECKING:
@@ -118,6 +119,11 @@ class Sink(Protocol):
         """A receipt for a message this channel sent: DELIVERED, READ, or FAILED after all
         (``error``: why, in words for the operator). The mark never moves backwards; a
         receipt that beats the send's own answer is kept until the send is recorded."""
+        ...
+
+    async def offer_templates(self, templates: Sequence[Template]) -> None:
+        """The message templates the platform offers now (replacing what it offered
+        before), for the operators' template picker."""
         ...
 
     async def react(self, external_id: str, by: str, emoji: str) -> None:
@@ -240,6 +246,18 @@ class Checks(Protocol):
         ...
 
 
+@runtime_checkable
+class HasTemplates(Protocol):
+    """The platform keeps approved message templates (WhatsApp), which are all it takes
+    outside the reply window (``Capabilities.reply_window``); ``OutboundMessage.template``
+    asks for one."""
+
+    async def templates(self) -> list[Template]:
+        """Every template of the account, approved or not, as the platform lists them;
+        raise saying why they cannot be listed."""
+        ...
+
+
 # The shape each method must have: coroutine or not, and the arguments after self.
 _SHAPES: dict[str, tuple[bool, tuple[str, ...]]] = {
     "run": (True, ("sink",)),
@@ -248,6 +266,7 @@ _SHAPES: dict[str, tuple[bool, tuple[str, ...]]] = {
     "seen": (True, ("chat_id",)),
     "download": (True, ("attachment", "dest_dir")),
     "check": (True, ()),
+    "templates": (True, ()),
     "mount": (False, ("app",)),
     "trusts_proxy": (False, ("peer",)),
 }

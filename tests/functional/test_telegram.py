@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sqlite3
 import stat
 import sys
@@ -34,6 +33,7 @@ from tests.channels import (
     events_of_new_messages,
     free_port,
     holds,
+    opchat,
     stored_external_ids,
     until,
 )
@@ -959,19 +959,6 @@ async def test_killed_while_sending_the_message_is_failed_not_sent_again(
 
 
 # The command line --------------------------------------------------------------------------
-
-
-async def opchat(tmp_path: Path, *args: str, env: dict[str, str] | None = None
-                 ) -> tuple[int, str, str]:
-    """Run ``opchat ARGS`` as a user would; (exit code, stdout, stderr)."""
-    environ = {**os.environ, "OPCHAT_CONFIG": str(tmp_path / "config.toml"),
-               "OPCHAT_DATA_DIR": str(tmp_path / "data"), **(env or {})}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "opchat", *args, env=environ,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def test_channel_add_then_channel_test_reaches_the_bot(tmp_path: Path,

@@ -233,7 +233,8 @@ async def test_what_whatsapp_says_besides_the_text_is_shown_and_a_reaction_lands
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
     try:
         await inbox.store.channels.ensure("wa", "whatsapp")
-        await inbox.store.inbound.ingest_batch(convert_payload("wa", PHONE_NUMBER_ID, payload).messages)
+        converted = convert_payload("wa", PHONE_NUMBER_ID, payload)
+        await inbox.store.inbound.ingest_batch(converted.messages)
     finally:
         await inbox.close()
     app = make_app(settings, clock)

@@ -690,3 +690,137 @@ async def test_killed_while_sending_the_message_is_failed_not_sent_again(
         await inbox.close()
     assert "may or may not have arrived" in (message.error or "")
     assert len(api.sent_to(WA_CUSTOMER)) == 1
+
+
+# Templates ----------------------------------------------------------------------------------
+
+
+def test_a_templates_text_is_filled_by_editing_it_in_place() -> None:
+    from opchat.templates import Unfilled, filled, from_graph, read, text_of
+    from tests.meta_api import default_templates
+
+    template = from_graph(default_templates()[0])
+    assert template is not None and template.buttons == ("Where is it?", "Talk to a person")
+    assert text_of(template) == ("Order {{1}} is on its way\n\nHi {{1}}, your order {{2}} has "
+                                 "shipped and should arrive by {{3}}.\n\nLucky Shrub")
+    # Wrapped differently in the composer: still the template's words.
+    typed = ("Order #77 is on its way\nHi Ivan, your order #77 has\nshipped and should arrive "
+             "by Monday 5 Dec.\n\nLucky Shrub")
+    use = read(template, typed)
+    assert (use.header, use.body) == (("#77",), ("Ivan", "#77", "Monday 5 Dec"))
+    assert filled(template, use) == ("Order #77 is on its way\n\nHi Ivan, your order #77 has "
+                                     "shipped and should arrive by Monday 5 Dec.\n\nLucky Shrub")
+    with pytest.raises(Unfilled, match="only the"):
+        read(template, typed.replace("has\nshipped", "was sent"))
+    with pytest.raises(Unfilled, match=r"fill in \{\{2\}\}"):
+        read(template, text_of(template).replace("Order {{1}}", "Order #1").replace(
+            "Hi {{1}}", "Hi Ivan"))
+
+
+async def test_a_template_goes_out_as_one_when_the_window_has_closed(
+        transport: WhatsAppTransport, api: GraphAPI) -> None:
+    from opchat.model import TemplateUse
+
+    api.closed_windows.add(WA_CUSTOMER)
+    use = TemplateUse("order_shipped", "en_US", ("#77",), ("Ivan", "#77", "Monday"))
+    delivery = await transport.send(outbound("Order #77 is on its way…", template=use))
+    [body] = api.sent_to(WA_CUSTOMER)
+    assert delivery.external_id in api.sent
+    assert body["type"] == "template"
+    assert body["template"] == {
+        "name": "order_shipped", "language": {"code": "en_US"}, "components": [
+            {"type": "header", "parameters": [{"type": "text", "text": "#77"}]},
+            {"type": "body", "parameters": [{"type": "text", "text": "Ivan"},
+                                            {"type": "text", "text": "#77"},
+                                            {"type": "text", "text": "Monday"}]}]}
+
+
+async def test_the_hub_keeps_the_accounts_templates_for_the_app(
+        tmp_path: Path, api: GraphAPI) -> None:
+    async with running(tmp_path, api, business_account_id="102290129340398") as shop:
+        await shop.deliver(wa_webhook(wa_value([wa_text("hello", id="wamid.t1")])))
+        [conversation] = await shop.inbox.conversations()
+
+        async def offered() -> list[Any]:
+            return await shop.inbox.templates(conversation)
+
+        templates = await until(offered, "the templates kept")
+    assert [(t.name, t.language) for t in templates] == [("order_shipped", "en_US"),
+                                                          ("visit_reminder", "ru")]
+    assert templates[1].body.startswith("Здравствуйте, {{1}}!")
+
+
+async def test_a_template_reply_is_queued_with_its_values_and_sent_as_the_template(
+        tmp_path: Path, api: GraphAPI) -> None:
+    from opchat.model import TemplateUse
+
+    api.closed_windows.add(WA_CUSTOMER)
+    async with running(tmp_path, api) as shop:
+        await shop.deliver(wa_webhook(wa_value([wa_text("hello", id="wamid.t2")])))
+        [conversation] = await shop.inbox.conversations()
+        use = TemplateUse("visit_reminder", "ru", (), ("Иван", "5 декабря", "14:30"))
+        text = "Здравствуйте, Иван! Напоминаем о визите 5 декабря в 14:30."
+        reply = await shop.inbox.send(conversation.id, text, template=use)
+
+        async def sent() -> Message | None:
+            message = await shop.message(reply.id)
+            return message if message.state is MessageState.SENT else None
+
+        message = await until(sent, "the template sent")
+    assert message.body == text and message.meta["template"]["name"] == "visit_reminder"
+    [body] = api.sent_to(WA_CUSTOMER)
+    assert body["template"]["components"][0]["parameters"][2] == {"type": "text",
+                                                                   "text": "14:30"}
+
+
+async def test_channel_add_test_and_templates_from_the_command_line(
+        tmp_path: Path, api: GraphAPI) -> None:
+    from tests.channels import opchat
+
+    env = {"WA_TOKEN": TOKEN, "WA_APP_SECRET": APP_SECRET}
+    code, out, err = await opchat(
+        tmp_path, "channel", "add", "whatsapp", "--name", "wa", "--phone-number-id",
+        PHONE_NUMBER_ID, "--business-account-id", "102290129340398", "--access-token-env",
+        "WA_TOKEN", "--app-secret-env", "WA_APP_SECRET", "--api-base", api.base,
+        "--webhook-url", "https://chat.shop.example/whatsapp/wa", env=env)
+    assert code == 0, err
+    assert "added channel wa (whatsapp)" in out
+    assert "have your reverse proxy pass it to http://127.0.0.1:8765/whatsapp/wa" in out
+    config = (tmp_path / "config.toml").read_text()
+    assert TOKEN not in config and APP_SECRET not in config
+    assert 'phone_number_id = "106540352242922"' in config
+
+    code, out, err = await opchat(tmp_path, "channel", "test", "wa", env=env)
+    assert (code, err) == (0, "")
+    assert out.startswith("channel wa (whatsapp): reached +1 555-078-3881 (Lucky Shrub); "
+                          "Meta's webhook: https://chat.shop.example/whatsapp/wa")
+    code, out, err = await opchat(tmp_path, "--lang", "ru", "channel", "test", "wa",
+                                  env={**env, "WA_TOKEN": "expired"})
+    assert code == 1 and out == ""
+    assert "WhatsApp не принимает токен доступа" in err and "expired" not in err
+
+    code, out, err = await opchat(tmp_path, "channel", "templates", "wa", env=env)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["order_shipped", "en_US", "APPROVED"]
+    assert lines[-1] == "2 of 4 approved; in opchat, Alt+T in a dialog of wa offers them"
+    db = sqlite3.connect(tmp_path / "data" / "opchat.db")
+    assert db.execute("SELECT count(*) FROM templates").fetchone()[0] == 4
+
+
+@pytest.mark.parametrize(("flags", "said"), [
+    (["--phone-number-id", "+1 555 0100"], "--phone-number-id must be the number Meta shows"),
+    (["--phone-number-id", "1"], "--access-token (or --access-token-env) is missing"),
+    (["--phone-number-id", "1", "--access-token", "x", "--app-secret", "y",
+      "--api-version", "21"], '--api-version must be a Graph API version like "v21.0"'),
+    (["--phone-number-id", "1", "--access-token", "x", "--app-secret", "y",
+      "--webhook-url", "http://chat.example/wa"], "Meta sends webhooks only to https://"),
+])
+async def test_channel_add_whatsapp_mistakes_exit_2_with_the_reason(
+        tmp_path: Path, flags: list[str], said: str) -> None:
+    from tests.channels import opchat
+
+    code, _, err = await opchat(tmp_path, "channel", "add", "whatsapp", "--name", "wa",
+                                *flags)
+    assert code == 2 and said in err and "Traceback" not in err
+    assert not (tmp_path / "config.toml").exists()

@@ -34,8 +34,17 @@ import aiohttp
 
 from opchat.config import ChannelSettings, private_modes
 from opchat.i18n import _
-from opchat.model import Attachment, Direction, Health, InboundMessage, MessageState
+from opchat.model import (
+    Attachment,
+    Direction,
+    Health,
+    InboundMessage,
+    MessageState,
+    Template,
+    TemplateUse,
+)
 from opchat.model import OutboundMessage as Outbound
+from opchat.templates import from_graph
 from opchat.transports import (
     DEFAULT_LISTEN,
     Capabilities,
@@ -350,6 +359,7 @@ class WhatsAppTransport:
                 try:
                     self._detail = await self._number()
                     self._report(Health.OK, self._detail)
+                    await self._offer_templates(sink)
                 except Exception as exc:
                     found = trouble(exc, PLATFORM, self.retry_after, self.slow_retry)
                     if found is None:
@@ -367,6 +377,38 @@ class WhatsAppTransport:
         number = str(info.get("display_phone_number") or self.phone_number_id)
         name = str(info.get("verified_name") or "")
         return f"{number} ({name}), webhook" if name else f"{number}, webhook"
+
+    async def _offer_templates(self, sink: Sink) -> None:
+        """What the operators' template picker offers: the account's templates now."""
+        if not self.business_account_id:
+            return
+        try:
+            found = await self.templates()
+        except (GraphError, Unreachable, Garbled) as exc:
+            log.warning("channel %s: cannot list the message templates: %s", self.name, exc)
+            return
+        await sink.offer_templates(found)
+
+    async def templates(self) -> list[Template]:
+        """Every message template of the WhatsApp Business Account, page by page."""
+        if not self.business_account_id:
+            raise CheckFailed(_("set business_account_id to use message templates"))
+        found: list[Template] = []
+        params = {"limit": "100", "fields": "name,language,status,category,components,"
+                                            "parameter_format"}
+        try:
+            for _page in range(50):  # 5,000 templates: far more than an account may have
+                answer = await self.graph.get(f"{self.business_account_id}/message_templates",
+                                              params, timeout=self.check_timeout)
+                found += [t for t in map(from_graph, answer.get("data") or []) if t]
+                after = _get(answer, "paging", "cursors", "after")
+                if not _get(answer, "paging", "next") or not isinstance(after, str):
+                    break
+                params = {**params, "after": after}
+        finally:
+            if self._sink is None:  # asked from the command line: nothing else will ask
+                await self.graph.close()
+        return found
 
     def _report(self, state: Health, detail: str) -> None:
         if self._sink is not None and self._health != (state, detail):
@@ -431,6 +473,8 @@ class WhatsAppTransport:
         """One step per WhatsApp message: the files first (the first one captioned when
         the text fits), then the text in parts of at most 4,096 characters, the menu's
         choices under the last part."""
+        if out.template is not None:
+            return [functools.partial(_ready, _template_message(out.template))]
         files = [a for a in out.attachments if a.local_path or a.ref]
         text = out.body.strip()
         if not files and not text:
@@ -581,6 +625,16 @@ def _menu(text: str, buttons: tuple[tuple[str, str], ...]) -> dict[str, Any]:
             for label, payload in buttons[:MAX_ROWS]]
     return {"type": "list", "body": {"text": text}, "action": {
         "button": _("Choose")[:MAX_BUTTON_TITLE], "sections": [{"rows": rows}]}}
+
+
+def _template_message(use: TemplateUse) -> dict[str, Any]:
+    components = [{"type": kind, "parameters": [{"type": "text", "text": value}
+                                                for value in values]}
+                  for kind, values in (("header", use.header), ("body", use.body)) if values]
+    template: dict[str, Any] = {"name": use.name, "language": {"code": use.language}}
+    if components:
+        template["components"] = components
+    return {"type": "template", "template": template}
 
 
 async def _ready(content: dict[str, Any]) -> dict[str, Any]:
