@@ -225,6 +225,16 @@ async def test_a_failure_after_sent_fails_the_reply_but_never_one_already_read(
     assert states[1:] == [("a", MessageState.FAILED, "131026"), ("b", MessageState.READ, None)]
 
 
+async def test_a_dialog_knows_when_the_customer_last_wrote(inbox: Inbox) -> None:
+    clock = inbox.test_clock  # type: ignore[attr-defined]
+    got = await inbox.store.inbound.ingest(inbound(1, sent_at=clock.now - 100))
+    await inbox.send(got.conversation_id, "hi")
+    await inbox.store.inbound.ingest(inbound(2, sent_at=clock.now - 10))
+    await inbox.store.inbound.ingest(inbound(3, sent_at=clock.now - 50))  # arrived late
+    conversation = await inbox.conversation(got.conversation_id)
+    assert conversation is not None and conversation.last_inbound_at == clock.now - 10
+
+
 async def test_retry_puts_a_failed_message_back(inbox: Inbox) -> None:
     got = await inbox.store.inbound.ingest(inbound(1))
     msg = await inbox.send(got.conversation_id, "hi")
@@ -464,6 +474,7 @@ async def test_upgrading_makes_dialogs_whose_last_reply_failed_wait_again(
         upgraded = await inbox.conversation(conv)
         assert upgraded is not None and upgraded.failed_message_id == reply.id
         assert upgraded.waiting_since == clock.now - 60
+        assert upgraded.last_inbound_at == clock.now - 60  # filled from the messages
         assert await inbox.waiting_count() == 1
     finally:
         await inbox.close()
