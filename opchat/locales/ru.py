@@ -1221,4 +1221,8 @@ MESSAGES.update({
     "channel {name}: no answer in 60 s": "канал {name}: нет ответа за 60 с",
     "set business_account_id to use message templates":
         "для шаблонов сообщений задайте business_account_id",
+    # The reply window (Meta's 24 hours)
+    "reply window closed: Alt+T sends a template":
+        "окно ответа закрыто: Alt+T отправит шаблон",
+    "reply window closes in {time}": "окно ответа закроется через {time}",
 })
