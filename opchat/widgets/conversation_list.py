@@ -38,6 +38,7 @@ from opchat.widgets import (
     clock_label,
     component_style,
 )
+from opchat.window import list_mark, time_left
 
 if TYPE_CHECKING:
     from opchat.config import Settings
@@ -125,6 +126,7 @@ class ConversationList(InboxScrollView, can_focus=True):
         "conversation-list--badge",
         "conversation-list--empty",
         "conversation-list--viewer",
+        "conversation-list--window",
     }
 
     class Opened(Message):
@@ -165,6 +167,7 @@ class ConversationList(InboxScrollView, can_focus=True):
         self.cursor_id: int | None = None
         self.opened_id: int | None = None
         self.viewers: dict[int, list[str]] = {}
+        self.windows: dict[str, int] = {}  # channel name -> reply window (seconds)
         # Keys the list acts on itself; any other letter is typed ahead into the reply.
         self._bound_keys = frozenset(
             key for b in self.BINDINGS if isinstance(b, Binding) for key in b.key.split(","))
@@ -348,6 +351,18 @@ class ConversationList(InboxScrollView, can_focus=True):
             self._requested.clear()
             self.reload()
 
+    def set_windows(self, windows: dict[str, int]) -> None:
+        """Each channel's reply window in seconds (see ``Channel.reply_window``): dialogs
+        whose window closes soon, or has closed, are marked ⌛."""
+        if windows != self.windows:
+            self.windows = windows
+            self.refresh()
+
+    def _window_mark(self, row: Conversation, now: float) -> str:
+        if row.status not in (Status.OPEN, Status.PENDING):
+            return ""
+        return list_mark(time_left(row, self.windows.get(row.channel_name, 0), now))
+
     def set_viewers(self, viewers: dict[int, list[str]]) -> None:
         """Other operators who have each dialog open (they show after its name)."""
         if viewers != self.viewers:
@@ -478,12 +493,13 @@ class ConversationList(InboxScrollView, can_focus=True):
         cursor = index == self.cursor
         focused = cursor and self.has_focus
         viewers = tuple(self.viewers.get(row.id, ()))
+        window = self._window_mark(row, now) if part else ""
         key = (row, width, part, cursor, focused, row.id == self.opened_id, label, level,
-               viewers)
+               viewers, window)
         strip = self._strips.get(key)
         if strip is None:
             text = (self._first_line(row, width, label, level) if part == 0
-                    else self._second_line(row, width))
+                    else self._second_line(row, width, window))
             if cursor:
                 component = ("conversation-list--cursor" if focused
                              else "conversation-list--cursor-blurred")
@@ -569,7 +585,7 @@ class ConversationList(InboxScrollView, can_focus=True):
                  self._part("conversation-list--viewer")), right)
         return _fit(left, right, width)
 
-    def _second_line(self, row: Conversation, width: int) -> Text:
+    def _second_line(self, row: Conversation, width: int, window: str = "") -> Text:
         left = self._gutter(row)
         left.append("   ")
         own = self.inbox is None or row.preview_author in ("", self.inbox.operator.login)
@@ -583,11 +599,12 @@ class ConversationList(InboxScrollView, can_focus=True):
         preview_style = self._part("conversation-list--preview")
         left.append_text(safe_text(one_line(row.preview, max(width, 1)), style=preview_style))
         right = Text()
+        if window:  # the reply window closes soon: say so before the unread count
+            right = Text(f" {window}", style=self._part("conversation-list--window"))
         if row.unread:
             badge = str(row.unread) if row.unread < 1000 else "999+"
-            right = Text(f" {badge} ",
-                         style=self._part("conversation-list--badge"))
-            right = Text(" ") + right
+            right += Text(" ") + Text(f" {badge} ",
+                                      style=self._part("conversation-list--badge"))
         return _fit(left, right, width)
 
 
