@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from opchat.config import Settings
     from opchat.inbox import Inbox
     from opchat.model import Conversation, Presence
+    from opchat.screens.list_pane import ListPane
     from opchat.widgets.composer import Composer
     from opchat.widgets.conversation_list import ConversationList
     from opchat.widgets.status_bar import StatusBar
@@ -38,9 +39,6 @@ class InboxHost(Protocol):
     inbox: Inbox | None
     opened: Conversation | None
     presence: dict[tuple[str, str, int], Presence]
-    # WorkflowActions: the list's view and filter.
-    view: str
-    label_filter: str | None
     # TeamAwareness: alerts, and when this operator last said "typing".
     alerter: Alerter | None
     _typing_sent: float
@@ -48,6 +46,8 @@ class InboxHost(Protocol):
     _red_looked: bool
 
     # Its widgets ------------------------------------------------------------------------
+    @property
+    def list_pane(self) -> ListPane: ...
     @property
     def conversation_list(self) -> ConversationList: ...
     @property

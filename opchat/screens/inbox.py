@@ -1,15 +1,19 @@
-"""The main screen: the list on the left, the open thread and the composer on the right.
+"""The main screen: the list pane on the left, the thread pane on the right.
 
-The screen is where the widgets meet the inbox's actions: it opens what the
-list chose, sends what the composer submits, retries what the thread asks
-for, and turns batches of change events into "reload this, append that".
+The screen is where the panes meet the inbox: it opens what the list chose
+(in the thread pane, whose `opened` follows the screen's), sends what the
+composer submits and keeps its drafts, and turns batches of change events
+into "reload this, append that". Each pane does what acts on it
+(`screens/list_pane.py`, `screens/thread_pane.py`); the keys of every action
+work whatever has focus, so the screen binds them all.
 
-    ┌ConversationList──┬─thread title──────────────────┐
-    │TG Ivan        3m │ThreadView                     │
-    │   Hello…       1 │                               │
-    │                  ├───────────────────────────────┤
-    │                  │Composer                       │
-    └──────────────────┴───────────────────────────────┘
+    ┌ListPane──────────┬ThreadPane─────────────────────┐┌ContactPanel┐
+    │ViewTabs          │thread title                   ││ (Alt+I)    │
+    │ConversationList  │ThreadView                     ││            │
+    │TG Ivan        3m │                               ││            │
+    │   Hello…       1 │activity line, / drop-down     ││            │
+    │                  │Composer                       ││            │
+    └──────────────────┴───────────────────────────────┘└────────────┘
     StatusBar
     Footer
 """
@@ -25,7 +29,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.content import Content
 from textual.reactive import var
 from textual.screen import Screen
@@ -45,6 +49,7 @@ from opchat.model import (
 )
 from opchat.sanitize import one_line, safe_content
 from opchat.screens.confirm import ConfirmScreen
+from opchat.screens.list_pane import ListPane
 from opchat.screens.search import SearchScreen, SearchTarget
 from opchat.screens.team import TeamAwareness
 from opchat.screens.thread_pane import ThreadPane, outgoing_attachment
@@ -81,15 +86,16 @@ CHANNEL_EVENTS = frozenset({EventKind.CHANNEL_HEALTH, EventKind.CONVERSATION_NEW
 CONTACT_BESIDE_WIDTH = 140  # columns from which the contact panel fits beside the thread
 
 
+_LIST = ListPane.SCREEN_BINDINGS
 _PANE = ThreadPane.SCREEN_BINDINGS
 _WORK = WorkflowActions.SCREEN_BINDINGS
 
 
 class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
-    # Every key here works whatever has focus. Those of the thread pane's actions and of
-    # the workflow's are declared beside them; Textual runs a widget's bindings only while
+    # Every key here works whatever has focus. Those of the panes' actions and of the
+    # workflow's are declared beside them; Textual runs a widget's bindings only while
     # it or a widget in it has focus, so the screen binds them, in the order F1's help
-    # shows, and passes the pane's on (below, "The thread pane's keys").
+    # shows, and passes the panes' on (below, "The panes' keys").
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n,alt+down", "next_conversation", _("Next"), key_display="^n",
                 priority=True, id="opchat.next_conversation",
@@ -108,10 +114,10 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
                 id="opchat.focus_composer", tooltip=_("Go to the reply box")),
         Binding("escape", "focus_list", _("To the list"), show=False,
                 id="opchat.escape_to_list", tooltip=_("Go to the conversation list")),
-        *(_WORK[action] for action in ("cycle_view", "longest_waiting", "next_unread",
-                                       "resolve_and_next", "reopen", "pending", "snooze",
-                                       "assign_me", "assign")),
-        _PANE["note_mode"], _WORK["labels"], _PANE["attach_file"], _WORK["filter_label"],
+        _LIST["cycle_view"],
+        *(_WORK[action] for action in ("longest_waiting", "next_unread", "resolve_and_next",
+                                       "reopen", "pending", "snooze", "assign_me", "assign")),
+        _PANE["note_mode"], _WORK["labels"], _PANE["attach_file"], _LIST["filter_label"],
         _PANE["dismiss_failure"],
         Binding("alt+i", "toggle_contact", _("Contact"), show=False, priority=True,
                 id="opchat.contact_panel",
@@ -125,7 +131,7 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
     ]
 
     opened: var[Conversation | None] = var(None)  # flows down to the thread pane
-    inbox: var[Inbox | None] = var(None)  # set once the store is open; flows down too
+    inbox: var[Inbox | None] = var(None)  # set once the store is open; down to both panes
 
     def __init__(self, settings: Settings, clock: Callable[[], float], *,
                  demo: bool = False) -> None:
@@ -135,8 +141,6 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
         self.clock = clock
         self.demo = demo
         self._drafts: dict[int, str] = {}
-        self.view = "all"
-        self.label_filter: str | None = None
         self.presence: dict[tuple[str, str, int], Presence] = {}
         self.alerter: Alerter | None = None
         self._red_alerted: set[tuple[int, float]] = set()
@@ -154,14 +158,17 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
-            with Vertical(id="list-pane"):
-                yield ViewTabs(id="views")
-                yield ConversationList(self.settings, self.clock, id="conversations")
+            yield ListPane(self.settings, self.clock, id="list-pane").data_bind(
+                InboxScreen.inbox)
             yield ThreadPane(self.settings, self.clock, id="thread-pane").data_bind(
                 InboxScreen.opened, InboxScreen.inbox)
             yield ContactPanel(self.clock, id="contact")
         yield StatusBar(demo=self.demo, id="status")
         yield Footer(compact=True, show_command_palette=False)
+
+    @property
+    def list_pane(self) -> ListPane:
+        return self.query_one(ListPane)
 
     @property
     def thread_pane(self) -> ThreadPane:
@@ -658,7 +665,17 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
             self.open_conversation(rows[0])
 
 
-    # The thread pane's keys (bound here: they work whatever has focus) -------------------
+    # The panes' keys (bound here: they work whatever has focus) --------------------------
+
+    def action_cycle_view(self) -> None:
+        self.list_pane.action_cycle_view()
+
+    def action_filter_label(self) -> None:
+        self.list_pane.action_filter_label()
+
+    @on(ListPane.FilterChanged)
+    def _filter_changed(self) -> None:
+        self._reload_counts()
 
     def action_quick_replies(self) -> None:
         self.thread_pane.action_quick_replies()

@@ -1,12 +1,14 @@
 """What an operator does to dialogs besides answering them, on the inbox screen.
 
-Views of the list, jumping to who waits longest or has unread messages,
-statuses and snoozing, assignment and labels. Mixed into
-:class:`~opchat.screens.inbox.InboxScreen`; the key bindings are declared here
-beside their actions, and the screen lists them in its own BINDINGS (Textual
-collects bindings from DOM classes only, and a mixin is none). Notes and files
-are the thread pane's (`screens/thread_pane.py`). Every change goes through the
-inbox, so other operators' apps see it through the change feed.
+Counting the list's views (with the status bar's counts, in one read),
+jumping to who waits longest or has unread messages, statuses and snoozing,
+assignment and labels. Mixed into :class:`~opchat.screens.inbox.InboxScreen`;
+the key bindings are declared here beside their actions, and the screen lists
+them in its own BINDINGS (Textual collects bindings from DOM classes only, and
+a mixin is none). Choosing the view and the label filter is the list pane's
+(`screens/list_pane.py`), notes and files the thread pane's
+(`screens/thread_pane.py`). Every change goes through the inbox, so other
+operators' apps see it through the change feed.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from opchat.screens.pick import Choice, Picked, PickScreen
 from opchat.when import in_an_hour, next_week, parse_moment, tomorrow_morning
 from opchat.widgets import clock_label
 from opchat.widgets.conversation_list import Counted
-from opchat.widgets.view_tabs import VIEWS, view_filter
+from opchat.widgets.view_tabs import VIEWS
 
 
 class WorkflowActions(InboxScreenPart):
@@ -38,9 +40,6 @@ class WorkflowActions(InboxScreenPart):
     # Bound by the screen, so that they work whatever has focus (see `InboxScreen.BINDINGS`).
     # Priority: Alt+letter works in the list and while typing.
     SCREEN_BINDINGS: ClassVar[dict[str, Binding]] = {
-        "cycle_view": Binding(
-            "alt+v", "cycle_view", _("Views"), show=False, priority=True,
-            id="opchat.cycle_view", tooltip=_("Next view: Mine, Unassigned, All, Waiting")),
         "longest_waiting": Binding(
             "alt+w", "longest_waiting", _("Longest waiting"), show=False, priority=True,
             id="opchat.longest_waiting",
@@ -70,22 +69,9 @@ class WorkflowActions(InboxScreenPart):
         "labels": Binding(
             "alt+l", "labels", _("Labels"), show=False, priority=True, id="opchat.labels",
             tooltip=_("Add or remove a label on the conversation")),
-        "filter_label": Binding(
-            "alt+f", "filter_label", _("Filter"), show=False, priority=True,
-            id="opchat.filter_label", tooltip=_("Show only conversations with a label")),
     }
 
     # The operator's workflow ------------------------------------------------------------
-
-    def _reload_list(self) -> None:
-        screen = self._host
-        if screen.inbox is None:
-            return
-        flt = view_filter(screen.view, screen.inbox.operator.login)
-        if screen.label_filter is not None:
-            flt = replace(flt, label=screen.label_filter)
-        screen.conversation_list.set_filter(flt)
-        self._reload_counts()
 
     def _reload_counts(self, rows: bool = False, channels: bool = False) -> None:
         """Count the views and what the status bar shows, in one read; with ``rows``, the
@@ -119,25 +105,17 @@ class WorkflowActions(InboxScreenPart):
     async def _count_views(self) -> None:
         screen = self._host
         assert screen.inbox is not None
-        login = screen.inbox.operator.login
-        views = [view_filter(view, login) for view in VIEWS]
-        if screen.label_filter is not None:
-            views = [replace(flt, label=screen.label_filter) for flt in views]
+        pane = screen.list_pane
+        views = pane.view_filters(screen.inbox.operator.login)
         wanted = [*views, ConversationFilter(waiting_only=True),
                   ConversationFilter(failed_only=True)]
         # The same count twice is counted once (the order of a list changes no count).
         unique = list(dict.fromkeys(replace(flt, order="recent") for flt in wanted))
         found, _ = await screen.inbox.counts(unique)
         counts = [found[unique.index(replace(flt, order="recent"))] for flt in wanted]
-        screen.view_tabs.show(screen.view, dict(zip(VIEWS, counts[:len(VIEWS)], strict=True)),
-                              screen.label_filter)
+        screen.view_tabs.show(pane.view, dict(zip(VIEWS, counts[:len(VIEWS)], strict=True)),
+                              pane.label_filter)
         screen.status_bar.show_counts(counts[-2], counts[-1])
-
-    def action_cycle_view(self) -> None:
-        screen = self._host
-        screen.view = VIEWS[(VIEWS.index(screen.view) + 1) % len(VIEWS)]
-        screen.view_tabs.show(screen.view)
-        self._reload_list()
 
     def action_longest_waiting(self) -> None:
         self._open_first(ConversationFilter(waiting_only=True, order="waiting"),
@@ -333,23 +311,3 @@ class WorkflowActions(InboxScreenPart):
             await screen.inbox.label(conversation_id, name)
         else:
             await screen.inbox.unlabel(conversation_id, name)
-
-    def action_filter_label(self) -> None:
-        screen = self._host
-        if screen.inbox is not None:
-            self._pick_filter()
-
-    @work(exit_on_error=False)
-    async def _pick_filter(self) -> None:
-        screen = self._host
-        assert screen.inbox is not None
-        choices = [Choice("", _("Every conversation (no label filter)"))]
-        choices += [Choice(f"l:{label.name}", label.name) for label in await screen.inbox.labels()]
-
-        def picked(answer: Picked | None) -> None:
-            if answer is not None and answer.key is not None:
-                screen.label_filter = answer.key[2:] or None
-                self._reload_list()
-
-        await screen.app.push_screen(PickScreen(_("Show conversations labelled"), choices),
-                                     picked)
