@@ -664,7 +664,6 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
         if rows and self.opened is not None and self.opened.id == conversation_id:
             self.open_conversation(rows[0])
 
-
     # The panes' keys (bound here: they work whatever has focus) --------------------------
 
     def action_cycle_view(self) -> None:

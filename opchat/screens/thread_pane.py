@@ -74,7 +74,8 @@ PICTURES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
 class ThreadPane(ReportsWorkerErrors, Vertical):
     """The open dialog: title, messages, who else is here, the reply box."""
 
-    # Priority: they work while typing, and Alt+letter in the list too.
+    # Bound by the screen (see the module's docstring). Priority, but for F3: they work
+    # while typing too.
     SCREEN_BINDINGS: ClassVar[dict[str, Binding]] = {
         "quick_replies": Binding(
             "ctrl+r", "quick_replies", _("Replies"), key_display="^r", priority=True,
