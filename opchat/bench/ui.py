@@ -328,6 +328,7 @@ class AppDriver(SqlCounts):
     async def reply_insert(self) -> None:
         """`/bench-NNNN` then Tab in the reply box, with BENCH_REPLIES replies stored."""
         from opchat.replies import ReplyDraft
+        from opchat.screens.thread_pane import ThreadPane
         from opchat.widgets.composer import Composer
         from opchat.widgets.reply_completion import ReplyCompletion
 
@@ -338,10 +339,10 @@ class AppDriver(SqlCounts):
                 ReplyDraft(f"bench-{n:04d}", f"Bench reply {n}",
                            f"Hello {{contact.first_name}}, this is saved reply number {n}.")
                 for n in range(BENCH_REPLIES)])
-        screen = self.app.screen
-        screen.reload_replies()
+        pane = self.app.screen.query_one(ThreadPane)
+        pane.reload_replies()
         deadline = time.monotonic() + UI_TIMEOUT
-        while len(screen.replies) < BENCH_REPLIES:
+        while len(pane.replies) < BENCH_REPLIES:
             if time.monotonic() > deadline:
                 raise BenchError("the replies did not load")
             await self.pilot.pause(0.05)

@@ -1,15 +1,19 @@
-"""The main screen: the list on the left, the open thread and the composer on the right.
+"""The main screen: the list pane on the left, the thread pane on the right.
 
-The screen is where the widgets meet the inbox's actions: it opens what the
-list chose, sends what the composer submits, retries what the thread asks
-for, and turns batches of change events into "reload this, append that".
+The screen is where the panes meet the inbox: it opens what the list chose
+(in the thread pane, whose `opened` follows the screen's), sends what the
+composer submits and keeps its drafts, and turns batches of change events
+into "reload this, append that". Each pane does what acts on it
+(`screens/list_pane.py`, `screens/thread_pane.py`); the keys of every action
+work whatever has focus, so the screen binds them all.
 
-    ┌ConversationList──┬─thread title──────────────────┐
-    │TG Ivan        3m │ThreadView                     │
-    │   Hello…       1 │                               │
-    │                  ├───────────────────────────────┤
-    │                  │Composer                       │
-    └──────────────────┴───────────────────────────────┘
+    ┌ListPane──────────┬ThreadPane─────────────────────┐┌ContactPanel┐
+    │ViewTabs          │thread title                   ││ (Alt+I)    │
+    │ConversationList  │ThreadView                     ││            │
+    │TG Ivan        3m │                               ││            │
+    │   Hello…       1 │activity line, / drop-down     ││            │
+    │                  │Composer                       ││            │
+    └──────────────────┴───────────────────────────────┘└────────────┘
     StatusBar
     Footer
 """
@@ -25,8 +29,9 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.content import Content
+from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
@@ -41,22 +46,21 @@ from opchat.model import (
     MessageNewData,
     MessageRetryingData,
     Presence,
-    Status,
 )
 from opchat.sanitize import one_line, safe_content
 from opchat.screens.confirm import ConfirmScreen
-from opchat.screens.replies import QuickReplyActions
+from opchat.screens.list_pane import ListPane
 from opchat.screens.search import SearchScreen, SearchTarget
 from opchat.screens.team import TeamAwareness
-from opchat.screens.workflow import WorkflowActions, outgoing_attachment
+from opchat.screens.thread_pane import ThreadPane, outgoing_attachment
+from opchat.screens.workflow import WorkflowActions
 from opchat.widgets import ReportsWorkerErrors, translate_bindings
 from opchat.widgets.composer import Composer
-from opchat.widgets.contact_panel import ContactPanel, status_name
+from opchat.widgets.contact_panel import ContactPanel
 from opchat.widgets.conversation_list import ConversationList, channel_tag
-from opchat.widgets.reply_completion import ReplyCompletion
 from opchat.widgets.status_bar import StatusBar
 from opchat.widgets.thread_view import ThreadView
-from opchat.widgets.view_tabs import ViewTabs, label_colour
+from opchat.widgets.view_tabs import ViewTabs
 
 if TYPE_CHECKING:
     from opchat.config import Settings
@@ -82,10 +86,16 @@ CHANNEL_EVENTS = frozenset({EventKind.CHANNEL_HEALTH, EventKind.CONVERSATION_NEW
 CONTACT_BESIDE_WIDTH = 140  # columns from which the contact panel fits beside the thread
 
 
-class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWorkerErrors,
-                  Screen):
-    # The parts' bindings are declared beside their actions; Textual merges BINDINGS
-    # only from DOM classes, so they are listed here, in the order F1's help shows.
+_LIST = ListPane.SCREEN_BINDINGS
+_PANE = ThreadPane.SCREEN_BINDINGS
+_WORK = WorkflowActions.SCREEN_BINDINGS
+
+
+class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
+    # Every key here works whatever has focus. Those of the panes' actions and of the
+    # workflow's are declared beside them; Textual runs a widget's bindings only while
+    # it or a widget in it has focus, so the screen binds them, in the order F1's help
+    # shows, and passes the panes' on (below, "The panes' keys").
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n,alt+down", "next_conversation", _("Next"), key_display="^n",
                 priority=True, id="opchat.next_conversation",
@@ -93,7 +103,7 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         Binding("ctrl+p,alt+up", "previous_conversation", _("Prev"), key_display="^p",
                 priority=True, id="opchat.previous_conversation",
                 tooltip=_("Open the previous conversation in the list")),
-        *QuickReplyActions.BINDINGS,
+        _PANE["quick_replies"], _PANE["manage_replies"],
         # Priority: in the reply box Alt+digit would otherwise type a character.
         Binding("alt+1", "focus_list", _("List"), show=False, priority=True,
                 id="opchat.focus_list", tooltip=_("Go to the conversation list")),
@@ -104,7 +114,11 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
                 id="opchat.focus_composer", tooltip=_("Go to the reply box")),
         Binding("escape", "focus_list", _("To the list"), show=False,
                 id="opchat.escape_to_list", tooltip=_("Go to the conversation list")),
-        *WorkflowActions.BINDINGS,
+        _LIST["cycle_view"],
+        *(_WORK[action] for action in ("longest_waiting", "next_unread", "resolve_and_next",
+                                       "reopen", "pending", "snooze", "assign_me", "assign")),
+        _PANE["note_mode"], _WORK["labels"], _PANE["attach_file"], _LIST["filter_label"],
+        _PANE["dismiss_failure"],
         Binding("alt+i", "toggle_contact", _("Contact"), show=False, priority=True,
                 id="opchat.contact_panel",
                 tooltip=_("Show or hide who the customer is: every channel, notes, history")),
@@ -116,6 +130,9 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
                 id="opchat.search", tooltip=_("Search every message, contact and label")),
     ]
 
+    opened: var[Conversation | None] = var(None)  # flows down to the thread pane
+    inbox: var[Inbox | None] = var(None)  # set once the store is open; down to both panes
+
     def __init__(self, settings: Settings, clock: Callable[[], float], *,
                  demo: bool = False) -> None:
         super().__init__(id="inbox")
@@ -123,18 +140,11 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         self.settings = settings
         self.clock = clock
         self.demo = demo
-        self.inbox: Inbox | None = None
-        self.opened: Conversation | None = None
         self._drafts: dict[int, str] = {}
-        self.view = "all"
-        self.label_filter: str | None = None
-        self.note_mode = False
         self.presence: dict[tuple[str, str, int], Presence] = {}
         self.alerter: Alerter | None = None
         self._red_alerted: set[tuple[int, float]] = set()
         self._red_looked = False
-        self._files_wanted: set[int] = set()  # attachments this operator asked the hub for
-        self.outgoing_files: dict[int, list[Path]] = {}  # per dialog, for its next reply
         self._draft_timer: Timer | None = None
         self._typed: tuple[int, str] | None = None  # (dialog, text) the composer last had
         self._loaded_text: str | None = None  # what opening a dialog put in the composer
@@ -148,18 +158,21 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
-            with Vertical(id="list-pane"):
-                yield ViewTabs(id="views")
-                yield ConversationList(self.settings, self.clock, id="conversations")
-            with Vertical(id="thread-pane"):
-                yield Static(Content(""), id="thread-title")
-                yield ThreadView(self.settings, self.clock, id="thread")
-                yield Static(Content(""), id="thread-activity")
-                yield ReplyCompletion(id="reply-completion")
-                yield Composer(id="composer")
+            yield ListPane(self.settings, self.clock, id="list-pane").data_bind(
+                InboxScreen.inbox)
+            yield ThreadPane(self.settings, self.clock, id="thread-pane").data_bind(
+                InboxScreen.opened, InboxScreen.inbox)
             yield ContactPanel(self.clock, id="contact")
         yield StatusBar(demo=self.demo, id="status")
         yield Footer(compact=True, show_command_palette=False)
+
+    @property
+    def list_pane(self) -> ListPane:
+        return self.query_one(ListPane)
+
+    @property
+    def thread_pane(self) -> ThreadPane:
+        return self.query_one(ThreadPane)
 
     @property
     def conversation_list(self) -> ConversationList:
@@ -184,15 +197,20 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
     @property
     def activity_line(self) -> Static:
         """Under the thread: who else is here, who is typing."""
-        return self.query_one("#thread-activity", Static)
+        return self.thread_pane.activity_line
 
     @property
-    def reply_completion(self) -> ReplyCompletion:
-        return self.query_one(ReplyCompletion)
+    def note_mode(self) -> bool:
+        """The reply box holds a private note."""
+        return self.thread_pane.note_mode
+
+    @property
+    def outgoing_files(self) -> dict[int, list[Path]]:
+        """Per dialog, the files for its next reply."""
+        return self.thread_pane.outgoing_files
 
     def on_mount(self) -> None:
         self.conversation_list.focus()
-        self.activity_line.display = False
 
     def attach(self, inbox: Inbox) -> None:
         """The inbox is open: load everything."""
@@ -200,7 +218,12 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         # The rows first; the views' and the status bar's counts once they are in.
         self.conversation_list.attach(inbox, after=self._reload_counts)
         self.status_bar.attach(inbox)
-        self.attach_replies()
+        for shortcut, keys in getattr(self.settings, "reply_keys", {}).items():
+            # Priority: a reply's key works while typing, as Ctrl+R does.
+            self._bindings.bind(keys, f"reply_key({shortcut!r})", f"/{shortcut}",
+                                show=False, priority=True)
+        self.refresh_bindings()
+        self.thread_pane.attach_replies()
         self.start_presence()
 
     # Opening a conversation -------------------------------------------------------------
@@ -226,13 +249,12 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         switching = self.opened is None or self.opened.id != conversation.id
         self.opened = conversation
         self.conversation_list.set_opened(conversation.id)
-        self.thread.show(self.inbox, conversation)
-        self._show_title(conversation)
+        self.thread.show(self.inbox, conversation)  # the title follows `opened`
         self.contact_panel.follow(self.inbox, conversation.id)
         composer.set_open(True)
         if switching:
-            self.replies_for(conversation)
-            self._set_note_mode(False)
+            self.thread_pane.replies_for(conversation)
+            self.thread_pane.set_note_mode(False)
             remembered = self._drafts.pop(conversation.id, None)
             self._loaded_text = remembered or ""
             composer.load_text(self._loaded_text)
@@ -281,23 +303,6 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
                 self._draft_loading = None
                 self.ready_for_keys.set()
 
-    def _show_title(self, conversation: Conversation) -> None:
-        tag, colour = channel_tag(conversation.channel_kind)
-        parts: list[Content | tuple[str, str]] = [
-            (f" {tag} ", f"bold {colour}"),
-            safe_content(one_line(conversation.contact_name, 200) or "—", "bold"),
-            ("  ", ""),
-            safe_content(one_line(conversation.channel_name, 40), "dim"),
-        ]
-        if conversation.status is not Status.OPEN:
-            parts.append((f"  · {status_name(conversation.status)}", "italic"))
-        if conversation.assignee:
-            parts += [("  → ", "dim"), safe_content(one_line(conversation.assignee, 40))]
-        for label in conversation.labels:
-            parts += [("  ", ""), safe_content(f"#{one_line(label, 40)}",
-                                               f"bold {label_colour(label)}")]
-        self.query_one("#thread-title", Static).update(Content.assemble(*parts))
-
     # Moving around ----------------------------------------------------------------------
 
     def _step(self, delta: int) -> None:
@@ -318,11 +323,11 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
 
         def chosen(target: SearchTarget | None) -> None:
             if target is not None:
-                self.run_worker(self.open_at_message(target.conversation_id, target.message_id),
-                                group="jump", exclusive=True, exit_on_error=False)
+                self.open_at_message(target.conversation_id, target.message_id)
 
         self.app.push_screen(SearchScreen(self.inbox, self.clock), chosen)
 
+    @work(group="jump", exclusive=True, exit_on_error=False)
     async def open_at_message(self, conversation_id: int, message_id: int | None) -> None:
         """Open a conversation scrolled to one message, selected (None: at its newest)."""
         assert self.inbox is not None
@@ -373,7 +378,8 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         here = self.opened is not None and conversation_id == self.opened.id
         note = event.note
         if here:
-            self._set_note_mode(False)  # a note is one message; the next is a reply again
+            # A note is one message; the next is a reply again.
+            self.thread_pane.set_note_mode(False)
             self._typing_sent = 0.0
             if self._draft_timer is not None:  # the message takes its draft with it
                 self._draft_timer.stop()
@@ -402,7 +408,7 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
                 if not composer.text.strip():
                     composer.load_text(text)
                 if files:
-                    self.set_outgoing_files(conversation_id, files)
+                    self.thread_pane.set_outgoing_files(conversation_id, files)
             elif not self._drafts.get(conversation_id):
                 # Another dialog is open by now: the text waits as this one's draft.
                 self._drafts[conversation_id] = text
@@ -410,18 +416,6 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         # Stored and queued; its transaction took the draft and ended "typing" too.
         if self.opened is not None and self.opened.id == conversation_id:
             self.thread.append([message])
-
-    @on(ThreadView.RetryRequested)
-    def _retry(self, event: ThreadView.RetryRequested) -> None:
-        if self.inbox is not None:
-            self._requeue(event.message.id)
-
-    @work(exit_on_error=False)
-    async def _requeue(self, message_id: int) -> None:
-        assert self.inbox is not None
-        if await self.inbox.retry(message_id):
-            self.notify(_("The message is queued again."), markup=False, timeout=3)
-        self.thread.update_message(message_id)
 
     # Drafts and "typing…" ----------------------------------------------------------------
 
@@ -477,7 +471,7 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         """A coalesced batch of change events: redraw what they touched."""
         if self.inbox is None:
             return
-        self.replies_events(events)
+        self.thread_pane.apply_events(events)  # replies saved, files fetched
         kinds: set[str] = set()
         opened = self.opened.id if self.opened is not None else None
         new_in_opened = inbound_in_opened = False
@@ -489,8 +483,6 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
             kinds.add(event.kind)
             if event.kind == EventKind.CONVERSATION_READ and event.conversation_id is not None:
                 read.add(event.conversation_id)
-            if event.kind in (EventKind.ATTACHMENT_READY, EventKind.ATTACHMENT_FAILED):
-                self._file_event(event)
             if event.conversation_id is not None:
                 if event.kind == EventKind.CONVERSATION_NEW:
                     new_dialogs.add(event.conversation_id)
@@ -523,7 +515,7 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         elif channels:
             self.status_bar.reload_channels()
         if new_dialogs or new_messages:
-            self.run_worker(self._alert_for(new_dialogs, new_messages), exit_on_error=False)
+            self.alert_for(new_dialogs, new_messages)
         if new_in_opened:
             self.thread.fetch_new()
         if inbound_in_opened:
@@ -541,7 +533,6 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
                 and self.opened.id == conversation_id:
             self.opened = conversation
             self.thread.conversation = conversation
-            self._show_title(conversation)
 
     # The contact panel, merging, hiding with a trace ------------------------------------
 
@@ -635,27 +626,6 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
                 self.thread.conversation = None  # show it again from the start
                 self.thread.show(self.inbox, self.opened)
 
-    @on(ThreadView.HideRequested)
-    def _ask_hide_message(self, event: ThreadView.HideRequested) -> None:
-        message = event.message
-        body = Content.assemble(
-            safe_content(one_line(message.body, 300) or "—", "italic"), ("\n\n", ""),
-            (_("It leaves the thread but stays stored; opchat audit shows who hid it "
-               "and `opchat unhide message {id}` brings it back.", id=message.id), "dim"))
-
-        def answered(confirmed: bool | None) -> None:
-            if confirmed and self.inbox is not None:
-                self._hide_message(message.id)
-
-        self.app.push_screen(ConfirmScreen(_("Hide this message?"), body, _("hide")), answered)
-
-    @work(exit_on_error=False)
-    async def _hide_message(self, message_id: int) -> None:
-        assert self.inbox is not None
-        if await self.inbox.hide_message(message_id):
-            self.thread.drop(message_id)
-            self.notify(_("Message hidden."), markup=False, timeout=3)
-
     def action_hide_conversation(self) -> None:
         if self.inbox is None or self.opened is None:
             self.notify(_("Open a conversation first."), markup=False, timeout=3)
@@ -693,6 +663,36 @@ class InboxScreen(QuickReplyActions, WorkflowActions, TeamAwareness, ReportsWork
         rows = await self.inbox.conversations(flt, index, 1) if index is not None else []
         if rows and self.opened is not None and self.opened.id == conversation_id:
             self.open_conversation(rows[0])
+
+    # The panes' keys (bound here: they work whatever has focus) --------------------------
+
+    def action_cycle_view(self) -> None:
+        self.list_pane.action_cycle_view()
+
+    def action_filter_label(self) -> None:
+        self.list_pane.action_filter_label()
+
+    @on(ListPane.FilterChanged)
+    def _filter_changed(self) -> None:
+        self._reload_counts()
+
+    def action_quick_replies(self) -> None:
+        self.thread_pane.action_quick_replies()
+
+    def action_manage_replies(self) -> None:
+        self.thread_pane.action_manage_replies()
+
+    def action_reply_key(self, shortcut: str) -> None:
+        self.thread_pane.action_reply_key(shortcut)
+
+    def action_note_mode(self) -> None:
+        self.thread_pane.action_note_mode()
+
+    def action_attach_file(self) -> None:
+        self.thread_pane.action_attach_file()
+
+    def action_dismiss_failure(self) -> None:
+        self.thread_pane.action_dismiss_failure()
 
 
 if TYPE_CHECKING:

@@ -1,19 +1,13 @@
-"""Quick replies on the inbox screen, and the screen where they are written.
+"""The screen where quick replies are written (F3).
 
-`QuickReplyActions` is mixed into the inbox screen: it keeps the replies in
-memory for the reply box's `/` drop-down (reloaded when anyone saves one),
-works out the open dialog's variables, and puts a reply in the reply box
-however it was chosen: from the drop-down, the palette (Ctrl+R), a number
-in the palette, or a key bound to it in the config (`[reply_keys]`).
-
-`RepliesScreen` (F3) lists every reply the operator can use, with a
-preview, and adds, edits and deletes them (`ReplyForm`).
+`RepliesScreen` lists every reply the operator can use, with a preview, and
+adds, edits and deletes them (`ReplyForm`). Choosing a reply to insert is the
+thread pane's (`screens/thread_pane.py`): the palette (Ctrl+R), the reply
+box's `/` drop-down, keys bound to a reply in the config (`[reply_keys]`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -26,188 +20,15 @@ from textual.widgets import Checkbox, Footer, Input, Label, OptionList, Static, 
 from textual.widgets.option_list import Option
 
 from opchat.i18n import _
-from opchat.model import Conversation, Event, EventKind, QuickReply
-from opchat.placeholders import clock_values, expand, reply_values
-from opchat.replies import RepliesFileError, ReplyDraft, check_reply, reply_text
+from opchat.placeholders import expand
+from opchat.replies import RepliesFileError, ReplyDraft, check_reply
 from opchat.sanitize import one_line, safe_content
 from opchat.screens.confirm import ConfirmScreen
-from opchat.screens.host import InboxScreenPart
-from opchat.screens.workflow import file_problem
 from opchat.widgets import ReportsWorkerErrors, translate_bindings
-from opchat.widgets.composer import Composer
-from opchat.widgets.quick_replies import quick_reply_palette
 
 if TYPE_CHECKING:
-    from textual.widgets.text_area import Location
-
     from opchat.inbox import Inbox
     from opchat.model import SavedReply
-
-REPLY_EVENTS = (EventKind.QUICK_REPLIES_SAVED, EventKind.QUICK_REPLIES_DELETED)
-
-
-class QuickReplyActions(InboxScreenPart):
-    """Mixed into `InboxScreen`; what it uses of the screen is `host.InboxHost`.
-
-    The screen lists these BINDINGS in its own (Textual collects bindings from
-    DOM classes only, and a mixin is none)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+r", "quick_replies", _("Replies"), key_display="^r", priority=True,
-                id="opchat.quick_replies", tooltip=_("Insert a saved reply (fuzzy search)")),
-        Binding("f3", "manage_replies", _("Edit replies"), show=False,
-                id="opchat.manage_replies",
-                tooltip=_("Add, change, delete and preview quick replies")),
-    ]
-
-    replies: list[QuickReply]
-    _reply_variables: dict[str, str]
-
-    # Loading --------------------------------------------------------------------------
-
-    def attach_replies(self) -> None:
-        """The inbox is open: load the replies and bind the configured keys to them."""
-        screen = self._host
-        self.replies = []
-        self._reply_variables = {}
-        completion = screen.reply_completion
-        screen.composer.completion = completion
-        for shortcut, keys in getattr(screen.settings, "reply_keys", {}).items():
-            # Priority: a reply's key works while typing, as Ctrl+R does.
-            screen._bindings.bind(keys, f"reply_key({shortcut!r})", f"/{shortcut}",
-                                  show=False, priority=True)
-        screen.refresh_bindings()
-        self.reload_replies()
-
-    def reload_replies(self) -> None:
-        screen = self._host
-        screen.run_worker(self._load_replies(), group="replies-load", exclusive=True,
-                          exit_on_error=False)
-
-    async def _load_replies(self) -> None:
-        screen = self._host
-        if screen.inbox is None:
-            return
-        self.replies = await screen.inbox.quick_replies()
-        screen.composer.completion.set_replies(self.replies)  # type: ignore[union-attr]
-
-    def replies_for(self, conversation: Conversation) -> None:
-        """A dialog was opened: its variables, at once from what the list knows, then all."""
-        screen = self._host
-        assert screen.inbox is not None
-        operator = screen.inbox.operator
-        self._set_variables(reply_values(
-            contact_name=conversation.contact_name, operator_name=operator.name,
-            operator_login=operator.login, conversation_id=conversation.id,
-            channel_name=conversation.channel_name, now=screen.inbox.clock()))
-        screen.run_worker(self._load_variables(conversation), group="reply-variables",
-                          exclusive=True, exit_on_error=False)
-
-    async def _load_variables(self, conversation: Conversation) -> None:
-        screen = self._host
-        assert screen.inbox is not None
-        values = await screen.inbox.reply_values(conversation)
-        if screen.opened is not None and screen.opened.id == conversation.id:
-            self._set_variables(values)
-
-    def _set_variables(self, values: dict[str, str]) -> None:
-        screen = self._host
-        self._reply_variables = values
-        screen.composer.variables = values
-        screen.composer._build_highlight_map()
-        screen.composer.refresh()
-
-    def replies_events(self, events: Iterable[Event]) -> None:
-        if any(event.kind in REPLY_EVENTS for event in events):
-            self.reload_replies()
-
-    def variables_now(self) -> dict[str, str]:
-        screen = self._host
-        assert screen.inbox is not None
-        return {**self._reply_variables, **clock_values(screen.inbox.clock())}
-
-    # Choosing -------------------------------------------------------------------------
-
-    def action_quick_replies(self) -> None:
-        screen = self._host
-        if screen.inbox is None:
-            return
-        if screen.opened is None or screen.composer.disabled:
-            screen.notify(_("Open a conversation first."), markup=False, timeout=3)
-            return
-        screen.run_worker(self._open_palette(), group="quick-replies", exclusive=True,
-                          exit_on_error=False)
-
-    async def _open_palette(self) -> None:
-        screen = self._host
-        assert screen.inbox is not None
-        replies = await screen.inbox.quick_replies()
-        if not replies:
-            screen.notify(_("No quick replies yet: F3 adds one, or `opchat replies starter`."),
-                          markup=False, timeout=5)
-            return
-        await screen.app.push_screen(quick_reply_palette(replies, self.insert_reply,
-                                                         self.variables_now()))
-
-    def on_composer_reply_chosen(self, event: Composer.ReplyChosen) -> None:
-        event.stop()
-        self.insert_reply(event.reply, (event.start, event.end))
-
-    def action_reply_key(self, shortcut: str) -> None:
-        screen = self._host
-        reply = next((r for r in self.replies if r.shortcut == shortcut), None)
-        if reply is None:
-            screen.notify(_("No quick reply /{shortcut}.", shortcut=shortcut), markup=False,
-                          timeout=4)
-            return
-        if screen.opened is None or screen.composer.disabled:
-            screen.notify(_("Open a conversation first."), markup=False, timeout=3)
-            return
-        self.insert_reply(reply)
-
-    def insert_reply(self, reply: QuickReply,
-                     replace: tuple[Location, Location] | None = None) -> None:
-        """Put a reply, its variables filled in, at the cursor (or over `/…`); it stays editable.
-
-        Several replies can go into one message this way, one after another.
-        """
-        screen = self._host
-        composer = screen.composer
-        if composer.disabled:
-            return
-        composer.focus()
-        kind = screen.opened.channel_kind if screen.opened is not None else ""
-        composer.insert_expansion(expand(reply_text(reply, kind), self.variables_now()),
-                                  replace)
-        attachment = getattr(reply, "attachment", None)
-        if attachment and screen.opened is not None:
-            problem = file_problem(attachment)
-            if problem:
-                screen.notify(_("This reply comes with a file, which cannot be sent: {problem}",
-                                problem=problem), markup=False, timeout=6)
-            else:
-                opened = screen.opened.id
-                path = Path(attachment).expanduser().resolve()
-                files = list(screen.outgoing_files.get(opened, []))
-                if path not in files:
-                    screen.set_outgoing_files(opened, [*files, path])
-        if screen.inbox is not None:
-            screen.run_worker(self._used(reply.id), exit_on_error=False)
-
-    async def _used(self, reply_id: int) -> None:
-        screen = self._host
-        assert screen.inbox is not None
-        await screen.inbox.quick_reply_used(reply_id)
-        await self._load_replies()  # most used first, in the drop-down too
-
-    def action_manage_replies(self) -> None:
-        screen = self._host
-        if screen.inbox is None:
-            return
-        screen.app.push_screen(RepliesScreen(screen.inbox, self.variables_now()))
-
-
-# The management screen ---------------------------------------------------------------------
 
 
 class RepliesScreen(ReportsWorkerErrors, Screen[None]):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from textual import work
 from textual.content import Content
 
 from opchat.i18n import _
@@ -41,9 +42,13 @@ class TeamAwareness(InboxScreenPart):
     def _heartbeat(self) -> None:
         screen = self._host
         if screen.inbox is not None:
-            viewing = screen.opened.id if screen.opened is not None else None
-            screen.run_worker(screen.inbox.heartbeat(viewing), group="heartbeat",
-                              exclusive=True, exit_on_error=False)
+            self._say_here(screen.opened.id if screen.opened is not None else None)
+
+    @work(group="heartbeat", exclusive=True, exit_on_error=False)
+    async def _say_here(self, viewing: int | None) -> None:
+        screen = self._host
+        assert screen.inbox is not None
+        await screen.inbox.heartbeat(viewing)
 
     def apply_presence(self, rows: Iterable[Presence]) -> None:
         """Presence rows changed (from any process): redraw who is where."""
@@ -122,7 +127,8 @@ class TeamAwareness(InboxScreenPart):
         assert screen.inbox is not None
         return conversation.assignee in (None, screen.inbox.operator.login)
 
-    async def _alert_for(self, new_dialogs: set[int], new_messages: set[int]) -> None:
+    @work(exit_on_error=False)
+    async def alert_for(self, new_dialogs: set[int], new_messages: set[int]) -> None:
         screen = self._host
         assert screen.inbox is not None
         settings = screen.settings
@@ -140,9 +146,9 @@ class TeamAwareness(InboxScreenPart):
     def _check_red_waits(self) -> None:
         screen = self._host
         if screen.inbox is not None and screen.settings.alert_red_wait != "off":
-            screen.run_worker(self._red_waits(), group="red-waits", exclusive=True,
-                              exit_on_error=False)
+            self._red_waits()
 
+    @work(group="red-waits", exclusive=True, exit_on_error=False)
     async def _red_waits(self) -> None:
         screen = self._host
         assert screen.inbox is not None

@@ -44,7 +44,7 @@ async def seed(tmp_path: Path, clock: Clock) -> None:
 async def open_dialog(pilot, name: str) -> Composer:
     app = pilot.app
     screen = app.screen
-    await wait_until(pilot, lambda: screen.inbox is not None and screen.replies,
+    await wait_until(pilot, lambda: screen.inbox is not None and screen.thread_pane.replies,
                      what="the replies to load")
     conversations = await app.inbox.conversations()
     conversation = next(c for c in conversations if c.contact_name == name)
