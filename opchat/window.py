@@ -26,8 +26,8 @@ def header_note(left: float | None) -> str:
     if left is None:
         return ""
     if left <= 0:
-        return _("reply window closed: Alt+T sends a template")
-    return _("reply window closes in {time}", time=short_duration(left))
+        return _("template only: Alt+T")
+    return _("{time} left to reply", time=short_duration(left))
 
 
 def list_mark(left: float | None) -> str:

@@ -1222,7 +1222,25 @@ MESSAGES.update({
     "set business_account_id to use message templates":
         "для шаблонов сообщений задайте business_account_id",
     # The reply window (Meta's 24 hours)
-    "reply window closed: Alt+T sends a template":
-        "окно ответа закрыто: Alt+T отправит шаблон",
-    "reply window closes in {time}": "окно ответа закроется через {time}",
+    "template only: Alt+T": "только шаблон: Alt+T",
+    "{time} left to reply": "на ответ {time}",
+    "Template": "Шаблон",
+    "Write from an approved message template (WhatsApp; all it takes once the 24-hour "
+    "window has closed)":
+        "Написать по одобренному шаблону (WhatsApp; после 24-часового окна — только так)",
+    "{channel} has no approved message templates (opchat channel templates {channel} "
+    "fetches them).":
+        "у канала {channel} нет одобренных шаблонов (их загружает opchat channel templates "
+        "{channel}).",
+    "Send an approved template": "Отправить одобренный шаблон",
+    "{customer} last wrote more than {window} ago: {channel} takes only an approved "
+    "template now. Alt+T picks one.":
+        "{customer} писал(а) больше {window} назад: {channel} теперь принимает только "
+        "одобренный шаблон. Alt+T — выбрать.",
+    "Template {name}: put your words in place of {first}, {second}…; Enter sends it as "
+    "the template":
+        "Шаблон {name}: впишите свои слова вместо {first}, {second}…; Enter отправит его "
+        "как шаблон",
+    "Template {name}: {problem}": "Шаблон {name}: {problem}",
+    "no template: a reply of my own": "без шаблона: свой ответ",
 })

@@ -39,6 +39,7 @@ from textual.widgets import Footer, Static
 from opchat.alerts import Alerter
 from opchat.i18n import _
 from opchat.model import (
+    Channel,
     Conversation,
     Direction,
     Event,
@@ -46,6 +47,7 @@ from opchat.model import (
     MessageNewData,
     MessageRetryingData,
     Presence,
+    TemplateUse,
 )
 from opchat.sanitize import one_line, safe_content
 from opchat.screens.confirm import ConfirmScreen
@@ -118,7 +120,7 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
         *(_WORK[action] for action in ("longest_waiting", "next_unread", "resolve_and_next",
                                        "reopen", "pending", "snooze", "assign_me", "assign")),
         _PANE["note_mode"], _WORK["labels"], _PANE["attach_file"], _LIST["filter_label"],
-        _PANE["dismiss_failure"],
+        _PANE["dismiss_failure"], _PANE["template"],
         Binding("alt+i", "toggle_contact", _("Contact"), show=False, priority=True,
                 id="opchat.contact_panel",
                 tooltip=_("Show or hide who the customer is: every channel, notes, history")),
@@ -211,6 +213,15 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
 
     def on_mount(self) -> None:
         self.conversation_list.focus()
+        # What each channel's hub found its transport can do: the reply windows (Meta's
+        # 24 hours) show in the list and the thread's title.
+        self.watch(self.status_bar, "channels", self._channels_changed, init=False)
+
+    def _channels_changed(self, channels: list[Channel]) -> None:
+        windows = {channel.name: channel.reply_window for channel in channels
+                   if channel.reply_window}
+        self.conversation_list.set_windows(windows)
+        self.thread_pane.windows = windows
 
     def attach(self, inbox: Inbox) -> None:
         """The inbox is open: load everything."""
@@ -385,14 +396,26 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
                 self._draft_timer.stop()
                 self._draft_timer = None
             self._emptied_by_send = conversation_id
+        template = None
+        if here and not note:
+            # Past the reply window only an approved template goes: never queue a reply
+            # bound to fail; give the text back and say what the platform allows.
+            verdict = self.thread_pane.check_reply(event.text)
+            if verdict.refused:
+                if not event.composer.text:
+                    event.composer.load_text(event.text)
+                self.notify(verdict.refused, severity="warning", markup=False, timeout=8)
+                return
+            template = verdict.template
         files = [] if note else self.outgoing_files.pop(conversation_id, [])
         if here and not note:
             event.composer.set_files([])
-        self._deliver(conversation_id, event.text, note, files)
+        self._deliver(conversation_id, event.text, note, files, template)
 
     @work(group="send", exit_on_error=False)
     async def _deliver(self, conversation_id: int, text: str, note: bool = False,
-                       files: list[Path] | None = None) -> None:
+                       files: list[Path] | None = None,
+                       template: TemplateUse | None = None) -> None:
         assert self.inbox is not None
         try:
             if note:
@@ -400,7 +423,8 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
             else:
                 message = await self.inbox.send(
                     conversation_id, text,
-                    attachments=[outgoing_attachment(path) for path in files or ()])
+                    attachments=[outgoing_attachment(path) for path in files or ()],
+                    template=template)
         except Exception:
             # Nothing was stored: give the text back rather than lose it.
             if self.opened is not None and self.opened.id == conversation_id:
@@ -693,6 +717,9 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
 
     def action_dismiss_failure(self) -> None:
         self.thread_pane.action_dismiss_failure()
+
+    def action_template(self) -> None:
+        self.thread_pane.action_template()
 
 
 if TYPE_CHECKING:

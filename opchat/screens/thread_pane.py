@@ -21,6 +21,7 @@ from __future__ import annotations
 import mimetypes
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -42,6 +43,8 @@ from opchat.model import (
     MessageState,
     QuickReply,
     Status,
+    Template,
+    TemplateUse,
 )
 from opchat.placeholders import clock_values, expand, reply_values
 from opchat.replies import reply_text
@@ -49,7 +52,11 @@ from opchat.sanitize import one_line, safe_content
 from opchat.screens.confirm import ConfirmScreen
 from opchat.screens.pick import Choice, Picked, PickScreen
 from opchat.screens.replies import RepliesScreen
+from opchat.templates import Unfilled
+from opchat.templates import read as read_template
+from opchat.templates import text_of as template_text
 from opchat.viewer import open_in_viewer, readable_file
+from opchat.when import short_duration
 from opchat.widgets import ReportsWorkerErrors
 from opchat.widgets.composer import Composer
 from opchat.widgets.contact_panel import status_name
@@ -58,6 +65,7 @@ from opchat.widgets.quick_replies import quick_reply_palette
 from opchat.widgets.reply_completion import ReplyCompletion
 from opchat.widgets.thread_view import ThreadView
 from opchat.widgets.view_tabs import label_colour
+from opchat.window import SOON, header_note, time_left
 
 if TYPE_CHECKING:
     from textual.widgets.text_area import Location
@@ -67,8 +75,18 @@ if TYPE_CHECKING:
     from opchat.inbox import Inbox
 
 REPLY_EVENTS = (EventKind.QUICK_REPLIES_SAVED, EventKind.QUICK_REPLIES_DELETED)
+WINDOW_TICK = 60.0  # seconds between redraws of the title's reply window
 MAX_FILE = 50 * 1024 * 1024  # bytes: the most a bot may send on Telegram, a sane cap for all
 PICTURES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What `ThreadPane.check_reply` found: send it (as ``template``, if one), or why
+    not (``refused``)."""
+
+    template: TemplateUse | None = None
+    refused: str = ""
 
 
 class ThreadPane(ReportsWorkerErrors, Vertical):
@@ -90,6 +108,11 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
             "ctrl+t", "attach_file", _("Attach"), show=False, priority=True,
             id="opchat.attach_file",
             tooltip=_("Send a file with the reply (a path on this machine)")),
+        "template": Binding(
+            "alt+t", "template", _("Template"), show=False, priority=True,
+            id="opchat.template",
+            tooltip=_("Write from an approved message template (WhatsApp; all it takes "
+                      "once the 24-hour window has closed)")),
         "dismiss_failure": Binding(
             "alt+x", "dismiss_failure", _("Dismiss failure"), show=False, priority=True,
             id="opchat.dismiss_failure",
@@ -99,6 +122,8 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
 
     opened: var[Conversation | None] = var(None)  # bound to the screen's
     inbox: var[Inbox | None] = var(None)  # bound to the screen's
+    # Each channel's reply window in seconds (Meta's 24 hours), set by the screen.
+    windows: var[dict[str, int]] = var(dict)
 
     def __init__(self, settings: Settings, clock: Callable[[], float], *,
                  id: str | None = None) -> None:
@@ -110,6 +135,7 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
         self._files_wanted: set[int] = set()  # attachments this operator asked the hub for
         self.replies: list[QuickReply] = []
         self._reply_variables: dict[str, str] = {}
+        self.templates: dict[int, Template] = {}  # per dialog: its reply is this template
 
     def compose(self) -> ComposeResult:
         yield Static(Content(""), id="thread-title")
@@ -133,19 +159,41 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
 
     def on_mount(self) -> None:
         self.activity_line.display = False
+        # A reply window closes as time passes: the title says how long is left.
+        self.set_interval(WINDOW_TICK, self._window_tick)
 
     def watch_opened(self, conversation: Conversation | None) -> None:
         if conversation is not None:
             self._show_title(conversation)
+        self._show_template_hint()
+
+    def watch_windows(self) -> None:
+        if self.opened is not None:
+            self._show_title(self.opened)
+
+    def _window_tick(self) -> None:
+        if self.opened is not None and self.windows.get(self.opened.channel_name):
+            self._show_title(self.opened)
+
+    def window_left(self, conversation: Conversation) -> float | None:
+        """Seconds until the dialog's reply window closes (≤ 0: closed); None: no window."""
+        return time_left(conversation, self.windows.get(conversation.channel_name, 0),
+                         self.clock())
 
     def _show_title(self, conversation: Conversation) -> None:
         tag, colour = channel_tag(conversation.channel_kind)
         parts: list[Content | tuple[str, str]] = [
             (f" {tag} ", f"bold {colour}"),
             safe_content(one_line(conversation.contact_name, 200) or "—", "bold"),
-            ("  ", ""),
-            safe_content(one_line(conversation.channel_name, 40), "dim"),
         ]
+        # How long the reply window has left comes before the rest: it decides what
+        # may be sent at all.
+        left = self.window_left(conversation)
+        note = header_note(left)
+        if note:
+            closing = left is not None and left <= SOON
+            parts.append((f"  ⌛ {note}", "bold red" if closing else "yellow"))
+        parts += [("  ", ""), safe_content(one_line(conversation.channel_name, 40), "dim")]
         if conversation.status is not Status.OPEN:
             parts.append((f"  · {status_name(conversation.status)}", "italic"))
         if conversation.assignee:
@@ -154,6 +202,80 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
             parts += [("  ", ""), safe_content(f"#{one_line(label, 40)}",
                                                f"bold {label_colour(label)}")]
         self.query_one("#thread-title", Static).update(Content.assemble(*parts))
+
+    # The reply window and templates -------------------------------------------------------
+
+    def check_reply(self, text: str) -> Verdict:
+        """Whether the text typed for the open dialog may go as a reply now: as the
+        template chosen with Alt+T (its {{n}} filled in place), or freely within the
+        channel's reply window; else why not, in words for the operator."""
+        opened = self.opened
+        if opened is None:
+            return Verdict()
+        template = self.templates.get(opened.id)
+        if template is not None:
+            try:
+                use = read_template(template, text)
+            except Unfilled as problem:
+                return Verdict(refused=_("Template {name}: {problem}", name=template.name,
+                                         problem=problem.reason))
+            del self.templates[opened.id]
+            self._show_template_hint()
+            return Verdict(template=use)
+        left = self.window_left(opened)
+        if left is not None and left <= 0:
+            return Verdict(refused=_(
+                "{customer} last wrote more than {window} ago: {channel} takes only an "
+                "approved template now. Alt+T picks one.",
+                customer=one_line(opened.contact_name, 40) or "—",
+                window=short_duration(self.windows.get(opened.channel_name, 0)),
+                channel=one_line(opened.channel_name, 40)))
+        return Verdict()
+
+    def action_template(self) -> None:
+        """Alt+T: put an approved template's text in the reply box, to fill its {{n}}."""
+        opened = self._need_opened()
+        if opened is not None:
+            self._pick_template(opened)
+
+    @work(group="template", exclusive=True, exit_on_error=False)
+    async def _pick_template(self, opened: Conversation) -> None:
+        assert self.inbox is not None
+        templates = await self.inbox.templates(opened)
+        if not templates:
+            self.notify(_("{channel} has no approved message templates (opchat channel "
+                          "templates {channel} fetches them).",
+                          channel=one_line(opened.channel_name, 40)),
+                        severity="warning", markup=False, timeout=6)
+            return
+        choices = [Choice(str(n), f"{t.name} ({t.language})", one_line(t.body, 60))
+                   for n, t in enumerate(templates)]
+        if opened.id in self.templates:
+            choices.insert(0, Choice("none", _("no template: a reply of my own")))
+
+        def picked(answer: Picked | None) -> None:
+            if answer is None or answer.key is None or self.opened is None \
+                    or self.opened.id != opened.id:
+                return
+            if answer.key == "none":
+                self.templates.pop(opened.id, None)
+                self._show_template_hint()
+                return
+            template = templates[int(answer.key)]
+            self.templates[opened.id] = template
+            self.composer.load_text(template_text(template))
+            self.composer.focus()
+            self._show_template_hint()
+
+        self.app.push_screen(PickScreen(_("Send an approved template"), choices), picked)
+
+    def _show_template_hint(self) -> None:
+        """The reply box's top edge names the template the open dialog's reply will be."""
+        opened = self.opened
+        template = self.templates.get(opened.id) if opened is not None else None
+        self.composer.set_template(None if template is None else _(
+            "Template {name}: put your words in place of {first}, {second}…; Enter "
+            "sends it as the template", name=template.name, first="{{1}}", second="{{2}}"))
 
     def _need_opened(self) -> Conversation | None:
         if self.inbox is None:

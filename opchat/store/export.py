@@ -56,7 +56,7 @@ RECORDS: tuple[Record, ...] = (
            ("id", "channel_id", "chat_id", "contact_id", "identity_id", "status",
             "assignee_id", "unread", "waiting_since", "first_response_s", "snoozed_until",
             "last_message_at", "last_preview", "last_direction", "last_author", "created_at",
-            "hidden", "failed_message_id")),
+            "hidden", "failed_message_id", "last_inbound_at")),
     Record("message", "messages",
            ("id", "conversation_id", "channel_id", "external_id", "direction", "author",
             "operator_id", "body", "created_at", "state", "error", "reply_to_id", "hidden",
@@ -83,6 +83,8 @@ LEFT_OUT: dict[str, str] = {
     "conversation_labels": "in each conversation's labels",
     "presence": "who was online or typing in the last seconds; not kept",
     "channel_state": "the platforms' bookmarks (update offsets) of this installation",
+    "early_receipts": "receipts waiting for the send they are about; applied, then gone",
+    "templates": "the platforms' approved message templates, fetched again by the hub",
 }
 
 _LABELS = ("SELECT json_group_array(l.name) FROM conversation_labels cl "

@@ -156,6 +156,7 @@ class Composer(TextArea):
         self.variables: Mapping[str, str] = {}  # the open dialog's values, by name
         self.files: list[Path] = []  # files to send with the next message (Ctrl+T)
         self.note_label: str | None = None
+        self.template_label: str | None = None
         self.conversation_id: int | None = None  # the dialog whose reply this is
         self._slash: tuple[Location, Location] | None = None
 
@@ -169,8 +170,13 @@ class Composer(TextArea):
         self.note_label = label
         self._retitle()
 
+    def set_template(self, label: str | None) -> None:
+        """Say on the top edge that the text is a template's, to fill (None: it is not)."""
+        self.template_label = label
+        self._retitle()
+
     def _retitle(self) -> None:
-        parts = [self.note_label] if self.note_label else []
+        parts = [label for label in (self.note_label, self.template_label) if label]
         if self.files:
             parts.append("📎 " + ", ".join(one_line(path.name, 40) for path in self.files))
         self.border_title = Content("  ".join(parts)) if parts else None
