@@ -18,7 +18,7 @@ from opchat.store.changes import record_event
 from opchat.store.channels import channel_id as _channel_id
 from opchat.store.files import add_attachments
 from opchat.store.part import Part
-from opchat.store.rows import PREVIEW_CHARS, meta_of
+from opchat.store.rows import PREVIEW_CHARS, meta_of, platform_message, set_meta
 from opchat.store.sql import Conn
 
 
@@ -74,18 +74,14 @@ class ElsewhereStore(Part):
         stored."""
 
         def run(conn: Conn) -> bool:
-            row = conn.execute(
-                "SELECT messages.id, conversation_id, meta FROM messages "
-                "JOIN channels ON channels.id = messages.channel_id "
-                "WHERE channels.name = ? AND external_id = ?", (channel, external_id)).fetchone()
+            row = platform_message(conn, channel, external_id)
             if row is None:
                 return False
             meta = meta_of(row["meta"])
             if meta.get("deleted") is True:
                 return True
             meta["deleted"] = True
-            conn.execute("UPDATE messages SET meta = ? WHERE id = ?",
-                         (json.dumps(meta, ensure_ascii=False), row["id"]))
+            set_meta(conn, row["id"], meta)
             record_event(conn, self.clock(), EventKind.MESSAGE_DELETED, row["conversation_id"],
                          row["id"])
             return True

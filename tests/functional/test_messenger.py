@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,13 @@ from opchat.transports.meta.messenger import (
 from opchat.transports.meta.webhook import NotOurs
 from opchat.widgets.thread_view import remarks
 from tests.channels import (
+    RunningHub,
     Serve,
+    deliver_through_kills,
     events_of_new_messages,
     free_port,
     holds,
+    hub_running,
     stored_external_ids,
     until,
 )
@@ -124,44 +128,18 @@ async def alone(api: GraphAPI, tmp_path: Path, kind: str = "messenger",
         await transport.graph.close()
 
 
-class Running:
+class Running(RunningHub):
     """A hub with one channel of ``kind``, its webhook on a port of its own."""
 
     def __init__(self, inbox: Inbox, hub: Hub, api: GraphAPI, url: str, kind: str) -> None:
-        self.inbox = inbox
-        self.hub = hub
+        super().__init__(inbox, hub, NAMES[kind])
         self.api = api
         self.url = url
         self.kind = kind
-        self.customer = CUSTOMERS[kind]
 
     async def deliver(self, *events: dict[str, Any], **how: Any) -> tuple[int, str]:
         payload = page_webhook(*events) if self.kind == "messenger" else ig_webhook(*events)
         return await self.api.deliver(self.url, payload, **how)
-
-    async def health(self) -> tuple[Health, str]:
-        [channel] = [c for c in await self.inbox.channels() if c.name == NAMES[self.kind]]
-        return channel.health, channel.health_detail
-
-    async def wait_health(self, state: Health, contains: str = "", timeout: float = 5.0) -> str:
-        async def check() -> str | None:
-            health, detail = await self.health()
-            return detail or "-" if health is state and contains in detail else None
-
-        return await until(check, f"the channel to be {state.value} ({contains})", timeout)
-
-    async def messages(self) -> dict[str, Message]:
-        """Every stored message of the channel, by external id."""
-        found: dict[str, Message] = {}
-        for conversation in await self.inbox.conversations(limit=1000):
-            for m in await self.inbox.messages(conversation.id, limit=1000):
-                found[m.external_id or f"local-{m.id}"] = m
-        return found
-
-    async def message(self, message_id: int) -> Message:
-        message = await self.inbox.message(message_id)
-        assert message is not None
-        return message
 
     async def reply(self, text: str) -> Message:
         """An operator's reply in the (one) dialog, once it is sent."""
@@ -179,20 +157,26 @@ class Running:
 async def running(tmp_path: Path, api: GraphAPI, kind: str = "messenger",
                   **options: Any) -> AsyncIterator[Running]:
     port = free_port()
-    inbox = await Inbox.open(tmp_path, "anna")
-    hub = Hub(inbox, [settings(api, kind, listen=f"127.0.0.1:{port}", **options)], tmp_path)
-    hub.backoff_base = 0.05
-    task = asyncio.create_task(hub.run())
-    try:
-        await until(lambda: holds(NAMES[kind] in hub.transports), "the transport")
+    async with hub_running(tmp_path, settings(api, kind, listen=f"127.0.0.1:{port}",
+                                              **options)) as (inbox, hub):
         shop = Running(inbox, hub, api, f"http://127.0.0.1:{port}/{kind}/{NAMES[kind]}", kind)
         await shop.wait_health(Health.OK, "luckyshrub" if kind == "instagram" else "Lucky Shrub")
         yield shop
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await inbox.close()
+
+
+@dataclass(frozen=True)
+class Events:
+    """The stand-in's builders of one platform's events, for tests of both."""
+
+    customer: str
+    text: Callable[..., dict[str, Any]]
+    react: Callable[..., dict[str, Any]]
+    delete: Callable[..., dict[str, Any]]
+    echo: Callable[..., dict[str, Any]]
+
+
+EVENTS = {"messenger": Events(PSID, ms_text, ms_reaction, ms_deleted, ms_echo),
+          "instagram": Events(IGSID, ig_text, ig_reaction, ig_deleted, ig_echo)}
 
 
 def now_ms(offset: float = 0.0) -> int:
@@ -302,14 +286,14 @@ async def test_instagram_messages_stories_and_the_username(tmp_path: Path,
 @pytest.mark.parametrize("kind", ["messenger", "instagram"])
 async def test_the_profile_is_fetched_once_and_kept(tmp_path: Path, api: GraphAPI,
                                                     kind: str) -> None:
-    customer = CUSTOMERS[kind]
-    text = ms_text if kind == "messenger" else ig_text
+    on = EVENTS[kind]
+    customer = on.customer
     async with running(tmp_path, api, kind) as shop:
         for n in range(3):
-            assert (await shop.deliver(text(customer, f"m_{n}", f"message {n}")))[0] == 200
+            assert (await shop.deliver(on.text(customer, f"m_{n}", f"message {n}")))[0] == 200
     # Another start of the hub: what was kept is known, nothing is asked again.
     async with running(tmp_path, api, kind) as shop:
-        assert (await shop.deliver(text(customer, "m_3", "again")))[0] == 200
+        assert (await shop.deliver(on.text(customer, "m_3", "again")))[0] == 200
         messages = await shop.messages()
     assert len(api.calls_to(f"/{customer}")) == 1
     assert {m.author for m in messages.values()} == {
@@ -343,8 +327,7 @@ async def test_the_webhook_subscription_check_echoes_the_challenge_only_to_meta(
 @pytest.mark.parametrize("kind", ["messenger", "instagram"])
 async def test_unsigned_or_forged_deliveries_are_refused_and_nothing_is_stored(
         tmp_path: Path, api: GraphAPI, kind: str) -> None:
-    text = ms_text if kind == "messenger" else ig_text
-    event = text(CUSTOMERS[kind], "m_forged", "forged")
+    event = EVENTS[kind].text(CUSTOMERS[kind], "m_forged", "forged")
     async with running(tmp_path, api, kind) as shop:
         assert (await shop.deliver(event, signature=None))[0] == 401
         assert (await shop.deliver(event, signature="sha256=" + "0" * 64))[0] == 403
@@ -393,16 +376,15 @@ def test_convert_refuses_another_object_and_skips_what_is_broken() -> None:
 @pytest.mark.parametrize("kind", ["messenger", "instagram"])
 async def test_a_reaction_is_shown_on_its_message_and_taken_away(
         tmp_path: Path, api: GraphAPI, kind: str) -> None:
-    text = ms_text if kind == "messenger" else ig_text
-    react = ms_reaction if kind == "messenger" else ig_reaction
-    customer = CUSTOMERS[kind]
+    on = EVENTS[kind]
+    customer = on.customer
     async with running(tmp_path, api, kind) as shop:
-        await shop.deliver(text(customer, "m_hi", "hi"))
-        await shop.deliver(react(customer, "m_hi", "love"))
+        await shop.deliver(on.text(customer, "m_hi", "hi"))
+        await shop.deliver(on.react(customer, "m_hi", "love"))
         assert (await shop.messages())["m_hi"].meta["reactions"] == {customer: "\u2764\ufe0f"}
-        await shop.deliver(react(customer, "m_hi", action="unreact"))
+        await shop.deliver(on.react(customer, "m_hi", action="unreact"))
         assert "reactions" not in (await shop.messages())["m_hi"].meta
-        assert (await shop.deliver(react(customer, "m_unknown")))[0] == 200
+        assert (await shop.deliver(on.react(customer, "m_unknown")))[0] == 200
         assert len(await shop.messages()) == 1
 
 
@@ -444,11 +426,10 @@ async def test_deliveries_by_mid_and_instagrams_seen(tmp_path: Path, api: GraphA
 @pytest.mark.parametrize("kind", ["messenger", "instagram"])
 async def test_a_message_the_customer_deletes_is_kept_and_shown_deleted(
         tmp_path: Path, api: GraphAPI, kind: str) -> None:
-    text = ms_text if kind == "messenger" else ig_text
-    delete = ms_deleted if kind == "messenger" else ig_deleted
-    customer = CUSTOMERS[kind]
+    on = EVENTS[kind]
+    customer, delete = on.customer, on.delete
     async with running(tmp_path, api, kind) as shop:
-        await shop.deliver(text(customer, "m_oops", "my card number is 4242…"))
+        await shop.deliver(on.text(customer, "m_oops", "my card number is 4242…"))
         after = await shop.inbox.store.events.last_event_id()
         assert (await shop.deliver(delete(customer, "m_oops")))[0] == 200
         assert (await shop.deliver(delete(customer, "m_oops")))[0] == 200  # redelivered
@@ -489,11 +470,10 @@ async def test_an_echo_from_elsewhere_is_stored_as_sent_and_never_sent(
 @pytest.mark.parametrize("kind", ["messenger", "instagram"])
 async def test_echoes_of_opchats_own_sends_never_show_twice(tmp_path: Path, api: GraphAPI,
                                                             kind: str) -> None:
-    text = ms_text if kind == "messenger" else ig_text
-    echo = ms_echo if kind == "messenger" else ig_echo
-    customer = CUSTOMERS[kind]
+    on = EVENTS[kind]
+    customer, echo = on.customer, on.echo
     async with running(tmp_path, api, kind) as shop:
-        await shop.deliver(text(customer, "m_ask", "Do you deliver?"))
+        await shop.deliver(on.text(customer, "m_ask", "Do you deliver?"))
         reply = await shop.reply("Yes")
         # Its echo, after the send was recorded (the same mid) and before it (our app).
         await shop.deliver(echo(customer, reply.external_id or "", "Yes", APP_ID))
@@ -683,10 +663,9 @@ async def test_an_expired_token_retries_and_puts_the_channel_down(
 @pytest.mark.parametrize("kind", ["messenger", "instagram"])
 async def test_opening_a_dialog_marks_seen_and_typing_shows_typing(
         tmp_path: Path, api: GraphAPI, kind: str) -> None:
-    text = ms_text if kind == "messenger" else ig_text
     customer = CUSTOMERS[kind]
     async with running(tmp_path, api, kind) as shop:
-        await shop.deliver(text(customer, "m_1", "one"))
+        await shop.deliver(EVENTS[kind].text(customer, "m_1", "one"))
         [conversation] = await shop.inbox.conversations()
         await shop.inbox.mark_read(conversation.id)
         await until(lambda: holds(api.calls_to("/messages")), "the read mark")
@@ -782,40 +761,11 @@ async def test_killed_at_any_moment_every_delivery_is_stored_exactly_once(
                                        f"message {n}.{k}") for k in range(3)])
                 for n in range(60)]
     expected = {f"m_{n}_{k}" for n in range(60) for k in range(3)}
-    acknowledged: set[int] = set()
-    unanswered: list[int] = []
 
-    async def meta() -> None:
-        async def one(n: int) -> None:
-            while n not in acknowledged:
-                with contextlib.suppress(Exception):
-                    status, _ = await deliver(url, payloads[n], timeout=2)
-                    if status == 200:
-                        acknowledged.add(n)
-                        return
-                unanswered.append(n)
-                await asyncio.sleep(0.05)
+    async def meta(n: int) -> int:
+        return (await deliver(url, payloads[n], timeout=2))[0]
 
-        queue = list(range(60))
-        while queue:
-            batch, queue = queue[:4], queue[4:]
-            await asyncio.gather(*(one(n) for n in batch))
-
-    await serve.start()
-    delivering = asyncio.create_task(meta())
-    try:
-        for target in (10, 25, 40):
-            await until(lambda target=target: holds(len(acknowledged) >= target),
-                        f"{target} deliveries answered", timeout=60)
-            serve.kill()
-            await serve.killed()
-            await serve.start()
-        await asyncio.wait_for(delivering, 120)
-        for n in (0, 11, 59):
-            assert (await deliver(url, payloads[n]))[0] == 200
-    finally:
-        delivering.cancel()
-        await serve.stop()
+    unanswered = await deliver_through_kills(serve, meta, len(payloads))
     assert stored_external_ids(db_path) == expected
     assert events_of_new_messages(db_path) == len(expected)
     assert unanswered

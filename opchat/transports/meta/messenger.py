@@ -87,12 +87,14 @@ class Platform:
     name: str  # as the operator reads it
     object: str  # the webhook payload's "object"
     max_text: int
-    profile_fields: str
+    profile_fields: str  # of a customer
+    account_fields: str  # of the Page or account itself
 
 
 MESSENGER_PLATFORM = Platform("messenger", "Messenger", "page", 2000,
-                              "first_name,last_name")
-INSTAGRAM_PLATFORM = Platform("instagram", "Instagram", "instagram", 1000, "name,username")
+                              "first_name,last_name", "name")
+INSTAGRAM_PLATFORM = Platform("instagram", "Instagram", "instagram", 1000, "name,username",
+                              "username,name")
 
 
 # Receiving -------------------------------------------------------------------------------
@@ -375,11 +377,14 @@ class MessengerTransport(MetaChannel):
             self.app_id = found["id"]
 
     async def _account(self) -> str:
-        found = await self.graph.get(self.account_id, {"fields": "name"},
+        found = await self.graph.get(self.account_id, {"fields": self.on.account_fields},
                                      timeout=self.check_timeout)
-        name = str(found.get("name") or "")
-        return f"{name} ({_('page {id}', id=self.account_id)}), webhook" if name \
-            else f"{_('page {id}', id=self.account_id)}, webhook"
+        return f"{self._shown(found)}, webhook"
+
+    def _shown(self, account: Mapping[str, Any]) -> str:
+        """The Page as the status bar names it."""
+        page = _("page {id}", id=self.account_id)
+        return f"{account['name']} ({page})" if account.get("name") else page
 
     async def _looked(self, sink: Sink) -> None:
         if not self.app_id:
@@ -522,13 +527,9 @@ class InstagramTransport(MessengerTransport):
             person["username"] = username
         return person
 
-    async def _account(self) -> str:
-        found = await self.graph.get(self.account_id, {"fields": "username,name"},
-                                     timeout=self.check_timeout)
-        username = str(found.get("username") or "")
-        name = str(found.get("name") or "")
-        shown = f"@{username}" if username else self.account_id
-        return f"{shown} ({name}), webhook" if name else f"{shown}, webhook"
+    def _shown(self, account: Mapping[str, Any]) -> str:
+        shown = f"@{account['username']}" if account.get("username") else self.account_id
+        return f"{shown} ({account['name']})" if account.get("name") else shown
 
 
 def _send_kind(attachment: Attachment) -> str:
