@@ -1160,7 +1160,7 @@ MESSAGES.update({
     "{platform} could not deliver it: {reason}": "{platform} не смог доставить: {reason}",
     "reached {number}; Meta's webhook: {url} (served at http://{listen}{path}), "
     "verify token {token}":
-        "номер {number} доступен; вебхук для Meta: {url} (принимается на "
+        "на связи {number}; вебхук для Meta: {url} (принимается на "
         "http://{listen}{path}), проверочный токен {token}",
     "WhatsApp gave no reason": "WhatsApp не назвал причину",
     "{host} did not say which message it took": "{host} не сообщил, какое сообщение принял",
