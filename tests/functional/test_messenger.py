@@ -303,18 +303,29 @@ async def test_the_profile_is_fetched_once_and_kept(tmp_path: Path, api: GraphAP
     assert (f"{kind}_name") in profile
 
 
-async def test_a_failing_profile_fetch_never_holds_a_message_back(tmp_path: Path,
-                                                                  api: GraphAPI) -> None:
+async def test_a_failing_profile_fetch_never_holds_a_message_back(
+        tmp_path: Path, api: GraphAPI, monkeypatch: pytest.MonkeyPatch) -> None:
     api.fail(f"/{PSID}", HANG)
     async with running(tmp_path, api) as shop:
         status, _ = await shop.deliver(ms_text(PSID, "m_slow", "hello?"))
         assert status == 200
         [message] = (await shop.messages()).values()
         assert message.author == "Messenger …7654"
-        api.fail(f"/{PSID}", Error(500, 2, "An unexpected error has occurred."))
+        # Asked again only after a pause, not with every message.
         await shop.deliver(ms_text(PSID, "m_again", "anyone?"))
-        assert len(await shop.messages()) == 2
-    assert stored_external_ids(tmp_path / "opchat.db") == {"m_slow", "m_again"}
+        assert len(api.calls_to(f"/{PSID}")) == 1
+        monkeypatch.setattr(MessengerTransport, "profile_pause", 0.0)
+        api.fail(f"/{PSID}", Error(500, 2, "An unexpected error has occurred."))
+        await shop.deliver(ms_text(PSID, "m_third", "hello??"))
+        [conversation] = await shop.inbox.conversations()
+        assert conversation.contact_name == "Messenger …7654"
+        # The profile answers at last: the contact takes the name.
+        await shop.deliver(ms_text(PSID, "m_fourth", "ah, there you are"))
+        [conversation] = await shop.inbox.conversations()
+        assert len(await shop.messages()) == 4
+    assert conversation.contact_name == "Ирина Соколова"
+    assert stored_external_ids(tmp_path / "opchat.db") == {"m_slow", "m_again", "m_third",
+                                                           "m_fourth"}
 
 
 async def test_the_webhook_subscription_check_echoes_the_challenge_only_to_meta(
