@@ -470,6 +470,7 @@ async def test_an_echo_from_elsewhere_is_stored_as_sent_and_never_sent(
     assert (sent.direction, sent.state, sent.body) == (Direction.OUT, MessageState.SENT,
                                                        "Yes, tomorrow")
     assert remarks(sent) == ["⇢ sent from elsewhere (Meta Business Suite)"]
+    assert sent.author == "Meta Business Suite"
     assert "m_cold" not in found and len(found) == 2
     assert conversation.waiting_since is None  # answered elsewhere is answered
     assert conversation.preview == "Yes, tomorrow"
@@ -495,6 +496,7 @@ async def test_echoes_of_opchats_own_sends_never_show_twice(tmp_path: Path, api:
     assert sorted(found) == sorted(["m_ask", reply.external_id or "", "m_other_app"])
     assert found["m_other_app"].meta["app"] == "1234567890"
     assert remarks(found["m_other_app"]) == ["⇢ sent from elsewhere"]
+    assert found["m_other_app"].author == ("Messenger" if kind == "messenger" else "Instagram")
     if kind == "messenger":  # Messenger echoes carry the metadata opchat sent back
         [body] = api.sent_to(customer)
         assert body["message"]["metadata"] == "opchat"
@@ -685,6 +687,54 @@ async def test_opening_a_dialog_marks_seen_and_typing_shows_typing(
     actions = [call.json for call in api.calls_to("/messages")]
     assert actions[:2] == [{"recipient": {"id": customer}, "sender_action": "mark_seen"},
                            {"recipient": {"id": customer}, "sender_action": "typing_on"}]
+
+
+async def test_the_automatic_menu_goes_out_as_quick_replies_and_a_tap_answers(
+        tmp_path: Path, api: GraphAPI) -> None:
+    from opchat.config import load_settings
+    from opchat.replies import STARTER
+
+    port = free_port()
+    (tmp_path / "config.toml").write_text(f"""
+language = "ru"
+[menus.main]
+text = "Выберите тему:"
+options = [
+  {{ label = "Доставка", reply = "delivery" }},
+  {{ label = "Позовите человека", operator = true }},
+]
+[channels.fb]
+kind = "messenger"
+access_token = "{TOKEN}"
+app_secret = "{APP_SECRET}"
+page_id = "{PAGE_ID}"
+api_base = "{api.base}"
+listen = "127.0.0.1:{port}"
+menu = "main"
+""", encoding="utf-8")
+    configured = load_settings(tmp_path / "config.toml", tmp_path)
+    inbox = await Inbox.open(tmp_path, "anna")
+    await inbox.store.replies.save_all(STARTER)
+    await inbox.close()
+    async with hub_running(tmp_path, configured.channels[0]) as (inbox, hub):
+        shop = Running(inbox, hub, api, f"http://127.0.0.1:{port}/messenger/fb", "messenger")
+        await shop.wait_health(Health.OK, "Lucky Shrub")
+        # Now: a customer's message from long ago gets no automatic answer.
+        await shop.deliver(ms_text(PSID, "m_hello", "Добрый день!", timestamp=now_ms()))
+        [menu] = await until(lambda: holds(api.sent_to(PSID)), "the menu sent")
+        [delivery, _person] = menu["message"]["quick_replies"]
+        await shop.deliver(ms_text(PSID, "m_tap", delivery["title"],
+                                   quick_reply_payload=delivery["payload"],
+                                   timestamp=now_ms()))
+        await until(lambda: holds(len(api.sent_to(PSID)) == 2), "the answer to the tap")
+        [conversation] = await inbox.conversations()
+        messages = await inbox.messages(conversation.id)
+    assert "Выберите тему:" in menu["message"]["text"]
+    assert [(m.direction, m.external_id) for m in messages][:3] == [
+        (Direction.IN, "m_hello"), (Direction.AUTO, next(iter(api.sent))),
+        (Direction.IN, "m_tap")]
+    assert messages[2].meta["callback"] == delivery["payload"]
+    assert "Доставляем" in api.sent_to(PSID)[1]["message"]["text"]
 
 
 # Checking and setting up --------------------------------------------------------------------

@@ -26,6 +26,7 @@ actions. See docs/META.md.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import json
@@ -196,9 +197,10 @@ def convert_echo(channel: str, platform: Platform, account_id: str, customer: st
     meta["elsewhere"] = "Meta Business Suite" if app == PAGE_INBOX_APP_ID else ""
     if app:
         meta["app"] = app
+    # Its author in the thread: the tool when known, else the platform (never "You").
     return InboundMessage(channel=channel, chat_id=customer, external_id=str(msg["mid"]),
-                          sender_id=account_id, sender_name="", body=body, sent_at=at,
-                          attachments=tuple(attachments), meta=meta)
+                          sender_id=account_id, sender_name=meta["elsewhere"] or platform.name,
+                          body=body, sent_at=at, attachments=tuple(attachments), meta=meta)
 
 
 def convert_postback(channel: str, platform: Platform, sender: str,
@@ -317,9 +319,13 @@ class MessengerTransport(MetaChannel):
             await self._learn_app_id()
         if self.app_id:  # opchat's own sends come back as echoes of its app
             received.echoes = [e for e in received.echoes if e.meta.get("app") != self.app_id]
+        senders = list(dict.fromkeys(m.sender_id for m in received.messages))
+        # Each new customer's profile at the same time: Meta waits for the answer.
+        people = dict(zip(senders, await asyncio.gather(
+            *(self._person(sender, sink) for sender in senders)), strict=True))
         named: list[InboundMessage] = []
         for message in received.messages:
-            person = await self._person(message.sender_id, sink)
+            person = people[message.sender_id]
             if person:
                 message = dataclasses.replace(
                     message, sender_name=person["name"], username=person.get("username"),
