@@ -207,6 +207,8 @@ _DESCRIBE: dict[str, Callable[[Event, Any], str]] = {
     EventKind.MESSAGE_NEW: _message_new,
     EventKind.MESSAGE_STATE: _message_state,
     EventKind.MESSAGE_RETRYING: _retrying,
+    EventKind.MESSAGE_DELETED: lambda e, p: _("message {message} deleted by the customer",
+                                              message=_message(e)),
     EventKind.MESSAGE_HIDDEN: _hidden,
     EventKind.MESSAGE_UNHIDDEN: _unhidden,
     EventKind.CONVERSATION_NEW: lambda e, p: _("new conversation"),

@@ -184,6 +184,18 @@ class ChannelSink:
     async def react(self, external_id: str, by: str, emoji: str) -> None:
         await self._hub.inbox.store.reactions.react(self.channel, external_id, by, emoji)
 
+    async def read_until(self, chat_id: str, at: float) -> None:
+        await self._hub.inbox.store.outbox.read_until(self.channel, chat_id, at)
+
+    async def deleted(self, external_id: str) -> None:
+        await self._hub.inbox.store.elsewhere.deleted(self.channel, external_id)
+
+    async def sent_elsewhere(self, message: InboundMessage) -> bool:
+        return await self._hub.inbox.store.elsewhere.echo(self._own(message))
+
+    async def profile(self, sender_id: str) -> dict[str, Any] | None:
+        return await self._hub.inbox.store.contacts.identity_profile(self.channel, sender_id)
+
     async def history(self, chat_id: str, after_id: int = 0, limit: int = 200) -> list[Message]:
         return await self._hub.inbox.store.messages.for_chat(self.channel, chat_id, after_id, limit)
 

@@ -217,6 +217,11 @@ MESSAGE_META = {
     "reactions": "{who: emoji}: reactions the customer put on the message",
     "template": "{name, language, header, body}: an outgoing message sent as this "
                 "template with these variables (see TemplateUse)",
+    "deleted": "true: the customer deleted (unsent) it; it is kept as it was",
+    "elsewhere": "str: an outgoing message the business sent from another tool, as the "
+                 "platform echoed it (the tool's name, or \"\"); opchat never sent it",
+    "story": "{url, id, mention}: the customer replied to the business's story at url "
+             "(mention true: mentioned the business in their own story)",
 }
 
 
@@ -247,6 +252,7 @@ class EventKind(StrEnum):
     MESSAGE_STATE = "message.state"  # data: state (and error, retry, channel)
     MESSAGE_RETRYING = "message.retrying"  # data: after, error
     MESSAGE_REACTION = "message.reaction"  # data: emoji ("" taken away), by
+    MESSAGE_DELETED = "message.deleted"  # the customer deleted it (kept, shown so)
     MESSAGE_HIDDEN = "message.hidden"  # data: direction (reason, versions)
     MESSAGE_UNHIDDEN = "message.unhidden"
     CONVERSATION_NEW = "conversation.new"
@@ -364,7 +370,7 @@ class QuickRepliesData(NamedTuple):  # quick_replies.saved, .deleted
     body: str | None = None
 
 
-class NoData(NamedTuple):  # conversation.new, .read, .hidden
+class NoData(NamedTuple):  # conversation.new, .read, .hidden, message.deleted
     pass
 
 
@@ -373,6 +379,7 @@ EVENT_DATA: dict[str, type] = {
     EventKind.MESSAGE_STATE: MessageStateData,
     EventKind.MESSAGE_RETRYING: MessageRetryingData,
     EventKind.MESSAGE_REACTION: MessageReactionData,
+    EventKind.MESSAGE_DELETED: NoData,
     EventKind.MESSAGE_HIDDEN: MessageHiddenData,
     EventKind.MESSAGE_UNHIDDEN: MessageHiddenData,
     EventKind.CONVERSATION_NEW: NoData,

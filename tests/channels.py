@@ -1,15 +1,17 @@
 """What the tests of every channel need: waiting for a positive signal, a free port,
-what a database file holds, and ``opchat serve`` as a process to kill."""
+what a database file holds, a hub running one channel, and ``opchat serve`` as a
+process to kill while a platform delivers."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +110,100 @@ class Serve:
         assert self.process is not None
         await asyncio.wait_for(self.process.wait(), 30)
         assert self.process.returncode == -signal.SIGKILL, self.stderr.read_text()
+
+
+class RunningHub:
+    """A hub running one channel over an inbox in tmp_path, as a channel's tests look at
+    it: its health, the messages stored."""
+
+    def __init__(self, inbox: Any, hub: Any, channel: str) -> None:
+        self.inbox = inbox
+        self.hub = hub
+        self.channel = channel
+
+    async def health(self) -> tuple[Any, str]:
+        [channel] = [c for c in await self.inbox.channels() if c.name == self.channel]
+        return channel.health, channel.health_detail
+
+    async def wait_health(self, state: Any, contains: str = "", timeout: float = 5.0) -> str:
+        async def check() -> str | None:
+            health, detail = await self.health()
+            return detail or "-" if health is state and contains in detail else None
+
+        return await until(check, f"the channel to be {state.value} ({contains})", timeout)
+
+    async def messages(self) -> dict[str, Any]:
+        """Every stored message, by external id."""
+        found: dict[str, Any] = {}
+        for conversation in await self.inbox.conversations(limit=1000):
+            for m in await self.inbox.messages(conversation.id, limit=1000):
+                found[m.external_id or f"local-{m.id}"] = m
+        return found
+
+    async def message(self, message_id: int) -> Any:
+        message = await self.inbox.message(message_id)
+        assert message is not None
+        return message
+
+
+@contextlib.asynccontextmanager
+async def hub_running(tmp_path: Path, channel: Any) -> AsyncIterator[tuple[Any, Any]]:
+    """(inbox, hub) with ``channel`` (a ChannelSettings) started, until the block ends."""
+    from opchat.hub import Hub
+    from opchat.inbox import Inbox
+
+    inbox = await Inbox.open(tmp_path, "anna")
+    hub = Hub(inbox, [channel], tmp_path)
+    hub.backoff_base = 0.05
+    task = asyncio.create_task(hub.run())
+    try:
+        await until(lambda: holds(channel.name in hub.transports), "the transport")
+        yield inbox, hub
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await inbox.close()
+
+
+async def deliver_through_kills(serve: Serve, deliver: Callable[[int], Awaitable[int]],
+                                count: int, kills: tuple[int, ...] = (10, 25, 40)
+                                ) -> list[int]:
+    """A platform delivering webhooks 0..count-1 (``deliver(n)``: the HTTP status) until
+    each is answered 200, a few at a time, while ``opchat serve`` is killed with SIGKILL
+    after ``kills`` answers and started again; then, as platforms sometimes do, a few
+    answered ones again. The deliveries that got no 200 (sent again)."""
+    acknowledged: set[int] = set()
+    unanswered: list[int] = []
+
+    async def platform() -> None:
+        async def one(n: int) -> None:
+            while n not in acknowledged:
+                with contextlib.suppress(Exception):
+                    if await deliver(n) == 200:
+                        acknowledged.add(n)
+                        return
+                unanswered.append(n)
+                await asyncio.sleep(0.05)
+
+        queue = list(range(count))
+        while queue:
+            batch, queue = queue[:4], queue[4:]
+            await asyncio.gather(*(one(n) for n in batch))
+
+    await serve.start()
+    delivering = asyncio.create_task(platform())
+    try:
+        for target in kills:  # die, with deliveries in flight
+            await until(lambda target=target: holds(len(acknowledged) >= target),
+                        f"{target} deliveries answered", timeout=60)
+            serve.kill()
+            await serve.killed()
+            await serve.start()
+        await asyncio.wait_for(delivering, 120)
+        for n in (0, count // 5, count - 1):
+            assert await deliver(n) == 200
+    finally:
+        delivering.cancel()
+        await serve.stop()
+    return unanswered

@@ -13,7 +13,9 @@ What the stand-in knows:
 - WhatsApp Cloud API: ``GET /{phone_number_id}``, ``POST /{phone_number_id}/messages``
   (messages, and ``status: read`` with an optional typing indicator),
   ``POST /{phone_number_id}/media``, ``GET /{media_id}``, ``GET /{waba_id}/message_templates``.
-- Messenger and Instagram (one Page access token): ``GET /me``, ``POST /me/messages`` (also
+- The app the token belongs to: ``GET /app``.
+- Messenger and Instagram (one Page access token): ``GET /me``, ``GET /{page_id}``,
+  ``GET /{ig_id}``, ``POST /me/messages`` (also
   ``/{page_id}/messages`` and ``/{ig_id}/messages``) with a message or a sender action,
   ``POST /me/message_attachments``, ``GET /{psid or igsid}?fields=…``.
 
@@ -60,6 +62,8 @@ WABA_ID = "102290129340398"
 PAGE_ID = "108715837612345"
 PAGE_NAME = "Lucky Shrub"
 IG_ID = "17841405822304914"
+IG_USERNAME = "luckyshrub"
+APP_NAME = "Lucky Shrub Inbox"
 
 GRAPH_ERROR_CODES_URL = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
 
@@ -278,6 +282,10 @@ class GraphAPI:
             "id": phone_number_id, "quality_rating": "GREEN",
             "code_verification_status": "VERIFIED"}
         self.page: dict[str, Any] = {"name": PAGE_NAME, "id": page_id}
+        self.instagram: dict[str, Any] = {"username": IG_USERNAME, "name": PAGE_NAME,
+                                          "id": ig_id}
+        self.app: dict[str, Any] = {"id": APP_ID, "name": APP_NAME,
+                                    "link": "https://www.facebook.com/games/?app_id=" + APP_ID}
         self._media_ids = itertools.count(1013859600285441)
         self._attachment_ids = itertools.count(1857777774821032)
         self._runner: web.AppRunner | None = None
@@ -390,6 +398,10 @@ class GraphAPI:
                 return self.phone_number
             if node == "me" or node == self.page_id:
                 return self.page
+            if node == self.ig_id:
+                return _fields(self.instagram, call)
+            if node == "app":
+                return _fields(self.app, call)
             if node in self.media:
                 return self._media_info(node)
             if node in self.profiles:
@@ -609,6 +621,14 @@ class GraphAPI:
         answer = {key: profile[key] for key in fields if key in profile}
         answer["id"] = user_id
         return answer
+
+
+def _fields(node: dict[str, Any], call: Call) -> dict[str, Any]:
+    """A node as ``?fields=`` asks for it (its id always)."""
+    fields = [f for f in call.query.get("fields", "").split(",") if f]
+    answer = {key: node[key] for key in fields if key in node} if fields else dict(node)
+    answer["id"] = node["id"]
+    return answer
 
 
 def _cursor(index: int) -> str:

@@ -1160,7 +1160,7 @@ MESSAGES.update({
     "{platform} could not deliver it: {reason}": "{platform} не смог доставить: {reason}",
     "reached {number}; Meta's webhook: {url} (served at http://{listen}{path}), "
     "verify token {token}":
-        "номер {number} доступен; вебхук для Meta: {url} (принимается на "
+        "на связи {number}; вебхук для Meta: {url} (принимается на "
         "http://{listen}{path}), проверочный токен {token}",
     "WhatsApp gave no reason": "WhatsApp не назвал причину",
     "{host} did not say which message it took": "{host} не сообщил, какое сообщение принял",
@@ -1243,4 +1243,40 @@ MESSAGES.update({
         "как шаблон",
     "Template {name}: {problem}": "Шаблон {name}: {problem}",
     "no template: a reply of my own": "без шаблона: свой ответ",
+    "reply window closed: Alt+T sends a template":
+        "окно ответа закрыто: Alt+T отправит шаблон",
+    "reply window closes in {time}": "окно ответа закроется через {time}",
+    # Messenger and Instagram
+    "message {message} deleted by the customer": "{message} удалено клиентом",
+    "the customer cannot get messages from {platform} now (they blocked it or left): {said}":
+        "клиент сейчас не может получать сообщения {platform} (заблокировал или ушёл): "
+        "{said}",
+    "the customer wrote more than 24 hours ago, so {platform} takes no reply now; with "
+    "human_agent on, a person may answer for 7 days ({said})":
+        "клиент писал больше 24 часов назад, и {platform} сейчас не принимает ответ; с "
+        "включённым human_agent человек может отвечать 7 дней ({said})",
+    "the customer wrote more than 7 days ago: {platform} takes no reply now ({said})":
+        "клиент писал больше 7 дней назад: {platform} сейчас не принимает ответ ({said})",
+    "{platform} gave no address for this file": "{platform} не дал адреса этого файла",
+    "{platform} cannot give this file: {reason}": "{platform} не может отдать этот файл: "
+                                                  "{reason}",
+    "page {id}": "страница {id}",
+    "deleted by the customer": "удалено клиентом",
+    "sent from elsewhere ({tool})": "отправлено не из opchat ({tool})",
+    "sent from elsewhere": "отправлено не из opchat",
+    "mentioned you in their story: {url}": "упомянул вас в своей истории: {url}",
+    "mentioned you in their story": "упомянул вас в своей истории",
+    "replied to your story: {url}": "ответил на вашу историю: {url}",
+    "replied to your story": "ответил на вашу историю",
+    "answer up to 7 days after the customer's last message (Meta's Human Agent "
+    "permission), not only 24 hours":
+        "отвечать до 7 дней после последнего сообщения клиента (разрешение Human Agent "
+        "у Meta), а не только 24 часа",
+    "the Meta app's id, to tell opchat's own sends among the echoes (default: asked of "
+    "Graph)":
+        "id приложения Meta, чтобы узнавать собственные отправки opchat среди эхо (по "
+        "умолчанию спрашивается у Graph)",
+    "the Facebook Page's id": "id страницы Facebook",
+    "the Instagram professional account's id (not the @username)":
+        "id профессионального аккаунта Instagram (не @имя)",
 })

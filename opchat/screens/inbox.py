@@ -521,7 +521,8 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
                 if isinstance(data, MessageNewData) and data.direction == Direction.IN:
                     inbound_in_opened = True  # a reply or a note leaves nothing unread
             elif (event.kind in (EventKind.MESSAGE_STATE, EventKind.MESSAGE_RETRYING,
-                                 EventKind.MESSAGE_REACTION) and event.message_id):
+                                 EventKind.MESSAGE_REACTION, EventKind.MESSAGE_DELETED)
+                  and event.message_id):
                 data = event.payload
                 error = data.error if isinstance(data, MessageRetryingData) else None
                 self.thread.update_message(event.message_id, retry_error=error)

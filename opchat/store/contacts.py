@@ -134,6 +134,18 @@ class ContactStore(Part):
 
         return await self.db.write(run)
 
+    async def identity_profile(self, channel: str, external_id: str) -> dict[str, Any] | None:
+        """The profile kept for the customer ``external_id`` of ``channel`` (what its
+        transport said of them), or None if they have never written there."""
+
+        def run(conn: Conn) -> dict[str, Any] | None:
+            row = conn.execute(
+                "SELECT i.profile FROM identities i JOIN channels ch ON ch.id = i.channel_id "
+                "WHERE ch.name = ? AND i.external_id = ?", (channel, external_id)).fetchone()
+            return None if row is None else _profile(row["profile"])
+
+        return await self.db.read(run)
+
     async def set_notes(self, contact_id: int, notes: str,
                                 operator: Operator | None) -> bool:
         """Replace what operators noted about a person; False if it was the same."""

@@ -160,6 +160,12 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
         if (identity["display_name"], identity["username"]) != (m.sender_name, m.username):
             conn.execute("UPDATE identities SET display_name = ?, username = ? WHERE id = ?",
                          (m.sender_name, m.username, identity_id))
+            if m.sender_name and m.sender_name != identity["display_name"]:
+                # A contact still named as the platform named them follows the platform's
+                # new name (a renamed account; a name a channel could not learn at first);
+                # a name an operator or a merge chose stays.
+                conn.execute("UPDATE contacts SET name = ? WHERE id = ? AND name = ?",
+                             (m.sender_name, contact_id, identity["display_name"]))
         if m.profile:
             # What the platform says now (the page a visitor is on) updates what it said
             # before; keys it does not mention stay.

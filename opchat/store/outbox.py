@@ -176,6 +176,31 @@ class OutboxStore(Part):
 
         await self.db.write(run)
 
+    async def read_until(self, channel: str, chat_id: str, at: float) -> int:
+        """The customer at ``chat_id`` read what the channel sent them up to ``at`` (the
+        platform's watermark): those of its replies still SENT or DELIVERED and sent by
+        then (the outbox's time of the send; an echo's own time) become READ, one
+        ``message.state`` event each. How many did."""
+
+        def run(conn: Conn) -> int:
+            now = self.clock()
+            rows = conn.execute(
+                "SELECT m.id, m.conversation_id FROM messages m "
+                "JOIN conversations c ON c.id = m.conversation_id "
+                "JOIN channels ch ON ch.id = c.channel_id "
+                "LEFT JOIN outbox o ON o.message_id = m.id AND o.state = 'done' "
+                "WHERE ch.name = ? AND c.chat_id = ? AND m.direction IN ('out', 'auto') "
+                "AND m.state IN ('sent', 'delivered') "
+                "AND coalesce(o.updated_at, m.created_at) <= ? ORDER BY m.id",
+                (channel, chat_id, at)).fetchall()
+            for row in rows:
+                conn.execute("UPDATE messages SET state = 'read' WHERE id = ?", (row["id"],))
+                _event(conn, now, EventKind.MESSAGE_STATE, row["conversation_id"], row["id"],
+                       data={"state": MessageState.READ.value})
+            return len(rows)
+
+        return await self.db.write(run)
+
     async def reschedule(self, message_id: int, after: float, error: str,
                          progress: str | None = None) -> None:
         """Try again later; ``progress`` (see ``Retry``) replaces what was kept, if given."""

@@ -7,12 +7,10 @@ A reaction is not a message of its own: it goes into the message's meta as
 
 from __future__ import annotations
 
-import json
-
 from opchat.model import EventKind
 from opchat.store.changes import record_event
 from opchat.store.part import Part
-from opchat.store.rows import meta_of
+from opchat.store.rows import meta_of, platform_message, set_meta
 from opchat.store.sql import Conn
 
 
@@ -25,10 +23,7 @@ class ReactionsStore(Part):
         stored (a reaction to something older than opchat's history)."""
 
         def run(conn: Conn) -> bool:
-            row = conn.execute(
-                "SELECT messages.id, conversation_id, meta FROM messages "
-                "JOIN channels ON channels.id = messages.channel_id "
-                "WHERE channels.name = ? AND external_id = ?", (channel, external_id)).fetchone()
+            row = platform_message(conn, channel, external_id)
             if row is None:
                 return False
             meta = meta_of(row["meta"])
@@ -44,8 +39,7 @@ class ReactionsStore(Part):
                 meta["reactions"] = reactions
             else:
                 meta.pop("reactions", None)
-            conn.execute("UPDATE messages SET meta = ? WHERE id = ?",
-                         (json.dumps(meta, ensure_ascii=False), row["id"]))
+            set_meta(conn, row["id"], meta)
             record_event(conn, self.clock(), EventKind.MESSAGE_REACTION, row["conversation_id"],
                          row["id"], data={"emoji": emoji, "by": by})
             return True

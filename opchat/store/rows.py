@@ -85,6 +85,20 @@ def template_of(meta: str) -> TemplateUse | None:
                        tuple(str(v) for v in found.get("body") or ()))
 
 
+def platform_message(conn: Conn, channel: str, external_id: str) -> Row | None:
+    """The channel's message the platform calls ``external_id`` (its id,
+    conversation_id and meta), or None if it is not stored."""
+    return conn.execute(
+        "SELECT messages.id, conversation_id, meta FROM messages "
+        "JOIN channels ON channels.id = messages.channel_id "
+        "WHERE channels.name = ? AND external_id = ?", (channel, external_id)).fetchone()
+
+
+def set_meta(conn: Conn, message_id: int, meta: dict[str, Any]) -> None:
+    conn.execute("UPDATE messages SET meta = ? WHERE id = ?",
+                 (json.dumps(meta, ensure_ascii=False), message_id))
+
+
 def meta_of(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)

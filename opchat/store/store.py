@@ -14,6 +14,7 @@ from opchat.store.channels import ChannelStore
 from opchat.store.contacts import ContactStore
 from opchat.store.conversations import ConversationStore
 from opchat.store.db import Database
+from opchat.store.elsewhere import ElsewhereStore
 from opchat.store.events import EventLog
 from opchat.store.files import AttachmentStore
 from opchat.store.history import HistoryStore
@@ -49,6 +50,7 @@ class Store:
         self.workflow = WorkflowStore(db, clock)
         self.outbox = OutboxStore(db, clock)
         self.reactions = ReactionsStore(db, clock)
+        self.elsewhere = ElsewhereStore(db, clock)
         self.templates = TemplatesStore(db, clock)
         self.events = EventLog(db, clock)
 

@@ -132,6 +132,32 @@ class Sink(Protocol):
         message of its own; a reaction to a message not stored is let go."""
         ...
 
+    async def read_until(self, chat_id: str, at: float) -> None:
+        """The customer at ``chat_id`` has read everything this channel sent them up to
+        ``at`` (epoch seconds, the platform's watermark): those messages are READ. Never
+        backwards; nothing if they have no dialog."""
+        ...
+
+    async def deleted(self, external_id: str) -> None:
+        """The customer deleted (unsent) this channel's message ``external_id``. It is
+        kept, and shown as deleted by the customer; one not stored is let go."""
+        ...
+
+    async def sent_elsewhere(self, message: InboundMessage) -> bool:
+        """The business sent ``message`` to the customer at ``message.chat_id`` from
+        another tool (the platform's own inbox, another app), as the platform echoes it:
+        stored as an outgoing message already sent, never sent again. Recognised by
+        ``external_id`` (a message opchat sent, or an echo delivered twice, is not stored
+        again). False when it was not stored: a duplicate, or a customer with no dialog."""
+        ...
+
+    async def profile(self, sender_id: str) -> dict[str, Any] | None:
+        """What this channel keeps of the customer ``sender_id``: the profile transports
+        gave with their messages (``InboundMessage.profile``, merged), or None if they
+        have never written. Lets a transport fetch a customer's name once, not per
+        message."""
+        ...
+
     def health(self, state: Health, detail: str = "") -> None:
         """Tell the status bar how the channel is doing (e.g. DEGRADED, "network down")."""
         ...

@@ -925,6 +925,21 @@ def remarks(message: Message) -> list[str]:
                           if isinstance(referral.get(key), str) and referral[key].strip())
         found.append("⌖ " + (_("came from an ad: {what}", what=what) if what
                              else _("came from an ad")))
+    story = meta.get("story")
+    if isinstance(story, dict):
+        url = story.get("url") if isinstance(story.get("url"), str) else ""
+        if story.get("mention"):
+            found.append("◎ " + (_("mentioned you in their story: {url}", url=url) if url
+                                 else _("mentioned you in their story")))
+        else:
+            found.append("◎ " + (_("replied to your story: {url}", url=url) if url
+                                 else _("replied to your story")))
+    elsewhere = meta.get("elsewhere")
+    if isinstance(elsewhere, str):
+        found.append("⇢ " + (_("sent from elsewhere ({tool})", tool=elsewhere)
+                             if elsewhere.strip() else _("sent from elsewhere")))
+    if meta.get("deleted") is True:
+        found.append("✗ " + _("deleted by the customer"))
     unsupported = meta.get("unsupported")
     if meta.get("kind") == "unsupported" or isinstance(unsupported, str):
         said = unsupported if isinstance(unsupported, str) and unsupported.strip() else ""

@@ -247,3 +247,47 @@ async def test_what_whatsapp_says_besides_the_text_is_shown_and_a_reaction_lands
         assert "a kind of message the platform does not pass on: Message type unknown" in shown
         await app.inbox.store.reactions.react("wa", "wamid.fwd", WA_CUSTOMER, "🙏")
         await wait_until(pilot, lambda: "🙏" in rendered_text(thread), what="the reaction")
+
+
+async def test_what_messenger_and_instagram_say_is_shown_and_a_deletion_lands_live(
+    tmp_path: Path, settings: Settings, clock: Clock
+) -> None:
+    from opchat.transports.meta.messenger import INSTAGRAM_PLATFORM, convert_payload
+    from tests.meta_api import (
+        IG_ID,
+        IGSID,
+        ig_echo,
+        ig_story_mention,
+        ig_story_reply,
+        ig_text,
+        ig_webhook,
+    )
+
+    at = int((clock() - 300) * 1000)
+    converted = convert_payload("ig", INSTAGRAM_PLATFORM, IG_ID, ig_webhook(
+        ig_story_mention(IGSID, "ig.mention", timestamp=at),
+        ig_story_reply(IGSID, "ig.story", "Love this pot!", timestamp=at + 1),
+        ig_text(IGSID, "ig.oops", "my card number is 4242…", timestamp=at + 2),
+        ig_echo(IGSID, "ig.echo", "Thanks, Marco!", "263902037430900", timestamp=at + 3)))
+    inbox = await Inbox.open(tmp_path, "anna", clock=clock)
+    try:
+        await inbox.store.channels.ensure("ig", "instagram")
+        await inbox.store.inbound.ingest_batch(converted.messages)
+        [echo] = converted.echoes
+        assert await inbox.store.elsewhere.echo(echo)
+    finally:
+        await inbox.close()
+    app = make_app(settings, clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        thread = await open_thread(pilot)
+        await wait_until(pilot, lambda: "sent from elsewhere" in rendered_text(thread),
+                         what="the echo")
+        shown = " ".join(line.strip() for line in rendered_text(thread).splitlines())
+        assert "mentioned you in their story: https://lookaside" in shown
+        assert "replied to your story: https://lookaside" in shown
+        assert "Meta Business Suite" in shown
+        assert "deleted by the customer" not in shown
+        await app.inbox.store.elsewhere.deleted("ig", "ig.oops")
+        await wait_until(pilot, lambda: "deleted by the customer" in rendered_text(thread),
+                         what="the deletion")
+        assert "my card number is 4242" in rendered_text(thread)

@@ -8,7 +8,6 @@ process and kills it with SIGKILL.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
 import stat
@@ -25,10 +24,13 @@ from opchat.model import Attachment, Health, Message, MessageState, OutboundMess
 from opchat.transports import Rejected, Retry
 from opchat.transports.meta.whatsapp import CheckFailed, WhatsAppTransport, convert_payload
 from tests.channels import (
+    RunningHub,
     Serve,
+    deliver_through_kills,
     events_of_new_messages,
     free_port,
     holds,
+    hub_running,
     stored_external_ids,
     until,
 )
@@ -103,60 +105,26 @@ async def transport(api: GraphAPI, tmp_path: Path) -> AsyncIterator[WhatsAppTran
     await alone.graph.close()
 
 
-class Running:
+class Running(RunningHub):
     """A hub with one WhatsApp channel "wa", its webhook on a port of its own."""
 
     def __init__(self, inbox: Inbox, hub: Hub, api: GraphAPI, url: str) -> None:
-        self.inbox = inbox
-        self.hub = hub
+        super().__init__(inbox, hub, "wa")
         self.api = api
         self.url = url
 
     async def deliver(self, payload: dict[str, Any], **how: Any) -> tuple[int, str]:
         return await self.api.deliver(self.url, payload, **how)
 
-    async def health(self) -> tuple[Health, str]:
-        [channel] = [c for c in await self.inbox.channels() if c.name == "wa"]
-        return channel.health, channel.health_detail
-
-    async def wait_health(self, state: Health, contains: str = "", timeout: float = 5.0) -> str:
-        async def check() -> str | None:
-            health, detail = await self.health()
-            return detail or "-" if health is state and contains in detail else None
-
-        return await until(check, f"the channel to be {state.value} ({contains})", timeout)
-
-    async def messages(self) -> dict[str, Message]:
-        """Every stored message of the channel, by external id."""
-        found: dict[str, Message] = {}
-        for conversation in await self.inbox.conversations(limit=1000):
-            for m in await self.inbox.messages(conversation.id, limit=1000):
-                found[m.external_id or f"local-{m.id}"] = m
-        return found
-
-    async def message(self, message_id: int) -> Message:
-        message = await self.inbox.message(message_id)
-        assert message is not None
-        return message
-
 
 @contextlib.asynccontextmanager
 async def running(tmp_path: Path, api: GraphAPI, **options: Any) -> AsyncIterator[Running]:
     port = free_port()
-    inbox = await Inbox.open(tmp_path, "anna")
-    hub = Hub(inbox, [settings(api, listen=f"127.0.0.1:{port}", **options)], tmp_path)
-    hub.backoff_base = 0.05
-    task = asyncio.create_task(hub.run())
-    try:
-        await until(lambda: holds("wa" in hub.transports), "the transport")
+    async with hub_running(tmp_path, settings(api, listen=f"127.0.0.1:{port}",
+                                              **options)) as (inbox, hub):
         shop = Running(inbox, hub, api, f"http://127.0.0.1:{port}/whatsapp/wa")
         await shop.wait_health(Health.OK, "Lucky Shrub")
         yield shop
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await inbox.close()
 
 
 # Receiving --------------------------------------------------------------------------------
@@ -614,42 +582,11 @@ async def test_killed_at_any_moment_every_delivery_is_stored_exactly_once(
                                              from_=f"7916000{n % 5:04d}") for k in range(3)]))
                 for n in range(60)]
     expected = {f"wamid.{n}.{k}" for n in range(60) for k in range(3)}
-    acknowledged: set[int] = set()
-    unanswered: list[int] = []  # deliveries that got no 200: Meta sends them again
 
-    async def meta() -> None:
-        """Deliver each payload until it is answered 200, a few at a time, as Meta does."""
-        async def one(n: int) -> None:
-            while n not in acknowledged:
-                with contextlib.suppress(Exception):
-                    status, _ = await deliver(url, payloads[n], timeout=2)
-                    if status == 200:
-                        acknowledged.add(n)
-                        return
-                unanswered.append(n)
-                await asyncio.sleep(0.05)
+    async def meta(n: int) -> int:
+        return (await deliver(url, payloads[n], timeout=2))[0]
 
-        queue = list(range(60))
-        while queue:
-            batch, queue = queue[:4], queue[4:]
-            await asyncio.gather(*(one(n) for n in batch))
-
-    await serve.start()
-    delivering = asyncio.create_task(meta())
-    try:
-        for target in (10, 25, 40):  # die three times, with deliveries in flight
-            await until(lambda target=target: holds(len(acknowledged) >= target),
-                        f"{target} deliveries answered", timeout=60)
-            serve.kill()
-            await serve.killed()
-            await serve.start()
-        await asyncio.wait_for(delivering, 120)
-        # Meta sometimes delivers what was acknowledged again.
-        for n in (0, 11, 59):
-            assert (await deliver(url, payloads[n]))[0] == 200
-    finally:
-        delivering.cancel()
-        await serve.stop()
+    unanswered = await deliver_through_kills(serve, meta, len(payloads))
     assert stored_external_ids(db_path) == expected
     assert events_of_new_messages(db_path) == len(expected)
     # The kills did hit deliveries in flight (or while the hub was down).

@@ -10,7 +10,8 @@ import pytest
 
 ROOT = Path(__file__).parents[2]
 DOCS = ROOT / "docs"
-TWINS = ["TELEGRAM.md", "WEBCHAT.md", "WHATSAPP.md"]  # a guide with its Russian twin in docs/ru/
+# Guides with their Russian twins in docs/ru/
+TWINS = ["TELEGRAM.md", "WEBCHAT.md", "WHATSAPP.md", "META.md"]
 # (English, Russian, how the English links the Russian, how the Russian links the English)
 PAIRS = [
     (DOCS / name, DOCS / "ru" / name, f"(ru/{name})", f"(../{name})") for name in TWINS

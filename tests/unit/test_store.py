@@ -84,6 +84,22 @@ async def test_ingest_creates_contact_conversation_and_is_idempotent(inbox: Inbo
     assert [m.body for m in await inbox.messages(conv.id)] == ["Где мой заказ?"]
 
 
+async def test_a_contact_named_by_the_platform_follows_its_new_name(tmp_path: Path,
+                                                                     inbox: Inbox) -> None:
+    await inbox.store.inbound.ingest(inbound(1, name="Messenger …7654"))
+    await inbox.store.inbound.ingest(inbound(2, name="Ирина Соколова"))
+    [conv] = await inbox.conversations()
+    assert conv.contact_name == "Ирина Соколова"
+    # A name chosen otherwise (a merge kept another) is never overwritten.
+    db = sqlite3.connect(tmp_path / DB_FILENAME)
+    db.execute("UPDATE contacts SET name = 'Irina (VIP)'")
+    db.commit()
+    db.close()
+    await inbox.store.inbound.ingest(inbound(3, name="Ira"))
+    [conv] = await inbox.conversations()
+    assert conv.contact_name == "Irina (VIP)"
+
+
 async def test_concurrent_ingests_are_all_committed_once(inbox: Inbox) -> None:
     msgs = [inbound(i % 300, chat=f"c{i % 7}") for i in range(600)]  # each sent twice
     results = await asyncio.gather(*(inbox.store.inbound.ingest(m) for m in msgs))

@@ -34,6 +34,10 @@ PLATFORM_TROUBLE = {1: 30.0, 2: 30.0, 131000: 30.0, 131016: 30.0, 133004: 60.0}
 TOKEN_CODES = {102, 190, 463, 467}  # the access token expired, was revoked or is wrong
 OUTSIDE_WINDOW = 131047  # WhatsApp: more than 24 h since the customer last wrote
 MESSENGER_WINDOW_SUBCODE = 2018278  # Messenger/Instagram: outside the allowed window
+# Messenger/Instagram: the person cannot be written to (551: "isn't available right now",
+# they blocked the Page or left; 2018001: no such user for this Page).
+UNAVAILABLE_CODES = {551}
+UNAVAILABLE_SUBCODES = {1545041, 2018001}
 
 
 class GraphError(Exception):
@@ -55,6 +59,10 @@ class GraphError(Exception):
     def token_refused(self) -> bool:
         return (self.code in TOKEN_CODES or self.subcode in TOKEN_CODES
                 or (self.status == 401 and self.kind == "OAuthException"))
+
+    @property
+    def unavailable(self) -> bool:
+        return self.code in UNAVAILABLE_CODES or self.subcode in UNAVAILABLE_SUBCODES
 
     @property
     def outside_window(self) -> bool:
@@ -220,6 +228,10 @@ def send_error(exc: BaseException, platform: str) -> Exception | None:
             return Retry(words, after=wait)
         if exc.status >= 500:
             return Retry(words)
+        if exc.unavailable:
+            return Rejected(_("the customer cannot get messages from {platform} now (they "
+                              "blocked it or left): {said}", platform=platform,
+                              said=str(exc)), unreachable=True)
         if exc.outside_window:
             return Rejected(_("the customer wrote more than 24 hours ago, so {platform} "
                               "takes only a template (or a tagged message) now: {said}",

@@ -90,3 +90,24 @@ WHATSAPP = OptionSet((
            metavar="ID"),
     *_COMMON,
 ), check=_webhook_needs_https, added=_added)
+
+_HUMAN_AGENT = Option(
+    "human_agent", "flag", "answer up to 7 days after the customer's last message (Meta's "
+    "Human Agent permission), not only 24 hours")
+_APP_ID = Option("app_id", "text", "the Meta app's id, to tell opchat's own sends among the "
+                 "echoes (default: asked of Graph)", check=_digits, metavar="ID")
+
+MESSENGER = OptionSet((
+    _TOKEN, _TOKEN_ENV, _APP_SECRET, _APP_SECRET_ENV, _VERIFY, _VERIFY_ENV,
+    Option("page_id", "text", "the Facebook Page's id", check=_digits, required=True,
+           metavar="ID"),
+    _HUMAN_AGENT, _APP_ID, *_COMMON,
+), check=_webhook_needs_https, added=_added)
+
+INSTAGRAM = OptionSet((
+    _TOKEN, _TOKEN_ENV, _APP_SECRET, _APP_SECRET_ENV, _VERIFY, _VERIFY_ENV,
+    Option("instagram_account_id", "text",
+           "the Instagram professional account's id (not the @username)", check=_digits,
+           required=True, metavar="ID"),
+    _HUMAN_AGENT, _APP_ID, *_COMMON,
+), check=_webhook_needs_https, added=_added)

@@ -6,8 +6,10 @@
 - ``POST``: the body's ``X-Hub-Signature-256`` (HMAC-SHA256 of the raw bytes
   under the app secret) is checked before the body is read as JSON: missing,
   401; wrong, 403; nothing stored. Then the platform's converter turns the
-  payload into messages, receipts and reactions; the messages are committed in
-  one transaction, the rest after them, and only then does Meta get its 200.
+  payload into what it carries (messages, receipts, reactions, read marks,
+  deletions, echoes of what the business sent from elsewhere); the channel may
+  complete it (the customers' names) before the messages are committed in one
+  transaction, the rest after them, and only then does Meta get its 200.
   A failure to store answers 500, so that Meta delivers again; a redelivery
   is recognised by the platform's message id and stored once.
 
@@ -22,7 +24,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +59,15 @@ class Reaction:
     emoji: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReadMark:
+    """The customer at ``chat_id`` has read what the business sent up to ``at`` (epoch
+    seconds): Messenger's watermark, Instagram's "seen"."""
+
+    chat_id: str
+    at: float
+
+
 @dataclass
 class Delivery:
     """What one webhook POST carries, converted."""
@@ -64,6 +75,10 @@ class Delivery:
     messages: list[InboundMessage] = field(default_factory=list)
     receipts: list[Receipt] = field(default_factory=list)
     reactions: list[Reaction] = field(default_factory=list)
+    reads: list[ReadMark] = field(default_factory=list)
+    deletions: list[str] = field(default_factory=list)  # ids of messages the customer unsent
+    # What the business sent from another tool (Meta's inbox...), to be shown as sent.
+    echoes: list[InboundMessage] = field(default_factory=list)
 
 
 class NotOurs(ValueError):
@@ -88,7 +103,8 @@ class MetaWebhook:
     def __init__(self, channel: str, path: str, verify_token: str, app_secret: str,
                  convert: Converter, ready: Callable[[], Sink | None],
                  detail: Callable[[], str],
-                 stored: Callable[[Delivery, Sink], None] | None = None) -> None:
+                 stored: Callable[[Delivery, Sink], None] | None = None,
+                 prepare: Callable[[Delivery, Sink], Awaitable[None]] | None = None) -> None:
         self.channel = channel
         self.path = path
         self.verify_token = verify_token
@@ -97,6 +113,7 @@ class MetaWebhook:
         self.ready = ready  # the channel's sink once it runs, else None
         self.detail = detail  # what the status bar says of the channel when all is well
         self.stored = stored  # called once a delivery is committed
+        self.prepare = prepare  # completes a delivery before it is stored (never fails it)
         self.failing = False  # the last commit failed: the channel shows DEGRADED
 
     def mount(self, app: web.Application) -> None:
@@ -134,13 +151,25 @@ class MetaWebhook:
             delivery = self.convert(payload)
         except NotOurs as exc:
             return web.Response(status=400, text=f"{exc}\n")
+        if self.prepare is not None:
+            try:
+                await self.prepare(delivery, sink)
+            except Exception:  # what it adds is a nicety: the delivery is stored without
+                log.exception("channel %s: could not complete a webhook delivery",
+                              self.channel)
         try:
             if delivery.messages:
                 await sink.ingest_batch(delivery.messages)
+            for echo in delivery.echoes:
+                await sink.sent_elsewhere(echo)
             for receipt in delivery.receipts:
                 await sink.report(receipt.external_id, receipt.state, receipt.error)
             for reaction in delivery.reactions:
                 await sink.react(reaction.external_id, reaction.by, reaction.emoji)
+            for mark in delivery.reads:
+                await sink.read_until(mark.chat_id, mark.at)
+            for external_id in delivery.deletions:
+                await sink.deleted(external_id)
         except Exception as exc:
             log.exception("channel %s: could not store a webhook delivery", self.channel)
             self.store_failed(sink, exc)

@@ -20,15 +20,12 @@ writes. See docs/WHATSAPP.md.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
-import json
 import logging
 import mimetypes
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import aiohttp
 
@@ -37,7 +34,6 @@ from opchat.i18n import _
 from opchat.model import (
     Attachment,
     Direction,
-    Health,
     InboundMessage,
     MessageState,
     Template,
@@ -45,42 +41,24 @@ from opchat.model import (
 )
 from opchat.model import OutboundMessage as Outbound
 from opchat.templates import from_graph
-from opchat.transports import (
-    DEFAULT_LISTEN,
-    Capabilities,
-    Delivery,
-    OptionSet,
-    Rejected,
-    Retry,
-    Sink,
-    parse_listen,
-    progress_list,
-)
+from opchat.transports import Capabilities, OptionSet, Rejected, Sink
 from opchat.transports.files import safe_name
-from opchat.transports.meta.graph import (
-    DEFAULT_API_BASE,
-    DEFAULT_API_VERSION,
-    Garbled,
-    Graph,
-    GraphError,
-    Unreachable,
-    said,
-    send_error,
-    token_words,
-    trouble,
+from opchat.transports.meta.channel import (
+    CheckFailed,
+    DownloadError,
+    MetaChannel,
+    Step,
+    dicts,
+    dig,
+    is_number,
+    ready,
+    seconds,
+    split,
 )
-from opchat.transports.meta.options import WHATSAPP, webhook_path
+from opchat.transports.meta.graph import Garbled, GraphError, Unreachable, said
+from opchat.transports.meta.options import WHATSAPP
 from opchat.transports.meta.webhook import Delivery as Received
-from opchat.transports.meta.webhook import (
-    MetaWebhook,
-    NotOurs,
-    Reaction,
-    Receipt,
-    made_up_verify_token,
-)
-
-if TYPE_CHECKING:
-    from aiohttp import web
+from opchat.transports.meta.webhook import NotOurs, Reaction, Receipt
 
 __all__ = ["CheckFailed", "DownloadError", "WhatsAppTransport", "convert_payload"]
 
@@ -103,14 +81,6 @@ STATES = {"sent": MessageState.SENT, "delivered": MessageState.DELIVERED,
           "read": MessageState.READ, "failed": MessageState.FAILED}
 
 
-class CheckFailed(Exception):
-    """``check()`` could not reach the number; the message says exactly why."""
-
-
-class DownloadError(Exception):
-    """A file could not be fetched; the message says why."""
-
-
 # Receiving -------------------------------------------------------------------------------
 
 
@@ -122,19 +92,19 @@ def convert_payload(channel: str, phone_number_id: str, payload: Mapping[str, An
     if payload.get("object") != "whatsapp_business_account":
         raise NotOurs(f"not a WhatsApp payload (object {payload.get('object')!r})")
     received = Received()
-    for entry in _dicts(payload.get("entry")):
-        for change in _dicts(entry.get("changes")):
+    for entry in dicts(payload.get("entry")):
+        for change in dicts(entry.get("changes")):
             value = change.get("value")
             if change.get("field") != "messages" or not isinstance(value, Mapping):
                 continue
-            number = str(_get(value, "metadata", "phone_number_id") or "")
+            number = str(dig(value, "metadata", "phone_number_id") or "")
             if number and number != phone_number_id:
                 continue
-            for error in _dicts(value.get("errors")):
+            for error in dicts(value.get("errors")):
                 log.warning("channel %s: WhatsApp reports %s", channel, _error_words(error))
-            names = {str(c.get("wa_id")): str(_get(c, "profile", "name") or "")
-                     for c in _dicts(value.get("contacts"))}
-            for message in _dicts(value.get("messages")):
+            names = {str(c.get("wa_id")): str(dig(c, "profile", "name") or "")
+                     for c in dicts(value.get("contacts"))}
+            for message in dicts(value.get("messages")):
                 reaction = convert_reaction(message)
                 if reaction is not None:
                     received.reactions.append(reaction)
@@ -142,7 +112,7 @@ def convert_payload(channel: str, phone_number_id: str, payload: Mapping[str, An
                 converted = convert_message(channel, message, names)
                 if converted is not None:
                     received.messages.append(converted)
-            for status in _dicts(value.get("statuses")):
+            for status in dicts(value.get("statuses")):
                 receipt = convert_status(status)
                 if receipt is not None:
                     received.receipts.append(receipt)
@@ -177,13 +147,13 @@ def convert_message(channel: str, msg: Mapping[str, Any], names: Mapping[str, st
         place = ", ".join(str(content[k]) for k in ("name", "address") if content.get(k))
         latitude, longitude = content.get("latitude"), content.get("longitude")
         where = ""
-        if _is_number(latitude) and _is_number(longitude):
+        if is_number(latitude) and is_number(longitude):
             meta["location"] = [latitude, longitude]
             where = f"{latitude}, {longitude}"
         body = f"{place} ({where})" if place and where else place or where
         meta["kind"] = "location"
     elif kind == "contacts":
-        body = "\n".join(_contact_card(card) for card in _dicts(msg.get("contacts")))
+        body = "\n".join(_contact_card(card) for card in dicts(msg.get("contacts")))
         meta["kind"] = "contact"
     elif kind == "interactive":
         choice = content.get(str(content.get("type") or ""))
@@ -200,7 +170,7 @@ def convert_message(channel: str, msg: Mapping[str, Any], names: Mapping[str, st
         meta["kind"] = "system"
     else:  # "unsupported", "unknown", or a type newer than this code
         meta["kind"] = "unsupported"
-        errors = [_error_words(error) for error in _dicts(msg.get("errors"))]
+        errors = [_error_words(error) for error in dicts(msg.get("errors"))]
         meta["unsupported"] = "; ".join(errors) or kind
     context = msg.get("context") if isinstance(msg.get("context"), Mapping) else {}
     reply_to = None
@@ -216,7 +186,7 @@ def convert_message(channel: str, msg: Mapping[str, Any], names: Mapping[str, st
     name = names.get(sender) or ""
     return InboundMessage(
         channel=channel, chat_id=sender, external_id=external_id, sender_id=sender,
-        sender_name=name or f"+{sender}", body=body, sent_at=_timestamp(msg.get("timestamp")),
+        sender_name=name or f"+{sender}", body=body, sent_at=seconds(msg.get("timestamp")),
         phone=f"+{sender}" if sender.isdigit() else None, reply_to_external_id=reply_to,
         attachments=tuple(attachments), meta=meta,
         profile={"whatsapp_name": name} if name else {})
@@ -239,16 +209,16 @@ def convert_status(status: Mapping[str, Any]) -> Receipt | None:
         return None  # "deleted", "warning" and newer ones: nothing to show yet
     error = None
     if state is MessageState.FAILED:
-        error = "; ".join(_error_words(e) for e in _dicts(status.get("errors"))) or _(
+        error = "; ".join(_error_words(e) for e in dicts(status.get("errors"))) or _(
             "WhatsApp gave no reason")
         error = _("{platform} could not deliver it: {reason}", platform=PLATFORM, reason=error)
     return Receipt(external_id, state, error)
 
 
 def _contact_card(card: Mapping[str, Any]) -> str:
-    name = str(_get(card, "name", "formatted_name") or "")
-    phones = [str(p.get("phone") or p.get("wa_id") or "") for p in _dicts(card.get("phones"))]
-    emails = [str(e.get("email") or "") for e in _dicts(card.get("emails"))]
+    name = str(dig(card, "name", "formatted_name") or "")
+    phones = [str(p.get("phone") or p.get("wa_id") or "") for p in dicts(card.get("phones"))]
+    emails = [str(e.get("email") or "") for e in dicts(card.get("emails"))]
     details = ", ".join(part for part in (*phones, *emails) if part)
     return f"{name}: {details}" if name and details else name or details
 
@@ -257,128 +227,37 @@ def _error_words(error: Mapping[str, Any]) -> str:
     code = error.get("code")
     return said(code if isinstance(code, int) else None,
                 str(error.get("title") or error.get("message") or ""),
-                str(_get(error, "error_data", "details") or ""))
-
-
-def _dicts(value: Any) -> Iterable[Mapping[str, Any]]:
-    return [item for item in value if isinstance(item, Mapping)] if isinstance(
-        value, list) else []
-
-
-def _get(value: Mapping[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _timestamp(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+                str(dig(error, "error_data", "details") or ""))
 
 
 # The transport -----------------------------------------------------------------------------
 
 
-class WhatsAppTransport:
+class WhatsAppTransport(MetaChannel):
     kind: ClassVar[str] = "whatsapp"
+    platform: ClassVar[str] = PLATFORM
     options: ClassVar[OptionSet] = WHATSAPP
     capabilities: ClassVar[Capabilities] = Capabilities(
         media=True, typing=True, buttons=True, max_len=MAX_TEXT, reply_window=REPLY_WINDOW)
 
-    # How often the number is looked at while the channel runs (an expired token shows
-    # DOWN), the wait after a failed look, and the timeouts. Class attributes so that
-    # tests can make them short.
-    check_every: ClassVar[float] = 600.0
-    retry_after: ClassVar[float] = 30.0
-    slow_retry: ClassVar[float] = 300.0  # after what only a person can fix (the token)
-    check_timeout: ClassVar[float] = 10.0
-    send_timeout: ClassVar[float] = 30.0
-
     def __init__(self, channel: ChannelSettings, data_dir: Path) -> None:
         options = channel.options
-        self.name = channel.name
-        self.token = self._required(channel, "access_token")
-        self.app_secret = self._required(channel, "app_secret")
         self.phone_number_id = str(options.get("phone_number_id") or "").strip()
+        super().__init__(channel, data_dir)
         if not self.phone_number_id.isdigit():
             raise ValueError("phone_number_id must be the number's id from Meta's dashboard")
         self.business_account_id = str(options.get("business_account_id") or "").strip()
-        self.graph = Graph(str(options.get("api_base") or DEFAULT_API_BASE),
-                           str(options.get("api_version") or DEFAULT_API_VERSION),
-                           self.token, self.send_timeout)
-        self.listen = str(options.get("listen") or DEFAULT_LISTEN)
-        parse_listen(self.listen)
-        self.webhook_url = str(options.get("webhook_url") or "")
-        self.path = webhook_path(self.kind, channel.name)
-        self.download_limit = int(options.get("download_limit") or 0)
-        self.data_dir = Path(data_dir)
-        self.attachments_dir = self.data_dir / "attachments" / channel.name
-        self.verify_token = channel.secret("verify_token") or made_up_verify_token(
-            self.app_secret, channel.name)
-        self._sink: Sink | None = None
-        self._detail = "webhook"
-        self._health: tuple[Health, str] | None = None
-        self._background: set[asyncio.Task[Any]] = set()
-        # message id -> ids of the parts already sent (see send)
-        self._parts_sent: dict[int, list[str]] = {}
-        self.webhook = MetaWebhook(channel.name, self.path, self.verify_token, self.app_secret,
-                                   self._convert, lambda: self._sink, lambda: self._detail,
-                                   self._stored)
-
-    @staticmethod
-    def _required(channel: ChannelSettings, key: str) -> str:
-        value = channel.secret(key)
-        if not value:
-            variable = channel.options.get(f"{key}_env")
-            raise ValueError(f"environment variable {variable} is empty or unset" if variable
-                             else f"no {key}: set {key}, or {key}_env naming the variable "
-                                  "that holds it")
-        return value.strip()
 
     # Receiving ------------------------------------------------------------------------------
 
-    def mount(self, app: web.Application) -> None:
-        self.webhook.mount(app)
-
-    async def run(self, sink: Sink) -> None:
-        """Look at the number now and then (its name for the status bar, a token that
-        expired); the messages themselves arrive through the webhook."""
-        self._sink = sink
-        self._health = None
-        try:
-            while True:
-                wait = self.check_every
-                try:
-                    self._detail = await self._number()
-                    self._report(Health.OK, self._detail)
-                    await self._offer_templates(sink)
-                except Exception as exc:
-                    found = trouble(exc, PLATFORM, self.retry_after, self.slow_retry)
-                    if found is None:
-                        raise
-                    self._report(found.health, found.detail)
-                    wait = found.wait
-                await asyncio.sleep(wait)
-        finally:
-            with contextlib.suppress(Exception):
-                await self.graph.close()
-
-    async def _number(self) -> str:
+    async def _account(self) -> str:
         info = await self.graph.get(self.phone_number_id, {
             "fields": "display_phone_number,verified_name"}, timeout=self.check_timeout)
         number = str(info.get("display_phone_number") or self.phone_number_id)
         name = str(info.get("verified_name") or "")
         return f"{number} ({name}), webhook" if name else f"{number}, webhook"
 
-    async def _offer_templates(self, sink: Sink) -> None:
+    async def _looked(self, sink: Sink) -> None:
         """What the operators' template picker offers: the account's templates now."""
         if not self.business_account_id:
             return
@@ -401,8 +280,8 @@ class WhatsAppTransport:
                 answer = await self.graph.get(f"{self.business_account_id}/message_templates",
                                               params, timeout=self.check_timeout)
                 found += [t for t in map(from_graph, answer.get("data") or []) if t]
-                after = _get(answer, "paging", "cursors", "after")
-                if not _get(answer, "paging", "next") or not isinstance(after, str):
+                after = dig(answer, "paging", "cursors", "after")
+                if not dig(answer, "paging", "next") or not isinstance(after, str):
                     break
                 params = {**params, "after": after}
         finally:
@@ -410,81 +289,27 @@ class WhatsAppTransport:
                 await self.graph.close()
         return found
 
-    def _report(self, state: Health, detail: str) -> None:
-        if self._sink is not None and self._health != (state, detail):
-            self._health = (state, detail)
-            self._sink.health(state, detail)
-
     def _convert(self, payload: dict[str, Any]) -> Received:
         return convert_payload(self.name, self.phone_number_id, payload)
 
-    def _stored(self, received: Received, sink: Sink) -> None:
-        if not self.download_limit:
-            return
-        for message in received.messages:
-            for attachment in message.attachments:
-                self._spawn(self._download_quietly(attachment, sink))
-
-    def _spawn(self, work: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _download_quietly(self, attachment: Attachment, sink: Sink) -> None:
-        try:
-            path = await self.download(attachment, limit=self.download_limit)
-            await sink.attachment_saved(attachment.ref, path)
-        except Exception as exc:
-            log.info("channel %s: %s not fetched at once: %s", self.name,
-                     attachment.filename or attachment.kind, exc)
-
     # Sending --------------------------------------------------------------------------------
 
-    async def send(self, out: Outbound) -> Delivery:
-        steps = self._steps(out)
-        # The parts that went before a rate limit or an outage: in memory, and in the
-        # outbox (Retry.progress) for when the hub restarted meanwhile.
-        sent = self._parts_sent.setdefault(out.message_id, [
-            part for part in progress_list(out.progress) if isinstance(part, str)])
-        try:
-            for step in steps[len(sent):]:
-                sent.append(await self._message(out, await step(), reply=not sent))
-        except Exception as exc:
-            error = send_error(exc, PLATFORM) if not isinstance(exc, Rejected) else exc
-            if error is None:
-                raise
-            if isinstance(exc, GraphError) and exc.token_refused:
-                self._report(Health.DOWN, str(error))
-            if isinstance(error, Rejected):
-                del self._parts_sent[out.message_id]
-                if sent:
-                    error = Rejected(_("{reason}; {done} of {total} parts had arrived",
-                                       reason=error.reason, done=len(sent), total=len(steps)),
-                                     unreachable=error.unreachable)
-            elif isinstance(error, Retry) and sent:
-                error.progress = json.dumps(sent)
-            if error is exc:
-                raise
-            raise error from exc
-        del self._parts_sent[out.message_id]
-        return Delivery(external_id=sent[0])
-
-    def _steps(self, out: Outbound) -> list[Callable[[], Awaitable[dict[str, Any]]]]:
+    def _steps(self, out: Outbound) -> list[Step]:
         """One step per WhatsApp message: the files first (the first one captioned when
         the text fits), then the text in parts of at most 4,096 characters, the menu's
         choices under the last part."""
         if out.template is not None:
-            return [functools.partial(_ready, _template_message(out.template))]
+            return [functools.partial(ready, _template_message(out.template))]
         files = [a for a in out.attachments if a.local_path or a.ref]
         text = out.body.strip()
         if not files and not text:
             raise Rejected(_("nothing to send: the message has no text and no file"))
         captioned = bool(files) and bool(text) and len(text) <= MAX_CAPTION and not out.buttons
-        steps: list[Callable[[], Awaitable[dict[str, Any]]]] = [
+        steps: list[Step] = [
             functools.partial(self._media, attachment, text if captioned and n == 0 else "")
             for n, attachment in enumerate(files)]
         if text and not captioned:
-            parts = _split(text, MAX_TEXT)
+            parts = split(text, MAX_TEXT)
             contents: list[dict[str, Any]] = [
                 {"type": "text", "text": {"body": part, "preview_url": False}}
                 for part in parts]
@@ -495,7 +320,7 @@ class WhatsAppTransport:
                 else:
                     contents.append({"type": "interactive",
                                      "interactive": _menu(_("Choose:"), out.buttons)})
-            steps.extend(functools.partial(_ready, content) for content in contents)
+            steps.extend(functools.partial(ready, content) for content in contents)
         return steps
 
     async def _message(self, out: Outbound, content: dict[str, Any], reply: bool) -> str:
@@ -598,22 +423,6 @@ class WhatsAppTransport:
                                   reason=str(exc))) from exc
         return target
 
-    async def check(self) -> str:
-        """Whom the token reaches, and what to paste into Meta's dashboard."""
-        try:
-            reached = await self._number()
-        except (GraphError, Unreachable, Garbled) as exc:
-            words = str(exc)
-            if isinstance(exc, GraphError) and exc.token_refused:
-                words = f"{token_words(PLATFORM)} ({words})"
-            raise CheckFailed(words) from exc
-        finally:
-            await self.graph.close()
-        where = self.webhook_url or _("your https:// address for {path}", path=self.path)
-        return _("reached {number}; Meta's webhook: {url} (served at http://{listen}{path}), "
-                 "verify token {token}", number=reached.removesuffix(", webhook"), url=where,
-                 listen=self.listen, path=self.path, token=self.verify_token)
-
 
 def _menu(text: str, buttons: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     """The menu's choices as reply buttons (up to three) or a list (up to ten)."""
@@ -637,10 +446,6 @@ def _template_message(use: TemplateUse) -> dict[str, Any]:
     return {"type": "template", "template": template}
 
 
-async def _ready(content: dict[str, Any]) -> dict[str, Any]:
-    return content
-
-
 def _media_kind(attachment: Attachment) -> str:
     if attachment.kind == "photo" or attachment.mime.startswith("image/"):
         return "image"
@@ -649,17 +454,3 @@ def _media_kind(attachment: Attachment) -> str:
     if attachment.kind in ("voice", "audio") or attachment.mime.startswith("audio/"):
         return "audio"
     return "document"
-
-
-def _split(text: str, limit: int) -> list[str]:
-    """``text`` in parts of at most ``limit`` characters, cut between words where it can."""
-    parts = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = text.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    return [*parts, text] if text or not parts else parts
