@@ -11,6 +11,7 @@ exactly the text the operator saw.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from opchat.model import Template, TemplateUse
 
@@ -44,9 +45,27 @@ def from_graph(item: object) -> Template | None:
                     buttons=tuple(b for b in buttons if b))
 
 
-def text_of(template: Template) -> str:
-    """What the customer sees, variables as ``{{n}}``: header, body, footer."""
-    return "\n\n".join(part for part in (template.header, template.body, template.footer)
+def braces(section: str, n: int) -> str:
+    """A variable as the platform writes it: ``{{n}}``."""
+    return "{{" + str(n) + "}}"
+
+
+def slots(section: str, n: int) -> str:
+    """A variable as the reply box writes it, a ``{name}`` its Tab steps to (see
+    opchat.placeholders): ``{header_1}``, ``{value_1}``… (in the app's language)."""
+    from opchat.i18n import _
+
+    return "{" + (_("header") if section == "h" else _("value")) + f"_{n}" + "}"
+
+
+def text_of(template: Template, slot: Callable[[str, int], str] = braces) -> str:
+    """What the customer sees: header, body, footer, each variable written by ``slot``
+    (given the section, "h" or "b", and the number)."""
+    def written(text: str, section: str) -> str:
+        return VARIABLE.sub(lambda m: slot(section, int(m.group(1))), text)
+
+    return "\n\n".join(part for part in (written(template.header, "h"),
+                                          written(template.body, "b"), template.footer)
                        if part)
 
 
@@ -69,10 +88,11 @@ class Unfilled(ValueError):
         self.reason = reason
 
 
-def read(template: Template, typed: str) -> TemplateUse:
+def read(template: Template, typed: str,
+         slot: Callable[[str, int], str] = braces) -> TemplateUse:
     """The values the operator put in place of the variables in ``typed`` (the template's
-    text, edited); Unfilled if the fixed words were changed or a variable is left empty
-    or as ``{{n}}``."""
+    text as ``text_of(template, slot)`` wrote it, edited); Unfilled if the fixed words
+    were changed or a variable is left empty or as it was written."""
     from opchat.i18n import _
 
     pattern, groups = "", []
@@ -89,8 +109,9 @@ def read(template: Template, typed: str) -> TemplateUse:
                          "{{1}}, {{2}}… may change"))
     values = {name: found.group(name).strip() for name in groups}
     for name, value in values.items():
-        if not value or VARIABLE.fullmatch(value):
-            raise Unfilled(_("fill in {variable}", variable="{{" + name[1:] + "}}"))
+        written = slot(name[0], int(name[1:]))
+        if not value or value == written or VARIABLE.fullmatch(value):
+            raise Unfilled(_("fill in {variable}", variable=written))
     return TemplateUse(
         name=template.name, language=template.language,
         header=tuple(values[f"h{n}"] for n in range(1, _count(template.header) + 1)),

@@ -1237,10 +1237,10 @@ MESSAGES.update({
     "template now. Alt+T picks one.":
         "{customer} писал(а) больше {window} назад: {channel} теперь принимает только "
         "одобренный шаблон. Alt+T — выбрать.",
-    "Template {name}: put your words in place of {first}, {second}…; Enter sends it as "
-    "the template":
-        "Шаблон {name}: впишите свои слова вместо {first}, {second}…; Enter отправит его "
-        "как шаблон",
+    "Template {name}: type over each {{…}}, Tab to the next; Enter sends it":
+        "Шаблон {name}: впишите вместо каждого {{…}}, Tab — к следующему; Enter отправит",
+    "header": "заголовок",
+    "value": "значение",
     "Template {name}: {problem}": "Шаблон {name}: {problem}",
     "no template: a reply of my own": "без шаблона: свой ответ",
     "reply window closed: Alt+T sends a template":

@@ -46,7 +46,7 @@ from opchat.model import (
     Template,
     TemplateUse,
 )
-from opchat.placeholders import clock_values, expand, reply_values
+from opchat.placeholders import Expansion, clock_values, expand, find_slots, reply_values
 from opchat.replies import reply_text
 from opchat.sanitize import one_line, safe_content
 from opchat.screens.confirm import ConfirmScreen
@@ -54,6 +54,7 @@ from opchat.screens.pick import Choice, Picked, PickScreen
 from opchat.screens.replies import RepliesScreen
 from opchat.templates import Unfilled
 from opchat.templates import read as read_template
+from opchat.templates import slots as template_slots
 from opchat.templates import text_of as template_text
 from opchat.viewer import open_in_viewer, readable_file
 from opchat.when import short_duration
@@ -136,6 +137,7 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
         self.replies: list[QuickReply] = []
         self._reply_variables: dict[str, str] = {}
         self.templates: dict[int, Template] = {}  # per dialog: its reply is this template
+        self._replaced: dict[int, str] = {}  # per dialog: what the template's text replaced
 
     def compose(self) -> ComposeResult:
         yield Static(Content(""), id="thread-title")
@@ -215,11 +217,12 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
         template = self.templates.get(opened.id)
         if template is not None:
             try:
-                use = read_template(template, text)
+                use = read_template(template, text, template_slots)
             except Unfilled as problem:
                 return Verdict(refused=_("Template {name}: {problem}", name=template.name,
                                          problem=problem.reason))
             del self.templates[opened.id]
+            self._replaced.pop(opened.id, None)
             self._show_template_hint()
             return Verdict(template=use)
         left = self.window_left(opened)
@@ -259,12 +262,21 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
                 return
             if answer.key == "none":
                 self.templates.pop(opened.id, None)
+                self.composer.load_text(self._replaced.pop(opened.id, ""))
                 self._show_template_hint()
                 return
             template = templates[int(answer.key)]
+            composer = self.composer
+            own = composer.text if opened.id not in self.templates else ""
+            if own.strip():
+                self._replaced[opened.id] = own  # "no template" gives it back
             self.templates[opened.id] = template
-            self.composer.load_text(template_text(template))
-            self.composer.focus()
+            # Its variables are the reply box's {slots}: the first is selected, typing
+            # fills it, Tab goes to the next, as in a quick reply.
+            text = template_text(template, template_slots)
+            composer.clear()
+            composer.insert_expansion(Expansion(text, tuple(find_slots(text))))
+            composer.focus()
             self._show_template_hint()
 
         self.app.push_screen(PickScreen(_("Send an approved template"), choices), picked)
@@ -274,8 +286,8 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
         opened = self.opened
         template = self.templates.get(opened.id) if opened is not None else None
         self.composer.set_template(None if template is None else _(
-            "Template {name}: put your words in place of {first}, {second}…; Enter "
-            "sends it as the template", name=template.name, first="{{1}}", second="{{2}}"))
+            "Template {name}: type over each {{…}}, Tab to the next; Enter sends it",
+            name=template.name))
 
     def _need_opened(self) -> Conversation | None:
         if self.inbox is None:

@@ -100,12 +100,11 @@ async def test_a_free_reply_past_the_window_is_refused_and_kept_then_a_template_
         assert offered == ["visit_reminder (en_US)  Hello {{1}}, see you on {{2}}."]
         # (the pending template is not offered)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: composer.text.startswith("Hello {{1}}"),
+        await wait_until(pilot, lambda: composer.text.startswith("Hello {value_1}"),
                          what="the template's text in the reply box")
         assert "Template visit_reminder" in str(composer.border_title)
-        # The operator puts their words in place of {{1}} and {{2}}, as a fast typist.
-        composer.load_text("Hello Ivan, see you on Friday 10:00.\n\nLucky Shrub")
-        await pilot.press("enter")
+        # The first variable is selected: the operator types over it, Tab to the next.
+        await pilot.press(*"Ivan", "tab", *"Friday 10:00", "enter")
 
         async def queued():
             messages = await app.inbox.messages(conversation.id)
@@ -125,6 +124,23 @@ async def test_a_template_whose_words_were_changed_is_refused_saying_so(
     async with app.run_test(size=(80, 24)) as pilot:
         pane = await open_dialog(pilot)
         composer = app.query_one(Composer)
+        pane.templates[pane.opened.id] = REMINDER
+        composer.load_text("Hi Ivan, come whenever you like!")
+        composer.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: composer.text == "Hi Ivan, come whenever you like!",
+                         what="the text given back")
+        assert any("Template visit_reminder: the text must keep the template's own words"
+                   in n.message for n in app._notifications)
+        # A variable left as it was: the reply box asks first, then it is named.
+        composer.load_text("Hello Ivan, see you on {value_2}.\n\nLucky Shrub")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmSend",
+                         what="the reply box asking")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: any("fill in {value_2}" in n.message
+                                            for n in app._notifications),
+                         what="the unfilled variable named")
         pane.templates[pane.opened.id] = REMINDER
         composer.load_text("Hi Ivan, come whenever you like!")
         composer.focus()
