@@ -220,6 +220,7 @@ MESSAGE_META = {
     "deleted": "true: the customer deleted (unsent) it; it is kept as it was",
     "elsewhere": "str: an outgoing message the business sent from another tool, as the "
                  "platform echoed it (the tool's name, or \"\"); opchat never sent it",
+    "app": "str: the platform's id of the app an echo (see elsewhere) was sent from",
     "story": "{url, id, mention}: the customer replied to the business's story at url "
              "(mention true: mentioned the business in their own story)",
 }

@@ -6,7 +6,8 @@ as ``Authorization: Bearer …`` (or an ``access_token`` query or body parameter
 for sends, multipart for uploads; answers plain JSON on success and
 ``{"error": {"message", "type", "code", "error_subcode", "error_data", "fbtrace_id"}}`` with
 the HTTP status Graph uses when something is wrong. Media bytes are served under
-``/media/{opaque}`` and, as Meta's CDN does, only to a request that carries the token.
+``/media/{opaque}`` and, as WhatsApp's media addresses are, only to a request that carries
+the token; under ``/cdn/{opaque}``, as Messenger's CDN addresses are, to anyone.
 
 What the stand-in knows:
 
@@ -334,6 +335,11 @@ class GraphAPI:
     def media_url(self, media_id: str) -> str:
         return f"{self.base}/media/{self.media[media_id].opaque}"
 
+    def cdn_url(self, media_id: str, host: str = "localhost") -> str:
+        """The file as Messenger's webhooks give it: a signed address on Meta's CDN (another
+        host than the API's), which asks for no token."""
+        return f"http://{host}:{self.port}/cdn/{self.media[media_id].opaque}"
+
     def calls_to(self, path_suffix: str) -> list[Call]:
         return [call for call in self.calls if call.path.endswith(path_suffix)]
 
@@ -358,7 +364,7 @@ class GraphAPI:
     async def _request(self, request: web.Request) -> web.StreamResponse:
         call = await _read_call(request)
         self.calls.append(call)
-        download = call.path.startswith("/media/")
+        download = call.path.startswith(("/media/", "/cdn/"))
         if not download and call.token != self.access_token:
             return _error(TOKEN_INVALID)
         if not download and self.token_expired:
@@ -516,9 +522,10 @@ class GraphAPI:
 
     def _download(self, call: Call) -> web.Response:
         auth = call.headers.get("Authorization", "")
-        if auth != f"Bearer {self.access_token}" or self.token_expired:
+        cdn = call.path.startswith("/cdn/")
+        if not cdn and (auth != f"Bearer {self.access_token}" or self.token_expired):
             return web.Response(status=401, text="Unauthorized")
-        opaque = call.path.removeprefix("/media/")
+        opaque = call.path.removeprefix("/cdn/" if cdn else "/media/")
         for media_id, media in self.media.items():
             if media.opaque == opaque and media_id not in self.unserved:
                 return web.Response(body=media.content,

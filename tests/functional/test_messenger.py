@@ -505,18 +505,28 @@ async def test_echoes_of_opchats_own_sends_never_show_twice(tmp_path: Path, api:
         assert converted.echoes == []
 
 
-async def test_files_are_fetched_when_asked(tmp_path: Path, api: GraphAPI) -> None:
+async def test_files_are_fetched_at_once_and_the_cdn_never_gets_the_token(
+        tmp_path: Path, api: GraphAPI) -> None:
     api.add_media("PHOTO1", b"\x89PNG a photo", "image/png")
-    url = api.media_url("PHOTO1")
+    api.add_media("PHOTO2", b"\x89PNG a bigger photo" * 100, "image/png")
     async with running(tmp_path, api, download_limit=1000) as shop:
-        await shop.deliver(ms_attachment(PSID, "m_photo", "image", url))
+        await shop.deliver(ms_attachment(PSID, "m_photo", "image", api.cdn_url("PHOTO1")),
+                           ms_attachment(PSID, "m_big", "image", api.cdn_url("PHOTO2")))
 
         async def saved() -> Attachment | None:
             [attachment] = (await shop.messages())["m_photo"].attachments
             return attachment if attachment.local_path else None
 
         attachment = await until(saved, "the file fetched at once")
+        # Over the limit: fetched when an operator asks.
+        [big] = (await shop.messages())["m_big"].attachments
+        assert big.local_path is None
+        path = await shop.hub.transports["fb"].download(big)  # type: ignore[attr-defined]
     assert Path(attachment.local_path or "").read_bytes() == b"\x89PNG a photo"
+    assert path.read_bytes() == b"\x89PNG a bigger photo" * 100
+    assert path.is_relative_to(tmp_path / "attachments" / "fb")
+    fetches = [call for call in api.calls if call.path.startswith("/cdn/")]
+    assert fetches and all("Authorization" not in call.headers for call in fetches)
 
 
 # Sending ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 
 from tests.meta_api import (
+    APP_ID,
     APP_SECRET,
     DISPLAY_PHONE_NUMBER,
     HANG,
@@ -236,6 +237,25 @@ async def test_profiles(api: GraphAPI, http: aiohttp.ClientSession):
     assert igperson["username"] == "marco.rossi.design" and igperson["id"] == IGSID
     status, answer = await get_json(http, api, "5550001112223334", {"fields": "first_name"})
     assert (status, answer["error"]["code"]) == (400, 100)
+
+
+async def test_the_app_the_page_and_the_instagram_account(api: GraphAPI,
+                                                          http: aiohttp.ClientSession):
+    _, app = await get_json(http, api, "app", {"fields": "id,name"})
+    assert app == {"id": APP_ID, "name": "Lucky Shrub Inbox"}
+    _, page = await get_json(http, api, PAGE_ID, {"fields": "name"})
+    assert page["name"] == "Lucky Shrub"
+    _, account = await get_json(http, api, IG_ID, {"fields": "username"})
+    assert account == {"username": "luckyshrub", "id": IG_ID}
+
+
+async def test_cdn_addresses_need_no_token_media_ones_do(api: GraphAPI,
+                                                        http: aiohttp.ClientSession):
+    api.add_media("CDN1", b"bytes", "image/jpeg")
+    async with http.get(api.cdn_url("CDN1")) as response:
+        assert (response.status, await response.read()) == (200, b"bytes")
+    async with http.get(api.media_url("CDN1")) as response:
+        assert response.status == 401
 
 
 async def test_messenger_window_closed(api: GraphAPI, http: aiohttp.ClientSession):

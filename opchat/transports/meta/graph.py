@@ -9,6 +9,7 @@ into what the outbox and the status bar need.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -184,29 +185,40 @@ class Graph:
         return body
 
     async def fetch(self, url: str, target: Path, modes: tuple[int, int],
-                    limit: int = 100 * 1024 * 1024) -> int:
-        """Save the file at ``url`` (a media address Graph gave, which wants the token)
-        to ``target``; refuses one over ``limit`` bytes."""
+                    limit: int = 100 * 1024 * 1024, with_token: bool = True) -> int:
+        """Save the file at ``url`` (a media address Graph gave, which wants the token;
+        ``with_token`` False: a public address, which is not given it) to ``target``;
+        refuses one over ``limit`` bytes."""
         timeout = aiohttp.ClientTimeout(total=4 * self.timeout)
 
         async def chunks() -> AsyncIterator[bytes]:
-            async with self.session().get(url, timeout=timeout) as answer:
-                if answer.status >= 400:
-                    raise GraphError(answer.status, None, _(
-                        "{host} answered {status} for the file", host=host_of(url),
-                        status=answer.status))
-                size = 0
-                async for chunk in answer.content.iter_chunked(65536):
-                    size += len(chunk)
-                    if size > limit:
-                        raise GraphError(413, None, _("the file is larger than {limit} bytes",
-                                                      limit=limit))
+            async with contextlib.AsyncExitStack() as stack:
+                session = self.session() if with_token else await stack.enter_async_context(
+                    aiohttp.ClientSession())
+                async for chunk in _download(session, url, timeout, limit):
                     yield chunk
 
         try:
             return await write_private(target, chunks(), modes)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise Unreachable(host_of(url), exc, sent=False) from exc
+
+
+async def _download(session: aiohttp.ClientSession, url: str, timeout: aiohttp.ClientTimeout,
+                    limit: int) -> AsyncIterator[bytes]:
+    """The file's bytes as they come; refuses one over ``limit`` bytes."""
+    async with session.get(url, timeout=timeout) as answer:
+        if answer.status >= 400:
+            raise GraphError(answer.status, None, _(
+                "{host} answered {status} for the file", host=host_of(url),
+                status=answer.status))
+        size = 0
+        async for chunk in answer.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > limit:
+                raise GraphError(413, None, _("the file is larger than {limit} bytes",
+                                              limit=limit))
+            yield chunk
 
 
 # What an error means -------------------------------------------------------------------

@@ -60,6 +60,7 @@ from opchat.transports.meta.graph import Garbled, GraphError, Unreachable, send_
 from opchat.transports.meta.options import INSTAGRAM, MESSENGER
 from opchat.transports.meta.webhook import Delivery as Received
 from opchat.transports.meta.webhook import NotOurs, Reaction, ReadMark, Receipt
+from opchat.transports.net import host_of
 
 __all__ = ["InstagramTransport", "MessengerTransport", "convert_payload"]
 
@@ -504,7 +505,9 @@ class MessengerTransport(MetaChannel):
             raise DownloadError(_("{platform} gave no address for this file",
                                   platform=self.platform))
         try:
-            await self.graph.fetch(attachment.ref, target, private_modes(self.data_dir), limit)
+            # Meta's CDN addresses are signed and public: the token goes to Graph only.
+            await self.graph.fetch(attachment.ref, target, private_modes(self.data_dir), limit,
+                                   with_token=host_of(attachment.ref) == self.graph.host)
         except (GraphError, Unreachable) as exc:
             raise DownloadError(_("{platform} cannot give this file: {reason}",
                                   platform=self.platform, reason=str(exc))) from exc
