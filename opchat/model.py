@@ -67,6 +67,11 @@ class Channel:
         window = (self.capabilities or {}).get("reply_window")
         return window if isinstance(window, int) and window > 0 else 0
 
+    @property
+    def has_templates(self) -> bool:
+        """Whether approved message templates may go past the reply window (WhatsApp)."""
+        return bool((self.capabilities or {}).get("templates"))
+
 
 @dataclass(frozen=True, slots=True)
 class Contact:

@@ -21,12 +21,13 @@ def time_left(conversation: Conversation, window: int, now: float) -> float | No
     return conversation.last_inbound_at + window - now
 
 
-def header_note(left: float | None) -> str:
-    """What the thread's header says of the window ("" when there is none)."""
+def header_note(left: float | None, templates: bool = True) -> str:
+    """What the thread's header says of the window ("" when there is none); past it, what
+    may still go: a template (``templates``), else nothing until the customer writes."""
     if left is None:
         return ""
     if left <= 0:
-        return _("template only: Alt+T")
+        return _("template only: Alt+T") if templates else _("closed until they write")
     return _("{time} left to reply", time=short_duration(left))
 
 

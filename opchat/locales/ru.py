@@ -1223,6 +1223,11 @@ MESSAGES.update({
         "для шаблонов сообщений задайте business_account_id",
     # The reply window (Meta's 24 hours)
     "template only: Alt+T": "только шаблон: Alt+T",
+    "closed until they write": "закрыто, пока клиент не напишет",
+    "{customer} last wrote more than {window} ago: {channel} takes no reply until they "
+    "write again.":
+        "{customer} писал(а) больше {window} назад: {channel} не примет ответ, пока клиент "
+        "не напишет снова.",
     "{time} left to reply": "на ответ {time}",
     "Template": "Шаблон",
     "Write from an approved message template (WhatsApp; all it takes once the 24-hour "

@@ -221,6 +221,7 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
         windows = {channel.name: channel.reply_window for channel in channels
                    if channel.reply_window}
         self.conversation_list.set_windows(windows)
+        self.thread_pane.templated = frozenset(c.name for c in channels if c.has_templates)
         self.thread_pane.windows = windows
 
     def attach(self, inbox: Inbox) -> None:

@@ -125,6 +125,8 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
     inbox: var[Inbox | None] = var(None)  # bound to the screen's
     # Each channel's reply window in seconds (Meta's 24 hours), set by the screen.
     windows: var[dict[str, int]] = var(dict)
+    # The channels whose templates may go past the window (WhatsApp), set by the screen.
+    templated: var[frozenset[str]] = var(frozenset)
 
     def __init__(self, settings: Settings, clock: Callable[[], float], *,
                  id: str | None = None) -> None:
@@ -191,7 +193,7 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
         # How long the reply window has left comes before the rest: it decides what
         # may be sent at all.
         left = self.window_left(conversation)
-        note = header_note(left)
+        note = header_note(left, conversation.channel_name in self.templated)
         if note:
             closing = left is not None and left <= SOON
             parts.append((f"  ⌛ {note}", "bold red" if closing else "yellow"))
@@ -227,12 +229,16 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
             return Verdict(template=use)
         left = self.window_left(opened)
         if left is not None and left <= 0:
+            words = {"customer": one_line(opened.contact_name, 40) or "—",
+                     "window": short_duration(self.windows.get(opened.channel_name, 0)),
+                     "channel": one_line(opened.channel_name, 40)}
+            if opened.channel_name in self.templated:
+                return Verdict(refused=_(
+                    "{customer} last wrote more than {window} ago: {channel} takes only an "
+                    "approved template now. Alt+T picks one.", **words))
             return Verdict(refused=_(
-                "{customer} last wrote more than {window} ago: {channel} takes only an "
-                "approved template now. Alt+T picks one.",
-                customer=one_line(opened.contact_name, 40) or "—",
-                window=short_duration(self.windows.get(opened.channel_name, 0)),
-                channel=one_line(opened.channel_name, 40)))
+                "{customer} last wrote more than {window} ago: {channel} takes no reply "
+                "until they write again.", **words))
         return Verdict()
 
     def action_template(self) -> None:

@@ -53,6 +53,7 @@ class Capabilities:
     # 24-hour customer service window); 0: no such limit. Past it, only what the platform
     # allows (a WhatsApp template...).
     reply_window: int = 0
+    templates: bool = False  # approved message templates go past the window (HasTemplates)
 
 
 @dataclass(frozen=True, slots=True)

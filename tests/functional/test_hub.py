@@ -496,7 +496,8 @@ async def test_the_hub_records_what_each_channel_can_carry(inbox: Inbox, tmp_pat
     [shop] = await inbox.channels()
     assert shop.carries_files is False  # ScriptedTransport has no media
     assert shop.capabilities == {"media": False, "edits": False, "typing": False,
-                                 "buttons": False, "max_len": 4096, "reply_window": 0}
+                                 "buttons": False, "max_len": 4096, "reply_window": 0,
+                                 "templates": False}
     assert shop.reply_window == 0
 
 

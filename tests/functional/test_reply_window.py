@@ -34,7 +34,8 @@ async def seed(tmp_path: Path, clock: Clock, wrote_ago: float) -> None:
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
     try:
         await inbox.store.channels.ensure("wa", "whatsapp")
-        await inbox.store.channels.set_capabilities("wa", {"media": True, "reply_window": DAY})
+        await inbox.store.channels.set_capabilities("wa", {"media": True, "reply_window": DAY,
+                                                          "templates": True})
         await inbox.store.templates.replace("wa", [
             REMINDER, Template("draft_one", "en_US", status="PENDING", body="Not yet {{1}}")])
         await inbox.store.inbound.ingest(inbound("wa", "79161234567", 1, "Ivan Petrov",
@@ -166,3 +167,28 @@ async def wait_until_value(pilot, get, timeout: float = 3.0):
         if deadline > timeout:
             raise AssertionError("timed out")
     return found[0]
+
+
+async def test_where_no_template_may_go_the_closed_window_says_to_wait_for_the_customer(
+        tmp_path: Path, settings: Settings, clock: Clock) -> None:
+    inbox = await Inbox.open(tmp_path, "anna", clock=clock)
+    try:
+        await inbox.store.channels.ensure("fb", "messenger")
+        await inbox.store.channels.set_capabilities("fb", {"reply_window": DAY})
+        await inbox.store.inbound.ingest(inbound("fb", "6783459210987654", 1, "Maria",
+                                                 "Hello?", clock() - DAY - 60))
+    finally:
+        await inbox.close()
+    app = make_app(settings, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_dialog(pilot)
+        await wait_until(pilot, lambda: "⌛ closed until they write" in title(pane),
+                         what="the closed window")
+        composer = app.query_one(Composer)
+        composer.load_text("Sorry for the wait!")
+        composer.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any("takes no reply until they write again" in n.message
+                                            for n in app._notifications),
+                         what="the refusal")
+        assert composer.text == "Sorry for the wait!"

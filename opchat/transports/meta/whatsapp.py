@@ -238,7 +238,8 @@ class WhatsAppTransport(MetaChannel):
     platform: ClassVar[str] = PLATFORM
     options: ClassVar[OptionSet] = WHATSAPP
     capabilities: ClassVar[Capabilities] = Capabilities(
-        media=True, typing=True, buttons=True, max_len=MAX_TEXT, reply_window=REPLY_WINDOW)
+        media=True, typing=True, buttons=True, max_len=MAX_TEXT, reply_window=REPLY_WINDOW,
+        templates=True)
 
     def __init__(self, channel: ChannelSettings, data_dir: Path) -> None:
         options = channel.options
