@@ -761,3 +761,55 @@ async def test_channel_add_whatsapp_mistakes_exit_2_with_the_reason(
                                 *flags)
     assert code == 2 and said in err and "Traceback" not in err
     assert not (tmp_path / "config.toml").exists()
+
+
+async def test_the_automatic_menu_goes_out_as_buttons_and_a_tap_answers(
+        tmp_path: Path, api: GraphAPI) -> None:
+    import time
+
+    from opchat.config import load_settings
+    from opchat.model import Direction
+    from opchat.replies import STARTER
+
+    port = free_port()
+    (tmp_path / "config.toml").write_text(f"""
+[menus.main]
+text = "How can we help?"
+options = [
+  {{ label = "Delivery", reply = "delivery" }},
+  {{ label = "A person, please", operator = true }},
+]
+[channels.wa]
+kind = "whatsapp"
+access_token = "{TOKEN}"
+app_secret = "{APP_SECRET}"
+phone_number_id = "{PHONE_NUMBER_ID}"
+api_base = "{api.base}"
+listen = "127.0.0.1:{port}"
+menu = "main"
+""", encoding="utf-8")
+    configured = load_settings(tmp_path / "config.toml", tmp_path)
+    inbox = await Inbox.open(tmp_path, "anna")
+    await inbox.store.replies.save_all(STARTER)
+    await inbox.close()
+    async with hub_running(tmp_path, configured.channels[0]) as (inbox, hub):
+        shop = Running(inbox, hub, api, f"http://127.0.0.1:{port}/whatsapp/wa")
+        await shop.wait_health(Health.OK, "Lucky Shrub")
+        now = str(int(time.time()))
+        await shop.deliver(wa_webhook(wa_value([wa_text("Hello!", id="wamid.hello",
+                                                        timestamp=now)])))
+        [menu] = await until(lambda: holds(api.sent_to(WA_CUSTOMER)), "the menu sent")
+        delivery, _person = menu["interactive"]["action"]["buttons"]
+        await shop.deliver(wa_webhook(wa_value([wa_interactive_button_reply(
+            delivery["reply"]["id"], delivery["reply"]["title"], id="wamid.tap",
+            timestamp=now)])))
+        await until(lambda: holds(len(api.sent_to(WA_CUSTOMER)) == 2), "the answer to the tap")
+        [conversation] = await inbox.conversations()
+        messages = await inbox.messages(conversation.id)
+    assert "How can we help?" in menu["interactive"]["body"]["text"]
+    assert [(m.direction, m.external_id) for m in messages][:3] == [
+        (Direction.IN, "wamid.hello"), (Direction.AUTO, next(iter(api.sent))),
+        (Direction.IN, "wamid.tap")]
+    assert messages[2].meta["callback"] == delivery["reply"]["id"]
+    answer = api.sent_to(WA_CUSTOMER)[1]
+    assert answer["type"] == "text" and "Доставляем" in answer["text"]["body"]  # the reply
