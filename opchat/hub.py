@@ -190,6 +190,10 @@ class ChannelSink:
     async def deleted(self, external_id: str) -> None:
         await self._hub.inbox.store.elsewhere.deleted(self.channel, external_id)
 
+    async def reachable(self, chat_id: str, reachable: bool) -> None:
+        await self._hub.inbox.store.elsewhere.reachable(self.channel, chat_id, reachable,
+                                                        UNREACHABLE_LABEL)
+
     async def sent_elsewhere(self, message: InboundMessage) -> bool:
         return await self._hub.inbox.store.elsewhere.echo(self._own(message))
 

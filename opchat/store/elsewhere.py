@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 from opchat.model import EventKind, InboundMessage
-from opchat.store.changes import record_event
+from opchat.store.changes import add_label, record_event
 from opchat.store.channels import channel_id as _channel_id
 from opchat.store.files import add_attachments
 from opchat.store.part import Part
@@ -64,6 +64,33 @@ class ElsewhereStore(Part):
                  "id": conv["id"]})
             record_event(conn, now, EventKind.MESSAGE_NEW, conv["id"], message_id,
                          data={"direction": "out"})
+            return True
+
+        return await self.db.write(run)
+
+    async def reachable(self, channel: str, chat_id: str, reachable: bool,
+                        label: str) -> bool:
+        """The platform says whether the customer at ``chat_id`` may be written to (VK's
+        message_allow/deny, Viber's subscribed/unsubscribed, MAX's bot_started/stopped):
+        the dialog gets ``label`` while they may not, and loses it when they may again,
+        each with its event. False if the customer has no dialog on the channel."""
+
+        def run(conn: Conn) -> bool:
+            now = self.clock()
+            conv = conn.execute(
+                "SELECT c.id FROM conversations c JOIN channels ch ON ch.id = c.channel_id "
+                "WHERE ch.name = ? AND c.chat_id = ?", (channel, chat_id)).fetchone()
+            if conv is None:
+                return False
+            if not reachable:
+                add_label(conn, conv["id"], label, now, None)
+                return True
+            row = conn.execute("SELECT id, name FROM labels WHERE name = ?", (label,)).fetchone()
+            if row is not None and conn.execute(
+                    "DELETE FROM conversation_labels WHERE conversation_id = ? AND label_id = ?",
+                    (conv["id"], row["id"])).rowcount:
+                record_event(conn, now, EventKind.CONVERSATION_LABEL, conv["id"],
+                             data={"removed": row["name"]})
             return True
 
         return await self.db.write(run)

@@ -139,6 +139,12 @@ class Sink(Protocol):
         backwards; nothing if they have no dialog."""
         ...
 
+    async def reachable(self, chat_id: str, reachable: bool) -> None:
+        """The platform says whether the customer at ``chat_id`` may be written to now
+        (they blocked or unsubscribed, or allowed messages again): the dialog carries the
+        label :data:`UNREACHABLE_LABEL` while they may not. Let go if they have no dialog."""
+        ...
+
     async def deleted(self, external_id: str) -> None:
         """The customer deleted (unsent) this channel's message ``external_id``. It is
         kept, and shown as deleted by the customer; one not stored is let go."""

@@ -507,3 +507,19 @@ async def test_the_statements_of_both_connections_can_be_traced(inbox: Inbox) ->
     assert any(c == "writer" and s.startswith("INSERT INTO messages") for c, s in seen)
     assert any(c == "reader" and s.startswith("SELECT") for c, s in seen)
     assert not any("'m2'" in s for _, s in seen)
+
+
+async def test_a_customer_who_may_not_be_written_to_is_labelled_until_they_may(
+        inbox: Inbox) -> None:
+    got = await inbox.store.inbound.ingest(inbound(1, chat="c9"))
+    elsewhere = inbox.store.elsewhere
+    assert await elsewhere.reachable("demo", "c9", False, "blocked")
+    conversation = await inbox.conversation(got.conversation_id)
+    assert conversation is not None and conversation.labels == ("blocked",)
+    assert await elsewhere.reachable("demo", "c9", True, "blocked")
+    conversation = await inbox.conversation(got.conversation_id)
+    assert conversation is not None and conversation.labels == ()
+    assert not await elsewhere.reachable("demo", "nobody", False, "blocked")
+    kinds = [e.kind for e in await inbox.store.events.events_after(0)
+             if e.kind == "conversation.label"]
+    assert kinds == ["conversation.label", "conversation.label"]
