@@ -1284,4 +1284,83 @@ MESSAGES.update({
     "the Facebook Page's id": "id страницы Facebook",
     "the Instagram professional account's id (not the @username)":
         "id профессионального аккаунта Instagram (не @имя)",
+    # --- vk channel ---
+    "VK refused the community's token (wrong, revoked, or not a community token): make one "
+    "in the community's Manage → API usage and put it in the config":
+        "VK не принимает токен сообщества (неверный, отозван или не токен сообщества): "
+        "создайте новый в сообществе, Управление → Работа с API, и впишите его в конфигурацию",
+    "VK says: {said}": "VK отвечает: {said}",
+    "an error without VK's shape": "ошибка не в формате VK",
+    "{host} answered {method} without a response": "{host} ответил на {method} без response",
+    "the long poll answered something that is not an object":
+        "long poll ответил не объектом JSON",
+    "the upload server answered something that is not an object":
+        "сервер загрузки ответил не объектом JSON",
+    "{host} answered something that is not JSON (HTTP {status})":
+        "{host} ответил не в формате JSON (HTTP {status})",
+    "the customer cannot get messages from the community now (they forbade it or blocked "
+    "it): {said}":
+        "клиент сейчас не может получать сообщения сообщества (запретил их или заблокировал "
+        "сообщество): {said}",
+    "{name}, long poll": "{name}, long poll",
+    "reached {name} (vk.com/{screen}, id {id}); VK API {version}; {how}":
+        "доступно сообщество {name} (vk.com/{screen}, id {id}); VK API {version}; {how}",
+    "VK gave no community for id {id}": "VK не вернул сообщество с id {id}",
+    "Callback API at {url} (confirmation {confirmation})":
+        "Callback API по адресу {url} (строка подтверждения {confirmation})",
+    "Bots Long Poll": "Bots Long Poll",
+    "{name}, Callback API": "{name}, Callback API",
+    "VK did not say which photo it kept": "VK не сказал, какую фотографию сохранил",
+    "VK's upload server did not take the file": "сервер загрузки VK не принял файл",
+    "VK did not say which document it kept": "VK не сказал, какой документ сохранил",
+    "VK gave no address for this file": "VK не дал адреса этого файла",
+    "the long poll answered something unexpected": "long poll ответил что-то непонятное",
+    "cannot send {name}: VK takes only files from this computer":
+        "не отправить {name}: VK принимает только файлы с этого компьютера",
+    "VK cannot give this file: {reason}": "VK не может отдать этот файл: {reason}",
+    "VK knows no community {id}: {said}": "VK не знает сообщества {id}: {said}",
+    "Bots Long Poll is off or the token lacks the right: turn it on in Manage → API usage → "
+    "Long Poll API ({said})":
+        "Bots Long Poll выключен или у токена нет права: включите его в Управление → Работа "
+        "с API → Long Poll API ({said})",
+    "wall post: {link}": "запись на стене: {link}",
+    "an attachment VK calls {kind}": "вложение, которое VK называет {kind}",
+    "audio: {artist} — {title}": "аудиозапись: {artist} — {title}",
+    "product: {title}": "товар: {title}",
+    "poll: {question}": "опрос: {question}",
+    "a gift": "подарок",
+    "(no text)": "(без текста)",
+    "video: {title} {link}": "видео: {title} {link}",
+    "link: {title} {url}": "ссылка: {title} {url}",
+    "{setting} must be the community's id, digits only (for vk.com/club218374615 it is "
+    "218374615)":
+        "{setting} должен быть id сообщества, только цифры (для vk.com/club218374615 это "
+        "218374615)",
+    "channels.{name}: the Callback API needs confirmation, the string VK shows to return":
+        "channels.{name}: для Callback API нужен confirmation — строка, которую VK просит "
+        "вернуть",
+    "channels.{name}: the Callback API needs secret (or secret_env), the secret key set in VK":
+        "channels.{name}: для Callback API нужен secret (или secret_env) — секретный ключ, "
+        "заданный в VK",
+    "channels.{name}.webhook_url: use an https:// address for the Callback API":
+        "channels.{name}.webhook_url: для Callback API нужен адрес https://",
+    "VK will call {url}: have your reverse proxy pass it to {local}":
+        "VK будет обращаться к {url}: настройте обратный прокси, чтобы он передавал запросы "
+        "на {local}",
+    "the community's access token (Manage → API usage)":
+        "ключ доступа сообщества (Управление → Работа с API)",
+    "the community's id (digits)": "id сообщества (цифры)",
+    "the VK API's address (a proxy, a test server)":
+        "адрес VK API (прокси, тестовый сервер)",
+    "receive by the Callback API on the hub's server, not Bots Long Poll":
+        "получать через Callback API на сервере хаба, а не через Bots Long Poll",
+    "the string VK asks the Callback API address to return":
+        "строка, которую VK просит вернуть адрес Callback API",
+    "the Callback API's secret key": "секретный ключ Callback API",
+    "an environment variable that holds the secret key":
+        "переменная окружения с секретным ключом",
+    "the https:// address VK calls, behind your proxy":
+        "адрес https://, к которому обращается VK, за вашим прокси",
+    "host:port the Callback API is served on": "host:port, на котором принимается Callback API",
+    "seconds one long poll waits for events": "сколько секунд один запрос long poll ждёт событий",
 })

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,28 +20,38 @@ import pytest
 from opchat.config import ChannelSettings
 from opchat.hub import Hub
 from opchat.inbox import Inbox
-from opchat.model import Direction, Health, Message, MessageState
-from opchat.transports import UNREACHABLE_LABEL
-from opchat.transports.vk.channel import VKTransport
+from opchat.model import Attachment, Direction, Health, Message, MessageState, OutboundMessage
+from opchat.transports import UNREACHABLE_LABEL, Retry
+from opchat.transports.vk.channel import VKTransport, keyboard
 from tests.channels import (
     RunningHub,
+    Serve,
+    deliver_through_kills,
     events_of_new_messages,
     free_port,
     holds,
     hub_running,
+    stored_external_ids,
     until,
 )
 from tests.vk_api import (
     ADMIN,
     CONFIRMATION,
     CUSTOMER,
+    FLOOD,
     GROUP_ID,
     GROUP_NAME,
+    INTERNAL,
+    NO_PERMISSION,
     OTHER,
+    PRIVACY,
     SECRET,
+    SENT_THEN_HANG,
     TOKEN,
+    TOO_MANY,
     VKAPI,
     audio_message,
+    deliver,
     doc,
     event,
     geo,
@@ -302,3 +313,352 @@ async def test_edits_allow_deny_read_and_callback_buttons(tmp_path: Path, api: V
     press = found["event.3b5a0e1fd2c4"]
     assert (press.body, press.meta["callback"]) == ("Самовывоз", "menu:pickup")
     assert api.answered_events[0]["event_id"] == "3b5a0e1fd2c4"
+
+
+# Sending ---------------------------------------------------------------------------------------
+
+
+def outbound(body: str = "Да, есть", message_id: int = 41, **more: Any) -> OutboundMessage:
+    return OutboundMessage(message_id=message_id, channel="vk", chat_id=str(CUSTOMER),
+                           body=body, **more)
+
+
+async def test_a_reply_goes_to_the_peer_with_a_random_id_made_from_the_outbox_row(
+        transport: VKTransport, api: VKAPI, tmp_path: Path) -> None:
+    delivery = await transport.send(outbound(reply_to_external_id="501"))
+    again = await transport.send(outbound())  # the same row again: VK keeps one
+    other = await transport.send(outbound(message_id=42))
+    fields = api.sent[int(delivery.external_id or 0)]
+    assert fields["peer_id"] == str(CUSTOMER) and fields["message"] == "Да, есть"
+    assert fields["reply_to"] == "501" and fields["v"] == "5.199"
+    assert again.external_id == delivery.external_id and len(api.sent) == 2
+    assert other.external_id != delivery.external_id
+    # Stable across restarts (a new transport over the same data dir)...
+    later = VKTransport(settings(api), tmp_path)
+    assert later.random_id(41, 0) == int(fields["random_id"])
+    assert later.row_of(int(fields["random_id"])) == 41
+    # ...different for another install.
+    (tmp_path / "other").mkdir()
+    elsewhere = VKTransport(settings(api), tmp_path / "other")
+    assert elsewhere.random_id(41, 0) != int(fields["random_id"])
+    assert 0 < later.random_id(41, 0) < 2**31
+
+
+async def test_a_send_retried_after_a_timeout_reaches_vk_once(
+        transport: VKTransport, api: VKAPI) -> None:
+    api.fail("messages.send", SENT_THEN_HANG)  # VK takes it; the answer never comes
+    with pytest.raises(Retry) as first:
+        await transport.send(outbound("Заказ принят"))
+    assert "no answer in time" in first.value.reason
+    delivery = await transport.send(outbound("Заказ принят", attempt=2))
+    attempts = [c["random_id"] for c in api.called("messages.send")]
+    assert len(attempts) == 2 and attempts[0] == attempts[1]
+    [sent_id] = api.sent
+    assert delivery.external_id == str(sent_id)
+
+
+async def test_a_long_reply_goes_in_parts_and_a_part_vk_finds_too_long_is_split(
+        transport: VKTransport, api: VKAPI) -> None:
+    text = ("слово " * 1500).strip()  # 8999 characters: three parts of at most 4096
+    api.max_len = 3000  # VK counts otherwise: the first parts are refused (914), split
+    await transport.send(outbound(text))
+    parts = [fields["message"] for fields in api.sent.values()]
+    assert " ".join(parts) == text and all(len(p) <= 3000 for p in parts)
+    assert len({fields["random_id"] for fields in api.sent.values()}) == len(parts)
+
+
+@pytest.mark.parametrize("error", [TOO_MANY, FLOOD, INTERNAL])
+async def test_rate_limits_and_vks_trouble_back_off(transport: VKTransport, api: VKAPI,
+                                                   error: Any) -> None:
+    api.fail("messages.send", error, error)
+    with pytest.raises(Retry) as first:
+        await transport.send(outbound(attempt=1))
+    with pytest.raises(Retry) as second:
+        await transport.send(outbound(attempt=2))
+    assert f"({error.code})" in first.value.reason
+    assert first.value.after and second.value.after == 2 * first.value.after
+    await transport.send(outbound(attempt=3))
+    assert len(api.sent) == 1
+
+
+@pytest.mark.parametrize("error", [NO_PERMISSION, PRIVACY])
+async def test_a_customer_who_forbade_messages_is_refused_and_marked(
+        tmp_path: Path, api: VKAPI, error: Any) -> None:
+    async with running(tmp_path, api) as shop:
+        api.push(message_new(message("Здравствуйте", id=1101)))
+        await shop.got("1101")
+        api.fail("messages.send", error)
+        [conversation] = await shop.inbox.conversations()
+        queued = await shop.inbox.send(conversation.id, "Добрый день!")
+
+        async def failed() -> Message | None:
+            found = await shop.message(queued.id)
+            return found if found.state is MessageState.FAILED else None
+
+        message_ = await until(failed, "the reply failed")
+        [conversation] = await shop.inbox.conversations()
+    assert f"({error.code})" in (message_.error or "")
+    assert UNREACHABLE_LABEL in conversation.labels
+    assert api.sent == {}
+
+
+async def test_photos_and_documents_go_through_the_upload_servers(
+        transport: VKTransport, api: VKAPI, tmp_path: Path) -> None:
+    picture = tmp_path / "bouquet.jpg"
+    picture.write_bytes(b"\xff\xd8\xff a bouquet")
+    price = tmp_path / "price.pdf"
+    price.write_bytes(b"%PDF-1.4 prices")
+    await transport.send(outbound("Вот букет и прайс", attachments=(
+        Attachment(kind="photo", local_path=str(picture), mime="image/jpeg"),
+        Attachment(kind="document", local_path=str(price), filename="Прайс.pdf"))))
+    [fields] = api.sent.values()
+    photo_ref, doc_ref = fields["attachment"].split(",")
+    assert photo_ref.startswith(f"photo-{GROUP_ID}_") and photo_ref.endswith("_c7e1d9b2f0")
+    assert doc_ref.startswith(f"doc-{GROUP_ID}_")
+    assert api.uploads[photo_ref.rsplit("_", 1)[0]][1] == b"\xff\xd8\xff a bouquet"
+    assert api.uploads[doc_ref] == ("Прайс.pdf", b"%PDF-1.4 prices")
+    assert fields["message"] == "Вот букет и прайс"
+
+
+async def test_the_menu_goes_out_as_a_keyboard_typing_and_seen(
+        transport: VKTransport, api: VKAPI) -> None:
+    import json
+
+    await transport.send(outbound("Чем помочь?", buttons=(("Доставка", "menu:delivery"),
+                                                          ("Оператор", "menu:person"))))
+    [fields] = api.sent.values()
+    made = json.loads(fields["keyboard"])
+    assert made == keyboard((("Доставка", "menu:delivery"), ("Оператор", "menu:person")))
+    assert made["inline"] is True
+    assert [row[0]["action"]["label"] for row in made["buttons"]] == ["Доставка", "Оператор"]
+    assert json.loads(made["buttons"][0][0]["action"]["payload"]) == {"b": "menu:delivery"}
+    await transport.typing(str(CUSTOMER), True)
+    await transport.typing(str(CUSTOMER), False)  # VK has no "stop"
+    await transport.seen(str(CUSTOMER))
+    [typing] = api.called("messages.setActivity")
+    assert (typing["type"], typing["peer_id"], typing["group_id"]) == (
+        "typing", str(CUSTOMER), str(GROUP_ID))
+    [seen] = api.called("messages.markAsRead")
+    assert seen["peer_id"] == str(CUSTOMER) and seen["mark_conversation_as_read"] == "1"
+
+
+async def test_files_are_fetched_when_an_operator_asks(transport: VKTransport, api: VKAPI,
+                                                      tmp_path: Path) -> None:
+    from opchat.transports.vk.channel import DownloadError
+
+    url = api.add_file("pic.jpg", b"\xff\xd8 a photo")
+    path = await transport.download(Attachment(kind="photo", filename="photo1_2.jpg",
+                                               ref=url), tmp_path / "files")
+    assert path.read_bytes() == b"\xff\xd8 a photo" and path.parent == tmp_path / "files"
+    with pytest.raises(DownloadError, match="404"):
+        await transport.download(Attachment(kind="photo", ref=f"{api.base}/files/gone"),
+                                 tmp_path / "files")
+
+
+async def test_the_automatic_menu_goes_out_as_a_keyboard_and_a_press_answers(
+        tmp_path: Path, api: VKAPI) -> None:
+    import json
+    import time
+
+    from opchat.config import load_settings
+    from opchat.replies import STARTER
+
+    (tmp_path / "config.toml").write_text(f"""
+[menus.main]
+text = "How can we help?"
+options = [
+  {{ label = "Delivery", reply = "delivery" }},
+  {{ label = "A person, please", operator = true }},
+]
+[channels.vk]
+kind = "vk"
+token = "{TOKEN}"
+group_id = "{GROUP_ID}"
+api_base = "{api.base}"
+poll_timeout = 1
+menu = "main"
+""", encoding="utf-8")
+    configured = load_settings(tmp_path / "config.toml", tmp_path)
+    inbox = await Inbox.open(tmp_path, "anna")
+    await inbox.store.replies.save_all(STARTER)
+    await inbox.close()
+    async with hub_running(tmp_path, configured.channels[0]) as (inbox, hub):
+        shop = Running(inbox, hub, api, "")
+        await shop.wait_health(Health.OK, GROUP_NAME)
+        now = int(time.time())
+        api.push(message_new(message("Привет!", id=1201, date=now)))
+        [menu] = await until(lambda: holds(api.sent_to(CUSTOMER)), "the menu sent")
+        delivery = json.loads(menu["keyboard"])["buttons"][0][0]["action"]
+        api.push(message_new(message(delivery["label"], id=1202, date=now,
+                                     payload=delivery["payload"])))
+        await until(lambda: holds(len(api.sent_to(CUSTOMER)) == 2), "the answer to the press")
+    assert "How can we help?" in menu["message"]
+    assert "Доставляем" in api.sent_to(CUSTOMER)[1]["message"]
+
+
+# The Callback API ------------------------------------------------------------------------------
+
+
+async def test_callback_confirmation_secret_and_ok_only_once_stored(
+        tmp_path: Path, api: VKAPI) -> None:
+    async with running(tmp_path, api, callback=True) as shop:
+        status, text = await deliver(shop.url, {"type": "confirmation", "group_id": GROUP_ID},
+                                     secret=None)
+        assert (status, text) == (200, CONFIRMATION)
+        new = message_new(message("Через Callback API", id=1301))
+        assert (await deliver(shop.url, new, secret=None))[0] == 401
+        assert (await deliver(shop.url, new, secret="b7f3c2a9e1d54f09"))[0] == 403
+        assert (await deliver(shop.url, new, secret=""))[0] == 401
+        assert await shop.messages() == {}
+        assert await deliver(shop.url, new) == (200, "ok")
+        # Answered means committed: the file holds it already.
+        assert stored_external_ids(tmp_path / "opchat.db") == {"1301"}
+        assert await deliver(shop.url, new) == (200, "ok")  # VK delivers again
+        press = event("message_event", {"user_id": CUSTOMER, "peer_id": CUSTOMER,
+                                        "event_id": "9c0d1e2f", "payload": {"b": "menu:x"}})
+        assert await deliver(shop.url, press) == (200, "ok")
+        await until(lambda: holds(api.answered_events), "the press answered")
+        assert len(await shop.messages()) == 2
+        assert events_of_new_messages(tmp_path / "opchat.db") == 2
+
+
+async def test_callback_malformed_foreign_and_oversized_bodies_get_4xx_and_the_hub_carries_on(
+        tmp_path: Path, api: VKAPI) -> None:
+    async with running(tmp_path, api, callback=True) as shop:
+        assert (await deliver(shop.url, raw=b'{"type": "message_ne'))[0] == 400
+        assert (await deliver(shop.url, raw=b'["a", "list"]'))[0] == 400
+        assert (await deliver(shop.url, raw=b"\xff\xfe not utf-8"))[0] == 400
+        other = message_new(message("не нам", id=1401), group_id=1)
+        assert (await deliver(shop.url, other))[0] == 400
+        assert (await deliver(shop.url, {"type": "confirmation", "group_id": 1}))[0] == 400
+        big = message_new(message("x" * 2_000_000, id=1402))
+        assert (await deliver(shop.url, big))[0] == 413
+        assert await shop.messages() == {}
+        ok = message_new(message("всё ещё здесь", id=1403))
+        assert await deliver(shop.url, ok) == (200, "ok")
+        assert list(await shop.messages()) == ["1403"]
+
+
+async def test_callback_a_failure_to_store_answers_500_so_vk_delivers_again(
+        tmp_path: Path, api: VKAPI) -> None:
+    new = message_new(message("poison", id=1501))
+    async with running(tmp_path, api, callback=True) as shop:
+        db = sqlite3.connect(tmp_path / "opchat.db")
+        db.execute("CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.body = 'poison' "
+                   "BEGIN SELECT RAISE(ABORT, 'disk trouble'); END")
+        db.commit()
+        assert (await deliver(shop.url, new))[0] == 500
+        await shop.wait_health(Health.DEGRADED, "cannot store: IntegrityError: disk trouble")
+        db.execute("DROP TRIGGER poison")
+        db.commit()
+        db.close()
+        assert await deliver(shop.url, new) == (200, "ok")
+        assert list(await shop.messages()) == ["1501"]
+
+
+# Crashes ---------------------------------------------------------------------------------------
+
+
+def serve_vk(tmp_path: Path, api: VKAPI, **more: str) -> Serve:
+    extra = "".join(f"{key} = {value}\n" for key, value in more.items())
+    return Serve(tmp_path, (
+        f'[channels.vk]\nkind = "vk"\ntoken = "{TOKEN}"\ngroup_id = "{GROUP_ID}"\n'
+        f'api_base = "{api.base}"\npoll_timeout = 1\n{extra}'))
+
+
+async def test_callback_killed_at_any_moment_every_event_is_stored_exactly_once(
+        tmp_path: Path, api: VKAPI) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/vk/vk"
+    serve = serve_vk(tmp_path, api, callback="true", confirmation=f'"{CONFIRMATION}"',
+                     secret=f'"{SECRET}"', listen=f'"127.0.0.1:{port}"')
+    events = [message_new(message(f"message {n}", id=20000 + n, from_id=CUSTOMER + n % 5))
+              for n in range(60)]
+
+    async def vk(n: int) -> int:
+        status, text = await deliver(url, events[n], timeout=2)
+        return status if text == "ok" else 500
+
+    unanswered = await deliver_through_kills(serve, vk, len(events))
+    db_path = serve.data / "opchat.db"
+    assert stored_external_ids(db_path) == {str(20000 + n) for n in range(60)}
+    assert events_of_new_messages(db_path) == 60
+    assert unanswered
+
+
+async def test_long_poll_killed_mid_stream_every_event_is_stored_exactly_once(
+        tmp_path: Path, api: VKAPI) -> None:
+    api.per_answer = 3  # a few events an answer: the kills land between commits
+    serve = serve_vk(tmp_path, api)
+    db_path = serve.data / "opchat.db"
+    count = 150
+    expected = {str(30000 + n) for n in range(count)}
+    await serve.start()
+    try:
+        await until(lambda: holds(api.a_checks), "the hub polling", timeout=30)
+        api.push(*(message_new(message(f"m {n}", id=30000 + n, from_id=CUSTOMER + n % 5))
+                   for n in range(count)))
+        for target in (20, 60, 110):
+            await until(lambda target=target: holds(len(stored_external_ids(db_path)) >=
+                                                    target), f"{target} stored", timeout=30)
+            serve.kill()
+            await serve.killed()
+            await serve.start()
+        await until(lambda: holds(stored_external_ids(db_path) == expected), "all stored",
+                    timeout=30)
+    finally:
+        await serve.stop()
+    assert events_of_new_messages(db_path) == count
+    assert cursor(db_path) == str(count)
+
+
+# Setting up ------------------------------------------------------------------------------------
+
+
+async def test_channel_add_and_test_from_the_command_line(tmp_path: Path, api: VKAPI) -> None:
+    from tests.channels import opchat
+
+    env = {"VK_TOKEN": TOKEN}
+    code, out, err = await opchat(
+        tmp_path, "channel", "add", "vk", "--name", "shop", "--group-id", str(GROUP_ID),
+        "--token-env", "VK_TOKEN", "--api-base", api.base, env=env)
+    assert code == 0, err
+    assert "added channel shop (vk)" in out and "opchat channel test shop" in out
+    config = (tmp_path / "config.toml").read_text()
+    assert TOKEN not in config and f'group_id = "{GROUP_ID}"' in config
+    code, out, err = await opchat(tmp_path, "channel", "test", "shop", env=env)
+    assert (code, err) == (0, "")
+    assert out.strip() == (f"channel shop (vk): reached {GROUP_NAME} (vk.com/flowershop_msk, "
+                           f"id {GROUP_ID}); VK API 5.199; Bots Long Poll")
+    code, out, err = await opchat(tmp_path, "--lang", "ru", "channel", "test", "shop",
+                                  env={"VK_TOKEN": "vk1.a.revoked"})
+    assert code == 1 and out == ""
+    assert "VK не принимает токен сообщества" in err and "vk1.a.revoked" not in err
+    api.group_id = 1  # the token is another community's
+    code, out, err = await opchat(tmp_path, "channel", "test", "shop", env=env)
+    assert code == 1 and f"VK knows no community {GROUP_ID}" in err
+
+
+async def test_channel_add_callback_mode_and_its_mistakes(tmp_path: Path, api: VKAPI) -> None:
+    from tests.channels import opchat
+
+    code, _, err = await opchat(tmp_path, "channel", "add", "vk", "--name", "shop",
+                                "--group-id", "club218374615", "--token", TOKEN)
+    assert code == 2 and "--group-id must be the community's id" in err
+    assert "Traceback" not in err and not (tmp_path / "config.toml").exists()
+    code, _, err = await opchat(tmp_path, "channel", "add", "vk", "--name", "shop",
+                                "--group-id", str(GROUP_ID), "--token", TOKEN, "--callback")
+    assert code == 2 and "the Callback API needs confirmation" in err
+    code, out, err = await opchat(
+        tmp_path, "channel", "add", "vk", "--name", "shop", "--group-id", str(GROUP_ID),
+        "--token", TOKEN, "--callback", "--confirmation", CONFIRMATION, "--secret-env",
+        "VK_SECRET", "--webhook-url", "https://chat.shop.example/vk/shop", "--api-base",
+        api.base, env={"VK_SECRET": SECRET})
+    assert code == 0, err
+    assert "have your reverse proxy pass it to http://127.0.0.1:8765/vk/shop" in out
+    code, out, err = await opchat(tmp_path, "channel", "test", "shop",
+                                  env={"VK_SECRET": SECRET})
+    assert (code, err) == (0, "")
+    assert "Callback API at https://chat.shop.example/vk/shop (confirmation a1b2c3d4)" in out
+    mode = stat.S_IMODE((tmp_path / "config.toml").stat().st_mode)
+    assert mode == 0o600

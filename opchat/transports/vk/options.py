@@ -20,8 +20,8 @@ API_VERSION = "5.199"  # the VK API version every call names; pinned, shown by `
 def _digits(value: Any, setting: str) -> None:
     if not isinstance(value, str) or value.strip().isdigit():
         return  # not text: the kind's check has said so
-    raise OptionProblem(_("{setting} must be the community's id, digits only (as "
-                          "Manage → Settings → API usage shows it)", setting=setting))
+    raise OptionProblem(_("{setting} must be the community's id, digits only (for "
+                          "vk.com/club218374615 it is 218374615)", setting=setting))
 
 
 def _callback_needs(options: Mapping[str, Any], table: str) -> None:
