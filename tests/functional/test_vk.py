@@ -662,3 +662,63 @@ async def test_channel_add_callback_mode_and_its_mistakes(tmp_path: Path, api: V
     assert "Callback API at https://chat.shop.example/vk/shop (confirmation a1b2c3d4)" in out
     mode = stat.S_IMODE((tmp_path / "config.toml").stat().st_mode)
     assert mode == 0o600
+
+
+async def test_killed_while_sending_a_retry_by_the_operator_still_reaches_vk_once(
+        tmp_path: Path, api: VKAPI) -> None:
+    """The hub cannot know whether a send it was killed in arrived, so the reply is
+    marked failed; the operator's retry carries the same random_id, and VK keeps one."""
+    serve = serve_vk(tmp_path, api)
+    await serve.start()
+    inbox = None
+    try:
+        await until(lambda: holds(api.a_checks), "the hub polling", timeout=30)
+        api.push(message_new(message("Есть в наличии?", id=40001)))
+        await until(lambda: holds(stored_external_ids(serve.data / "opchat.db")),
+                    "the message stored", timeout=30)
+        inbox = await Inbox.open(serve.data, "anna")  # an operator's opchat beside the hub
+        [conversation] = await inbox.conversations()
+        api.fail("messages.send", SENT_THEN_HANG)  # VK takes it; the hub dies before the answer
+        reply = await inbox.send(conversation.id, "Да, 3 штуки")
+        await until(lambda: holds(api.sent_to(CUSTOMER)), "the send", timeout=20)
+        serve.kill()
+        await serve.killed()
+        await serve.start()
+
+        async def state(wanted: MessageState) -> Message | None:
+            assert inbox is not None
+            found = await inbox.message(reply.id)
+            return found if found and found.state is wanted else None
+
+        failed = await until(lambda: state(MessageState.FAILED), "marked failed", timeout=30)
+        assert "may or may not have arrived" in (failed.error or "")
+        assert await inbox.retry(reply.id)
+        sent = await until(lambda: state(MessageState.SENT), "sent on retry", timeout=30)
+    finally:
+        await serve.stop()
+        if inbox is not None:
+            await inbox.close()
+    [(vk_id, _fields)] = api.sent.items()
+    assert len(api.called("messages.send")) == 2
+    assert sent.external_id == str(vk_id)
+
+
+async def test_a_customer_typing_is_shown_not_stored(tmp_path: Path, api: VKAPI,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    async with running(tmp_path, api) as shop:
+        api.push(message_new(message("Здравствуйте", id=1601)))
+        await shop.got("1601")
+        sink = shop.hub.transports["vk"]._sink
+        original = sink.customer_typing
+
+        async def spy(chat_id: str, text: str = "", active: bool = True) -> None:
+            seen.append(chat_id)
+            await original(chat_id, text, active)
+
+        monkeypatch.setattr(sink, "customer_typing", spy)
+        api.push(event("message_typing_state", {"state": "typing", "from_id": CUSTOMER,
+                                                "to_id": -GROUP_ID}))
+        await until(lambda: holds(seen), "typing shown")
+        assert list(await shop.messages()) == ["1601"]
+    assert seen == [str(CUSTOMER)]

@@ -25,8 +25,8 @@ button, answered with ``messages.sendMessageEventAnswer`` once stored),
 ``message_reply`` (an answer written in VK itself: shown as sent from VK,
 never sent again; opchat's own sends are recognised by their ``random_id``),
 ``message_allow`` / ``message_deny`` (the dialog shows whether the customer
-may be written to) and ``message_read``. Names come from ``users.get``, once
-per customer.
+may be written to), ``message_read`` and ``message_typing_state``. Names
+come from ``users.get``, once per customer.
 
 Sending: ``messages.send`` to the ``peer_id`` with a ``random_id`` made from
 the outbox row (and its part), salted per data dir: VK keeps one message per
@@ -407,8 +407,17 @@ class VKTransport:
         batch.messages = messages
 
     def _after_commit(self, batch: Batch) -> None:
+        for chat_id in batch.typing:
+            self._spawn(self._customer_typing(chat_id))
         for press in batch.presses:
             self._spawn(self._answer(press.event_id, press.user_id, press.peer_id))
+
+    async def _customer_typing(self, chat_id: str) -> None:
+        if self._sink is not None:
+            try:
+                await self._sink.customer_typing(chat_id)
+            except Exception as exc:  # a nicety: never the channel's trouble
+                log.info("channel %s: could not show typing: %s", self.name, exc)
 
     async def _answer(self, event_id: str, user_id: int, peer_id: int) -> None:
         # Without an answer the customer's button keeps spinning. Best effort.

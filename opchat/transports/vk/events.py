@@ -43,6 +43,7 @@ class Batch:
     reads: list[Read] = field(default_factory=list)
     presses: list[Press] = field(default_factory=list)
     ours: list[tuple[InboundMessage, int]] = field(default_factory=list)  # echo, random_id
+    typing: list[str] = field(default_factory=list)  # customers typing now (not stored)
 
     def senders(self) -> set[str]:
         return {m.sender_id for m in self.messages if m.sender_id.isdigit()}
@@ -113,6 +114,10 @@ def convert(channel: str, group_id: int, updates: Iterable[Any], batch: Batch,
             user = _int(obj.get("user_id"))
             if user:
                 batch.reachable.append((str(user), kind == "message_allow"))
+        elif kind == "message_typing_state":
+            user = _int(obj.get("from_id"))
+            if user and user > 0 and obj.get("state") == "typing":
+                batch.typing.append(str(user))
         elif kind == "message_read":
             peer = _int(obj.get("peer_id")) or _int(obj.get("from_id"))
             read = _int(obj.get("read_message_id"))
