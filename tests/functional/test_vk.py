@@ -593,6 +593,7 @@ async def test_long_poll_killed_mid_stream_every_event_is_stored_exactly_once(
     db_path = serve.data / "opchat.db"
     count = 150
     expected = {str(30000 + n) for n in range(count)}
+    at_kill: list[int] = []
     await serve.start()
     try:
         await until(lambda: holds(api.a_checks), "the hub polling", timeout=30)
@@ -603,6 +604,7 @@ async def test_long_poll_killed_mid_stream_every_event_is_stored_exactly_once(
                                                     target), f"{target} stored", timeout=30)
             serve.kill()
             await serve.killed()
+            at_kill.append(len(stored_external_ids(db_path)))
             await serve.start()
         await until(lambda: holds(stored_external_ids(db_path) == expected), "all stored",
                     timeout=30)
@@ -610,6 +612,7 @@ async def test_long_poll_killed_mid_stream_every_event_is_stored_exactly_once(
         await serve.stop()
     assert events_of_new_messages(db_path) == count
     assert cursor(db_path) == str(count)
+    assert all(n < count for n in at_kill)  # each kill landed mid-stream
 
 
 # Setting up ------------------------------------------------------------------------------------
