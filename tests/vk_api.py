@@ -106,6 +106,8 @@ class VKAPI:
         app.router.add_get("/longpoll", self._a_check)
         app.router.add_post("/upload/{kind}", self._upload)
         app.router.add_get("/files/{name}", self._file)
+        app.router.add_post("/_customer", self._customer)  # by hand: see the end
+        app.router.add_get("/_sent", self._sent)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
                                      shutdown_timeout=0.5)
         await self._runner.setup()
@@ -274,6 +276,18 @@ class VKAPI:
                 [{"token": token, "photo": "b2f5d8e4a1:z", "sizes": [], "kid": "9c8e"}])})
         return web.json_response({"file": token})
 
+    async def _customer(self, request: web.Request) -> web.Response:
+        import time
+
+        self.push(message_new(message(request.query.get("text", "Здравствуйте!"),
+                                      date=int(time.time()))))
+        return web.Response(text="pushed\n")
+
+    async def _sent(self, request: web.Request) -> web.Response:
+        return web.Response(text="".join(
+            f"{k} peer={v.get('peer_id')} random_id={v.get('random_id')} "
+            f"{v.get('message')!r}\n" for k, v in self.sent.items()))
+
     async def _file(self, request: web.Request) -> web.Response:
         found = self.files.get(request.match_info["name"])
         if found is None:
@@ -406,3 +420,20 @@ async def deliver(url: str, body: dict[str, Any] | None = None, *, secret: str |
             url, data=raw, headers={"Content-Type": "application/json"},
             timeout=aiohttp.ClientTimeout(total=timeout)) as answer:
         return answer.status, await answer.text()
+
+
+# By hand: `python -m tests.vk_api [PORT]` runs the stand-in until Ctrl+C, with two more
+# routes to play the customer: POST /_customer?text=… (a message_new from CUSTOMER) and
+# GET /_sent (what messages.send recorded, one line each).
+
+
+async def _serve_by_hand(port: int) -> None:
+    api = await VKAPI().start(port)
+    print(f"VK stand-in on {api.base}; token {TOKEN}; group {GROUP_ID}", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(_serve_by_hand(int(sys.argv[1]) if len(sys.argv) > 1 else 8899))
