@@ -79,6 +79,12 @@ class VKAPI:
                     "screen_name": "id562830115", "can_access_closed": True,
                     "is_closed": False}}
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.confirmation = CONFIRMATION
+        self.long_poll_settings: dict[str, Any] = {
+            "is_enabled": True, "api_version": VERSION, "events": {
+                name: 1 for name in ("message_new", "message_reply", "message_edit",
+                                     "message_allow", "message_deny", "message_read",
+                                     "message_event", "message_typing_state")}}
         self.uploads: dict[str, tuple[str, bytes]] = {}  # "photo-1_2" -> (name, bytes)
         self.answered_events: list[dict[str, str]] = []
         # Long poll
@@ -197,6 +203,12 @@ class VKAPI:
             return Error(15, "Access denied: no access to call this method")
         self.history_lost = False
         return {"key": self.key, "server": f"{self.base}/longpoll", "ts": str(len(self.events))}
+
+    def _groups_getLongPollSettings(self, fields: dict[str, str]) -> Any:
+        return self.long_poll_settings
+
+    def _groups_getCallbackConfirmationCode(self, fields: dict[str, str]) -> Any:
+        return {"code": self.confirmation}
 
     def _users_get(self, fields: dict[str, str]) -> Any:
         ids = [int(i) for i in fields.get("user_ids", "").split(",") if i.strip().isdigit()]

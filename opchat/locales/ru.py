@@ -1363,4 +1363,18 @@ MESSAGES.update({
         "адрес https://, к которому обращается VK, за вашим прокси",
     "host:port the Callback API is served on": "host:port, на котором принимается Callback API",
     "seconds one long poll waits for events": "сколько секунд один запрос long poll ждёт событий",
+    "Bots Long Poll is off: turn it on in Manage → API usage → Long Poll API":
+        "Bots Long Poll выключен: включите его в Управление → Работа с API → Long Poll API",
+    "Bots Long Poll does not send {events}: tick them in Manage → API usage → Long Poll API "
+    "→ Event types":
+        "Bots Long Poll не присылает {events}: отметьте их в Управление → Работа с API → "
+        "Long Poll API → Типы событий",
+    "Bots Long Poll sends events of API version {found}: choose {version} in Manage → API "
+    "usage → Long Poll API":
+        "Bots Long Poll присылает события версии API {found}: выберите {version} в "
+        "Управление → Работа с API → Long Poll API",
+    "VK expects the confirmation string {code}, the config has {confirmation}: set "
+    "confirmation = \"{code}\"":
+        "VK ждёт строку подтверждения {code}, а в конфигурации {confirmation}: впишите "
+        "confirmation = \"{code}\"",
 })

@@ -637,6 +637,12 @@ async def test_channel_add_and_test_from_the_command_line(tmp_path: Path, api: V
                                   env={"VK_TOKEN": "vk1.a.revoked"})
     assert code == 1 and out == ""
     assert "VK не принимает токен сообщества" in err and "vk1.a.revoked" not in err
+    api.long_poll_settings["api_version"] = "5.131"
+    code, out, err = await opchat(tmp_path, "channel", "test", "shop", env=env)
+    assert code == 1 and "events of API version 5.131: choose 5.199" in err
+    api.long_poll_settings["is_enabled"] = False
+    code, out, err = await opchat(tmp_path, "channel", "test", "shop", env=env)
+    assert code == 1 and "Bots Long Poll is off" in err
     api.group_id = 1  # the token is another community's
     code, out, err = await opchat(tmp_path, "channel", "test", "shop", env=env)
     assert code == 1 and f"VK knows no community {GROUP_ID}" in err
@@ -663,6 +669,10 @@ async def test_channel_add_callback_mode_and_its_mistakes(tmp_path: Path, api: V
                                   env={"VK_SECRET": SECRET})
     assert (code, err) == (0, "")
     assert "Callback API at https://chat.shop.example/vk/shop (confirmation a1b2c3d4)" in out
+    api.confirmation = "e5f6a7b8"  # VK now asks for another string
+    code, out, err = await opchat(tmp_path, "channel", "test", "shop",
+                                  env={"VK_SECRET": SECRET})
+    assert code == 1 and 'VK expects the confirmation string e5f6a7b8' in err
     mode = stat.S_IMODE((tmp_path / "config.toml").stat().st_mode)
     assert mode == 0o600
 

@@ -629,12 +629,16 @@ class VKTransport:
         return target
 
     async def check(self) -> str:
-        """Which community the token reaches, and how the channel receives."""
+        """Which community the token reaches, and how the channel receives; or
+        :class:`CheckFailed` saying exactly why not."""
         try:
             group = await self._community()
-            if not self.callback:
+            if self.callback:
+                await self._check_confirmation()
+            else:
                 await self.vk.call("groups.getLongPollServer", {"group_id": self.group_id},
                                    timeout=self.check_timeout)
+                await self._check_long_poll()
         except VKError as exc:
             words = token_words() if exc.token_refused else _("VK says: {said}",
                                                               said=str(exc))
@@ -657,6 +661,45 @@ class VKTransport:
                  name=group.get("name") or "?", screen=group.get("screen_name") or
                  f"club{self.group_id}", id=group.get("id") or self.group_id,
                  version=API_VERSION, how=how)
+
+    async def _check_long_poll(self) -> None:
+        """Bots Long Poll's settings, where the token may read them: on, and giving the
+        events the channel needs."""
+        try:
+            found = await self.vk.call("groups.getLongPollSettings",
+                                       {"group_id": self.group_id}, timeout=self.check_timeout)
+        except VKError:
+            return  # a token without the right to read them: getLongPollServer worked
+        if not isinstance(found, dict):
+            return
+        if found.get("is_enabled") is False:
+            raise CheckFailed(_("Bots Long Poll is off: turn it on in Manage → API usage → "
+                                "Long Poll API"))
+        events = found.get("events") if isinstance(found.get("events"), dict) else {}
+        missing = [name for name in ("message_new", "message_reply")
+                   if events and not events.get(name)]
+        if missing:
+            raise CheckFailed(_("Bots Long Poll does not send {events}: tick them in Manage → "
+                                "API usage → Long Poll API → Event types",
+                                events=", ".join(missing)))
+        version = str(found.get("api_version") or "")
+        if version and version != API_VERSION:
+            raise CheckFailed(_("Bots Long Poll sends events of API version {found}: choose "
+                                "{version} in Manage → API usage → Long Poll API",
+                                found=version, version=API_VERSION))
+
+    async def _check_confirmation(self) -> None:
+        """The confirmation string VK expects, where the token may read it."""
+        try:
+            found = await self.vk.call("groups.getCallbackConfirmationCode",
+                                       {"group_id": self.group_id}, timeout=self.check_timeout)
+        except VKError:
+            return
+        code = found.get("code") if isinstance(found, dict) else None
+        if isinstance(code, str) and code and code != self.confirmation:
+            raise CheckFailed(_("VK expects the confirmation string {code}, the config has "
+                                "{confirmation}: set confirmation = \"{code}\"", code=code,
+                                confirmation=self.confirmation))
 
 
 def keyboard(buttons: tuple[tuple[str, str], ...]) -> dict[str, Any]:
