@@ -1377,4 +1377,5 @@ MESSAGES.update({
     "confirmation = \"{code}\"":
         "VK ждёт строку подтверждения {code}, а в конфигурации {confirmation}: впишите "
         "confirmation = \"{code}\"",
+    "VK gave no long poll server": "VK не дал сервера long poll",
 })

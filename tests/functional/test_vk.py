@@ -735,3 +735,17 @@ async def test_a_customer_typing_is_shown_not_stored(tmp_path: Path, api: VKAPI,
         await until(lambda: holds(seen), "typing shown")
         assert list(await shop.messages()) == ["1601"]
     assert seen == [str(CUSTOMER)]
+
+
+async def test_vk_out_of_reach_shows_degraded_and_the_poll_goes_on_after(
+        tmp_path: Path, api: VKAPI) -> None:
+    async with running(tmp_path, api) as shop:
+        api.push(message_new(message("до", id=1701)))
+        await shop.got("1701")
+        await api.close()  # the network is down: connections refused
+        detail = await shop.wait_health(Health.DEGRADED, "cannot reach 127.0.0.1")
+        await api.start(api.port)
+        api.push(message_new(message("после", id=1702)))
+        await shop.got("1702")
+        await shop.wait_health(Health.OK, GROUP_NAME)
+    assert "connection refused" in detail.lower() or "connect" in detail.lower()

@@ -257,9 +257,8 @@ class VKTransport:
     async def _poll(self, sink: Sink) -> None:
         group = await self._community(sink)
         self._detail = _("{name}, long poll", name=group.get("name") or self.group_id)
-        server = await self._call(sink, "groups.getLongPollServer", {"group_id": self.group_id})
-        key, address = str(server.get("key")), str(server.get("server"))
-        ts = await sink.cursor() or str(server.get("ts"))
+        key, address, fresh_ts = await self._long_poll_server(sink)
+        ts = await sink.cursor() or fresh_ts
         failures = 0
         while True:
             try:
@@ -270,6 +269,8 @@ class VKTransport:
                 assert found is not None
                 self._report(found.health, found.detail)
                 await asyncio.sleep(found.wait)
+                if failures % 3 == 0:  # the long poll's server may have moved: ask again
+                    key, address, _ts = await self._long_poll_server(sink)
                 continue
             failures = 0
             failed = answer.get("failed")
@@ -281,13 +282,11 @@ class VKTransport:
                 await self._store(sink, Batch(), ts)
                 continue
             if failed in (2, 3):
-                server = await self._call(sink, "groups.getLongPollServer",
-                                          {"group_id": self.group_id})
-                key, address = str(server.get("key")), str(server.get("server"))
+                key, address, fresh_ts = await self._long_poll_server(sink)
                 if failed == 3:
                     log.warning("channel %s: VK's long poll lost its history; going on "
-                                "from ts %s", self.name, server.get("ts"))
-                    ts = str(server.get("ts"))
+                                "from ts %s", self.name, fresh_ts)
+                    ts = fresh_ts
                     await self._store(sink, Batch(), ts)
                 continue
             if failed is not None or answer.get("ts") is None:
@@ -306,6 +305,17 @@ class VKTransport:
             await self._store(sink, batch, new_ts)
             ts = new_ts
             self._after_commit(batch)
+
+    async def _long_poll_server(self, sink: Sink) -> tuple[str, str, str]:
+        """(key, server, ts) of Bots Long Poll, asked until VK gives them."""
+        while True:
+            server = await self._call(sink, "groups.getLongPollServer",
+                                      {"group_id": self.group_id})
+            if isinstance(server, dict) and all(server.get(k) for k in ("key", "server")) \
+                    and server.get("ts") is not None:
+                return str(server["key"]), str(server["server"]), str(server["ts"])
+            self._report(Health.DEGRADED, _("VK gave no long poll server"))
+            await asyncio.sleep(self.retry_after)
 
     async def _store(self, sink: Sink, batch: Batch, ts: str | None) -> None:
         """Commit ``batch`` (and the long poll's ``ts``), trying again while the store
