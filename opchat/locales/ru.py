@@ -1378,4 +1378,5 @@ MESSAGES.update({
         "VK ждёт строку подтверждения {code}, а в конфигурации {confirmation}: впишите "
         "confirmation = \"{code}\"",
     "VK gave no long poll server": "VK не дал сервера long poll",
+    "chat action: {action}": "событие беседы: {action}",
 })

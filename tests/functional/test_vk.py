@@ -164,6 +164,9 @@ def every_kind(api: VKAPI) -> list[dict[str, Any]]:
         message_new(message("Привет от Павла", id=512, from_id=OTHER)),
         message_new(message("в беседе", id=0, from_id=OTHER, peer_id=2000000007,
                             conversation_message_id=44)),
+        message_new(message("", id=0, from_id=OTHER, peer_id=2000000007,
+                            conversation_message_id=45, action={
+                                "type": "chat_invite_user", "member_id": -GROUP_ID})),
     ]
 
 
@@ -174,7 +177,7 @@ async def test_every_kind_of_message_is_stored_as_the_operator_should_see_it(
         api.push(*kinds[:6])  # in two answers of the long poll
         await shop.got("501", "506")
         api.push(*kinds[6:])
-        found = await shop.got("507", "512", "2000000007_44")
+        found = await shop.got("507", "512", "2000000007_44", "2000000007_45")
     text = found["501"]
     assert (text.body, text.author) == ("Здравствуйте! Монстера есть?", "Анна Смирнова")
     [pic] = found["502"].attachments
@@ -199,6 +202,7 @@ async def test_every_kind_of_message_is_stored_as_the_operator_should_see_it(
     assert found["511"].meta["callback"] == "start"
     assert found["512"].author == "Pavel Durov"
     assert found["2000000007_44"].author == "Pavel Durov"
+    assert found["2000000007_45"].body == "chat action: chat_invite_user"
     # Names: users.get once per customer, not per message.
     asked = [ids for call in api.called("users.get") for ids in call["user_ids"].split(",")]
     assert sorted(asked) == sorted([str(CUSTOMER), str(OTHER)])

@@ -174,6 +174,11 @@ def convert_message(channel: str, msg: Mapping[str, Any], edit: bool = False
         reply_to = external_id(replied)
         if replied.get("text"):
             meta["quote"] = str(replied["text"])
+    action = msg.get("action")
+    if isinstance(action, Mapping) and action.get("type"):
+        # A group chat's service message (someone joined, the title changed...).
+        lines.append(_("chat action: {action}", action=str(action["type"])))
+        meta["kind"] = "system"
     payload = msg.get("payload")
     if isinstance(payload, str) and payload:
         meta["callback"] = button_data(payload)
