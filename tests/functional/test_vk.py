@@ -274,13 +274,25 @@ async def test_an_answer_written_in_vk_is_stored_as_sent_from_vk_and_never_sent(
         api.push(event("message_reply", message(
             "Во сколько удобно?", id=sent_id, from_id=-GROUP_ID, peer_id=CUSTOMER, out=1,
             random_id=int(fields["random_id"]))))
+        # ...nor when it comes before the send's answer was recorded (another VK id, our
+        # random_id: the outbox row it names is an outgoing message of this dialog).
+        api.push(event("message_reply", message(
+            "Во сколько удобно?", id=sent_id + 5000, from_id=-GROUP_ID, peer_id=CUSTOMER,
+            out=1, random_id=int(fields["random_id"]))))
+        # Another tool's random_id that happens to look like ours: shown.
+        transport = shop.hub.transports["vk"]
+        lookalike = transport.random_id(reply.id + 7, 0)
+        api.push(event("message_reply", message(
+            "Из CRM", id=804, from_id=-GROUP_ID, peer_id=CUSTOMER, out=1,
+            random_id=lookalike)))
         api.push(message_new(message("в 10", id=803)))
-        found = await shop.got("803")
+        found = await shop.got("803", "804")
     echo = found["802"]
     assert (echo.direction, echo.state, echo.body) == (Direction.OUT, MessageState.SENT,
                                                        "Да, завтра")
     assert echo.meta["elsewhere"] == f"VK, vk.com/id{ADMIN}"
-    assert sorted(found) == sorted(["801", "802", "803", reply.external_id or ""])
+    assert sorted(found) == sorted(["801", "802", "803", "804", reply.external_id or ""])
+    assert found["804"].meta["elsewhere"] == "VK"
     assert len(api.sent) == 1  # only opchat's own reply went out
 
 
