@@ -250,6 +250,10 @@ class SavedReply(QuickReply):
     variants: dict[str, str] = field(default_factory=dict, hash=False)  # channel kind -> text
 
 
+# How `opchat stats` and the stats screen may group the figures (opchat/store/stats.py).
+STATS_GROUPINGS = ("channel", "operator", "label", "hour", "day")
+
+
 class EventKind(StrEnum):
     """What an `events` row says happened; its value is the row's ``kind``. Rows of a
     newer opchat may hold kinds not listed here: readers keep them as plain strings."""

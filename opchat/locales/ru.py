@@ -1284,4 +1284,50 @@ MESSAGES.update({
     "the Facebook Page's id": "id страницы Facebook",
     "the Instagram professional account's id (not the @username)":
         "id профессионального аккаунта Instagram (не @имя)",
+    # --- opchat stats ---
+    "how fast customers were answered: response times, missed dialogs, messages":
+        "как быстро отвечали клиентам: время ответа, пропущенные диалоги, сообщения",
+    "today, yesterday, the last 7 or 30 days (default: 7d)":
+        "сегодня ('today'), вчера ('yesterday'), последние 7 или 30 дней ('7d', '30d'; "
+        "по умолчанию '7d')",
+    "from this day (or moment): YYYY-MM-DD or 'YYYY-MM-DD HH:MM', local time":
+        "с этого дня (или момента): ГГГГ-ММ-ДД или 'ГГГГ-ММ-ДД ЧЧ:ММ', местное время",
+    "to the end of this day (or this moment; default: now)":
+        "по конец этого дня (или до этого момента; по умолчанию — до сейчас)",
+    "one row per channel, operator, label, hour of day or day":
+        "по строке на канал ('channel'), оператора ('operator'), метку ('label'), "
+        "час дня ('hour') или день ('day')",
+    "table (default), csv or json": "таблица ('table', по умолчанию), 'csv' или 'json'",
+    "recompute the figures from the events log first":
+        "сначала пересчитать показатели по журналу событий",
+    "give either --period or --from/--to, not both":
+        "укажите либо --period, либо --from/--to, но не то и другое",
+    "the period ends before it begins": "период кончается раньше, чем начинается",
+    "From {start} to {end}": "С {start} по {end}",
+    "Nothing happened in this period.": "За этот период ничего не было.",
+    "Dialogs started": "Новых диалогов",
+    "Reopened": "Открыто снова",
+    "Resolved": "Решено",
+    "Missed (no human answer)": "Пропущено (без ответа человека)",
+    "Messages in / out": "Сообщений от клиентов / им",
+    "First response": "Первый ответ",
+    "Reply time": "Время ответа",
+    "Resolution": "Время до решения",
+    "median {median} · P90 {p90} · mean {mean} · {n} in all":
+        "медиана {median} · P90 {p90} · среднее {mean} · всего {n}",
+    "Answered within 30s / 60s": "Ответ за 30с / 60с",
+    "group": "группа",
+    "dialogs": "диалогов",
+    "missed": "пропущ.",
+    "in": "вход.",
+    "out": "исход.",
+    "1st resp.": "1-й ответ",
+    "P90": "P90",
+    "≤60s": "≤60с",
+    "reply": "ответ",
+    "resolution": "решение",
+    "1st resp.: median first response; ≤60s: share of first responses within a minute; "
+    "reply, resolution: medians":
+        "1-й ответ: медиана первого ответа; ≤60с: доля первых ответов за минуту; "
+        "ответ, решение: медианы",
 })
