@@ -28,12 +28,12 @@ so a message fetched late still counts from when the customer wrote it.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from opchat.model import Direction, EventKind, Status
+from opchat.model import Direction, EventKind, Figures, Spread, StatsReport, Status
 from opchat.store.db import row_value
 from opchat.store.part import Part
 from opchat.store.sql import Conn
@@ -139,41 +139,6 @@ def rebuild(conn: Conn) -> int:
     return n
 
 
-@dataclass(frozen=True)
-class Spread:
-    """Durations in seconds: how many, and their median, 90th percentile and mean."""
-
-    count: int = 0
-    median: float | None = None
-    p90: float | None = None
-    mean: float | None = None
-
-    @classmethod
-    def of(cls, values: list[float]) -> Spread:
-        if not values:
-            return cls()
-        values = sorted(values)
-        p90 = (values[0] if len(values) == 1
-               else statistics.quantiles(values, n=10, method="inclusive")[8])
-        return cls(len(values), statistics.median(values), p90, statistics.fmean(values))
-
-
-@dataclass(frozen=True)
-class Figures:
-    """One row of a report: the whole period, or one channel, operator, label, hour or day."""
-
-    key: str
-    counts: dict[str, int] = field(default_factory=dict)
-    durations: dict[str, Spread] = field(default_factory=dict)
-    within: dict[float, float | None] = field(default_factory=dict)  # share of first responses
-
-    def count(self, kind: str) -> int:
-        return self.counts.get(kind, 0)
-
-    def spread(self, kind: str) -> Spread:
-        return self.durations.get(kind, Spread())
-
-
 def _key_sql(by: str | None) -> tuple[str, str]:
     """(the SQL of a fact's group, the join it needs)."""
     if by is None:
@@ -211,12 +176,45 @@ def figures(conn: Conn, start: float, end: float, by: str | None = None) -> list
         values.setdefault(row[0] or "", {}).setdefault(row[1], []).append(max(0.0, row[2]))
     out = []
     for k in sorted(set(counts) | set(values)):
-        durations = {kind: Spread.of(v) for kind, v in values.get(k, {}).items()}
+        durations = {kind: spread_of(v) for kind, v in values.get(k, {}).items()}
         firsts = values.get(k, {}).get(FIRST_RESPONSE, [])
         within = {limit: (sum(1 for s in firsts if s <= limit) / len(firsts) if firsts else None)
                   for limit in WITHIN}
         out.append(Figures(k, counts.get(k, {}), durations, within))
     return out
+
+
+def spread_of(values: list[float]) -> Spread:
+    if not values:
+        return Spread()
+    values = sorted(values)
+    p90 = (values[0] if len(values) == 1
+           else statistics.quantiles(values, n=10, method="inclusive")[8])
+    return Spread(len(values), statistics.median(values), p90, statistics.fmean(values))
+
+
+# The first-response histogram's bars: up to 30 s, to a minute, 2, 5, 15 and 60
+# minutes, and longer.
+BUCKETS = (30.0, 60.0, 120.0, 300.0, 900.0, 3600.0, math.inf)
+
+
+def histogram(conn: Conn, start: float, end: float, kind: str = FIRST_RESPONSE) -> list[int]:
+    """How many durations of ``kind`` ended in [start, end), per bar of BUCKETS."""
+    counts = [0] * len(BUCKETS)
+    for (seconds,) in conn.execute("SELECT at - start FROM stats_facts WHERE at >= ? AND at < ? "
+                                   "AND kind = ?", (start, end, kind)):
+        counts[next(n for n, limit in enumerate(BUCKETS) if seconds <= limit)] += 1
+    return counts
+
+
+def report(conn: Conn, start: float, end: float) -> StatsReport:
+    """What the stats screen shows of [start, end), read in one snapshot."""
+    whole = figures(conn, start, end)
+    return StatsReport(
+        start, end, whole[0] if whole else None,
+        figures(conn, start, end, "channel"), figures(conn, start, end, "operator"),
+        figures(conn, start, end, "hour"), figures(conn, start, end, "day"),
+        tuple(histogram(conn, start, end)), BUCKETS)
 
 
 def built(conn: Conn) -> bool:
@@ -233,6 +231,12 @@ class StatsStore(Part):
         if not await self.db.read(built):
             await self.rebuild()
         return await self.db.read(figures, start, end, by)
+
+    async def report(self, start: float, end: float) -> StatsReport:
+        """Everything the stats screen shows of [start, end) (see `report`)."""
+        if not await self.db.read(built):
+            await self.rebuild()
+        return await self.db.read(report, start, end)
 
     async def rebuild(self) -> int:
         """Recompute the figures from the events log, in one transaction."""

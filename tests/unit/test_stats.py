@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from opchat.inbox import Inbox
-from opchat.model import InboundMessage, Status
-from opchat.store.stats import FIRST_RESPONSE, REPLY, RESOLUTION, Figures, Spread
+from opchat.model import Figures, InboundMessage, Spread, Status
+from opchat.store.stats import FIRST_RESPONSE, REPLY, RESOLUTION
 
 T0 = 1_700_000_000.0
 
@@ -170,3 +170,19 @@ async def _values(inbox: Inbox, kind: str) -> list[float]:
         return [r[0] for r in conn.execute(
             "SELECT at - start FROM stats_facts WHERE kind = ?", (kind,))]
     return await inbox.store.db.read(run)
+
+
+async def test_the_screen_s_report(box: tuple[Inbox, Inbox, Clock]) -> None:
+    anna, boris, clock = box
+    for n, (chat, wait) in enumerate((("ivan", 20), ("olga", 45), ("petr", 600))):
+        conv = await customer(anna, clock, chat, n * 3600, 1)
+        clock.now = T0 + n * 3600 + wait
+        await (anna if n else boris).send(conv, "hi")
+    report = await anna.stats_report(T0 - 10, T0 + 86400)
+    assert report.whole is not None and report.whole.count("started") == 3
+    assert report.first_responses == (1, 1, 0, 0, 1, 0, 0)  # ≤30s, ≤1m, …, ≤15m
+    assert [f.key for f in report.by_operator] == ["", "anna", "boris"]
+    assert len(report.by_hour) == 3  # one dialog an hour
+    assert sum(f.count("started") for f in report.by_day) == 3
+    empty = await anna.stats_report(T0 - 100, T0 - 10)
+    assert empty.whole is None and empty.first_responses == (0,) * 7
