@@ -252,6 +252,7 @@ class SavedReply(QuickReply):
 
 # How `opchat stats` and the stats screen may group the figures (opchat/store/stats.py).
 STATS_GROUPINGS = ("channel", "operator", "label", "hour", "day")
+STATS_PERIODS = ("today", "yesterday", "7d", "30d")  # and a range typed as dates
 
 
 class Spread(NamedTuple):

@@ -17,13 +17,12 @@ from typing import IO, TYPE_CHECKING, Any
 
 from opchat.cli.common import EXIT_OK, EXIT_USAGE, CliError, run_store, settings_from
 from opchat.i18n import _
-from opchat.model import STATS_GROUPINGS
-from opchat.when import short_duration
+from opchat.model import STATS_GROUPINGS, STATS_PERIODS
+from opchat.when import duration, share, stats_period
 
 if TYPE_CHECKING:
     from opchat.cli.common import Commands
 
-PERIODS = ("today", "yesterday", "7d", "30d")
 
 
 def add_stats_command(sub: Commands, common: argparse.ArgumentParser) -> None:
@@ -33,7 +32,7 @@ def add_stats_command(sub: Commands, common: argparse.ArgumentParser) -> None:
                               "dialogs, messages"),
                        description=_("how fast customers were answered: response times, "
                                      "missed dialogs, messages"))
-    p.add_argument("--period", choices=PERIODS, default=None,
+    p.add_argument("--period", choices=STATS_PERIODS, default=None,
                    help=_("today, yesterday, the last 7 or 30 days (default: 7d)"))
     p.add_argument("--from", dest="start", type=_day_start, metavar="DATE",
                    help=_("from this day (or moment): YYYY-MM-DD or 'YYYY-MM-DD HH:MM', "
@@ -71,28 +70,12 @@ def _day_end(text: str) -> float:
     return _moment(text, True)
 
 
-def period(name: str | None, start: float | None, end: float | None,
-           now: float) -> tuple[float, float]:
-    """[start, end) of what is asked: a named period, a range, or the last 7 days."""
-    midnight = datetime.combine(datetime.fromtimestamp(now).date(),
-                                datetime.min.time()).timestamp()
-    if name == "today":
-        return midnight, now
-    if name == "yesterday":
-        day_before = datetime.combine(datetime.fromtimestamp(midnight).date()
-                                      - timedelta(days=1), datetime.min.time())
-        return day_before.timestamp(), midnight
-    if name in ("7d", "30d"):
-        return now - (30 if name == "30d" else 7) * 86400, now
-    return (now - 7 * 86400 if start is None else start), (now if end is None else end)
-
-
 def cmd_stats(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if args.period is not None and (args.start is not None or args.end is not None):
         raise CliError(_("give either --period or --from/--to, not both"), EXIT_USAGE)
     now = datetime.now().timestamp()
-    start, end = period(args.period, args.start, args.end, now)
+    start, end = stats_period(args.period, args.start, args.end, now)
     if end <= start:
         raise CliError(_("the period ends before it begins"), EXIT_USAGE)
 
@@ -127,8 +110,8 @@ def record(f: Any, by: str | None, start: float, end: float) -> dict[str, Any]:
         s = f.spread(kind)
         out.update({f"{kind}_count": s.count, f"{kind}_median_s": _num(s.median),
                     f"{kind}_p90_s": _num(s.p90), f"{kind}_mean_s": _num(s.mean)})
-    for limit, share in f.within.items():
-        out[f"{FIRST_RESPONSE}_within_{int(limit)}s"] = None if share is None else round(share, 4)
+    for limit, part in f.within.items():
+        out[f"{FIRST_RESPONSE}_within_{int(limit)}s"] = None if part is None else round(part, 4)
     return out
 
 
@@ -138,22 +121,6 @@ def write_csv(out: IO[str], records: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(records)
-
-
-def duration(seconds: float | None) -> str:
-    """ "42s", "3m 5s", "2h 10m", "1d 3h"; "–" for none."""
-    if seconds is None:
-        return "–"
-    whole = round(seconds)
-    for unit, smaller in ((86400, 3600), (3600, 60), (60, 1)):
-        if whole >= unit:
-            rest = whole % unit // smaller * smaller
-            return short_duration(whole) + (f" {short_duration(rest)}" if rest else "")
-    return short_duration(whole)
-
-
-def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
 
 
 def table(rows: list[Any], by: str | None, start: float, end: float) -> str:
@@ -180,7 +147,7 @@ def table(rows: list[Any], by: str | None, start: float, end: float) -> str:
                                    median=duration(s.median), p90=duration(s.p90),
                                    mean=duration(s.mean), n=s.count) if s.count else "–"))
         pairs.append((_("Answered within 30s / 60s"),
-                      f"{_share(f.within.get(30.0))} / {_share(f.within.get(60.0))}"))
+                      f"{share(f.within.get(30.0))} / {share(f.within.get(60.0))}"))
         width = max(len(label) for label, _value in pairs) + 2
         lines += [label.ljust(width) + value for label, value in pairs]
         return "\n".join(lines) + "\n"
@@ -189,7 +156,7 @@ def table(rows: list[Any], by: str | None, start: float, end: float) -> str:
     body = [[f.key or "–", str(f.count(STARTED) + f.count(REOPENED)), str(f.count(MISSED)),
              str(f.count("in")), str(f.count("out")),
              duration(f.spread(FIRST_RESPONSE).median), duration(f.spread(FIRST_RESPONSE).p90),
-             _share(f.within.get(60.0)), duration(f.spread(REPLY).median),
+             share(f.within.get(60.0)), duration(f.spread(REPLY).median),
              duration(f.spread(RESOLUTION).median)] for f in rows]
     widths = [max(len(r[i]) for r in [heads, *body]) for i in range(len(heads))]
     widths[0] = min(widths[0], 20)

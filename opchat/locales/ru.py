@@ -1330,4 +1330,49 @@ MESSAGES.update({
     "reply, resolution: medians":
         "1-й ответ: медиана первого ответа; ≤60с: доля первых ответов за минуту; "
         "ответ, решение: медианы",
+    # --- the stats screen ---
+    "Statistics": "Статистика",
+    "Statistics (Alt+S)": "Статистика (Alt+S)",
+    "How fast customers are answered: response times, missed dialogs":
+        "Как быстро отвечают клиентам: время ответа, пропущенные диалоги",
+    "How fast customers are answered: response times, missed dialogs (Alt+S)":
+        "Как быстро отвечают клиентам: время ответа, пропущенные диалоги (Alt+S)",
+    "Close the statistics": "Закрыть статистику",
+    "Today": "Сегодня",
+    "Yesterday": "Вчера",
+    "7 days": "7 дней",
+    "30 days": "30 дней",
+    "Dates": "Даты",
+    "Statistics of today": "Статистика за сегодня",
+    "Statistics of yesterday": "Статистика за вчера",
+    "Statistics of the last 7 days": "Статистика за последние 7 дней",
+    "Statistics of the last 30 days": "Статистика за последние 30 дней",
+    "Type the dates: from, and optionally to": "Ввести даты: с какого дня и, если нужно, по какой",
+    "From YYYY-MM-DD, and optionally to YYYY-MM-DD":
+        "С ГГГГ-ММ-ДД и, если нужно, по ГГГГ-ММ-ДД",
+    "Type a date as YYYY-MM-DD, or two: from and to":
+        "Введите дату как ГГГГ-ММ-ДД или две: с и по",
+    "Reading…": "Читаю…",
+    "today": "сегодня",
+    "yesterday": "вчера",
+    "last 7 days": "последние 7 дней",
+    "last 30 days": "последние 30 дней",
+    "chosen dates": "выбранные даты",
+    "Statistics · {period}": "Статистика · {period}",
+    "Dialogs {n} ({reopened} reopened) · resolved {resolved} · missed {missed} · messages "
+    "in {inbound}, out {outbound}":
+        "Диалогов {n} (снова открыто {reopened}) · решено {resolved} · пропущено {missed} · "
+        "сообщений от клиентов {inbound}, им {outbound}",
+    "median {median} · P90 {p90} · mean {mean} · {n}":
+        "медиана {median} · P90 {p90} · среднее {mean} · {n}",
+    "Within": "Успели",
+    "30s: {a} · 60s: {b} of first responses": "за 30с: {a} · за 60с: {b} первых ответов",
+    "First responses": "Первые ответы",
+    "≤{limit}": "≤{limit}",
+    ">{limit}": ">{limit}",
+    "Answers by hour of day": "Ответы по часам дня",
+    "Dialogs per day": "Диалоги по дням",
+    "By operator": "По операторам",
+    "By channel": "По каналам",
+    "answers": "ответов",
 })
