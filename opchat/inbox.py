@@ -34,6 +34,7 @@ from opchat.model import (
     QuickReply,
     SavedReply,
     SearchHit,
+    StatsReport,
     Status,
     Template,
     TemplateUse,
@@ -193,6 +194,10 @@ class Inbox:
 
     async def set_status(self, conversation_id: int, status: Status) -> None:
         await self.store.conversations.set_status(conversation_id, status, self.operator)
+
+    async def stats_report(self, start: float, end: float) -> StatsReport:
+        """Response-time figures of [start, end), as the stats screen shows them."""
+        return await self.store.stats.report(start, end)
 
     async def quick_reply_used(self, reply_id: int) -> None:
         await self.store.replies.used(reply_id, self.operator.id)

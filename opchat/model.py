@@ -250,6 +250,50 @@ class SavedReply(QuickReply):
     variants: dict[str, str] = field(default_factory=dict, hash=False)  # channel kind -> text
 
 
+# How `opchat stats` and the stats screen may group the figures (opchat/store/stats.py).
+STATS_GROUPINGS = ("channel", "operator", "label", "hour", "day")
+STATS_PERIODS = ("today", "yesterday", "7d", "30d")  # and a range typed as dates
+
+
+class Spread(NamedTuple):
+    """Durations in seconds: how many, and their median, 90th percentile and mean."""
+
+    count: int = 0
+    median: float | None = None
+    p90: float | None = None
+    mean: float | None = None
+
+
+class Figures(NamedTuple):
+    """One row of response-time figures: a whole period, or one channel, operator,
+    label, hour of day or day of it (see opchat/store/stats.py for what each counts)."""
+
+    key: str
+    counts: dict[str, int]  # started, reopened, missed, in, out
+    durations: dict[str, Spread]  # first_response, reply, resolution
+    within: dict[float, float | None]  # seconds -> share of first responses that quick
+
+    def count(self, kind: str) -> int:
+        return self.counts.get(kind, 0)
+
+    def spread(self, kind: str) -> Spread:
+        return self.durations.get(kind, Spread())
+
+
+class StatsReport(NamedTuple):
+    """What the stats screen shows of [start, end)."""
+
+    start: float
+    end: float
+    whole: Figures | None  # None: nothing happened
+    by_channel: list[Figures]
+    by_operator: list[Figures]
+    by_hour: list[Figures]  # keys "00".."23", local time; hours with nothing are absent
+    by_day: list[Figures]  # keys "YYYY-MM-DD", local time
+    first_responses: tuple[int, ...]  # how many per bar of `limits`
+    limits: tuple[float, ...]  # each bar's upper bound in seconds; the last is infinite
+
+
 class EventKind(StrEnum):
     """What an `events` row says happened; its value is the row's ``kind``. Rows of a
     newer opchat may hold kinds not listed here: readers keep them as plain strings."""

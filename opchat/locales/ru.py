@@ -1284,6 +1284,97 @@ MESSAGES.update({
     "the Facebook Page's id": "id страницы Facebook",
     "the Instagram professional account's id (not the @username)":
         "id профессионального аккаунта Instagram (не @имя)",
+    # --- opchat stats ---
+    "how fast customers were answered: response times, missed dialogs, messages":
+        "как быстро отвечали клиентам: время ответа, пропущенные диалоги, сообщения",
+    "today, yesterday, the last 7 or 30 days (default: 7d)":
+        "сегодня ('today'), вчера ('yesterday'), последние 7 или 30 дней ('7d', '30d'; "
+        "по умолчанию '7d')",
+    "from this day (or moment): YYYY-MM-DD or 'YYYY-MM-DD HH:MM', local time":
+        "с этого дня (или момента): ГГГГ-ММ-ДД или 'ГГГГ-ММ-ДД ЧЧ:ММ', местное время",
+    "to the end of this day (or this moment; default: now)":
+        "по конец этого дня (или до этого момента; по умолчанию — до сейчас)",
+    "one row per channel, operator, label, hour of day or day":
+        "по строке на канал ('channel'), оператора ('operator'), метку ('label'), "
+        "час дня ('hour') или день ('day')",
+    "table (default), csv or json": "таблица ('table', по умолчанию), 'csv' или 'json'",
+    "recompute the figures from the events log first":
+        "сначала пересчитать показатели по журналу событий",
+    "give either --period or --from/--to, not both":
+        "укажите либо --period, либо --from/--to, но не то и другое",
+    "the period ends before it begins": "период кончается раньше, чем начинается",
+    "From {start} to {end}": "С {start} по {end}",
+    "Nothing happened in this period.": "За этот период ничего не было.",
+    "Dialogs started": "Новых диалогов",
+    "Reopened": "Открыто снова",
+    "Resolved": "Решено",
+    "Missed (no human answer)": "Пропущено (без ответа человека)",
+    "Messages in / out": "Сообщений от клиентов / им",
+    "First response": "Первый ответ",
+    "Reply time": "Время ответа",
+    "Resolution": "Время до решения",
+    "median {median} · P90 {p90} · mean {mean} · {n} in all":
+        "медиана {median} · P90 {p90} · среднее {mean} · всего {n}",
+    "Answered within 30s / 60s": "Ответ за 30с / 60с",
+    "group": "группа",
+    "dialogs": "диалогов",
+    "missed": "пропущ.",
+    "in": "вход.",
+    "out": "исход.",
+    "1st resp.": "1-й ответ",
+    "P90": "P90",
+    "≤60s": "≤60с",
+    "reply": "ответ",
+    "resolution": "решение",
+    "1st resp.: median first response; ≤60s: share of first responses within a minute; "
+    "reply, resolution: medians":
+        "1-й ответ: медиана первого ответа; ≤60с: доля первых ответов за минуту; "
+        "ответ, решение: медианы",
+    # --- the stats screen ---
+    "Statistics": "Статистика",
+    "Statistics (Alt+S)": "Статистика (Alt+S)",
+    "How fast customers are answered: response times, missed dialogs":
+        "Как быстро отвечают клиентам: время ответа, пропущенные диалоги",
+    "How fast customers are answered: response times, missed dialogs (Alt+S)":
+        "Как быстро отвечают клиентам: время ответа, пропущенные диалоги (Alt+S)",
+    "Close the statistics": "Закрыть статистику",
+    "Today": "Сегодня",
+    "Yesterday": "Вчера",
+    "7 days": "7 дней",
+    "30 days": "30 дней",
+    "Dates": "Даты",
+    "Statistics of today": "Статистика за сегодня",
+    "Statistics of yesterday": "Статистика за вчера",
+    "Statistics of the last 7 days": "Статистика за последние 7 дней",
+    "Statistics of the last 30 days": "Статистика за последние 30 дней",
+    "Type the dates: from, and optionally to": "Ввести даты: с какого дня и, если нужно, по какой",
+    "From YYYY-MM-DD, and optionally to YYYY-MM-DD":
+        "С ГГГГ-ММ-ДД и, если нужно, по ГГГГ-ММ-ДД",
+    "Type a date as YYYY-MM-DD, or two: from and to":
+        "Введите дату как ГГГГ-ММ-ДД или две: с и по",
+    "Reading…": "Читаю…",
+    "today": "сегодня",
+    "yesterday": "вчера",
+    "last 7 days": "последние 7 дней",
+    "last 30 days": "последние 30 дней",
+    "chosen dates": "выбранные даты",
+    "Statistics · {period}": "Статистика · {period}",
+    "Dialogs {n} ({reopened} reopened) · resolved {resolved} · missed {missed} · messages "
+    "in {inbound}, out {outbound}":
+        "Диалогов {n} (снова открыто {reopened}) · решено {resolved} · пропущено {missed} · "
+        "сообщений от клиентов {inbound}, им {outbound}",
+    "median {median} · P90 {p90} · mean {mean} · {n}":
+        "медиана {median} · P90 {p90} · среднее {mean} · {n}",
+    "Within": "Успели",
+    "30s: {a} · 60s: {b} of first responses": "за 30с: {a} · за 60с: {b} первых ответов",
+    "First responses": "Первые ответы",
+    "≤{limit}": "≤{limit}",
+    ">{limit}": ">{limit}",
+    "Answers by hour of day": "Ответы по часам дня",
+    "Dialogs per day": "Диалоги по дням",
+    "By operator": "По операторам",
+    "By channel": "По каналам",
+    "answers": "ответов",
     # --- vk channel ---
     "VK refused the community's token (wrong, revoked, or not a community token): make one "
     "in the community's Manage → API usage and put it in the config":
