@@ -288,8 +288,8 @@ class StatsReport(NamedTuple):
     whole: Figures | None  # None: nothing happened
     by_channel: list[Figures]
     by_operator: list[Figures]
-    by_hour: list[Figures]  # keys "00".."23", local time; hours with nothing are absent
-    by_day: list[Figures]  # keys "YYYY-MM-DD", local time
+    by_hour: list[Figures]  # answers ("out") only; keys "00".."23", local; empty hours absent
+    by_day: list[Figures]  # dialogs started and reopened only; keys "YYYY-MM-DD", local
     first_responses: tuple[int, ...]  # how many per bar of `limits`
     limits: tuple[float, ...]  # each bar's upper bound in seconds; the last is infinite
 

@@ -157,23 +157,29 @@ def _key_sql(by: str | None) -> tuple[str, str]:
     raise ValueError(f"unknown grouping: {by}")
 
 
-def figures(conn: Conn, start: float, end: float, by: str | None = None) -> list[Figures]:
-    """The figures of facts in [start, end), one row per group (by None: one row).
+Counts = dict[str, dict[str, int]]  # group -> kind -> how many
+Values = dict[str, dict[str, list[float]]]  # group -> kind -> durations in seconds
 
-    Durations are grouped by who answered (or resolved) for ``by="operator"``;
-    counts that have no operator (messages in, dialogs started) fall under "".
-    """
+
+def _collect(conn: Conn, start: float, end: float, by: str | None,
+             count: tuple[str, ...] = COUNTS, durations: bool = True) -> tuple[Counts, Values]:
+    """The raw figures of [start, end) per group: two scans of the period at most."""
     key, join = _key_sql(by)
     where = f"FROM stats_facts f {join} WHERE f.at >= ? AND f.at < ?"
-    counts: dict[str, dict[str, int]] = {}
+    counts: Counts = {}
+    marks = ", ".join("?" * len(count))
     for row in conn.execute(f"SELECT {key} AS k, f.kind, count(*) {where} "
-                            "AND f.kind IN (?, ?, ?, ?, ?) GROUP BY k, f.kind",
-                            (start, end, *COUNTS)):
+                            f"AND f.kind IN ({marks}) GROUP BY k, f.kind", (start, end, *count)):
         counts.setdefault(row[0] or "", {})[row[1]] = row[2]
-    values: dict[str, dict[str, list[float]]] = {}
-    for row in conn.execute(f"SELECT {key} AS k, f.kind, f.at - f.start {where} "
-                            "AND f.kind IN (?, ?, ?)", (start, end, *DURATIONS)):
-        values.setdefault(row[0] or "", {}).setdefault(row[1], []).append(max(0.0, row[2]))
+    values: Values = {}
+    if durations:
+        for row in conn.execute(f"SELECT {key} AS k, f.kind, f.at - f.start {where} "
+                                "AND f.kind IN (?, ?, ?)", (start, end, *DURATIONS)):
+            values.setdefault(row[0] or "", {}).setdefault(row[1], []).append(max(0.0, row[2]))
+    return counts, values
+
+
+def _figures(counts: Counts, values: Values) -> list[Figures]:
     out = []
     for k in sorted(set(counts) | set(values)):
         durations = {kind: spread_of(v) for kind, v in values.get(k, {}).items()}
@@ -182,6 +188,15 @@ def figures(conn: Conn, start: float, end: float, by: str | None = None) -> list
                   for limit in WITHIN}
         out.append(Figures(k, counts.get(k, {}), durations, within))
     return out
+
+
+def figures(conn: Conn, start: float, end: float, by: str | None = None) -> list[Figures]:
+    """The figures of facts in [start, end), one row per group (by None: one row).
+
+    Durations are grouped by who answered (or resolved) for ``by="operator"``;
+    counts that have no operator (messages in, dialogs started) fall under "".
+    """
+    return _figures(*_collect(conn, start, end, by))
 
 
 def spread_of(values: list[float]) -> Spread:
@@ -198,23 +213,33 @@ def spread_of(values: list[float]) -> Spread:
 BUCKETS = (30.0, 60.0, 120.0, 300.0, 900.0, 3600.0, math.inf)
 
 
-def histogram(conn: Conn, start: float, end: float, kind: str = FIRST_RESPONSE) -> list[int]:
-    """How many durations of ``kind`` ended in [start, end), per bar of BUCKETS."""
+def histogram(seconds: list[float]) -> tuple[int, ...]:
+    """How many of ``seconds`` fall in each bar of BUCKETS."""
     counts = [0] * len(BUCKETS)
-    for (seconds,) in conn.execute("SELECT at - start FROM stats_facts WHERE at >= ? AND at < ? "
-                                   "AND kind = ?", (start, end, kind)):
-        counts[next(n for n, limit in enumerate(BUCKETS) if seconds <= limit)] += 1
-    return counts
+    for value in seconds:
+        counts[next(n for n, limit in enumerate(BUCKETS) if value <= limit)] += 1
+    return tuple(counts)
 
 
 def report(conn: Conn, start: float, end: float) -> StatsReport:
-    """What the stats screen shows of [start, end), read in one snapshot."""
-    whole = figures(conn, start, end)
+    """What the stats screen shows of [start, end), read in one snapshot: six scans of
+    the period (the whole is the channels' sum; hours and days count one kind each)."""
+    counts, values = _collect(conn, start, end, "channel")
+    total: dict[str, int] = {}
+    pooled: dict[str, list[float]] = {}
+    for group in counts.values():
+        for kind, n in group.items():
+            total[kind] = total.get(kind, 0) + n
+    for group_values in values.values():
+        for kind, seconds in group_values.items():
+            pooled.setdefault(kind, []).extend(seconds)
+    whole = _figures({"": total} if total else {}, {"": pooled} if pooled else {})
     return StatsReport(
-        start, end, whole[0] if whole else None,
-        figures(conn, start, end, "channel"), figures(conn, start, end, "operator"),
-        figures(conn, start, end, "hour"), figures(conn, start, end, "day"),
-        tuple(histogram(conn, start, end)), BUCKETS)
+        start, end, whole[0] if whole else None, _figures(counts, values),
+        figures(conn, start, end, "operator"),
+        _figures(*_collect(conn, start, end, "hour", (OUT,), durations=False)),
+        _figures(*_collect(conn, start, end, "day", (STARTED, REOPENED), durations=False)),
+        histogram(pooled.get(FIRST_RESPONSE, [])), BUCKETS)
 
 
 def built(conn: Conn) -> bool:
