@@ -272,12 +272,18 @@ class Figures(NamedTuple):
     counts: dict[str, int]  # started, reopened, missed, in, out
     durations: dict[str, Spread]  # first_response, reply, resolution
     within: dict[float, float | None]  # seconds -> share of first responses that quick
+    # The same durations counting only the channel's working hours (None: not asked).
+    work: dict[str, Spread] | None = None
+    work_within: dict[float, float | None] | None = None
 
     def count(self, kind: str) -> int:
         return self.counts.get(kind, 0)
 
-    def spread(self, kind: str) -> Spread:
-        return self.durations.get(kind, Spread())
+    def spread(self, kind: str, working: bool = False) -> Spread:
+        return (self.work or {} if working else self.durations).get(kind, Spread())
+
+    def share_within(self, limit: float, working: bool = False) -> float | None:
+        return (self.work_within or {} if working else self.within).get(limit)
 
 
 class StatsReport(NamedTuple):
@@ -292,6 +298,7 @@ class StatsReport(NamedTuple):
     by_day: list[Figures]  # dialogs started and reopened only; keys "YYYY-MM-DD", local
     first_responses: tuple[int, ...]  # how many per bar of `limits`
     limits: tuple[float, ...]  # each bar's upper bound in seconds; the last is infinite
+    first_responses_work: tuple[int, ...] | None = None  # the same in working time, if asked
 
 
 class EventKind(StrEnum):

@@ -43,6 +43,9 @@ def add_stats_command(sub: Commands, common: argparse.ArgumentParser) -> None:
                    help=_("one row per channel, operator, label, hour of day or day"))
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help=_("table (default), csv or json"))
+    p.add_argument("--working-hours", action="store_true",
+                   help=_("durations in each channel's working hours (its 'hours'), not "
+                          "calendar time; CSV and JSON always hold both"))
     p.add_argument("--rebuild", action="store_true",
                    help=_("recompute the figures from the events log first"))
     p.set_defaults(handler=cmd_stats)
@@ -79,10 +82,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if end <= start:
         raise CliError(_("the period ends before it begins"), EXIT_USAGE)
 
+    from opchat.hours import WorkClock
+
+    clock = WorkClock.of(settings.channels)
+
     async def work(inbox: Any) -> list[Any]:
         if args.rebuild:
             await inbox.store.stats.rebuild()
-        return await inbox.store.stats.figures(start, end, args.by)
+        return await inbox.store.stats.figures(start, end, args.by, clock)
 
     rows = run_store(settings, work)
     out = sys.stdout
@@ -92,7 +99,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         write_csv(out, [record(row, args.by, start, end) for row in rows])
     else:
-        out.write(table(rows, args.by, start, end))
+        out.write(table(rows, args.by, start, end, args.working_hours))
     return EXIT_OK
 
 
@@ -106,12 +113,17 @@ def record(f: Any, by: str | None, start: float, end: float) -> dict[str, Any]:
         "resolved": f.spread(RESOLUTION).count, "missed": f.count(MISSED),
         "messages_in": f.count("in"), "messages_out": f.count("out"),
     }
-    for kind in DURATIONS:
-        s = f.spread(kind)
-        out.update({f"{kind}_count": s.count, f"{kind}_median_s": _num(s.median),
-                    f"{kind}_p90_s": _num(s.p90), f"{kind}_mean_s": _num(s.mean)})
-    for limit, part in f.within.items():
-        out[f"{FIRST_RESPONSE}_within_{int(limit)}s"] = None if part is None else round(part, 4)
+    for working, suffix in ((False, ""), (True, "_work")):
+        for kind in DURATIONS:
+            s = f.spread(kind, working)
+            out.update({f"{kind}{suffix}_count": s.count,
+                        f"{kind}{suffix}_median_s": _num(s.median),
+                        f"{kind}{suffix}_p90_s": _num(s.p90),
+                        f"{kind}{suffix}_mean_s": _num(s.mean)})
+        for limit in (30.0, 60.0):
+            part = f.share_within(limit, working)
+            out[f"{FIRST_RESPONSE}{suffix}_within_{int(limit)}s"] = (
+                None if part is None else round(part, 4))
     return out
 
 
@@ -123,11 +135,14 @@ def write_csv(out: IO[str], records: list[dict[str, Any]]) -> None:
     writer.writerows(records)
 
 
-def table(rows: list[Any], by: str | None, start: float, end: float) -> str:
-    """The figures for a person: one block for the whole period, or a table of groups."""
+def table(rows: list[Any], by: str | None, start: float, end: float,
+          working: bool = False) -> str:
+    """The figures for a person: one block for the whole period, or a table of groups;
+    ``working``: the durations in working hours."""
     from opchat.store.stats import FIRST_RESPONSE, MISSED, REOPENED, REPLY, RESOLUTION, STARTED
 
-    lines = [_("From {start} to {end}", start=_shown(start), end=_shown(end))]
+    lines = [_("From {start} to {end}", start=_shown(start), end=_shown(end))
+             + (_(", in working hours") if working else "")]
     if not rows:
         lines.append(_("Nothing happened in this period."))
         return "\n".join(lines) + "\n"
@@ -142,12 +157,13 @@ def table(rows: list[Any], by: str | None, start: float, end: float) -> str:
         ]
         for kind, label in ((FIRST_RESPONSE, _("First response")), (REPLY, _("Reply time")),
                             (RESOLUTION, _("Resolution"))):
-            s = f.spread(kind)
+            s = f.spread(kind, working)
             pairs.append((label, _("median {median} · P90 {p90} · mean {mean} · {n} in all",
                                    median=duration(s.median), p90=duration(s.p90),
                                    mean=duration(s.mean), n=s.count) if s.count else "–"))
         pairs.append((_("Answered within 30s / 60s"),
-                      f"{share(f.within.get(30.0))} / {share(f.within.get(60.0))}"))
+                      f"{share(f.share_within(30.0, working))} / "
+                      f"{share(f.share_within(60.0, working))}"))
         width = max(len(label) for label, _value in pairs) + 2
         lines += [label.ljust(width) + value for label, value in pairs]
         return "\n".join(lines) + "\n"
@@ -155,9 +171,10 @@ def table(rows: list[Any], by: str | None, start: float, end: float) -> str:
              _("1st resp."), _("P90"), _("≤60s"), _("reply"), _("resolution")]
     body = [[f.key or "–", str(f.count(STARTED) + f.count(REOPENED)), str(f.count(MISSED)),
              str(f.count("in")), str(f.count("out")),
-             duration(f.spread(FIRST_RESPONSE).median), duration(f.spread(FIRST_RESPONSE).p90),
-             share(f.within.get(60.0)), duration(f.spread(REPLY).median),
-             duration(f.spread(RESOLUTION).median)] for f in rows]
+             duration(f.spread(FIRST_RESPONSE, working).median),
+             duration(f.spread(FIRST_RESPONSE, working).p90),
+             share(f.share_within(60.0, working)), duration(f.spread(REPLY, working).median),
+             duration(f.spread(RESOLUTION, working).median)] for f in rows]
     widths = [max(len(r[i]) for r in [heads, *body]) for i in range(len(heads))]
     widths[0] = min(widths[0], 20)
     for r in [heads, *body]:

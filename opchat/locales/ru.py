@@ -1298,6 +1298,11 @@ MESSAGES.update({
         "по строке на канал ('channel'), оператора ('operator'), метку ('label'), "
         "час дня ('hour') или день ('day')",
     "table (default), csv or json": "таблица ('table', по умолчанию), 'csv' или 'json'",
+    "durations in each channel's working hours (its 'hours'), not calendar time; CSV and "
+    "JSON always hold both":
+        "длительности в рабочих часах каждого канала (его 'hours'), а не по календарю; "
+        "в CSV и JSON есть и то и другое",
+    ", in working hours": ", в рабочих часах",
     "recompute the figures from the events log first":
         "сначала пересчитать показатели по журналу событий",
     "give either --period or --from/--to, not both":
@@ -1338,6 +1343,10 @@ MESSAGES.update({
     "How fast customers are answered: response times, missed dialogs (Alt+S)":
         "Как быстро отвечают клиентам: время ответа, пропущенные диалоги (Alt+S)",
     "Close the statistics": "Закрыть статистику",
+    "Work hours": "Раб. часы",
+    "Count durations in working hours, or by the calendar":
+        "Считать длительности в рабочих часах или по календарю",
+    " · working hours": " · в рабочих часах",
     "Today": "Сегодня",
     "Yesterday": "Вчера",
     "7 days": "7 дней",

@@ -346,7 +346,10 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
     def action_stats(self) -> None:
         if self.inbox is None or isinstance(self.app.screen, StatsScreen):
             return
-        self.app.push_screen(StatsScreen(self.inbox, self.clock))
+        from opchat.hours import WorkClock
+
+        self.app.push_screen(StatsScreen(self.inbox, self.clock,
+                                         WorkClock.of(self.settings.channels)))
 
     @work(group="jump", exclusive=True, exit_on_error=False)
     async def open_at_message(self, conversation_id: int, message_id: int | None) -> None:

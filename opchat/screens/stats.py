@@ -39,6 +39,7 @@ from opchat.widgets import ReportsWorkerErrors, translate_bindings
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from opchat.hours import WorkClock
     from opchat.inbox import Inbox
     from opchat.model import Figures, StatsReport
 
@@ -64,13 +65,18 @@ class StatsScreen(ReportsWorkerErrors, ModalScreen[None]):
                 tooltip=_("Statistics of the last 30 days")),
         Binding("r", "range", _("Dates"), id="opchat.stats.range",
                 tooltip=_("Type the dates: from, and optionally to")),
+        Binding("h", "working_hours", _("Work hours"), id="opchat.stats.working_hours",
+                tooltip=_("Count durations in working hours, or by the calendar")),
     ]
 
-    def __init__(self, inbox: Inbox, clock: Callable[[], float]) -> None:
+    def __init__(self, inbox: Inbox, clock: Callable[[], float],
+                 work: WorkClock | None = None) -> None:
         super().__init__(id="stats")
         translate_bindings(self)
         self.inbox = inbox
         self.clock = clock
+        self.work = work
+        self.working = False  # durations in working hours rather than calendar time
         self.period: str | None = "7d"
         self.range: tuple[float, float] | None = None
         self.report: StatsReport | None = None
@@ -100,7 +106,7 @@ class StatsScreen(ReportsWorkerErrors, ModalScreen[None]):
     @work(group="stats", exclusive=True, exit_on_error=False)
     async def load(self) -> None:
         start, end = self.bounds()
-        self.report = await self.inbox.stats_report(start, end)
+        self.report = await self.inbox.stats_report(start, end, self.work)
         self.draw()
 
     def changed(self, kinds: set[str]) -> None:
@@ -118,6 +124,10 @@ class StatsScreen(ReportsWorkerErrors, ModalScreen[None]):
         self.period, self.range = name, None
         self.load()
 
+    def action_working_hours(self) -> None:
+        self.working = not self.working
+        self.draw()
+
     def action_range(self) -> None:
         field = self.query_one("#stats-range", Input)
         field.display = True
@@ -130,7 +140,8 @@ class StatsScreen(ReportsWorkerErrors, ModalScreen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # While the dates are typed, letters are letters.
-        if action in ("period", "range") and self.query_one("#stats-range").has_focus:
+        if action in ("period", "range", "working_hours") and self.query_one(
+                "#stats-range").has_focus:
             return False
         return True
 
@@ -161,6 +172,8 @@ class StatsScreen(ReportsWorkerErrors, ModalScreen[None]):
                  "7d": _("last 7 days"), "30d": _("last 30 days")}
         title = _("Statistics · {period}",
                   period=names.get(self.period or "", _("chosen dates")))
+        if self.working:
+            title += _(" · working hours")
         when = (f"{datetime.fromtimestamp(report.start):%d.%m %H:%M} – "
                 f"{datetime.fromtimestamp(report.end):%d.%m %H:%M}")
         self.query_one("#stats-title", Static).update(Content.assemble(
@@ -172,12 +185,13 @@ class StatsScreen(ReportsWorkerErrors, ModalScreen[None]):
             self.query_one("#stats-pictures", Static).update(Content(""))
             self.query_one("#stats-groups", Static).update(Content(""))
             return
-        self.query_one("#stats-summary", Static).update(summary(whole))
-        self.query_one("#stats-pictures", Static).update(pictures(report))
-        self.query_one("#stats-groups", Static).update(groups(report))
+        working = self.working
+        self.query_one("#stats-summary", Static).update(summary(whole, working))
+        self.query_one("#stats-pictures", Static).update(pictures(report, working))
+        self.query_one("#stats-groups", Static).update(groups(report, working))
 
 
-def summary(f: Figures) -> Content:
+def summary(f: Figures, working: bool = False) -> Content:
     dialogs = f.count("started") + f.count("reopened")
     lines = [Content(_("Dialogs {n} ({reopened} reopened) · resolved {resolved} · missed "
                        "{missed} · messages in {inbound}, out {outbound}",
@@ -188,7 +202,7 @@ def summary(f: Figures) -> Content:
               (RESOLUTION, _("Resolution"))]
     width = max(len(label) for _kind, label in labels) + 2
     for kind, label in labels:
-        s = f.spread(kind)
+        s = f.spread(kind, working)
         text = (_("median {median} · P90 {p90} · mean {mean} · {n}",
                   median=duration(s.median), p90=duration(s.p90), mean=duration(s.mean),
                   n=s.count) if s.count else "–")
@@ -196,7 +210,7 @@ def summary(f: Figures) -> Content:
     lines.append(Content.assemble(
         (_("Within").ljust(width), "bold"),
         _("30s: {a} · 60s: {b} of first responses",
-          a=share(f.within.get(30.0)), b=share(f.within.get(60.0)))))
+          a=share(f.share_within(30.0, working)), b=share(f.share_within(60.0, working)))))
     return Content("\n").join(lines)
 
 
@@ -214,13 +228,15 @@ def spark(values: list[int]) -> str:
                    for v in values)
 
 
-def pictures(report: StatsReport) -> Content:
+def pictures(report: StatsReport, working: bool = False) -> Content:
     lines: list[Content] = [Content.styled(_("First responses"), "bold underline")]
     names = [_("≤{limit}", limit=duration(limit)) for limit in report.limits[:-1]]
     names.append(_(">{limit}", limit=duration(report.limits[-2])))
-    top = max(report.first_responses, default=0)
+    bars = (report.first_responses_work if working and report.first_responses_work
+            else report.first_responses)
+    top = max(bars, default=0)
     width = max(len(name) for name in names) + 1
-    for name, n in zip(names, report.first_responses, strict=True):
+    for name, n in zip(names, bars, strict=True):
         lines.append(Content.assemble(name.ljust(width), (bar(n, top), "$accent"),
                                       f" {n}" if n else ""))
     hours = {f.key: f.count("out") for f in report.by_hour}
@@ -236,7 +252,7 @@ def pictures(report: StatsReport) -> Content:
     return Content("\n").join(lines)
 
 
-def groups(report: StatsReport) -> Content:
+def groups(report: StatsReport, working: bool = False) -> Content:
     lines: list[Content] = []
     for title, rows, who in ((_("By operator"), report.by_operator, True),
                              (_("By channel"), report.by_channel, False)):
@@ -245,8 +261,9 @@ def groups(report: StatsReport) -> Content:
             continue
         heads = [_("answers"), _("1st resp."), _("P90"), _("≤60s"), _("missed")]
         body = [[one_line(f.key or "–", 18), str(f.count("out")),
-                 duration(f.spread(FIRST_RESPONSE).median),
-                 duration(f.spread(FIRST_RESPONSE).p90), share(f.within.get(60.0)),
+                 duration(f.spread(FIRST_RESPONSE, working).median),
+                 duration(f.spread(FIRST_RESPONSE, working).p90),
+                 share(f.share_within(60.0, working)),
                  str(f.count("missed"))] for f in rows]
         widths = [max(len(r[i]) for r in [[title, *heads], *body]) for i in range(6)]
         lines.append(Content.styled("  ".join(

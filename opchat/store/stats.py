@@ -31,7 +31,7 @@ import json
 import math
 import statistics
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from opchat.model import Direction, EventKind, Figures, Spread, StatsReport, Status
 from opchat.store.db import row_value
@@ -161,9 +161,17 @@ Counts = dict[str, dict[str, int]]  # group -> kind -> how many
 Values = dict[str, dict[str, list[float]]]  # group -> kind -> durations in seconds
 
 
+class WorkTime(Protocol):
+    """Working seconds between two moments on a channel (opchat.hours.WorkClock)."""
+
+    def seconds(self, channel: str, begin: float, end: float) -> float: ...
+
+
 def _collect(conn: Conn, start: float, end: float, by: str | None,
-             count: tuple[str, ...] = COUNTS, durations: bool = True) -> tuple[Counts, Values]:
-    """The raw figures of [start, end) per group: two scans of the period at most."""
+             count: tuple[str, ...] = COUNTS, durations: bool = True,
+             work: WorkTime | None = None) -> tuple[Counts, Values, Values | None]:
+    """The raw figures of [start, end) per group, in calendar time and (``work``) in
+    working time: two scans of the period at most."""
     key, join = _key_sql(by)
     where = f"FROM stats_facts f {join} WHERE f.at >= ? AND f.at < ?"
     counts: Counts = {}
@@ -172,31 +180,46 @@ def _collect(conn: Conn, start: float, end: float, by: str | None,
                             f"AND f.kind IN ({marks}) GROUP BY k, f.kind", (start, end, *count)):
         counts.setdefault(row[0] or "", {})[row[1]] = row[2]
     values: Values = {}
+    worked: Values | None = None if work is None else {}
     if durations:
-        for row in conn.execute(f"SELECT {key} AS k, f.kind, f.at - f.start {where} "
-                                "AND f.kind IN (?, ?, ?)", (start, end, *DURATIONS)):
-            values.setdefault(row[0] or "", {}).setdefault(row[1], []).append(max(0.0, row[2]))
-    return counts, values
+        names = dict(conn.execute("SELECT id, name FROM channels").fetchall())
+        for k, kind, begun, ended, channel_id in conn.execute(
+                f"SELECT {key} AS k, f.kind, f.start, f.at, f.channel_id {where} "
+                "AND f.kind IN (?, ?, ?)", (start, end, *DURATIONS)):
+            values.setdefault(k or "", {}).setdefault(kind, []).append(max(0.0, ended - begun))
+            if worked is not None and work is not None:
+                worked.setdefault(k or "", {}).setdefault(kind, []).append(
+                    work.seconds(names.get(channel_id, ""), begun, ended))
+    return counts, values, worked
 
 
-def _figures(counts: Counts, values: Values) -> list[Figures]:
+def _within(seconds: list[float]) -> dict[float, float | None]:
+    return {limit: (sum(1 for s in seconds if s <= limit) / len(seconds) if seconds else None)
+            for limit in WITHIN}
+
+
+def _figures(counts: Counts, values: Values, worked: Values | None = None) -> list[Figures]:
     out = []
     for k in sorted(set(counts) | set(values)):
         durations = {kind: spread_of(v) for kind, v in values.get(k, {}).items()}
-        firsts = values.get(k, {}).get(FIRST_RESPONSE, [])
-        within = {limit: (sum(1 for s in firsts if s <= limit) / len(firsts) if firsts else None)
-                  for limit in WITHIN}
-        out.append(Figures(k, counts.get(k, {}), durations, within))
+        within = _within(values.get(k, {}).get(FIRST_RESPONSE, []))
+        work = work_within = None
+        if worked is not None:
+            work = {kind: spread_of(v) for kind, v in worked.get(k, {}).items()}
+            work_within = _within(worked.get(k, {}).get(FIRST_RESPONSE, []))
+        out.append(Figures(k, counts.get(k, {}), durations, within, work, work_within))
     return out
 
 
-def figures(conn: Conn, start: float, end: float, by: str | None = None) -> list[Figures]:
-    """The figures of facts in [start, end), one row per group (by None: one row).
+def figures(conn: Conn, start: float, end: float, by: str | None = None,
+            work: WorkTime | None = None) -> list[Figures]:
+    """The figures of facts in [start, end), one row per group (by None: one row); with
+    ``work``, the durations in working time too.
 
     Durations are grouped by who answered (or resolved) for ``by="operator"``;
     counts that have no operator (messages in, dialogs started) fall under "".
     """
-    return _figures(*_collect(conn, start, end, by))
+    return _figures(*_collect(conn, start, end, by, work=work))
 
 
 def spread_of(values: list[float]) -> Spread:
@@ -221,25 +244,32 @@ def histogram(seconds: list[float]) -> tuple[int, ...]:
     return tuple(counts)
 
 
-def report(conn: Conn, start: float, end: float) -> StatsReport:
+def _pool(values: Values) -> dict[str, list[float]]:
+    pooled: dict[str, list[float]] = {}
+    for group in values.values():
+        for kind, seconds in group.items():
+            pooled.setdefault(kind, []).extend(seconds)
+    return pooled
+
+
+def report(conn: Conn, start: float, end: float, work: WorkTime | None = None) -> StatsReport:
     """What the stats screen shows of [start, end), read in one snapshot: six scans of
     the period (the whole is the channels' sum; hours and days count one kind each)."""
-    counts, values = _collect(conn, start, end, "channel")
+    counts, values, worked = _collect(conn, start, end, "channel", work=work)
     total: dict[str, int] = {}
-    pooled: dict[str, list[float]] = {}
     for group in counts.values():
         for kind, n in group.items():
             total[kind] = total.get(kind, 0) + n
-    for group_values in values.values():
-        for kind, seconds in group_values.items():
-            pooled.setdefault(kind, []).extend(seconds)
-    whole = _figures({"": total} if total else {}, {"": pooled} if pooled else {})
+    pooled = _pool(values)
+    whole = _figures({"": total} if total else {}, {"": pooled} if pooled else {},
+                     None if worked is None else {"": _pool(worked)})
     return StatsReport(
-        start, end, whole[0] if whole else None, _figures(counts, values),
-        figures(conn, start, end, "operator"),
+        start, end, whole[0] if whole else None, _figures(counts, values, worked),
+        figures(conn, start, end, "operator", work),
         _figures(*_collect(conn, start, end, "hour", (OUT,), durations=False)),
         _figures(*_collect(conn, start, end, "day", (STARTED, REOPENED), durations=False)),
-        histogram(pooled.get(FIRST_RESPONSE, [])), BUCKETS)
+        histogram(pooled.get(FIRST_RESPONSE, [])), BUCKETS,
+        None if worked is None else histogram(_pool(worked).get(FIRST_RESPONSE, [])))
 
 
 def built(conn: Conn) -> bool:
@@ -250,18 +280,20 @@ def built(conn: Conn) -> bool:
 class StatsStore(Part):
     """`Store.stats`: the figures of a period, and rebuilding them from the events log."""
 
-    async def figures(self, start: float, end: float, by: str | None = None) -> list[Figures]:
+    async def figures(self, start: float, end: float, by: str | None = None,
+                      work: WorkTime | None = None) -> list[Figures]:
         """The figures for [start, end) (see `figures`). A store upgraded from before
         the figures were kept gets them rebuilt from its events first, once."""
         if not await self.db.read(built):
             await self.rebuild()
-        return await self.db.read(figures, start, end, by)
+        return await self.db.read(figures, start, end, by, work)
 
-    async def report(self, start: float, end: float) -> StatsReport:
+    async def report(self, start: float, end: float,
+                     work: WorkTime | None = None) -> StatsReport:
         """Everything the stats screen shows of [start, end) (see `report`)."""
         if not await self.db.read(built):
             await self.rebuild()
-        return await self.db.read(report, start, end)
+        return await self.db.read(report, start, end, work)
 
     async def rebuild(self) -> int:
         """Recompute the figures from the events log, in one transaction."""

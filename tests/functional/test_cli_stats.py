@@ -122,3 +122,33 @@ def test_an_empty_period_says_so(tmp_path: Path) -> None:
                env=UTC)
     assert done.returncode == 0
     assert done.stdout.splitlines()[1] == "За этот период ничего не было."
+
+
+def test_working_hours_leave_out_the_weekend(tmp_path: Path) -> None:
+    """Friday 17:50 to Monday 09:10 is 2d 15h by the calendar, 20 minutes of work."""
+    (tmp_path / "config.toml").write_text(
+        '[channels.shop]\nkind = "demo"\nhours = "Mon-Fri 09:00-18:00"\ntimezone = "UTC"\n')
+
+    async def go() -> None:
+        clock = Clock()
+        clock.now = T0 + 5 * 3600 + 50 * 60  # Friday 17:50
+        inbox = await Inbox.open(tmp_path / "data", "anna", clock=clock)
+        got = await inbox.store.inbound.ingest(InboundMessage(
+            "shop", "ivan", "ivan-1", "ivan", "Ivan", "are you there?"))
+        clock.now = T0 + (2 * 24 + 21) * 3600 + 10 * 60  # Monday 09:10
+        await inbox.send(got.conversation_id, "good morning")
+        await inbox.close()
+
+    (tmp_path / "data").mkdir()
+    asyncio.run(go())
+    week = ("--from", "2025-03-14", "--to", "2025-03-17", "--lang", "en")
+    calendar = run(tmp_path, "stats", *week, env=UTC)
+    working = run(tmp_path, "stats", *week, "--working-hours", env=UTC)
+    assert calendar.returncode == working.returncode == 0, calendar.stderr + working.stderr
+    assert "median 2d 15h · P90 2d 15h" in calendar.stdout
+    assert "in working hours" in working.stdout.splitlines()[0]
+    assert "median 20m · P90 20m · mean 20m · 1 in all" in working.stdout
+    done = run(tmp_path, "stats", *week, "--format", "json", env=UTC)
+    [figures] = map(json.loads, done.stdout.splitlines())
+    assert figures["first_response_median_s"] == (2 * 24 + 15) * 3600 + 20 * 60
+    assert figures["first_response_work_median_s"] == 1200.0

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from opchat.config import Settings
+from opchat.config import AutoAnswers, ChannelSettings, Settings
+from opchat.hours import WorkingHours
 from opchat.inbox import Inbox
 from opchat.model import InboundMessage, Status
 from opchat.screens.stats import StatsScreen
@@ -122,6 +123,26 @@ async def test_it_moves_as_the_day_goes(tmp_path: Path, settings: Settings) -> N
             await writer.close()
         await wait_until(pilot, lambda: "Dialogs 5 " in text(screen, "summary"),
                          what="the new dialog counted")
+
+
+async def test_h_counts_working_hours(tmp_path: Path, settings: Settings) -> None:
+    """The web chat keeps hours 12:00-13:00 on weekdays: Olga, answered at 10:01, waited
+    no working time; Vera, from 12:00 to 13:30 two days ago, an hour of it."""
+    settings.channels = [ChannelSettings("site", "webchat", auto=AutoAnswers(
+        hours=WorkingHours.parse("Mon-Fri 12:00-13:00", "UTC")))]
+    clock = Clock()
+    await seed_day(tmp_path, clock)
+    app = make_app(settings, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot)
+        assert "median 1m 40s · P90 1h 12m · mean 30m 40s · 3" in text(screen, "summary")
+        await pilot.press("h")
+        assert "working hours" in text(screen, "title")
+        assert "median 20s · P90 48m 4s · mean 20m 7s · 3" in text(screen, "summary")
+        assert "≤30s ████████████████████████ 2" in text(screen, "pictures")
+        await pilot.press("h")  # and back
+        assert "working hours" not in text(screen, "title")
+        assert "median 1m 40s" in text(screen, "summary")
 
 
 def test_snapshot_80x24(snap_compare, tmp_path: Path, settings: Settings) -> None:
