@@ -169,6 +169,12 @@ class Sink(Protocol):
         """Tell the status bar how the channel is doing (e.g. DEGRADED, "network down")."""
         ...
 
+    async def typical_answer(self) -> float | None:
+        """How soon this channel's customers are usually answered, in seconds: the
+        median first response of the last 7 days in the channel's working hours; None
+        while there are too few to say (a widget then claims nothing)."""
+        ...
+
     async def customer_typing(self, chat_id: str, text: str = "", active: bool = True) -> None:
         """The customer at ``chat_id`` is typing (``active=False``: stopped). ``text`` is
         what they have typed so far, for channels that share it (the web chat's sneak

@@ -523,3 +523,28 @@ async def test_many_messages_the_store_refused_all_arrive_and_none_is_refused_as
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_the_subtitle_says_how_soon_people_are_answered(tmp_path: Path,
+                                                             browser: Any) -> None:
+    """Five visitors answered in 40 s this week: "within a minute", in the visitor's
+    language; with nothing measured yet, the plain subtitle claims no time."""
+    from tests.functional.test_webchat import answered_dialogs
+
+    async with running_site(tmp_path) as site:
+        await site.inbox.heartbeat(None)
+        page = await new_page(browser)
+        await page.goto(site.base + "/")
+        await page.locator(".opchat-launcher").click()
+        await expect(page.locator(".opchat-subtitle")).to_have_text("We answer here")
+    measured = tmp_path / "measured"
+    measured.mkdir()
+    await answered_dialogs(measured, 5, 40)
+    async with running_site(measured) as site:
+        await site.inbox.heartbeat(None)
+        for languages, words in ((None, "We usually answer within a minute"),
+                                 (["ru-RU"], "Обычно отвечаем в течение минуты")):
+            page = await new_page(browser, languages=languages)
+            await page.goto(site.base + "/")
+            await page.locator(".opchat-launcher").click()
+            await expect(page.locator(".opchat-subtitle")).to_have_text(words)
