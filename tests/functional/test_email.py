@@ -62,11 +62,11 @@ def mailbox(dovecot: Dovecot) -> Dovecot:
     """The module's Dovecot with an empty INBOX (and no other folder)."""
     with dovecot.imap() as client:
         client.select("INBOX")
-        typ, data = client.uid("SEARCH", "ALL")
+        _typ, data = client.uid("SEARCH", "ALL")
         if data and data[0]:
             client.uid("STORE", ",".join(data[0].decode().split()), "+FLAGS", "(\\Deleted)")
             client.expunge()
-        typ, folders = client.list()
+        _typ, folders = client.list()
         for line in folders or []:
             name = line.decode().rsplit(" ", 1)[-1].strip('"')
             if name != "INBOX":
@@ -353,7 +353,7 @@ async def test_a_send_the_server_may_have_taken_is_never_repeated(
     with pytest.raises(Retry, match="451"):
         await transport.send(out)
     smtp.data_answer = "554 5.7.1 message refused as spam"
-    with pytest.raises(Rejected, match="554 5.7.1 message refused as spam"):
+    with pytest.raises(Rejected, match=r"554 5\.7\.1 message refused as spam"):
         await transport.send(out)
     smtp.data_answer = "drop"  # the connection breaks after the data went out
     with pytest.raises(Rejected, match="it may have been sent"):
@@ -363,7 +363,7 @@ async def test_a_send_the_server_may_have_taken_is_never_repeated(
     with pytest.raises(Rejected):
         await transport.send(bad)
     smtp.stop()  # nobody listens: nothing left, so it is tried again
-    with pytest.raises(Retry, match="connection refused|Connect call failed"):
+    with pytest.raises(Retry, match=r"connection refused|Connect call failed"):
         await transport.send(out)
     assert smtp.received == []
 
@@ -562,7 +562,7 @@ async def test_check_names_dns_and_refused_connections(tmp_path: Path, mailbox: 
     with pytest.raises(CheckFailed, match=r"IMAP imap.invalid:\d+: the name does not resolve"):
         await nowhere.check()
     smtp_down = EmailTransport(settings(mailbox, smtp, smtp_port=1), tmp_path)
-    with pytest.raises(CheckFailed, match="SMTP 127.0.0.1:1: connection refused"):
+    with pytest.raises(CheckFailed, match=r"SMTP 127\.0\.0\.1:1: connection refused"):
         await smtp_down.check()
 
 
