@@ -17,6 +17,7 @@ import imaplib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -55,6 +56,7 @@ default_login_user = {user}
 first_valid_uid = {uid}
 mail_location = maildir:~/Maildir
 imap_idle_notify_interval = 1 secs
+shutdown_clients = yes
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd
@@ -104,12 +106,22 @@ class Dovecot:
         if os.getuid() == 0:
             for path in [self.root, *self.root.rglob("*")]:
                 os.chown(path, account.pw_uid, account.pw_gid)
+        self._account = account
+        self.launch()
+        # Log in once, so that the user's maildir exists from the start.
+        with self.imap() as client:
+            client.select("INBOX")
+        return self
+
+    def launch(self) -> None:
+        """Start the server process (again, after :meth:`halt`: same port, same mail)."""
+        account = self._account
         self.process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")],
             stdout=subprocess.DEVNULL, stderr=(self.root / "stderr.log").open("wb"),
             user=account.pw_uid if os.getuid() == 0 else None,
             group=account.pw_gid if os.getuid() == 0 else None,
-            extra_groups=[] if os.getuid() == 0 else None)
+            extra_groups=[] if os.getuid() == 0 else None, start_new_session=True)
         deadline = time.monotonic() + 15
         while True:
             try:
@@ -121,10 +133,6 @@ class Dovecot:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"dovecot did not start: {self.log()}")
             time.sleep(0.05)
-        # Log in once, so that the user's maildir exists from the start.
-        with self.imap() as client:
-            client.select("INBOX")
-        return self
 
     def log(self) -> str:
         texts = []
@@ -134,14 +142,22 @@ class Dovecot:
         return "\n".join(texts)
 
     def stop(self) -> None:
+        self.halt()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Stop the server and every process of it (the connections it serves drop);
+        its mail stays for :meth:`launch`."""
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
-        shutil.rmtree(self.root, ignore_errors=True)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)  # what outlived the master
 
     @contextlib.contextmanager
     def imap(self) -> Any:
@@ -215,6 +231,9 @@ class SmtpServer:
     # A status line to answer DATA with instead of taking the message, or "drop" to close
     # the connection once the data has arrived without answering.
     data_answer: str | None = None
+    # Mail for the support address is put into this Dovecot's INBOX (the customer writing
+    # from their own mail client); everything is recorded in ``received`` too.
+    deliver_to: Dovecot | None = None
     controller: Any = None
 
     def start(self) -> SmtpServer:
@@ -231,9 +250,11 @@ class SmtpServer:
                     return "421 closing"
                 if server.data_answer:
                     return server.data_answer
+                data = bytes(envelope.original_content or envelope.content)
                 server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                                bytes(envelope.original_content
-                                                      or envelope.content)))
+                                                data))
+                if server.deliver_to is not None and USER in envelope.rcpt_tos:
+                    await asyncio.to_thread(server.deliver_to.append_now, data)
                 return "250 OK queued"
 
         def authenticator(smtp: Any, session: Any, envelope: Any, mechanism: str,

@@ -19,6 +19,7 @@ from email.utils import format_datetime, formatdate
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 import pytest
 
 from opchat.config import AutoAnswers, ChannelSettings
@@ -157,6 +158,42 @@ async def test_a_message_appended_appears_at_once_through_idle(
     # The address fills the contact, so a contact with the same address from another
     # channel is suggested for merging.
     assert card is not None and card.contact.email == CUSTOMER
+
+
+async def test_without_idle_the_folder_is_looked_at_every_poll_interval(
+        tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from opchat.transports.email.imap import Imap
+
+    monkeypatch.setattr(Imap, "idle", property(lambda self: False))
+    channel = settings(mailbox, smtp, poll_interval=1)
+    async with hub_running(tmp_path, channel) as (inbox, hub):
+        shop = Shop(inbox, hub, mailbox, smtp, channel.name)
+        assert "INBOX (every 1 s)" in await shop.wait_health(Health.OK, "every 1 s")
+        await mailbox.append(mail("polled", message_id="p1@customer.example"))
+        await shop.wait_for("p1@customer.example", timeout=5)
+
+
+async def test_a_lost_server_is_tried_again_and_the_status_bar_says_why(
+        tmp_path: Path, smtp: SmtpServer) -> None:
+    own = Dovecot().start()
+    try:
+        async with running(tmp_path, own, smtp) as shop:
+            own.halt()
+
+            async def trouble() -> str | None:
+                health, detail = await shop.health()
+                return detail if health in (Health.DEGRADED, Health.DOWN) and \
+                    "connection refused" in detail else None
+
+            detail = await until(trouble, "the channel to say the server is away", 10)
+            assert f"IMAP {own.host}:{own.port}: connection refused" == detail
+            own.launch()
+            await shop.wait_health(Health.OK, "IDLE", timeout=10)
+            await own.append(mail("back again", message_id="back@customer.example"))
+            await shop.wait_for("back@customer.example")
+    finally:
+        own.stop()
 
 
 async def test_a_restart_takes_up_after_the_last_stored_message_without_storing_any_twice(
@@ -302,12 +339,14 @@ async def test_a_three_message_exchange_is_threaded_both_ways(
         second = mail("Yes please, to Main St 5.", subject="AW: Re: Monstera 60 cm (address)",
                       message_id="t2@customer.example", In_Reply_To=f"<{our_id}>",
                       References=f"<t1@customer.example> <{our_id}>")
-        await mailbox.append(second)
+        # This one the customer's client sends through SMTP, which delivers it to the box.
+        smtp.deliver_to = mailbox
+        await aiosmtplib.send(second, hostname="127.0.0.1", port=smtp.port)
         assert await shop.conversation_of("t2@customer.example") == conversation
         assert (await shop.wait_for("t2@customer.example")).body == "Yes please, to Main St 5."
         await shop.inbox.send(conversation, "Done, it comes tomorrow.")
-        replies = await shop.sent(2)
-        again = replies[1].message
+        await shop.sent(3)
+        again = smtp.received[2].message
         assert again["In-Reply-To"] == "<t2@customer.example>"
         assert again["References"].split() == ["<t1@customer.example>", f"<{our_id}>",
                                                "<t2@customer.example>"]

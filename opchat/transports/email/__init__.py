@@ -119,13 +119,15 @@ class EmailTransport:
         self._sink: Sink | None = None
         self._cursor: dict[str, list[int]] = {}  # folder -> [uidvalidity, last uid]
         self._commit_lock = asyncio.Lock()
-        self._health: dict[str, tuple[Health, str]] = {}
+        self._health: dict[str, tuple[Health, str]] = {}  # by folder
+        self._ok: dict[str, str] = {}  # by folder: what it said when last OK
+        self._shown: tuple[Health, str] | None = None
 
     # Receiving ----------------------------------------------------------------------------
 
     async def run(self, sink: Sink) -> None:
         self._sink = sink
-        self._health = {}
+        self._health, self._ok, self._shown = {}, {}, None
         self._cursor = _read_cursor(await sink.cursor())
         async with asyncio.TaskGroup() as group:
             for folder in self.folders:
@@ -244,6 +246,8 @@ class EmailTransport:
                                   "again", self.name, len(messages), error_summary(exc))
                     self._report(sink, folder, Health.DEGRADED, error_summary(exc))
                 else:
+                    if failures and folder in self._ok:
+                        self._report(sink, folder, Health.OK, self._ok[folder])
                     return
             await asyncio.sleep(self.backoff[min(failures, len(self.backoff)) - 1])
 
@@ -308,9 +312,17 @@ class EmailTransport:
         return saved
 
     def _report(self, sink: Sink, folder: str, state: Health, detail: str) -> None:
-        if self._health.get(folder) != (state, detail):
-            self._health[folder] = (state, detail)
-            sink.health(state, detail)
+        """One folder's state; the status bar shows the channel's worst folder."""
+        if state is Health.OK:
+            self._ok[folder] = detail
+        self._health[folder] = (state, detail)
+        worst = max(self._health.values(), key=lambda found: _RANK[found[0]])
+        if worst[0] is Health.OK and len(self._health) > 1:
+            worst = (Health.OK, f"{self.address}: " + ", ".join(
+                text.split(": ", 1)[-1] for _state, text in self._health.values()))
+        if worst != self._shown:
+            self._shown = worst
+            sink.health(*worst)
 
     # Sending ------------------------------------------------------------------------------
 
@@ -410,6 +422,10 @@ class EmailTransport:
         if attachment.local_path and Path(attachment.local_path).is_file():
             return Path(attachment.local_path)
         raise FileNotFoundError("this file was not kept when its mail arrived")
+
+
+_RANK = {Health.OK: 0, Health.STARTING: 1, Health.STOPPED: 1, Health.DEGRADED: 2,
+         Health.DOWN: 3}
 
 
 def _security(options: dict[str, Any], key: str) -> str:

@@ -218,21 +218,30 @@ class Imap:
         return found
 
     async def wait(self, seconds: float) -> bool:
-        """Wait in IDLE for the server to say something (True) or ``seconds`` (False)."""
+        """Wait in IDLE until the folder changes (True) or ``seconds`` pass (False).
+        What a server says meanwhile to keep the line open ("OK Still here") is let by."""
         assert self.client is not None
         idle = await self.client.idle_start(timeout=seconds)
+        news = False
         try:
-            push = await self.client.wait_server_push(timeout=seconds + self.timeout)
+            while True:
+                push = await self.client.wait_server_push(timeout=seconds + self.timeout)
+                lines = push if isinstance(push, list) else []
+                if self.lost.is_set() or any(isinstance(line, bytes)
+                                             and line.startswith(b"BYE") for line in lines):
+                    raise MailTrouble(_("{server}: the server closed the connection",
+                                        server=self.server))
+                if push == aioimaplib.STOP_WAIT_SERVER_PUSH:
+                    break
+                if any(isinstance(line, bytes) and (b"EXISTS" in line or b"EXPUNGE" in line)
+                       for line in lines):
+                    news = True
+                    break
         finally:
             if not self.lost.is_set():
                 self.client.idle_done()
                 await asyncio.wait_for(idle, self.timeout)
-        if self.lost.is_set():
-            raise MailTrouble(_("{server}: the server closed the connection",
-                                server=self.server))
-        return push != aioimaplib.STOP_WAIT_SERVER_PUSH and any(
-            isinstance(line, bytes) and (b"EXISTS" in line or b"EXPUNGE" in line)
-            for line in (push if isinstance(push, list) else []))
+        return news
 
     async def noop(self) -> None:
         assert self.client is not None
