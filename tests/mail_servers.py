@@ -47,7 +47,7 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {user}
@@ -71,7 +71,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
   chroot =
 }}
@@ -84,9 +85,13 @@ service anvil {{
 class Dovecot:
     """One Dovecot with one user, until :meth:`stop`."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
+        # With tls: STARTTLS on ``port`` and implicit TLS on ``tls_port``, with a
+        # self-signed certificate for 127.0.0.1 (``cert``: trust it to connect).
+        self.tls = tls
+        self.tls_port = free_port() if tls else 0
         self.user = USER
         self.password = PASSWORD
         self.root = Path(tempfile.mkdtemp(prefix="opchat-dovecot-", dir="/tmp"))
@@ -99,10 +104,15 @@ class Dovecot:
             account = pwd.getpwuid(os.getuid())
         self.root.chmod(0o755)
         (self.root / "passwd").write_text(f"{self.user}:{{PLAIN}}{self.password}\n")
+        if self.tls:
+            self.make_certificate()
         (self.root / "dovecot.conf").write_text(CONFIG.format(
             root=self.root, user=account.pw_name,
             group=_group_name(account.pw_gid), uid=account.pw_uid, gid=account.pw_gid,
-            port=self.port))
+            port=self.port, ssl=(f"ssl = yes\nssl_cert = <{self.cert}\n"
+                                 f"ssl_key = <{self.root / 'key.pem'}" if self.tls
+                                 else "ssl = no"),
+            tls_port=self.tls_port))
         if os.getuid() == 0:
             for path in [self.root, *self.root.rglob("*")]:
                 os.chown(path, account.pw_uid, account.pw_gid)
@@ -133,6 +143,20 @@ class Dovecot:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"dovecot did not start: {self.log()}")
             time.sleep(0.05)
+
+    @property
+    def cert(self) -> Path:
+        return self.root / "cert.pem"
+
+    def make_certificate(self) -> None:
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            missing("openssl is not installed (apt-get install openssl)")
+        subprocess.run(
+            [str(openssl), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-keyout", str(self.root / "key.pem"), "-out", str(self.cert),
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True, capture_output=True)
 
     def log(self) -> str:
         texts = []
@@ -234,6 +258,8 @@ class SmtpServer:
     # Mail for the support address is put into this Dovecot's INBOX (the customer writing
     # from their own mail client); everything is recorded in ``received`` too.
     deliver_to: Dovecot | None = None
+    # (certificate, key): offer STARTTLS with them.
+    tls: tuple[Path, Path] | None = None
     controller: Any = None
 
     def start(self) -> SmtpServer:
@@ -263,9 +289,15 @@ class SmtpServer:
                 auth_data.login.decode(), auth_data.password.decode()) == (USER, PASSWORD)
             return AuthResult(success=good, handled=False)
 
+        context = None
+        if self.tls is not None:
+            import ssl
+
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self.tls)
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
                                      authenticator=authenticator, auth_require_tls=False,
-                                     data_size_limit=64 * 1024 * 1024)
+                                     data_size_limit=64 * 1024 * 1024, tls_context=context)
         self.controller.start()
         return self
 

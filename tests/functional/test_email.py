@@ -605,6 +605,38 @@ async def test_check_names_dns_and_refused_connections(tmp_path: Path, mailbox: 
         await smtp_down.check()
 
 
+async def test_tls_and_starttls_and_an_untrusted_certificate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    own = Dovecot(tls=True).start()
+    smtp = SmtpServer(tls=(own.cert, own.root / "key.pem")).start()
+    try:
+        untrusted = EmailTransport(settings(own, smtp, imap_security="tls",
+                                            imap_port=own.tls_port), tmp_path)
+        with pytest.raises(CheckFailed, match=rf"IMAP 127\.0\.0\.1:{own.tls_port}: TLS "
+                                              r"failed: certificate verify failed"):
+            await untrusted.check()
+        monkeypatch.setenv("SSL_CERT_FILE", str(own.cert))  # trust the test's certificate
+        for security, port in (("tls", own.tls_port), ("starttls", own.port)):
+            transport = EmailTransport(settings(own, smtp, imap_security=security,
+                                                imap_port=port, smtp_security="starttls"),
+                                       tmp_path)
+            said = await transport.check()
+            assert f"IMAP 127.0.0.1:{port}: logged in as {USER}" in said
+            assert f"SMTP 127.0.0.1:{smtp.port}: logged in as {USER}" in said
+        channel = settings(own, smtp, imap_security="starttls", smtp_security="starttls")
+        async with hub_running(tmp_path, channel) as (inbox, hub):
+            shop = Shop(inbox, hub, own, smtp, channel.name)
+            await shop.wait_health(Health.OK, "IDLE", timeout=10)
+            await own.append(mail("over TLS", message_id="tls@customer.example"))
+            conversation = await shop.conversation_of("tls@customer.example")
+            await inbox.send(conversation, "answered over TLS")
+            [sent] = await shop.sent(1)
+        assert sent.message.get_body(("plain",)).get_content().strip() == "answered over TLS"
+    finally:
+        smtp.stop()
+        own.stop()
+
+
 def test_a_message_id_carries_its_dialog() -> None:
     from opchat.transports.email.parse import make_message_id
 

@@ -36,8 +36,11 @@ def connect_trouble(exc: BaseException, server: str, timeout: float) -> MailTrou
     if ``exc`` is not a network error."""
     if isinstance(exc, socket.gaierror):
         return MailTrouble(_("{server}: the name does not resolve (DNS)", server=server))
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = f"certificate verify failed: {exc.verify_message}"
+        return MailTrouble(_("{server}: TLS failed: {reason}", server=server, reason=reason))
     if isinstance(exc, ssl.SSLError):
-        reason = getattr(exc, "verify_message", "") or getattr(exc, "reason", "") or str(exc)
+        reason = getattr(exc, "reason", "") or str(exc)
         return MailTrouble(_("{server}: TLS failed: {reason}", server=server, reason=reason))
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         return MailTrouble(_("{server}: no answer in {seconds} s", server=server,

@@ -109,6 +109,12 @@ class Smtp:
                 raise
             raise trouble from exc
         logged_in = False
+        try:
+            if not client.esmtp_extensions:  # after STARTTLS the server is asked again
+                await client.ehlo()
+        except aiosmtplib.SMTPException as exc:
+            await _quit(client)
+            raise MailTrouble(f"{self.server}: {exc}") from exc
         if self.password and client.supports_extension("auth"):
             try:
                 await client.login(self.user, self.password)
