@@ -196,6 +196,29 @@ async def test_a_lost_server_is_tried_again_and_the_status_bar_says_why(
         own.stop()
 
 
+async def test_uid_fetch_past_the_end_is_filtered_on_our_side(mailbox: Dovecot) -> None:
+    from opchat.transports.email.imap import Imap
+
+    uid = await mailbox.append(mail("only one"))
+    imap = await Imap(mailbox.host, mailbox.port, "plain", 5).open(USER, PASSWORD)
+    try:
+        await imap.select("INBOX")
+        # The server answers "UID FETCH n:*" past the end with its last message...
+        assert client_uids(await imap.client.uid("fetch", f"{uid + 1}:*", "(UID)")) == [uid]
+        # ...which is not news.
+        assert await imap.uids_after(uid) == []
+        assert [found for found, _size in await imap.uids_after(uid - 1)] == [uid]
+    finally:
+        await imap.close()
+
+
+def client_uids(response: Any) -> list[int]:
+    import re
+
+    return [int(n) for line in response.lines if isinstance(line, bytes)
+            for n in re.findall(rb"UID (\d+)", line)]
+
+
 async def test_a_restart_takes_up_after_the_last_stored_message_without_storing_any_twice(
         tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer) -> None:
     for n in range(3):
@@ -280,6 +303,7 @@ async def test_every_kind_of_mail_is_stored_as_the_operator_should_see_it(
         broken = next(m for key, m in messages.items() if key.startswith("sha256."))
         gmail = messages["CAH7vKp0=sK3xY+FqZ9mLw2bTn8U1oQd5Rj4AaBcDeFgHiJkL@mail.gmail.example"]
         koi8 = messages["5f0c2a7e-3b1d-4e8a-9c6f-1d2e3f4a5b6c@mail.example.ru"]
+        apple = messages["9B3E7C2A-5D1F-4A8B-B6C4-2E9F0A1D3C57@icloud.example"]
     # HTML only: read as text, no markup, no script, the tracking image never fetched.
     assert "Hello, do you deliver to Kraków on weekends?" in html.body
     assert "<" not in html.body and "alert" not in html.body
@@ -292,6 +316,10 @@ async def test_every_kind_of_mail_is_stored_as_the_operator_should_see_it(
     [picture] = gmail.attachments
     assert picture.filename == "monstera.png" and Path(picture.local_path).read_bytes()[:4] \
         == b"\x89PNG"
+    # A picture in the text (Apple Mail's inline image) is listed as a file too.
+    [inline] = apple.attachments
+    assert (inline.filename, inline.kind) == ("IMG_0042.jpeg", "photo")
+    assert Path(inline.local_path).read_bytes()[:2] == b"\xff\xd8"
 
 
 async def test_a_10_mb_attachment_is_stored_as_a_file(
@@ -521,7 +549,7 @@ async def test_an_auto_reply_is_stored_marked_and_never_answered_automatically(
 
 async def test_killed_at_any_moment_every_message_is_stored_exactly_once(
         tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer) -> None:
-    count = 40
+    count = 60
     serve = Serve(tmp_path, f"""
 [channels.mail]
 kind = "email"
@@ -541,7 +569,7 @@ password = "{PASSWORD}"
         for n, mid in enumerate(ids):
             await mailbox.append(mail(f"message {n}", subject=f"Thread {n % 5}",
                                       message_id=mid))
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.05)
 
     await serve.start()
     writing = asyncio.create_task(customers())
@@ -552,6 +580,8 @@ password = "{PASSWORD}"
             serve.kill()
             await serve.killed()
             await serve.start()
+        # The kills came while the customers were still writing.
+        assert not writing.done()
         await writing
         await until(lambda: holds(stored_external_ids(db) == set(ids)), "every message",
                     timeout=30)
