@@ -625,6 +625,20 @@ async def test_channel_add_and_test_from_the_command_line(
     assert f"IMAP {mailbox.host}:{mailbox.port} has no folder Orders" in err
 
 
+async def test_channel_add_email_mistakes_exit_2_with_the_reason(tmp_path: Path) -> None:
+    code, _out, err = await opchat(
+        tmp_path, "channel", "add", "email", "--name", "support", "--imap-host", "imap.x",
+        "--smtp-host", "smtp.x", "--user", USER, "--password-env", "P",
+        "--imap-security", "ssl")
+    assert code == 2 and "--imap-security must be tls, starttls or plain" in err
+    code, _out, err = await opchat(
+        tmp_path, "channel", "add", "email", "--name", "support", "--imap-host", "imap.x",
+        "--user", USER, "--password-env", "P")
+    assert code == 2 and "smtp" in err
+    assert not (tmp_path / "config.toml").exists() or "support" not in (
+        tmp_path / "config.toml").read_text()
+
+
 async def test_check_names_dns_and_refused_connections(tmp_path: Path, mailbox: Dovecot,
                                                        smtp: SmtpServer) -> None:
     nowhere = EmailTransport(settings(mailbox, smtp, imap_host="imap.invalid"), tmp_path)
