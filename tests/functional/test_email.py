@@ -565,8 +565,12 @@ password = "{PASSWORD}"
     db = tmp_path / "data" / "opchat.db"
     ids = [f"k{n}@customer.example" for n in range(count)]
 
+    kills_done = asyncio.Event()
+
     async def customers() -> None:
         for n, mid in enumerate(ids):
+            if n == count // 2:
+                await kills_done.wait()  # half of the mail still comes after the last kill
             await mailbox.append(mail(f"message {n}", subject=f"Thread {n % 5}",
                                       message_id=mid))
             await asyncio.sleep(0.05)
@@ -582,6 +586,7 @@ password = "{PASSWORD}"
             await serve.start()
         # The kills came while the customers were still writing.
         assert not writing.done()
+        kills_done.set()
         await writing
         await until(lambda: holds(stored_external_ids(db) == set(ids)), "every message",
                     timeout=30)
