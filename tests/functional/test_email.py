@@ -208,6 +208,7 @@ async def test_uid_fetch_past_the_end_is_filtered_on_our_side(mailbox: Dovecot) 
         # ...which is not news.
         assert await imap.uids_after(uid) == []
         assert [found for found, _size in await imap.uids_after(uid - 1)] == [uid]
+        assert await imap.last_uid() == uid  # for servers that do not say UIDNEXT
     finally:
         await imap.close()
 

@@ -188,10 +188,12 @@ class EmailTransport:
             waiting = []
             if self.history_days > 0:
                 since = datetime.date.today() - datetime.timedelta(days=self.history_days)
-                waiting = await imap.uids_since(since.strftime("%d-%b-%Y"))
+                waiting = await imap.uids_since(imap_date(since))
             top = max([uid for uid, _size in waiting], default=0)
             if selected.uidnext:
                 top = max(top, selected.uidnext - 1)
+            elif not waiting:  # a server that does not say UIDNEXT: ask for the last UID
+                top = await imap.last_uid()
             if not waiting:  # nothing to take: start from here
                 await self._commit(sink, [], folder, selected.uidvalidity, top)
                 return
@@ -422,6 +424,15 @@ class EmailTransport:
         if attachment.local_path and Path(attachment.local_path).is_file():
             return Path(attachment.local_path)
         raise FileNotFoundError("this file was not kept when its mail arrived")
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+           "Dec")
+
+
+def imap_date(day: datetime.date) -> str:
+    """A date as IMAP's SEARCH takes it (01-Dec-2026), whatever the locale."""
+    return f"{day.day:02d}-{_MONTHS[day.month - 1]}-{day.year}"
 
 
 _RANK = {Health.OK: 0, Health.STARTING: 1, Health.STOPPED: 1, Health.DEGRADED: 2,

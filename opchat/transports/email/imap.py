@@ -158,6 +158,18 @@ class Imap:
         found = await self._fetch(f"{last + 1}:*", "(UID RFC822.SIZE)")
         return sorted((uid, size or 0) for uid, size, _ in found if uid > last)
 
+    async def last_uid(self) -> int:
+        """The UID of the folder's last message (0 when it is empty)."""
+        if not self.client or not await self._exists():
+            return 0
+        return max((uid for uid, _size, _body in await self._fetch("*", "(UID)")), default=0)
+
+    async def _exists(self) -> bool:
+        assert self.client is not None
+        response = await self.client.uid_search("ALL", charset=None)
+        return any(isinstance(line, bytes) and any(w.isdigit() for w in line.split())
+                   for line in response.lines[:-1])
+
     async def uids_since(self, date: str) -> list[tuple[int, int]]:
         """(uid, size) of the messages that arrived on ``date`` (01-Jan-2026) or later."""
         assert self.client is not None
