@@ -653,6 +653,16 @@ async def test_check_names_dns_and_refused_connections(tmp_path: Path, mailbox: 
     smtp_down = EmailTransport(settings(mailbox, smtp, smtp_port=1), tmp_path)
     with pytest.raises(CheckFailed, match=r"SMTP 127\.0\.0\.1:1: connection refused"):
         await smtp_down.check()
+    # A server that takes the connection and never says a word.
+    silent = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    try:
+        mute = EmailTransport(settings(mailbox, smtp, imap_port=port), tmp_path)
+        mute.check_timeout = 1.0
+        with pytest.raises(CheckFailed, match=rf"IMAP 127\.0\.0\.1:{port}: no answer in 1 s"):
+            await mute.check()
+    finally:
+        silent.close()
 
 
 async def test_tls_and_starttls_and_an_untrusted_certificate(

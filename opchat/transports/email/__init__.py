@@ -78,6 +78,7 @@ class EmailTransport:
     backoff: ClassVar[tuple[float, ...]] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
     idle_renew: ClassVar[float] = 600.0
     timeout: ClassVar[float] = 30.0
+    check_timeout: ClassVar[float] = 7.0  # each server, in `channel test` and `doctor`
     batch_bytes: ClassVar[int] = 8_000_000
     batch_count: ClassVar[int] = 50
 
@@ -133,8 +134,9 @@ class EmailTransport:
             for folder in self.folders:
                 group.create_task(self._watch(sink, folder))
 
-    def _imap(self) -> Imap:
-        return Imap(self.imap_host, self.imap_port, self.imap_security, self.timeout)
+    def _imap(self, timeout: float | None = None) -> Imap:
+        return Imap(self.imap_host, self.imap_port, self.imap_security,
+                    timeout or self.timeout)
 
     async def _watch(self, sink: Sink, folder: str) -> None:
         """Keep ``folder`` read: connect, catch up, wait for news; again after a failure."""
@@ -328,9 +330,9 @@ class EmailTransport:
 
     # Sending ------------------------------------------------------------------------------
 
-    def _smtp(self) -> Smtp:
+    def _smtp(self, timeout: float | None = None) -> Smtp:
         return Smtp(self.smtp_host, self.smtp_port, self.smtp_security, self.user,
-                    self.password, self.timeout)
+                    self.password, timeout or self.timeout)
 
     async def send(self, out: OutboundMessage) -> Delivery:
         recipient = address_of(out.chat_id)
@@ -389,7 +391,7 @@ class EmailTransport:
         exactly what failed (DNS, TLS, login, a missing folder)."""
         from opchat.i18n import _
 
-        imap = self._imap()
+        imap = self._imap(self.check_timeout)
         try:
             await imap.open(self.user, self.password)
             found = []
@@ -401,7 +403,7 @@ class EmailTransport:
             raise CheckFailed(exc.reason) from exc
         finally:
             await imap.close()
-        smtp = self._smtp()
+        smtp = self._smtp(self.check_timeout)
         try:
             client, logged_in = await smtp.open()
         except MailTrouble as exc:
