@@ -102,7 +102,11 @@ def mail(body: str, subject: str = "Monstera", sender: str = CUSTOMER,
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = f"<{message_id or f'{time.time_ns()}@customer.example'}>"
     for key, value in headers.items():
-        message[key.replace("_", "-")] = value
+        name = key.replace("_", "-")
+        if name in message:
+            message.replace_header(name, value)
+        else:
+            message[name] = value
     message.set_content(body)
     return message
 
@@ -393,6 +397,33 @@ async def test_a_three_message_exchange_is_threaded_both_ways(
 async def _state(shop: Shop, external_id: str, state: MessageState) -> Any:
     message = (await shop.messages()).get(external_id)
     return message if message is not None and message.state == state else None
+
+
+async def test_a_colleagues_answer_from_a_mail_client_shows_as_sent_elsewhere(
+        tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer) -> None:
+    mailbox.create("Sent")
+    async with running(tmp_path, mailbox, smtp, folders=["INBOX", "Sent"]) as shop:
+        await mailbox.append(mail("Is it in stock?", subject="Ficus",
+                                  message_id="e1@customer.example"))
+        conversation = await shop.conversation_of("e1@customer.example")
+        # A colleague answers from Thunderbird; their client keeps the copy in Sent.
+        answer = mail("Yes, 3 left.", subject="Re: Ficus", sender=USER, name="Lucky Shrub",
+                      message_id="colleague-1@example.test",
+                      In_Reply_To="<e1@customer.example>")
+        answer.replace_header("To", f"Anna K <{CUSTOMER}>")
+        await mailbox.append(answer, "Sent")
+        echoed = await shop.wait_for("colleague-1@example.test")
+        # The business's own mail to someone with no dialog starts none.
+        await mailbox.append(mail("Our newsletter", subject="News", sender=USER,
+                                  message_id="colleague-2@example.test",
+                                  To="someone@else.example"), "Sent")
+        await mailbox.append(mail("later", subject="Ficus", message_id="e2@customer.example"))
+        await shop.wait_for("e2@customer.example")
+        assert "colleague-2@example.test" not in await shop.messages()
+        assert len(await shop.inbox.conversations()) == 1
+    assert echoed.conversation_id == conversation
+    assert echoed.direction == Direction.OUT and echoed.state == MessageState.SENT
+    assert echoed.meta["elsewhere"] == "mail" and echoed.body == "Yes, 3 left."
 
 
 async def test_a_reply_carries_its_files(tmp_path: Path, mailbox: Dovecot,

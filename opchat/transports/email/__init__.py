@@ -14,7 +14,9 @@ message's external id) and stored once.
 Reading (:mod:`.parse`): text/plain preferred, HTML as text; quoted history and the
 signature folded away (the whole text kept in ``meta["email"]["full"]``); every file
 saved in the data dir at once (the message is here anyway) and listed as the message's
-attachments. Bounces (delivery status notifications) fail the reply they bounce with the
+attachments. Mail from the channel's own address to a customer (a colleague answered
+from a mail client, and the Sent folder is watched) shows in that customer's dialog as
+sent elsewhere. Bounces (delivery status notifications) fail the reply they bounce with the
 server's reason and are not stored as messages; auto-replies are stored, marked
 ``meta["automated"]``, which the automatic answers never answer (no mail loops).
 
@@ -271,6 +273,19 @@ class EmailTransport:
                         await sink.report(mid, MessageState.FAILED, reason)
                 return None  # a bounce of ours, or a "still trying": nothing to answer
         attachments = await self._save_files(parsed)
+        if self._ours(parsed.from_address) and self._ours(parsed.reply_address):
+            # The business's own mail (a colleague answered from a mail client, and the
+            # Sent folder is watched): shown in the customer's dialog as sent elsewhere,
+            # never as a customer's message. Nothing if that customer has no dialog.
+            customer = next((a for a in parsed.to_addresses if not self._ours(a)), "")
+            if customer:
+                await sink.sent_elsewhere(InboundMessage(
+                    channel=self.name, chat_id=parsed.chat_id(customer),
+                    external_id=parsed.message_id, sender_id=customer,
+                    sender_name=parsed.from_name or parsed.from_address, body=parsed.text,
+                    sent_at=parsed.date, attachments=tuple(attachments),
+                    meta={"email": parsed.meta(), "elsewhere": "mail"}))
+                return None
         body = parsed.text
         if too_big:
             body = (body + "\n\n" if body else "") + (
@@ -314,6 +329,9 @@ class EmailTransport:
                                     size=len(part.data), ref=attachment.ref,
                                     local_path=str(target)))
         return saved
+
+    def _ours(self, address: str) -> bool:
+        return bool(address) and address in (self.address, self.user.lower())
 
     def _report(self, sink: Sink, folder: str, state: Health, detail: str) -> None:
         """One folder's state; the status bar shows the channel's worst folder."""

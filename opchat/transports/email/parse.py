@@ -123,6 +123,7 @@ class Parsed:
     reply_address: str  # where replies go (Reply-To, else From)
     reply_name: str
     subject: str
+    to_addresses: list[str]
     date: float | None
     in_reply_to: list[str]
     references: list[str]
@@ -144,13 +145,15 @@ class Parsed:
                 seen.append(mid)
         return seen
 
-    def chat_id(self) -> str:
-        """The dialog this message belongs to (see the module's doc)."""
+    def chat_id(self, customer: str | None = None) -> str:
+        """The dialog this message belongs to (see the module's doc); ``customer``: the
+        address of the customer, when it is not the sender's (our own mail to them)."""
         for mid in self.thread_ids:
             chat = chat_of_our_id(mid)
             if chat is not None:
                 return chat
-        return chat_key(self.reply_address or self.from_address or "unknown", self.subject)
+        return chat_key(customer or self.reply_address or self.from_address or "unknown",
+                        self.subject)
 
     def meta(self) -> dict[str, Any]:
         """What `InboundMessage.meta["email"]` keeps: enough to answer in the same thread."""
@@ -214,7 +217,8 @@ def parse_message(raw: bytes) -> Parsed:
     parsed = Parsed(
         message_id=message_id, from_address=from_address, from_name=from_name,
         reply_address=reply_address, reply_name=reply_name or from_name,
-        subject=header("Subject"), date=date, in_reply_to=message_ids(header("In-Reply-To")),
+        subject=header("Subject"), to_addresses=_addresses(header("To")), date=date,
+        in_reply_to=message_ids(header("In-Reply-To")),
         references=message_ids(header("References")), text=shown,
         full_text=text if folded else "", files=files, problems=problems)
     _recognise_machines(msg, parsed, header)
@@ -271,6 +275,14 @@ def _address(value: str) -> tuple[str, str]:
         if "@" in address:
             return name.strip(), _clean_address(address)
     return "", ""
+
+
+def _addresses(value: str) -> list[str]:
+    try:
+        pairs = getaddresses([value]) if value else []
+    except Exception:
+        return []
+    return [_clean_address(address) for _name, address in pairs if "@" in address]
 
 
 def _raw_body(raw: bytes) -> bytes:
