@@ -30,11 +30,11 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message_pump import MessagePump
 from textual.worker import Worker
@@ -44,12 +44,15 @@ from opchat.i18n import _
 from opchat.sanitize import one_line
 from opchat.screens.help import HelpScreen
 from opchat.screens.inbox import InboxScreen
+from opchat.screens.stats import StatsScreen
 from opchat.widgets import ReportsWorkerErrors, WorkFailed, translate_bindings
 from opchat.widgets.composer import Composer, register_terminal_keys
 from opchat.widgets.conversation_list import ConversationList
 from opchat.widgets.thread_view import ThreadView
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
     from opchat.config import Settings
     from opchat.inbox import Inbox
     from opchat.model import Event
@@ -272,6 +275,8 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
         # A redraw timer can fire while the app closes and its panes are already gone.
         if events and self.inbox_screen.query(ConversationList):
             self.inbox_screen.apply_events(events)
+            if isinstance(self.screen, StatsScreen):
+                self.screen.changed({str(event.kind) for event in events})
 
     # Errors -----------------------------------------------------------------------------
 
@@ -292,6 +297,14 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
             pass
         self.notify(summary, severity="error", markup=False, timeout=8)
 
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own commands (theme, keys, screenshot), and opchat's screens."""
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, InboxScreen) and screen.inbox is not None:
+            yield SystemCommand(_("Statistics"),
+                                _("How fast customers are answered: response times, missed "
+                                  "dialogs (Alt+S)"), screen.action_stats)
+
     # Help -------------------------------------------------------------------------------
 
     def action_help(self) -> None:
@@ -302,6 +315,7 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
             (_("Conversation list"), ConversationList.BINDINGS),
             (_("Messages (after Alt+2, or Up from the reply box)"), ThreadView.BINDINGS),
             (_("Reply box"), Composer.BINDINGS),
+            (_("Statistics (Alt+S)"), StatsScreen.BINDINGS),
         ]
         extra = [(_("Editing the reply"), [
             (_("arrows, Home, End"), _("move the cursor")),

@@ -26,10 +26,13 @@ Standard library only (``zoneinfo``); the zone database comes from the system
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from opchat.i18n import _
@@ -263,3 +266,98 @@ def _day_runs(days: list[int], names: tuple[str, ...]) -> str:
     return ", ".join(names[r[0]] if len(r) == 1 else f"{names[r[0]]}–{names[r[-1]]}"
                      for r in runs)
 
+
+
+class WorkClock:
+    """Working time between two moments, by each channel's hours (a channel without
+    hours, or open 24/7, works all the time): what a customer waited while someone
+    was expected to answer.
+
+    Each channel's openings are laid out once as moments (DST included: a range is
+    as long as the wall clock says), with running totals, so a duration costs two
+    binary searches however long it is.
+    """
+
+    def __init__(self, hours: dict[str, WorkingHours | None]) -> None:
+        self.hours = hours
+        # channel -> (first day, last day, interval starts, ends, open seconds before each)
+        self._laid: dict[str, tuple[date, date, list[float], list[float], list[float]]] = {}
+
+    @classmethod
+    def of(cls, channels: Iterable[Any]) -> WorkClock:
+        """The clock of configured channels (config.ChannelSettings: their `auto.hours`)."""
+        return cls({c.name: c.auto.hours if c.auto is not None else None for c in channels})
+
+    @property
+    def has_hours(self) -> bool:
+        """Whether any channel keeps hours (else working time is calendar time)."""
+        return any(h is not None and not h.always for h in self.hours.values())
+
+    def seconds(self, channel: str, begin: float, end: float) -> float:
+        """Working seconds in [begin, end) on ``channel``."""
+        if end <= begin:
+            return 0.0
+        hours = self.hours.get(channel)
+        if hours is None or hours.always:
+            return end - begin
+        laid = self._covering(channel, hours, begin, end)
+        return max(0.0, _open_until(laid, end) - _open_until(laid, begin))
+
+    def _covering(self, channel: str, hours: WorkingHours, begin: float, end: float,
+                  ) -> tuple[list[float], list[float], list[float]]:
+        """The channel's openings laid out over days that hold ``begin`` and ``end``."""
+        low = datetime.fromtimestamp(begin, hours.zone).date() - timedelta(days=1)
+        high = datetime.fromtimestamp(end, hours.zone).date() + timedelta(days=1)
+        laid = self._laid.get(channel)
+        if laid is None or not (laid[0] <= low and high <= laid[1]):
+            if laid is not None:  # grow what is there, so repeated asks stay cheap
+                low, high = min(low, laid[0]), max(high, laid[1])
+            laid = (low - timedelta(days=7), high + timedelta(days=7),
+                    *_lay_out(hours, low - timedelta(days=7), high + timedelta(days=7)))
+            self._laid[channel] = laid
+        return laid[2], laid[3], laid[4]
+
+
+def _open_until(laid: tuple[list[float], list[float], list[float]], at: float) -> float:
+    """Open seconds from the start of the laid-out days to ``at``."""
+    starts, ends, before = laid
+    n = bisect.bisect_right(starts, at) - 1
+    if n < 0:
+        return 0.0
+    return before[n] + min(at, ends[n]) - starts[n]
+
+
+def _lay_out(hours: WorkingHours, first: date, last: date,
+             ) -> tuple[list[float], list[float], list[float]]:
+    """The openings from ``first`` to ``last`` as merged [start, end) moments, and the
+    open seconds before each."""
+    found: list[tuple[float, float]] = []
+    day = first
+    while day <= last:
+        for span in hours.spans:
+            weekday, start = divmod(span.start, DAY)
+            if weekday != day.weekday():
+                continue
+            later, end = divmod(span.end - weekday * DAY, DAY)
+            found.append((_wall(day, start, hours.zone),
+                          _wall(day + timedelta(days=later), end, hours.zone)))
+        day += timedelta(days=1)
+    starts: list[float] = []
+    ends: list[float] = []
+    for s, e in sorted(found):
+        if starts and s <= ends[-1]:
+            ends[-1] = max(ends[-1], e)
+        else:
+            starts.append(s)
+            ends.append(e)
+    before, total = [], 0.0
+    for s, e in zip(starts, ends, strict=True):
+        before.append(total)
+        total += e - s
+    return starts, ends, before
+
+
+def _wall(day: date, minute: int, zone: ZoneInfo) -> float:
+    """The moment the wall clock shows ``minute`` past midnight of ``day`` (a time the
+    clocks skip is read with the offset before the change, as the wall clock runs on)."""
+    return datetime.combine(day, time(minute // 60, minute % 60), zone).timestamp()

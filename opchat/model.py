@@ -254,6 +254,57 @@ class SavedReply(QuickReply):
     variants: dict[str, str] = field(default_factory=dict, hash=False)  # channel kind -> text
 
 
+# How `opchat stats` and the stats screen may group the figures (opchat/store/stats.py).
+STATS_GROUPINGS = ("channel", "operator", "label", "hour", "day")
+STATS_PERIODS = ("today", "yesterday", "7d", "30d")  # and a range typed as dates
+
+
+class Spread(NamedTuple):
+    """Durations in seconds: how many, and their median, 90th percentile and mean."""
+
+    count: int = 0
+    median: float | None = None
+    p90: float | None = None
+    mean: float | None = None
+
+
+class Figures(NamedTuple):
+    """One row of response-time figures: a whole period, or one channel, operator,
+    label, hour of day or day of it (see opchat/store/stats.py for what each counts)."""
+
+    key: str
+    counts: dict[str, int]  # started, reopened, missed, in, out
+    durations: dict[str, Spread]  # first_response, reply, resolution
+    within: dict[float, float | None]  # seconds -> share of first responses that quick
+    # The same durations counting only the channel's working hours (None: not asked).
+    work: dict[str, Spread] | None = None
+    work_within: dict[float, float | None] | None = None
+
+    def count(self, kind: str) -> int:
+        return self.counts.get(kind, 0)
+
+    def spread(self, kind: str, working: bool = False) -> Spread:
+        return (self.work or {} if working else self.durations).get(kind, Spread())
+
+    def share_within(self, limit: float, working: bool = False) -> float | None:
+        return (self.work_within or {} if working else self.within).get(limit)
+
+
+class StatsReport(NamedTuple):
+    """What the stats screen shows of [start, end)."""
+
+    start: float
+    end: float
+    whole: Figures | None  # None: nothing happened
+    by_channel: list[Figures]
+    by_operator: list[Figures]
+    by_hour: list[Figures]  # answers ("out") only; keys "00".."23", local; empty hours absent
+    by_day: list[Figures]  # dialogs started and reopened only; keys "YYYY-MM-DD", local
+    first_responses: tuple[int, ...]  # how many per bar of `limits`
+    limits: tuple[float, ...]  # each bar's upper bound in seconds; the last is infinite
+    first_responses_work: tuple[int, ...] | None = None  # the same in working time, if asked
+
+
 class EventKind(StrEnum):
     """What an `events` row says happened; its value is the row's ``kind``. Rows of a
     newer opchat may hold kinds not listed here: readers keep them as plain strings."""

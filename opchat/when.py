@@ -50,6 +50,40 @@ def short_duration(seconds: float) -> str:
     return _("{n}s", n=seconds)
 
 
+def duration(seconds: float | None) -> str:
+    """ "42s", "3m 5s", "2h 10m", "1d 3h" (two units at most); "–" for none."""
+    if seconds is None:
+        return "–"
+    whole = round(seconds)
+    for unit, smaller in ((86400, 3600), (3600, 60), (60, 1)):
+        if whole >= unit:
+            rest = whole % unit // smaller * smaller
+            return short_duration(whole) + (f" {short_duration(rest)}" if rest else "")
+    return short_duration(whole)
+
+
+def share(value: float | None) -> str:
+    """A share as a whole percentage; "–" when there was nothing to share."""
+    return "–" if value is None else f"{value:.0%}"
+
+
+def stats_period(name: str | None, start: float | None, end: float | None,
+                 now: float) -> tuple[float, float]:
+    """[start, end) of the figures asked for: "today", "yesterday", "7d" or "30d", or a
+    range (start and end as given, defaulting to a week ago and now). What ends "now"
+    ends a second later, so what happened this very moment is in."""
+    midnight = datetime.combine(datetime.fromtimestamp(now).date(),
+                                datetime.min.time()).timestamp()
+    if name == "today":
+        return midnight, now + 1
+    if name == "yesterday":
+        day_before = datetime.fromtimestamp(midnight).date() - timedelta(days=1)
+        return datetime.combine(day_before, datetime.min.time()).timestamp(), midnight
+    if name in ("7d", "30d"):
+        return now - (30 if name == "30d" else 7) * 86400, now + 1
+    return (now - 7 * 86400 if start is None else start), (now + 1 if end is None else end)
+
+
 def in_an_hour(now: float) -> float:
     return now + 3600
 

@@ -27,7 +27,7 @@ FULL_CONVERSATIONS = 100_000
 FULL_MESSAGES = 1_000_000
 BIG_CONVERSATION = 10_000
 SEED = 20240601
-GENERATOR = 2  # bump when build_store changes what it writes: kept stores are rebuilt
+GENERATOR = 3  # bump when build_store changes what it writes: kept stores are rebuilt
 META_FILENAME = "bench-store.json"
 OPERATORS = ("anna", "boris", "kate", "oleg")
 CHANNELS = (("telegram", "telegram"), ("whatsapp", "whatsapp"), ("viber", "viber"),
@@ -171,6 +171,7 @@ def build_store(data_dir: Path, size: StoreSize, seed: int = SEED,
         IdentityRow,
         MessageRow,
         OperatorRow,
+        StatsFactRow,
     )
 
     started = time.perf_counter()
@@ -230,6 +231,7 @@ def build_store(data_dir: Path, size: StoreSize, seed: int = SEED,
              for i, login in enumerate(OPERATORS)])
 
         chunk: list[MessageRow] = []
+        facts: list[StatsFactRow] = []  # what store/stats.py would have folded, as it would
         for msg_id, (t, conv) in enumerate(timeline, start=1):
             st = state[conv]
             remaining[conv] -= 1
@@ -248,6 +250,10 @@ def build_store(data_dir: Path, size: StoreSize, seed: int = SEED,
             if direction == "in":
                 row = MessageRow(msg_id, conv + 1, channel_id, f"in-{msg_id}", "in",
                                  customer_name(contact_of[conv]), None, body, t, "received")
+                facts.append(StatsFactRow(t, msg_id, "in", conv + 1, channel_id, "", None))
+                if not st:
+                    facts.append(StatsFactRow(t, msg_id, "started", conv + 1, channel_id, "",
+                                              None))
                 st.setdefault("waiting", t)
                 st["unread"] = st.get("unread", 0) + 1
             else:
@@ -256,8 +262,16 @@ def build_store(data_dir: Path, size: StoreSize, seed: int = SEED,
                     row = MessageRow(msg_id, conv + 1, channel_id, f"out-{msg_id}", "out",
                                      OPERATORS[op - 1], op, body, t,
                                      rng.choice(("sent", "delivered", "read", "read")))
+                    login = OPERATORS[op - 1]
+                    facts.append(StatsFactRow(t, msg_id, "out", conv + 1, channel_id, login,
+                                              None))
+                    if "waiting" in st:
+                        facts.append(StatsFactRow(t, msg_id, "reply", conv + 1, channel_id,
+                                                  login, st["waiting"]))
                     if "waiting" in st and "first_response" not in st:
                         st["first_response"] = t - starts[conv]
+                        facts.append(StatsFactRow(t, msg_id, "first_response", conv + 1,
+                                                  channel_id, login, starts[conv]))
                     st.pop("waiting", None)
                     st["unread"] = 0
                 else:
@@ -266,12 +280,13 @@ def build_store(data_dir: Path, size: StoreSize, seed: int = SEED,
             st["last"] = (t, body[:200], direction)
             chunk.append(row)
             if len(chunk) == 50_000:
-                fill.insert(chunk)
-                chunk = []
+                fill.insert(chunk, facts)
+                chunk, facts = [], []
                 if msg_id % 200_000 == 0:
                     progress(f"  {msg_id:,} messages stored "
                              f"({time.perf_counter() - started:.1f} s)")
-        fill.insert(chunk)
+        fill.insert(chunk, facts)
+        facts = []
 
         conv_rows: list[ConversationRow] = []
         identity_rows: list[IdentityRow] = []
@@ -305,8 +320,15 @@ def build_store(data_dir: Path, size: StoreSize, seed: int = SEED,
                 now + 86400 if status == "snoozed" else None, last_t, preview, last_dir,
                 starts[conv]))
             event_rows.append(EventRow(starts[conv], EventKind.CONVERSATION_NEW, conv + 1))
+            if status == "resolved":
+                at, who = min(last_t + 60, now), OPERATORS[(assignee[conv] or 1) - 1]
+                facts.append(StatsFactRow(at, n_msg + conv + 1, "resolution", conv + 1,
+                                          channel_of[conv] + 1, who, starts[conv]))
+                if st.get("first_response") is None:
+                    facts.append(StatsFactRow(at, n_msg + conv + 1, "missed", conv + 1,
+                                              channel_of[conv] + 1, who, starts[conv]))
         event_rows.sort()
-        fill.insert(contact_rows, identity_rows, conv_rows, event_rows)
+        fill.insert(contact_rows, identity_rows, conv_rows, event_rows, facts)
     info = StoreInfo(scale=size.scale, seed=seed, conversations=n_conv, messages=n_msg,
                      big_id=big_index + 1, big_messages=size.big, built_at=now,
                      build_s=time.perf_counter() - started,

@@ -56,6 +56,12 @@ async def measure_store(data_dir: Path, info: StoreInfo) -> dict[str, Any]:
             found = await inbox.search_all(query)
             out[f"{key}_found"] = (len(found.contacts), len(found.labels), len(found.messages))
             out[key] = await repeat(lambda q=query: inbox.search_all(q))
+        now = info.built_at
+        for key, days in (("stats_30d", 30), ("stats_year", 365)):
+            shown = await inbox.stats_report(now - days * 86400, now)
+            out[f"{key}_facts"] = (shown.whole.spread("reply").count if shown.whole else 0)
+            out[key] = await repeat(lambda d=days: inbox.stats_report(now - d * 86400, now),
+                                    times=3)
     finally:
         await inbox.close()
     return out

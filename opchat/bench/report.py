@@ -37,6 +37,8 @@ ROW_NAMES = (
     "search all, many matches (store)",
     "search all, few matches (store)",
     "search all, a common first name (store)",
+    "stats screen's figures, 30 days (store)",
+    "stats screen's figures, a year (store)",
     "ingest, sequential awaits",
     "ingest, sequential, its SQL alone",
     "ingest, 50 concurrent producers",
@@ -109,6 +111,13 @@ def build_rows(info: StoreInfo, store: dict[str, Any], minimal: dict[str, Any],
                         note=f"“{query}”: messages, contacts and labels as the search screen "
                              f"asks; shown {contacts} contacts, {labels} labelled dialogs, "
                              f"{messages} messages; min {min(store[key]):.1f} ms"))
+    for key, label, days in (("stats_30d", "stats screen's figures, 30 days (store)", 30),
+                             ("stats_year", "stats screen's figures, a year (store)", 365)):
+        rows.append(Row(label, med(store[key]), "ms", aim="< 200 ms",
+                        note=f"the last {days} days of the store as the stats screen reads "
+                             f"them (whole, channels, operators, hours, days, histogram): "
+                             f"{store[key + '_facts']:,} replies; median of "
+                             f"{len(store[key])}, min {min(store[key]):.0f} ms"))
     rows.append(Row("ingest, sequential awaits", store["seq_rate"], "msg/s",
                     store["raw_rate"], "≥ 5,000 msg/s",
                     note=f"{store['ingest_seq_n']:,} messages, one commit each "

@@ -1284,6 +1284,201 @@ MESSAGES.update({
     "the Facebook Page's id": "id страницы Facebook",
     "the Instagram professional account's id (not the @username)":
         "id профессионального аккаунта Instagram (не @имя)",
+    # --- opchat stats ---
+    "how fast customers were answered: response times, missed dialogs, messages":
+        "как быстро отвечали клиентам: время ответа, пропущенные диалоги, сообщения",
+    "today, yesterday, the last 7 or 30 days (default: 7d)":
+        "сегодня ('today'), вчера ('yesterday'), последние 7 или 30 дней ('7d', '30d'; "
+        "по умолчанию '7d')",
+    "from this day (or moment): YYYY-MM-DD or 'YYYY-MM-DD HH:MM', local time":
+        "с этого дня (или момента): ГГГГ-ММ-ДД или 'ГГГГ-ММ-ДД ЧЧ:ММ', местное время",
+    "to the end of this day (or this moment; default: now)":
+        "по конец этого дня (или до этого момента; по умолчанию — до сейчас)",
+    "one row per channel, operator, label, hour of day or day":
+        "по строке на канал ('channel'), оператора ('operator'), метку ('label'), "
+        "час дня ('hour') или день ('day')",
+    "table (default), csv or json": "таблица ('table', по умолчанию), 'csv' или 'json'",
+    "durations in each channel's working hours (its 'hours'), not calendar time; CSV and "
+    "JSON always hold both":
+        "длительности в рабочих часах каждого канала (его 'hours'), а не по календарю; "
+        "в CSV и JSON есть и то и другое",
+    ", in working hours": ", в рабочих часах",
+    "recompute the figures from the events log first":
+        "сначала пересчитать показатели по журналу событий",
+    "give either --period or --from/--to, not both":
+        "укажите либо --period, либо --from/--to, но не то и другое",
+    "the period ends before it begins": "период кончается раньше, чем начинается",
+    "From {start} to {end}": "С {start} по {end}",
+    "Nothing happened in this period.": "За этот период ничего не было.",
+    "Dialogs started": "Новых диалогов",
+    "Reopened": "Открыто снова",
+    "Resolved": "Решено",
+    "Missed (no human answer)": "Пропущено (без ответа человека)",
+    "Messages in / out": "Сообщений от клиентов / им",
+    "First response": "Первый ответ",
+    "Reply time": "Время ответа",
+    "Resolution": "Время до решения",
+    "median {median} · P90 {p90} · mean {mean} · {n} in all":
+        "медиана {median} · P90 {p90} · среднее {mean} · всего {n}",
+    "Answered within 30s / 60s": "Ответ за 30с / 60с",
+    "group": "группа",
+    "dialogs": "диалогов",
+    "missed": "пропущ.",
+    "in": "вход.",
+    "out": "исход.",
+    "1st resp.": "1-й ответ",
+    "P90": "P90",
+    "≤60s": "≤60с",
+    "reply": "ответ",
+    "resolution": "решение",
+    "1st resp.: median first response; ≤60s: share of first responses within a minute; "
+    "reply, resolution: medians":
+        "1-й ответ: медиана первого ответа; ≤60с: доля первых ответов за минуту; "
+        "ответ, решение: медианы",
+    # --- the stats screen ---
+    "Statistics": "Статистика",
+    "Statistics (Alt+S)": "Статистика (Alt+S)",
+    "How fast customers are answered: response times, missed dialogs":
+        "Как быстро отвечают клиентам: время ответа, пропущенные диалоги",
+    "How fast customers are answered: response times, missed dialogs (Alt+S)":
+        "Как быстро отвечают клиентам: время ответа, пропущенные диалоги (Alt+S)",
+    "Close the statistics": "Закрыть статистику",
+    "Work hours": "Раб. часы",
+    "Count durations in working hours, or by the calendar":
+        "Считать длительности в рабочих часах или по календарю",
+    " · working hours": " · в рабочих часах",
+    "Today": "Сегодня",
+    "Yesterday": "Вчера",
+    "7 days": "7 дней",
+    "30 days": "30 дней",
+    "Dates": "Даты",
+    "Statistics of today": "Статистика за сегодня",
+    "Statistics of yesterday": "Статистика за вчера",
+    "Statistics of the last 7 days": "Статистика за последние 7 дней",
+    "Statistics of the last 30 days": "Статистика за последние 30 дней",
+    "Type the dates: from, and optionally to": "Ввести даты: с какого дня и, если нужно, по какой",
+    "From YYYY-MM-DD, and optionally to YYYY-MM-DD":
+        "С ГГГГ-ММ-ДД и, если нужно, по ГГГГ-ММ-ДД",
+    "Type a date as YYYY-MM-DD, or two: from and to":
+        "Введите дату как ГГГГ-ММ-ДД или две: с и по",
+    "Reading…": "Читаю…",
+    "today": "сегодня",
+    "yesterday": "вчера",
+    "last 7 days": "последние 7 дней",
+    "last 30 days": "последние 30 дней",
+    "chosen dates": "выбранные даты",
+    "Statistics · {period}": "Статистика · {period}",
+    "Dialogs {n} ({reopened} reopened) · resolved {resolved} · missed {missed} · messages "
+    "in {inbound}, out {outbound}":
+        "Диалогов {n} (снова открыто {reopened}) · решено {resolved} · пропущено {missed} · "
+        "сообщений от клиентов {inbound}, им {outbound}",
+    "median {median} · P90 {p90} · mean {mean} · {n}":
+        "медиана {median} · P90 {p90} · среднее {mean} · {n}",
+    "Within": "Успели",
+    "30s: {a} · 60s: {b} of first responses": "за 30с: {a} · за 60с: {b} первых ответов",
+    "First responses": "Первые ответы",
+    "≤{limit}": "≤{limit}",
+    ">{limit}": ">{limit}",
+    "Answers by hour of day": "Ответы по часам дня",
+    "Dialogs per day": "Диалоги по дням",
+    "By operator": "По операторам",
+    "By channel": "По каналам",
+    "answers": "ответов",
+    # --- vk channel ---
+    "VK refused the community's token (wrong, revoked, or not a community token): make one "
+    "in the community's Manage → API usage and put it in the config":
+        "VK не принимает токен сообщества (неверный, отозван или не токен сообщества): "
+        "создайте новый в сообществе, Управление → Работа с API, и впишите его в конфигурацию",
+    "VK says: {said}": "VK отвечает: {said}",
+    "an error without VK's shape": "ошибка не в формате VK",
+    "{host} answered {method} without a response": "{host} ответил на {method} без response",
+    "the long poll answered something that is not an object":
+        "long poll ответил не объектом JSON",
+    "the upload server answered something that is not an object":
+        "сервер загрузки ответил не объектом JSON",
+    "{host} answered something that is not JSON (HTTP {status})":
+        "{host} ответил не в формате JSON (HTTP {status})",
+    "the customer cannot get messages from the community now (they forbade it or blocked "
+    "it): {said}":
+        "клиент сейчас не может получать сообщения сообщества (запретил их или заблокировал "
+        "сообщество): {said}",
+    "{name}, long poll": "{name}, long poll",
+    "reached {name} (vk.com/{screen}, id {id}); VK API {version}; {how}":
+        "доступно сообщество {name} (vk.com/{screen}, id {id}); VK API {version}; {how}",
+    "VK gave no community for id {id}": "VK не вернул сообщество с id {id}",
+    "Callback API at {url} (confirmation {confirmation})":
+        "Callback API по адресу {url} (строка подтверждения {confirmation})",
+    "Bots Long Poll": "Bots Long Poll",
+    "{name}, Callback API": "{name}, Callback API",
+    "VK did not say which photo it kept": "VK не сказал, какую фотографию сохранил",
+    "VK's upload server did not take the file": "сервер загрузки VK не принял файл",
+    "VK did not say which document it kept": "VK не сказал, какой документ сохранил",
+    "VK gave no address for this file": "VK не дал адреса этого файла",
+    "the long poll answered something unexpected": "long poll ответил что-то непонятное",
+    "cannot send {name}: VK takes only files from this computer":
+        "не отправить {name}: VK принимает только файлы с этого компьютера",
+    "VK cannot give this file: {reason}": "VK не может отдать этот файл: {reason}",
+    "VK knows no community {id}: {said}": "VK не знает сообщества {id}: {said}",
+    "Bots Long Poll is off or the token lacks the right: turn it on in Manage → API usage → "
+    "Long Poll API ({said})":
+        "Bots Long Poll выключен или у токена нет права: включите его в Управление → Работа "
+        "с API → Long Poll API ({said})",
+    "wall post: {link}": "запись на стене: {link}",
+    "an attachment VK calls {kind}": "вложение, которое VK называет {kind}",
+    "audio: {artist} — {title}": "аудиозапись: {artist} — {title}",
+    "product: {title}": "товар: {title}",
+    "poll: {question}": "опрос: {question}",
+    "a gift": "подарок",
+    "(no text)": "(без текста)",
+    "video: {title} {link}": "видео: {title} {link}",
+    "link: {title} {url}": "ссылка: {title} {url}",
+    "{setting} must be the community's id, digits only (for vk.com/club218374615 it is "
+    "218374615)":
+        "{setting} должен быть id сообщества, только цифры (для vk.com/club218374615 это "
+        "218374615)",
+    "channels.{name}: the Callback API needs confirmation, the string VK shows to return":
+        "channels.{name}: для Callback API нужен confirmation — строка, которую VK просит "
+        "вернуть",
+    "channels.{name}: the Callback API needs secret (or secret_env), the secret key set in VK":
+        "channels.{name}: для Callback API нужен secret (или secret_env) — секретный ключ, "
+        "заданный в VK",
+    "channels.{name}.webhook_url: use an https:// address for the Callback API":
+        "channels.{name}.webhook_url: для Callback API нужен адрес https://",
+    "VK will call {url}: have your reverse proxy pass it to {local}":
+        "VK будет обращаться к {url}: настройте обратный прокси, чтобы он передавал запросы "
+        "на {local}",
+    "the community's access token (Manage → API usage)":
+        "ключ доступа сообщества (Управление → Работа с API)",
+    "the community's id (digits)": "id сообщества (цифры)",
+    "the VK API's address (a proxy, a test server)":
+        "адрес VK API (прокси, тестовый сервер)",
+    "receive by the Callback API on the hub's server, not Bots Long Poll":
+        "получать через Callback API на сервере хаба, а не через Bots Long Poll",
+    "the string VK asks the Callback API address to return":
+        "строка, которую VK просит вернуть адрес Callback API",
+    "the Callback API's secret key": "секретный ключ Callback API",
+    "an environment variable that holds the secret key":
+        "переменная окружения с секретным ключом",
+    "the https:// address VK calls, behind your proxy":
+        "адрес https://, к которому обращается VK, за вашим прокси",
+    "host:port the Callback API is served on": "host:port, на котором принимается Callback API",
+    "seconds one long poll waits for events": "сколько секунд один запрос long poll ждёт событий",
+    "Bots Long Poll is off: turn it on in Manage → API usage → Long Poll API":
+        "Bots Long Poll выключен: включите его в Управление → Работа с API → Long Poll API",
+    "Bots Long Poll does not send {events}: tick them in Manage → API usage → Long Poll API "
+    "→ Event types":
+        "Bots Long Poll не присылает {events}: отметьте их в Управление → Работа с API → "
+        "Long Poll API → Типы событий",
+    "Bots Long Poll sends events of API version {found}: choose {version} in Manage → API "
+    "usage → Long Poll API":
+        "Bots Long Poll присылает события версии API {found}: выберите {version} в "
+        "Управление → Работа с API → Long Poll API",
+    "VK expects the confirmation string {code}, the config has {confirmation}: set "
+    "confirmation = \"{code}\"":
+        "VK ждёт строку подтверждения {code}, а в конфигурации {confirmation}: впишите "
+        "confirmation = \"{code}\"",
+    "VK gave no long poll server": "VK не дал сервера long poll",
+    "chat action: {action}": "событие беседы: {action}",
     # --- email channel ---
     "the IMAP server that receives the mail": "IMAP-сервер, на который приходит почта",
     "its port (default 993 for tls, 143 otherwise)":

@@ -53,6 +53,7 @@ from opchat.sanitize import one_line, safe_content
 from opchat.screens.confirm import ConfirmScreen
 from opchat.screens.list_pane import ListPane
 from opchat.screens.search import SearchScreen, SearchTarget
+from opchat.screens.stats import StatsScreen
 from opchat.screens.team import TeamAwareness
 from opchat.screens.thread_pane import ThreadPane, outgoing_attachment
 from opchat.screens.workflow import WorkflowActions
@@ -130,6 +131,9 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
         # Replaces the reply box's delete-word-right on Ctrl+F (Ctrl+Delete still does it).
         Binding("ctrl+f", "search", _("Search"), key_display="^f", show=False, priority=True,
                 id="opchat.search", tooltip=_("Search every message, contact and label")),
+        Binding("alt+s", "stats", _("Statistics"), show=False, priority=True,
+                id="opchat.stats",
+                tooltip=_("How fast customers are answered: response times, missed dialogs")),
     ]
 
     opened: var[Conversation | None] = var(None)  # flows down to the thread pane
@@ -338,6 +342,14 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
                 self.open_at_message(target.conversation_id, target.message_id)
 
         self.app.push_screen(SearchScreen(self.inbox, self.clock), chosen)
+
+    def action_stats(self) -> None:
+        if self.inbox is None or isinstance(self.app.screen, StatsScreen):
+            return
+        from opchat.hours import WorkClock
+
+        self.app.push_screen(StatsScreen(self.inbox, self.clock,
+                                         WorkClock.of(self.settings.channels)))
 
     @work(group="jump", exclusive=True, exit_on_error=False)
     async def open_at_message(self, conversation_id: int, message_id: int | None) -> None:

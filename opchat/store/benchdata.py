@@ -99,13 +99,28 @@ class EventRow(NamedTuple):
     conversation_id: int
 
 
+class StatsFactRow(NamedTuple):
+    at: float
+    event_id: int
+    kind: str
+    conversation_id: int
+    channel_id: int
+    operator: str
+    start: float | None
+
+
+class StatsMetaRow(NamedTuple):
+    key: str
+    value: str
+
+
 FixtureRow = (ChannelRow | OperatorRow | MessageRow | ContactRow | IdentityRow
-              | ConversationRow | EventRow)
+              | ConversationRow | EventRow | StatsFactRow | StatsMetaRow)
 
 _TABLES: dict[type, str] = {
     ChannelRow: "channels", OperatorRow: "operators", MessageRow: "messages",
     ContactRow: "contacts", IdentityRow: "identities", ConversationRow: "conversations",
-    EventRow: "events",
+    EventRow: "events", StatsFactRow: "stats_facts", StatsMetaRow: "stats_meta",
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from opchat.model import EventKind, check_event_data
 from opchat.store.sql import Conn
+from opchat.store.stats import fold
 
 LABEL_CHARS = 40
 
@@ -21,11 +22,16 @@ def record_event(conn: Conn, at: float, kind: EventKind,
     """Append one row to `events`, in the caller's transaction (the change and its record
     commit together). ``data`` must be what the kind's payload declares."""
     check_event_data(kind, data or {})
-    conn.execute(
+    event_id = conn.execute(
         "INSERT INTO events (at, kind, conversation_id, message_id, operator, data) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         (at, str(kind), conversation_id, message_id, operator,
-         json.dumps(data or {}, ensure_ascii=False)))
+         json.dumps(data or {}, ensure_ascii=False))).lastrowid
+    if kind in _FOLDED:
+        fold(conn, event_id, at, kind, conversation_id, message_id, operator, data or {})
+
+
+_FOLDED = frozenset((EventKind.MESSAGE_NEW, EventKind.CONVERSATION_STATUS))
 
 
 def add_label(conn: Conn, conversation_id: int, name: str, now: float,

@@ -78,13 +78,16 @@ RECORDS: tuple[Record, ...] = (
            json_columns=("data",)),
 )
 
-# Tables not exported, and why (the header line repeats this).
+# Tables (and table.column patterns) not exported, and why (the header line repeats this).
 LEFT_OUT: dict[str, str] = {
     "conversation_labels": "in each conversation's labels",
     "presence": "who was online or typing in the last seconds; not kept",
     "channel_state": "the platforms' bookmarks (update offsets) of this installation",
     "early_receipts": "receipts waiting for the send they are about; applied, then gone",
     "templates": "the platforms' approved message templates, fetched again by the hub",
+    "stats_facts": "response-time figures, derived from the events (opchat stats --rebuild)",
+    "stats_meta": "whether the figures have been derived from the events yet",
+    "conversations.stats_*": "each dialog's round, derived from the events as stats_facts is",
 }
 
 _LABELS = ("SELECT json_group_array(l.name) FROM conversation_labels cl "

@@ -301,6 +301,28 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (channel_id, name, language)
     ) WITHOUT ROWID;
     """,
+    # 8: response-time figures, kept as events happen (store/stats.py): each dialog's
+    # round in its own row (no other page to write per message), the facts clustered
+    # by time (one B-tree, appended at its end). A store upgraded to this version has
+    # them rebuilt from its events log when first read.
+    """
+    ALTER TABLE conversations ADD COLUMN stats_round_start REAL;
+    ALTER TABLE conversations ADD COLUMN stats_waiting_start REAL;
+    ALTER TABLE conversations ADD COLUMN stats_responded INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE conversations ADD COLUMN stats_rounds INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE stats_facts (
+        at REAL NOT NULL,
+        event_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        conversation_id INTEGER NOT NULL,
+        channel_id INTEGER NOT NULL,
+        operator TEXT NOT NULL DEFAULT '',
+        start REAL,
+        PRIMARY KEY (at, event_id, kind)
+    ) WITHOUT ROWID;
+    CREATE TABLE stats_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    INSERT INTO stats_meta (key, value) SELECT 'built', '1' WHERE NOT EXISTS (SELECT 1 FROM events);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -25,6 +25,7 @@ from opchat.store.presence import PresenceStore
 from opchat.store.reactions import ReactionsStore
 from opchat.store.replies import QuickReplyStore
 from opchat.store.search import SearchStore
+from opchat.store.stats import StatsStore
 from opchat.store.templates import TemplatesStore
 from opchat.store.workflow import WorkflowStore
 
@@ -52,6 +53,7 @@ class Store:
         self.reactions = ReactionsStore(db, clock)
         self.elsewhere = ElsewhereStore(db, clock)
         self.templates = TemplatesStore(db, clock)
+        self.stats = StatsStore(db, clock)
         self.events = EventLog(db, clock)
 
     @classmethod

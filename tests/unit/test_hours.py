@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opchat.hours import WorkingHours
+from opchat.hours import WorkClock, WorkingHours
 from tests.tools import missing
 
 if "Europe/Berlin" not in zoneinfo.available_timezones():  # pragma: no cover
@@ -180,3 +181,47 @@ def test_next_open_is_open_and_nothing_before_it_is(at: float, zone: str) -> Non
         probe += 300.0
     if found > at:
         assert not hours.is_open(max(at, found - 0.5))
+
+
+# Working time between two moments (WorkClock), as response times in working hours count.
+
+def _berlin(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("Europe/Berlin")).timestamp()
+
+
+@pytest.mark.parametrize(("spec", "begin", "end", "minutes"), [
+    # Friday evening to Monday morning: 10 minutes on Friday, 10 on Monday.
+    ("Mon-Fri 09:00-18:00", "2026-12-04 17:50", "2026-12-07 09:10", 20),
+    ("Mon-Fri 09:00-18:00", "2026-12-05 10:00", "2026-12-05 12:00", 0),  # a Saturday
+    ("Mon-Fri 09:00-18:00", "2026-12-07 08:00", "2026-12-07 08:59", 0),  # before opening
+    ("Fri 22:00-02:00", "2026-12-04 21:00", "2026-12-05 03:00", 240),  # across midnight
+    ("Mon 10:00-12:00 14:00-16:00", "2026-12-07 11:00", "2026-12-07 15:00", 120),
+    # The clocks go forward on 29 March 2026 (02:00 → 03:00): that day has 23 hours.
+    ("00:00-24:00", "2026-03-28 12:00", "2026-03-29 12:00", 23 * 60),
+    # …and back on 25 October: 25 hours.
+    ("00:00-24:00", "2026-10-24 12:00", "2026-10-25 12:00", 25 * 60),
+    # A year of weekdays: 261 of them, nine hours each.
+    ("Mon-Fri 09:00-18:00", "2025-12-01 09:00", "2026-12-01 09:00", 261 * 9 * 60),
+])
+def test_working_time_between_two_moments(spec: str, begin: str, end: str,
+                                          minutes: int) -> None:
+    clock = WorkClock({"shop": WorkingHours.parse(spec, "Europe/Berlin")})
+    assert clock.seconds("shop", _berlin(begin), _berlin(end)) == minutes * 60
+
+
+def test_working_time_without_hours_is_calendar_time() -> None:
+    clock = WorkClock({"web": None, "tg": WorkingHours.parse("24/7", "Europe/Berlin")})
+    begin, end = _berlin("2026-12-05 10:00"), _berlin("2026-12-05 12:00")
+    assert clock.seconds("web", begin, end) == clock.seconds("tg", begin, end) == 7200
+    assert clock.seconds("unknown channel", begin, end) == 7200
+    assert not clock.has_hours
+
+
+def test_working_time_asked_far_apart_stays_consistent() -> None:
+    """The openings are laid out as asked; asking a moment far off grows them without
+    changing what earlier answers said."""
+    clock = WorkClock({"shop": WorkingHours.parse("Mon-Fri 09:00-18:00", "Europe/Berlin")})
+    near = clock.seconds("shop", _berlin("2026-12-07 09:00"), _berlin("2026-12-07 10:00"))
+    far = clock.seconds("shop", _berlin("2024-01-01 09:00"), _berlin("2026-12-07 10:00"))
+    again = clock.seconds("shop", _berlin("2026-12-07 09:00"), _berlin("2026-12-07 10:00"))
+    assert near == again == 3600 and far > 700 * 9 * 3600

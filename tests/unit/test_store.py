@@ -483,7 +483,10 @@ async def test_upgrading_makes_dialogs_whose_last_reply_failed_wait_again(
                        "ALTER TABLE channels DROP COLUMN capabilities; "
                        "ALTER TABLE conversations DROP COLUMN last_inbound_at; "
                        "DROP TABLE early_receipts; DROP TABLE templates; "
-                       "PRAGMA user_version = 5;")
+                       "DROP TABLE stats_facts; DROP TABLE stats_meta; "
+                       + "".join(f"ALTER TABLE conversations DROP COLUMN stats_{c}; "
+                                 for c in ("round_start", "waiting_start", "responded", "rounds"))
+                       + "PRAGMA user_version = 5;")
     conn.close()
     inbox = await Inbox.open(tmp_path, "anna", clock=clock)
     try:
@@ -492,6 +495,9 @@ async def test_upgrading_makes_dialogs_whose_last_reply_failed_wait_again(
         assert upgraded.waiting_since == clock.now - 60
         assert upgraded.last_inbound_at == clock.now - 60  # filled from the messages
         assert await inbox.waiting_count() == 1
+        # The figures of the time before: rebuilt from the events log when first read.
+        [figures] = await inbox.store.stats.figures(0, clock.now + 1)
+        assert (figures.count("started"), figures.spread("first_response").median) == (1, 60)
     finally:
         await inbox.close()
 

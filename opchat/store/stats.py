@@ -1,0 +1,301 @@
+"""How fast dialogs are answered: figures kept as the events happen, read for a period.
+
+Every `message.new` and `conversation.status` event is folded, in the transaction
+that records it, into the dialog's ``stats_*`` columns (when its current round
+began, since when the customer has waited, whether a human has answered yet) and
+``stats_facts`` (one row per fact: a dialog started or reopened, a message in or
+out, a first response, a reply, a resolution, a dialog resolved with no human
+answer; clustered by time, so a message adds one page to its commit). A report
+reads facts in a time range, never messages. `rebuild` folds the whole events
+log again with the same code, so what it produces is what the live tables hold.
+
+The definitions, as help desks define them:
+
+- a *round* of a dialog runs from the customer's first message (of the dialog,
+  or after it was resolved) to its resolution;
+- *first response*: from the start of the round to the first human reply;
+- *reply time*: each human reply minus the moment the customer began waiting
+  (their first unanswered message, not the last);
+- *resolution*: from the start of the round to its resolution;
+- *missed*: a round resolved with no human reply in it.
+
+Automatic answers, menus and private notes are never a response. An answer
+written in the platform's own app (`sent elsewhere`) is a human one, by an
+operator opchat does not know. Times are the messages' own (``created_at``),
+so a message fetched late still counts from when the customer wrote it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from opchat.model import Direction, EventKind, Figures, Spread, StatsReport, Status
+from opchat.store.db import row_value
+from opchat.store.part import Part
+from opchat.store.sql import Conn
+
+STARTED, REOPENED, MISSED = "started", "reopened", "missed"
+IN, OUT = "in", "out"
+FIRST_RESPONSE, REPLY, RESOLUTION = "first_response", "reply", "resolution"
+DURATIONS = (FIRST_RESPONSE, REPLY, RESOLUTION)
+COUNTS = (STARTED, REOPENED, MISSED, IN, OUT)  # dialogs resolved: RESOLUTION's count
+WITHIN = (30.0, 60.0)  # the shares of first responses reported, in seconds
+
+
+def fold(conn: Conn, event_id: int, at: float, kind: str, conversation_id: int | None,
+         message_id: int | None, operator: str | None, data: Mapping[str, Any]) -> None:
+    """Bring the figures up to date with one event (called by `changes.record_event`,
+    in the transaction that records it; and by `rebuild`, for every event in order)."""
+    if conversation_id is None:
+        return
+    if kind == EventKind.MESSAGE_NEW and message_id is not None:
+        _message(conn, event_id, conversation_id, message_id, operator)
+    elif kind == EventKind.CONVERSATION_STATUS and data.get("to") == Status.RESOLVED.value:
+        _resolved(conn, event_id, at, conversation_id, operator)
+
+
+def _fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
+          channel_id: int, operator: str | None = None, start: float | None = None) -> None:
+    conn.execute("INSERT INTO stats_facts (at, event_id, kind, conversation_id, channel_id, "
+                 "operator, start) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (at, event_id, kind, conversation_id, channel_id, operator or "", start))
+
+
+def _message(conn: Conn, event_id: int, conversation_id: int, message_id: int,
+             operator: str | None) -> None:
+    m = conn.execute("SELECT m.direction, m.created_at, m.channel_id, c.stats_round_start, "
+                     "c.stats_waiting_start, c.stats_responded, c.stats_rounds "
+                     "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+                     "WHERE m.id = ?", (message_id,)).fetchone()
+    if m is None or m["direction"] not in (Direction.IN, Direction.OUT):
+        return  # notes and automatic answers are no one's response
+    t, channel_id = m["created_at"], m["channel_id"]
+    round_start, waiting = m["stats_round_start"], m["stats_waiting_start"]
+    responded, rounds = bool(m["stats_responded"]), m["stats_rounds"]
+    if m["direction"] == Direction.IN:
+        _fact(conn, event_id, IN, t, conversation_id, channel_id)
+        if round_start is None:
+            round_start, responded, rounds = t, False, rounds + 1
+            _fact(conn, event_id, STARTED if rounds == 1 else REOPENED, t, conversation_id,
+                  channel_id)
+        if waiting is None:
+            waiting = t
+    else:
+        author = operator or ""
+        _fact(conn, event_id, OUT, t, conversation_id, channel_id, author)
+        if waiting is not None:
+            _fact(conn, event_id, REPLY, t, conversation_id, channel_id, author, waiting)
+            if not responded and round_start is not None:
+                _fact(conn, event_id, FIRST_RESPONSE, t, conversation_id, channel_id, author,
+                      round_start)
+                responded = True
+            waiting = None
+    if (round_start, waiting, responded, rounds) != (
+            m["stats_round_start"], m["stats_waiting_start"], bool(m["stats_responded"]),
+            m["stats_rounds"]):
+        conn.execute("UPDATE conversations SET stats_round_start = ?, stats_waiting_start = ?, "
+                     "stats_responded = ?, stats_rounds = ? WHERE id = ?",
+                     (round_start, waiting, int(responded), rounds, conversation_id))
+
+
+def _resolved(conn: Conn, event_id: int, at: float, conversation_id: int,
+              operator: str | None) -> None:
+    c = conn.execute("SELECT channel_id, stats_round_start, stats_responded "
+                     "FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+    if c is None or c["stats_round_start"] is None:
+        return  # resolved before the customer wrote anything: no round to count
+    channel_id, start = c["channel_id"], c["stats_round_start"]
+    _fact(conn, event_id, RESOLUTION, at, conversation_id, channel_id, operator, start)
+    if not c["stats_responded"]:
+        _fact(conn, event_id, MISSED, at, conversation_id, channel_id, operator, start)
+    conn.execute("UPDATE conversations SET stats_round_start = NULL, stats_waiting_start = NULL, "
+                 "stats_responded = 0 WHERE id = ?", (conversation_id,))
+
+
+def rebuild(conn: Conn) -> int:
+    """Recompute the figures from the events log, in the caller's transaction; returns
+    the number of events folded."""
+    conn.execute("DELETE FROM stats_facts")
+    conn.execute("UPDATE conversations SET stats_round_start = NULL, stats_waiting_start = NULL, "
+                 "stats_responded = 0, stats_rounds = 0")
+    n = 0
+    for e in conn.execute("SELECT id, at, kind, conversation_id, message_id, operator, data "
+                          "FROM events WHERE kind IN (?, ?) ORDER BY id",
+                          (str(EventKind.MESSAGE_NEW), str(EventKind.CONVERSATION_STATUS))
+                          ).fetchall():
+        try:
+            data = json.loads(e["data"])
+        except ValueError:
+            data = {}
+        fold(conn, e["id"], e["at"], e["kind"], e["conversation_id"], e["message_id"],
+             e["operator"], data if isinstance(data, dict) else {})
+        n += 1
+    conn.execute("INSERT INTO stats_meta (key, value) VALUES ('built', '1') "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+    return n
+
+
+def _key_sql(by: str | None) -> tuple[str, str]:
+    """(the SQL of a fact's group, the join it needs)."""
+    if by is None:
+        return "''", ""
+    if by == "channel":
+        return "ch.name", "JOIN channels ch ON ch.id = f.channel_id"
+    if by == "operator":
+        return "f.operator", ""
+    if by == "label":
+        return ("l.name", "JOIN conversation_labels cl ON cl.conversation_id = f.conversation_id "
+                "JOIN labels l ON l.id = cl.label_id")
+    if by == "hour":
+        return "strftime('%H', f.at, 'unixepoch', 'localtime')", ""
+    if by == "day":
+        return "date(f.at, 'unixepoch', 'localtime')", ""
+    raise ValueError(f"unknown grouping: {by}")
+
+
+Counts = dict[str, dict[str, int]]  # group -> kind -> how many
+Values = dict[str, dict[str, list[float]]]  # group -> kind -> durations in seconds
+
+
+class WorkTime(Protocol):
+    """Working seconds between two moments on a channel (opchat.hours.WorkClock)."""
+
+    def seconds(self, channel: str, begin: float, end: float) -> float: ...
+
+
+def _collect(conn: Conn, start: float, end: float, by: str | None,
+             count: tuple[str, ...] = COUNTS, durations: bool = True,
+             work: WorkTime | None = None) -> tuple[Counts, Values, Values | None]:
+    """The raw figures of [start, end) per group, in calendar time and (``work``) in
+    working time: two scans of the period at most."""
+    key, join = _key_sql(by)
+    where = f"FROM stats_facts f {join} WHERE f.at >= ? AND f.at < ?"
+    counts: Counts = {}
+    marks = ", ".join("?" * len(count))
+    for row in conn.execute(f"SELECT {key} AS k, f.kind, count(*) {where} "
+                            f"AND f.kind IN ({marks}) GROUP BY k, f.kind", (start, end, *count)):
+        counts.setdefault(row[0] or "", {})[row[1]] = row[2]
+    values: Values = {}
+    worked: Values | None = None if work is None else {}
+    if durations:
+        names = dict(conn.execute("SELECT id, name FROM channels").fetchall())
+        for k, kind, begun, ended, channel_id in conn.execute(
+                f"SELECT {key} AS k, f.kind, f.start, f.at, f.channel_id {where} "
+                "AND f.kind IN (?, ?, ?)", (start, end, *DURATIONS)):
+            values.setdefault(k or "", {}).setdefault(kind, []).append(max(0.0, ended - begun))
+            if worked is not None and work is not None:
+                worked.setdefault(k or "", {}).setdefault(kind, []).append(
+                    work.seconds(names.get(channel_id, ""), begun, ended))
+    return counts, values, worked
+
+
+def _within(seconds: list[float]) -> dict[float, float | None]:
+    return {limit: (sum(1 for s in seconds if s <= limit) / len(seconds) if seconds else None)
+            for limit in WITHIN}
+
+
+def _figures(counts: Counts, values: Values, worked: Values | None = None) -> list[Figures]:
+    out = []
+    for k in sorted(set(counts) | set(values)):
+        durations = {kind: spread_of(v) for kind, v in values.get(k, {}).items()}
+        within = _within(values.get(k, {}).get(FIRST_RESPONSE, []))
+        work = work_within = None
+        if worked is not None:
+            work = {kind: spread_of(v) for kind, v in worked.get(k, {}).items()}
+            work_within = _within(worked.get(k, {}).get(FIRST_RESPONSE, []))
+        out.append(Figures(k, counts.get(k, {}), durations, within, work, work_within))
+    return out
+
+
+def figures(conn: Conn, start: float, end: float, by: str | None = None,
+            work: WorkTime | None = None) -> list[Figures]:
+    """The figures of facts in [start, end), one row per group (by None: one row); with
+    ``work``, the durations in working time too.
+
+    Durations are grouped by who answered (or resolved) for ``by="operator"``;
+    counts that have no operator (messages in, dialogs started) fall under "".
+    """
+    return _figures(*_collect(conn, start, end, by, work=work))
+
+
+def spread_of(values: list[float]) -> Spread:
+    if not values:
+        return Spread()
+    values = sorted(values)
+    p90 = (values[0] if len(values) == 1
+           else statistics.quantiles(values, n=10, method="inclusive")[8])
+    return Spread(len(values), statistics.median(values), p90, statistics.fmean(values))
+
+
+# The first-response histogram's bars: up to 30 s, to a minute, 2, 5, 15 and 60
+# minutes, and longer.
+BUCKETS = (30.0, 60.0, 120.0, 300.0, 900.0, 3600.0, math.inf)
+
+
+def histogram(seconds: list[float]) -> tuple[int, ...]:
+    """How many of ``seconds`` fall in each bar of BUCKETS."""
+    counts = [0] * len(BUCKETS)
+    for value in seconds:
+        counts[next(n for n, limit in enumerate(BUCKETS) if value <= limit)] += 1
+    return tuple(counts)
+
+
+def _pool(values: Values) -> dict[str, list[float]]:
+    pooled: dict[str, list[float]] = {}
+    for group in values.values():
+        for kind, seconds in group.items():
+            pooled.setdefault(kind, []).extend(seconds)
+    return pooled
+
+
+def report(conn: Conn, start: float, end: float, work: WorkTime | None = None) -> StatsReport:
+    """What the stats screen shows of [start, end), read in one snapshot: six scans of
+    the period (the whole is the channels' sum; hours and days count one kind each)."""
+    counts, values, worked = _collect(conn, start, end, "channel", work=work)
+    total: dict[str, int] = {}
+    for group in counts.values():
+        for kind, n in group.items():
+            total[kind] = total.get(kind, 0) + n
+    pooled = _pool(values)
+    whole = _figures({"": total} if total else {}, {"": pooled} if pooled else {},
+                     None if worked is None else {"": _pool(worked)})
+    return StatsReport(
+        start, end, whole[0] if whole else None, _figures(counts, values, worked),
+        figures(conn, start, end, "operator", work),
+        _figures(*_collect(conn, start, end, "hour", (OUT,), durations=False)),
+        _figures(*_collect(conn, start, end, "day", (STARTED, REOPENED), durations=False)),
+        histogram(pooled.get(FIRST_RESPONSE, [])), BUCKETS,
+        None if worked is None else histogram(_pool(worked).get(FIRST_RESPONSE, [])))
+
+
+def built(conn: Conn) -> bool:
+    return row_value(conn.execute("SELECT value FROM stats_meta WHERE key = 'built'")
+                     .fetchone()) is not None
+
+
+class StatsStore(Part):
+    """`Store.stats`: the figures of a period, and rebuilding them from the events log."""
+
+    async def figures(self, start: float, end: float, by: str | None = None,
+                      work: WorkTime | None = None) -> list[Figures]:
+        """The figures for [start, end) (see `figures`). A store upgraded from before
+        the figures were kept gets them rebuilt from its events first, once."""
+        if not await self.db.read(built):
+            await self.rebuild()
+        return await self.db.read(figures, start, end, by, work)
+
+    async def report(self, start: float, end: float,
+                     work: WorkTime | None = None) -> StatsReport:
+        """Everything the stats screen shows of [start, end) (see `report`)."""
+        if not await self.db.read(built):
+            await self.rebuild()
+        return await self.db.read(report, start, end, work)
+
+    async def rebuild(self) -> int:
+        """Recompute the figures from the events log, in one transaction."""
+        return await self.db.write(rebuild)
+
