@@ -164,6 +164,27 @@ async def test_a_message_appended_appears_at_once_through_idle(
     assert card is not None and card.contact.email == CUSTOMER
 
 
+async def test_a_contact_with_the_same_address_elsewhere_is_suggested_for_merging(
+        tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer) -> None:
+    from opchat.model import InboundMessage
+
+    async with running(tmp_path, mailbox, smtp) as shop:
+        # The web chat's offline form left the same address (any case).
+        await shop.inbox.store.channels.ensure("site", "webchat")
+        web = await shop.inbox.store.inbound.ingest(InboundMessage(
+            channel="site", chat_id="visitor-1", external_id="form-1", sender_id="visitor-1",
+            sender_name="Anna", body="Call me", email="Anna.K@Customer.example"))
+        await mailbox.append(mail("About my form", message_id="merge@customer.example"))
+        message = await shop.wait_for("merge@customer.example")
+        conversation = await shop.inbox.conversation(message.conversation_id)
+        assert conversation is not None
+        card = await shop.inbox.contact_card(conversation.contact_id)
+        web_conversation = await shop.inbox.conversation(web.conversation_id)
+    assert card is not None and web_conversation is not None
+    assert [(s.contact.id, s.reason) for s in card.suggestions] == [
+        (web_conversation.contact_id, "email")]
+
+
 async def test_without_idle_the_folder_is_looked_at_every_poll_interval(
         tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer,
         monkeypatch: pytest.MonkeyPatch) -> None:
