@@ -150,8 +150,10 @@ class Smtp:
                                  address=recipient, words=words)) from exc
             except (aiosmtplib.SMTPException, OSError) as exc:
                 raise Retry(f"{self.server}: {exc}") from exc
+            data = mail.as_bytes()
             try:
-                await client.data(mail.as_bytes())
+                # A big message takes its time on a slow line: 100 KB/s at least.
+                await client.data(data, timeout=max(self.timeout, len(data) / 100_000))
             except aiosmtplib.SMTPResponseException as exc:
                 # The server answered the message itself with an error: it did not take it.
                 words = f"{exc.code} {exc.message}"
