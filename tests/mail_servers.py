@@ -305,3 +305,39 @@ class SmtpServer:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+
+
+def main() -> None:
+    """``python -m tests.mail_servers``: both servers until Ctrl+C, to try the channel by
+    hand (mail to the support address lands in the box; replies are printed)."""
+    dovecot = Dovecot().start()
+    smtp = SmtpServer(deliver_to=dovecot).start()
+    print(f"IMAP 127.0.0.1:{dovecot.port}, SMTP 127.0.0.1:{smtp.port}, "
+          f"user {USER}, password {PASSWORD}\n"
+          f"  export MAIL_PASSWORD={PASSWORD}\n"
+          f"  opchat channel add email --name mail --imap-host 127.0.0.1 --imap-port "
+          f"{dovecot.port} --imap-security plain --smtp-host 127.0.0.1 --smtp-port "
+          f"{smtp.port} --smtp-security plain --user {USER} --password-env MAIL_PASSWORD\n"
+          f"  write as a customer: swaks/any client to {USER} via 127.0.0.1:{smtp.port}",
+          flush=True)
+    def interrupted(*_args: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    seen = 0
+    try:
+        while True:
+            time.sleep(0.5)
+            for received in smtp.received[seen:]:
+                print(f"--- sent to {', '.join(received.rcpt_tos)}:\n"
+                      f"{received.data.decode('utf-8', 'replace')}", flush=True)
+            seen = len(smtp.received)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        smtp.stop()
+        dovecot.stop()
+
+
+if __name__ == "__main__":
+    main()
