@@ -125,6 +125,10 @@ class Conversation:
     # reply is delivered or the failure is dismissed); None when there is none.
     failed_message_id: int | None = None
     last_inbound_at: float | None = None  # the customer's last message (reply windows)
+    # The current round (from the customer's first message to resolving; store/stats.py):
+    # when it began, None when none is open, and whether a human has answered in it.
+    round_start: float | None = None
+    round_answered: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1479,6 +1479,22 @@ MESSAGES.update({
         "confirmation = \"{code}\"",
     "VK gave no long poll server": "VK не дал сервера long poll",
     "chat action: {action}": "событие беседы: {action}",
+    # --- service-level targets ---
+    "sla.channels.{name}: there is no channel {name} (channels: {known})":
+        "sla.channels.{name}: канала {name} нет (каналы: {known})",
+    "{setting} must be a duration like \"90s\", \"5m\", \"1h30m\" or \"2d\", not {value}":
+        "{setting} должно быть длительностью вроде \"90s\", \"5m\", \"1h30m\" или \"2d\", "
+        "а не {value}",
+    "SLA ✗": "SLA ✗",
+    "SLA {left}": "SLA {left}",
+    "first response": "первый ответ",
+    "answer": "ответ",
+    "{what} target missed": "{what}: срок пропущен",
+    "{what} due in {left}": "{what}: осталось {left}",
+    "Targets missed (SLA)": "Сроки пропущены (SLA)",
+    "SLA": "SLA",
+    "missed: first response {a} · answer {b} · resolution {c}":
+        "пропущено: первый ответ {a} · ответ {b} · решение {c}",
     # --- email channel ---
     "the IMAP server that receives the mail": "IMAP-сервер, на который приходит почта",
     "its port (default 993 for tls, 143 otherwise)":
