@@ -211,8 +211,8 @@ class AutoAnswerer:
         """Answer one customer's message if the rules say so; the stored answer, or None."""
         store = self.inbox.store
         trigger = await store.replies.auto_trigger(message_id)
-        if trigger is None or trigger.edit:
-            return None
+        if trigger is None or trigger.edit or trigger.automated:
+            return None  # a robot's mail (an out-of-office reply) is never answered: no loops
         auto = self.rules.get(trigger.channel)
         now = self.inbox.clock()
         if auto is None or now - trigger.created_at > REPLAY:

@@ -232,6 +232,10 @@ MESSAGE_META = {
     "app": "str: the platform's id of the app an echo (see elsewhere) was sent from",
     "story": "{url, id, mention}: the customer replied to the business's story at url "
              "(mention true: mentioned the business in their own story)",
+    "automated": 'str: a machine wrote it ("auto-reply", "bounce", "bulk"); the automatic '
+                 "answers never answer it (no mail loops)",
+    "email": "{message_id, subject, from, references, full}: what an e-mail carried "
+             "(full: the whole text, when quoted history or a signature was folded away)",
 }
 
 

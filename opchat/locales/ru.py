@@ -1495,4 +1495,66 @@ MESSAGES.update({
     "SLA": "SLA",
     "missed: first response {a} · answer {b} · resolution {c}":
         "пропущено: первый ответ {a} · ответ {b} · решение {c}",
+    # --- email channel ---
+    "the IMAP server that receives the mail": "IMAP-сервер, на который приходит почта",
+    "its port (default 993 for tls, 143 otherwise)":
+        "его порт (по умолчанию 993 для tls, иначе 143)",
+    "tls (default), starttls or plain (local test servers)":
+        "tls (по умолчанию), starttls или plain (локальные тестовые серверы)",
+    "the SMTP server that sends the replies": "SMTP-сервер, через который уходят ответы",
+    "its port (default 465 for tls, 587 for starttls)":
+        "его порт (по умолчанию 465 для tls, 587 для starttls)",
+    "the login on both servers (often the address)":
+        "логин на обоих серверах (часто это адрес)",
+    "the password (an app password where the provider asks)":
+        "пароль (пароль приложения, если почтовый сервис его требует)",
+    "an environment variable that holds the password":
+        "переменная окружения, в которой хранится пароль",
+    "the address replies come from (default: the login)":
+        "адрес, с которого уходят ответы (по умолчанию логин)",
+    "the name replies come from, e.g. the shop's":
+        "имя отправителя ответов, например название магазина",
+    "the folders to watch (default: INBOX)": "папки, за которыми следить (по умолчанию INBOX)",
+    "how often to look for mail where the server has no IDLE (default 60)":
+        "как часто проверять почту, если сервер не умеет IDLE (по умолчанию 60)",
+    "on the first start, take mail of this many days (default 7)":
+        "при первом запуске взять почту за столько дней (по умолчанию 7)",
+    "bytes: a bigger message is kept without its files (default 50000000)":
+        "байт: письмо больше этого сохраняется без файлов (по умолчанию 50000000)",
+    "{setting} must be tls, starttls or plain": "{setting} должно быть tls, starttls или plain",
+    "{setting} must be a host name, like imap.example.com":
+        "{setting} должно быть именем сервера, например imap.example.com",
+    "{setting} must be a port between 1 and 65535":
+        "{setting} должно быть портом от 1 до 65535",
+    "{setting} must name at least one folder, e.g. INBOX":
+        "в {setting} должна быть хотя бы одна папка, например INBOX",
+    "{setting} must be an e-mail address": "{setting} должно быть адресом электронной почты",
+    "check both servers with: opchat channel test {name}":
+        "проверьте оба сервера: opchat channel test {name}",
+    "the mail came back: {reason}": "письмо вернулось: {reason}",
+    "IDLE": "IDLE",
+    "checked every {seconds} s": "проверка каждые {seconds} с",
+    "logged in as {user}": "вход как {user}",
+    "takes mail without a login": "принимает почту без входа",
+    "IMAP {imap}: logged in as {user}, folders {folders}, {how}; SMTP {smtp}: {login}; "
+    "replies from {address}":
+        "IMAP {imap}: вход как {user}, папки {folders}, {how}; SMTP {smtp}: {login}; "
+        "ответы с адреса {address}",
+    "{server} refused the login for {user}: {words}":
+        "{server} не пустил {user}: {words}",
+    "{server} does not offer STARTTLS (use tls or plain)":
+        "{server} не предлагает STARTTLS (укажите tls или plain)",
+    "{server}: TLS failed: {reason}": "{server}: не удалось установить TLS: {reason}",
+    "{server} has no folder {folder} ({words})": "на {server} нет папки {folder} ({words})",
+    "{server}: the server closed the connection": "{server}: сервер закрыл соединение",
+    "{server}: the name does not resolve (DNS)": "{server}: имя не находится (DNS)",
+    "{server}: no answer in {seconds} s": "{server}: нет ответа за {seconds} с",
+    "{server}: connection refused": "{server}: в соединении отказано",
+    "{server} says: {words}": "{server} отвечает: {words}",
+    "{server} refused {address}: {words}": "{server} не принял адрес {address}: {words}",
+    "{server} refused the message: {words}": "{server} не принял письмо: {words}",
+    "{server}: the connection broke while the server was taking the message ({reason}); "
+    "it may have been sent, so it is not sent again":
+        "{server}: соединение оборвалось, пока сервер принимал письмо ({reason}); возможно, "
+        "оно ушло, поэтому повторно не отправляется",
 })
