@@ -176,6 +176,8 @@ class AutoAnswers:
     greeting_message: str = ""  # to a new dialog; "": none
     menu: Menu | None = None
     language: str = "en"
+    rating: bool = False  # ask the customer to rate a dialog an operator resolves
+    rating_question: str | None = None  # None: opchat's, in `language`
 
 
 # Words in an option's name that make it a secret, for a kind that declares no options.
@@ -673,9 +675,11 @@ class _Reader:
                     raise self.error(where_zone, f"{'.'.join(where_zone)}: {exc}") from None
             return None
         for key in ("hours", "timezone", "away_message", "greeting_message", "menu",
-                    "language"):
+                    "language", "rating_question"):
             if key in options:
                 self.typed((*where, key), options[key], str)
+        if "rating" in options:
+            self.typed((*where, "rating"), options["rating"], bool)
         auto = AutoAnswers(language=options.get("language") or settings.language or "en")
         if normalize_language(auto.language) is None:
             raise self.error((*where, "language"), _(
@@ -701,6 +705,8 @@ class _Reader:
         if "away_message" in options:
             auto.away_message = options["away_message"]
         auto.greeting_message = options.get("greeting_message", "")
+        auto.rating = bool(options.get("rating", False))
+        auto.rating_question = options.get("rating_question") or None
         if options.get("menu"):
             menu = settings.menus.get(options["menu"])
             if menu is None:

@@ -130,6 +130,10 @@ def record(f: Any, by: str | None, start: float, end: float,
                 None if part is None else round(part, 4))
     for goal in GOALS:
         out[f"breached_{goal}"] = f.count(f"breached_{goal}") if goals else None
+    rated, average, good = f.ratings()
+    out.update({"ratings": rated, "rating_average": _num(average),
+                "rating_4_5_share": None if good is None else round(good, 4)})
+    out.update({f"rating_{n}": f.count(f"rating_{n}") for n in range(1, 6)})
     return out
 
 
@@ -172,6 +176,12 @@ def table(rows: list[Any], by: str | None, start: float, end: float,
                       f"{share(f.share_within(60.0, working))}"))
         if goals:
             pairs.append((_("Targets missed (SLA)"), breaches(f)))
+        rated, average, good = f.ratings()
+        if rated:
+            given = " ".join(f"{n}★ {f.count(f'rating_{n}')}" for n in range(5, 0, -1))
+            pairs.append((_("Customers' ratings"), _(
+                "{average:.1f} of 5 · {good} gave 4 or 5 · {n} in all ({given})",
+                average=average, good=share(good), n=rated, given=given)))
         width = max(len(label) for label, _value in pairs) + 2
         lines += [label.ljust(width) + value for label, value in pairs]
         return "\n".join(lines) + "\n"

@@ -1557,4 +1557,19 @@ MESSAGES.update({
     "it may have been sent, so it is not sent again":
         "{server}: соединение оборвалось, пока сервер принимал письмо ({reason}); возможно, "
         "оно ушло, поэтому повторно не отправляется",
+    # --- customers' ratings ---
+    "ask the customer to rate a dialog 1-5 when it is resolved":
+        "просить клиента оценить диалог от 1 до 5, когда его решили",
+    "the rating question (default: opchat's, with buttons 1-5)":
+        "вопрос об оценке (по умолчанию — от opchat, с кнопками 1–5)",
+    "rated the conversation {n} of 5": "оценил(а) диалог на {n} из 5",
+    "rated": "оценка",
+    "Customers' ratings": "Оценки клиентов",
+    "{average:.1f} of 5 · {good} gave 4 or 5 · {n} in all ({given})":
+        "{average:.1f} из 5 · {good} поставили 4 или 5 · всего {n} ({given})",
+    "Ratings": "Оценки",
+    "{average:.1f} of 5 · {good} gave 4 or 5 · {n}":
+        "{average:.1f} из 5 · {good} поставили 4 или 5 · {n}",
+    "rating": "оценка",
+    "the customer rated the conversation {n} of 5": "клиент оценил диалог на {n} из 5",
 })

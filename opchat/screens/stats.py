@@ -214,6 +214,12 @@ def summary(f: Figures, working: bool = False, goals: bool = False) -> Content:
         (_("Within").ljust(width), "bold"),
         _("30s: {a} · 60s: {b} of first responses",
           a=share(f.share_within(30.0, working)), b=share(f.share_within(60.0, working)))))
+    rated, average, good = f.ratings()
+    if rated:
+        lines.append(Content.assemble(
+            (_("Ratings").ljust(width), "bold"),
+            _("{average:.1f} of 5 · {good} gave 4 or 5 · {n}", average=average,
+              good=share(good), n=rated)))
     if goals:
         missed = [f.count(f"breached_{goal}") for goal in
                   ("first_response", "next_response", "resolution")]
@@ -269,13 +275,14 @@ def groups(report: StatsReport, working: bool = False) -> Content:
         rows = [f for f in rows if f.key or not who]
         if not rows:
             continue
-        heads = [_("answers"), _("1st resp."), _("P90"), _("≤60s"), _("missed")]
+        heads = [_("answers"), _("1st resp."), _("P90"), _("≤60s"), _("missed"), _("rating")]
         body = [[one_line(f.key or "–", 18), str(f.count("out")),
                  duration(f.spread(FIRST_RESPONSE, working).median),
                  duration(f.spread(FIRST_RESPONSE, working).p90),
                  share(f.share_within(60.0, working)),
-                 str(f.count("missed"))] for f in rows]
-        widths = [max(len(r[i]) for r in [[title, *heads], *body]) for i in range(6)]
+                 str(f.count("missed")),
+                 "–" if f.ratings()[1] is None else f"{f.ratings()[1]:.1f}"] for f in rows]
+        widths = [max(len(r[i]) for r in [[title, *heads], *body]) for i in range(7)]
         lines.append(Content.styled("  ".join(
             [title.ljust(widths[0])] + [h.rjust(w) for h, w in zip(heads, widths[1:],
                                                                    strict=True)]),

@@ -222,6 +222,7 @@ class QuickReplyStore(Part):
                 "SELECT m.id, m.conversation_id, m.body, m.created_at, m.edit_of_id, "
                 "json_extract(m.meta, '$.callback') AS callback, "
                 "json_extract(m.meta, '$.automated') AS automated, "
+                "json_extract(m.meta, '$.rating') AS rating, "
                 "ch.name AS channel, ch.kind AS channel_kind, co.name AS contact_name "
                 "FROM messages m "
                 "JOIN conversations c ON c.id = m.conversation_id "
@@ -249,7 +250,9 @@ class QuickReplyStore(Part):
                 edit=m["edit_of_id"] is not None, contact_name=m["contact_name"],
                 autos=tuple(autos), last_out_at=last_out, channel_kind=m["channel_kind"],
                 callback=m["callback"] if isinstance(m["callback"], str) else None,
-                automated=bool(m["automated"]))
+                # A machine wrote it, or it is the customer's rating of a resolved
+                # dialog: neither is answered automatically.
+                automated=bool(m["automated"]) or m["rating"] is not None)
 
         return await self.db.read(run)
 

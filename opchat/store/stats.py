@@ -68,11 +68,12 @@ def _fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
 def _message(conn: Conn, event_id: int, conversation_id: int, message_id: int,
              operator: str | None) -> None:
     m = conn.execute("SELECT m.direction, m.created_at, m.channel_id, c.stats_round_start, "
+                     "json_extract(m.meta, '$.rating') IS NOT NULL AS rated, "
                      "c.stats_waiting_start, c.stats_responded, c.stats_rounds "
                      "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
                      "WHERE m.id = ?", (message_id,)).fetchone()
-    if m is None or m["direction"] not in (Direction.IN, Direction.OUT):
-        return  # notes and automatic answers are no one's response
+    if m is None or m["direction"] not in (Direction.IN, Direction.OUT) or m["rated"]:
+        return  # notes and automatic answers are no one's response; a rating, no new round
     t, channel_id = m["created_at"], m["channel_id"]
     round_start, waiting = m["stats_round_start"], m["stats_waiting_start"]
     responded, rounds = bool(m["stats_responded"]), m["stats_rounds"]
@@ -196,6 +197,11 @@ def _collect(conn: Conn, start: float, end: float, by: str | None,
     for row in conn.execute(f"SELECT {key} AS k, f.kind, count(*) {where} "
                             f"AND f.kind IN ({marks}) GROUP BY k, f.kind", (start, end, *count)):
         counts.setdefault(row[0] or "", {})[row[1]] = row[2]
+    if durations:  # and what customers thought of it: ratings, grouped the same way
+        for k, rating, n in conn.execute(
+                f"SELECT {key} AS k, f.rating, count(*) FROM ratings f {join} "
+                "WHERE f.at >= ? AND f.at < ? GROUP BY k, f.rating", (start, end)):
+            counts.setdefault(k or "", {})[f"rating_{rating}"] = n
     values: Values = {}
     worked: Values | None = None if work is None else {}
     if durations:

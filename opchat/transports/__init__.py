@@ -450,6 +450,9 @@ COMMON_OPTIONS = OptionSet((
     Option("greeting_message", "text", "the automatic answer to a new dialog"),
     Option("menu", "text", "a [menus.NAME] offered to a new dialog", metavar="NAME"),
     Option("language", "text", "the automatic answers' language: en or ru", metavar="LANG"),
+    Option("rating", "flag", "ask the customer to rate a dialog 1-5 when it is resolved"),
+    Option("rating_question", "text", "the rating question (default: opchat's, with buttons "
+           "1-5)"),
 ))
 
 

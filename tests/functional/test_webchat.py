@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from opchat.config import ChannelSettings
+from opchat.config import AutoAnswers, ChannelSettings
 from opchat.hub import Hub
 from opchat.inbox import Inbox
 from opchat.model import Direction, Health, MessageState, PresenceKind
@@ -98,12 +98,14 @@ async def receive_until(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict:
 
 
 @contextlib.asynccontextmanager
-async def running_site(data_dir: Path, port: int | None = None, **options: Any
+async def running_site(data_dir: Path, port: int | None = None,
+                       auto: AutoAnswers | None = None, **options: Any
                        ) -> AsyncIterator[Site]:
     port = port or free_port()
     inbox = await Inbox.open(data_dir, "anna")
     channel = ChannelSettings("site", "webchat",
-                              {"listen": f"127.0.0.1:{port}", "origin": [SHOP], **options})
+                              {"listen": f"127.0.0.1:{port}", "origin": [SHOP], **options},
+                              auto=auto)
     hub = Hub(inbox, [channel], data_dir)
     hub.backoff_base = 0.05
     task = asyncio.create_task(hub.run())
