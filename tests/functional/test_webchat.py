@@ -566,12 +566,14 @@ async def test_nobody_online_means_the_offline_form(tmp_path: Path, monkeypatch)
     monkeypatch.setattr(webchat, "STATUS_INTERVAL", 0.1)
     async with running_site(tmp_path) as site:
         ws, welcome, _ = await site.visitor()
-        assert welcome["status"] == {"open": True, "online": False, "next_open": None}
+        assert welcome["status"] == {"open": True, "online": False, "next_open": None,
+                                     "typical": None}
         assert welcome["config"]["offline_form"] is True
         # An operator opens opchat: the open widget is told, and a newcomer too.
         await site.inbox.heartbeat(None)
         status = await receive_until(ws, "status")
-        assert status == {"type": "status", "open": True, "online": True, "next_open": None}
+        assert status == {"type": "status", "open": True, "online": True, "next_open": None,
+                          "typical": None}
         other, welcome, _ = await site.visitor()
         assert welcome["status"]["online"] is True
         await site.inbox.leave()
@@ -662,14 +664,16 @@ async def test_working_hours_in_the_start_frame(tmp_path: Path) -> None:
         transport.clock = lambda: 1_741_975_200.0  # Friday 2025-03-14 19:00 in Berlin
         ws, welcome, _ = await site.visitor()
         assert welcome["status"] == {"open": False, "online": True,
-                                     "next_open": 1_742_198_400.0}  # Monday 09:00
+                                     "next_open": 1_742_198_400.0,  # Monday 09:00
+                                     "typical": None}
         assert welcome["config"]["hours"] == "Пн–Пт 09:00–18:00"  # the visitor's language
         assert welcome["config"]["operator_name"] == "Anna"
         assert welcome["config"]["operator_photo"] == "https://shop.example/a.jpg"
         await ws.close()
         transport.clock = lambda: 1_741_953_600.0  # Friday 13:00
         ws, welcome, _ = await site.visitor()
-        assert welcome["status"] == {"open": True, "online": True, "next_open": None}
+        assert welcome["status"] == {"open": True, "online": True, "next_open": None,
+                                     "typical": None}
         await ws.close()
 
 
