@@ -133,6 +133,7 @@ class MaxAPI:
         self.updates: list[dict[str, Any]] = []
         self.read = 0  # the updates before this are read
         self.per_answer = 100
+        self.answer_delay = 0.0  # seconds before each /updates answer (a slow network)
         self.polls: list[dict[str, str]] = []
         self._pushed = asyncio.Event()
         self._mids = itertools.count(1)
@@ -252,6 +253,8 @@ class MaxAPI:
                 await asyncio.wait_for(self._pushed.wait(), timeout)
             except TimeoutError:
                 pass
+        if self.answer_delay:
+            await asyncio.sleep(self.answer_delay)
         given = self.updates[start:start + self.per_answer]
         end = start + len(given)
         return web.json_response({

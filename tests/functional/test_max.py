@@ -251,6 +251,61 @@ async def test_edits_removals_buttons_start_stop_and_group_members(
         assert "mid.b1" in await shop.messages()  # kept
 
 
+async def test_the_automatic_menu_goes_out_as_a_keyboard_and_a_press_answers(
+        tmp_path: Path, api: MaxAPI) -> None:
+    import time
+
+    from opchat.config import load_settings
+    from opchat.replies import STARTER
+
+    (tmp_path / "config.toml").write_text(f"""
+[menus.main]
+text = "How can we help?"
+options = [
+  {{ label = "Delivery", reply = "delivery" }},
+  {{ label = "A person, please", operator = true }},
+]
+[channels.max]
+kind = "max"
+token = "{TOKEN}"
+api_base = "{api.base}"
+poll_timeout = 1
+menu = "main"
+""", encoding="utf-8")
+    configured = load_settings(tmp_path / "config.toml", tmp_path)
+    inbox = await Inbox.open(tmp_path, "anna")
+    await inbox.store.replies.save_all(STARTER)
+    await inbox.close()
+    async with hub_running(tmp_path, configured.channels[0]) as (inbox, hub):
+        shop = Running(inbox, hub, api, "")
+        await shop.wait_health(Health.OK, BOT_NAME)
+        now = int(time.time() * 1000)
+        api.push(created(message("Привет!", "mid.menu1", at=now)))
+        [menu] = await until(lambda: holds(api.sent), "the menu sent")
+        [keys] = menu["attachments"]
+        delivery = keys["payload"]["buttons"][0][0]
+        api.push(update("message_callback", at=now + 1, callback={
+            "timestamp": now + 1, "callback_id": "cb.menu", "payload": delivery["payload"],
+            "user": user()}, message=message(menu["text"], menu["mid"], sender={
+                "user_id": 10002, "name": BOT_NAME, "is_bot": True}, attachments=[keys])))
+        await until(lambda: holds(len(api.sent) == 2), "the answer to the press")
+        found = await shop.got("callback.cb.menu")
+        await until(lambda: holds(api.answers), "the press answered")
+    assert "How can we help?" in menu["text"] and menu["chat_id"] == str(DIALOG)
+    assert found["callback.cb.menu"].body == delivery["text"]  # the button's own label
+    assert "Доставляем" in api.sent[1]["text"]
+
+
+async def test_rate_limits_and_outages_while_polling_show_degraded_then_go_on(
+        tmp_path: Path, api: MaxAPI) -> None:
+    async with running(tmp_path, api) as shop:
+        api.fail("GET /updates", TOO_MANY, INTERNAL)
+        await shop.wait_health(Health.DEGRADED, "MAX says")
+        api.push(created(message("после паузы", "mid.r1")))
+        await shop.got("mid.r1")
+        await shop.wait_health(Health.OK, BOT_NAME)
+
+
 async def test_a_refused_token_shows_down_saying_so(tmp_path: Path, api: MaxAPI) -> None:
     async with hub_running(tmp_path, settings(api, token="wrong-token")) as (inbox, hub):
         detail = await RunningHub(inbox, hub, "max").wait_health(Health.DOWN, "token")
@@ -425,6 +480,7 @@ def serve_max(tmp_path: Path, api: MaxAPI, **more: str) -> Serve:
 async def test_long_poll_killed_mid_stream_every_message_is_stored_exactly_once(
         tmp_path: Path, api: MaxAPI) -> None:
     api.per_answer = 3  # a few updates an answer: the kills land between commits
+    api.answer_delay = 0.05  # ...and the stream lasts long enough for three kills
     serve = serve_max(tmp_path, api)
     db_path = serve.data / "opchat.db"
     count = 120

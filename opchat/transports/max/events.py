@@ -247,11 +247,25 @@ def convert_press(channel: str, update: Mapping[str, Any]) -> InboundMessage | N
     if not isinstance(ident, str) or not ident or not _int(user.get("user_id")) or not chat:
         return None
     data = str(payload or "")
+    label = _label_of(_map(_map(update.get("message")).get("body")), data)
     return InboundMessage(
         channel=channel, chat_id=str(chat), external_id=f"callback.{ident}",
-        sender_id=str(user["user_id"]), sender_name=name_of(user), body=data,
+        sender_id=str(user["user_id"]), sender_name=name_of(user), body=label or data,
         sent_at=_seconds(callback.get("timestamp")),
         meta={"callback": data, "kind": "callback"})
+
+
+def _label_of(body: Mapping[str, Any], data: str) -> str:
+    """The text of the button that carried ``data``, in the keyboard of the message
+    pressed (MAX sends that message with the press)."""
+    for item in dicts(body.get("attachments")):
+        if item.get("type") != "inline_keyboard":
+            continue
+        for row in _map(item.get("payload")).get("buttons") or []:
+            for button in dicts(row):
+                if button.get("payload") == data and isinstance(button.get("text"), str):
+                    return button["text"]
+    return ""
 
 
 def convert_started(channel: str, update: Mapping[str, Any]) -> InboundMessage | None:
