@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -563,12 +564,17 @@ async def test_channel_add_webhook_mode_and_its_mistakes(tmp_path: Path, api: Ma
                                 "--token-env", "MAX_TOKEN", "--webhook", "--webhook-url",
                                 "http://shop.example/max", env=env)
     assert code != 0 and "https://" in err
+    # The token in the file itself this time: the file is kept at 0600.
     code, out_, err = await opchat(
-        tmp_path, "channel", "add", "max", "--name", "shop", "--token-env", "MAX_TOKEN",
+        tmp_path, "channel", "add", "max", "--name", "shop", "--token", TOKEN,
         "--webhook", "--webhook-url", "https://shop.example/max/shop", "--api-base",
-        api.base, env=env)
+        api.base)
     assert code == 0, err
-    assert "http://127.0.0.1:8765/max/shop" in out_
-    code, out_, err = await opchat(tmp_path, "channel", "test", "shop", env=env)
+    assert "have your reverse proxy pass it to http://127.0.0.1:8765/max/shop" in out_
+    assert stat.S_IMODE((tmp_path / "config.toml").stat().st_mode) == 0o600
+    code, out_, err = await opchat(tmp_path, "channel", "test", "shop")
     assert code == 0, err
     assert "webhook at https://shop.example/max/shop, not subscribed yet" in out_
+    api.subscriptions.append({"url": "https://shop.example/max/shop", "secret": "x"})
+    code, out_, err = await opchat(tmp_path, "channel", "test", "shop")
+    assert out_.strip().endswith("; webhook at https://shop.example/max/shop"), out_
