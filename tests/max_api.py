@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -327,7 +328,7 @@ async def _serve_by_hand(port: int) -> None:
         if request.path == "/_customer":
             n = len(api.updates)
             api.push(created(message(request.query.get("text", "Здравствуйте!"),
-                                     f"mid.hand{n:06d}", at=T0 + n)))
+                                     f"mid.hand{n:06d}", at=int(time.time() * 1000))))
             return web.Response(text="ok\n")
         if request.path == "/_sent":
             return web.Response(text="".join(f"{s.get('chat_id')}: {s.get('text')}\n"
