@@ -333,6 +333,22 @@ async def test_a_reply_goes_to_the_chat_and_a_long_one_in_parts(
     assert " ".join(parts) == long
 
 
+async def test_a_long_reply_cut_short_goes_on_from_the_part_that_failed(
+        transport: MaxTransport, api: MaxAPI) -> None:
+    long = ("слово " * 1500).strip()
+    api.fail("POST /messages", None, INTERNAL)  # the first part goes, the second does not
+    with pytest.raises(Retry) as cut:
+        await transport.send(out(long, 7))
+    assert len(api.sent) == 1 and cut.value.progress
+    fresh = MaxTransport(settings(api), transport.data_dir)  # as after a restart
+    try:
+        delivery = await fresh.send(out(long, 7, progress=cut.value.progress, attempt=2))
+    finally:
+        await fresh.api.close()
+    assert len(api.sent) == 3 and delivery.external_id == api.sent[0]["mid"]
+    assert " ".join(s["text"] for s in api.sent) == long
+
+
 async def test_rate_limits_outages_and_permanent_errors_in_words(
         transport: MaxTransport, api: MaxAPI) -> None:
     api.fail("POST /messages", TOO_MANY)
