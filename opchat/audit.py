@@ -221,6 +221,9 @@ _DESCRIBE: dict[str, Callable[[Event, Any], str]] = {
     EventKind.CONVERSATION_FAILED: lambda e, p: _(
         "reply {message} failed: the conversation waits again", message=_message(e)),
     EventKind.CONVERSATION_FAILURE_CLEARED: _failure_cleared,
+    EventKind.CONVERSATION_RATED: lambda e, p: _(
+        "the customer rated the conversation {n} of 5", n=p.rating) + (
+        f": {one_line(p.comment, 200)}" if p.comment else ""),
     EventKind.CONTACT_MERGED: _merged,
     EventKind.CONTACT_NOTES: _notes,
     EventKind.CHANNEL_HEALTH: _health,

@@ -33,7 +33,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from opchat.config import AutoAnswers, ChannelSettings
-from opchat.model import Direction, EventKind, MessageNewData
+from opchat.model import (
+    ConversationStatusData,
+    Direction,
+    EventKind,
+    MessageNewData,
+    Status,
+)
 from opchat.placeholders import PLACEHOLDER, expand, reply_values
 from opchat.replies import reply_text
 
@@ -42,6 +48,10 @@ log = logging.getLogger("opchat.autoreply")
 OPERATOR_QUIET = 300.0  # seconds after an operator's answer when "we are closed" is not said
 REPLAY = 600.0  # seconds of the feed read again on start; older messages are not answered
 CHOICE = re.compile(r"^\s*(\d)\s*[.)]?\s*$")
+# The rating question's buttons, best first (label, payload: see store/ratings.py).
+RATING_BUTTONS = tuple((f"{n} " + "★" * n, f"rate:{n}") for n in range(5, 0, -1))
+FOLLOWED = frozenset({EventKind.MESSAGE_NEW, EventKind.CONVERSATION_STATUS,
+                      EventKind.CONVERSATION_RATED})
 
 # The defaults, in the channel's language; a channel's own texts replace them.
 TEXTS = {
@@ -56,6 +66,9 @@ TEXTS = {
         "soon": "as soon as possible",
         "days": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
                  "Sunday"),
+        "rating": "How did we do? Press a button, or answer with a digit from 1 (bad) to 5 "
+                  "(excellent); a few words after it are welcome.",
+        "rated": "Thank you for your rating!",
     },
     "ru": {
         "away": "Сейчас мы не работаем; оператор ответит вам {next_open}.",
@@ -68,6 +81,9 @@ TEXTS = {
         "soon": "как только сможет",
         "days": ("понедельник", "вторник", "среду", "четверг", "пятницу", "субботу",
                  "воскресенье"),
+        "rating": "Как мы справились? Нажмите кнопку или ответьте цифрой от 1 (плохо) до 5 "
+                  "(отлично); можно добавить пару слов после неё.",
+        "rated": "Спасибо за оценку!",
     },
 }
 
@@ -193,13 +209,19 @@ class AutoAnswerer:
         after = await store.events.event_id_before(self.inbox.clock() - REPLAY)
         while True:
             try:
-                async for events in self.inbox.changes(after_id=after,
-                                                       kinds={EventKind.MESSAGE_NEW}):
+                async for events in self.inbox.changes(after_id=after, kinds=FOLLOWED):
                     for event in events:
                         data = event.payload
                         if (event.message_id is not None and isinstance(data, MessageNewData)
                                 and data.direction == Direction.IN):
                             await self.answer(event.message_id)
+                        elif (isinstance(data, ConversationStatusData)
+                              and data.to == Status.RESOLVED.value and event.operator):
+                            await self.ask_rating(event.conversation_id, event.at)
+                        elif (event.kind == EventKind.CONVERSATION_RATED
+                              and event.message_id is not None):
+                            await self.thank_for_rating(event.conversation_id,
+                                                        event.message_id, event.at)
                         after = event.id
             except asyncio.CancelledError:
                 raise
@@ -207,12 +229,39 @@ class AutoAnswerer:
                 log.exception("automatic answers lost the change feed; following again")
                 await asyncio.sleep(1.0)
 
+    async def ask_rating(self, conversation_id: int | None, resolved_at: float):
+        """An operator resolved the dialog: ask the customer to rate it, where the channel
+        wants that (`rating = true`); the stored question, or None."""
+        if conversation_id is None or self.inbox.clock() - resolved_at > REPLAY:
+            return None
+        conversation = await self.inbox.conversation(conversation_id)
+        auto = self.rules.get(conversation.channel_name) if conversation else None
+        if auto is None or not auto.rating:
+            return None
+        texts = TEXTS.get(auto.language, TEXTS["en"])
+        question = auto.rating_question or str(texts["rating"])
+        return await self.inbox.store.ratings.ask(conversation_id, question,
+                                                  RATING_BUTTONS, resolved_at)
+
+    async def thank_for_rating(self, conversation_id: int | None, message_id: int,
+                               rated_at: float):
+        """The customer rated the dialog: thank them, once."""
+        if conversation_id is None or self.inbox.clock() - rated_at > REPLAY:
+            return None
+        conversation = await self.inbox.conversation(conversation_id)
+        auto = self.rules.get(conversation.channel_name) if conversation else None
+        if auto is None or not auto.rating:
+            return None
+        texts = TEXTS.get(auto.language, TEXTS["en"])
+        return await self.inbox.store.replies.add_auto_message(
+            conversation_id, str(texts["rated"]), ("rated",), message_id)
+
     async def answer(self, message_id: int):  # -> Message | None
         """Answer one customer's message if the rules say so; the stored answer, or None."""
         store = self.inbox.store
         trigger = await store.replies.auto_trigger(message_id)
-        if trigger is None or trigger.edit:
-            return None
+        if trigger is None or trigger.edit or trigger.automated:
+            return None  # a robot's mail (an out-of-office reply) is never answered: no loops
         auto = self.rules.get(trigger.channel)
         now = self.inbox.clock()
         if auto is None or now - trigger.created_at > REPLAY:

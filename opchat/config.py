@@ -176,6 +176,8 @@ class AutoAnswers:
     greeting_message: str = ""  # to a new dialog; "": none
     menu: Menu | None = None
     language: str = "en"
+    rating: bool = False  # ask the customer to rate a dialog an operator resolves
+    rating_question: str | None = None  # None: opchat's, in `language`
 
 
 # Words in an option's name that make it a secret, for a kind that declares no options.
@@ -255,6 +257,7 @@ class Settings:
     # Quick replies on keys: shortcut -> keys, e.g. {"delivery": "f5"} (`[reply_keys]`).
     reply_keys: dict[str, str] = field(default_factory=dict)
     menus: dict[str, Menu] = field(default_factory=dict)  # `[menus.NAME]`
+    sla: Any = None  # opchat.sla.Sla (`[sla]`), or None: no targets
 
 
 class ConfigError(Exception):
@@ -286,6 +289,7 @@ _TOP_LEVEL: dict[str, type] = {
     "alerts": dict,
     "reply_keys": dict,
     "menus": dict,
+    "sla": dict,
 }
 _UI: dict[str, type] = {
     "mouse": bool,
@@ -298,6 +302,9 @@ _LOG: dict[str, type] = {"level": str}
 _TEAM: dict[str, type] = {"max_open": int, "auto_assign": bool}
 _ALERTS: dict[str, type] = {"new_dialog": str, "new_message": str, "red_wait": str}
 _MENU: dict[str, type] = {"text": str, "options": list, "handoff": str}
+_SLA_TARGETS = ("first_response", "next_response", "resolution")
+_SLA: dict[str, type] = {**dict.fromkeys((*_SLA_TARGETS, "warn_before"), object),
+                         "working_hours": bool, "channels": dict, "labels": dict}
 _MENU_OPTION: dict[str, type] = {"label": str, "reply": str, "operator": bool}
 AUTO_OPTIONS = tuple(COMMON_OPTIONS.names)  # the automatic answers, in any kind's table
 
@@ -517,7 +524,53 @@ class _Reader:
         settings.channels = [self.channel(name, table) for name, table in channels.items()]
         for channel in settings.channels:
             channel.auto = self.auto_answers(channel, settings)
+        if "sla" in document:
+            settings.sla = self.sla(self.typed(("sla",), document["sla"], dict), settings)
         return settings
+
+    def sla(self, table: dict[str, Any], settings: Settings) -> Any:
+        """`[sla]`: targets by default, per channel and per label (see opchat/sla.py)."""
+        from opchat.sla import Sla, Targets
+
+        self.check_keys(table, ("sla",), _SLA)
+        names = [c.name for c in settings.channels]
+        channels: dict[str, Targets] = {}
+        for name, targets in self.typed(("sla", "channels"), table.get("channels", {}),
+                                        dict).items():
+            where = ("sla", "channels", name)
+            if name not in names:
+                raise self.error(where, _(
+                    "sla.channels.{name}: there is no channel {name} (channels: {known})",
+                    name=name, known=", ".join(names) or _("none")))
+            channels[name] = self.sla_targets(where, self.typed(where, targets, dict))
+        labels = {name: self.sla_targets(("sla", "labels", name),
+                                         self.typed(("sla", "labels", name), targets, dict))
+                  for name, targets in self.typed(("sla", "labels"), table.get("labels", {}),
+                                                  dict).items()}
+        default = self.sla_targets(("sla",), {k: v for k, v in table.items()
+                                              if k in _SLA_TARGETS})
+        warn = (self.sla_duration(("sla", "warn_before"), table["warn_before"])
+                if "warn_before" in table else None)
+        return Sla(default, channels, labels, warn, table.get("working_hours", False))
+
+    def sla_targets(self, where: tuple[str, ...], table: dict[str, Any]) -> Any:
+        from opchat.sla import Targets
+
+        for key in table:
+            if key not in _SLA_TARGETS:
+                raise self.error((*where, key), _unknown_key_problem((*where, key)))
+        return Targets(**{key: self.sla_duration((*where, key), value)
+                          for key, value in table.items()})
+
+    def sla_duration(self, where: tuple[str, ...], value: Any) -> float:
+        from opchat.sla import parse_duration
+
+        try:
+            return parse_duration(value)
+        except ValueError:
+            raise self.error(where, _(
+                "{setting} must be a duration like \"90s\", \"5m\", \"1h30m\" or \"2d\", "
+                "not {value}", setting=".".join(where), value=_describe(value))) from None
 
     def keymap(self, prefix: tuple[str, ...], table: dict[str, Any]) -> dict[str, str]:
         """Binding ids to keys; an unquoted id (opchat.quit = "f10") arrives as nested tables."""
@@ -622,9 +675,11 @@ class _Reader:
                     raise self.error(where_zone, f"{'.'.join(where_zone)}: {exc}") from None
             return None
         for key in ("hours", "timezone", "away_message", "greeting_message", "menu",
-                    "language"):
+                    "language", "rating_question"):
             if key in options:
                 self.typed((*where, key), options[key], str)
+        if "rating" in options:
+            self.typed((*where, "rating"), options["rating"], bool)
         auto = AutoAnswers(language=options.get("language") or settings.language or "en")
         if normalize_language(auto.language) is None:
             raise self.error((*where, "language"), _(
@@ -650,6 +705,8 @@ class _Reader:
         if "away_message" in options:
             auto.away_message = options["away_message"]
         auto.greeting_message = options.get("greeting_message", "")
+        auto.rating = bool(options.get("rating", False))
+        auto.rating_question = options.get("rating_question") or None
         if options.get("menu"):
             menu = settings.menus.get(options["menu"])
             if menu is None:

@@ -303,6 +303,25 @@ class WorkClock:
         laid = self._covering(channel, hours, begin, end)
         return max(0.0, _open_until(laid, end) - _open_until(laid, begin))
 
+    def after(self, channel: str, begin: float, seconds: float) -> float:
+        """The moment ``seconds`` of working time after ``begin`` on ``channel``."""
+        hours = self.hours.get(channel)
+        if hours is None or hours.always or seconds <= 0:
+            return begin + max(0.0, seconds)
+        days = max(14.0, seconds / 86400 * 3)
+        while True:  # lay out enough days ahead to hold that much working time
+            laid = self._covering(channel, hours, begin, begin + days * 86400)
+            starts, ends, before = laid
+            goal = _open_until(laid, begin) + seconds
+            total = before[-1] + ends[-1] - starts[-1] if starts else 0.0
+            if goal <= total:
+                n = bisect.bisect_left([b + e - s for b, s, e in zip(before, starts, ends,
+                                                                     strict=True)], goal)
+                return starts[n] + goal - before[n]
+            if days > 3660:  # ten years of hours without that much time: never open
+                return math.inf
+            days *= 2
+
     def _covering(self, channel: str, hours: WorkingHours, begin: float, end: float,
                   ) -> tuple[list[float], list[float], list[float]]:
         """The channel's openings laid out over days that hold ``begin`` and ``end``."""

@@ -31,6 +31,7 @@ from typing import Any
 
 from opchat.autoreply import AutoAnswerer
 from opchat.config import ChannelSettings, private_modes
+from opchat.hours import WorkClock
 from opchat.i18n import _
 from opchat.inbox import Inbox
 from opchat.model import (
@@ -84,6 +85,9 @@ MAX_ATTEMPTS = 10  # after this many failed attempts the message is marked faile
 MAX_BACKOFF = 300.0
 RESTART_BACKOFF = (1, 2, 5, 10, 30, 60)  # waits between restarts of a crashed transport
 LOCK_FILENAME = "hub.lock"
+TYPICAL_DAYS = 7  # the typical answer time a channel may tell customers: of the last week,
+TYPICAL_MIN = 5  # once at least this many dialogs had a first response,
+TYPICAL_TTL = 300.0  # worked out again at most this often (seconds)
 # The web server. A request's headers must arrive, and a kept-alive connection speak
 # again, within this many seconds: idle and trickling connections cost a file each.
 REQUEST_TIMEOUT = 10.0
@@ -214,6 +218,9 @@ class ChannelSink:
         rows = await self._hub.inbox.store.presence.current(PresenceKind.ONLINE)
         return sorted({row.who for row in rows})
 
+    async def typical_answer(self) -> float | None:
+        return await self._hub.typical_answer(self.channel)
+
     async def attachment_saved(self, ref: str, local_path: Path) -> None:
         await self._hub.inbox.store.attachments.saved(self.channel, ref, str(local_path))
 
@@ -251,6 +258,24 @@ class Hub:
         self._health_writes: set[asyncio.Task[None]] = set()
         self.backoff_base = 1.0  # seconds before the first retry; doubles each attempt
         self.web: WebServer | None = None
+        self._typical: dict[str, tuple[float, float | None]] = {}  # channel -> (when, answer)
+
+    async def typical_answer(self, channel: str) -> float | None:
+        """The median first response of the last ``TYPICAL_DAYS`` days on ``channel`` in
+        its working hours, if at least ``TYPICAL_MIN`` dialogs had one; worked out at
+        most every ``TYPICAL_TTL`` seconds."""
+        now = self.inbox.store.clock()
+        cached = self._typical.get(channel)
+        if cached is not None and now - cached[0] < TYPICAL_TTL:
+            return cached[1]
+        work = WorkClock.of(self.channels)
+        rows = await self.inbox.store.stats.figures(now - TYPICAL_DAYS * 86400, now,
+                                                    "channel", work)
+        spread = next((f.spread("first_response", working=True) for f in rows
+                       if f.key == channel), None)
+        typical = spread.median if spread is not None and spread.count >= TYPICAL_MIN else None
+        self._typical[channel] = (now, typical)
+        return typical
 
     def set_health(self, channel: str, state: Health, detail: str = "") -> None:
         # Health goes into the append-only events table and every status bar: an

@@ -52,7 +52,7 @@ TYPING_TTL = 6.0  # renewed while keys keep coming (at most every TYPING_TTL / 3
 if TYPE_CHECKING:
     from opchat.model import SearchResults
     from opchat.replies import ReplyDraft
-    from opchat.store.stats import WorkTime
+    from opchat.store.stats import Goals, WorkTime
 
 
 class Inbox:
@@ -196,11 +196,12 @@ class Inbox:
     async def set_status(self, conversation_id: int, status: Status) -> None:
         await self.store.conversations.set_status(conversation_id, status, self.operator)
 
-    async def stats_report(self, start: float, end: float,
-                           work: WorkTime | None = None) -> StatsReport:
+    async def stats_report(self, start: float, end: float, work: WorkTime | None = None,
+                           goals: Goals | None = None) -> StatsReport:
         """Response-time figures of [start, end), as the stats screen shows them; with
-        ``work`` (opchat.hours.WorkClock), the durations in working hours too."""
-        return await self.store.stats.report(start, end, work)
+        ``work`` (opchat.hours.WorkClock), the durations in working hours too; with
+        ``goals`` (opchat.sla.Sla), the breaches of each target."""
+        return await self.store.stats.report(start, end, work, goals)
 
     async def quick_reply_used(self, reply_id: int) -> None:
         await self.store.replies.used(reply_id, self.operator.id)

@@ -125,6 +125,10 @@ class Conversation:
     # reply is delivered or the failure is dismissed); None when there is none.
     failed_message_id: int | None = None
     last_inbound_at: float | None = None  # the customer's last message (reply windows)
+    # The current round (from the customer's first message to resolving; store/stats.py):
+    # when it began, None when none is open, and whether a human has answered in it.
+    round_start: float | None = None
+    round_answered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +232,13 @@ MESSAGE_META = {
     "app": "str: the platform's id of the app an echo (see elsewhere) was sent from",
     "story": "{url, id, mention}: the customer replied to the business's story at url "
              "(mention true: mentioned the business in their own story)",
+    "automated": 'str: a machine wrote it ("auto-reply", "bounce", "bulk"); the automatic '
+                 "answers never answer it (no mail loops)",
+    "email": "{message_id, subject, from, references, full}: what an e-mail carried "
+             "(full: the whole text, when quoted history or a signature was folded away)",
+    "rating": "int 1-5: the customer's rating of the dialog they were asked to rate "
+              "(the message is their answer; the dialog stays resolved)",
+    "rating_asked": "true: an automatic message asking the customer to rate the dialog",
 }
 
 
@@ -285,6 +296,26 @@ class Figures(NamedTuple):
     def share_within(self, limit: float, working: bool = False) -> float | None:
         return (self.work_within or {} if working else self.within).get(limit)
 
+    def ratings(self) -> tuple[int, float | None, float | None]:
+        """Customers' ratings: how many, their average, the share of 4 and 5."""
+        given = [self.count(f"rating_{n}") for n in range(1, 6)]
+        total = sum(given)
+        if not total:
+            return 0, None, None
+        return (total, sum(n * c for n, c in enumerate(given, 1)) / total,
+                (given[3] + given[4]) / total)
+
+
+class Rating(NamedTuple):
+    """A customer's rating of a resolved dialog (1 to 5), and what they added."""
+
+    conversation_id: int
+    rating: int
+    comment: str
+    at: float
+    operator: str  # who resolved the dialog they rated ("" if nobody did)
+    channel: str
+
 
 class StatsReport(NamedTuple):
     """What the stats screen shows of [start, end)."""
@@ -321,6 +352,7 @@ class EventKind(StrEnum):
     CONVERSATION_UNHIDDEN = "conversation.unhidden"  # data: reason
     CONVERSATION_FAILED = "conversation.failed"  # a reply failed: the dialog waits again
     CONVERSATION_FAILURE_CLEARED = "conversation.failure_cleared"  # data: reason
+    CONVERSATION_RATED = "conversation.rated"  # data: rating (1-5), comment
     CONTACT_MERGED = "contact.merged"
     CONTACT_NOTES = "contact.notes"
     CHANNEL_HEALTH = "channel.health"  # data: channel, health, detail
@@ -427,6 +459,11 @@ class QuickRepliesData(NamedTuple):  # quick_replies.saved, .deleted
     body: str | None = None
 
 
+class ConversationRatedData(NamedTuple):
+    rating: int = 0  # 1 to 5
+    comment: str = ""
+
+
 class NoData(NamedTuple):  # conversation.new, .read, .hidden, message.deleted
     pass
 
@@ -448,6 +485,7 @@ EVENT_DATA: dict[str, type] = {
     EventKind.CONVERSATION_UNHIDDEN: ReasonData,
     EventKind.CONVERSATION_FAILED: ConversationFailedData,
     EventKind.CONVERSATION_FAILURE_CLEARED: ReasonData,
+    EventKind.CONVERSATION_RATED: ConversationRatedData,
     EventKind.CONTACT_MERGED: ContactMergedData,
     EventKind.CONTACT_NOTES: ContactNotesData,
     EventKind.CHANNEL_HEALTH: ChannelHealthData,
@@ -709,6 +747,7 @@ class ContactCard:
     conversations: tuple[Conversation, ...]  # on every channel, newest first; not hidden ones
     labels: tuple[str, ...]  # of all their conversations
     suggestions: tuple[MergeSuggestion, ...]
+    ratings: tuple[Rating, ...] = ()  # the ratings they gave, newest first
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,22 +89,26 @@ def cmd_stats(args: argparse.Namespace) -> int:
     async def work(inbox: Any) -> list[Any]:
         if args.rebuild:
             await inbox.store.stats.rebuild()
-        return await inbox.store.stats.figures(start, end, args.by, clock)
+        return await inbox.store.stats.figures(start, end, args.by, clock, settings.sla)
 
     rows = run_store(settings, work)
     out = sys.stdout
+    goals = settings.sla is not None
     if args.format == "json":
         for row in rows:
-            out.write(json.dumps(record(row, args.by, start, end), ensure_ascii=False) + "\n")
+            out.write(json.dumps(record(row, args.by, start, end, goals), ensure_ascii=False)
+                      + "\n")
     elif args.format == "csv":
-        write_csv(out, [record(row, args.by, start, end) for row in rows])
+        write_csv(out, [record(row, args.by, start, end, goals) for row in rows])
     else:
-        out.write(table(rows, args.by, start, end, args.working_hours))
+        out.write(table(rows, args.by, start, end, args.working_hours, goals))
     return EXIT_OK
 
 
-def record(f: Any, by: str | None, start: float, end: float) -> dict[str, Any]:
-    """One row of figures for a script: stable English keys, seconds as numbers."""
+def record(f: Any, by: str | None, start: float, end: float,
+           goals: bool = False) -> dict[str, Any]:
+    """One row of figures for a script: stable English keys, seconds as numbers; the
+    breaches of each target are null when no targets are set (`[sla]`)."""
     from opchat.store.stats import DURATIONS, FIRST_RESPONSE, MISSED, REOPENED, RESOLUTION, STARTED
 
     out: dict[str, Any] = {
@@ -124,6 +128,12 @@ def record(f: Any, by: str | None, start: float, end: float) -> dict[str, Any]:
             part = f.share_within(limit, working)
             out[f"{FIRST_RESPONSE}{suffix}_within_{int(limit)}s"] = (
                 None if part is None else round(part, 4))
+    for goal in GOALS:
+        out[f"breached_{goal}"] = f.count(f"breached_{goal}") if goals else None
+    rated, average, good = f.ratings()
+    out.update({"ratings": rated, "rating_average": _num(average),
+                "rating_4_5_share": None if good is None else round(good, 4)})
+    out.update({f"rating_{n}": f.count(f"rating_{n}") for n in range(1, 6)})
     return out
 
 
@@ -136,7 +146,7 @@ def write_csv(out: IO[str], records: list[dict[str, Any]]) -> None:
 
 
 def table(rows: list[Any], by: str | None, start: float, end: float,
-          working: bool = False) -> str:
+          working: bool = False, goals: bool = False) -> str:
     """The figures for a person: one block for the whole period, or a table of groups;
     ``working``: the durations in working hours."""
     from opchat.store.stats import FIRST_RESPONSE, MISSED, REOPENED, REPLY, RESOLUTION, STARTED
@@ -164,6 +174,14 @@ def table(rows: list[Any], by: str | None, start: float, end: float,
         pairs.append((_("Answered within 30s / 60s"),
                       f"{share(f.share_within(30.0, working))} / "
                       f"{share(f.share_within(60.0, working))}"))
+        if goals:
+            pairs.append((_("Targets missed (SLA)"), breaches(f)))
+        rated, average, good = f.ratings()
+        if rated:
+            given = " ".join(f"{n}★ {f.count(f'rating_{n}')}" for n in range(5, 0, -1))
+            pairs.append((_("Customers' ratings"), _(
+                "{average:.1f} of 5 · {good} gave 4 or 5 · {n} in all ({given})",
+                average=average, good=share(good), n=rated, given=given)))
         width = max(len(label) for label, _value in pairs) + 2
         lines += [label.ljust(width) + value for label, value in pairs]
         return "\n".join(lines) + "\n"
@@ -184,6 +202,16 @@ def table(rows: list[Any], by: str | None, start: float, end: float,
     lines.append(_("1st resp.: median first response; ≤60s: share of first responses within "
                    "a minute; reply, resolution: medians"))
     return "\n".join(lines) + "\n"
+
+
+GOALS = ("first_response", "next_response", "resolution")
+
+
+def breaches(f: Any) -> str:
+    """ "first response 2 · answer 1 · resolution 0": the targets each missed."""
+    words = {"first_response": _("first response"), "next_response": _("answer"),
+             "resolution": _("resolution")}
+    return " · ".join(f"{words[goal]} {f.count(f'breached_{goal}')}" for goal in GOALS)
 
 
 def _iso(at: float) -> str:

@@ -1479,6 +1479,99 @@ MESSAGES.update({
         "confirmation = \"{code}\"",
     "VK gave no long poll server": "VK не дал сервера long poll",
     "chat action: {action}": "событие беседы: {action}",
+    # --- service-level targets ---
+    "sla.channels.{name}: there is no channel {name} (channels: {known})":
+        "sla.channels.{name}: канала {name} нет (каналы: {known})",
+    "{setting} must be a duration like \"90s\", \"5m\", \"1h30m\" or \"2d\", not {value}":
+        "{setting} должно быть длительностью вроде \"90s\", \"5m\", \"1h30m\" или \"2d\", "
+        "а не {value}",
+    "SLA ✗": "SLA ✗",
+    "SLA {left}": "SLA {left}",
+    "first response": "первый ответ",
+    "answer": "ответ",
+    "{what} target missed": "{what}: срок пропущен",
+    "{what} due in {left}": "{what}: осталось {left}",
+    "Targets missed (SLA)": "Сроки пропущены (SLA)",
+    "SLA": "SLA",
+    "missed: first response {a} · answer {b} · resolution {c}":
+        "пропущено: первый ответ {a} · ответ {b} · решение {c}",
+    # --- email channel ---
+    "the IMAP server that receives the mail": "IMAP-сервер, на который приходит почта",
+    "its port (default 993 for tls, 143 otherwise)":
+        "его порт (по умолчанию 993 для tls, иначе 143)",
+    "tls (default), starttls or plain (local test servers)":
+        "tls (по умолчанию), starttls или plain (локальные тестовые серверы)",
+    "the SMTP server that sends the replies": "SMTP-сервер, через который уходят ответы",
+    "its port (default 465 for tls, 587 for starttls)":
+        "его порт (по умолчанию 465 для tls, 587 для starttls)",
+    "the login on both servers (often the address)":
+        "логин на обоих серверах (часто это адрес)",
+    "the password (an app password where the provider asks)":
+        "пароль (пароль приложения, если почтовый сервис его требует)",
+    "an environment variable that holds the password":
+        "переменная окружения, в которой хранится пароль",
+    "the address replies come from (default: the login)":
+        "адрес, с которого уходят ответы (по умолчанию логин)",
+    "the name replies come from, e.g. the shop's":
+        "имя отправителя ответов, например название магазина",
+    "the folders to watch (default: INBOX)": "папки, за которыми следить (по умолчанию INBOX)",
+    "how often to look for mail where the server has no IDLE (default 60)":
+        "как часто проверять почту, если сервер не умеет IDLE (по умолчанию 60)",
+    "on the first start, take mail of this many days (default 7)":
+        "при первом запуске взять почту за столько дней (по умолчанию 7)",
+    "bytes: a bigger message is kept without its files (default 50000000)":
+        "байт: письмо больше этого сохраняется без файлов (по умолчанию 50000000)",
+    "{setting} must be tls, starttls or plain": "{setting} должно быть tls, starttls или plain",
+    "{setting} must be a host name, like imap.example.com":
+        "{setting} должно быть именем сервера, например imap.example.com",
+    "{setting} must be a port between 1 and 65535":
+        "{setting} должно быть портом от 1 до 65535",
+    "{setting} must name at least one folder, e.g. INBOX":
+        "в {setting} должна быть хотя бы одна папка, например INBOX",
+    "{setting} must be an e-mail address": "{setting} должно быть адресом электронной почты",
+    "check both servers with: opchat channel test {name}":
+        "проверьте оба сервера: opchat channel test {name}",
+    "the mail came back: {reason}": "письмо вернулось: {reason}",
+    "IDLE": "IDLE",
+    "checked every {seconds} s": "проверка каждые {seconds} с",
+    "logged in as {user}": "вход как {user}",
+    "takes mail without a login": "принимает почту без входа",
+    "IMAP {imap}: logged in as {user}, folders {folders}, {how}; SMTP {smtp}: {login}; "
+    "replies from {address}":
+        "IMAP {imap}: вход как {user}, папки {folders}, {how}; SMTP {smtp}: {login}; "
+        "ответы с адреса {address}",
+    "{server} refused the login for {user}: {words}":
+        "{server} не пустил {user}: {words}",
+    "{server} does not offer STARTTLS (use tls or plain)":
+        "{server} не предлагает STARTTLS (укажите tls или plain)",
+    "{server}: TLS failed: {reason}": "{server}: не удалось установить TLS: {reason}",
+    "{server} has no folder {folder} ({words})": "на {server} нет папки {folder} ({words})",
+    "{server}: the server closed the connection": "{server}: сервер закрыл соединение",
+    "{server}: the name does not resolve (DNS)": "{server}: имя не находится (DNS)",
+    "{server}: no answer in {seconds} s": "{server}: нет ответа за {seconds} с",
+    "{server}: connection refused": "{server}: в соединении отказано",
+    "{server} says: {words}": "{server} отвечает: {words}",
+    "{server} refused {address}: {words}": "{server} не принял адрес {address}: {words}",
+    "{server} refused the message: {words}": "{server} не принял письмо: {words}",
+    "{server}: the connection broke while the server was taking the message ({reason}); "
+    "it may have been sent, so it is not sent again":
+        "{server}: соединение оборвалось, пока сервер принимал письмо ({reason}); возможно, "
+        "оно ушло, поэтому повторно не отправляется",
+    # --- customers' ratings ---
+    "ask the customer to rate a dialog 1-5 when it is resolved":
+        "просить клиента оценить диалог от 1 до 5, когда его решили",
+    "the rating question (default: opchat's, with buttons 1-5)":
+        "вопрос об оценке (по умолчанию — от opchat, с кнопками 1–5)",
+    "rated the conversation {n} of 5": "оценил(а) диалог на {n} из 5",
+    "rated": "оценка",
+    "Customers' ratings": "Оценки клиентов",
+    "{average:.1f} of 5 · {good} gave 4 or 5 · {n} in all ({given})":
+        "{average:.1f} из 5 · {good} поставили 4 или 5 · всего {n} ({given})",
+    "Ratings": "Оценки",
+    "{average:.1f} of 5 · {good} gave 4 or 5 · {n}":
+        "{average:.1f} из 5 · {good} поставили 4 или 5 · {n}",
+    "rating": "оценка",
+    "the customer rated the conversation {n} of 5": "клиент оценил диалог на {n} из 5",
 
     # --- max channel ---
     "MAX refused the bot's token (wrong or revoked): copy it again from business.max.ru → "

@@ -11,7 +11,7 @@ that `InboxScreen` is an `InboxHost`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -44,6 +44,7 @@ class InboxHost(Protocol):
     _typing_sent: float
     _red_alerted: set[tuple[int, float]]
     _red_looked: bool
+    _sla_work: Any  # opchat.hours.WorkClock for service-level targets, made when first needed
 
     # Its widgets ------------------------------------------------------------------------
     @property

@@ -151,6 +151,7 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
         self.alerter: Alerter | None = None
         self._red_alerted: set[tuple[int, float]] = set()
         self._red_looked = False
+        self._sla_work = None
         self._draft_timer: Timer | None = None
         self._typed: tuple[int, str] | None = None  # (dialog, text) the composer last had
         self._loaded_text: str | None = None  # what opening a dialog put in the composer
@@ -349,7 +350,8 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
         from opchat.hours import WorkClock
 
         self.app.push_screen(StatsScreen(self.inbox, self.clock,
-                                         WorkClock.of(self.settings.channels)))
+                                         WorkClock.of(self.settings.channels),
+                                         self.settings.sla))
 
     @work(group="jump", exclusive=True, exit_on_error=False)
     async def open_at_message(self, conversation_id: int, message_id: int | None) -> None:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from opchat.hours import WorkClock
     from opchat.inbox import Inbox
     from opchat.model import Figures, StatsReport
+    from opchat.sla import Sla
 
 REFRESH = 30.0  # seconds between reads as time goes by (changes are read at once)
 BAR = 24  # the longest bar, in cells
@@ -70,12 +71,13 @@ class StatsScreen(ReportsWorkerErrors, ModalScreen[None]):
     ]
 
     def __init__(self, inbox: Inbox, clock: Callable[[], float],
-                 work: WorkClock | None = None) -> None:
+                 work: WorkClock | None = None, goals: Sla | None = None) -> None:
         super().__init__(id="stats")
         translate_bindings(self)
         self.inbox = inbox
         self.clock = clock
         self.work = work
+        self.goals = goals
         self.working = False  # durations in working hours rather than calendar time
         self.period: str | None = "7d"
         self.range: tuple[float, float] | None = None
@@ -106,7 +108,7 @@ class StatsScreen(ReportsWorkerErrors, ModalScreen[None]):
     @work(group="stats", exclusive=True, exit_on_error=False)
     async def load(self) -> None:
         start, end = self.bounds()
-        self.report = await self.inbox.stats_report(start, end, self.work)
+        self.report = await self.inbox.stats_report(start, end, self.work, self.goals)
         self.draw()
 
     def changed(self, kinds: set[str]) -> None:
@@ -186,12 +188,13 @@ class StatsScreen(ReportsWorkerErrors, ModalScreen[None]):
             self.query_one("#stats-groups", Static).update(Content(""))
             return
         working = self.working
-        self.query_one("#stats-summary", Static).update(summary(whole, working))
+        self.query_one("#stats-summary", Static).update(summary(whole, working,
+                                                                self.goals is not None))
         self.query_one("#stats-pictures", Static).update(pictures(report, working))
         self.query_one("#stats-groups", Static).update(groups(report, working))
 
 
-def summary(f: Figures, working: bool = False) -> Content:
+def summary(f: Figures, working: bool = False, goals: bool = False) -> Content:
     dialogs = f.count("started") + f.count("reopened")
     lines = [Content(_("Dialogs {n} ({reopened} reopened) · resolved {resolved} · missed "
                        "{missed} · messages in {inbound}, out {outbound}",
@@ -211,6 +214,19 @@ def summary(f: Figures, working: bool = False) -> Content:
         (_("Within").ljust(width), "bold"),
         _("30s: {a} · 60s: {b} of first responses",
           a=share(f.share_within(30.0, working)), b=share(f.share_within(60.0, working)))))
+    rated, average, good = f.ratings()
+    if rated:
+        lines.append(Content.assemble(
+            (_("Ratings").ljust(width), "bold"),
+            _("{average:.1f} of 5 · {good} gave 4 or 5 · {n}", average=average,
+              good=share(good), n=rated)))
+    if goals:
+        missed = [f.count(f"breached_{goal}") for goal in
+                  ("first_response", "next_response", "resolution")]
+        lines.append(Content.assemble(
+            (_("SLA").ljust(width), "bold"),
+            (_("missed: first response {a} · answer {b} · resolution {c}",
+               a=missed[0], b=missed[1], c=missed[2]), "$error" if any(missed) else "")))
     return Content("\n").join(lines)
 
 
@@ -259,13 +275,14 @@ def groups(report: StatsReport, working: bool = False) -> Content:
         rows = [f for f in rows if f.key or not who]
         if not rows:
             continue
-        heads = [_("answers"), _("1st resp."), _("P90"), _("≤60s"), _("missed")]
+        heads = [_("answers"), _("1st resp."), _("P90"), _("≤60s"), _("missed"), _("rating")]
         body = [[one_line(f.key or "–", 18), str(f.count("out")),
                  duration(f.spread(FIRST_RESPONSE, working).median),
                  duration(f.spread(FIRST_RESPONSE, working).p90),
                  share(f.share_within(60.0, working)),
-                 str(f.count("missed"))] for f in rows]
-        widths = [max(len(r[i]) for r in [[title, *heads], *body]) for i in range(6)]
+                 str(f.count("missed")),
+                 "–" if f.ratings()[1] is None else f"{f.ratings()[1]:.1f}"] for f in rows]
+        widths = [max(len(r[i]) for r in [[title, *heads], *body]) for i in range(7)]
         lines.append(Content.styled("  ".join(
             [title.ljust(widths[0])] + [h.rjust(w) for h, w in zip(heads, widths[1:],
                                                                    strict=True)]),

@@ -16,10 +16,13 @@ from collections.abc import Iterable
 from textual import work
 from textual.content import Content
 
+from opchat.hours import WorkClock
 from opchat.i18n import _
 from opchat.model import Conversation, ConversationFilter, Presence, PresenceKind
 from opchat.sanitize import one_line, safe_content
 from opchat.screens.host import InboxScreenPart
+from opchat.sla import BREACHED, OK
+from opchat.when import short_duration
 from opchat.widgets.conversation_list import wait_label
 
 HEARTBEAT = 15.0  # seconds between "I am here (viewing this)" (see inbox.ONLINE_TTL)
@@ -143,6 +146,32 @@ class TeamAwareness(InboxScreenPart):
                 self._alert(settings.alert_new_message, conversation.contact_name,
                             conversation.preview)
 
+    def _sla_alert(self, conversation: Conversation, now: float, first_look: bool) -> bool:
+        """Alert once when a dialog is about to breach its target, and once when it has;
+        False if no target applies to it (the plain red-wait rule does then)."""
+        screen = self._host
+        if screen._sla_work is None:
+            screen._sla_work = WorkClock.of(screen.settings.channels)
+        state, due = screen.settings.sla.state(conversation, now, screen._sla_work)
+        if due is None:
+            return False
+        if state == OK:
+            return True
+        key = (conversation.id, due.at if state == BREACHED else -due.at)
+        if key in screen._red_alerted or not self._mine_or_nobodys(conversation):
+            return True
+        screen._red_alerted.add(key)
+        if not first_look:
+            what = {"first_response": _("first response"), "next_response": _("answer"),
+                    "resolution": _("resolution")}[due.kind]
+            body = (_("{what} target missed", what=what) if state == BREACHED
+                    else _("{what} due in {left}", what=what,
+                           left=short_duration(due.at - now)))
+            self._alert(screen.settings.alert_red_wait,
+                        _("{name} is waiting", name=conversation.contact_name), body,
+                        loud=True)
+        return True
+
     def _check_red_waits(self) -> None:
         screen = self._host
         if screen.inbox is not None and screen.settings.alert_red_wait != "off":
@@ -156,9 +185,14 @@ class TeamAwareness(InboxScreenPart):
         waiting = await screen.inbox.conversations(
             ConversationFilter(waiting_only=True, order="waiting"), 0, 50)
         first_look, screen._red_looked = not screen._red_looked, True
+        sla = screen.settings.sla
         for conversation in waiting:
             since = conversation.waiting_since
+            if sla is not None and self._sla_alert(conversation, now, first_look):
+                continue
             if since is None or now - since < screen.settings.wait_red:
+                if sla is not None:
+                    continue  # under targets of their own, the shorter waits may be due
                 break  # longest first: the rest waited less
             key = (conversation.id, since)
             if key in screen._red_alerted or not self._mine_or_nobodys(conversation):

@@ -28,6 +28,7 @@ from opchat.model import (
 )
 from opchat.store.changes import record_event
 from opchat.store.part import Part
+from opchat.store.ratings import ratings_of_contact
 from opchat.store.rows import CONVERSATION_SELECT, conversation_of
 from opchat.store.sql import Conn, Row
 
@@ -80,7 +81,8 @@ class ContactStore(Part):
                 contact=_contact(row), notes=row["notes"],
                 identities=tuple(_identities_of(conn, contact_id)),
                 conversations=tuple(conversations), labels=tuple(labels),
-                suggestions=tuple(_suggestions(conn, row)))
+                suggestions=tuple(_suggestions(conn, row)),
+                ratings=tuple(ratings_of_contact(conn, contact_id)))
 
         return await self.db.read(run)
 

@@ -19,8 +19,9 @@ from opchat.store.channels import channel_id as _channel_id
 from opchat.store.db import Database, row_value
 from opchat.store.files import add_attachments
 from opchat.store.part import Part
+from opchat.store.ratings import ANSWER_WINDOW, answer_of, rate
 from opchat.store.rows import PREVIEW_CHARS
-from opchat.store.sql import Conn
+from opchat.store.sql import Conn, Row
 
 log = logging.getLogger("opchat.store")
 
@@ -179,9 +180,13 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
                          (m.phone or None, m.email or None, contact_id))
 
     created_at = now if m.sent_at is None else min(m.sent_at, now)
-    conv = conn.execute("SELECT id, status, hidden FROM conversations "
+    conv = conn.execute("SELECT id, status, hidden, rating_asked_at FROM conversations "
                         "WHERE channel_id = ? AND chat_id = ?",
                         (channel_id, m.chat_id)).fetchone()
+    if conv is not None and conv["rating_asked_at"] is not None:
+        rated = _rating(conn, m, now, created_at, channel_id, conv)
+        if rated is not None:
+            return rated
     if conv is None:
         conversation_id = conn.execute(
             "INSERT INTO conversations (channel_id, chat_id, contact_id, identity_id, "
@@ -239,6 +244,31 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
         _event(conn, now, EventKind.CONVERSATION_STATUS, conversation_id,
                data={"from": reopened_from, "to": "open", "reason": "customer wrote"})
     return Ingested(message_id, conversation_id, duplicate=False)
+
+
+def _rating(conn: Conn, m: InboundMessage, now: float, created_at: float, channel_id: int,
+            conv: Row) -> Ingested | None:
+    """The customer's answer to "rate us 1-5" on the resolved dialog ``conv``: stored as
+    their message, kept as a rating; the dialog stays resolved and nobody waits. None
+    if the message is something else (it is then stored as any message is)."""
+    answer = answer_of(m)
+    if (answer is None or conv["status"] != "resolved" or m.edit_of_external_id is not None
+            or now - conv["rating_asked_at"] > ANSWER_WINDOW):
+        return None
+    rating, comment = answer
+    message_id = conn.execute(
+        "INSERT INTO messages (conversation_id, channel_id, external_id, direction, author, "
+        "body, created_at, state, meta) VALUES (?, ?, ?, 'in', ?, ?, ?, 'received', ?)",
+        (conv["id"], channel_id, m.external_id, m.sender_name, m.body, created_at,
+         json.dumps({**m.meta, "rating": rating}, ensure_ascii=False))).lastrowid
+    add_attachments(conn, message_id, m.attachments)
+    conn.execute("UPDATE conversations SET last_message_at = max(last_message_at, ?), "
+                 "last_preview = ?, last_direction = 'in', last_author = ? WHERE id = ?",
+                 (created_at, (m.body or str(rating))[:PREVIEW_CHARS], m.sender_name,
+                  conv["id"]))
+    _event(conn, now, EventKind.MESSAGE_NEW, conv["id"], message_id, data={"direction": "in"})
+    rate(conn, now, conv["id"], channel_id, message_id, rating, comment)
+    return Ingested(message_id, conv["id"], duplicate=False)
 
 
 def _message_id(conn: Conn, channel_id: int, external_id: str | None) -> int | None:

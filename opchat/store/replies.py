@@ -56,6 +56,7 @@ class AutoTrigger:
     last_out_at: float | None  # when an operator last answered
     channel_kind: str = ""
     callback: str | None = None  # the payload of the button the customer pressed
+    automated: bool = False  # a machine wrote it (an auto-reply, a bounce): never answered
 
 
 class QuickReplyStore(Part):
@@ -220,6 +221,8 @@ class QuickReplyStore(Part):
             m = conn.execute(
                 "SELECT m.id, m.conversation_id, m.body, m.created_at, m.edit_of_id, "
                 "json_extract(m.meta, '$.callback') AS callback, "
+                "json_extract(m.meta, '$.automated') AS automated, "
+                "json_extract(m.meta, '$.rating') AS rating, "
                 "ch.name AS channel, ch.kind AS channel_kind, co.name AS contact_name "
                 "FROM messages m "
                 "JOIN conversations c ON c.id = m.conversation_id "
@@ -246,7 +249,10 @@ class QuickReplyStore(Part):
                 body=m["body"], created_at=m["created_at"], first=earlier is None,
                 edit=m["edit_of_id"] is not None, contact_name=m["contact_name"],
                 autos=tuple(autos), last_out_at=last_out, channel_kind=m["channel_kind"],
-                callback=m["callback"] if isinstance(m["callback"], str) else None)
+                callback=m["callback"] if isinstance(m["callback"], str) else None,
+                # A machine wrote it, or it is the customer's rating of a resolved
+                # dialog: neither is answered automatically.
+                automated=bool(m["automated"]) or m["rating"] is not None)
 
         return await self.db.read(run)
 

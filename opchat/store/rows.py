@@ -47,7 +47,8 @@ def conversation_of(r: Row) -> Conversation:
         preview_author=r["last_author"],
         assignee=r["assignee"], first_response_s=r["first_response_s"],
         created_at=r["created_at"], failed_message_id=r["failed_message_id"],
-        last_inbound_at=r["last_inbound_at"],
+        last_inbound_at=r["last_inbound_at"], round_start=r["stats_round_start"],
+        round_answered=bool(r["stats_responded"]),
         labels=tuple(sorted(r["labels"].split(LABEL_SEP))) if r["labels"] else ())
 
 

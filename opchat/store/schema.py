@@ -323,6 +323,23 @@ MIGRATIONS: list[str] = [
     CREATE TABLE stats_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     INSERT INTO stats_meta (key, value) SELECT 'built', '1' WHERE NOT EXISTS (SELECT 1 FROM events);
     """,
+    # 9: customers' ratings of a resolved dialog (store/ratings.py). rating_asked_at:
+    # when the customer was last asked; their answer then leaves the dialog resolved.
+    """
+    ALTER TABLE conversations ADD COLUMN rating_asked_at REAL;
+    CREATE TABLE ratings (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+        channel_id INTEGER NOT NULL,
+        operator TEXT NOT NULL DEFAULT '',
+        rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+        comment TEXT NOT NULL DEFAULT '',
+        message_id INTEGER REFERENCES messages(id)
+    );
+    CREATE INDEX ratings_by_time ON ratings(at);
+    CREATE INDEX ratings_by_conversation ON ratings(conversation_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

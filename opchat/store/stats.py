@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from opchat.model import Direction, EventKind, Figures, Spread, StatsReport, Status
@@ -68,11 +68,12 @@ def _fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
 def _message(conn: Conn, event_id: int, conversation_id: int, message_id: int,
              operator: str | None) -> None:
     m = conn.execute("SELECT m.direction, m.created_at, m.channel_id, c.stats_round_start, "
+                     "json_extract(m.meta, '$.rating') IS NOT NULL AS rated, "
                      "c.stats_waiting_start, c.stats_responded, c.stats_rounds "
                      "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
                      "WHERE m.id = ?", (message_id,)).fetchone()
-    if m is None or m["direction"] not in (Direction.IN, Direction.OUT):
-        return  # notes and automatic answers are no one's response
+    if m is None or m["direction"] not in (Direction.IN, Direction.OUT) or m["rated"]:
+        return  # notes and automatic answers are no one's response; a rating, no new round
     t, channel_id = m["created_at"], m["channel_id"]
     round_start, waiting = m["stats_round_start"], m["stats_waiting_start"]
     responded, rounds = bool(m["stats_responded"]), m["stats_rounds"]
@@ -167,11 +168,28 @@ class WorkTime(Protocol):
     def seconds(self, channel: str, begin: float, end: float) -> float: ...
 
 
+class Goals(Protocol):
+    """Service-level targets (opchat.sla.Sla): seconds each kind may take on a channel
+    for a dialog with some labels, counted in working hours or not."""
+
+    working_hours: bool
+
+    def target(self, kind: str, channel: str, labels: Iterable[str] = ()) -> float | None: ...
+
+
+# Which target each duration answers to: a reply that was also the round's first
+# response is judged as a first response only.
+_GOAL_OF = {FIRST_RESPONSE: "first_response", REPLY: "next_response",
+            RESOLUTION: "resolution"}
+
+
 def _collect(conn: Conn, start: float, end: float, by: str | None,
              count: tuple[str, ...] = COUNTS, durations: bool = True,
-             work: WorkTime | None = None) -> tuple[Counts, Values, Values | None]:
+             work: WorkTime | None = None,
+             goals: Goals | None = None) -> tuple[Counts, Values, Values | None]:
     """The raw figures of [start, end) per group, in calendar time and (``work``) in
-    working time: two scans of the period at most."""
+    working time, with (``goals``) the breaches of each target counted as
+    ``breached_<target>``: two scans of the period at most."""
     key, join = _key_sql(by)
     where = f"FROM stats_facts f {join} WHERE f.at >= ? AND f.at < ?"
     counts: Counts = {}
@@ -179,18 +197,55 @@ def _collect(conn: Conn, start: float, end: float, by: str | None,
     for row in conn.execute(f"SELECT {key} AS k, f.kind, count(*) {where} "
                             f"AND f.kind IN ({marks}) GROUP BY k, f.kind", (start, end, *count)):
         counts.setdefault(row[0] or "", {})[row[1]] = row[2]
+    if durations:  # and what customers thought of it: ratings, grouped the same way
+        for k, rating, n in conn.execute(
+                f"SELECT {key} AS k, f.rating, count(*) FROM ratings f {join} "
+                "WHERE f.at >= ? AND f.at < ? GROUP BY k, f.rating", (start, end)):
+            counts.setdefault(k or "", {})[f"rating_{rating}"] = n
     values: Values = {}
     worked: Values | None = None if work is None else {}
     if durations:
         names = dict(conn.execute("SELECT id, name FROM channels").fetchall())
-        for k, kind, begun, ended, channel_id in conn.execute(
-                f"SELECT {key} AS k, f.kind, f.start, f.at, f.channel_id {where} "
-                "AND f.kind IN (?, ?, ?)", (start, end, *DURATIONS)):
-            values.setdefault(k or "", {}).setdefault(kind, []).append(max(0.0, ended - begun))
-            if worked is not None and work is not None:
-                worked.setdefault(k or "", {}).setdefault(kind, []).append(
-                    work.seconds(names.get(channel_id, ""), begun, ended))
+        labels = _labels(conn) if goals is not None else {}
+        first_of: set[int] = set()  # events that were a round's first response
+        for k, kind, begun, ended, channel_id, event_id, conversation_id in conn.execute(
+                f"SELECT {key} AS k, f.kind, f.start, f.at, f.channel_id, f.event_id, "
+                f"f.conversation_id {where} AND f.kind IN (?, ?, ?) "
+                "ORDER BY f.at, f.event_id, f.kind", (start, end, *DURATIONS)):
+            k = k or ""
+            took = max(0.0, ended - begun)
+            values.setdefault(k, {}).setdefault(kind, []).append(took)
+            channel = names.get(channel_id, "")
+            took_work = None
+            if work is not None and worked is not None:
+                took_work = work.seconds(channel, begun, ended)
+                worked.setdefault(k, {}).setdefault(kind, []).append(took_work)
+            if goals is None:
+                continue
+            if kind == FIRST_RESPONSE:
+                first_of.add(event_id)
+            elif kind == REPLY and event_id in first_of:
+                continue
+            goal = _GOAL_OF[kind]
+            target = goals.target(goal, channel, labels.get(conversation_id, ()))
+            judged = took
+            if goals.working_hours and work is not None:
+                judged = (took_work if took_work is not None
+                          else work.seconds(channel, begun, ended))
+            if target is not None and judged > target:
+                group = counts.setdefault(k, {})
+                group[f"breached_{goal}"] = group.get(f"breached_{goal}", 0) + 1
     return counts, values, worked
+
+
+def _labels(conn: Conn) -> dict[int, tuple[str, ...]]:
+    """Every labelled dialog's labels (for targets set per label)."""
+    out: dict[int, tuple[str, ...]] = {}
+    for conversation_id, name in conn.execute(
+            "SELECT cl.conversation_id, l.name FROM conversation_labels cl "
+            "JOIN labels l ON l.id = cl.label_id"):
+        out[conversation_id] = (*out.get(conversation_id, ()), name)
+    return out
 
 
 def _within(seconds: list[float]) -> dict[float, float | None]:
@@ -212,14 +267,14 @@ def _figures(counts: Counts, values: Values, worked: Values | None = None) -> li
 
 
 def figures(conn: Conn, start: float, end: float, by: str | None = None,
-            work: WorkTime | None = None) -> list[Figures]:
+            work: WorkTime | None = None, goals: Goals | None = None) -> list[Figures]:
     """The figures of facts in [start, end), one row per group (by None: one row); with
     ``work``, the durations in working time too.
 
     Durations are grouped by who answered (or resolved) for ``by="operator"``;
     counts that have no operator (messages in, dialogs started) fall under "".
     """
-    return _figures(*_collect(conn, start, end, by, work=work))
+    return _figures(*_collect(conn, start, end, by, work=work, goals=goals))
 
 
 def spread_of(values: list[float]) -> Spread:
@@ -252,10 +307,11 @@ def _pool(values: Values) -> dict[str, list[float]]:
     return pooled
 
 
-def report(conn: Conn, start: float, end: float, work: WorkTime | None = None) -> StatsReport:
+def report(conn: Conn, start: float, end: float, work: WorkTime | None = None,
+           goals: Goals | None = None) -> StatsReport:
     """What the stats screen shows of [start, end), read in one snapshot: six scans of
     the period (the whole is the channels' sum; hours and days count one kind each)."""
-    counts, values, worked = _collect(conn, start, end, "channel", work=work)
+    counts, values, worked = _collect(conn, start, end, "channel", work=work, goals=goals)
     total: dict[str, int] = {}
     for group in counts.values():
         for kind, n in group.items():
@@ -265,7 +321,7 @@ def report(conn: Conn, start: float, end: float, work: WorkTime | None = None) -
                      None if worked is None else {"": _pool(worked)})
     return StatsReport(
         start, end, whole[0] if whole else None, _figures(counts, values, worked),
-        figures(conn, start, end, "operator", work),
+        figures(conn, start, end, "operator", work, goals),
         _figures(*_collect(conn, start, end, "hour", (OUT,), durations=False)),
         _figures(*_collect(conn, start, end, "day", (STARTED, REOPENED), durations=False)),
         histogram(pooled.get(FIRST_RESPONSE, [])), BUCKETS,
@@ -281,19 +337,20 @@ class StatsStore(Part):
     """`Store.stats`: the figures of a period, and rebuilding them from the events log."""
 
     async def figures(self, start: float, end: float, by: str | None = None,
-                      work: WorkTime | None = None) -> list[Figures]:
+                      work: WorkTime | None = None,
+                      goals: Goals | None = None) -> list[Figures]:
         """The figures for [start, end) (see `figures`). A store upgraded from before
         the figures were kept gets them rebuilt from its events first, once."""
         if not await self.db.read(built):
             await self.rebuild()
-        return await self.db.read(figures, start, end, by, work)
+        return await self.db.read(figures, start, end, by, work, goals)
 
-    async def report(self, start: float, end: float,
-                     work: WorkTime | None = None) -> StatsReport:
+    async def report(self, start: float, end: float, work: WorkTime | None = None,
+                     goals: Goals | None = None) -> StatsReport:
         """Everything the stats screen shows of [start, end) (see `report`)."""
         if not await self.db.read(built):
             await self.rebuild()
-        return await self.db.read(report, start, end, work)
+        return await self.db.read(report, start, end, work, goals)
 
     async def rebuild(self) -> int:
         """Recompute the figures from the events log, in one transaction."""

@@ -22,6 +22,7 @@ from opchat.store.inbound import InboundStore
 from opchat.store.messages import MessageStore
 from opchat.store.outbox import OutboxStore
 from opchat.store.presence import PresenceStore
+from opchat.store.ratings import RatingStore
 from opchat.store.reactions import ReactionsStore
 from opchat.store.replies import QuickReplyStore
 from opchat.store.search import SearchStore
@@ -54,6 +55,7 @@ class Store:
         self.elsewhere = ElsewhereStore(db, clock)
         self.templates = TemplatesStore(db, clock)
         self.stats = StatsStore(db, clock)
+        self.ratings = RatingStore(db, clock)
         self.events = EventLog(db, clock)
 
     @classmethod

@@ -169,6 +169,12 @@ class Sink(Protocol):
         """Tell the status bar how the channel is doing (e.g. DEGRADED, "network down")."""
         ...
 
+    async def typical_answer(self) -> float | None:
+        """How soon this channel's customers are usually answered, in seconds: the
+        median first response of the last 7 days in the channel's working hours; None
+        while there are too few to say (a widget then claims nothing)."""
+        ...
+
     async def customer_typing(self, chat_id: str, text: str = "", active: bool = True) -> None:
         """The customer at ``chat_id`` is typing (``active=False``: stopped). ``text`` is
         what they have typed so far, for channels that share it (the web chat's sneak
@@ -444,6 +450,9 @@ COMMON_OPTIONS = OptionSet((
     Option("greeting_message", "text", "the automatic answer to a new dialog"),
     Option("menu", "text", "a [menus.NAME] offered to a new dialog", metavar="NAME"),
     Option("language", "text", "the automatic answers' language: en or ru", metavar="LANG"),
+    Option("rating", "flag", "ask the customer to rate a dialog 1-5 when it is resolved"),
+    Option("rating_question", "text", "the rating question (default: opchat's, with buttons "
+           "1-5)"),
 ))
 
 

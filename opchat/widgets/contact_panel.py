@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -33,6 +34,7 @@ from opchat.widgets.conversation_list import channel_tag
 if TYPE_CHECKING:
     from opchat.inbox import Inbox
 
+RATINGS_SHOWN = 3  # the newest ratings the contact gave
 VALUE_CHARS = 300  # of one profile value, phone, e-mail or name
 NOTES_LINES = 12  # of the notes shown; the editor (n) has them all
 PREVIEW_CHARS = 120
@@ -244,6 +246,12 @@ class ContactPanel(ReportsWorkerErrors, OptionList):
         if card.labels:
             labels = ", ".join(one_line(label, 40) for label in card.labels)
             options.append(Option(self._field(_("labels"), labels), disabled=True))
+        for rating in card.ratings[:RATINGS_SHOWN]:
+            stars = "★" * rating.rating + "☆" * (5 - rating.rating)
+            when = datetime.fromtimestamp(rating.at).strftime("%d.%m")
+            said = f" «{one_line(rating.comment, 60)}»" if rating.comment else ""
+            options.append(Option(self._field(_("rated"), f"{stars} {when}{said}"),
+                                  disabled=True))
 
         options.append(Option(self._heading(_("Notes"), _("n edits")), disabled=True))
         notes = clean(card.notes).strip("\n")

@@ -29,9 +29,11 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
 
+from opchat.hours import WorkClock
 from opchat.i18n import _
 from opchat.model import Conversation, ConversationFilter, Direction, Status
 from opchat.sanitize import one_line, safe_text
+from opchat.sla import BREACHED, SOON
 from opchat.when import short_duration
 from opchat.widgets import (
     InboxScrollView,
@@ -168,6 +170,8 @@ class ConversationList(InboxScrollView, can_focus=True):
         self.opened_id: int | None = None
         self.viewers: dict[int, list[str]] = {}
         self.windows: dict[str, int] = {}  # channel name -> reply window (seconds)
+        # Each channel's working hours, for service-level targets counted in them.
+        self._work = WorkClock.of(settings.channels) if settings.sla is not None else None
         # Keys the list acts on itself; any other letter is typed ahead into the reply.
         self._bound_keys = frozenset(
             key for b in self.BINDINGS if isinstance(b, Binding) for key in b.key.split(","))
@@ -487,7 +491,8 @@ class ConversationList(InboxScrollView, can_focus=True):
             text = "  ···" if part == 0 else ""
             return Strip([Segment(text.ljust(width), style)], width)
         now = self.clock()
-        label, level = self._right_label(row, now)
+        sla, sla_state = self._sla_mark(row, now)
+        label, level = self._right_label(row, now, sla_state)
         # The focus is in the key rather than in a :focus rule: a pseudo-class change
         # does not reliably reach the component styles before the next paint.
         cursor = index == self.cursor
@@ -495,11 +500,11 @@ class ConversationList(InboxScrollView, can_focus=True):
         viewers = tuple(self.viewers.get(row.id, ()))
         window = self._window_mark(row, now) if part else ""
         key = (row, width, part, cursor, focused, row.id == self.opened_id, label, level,
-               viewers, window)
+               viewers, window, sla)
         strip = self._strips.get(key)
         if strip is None:
             text = (self._first_line(row, width, label, level) if part == 0
-                    else self._second_line(row, width, window))
+                    else self._second_line(row, width, window, (sla, sla_state)))
             if cursor:
                 component = ("conversation-list--cursor" if focused
                              else "conversation-list--cursor-blurred")
@@ -536,13 +541,32 @@ class ConversationList(InboxScrollView, can_focus=True):
                                          break_on_hyphens=False)]
         return lines
 
-    def _right_label(self, row: Conversation, now: float) -> tuple[str, str]:
-        """The right-hand text of line 1 and the component style it takes."""
+    def _sla_mark(self, row: Conversation, now: float) -> tuple[str, str]:
+        """The dialog's service-level mark ("SLA 45s" about to breach, "SLA ✗" breached)
+        and its state ("" when no target applies)."""
+        sla = self.settings.sla
+        if sla is None:
+            return "", ""
+        state, due = sla.state(row, now, self._work)
+        if due is None:
+            return "", ""
+        if state == BREACHED:
+            return _("SLA ✗"), state
+        if state == SOON:
+            return _("SLA {left}", left=short_duration(due.at - now)), state
+        return "", state
+
+    def _right_label(self, row: Conversation, now: float,
+                     sla: str = "") -> tuple[str, str]:
+        """The right-hand text of line 1 and the component style it takes; a dialog
+        under a service-level target (``sla``: its state) is coloured by it."""
         if row.waiting_since is None:
             return clock_label(row.last_message_at, now), "time"
         waited = now - row.waiting_since
         settings = self.settings
-        if waited >= settings.wait_alert:
+        if sla:
+            level = {BREACHED: "wait-alert", SOON: "wait-red"}.get(sla, "wait")
+        elif waited >= settings.wait_alert:
             level = "wait-alert"
         elif waited >= settings.wait_red:
             level = "wait-red"
@@ -585,7 +609,8 @@ class ConversationList(InboxScrollView, can_focus=True):
                  self._part("conversation-list--viewer")), right)
         return _fit(left, right, width)
 
-    def _second_line(self, row: Conversation, width: int, window: str = "") -> Text:
+    def _second_line(self, row: Conversation, width: int, window: str = "",
+                     sla: tuple[str, str] = ("", "")) -> Text:
         left = self._gutter(row)
         left.append("   ")
         own = self.inbox is None or row.preview_author in ("", self.inbox.operator.login)
@@ -599,8 +624,12 @@ class ConversationList(InboxScrollView, can_focus=True):
         preview_style = self._part("conversation-list--preview")
         left.append_text(safe_text(one_line(row.preview, max(width, 1)), style=preview_style))
         right = Text()
+        if sla[0]:  # a service-level target about to be breached, or breached
+            right = Text(f" {sla[0]}", style=self._part(
+                "conversation-list--wait-alert" if sla[1] == BREACHED
+                else "conversation-list--wait-red"))
         if window:  # the reply window closes soon: say so before the unread count
-            right = Text(f" {window}", style=self._part("conversation-list--window"))
+            right += Text(f" {window}", style=self._part("conversation-list--window"))
         if row.unread:
             badge = str(row.unread) if row.unread < 1000 else "999+"
             right += Text(" ") + Text(f" {badge} ",

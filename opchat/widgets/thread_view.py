@@ -940,6 +940,10 @@ def remarks(message: Message) -> list[str]:
                              if elsewhere.strip() else _("sent from elsewhere")))
     if meta.get("deleted") is True:
         found.append("✗ " + _("deleted by the customer"))
+    rating = meta.get("rating")
+    if isinstance(rating, int) and not isinstance(rating, bool) and 1 <= rating <= 5:
+        found.append("★" * rating + "☆" * (5 - rating) + " "
+                     + _("rated the conversation {n} of 5", n=rating))
     unsupported = meta.get("unsupported")
     if meta.get("kind") == "unsupported" or isinstance(unsupported, str):
         said = unsupported if isinstance(unsupported, str) and unsupported.strip() else ""

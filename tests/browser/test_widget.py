@@ -523,3 +523,53 @@ async def test_many_messages_the_store_refused_all_arrive_and_none_is_refused_as
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_the_subtitle_says_how_soon_people_are_answered(tmp_path: Path,
+                                                             browser: Any) -> None:
+    """Five visitors answered in 40 s this week: "within a minute", in the visitor's
+    language; with nothing measured yet, the plain subtitle claims no time."""
+    from tests.functional.test_webchat import answered_dialogs
+
+    async with running_site(tmp_path) as site:
+        await site.inbox.heartbeat(None)
+        page = await new_page(browser)
+        await page.goto(site.base + "/")
+        await page.locator(".opchat-launcher").click()
+        await expect(page.locator(".opchat-subtitle")).to_have_text("We answer here")
+    measured = tmp_path / "measured"
+    measured.mkdir()
+    await answered_dialogs(measured, 5, 40)
+    async with running_site(measured) as site:
+        await site.inbox.heartbeat(None)
+        for languages, words in ((None, "We usually answer within a minute"),
+                                 (["ru-RU"], "Обычно отвечаем в течение минуты")):
+            page = await new_page(browser, languages=languages)
+            await page.goto(site.base + "/")
+            await page.locator(".opchat-launcher").click()
+            await expect(page.locator(".opchat-subtitle")).to_have_text(words)
+
+
+async def test_a_visitor_rates_the_resolved_chat_with_a_digit(tmp_path: Path,
+                                                             browser: Any) -> None:
+    from opchat.config import AutoAnswers
+    from opchat.model import Status
+
+    async with running_site(tmp_path, auto=AutoAnswers(rating=True)) as site:
+        await site.inbox.heartbeat(None)
+        page = await new_page(browser)
+        await page.goto(site.base + "/")
+        await page.locator(".opchat-launcher").click()
+        await write(page, "Is the chocolate cake fresh?")
+        conversation_id = await site.conversation_of("Is the chocolate cake fresh?")
+        await site.inbox.send(conversation_id, "Baked this morning!")
+        await site.inbox.set_status(conversation_id, Status.RESOLVED)
+        operator = page.locator(".opchat-operator .opchat-bubble")
+        await expect(operator.last).to_contain_text("How did we do?")
+        await write(page, "5 lovely, thank you")
+        await expect(operator.last).to_have_text("Thank you for your rating!")
+        conversation = await site.inbox.conversation(conversation_id)
+        assert conversation is not None and conversation.status is Status.RESOLVED
+        card = await site.inbox.contact_card(conversation.contact_id)
+        assert card is not None
+        assert [(r.rating, r.comment) for r in card.ratings] == [(5, "lovely, thank you")]

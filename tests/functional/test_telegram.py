@@ -1210,3 +1210,55 @@ async def test_a_lone_surrogate_between_good_updates_stops_nothing(tmp_path: Pat
         await until(lambda: holds(api.offsets and api.offsets[-1] == ids[-1] + 1),
                     "the offset to move past them")
     assert sorted(m.body for m in stored.values()) == ["after", "bad \ufffd one", "before"]
+
+
+async def test_the_customer_rates_a_resolved_dialog_with_a_button(tmp_path: Path,
+                                                                 api: BotAPI) -> None:
+    """rating = true: resolving asks with five buttons; the customer presses 4; the
+    dialog stays resolved, the rating is kept, and they are thanked once."""
+    from opchat.config import AutoAnswers
+    from opchat.model import Status
+    from tests.telegram_api import callback_update
+
+    inbox = await Inbox.open(tmp_path, "anna")
+    channel = settings(api)
+    channel.auto = AutoAnswers(rating=True)
+    hub = Hub(inbox, [channel], tmp_path)
+    task = asyncio.create_task(hub.run())
+    try:
+        await until(lambda: holds("shop" in hub.transports), "the transport")
+        shop = Running(inbox, hub, api)
+        conversation_id = await customer_wrote(shop, api)
+        await inbox.send(conversation_id, "Your parcel left today.")
+        await inbox.set_status(conversation_id, Status.RESOLVED)
+
+        def asked() -> list[Any]:
+            return [c for c in api.calls_to("sendMessage") if c.params.get("reply_markup")]
+
+        await until(lambda: holds(asked()), "the rating question")
+        [question] = asked()
+        keyboard = question.json("reply_markup")["inline_keyboard"]
+        assert [row[0]["callback_data"] for row in keyboard] == [
+            "rate:5", "rate:4", "rate:3", "rate:2", "rate:1"]
+        sent = bot_message_with_buttons(50, {"id": CUSTOMER["id"], "type": "private"},
+                                        question.params["text"],
+                                        [(row[0]["text"], row[0]["callback_data"])
+                                         for row in keyboard])
+        api.push(callback_update("rq-1", "rate:4", sent))
+
+        async def thanked() -> bool:
+            return any(c.params.get("text") == "Thank you for your rating!"
+                       for c in api.calls_to("sendMessage"))
+
+        await until(thanked, "the thank-you")
+        conversation = await inbox.conversation(conversation_id)
+        assert conversation is not None and conversation.status is Status.RESOLVED
+        card = await inbox.contact_card(conversation.contact_id)
+        assert card is not None and [r.rating for r in card.ratings] == [4]
+        assert [c.params["callback_query_id"] for c in api.calls_to("answerCallbackQuery")] \
+            == ["rq-1"]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await inbox.close()

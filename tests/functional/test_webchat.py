@@ -11,6 +11,7 @@ import contextlib
 import json
 import socket
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from opchat.config import ChannelSettings
+from opchat.config import AutoAnswers, ChannelSettings
 from opchat.hub import Hub
 from opchat.inbox import Inbox
 from opchat.model import Direction, Health, MessageState, PresenceKind
@@ -97,12 +98,14 @@ async def receive_until(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict:
 
 
 @contextlib.asynccontextmanager
-async def running_site(data_dir: Path, port: int | None = None, **options: Any
+async def running_site(data_dir: Path, port: int | None = None,
+                       auto: AutoAnswers | None = None, **options: Any
                        ) -> AsyncIterator[Site]:
     port = port or free_port()
     inbox = await Inbox.open(data_dir, "anna")
     channel = ChannelSettings("site", "webchat",
-                              {"listen": f"127.0.0.1:{port}", "origin": [SHOP], **options})
+                              {"listen": f"127.0.0.1:{port}", "origin": [SHOP], **options},
+                              auto=auto)
     hub = Hub(inbox, [channel], data_dir)
     hub.backoff_base = 0.05
     task = asyncio.create_task(hub.run())
@@ -1022,3 +1025,36 @@ def test_the_hubs_own_origins_come_from_the_address_not_the_host_header(
     assert own("[::1]:8765", ("::1", 8765, 0, 0)) == {"http://[::1]:8765",
                                                       "http://localhost:8765"}
     assert own("127.0.0.1:8765", None) == set()
+
+
+async def answered_dialogs(data_dir: Path, count: int, after: float) -> None:
+    """``count`` visitors of the site, each answered ``after`` seconds after writing,
+    an hour apart over the last days (another process's inbox, as an operator's)."""
+    from opchat.model import InboundMessage
+
+    now = time.time()
+    clock = [now]
+    operator = await Inbox.open(data_dir, "boris", clock=lambda: clock[0])
+    try:
+        for n in range(count):
+            clock[0] = now - 3600 * (n + 1)
+            got = await operator.store.inbound.ingest(InboundMessage(
+                "site", f"seeded-{n}", f"seeded-{n}", f"seeded-{n}", f"Visitor {n}", "hello"))
+            clock[0] += after
+            await operator.send(got.conversation_id, "hello!")
+    finally:
+        await operator.close()
+
+
+async def test_the_widget_is_told_how_soon_people_are_answered(tmp_path: Path) -> None:
+    """Five dialogs answered in 40 s over the last week: the hub tells the widget 40 s;
+    with four it tells nothing (too few to claim anything)."""
+    await answered_dialogs(tmp_path, 4, 40)
+    async with running_site(tmp_path) as site:
+        _ws, welcome, _history = await site.visitor()
+        assert welcome["status"]["typical"] is None
+    (tmp_path / "more").mkdir()
+    await answered_dialogs(tmp_path / "more", 5, 40)
+    async with running_site(tmp_path / "more") as site:
+        _ws, welcome, _history = await site.visitor()
+        assert welcome["status"]["typical"] == 40

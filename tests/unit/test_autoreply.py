@@ -101,6 +101,18 @@ async def test_a_new_dialog_at_night_gets_greeting_away_and_menu_once(world) -> 
     assert conversation.waiting_since is not None and conversation.first_response_s is None
 
 
+async def test_a_message_a_machine_wrote_is_never_answered(world) -> None:
+    # An out-of-office reply (the email channel marks it "automated"): answering it would
+    # start two robots writing to each other.
+    inbox, _clock, answerer = world
+    robot = await inbox.store.inbound.ingest(InboundMessage(
+        channel="shop", chat_id="robot", external_id="robot-1", sender_id="robot",
+        sender_name="Ivan Petrov", body="I am on holiday", meta={"automated": "auto-reply"}))
+    assert await answerer.answer(robot.message_id) is None
+    person = await say(inbox, 1, "Hi", chat="person")
+    assert await answerer.answer(person.message_id) is not None
+
+
 async def test_the_menu_answers_with_a_saved_reply_then_hands_over(world) -> None:
     inbox, clock, answerer = world
     first = await say(inbox, 1, "Hi")

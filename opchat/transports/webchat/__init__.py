@@ -243,7 +243,8 @@ TEXT_KEYS = (
     "too_long", "typing", "operator", "offline", "opens", "name", "email", "phone", "either",
     "thanks", "bad_email", "bad_phone", "need_phone", "failed", "callback", "when",
     "when_hint", "call", "cancel", "called", "times", "offline_send", "state_pending",
-    "state_sent", "state_delivered", "state_read", "state_failed",
+    "state_sent", "state_delivered", "state_read", "state_failed", "usually_minute",
+    "usually_minutes", "usually_hours",
 )
 LIST_TEXTS = ("times",)  # a list of texts: the suggestions for "when"
 # Top-level options of old, each the same text for every language unless texts says.
@@ -973,7 +974,10 @@ class WebChatTransport:
         sink = await self._sink_ready()
         online = bool(await sink.operators_online())
         next_open = None if is_open or self.hours is None else self.hours.next_open(now)
-        return {"open": is_open, "online": online, "next_open": next_open}
+        typical = getattr(sink, "typical_answer", None)  # a plugin's sink may lack it
+        answer = await typical() if typical is not None else None
+        return {"open": is_open, "online": online, "next_open": next_open,
+                "typical": None if answer is None else round(answer)}
 
     async def _tell_typing(self, visit: Visit, text: str, active: bool) -> None:
         assert visit.visitor is not None

@@ -17,7 +17,9 @@
   // hub checks the keys against opchat/transports/webchat's TEXT_KEYS.
   var WORDS = {
     en: {
-      title: "Chat with us", subtitle: "We usually answer in a few minutes",
+      title: "Chat with us", subtitle: "We answer here",
+      usually_minute: "We usually answer within a minute",
+      usually_minutes: "We usually answer within {n} min", usually_hours: "We usually answer within {n} h",
       offline_subtitle: "We are offline now", greeting: "Hello! How can we help?",
       placeholder: "Type a message\u2026",
       open: "Open chat", unread: "{n} unread", close: "Close chat", message: "Message", send: "Send",
@@ -39,7 +41,9 @@
       state_delivered: "Delivered", state_read: "Read", state_failed: "Not sent"
     },
     ru: {
-      title: "Напишите нам", subtitle: "Обычно отвечаем за несколько минут",
+      title: "Напишите нам", subtitle: "Ответим здесь",
+      usually_minute: "Обычно отвечаем в течение минуты",
+      usually_minutes: "Обычно отвечаем за {n} мин", usually_hours: "Обычно отвечаем за {n} ч",
       offline_subtitle: "Сейчас мы не в сети", greeting: "Здравствуйте! Чем можем помочь?",
       placeholder: "Напишите сообщение\u2026",
       open: "Открыть чат", unread: "непрочитанных: {n}", close: "Закрыть чат", message: "Сообщение",
@@ -301,8 +305,19 @@
     }
     if (away) opens.textContent = when;
     subtitle.textContent = !ready ? (failing ? W.cannot_connect : W.connecting)
-      : (status && !(status.open && status.online)) ? (when || W.offline_subtitle) : W.subtitle;
+      : (status && !(status.open && status.online)) ? (when || W.offline_subtitle) : usually();
     if (ready) alertLine.textContent = "";
+  }
+  // How soon people are answered, as the hub measured it (the last week's median
+  // first response in working hours); a subtitle the site set itself wins, and no
+  // figure means no claim.
+  function usually() {
+    var own = cfg.texts && cfg.texts.subtitle;
+    var t = status && status.typical;
+    if (own || typeof t !== "number" || !(t >= 0)) return W.subtitle;
+    if (t <= 60) return W.usually_minute;
+    if (t < 3600) return say("usually_minutes", { n: Math.ceil(t / 60) });
+    return say("usually_hours", { n: Math.ceil(t / 3600) });
   }
   function focusSheet() {
     var target = calling ? cbPhone : !offline.hidden ? (offName.value ? offText : offName) : input;
