@@ -42,6 +42,7 @@ T0 = 1770679787821
 
 HANG = "hang"  # never answer (the client times out)
 MALFORMED = "malformed"  # not JSON
+REFUSE = "refuse"  # POST /subscriptions: {"success": false, "message"}
 
 
 @dataclass
@@ -211,6 +212,9 @@ class MaxAPI:
                                       "is_bot": True, "last_activity_time": T0})
         if key == "GET /updates":
             return await self._updates(query)
+        if key == "POST /subscriptions" and answer == "refuse":
+            return web.json_response({"success": False,
+                                      "message": "Webhook URL is unreachable"})
         if key == "POST /subscriptions":
             self.subscriptions = [s for s in self.subscriptions if s["url"] != body["url"]]
             self.subscriptions.append({"url": body["url"], "time": T0,

@@ -44,6 +44,7 @@ from tests.max_api import (
     NOT_FOUND,
     OTHER,
     OTHER_DIALOG,
+    REFUSE,
     T0,
     TOKEN,
     TOO_MANY,
@@ -452,6 +453,20 @@ async def test_webhook_subscribes_checks_the_secret_and_answers_only_once_stored
         assert len(await shop.messages()) == 2
         assert events_of_new_messages(tmp_path / "opchat.db") == 2
         assert not api.polls  # a webhook, not long polling
+
+
+async def test_a_webhook_max_refuses_shows_down_and_is_asked_for_again(
+        tmp_path: Path, api: MaxAPI) -> None:
+    api.fail("POST /subscriptions", REFUSE)
+    port = free_port()
+    channel = settings(api, webhook=True, webhook_url=f"http://127.0.0.1:{port}/max/max",
+                       secret=SECRET, listen=f"127.0.0.1:{port}")
+    async with hub_running(tmp_path, channel) as (inbox, hub):
+        shop = RunningHub(inbox, hub, "max")
+        detail = await shop.wait_health(Health.DOWN, "did not take the webhook")
+        assert "Webhook URL is unreachable" in detail
+        await shop.wait_health(Health.OK, BOT_NAME)  # asked again: taken this time
+    assert len(api.subscriptions) == 1
 
 
 async def test_webhook_malformed_and_oversized_bodies_get_4xx_and_the_hub_carries_on(

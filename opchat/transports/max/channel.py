@@ -146,6 +146,7 @@ class MaxTransport:
         self.data_dir = Path(data_dir)
         self.attachments_dir = self.data_dir / "attachments" / channel.name
         self.bot_id: int | None = None
+        self._subscribed = False
         self._sink: Sink | None = None
         self._health: tuple[Health, str] | None = None
         self._detail = ""
@@ -207,7 +208,8 @@ class MaxTransport:
         answer = await self._call("POST", "/subscriptions", body={
             "url": self.webhook_url, "update_types": list(UPDATE_TYPES),
             "secret": self.secret})
-        if isinstance(answer, dict) and answer.get("success") is False:
+        self._subscribed = not (isinstance(answer, dict) and answer.get("success") is False)
+        if not self._subscribed:
             self._report(Health.DOWN, _("MAX did not take the webhook: {said}",
                                         said=str(answer.get("message") or "?")))
             return
@@ -215,7 +217,11 @@ class MaxTransport:
 
     async def _look_now_and_then(self, sink: Sink) -> None:
         while True:
-            await asyncio.sleep(self.check_every)
+            await asyncio.sleep(self.retry_after if not self._subscribed else
+                                self.check_every)
+            if not self._subscribed:  # MAX refused it: ask again, the refusal stays shown
+                await self._subscribe(sink)
+                continue
             try:
                 self._detail = self._describe(await self.api.call(
                     "GET", "/me", timeout=self.check_timeout))
