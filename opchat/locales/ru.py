@@ -1572,4 +1572,57 @@ MESSAGES.update({
         "{average:.1f} из 5 · {good} поставили 4 или 5 · {n}",
     "rating": "оценка",
     "the customer rated the conversation {n} of 5": "клиент оценил диалог на {n} из 5",
+
+    # --- max channel ---
+    "MAX refused the bot's token (wrong or revoked): copy it again from business.max.ru → "
+    "Chat bots → ⋮ → Settings and put it in the config":
+        "MAX не принимает токен бота (неверный или отозван): скопируйте его заново на "
+        "business.max.ru → Чат-боты → ⋮ → Настройки и впишите в конфигурацию",
+    "MAX says: {said}": "MAX отвечает: {said}",
+    "the customer cannot get messages from the bot now (they stopped or blocked it): "
+    "{said}":
+        "клиент сейчас не может получать сообщения от бота (остановил или заблокировал "
+        "его): {said}",
+    "reached {name} (@{username}, id {id}); {how}":
+        "связь с {name} есть (@{username}, id {id}); {how}",
+    "webhook": "вебхук",
+    "MAX did not take the webhook: {said}": "MAX не принял вебхук: {said}",
+    "MAX gave no address to upload the file to": "MAX не дал адреса для загрузки файла",
+    "MAX gave no address for this file": "MAX не дал адреса этого файла",
+    "MAX answered /updates with something unexpected": "MAX ответил на /updates что-то не то",
+    "MAX cannot give this file: {reason}": "MAX не может отдать этот файл: {reason}",
+    "MAX answered /me without the bot": "MAX ответил на /me без сведений о боте",
+    "webhook at {url}": "вебхук по адресу {url}",
+    "webhook at {url}, not subscribed yet (opchat serve subscribes it)":
+        "вебхук по адресу {url}, подписки ещё нет (её оформит opchat serve)",
+    "MAX did not say which message it sent": "MAX не сказал, какое сообщение отправил",
+    "MAX's upload server did not take the file": "сервер загрузки MAX не принял файл",
+    "started the bot from: {payload}": "запустил бота, пришёл из: {payload}",
+    "started the bot": "запустил бота",
+    "{name} joined the chat": "{name} вступает в чат",
+    "{name} left the chat": "{name} выходит из чата",
+    "a video": "видео",
+    "contact: {name} {phone}": "контакт: {name} {phone}",
+    "an attachment MAX calls {kind}": "вложение, которое MAX называет {kind}",
+    "the bot's token (business.max.ru → Chat bots → Settings)":
+        "токен бота (business.max.ru → Чат-боты → Настройки)",
+    "the MAX Bot API's address (platform-api2.max.ru, a proxy, a test server)":
+        "адрес MAX Bot API (platform-api2.max.ru, прокси, тестовый сервер)",
+    "receive by a webhook subscription on the hub's server, not long polling":
+        "получать через подписку на вебхук на сервере хаба, а не через long polling",
+    "the https:// address MAX calls, behind your proxy":
+        "адрес https://, к которому обращается MAX, за вашим прокси",
+    "the webhook's secret (default: one made and kept in the data dir)":
+        "секрет вебхука (по умолчанию создаётся и хранится в каталоге данных)",
+    "an environment variable that holds the webhook's secret":
+        "переменная окружения с секретом вебхука",
+    "channels.{name}: a MAX webhook needs webhook_url, the https:// address MAX calls":
+        "channels.{name}: вебхуку MAX нужен webhook_url — адрес https://, к которому "
+        "обращается MAX",
+    "channels.{name}.webhook_url: MAX calls only https:// addresses":
+        "channels.{name}.webhook_url: MAX обращается только к адресам https://",
+    "{setting} must be 5 to 256 characters of A-Z, a-z, 0-9, _ and -":
+        "{setting} должен состоять из 5–256 символов A-Z, a-z, 0-9, _ и -",
+    "MAX will call {url}: have your reverse proxy pass it to {local}":
+        "MAX будет обращаться к {url}: пусть обратный прокси передаёт это на {local}",
 })

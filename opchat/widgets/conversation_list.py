@@ -57,6 +57,7 @@ CHANNEL_TAGS: dict[str, tuple[str, str]] = {
     "whatsapp": ("WA", "#25d366"),
     "viber": ("VB", "#7f6cf2"),
     "vk": ("VK", "#5181b8"),
+    "max": ("MX", "#6b4dff"),
     "messenger": ("FB", "#0a7cff"),
     "instagram": ("IG", "#e1306c"),
     "email": ("@ ", "#c8a45c"),
