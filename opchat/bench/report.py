@@ -45,6 +45,7 @@ ROW_NAMES = (
     "ingest to screen, same process",
     "ingest to screen, second process",
     "quick reply, Tab to inserted (app)",
+    "stats screen, Alt+S to figures (app)",
     "SQL reads per message in the open dialog (app)",
     "write transactions per message in the open dialog (app)",
     "write transactions per reply (app)",
@@ -137,6 +138,8 @@ def build_rows(info: StoreInfo, store: dict[str, Any], minimal: dict[str, Any],
                     aim="< 300 ms", note=app.get("remote_note", ui_note)))
     rows.append(Row("quick reply, Tab to inserted (app)", ms("reply_ms", app), "ms",
                     aim="< 50 ms", note=app.get("reply_note", ui_note)))
+    rows.append(Row("stats screen, Alt+S to figures (app)", ms("stats_ms", app), "ms",
+                    aim="< 200 ms", note=app.get("stats_note", ui_note)))
     rows.append(Row("SQL reads per message in the open dialog (app)", ms("sql_reads", app),
                     "reads", aim="≤ 11 reads", note=app.get("sql_note", ui_note)))
     rows.append(Row("write transactions per message in the open dialog (app)",

@@ -162,6 +162,7 @@ class AppDriver(SqlCounts):
                                    (self.ingest_here, "local_note"),
                                    (self.ingest_there, "remote_note"),
                                    (self.reply_insert, "reply_note"),
+                                   (self.stats_open, "stats_note"),
                                    (self.sql_per_message, "sql_note"),
                                    (self.sql_per_reply, "reply_sql_note"),
                                    (self.idle, "idle_note")):
@@ -263,6 +264,27 @@ class AppDriver(SqlCounts):
             f"max {max(samples):.1f} ms")
         self.result["end_ms"] = end_ms
         self.result["end_note"] = f"End to the frame with row {lst.row_count:,} drawn"
+
+    async def stats_open(self) -> None:
+        """Alt+S to the frame with the last 7 days' figures drawn; Esc between tries."""
+        from opchat.screens.stats import StatsScreen
+
+        def drawn() -> bool:
+            screen = self.app.screen
+            return isinstance(screen, StatsScreen) and screen.report is not None
+
+        await self._focus_list()
+        samples = []
+        for _ in range(5):
+            shown = self.frames.when(drawn)
+            t0 = time.time()
+            await self.pilot.press("alt+s")
+            samples.append((await self.frames.seen(shown, "the stats screen") - t0) * 1000)
+            await self.pilot.press("escape")
+            await self.frames.seen(self.frames.when(lambda: not drawn()), "the inbox again")
+        self.result["stats_ms"] = statistics.median(samples)
+        self.result["stats_note"] = (f"Alt+S to the frame with the last 7 days' figures; "
+                                     f"median of 5, {min(samples):.0f}–{max(samples):.0f} ms")
 
     def _listed_first(self, name: str) -> bool:
         lst = self.list()
