@@ -221,6 +221,12 @@ _DESCRIBE: dict[str, Callable[[Event, Any], str]] = {
     EventKind.CONVERSATION_FAILED: lambda e, p: _(
         "reply {message} failed: the conversation waits again", message=_message(e)),
     EventKind.CONVERSATION_FAILURE_CLEARED: _failure_cleared,
+    EventKind.TRANSCRIPT_REQUESTED: lambda e, p: _(
+        "transcript asked for, to {to}", to=one_line(p.to, 200)),
+    EventKind.TRANSCRIPT_SENT: lambda e, p: (
+        _("transcript sent to {to}", to=one_line(p.to, 200)) if not p.error else
+        _("transcript to {to} not sent: {why}", to=one_line(p.to, 200),
+          why=one_line(p.error, 200))),
     EventKind.CONVERSATION_RATED: lambda e, p: _(
         "the customer rated the conversation {n} of 5", n=p.rating) + (
         f": {one_line(p.comment, 200)}" if p.comment else ""),

@@ -165,6 +165,12 @@ class Menu:
 
 
 @dataclass
+class TranscriptSettings:
+    channel: str  # an email channel
+    on_resolve: bool = False
+
+
+@dataclass
 class AutoAnswers:
     """What a channel answers by itself (its `hours`, `away_message`, `greeting_message`, `menu`).
 
@@ -258,6 +264,9 @@ class Settings:
     reply_keys: dict[str, str] = field(default_factory=dict)
     menus: dict[str, Menu] = field(default_factory=dict)  # `[menus.NAME]`
     sla: Any = None  # opchat.sla.Sla (`[sla]`), or None: no targets
+    # `[transcripts]`: the e-mail channel dialogs' transcripts go out through, and
+    # whether resolving a dialog sends one; None: transcripts are not set up.
+    transcripts: TranscriptSettings | None = None
 
 
 class ConfigError(Exception):
@@ -290,6 +299,7 @@ _TOP_LEVEL: dict[str, type] = {
     "reply_keys": dict,
     "menus": dict,
     "sla": dict,
+    "transcripts": dict,
 }
 _UI: dict[str, type] = {
     "mouse": bool,
@@ -302,6 +312,7 @@ _LOG: dict[str, type] = {"level": str}
 _TEAM: dict[str, type] = {"max_open": int, "auto_assign": bool}
 _ALERTS: dict[str, type] = {"new_dialog": str, "new_message": str, "red_wait": str}
 _MENU: dict[str, type] = {"text": str, "options": list, "handoff": str}
+_TRANSCRIPTS: dict[str, type] = {"channel": str, "on_resolve": bool}
 _SLA_TARGETS = ("first_response", "next_response", "resolution")
 _SLA: dict[str, type] = {**dict.fromkeys((*_SLA_TARGETS, "warn_before"), object),
                          "working_hours": bool, "channels": dict, "labels": dict}
@@ -335,7 +346,7 @@ BINDING_IDS = (
     "opchat.snooze", "opchat.stats", "opchat.stats.close", "opchat.stats.month",
     "opchat.stats.range", "opchat.stats.today", "opchat.stats.week",
     "opchat.stats.working_hours", "opchat.stats.yesterday",
-    "opchat.template", "opchat.thread.copy", "opchat.thread.file",
+    "opchat.template", "opchat.transcript", "opchat.thread.copy", "opchat.thread.file",
     "opchat.thread.first",
     "opchat.thread.hide", "opchat.thread.last", "opchat.thread.next", "opchat.thread.open",
     "opchat.thread.page_down", "opchat.thread.page_up", "opchat.thread.previous",
@@ -526,7 +537,24 @@ class _Reader:
             channel.auto = self.auto_answers(channel, settings)
         if "sla" in document:
             settings.sla = self.sla(self.typed(("sla",), document["sla"], dict), settings)
+        if "transcripts" in document:
+            settings.transcripts = self.transcripts(self.table(document, "transcripts",
+                                                               _TRANSCRIPTS), settings)
         return settings
+
+    def transcripts(self, table: dict[str, Any], settings: Settings) -> TranscriptSettings:
+        """`[transcripts]`: which email channel sends them, and whether on resolve."""
+        emails = [c.name for c in settings.channels if c.kind == "email"]
+        name = table.get("channel")
+        if name is None:
+            raise self.error(("transcripts",), _(
+                "[transcripts] needs channel = \"NAME\", an email channel to send them "
+                "through (email channels: {known})", known=", ".join(emails) or _("none")))
+        if name not in emails:
+            raise self.error(("transcripts", "channel"), _(
+                "transcripts.channel: {name} is not an email channel (email channels: "
+                "{known})", name=_describe(name), known=", ".join(emails) or _("none")))
+        return TranscriptSettings(name, table.get("on_resolve", False))
 
     def sla(self, table: dict[str, Any], settings: Settings) -> Any:
         """`[sla]`: targets by default, per channel and per label (see opchat/sla.py)."""

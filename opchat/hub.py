@@ -29,10 +29,11 @@ from dataclasses import asdict, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from opchat import transcript
 from opchat.autoreply import AutoAnswerer
-from opchat.config import ChannelSettings, private_modes
+from opchat.config import ChannelSettings, TranscriptSettings, private_modes
 from opchat.hours import WorkClock
-from opchat.i18n import _
+from opchat.i18n import _, current_language
 from opchat.inbox import Inbox
 from opchat.model import (
     AttachmentData,
@@ -47,7 +48,9 @@ from opchat.model import (
     MessageStateData,
     Presence,
     PresenceKind,
+    Status,
     Template,
+    TranscriptData,
 )
 from opchat.sanitize import redact
 from opchat.store import OutboxItem
@@ -58,6 +61,7 @@ from opchat.transports import (
     MarksSeen,
     Rejected,
     Retry,
+    SendsMail,
     ServesHTTP,
     ShowsTyping,
     Transport,
@@ -77,7 +81,8 @@ FILES_DIR = "attachments"  # under the data dir, one folder per channel
 DOWNLOAD_TIMEOUT = 300.0  # seconds one file may take to fetch
 REPLAY = 600.0  # seconds of events a starting hub looks back on (files asked for...)
 # What a starting hub answers late.
-REPLAYED = frozenset({EventKind.ATTACHMENT_REQUESTED, EventKind.CONVERSATION_NEW})
+REPLAYED = frozenset({EventKind.ATTACHMENT_REQUESTED, EventKind.CONVERSATION_NEW,
+                      EventKind.TRANSCRIPT_REQUESTED})
 SNOOZE_CHECK = 15.0  # at most this many seconds between looks for snoozes that ended
 TYPING_REPEAT = 4.0  # seconds between repeated typing(chat, True) calls to a transport
 SEND_TIMEOUT = 60.0  # seconds one send may take before it counts as failed
@@ -85,6 +90,7 @@ MAX_ATTEMPTS = 10  # after this many failed attempts the message is marked faile
 MAX_BACKOFF = 300.0
 RESTART_BACKOFF = (1, 2, 5, 10, 30, 60)  # waits between restarts of a crashed transport
 LOCK_FILENAME = "hub.lock"
+TRANSCRIPT_MESSAGES = 2000  # the newest messages a transcript holds at most
 TYPICAL_DAYS = 7  # the typical answer time a channel may tell customers: of the last week,
 TYPICAL_MIN = 5  # once at least this many dialogs had a first response,
 TYPICAL_TTL = 300.0  # worked out again at most this often (seconds)
@@ -238,8 +244,10 @@ class Hub:
         data_dir: Path,
         loader: Callable[[str], TransportFactory] = load_transport,
         auto_assign_cap: int | None = None,
+        transcripts: TranscriptSettings | None = None,
     ) -> None:
         self.inbox = inbox
+        self.transcripts = transcripts  # the e-mail channel transcripts go out through
         # New dialogs go to the online operator with the fewest open ones, while that is
         # under this cap; None: nobody is assigned automatically.
         self.auto_assign_cap = auto_assign_cap
@@ -424,10 +432,70 @@ class Hub:
                 self._in_background(self._fetch_attachment(event))
             elif event.kind == EventKind.CONVERSATION_STATUS and "until" in event.data:
                 self._snoozes_changed.set()
+            elif event.kind == EventKind.TRANSCRIPT_REQUESTED:
+                self._in_background(self._send_transcript(event))
+            if (event.kind == EventKind.CONVERSATION_STATUS and event.operator
+                    and event.data.get("to") == Status.RESOLVED.value
+                    and self.transcripts is not None and self.transcripts.on_resolve):
+                await self._transcript_on_resolve(event)
         except asyncio.CancelledError:
             raise
         except Exception:  # one event's trouble must not cost the others theirs
             log.exception("the hub could not act on event %d (%s)", event.id, event.kind)
+
+    async def _transcript_on_resolve(self, event: Event) -> None:
+        """`[transcripts] on_resolve`: the customer gets the dialog by e-mail, if an
+        address is known for them."""
+        conversation = (await self.inbox.conversation(event.conversation_id)
+                        if event.conversation_id is not None else None)
+        if conversation is None:
+            return
+        card = await self.inbox.contact_card(conversation.contact_id)
+        if card is not None and card.contact.email:
+            await self.inbox.store.transcripts.request(conversation.id, card.contact.email,
+                                                      None, reason="resolved")
+
+    async def _send_transcript(self, event: Event) -> None:
+        """A transcript was asked for: send it through the e-mail channel, then record
+        that it went (a note in the thread) or why not; a request is answered once."""
+        store = self.inbox.store
+        data = event.payload
+        if not isinstance(data, TranscriptData) or event.conversation_id is None:
+            return
+        if await store.transcripts.answered(event.id):
+            return
+        conversation = await self.inbox.conversation(event.conversation_id)
+        if conversation is None:
+            return
+        name = self.transcripts.channel if self.transcripts is not None else ""
+        transport = self.transports.get(name)
+        if not isinstance(transport, SendsMail):
+            why = (_("no e-mail channel is set for transcripts ([transcripts] channel)")
+                   if not name else _("channel {name} is not running", name=name))
+            await store.transcripts.done(event.id, conversation.id, data.to, name,
+                                         _("Transcript to {to} not sent: {why}",
+                                           to=data.to, why=why), why)
+            return
+        auto = next((c.auto for c in self.channels if c.name == conversation.channel_name
+                     and c.auto is not None), None)
+        language = auto.language if auto is not None else current_language()
+        messages = await store.messages.page(conversation.id, None, TRANSCRIPT_MESSAGES)
+        try:
+            await transport.mail(data.to, transcript.subject(conversation, language),
+                                 transcript.text(conversation, messages, language))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else error_summary(exc)
+            log.warning("transcript of dialog %d to %s not sent: %s", conversation.id,
+                        data.to, error_summary(exc))
+            await store.transcripts.done(event.id, conversation.id, data.to, name,
+                                         _("Transcript to {to} not sent: {why}",
+                                           to=data.to, why=why), why)
+            return
+        await store.transcripts.done(event.id, conversation.id, data.to, name,
+                                     _("Transcript sent to {to} by e-mail ({channel})",
+                                       to=data.to, channel=name))
 
     def _in_background(self, work: Coroutine[object, object, None]) -> None:
         task = asyncio.create_task(work)
@@ -922,6 +990,7 @@ async def run_hub_when_free(
     poll: float = 1.0,
     loader: Callable[[str], TransportFactory] = load_transport,
     auto_assign_cap: int | None = None,
+    transcripts: TranscriptSettings | None = None,
 ) -> None:
     """Follow until the hub lock is free, then run the hub until cancelled."""
     lock = HubLock(data_dir)
@@ -938,7 +1007,7 @@ async def run_hub_when_free(
         failures = 0
         while True:
             try:
-                await Hub(inbox, channels, data_dir, loader, auto_assign_cap).run()
+                await Hub(inbox, channels, data_dir, loader, auto_assign_cap, transcripts).run()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the hub must not stay dead while we hold its lock

@@ -203,6 +203,10 @@ class Inbox:
         ``goals`` (opchat.sla.Sla), the breaches of each target."""
         return await self.store.stats.report(start, end, work, goals)
 
+    async def request_transcript(self, conversation_id: int, to: str) -> None:
+        """Ask the hub to e-mail the dialog's transcript to ``to`` (see [transcripts])."""
+        await self.store.transcripts.request(conversation_id, to, self.operator)
+
     async def quick_reply_used(self, reply_id: int) -> None:
         await self.store.replies.used(reply_id, self.operator.id)
 

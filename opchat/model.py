@@ -353,6 +353,8 @@ class EventKind(StrEnum):
     CONVERSATION_FAILED = "conversation.failed"  # a reply failed: the dialog waits again
     CONVERSATION_FAILURE_CLEARED = "conversation.failure_cleared"  # data: reason
     CONVERSATION_RATED = "conversation.rated"  # data: rating (1-5), comment
+    TRANSCRIPT_REQUESTED = "transcript.requested"  # data: to (an e-mail address), reason
+    TRANSCRIPT_SENT = "transcript.sent"  # data: request (its event id), to, channel, error
     CONTACT_MERGED = "contact.merged"
     CONTACT_NOTES = "contact.notes"
     CHANNEL_HEALTH = "channel.health"  # data: channel, health, detail
@@ -464,6 +466,14 @@ class ConversationRatedData(NamedTuple):
     comment: str = ""
 
 
+class TranscriptData(NamedTuple):  # transcript.requested, transcript.sent
+    to: str = ""
+    reason: str = ""  # why it was asked: "operator" or "resolved"
+    request: int = 0  # transcript.sent: the transcript.requested event it answers
+    channel: str = ""  # the e-mail channel it went through
+    error: str = ""  # not sent: why
+
+
 class NoData(NamedTuple):  # conversation.new, .read, .hidden, message.deleted
     pass
 
@@ -486,6 +496,8 @@ EVENT_DATA: dict[str, type] = {
     EventKind.CONVERSATION_FAILED: ConversationFailedData,
     EventKind.CONVERSATION_FAILURE_CLEARED: ReasonData,
     EventKind.CONVERSATION_RATED: ConversationRatedData,
+    EventKind.TRANSCRIPT_REQUESTED: TranscriptData,
+    EventKind.TRANSCRIPT_SENT: TranscriptData,
     EventKind.CONTACT_MERGED: ContactMergedData,
     EventKind.CONTACT_NOTES: ContactNotesData,
     EventKind.CHANNEL_HEALTH: ChannelHealthData,

@@ -66,7 +66,8 @@ def cmd_app(args: argparse.Namespace) -> int:
         from opchat.hub import run_hub_when_free  # after the first frame, like all hub work
 
         await run_hub_when_free(inbox, settings.channels, settings.data_dir, on_role,
-                                auto_assign_cap=team_cap(settings))
+                                auto_assign_cap=team_cap(settings),
+                                transcripts=settings.transcripts)
 
     app = OpchatApp(settings, lambda: open_inbox(settings), run_hub,
                     demo=getattr(args, "demo", False))
@@ -132,7 +133,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     async def serve(inbox) -> None:
         hub = asyncio.create_task(run_hub_when_free(
             inbox, settings.channels, settings.data_dir,
-            lambda role: log.info("role: %s", role), auto_assign_cap=team_cap(settings)))
+            lambda role: log.info("role: %s", role), auto_assign_cap=team_cap(settings),
+            transcripts=settings.transcripts))
         # systemd stops services with SIGTERM: stop the hub cleanly (channels marked
         # stopped, the lock released) as on Ctrl+C.
         loop = asyncio.get_running_loop()

@@ -1625,4 +1625,37 @@ MESSAGES.update({
         "{setting} должен состоять из 5–256 символов A-Z, a-z, 0-9, _ и -",
     "MAX will call {url}: have your reverse proxy pass it to {local}":
         "MAX будет обращаться к {url}: пусть обратный прокси передаёт это на {local}",
+    # --- transcripts by e-mail ---
+    "transcript asked for, to {to}": "запрошена копия переписки на {to}",
+    "transcript sent to {to}": "копия переписки отправлена на {to}",
+    "transcript to {to} not sent: {why}": "копия переписки на {to} не отправлена: {why}",
+    "[transcripts] needs channel = \"NAME\", an email channel to send them through "
+    "(email channels: {known})":
+        "в [transcripts] нужен channel = \"ИМЯ\" — канал эл. почты, через который их "
+        "отправлять (каналы почты: {known})",
+    "transcripts.channel: {name} is not an email channel (email channels: {known})":
+        "transcripts.channel: {name} — не канал эл. почты (каналы почты: {known})",
+    "no e-mail channel is set for transcripts ([transcripts] channel)":
+        "не задан канал эл. почты для копий переписки ([transcripts] channel)",
+    "channel {name} is not running": "канал {name} не запущен",
+    "Transcript sent to {to} by e-mail ({channel})":
+        "Копия переписки отправлена на {to} по эл. почте ({channel})",
+    "Transcript to {to} not sent: {why}": "Копия переписки на {to} не отправлена: {why}",
+    "Transcript": "Копия",
+    "Transcript asked for: it is noted in the thread once sent.":
+        "Копия переписки запрошена: когда она уйдёт, в переписке появится заметка.",
+    "E-mail the customer a transcript of the conversation":
+        "Отправить клиенту копию переписки по эл. почте",
+    "Transcripts are not set up: add [transcripts] with channel = \"NAME\" (an email "
+    "channel) to the config":
+        "Копии переписки не настроены: добавьте в конфигурацию [transcripts] с "
+        "channel = \"ИМЯ\" (канал эл. почты)",
+    "{name} has no e-mail address: nowhere to send the transcript":
+        "У {name} нет адреса эл. почты: некуда отправить копию переписки",
+    "The whole conversation as the customer saw it, without notes; the hub sends it and "
+    "says in the thread that it went.":
+        "Вся переписка так, как её видел клиент, без заметок; хаб отправит её и отметит "
+        "это в переписке.",
+    "E-mail the transcript?": "Отправить копию переписки?",
+    "send": "отправить",
 })

@@ -131,6 +131,9 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
         # Replaces the reply box's delete-word-right on Ctrl+F (Ctrl+Delete still does it).
         Binding("ctrl+f", "search", _("Search"), key_display="^f", show=False, priority=True,
                 id="opchat.search", tooltip=_("Search every message, contact and label")),
+        Binding("alt+m", "transcript", _("Transcript"), show=False, priority=True,
+                id="opchat.transcript",
+                tooltip=_("E-mail the customer a transcript of the conversation")),
         Binding("alt+s", "stats", _("Statistics"), show=False, priority=True,
                 id="opchat.stats",
                 tooltip=_("How fast customers are answered: response times, missed dialogs")),
@@ -665,6 +668,46 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
             elif event.kind == EventKind.MESSAGE_UNHIDDEN and self.inbox is not None:
                 self.thread.conversation = None  # show it again from the start
                 self.thread.show(self.inbox, self.opened)
+
+    def action_transcript(self) -> None:
+        if self.inbox is None or self.opened is None:
+            return
+        if self.settings.transcripts is None:
+            self.notify(_("Transcripts are not set up: add [transcripts] with channel = "
+                          "\"NAME\" (an email channel) to the config"),
+                        severity="warning", markup=False)
+            return
+        self._ask_transcript(self.opened)
+
+    @work(exit_on_error=False)
+    async def _ask_transcript(self, conversation: Conversation) -> None:
+        assert self.inbox is not None
+        card = await self.inbox.contact_card(conversation.contact_id)
+        to = card.contact.email if card is not None else None
+        name = one_line(conversation.contact_name, 100) or "—"
+        if not to:
+            self.notify(_("{name} has no e-mail address: nowhere to send the transcript",
+                          name=name), severity="warning", markup=False)
+            return
+        body = Content.assemble(
+            safe_content(name, "bold"), ("  ", ""), safe_content(one_line(to, 200)),
+            ("\n\n", ""),
+            (_("The whole conversation as the customer saw it, without notes; the hub "
+               "sends it and says in the thread that it went."), "dim"))
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self._request_transcript(conversation.id, to)
+
+        self.app.push_screen(ConfirmScreen(_("E-mail the transcript?"), body, _("send")),
+                             answered)
+
+    @work(exit_on_error=False)
+    async def _request_transcript(self, conversation_id: int, to: str) -> None:
+        assert self.inbox is not None
+        await self.inbox.request_transcript(conversation_id, to)
+        self.notify(_("Transcript asked for: it is noted in the thread once sent."),
+                    markup=False, timeout=4)
 
     def action_hide_conversation(self) -> None:
         if self.inbox is None or self.opened is None:

@@ -28,6 +28,7 @@ from opchat.store.replies import QuickReplyStore
 from opchat.store.search import SearchStore
 from opchat.store.stats import StatsStore
 from opchat.store.templates import TemplatesStore
+from opchat.store.transcripts import TranscriptStore
 from opchat.store.workflow import WorkflowStore
 
 DB_FILENAME = "opchat.db"
@@ -56,6 +57,7 @@ class Store:
         self.templates = TemplatesStore(db, clock)
         self.stats = StatsStore(db, clock)
         self.ratings = RatingStore(db, clock)
+        self.transcripts = TranscriptStore(db, clock)
         self.events = EventLog(db, clock)
 
     @classmethod

@@ -286,6 +286,16 @@ class Checks(Protocol):
 
 
 @runtime_checkable
+@runtime_checkable
+class SendsMail(Protocol):
+    """A transport that sends e-mail on the business's behalf (the email channel): the
+    hub sends dialog transcripts through it."""
+
+    async def mail(self, to: str, subject: str, text: str) -> str:
+        """Send ``text`` to ``to``; returns the Message-ID. Rejected / Retry as `send`."""
+        ...
+
+
 class HasTemplates(Protocol):
     """The platform keeps approved message templates (WhatsApp), which are all it takes
     outside the reply window (``Capabilities.reply_window``); ``OutboundMessage.template``

@@ -757,3 +757,75 @@ def test_a_message_id_carries_its_dialog() -> None:
     assert made.endswith("@example.test") and chat_of_our_id(made) == chat
     assert chat_of_our_id("CAH7vKp0@mail.gmail.example") is None
     assert parse_message(b"Subject: x\r\n\r\nhi").message_id.startswith("sha256.")
+
+
+# Transcripts ------------------------------------------------------------------------------
+
+
+async def test_a_dialog_from_another_channel_is_mailed_to_the_customer(
+        tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer) -> None:
+    """[transcripts] channel = the mailbox: a Telegram dialog goes to the customer by
+    e-mail when asked, and when resolved (on_resolve); notes stay out; the thread says
+    where it went; a request replayed after a restart is not sent again."""
+    from opchat.config import TranscriptSettings
+    from opchat.model import EventKind, InboundMessage, Status
+
+    async with running(tmp_path, mailbox, smtp) as shop:
+        shop.hub.transcripts = TranscriptSettings("mail", on_resolve=True)
+        inbox = shop.inbox
+        await inbox.store.channels.ensure("tg", "telegram")
+        got = await inbox.store.inbound.ingest(InboundMessage(
+            channel="tg", chat_id="42", external_id="42:1", sender_id="42",
+            sender_name="Ivan Petrov", body="Where is my order #4411?",
+            email="ivan@customer.example"))
+        conv = got.conversation_id
+        await inbox.note(conv, "Regular customer, be kind")
+        await inbox.send(conv, "It left the warehouse today.")
+        await inbox.request_transcript(conv, "ivan@customer.example")
+        [sent] = await shop.sent(1)
+        message = sent.message
+        assert sent.rcpt_tos == ["ivan@customer.example"]
+        assert str(message["Subject"]).startswith("Your conversation with us")
+        assert message["Auto-Submitted"] == "auto-replied"
+        text = message.get_body(("plain",)).get_content()
+        assert "Ivan Petrov:\n  Where is my order #4411?" in text
+        assert "It left the warehouse today." in text
+        assert "Regular customer" not in text
+
+        async def noted() -> list[str]:
+            return [m.body for m in await inbox.messages(conv)
+                    if m.direction is Direction.NOTE and "Transcript" in m.body]
+
+        assert await until(noted, "the note in the thread") == [
+            "Transcript sent to ivan@customer.example by e-mail (mail)"]
+
+        await inbox.set_status(conv, Status.RESOLVED)  # on_resolve: once more
+        await shop.sent(2)
+        await until(lambda: holds(len(smtp.received) == 2), "the second transcript")
+        # A hub that starts again replays the last minutes: nothing goes twice.
+        [first] = [e for e in await inbox.store.events.events_after(0)
+                   if e.kind == EventKind.TRANSCRIPT_REQUESTED][:1]
+        await shop.hub._send_transcript(first)
+        assert len(smtp.received) == 2
+
+
+async def test_a_transcript_that_cannot_go_says_why_in_the_thread(
+        tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer) -> None:
+    from opchat.config import TranscriptSettings
+    from opchat.model import InboundMessage
+
+    smtp.data_answer = "550 5.1.1 mailbox unavailable"
+    async with running(tmp_path, mailbox, smtp) as shop:
+        shop.hub.transcripts = TranscriptSettings("mail")
+        got = await shop.inbox.store.inbound.ingest(InboundMessage(
+            channel="mail", chat_id="x y", external_id="x1", sender_id="x",
+            sender_name="X", body="hello"))
+        await shop.inbox.request_transcript(got.conversation_id, "nobody@customer.example")
+
+        async def noted() -> list[str]:
+            return [m.body for m in await shop.inbox.messages(got.conversation_id)
+                    if m.direction is Direction.NOTE]
+
+        [note] = await until(noted, "the note")
+        assert note.startswith("Transcript to nobody@customer.example not sent:")
+        assert "mailbox unavailable" in note

@@ -50,6 +50,7 @@ from opchat.transports.email.options import DEFAULT_PORTS, OPTIONS, SECURITY
 from opchat.transports.email.parse import (
     Parsed,
     address_of,
+    chat_key,
     is_our_id,
     make_message_id,
     normalise_subject,
@@ -364,6 +365,18 @@ class EmailTransport:
                        attachments=out.attachments, automatic=automatic)
         await self._smtp().send(mail, self.address, recipient)
         return Delivery(external_id=message_id)
+
+    async def mail(self, to: str, subject: str, text: str) -> str:
+        """A mail of the business's own (a dialog's transcript), from this mailbox."""
+        if "@" not in to:
+            raise Rejected(f"{to!r} is not an e-mail address")
+        # A reply to it comes back as a dialog of this mailbox about that subject.
+        message_id = make_message_id(chat_key(to, subject), self.address.rpartition("@")[2])
+        mail = compose(sender=self.address, sender_name=self.from_name, recipient=to,
+                       subject=subject, body=text, message_id=message_id, in_reply_to=None,
+                       references=(), automatic=True)
+        await self._smtp().send(mail, self.address, to)
+        return message_id
 
     async def _thread(self, out: OutboundMessage
                       ) -> tuple[str, str | None, list[str], bool]:
