@@ -573,3 +573,37 @@ async def test_a_visitor_rates_the_resolved_chat_with_a_digit(tmp_path: Path,
         card = await site.inbox.contact_card(conversation.contact_id)
         assert card is not None
         assert [(r.rating, r.comment) for r in card.ratings] == [(5, "lovely, thank you")]
+
+
+async def test_a_visitor_rates_with_a_button_and_the_buttons_go(tmp_path: Path,
+                                                               browser: Any) -> None:
+    """The rating question comes with five buttons; a press sends its words with its
+    payload; the buttons go once answered, and after a reload they are not offered again."""
+    from opchat.config import AutoAnswers
+    from opchat.model import Status
+
+    async with running_site(tmp_path, auto=AutoAnswers(rating=True)) as site:
+        await site.inbox.heartbeat(None)
+        page = await new_page(browser)
+        await page.goto(site.base + "/")
+        await page.locator(".opchat-launcher").click()
+        await write(page, "Do you deliver on Sundays?")
+        conversation_id = await site.conversation_of("Do you deliver on Sundays?")
+        await site.inbox.send(conversation_id, "Yes, 10 to 16.")
+        await site.inbox.set_status(conversation_id, Status.RESOLVED)
+        buttons = page.locator(".opchat-choice")
+        await expect(buttons).to_have_text(["5 ★★★★★", "4 ★★★★", "3 ★★★", "2 ★★", "1 ★"])
+        await buttons.nth(1).click()
+        await expect(page.locator(".opchat-visitor .opchat-bubble").last).to_have_text("4 ★★★★")
+        await expect(page.locator(".opchat-choice")).to_have_count(0)
+        await expect(page.locator(".opchat-operator .opchat-bubble").last).to_have_text(
+            "Thank you for your rating!")
+        conversation = await site.inbox.conversation(conversation_id)
+        assert conversation is not None and conversation.status is Status.RESOLVED
+        card = await site.inbox.contact_card(conversation.contact_id)
+        assert card is not None and [(r.rating, r.comment) for r in card.ratings] == [(4, "")]
+        await page.reload()
+        await page.locator(".opchat-launcher").click()
+        await expect(page.locator(".opchat-operator .opchat-bubble").last).to_have_text(
+            "Thank you for your rating!")
+        assert await page.locator(".opchat-choice").count() == 0

@@ -1062,3 +1062,18 @@ async def test_the_widget_is_told_how_soon_people_are_answered(tmp_path: Path) -
     async with running_site(tmp_path / "more") as site:
         _ws, welcome, _history = await site.visitor()
         assert welcome["status"]["typical"] == 40
+
+
+async def test_a_pressed_button_carries_its_payload_and_a_bad_one_is_refused(
+        site: Site) -> None:
+    ws, _welcome, _history = await site.visitor()
+    await ws.send_json({"type": "message", "cid": "c1", "text": "2. Payment", "choice": "2"})
+    ack = await receive(ws)
+    assert ack["type"] == "ack"
+    message = await site.inbox.message(ack["id"])
+    assert message is not None and message.meta["callback"] == "2"
+    for bad in (5, "", "x" * 65, "a\nb"):
+        await ws.send_json({"type": "message", "cid": "c2", "text": "hi", "choice": bad})
+        refused = await receive(ws)
+        assert refused["type"] == "error" and refused.get("field") == "choice", refused
+    assert len(await site.inbox.messages(message.conversation_id)) == 1  # nothing more stored

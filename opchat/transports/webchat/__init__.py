@@ -90,6 +90,7 @@ MAX_URL = 500  # page and referrer kept in the contact's profile
 MAX_TITLE = 200
 MAX_LANGUAGE = 35
 MAX_USER_AGENT = 300
+MAX_CHOICE = 64  # characters of a pressed button's payload (Telegram's limit too)
 STATUS_INTERVAL = 5.0  # seconds between checks of who is online, for open widgets
 MAX_IDS = 100  # ids in one "received"/"seen" frame
 MAX_SOCKETS_PER_IP = 20
@@ -403,7 +404,8 @@ PHONE = re.compile(r"\+?[0-9][0-9 ().\-]*")
 class WebChatTransport:
     kind: ClassVar[str] = "webchat"
     options: ClassVar[OptionSet]  # OPTIONS, at the end of this module
-    capabilities: ClassVar[Capabilities] = Capabilities(typing=True, max_len=MAX_TEXT)
+    capabilities: ClassVar[Capabilities] = Capabilities(typing=True, buttons=True,
+                                                        max_len=MAX_TEXT)
     # A socket that has not said a valid hello by then is closed: it holds one of the
     # IP's few sockets and the hub's file descriptors, and no browser of ours waits.
     hello_timeout: ClassVar[float] = 30.0
@@ -500,8 +502,11 @@ class WebChatTransport:
                     await self._push(visitor, {"type": "status", **status})
 
     async def send(self, out: OutboundMessage) -> Delivery:
-        frame = {"type": "message", "message": {
-            "id": out.message_id, "from": "operator", "text": out.body, "at": time.time()}}
+        message: dict[str, Any] = {"id": out.message_id, "from": "operator", "text": out.body,
+                                   "at": time.time()}
+        if out.buttons:  # a menu, "rate us": the widget shows them under the message
+            message["buttons"] = [[label, payload] for label, payload in out.buttons]
+        frame = {"type": "message", "message": message}
         await self._push(out.chat_id, frame)
         # Offline visitors get it as history when they come back: it is sent either way.
         return Delivery(external_id=self._out_id(out.chat_id, out.message_id))
@@ -836,7 +841,13 @@ class WebChatTransport:
     async def _message(self, visit: Visit, frame: dict[str, Any]) -> None:
         cid = self._cid(frame)
         text = self._body(frame, "text", cid)
-        await self._store(visit, cid, text)
+        choice = frame.get("choice")  # the payload of a button pressed (the text: its words)
+        if choice is not None and (not isinstance(choice, str) or not 0 < len(choice)
+                                   <= MAX_CHOICE or not choice.isprintable()):
+            raise FrameError("bad_field", f"\"choice\" must be a button's payload, at most "
+                             f"{MAX_CHOICE} printable characters", cid=cid, field="choice")
+        await self._store(visit, cid, text,
+                          meta={"callback": choice} if choice is not None else None)
 
     async def _contact(self, visit: Visit, frame: dict[str, Any]) -> None:
         """The offline form: a message with a way to answer it."""
@@ -1041,6 +1052,9 @@ class WebChatTransport:
                 public["cid"] = message.external_id[len(prefix):]
         else:
             public["from"] = "operator"
+            buttons = message.meta.get("buttons")
+            if isinstance(buttons, list) and buttons:
+                public["buttons"] = buttons
         return public
 
     async def _reply(self, visit: Visit, frame: dict[str, Any]) -> None:

@@ -136,7 +136,9 @@
     return i;
   }
   function pendingList() {
-    return Object.keys(pending).map(function (k) { return { cid: pending[k].cid, text: pending[k].text }; });
+    return Object.keys(pending).map(function (k) {
+      return { cid: pending[k].cid, text: pending[k].text, choice: pending[k].choice || null };
+    });
   }
   function newCid() {
     var a = new Uint8Array(9);
@@ -400,6 +402,8 @@
       save();
     } else {
       r = row(isMine ? "visitor" : "operator", m.text, m.at);
+      if (isMine) dropChoices();
+      else if (Array.isArray(m.buttons) && m.buttons.length) choices(r, m.buttons);
       append(r);
     }
     r.setAttribute("data-id", String(m.id));
@@ -450,13 +454,37 @@
     alertLine.textContent = failing ? W.not_sent : W.connecting;
     return false;
   }
-  function submit(text, cid) {
-    var item = { cid: cid || newCid(), text: text, row: row("visitor", text) };
+  function frameOf(item) {
+    var frame = { type: "message", cid: item.cid, text: item.text };
+    if (item.choice) frame.choice = item.choice;
+    return frame;
+  }
+  function submit(text, cid, choice) {
+    var item = { cid: cid || newCid(), text: text, row: row("visitor", text), choice: choice || null };
     setMark(item.row, "pending");
     pending[item.cid] = item;
+    dropChoices();  // the question is answered, by a button or in words
     append(item.row);
     save();
-    if (ready) sendPaced({ type: "message", cid: item.cid, text: item.text });
+    if (ready) sendPaced(frameOf(item));
+  }
+  // Buttons under an operator's (or the bot's) message: a menu, "rate us 1-5". A press
+  // sends the button's words as the visitor's message, with its payload.
+  function choices(r, buttons) {
+    var box = el("div", "opchat-choices", null, r);
+    buttons.forEach(function (b) {
+      if (!Array.isArray(b) || typeof b[0] !== "string" || typeof b[1] !== "string") return;
+      var c = button("opchat-choice", b[0], null, box);
+      c.addEventListener("click", function () {
+        if (!ready) return refuseOffline();
+        submit(b[0], null, b[1]);
+      });
+    });
+  }
+  function dropChoices() {
+    Array.prototype.forEach.call(list.querySelectorAll(".opchat-choices"), function (box) {
+      box.parentNode.removeChild(box);
+    });
   }
   form.addEventListener("submit", function (e) {
     e.preventDefault();
@@ -635,7 +663,7 @@
       markRead(f.seen_up_to);
       for (i = 0; i < (f.messages || []).length; i++) add(f.messages[i]);
       // Whatever is still unacknowledged goes again: the server stores it once.
-      for (k in pending) if (own(pending, k)) sendPaced({ type: "message", cid: k, text: pending[k].text });
+      for (k in pending) if (own(pending, k)) sendPaced(frameOf(pending[k]));
       for (k in forms) if (own(forms, k)) sendPaced(forms[k].frame);
       flushReceived();
       flushSeen();
@@ -695,7 +723,9 @@
 
   applyConfig();
   (saved.pending || []).forEach(function (p) {
-    if (p && typeof p.cid === "string" && typeof p.text === "string") submit(p.text, p.cid);
+    if (p && typeof p.cid === "string" && typeof p.text === "string") {
+      submit(p.text, p.cid, typeof p.choice === "string" ? p.choice : null);
+    }
   });
   connect();
   if (/[#&]opchat-open\b/.test(location.hash)) setOpen(true);
