@@ -1702,4 +1702,8 @@ MESSAGES.update({
         "Viber будет обращаться к {url}: пусть обратный прокси передаёт это на {local}",
     "no public_url: Viber cannot reach the hub until it is set":
         "нет public_url: Viber не сможет обращаться к хабу, пока он не задан",
+    "the customer unsubscribed from the bot: Viber takes nothing for them until they "
+        "subscribe or write again":
+        "клиент отписался от бота: Viber ничего для него не примет, пока он не подпишется "
+            "или не напишет снова",
 })

@@ -234,6 +234,15 @@ async def test_subscriptions_and_delivery_marks(tmp_path: Path, api: ViberAPI) -
         assert (await callback(shop.url, event("unsubscribed", 502,
                                                user_id=CUSTOMER)))[0] == 200
         await until(lambda: _has(shop, UNREACHABLE_LABEL), "the dialog marked")
+        sends = len(api.sent)
+        refused = await shop.inbox.send(conversation.id, "Вы тут?")
+
+        async def stopped() -> Message | None:
+            found = await shop.message(refused.id)
+            return found if found.state is MessageState.FAILED else None
+
+        assert "unsubscribed" in (await until(stopped, "the send stopped")).error
+        assert len(api.sent) == sends  # Viber was not even asked
         assert (await callback(shop.url, event("subscribed", 503, user=sender())))[0] == 200
 
         async def again() -> bool:

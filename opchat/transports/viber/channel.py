@@ -150,6 +150,9 @@ class ViberTransport:
         self._detail = ""
         self._failing = False
         self._parts_sent: dict[int, list[str]] = {}
+        # Customers who unsubscribed since the hub started: nothing is sent to them until
+        # they subscribe or write again (after a restart Viber's status 6 says the same).
+        self._unsubscribed: set[str] = set()
 
     # Receiving ----------------------------------------------------------------------------
 
@@ -243,6 +246,9 @@ class ViberTransport:
         sink = self._sink
         if sink is None:
             return web.Response(status=503, text="not ready\n")
+        for message in batch.messages:  # writing again is subscribing again
+            if message.chat_id in self._unsubscribed:
+                batch.reachable.append((message.chat_id, True))
         try:
             await self._commit(sink, batch)
         except UnstorableMessage:
@@ -253,6 +259,11 @@ class ViberTransport:
             self._report(Health.DEGRADED, _("cannot store: {reason}").format(
                 reason=error_summary(exc)))
             return web.Response(status=500, text="could not store the callback\n")
+        for chat_id, reachable in batch.reachable:
+            if reachable:
+                self._unsubscribed.discard(chat_id)
+            else:
+                self._unsubscribed.add(chat_id)
         if self._failing:
             self._failing = False
             self._report(Health.OK, self._detail)
@@ -310,6 +321,10 @@ class ViberTransport:
         files = [a for a in out.attachments if a.local_path]
         if not text and not files:
             raise Rejected(_("nothing to send: the message has no text and no file"))
+        if out.chat_id in self._unsubscribed:
+            raise Rejected(_("the customer unsubscribed from the bot: Viber takes nothing "
+                             "for them until they subscribe or write again"),
+                           unreachable=True)
         if files and not self.public_url:
             raise Rejected(_("Viber takes files only by an address it can fetch: set the "
                              "channel's public_url to the hub's https:// address"))
