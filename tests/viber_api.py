@@ -195,3 +195,48 @@ async def callback(url: str, body: dict[str, Any] | None = None, *,
     async with aiohttp.ClientSession() as session, session.post(
             url, data=raw, headers=headers, timeout=aiohttp.ClientTimeout(total=5)) as got:
         return got.status, await got.text()
+
+
+# By hand: `python -m tests.viber_api PORT HUB_URL` runs the stand-in until Ctrl+C (the
+# API at http://127.0.0.1:PORT/pa), with two more routes to play the customer: POST
+# /_customer?text=… (a signed "message" callback from CUSTOMER to HUB_URL, e.g.
+# http://127.0.0.1:8765/viber/viber) and GET /_sent (what send_message recorded).
+
+
+async def _serve_by_hand(port: int, hub_url: str) -> None:
+    import asyncio
+    import time
+
+    api = ViberAPI()
+    app = web.Application()
+    app.router.add_post("/pa/{method}", api._method)
+    app.router.add_get("/media/{name}", api._file)
+
+    async def customer(request: web.Request) -> web.Response:
+        token = int(time.time() * 1000)
+        body = text(token, request.query.get("text", "Здравствуйте!"))
+        body["timestamp"] = token
+        status, _ = await callback(hub_url, body)
+        return web.Response(text=f"{status}\n")
+
+    async def sent(request: web.Request) -> web.Response:
+        return web.Response(text="".join(f"{s.get('receiver')}: {s.get('text')}\n"
+                                         for s in api.sent))
+
+    app.router.add_post("/_customer", customer)
+    app.router.add_get("/_sent", sent)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    api.port = port
+    print(f"Viber stand-in on {api.base}; token {TOKEN}", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    import asyncio
+    import sys
+
+    asyncio.run(_serve_by_hand(int(sys.argv[1]) if len(sys.argv) > 1 else 8083,
+                               sys.argv[2] if len(sys.argv) > 2 else
+                               "http://127.0.0.1:8765/viber/viber"))
