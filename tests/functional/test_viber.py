@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import stat
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from opchat.autoreply import plan_answer
 from opchat.config import AutoAnswers, ChannelSettings
 from opchat.model import Attachment, Health, Message, MessageState, OutboundMessage
 from opchat.transports import UNREACHABLE_LABEL, Rejected, Retry
@@ -197,7 +199,12 @@ async def test_conversation_started_greets_in_the_answer_and_shows_no_dialog(
                                      "avatar": "https://shop.example/logo.jpg"}
         assert await shop.inbox.conversations() == []  # until the customer writes
         assert (await callback(shop.url, text(402, "Привет")))[0] == 200
-        await shop.got("402")
+        first = (await shop.got("402"))["402"]
+        # Greeted once already: the automatic answers do not greet their first message.
+        assert first.meta.get("greeted") is True
+        trigger = await shop.inbox.store.replies.auto_trigger(first.id)
+        assert trigger is not None and trigger.first and trigger.greeted
+        assert plan_answer(shop.hub.channels[0].auto, trigger, time.time()) is None
     api2_tmp = tmp_path / "no-greeting"
     api2_tmp.mkdir()
     async with running(api2_tmp, api) as shop:

@@ -35,6 +35,8 @@ import hmac
 import json
 import logging
 import mimetypes
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -80,6 +82,7 @@ __all__ = ["CheckFailed", "DownloadError", "ViberTransport"]
 log = logging.getLogger("opchat.viber")
 
 MAX_TEXT = 7000  # characters of one message
+MAX_GREETED = 10_000  # customers remembered as greeted before their first message
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
 SENDER_NAME = 28  # characters Viber shows of the sender's name
 
@@ -140,6 +143,9 @@ class ViberTransport:
         self.sender_name = str(options.get("sender_name") or "")[:SENDER_NAME]
         self.sender_avatar = str(options.get("sender_avatar") or "")
         self.greeting = channel.auto.greeting_message if channel.auto else ""
+        # Customers greeted by the welcome message who have not written yet (in memory:
+        # after a restart their first message may be greeted once more).
+        self._greeted: dict[str, float] = {}
         self.listen = str(options.get("listen") or DEFAULT_LISTEN)
         parse_listen(self.listen)
         self.path = webhook_path(channel.name)
@@ -249,6 +255,11 @@ class ViberTransport:
         for message in batch.messages:  # writing again is subscribing again
             if message.chat_id in self._unsubscribed:
                 batch.reachable.append((message.chat_id, True))
+        # Greeted already as Viber's welcome message: the automatic answers do not
+        # greet the first message again.
+        batch.messages = [
+            replace(m, meta={**m.meta, "greeted": True}) if m.chat_id in self._greeted else m
+            for m in batch.messages]
         try:
             await self._commit(sink, batch)
         except UnstorableMessage:
@@ -267,8 +278,13 @@ class ViberTransport:
         if self._failing:
             self._failing = False
             self._report(Health.OK, self._detail)
+        for m in batch.messages:
+            self._greeted.pop(m.chat_id, None)
         if batch.started and self.greeting:
             # Viber shows this as the bot's welcome message; no dialog is made for it.
+            if len(self._greeted) >= MAX_GREETED:  # the oldest greeting is forgotten
+                self._greeted.pop(next(iter(self._greeted)))
+            self._greeted[batch.started] = time.time()
             return web.json_response({**self._sender(), "type": "text",
                                       "text": self.greeting[:MAX_TEXT]})
         return web.Response(status=200)
