@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from opchat.model import Direction, EventKind, Figures, Spread, StatsReport, Status
@@ -144,8 +144,8 @@ def _key_sql(by: str | None) -> tuple[str, str]:
     """(the SQL of a fact's group, the join it needs)."""
     if by is None:
         return "''", ""
-    if by == "channel":
-        return "ch.name", "JOIN channels ch ON ch.id = f.channel_id"
+    if by == "channel":  # grouped by id, named afterwards: no join per fact
+        return "f.channel_id", ""
     if by == "operator":
         return "f.operator", ""
     if by == "label":
@@ -190,52 +190,103 @@ def _collect(conn: Conn, start: float, end: float, by: str | None,
     """The raw figures of [start, end) per group, in calendar time and (``work``) in
     working time, with (``goals``) the breaches of each target counted as
     ``breached_<target>``: two scans of the period at most."""
-    key, join = _key_sql(by)
-    where = f"FROM stats_facts f {join} WHERE f.at >= ? AND f.at < ?"
-    counts: Counts = {}
+    return _collect_many(conn, start, end, (by,), count, durations, work, goals)[by]
+
+
+def _collect_many(conn: Conn, start: float, end: float, bys: Sequence[str | None],
+                  count: tuple[str, ...] = COUNTS, durations: bool = True,
+                  work: WorkTime | None = None, goals: Goals | None = None,
+                  ) -> dict[str | None, tuple[Counts, Values, Values | None]]:
+    """`_collect` for several groupings at once: the counts by each, and the durations
+    read in one scan of the period for all of them (no more than one may be "label",
+    whose join repeats a fact per label, and then alone)."""
+    if "label" in bys and len(bys) > 1:
+        raise ValueError("label is grouped alone")
+    out: dict[str | None, tuple[Counts, Values, Values | None]] = {}
+    names = dict(conn.execute("SELECT id, name FROM channels").fetchall())
+    keys, joins = zip(*(_key_sql(by) for by in bys), strict=True)
+    join = " ".join(dict.fromkeys(j for j in joins if j))
+    columns = ", ".join(f"{k} AS k{n}" for n, k in enumerate(keys))
+    groups = ", ".join(f"k{n}" for n in range(len(bys)))
+    wide = len(bys)
+    for by in bys:
+        out[by] = ({}, {}, None if work is None else {})
+
+    def add(row: Any, what: str, n: int) -> None:
+        for i, by in enumerate(bys):
+            k = row[i]
+            group = (names.get(k, str(k)) if by == "channel" else k) or ""
+            counts = out[by][0].setdefault(group, {})
+            counts[what] = counts.get(what, 0) + n
+
+    # Every grouping's counts from one scan of the period: grouped by all keys at once
+    # (a few hundred rows), then summed per grouping.
     marks = ", ".join("?" * len(count))
-    for row in conn.execute(f"SELECT {key} AS k, f.kind, count(*) {where} "
-                            f"AND f.kind IN ({marks}) GROUP BY k, f.kind", (start, end, *count)):
-        counts.setdefault(row[0] or "", {})[row[1]] = row[2]
+    for row in conn.execute(
+            f"SELECT {columns}, f.kind, count(*) FROM stats_facts f {join} "
+            f"WHERE f.at >= ? AND f.at < ? AND f.kind IN ({marks}) GROUP BY {groups}, f.kind",
+            (start, end, *count)):
+        add(row, row[wide], row[wide + 1])
     if durations:  # and what customers thought of it: ratings, grouped the same way
-        for k, rating, n in conn.execute(
-                f"SELECT {key} AS k, f.rating, count(*) FROM ratings f {join} "
-                "WHERE f.at >= ? AND f.at < ? GROUP BY k, f.rating", (start, end)):
-            counts.setdefault(k or "", {})[f"rating_{rating}"] = n
-    values: Values = {}
-    worked: Values | None = None if work is None else {}
-    if durations:
-        names = dict(conn.execute("SELECT id, name FROM channels").fetchall())
-        labels = _labels(conn) if goals is not None else {}
-        first_of: set[int] = set()  # events that were a round's first response
-        for k, kind, begun, ended, channel_id, event_id, conversation_id in conn.execute(
-                f"SELECT {key} AS k, f.kind, f.start, f.at, f.channel_id, f.event_id, "
-                f"f.conversation_id {where} AND f.kind IN (?, ?, ?) "
-                "ORDER BY f.at, f.event_id, f.kind", (start, end, *DURATIONS)):
-            k = k or ""
-            took = max(0.0, ended - begun)
-            values.setdefault(k, {}).setdefault(kind, []).append(took)
-            channel = names.get(channel_id, "")
-            took_work = None
-            if work is not None and worked is not None:
-                took_work = work.seconds(channel, begun, ended)
-                worked.setdefault(k, {}).setdefault(kind, []).append(took_work)
-            if goals is None:
-                continue
-            if kind == FIRST_RESPONSE:
-                first_of.add(event_id)
-            elif kind == REPLY and event_id in first_of:
-                continue
-            goal = _GOAL_OF[kind]
-            target = goals.target(goal, channel, labels.get(conversation_id, ()))
-            judged = took
-            if goals.working_hours and work is not None:
-                judged = (took_work if took_work is not None
-                          else work.seconds(channel, begun, ended))
-            if target is not None and judged > target:
-                group = counts.setdefault(k, {})
-                group[f"breached_{goal}"] = group.get(f"breached_{goal}", 0) + 1
-    return counts, values, worked
+        for row in conn.execute(
+                f"SELECT {columns}, f.rating, count(*) FROM ratings f {join} "
+                f"WHERE f.at >= ? AND f.at < ? GROUP BY {groups}, f.rating", (start, end)):
+            add(row, f"rating_{row[wide]}", row[wide + 1])
+    if not durations:
+        return out
+    # Working time is calendar time when no channel keeps hours: not worked out twice.
+    same = work is None or not getattr(work, "has_hours", True)
+    labels = _labels(conn) if goals is not None else {}
+    first_of: set[int] = set()  # events that were a round's first response
+    # (grouping, group, kind) -> durations: one flat dict, split by group at the end
+    flat: dict[tuple[int, Any, str], list[float]] = {}
+    flat_work: dict[tuple[int, Any, str], list[float]] = {}
+    breached: dict[tuple[int, Any, str], int] = {}
+    for row in conn.execute(
+            f"SELECT {columns}, f.kind, f.start, f.at, f.channel_id, f.event_id, "
+            f"f.conversation_id FROM stats_facts f {join} WHERE f.at >= ? AND f.at < ? "
+            "AND f.kind IN (?, ?, ?) ORDER BY f.at, f.event_id, f.kind",
+            (start, end, *DURATIONS)):
+        kind, begun, ended, channel_id, event_id, conversation_id = row[wide:]
+        took = ended - begun if ended > begun else 0.0
+        took_work = took
+        if not same and work is not None:
+            took_work = work.seconds(names.get(channel_id, ""), begun, ended)
+        for n in range(wide):
+            key = (n, row[n], kind)
+            found = flat.get(key)
+            if found is None:
+                flat[key] = found = []
+                flat_work[key] = []
+            found.append(took)
+            if not same:
+                flat_work[key].append(took_work)
+        if goals is None:
+            continue
+        if kind == FIRST_RESPONSE:
+            first_of.add(event_id)
+        elif kind == REPLY and event_id in first_of:
+            continue
+        goal = _GOAL_OF[kind]
+        target = goals.target(goal, names.get(channel_id, ""),
+                              labels.get(conversation_id, ()))
+        judged = took_work if goals.working_hours else took
+        if target is not None and judged > target:
+            for n in range(wide):
+                key = (n, row[n], goal)
+                breached[key] = breached.get(key, 0) + 1
+    for (n, k, kind), seconds in flat.items():
+        by = bys[n]
+        group = (names.get(k, str(k)) if by == "channel" else k) or ""
+        _counts, values, worked = out[by]
+        values.setdefault(group, {})[kind] = seconds
+        if worked is not None:
+            worked.setdefault(group, {})[kind] = seconds if same else flat_work[(n, k, kind)]
+    for (n, k, goal), hits in breached.items():
+        by = bys[n]
+        group = (names.get(k, str(k)) if by == "channel" else k) or ""
+        out[by][0].setdefault(group, {})[f"breached_{goal}"] = hits
+    return out
 
 
 def _labels(conn: Conn) -> dict[int, tuple[str, ...]]:
@@ -311,7 +362,8 @@ def report(conn: Conn, start: float, end: float, work: WorkTime | None = None,
            goals: Goals | None = None) -> StatsReport:
     """What the stats screen shows of [start, end), read in one snapshot: six scans of
     the period (the whole is the channels' sum; hours and days count one kind each)."""
-    counts, values, worked = _collect(conn, start, end, "channel", work=work, goals=goals)
+    both = _collect_many(conn, start, end, ("channel", "operator"), work=work, goals=goals)
+    counts, values, worked = both["channel"]
     total: dict[str, int] = {}
     for group in counts.values():
         for kind, n in group.items():
@@ -321,7 +373,7 @@ def report(conn: Conn, start: float, end: float, work: WorkTime | None = None,
                      None if worked is None else {"": _pool(worked)})
     return StatsReport(
         start, end, whole[0] if whole else None, _figures(counts, values, worked),
-        figures(conn, start, end, "operator", work, goals),
+        _figures(*both["operator"]),
         _figures(*_collect(conn, start, end, "hour", (OUT,), durations=False)),
         _figures(*_collect(conn, start, end, "day", (STARTED, REOPENED), durations=False)),
         histogram(pooled.get(FIRST_RESPONSE, [])), BUCKETS,
