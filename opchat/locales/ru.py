@@ -1658,4 +1658,27 @@ MESSAGES.update({
         "это в переписке.",
     "E-mail the transcript?": "Отправить копию переписки?",
     "send": "отправить",
+    # --- webhooks ---
+    "[webhooks.{name}] needs url = \"https://...\", the address events are sent to":
+        "[webhooks.{name}]: нужен url = \"https://...\", адрес, на который отправляются "
+        "события",
+    "webhooks.{name}.url must be an http:// or https:// address, not {value}":
+        "webhooks.{name}.url должен быть адресом http:// или https://, а не {value}",
+    "webhooks.{name}.secret_env must name an environment variable, not {value}":
+        "webhooks.{name}.secret_env должен быть именем переменной окружения, а не {value}",
+    "[webhooks.{name}] needs secret = \"...\" (or secret_env = \"VARIABLE\"): "
+    "deliveries are signed with it":
+        "[webhooks.{name}]: нужен secret = \"...\" (или secret_env = \"ПЕРЕМЕННАЯ\"): им "
+        "подписывается каждая доставка",
+    "webhooks.{name}.events is empty: leave it out to get every event":
+        "webhooks.{name}.events пуст: уберите его, чтобы получать все события",
+    "webhooks.{name}.events: unknown event {value} (events: {known})":
+        "webhooks.{name}.events: неизвестное событие {value} (события: {known})",
+    "the environment variable {variable} (secret_env) is not set":
+        "переменная окружения {variable} (secret_env) не задана",
+    "no answer in {seconds} s": "нет ответа за {seconds} с",
+    "cannot connect: {error}": "не удаётся подключиться: {error}",
+    "delivery {id} failed: {reason}": "доставка {id} не удалась: {reason}",
+    "gave up after {attempts} attempts: {reason}":
+        "попытки прекращены после {attempts}: {reason}",
 })
