@@ -79,9 +79,9 @@ async def post(session: object, endpoint: WebhookSettings, secret: str, delivery
     except aiohttp.ClientError as exc:
         return Answer(False, True, None, _("cannot connect: {error}",
                                            error=str(exc) or type(exc).__name__))
-    if 200 <= status < 300:
-        return Answer(True, status=status)
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")[:200]
+    if 200 <= status < 300:
+        return Answer(True, status=status, reason=first)
     reason = f"HTTP {status}" + (f": {first}" if first else "")
     return Answer(False, status >= 500 or status in RETRIED_STATUSES, status, reason)
 

@@ -1681,4 +1681,31 @@ MESSAGES.update({
     "delivery {id} failed: {reason}": "доставка {id} не удалась: {reason}",
     "gave up after {attempts} attempts: {reason}":
         "попытки прекращены после {attempts}: {reason}",
+    "attempts: {n}": "попыток: {n}",
+    "queued again: {n}; the hub sends them": "снова в очереди: {n}; хаб их отправит",
+    "no webhook {name} in {path} (webhooks: {known})":
+        "в {path} нет вебхука {name} (вебхуки: {known})",
+    "{name} did not take the test event: {reason}":
+        "{name} не принял тестовое событие: {reason}",
+    "see and resend the outgoing webhooks": "просмотр и повторная отправка исходящих вебхуков",
+    "the webhooks, their last deliveries and the failed ones":
+        "вебхуки, их последние доставки и неудавшиеся",
+    "send deliveries again": "отправить доставки ещё раз",
+    "a delivery's number, as `webhooks list` shows it":
+        "номер доставки, как его показывает `webhooks list`",
+    "every failed delivery": "все неудавшиеся доставки",
+    "send a signed test event and say what the receiver answered":
+        "отправить подписанное тестовое событие и показать, что ответил получатель",
+    "the webhook's name in the config": "имя вебхука в конфигурации",
+    "no webhooks: add a [webhooks.NAME] table with url and secret to {path}":
+        "вебхуков нет: добавьте в {path} таблицу [webhooks.ИМЯ] с url и secret",
+    "all events": "все события",
+    "say which deliveries: their numbers, or --failed":
+        "укажите, какие доставки: их номера или --failed",
+    "no delivery {ids}": "нет доставки {ids}",
+    "{name} answered HTTP {status}: {body}": "{name} ответил HTTP {status}: {body}",
+    "queued {queued}, delivered {delivered}, failed {failed}":
+        "в очереди {queued}, доставлено {delivered}, не удалось {failed}",
+    "failed (opchat webhooks retry ID, or --failed for all):":
+        "не удались (opchat webhooks retry НОМЕР или --failed для всех):",
 })

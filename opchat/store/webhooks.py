@@ -209,13 +209,6 @@ class WebhookStore(Part):
 
         return await self.db.read(run)
 
-    async def test_payload(self, endpoint: str) -> Delivery:
-        """A delivery of a `webhook.test` event (queued nowhere: sent by the caller)."""
-        now = self.clock()
-        return Delivery(0, endpoint, 0, "webhook.test", None,
-                        {"event": "webhook.test", "at": iso(now)}, QUEUED, 0, now, "", now,
-                        None)
-
 
 def _event_key(event_id: int, kind: str) -> int:
     # contact.created rides on conversation.new's event: kept apart by sign.

@@ -328,6 +328,7 @@ async def test_nothing_lost_or_doubled_across_kill_9(tmp_path: Path) -> None:
 async def test_the_cli_lists_retries_and_tests(tmp_path: Path) -> None:
     async with Receiver() as receiver:
         (tmp_path / "config.toml").write_text(config_with(receiver, free_port()))
+        (tmp_path / "data").mkdir()
         inbox = await Inbox.open(tmp_path / "data", "anna")
         try:
             await inbox.store.channels.ensure("shop", "demo")
@@ -357,7 +358,10 @@ async def test_the_cli_lists_retries_and_tests(tmp_path: Path) -> None:
         assert code != 0 and "HTTP 400: unknown customer field" in out + err
 
         code, out, err = await opchat(tmp_path, "webhooks", "retry", "--failed")
-        assert code == 0, err and "1" in out
+        assert code == 0, err
+        assert out.strip() == "queued again: 1; the hub sends them"
+        code, out, err = await opchat(tmp_path, "webhooks", "list")
+        assert "queued 4, delivered 0, failed 0" in out
         code, out, err = await opchat(tmp_path, "webhooks", "retry", "99999")
         assert code != 0 and "99999" in out + err
         code, out, err = await opchat(tmp_path, "webhooks", "test", "nope")
