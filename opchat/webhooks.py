@@ -100,6 +100,10 @@ class WebhookSender:
         self.give_up = GIVE_UP
         self.idle = IDLE
 
+    def backoff(self, attempts: int) -> float:
+        """Seconds before the next try of a delivery tried ``attempts`` times already."""
+        return min(self.max_backoff, self.backoff_base * 2.0 ** min(attempts, 40))
+
     def _health(self, endpoint: str, state: Health, detail: str = "") -> None:
         self.set_health(CHANNEL_PREFIX + endpoint, state, detail)  # type: ignore[operator]
 
@@ -198,8 +202,8 @@ class WebhookSender:
             await store.webhooks.failed(delivery.id, reason)
             self._health(endpoint.name, Health.DOWN, reason)
         else:
-            after = min(self.max_backoff, self.backoff_base * 2.0 ** delivery.attempts)
-            after *= random.uniform(0.9, 1.1)
+            after = self.backoff(delivery.attempts) * random.uniform(0.9, 1.1)
+            after = min(self.max_backoff, after)
             log.info("webhook %s: delivery %d again in %.0f s (%s)", endpoint.name,
                      delivery.id, after, answer.reason)
             await store.webhooks.retry_later(delivery.id, after, answer.reason)

@@ -366,3 +366,34 @@ async def test_the_cli_lists_retries_and_tests(tmp_path: Path) -> None:
         assert code != 0 and "99999" in out + err
         code, out, err = await opchat(tmp_path, "webhooks", "test", "nope")
         assert code != 0 and "crm" in out + err
+
+
+async def test_a_receiver_down_for_too_long_fails_the_delivery(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(webhooks, "GIVE_UP", 0.5)  # 24 hours, in the tests' time
+    async with Receiver() as receiver, hub_with(
+            tmp_path, WebhookSettings("crm", receiver.url, SECRET,
+                                      events=("message.created",))) as inbox:
+        receiver.plan = ["503"] * 1000
+        await inbox.store.inbound.ingest_batch([message("a", 1)])
+
+        async def given_up() -> list[Any]:
+            return await inbox.store.webhooks.recent("crm", state="failed")
+
+        [failed] = await until(given_up, "the delivery to be given up")
+        assert failed.attempts >= 2
+        assert failed.last_error == (f"gave up after {failed.attempts} attempts: "
+                                     "HTTP 503: trouble 503")
+        assert (await health(inbox, "crm")) == (Health.DOWN, failed.last_error)
+        assert receiver.accepted == []
+        # `opchat doctor` says so too.
+        from opchat.doctor import check_channel_reports
+
+        [finding] = check_channel_reports(tmp_path)
+        assert finding.topic == "channel webhook:crm" and failed.last_error in finding.text
+
+
+def test_backoff_doubles_up_to_an_hour() -> None:
+    sender = webhooks.WebhookSender.__new__(webhooks.WebhookSender)
+    sender.backoff_base, sender.max_backoff = 10.0, 3600.0
+    assert [sender.backoff(n) for n in (0, 1, 2, 8, 9, 30)] == [10, 20, 40, 2560, 3600, 3600]
