@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -78,6 +79,15 @@ def verified(request: dict[str, Any], secret: str = SECRET) -> bool:
             and abs(time.time() - int(headers["X-Opchat-Timestamp"])) < 300)
 
 
+def documented_verify() -> Any:
+    """The `verify` of docs/API.md, as a reader would copy it."""
+    text = (Path(__file__).parents[2] / "docs" / "API.md").read_text()
+    [code] = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    scope: dict[str, Any] = {}
+    exec(code, scope)  # our own documentation
+    return scope["verify"]
+
+
 def message(chat: str, n: int, body: str = "") -> InboundMessage:
     return InboundMessage(channel="shop", chat_id=chat, external_id=f"{chat}-{n}",
                           sender_id=f"u-{chat}", sender_name=f"Customer {chat}",
@@ -138,6 +148,13 @@ async def test_every_event_once_in_order_through_failures(tmp_path: Path) -> Non
             by_id.setdefault(payload["delivery"], payload)
         assert len(by_id) == total
         assert all(verified(r) for r in receiver.seen)
+        # The receiver in docs/API.md agrees; a body changed by a byte does not pass.
+        verify = documented_verify()
+        assert all(verify(SECRET, r["headers"], r["body"]) for r in receiver.seen)
+        forged = receiver.seen[0]["body"].replace(b"Customer", b"Kustomer")
+        assert not verify(SECRET, receiver.seen[0]["headers"], forged)
+        assert not verify("another secret", receiver.seen[0]["headers"],
+                          receiver.seen[0]["body"])
         assert all(payload["id"] == payload["delivery"] for payload in receiver.accepted)
         # In order per dialog.
         for dialog in dialogs.values():
