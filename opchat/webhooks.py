@@ -129,8 +129,17 @@ class WebhookSender:
     async def _follow(self) -> None:
         """Queue every event after the stored place, for as long as the hub runs."""
         store = self.inbox.store
-        if await store.webhooks.cursor() is None:  # the first start: from now on
+        cursor = await store.webhooks.cursor()
+        if cursor is None:  # the first start: from now on
             await store.webhooks.start_at(await store.events.last_event_id())
+        else:
+            # Webhooks were off a while (no hub, or a config without them): what is
+            # older than a delivery is retried for would only fail; skip it.
+            horizon = await store.events.event_id_before(store.clock() - self.give_up)
+            if horizon > cursor:
+                log.warning("webhooks: events %d to %d are over %.0f hours old; not sent",
+                            cursor + 1, horizon, self.give_up / 3600)
+                await store.webhooks.move_to(horizon)
         wants = {e.name: frozenset(e.events) for e in self.endpoints}
         while True:
             try:

@@ -80,6 +80,15 @@ class WebhookStore(Part):
 
         await self.db.write(run)
 
+    async def move_to(self, event_id: int) -> None:
+        """Skip the events up to ``event_id`` (too old to send)."""
+
+        def run(conn: Conn) -> None:
+            conn.execute("UPDATE webhook_state SET value = ? WHERE key = 'cursor' "
+                         "AND CAST(value AS INTEGER) < ?", (str(event_id), event_id))
+
+        await self.db.write(run)
+
     async def enqueue(self, events: list[Event], wants: Mapping[str, Collection[str]]) -> int:
         """Queue each event for every endpoint in ``wants`` (endpoint -> the webhook
         kinds it takes) and move the cursor past them, in one transaction. Returns how

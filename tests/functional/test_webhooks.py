@@ -13,6 +13,7 @@ import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import opchat.webhooks as webhooks
 from opchat.config import WEBHOOK_EVENTS, ConfigError, WebhookSettings, load_settings
 from opchat.hub import Hub
 from opchat.inbox import Inbox
-from opchat.model import Health, InboundMessage, Status
+from opchat.model import Attachment, Health, InboundMessage, Status
 from tests.channels import Serve, free_port, holds, opchat, until
 
 SECRET = "s3cret-for-tests"
@@ -88,6 +89,24 @@ def documented_verify() -> Any:
     return scope["verify"]
 
 
+def documented_payloads() -> dict[str, dict[str, Any]]:
+    """The example of each event in docs/API.md, by event."""
+    text = (Path(__file__).parents[2] / "docs" / "API.md").read_text()
+    examples = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", text,
+                                                           flags=re.S)]
+    return {example["event"]: example for example in examples}
+
+
+def shape(value: Any) -> Any:
+    """The keys of a payload, all the way down (values left out; lists by their first)."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()
+                if key not in ("operator", "delivery")}  # who did it: not always there
+    if isinstance(value, list):
+        return [shape(value[0])] if value and isinstance(value[0], dict) else []
+    return None
+
+
 def message(chat: str, n: int, body: str = "") -> InboundMessage:
     return InboundMessage(channel="shop", chat_id=chat, external_id=f"{chat}-{n}",
                           sender_id=f"u-{chat}", sender_name=f"Customer {chat}",
@@ -126,7 +145,9 @@ async def test_every_event_once_in_order_through_failures(tmp_path: Path) -> Non
             tmp_path, WebhookSettings("crm", receiver.url, SECRET)) as inbox:
         receiver.plan = ["500", "slow", "429", "408", "503"]
         await inbox.store.inbound.ingest_batch([message("a", 1), message("b", 1)])
-        await inbox.store.inbound.ingest_batch([message("a", 2), message("b", 2)])
+        photo = Attachment("photo", "parcel.jpg", "image/jpeg", 183204, ref="file-1")
+        await inbox.store.inbound.ingest_batch([
+            message("a", 2), replace(message("b", 2), attachments=(photo,))])
         dialogs = {c.contact_name: c.id for c in await inbox.conversations()}
         a = dialogs["Customer a"]
         sent = await inbox.send(a, "Hello from the shop")
@@ -135,10 +156,13 @@ async def test_every_event_once_in_order_through_failures(tmp_path: Path) -> Non
         await inbox.set_status(a, Status.RESOLVED)
         await inbox.store.ratings.ask(a, "Rate us 1-5", [], time.time() - 1)
         await inbox.store.inbound.ingest_batch([message("a", 3, "5 great")])
+        contact_a, contact_b = sorted({c.contact_id for c in await inbox.conversations()})
+        await inbox.set_contact_notes(contact_a, "Prefers e-mail")
+        await inbox.merge_contacts(await inbox.merge_plan(contact_a, contact_b))
 
         async def all_delivered() -> int:
             counts = await inbox.store.webhooks.counts()
-            rated = any(p["event"] == "rating.given" for p in receiver.accepted)
+            rated = any(p["event"] == "contact.merged" for p in receiver.accepted)
             return rated and ("crm", "queued") not in counts and counts[("crm", "delivered")]
 
         total = await until(all_delivered, "every delivery", timeout=20)
@@ -179,6 +203,22 @@ async def test_every_event_once_in_order_through_failures(tmp_path: Path) -> Non
         rating = next(p for p in by_id.values() if p["event"] == "rating.given")
         assert rating["rating"] == {"rating": 5, "comment": "great"}
         await until(lambda: _is(inbox, "crm", Health.OK), "the endpoint healthy again")
+        # docs/API.md shows each event with the keys it really has.
+        documented = documented_payloads()
+        assert set(documented) == set(WEBHOOK_EVENTS)
+        real = {p["event"]: p for p in by_id.values()
+                if p["event"] != "message.created" or p["message"]["attachments"]}
+        assert set(real) == set(WEBHOOK_EVENTS)
+        for kind, example in documented.items():
+            assert shape(example) == shape(real[kind]), kind
+        with_photo = next(p for p in by_id.values() if p["event"] == "message.created"
+                          and p["message"]["attachments"])
+        assert with_photo["message"]["attachments"] == [
+            {"kind": "photo", "filename": "parcel.jpg", "mime": "image/jpeg", "size": 183204}]
+        merged = real["contact.merged"]
+        assert merged["contact"]["id"] == contact_a
+        assert merged["merged"] == {"id": contact_b, "name": "Customer b"}
+        assert real["contact.updated"]["contact"]["id"] == contact_a
 
 
 async def _is(inbox: Inbox, name: str, state: Health) -> bool:
@@ -414,3 +454,21 @@ def test_backoff_doubles_up_to_an_hour() -> None:
     sender = webhooks.WebhookSender.__new__(webhooks.WebhookSender)
     sender.backoff_base, sender.max_backoff = 10.0, 3600.0
     assert [sender.backoff(n) for n in (0, 1, 2, 8, 9, 30)] == [10, 20, 40, 2560, 3600, 3600]
+
+
+async def test_events_older_than_a_day_are_not_sent_when_webhooks_come_back(
+        tmp_path: Path) -> None:
+    inbox = await Inbox.open(tmp_path, "anna", clock=lambda: time.time() - 2 * 86400)
+    try:  # two days ago: a hub with webhooks ran, then none did
+        await inbox.store.channels.ensure("shop", "demo")
+        await inbox.store.webhooks.start_at(0)
+        await inbox.store.inbound.ingest_batch([message("old", 1)])
+    finally:
+        await inbox.close()
+    async with Receiver() as receiver, hub_with(
+            tmp_path, WebhookSettings("crm", receiver.url, SECRET,
+                                      events=("message.created",))) as inbox:
+        await inbox.store.inbound.ingest_batch([message("new", 1)])
+        await until(lambda: holds(receiver.accepted), "the new message")
+        assert [p["message"]["text"] for p in receiver.accepted] == ["new says 1"]
+        assert await inbox.store.webhooks.counts() == {("crm", "delivered"): 1}
