@@ -189,6 +189,13 @@ class WebhookSettings:
     secret_env: str = ""  # the environment variable holding it, read when used
     events: tuple[str, ...] = WEBHOOK_EVENTS
 
+    def secrets(self) -> tuple[str, ...]:
+        """What error texts must never show: the secret, a password in the url."""
+        from urllib.parse import urlsplit
+
+        found = {self.key() or "", urlsplit(self.url).password or ""}
+        return tuple(sorted((s for s in found if len(s) >= 4), key=len, reverse=True))
+
     def key(self, environ: Mapping[str, str] | None = None) -> str | None:
         """The secret deliveries are signed with; None if its variable is not set."""
         if self.secret:

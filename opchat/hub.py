@@ -259,6 +259,8 @@ class Hub:
         self.loader = loader
         self.channels = list(channels)
         self._secrets = {c.name: c.secrets() for c in self.channels}
+        for webhook in self.webhooks:  # what a receiver's answer must not put on show
+            self._secrets[f"webhook:{webhook.name}"] = webhook.secrets()
         self.data_dir = Path(data_dir)
         self.transports: dict[str, Transport] = {}
         self._wake: dict[str, asyncio.Event] = {}

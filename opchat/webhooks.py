@@ -20,12 +20,13 @@ import logging
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from opchat.config import WebhookSettings
 from opchat.i18n import _
 from opchat.inbox import Inbox
 from opchat.model import Health
+from opchat.sanitize import redact
 from opchat.store.webhooks import Delivery
 
 log = logging.getLogger("opchat.webhooks")
@@ -188,6 +189,7 @@ class WebhookSender:
             await store.webhooks.retry_later(delivery.id, self.max_backoff, reason)
             return Answer(False, True, None, reason)
         answer = await post(session, endpoint, secret, delivery, store.clock())
+        answer = replace(answer, reason=redact(answer.reason, endpoint.secrets()))
         if answer.ok:
             await store.webhooks.delivered(delivery.id)
             # A delivery that failed for good stays in the status bar until it is

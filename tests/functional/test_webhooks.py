@@ -51,6 +51,8 @@ class Receiver:
             return web.Response(status=self.fail_delivery[delivery],
                                 text="unknown customer field\nsecond line")
         step = self.plan.pop(0) if self.plan else "ok"
+        if step == "leak":  # a receiver that prints what it was configured with
+            return web.Response(status=503, text=f"bad secret {SECRET}")
         if step == "slow":
             await asyncio.sleep(webhooks.TIMEOUT + 0.5)
         elif step != "ok":
@@ -472,3 +474,14 @@ async def test_events_older_than_a_day_are_not_sent_when_webhooks_come_back(
         await until(lambda: holds(receiver.accepted), "the new message")
         assert [p["message"]["text"] for p in receiver.accepted] == ["new says 1"]
         assert await inbox.store.webhooks.counts() == {("crm", "delivered"): 1}
+
+
+async def test_a_receiver_echoing_the_secret_does_not_put_it_on_show(tmp_path: Path) -> None:
+    async with Receiver() as receiver, hub_with(
+            tmp_path, WebhookSettings("crm", receiver.url, SECRET)) as inbox:
+        receiver.plan = ["leak"] * 1000
+        await inbox.store.inbound.ingest_batch([message("a", 1)])
+        _, detail = await until(lambda: _degraded(inbox), "the trouble shown")
+        assert SECRET not in detail and "bad secret" in detail
+        *_, queued = await inbox.store.webhooks.recent("crm", state="queued")  # the oldest
+        assert SECRET not in queued.last_error and "bad secret" in queued.last_error
