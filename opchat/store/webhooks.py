@@ -163,20 +163,16 @@ class WebhookStore(Part):
 
     async def retry(self, delivery_ids: Collection[int] = (), failed: bool = False) -> int:
         """Queue again the given deliveries (or, with ``failed``, every failed one), to
-        go at once; returns how many."""
+        go at once and be retried for as long as a new one; returns how many."""
+        again = ("UPDATE webhook_deliveries SET state = 'queued', attempts = 0, "
+                 "next_attempt_at = ?1, created_at = ?1 WHERE ")
 
         def run(conn: Conn) -> int:
             now = self.clock()
             if failed:
-                return conn.execute("UPDATE webhook_deliveries SET state = 'queued', "
-                                    "attempts = 0, next_attempt_at = ? WHERE state = 'failed'",
-                                    (now,)).rowcount
-            count = 0
-            for delivery_id in delivery_ids:
-                count += conn.execute("UPDATE webhook_deliveries SET state = 'queued', "
-                                      "attempts = 0, next_attempt_at = ? WHERE id = ?",
-                                      (now, delivery_id)).rowcount
-            return count
+                return conn.execute(again + "state = 'failed'", (now,)).rowcount
+            return sum(conn.execute(again + "id = ?2", (now, delivery_id)).rowcount
+                       for delivery_id in delivery_ids)
 
         return await self.db.write(run)
 
