@@ -132,7 +132,7 @@ def plan_answer(auto: AutoAnswers, trigger, now: float,
 
     rules: list[str] = []
     parts: list[str] = []
-    if trigger.first and auto.greeting_message:
+    if trigger.first and auto.greeting_message and not getattr(trigger, "greeted", False):
         rules.append("greeting")
         parts.append(fill(auto.greeting_message, values))
     hours = auto.hours

@@ -1708,4 +1708,85 @@ MESSAGES.update({
         "в очереди {queued}, доставлено {delivered}, не удалось {failed}",
     "failed (opchat webhooks retry ID, or --failed for all):":
         "не удались (opchat webhooks retry НОМЕР или --failed для всех):",
+    # --- viber channel ---
+    "Viber refused the bot's token (wrong or revoked): copy it again from partners.viber.com → "
+        "your bot → Info and put it in the config":
+        "Viber не принимает токен бота (неверный или отозван): скопируйте его заново в "
+            "partners.viber.com → ваш бот → Info и укажите в конфигурации",
+    "the webhook address is not valid (Viber needs https:// with a valid certificate)":
+        "адрес вебхука недействителен (Viber нужен https:// с действительным сертификатом)",
+    "the token is not valid": "токен недействителен",
+    "Viber found an error in the request": "Viber нашёл ошибку в запросе",
+    "some data Viber needs is missing": "не хватает данных, нужных Viber",
+    "the customer is not registered in Viber": "клиент не зарегистрирован в Viber",
+    "the customer has not subscribed to the bot (or unsubscribed)":
+        "клиент не подписан на бота (или отписался)",
+    "the bot's account is blocked": "аккаунт бота заблокирован",
+    "the token belongs to no bot account": "токен не принадлежит ни одному аккаунту бота",
+    "the bot's account is suspended": "аккаунт бота приостановлен",
+    "no webhook is set for the bot": "у бота не задан вебхук",
+    "the customer's Viber cannot receive this message":
+        "Viber клиента не может принять это сообщение",
+    "too many requests": "слишком много запросов",
+    "the API version is not supported": "версия API не поддерживается",
+    "the message is not compatible with the customer's Viber":
+        "сообщение несовместимо с Viber клиента",
+    "Viber status {status}": "статус Viber {status}",
+    "Viber says: {said}": "Viber отвечает: {said}",
+    "{host} answered something that is not Viber's (HTTP {status})":
+        "{host} ответил не так, как отвечает Viber (HTTP {status})",
+    "the customer cannot get messages from the bot now: {said}":
+        "клиент сейчас не может получать сообщения бота: {said}",
+    "reached {name} ({uri}, {count} subscribers); {how}":
+        "связь с {name} есть ({uri}, подписчиков: {count}); {how}",
+    "webhook set to {url}": "вебхук установлен на {url}",
+    "no webhook set (opchat serve sets it when public_url is given)":
+        "вебхук не установлен (opchat serve установит его, если задан public_url)",
+    "Viber takes files only by an address it can fetch: set the channel's public_url to the hub's"
+        " https:// address":
+        "Viber принимает файлы только по адресу, который может скачать: укажите в public_url "
+            "канала https://-адрес хаба",
+    "Viber gave no address for this file": "Viber не дал адреса этого файла",
+    "the webhook points at {url}, not {ours} (opchat serve sets it)":
+        "вебхук указывает на {url}, а не на {ours} (opchat serve установит его)",
+    "no public_url: Viber needs the hub's https:// address":
+        "нет public_url: Viber нужен https://-адрес хаба",
+    "no public_url: Viber cannot call the hub; set it and run opchat channel test {name}":
+        "нет public_url: Viber не может обращаться к хабу; задайте его и выполните opchat channel"
+            " test {name}",
+    "Viber cannot give this file: {reason}": "Viber не может отдать этот файл: {reason}",
+    "Viber did not take the webhook: {said}": "Viber не принял вебхук: {said}",
+    "Viber did not say which message it sent": "Viber не сообщил, какое сообщение отправил",
+    "Viber could not deliver it: {said}": "Viber не смог доставить его: {said}",
+    "Contact: {name} {phone}": "Контакт: {name} {phone}",
+    "a Viber message of a kind opchat does not show":
+        "сообщение Viber такого вида, который opchat не показывает",
+    "Viber did not take the webhook yet ({said}); opchat serve sets it when it starts (Viber "
+        "checks the address then)":
+        "Viber пока не принял вебхук ({said}); opchat serve установит его при запуске (тогда "
+            "Viber и проверит адрес)",
+    "no token yet: set it, then opchat serve sets the webhook":
+        "токена пока нет: задайте его, и opchat serve установит вебхук",
+    "the bot's token (partners.viber.com → your bot → Info)":
+        "токен бота (partners.viber.com → ваш бот → Info)",
+    "the hub's https:// address that Viber calls, behind your proxy":
+        "https://-адрес хаба, к которому обращается Viber, за вашим прокси",
+    "the name the customers see on the bot's messages":
+        "имя, которое клиенты видят на сообщениях бота",
+    "the address of the avatar shown on the bot's messages":
+        "адрес аватара, показываемого на сообщениях бота",
+    "the Viber REST API's address (a proxy, a test server)":
+        "адрес REST API Viber (прокси, тестовый сервер)",
+    "channels.{name}.public_url: Viber calls only https:// addresses":
+        "channels.{name}.public_url: Viber обращается только к адресам https://",
+    "could not set the webhook now ({reason}); opchat serve sets it when it starts":
+        "не удалось установить вебхук сейчас ({reason}); opchat serve установит его при запуске",
+    "Viber will call {url}: have your reverse proxy pass it to {local}":
+        "Viber будет обращаться к {url}: пусть обратный прокси передаёт это на {local}",
+    "no public_url: Viber cannot reach the hub until it is set":
+        "нет public_url: Viber не сможет обращаться к хабу, пока он не задан",
+    "the customer unsubscribed from the bot: Viber takes nothing for them until they "
+        "subscribe or write again":
+        "клиент отписался от бота: Viber ничего для него не примет, пока он не подпишется "
+            "или не напишет снова",
 })

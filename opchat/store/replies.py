@@ -57,6 +57,7 @@ class AutoTrigger:
     channel_kind: str = ""
     callback: str | None = None  # the payload of the button the customer pressed
     automated: bool = False  # a machine wrote it (an auto-reply, a bounce): never answered
+    greeted: bool = False  # the platform greeted them already (Viber's welcome message)
 
 
 class QuickReplyStore(Part):
@@ -223,6 +224,7 @@ class QuickReplyStore(Part):
                 "json_extract(m.meta, '$.callback') AS callback, "
                 "json_extract(m.meta, '$.automated') AS automated, "
                 "json_extract(m.meta, '$.rating') AS rating, "
+                "json_extract(m.meta, '$.greeted') AS greeted, "
                 "ch.name AS channel, ch.kind AS channel_kind, co.name AS contact_name "
                 "FROM messages m "
                 "JOIN conversations c ON c.id = m.conversation_id "
@@ -252,7 +254,8 @@ class QuickReplyStore(Part):
                 callback=m["callback"] if isinstance(m["callback"], str) else None,
                 # A machine wrote it, or it is the customer's rating of a resolved
                 # dialog: neither is answered automatically.
-                automated=bool(m["automated"]) or m["rating"] is not None)
+                automated=bool(m["automated"]) or m["rating"] is not None,
+                greeted=bool(m["greeted"]))
 
         return await self.db.read(run)
 

@@ -286,7 +286,6 @@ class Checks(Protocol):
 
 
 @runtime_checkable
-@runtime_checkable
 class SendsMail(Protocol):
     """A transport that sends e-mail on the business's behalf (the email channel): the
     hub sends dialog transcripts through it."""
@@ -296,6 +295,7 @@ class SendsMail(Protocol):
         ...
 
 
+@runtime_checkable
 class HasTemplates(Protocol):
     """The platform keeps approved message templates (WhatsApp), which are all it takes
     outside the reply window (``Capabilities.reply_window``); ``OutboundMessage.template``

@@ -17,7 +17,7 @@ ENGLISH = {"LANG": "C.UTF-8", "LC_ALL": "", "LC_MESSAGES": "", "LANGUAGE": ""}
 
 # Words that stay as they are in Russian text: names of things, formats, examples.
 KEEP = {"opchat", "webchat", "telegram", "whatsapp", "messenger", "instagram", "demo", "email",
-        "max",
+        "max", "viber",
         "jsonl", "yaml", "json", "https", "http", "systemd", "botfather", "script", "chat",
         "your", "site", "shop", "example", "host",
         "path", "europe", "berlin", "moscow", "from", "address", "stdin", "utf", "usage",
