@@ -35,6 +35,7 @@ TIMEOUT = 10.0  # seconds a receiver has to answer
 BACKOFF_BASE = 10.0  # seconds before the first retry; doubles each attempt
 MAX_BACKOFF = 3600.0  # at most this long between tries
 GIVE_UP = 86400.0  # a delivery still failing this long after it was queued has failed
+KEEP = 30 * 86400.0  # seconds delivered and failed deliveries are kept for `webhooks list`
 IDLE = 5.0  # seconds a sender with nothing due sleeps before it looks again anyway
 RETRIED_STATUSES = frozenset({408, 429})
 USER_AGENT = "opchat-webhooks/1"
@@ -130,6 +131,10 @@ class WebhookSender:
     async def _follow(self) -> None:
         """Queue every event after the stored place, for as long as the hub runs."""
         store = self.inbox.store
+        pruned = await store.webhooks.prune(store.clock() - KEEP)
+        if pruned:
+            log.info("webhooks: %d deliveries over %d days old forgotten", pruned,
+                     KEEP // 86400)
         cursor = await store.webhooks.cursor()
         if cursor is None:  # the first start: from now on
             await store.webhooks.start_at(await store.events.last_event_id())

@@ -176,6 +176,17 @@ class WebhookStore(Part):
 
         return await self.db.write(run)
 
+    async def prune(self, before: float) -> int:
+        """Forget deliveries done (delivered or failed) before ``before``; how many."""
+
+        def run(conn: Conn) -> int:
+            return conn.execute(
+                "DELETE FROM webhook_deliveries WHERE (state = 'delivered' AND delivered_at "
+                "< ?1) OR (state = 'failed' AND next_attempt_at < ?1 AND created_at < ?1)",
+                (before,)).rowcount
+
+        return await self.db.write(run)
+
     async def get(self, delivery_id: int) -> Delivery | None:
         def run(conn: Conn) -> Delivery | None:
             row = conn.execute("SELECT * FROM webhook_deliveries WHERE id = ?",

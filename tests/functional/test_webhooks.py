@@ -280,6 +280,11 @@ async def test_queueing_twice_never_doubles_and_keeps_dialog_order(tmp_path: Pat
         await inbox.store.webhooks.delivered(following.id)
         nothing, due = await inbox.store.webhooks.next_due("log")
         assert nothing is None and due is not None and due > time.time() + 3000
+        # Done deliveries are forgotten after a while; those still queued never are.
+        assert await inbox.store.webhooks.prune(time.time() - 60) == 0
+        assert await inbox.store.webhooks.prune(time.time() + 60) == 1
+        assert await inbox.store.webhooks.get(following.id) is None
+        assert await inbox.store.webhooks.get(first.id) is not None
     finally:
         await inbox.close()
 
