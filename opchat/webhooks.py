@@ -19,7 +19,7 @@ import hmac
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from opchat.config import WebhookSettings
@@ -92,7 +92,7 @@ class WebhookSender:
     """Run by the hub: queue events for the endpoints, and send them."""
 
     def __init__(self, inbox: Inbox, endpoints: Sequence[WebhookSettings],
-                 set_health: object) -> None:
+                 set_health: Callable[[str, Health, str], None]) -> None:
         self.inbox = inbox
         self.endpoints = list(endpoints)
         self.set_health = set_health  # Hub.set_health
@@ -107,7 +107,7 @@ class WebhookSender:
         return min(self.max_backoff, self.backoff_base * 2.0 ** min(attempts, 40))
 
     def _health(self, endpoint: str, state: Health, detail: str = "") -> None:
-        self.set_health(CHANNEL_PREFIX + endpoint, state, detail)  # type: ignore[operator]
+        self.set_health(CHANNEL_PREFIX + endpoint, state, detail)
 
     async def run(self) -> None:
         import aiohttp
