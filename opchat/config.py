@@ -52,12 +52,14 @@ from opchat.transports import (  # the contract only: no SDK
 )
 
 __all__ = [
+    "WEBHOOK_EVENTS",
     "AutoAnswers",
     "ChannelSettings",
     "ConfigError",
     "Menu",
     "MenuOption",
     "Settings",
+    "WebhookSettings",
     "default_config_path",
     "default_data_dir",
     "ensure_data_dir",
@@ -170,6 +172,38 @@ class TranscriptSettings:
     on_resolve: bool = False
 
 
+WEBHOOK_EVENTS = (
+    "conversation.created", "conversation.status", "conversation.assigned",
+    "conversation.labelled", "message.created", "contact.created", "contact.updated",
+    "contact.merged", "rating.given",
+)
+
+
+@dataclass
+class WebhookSettings:
+    """One `[webhooks.NAME]` table: where events are POSTed, signed with `secret`."""
+
+    name: str
+    url: str
+    secret: str = ""
+    secret_env: str = ""  # the environment variable holding it, read when used
+    events: tuple[str, ...] = WEBHOOK_EVENTS
+
+    def secrets(self) -> tuple[str, ...]:
+        """What error texts must never show: the secret, a password in the url."""
+        from urllib.parse import urlsplit
+
+        found = {self.key() or "", urlsplit(self.url).password or ""}
+        return tuple(sorted((s for s in found if len(s) >= 4), key=len, reverse=True))
+
+    def key(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The secret deliveries are signed with; None if its variable is not set."""
+        if self.secret:
+            return self.secret
+        environ = os.environ if environ is None else environ
+        return environ.get(self.secret_env) or None
+
+
 @dataclass
 class AutoAnswers:
     """What a channel answers by itself (its `hours`, `away_message`, `greeting_message`, `menu`).
@@ -267,6 +301,7 @@ class Settings:
     # `[transcripts]`: the e-mail channel dialogs' transcripts go out through, and
     # whether resolving a dialog sends one; None: transcripts are not set up.
     transcripts: TranscriptSettings | None = None
+    webhooks: list[WebhookSettings] = field(default_factory=list)  # `[webhooks.NAME]`
 
 
 class ConfigError(Exception):
@@ -300,6 +335,7 @@ _TOP_LEVEL: dict[str, type] = {
     "menus": dict,
     "sla": dict,
     "transcripts": dict,
+    "webhooks": dict,
 }
 _UI: dict[str, type] = {
     "mouse": bool,
@@ -313,6 +349,7 @@ _TEAM: dict[str, type] = {"max_open": int, "auto_assign": bool}
 _ALERTS: dict[str, type] = {"new_dialog": str, "new_message": str, "red_wait": str}
 _MENU: dict[str, type] = {"text": str, "options": list, "handoff": str}
 _TRANSCRIPTS: dict[str, type] = {"channel": str, "on_resolve": bool}
+_WEBHOOK: dict[str, type] = {"url": str, "secret": str, "secret_env": str, "events": list}
 _SLA_TARGETS = ("first_response", "next_response", "resolution")
 _SLA: dict[str, type] = {**dict.fromkeys((*_SLA_TARGETS, "warn_before"), object),
                          "working_hours": bool, "channels": dict, "labels": dict}
@@ -540,7 +577,47 @@ class _Reader:
         if "transcripts" in document:
             settings.transcripts = self.transcripts(self.table(document, "transcripts",
                                                                _TRANSCRIPTS), settings)
+        webhooks = self.typed(("webhooks",), document.get("webhooks", {}), dict)
+        settings.webhooks = [self.webhook(name, table) for name, table in webhooks.items()]
         return settings
+
+    def webhook(self, name: str, table: Any) -> WebhookSettings:
+        """`[webhooks.NAME]`: an address, its secret and the events it wants."""
+        where = ("webhooks", name)
+        if not CHANNEL_NAME.fullmatch(name):
+            raise self.error(where, _channel_name_problem(name))
+        table = self.typed(where, table, dict)
+        self.check_keys(table, where, _WEBHOOK)
+        url = table.get("url")
+        if url is None:
+            raise self.error(where, _("[webhooks.{name}] needs url = \"https://...\", the "
+                                      "address events are sent to", name=name))
+        if not _is_url(url):
+            raise self.error((*where, "url"), _(
+                "webhooks.{name}.url must be an http:// or https:// address, not {value}",
+                name=name, value=_describe(url)))
+        secret, variable = table.get("secret") or "", table.get("secret_env") or ""
+        if variable and not ENVIRONMENT_VARIABLE.fullmatch(variable):
+            raise self.error((*where, "secret_env"), _(
+                "webhooks.{name}.secret_env must name an environment variable, not "
+                "{value}", name=name, value=_describe(variable)))
+        if not secret and not variable:
+            raise self.error(where, _(
+                "[webhooks.{name}] needs secret = \"...\" (or secret_env = \"VARIABLE\"): "
+                "deliveries are signed with it", name=name))
+        events = WEBHOOK_EVENTS
+        if "events" in table:
+            events = tuple(table["events"])
+            for event in events:
+                if event not in WEBHOOK_EVENTS:
+                    raise self.error((*where, "events"), _(
+                        "webhooks.{name}.events: unknown event {value} (events: {known})",
+                        name=name, value=_describe(event), known=", ".join(WEBHOOK_EVENTS)))
+            if not events:
+                raise self.error((*where, "events"), _(
+                    "webhooks.{name}.events is empty: leave it out to get every event",
+                    name=name))
+        return WebhookSettings(name, url, secret, variable, events)
 
     def transcripts(self, table: dict[str, Any], settings: Settings) -> TranscriptSettings:
         """`[transcripts]`: which email channel sends them, and whether on resolve."""

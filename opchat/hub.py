@@ -31,7 +31,7 @@ from typing import Any
 
 from opchat import transcript
 from opchat.autoreply import AutoAnswerer
-from opchat.config import ChannelSettings, TranscriptSettings, private_modes
+from opchat.config import ChannelSettings, TranscriptSettings, WebhookSettings, private_modes
 from opchat.hours import WorkClock
 from opchat.i18n import _, current_language
 from opchat.inbox import Inbox
@@ -245,8 +245,10 @@ class Hub:
         loader: Callable[[str], TransportFactory] = load_transport,
         auto_assign_cap: int | None = None,
         transcripts: TranscriptSettings | None = None,
+        webhooks: Sequence[WebhookSettings] = (),
     ) -> None:
         self.inbox = inbox
+        self.webhooks = list(webhooks)  # `[webhooks.NAME]`: sent by opchat/webhooks.py
         self.transcripts = transcripts  # the e-mail channel transcripts go out through
         # New dialogs go to the online operator with the fewest open ones, while that is
         # under this cap; None: nobody is assigned automatically.
@@ -257,6 +259,8 @@ class Hub:
         self.loader = loader
         self.channels = list(channels)
         self._secrets = {c.name: c.secrets() for c in self.channels}
+        for webhook in self.webhooks:  # what a receiver's answer must not put on show
+            self._secrets[f"webhook:{webhook.name}"] = webhook.secrets()
         self.data_dir = Path(data_dir)
         self.transports: dict[str, Transport] = {}
         self._wake: dict[str, asyncio.Event] = {}
@@ -336,6 +340,12 @@ class Hub:
                  asyncio.create_task(self._wake_snoozed(), name="hub-snoozes"),
                  asyncio.create_task(AutoAnswerer(self.inbox, self.channels).run(),
                                      name="hub-auto-answers")]
+        if self.webhooks:
+            from opchat.webhooks import WebhookSender
+
+            tasks.append(asyncio.create_task(
+                WebhookSender(self.inbox, self.webhooks, self.set_health).run(),
+                name="hub-webhooks"))
         if any(isinstance(t, ServesHTTP) for t in self.transports.values()):
             self.web = WebServer(self)
             await self.web.mount()
@@ -357,7 +367,7 @@ class Hub:
                     await self.web.close()
             await asyncio.gather(*self._health_writes, return_exceptions=True)
             with contextlib.suppress(Exception):
-                for name in self.transports:
+                for name in [*self.transports, *(f"webhook:{w.name}" for w in self.webhooks)]:
                     await store.channels.set_health(name, Health.STOPPED)
 
     async def _check_menus(self) -> None:
@@ -991,6 +1001,7 @@ async def run_hub_when_free(
     loader: Callable[[str], TransportFactory] = load_transport,
     auto_assign_cap: int | None = None,
     transcripts: TranscriptSettings | None = None,
+    webhooks: Sequence[WebhookSettings] = (),
 ) -> None:
     """Follow until the hub lock is free, then run the hub until cancelled."""
     lock = HubLock(data_dir)
@@ -1007,7 +1018,8 @@ async def run_hub_when_free(
         failures = 0
         while True:
             try:
-                await Hub(inbox, channels, data_dir, loader, auto_assign_cap, transcripts).run()
+                await Hub(inbox, channels, data_dir, loader, auto_assign_cap, transcripts,
+                          webhooks).run()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the hub must not stay dead while we hold its lock

@@ -1658,6 +1658,56 @@ MESSAGES.update({
         "это в переписке.",
     "E-mail the transcript?": "Отправить копию переписки?",
     "send": "отправить",
+    # --- webhooks ---
+    "[webhooks.{name}] needs url = \"https://...\", the address events are sent to":
+        "[webhooks.{name}]: нужен url = \"https://...\", адрес, на который отправляются "
+        "события",
+    "webhooks.{name}.url must be an http:// or https:// address, not {value}":
+        "webhooks.{name}.url должен быть адресом http:// или https://, а не {value}",
+    "webhooks.{name}.secret_env must name an environment variable, not {value}":
+        "webhooks.{name}.secret_env должен быть именем переменной окружения, а не {value}",
+    "[webhooks.{name}] needs secret = \"...\" (or secret_env = \"VARIABLE\"): "
+    "deliveries are signed with it":
+        "[webhooks.{name}]: нужен secret = \"...\" (или secret_env = \"ПЕРЕМЕННАЯ\"): им "
+        "подписывается каждая доставка",
+    "webhooks.{name}.events is empty: leave it out to get every event":
+        "webhooks.{name}.events пуст: уберите его, чтобы получать все события",
+    "webhooks.{name}.events: unknown event {value} (events: {known})":
+        "webhooks.{name}.events: неизвестное событие {value} (события: {known})",
+    "the environment variable {variable} (secret_env) is not set":
+        "переменная окружения {variable} (secret_env) не задана",
+    "no answer in {seconds} s": "нет ответа за {seconds} с",
+    "cannot connect: {error}": "не удаётся подключиться: {error}",
+    "delivery {id} failed: {reason}": "доставка {id} не удалась: {reason}",
+    "gave up after {attempts} attempts: {reason}":
+        "попытки прекращены после {attempts}: {reason}",
+    "attempts: {n}": "попыток: {n}",
+    "queued again: {n}; the hub sends them": "снова в очереди: {n}; хаб их отправит",
+    "no webhook {name} in {path} (webhooks: {known})":
+        "в {path} нет вебхука {name} (вебхуки: {known})",
+    "{name} did not take the test event: {reason}":
+        "{name} не принял тестовое событие: {reason}",
+    "see and resend the outgoing webhooks": "просмотр и повторная отправка исходящих вебхуков",
+    "the webhooks, their last deliveries and the failed ones":
+        "вебхуки, их последние доставки и неудавшиеся",
+    "send deliveries again": "отправить доставки ещё раз",
+    "a delivery's number, as `webhooks list` shows it":
+        "номер доставки, как его показывает `webhooks list`",
+    "every failed delivery": "все неудавшиеся доставки",
+    "send a signed test event and say what the receiver answered":
+        "отправить подписанное тестовое событие и показать, что ответил получатель",
+    "the webhook's name in the config": "имя вебхука в конфигурации",
+    "no webhooks: add a [webhooks.NAME] table with url and secret to {path}":
+        "вебхуков нет: добавьте в {path} таблицу [webhooks.ИМЯ] с url и secret",
+    "all events": "все события",
+    "say which deliveries: their numbers, or --failed":
+        "укажите, какие доставки: их номера или --failed",
+    "no delivery {ids}": "нет доставки {ids}",
+    "{name} answered HTTP {status}: {body}": "{name} ответил HTTP {status}: {body}",
+    "queued {queued}, delivered {delivered}, failed {failed}":
+        "в очереди {queued}, доставлено {delivered}, не удалось {failed}",
+    "failed (opchat webhooks retry ID, or --failed for all):":
+        "не удались (opchat webhooks retry НОМЕР или --failed для всех):",
     # --- viber channel ---
     "Viber refused the bot's token (wrong or revoked): copy it again from partners.viber.com → "
         "your bot → Info and put it in the config":

@@ -340,6 +340,29 @@ MIGRATIONS: list[str] = [
     CREATE INDEX ratings_by_time ON ratings(at);
     CREATE INDEX ratings_by_conversation ON ratings(conversation_id);
     """,
+    # 10: outgoing webhooks (store/webhooks.py): one delivery per endpoint and event,
+    # queued in the transaction that moves the follower's place in the events log.
+    """
+    CREATE TABLE webhook_deliveries (
+        id INTEGER PRIMARY KEY,
+        endpoint TEXT NOT NULL,
+        event_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        conversation_id INTEGER,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'queued',  -- queued, delivered, failed
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        delivered_at REAL,
+        UNIQUE (endpoint, event_id)
+    );
+    CREATE INDEX webhook_deliveries_queued ON webhook_deliveries(endpoint, state, id);
+    CREATE INDEX webhook_deliveries_by_conversation
+        ON webhook_deliveries(endpoint, conversation_id, state, id);
+    CREATE TABLE webhook_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

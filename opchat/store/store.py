@@ -29,6 +29,7 @@ from opchat.store.search import SearchStore
 from opchat.store.stats import StatsStore
 from opchat.store.templates import TemplatesStore
 from opchat.store.transcripts import TranscriptStore
+from opchat.store.webhooks import WebhookStore
 from opchat.store.workflow import WorkflowStore
 
 DB_FILENAME = "opchat.db"
@@ -58,6 +59,7 @@ class Store:
         self.stats = StatsStore(db, clock)
         self.ratings = RatingStore(db, clock)
         self.transcripts = TranscriptStore(db, clock)
+        self.webhooks = WebhookStore(db, clock)
         self.events = EventLog(db, clock)
 
     @classmethod
