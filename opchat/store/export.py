@@ -91,6 +91,8 @@ LEFT_OUT: dict[str, str] = {
     "stats_facts": "response-time figures, derived from the events (opchat stats --rebuild)",
     "stats_meta": "whether the figures have been derived from the events yet",
     "conversations.stats_*": "each dialog's round, derived from the events as stats_facts is",
+    "webhook_deliveries": "the queue of deliveries to the business's webhooks (kept 30 days)",
+    "webhook_state": "how far the hub has queued the events log for the webhooks",
 }
 
 _LABELS = ("SELECT json_group_array(l.name) FROM conversation_labels cl "
