@@ -57,6 +57,7 @@ from opchat.transports import (
     parse_listen,
     progress_list,
 )
+from opchat.transports.common import DownloadError, required, split
 from opchat.transports.files import load_secret, safe_name, same_secret
 from opchat.transports.max.api import (
     Garbled,
@@ -87,32 +88,8 @@ class CheckFailed(Exception):
     """``check()`` could not reach the bot; the message says exactly why."""
 
 
-class DownloadError(Exception):
-    """A file could not be fetched; the message says why."""
 
 
-def required(channel: ChannelSettings, key: str) -> str:
-    value = channel.secret(key)
-    if not value:
-        variable = channel.options.get(f"{key}_env")
-        raise ValueError(f"environment variable {variable} is empty or unset" if variable
-                         else f"no {key}: set {key}, or {key}_env naming the variable "
-                              "that holds it")
-    return value.strip()
-
-
-def split(text: str, limit: int) -> list[str]:
-    """``text`` in parts of at most ``limit`` characters, cut between words where it can."""
-    parts = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = text.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    return [*parts, text] if text or not parts else parts
 
 
 class MaxTransport:

@@ -37,6 +37,7 @@ from opchat.transports import (
     parse_listen,
     progress_list,
 )
+from opchat.transports.common import required
 from opchat.transports.meta.graph import (
     DEFAULT_API_BASE,
     DEFAULT_API_VERSION,
@@ -66,9 +67,6 @@ Step = Callable[[], Awaitable[dict[str, Any]]]
 class CheckFailed(Exception):
     """``check()`` could not reach the account; the message says exactly why."""
 
-
-class DownloadError(Exception):
-    """A file could not be fetched; the message says why."""
 
 
 class MetaChannel:
@@ -248,16 +246,6 @@ class MetaChannel:
                  listen=self.listen, path=self.path, token=self.verify_token)
 
 
-def required(channel: ChannelSettings, key: str) -> str:
-    """A secret the channel cannot run without, from the file or its variable."""
-    value = channel.secret(key)
-    if not value:
-        variable = channel.options.get(f"{key}_env")
-        raise ValueError(f"environment variable {variable} is empty or unset" if variable
-                         else f"no {key}: set {key}, or {key}_env naming the variable "
-                              "that holds it")
-    return value.strip()
-
 
 async def ready(content: dict[str, Any]) -> dict[str, Any]:
     """A step whose message is made already."""
@@ -294,15 +282,3 @@ def seconds(value: Any, scale: float = 1.0) -> float | None:
         return None
 
 
-def split(text: str, limit: int) -> list[str]:
-    """``text`` in parts of at most ``limit`` characters, cut between words where it can."""
-    parts = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = text.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    return [*parts, text] if text or not parts else parts

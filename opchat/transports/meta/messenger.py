@@ -44,9 +44,9 @@ from opchat.i18n import _
 from opchat.model import Attachment, InboundMessage, MessageState
 from opchat.model import OutboundMessage as Outbound
 from opchat.transports import Capabilities, OptionSet, Rejected, Sink
+from opchat.transports.common import DownloadError, split
 from opchat.transports.files import safe_name
 from opchat.transports.meta.channel import (
-    DownloadError,
     MetaChannel,
     Step,
     dicts,
@@ -54,7 +54,6 @@ from opchat.transports.meta.channel import (
     is_number,
     ready,
     seconds,
-    split,
 )
 from opchat.transports.meta.graph import Garbled, GraphError, Unreachable, send_error
 from opchat.transports.meta.options import INSTAGRAM, MESSENGER

@@ -42,10 +42,10 @@ from opchat.model import (
 from opchat.model import OutboundMessage as Outbound
 from opchat.templates import from_graph
 from opchat.transports import Capabilities, OptionSet, Rejected, Sink
+from opchat.transports.common import DownloadError, split
 from opchat.transports.files import safe_name
 from opchat.transports.meta.channel import (
     CheckFailed,
-    DownloadError,
     MetaChannel,
     Step,
     dicts,
@@ -53,7 +53,6 @@ from opchat.transports.meta.channel import (
     is_number,
     ready,
     seconds,
-    split,
 )
 from opchat.transports.meta.graph import Garbled, GraphError, Unreachable, said
 from opchat.transports.meta.options import WHATSAPP

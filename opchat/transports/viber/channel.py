@@ -56,6 +56,7 @@ from opchat.transports import (
     parse_listen,
     progress_list,
 )
+from opchat.transports.common import DownloadError, split
 from opchat.transports.files import safe_name, same_secret
 from opchat.transports.viber.api import (
     ACCOUNT,
@@ -91,22 +92,7 @@ class CheckFailed(Exception):
     """``check()`` could not reach the bot; the message says exactly why."""
 
 
-class DownloadError(Exception):
-    """A file could not be fetched; the message says why."""
 
-
-def split(text: str, limit: int) -> list[str]:
-    """``text`` in parts of at most ``limit`` characters, cut between words where it can."""
-    parts = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = text.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    return [*parts, text] if text or not parts else parts
 
 
 def signature(token: str, body: bytes) -> str:
