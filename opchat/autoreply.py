@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,6 +48,7 @@ log = logging.getLogger("opchat.autoreply")
 
 OPERATOR_QUIET = 300.0  # seconds after an operator's answer when "we are closed" is not said
 REPLAY = 600.0  # seconds of the feed read again on start; older messages are not answered
+TYPICAL = "answer.typical"  # the variable: a sentence saying how soon people are answered
 CHOICE = re.compile(r"^\s*(\d)\s*[.)]?\s*$")
 # The rating question's buttons, best first (label, payload: see store/ratings.py).
 RATING_BUTTONS = tuple((f"{n} " + "★" * n, f"rate:{n}") for n in range(5, 0, -1))
@@ -66,6 +68,9 @@ TEXTS = {
         "soon": "as soon as possible",
         "days": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
                  "Sunday"),
+        "usually_minute": "We usually answer within a minute.",
+        "usually_minutes": "We usually answer within {n} min.",
+        "usually_hours": "We usually answer within {n} h.",
         "rating": "How did we do? Press a button, or answer with a digit from 1 (bad) to 5 "
                   "(excellent); a few words after it are welcome.",
         "rated": "Thank you for your rating!",
@@ -81,6 +86,9 @@ TEXTS = {
         "soon": "как только сможет",
         "days": ("понедельник", "вторник", "среду", "четверг", "пятницу", "субботу",
                  "воскресенье"),
+        "usually_minute": "Обычно мы отвечаем в течение минуты.",
+        "usually_minutes": "Обычно мы отвечаем за {n} мин.",
+        "usually_hours": "Обычно мы отвечаем за {n} ч.",
         "rating": "Как мы справились? Нажмите кнопку или ответьте цифрой от 1 (плохо) до 5 "
                   "(отлично); можно добавить пару слов после неё.",
         "rated": "Спасибо за оценку!",
@@ -96,15 +104,19 @@ class Answer:
 
 
 def plan_answer(auto: AutoAnswers, trigger, now: float,
-                replies: Mapping[str, str] | None = None) -> Answer | None:
+                replies: Mapping[str, str] | None = None,
+                typical: float | None = None) -> Answer | None:
     """What to answer `trigger` (an `opchat.store.replies.AutoTrigger`) with, if anything.
 
-    `replies`: the shared quick replies' bodies by shortcut, for the menu.
+    `replies`: the shared quick replies' bodies by shortcut, for the menu. `typical`:
+    how soon the channel's customers are usually answered, in seconds (None: unknown),
+    for `{answer.typical}`.
     """
     texts = TEXTS.get(auto.language, TEXTS["en"])
     values = reply_values(contact_name=trigger.contact_name,
                           conversation_id=trigger.conversation_id,
                           channel_name=trigger.channel, now=now)
+    values[TYPICAL] = usually(typical, texts)
     menu = auto.menu
     shown = [a.created_at for a in trigger.autos if "menu" in a.rules]
     shown_at = shown[-1] if shown else None
@@ -165,6 +177,18 @@ def plan_answer(auto: AutoAnswers, trigger, now: float,
     return Answer(tuple(rules), "\n\n".join(parts), buttons)
 
 
+def usually(seconds: float | None, texts: Mapping[str, object]) -> str:
+    """"We usually answer within a minute." for `{answer.typical}`; "" when unknown (the
+    sentence is left out rather than a time nobody measured)."""
+    if seconds is None:
+        return ""
+    if seconds <= 60:
+        return str(texts["usually_minute"])
+    if seconds < 3600:
+        return str(texts["usually_minutes"]).format(n=math.ceil(seconds / 60))
+    return str(texts["usually_hours"]).format(n=math.ceil(seconds / 3600))
+
+
 def fill(template: str, values: Mapping[str, str]) -> str:
     """A configured text with its variables; an unknown one is left out, never sent as `{…}`."""
     text = expand(template, values).text
@@ -172,6 +196,13 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     text = re.sub(r"[ \t]+([,.!?;:])", r"\1", text)
     text = re.sub(r"[,;:]([!?.])", r"\1", text)  # "Hello, {name}!" without a name
     return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+
+def _mentions_typical(auto: AutoAnswers) -> bool:
+    texts = [auto.greeting_message, auto.away_message or ""]
+    if auto.menu is not None:
+        texts.append(auto.menu.text)
+    return any("{" + TYPICAL + "}" in text for text in texts)
 
 
 def next_open_words(hours, now: float, texts: Mapping[str, object]) -> str:
@@ -195,9 +226,13 @@ def next_open_words(hours, now: float, texts: Mapping[str, object]) -> str:
 class AutoAnswerer:
     """Follows the change feed and answers customers' messages by the channels' rules."""
 
-    def __init__(self, inbox, channels: Sequence[ChannelSettings]) -> None:
+    def __init__(self, inbox, channels: Sequence[ChannelSettings],
+                 typical: Callable[[str], Awaitable[float | None]] | None = None) -> None:
         self.inbox = inbox
         self.rules = {c.name: c.auto for c in channels if c.auto is not None}
+        # How soon a channel's customers are usually answered (Hub.typical_answer), asked
+        # only for a channel whose texts say `{answer.typical}`.
+        self.typical = typical
 
     async def run(self) -> None:
         """Until cancelled; returns at once when no channel has automatic answers."""
@@ -272,7 +307,10 @@ class AutoAnswerer:
             replies = {r.shortcut: reply_text(r, trigger.channel_kind)
                        for r in await store.replies.all()
                        if getattr(r, "owner", None) is None}
-        answer = plan_answer(auto, trigger, now, replies)
+        typical = None
+        if self.typical is not None and _mentions_typical(auto):
+            typical = await self.typical(trigger.channel)
+        answer = plan_answer(auto, trigger, now, replies, typical)
         if answer is None:
             return None
         message = await store.replies.add_auto_message(trigger.conversation_id, answer.text,

@@ -338,7 +338,8 @@ class Hub:
         tasks = [asyncio.create_task(self._follow_outbox_events(), name="hub-feed"),
                  asyncio.create_task(self._follow_presence(), name="hub-presence"),
                  asyncio.create_task(self._wake_snoozed(), name="hub-snoozes"),
-                 asyncio.create_task(AutoAnswerer(self.inbox, self.channels).run(),
+                 asyncio.create_task(AutoAnswerer(self.inbox, self.channels,
+                                                  self.typical_answer).run(),
                                      name="hub-auto-answers")]
         if self.webhooks:
             from opchat.webhooks import WebhookSender

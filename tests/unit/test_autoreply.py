@@ -322,3 +322,46 @@ async def test_the_menu_offers_buttons_and_a_pressed_one_answers(world) -> None:
         sender_name="Ivan Petrov", body="1. Delivery", meta={"callback": "1"}))
     answer = await answerer.answer(pressed.message_id)
     assert answer is not None and answer.body == "We deliver in 1-2 days, Ivan."
+
+
+@pytest.mark.parametrize(("typical", "said"), [
+    (40.0, "Hello! We usually answer within a minute. How can we help?"),
+    (150.0, "Hello! We usually answer within 3 min. How can we help?"),
+    (7300.0, "Hello! We usually answer within 3 h. How can we help?"),
+    (None, "Hello! How can we help?"),  # unmeasured: no claim at all
+])
+async def test_the_greeting_may_say_how_soon_people_are_answered(
+        tmp_path: Path, typical: float | None, said: str) -> None:
+    settings = settings_from(tmp_path, '[channels.shop]\nkind = "demo"\n'
+                             'greeting_message = "Hello! {answer.typical} How can we help?"\n')
+    clock = Clock(FRIDAY_22_MSK)
+    inbox = await Inbox.open(tmp_path, "anna", clock=clock)
+    asked: list[str] = []
+
+    async def typical_answer(channel: str) -> float | None:
+        asked.append(channel)
+        return typical
+
+    try:
+        answerer = AutoAnswerer(inbox, settings.channels, typical_answer)
+        got = await say(inbox, 1, "hi")
+        answer = await answerer.answer(got.message_id)
+        assert answer is not None and answer.body == said
+        assert asked == ["shop"]
+    finally:
+        await inbox.close()
+
+
+async def test_the_figure_is_not_asked_when_no_text_uses_it(world) -> None:
+    inbox, _clock, _answerer = world
+    settings = settings_from(inbox.store.db.path.parent, CONFIG)
+    asked: list[str] = []
+
+    async def typical_answer(channel: str) -> float | None:
+        asked.append(channel)
+        return 30.0
+
+    answerer = AutoAnswerer(inbox, settings.channels, typical_answer)
+    got = await say(inbox, 1, "hi")
+    assert await answerer.answer(got.message_id) is not None
+    assert asked == []
