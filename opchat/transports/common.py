@@ -1,13 +1,18 @@
 """What channels' transports share beyond the contract (``opchat.transports``): a secret
 that must be set, text cut into the parts a platform takes, a file that could not be
-fetched. Light: no aiohttp, no SDK."""
+fetched, their health and background work. Light: no aiohttp, no SDK."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+from opchat.model import Health
 
 if TYPE_CHECKING:
     from opchat.config import ChannelSettings
+    from opchat.transports import Sink
 
 
 class DownloadError(Exception):
@@ -37,3 +42,35 @@ def split(text: str, limit: int) -> list[str]:
         parts.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
     return [*parts, text] if text or not parts else parts
+
+
+class ChannelTasks:
+    """Mixed into a transport: its status-bar health, said once per change, and the
+    background work it starts (answering a button, fetching a file) kept until done.
+
+    The transport sets ``_sink`` (None until ``run``), ``_health`` (None) and
+    ``_background`` (an empty set) in its ``__init__``."""
+
+    _sink: Sink | None
+    _health: tuple[Health, str] | None
+    _failing: bool
+    _background: set[asyncio.Task[Any]]
+
+    def _report(self, state: Health, detail: str) -> None:
+        if self._sink is not None and self._health != (state, detail):
+            self._health = (state, detail)
+            self._sink.health(state, detail)
+
+    def _store_failed(self, sink: Sink, exc: Exception) -> None:
+        """The hub could not store what arrived: DEGRADED, saying why, until it can."""
+        from opchat.i18n import _
+        from opchat.transports import error_summary
+
+        self._failing = True
+        self._report(Health.DEGRADED, _("cannot store: {reason}").format(
+            reason=error_summary(exc)))
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

@@ -37,7 +37,6 @@ import contextlib
 import json
 import logging
 import mimetypes
-from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -57,7 +56,7 @@ from opchat.transports import (
     parse_listen,
     progress_list,
 )
-from opchat.transports.common import DownloadError, required, split
+from opchat.transports.common import ChannelTasks, DownloadError, required, split
 from opchat.transports.files import load_secret, safe_name, same_secret
 from opchat.transports.max.api import (
     Garbled,
@@ -92,7 +91,7 @@ class CheckFailed(Exception):
 
 
 
-class MaxTransport:
+class MaxTransport(ChannelTasks):
     kind: ClassVar[str] = "max"
     options: ClassVar[OptionSet] = OPTIONS
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -289,20 +288,8 @@ class MaxTransport:
             log.info("channel %s: could not answer button press %s: %s", self.name,
                      callback_id, exc)
 
-    def _spawn(self, work: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
-    def _report(self, state: Health, detail: str) -> None:
-        if self._sink is not None and self._health != (state, detail):
-            self._health = (state, detail)
-            self._sink.health(state, detail)
 
-    def _store_failed(self, sink: Sink, exc: Exception) -> None:
-        self._failing = True
-        self._report(Health.DEGRADED, _("cannot store: {reason}").format(
-            reason=error_summary(exc)))
 
     # Webhook ------------------------------------------------------------------------------
 

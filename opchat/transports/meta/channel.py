@@ -37,7 +37,7 @@ from opchat.transports import (
     parse_listen,
     progress_list,
 )
-from opchat.transports.common import required
+from opchat.transports.common import ChannelTasks, required
 from opchat.transports.meta.graph import (
     DEFAULT_API_BASE,
     DEFAULT_API_VERSION,
@@ -69,7 +69,7 @@ class CheckFailed(Exception):
 
 
 
-class MetaChannel:
+class MetaChannel(ChannelTasks):
     """The part of a Meta channel that does not depend on the platform."""
 
     kind: ClassVar[str]
@@ -170,10 +170,6 @@ class MetaChannel:
             with contextlib.suppress(Exception):
                 await self.graph.close()
 
-    def _report(self, state: Health, detail: str) -> None:
-        if self._sink is not None and self._health != (state, detail):
-            self._health = (state, detail)
-            self._sink.health(state, detail)
 
     def _stored(self, received: Received, sink: Sink) -> None:
         if not self.download_limit:
@@ -183,10 +179,6 @@ class MetaChannel:
                 if attachment.ref:
                     self._spawn(self._download_quietly(attachment, sink))
 
-    def _spawn(self, work: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     async def _download_quietly(self, attachment: Attachment, sink: Sink) -> None:
         try:

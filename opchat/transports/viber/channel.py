@@ -56,7 +56,7 @@ from opchat.transports import (
     parse_listen,
     progress_list,
 )
-from opchat.transports.common import DownloadError, split
+from opchat.transports.common import ChannelTasks, DownloadError, split
 from opchat.transports.files import safe_name, same_secret
 from opchat.transports.viber.api import (
     ACCOUNT,
@@ -100,7 +100,7 @@ def signature(token: str, body: bytes) -> str:
     return hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
 
 
-class ViberTransport:
+class ViberTransport(ChannelTasks):
     kind: ClassVar[str] = "viber"
     options: ClassVar[OptionSet] = OPTIONS
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -203,10 +203,6 @@ class ViberTransport:
         down = isinstance(exc, ViberError) and exc.status != 12
         self._report(Health.DOWN if down else Health.DEGRADED, text)
 
-    def _report(self, state: Health, detail: str) -> None:
-        if self._sink is not None and self._health != (state, detail):
-            self._health = (state, detail)
-            self._sink.health(state, detail)
 
     # Webhook ------------------------------------------------------------------------------
 
