@@ -5,7 +5,8 @@ fetched, their health and background work. Light: no aiohttp, no SDK."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from opchat.model import Health
@@ -51,10 +52,13 @@ class ChannelTasks:
     The transport sets ``_sink`` (None until ``run``), ``_health`` (None) and
     ``_background`` (an empty set) in its ``__init__``."""
 
+    name: str
     _sink: Sink | None
     _health: tuple[Health, str] | None
     _failing: bool
     _background: set[asyncio.Task[Any]]
+    _detail: str  # what the status bar says while all is well
+    retry_after: float  # seconds before storing again, times the failures so far (up to 6)
 
     def _report(self, state: Health, detail: str) -> None:
         if self._sink is not None and self._health != (state, detail):
@@ -69,6 +73,30 @@ class ChannelTasks:
         self._failing = True
         self._report(Health.DEGRADED, _("cannot store: {reason}").format(
             reason=error_summary(exc)))
+
+    async def _keep_storing(self, sink: Sink, commit: Callable[[], Awaitable[None]],
+                            count: int, log: logging.Logger) -> None:
+        """Run ``commit`` (what arrived, and the cursor that covers it) until it is
+        stored: a store that fails shows the channel DEGRADED with the reason meanwhile,
+        and nothing is acknowledged to the platform before it works."""
+        from opchat.transports import error_summary
+
+        failures = 0
+        while True:
+            try:
+                await commit()
+            except Exception as exc:
+                failures += 1
+                if failures == 1:
+                    log.error("channel %s: could not store %d update(s): %s; trying again",
+                              self.name, count, error_summary(exc))
+                self._store_failed(sink, exc)
+                await asyncio.sleep(self.retry_after * min(failures, 6))
+                continue
+            if self._failing:
+                self._failing = False
+                self._report(Health.OK, self._detail)
+            return
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)

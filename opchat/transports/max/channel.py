@@ -52,7 +52,6 @@ from opchat.transports import (
     Rejected,
     Retry,
     Sink,
-    error_summary,
     parse_listen,
     progress_list,
 )
@@ -243,24 +242,9 @@ class MaxTransport(ChannelTasks):
             self._after_commit(batch)
 
     async def _store(self, sink: Sink, batch: Batch, marker: str | None) -> None:
-        """Commit ``batch`` (and the poll's ``marker``), trying again while the store
-        fails (the channel shows DEGRADED with the reason meanwhile)."""
-        failures = 0
-        while True:
-            try:
-                await self._commit(sink, batch, marker)
-            except Exception as exc:
-                failures += 1
-                if failures == 1:
-                    log.error("channel %s: could not store %d update(s): %s; trying again",
-                              self.name, len(batch.messages), error_summary(exc))
-                self._store_failed(sink, exc)
-                await asyncio.sleep(self.retry_after * min(failures, 6))
-                continue
-            if self._failing:
-                self._failing = False
-                self._report(Health.OK, self._detail)
-            return
+        """Commit ``batch`` (and the poll's ``marker``), trying again while the store fails."""
+        await self._keep_storing(sink, lambda: self._commit(sink, batch, marker),
+                                 len(batch.messages), log)
 
     async def _commit(self, sink: Sink, batch: Batch, marker: str | None) -> None:
         after = batch.after
