@@ -5,6 +5,8 @@ fetched, their health and background work. Light: no aiohttp, no SDK."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -97,6 +99,27 @@ class ChannelTasks:
                 self._failing = False
                 self._report(Health.OK, self._detail)
             return
+
+    async def _failed_partway(self, chat_id: str, error: Exception, sent: list[str],
+                              total: int) -> Exception:
+        """What a send of ``total`` parts that failed with ``error`` after the ``sent``
+        ones says: a refusal names how many had arrived (and, when it says the customer
+        cannot be written to, marks the dialog so); a retry keeps the parts sent, so the
+        next attempt goes on after them and nothing reaches the customer twice."""
+        from opchat.i18n import _
+        from opchat.transports import Rejected, Retry
+
+        if isinstance(error, Rejected):
+            if sent:
+                error = Rejected(_("{reason}; {done} of {total} parts had arrived",
+                                   reason=error.reason, done=len(sent), total=total),
+                                 unreachable=error.unreachable)
+            if error.unreachable and self._sink is not None:
+                with contextlib.suppress(Exception):
+                    await self._sink.reachable(chat_id, False)
+        elif isinstance(error, Retry) and sent:
+            error.progress = json.dumps(sent)
+        return error
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)

@@ -489,18 +489,10 @@ class VKTransport(ChannelTasks):
                 raise
             if isinstance(exc, VKError) and exc.token_refused:
                 self._report(Health.DOWN, token_words())
-            if isinstance(error, Rejected):
+            if isinstance(error, Rejected):  # nothing more of it will go: forget it
                 self._parts_sent.pop(out.message_id, None)
                 self._uploaded.pop(out.message_id, None)
-                if sent:
-                    error = Rejected(_("{reason}; {done} of {total} parts had arrived",
-                                       reason=error.reason, done=len(sent),
-                                       total=len(parts)), unreachable=error.unreachable)
-                if error.unreachable and self._sink is not None:
-                    with contextlib.suppress(Exception):
-                        await self._sink.reachable(out.chat_id, False)
-            elif isinstance(error, Retry) and sent:
-                error.progress = json.dumps(sent)
+            error = await self._failed_partway(out.chat_id, error, sent, len(parts))
             if error is exc:
                 raise
             raise error from exc
