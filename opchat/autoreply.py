@@ -309,7 +309,11 @@ class AutoAnswerer:
                        if getattr(r, "owner", None) is None}
         typical = None
         if self.typical is not None and _mentions_typical(auto):
-            typical = await self.typical(trigger.channel)
+            try:
+                typical = await self.typical(trigger.channel)
+            except Exception as exc:  # the figures could not be read: the answer goes without
+                log.warning("channel %s: how soon people are answered is unknown now: %s",
+                            trigger.channel, exc)
         answer = plan_answer(auto, trigger, now, replies, typical)
         if answer is None:
             return None

@@ -12,15 +12,13 @@ dialog in the figures (`store/stats.py` passes it over).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from opchat.model import EventKind, InboundMessage, Message, Rating
 from opchat.store.changes import UnknownConversation, record_event
 from opchat.store.part import Part
-from opchat.store.rows import PREVIEW_CHARS, message_of
+from opchat.store.replies import queue_auto
 from opchat.store.sql import Conn
 
 ANSWER_WINDOW = 3 * 86400.0  # seconds after asking when a digit still means a rating
@@ -80,24 +78,11 @@ class RatingStore(Part):
             if conv["status"] != "resolved" or (asked is not None and asked >= resolved_at):
                 return None
             now = self.clock()
-            meta: dict[str, Any] = {"auto": ["rating"], "rating_asked": True,
-                                    "buttons": [list(b) for b in buttons]}
-            message_id = conn.execute(
-                "INSERT INTO messages (conversation_id, channel_id, direction, author, body, "
-                "created_at, state, meta) VALUES (?, ?, 'auto', '', ?, ?, 'queued', ?)",
-                (conversation_id, conv["channel_id"], text, now,
-                 json.dumps(meta, ensure_ascii=False))).lastrowid
-            conn.execute("INSERT INTO outbox (message_id, channel_id, next_attempt_at, "
-                         "updated_at) VALUES (?, ?, ?, ?)",
-                         (message_id, conv["channel_id"], now, now))
-            conn.execute("UPDATE conversations SET rating_asked_at = ?, last_message_at = ?, "
-                         "last_preview = ?, last_direction = 'auto', last_author = '' "
-                         "WHERE id = ?", (now, now, text[:PREVIEW_CHARS], conversation_id))
-            record_event(conn, now, EventKind.MESSAGE_NEW, conversation_id, message_id,
-                         data={"direction": "auto", "auto": ["rating"],
-                               "channel": conv["channel"]})
-            return message_of(conn.execute("SELECT * FROM messages WHERE id = ?",
-                                           (message_id,)).fetchone())
+            conn.execute("UPDATE conversations SET rating_asked_at = ? WHERE id = ?",
+                         (now, conversation_id))
+            return queue_auto(conn, now, conversation_id, conv["channel_id"], conv["channel"],
+                              text, {"auto": ["rating"], "rating_asked": True,
+                                     "buttons": [list(b) for b in buttons]})
 
         return await self.db.write(run)
 

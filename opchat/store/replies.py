@@ -284,24 +284,32 @@ class QuickReplyStore(Part):
             meta: dict[str, Any] = {"auto": list(rules), "trigger": trigger}
             if buttons:
                 meta["buttons"] = [list(button) for button in buttons]
-            message_id = conn.execute(
-                "INSERT INTO messages (conversation_id, channel_id, direction, author, body, "
-                "created_at, state, meta) VALUES (?, ?, 'auto', ?, ?, ?, 'queued', ?)",
-                (conversation_id, conv["channel_id"], AUTO_AUTHOR, body, now,
-                 json.dumps(meta, ensure_ascii=False))).lastrowid
-            conn.execute("INSERT INTO outbox (message_id, channel_id, next_attempt_at, "
-                         "updated_at) VALUES (?, ?, ?, ?)",
-                         (message_id, conv["channel_id"], now, now))
-            conn.execute("UPDATE conversations SET last_message_at = ?, last_preview = ?, "
-                         "last_direction = 'auto', last_author = ? WHERE id = ?",
-                         (now, body[:PREVIEW_CHARS], AUTO_AUTHOR, conversation_id))
-            _event(conn, now, EventKind.MESSAGE_NEW, {"direction": Direction.AUTO.value,
-                                              "auto": list(rules), "channel": conv["channel"]},
-                   conversation_id=conversation_id, message_id=message_id)
-            return message_of(conn.execute("SELECT * FROM messages WHERE id = ?",
-                                         (message_id,)).fetchone())
+            return queue_auto(conn, now, conversation_id, conv["channel_id"], conv["channel"],
+                              body, meta)
 
         return await self.db.write(run)
+
+
+def queue_auto(conn: Conn, now: float, conversation_id: int, channel_id: int, channel: str,
+               body: str, meta: dict[str, Any]) -> Message:
+    """An automatic message (``meta["auto"]``: its rules) queued in the outbox, shown as
+    the dialog's last message, with its event; in the caller's transaction. The
+    customer still waits: neither `waiting_since` nor `first_response_s` changes."""
+    message_id = conn.execute(
+        "INSERT INTO messages (conversation_id, channel_id, direction, author, body, "
+        "created_at, state, meta) VALUES (?, ?, 'auto', ?, ?, ?, 'queued', ?)",
+        (conversation_id, channel_id, AUTO_AUTHOR, body, now,
+         json.dumps(meta, ensure_ascii=False))).lastrowid
+    conn.execute("INSERT INTO outbox (message_id, channel_id, next_attempt_at, "
+                 "updated_at) VALUES (?, ?, ?, ?)", (message_id, channel_id, now, now))
+    conn.execute("UPDATE conversations SET last_message_at = ?, last_preview = ?, "
+                 "last_direction = 'auto', last_author = ? WHERE id = ?",
+                 (now, body[:PREVIEW_CHARS], AUTO_AUTHOR, conversation_id))
+    _event(conn, now, EventKind.MESSAGE_NEW, {"direction": Direction.AUTO.value,
+                                              "auto": list(meta["auto"]), "channel": channel},
+           conversation_id=conversation_id, message_id=message_id)
+    return message_of(conn.execute("SELECT * FROM messages WHERE id = ?",
+                                   (message_id,)).fetchone())
 
 
 def _reply(r: Row) -> SavedReply:

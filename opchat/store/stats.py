@@ -212,11 +212,12 @@ def _collect_many(conn: Conn, start: float, end: float, bys: Sequence[str | None
     for by in bys:
         out[by] = ({}, {}, None if work is None else {})
 
+    def group_of(by: str | None, k: Any) -> str:  # channels are grouped by id
+        return (names.get(k, str(k)) if by == "channel" else k) or ""
+
     def add(row: Any, what: str, n: int) -> None:
         for i, by in enumerate(bys):
-            k = row[i]
-            group = (names.get(k, str(k)) if by == "channel" else k) or ""
-            counts = out[by][0].setdefault(group, {})
+            counts = out[by][0].setdefault(group_of(by, row[i]), {})
             counts[what] = counts.get(what, 0) + n
 
     # Every grouping's counts from one scan of the period: grouped by all keys at once
@@ -277,15 +278,13 @@ def _collect_many(conn: Conn, start: float, end: float, bys: Sequence[str | None
                 breached[key] = breached.get(key, 0) + 1
     for (n, k, kind), seconds in flat.items():
         by = bys[n]
-        group = (names.get(k, str(k)) if by == "channel" else k) or ""
+        group = group_of(by, k)
         _counts, values, worked = out[by]
         values.setdefault(group, {})[kind] = seconds
         if worked is not None:
             worked.setdefault(group, {})[kind] = seconds if same else flat_work[(n, k, kind)]
     for (n, k, goal), hits in breached.items():
-        by = bys[n]
-        group = (names.get(k, str(k)) if by == "channel" else k) or ""
-        out[by][0].setdefault(group, {})[f"breached_{goal}"] = hits
+        out[bys[n]][0].setdefault(group_of(bys[n], k), {})[f"breached_{goal}"] = hits
     return out
 
 

@@ -986,7 +986,13 @@ class WebChatTransport:
         online = bool(await sink.operators_online())
         next_open = None if is_open or self.hours is None else self.hours.next_open(now)
         typical = getattr(sink, "typical_answer", None)  # a plugin's sink may lack it
-        answer = await typical() if typical is not None else None
+        answer = None
+        if typical is not None:
+            try:
+                answer = await typical()
+            except Exception as exc:  # the widget then claims no time; the chat goes on
+                log.warning("channel %s: how soon people are answered is unknown now: %s",
+                            self.name, exc)
         return {"open": is_open, "online": online, "next_open": next_open,
                 "typical": None if answer is None else round(answer)}
 
