@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from opchat.store.schema import SCHEMA_VERSION, migrate
-from opchat.store.sql import Conn, Row
+from opchat.store.sql import SQLITE, Conn, Row
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -94,6 +94,7 @@ class Database:
     # backend names its own driver's here, so that no part imports a driver.
     data_errors: tuple[type[Exception], ...] = (
         sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.DataError)
+    dialect = SQLITE
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         """``read_only``: open no writer and write nothing, not even a -wal or -shm file

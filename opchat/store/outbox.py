@@ -170,8 +170,10 @@ class OutboxStore(Part):
             if kept is not None and not _ahead(state, MessageState(kept["state"])):
                 return
             conn.execute("DELETE FROM early_receipts WHERE at < ?", (now - EARLY_KEPT,))
-            conn.execute("INSERT OR REPLACE INTO early_receipts "
-                         "(channel_id, external_id, state, error, at) VALUES (?, ?, ?, ?, ?)",
+            conn.execute("INSERT INTO early_receipts "
+                         "(channel_id, external_id, state, error, at) VALUES (?, ?, ?, ?, ?) "
+                         "ON CONFLICT (channel_id, external_id) DO UPDATE SET "
+                         "state = excluded.state, error = excluded.error, at = excluded.at",
                          (row["channel_id"], external_id, state.value, error, now))
 
         await self.db.write(run)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from opchat.model import Direction, EventKind, Operator
 from opchat.store.changes import UnknownConversation, record_event
 from opchat.store.part import Part
-from opchat.store.sql import Conn
+from opchat.store.sql import Conn, dialect, insert_id
 
 
 class TranscriptStore(Part):
@@ -35,8 +35,9 @@ class TranscriptStore(Part):
 
         def run(conn: Conn) -> bool:
             return conn.execute(
-                "SELECT 1 FROM events WHERE kind = ? AND json_extract(data, '$.request') = ? "
-                "LIMIT 1", (str(EventKind.TRANSCRIPT_SENT), request)).fetchone() is not None
+                "SELECT 1 FROM events WHERE kind = ? "
+                f"AND {dialect(conn).json_int('data', 'request')} = ? LIMIT 1",
+                (str(EventKind.TRANSCRIPT_SENT), request)).fetchone() is not None
 
         return await self.db.read(run)
 
@@ -50,10 +51,10 @@ class TranscriptStore(Part):
                                (conversation_id,)).fetchone()
             if row is None:
                 raise UnknownConversation(conversation_id)
-            message_id = conn.execute(
+            message_id = insert_id(conn,
                 "INSERT INTO messages (conversation_id, channel_id, direction, author, body, "
                 "created_at, state, meta) VALUES (?, ?, ?, '', ?, ?, 'sent', '{}')",
-                (conversation_id, row["channel_id"], Direction.NOTE.value, note, now)).lastrowid
+                (conversation_id, row["channel_id"], Direction.NOTE.value, note, now))
             record_event(conn, now, EventKind.MESSAGE_NEW, conversation_id, message_id,
                          data={"direction": Direction.NOTE.value})
             record_event(conn, now, EventKind.TRANSCRIPT_SENT, conversation_id, message_id,

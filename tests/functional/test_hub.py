@@ -15,6 +15,9 @@ from opchat.hub import Hub, HubLock, run_hub_when_free
 from opchat.inbox import Inbox
 from opchat.model import Attachment, Health, InboundMessage, MessageState, OutboundMessage
 from opchat.transports import Capabilities, Delivery, Rejected, Retry, Sink, UnknownChannelKind
+from tests.backends import refuse_event
+
+BACKENDS = True  # every test on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 class ScriptedTransport:
@@ -601,9 +604,7 @@ async def test_health_that_cannot_be_recorded_is_logged_not_raised(
     never an exception nobody retrieves (asyncio prints those with a traceback)."""
     hub = make_hub(inbox, tmp_path)
     await inbox.store.channels.ensure("shop", "scripted")
-    await inbox.store.db.write(lambda conn: conn.execute(
-        "CREATE TEMP TRIGGER full BEFORE INSERT ON main.events "
-        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"))
+    refuse_event(tmp_path, "channel.health", "database or disk is full")
     hub.set_health("shop", Health.DEGRADED, "cannot store")
     [task] = list(hub._health_writes)
     await task  # raised before: OperationalError out of a task nobody awaited

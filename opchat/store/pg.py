@@ -1,0 +1,371 @@
+"""The store on PostgreSQL: a second `Database` for the same parts.
+
+The parts' queries are functions of a `Conn` run as one transaction; here the
+connection is psycopg 3's, wrapped so that the queries written for SQLite run
+unchanged: ``?`` and ``:name`` placeholders become psycopg's, rows read by position
+and by name, and `Conn.dialect` lets the few queries that must differ (store/sql.py's
+`Dialect`) say it in PostgreSQL's words.
+
+Why psycopg 3 and not asyncpg: the store's design is a whole transaction as one
+plain function on the connection's own thread (db.py), which needs a synchronous
+driver; psycopg is one, maintained, with the libpq binary wheel. Literal values are
+bound on the client (``ClientCursor``), as SQLite's queries expect untyped ``?``
+parameters to take the column's type.
+
+Like SQLite, one writer connection and one reader connection per process, each on
+its own thread. Every write transaction first takes one advisory lock
+(`schema_pg.WRITE_LOCK`), so writes are serialised across processes and machines as
+SQLite's ``BEGIN IMMEDIATE`` serialises them: the parts' read-then-write transactions
+stay correct, and an ``events`` id is never committed after a larger one (which
+would make a follower reading "id > last seen" skip it). Reads take a snapshot
+(``REPEATABLE READ READ ONLY``) and never wait for the writers.
+
+The change feed's wake-up: a third connection LISTENs on ``opchat_changes`` (sent by
+a trigger on ``events`` and ``presence``); `data_version` is a counter it moves when
+another session's commit is announced. A notification lost while that connection
+reconnects loses nothing: the counter moves on reconnecting, and the followers read
+every row after the last they saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import psycopg
+from psycopg import ClientCursor
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+
+from opchat.store.db import SchemaMismatch, StoreError
+from opchat.store.schema import SCHEMA_VERSION, SchemaTooNew
+from opchat.store.schema_pg import WRITE_LOCK, migrate_pg, pg_version
+from opchat.store.sql import POSTGRESQL, Conn
+
+P = ParamSpec("P")
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+CHANNEL = "opchat_changes"
+
+
+def is_url(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+# -- the connection the parts see ----------------------------------------------------------
+
+_ROW_CLASSES: dict[tuple[str, ...], type] = {}
+
+
+def _row_class(names: tuple[str, ...]) -> type:
+    cls = _ROW_CLASSES.get(names)
+    if cls is None:
+        index = {name: i for i, name in enumerate(names)}
+
+        class PgRow(tuple):
+            __slots__ = ()
+
+            def __getitem__(self, key: Any) -> Any:
+                if isinstance(key, str):
+                    return tuple.__getitem__(self, index[key])
+                return tuple.__getitem__(self, key)
+
+            def keys(self) -> list[str]:
+                return list(names)
+
+        cls = _ROW_CLASSES[names] = PgRow
+    return cls
+
+
+def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Any]:
+    description = cursor.description
+    if description is None:
+        return tuple
+    cls = _row_class(tuple(d.name for d in description))
+    return cls
+
+
+class _BoolAsInt(Dumper):
+    """True/False into the integer columns SQLite's queries put them in."""
+
+    oid = 0  # untyped: '1' is 1 in an integer column and true where a condition is asked
+    format = Format.TEXT
+
+    def dump(self, obj: Any) -> bytes:
+        return b"1" if obj else b"0"
+
+
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|\?|:[A-Za-z_]\w*|%")
+_TRANSLATED: dict[str, str] = {}
+
+
+def translate(sql: str) -> str:
+    """SQLite's placeholders as psycopg's: ``?`` as ``%s``, ``:name`` as ``%(name)s``,
+    a literal ``%`` doubled; text in quotes left alone except its ``%``."""
+    done = _TRANSLATED.get(sql)
+    if done is not None:
+        return done
+
+    def swap(m: re.Match[str]) -> str:
+        token = m.group()
+        if token == "?":
+            return "%s"
+        if token == "%":
+            return "%%"
+        if token == "::":
+            return token
+        if token.startswith(":"):
+            return f"%({token[1:]})s"
+        return token.replace("%", "%%")  # a quoted string or name
+
+    done = _TOKENS.sub(swap, sql)
+    if len(_TRANSLATED) < 4096:
+        _TRANSLATED[sql] = done
+    return done
+
+
+class PgConn:
+    """A psycopg connection as the parts' `Conn`."""
+
+    dialect = POSTGRESQL
+
+    def __init__(self, conn: psycopg.Connection[Any],
+                 trace: Callable[[str], None] | None = None) -> None:
+        self.raw = conn
+        self.trace = trace
+
+    def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = (),
+                /) -> Any:
+        cursor = self.raw.cursor()
+        if parameters:
+            sql = translate(sql)
+            cursor.execute(sql, parameters)
+        else:
+            cursor.execute(sql)
+        if self.trace is not None:
+            self.trace(sql)
+        return _Cursor(cursor)
+
+
+class _Cursor:
+    """psycopg's cursor as the parts read SQLite's: no error for a statement with no rows."""
+
+    __slots__ = ("_cursor",)
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> None:
+        raise StoreError("lastrowid on PostgreSQL: write INSERT … RETURNING id")
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    def fetchone(self) -> Any:
+        return None if self._cursor.description is None else self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return [] if self._cursor.description is None else self._cursor.fetchall()
+
+    def __iter__(self) -> Any:
+        return iter(self.fetchall())
+
+
+def _connect(url: str, *, readonly: bool) -> psycopg.Connection[Any]:
+    conn = psycopg.connect(url, autocommit=True, cursor_factory=ClientCursor,
+                           row_factory=_row_factory, connect_timeout=10,
+                           application_name="opchat")
+    conn.adapters.register_dumper(bool, _BoolAsInt)
+    if readonly:
+        conn.execute("SET default_transaction_read_only = on")
+    return conn
+
+
+# -- the database ---------------------------------------------------------------------------
+
+
+class PgDatabase:
+    """`db.Database`'s interface over a PostgreSQL database."""
+
+    # A value the server refuses for its type (text with a NUL, a number too big, a
+    # value of a type the column does not hold), as db.Database.data_errors.
+    data_errors: tuple[type[Exception], ...] = (psycopg.DataError,
+                                                psycopg.errors.DatatypeMismatch)
+    dialect = POSTGRESQL
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
+        self.url = url
+        self.path = None  # no file: the benchmark's raw SQLite rate does not apply
+        self.read_only = read_only
+        self.wal_unread = False
+        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="opchat-pg-write")
+        self._reader_pool = ThreadPoolExecutor(1, thread_name_prefix="opchat-pg-read")
+        self._writer: PgConn | None = None
+        self._reader: PgConn | None = None
+        self._on_commit: list[Callable[[], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._version = 0
+        self._own_pids: set[int] = set()
+        self._listening = threading.Event()
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
+
+    def __str__(self) -> str:
+        return redacted(self.url)
+
+    async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+        def open_writer() -> PgConn:
+            raw = _connect(self.url, readonly=False)
+            try:
+                migrate_pg(raw, SCHEMA_VERSION)
+            except BaseException:
+                raw.close()
+                raise
+            return PgConn(raw)
+
+        def open_reader() -> PgConn:
+            raw = _connect(self.url, readonly=True)
+            if self.read_only:
+                version = pg_version(PgConn(raw))
+                if version != SCHEMA_VERSION:
+                    raw.close()
+                    raise SchemaMismatch(version)
+            return PgConn(raw)
+
+        try:
+            if not self.read_only:
+                self._writer = await self._loop.run_in_executor(self._writer_pool, open_writer)
+                self._own_pids.add(self._writer.raw.info.backend_pid)
+            self._reader = await self._loop.run_in_executor(self._reader_pool, open_reader)
+        except SchemaMismatch:
+            await self.close()
+            raise
+        except SchemaTooNew as exc:
+            await self.close()
+            raise StoreError(f"{self}: {exc}") from exc
+        except psycopg.Error as exc:
+            await self.close()
+            raise StoreError(f"{self}: {_reason(exc)}") from exc
+        self._listener = threading.Thread(target=self._listen, name="opchat-pg-listen",
+                                          daemon=True)
+        self._listener.start()
+        await self._loop.run_in_executor(None, self._listening.wait, 10.0)
+
+    def _listen(self) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=10,
+                                     application_name="opchat-listen") as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._version += 1  # whatever was announced while we were away
+                    self._listening.set()
+                    delay = 0.5
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            if note.pid not in self._own_pids:
+                                self._version += 1
+            except psycopg.Error as exc:
+                if self._stop.is_set():
+                    return
+                log.warning("listening for changes on %s: %s; again in %.1f s",
+                            self, _reason(exc), delay)
+                self._listening.set()  # open() goes on; followers poll by the counter
+                self._stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def close(self) -> None:
+        self._stop.set()
+        loop = asyncio.get_running_loop()
+        for pool, conn in ((self._writer_pool, self._writer), (self._reader_pool, self._reader)):
+            if conn is not None:
+                await loop.run_in_executor(pool, conn.raw.close)
+        self._writer = self._reader = None
+        self._writer_pool.shutdown(wait=False)
+        self._reader_pool.shutdown(wait=False)
+        if self._listener is not None:
+            await loop.run_in_executor(None, self._listener.join, 5.0)
+            self._listener = None
+
+    def trace(self, callback: Callable[[str, str], None] | None) -> None:
+        for name, conn in (("writer", self._writer), ("reader", self._reader)):
+            if conn is not None:
+                conn.trace = (None if callback is None
+                              else lambda sql, name=name: callback(name, sql))
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        self._on_commit.append(callback)
+
+    async def write(self, fn: Callable[Concatenate[Conn, P], T], *args: P.args,
+                    **kwargs: P.kwargs) -> T:
+        conn = self._writer
+        if conn is None:
+            raise StoreError("the database is open read-only" if self.read_only
+                             else "the database is closed")
+
+        def transaction() -> T:
+            raw = conn.raw
+            try:
+                conn.execute("BEGIN")
+                conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+                result = fn(conn, *args, **kwargs)  # type: ignore[arg-type]
+            except BaseException:
+                if not raw.closed and raw.info.transaction_status != 0:  # not IDLE
+                    raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+            return result
+
+        assert self._loop is not None
+        result = await self._loop.run_in_executor(self._writer_pool, transaction)
+        for callback in self._on_commit:
+            callback()
+        return result
+
+    async def read(self, fn: Callable[Concatenate[Conn, P], T], *args: P.args,
+                   **kwargs: P.kwargs) -> T:
+        conn = self._reader
+        if conn is None:
+            raise StoreError("the database is closed")
+
+        def snapshot() -> T:
+            raw = conn.raw
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                return fn(conn, *args, **kwargs)  # type: ignore[arg-type]
+            finally:
+                if not raw.closed:
+                    raw.execute("ROLLBACK")
+
+        assert self._loop is not None
+        return await self._loop.run_in_executor(self._reader_pool, snapshot)
+
+    async def data_version(self) -> int:
+        """Moves when another session's commit changed events or presence."""
+        if self._reader is None:
+            raise StoreError("the database is closed")
+        return self._version
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
