@@ -17,6 +17,7 @@ import contextlib
 import errno
 import fcntl
 import functools
+import inspect
 import ipaddress
 import logging
 import os
@@ -53,7 +54,7 @@ from opchat.model import (
     TranscriptData,
 )
 from opchat.sanitize import redact
-from opchat.store import OutboxItem
+from opchat.store import OutboxItem, StoreError
 from opchat.transports import (
     DEFAULT_LISTEN,
     UNREACHABLE_LABEL,
@@ -140,6 +141,29 @@ class HubLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+class DatabaseHubLock:
+    """The hub lock of a store shared between machines (PostgreSQL): a lock held in the
+    database by this process's session, which the server frees when the process dies or
+    loses its connection. Several machines' hubs then never run at once."""
+
+    NAME = "hub"
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    async def try_acquire(self) -> bool:
+        return await self.db.try_lock(self.NAME)
+
+    async def held(self) -> bool:
+        return await self.db.holds(self.NAME)
+
+    async def holder(self) -> str | None:
+        return await self.db.lock_holder(self.NAME)
+
+    def release(self) -> None:
+        self.db.unlock_all()
 
 
 def storable(value: Any) -> Any:
@@ -1004,31 +1028,67 @@ async def run_hub_when_free(
     transcripts: TranscriptSettings | None = None,
     webhooks: Sequence[WebhookSettings] = (),
 ) -> None:
-    """Follow until the hub lock is free, then run the hub until cancelled."""
-    lock = HubLock(data_dir)
-    role = ""
-    try:
-        while not lock.try_acquire():
-            if role != "follower":
-                role = "follower"
-                on_role(role)
-                log.info("another process (pid %s) runs the hub; following", lock.holder_pid())
-            await asyncio.sleep(poll)
-        on_role("hub")
-        log.info("this process runs the hub (pid %d)", os.getpid())
-        failures = 0
-        while True:
+    """Follow until the hub lock is free, then run the hub until cancelled.
+
+    The lock is a file in the data dir, or, for a store several machines share
+    (PostgreSQL), a lock in the database; losing that one (the connection broke, so the
+    server freed it and another machine may take it) stops this hub and follows again.
+    """
+    shared = getattr(inbox.store.db, "shared_locks", False)
+    while True:
+        lock: Any = DatabaseHubLock(inbox.store.db) if shared else HubLock(data_dir)
+        role = ""
+        try:
+            while not await _acquired(lock):
+                if role != "follower":
+                    role = "follower"
+                    on_role(role)
+                    who = await lock.holder() if shared else f"pid {lock.holder_pid()}"
+                    log.info("another process (%s) runs the hub; following", who)
+                await asyncio.sleep(poll)
+            on_role("hub")
+            log.info("this process runs the hub (pid %d)", os.getpid())
+            hub = asyncio.create_task(_run_hub(inbox, channels, data_dir, loader,
+                                               auto_assign_cap, transcripts, webhooks))
             try:
-                await Hub(inbox, channels, data_dir, loader, auto_assign_cap, transcripts,
-                          webhooks).run()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the hub must not stay dead while we hold its lock
-                failures += 1
-                log.exception("the hub stopped on an error; restarting it")
-            await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
-    finally:
-        lock.release()
+                while not hub.done():
+                    await asyncio.wait({hub}, timeout=poll)
+                    if shared and not hub.done() and not await lock.held():
+                        log.error("the hub's lock in the database was lost; stopping the "
+                                  "hub and following")
+                        break
+            finally:
+                hub.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await hub
+        finally:
+            lock.release()
+
+
+async def _acquired(lock: Any) -> bool:
+    try:
+        got = lock.try_acquire()
+        return await got if inspect.isawaitable(got) else bool(got)
+    except StoreError as exc:  # the database is unreachable for now: follow, ask again
+        log.warning("cannot take the hub lock: %s", exc)
+        return False
+
+
+async def _run_hub(inbox: Inbox, channels: Sequence[ChannelSettings], data_dir: Path,
+                   loader: Callable[[str], TransportFactory], auto_assign_cap: int | None,
+                   transcripts: TranscriptSettings | None,
+                   webhooks: Sequence[WebhookSettings]) -> None:
+    failures = 0
+    while True:
+        try:
+            await Hub(inbox, channels, data_dir, loader, auto_assign_cap, transcripts,
+                      webhooks).run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the hub must not stay dead while we hold its lock
+            failures += 1
+            log.exception("the hub stopped on an error; restarting it")
+        await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
 
 
 # Failures a transport raises on purpose, with a sentence that says it all: no traceback.

@@ -98,6 +98,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from opchat.store.export import export_records
 
     db_path = settings.data_dir / DB_FILENAME
+    if settings.database_url:
+        raise CliError(_("export reads a SQLite store; on PostgreSQL it is not built yet "
+                         "(pg_dump keeps a backup meanwhile)"))
     if not db_path.exists():
         raise CliError(_("no database at {path}: nothing to export", path=db_path))
 
@@ -137,7 +140,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from opchat.store import DB_FILENAME
 
     db_path = settings.data_dir / DB_FILENAME
-    if not db_path.exists():
+    if not settings.database_url and not db_path.exists():
         raise CliError(_("no database at {path}: nothing to search", path=db_path),
                        EXIT_USAGE)
     try:

@@ -234,6 +234,18 @@ class Database:
         assert self._loop is not None
         return await self._loop.run_in_executor(self._reader_pool, snapshot)
 
+    async def about(self) -> dict[str, Any]:
+        """What `opchat db status` says: the backend, where, its schema version, its size."""
+
+        def look(conn: Conn) -> dict[str, Any]:
+            size = sum(p.stat().st_size for p in (
+                self.path, self.path.with_name(self.path.name + "-wal")) if p.exists())
+            return {"backend": "sqlite", "where": str(self.path),
+                    "schema": conn.execute("PRAGMA user_version").fetchone()[0],
+                    "size": size, "server": f"SQLite {sqlite3.sqlite_version}"}
+
+        return await self.read(look)
+
     async def data_version(self) -> int:
         """Changes whenever another process has committed (read-only: whenever anyone
         has); this process's own commits call the `on_commit` callbacks instead."""

@@ -42,6 +42,7 @@ from psycopg import ClientCursor
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
+from opchat.model import redacted_url
 from opchat.store.db import SchemaMismatch, StoreError
 from opchat.store.schema import SCHEMA_VERSION, SchemaTooNew
 from opchat.store.schema_pg import WRITE_LOCK, migrate_pg, pg_version
@@ -52,15 +53,11 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 CHANNEL = "opchat_changes"
+LOCK_SPACE = 0x6F70  # the first key of opchat's two-key advisory locks: (space, name)
 
 
 def is_url(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
 # -- the connection the parts see ----------------------------------------------------------
@@ -209,6 +206,7 @@ class PgDatabase:
     data_errors: tuple[type[Exception], ...] = (psycopg.DataError,
                                                 psycopg.errors.DatatypeMismatch)
     dialect = POSTGRESQL
+    shared_locks = True  # the hub's lock is in the database (try_lock), not a file
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
@@ -226,9 +224,12 @@ class PgDatabase:
         self._listening = threading.Event()
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
+        self._lock_pool = ThreadPoolExecutor(1, thread_name_prefix="opchat-pg-locks")
+        self._locks: psycopg.Connection[Any] | None = None
+        self._held: set[str] = set()
 
     def __str__(self) -> str:
-        return redacted(self.url)
+        return redacted_url(self.url)
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -302,9 +303,70 @@ class PgDatabase:
         self._writer = self._reader = None
         self._writer_pool.shutdown(wait=False)
         self._reader_pool.shutdown(wait=False)
+        await loop.run_in_executor(self._lock_pool, self.unlock_all)
+        self._lock_pool.shutdown(wait=False)
         if self._listener is not None:
             await loop.run_in_executor(None, self._listener.join, 5.0)
             self._listener = None
+
+    # Locks held by this process as long as it lives (the hub's): session-level advisory
+    # locks on a connection of their own, freed by the server when the process dies or
+    # its connection breaks.
+
+    async def try_lock(self, name: str) -> bool:
+        """Take the lock ``name`` if nobody holds it; True if this process holds it."""
+        assert self._loop is not None
+
+        def take() -> bool:
+            if self._locks is None or self._locks.closed:
+                self._locks = psycopg.connect(self.url, autocommit=True, connect_timeout=10,
+                                              application_name="opchat-locks")
+                self._held.clear()
+            if name in self._held:
+                return True
+            got = self._locks.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                                      (LOCK_SPACE, name)).fetchone()[0]
+            if got:
+                self._held.add(name)
+            return bool(got)
+
+        try:
+            return await self._loop.run_in_executor(self._lock_pool, take)
+        except psycopg.Error as exc:
+            raise StoreError(f"{self}: {_reason(exc)}") from exc
+
+    async def holds(self, name: str) -> bool:
+        """Whether this process still holds ``name`` (its lock connection is alive)."""
+        assert self._loop is not None
+
+        def check() -> bool:
+            if self._locks is None or self._locks.closed or name not in self._held:
+                return False
+            try:
+                self._locks.execute("SELECT 1")
+            except psycopg.Error:
+                self._held.clear()
+                return False
+            return True
+
+        return await self._loop.run_in_executor(self._lock_pool, check)
+
+    async def lock_holder(self, name: str) -> str | None:
+        """Who holds ``name``, as "host pid N", or None when nobody does."""
+        def who(conn: Conn) -> str | None:
+            row = conn.execute(
+                "SELECT coalesce(host(a.client_addr), 'local'), a.pid FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+                "AND l.granted AND l.classid = ? AND l.objid = hashtext(?)::oid",
+                (LOCK_SPACE, name)).fetchone()
+            return None if row is None else f"{row[0]} (server pid {row[1]})"
+
+        return await self.read(who)
+
+    def unlock_all(self) -> None:
+        if self._locks is not None and not self._locks.closed:
+            self._locks.close()
+        self._held.clear()
 
     def trace(self, callback: Callable[[str, str], None] | None) -> None:
         for name, conn in (("writer", self._writer), ("reader", self._reader)):
@@ -358,6 +420,16 @@ class PgDatabase:
 
         assert self._loop is not None
         return await self._loop.run_in_executor(self._reader_pool, snapshot)
+
+    async def about(self) -> dict[str, Any]:
+        def look(conn: Conn) -> dict[str, Any]:
+            return {"backend": "postgresql", "where": str(self),
+                    "schema": pg_version(conn),
+                    "size": conn.execute("SELECT pg_database_size(current_database())"
+                                         ).fetchone()[0],
+                    "server": "PostgreSQL " + conn.execute("SHOW server_version").fetchone()[0]}
+
+        return await self.read(look)
 
     async def data_version(self) -> int:
         """Moves when another session's commit changed events or presence."""
