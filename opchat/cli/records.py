@@ -98,10 +98,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from opchat.store.export import export_records
 
     db_path = settings.data_dir / DB_FILENAME
-    if settings.database_url:
-        raise CliError(_("export reads a SQLite store; on PostgreSQL it is not built yet "
-                         "(pg_dump keeps a backup meanwhile)"))
-    if not db_path.exists():
+    if not settings.database_url and not db_path.exists():
         raise CliError(_("no database at {path}: nothing to export", path=db_path))
 
     async def ready(inbox) -> None:  # refuses a newer schema, upgrades an older one
@@ -112,7 +109,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     escape = args.output is None and _is_terminal(out)
     count = 0
     try:
-        for record in export_records(db_path):
+        if settings.database_url:
+            from opchat.store.export import export_records_pg
+
+            records = export_records_pg(settings.database_url)
+        else:
+            records = export_records(db_path)
+        for record in records:
             out.write((terminal_safe_json(record, sort_keys=False) if escape
                        else json.dumps(record, ensure_ascii=False)) + "\n")
             count += 1

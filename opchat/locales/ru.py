@@ -1828,8 +1828,4 @@ MESSAGES.update({
             "последнее событие {event}",
     "{path} is left as it was. To use the copy, set in the config:":
         "{path} не тронут. Чтобы работать с копией, укажите в конфиге:",
-    "export reads a SQLite store; on PostgreSQL it is not built yet (pg_dump keeps a backup "
-        "meanwhile)":
-        "export читает хранилище SQLite; для PostgreSQL он пока не сделан (резервную копию "
-            "пока делает pg_dump)",
 })

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "opchat_changes"
 LOCK_SPACE = 0x6F70  # the first key of opchat's two-key advisory locks: (space, name)
+MEMBER_SPACE = 0x6F71  # (space, the lock session's pid): one per process taking locks
 
 
 def is_url(location: str) -> bool:
@@ -321,6 +322,8 @@ class PgDatabase:
             if self._locks is None or self._locks.closed:
                 self._locks = psycopg.connect(self.url, autocommit=True, connect_timeout=10,
                                               application_name="opchat-locks")
+                self._locks.execute("SELECT pg_advisory_lock(%s, pg_backend_pid())",
+                                    (MEMBER_SPACE,))
                 self._held.clear()
             if name in self._held:
                 return True
@@ -334,6 +337,28 @@ class PgDatabase:
             return await self._loop.run_in_executor(self._lock_pool, take)
         except psycopg.Error as exc:
             raise StoreError(f"{self}: {_reason(exc)}") from exc
+
+    async def unlock(self, name: str) -> None:
+        """Give the lock ``name`` back (another process may take it at once)."""
+        assert self._loop is not None
+
+        def give() -> None:
+            if name in self._held and self._locks is not None and not self._locks.closed:
+                self._locks.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
+                                    (LOCK_SPACE, name))
+            self._held.discard(name)
+
+        await self._loop.run_in_executor(self._lock_pool, give)
+
+    async def members(self) -> int:
+        """How many processes take locks here (the hubs alive), this one included: each
+        holds a member lock keyed by its lock session while that session lives."""
+        def count(conn: Conn) -> int:
+            return conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid = ? AND objsubid = 2", (MEMBER_SPACE,)).fetchone()[0]
+
+        return await self.read(count)
 
     async def holds(self, name: str) -> bool:
         """Whether this process still holds ``name`` (its lock connection is alive)."""

@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -81,28 +82,30 @@ async def test_a_follower_misses_no_event_while_processes_write_at_once(
         await inbox.close()
 
 
-async def test_the_hub_lock_is_held_in_the_database_and_freed_with_its_process(
+async def test_a_channel_lock_is_held_in_the_database_and_freed_with_its_process(
         url: str, tmp_path: Path) -> None:
-    from opchat.hub import DatabaseHubLock
-
     one = await Inbox.open(tmp_path / "one", "anna")
     two = await Inbox.open(tmp_path / "two", "boris")  # another machine: another data dir
     try:
-        first, second = DatabaseHubLock(one.store.db), DatabaseHubLock(two.store.db)
-        assert await first.try_acquire()
-        assert not await second.try_acquire()
-        assert await first.held()
-        assert "server pid" in (await second.holder() or "")
-        # The server frees it with the session (a killed process, a broken link).
-        raw(tmp_path, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE application_name = 'opchat-locks' AND pid IN (SELECT pid "
-                      "FROM pg_locks WHERE locktype = 'advisory' AND granted)")
-        assert not await first.held()
+        first, second = one.store.db, two.store.db
+        assert await first.try_lock("channel:shop")
+        assert not await second.try_lock("channel:shop")
+        assert await first.holds("channel:shop")
+        assert "server pid" in (await second.lock_holder("channel:shop") or "")
+        assert await second.try_lock("channel:other")
+        assert await first.members() == 2
+        # The server frees them with the session (a killed process, a broken link).
+        raw(tmp_path, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                      "application_name = 'opchat-locks' AND pid IN (SELECT pid FROM pg_locks "
+                      "WHERE locktype = 'advisory' AND granted AND objid = hashtext(?)::oid)",
+                      ("channel:shop",))
+        assert not await first.holds("channel:shop")
         for _ in range(100):
-            if await second.try_acquire():
+            if await second.try_lock("channel:shop"):
                 break
             await asyncio.sleep(0.05)
-        assert await second.held()
+        assert await second.holds("channel:shop")
+        assert await second.members() == 1
     finally:
         await one.close()
         await two.close()
@@ -141,6 +144,12 @@ async def test_migrate_to_copies_everything_and_the_copy_works(
     assert "store: postgresql" in status.stdout and "schema version" in status.stdout
     found = opchat("--database-url", target, "search", "Ответ", data=data)
     assert found.returncode == 0 and "Ответ" in found.stdout
+    # The copy exports as the same records as the file, line for line.
+    exported = [opchat(*url, "export", data=data, env={"OPCHAT_DATABASE_URL": ""})
+                for url in ((), ("--database-url", target))]
+    assert all(e.returncode == 0 for e in exported), [e.stderr for e in exported]
+    from_file, from_copy = (e.stdout.splitlines()[1:] for e in exported)
+    assert len(from_file) > 60 and from_copy == from_file
 
     monkeypatch.setenv("OPCHAT_DATABASE_URL", target)
     copy = await Inbox.open(data, "anna")
@@ -163,3 +172,99 @@ def test_a_store_url_that_is_not_postgresql_names_file_line_and_key(tmp_path: Pa
     assert done.returncode != 0
     assert f"{config}:4:" in done.stderr and "store.url" in done.stderr
     assert "secret" not in done.stderr  # the password is never shown
+
+
+# Two hubs on one database -----------------------------------------------------------------
+
+
+def channel_holders(tmp_path: Path, names: list[str]) -> dict[str, int]:
+    """channel -> the server pid of the session holding its lock."""
+    from opchat.store.pg import LOCK_SPACE
+
+    rows = raw(tmp_path, "SELECT l.objid, l.pid FROM pg_locks l WHERE l.locktype = 'advisory' "
+                         "AND l.granted AND l.classid = ? AND l.objsubid = 2", (LOCK_SPACE,))
+    by_key = {key: pid for key, pid in rows}
+    keys = raw(tmp_path, "SELECT " + ", ".join(["hashtext(?)::oid"] * len(names)),
+               tuple(f"channel:{n}" for n in names))[0]
+    return {name: by_key[key] for name, key in zip(names, keys, strict=True) if key in by_key}
+
+
+async def test_two_hubs_share_the_channels_and_a_killed_ones_move_to_the_other(
+        url: str, tmp_path: Path) -> None:
+    from tests.channels import Serve, holds, until
+    from tests.telegram_api import CUSTOMER, TOKEN, BotAPI, text_update
+
+    names = ["north", "south", "east"]
+    apis = {name: await BotAPI().start() for name in names}
+    config = "".join(f'[channels.{name}]\nkind = "telegram"\ntoken = "{TOKEN}"\n'
+                     f'api_base = "{api.base}"\npoll_timeout = 1\n\n'
+                     for name, api in apis.items())
+    for machine in ("one", "two"):
+        (tmp_path / machine).mkdir()
+    first, second = Serve(tmp_path / "one", config), Serve(tmp_path / "two", config)
+    expected: set[str] = set()
+
+    def push(round_: int) -> None:
+        for i, (name, api) in enumerate(apis.items()):
+            for n in range(20):
+                user = dict(CUSTOMER, id=7000 + i * 10 + n % 3)
+                number = round_ * 100 + n + 1
+                api.push(text_update(number, f"{name} {number}", user=user))
+                expected.add(f"{name}:{user['id']}:{number}")
+
+    def stored() -> set[str]:
+        return {f"{c}:{e}" for c, e in raw(tmp_path, "SELECT ch.name, m.external_id FROM "
+                                                     "messages m JOIN channels ch ON "
+                                                     "ch.id = m.channel_id")}
+
+    try:
+        await first.start()
+        await until(lambda: holds(len(channel_holders(tmp_path, names)) == 3),
+                    "the first hub holding every channel", timeout=30)
+        await second.start()
+        # Three channels, two hubs: two and one.
+        await until(lambda: holds(sorted(Counter(
+            channel_holders(tmp_path, names).values()).values()) == [1, 2]),
+            "the channels shared between the hubs", timeout=30)
+        push(0)
+        await until(lambda: holds(stored() == expected), "the first round stored",
+                    timeout=30)
+        # The first hub dies mid-stream: its channels go to the second.
+        push(1)
+        first.kill()
+        await first.killed()
+        push(2)
+        await until(lambda: holds(len(set(channel_holders(tmp_path, names).values())) == 1
+                                  and len(channel_holders(tmp_path, names)) == 3),
+                    "the second hub holding every channel", timeout=30)
+        await until(lambda: holds(stored() >= expected), "every message stored", timeout=30)
+        assert stored() == expected
+        count = raw(tmp_path, "SELECT count(*) FROM events WHERE kind = 'message.new'")[0][0]
+        assert count == len(expected)  # each stored once, announced once
+
+        # A reply to a dialog of any channel goes out once, from the hub that has it now.
+        inbox = await Inbox.open(tmp_path / "operator", "anna")
+        try:
+            conversation = next(c for c in await inbox.conversations()
+                                if c.channel_name == "north")
+            reply = await inbox.send(conversation.id, "Отправлено сегодня")
+            await until(lambda: holds(apis["north"].calls_to("sendMessage")), "the reply",
+                        timeout=20)
+            await until(lambda: _sent(inbox, reply.id), "the reply recorded sent",
+                        timeout=20)
+        finally:
+            await inbox.close()
+        assert [c.params["text"] for c in apis["north"].calls_to("sendMessage")] == [
+            "Отправлено сегодня"]
+    finally:
+        for serve in (first, second):
+            await serve.stop()
+        for api in apis.values():
+            await api.close()
+
+
+async def _sent(inbox: Inbox, message_id: int) -> bool:
+    from opchat.model import MessageState
+
+    message = await inbox.message(message_id)
+    return message is not None and message.state is MessageState.SENT
