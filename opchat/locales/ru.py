@@ -1828,4 +1828,10 @@ MESSAGES.update({
             "последнее событие {event}",
     "{path} is left as it was. To use the copy, set in the config:":
         "{path} не тронут. Чтобы работать с копией, укажите в конфиге:",
+    "{path}: {server}, empty; opchat sets it up on the first start":
+        "{path}: {server}, пустая; opchat подготовит её при первом запуске",
+    "the shared duties are run by the hub at {where}":
+        "общие обязанности выполняет хаб на {where}",
+    "run by the hub at {where}": "работает в хабе на {where}",
+    "no hub runs it now": "сейчас его не запускает ни один хаб",
 })

@@ -466,3 +466,16 @@ class PgDatabase:
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def read_once(url: str, work: Callable[[PgConn], T]) -> T:
+    """``work(conn)`` in one read-only snapshot on a connection of its own, for a look
+    that opens no store (`opchat doctor`); Unreadable when the server cannot be read."""
+    from opchat.store.readonly import Unreadable
+
+    try:
+        with _connect(url, readonly=True) as raw:
+            raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return work(PgConn(raw))
+    except psycopg.Error as exc:
+        raise Unreadable(f"{redacted_url(url)}: {_reason(exc)}") from None
