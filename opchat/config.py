@@ -572,6 +572,7 @@ class _Reader:
         settings.channels = [self.channel(name, table) for name, table in channels.items()]
         for channel in settings.channels:
             channel.auto = self.auto_answers(channel, settings)
+        self.mail_relays(settings)
         if "sla" in document:
             settings.sla = self.sla(self.typed(("sla",), document["sla"], dict), settings)
         if "transcripts" in document:
@@ -618,6 +619,18 @@ class _Reader:
                     "webhooks.{name}.events is empty: leave it out to get every event",
                     name=name))
         return WebhookSettings(name, url, secret, variable, events)
+
+    def mail_relays(self, settings: Settings) -> None:
+        """A channel's `email_channel` (the web chat's answers by e-mail) names an email
+        channel."""
+        emails = [c.name for c in settings.channels if c.kind == "email"]
+        for channel in settings.channels:
+            name = channel.options.get("email_channel")
+            if name is not None and name not in emails:
+                raise self.error(("channels", channel.name, "email_channel"), _(
+                    "channels.{channel}.email_channel: {name} is not an email channel "
+                    "(email channels: {known})", channel=channel.name,
+                    name=_describe(name), known=", ".join(emails) or _("none")))
 
     def transcripts(self, table: dict[str, Any], settings: Settings) -> TranscriptSettings:
         """`[transcripts]`: which email channel sends them, and whether on resolve."""

@@ -355,8 +355,10 @@ class EventKind(StrEnum):
     CONVERSATION_FAILED = "conversation.failed"  # a reply failed: the dialog waits again
     CONVERSATION_FAILURE_CLEARED = "conversation.failure_cleared"  # data: reason
     CONVERSATION_RATED = "conversation.rated"  # data: rating (1-5), comment
-    TRANSCRIPT_REQUESTED = "transcript.requested"  # data: to (an e-mail address), reason
-    TRANSCRIPT_SENT = "transcript.sent"  # data: request (its event id), to, channel, error
+    # data: to (an e-mail address), reason; message: only this answer (reason "offline")
+    TRANSCRIPT_REQUESTED = "transcript.requested"
+    # data: request (its event id), to, channel, error; mail_id: its Message-ID
+    TRANSCRIPT_SENT = "transcript.sent"
     CONTACT_MERGED = "contact.merged"
     CONTACT_NOTES = "contact.notes"
     CHANNEL_HEALTH = "channel.health"  # data: channel, health, detail
@@ -474,6 +476,10 @@ class TranscriptData(NamedTuple):  # transcript.requested, transcript.sent
     request: int = 0  # transcript.sent: the transcript.requested event it answers
     channel: str = ""  # the e-mail channel it went through
     error: str = ""  # not sent: why
+    # An operator's answer (this message id) mailed to a web chat visitor who left,
+    # instead of the whole dialog; with its Message-ID once sent.
+    message: int = 0
+    mail_id: str = ""
 
 
 class NoData(NamedTuple):  # conversation.new, .read, .hidden, message.deleted

@@ -55,6 +55,12 @@ default_internal_group = {group}
 default_login_user = {user}
 first_valid_uid = {uid}
 mail_location = maildir:~/Maildir
+namespace inbox {{
+  inbox = yes
+  mailbox Sent {{
+    special_use = \\Sent
+  }}
+}}
 imap_idle_notify_interval = 1 secs
 shutdown_clients = yes
 passdb {{
@@ -215,6 +221,16 @@ class Dovecot:
         with self.imap() as client:
             status, data = client.delete(_quoted(folder))
             assert status == "OK", data
+
+    def messages(self, folder: str) -> list[tuple[bytes, bytes]]:
+        """(flags, whole message) of every message in ``folder``."""
+        with self.imap() as client:
+            status, data = client.select(_quoted(folder), readonly=True)
+            assert status == "OK", data
+            status, data = client.fetch("1:*", "(FLAGS BODY.PEEK[])") if int(
+                data[0] or 0) else ("OK", [])
+            assert status == "OK", data
+            return [(item[0], item[1]) for item in data if isinstance(item, tuple)]
 
     def uidvalidity(self, folder: str = "INBOX") -> int:
         with self.imap() as client:
