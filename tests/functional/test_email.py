@@ -560,7 +560,31 @@ async def test_a_bounce_fails_the_reply_it_bounces_with_the_reason(
                              "the reply failed", timeout=10)
         # The bounce is no dialog of its own.
         assert len(await shop.inbox.conversations()) == 1
+        # A hard bounce (5.1.1): the address takes no mail, and the dialog says so the
+        # way other channels' unreachable customers do...
+        await until(lambda: _labels(shop, conversation, "blocked"), "the dialog labelled")
+        # ...until the customer writes from it again.
+        await mailbox.append(mail("Sorry, my mailbox was full", subject="Re: Monstera",
+                                  message_id="b2@customer.example"))
+        await shop.wait_for("b2@customer.example")
+        await until(lambda: _labels(shop, conversation, None), "the label gone")
     assert "550 5.1.1" in failed.error and "User unknown" in failed.error
+
+
+async def _labels(shop: Shop, conversation: int, label: str | None) -> bool:
+    found = await shop.inbox.conversation(conversation)
+    assert found is not None
+    return label in found.labels if label else not found.labels
+
+
+async def test_a_mail_that_is_only_delayed_or_soft_fails_leaves_the_customer_reachable(
+        ) -> None:
+    soft = bounce("opchat.ab12.mfqxg@example.test").replace(b"Status: 5.1.1",
+                                                            b"Status: 4.2.2")
+    soft = soft.replace(b"550 5.1.1", b"452 4.2.2")
+    parsed = parse_message(soft)
+    assert parsed.bounce_final and not parsed.bounce_hard
+    assert parse_message(bounce("opchat.ab12.mfqxg@example.test")).bounce_hard
 
 
 async def test_an_auto_reply_is_stored_marked_and_never_answered_automatically(

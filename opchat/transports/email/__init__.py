@@ -51,6 +51,7 @@ from opchat.transports.email.parse import (
     Parsed,
     address_of,
     chat_key,
+    chat_of_our_id,
     is_our_id,
     make_message_id,
     normalise_subject,
@@ -234,6 +235,13 @@ class EmailTransport:
                 messages.append(message)
         await self._commit(sink, messages, selected.folder, selected.uidvalidity,
                            batch[-1][0])
+        for message in messages:
+            if not message.meta.get("automated"):
+                # They wrote from it: the address takes mail (a hard bounce said not).
+                try:
+                    await sink.reachable(message.chat_id, True)
+                except Exception as exc:  # the label stays; the mail is stored
+                    log.warning("channel %s: %s", self.name, error_summary(exc))
 
     async def _commit(self, sink: Sink, messages: Sequence[InboundMessage], folder: str,
                       uidvalidity: int, uid: int) -> None:
@@ -277,6 +285,11 @@ class EmailTransport:
                                reason=parsed.bounce_reason or _("no reason given"))
                     for mid in ours:
                         await sink.report(mid, MessageState.FAILED, reason)
+                        chat = chat_of_our_id(mid)
+                        if parsed.bounce_hard and chat:
+                            # The address takes no mail at all: the dialog says so (the
+                            # "blocked" label) until the customer writes from it again.
+                            await sink.reachable(chat, False)
                 return None  # a bounce of ours, or a "still trying": nothing to answer
         attachments = await self._save_files(parsed)
         if self._ours(parsed.from_address) and self._ours(parsed.reply_address):
