@@ -387,7 +387,7 @@ BINDING_IDS = (
     "opchat.thread.first",
     "opchat.thread.hide", "opchat.thread.last", "opchat.thread.next", "opchat.thread.open",
     "opchat.thread.page_down", "opchat.thread.page_up", "opchat.thread.previous",
-    "opchat.thread.retry",
+    "opchat.thread.retry", "opchat.thread.unfold",
 )
 KEY_MODIFIERS = ("shift", "ctrl", "alt", "meta", "super", "hyper")
 ALERT_WAYS = ("off", "bell", "desktop", "both")

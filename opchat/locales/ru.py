@@ -1812,4 +1812,12 @@ MESSAGES.update({
         "Посетитель ушёл со страницы; ответ не отправлен на {to} письмом: {why}",
     "The visitor has left: the answer went to {to} by e-mail ({channel})":
         "Посетитель ушёл со страницы: ответ отправлен на {to} письмом ({channel})",
+    "Unfold": "Развернуть",
+    "Show an e-mail's folded quoted history and signature (again: fold them)":
+        "Показать свёрнутую цитату и подпись письма (ещё раз — свернуть)",
+    "Nothing is folded away in this message.": "В этом сообщении ничего не свёрнуто.",
+    "{key} folds the quoted history and signature again":
+        "{key} снова сворачивает цитату и подпись",
+    "… quoted history or signature folded away — {key} shows them":
+        "… цитата или подпись свёрнуты — {key} покажет их",
 })
