@@ -35,7 +35,7 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -432,6 +432,8 @@ def check_channel(channel: ChannelSettings, settings: Settings) -> None:
     reader = _Reader(settings.config_path, "")
     checked = reader.channel(channel.name, {"kind": channel.kind, **channel.options})
     reader.auto_answers(checked, settings)
+    others = [c for c in settings.channels if c.name != channel.name]
+    reader.mail_relays(replace(settings, channels=[*others, checked]))
 
 
 def _read_text(path: Path) -> str | None:

@@ -239,6 +239,8 @@ MESSAGE_META = {
     "rating": "int 1-5: the customer's rating of the dialog they were asked to rate "
               "(the message is their answer; the dialog stays resolved)",
     "rating_asked": "true: an automatic message asking the customer to rate the dialog",
+    "by_email": "str: the email channel a web chat visitor's reply by e-mail came through "
+                "(an answer to them went by e-mail; the web chat's email_channel)",
     "greeted": "true: the platform showed the customer the channel's greeting before this "
                "first message (Viber's welcome message); it is not said again",
 }

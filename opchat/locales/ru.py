@@ -1820,4 +1820,5 @@ MESSAGES.update({
         "{key} снова сворачивает цитату и подпись",
     "… quoted history or signature folded away — {key} shows them":
         "… цитата или подпись свёрнуты — {key} покажет их",
+    "came by e-mail from {address} ({channel})": "пришло письмом с {address} ({channel})",
 })

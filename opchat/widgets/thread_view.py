@@ -970,6 +970,12 @@ def remarks(message: Message) -> list[str]:
     if isinstance(elsewhere, str):
         found.append("⇢ " + (_("sent from elsewhere ({tool})", tool=elsewhere)
                              if elsewhere.strip() else _("sent from elsewhere")))
+    by_email = meta.get("by_email")
+    if isinstance(by_email, str) and by_email.strip():
+        mailed = meta.get("email")
+        sender = mailed.get("from") if isinstance(mailed, dict) else ""
+        found.append("✉ " + _("came by e-mail from {address} ({channel})",
+                              address=sender or "?", channel=by_email))
     if meta.get("deleted") is True:
         found.append("✗ " + _("deleted by the customer"))
     rating = meta.get("rating")

@@ -949,6 +949,9 @@ async def test_an_offline_visitor_gets_the_answer_by_mail_and_their_reply_joins_
         assert reply.conversation_id == conv and reply.direction is Direction.IN
         assert reply.body == "Great, I will take two."
         assert reply.meta["by_email"] == "mail"
+        from opchat.widgets.thread_view import remarks
+
+        assert remarks(reply) == ["✉ came by e-mail from maria@customer.example (mail)"]
         conversations = await inbox.conversations()
         assert [c.id for c in conversations] == [conv]  # no email dialog of its own
         assert conversations[0].channel_name == "site"
