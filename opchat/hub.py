@@ -189,7 +189,7 @@ class ChannelSink:
         """The messages as this channel files them; but a reply by e-mail to an answer
         mailed from another channel's dialog (the web chat's offline form, `email_channel`)
         joins that dialog, as that customer's message."""
-        relaying = [web for web, mail in self._hub.mail_relays.items() if mail == self.channel]
+        relaying = self._relaying()
         filed = []
         for message in messages:
             own = self._own(message)
@@ -214,7 +214,20 @@ class ChannelSink:
 
     async def report(self, external_id: str, state: MessageState,
                      error: str | None = None) -> None:
-        await self._hub.inbox.store.outbox.report(self.channel, external_id, state, error)
+        store = self._hub.inbox.store
+        await store.outbox.report(self.channel, external_id, state, error)
+        relaying = self._relaying()
+        if state is MessageState.FAILED and relaying:
+            # A mail that carried a web chat answer came back: that dialog says so.
+            found = await store.transcripts.mailed_from(relaying, [external_id])
+            if found is not None:
+                await store.transcripts.mail_failed(found, external_id, _(
+                    "The answer sent by e-mail did not arrive: {why}",
+                    why=error or _("no reason given")))
+
+    def _relaying(self) -> list[str]:
+        """The web chat channels whose answers go by e-mail through this channel."""
+        return [web for web, mail in self._hub.mail_relays.items() if mail == self.channel]
 
     async def offer_templates(self, templates: Sequence[Template]) -> None:
         await self._hub.inbox.store.templates.replace(self.channel, templates)

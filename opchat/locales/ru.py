@@ -1821,4 +1821,9 @@ MESSAGES.update({
     "… quoted history or signature folded away — {key} shows them":
         "… цитата или подпись свёрнуты — {key} покажет их",
     "came by e-mail from {address} ({channel})": "пришло письмом с {address} ({channel})",
+    "answer {message} to go by e-mail to {to} (the visitor left)":
+        "ответ {message} отправить письмом на {to} (посетитель ушёл)",
+    "sent by e-mail to {to}: {mail_id}": "отправлено письмом на {to}: {mail_id}",
+    "The answer sent by e-mail did not arrive: {why}":
+        "Ответ, отправленный письмом, не дошёл: {why}",
 })

@@ -58,17 +58,27 @@ class TranscriptStore(Part):
                                (conversation_id,)).fetchone()
             if row is None:
                 raise UnknownConversation(conversation_id)
-            message_id = conn.execute(
-                "INSERT INTO messages (conversation_id, channel_id, external_id, direction, "
-                "author, body, created_at, state, meta) "
-                "VALUES (?, ?, ?, ?, '', ?, ?, 'sent', '{}') RETURNING id",
-                (conversation_id, row["channel_id"], mail_id or None, Direction.NOTE.value,
-                 note, now)).fetchone()[0]
-            record_event(conn, now, EventKind.MESSAGE_NEW, conversation_id, message_id,
-                         data={"direction": Direction.NOTE.value})
+            message_id = _note(conn, now, conversation_id, row["channel_id"], note,
+                               mail_id or None)
             record_event(conn, now, EventKind.TRANSCRIPT_SENT, conversation_id, message_id,
                          data={"request": request, "to": to, "channel": channel,
                                "error": error, **({"mail_id": mail_id} if mail_id else {})})
+
+        await self.db.write(run)
+
+    async def mail_failed(self, answer: MailedAnswer, mail_id: str, note: str) -> None:
+        """The mail ``mail_id`` that carried an answer came back: ``note`` in that
+        dialog's thread, once however often the bounce is read."""
+
+        def run(conn: Conn) -> None:
+            row = conn.execute("SELECT channel_id FROM conversations WHERE id = ?",
+                               (answer.conversation_id,)).fetchone()
+            if row is None or conn.execute(
+                    "SELECT 1 FROM messages WHERE channel_id = ? AND external_id = ?",
+                    (row["channel_id"], f"{mail_id}#failed")).fetchone() is not None:
+                return
+            _note(conn, self.clock(), answer.conversation_id, row["channel_id"], note,
+                  f"{mail_id}#failed")
 
         await self.db.write(run)
 
@@ -83,7 +93,7 @@ class TranscriptStore(Part):
             marks = ", ".join("?" for _ in channels)
             for mail_id in mail_ids:
                 row = conn.execute(
-                    "SELECT ch.name AS channel, c.chat_id, i.external_id AS sender, "
+                    "SELECT c.id, ch.name AS channel, c.chat_id, i.external_id AS sender, "
                     "i.display_name AS name FROM messages m "
                     "JOIN channels ch ON ch.id = m.channel_id "
                     "JOIN conversations c ON c.id = m.conversation_id "
@@ -92,7 +102,7 @@ class TranscriptStore(Part):
                     "AND m.external_id = ? AND m.direction = ?",
                     (*channels, mail_id, Direction.NOTE.value)).fetchone()
                 if row is not None:
-                    return MailedAnswer(row["channel"], row["chat_id"],
+                    return MailedAnswer(row["id"], row["channel"], row["chat_id"],
                                         row["sender"] or row["chat_id"], row["name"] or "")
             return None
 
@@ -104,7 +114,22 @@ class MailedAnswer:
     """Where a reply to an answer sent by e-mail belongs: that dialog's channel and chat,
     and the customer who writes there."""
 
+    conversation_id: int
     channel: str
     chat_id: str
     sender_id: str
     sender_name: str
+
+
+def _note(conn: Conn, now: float, conversation_id: int, channel_id: int, text: str,
+          external_id: str | None) -> int:
+    """A note of opchat's own (no author) in the thread, with its event; its id."""
+    message_id = int(conn.execute(
+        "INSERT INTO messages (conversation_id, channel_id, external_id, direction, author, "
+        "body, created_at, state, meta) VALUES (?, ?, ?, ?, '', ?, ?, 'sent', '{}') "
+        "RETURNING id",
+        (conversation_id, channel_id, external_id, Direction.NOTE.value, text, now)
+    ).fetchone()[0])
+    record_event(conn, now, EventKind.MESSAGE_NEW, conversation_id, message_id,
+                 data={"direction": Direction.NOTE.value})
+    return message_id

@@ -977,6 +977,31 @@ async def _sent_state(shop: Shop, message_id: int) -> bool:
     return (await shop.message(message_id)).state is MessageState.SENT
 
 
+async def test_a_mailed_answer_that_comes_back_says_so_in_the_web_chat_dialog(
+        tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer) -> None:
+    async with shop_with_site(tmp_path, mailbox, smtp) as (shop, session):
+        ws, _welcome, _history = await visit(shop, session)
+        await ws.send_json({"type": "contact", "cid": "f1", "email": "nobody@customer.example",
+                            "text": "Pots?"})
+        conv = (await shop.message((await ws.receive_json(timeout=5))["id"])).conversation_id
+        await ws.close()
+        await until(lambda: holds(not shop.hub.transports["site"].visits), "the visitor gone")
+        await shop.inbox.send(conv, "Yes.")
+        [mailed] = await shop.sent(1)
+        mail_id = mailed.message["Message-ID"].strip("<>")
+        for _twice in range(2):  # read again (a restart before the cursor moved): one note
+            await mailbox.append(bounce(mail_id, "nobody@customer.example"))
+        # Mail after them in the folder: once it is stored, both bounces have been read.
+        await mailbox.append(mail("later", message_id="after-bounces@customer.example"))
+        await shop.wait_for("after-bounces@customer.example")
+        notes = [m.body for m in await shop.inbox.messages(conv)
+                 if m.direction is Direction.NOTE]
+        [sent_note, came_back] = notes
+    assert sent_note.startswith("The visitor has left: the answer went to")
+    assert came_back.startswith("The answer sent by e-mail did not arrive: the mail came "
+                                "back: 550 5.1.1")
+
+
 async def test_a_forged_reference_does_not_reach_a_web_chat_dialog(
         tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer) -> None:
     """Only a Message-ID the hub mailed from a web chat dialog leads into it."""
