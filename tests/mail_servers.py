@@ -271,6 +271,8 @@ class SmtpServer:
     # A status line to answer DATA with instead of taking the message, or "drop" to close
     # the connection once the data has arrived without answering.
     data_answer: str | None = None
+    # A status line to answer RCPT TO with instead of taking the recipient.
+    rcpt_answer: str | None = None
     # Mail for the support address is put into this Dovecot's INBOX (the customer writing
     # from their own mail client); everything is recorded in ``received`` too.
     deliver_to: Dovecot | None = None
@@ -285,6 +287,13 @@ class SmtpServer:
         server = self
 
         class Handler:
+            async def handle_RCPT(self, smtp: Any, session: Any, envelope: Any,
+                                  address: str, options: list[str]) -> str:
+                if server.rcpt_answer:
+                    return server.rcpt_answer
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, smtp: Any, session: Any, envelope: Any) -> str:
                 if server.data_answer == "drop":
                     session.peer = None

@@ -480,6 +480,17 @@ async def test_a_send_the_server_may_have_taken_is_never_repeated(
     with pytest.raises(Rejected, match="it may have been sent"):
         await transport.send(out)
     smtp.data_answer = None
+    # Refused at RCPT: no such mailbox (5.1.1) is the customer unreachable; a refusal
+    # of ours (relaying denied, 5.7.1) is not.
+    smtp.rcpt_answer = "550 5.1.1 <anna.k@customer.example>: user unknown"
+    with pytest.raises(Rejected, match="user unknown") as refused:
+        await transport.send(out)
+    assert refused.value.unreachable
+    smtp.rcpt_answer = "554 5.7.1 relay access denied"
+    with pytest.raises(Rejected, match="relay access denied") as refused:
+        await transport.send(out)
+    assert not refused.value.unreachable
+    smtp.rcpt_answer = None
     bad = OutboundMessage(1, "mail", "not-an-address order", "Hello")
     with pytest.raises(Rejected):
         await transport.send(bad)
