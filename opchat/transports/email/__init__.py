@@ -237,7 +237,7 @@ class EmailTransport:
                            batch[-1][0])
         for message in messages:
             if not message.meta.get("automated"):
-                # They wrote from it: the address takes mail (a hard bounce said not).
+                # They wrote in this dialog: it takes mail again (a hard bounce said not).
                 try:
                     await sink.reachable(message.chat_id, True)
                 except Exception as exc:  # the label stays; the mail is stored
