@@ -20,8 +20,16 @@ sent elsewhere. Bounces (delivery status notifications) fail the reply they boun
 server's reason and are not stored as messages; auto-replies are stored, marked
 ``meta["automated"]``, which the automatic answers never answer (no mail loops).
 
+A hard bounce (5.x.x) also tells the hub the customer cannot be written to
+(``sink.reachable``: the dialog's "blocked" label), until they write in that dialog again.
+
 Sending (:mod:`.smtp`): see there. The dialog's ``chat_id`` is "ADDRESS SUBJECT"; see
-:mod:`.parse` for how replies find their dialog.
+:mod:`.parse` for how replies find their dialog. A copy of every mail sent goes into the
+mailbox's Sent folder (``sent_folder``, else the one the server marks \\Sent), in the
+background: the mail has gone whatever happens to the copy, so a failure is logged and
+shown in the channel's health, and never sends the mail again. ``mail`` sends the hub's
+own mail: transcripts, and web chat answers to a visitor who left (the hub files a reply
+to one of those into the web chat dialog).
 """
 
 from __future__ import annotations
