@@ -572,6 +572,7 @@ def test_hub_lock_follows_the_data_dirs_mode_whatever_the_umask(
     assert (data / "hub.lock").stat().st_mode & 0o777 == file_mode
 
 
+@pytest.mark.sqlite_only
 def test_serve_on_a_corrupted_database_says_so_and_exits(tmp_path: Path) -> None:
     import os
     import sqlite3
