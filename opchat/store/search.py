@@ -214,10 +214,16 @@ def _label_hits(conn: Conn, words: list[str], limit: int) -> list[LabelHit]:
 # through trigram indexes and marked here.
 
 
+def ts_query(text: str) -> str:
+    """A user's words as PostgreSQL's tsquery: every word, as a prefix (fts_query's twin;
+    the words are \\w+, so nothing in them needs quoting)."""
+    return " & ".join(f"'{word}':*" for word in _WORD.findall(text))
+
+
 def _message_hits_pg(conn: Conn, words: list[str], limit: int) -> list[SearchHit]:
     if not words:
         return []
-    query = " & ".join(f"'{word}':*" for word in words)  # \w+ words: nothing to quote
+    query = ts_query(" ".join(words))
     options = f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=12, MinWords=4, " \
               "MaxFragments=1, FragmentDelimiter=…"
     rows = conn.execute(
