@@ -143,6 +143,7 @@ class ConversationFilter:
     label: str | None = None  # only dialogs with this label (any case)
     unread_only: bool = False
     failed_only: bool = False  # only dialogs whose last reply failed (they wait too)
+    channel: str | None = None  # only dialogs on the channel of this name
 
 
 @dataclass(frozen=True, slots=True)

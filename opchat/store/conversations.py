@@ -198,6 +198,9 @@ def _where(flt: ConversationFilter) -> tuple[str, list[Any]]:
         clauses.append("c.unread > 0")
     if flt.failed_only:
         clauses.append("c.failed_message_id IS NOT NULL")
+    if flt.channel is not None:
+        clauses.append("c.channel_id = (SELECT id FROM channels WHERE name = ?)")
+        params.append(flt.channel)
     if flt.label is not None:
         clauses.append("c.id IN (SELECT cl.conversation_id FROM conversation_labels cl "
                        "JOIN labels l ON l.id = cl.label_id WHERE l.name = ?)")
