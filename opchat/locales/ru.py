@@ -1824,4 +1824,8 @@ MESSAGES.update({
     "made {when}, last used {used}": "создан {when}, использован {used}",
     "no token {name} in force": "действующего токена {name} нет",
     "token {name} revoked": "токен {name} отозван",
+    "where operators' replies are POSTed (your system)":
+        "куда отправляются (POST) ответы операторов (ваша система)",
+    "the key replies are signed with (HMAC-SHA256)":
+        "ключ, которым подписываются ответы (HMAC-SHA256)",
 })
