@@ -55,6 +55,9 @@ MAX_TEXT = 20000  # characters a message or a note may hold
 USED_EVERY = 60.0  # a token's "last used" is written at most this often
 KIND = "api"  # the channel kind whose customers write through the API
 
+# Who made the request, kept on it (aiohttp >= 3.12 types such keys; a string before).
+TOKEN: Any = web.RequestKey("token", ApiToken) if hasattr(web, "RequestKey") else "token"
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -343,7 +346,7 @@ class Api:
                            headers={"Retry-After": str(max(1, math.ceil(wait)))})
         if request.method not in ("GET", "HEAD") and token.read_only:
             raise ApiError(403, "read_only", "this token may only read")
-        request["token"] = token
+        request[TOKEN] = token
         now = time.monotonic()
         if now - self._used.get(token.name, -USED_EVERY) >= USED_EVERY:
             self._used[token.name] = now
@@ -352,7 +355,7 @@ class Api:
 
     async def operator(self, request: web.Request) -> Operator:
         """Who a write is done as: ``api:NAME``, an operator row of its own."""
-        token: ApiToken = request["token"]
+        token: ApiToken = request[TOKEN]
         login = OPERATOR_PREFIX + token.name
         if login not in self._operators:
             self._operators[login] = await self.store.workflow.ensure_operator(login, login)
