@@ -77,6 +77,17 @@ class ApiError(Exception):
         return web.json_response({"error": error}, status=self.status, headers=self.headers)
 
 
+# What JSON Schema's (ECMAScript's) \s matches: "blank" means these and nothing else, so
+# the server and the OpenAPI document's `pattern: "\\S"` agree on every string.
+SPACES = frozenset("\t\n\v\f\r \u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff"
+                   + "".join(chr(c) for c in range(0x2000, 0x200B)))
+MAX_ID = 10**15 - 1
+
+
+def blank(text: str) -> bool:
+    return all(ch in SPACES for ch in text)
+
+
 def bad(field: str, message: str) -> ApiError:
     return ApiError(400, "invalid", message, field)
 
@@ -162,7 +173,7 @@ def limit_of(request: web.Request) -> int:
     text = request.query.get("limit")
     if text is None:
         return PAGE
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
         raise bad("limit", f"limit must be a whole number from 1 to {MAX_PAGE}")
     return int(text)
 
@@ -181,7 +192,7 @@ def encode_cursor(offset: int) -> str:
 
 
 def decode_cursor(text: str | None) -> int:
-    if not text:
+    if text is None:
         return 0
     try:
         data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
@@ -195,8 +206,8 @@ def decode_cursor(text: str | None) -> int:
 
 def id_of(request: web.Request, name: str = "id") -> int:
     text = request.match_info[name]
-    if not text.isdigit() or len(text) > 15:
-        raise bad(name, f"{name} must be a whole number")
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_ID:
+        raise bad(name, f"{name} must be a whole number from 1 to {MAX_ID}")
     return int(text)
 
 
@@ -212,22 +223,28 @@ async def body_of(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def text_field(data: dict[str, Any], name: str, required: bool = True, blank: bool = False,
-               longest: int = MAX_TEXT) -> str | None:
-    value = data.get(name)
-    if value is None:
+def text_field(data: dict[str, Any], name: str, required: bool = True,
+               may_be_blank: bool = False, longest: int = MAX_TEXT) -> str | None:
+    if name not in data:
         if required:
             raise bad(name, f"{name} is required")
         return None
+    value = data[name]
     if not isinstance(value, str):
         raise bad(name, f"{name} must be a string")
-    if not blank and not value.strip():
+    if not may_be_blank and blank(value):
         raise bad(name, f"{name} must not be empty")
     if len(value) > longest:
         raise bad(name, f"{name} is longer than {longest} characters")
-    if "\x00" in value:
-        raise bad(name, f"{name} must not hold a NUL character")
     return value
+
+
+def only_params(request: web.Request, *known: str) -> None:
+    """A parameter the route does not take is refused (a misspelt filter would
+    otherwise be ignored, and the answer look right)."""
+    for key in request.query:
+        if key not in known:
+            raise bad(key, f"unknown parameter {key} (parameters: {', '.join(known) or 'none'})")
 
 
 def only_fields(data: dict[str, Any], known: tuple[str, ...]) -> None:
@@ -368,6 +385,8 @@ class Api:
 
     async def list_conversations(self, request: web.Request) -> web.Response:
         q = request.query
+        only_params(request, "status", "assignee", "unassigned", "label", "channel", "waiting",
+                    "unread", "cursor", "limit")
         statuses = None
         if "status" in q:
             names = [s for s in q["status"].split(",") if s]
@@ -378,15 +397,13 @@ class Api:
                                     "or several of them with commas") from None
             if not statuses:
                 raise bad("status", "status must name at least one status")
-        assignee = q.get("assignee") or None
+        assignee = q.get("assignee")
         unassigned = flag_of(request, "unassigned")
-        if assignee is not None and unassigned:
-            raise bad("assignee", "give assignee or unassigned=true, not both")
         waiting = flag_of(request, "waiting")
         flt = ConversationFilter(
             statuses=statuses, waiting_only=waiting, order="waiting" if waiting else "recent",
-            assignee=assignee, unassigned=unassigned, label=q.get("label") or None,
-            unread_only=flag_of(request, "unread"), channel=q.get("channel") or None)
+            assignee=assignee, unassigned=unassigned, label=q.get("label"),
+            unread_only=flag_of(request, "unread"), channel=q.get("channel"))
         limit = limit_of(request)
         offset = decode_cursor(q.get("cursor"))
         page = await self.store.conversations.page(flt, offset, limit + 1)
@@ -402,12 +419,15 @@ class Api:
         return found
 
     async def get_conversation(self, request: web.Request) -> web.Response:
+        only_params(request)
         return web.json_response(conversation_json(await self._conversation(request)))
 
     async def list_messages(self, request: web.Request) -> web.Response:
+        only_params(request, "before", "limit")
         conversation = await self._conversation(request)
         before = request.query.get("before")
-        if before is not None and (not before.isdigit() or len(before) > 15):
+        if before is not None and (not before.isascii() or not before.isdigit()
+                                   or len(before) > 15):
             raise bad("before", "before must be a message id")
         limit = limit_of(request)
         page = await self.store.messages.page(
@@ -419,6 +439,7 @@ class Api:
             "next_before": str(page[0].id) if more and page else None})
 
     async def post_message(self, request: web.Request) -> web.Response:
+        only_params(request)
         conversation = await self._conversation(request)
         data = await body_of(request)
         only_fields(data, ("text", "private"))
@@ -433,6 +454,7 @@ class Api:
         return web.json_response(message_json(message), status=201)
 
     async def change_conversation(self, request: web.Request) -> web.Response:
+        only_params(request)
         conversation = await self._conversation(request)
         data = await body_of(request)
         only_fields(data, ("status", "snooze_until", "assignee", "add_labels",
@@ -450,11 +472,12 @@ class Api:
                                     "resolved") from None
         until = data.get("snooze_until")
         if status is Status.SNOOZED:
+            # A moment already past wakes the dialog at once, as it would in the app.
             if (not isinstance(until, (int, float)) or isinstance(until, bool)
-                    or not math.isfinite(until) or until <= self.store.clock()):
-                raise bad("snooze_until", "snoozing needs snooze_until: a moment in the "
-                                          "future, in Unix seconds")
-        elif until is not None:
+                    or not math.isfinite(until) or until < 0):
+                raise bad("snooze_until", "snoozing needs snooze_until: when it wakes, in "
+                                          "Unix seconds")
+        elif "snooze_until" in data:
             raise bad("snooze_until", "snooze_until goes with status snoozed")
         logins = None
         if "assignee" in data:
@@ -463,12 +486,12 @@ class Api:
                 raise bad("assignee", "assignee must be an operator's login, or null")
             logins = {o.login for o in await self.store.workflow.operators()}
             if assignee is not None and assignee not in logins:
-                raise bad("assignee", f"no operator {assignee}")
+                raise ApiError(422, "unknown_operator", f"no operator {assignee}", "assignee")
         labels: dict[str, list[str]] = {}
         for key in ("add_labels", "remove_labels"):
             value = data.get(key, [])
-            if (not isinstance(value, list) or
-                    not all(isinstance(v, str) and v.strip() and len(v) <= 64 for v in value)):
+            if (not isinstance(value, list) or not all(
+                    isinstance(v, str) and not blank(v) and len(v) <= 64 for v in value)):
                 raise bad(key, f"{key} must be a list of label names (1 to 64 characters)")
             labels[key] = [v.strip() for v in value]
         operator = await self.operator(request)
@@ -487,8 +510,9 @@ class Api:
         return web.json_response(conversation_json(changed))
 
     async def list_contacts(self, request: web.Request) -> web.Response:
-        after = request.query.get("cursor") or "0"
-        if not after.isdigit() or len(after) > 15:
+        only_params(request, "cursor", "limit")
+        after = request.query.get("cursor", "0")
+        if not after.isascii() or not after.isdigit() or len(after) > 15:
             raise bad("cursor", "cursor is not one this API gave")
         limit = limit_of(request)
         page = await self.store.contacts.page(int(after), limit + 1)
@@ -498,14 +522,16 @@ class Api:
                                   "next_cursor": str(page[-1].id) if more else None})
 
     async def get_contact(self, request: web.Request) -> web.Response:
+        only_params(request)
         card = await self.store.contacts.card(id_of(request))
         if card is None:
             raise not_found("contact")
         return web.json_response(card_json(card))
 
     async def search(self, request: web.Request) -> web.Response:
+        only_params(request, "q", "limit")
         query = request.query.get("q", "")
-        if not query.strip():
+        if blank(query):
             raise bad("q", "q: the words to look for, is required")
         if len(query) > 200:
             raise bad("q", "q is longer than 200 characters")
@@ -527,6 +553,7 @@ class Api:
                          for h in found.messages]})
 
     async def list_replies(self, request: web.Request) -> web.Response:
+        only_params(request)
         operator = await self.operator(request)
         replies = await self.store.replies.all(visible_to=operator.id)
         return web.json_response({"items": [reply_json(r) for r in replies]})
@@ -534,16 +561,18 @@ class Api:
     async def add_reply(self, request: web.Request) -> web.Response:
         from opchat.replies import ReplyDraft
 
+        only_params(request)
         data = await body_of(request)
         only_fields(data, ("shortcut", "title", "text", "folder"))
         shortcut = text_field(data, "shortcut", longest=40)
         assert shortcut is not None
-        shortcut = shortcut.strip().lstrip("/")
-        if not shortcut or any(ch.isspace() for ch in shortcut):
+        shortcut = shortcut.removeprefix("/")
+        if not shortcut or shortcut.startswith("/") or any(ch in SPACES for ch in shortcut):
             raise bad("shortcut", "shortcut must be one word")
         text = text_field(data, "text")
-        title = text_field(data, "title", required=False, longest=200) or shortcut
-        folder = text_field(data, "folder", required=False, blank=True, longest=100) or ""
+        title = text_field(data, "title", required=False, may_be_blank=True,
+                           longest=200) or shortcut
+        folder = text_field(data, "folder", required=False, may_be_blank=True, longest=100) or ""
         assert text is not None
         operator = await self.operator(request)
         try:
@@ -556,6 +585,7 @@ class Api:
 
     async def channel_message(self, request: web.Request) -> web.Response:
         """A customer's message on an API channel, from the system that speaks for them."""
+        only_params(request)
         name = request.match_info["name"]
         kinds = {c.name: c.kind for c in (self.hub.channels if self.hub is not None else ())}
         if kinds.get(name) != KIND:
@@ -564,7 +594,7 @@ class Api:
         only_fields(data, ("chat_id", "id", "name", "text", "email", "phone"))
         chat_id = text_field(data, "chat_id", longest=200)
         external_id = text_field(data, "id", longest=200)
-        sender = text_field(data, "name", required=False, blank=True, longest=200) or ""
+        sender = text_field(data, "name", required=False, may_be_blank=True, longest=200) or ""
         text = text_field(data, "text")
         email = text_field(data, "email", required=False, longest=200)
         phone = text_field(data, "phone", required=False, longest=50)
