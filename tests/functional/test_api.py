@@ -9,6 +9,9 @@ import contextlib
 import hashlib
 import hmac
 import json
+import os
+import re
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,7 +23,13 @@ import pytest
 from aiohttp import web
 
 from opchat.api.tokens import new_token, token_hash
-from opchat.config import ApiSettings, ChannelSettings, ConfigError, load_settings
+from opchat.config import (
+    ApiSettings,
+    ChannelSettings,
+    ConfigError,
+    WebhookSettings,
+    load_settings,
+)
 from opchat.hub import Hub
 from opchat.inbox import Inbox
 from opchat.model import Direction, InboundMessage, MessageState, Status
@@ -80,6 +89,14 @@ class Receiver:
     async def __aexit__(self, *exc: object) -> None:
         assert self._runner is not None
         await self._runner.cleanup()
+
+
+def documented(event: str) -> dict[str, Any]:
+    """The example of ``event`` in docs/API.md (fenced as jsonc: the webhooks' test
+    reads the json ones)."""
+    text = (Path(__file__).parents[2] / "docs" / "API.md").read_text()
+    found = [json.loads(block) for block in re.findall(r"```jsonc\n(.*?)```", text, flags=re.S)]
+    return next(example for example in found if example.get("event") == event)
 
 
 def signed_by(request: dict[str, Any], secret: str = SECRET) -> bool:
@@ -366,6 +383,7 @@ async def test_the_api_channel_round_trip(tmp_path: Path) -> None:
         body = json.loads(got["body"])
         assert body["chat_id"] == "order-1042" and body["text"] == "It left today, Maria"
         assert body["message_id"] == reply.id and body["channel"] == "site"
+        assert set(body) == set(documented("message.out"))
 
         async def sent() -> bool:
             found = await api.inbox.message(reply.id)
@@ -422,3 +440,59 @@ async def test_token_commands(tmp_path: Path) -> None:
     assert code != 0
     db = (tmp_path / "data" / "opchat.db").read_bytes()
     assert token.encode() not in db  # only its hash is kept
+
+
+EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "answer_bot.py"
+
+
+def test_the_docs_show_the_example_as_kept() -> None:
+    code = EXAMPLE.read_text()
+    for doc in ("API.md", "ru/API.md"):
+        text = (EXAMPLE.parents[1] / doc).read_text()
+        assert f"```py\n{code}```" in text, doc
+
+
+async def test_the_documented_answer_bot_answers_a_new_dialog(tmp_path: Path) -> None:
+    """docs/examples/answer_bot.py, run as a reader would, against a running hub."""
+    bot_port, api_port = free_port(), free_port()
+    token = new_token()
+    inbox = await Inbox.open(tmp_path, "anna")
+    await inbox.store.channels.ensure("shop", "demo")
+    await inbox.store.api_tokens.add("answer-bot", token_hash(token), False)
+    hook = WebhookSettings("bot", f"http://127.0.0.1:{bot_port}/hook", "bot-secret",
+                           events=("conversation.created",))
+    hub = asyncio.create_task(Hub(inbox, [], tmp_path, webhooks=[hook],
+                                  api=ApiSettings(f"127.0.0.1:{api_port}")).run())
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, str(EXAMPLE), stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE, env={
+            **os.environ, "PORT": str(bot_port), "OPCHAT_TOKEN": token,
+            "OPCHAT_WEBHOOK_SECRET": "bot-secret",
+            "OPCHAT_API": f"http://127.0.0.1:{api_port}/api/v1"})
+    try:
+        await until(lambda: inbox.store.webhooks.cursor(), "the webhooks to start")
+
+        async def listening() -> bool:
+            try:
+                _reader, writer = await asyncio.open_connection("127.0.0.1", bot_port)
+            except OSError:
+                return False
+            writer.close()
+            return True
+
+        await until(listening, "the bot to listen", 15)
+        conv = await customer(inbox, "c1", "Do you ship to Lisbon?")
+
+        async def answered() -> list[str]:
+            return [m.body for m in await inbox.messages(conv)
+                    if m.direction is Direction.OUT and m.author == "api:answer-bot"]
+
+        assert await until(answered, "the bot's answer", 15) == [
+            "Hello Customer c1! We have your message and answer soon."]
+    finally:
+        bot.terminate()
+        await bot.wait()
+        hub.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await hub
+        await inbox.close()
