@@ -61,6 +61,16 @@ TOKEN: Any = web.RequestKey("token", ApiToken) if hasattr(web, "RequestKey") els
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def _dumps(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+def answer(data: object, status: int = 200, headers: dict[str, str] | None = None
+           ) -> web.Response:
+    """JSON in UTF-8, as it is (no \\u escapes for every Cyrillic letter)."""
+    return web.json_response(data, status=status, headers=headers, dumps=_dumps)
+
+
 class ApiError(Exception):
     """Answered as JSON: ``{"error": {"code", "message", "field"}}``."""
 
@@ -74,7 +84,7 @@ class ApiError(Exception):
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.field is not None:
             error["field"] = self.field
-        return web.json_response({"error": error}, status=self.status, headers=self.headers)
+        return answer({"error": error}, status=self.status, headers=self.headers)
 
 
 # What JSON Schema's (ECMAScript's) \s matches: "blank" means these and nothing else, so
@@ -408,7 +418,7 @@ class Api:
         offset = decode_cursor(q.get("cursor"))
         page = await self.store.conversations.page(flt, offset, limit + 1)
         more = len(page) > limit
-        return web.json_response({
+        return answer({
             "items": [conversation_json(c) for c in page[:limit]],
             "next_cursor": encode_cursor(offset + limit) if more else None})
 
@@ -420,7 +430,7 @@ class Api:
 
     async def get_conversation(self, request: web.Request) -> web.Response:
         only_params(request)
-        return web.json_response(conversation_json(await self._conversation(request)))
+        return answer(conversation_json(await self._conversation(request)))
 
     async def list_messages(self, request: web.Request) -> web.Response:
         only_params(request, "before", "limit")
@@ -434,7 +444,7 @@ class Api:
             conversation.id, int(before) if before is not None else None, limit + 1)
         more = len(page) > limit
         page = page[-limit:]
-        return web.json_response({
+        return answer({
             "items": [message_json(m) for m in page],
             "next_before": str(page[0].id) if more and page else None})
 
@@ -451,7 +461,7 @@ class Api:
         assert text is not None
         message = await self.store.messages.add(conversation.id, text,
                                                 await self.operator(request), direction)
-        return web.json_response(message_json(message), status=201)
+        return answer(message_json(message), status=201)
 
     async def change_conversation(self, request: web.Request) -> web.Response:
         only_params(request)
@@ -484,7 +494,8 @@ class Api:
             assignee = data["assignee"]
             if assignee is not None and not isinstance(assignee, str):
                 raise bad("assignee", "assignee must be an operator's login, or null")
-            logins = {o.login for o in await self.store.workflow.operators()}
+            logins = {o.login for o in await self.store.workflow.operators()
+                      if not o.login.startswith(OPERATOR_PREFIX)}
             if assignee is not None and assignee not in logins:
                 raise ApiError(422, "unknown_operator", f"no operator {assignee}", "assignee")
         labels: dict[str, list[str]] = {}
@@ -507,7 +518,7 @@ class Api:
             await self.store.workflow.unlabel(conversation.id, name, operator)
         changed = await self.store.conversations.get(conversation.id)
         assert changed is not None
-        return web.json_response(conversation_json(changed))
+        return answer(conversation_json(changed))
 
     async def list_contacts(self, request: web.Request) -> web.Response:
         only_params(request, "cursor", "limit")
@@ -518,7 +529,7 @@ class Api:
         page = await self.store.contacts.page(int(after), limit + 1)
         more = len(page) > limit
         page = page[:limit]
-        return web.json_response({"items": [contact_json(c) for c in page],
+        return answer({"items": [contact_json(c) for c in page],
                                   "next_cursor": str(page[-1].id) if more else None})
 
     async def get_contact(self, request: web.Request) -> web.Response:
@@ -526,7 +537,7 @@ class Api:
         card = await self.store.contacts.card(id_of(request))
         if card is None:
             raise not_found("contact")
-        return web.json_response(card_json(card))
+        return answer(card_json(card))
 
     async def search(self, request: web.Request) -> web.Response:
         only_params(request, "q", "limit")
@@ -540,7 +551,7 @@ class Api:
         def plain(text: str) -> str:
             return text.replace("\x02", "").replace("\x03", "")
 
-        return web.json_response({
+        return answer({
             "contacts": [{"id": h.contact_id, "name": plain(h.name),
                           "conversation_id": h.conversation_id, "channel": h.channel_name}
                          for h in found.contacts],
@@ -556,7 +567,7 @@ class Api:
         only_params(request)
         operator = await self.operator(request)
         replies = await self.store.replies.all(visible_to=operator.id)
-        return web.json_response({"items": [reply_json(r) for r in replies]})
+        return answer({"items": [reply_json(r) for r in replies]})
 
     async def add_reply(self, request: web.Request) -> web.Response:
         from opchat.replies import ReplyDraft
@@ -581,7 +592,7 @@ class Api:
         except ShortcutTaken:
             raise ApiError(409, "taken", f"another reply has the shortcut {shortcut}",
                            "shortcut") from None
-        return web.json_response(reply_json(saved), status=201)
+        return answer(reply_json(saved), status=201)
 
     async def channel_message(self, request: web.Request) -> web.Response:
         """A customer's message on an API channel, from the system that speaks for them."""
@@ -607,7 +618,7 @@ class Api:
         from opchat.hub import ChannelSink
 
         stored = await ChannelSink(self.hub, name).ingest(message)  # committed when it returns
-        return web.json_response(
+        return answer(
             {"conversation_id": stored.conversation_id, "message_id": stored.message_id,
              "duplicate": stored.duplicate}, status=200 if stored.duplicate else 201)
 

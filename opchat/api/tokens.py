@@ -9,9 +9,11 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+from opchat.model import API_OPERATOR_PREFIX
+
 PREFIX = "opc_"
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
-OPERATOR_PREFIX = "api:"  # a token's writes are done as the operator "api:NAME"
+OPERATOR_PREFIX = API_OPERATOR_PREFIX  # a token's writes are done as the operator "api:NAME"
 
 T = TypeVar("T")
 

@@ -207,6 +207,10 @@ async def test_a_reply_goes_through_the_outbox_and_the_log_names_the_token(
         assert kinds.count("message.new") == 2
         for kind in ("conversation.status", "conversation.assign", "conversation.label"):
             assert kind in kinds, kinds
+        # The token is in the log, not among the people a dialog can be given to.
+        assert [o.login for o in await api.inbox.operators()] == ["anna"]
+        status, _ = await api.send("PATCH", f"/conversations/{conv}", {"assignee": "api:crm"})
+        assert status == 422
         messages = await api.inbox.messages(conv)
         assert [(m.direction, m.body) for m in messages][1:] == [
             (Direction.OUT, "Your parcel left today"), (Direction.NOTE, "VIP customer")]
