@@ -371,13 +371,13 @@ class Api:
             raise ApiError(429, "rate_limited",
                            f"over {self.settings.rate} requests a minute for this token",
                            headers={"Retry-After": str(max(1, math.ceil(wait)))})
-        if request.method not in ("GET", "HEAD") and token.read_only:
-            raise ApiError(403, "read_only", "this token may only read")
-        request[TOKEN] = token
         now = time.monotonic()
         if now - self._used.get(token.name, -USED_EVERY) >= USED_EVERY:
             self._used[token.name] = now
             await self.store.api_tokens.used(token.name)
+        if request.method not in ("GET", "HEAD") and token.read_only:
+            raise ApiError(403, "read_only", "this token may only read")
+        request[TOKEN] = token
         return await handler(request)
 
     async def operator(self, request: web.Request) -> Operator:
