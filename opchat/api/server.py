@@ -197,21 +197,35 @@ def flag_of(request: web.Request, name: str) -> bool:
     return text == "true"
 
 
-def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+def encode_cursor(conversation: Conversation, waiting: bool) -> str:
+    """Where the next page starts: the last dialog's sort key, opaque to the caller."""
+    key = conversation.waiting_since if waiting else conversation.last_message_at
+    data = json.dumps({"k": key, "i": conversation.id, "w": waiting}).encode()
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def decode_cursor(text: str | None) -> int:
+def decode_cursor(text: str | None, waiting: bool) -> tuple[float | None, int] | None:
     if text is None:
-        return 0
+        return None
+    refused = bad("cursor", "cursor is not one this API gave for these filters")
     try:
         data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        offset = data["o"]
+        key, last, order = data["k"], data["i"], data["w"]
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise bad("cursor", "cursor is not one this API gave") from None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise bad("cursor", "cursor is not one this API gave")
-    return offset
+        raise refused from None
+    if order is not waiting or type(last) is not int or not 0 <= last <= MAX_ID:
+        raise refused
+    if key is None and waiting:
+        return None, last
+    if type(key) not in (int, float):
+        raise refused
+    try:
+        key = float(key)
+    except OverflowError:
+        raise refused from None
+    if not math.isfinite(key):
+        raise refused
+    return key, last
 
 
 def id_of(request: web.Request, name: str = "id") -> int:
@@ -415,12 +429,13 @@ class Api:
             assignee=assignee, unassigned=unassigned, label=q.get("label"),
             unread_only=flag_of(request, "unread"), channel=q.get("channel"))
         limit = limit_of(request)
-        offset = decode_cursor(q.get("cursor"))
-        page = await self.store.conversations.page(flt, offset, limit + 1)
+        after = decode_cursor(q.get("cursor"), waiting)
+        page = await self.store.conversations.page_after(flt, after, limit + 1)
         more = len(page) > limit
+        page = page[:limit]
         return answer({
-            "items": [conversation_json(c) for c in page[:limit]],
-            "next_cursor": encode_cursor(offset + limit) if more else None})
+            "items": [conversation_json(c) for c in page],
+            "next_cursor": encode_cursor(page[-1], waiting) if more else None})
 
     async def _conversation(self, request: web.Request) -> Conversation:
         found = await self.store.conversations.get(id_of(request))

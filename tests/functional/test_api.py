@@ -277,6 +277,27 @@ async def test_pages_follow_the_cursor_and_filters_hold(tmp_path: Path) -> None:
             if cursor is None:
                 break
         assert sorted(seen) == sorted(convs) and len(seen) == 5
+        # A dialog leaving the list between two pages makes the next one skip nobody.
+        _, everyone = await api.get("/conversations", status="open")
+        _, first = await api.get("/conversations", status="open", limit="2")
+        await api.inbox.set_status(first["items"][0]["id"], Status.RESOLVED)
+        _, rest = await api.get("/conversations", status="open", cursor=first["next_cursor"])
+        assert [c["id"] for c in first["items"] + rest["items"]] == [
+            c["id"] for c in everyone["items"]]
+        await api.inbox.set_status(first["items"][0]["id"], Status.OPEN)
+        # The waiting order too, longest wait first, a page at a time.
+        _, waiting = await api.get("/conversations", waiting="true")
+        paged, cursor = [], None
+        while True:
+            _, page = await api.get("/conversations", waiting="true", limit="1",
+                                    **({"cursor": cursor} if cursor else {}))
+            paged += [c["id"] for c in page["items"]]
+            if not (cursor := page["next_cursor"]):
+                break
+        assert paged == [c["id"] for c in waiting["items"]] and len(paged) == 3
+        status, _ = await api.get("/conversations", cursor=first["next_cursor"],
+                                  waiting="true")  # a cursor of another order
+        assert status == 400
         _, body = await api.get("/conversations", label="refund")
         assert [c["id"] for c in body["items"]] == [convs[0]]
         _, body = await api.get("/conversations", status="resolved")
