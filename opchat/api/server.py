@@ -242,6 +242,8 @@ async def body_of(request: web.Request) -> dict[str, Any]:
         data = json.loads(await request.read())
     except (ValueError, UnicodeDecodeError):
         raise bad("body", "the body is not valid JSON") from None
+    except RecursionError:  # [[[[...]]]] deeper than Python's parser goes
+        raise bad("body", "the body is nested too deep") from None
     if not isinstance(data, dict):
         raise bad("body", "the body must be a JSON object")
     return data

@@ -255,6 +255,11 @@ async def test_bad_input_names_the_field_and_changes_nothing(tmp_path: Path) -> 
                                     data=b"{not json", headers={**api.headers(),
                                     "Content-Type": "application/json"}) as r:
             assert r.status == 400 and (await r.json())["error"]["field"] == "body"
+        async with api.session.post(f"{api.base}/conversations/{conv}/messages",
+                                    data=b"[" * 30000 + b"]" * 30000, headers={
+                                        **api.headers(), "Content-Type": "application/json"}
+                                    ) as r:
+            assert r.status == 400 and (await r.json())["error"]["field"] == "body"
         big = {"text": "x" * 70000}
         status, answer = await api.send("POST", f"/conversations/{conv}/messages", big)
         assert status == 413 and answer["error"]["code"] == "too_large"
