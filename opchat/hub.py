@@ -108,6 +108,8 @@ OPEN_FILES_WANTED = 65536  # the soft open-files limit the hub asks for (up to t
 ACCEPT_PAUSE = 0.5  # seconds without accepting after running out of file descriptors
 OUT_OF_FILES_QUIET = 60.0  # running out of file descriptors is logged at most this often
 LISTEN_BACKLOG = 128
+# The HTTP API's health is a pseudo-channel's, as each outgoing webhook's (status bar, doctor).
+API_CHANNEL, API_CHANNEL_KIND = "api:http", "http-api"
 
 
 class HubLock:
@@ -377,7 +379,8 @@ class Hub:
                     await self.web.close()
             await asyncio.gather(*self._health_writes, return_exceptions=True)
             with contextlib.suppress(Exception):
-                for name in [*self.transports, *(f"webhook:{w.name}" for w in self.webhooks)]:
+                for name in [*self.transports, *(f"webhook:{w.name}" for w in self.webhooks),
+                             *([API_CHANNEL] if self.api is not None else [])]:
                     await store.channels.set_health(name, Health.STOPPED)
 
     async def _check_menus(self) -> None:
@@ -783,9 +786,14 @@ class WebServer:
         for listen in sorted(set(self.channels.values())):
             self._tasks.append(asyncio.create_task(self._listen(listen), name=f"web-{listen}"))
         api = self.hub.api
+        if api is not None:
+            await store.channels.ensure(API_CHANNEL, API_CHANNEL_KIND)
+            await store.channels.set_health(API_CHANNEL, Health.STARTING)
         if api is not None and api.listen in self.channels.values():
-            log.error("the HTTP API is off: api.listen %s is a channel's address too; give "
-                      "it an address of its own", api.listen)
+            why = (f"off: api.listen {api.listen} is a channel's address too; give it an "
+                   "address of its own")
+            log.error("the HTTP API is %s", why)
+            await store.channels.set_health(API_CHANNEL, Health.DOWN, why)
         elif api is not None:
             from opchat.api.server import Api
 
@@ -820,10 +828,8 @@ class WebServer:
             except OSError as exc:
                 detail = (f"address {listen} in use" if exc.errno == errno.EADDRINUSE
                           else f"cannot listen on {listen}: {exc.strerror or exc}")
-                for name in names:
+                for name in names if not api else [API_CHANNEL]:
                     self.hub.set_health(name, Health.DOWN, detail)
-                if api:
-                    log.warning("the HTTP API cannot start: %s", detail)
                 failures += 1
                 await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
                 continue
@@ -833,6 +839,8 @@ class WebServer:
                      ", ".join(names) if not api else "the HTTP API")
             for name in names:
                 self._bound[name].set()
+            if api:
+                self.hub.set_health(API_CHANNEL, Health.OK, f"http://{host}:{bound_port}/api/v1")
             try:
                 await self._accept(sock, runner)
             finally:

@@ -11,6 +11,7 @@ import hmac
 import json
 import os
 import re
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -32,7 +33,7 @@ from opchat.config import (
 )
 from opchat.hub import Hub
 from opchat.inbox import Inbox
-from opchat.model import Direction, InboundMessage, MessageState, Status
+from opchat.model import Direction, Health, InboundMessage, MessageState, Status
 from tests.channels import free_port, holds, opchat, until
 
 SECRET = "channel-secret-for-tests"
@@ -522,6 +523,38 @@ async def test_the_documented_answer_bot_answers_a_new_dialog(tmp_path: Path) ->
     finally:
         bot.terminate()
         await bot.wait()
+        hub.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await hub
+        await inbox.close()
+
+
+async def api_health(inbox: Inbox) -> tuple[Health, str] | None:
+    found = [c for c in await inbox.channels() if c.name == "api:http"]
+    return (found[0].health, found[0].health_detail) if found else None
+
+
+async def test_a_busy_address_shows_the_api_down_until_it_is_free(tmp_path: Path) -> None:
+    port = free_port()
+    squatter = socket.create_server(("127.0.0.1", port))
+    inbox = await Inbox.open(tmp_path, "anna")
+    hub = asyncio.create_task(Hub(inbox, [], tmp_path,
+                                  api=ApiSettings(f"127.0.0.1:{port}")).run())
+    try:
+        async def down() -> str | None:
+            seen = await api_health(inbox)
+            return seen[1] if seen and seen[0] is Health.DOWN else None
+
+        assert "in use" in await until(down, "the API shown down")
+        squatter.close()
+
+        async def up() -> bool:
+            seen = await api_health(inbox)
+            return seen is not None and seen[0] is Health.OK
+
+        await until(up, "the API up once the address is free", 10)
+    finally:
+        squatter.close()
         hub.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await hub
