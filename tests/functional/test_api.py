@@ -342,6 +342,8 @@ async def test_contacts_search_and_quick_replies(tmp_path: Path) -> None:
         status, reply = await api.send("POST", "/quick-replies",
                                        {"shortcut": "hours", "text": "We open at 9"})
         assert status == 201 and reply["title"] == "hours" and not reply["private"]
+        events = await api.inbox.store.events.events_after(0, 1000)
+        assert [e.operator for e in events if e.kind == "quick_replies.saved"] == ["api:crm"]
         status, taken = await api.send("POST", "/quick-replies",
                                        {"shortcut": "hours", "text": "again"})
         assert status == 409 and taken["error"]["field"] == "shortcut"
