@@ -35,7 +35,7 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -401,7 +401,7 @@ BINDING_IDS = (
     "opchat.thread.first",
     "opchat.thread.hide", "opchat.thread.last", "opchat.thread.next", "opchat.thread.open",
     "opchat.thread.page_down", "opchat.thread.page_up", "opchat.thread.previous",
-    "opchat.thread.retry",
+    "opchat.thread.retry", "opchat.thread.unfold",
 )
 KEY_MODIFIERS = ("shift", "ctrl", "alt", "meta", "super", "hyper")
 ALERT_WAYS = ("off", "bell", "desktop", "both")
@@ -447,6 +447,8 @@ def check_channel(channel: ChannelSettings, settings: Settings) -> None:
     reader = _Reader(settings.config_path, "")
     checked = reader.channel(channel.name, {"kind": channel.kind, **channel.options})
     reader.auto_answers(checked, settings)
+    others = [c for c in settings.channels if c.name != channel.name]
+    reader.mail_relays(replace(settings, channels=[*others, checked]))
 
 
 def _read_text(path: Path) -> str | None:
@@ -587,6 +589,7 @@ class _Reader:
         settings.channels = [self.channel(name, table) for name, table in channels.items()]
         for channel in settings.channels:
             channel.auto = self.auto_answers(channel, settings)
+        self.mail_relays(settings)
         if "sla" in document:
             settings.sla = self.sla(self.typed(("sla",), document["sla"], dict), settings)
         if "transcripts" in document:
@@ -659,6 +662,18 @@ class _Reader:
                     "webhooks.{name}.events is empty: leave it out to get every event",
                     name=name))
         return WebhookSettings(name, url, secret, variable, events)
+
+    def mail_relays(self, settings: Settings) -> None:
+        """A channel's `email_channel` (the web chat's answers by e-mail) names an email
+        channel."""
+        emails = [c.name for c in settings.channels if c.kind == "email"]
+        for channel in settings.channels:
+            name = channel.options.get("email_channel")
+            if name is not None and name not in emails:
+                raise self.error(("channels", channel.name, "email_channel"), _(
+                    "channels.{channel}.email_channel: {name} is not an email channel "
+                    "(email channels: {known})", channel=channel.name,
+                    name=_describe(name), known=", ".join(emails) or _("none")))
 
     def transcripts(self, table: dict[str, Any], settings: Settings) -> TranscriptSettings:
         """`[transcripts]`: which email channel sends them, and whether on resolve."""
