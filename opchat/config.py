@@ -54,6 +54,7 @@ from opchat.transports import (  # the contract only: no SDK
 
 __all__ = [
     "WEBHOOK_EVENTS",
+    "ApiSettings",
     "AutoAnswers",
     "ChannelSettings",
     "ConfigError",
@@ -178,6 +179,16 @@ WEBHOOK_EVENTS = (
     "conversation.labelled", "message.created", "contact.created", "contact.updated",
     "contact.merged", "rating.given",
 )
+
+
+@dataclass
+class ApiSettings:
+    """`[api]`: the HTTP API (opchat/api/), served by the hub on its own address."""
+
+    listen: str  # "127.0.0.1:8790"
+    cors: tuple[str, ...] = ()  # origins a browser page may call it from; none: CORS off
+    rate: int = 120  # requests a token may make per minute
+    max_body: int = 65536  # bytes a request's body may hold
 
 
 @dataclass
@@ -306,6 +317,7 @@ class Settings:
     # `[store] url`: a PostgreSQL database ("postgresql://…") the store is in; None: the
     # SQLite file in the data dir. OPCHAT_DATABASE_URL and --database-url come first.
     database_url: str | None = None
+    api: ApiSettings | None = None  # `[api]`; None: the HTTP API is off
 
 
 class ConfigError(Exception):
@@ -341,6 +353,7 @@ _TOP_LEVEL: dict[str, type] = {
     "transcripts": dict,
     "webhooks": dict,
     "store": dict,
+    "api": dict,
 }
 _UI: dict[str, type] = {
     "mouse": bool,
@@ -356,6 +369,7 @@ _MENU: dict[str, type] = {"text": str, "options": list, "handoff": str}
 _TRANSCRIPTS: dict[str, type] = {"channel": str, "on_resolve": bool}
 _STORE: dict[str, type] = {"url": str}
 DATABASE_SCHEMES = ("postgresql://", "postgres://")
+_API: dict[str, type] = {"listen": str, "cors": list, "rate": int, "max_body": int}
 _WEBHOOK: dict[str, type] = {"url": str, "secret": str, "secret_env": str, "events": list}
 _SLA_TARGETS = ("first_response", "next_response", "resolution")
 _SLA: dict[str, type] = {**dict.fromkeys((*_SLA_TARGETS, "warn_before"), object),
@@ -399,6 +413,7 @@ BINDING_IDS = (
 KEY_MODIFIERS = ("shift", "ctrl", "alt", "meta", "super", "hyper")
 ALERT_WAYS = ("off", "bell", "desktop", "both")
 _KNOWN_KEYS = [*_TOP_LEVEL, *(f"ui.{key}" for key in _UI), *(f"log.{key}" for key in _LOG),
+               *(f"api.{key}" for key in _API),
                *(f"team.{key}" for key in _TEAM), *(f"alerts.{key}" for key in _ALERTS)]
 
 def _type_words(kind: type) -> str:
@@ -598,6 +613,32 @@ class _Reader:
                     "not {value}; leave it out to keep the SQLite file in the data dir",
                     value=_describe(redacted_url(url))))
             settings.database_url = url
+        if "api" in document:
+            settings.api = self.api(self.table(document, "api", _API))
+        return settings
+
+    def api(self, table: dict[str, Any]) -> ApiSettings | None:
+        """`[api]`: where the HTTP API listens, which origins may call it, its limits.
+        A table without ``listen`` leaves the API off."""
+        if "listen" not in table:
+            return None
+        listen = table["listen"]
+        try:
+            parse_listen(listen)
+        except ValueError:
+            raise self.error(("api", "listen"), _(
+                "api.listen must be host:port, e.g. \"127.0.0.1:8790\", not {value}",
+                value=_describe(listen))) from None
+        cors = tuple(table.get("cors", ()))
+        for origin in cors:
+            if not isinstance(origin, str) or not (origin == "*" or _is_url(origin)):
+                raise self.error(("api", "cors"), _(
+                    "api.cors must list origins such as \"https://crm.example.com\" (or "
+                    "\"*\"), not {value}", value=_describe(origin)))
+        settings = ApiSettings(listen, tuple(o.rstrip("/") for o in cors))
+        for key in ("rate", "max_body"):
+            if key in table:
+                setattr(settings, key, self.positive(("api", key), table[key]))
         return settings
 
     def webhook(self, name: str, table: Any) -> WebhookSettings:

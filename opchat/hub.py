@@ -33,7 +33,13 @@ from typing import Any
 
 from opchat import transcript
 from opchat.autoreply import AutoAnswerer
-from opchat.config import ChannelSettings, TranscriptSettings, WebhookSettings, private_modes
+from opchat.config import (
+    ApiSettings,
+    ChannelSettings,
+    TranscriptSettings,
+    WebhookSettings,
+    private_modes,
+)
 from opchat.hours import WorkClock
 from opchat.i18n import _, current_language
 from opchat.inbox import Inbox
@@ -107,6 +113,8 @@ OPEN_FILES_WANTED = 65536  # the soft open-files limit the hub asks for (up to t
 ACCEPT_PAUSE = 0.5  # seconds without accepting after running out of file descriptors
 OUT_OF_FILES_QUIET = 60.0  # running out of file descriptors is logged at most this often
 LISTEN_BACKLOG = 128
+# The HTTP API's health is a pseudo-channel's, as each outgoing webhook's (status bar, doctor).
+API_CHANNEL, API_CHANNEL_KIND = "api:http", "http-api"
 
 
 class HubLock:
@@ -289,6 +297,7 @@ class Hub:
         auto_assign_cap: int | None = None,
         transcripts: TranscriptSettings | None = None,
         webhooks: Sequence[WebhookSettings] = (),
+        api: ApiSettings | None = None,
         runs: Collection[str] | None = None,
         duties: bool = True,
     ) -> None:
@@ -297,6 +306,7 @@ class Hub:
         assigning, snoozes, webhooks, transcripts on resolve). Several hubs on one
         PostgreSQL store share the channels this way (run_hub_when_free)."""
         self.inbox = inbox
+        self.api = api  # `[api]`: the HTTP API (opchat/api/) on the web server; None: off
         self.runs = None if runs is None else frozenset(runs)
         self.duties = duties
         self.webhooks = list(webhooks)  # `[webhooks.NAME]`: sent by opchat/webhooks.py
@@ -405,7 +415,8 @@ class Hub:
             tasks.append(asyncio.create_task(
                 WebhookSender(self.inbox, self.webhooks, self.set_health).run(),
                 name="hub-webhooks"))
-        if any(isinstance(t, ServesHTTP) for t in self.transports.values()):
+        if self.api is not None or any(isinstance(t, ServesHTTP)
+                                       for t in self.transports.values()):
             self.web = WebServer(self)
             await self.web.mount()
         for name, transport in self.transports.items():
@@ -426,7 +437,9 @@ class Hub:
                     await self.web.close()
             await asyncio.gather(*self._health_writes, return_exceptions=True)
             with contextlib.suppress(Exception):
-                hooks = [f"webhook:{w.name}" for w in self.webhooks] if self.duties else []
+                hooks = ([f"webhook:{w.name}" for w in self.webhooks]
+                         + ([API_CHANNEL] if self.api is not None else [])
+                         if self.duties else [])
                 for name in [*self.transports, *hooks]:
                     await store.channels.set_health(name, Health.STOPPED)
 
@@ -891,6 +904,8 @@ class WebServer:
         self.addresses: dict[str, tuple[str, int]] = {}  # listen address -> bound (host, port)
         self._bound: dict[str, asyncio.Event] = {}
         self._runner = None
+        self._api_runner = None  # the HTTP API's own application, on its own address
+        self.api_listen: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.gate: ConnectionGate | None = None
         # Connections that have not sent a whole request yet, oldest first: when the
@@ -930,6 +945,25 @@ class WebServer:
         await self._runner.setup()
         for listen in sorted(set(self.channels.values())):
             self._tasks.append(asyncio.create_task(self._listen(listen), name=f"web-{listen}"))
+        api = self.hub.api
+        if api is not None:
+            await store.channels.ensure(API_CHANNEL, API_CHANNEL_KIND)
+            await store.channels.set_health(API_CHANNEL, Health.STARTING)
+        if api is not None and api.listen in self.channels.values():
+            why = (f"off: api.listen {api.listen} is a channel's address too; give it an "
+                   "address of its own")
+            log.error("the HTTP API is %s", why)
+            await store.channels.set_health(API_CHANNEL, Health.DOWN, why)
+        elif api is not None:
+            from opchat.api.server import Api
+
+            self.api_listen = api.listen
+            self._api_runner = web.AppRunner(Api(store, api, self.hub).app((spoke,)),
+                                             access_log=None, shutdown_timeout=2.0,
+                                             keepalive_timeout=REQUEST_TIMEOUT)
+            await self._api_runner.setup()
+            self._tasks.append(asyncio.create_task(self._listen(api.listen, api=True),
+                                                   name=f"web-api-{api.listen}"))
 
     async def bound(self, channel: str) -> None:
         await self._bound[channel].wait()
@@ -942,9 +976,11 @@ class WebServer:
                 return True
         return False
 
-    async def _listen(self, listen: str) -> None:
+    async def _listen(self, listen: str, api: bool = False) -> None:
         host, port = parse_listen(listen)
-        names = [name for name, address in self.channels.items() if address == listen]
+        names = ([] if api else
+                 [name for name, address in self.channels.items() if address == listen])
+        runner = self._api_runner if api else self._runner
         failures = 0
         while True:
             try:
@@ -952,26 +988,29 @@ class WebServer:
             except OSError as exc:
                 detail = (f"address {listen} in use" if exc.errno == errno.EADDRINUSE
                           else f"cannot listen on {listen}: {exc.strerror or exc}")
-                for name in names:
+                for name in names if not api else [API_CHANNEL]:
                     self.hub.set_health(name, Health.DOWN, detail)
                 failures += 1
                 await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
                 continue
             bound_port = sock.getsockname()[1]
             self.addresses[listen] = (host, bound_port)
-            log.info("web server listening on %s:%d for %s", host, bound_port, ", ".join(names))
+            log.info("web server listening on %s:%d for %s", host, bound_port,
+                     ", ".join(names) if not api else "the HTTP API")
             for name in names:
                 self._bound[name].set()
+            if api:
+                self.hub.set_health(API_CHANNEL, Health.OK, f"http://{host}:{bound_port}/api/v1")
             try:
-                await self._accept(sock)
+                await self._accept(sock, runner)
             finally:
                 sock.close()
 
-    async def _accept(self, sock: socket.socket) -> None:
+    async def _accept(self, sock: socket.socket, runner: Any) -> None:
         """Take connections one by one, hanging up at once on those over a limit."""
         loop = asyncio.get_running_loop()
         gate = self.gate
-        assert gate is not None and self._runner is not None
+        assert gate is not None and runner is not None
         told_out_of_files = -OUT_OF_FILES_QUIET
         while True:
             try:
@@ -997,14 +1036,14 @@ class WebServer:
                 continue
             try:
                 await loop.connect_accepted_socket(
-                    lambda address=address: self._connection(address), conn)
+                    lambda address=address: self._connection(address, runner), conn)
             except Exception as exc:  # it went away in the meantime
                 log.debug("web server: connection from %s lost at once: %s", address, exc)
                 gate.release(address)
                 conn.close()
 
-    def _connection(self, address: str):
-        handler = _counted_handler()(self._runner.server, loop=asyncio.get_running_loop(),
+    def _connection(self, address: str, runner: Any):
+        handler = _counted_handler()(runner.server, loop=asyncio.get_running_loop(),
                                      access_log=None, keepalive_timeout=REQUEST_TIMEOUT)
         handler.on_lost = functools.partial(self._lost, handler, address)
         self._silent[handler] = None
@@ -1027,8 +1066,9 @@ class WebServer:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in (self._runner, self._api_runner):
+            if runner is not None:
+                await runner.cleanup()
 
 
 class ConnectionGate:
@@ -1162,6 +1202,7 @@ async def run_hub_when_free(
     auto_assign_cap: int | None = None,
     transcripts: TranscriptSettings | None = None,
     webhooks: Sequence[WebhookSettings] = (),
+    api: ApiSettings | None = None,
 ) -> None:
     """Follow until the hub lock is free, then run the hub until cancelled.
 
@@ -1170,7 +1211,7 @@ async def run_hub_when_free(
     """
     if getattr(inbox.store.db, "shared_locks", False):
         await share_channels(inbox, channels, data_dir, on_role, poll, loader,
-                             auto_assign_cap, transcripts, webhooks)
+                             auto_assign_cap, transcripts, webhooks, api)
         return
     lock = HubLock(data_dir)
     role = ""
@@ -1184,7 +1225,7 @@ async def run_hub_when_free(
         on_role("hub")
         log.info("this process runs the hub (pid %d)", os.getpid())
         await _run_hub(inbox, channels, data_dir, loader, auto_assign_cap, transcripts,
-                       webhooks)
+                       webhooks, api)
     finally:
         lock.release()
 
@@ -1199,6 +1240,7 @@ async def share_channels(
     auto_assign_cap: int | None = None,
     transcripts: TranscriptSettings | None = None,
     webhooks: Sequence[WebhookSettings] = (),
+    api: ApiSettings | None = None,
 ) -> None:
     """Hubs on several machines sharing one PostgreSQL store share its channels.
 
@@ -1256,9 +1298,11 @@ async def share_channels(
                     log.info("this process (pid %d) runs %s%s", os.getpid(),
                              ", ".join(sorted(held)) or "no channel",
                              " and the shared duties" if duties else "")
+                    # The HTTP API is served by the hub with the duties, as the webhooks.
                     task = asyncio.create_task(_run_hub(
                         inbox, channels, data_dir, loader, auto_assign_cap, transcripts,
-                        webhooks, runs=frozenset(held), duties=duties))
+                        webhooks, api if duties else None, runs=frozenset(held),
+                        duties=duties))
                     on_role("hub")
                 else:
                     log.info("other processes run every channel; following")
@@ -1275,13 +1319,13 @@ async def share_channels(
 async def _run_hub(inbox: Inbox, channels: Sequence[ChannelSettings], data_dir: Path,
                    loader: Callable[[str], TransportFactory], auto_assign_cap: int | None,
                    transcripts: TranscriptSettings | None,
-                   webhooks: Sequence[WebhookSettings], runs: Collection[str] | None = None,
-                   duties: bool = True) -> None:
+                   webhooks: Sequence[WebhookSettings], api: ApiSettings | None = None,
+                   runs: Collection[str] | None = None, duties: bool = True) -> None:
     failures = 0
     while True:
         try:
             await Hub(inbox, channels, data_dir, loader, auto_assign_cap, transcripts,
-                      webhooks, runs, duties).run()
+                      webhooks, api, runs, duties).run()
         except asyncio.CancelledError:
             raise
         except Exception:  # the hub must not stay dead while we hold its lock

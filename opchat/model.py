@@ -100,6 +100,11 @@ class Operator:
     name: str
 
 
+# The HTTP API's writes are done as the operator "api:" + the token's name: a row in
+# `operators` (so the events log names the token) that is nobody to give a dialog to.
+API_OPERATOR_PREFIX = "api:"
+
+
 @dataclass(frozen=True, slots=True)
 class Conversation:
     """A dialog as the conversation list shows it."""
@@ -143,6 +148,7 @@ class ConversationFilter:
     label: str | None = None  # only dialogs with this label (any case)
     unread_only: bool = False
     failed_only: bool = False  # only dialogs whose last reply failed (they wait too)
+    channel: str | None = None  # only dialogs on the channel of this name
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from opchat import __version__
-from opchat.cli import admin, channels, db, records, replies, run, stats, webhooks
+from opchat.cli import admin, api, channels, db, records, replies, run, stats, webhooks
 from opchat.cli.common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -112,6 +112,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     stats.add_stats_command(sub, common)
     webhooks.add_webhooks_command(sub, common)
     db.add_db_commands(sub, common)
+    api.add_api_command(sub, common)
     admin.add_bench_command(sub, common)
     return parser
 

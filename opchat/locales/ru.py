@@ -1871,4 +1871,43 @@ MESSAGES.update({
     "sent by e-mail to {to}: {mail_id}": "отправлено письмом на {to}: {mail_id}",
     "The answer sent by e-mail did not arrive: {why}":
         "Ответ, отправленный письмом, не дошёл: {why}",
+    # --- HTTP API ---
+    "api.listen must be host:port, e.g. \"127.0.0.1:8790\", not {value}":
+        "api.listen должен быть вида хост:порт, например \"127.0.0.1:8790\", а не {value}",
+    "api.cors must list origins such as \"https://crm.example.com\" (or \"*\"), not {value}":
+        "в api.cors перечисляются источники вроде \"https://crm.example.com\" (или \"*\"), "
+            "а не {value}",
+    "the HTTP API's tokens": "токены HTTP API",
+    "make, list and revoke tokens": "создать, показать и отозвать токены",
+    "make a token and show it, once": "создать токен и показать его (один раз)",
+    "what the token is for (letters, digits, . _ -); its writes are recorded as the operator "
+        "api:NAME":
+        "для чего токен (буквы, цифры, . _ -); его изменения записываются от имени оператора "
+            "api:ИМЯ",
+    "the token may read but not change anything": "токен может читать, но ничего не меняет",
+    "the tokens, without their secrets": "токены, без их секретов",
+    "stop a token from working, at once": "сразу же отключить токен",
+    "the token's name": "имя токена",
+    "a token's name is 1 to 40 letters, digits, dots, dashes or underscores, not {name}":
+        "имя токена — от 1 до 40 букв, цифр, точек, дефисов или подчёркиваний, а не {name}",
+    "there is a token {name} already: revoke it first, or choose another name":
+        "токен {name} уже есть: сначала отзовите его или выберите другое имя",
+    "This is the only time the token is shown: keep it where the program that uses it can "
+        "read it.":
+        "Токен показывается только сейчас: сохраните его там, где его прочтёт программа, "
+            "которая им пользуется.",
+    "The HTTP API is off: add [api] listen = \"127.0.0.1:8790\" to {path}":
+        "HTTP API выключен: добавьте [api] listen = \"127.0.0.1:8790\" в {path}",
+    "no tokens: opchat api token add NAME": "токенов нет: opchat api token add ИМЯ",
+    "read-only": "только чтение",
+    "read-write": "чтение и запись",
+    "revoked {when}": "отозван {when}",
+    "in force": "действует",
+    "made {when}, last used {used}": "создан {when}, использован {used}",
+    "no token {name} in force": "действующего токена {name} нет",
+    "token {name} revoked": "токен {name} отозван",
+    "where operators' replies are POSTed (your system)":
+        "куда отправляются (POST) ответы операторов (ваша система)",
+    "the key replies are signed with (HMAC-SHA256)":
+        "ключ, которым подписываются ответы (HMAC-SHA256)",
 })

@@ -363,6 +363,18 @@ MIGRATIONS: list[str] = [
         ON webhook_deliveries(endpoint, conversation_id, state, id);
     CREATE TABLE webhook_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     """,
+    # 11: the HTTP API's tokens (opchat/api/): only a SHA-256 of each is kept.
+    """
+    CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        hash TEXT NOT NULL UNIQUE,
+        read_only INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        revoked_at REAL,
+        last_used_at REAL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

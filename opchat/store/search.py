@@ -91,6 +91,7 @@ class SearchStore(Part):
 
     async def find(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Messages matching every word of ``query`` (as prefixes), newest first."""
+        query = query.replace("\x00", "")  # SQLite ends a string at NUL
         if self.db.dialect.name == "postgresql":
             return await self.db.read(_message_hits_pg, _WORD.findall(query), limit)
         return await self.db.read(_message_hits, fts_query(query), limit)
@@ -101,6 +102,7 @@ class SearchStore(Part):
         Up to ``limit`` messages, newest first; contacts and labelled
         conversations (up to 20 each) by their most recent activity.
         """
+        query = query.replace("\x00", "")  # SQLite ends a string at NUL
 
         def run(conn: Conn) -> SearchResults:
             if dialect(conn).name == "postgresql":

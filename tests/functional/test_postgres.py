@@ -268,3 +268,31 @@ async def _sent(inbox: Inbox, message_id: int) -> bool:
 
     message = await inbox.message(message_id)
     return message is not None and message.state is MessageState.SENT
+
+
+def test_every_migration_is_written_for_both_databases() -> None:
+    from opchat.store.schema import SCHEMA_VERSION
+    from opchat.store.schema_pg import BASELINE_VERSION, PG_MIGRATIONS
+
+    assert sorted(PG_MIGRATIONS) == list(range(BASELINE_VERSION + 1, SCHEMA_VERSION + 1))
+
+
+def test_migrate_to_knows_every_table(tmp_path: Path) -> None:
+    """A table a migration adds is copied by `db migrate-to` (or the copy refuses)."""
+    import sqlite3
+
+    from opchat.store.copy import tables_of
+
+    asyncio.run(_open_and_close(tmp_path))
+    conn = sqlite3.connect(tmp_path / "opchat.db")
+    try:
+        tables_of(conn)  # raises for a table it does not know
+    finally:
+        conn.close()
+
+
+async def _open_and_close(data: Path) -> None:
+    from opchat.store import Store
+
+    store = await Store.open(data, url="")
+    await store.close()

@@ -495,6 +495,7 @@ async def test_upgrading_makes_dialogs_whose_last_reply_failed_wait_again(
                        "DROP TABLE early_receipts; DROP TABLE templates; "
                        "DROP TABLE stats_facts; DROP TABLE stats_meta; DROP TABLE ratings; "
                        "DROP TABLE webhook_deliveries; DROP TABLE webhook_state; "
+                       "DROP TABLE api_tokens; "
                        "ALTER TABLE conversations DROP COLUMN rating_asked_at; "
                        + "".join(f"ALTER TABLE conversations DROP COLUMN stats_{c}; "
                                  for c in ("round_start", "waiting_start", "responded", "rounds"))
