@@ -122,7 +122,7 @@ class ConversationStore(Part):
                 return []
             ids = [r[0] for r in page]
             rows = conn.execute(
-                f"{CONVERSATION_SELECT} WHERE c.id IN ({','.join('?' * len(ids))})", ids)
+                f"{conversation_select(conn)} WHERE c.id IN ({','.join('?' * len(ids))})", ids)
             by_id = {r["id"]: conversation_of(r) for r in rows}
             return [by_id[i] for i in ids if i in by_id]
 
