@@ -15,6 +15,11 @@ def on_postgres() -> bool:
     return bool(os.environ.get("OPCHAT_DATABASE_URL"))
 
 
+def database_url() -> str:
+    """This test's PostgreSQL database, "" on SQLite."""
+    return os.environ.get("OPCHAT_DATABASE_URL", "")
+
+
 def raw(data_dir: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Run one statement (``?`` placeholders) on the test's database, as another program
     would, and commit; its rows, if it has any."""

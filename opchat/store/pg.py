@@ -104,13 +104,14 @@ class _BoolAsInt(Dumper):
         return b"1" if obj else b"0"
 
 
-_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|\?|:[A-Za-z_]\w*|%")
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|\?\d*|:[A-Za-z_]\w*|%")
 _TRANSLATED: dict[str, str] = {}
 
 
 def translate(sql: str) -> str:
-    """SQLite's placeholders as psycopg's: ``?`` as ``%s``, ``:name`` as ``%(name)s``,
-    a literal ``%`` doubled; text in quotes left alone except its ``%``."""
+    """SQLite's placeholders as psycopg's: ``?`` as ``%s``, ``?N`` (the Nth parameter) as
+    ``%(_N)s``, ``:name`` as ``%(name)s``, a literal ``%`` doubled; text in quotes left
+    alone except its ``%``."""
     done = _TRANSLATED.get(sql)
     if done is not None:
         return done
@@ -119,6 +120,8 @@ def translate(sql: str) -> str:
         token = m.group()
         if token == "?":
             return "%s"
+        if token.startswith("?"):
+            return f"%(_{token[1:]})s"
         if token == "%":
             return "%%"
         if token == "::":
@@ -148,6 +151,8 @@ class PgConn:
         cursor = self.raw.cursor()
         if parameters:
             sql = translate(sql)
+            if "%(_" in sql and not isinstance(parameters, Mapping):
+                parameters = {f"_{n}": value for n, value in enumerate(parameters, 1)}
             cursor.execute(sql, parameters)
         else:
             cursor.execute(sql)
