@@ -98,7 +98,7 @@ async def open_inbox(settings: Settings):  # -> Inbox (import kept lazy)
 
     try:
         inbox = await Inbox.open(settings.data_dir, operator_login(settings),
-                                 database_url=settings.database_url or "")
+                                 database_url=settings.database_url)
     except StoreError as exc:
         raise CliError(_("database: {error}", error=exc)) from exc
     inbox.operator = _as_customers_see(inbox.operator, settings)
