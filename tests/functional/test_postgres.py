@@ -296,3 +296,19 @@ async def _open_and_close(data: Path) -> None:
 
     store = await Store.open(data, url="")
     await store.close()
+
+
+def test_an_unreachable_server_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+    from tests.channels import free_port
+
+    url = f"postgresql://opchat:secret@127.0.0.1:{free_port()}/opchat"
+    data = tmp_path / "data"
+    for args in (("db", "status"), ("search", "hello"), ("export",), ("replies", "list")):
+        done = opchat("--database-url", url, *args, data=data)
+        assert done.returncode != 0, args
+        assert "Traceback" not in done.stderr and "database:" in done.stderr, done.stderr
+        assert "secret" not in done.stderr  # never the password
+    doctor = opchat("--database-url", url, "doctor", data=data)
+    assert doctor.returncode == 1
+    [line] = [line for line in doctor.stdout.splitlines() if "database" in line]
+    assert line.startswith("[FAIL]") and "127.0.0.1" in line and "secret" not in line
