@@ -180,8 +180,8 @@ async def count_matches(db: Database, query: str) -> int:
 
     def run(conn: Any) -> int:
         if getattr(conn, "dialect", None) is not None:  # PostgreSQL: its index's own query
-            return conn.execute("SELECT count(*) FROM messages WHERE to_tsvector('simple', "
-                                "opchat_fold(body)) @@ to_tsquery('simple', opchat_fold(?))",
+            return conn.execute("SELECT count(*) FROM messages WHERE body_tsv @@ "
+                                "to_tsquery('simple', opchat_fold(?))",
                                 (ts_query(query),)).fetchone()[0]
         return conn.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?",
                             (fts_query(query),)).fetchone()[0]

@@ -7,8 +7,9 @@ Each table goes over in one ``COPY`` with its ids as they are, in an order where
 what a row refers to is there before it (a table's references to its own rows are
 checked at the end of its COPY); the one reference that goes backwards
 (``conversations.failed_message_id`` to messages) is filled in after the messages.
-The identity sequences then continue after the largest id, and every table's count
-and the last event id are compared on both sides before saying it is done.
+The identity sequences then continue after the largest id, every table's count and
+the last event id are compared on both sides before saying it is done, and the
+tables are vacuumed and analysed for the planner.
 """
 
 from __future__ import annotations
@@ -105,7 +106,12 @@ def copy_to_postgres(path: Path, url: str, progress: Progress) -> Copied:
                     if has_id:
                         target.execute(f"SELECT setval(%s, coalesce((SELECT max(id) FROM {table}), "
                                        "0) + 1, false)", (has_id,))
-                return _verify(source, target, tables)
+                copied = _verify(source, target, tables)
+            # The planner's statistics and the visibility map, which a bulk copy leaves
+            # empty until autovacuum comes round: without them a search may pick a plan a
+            # thousand times slower, and a deep page of the list reads the table.
+            target.execute("VACUUM ANALYZE")
+            return copied
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: {exc}") from exc
     except psycopg.Error as exc:

@@ -42,6 +42,7 @@ CONTACT_HITS = 20  # contacts shown for one query
 LABEL_HITS = 20  # labelled conversations shown for one query
 MIN_PIECE = 3  # the trigram index cannot find anything shorter
 PHONE_DIGITS = 10  # a phone is compared by its last 10 digits (no country code needed)
+RECENT = 50_000  # PostgreSQL: the newest messages looked at in order before the whole index
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PHONE_LIKE = re.compile(r"[\d\s()+\-./]+")
@@ -223,21 +224,34 @@ def ts_query(text: str) -> str:
 
 
 def _message_hits_pg(conn: Conn, words: list[str], limit: int) -> list[SearchHit]:
+    """Newest first, as FTS5 gives them by rowid. A GIN index has no order, so: first the
+    newest RECENT messages, newest first, each checked against its stored tsvector (a
+    common word fills the page there at once); only when they hold fewer than a page,
+    every match from the index, sorted (a rarer word has few)."""
     if not words:
         return []
     query = ts_query(" ".join(words))
     options = f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=12, MinWords=4, " \
               "MaxFragments=1, FragmentDelimiter=…"
-    rows = conn.execute(
+    select = (
         "SELECT m.id, m.conversation_id, m.created_at, co.name AS contact_name, "
         "ch.name AS channel_name, ts_headline('simple', m.body, q, ?) AS snippet, "
         "(strpos(m.body, chr(2)) > 0 OR strpos(m.body, chr(3)) > 0) AS forged "
-        "FROM messages m, to_tsquery('simple', opchat_fold(?)) AS q, "
+        "FROM {source}, to_tsquery('simple', opchat_fold(?)) AS q, "
         "conversations c, contacts co, channels ch "
-        "WHERE to_tsvector('simple', opchat_fold(m.body)) @@ q "
+        "WHERE m.body_tsv @@ q {where} "
         "AND c.id = m.conversation_id AND co.id = c.contact_id AND ch.id = c.channel_id "
-        "AND m.hidden = 0 AND c.hidden = 0 ORDER BY m.id DESC LIMIT ?",
-        (options, query, limit))
+        "AND m.hidden = 0 AND c.hidden = 0 ORDER BY m.id DESC LIMIT ?")
+    rows = conn.execute(select.format(
+        source="messages m",
+        where="AND m.id > (SELECT coalesce(max(id), 0) FROM messages) - ?"),
+        (options, query, RECENT, limit)).fetchall()
+    if len(rows) < limit:
+        rows = conn.execute(
+            "WITH found AS MATERIALIZED (SELECT id FROM messages "
+            "WHERE body_tsv @@ to_tsquery('simple', opchat_fold(?))) "
+            + select.format(source="found JOIN messages m ON m.id = found.id", where=""),
+            (query, options, query, limit)).fetchall()
     return [SearchHit(r["id"], r["conversation_id"], r["contact_name"], r["channel_name"],
                       r["created_at"], _trusted(r["snippet"], r["forged"])) for r in rows]
 
@@ -246,17 +260,18 @@ def _contact_hits_pg(conn: Conn, pieces: list[str], any_of: bool,
                      limit: int) -> list[ContactHit]:
     if not pieces:
         return []
-    columns = ("lower(co.name)", "opchat_phone_digits(co.phone)", "lower(coalesce(co.email, ''))")
-    one = "(" + " OR ".join(f"{column} LIKE ?" for column in columns) + ")"
+    # One index-read per column, joined (an OR of the three would read every contact).
+    columns = ("lower(name)", "opchat_phone_digits(phone)", "lower(coalesce(email, ''))")
+    one = ("co.id IN (" + " UNION ALL ".join(f"SELECT id FROM contacts WHERE {column} LIKE ?"
+                                             for column in columns) + ")")
     where = (" OR " if any_of else " AND ").join([one] * len(pieces))
     patterns = [f"%{_like(piece.lower())}%" for piece in pieces for _ in columns]
     rows = conn.execute(
         "SELECT co.id, co.name, co.phone, co.email, opchat_phone_digits(co.phone) AS digits, "
         "c.id AS conversation_id, ch.name AS channel_name, c.last_message_at "
-        "FROM contacts co "
-        "JOIN conversations c ON c.id = (SELECT id FROM conversations "
-        "  WHERE contact_id = co.id AND hidden = 0 "
-        "  ORDER BY last_message_at DESC, id DESC LIMIT 1) "
+        "FROM contacts co CROSS JOIN LATERAL (SELECT id, channel_id, last_message_at "
+        "  FROM conversations WHERE contact_id = co.id AND hidden = 0 "
+        "  ORDER BY last_message_at DESC, id DESC LIMIT 1) AS c "
         "JOIN channels ch ON ch.id = c.channel_id "
         f"WHERE ({where}) AND co.merged_into IS NULL "
         "ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?", (*patterns, limit))
