@@ -72,8 +72,12 @@ class ConversationStore(Part):
         self, flt: ConversationFilter = ConversationFilter(), offset: int = 0, limit: int = 50
     ) -> list[Conversation]:
         where, params = _where(flt)
-        order = ("c.waiting_since IS NULL, c.waiting_since, c.id" if flt.order == "waiting"
-                 else "c.last_message_at DESC, c.id DESC")
+        if flt.at_risk:  # the SLA view's candidates: the longest under way first
+            order = "coalesce(c.stats_round_start, c.waiting_since), c.id"
+        elif flt.order == "waiting":
+            order = "c.waiting_since IS NULL, c.waiting_since, c.id"
+        else:
+            order = "c.last_message_at DESC, c.id DESC"
 
         def run(conn: Conn) -> list[Conversation]:
             # Skip `offset` rows on the index alone, then join only the page: a deep
@@ -198,6 +202,17 @@ def _where(flt: ConversationFilter) -> tuple[str, list[Any]]:
         clauses.append("c.unread > 0")
     if flt.failed_only:
         clauses.append("c.failed_message_id IS NOT NULL")
+    if flt.at_risk:
+        clauses.append("c.status IN (?, ?)")
+        params += [Status.OPEN.value, Status.PENDING.value]
+        owed = []
+        if flt.waiting_before is not None:
+            owed.append("c.waiting_since <= ?")
+            params.append(flt.waiting_before)
+        if flt.round_before is not None:
+            owed.append("c.stats_round_start <= ?")
+            params.append(flt.round_before)
+        clauses.append(f"({' OR '.join(owed)})" if owed else "1 = 0")
     if flt.label is not None:
         clauses.append("c.id IN (SELECT cl.conversation_id FROM conversation_labels cl "
                        "JOIN labels l ON l.id = cl.label_id WHERE l.name = ?)")

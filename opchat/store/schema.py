@@ -367,6 +367,7 @@ MIGRATIONS: list[str] = [
     # with each fact so that a long period reads days. day = floor(at / 86400); buckets:
     # the durations' histogram, 32 bits per bucket, little-endian (NULL for counts).
     # A store with facts gets its roll-up filled from them when first read.
+    # conversations_round: the SLA view's candidates owing a resolution.
     """
     CREATE TABLE stats_days (
         day INTEGER NOT NULL,
@@ -386,6 +387,8 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     INSERT INTO stats_meta (key, value)
         SELECT 'rolled', '1' WHERE NOT EXISTS (SELECT 1 FROM stats_facts);
+    CREATE INDEX conversations_round ON conversations(stats_round_start)
+        WHERE stats_round_start IS NOT NULL;
     """,
 ]
 
