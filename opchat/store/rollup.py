@@ -6,8 +6,8 @@ many facts there were and, for the durations, their sum (the mean stays exact)
 and their histogram over fixed log-spaced buckets (EDGES: eight per doubling,
 so a bucket is 9% wide, plus the edges the report counts by: 30 s, 1, 2, 5, 15
 and 60 minutes, so the shares answered within 30 s and 60 s and the
-first-response bars stay exact). ``stats_hours`` counts the count kinds per
-UTC hour, which the charts of answers by hour of day and dialogs per day read
+first-response bars stay exact). ``stats_hours`` counts answers, dialogs
+started and reopened per UTC hour, which the charts of answers by hour of day and dialogs per day read
 in any time zone whose offset is whole hours.
 
 A period of at least LONG_DAYS whole days reads the whole days from here and

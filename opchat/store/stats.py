@@ -46,6 +46,7 @@ IN, OUT = "in", "out"
 FIRST_RESPONSE, REPLY, RESOLUTION = "first_response", "reply", "resolution"
 DURATIONS = (FIRST_RESPONSE, REPLY, RESOLUTION)
 COUNTS = (STARTED, REOPENED, MISSED, IN, OUT)  # dialogs resolved: RESOLUTION's count
+HOURLY = (OUT, STARTED, REOPENED)  # what the charts by hour of day and by day count
 WITHIN = (30.0, 60.0)  # the shares of first responses reported, in seconds
 
 
@@ -67,7 +68,7 @@ def _fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
                  "operator, start) VALUES (?, ?, ?, ?, ?, ?, ?)",
                  (at, event_id, kind, conversation_id, channel_id, operator or "", start))
     took = None if start is None or kind not in DURATIONS else max(at - start, 0.0)
-    rollup.add(conn, kind, at, channel_id, operator or "", took, kind in COUNTS)
+    rollup.add(conn, kind, at, channel_id, operator or "", took, kind in HOURLY)
 
 
 def _message(conn: Conn, event_id: int, conversation_id: int, message_id: int,
@@ -151,7 +152,7 @@ def rebuild(conn: Conn) -> int:
 def roll_up(conn: Conn) -> None:
     """Fill the per-day roll-up from the facts, in the caller's transaction (a store
     upgraded from before it was kept: its first read)."""
-    rollup.roll_up(conn, DURATIONS, COUNTS)
+    rollup.roll_up(conn, DURATIONS, HOURLY)
     conn.execute("INSERT INTO stats_meta (key, value) VALUES ('rolled', '1') "
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 
