@@ -79,6 +79,7 @@ class Inbox:
         self._sla: Sla | None = None
         self._sla_work: WorkClock | None = None
         self.at_risk_changes_at: float | None = None
+        self.at_risk_capped = False  # the last read found AT_RISK_LIMIT candidates or more
         # This process's commits: presence is read for only when it changed.
         store.db.on_commit(self._events.wake)
         store.presence.on_change(self._presence.wake)
@@ -128,6 +129,7 @@ class Inbox:
             AT_RISK_LIMIT)
         found, later = sla.at_risk(rows, now, self._sla_work)
         self.at_risk_changes_at = horizon if later is None else min(later, horizon)
+        self.at_risk_capped = len(rows) >= AT_RISK_LIMIT
         return found
 
     async def conversations(

@@ -114,7 +114,8 @@ class WorkflowActions(InboxScreenPart):
         counts = [found[unique.index(replace(flt, order="recent"))] for flt in wanted]
         screen.view_tabs.show(pane.view,
                               dict(zip(pane.views, counts[:len(pane.views)], strict=True)),
-                              pane.label_filter)
+                              pane.label_filter,
+                              frozenset({"sla"} if screen.inbox.at_risk_capped else ()))
         screen.status_bar.show_counts(counts[-2], counts[-1])
 
     def start_sla_watch(self) -> None:

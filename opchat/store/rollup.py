@@ -7,8 +7,8 @@ and their histogram over fixed log-spaced buckets (EDGES: eight per doubling,
 so a bucket is 9% wide, plus the edges the report counts by: 30 s, 1, 2, 5, 15
 and 60 minutes, so the shares answered within 30 s and 60 s and the
 first-response bars stay exact). ``stats_hours`` counts answers, dialogs
-started and reopened per UTC hour, which the charts of answers by hour of day and dialogs per day read
-in any time zone whose offset is whole hours.
+started and reopened per UTC hour, which the charts of answers by hour of day
+and dialogs per day read in any time zone whose offset is whole hours.
 
 A period of at least LONG_DAYS whole days reads the whole days from here and
 the partial days at its edges from the facts. Counts and means equal the exact

@@ -72,17 +72,20 @@ class ViewTabs(Widget):
     view: reactive[str] = reactive("all")
     counts: reactive[dict[str, int]] = reactive(dict)  # view -> dialogs in it
     label: reactive[str | None] = reactive(None)  # the label the list is filtered by
+    # Views whose count is a lower bound ("500+": the SLA view looks at so many at most).
+    at_least: reactive[frozenset[str]] = reactive(frozenset)
 
     def __init__(self, views: tuple[str, ...] = VIEWS, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.views = views
 
     def show(self, view: str, counts: dict[str, int] | None = None,
-             label: str | None = None) -> None:
+             label: str | None = None, at_least: frozenset[str] = frozenset()) -> None:
         self.view = view
         if counts is not None:
             self.counts = counts
             self.label = label
+            self.at_least = at_least
 
     def render(self) -> Text:
         # Names shorten before any count goes; the Waiting and SLA counts are the last
@@ -104,7 +107,7 @@ class ViewTabs(Widget):
             if level == 4 and view not in (self.view, "waiting", "sla"):
                 continue
             count = self.counts.get(view)
-            number = "" if count is None else str(count)
+            number = "" if count is None else f"{count}+" if view in self.at_least else str(count)
             name = view_name(view, short=level > 0)
             if (level == 3 or (level >= 2 and view != self.view)) and view != "sla":
                 name = name[:1]  # "S" would say nothing: SLA keeps its three letters

@@ -48,6 +48,13 @@ async def test_the_inbox_picks_those_at_risk_most_urgent_first(
         clock.advance(45)
         assert [c.contact_name for c in await inbox.conversations(at_risk)] == [
             "Visitor 7", "Maria Lopez", "Ivan Petrov"]
+        assert not inbox.at_risk_capped
+        # A big backlog: only the AT_RISK_LIMIT under way longest are looked at.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("opchat.inbox.AT_RISK_LIMIT", 2)
+            assert [c.contact_name for c in await inbox.conversations(at_risk)] == [
+                "Visitor 7", "Maria Lopez"]  # Ivan, at risk too, is third in line
+            assert inbox.at_risk_capped
         # A resolution target brings in every open round; the answered one too.
         inbox.use_targets(Sla(Targets(resolution=3600), warn_before=600))
         assert [c.contact_name for c in await inbox.conversations(at_risk)] == [
