@@ -27,6 +27,7 @@ import bisect
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from opchat.store.sql import Conn
 
@@ -39,7 +40,6 @@ EDGES: tuple[float, ...] = tuple(sorted(
 N_BUCKETS = len(EDGES) + 1  # bucket i: EDGES[i-1] < seconds <= EDGES[i]; the last: above
 _BITS = 32
 _MASK = (1 << _BITS) - 1
-_WIDTH = N_BUCKETS * _BITS // 8
 
 
 def bucket_of(seconds: float) -> int:
@@ -112,6 +112,11 @@ def _pack(blob: bytes | None) -> int:
     return 0 if blob is None else int.from_bytes(blob, "little")
 
 
+def _blob(packed: int) -> bytes:
+    """The packed counts, little-endian, without the empty buckets above the last used."""
+    return packed.to_bytes((packed.bit_length() + 7) // 8, "little")
+
+
 def add(conn: Conn, kind: str, at: float, channel_id: int, operator: str,
         seconds: float | None, counted: bool) -> None:
     """Add one fact to its day (and, for a count kind, ``counted``, to its hour)."""
@@ -130,7 +135,7 @@ def add(conn: Conn, kind: str, at: float, channel_id: int, operator: str,
                      "ON CONFLICT (day, channel_id, operator, kind) DO UPDATE SET "
                      "n = stats_days.n + 1, total = stats_days.total + excluded.total, "
                      "buckets = excluded.buckets",
-                     (*key, seconds, packed.to_bytes(_WIDTH, "little")))
+                     (*key, seconds, _blob(packed)))
     if counted:
         conn.execute("INSERT INTO stats_hours (hour, kind, n) VALUES (?, ?, 1) "
                      "ON CONFLICT (hour, kind) DO UPDATE SET n = stats_hours.n + 1",
@@ -163,8 +168,7 @@ def roll_up(conn: Conn, durations: Iterable[str], counted: Iterable[str]) -> Non
     for key, h in days.items():
         conn.execute("INSERT INTO stats_days (day, channel_id, operator, kind, n, total, buckets) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (*key, h.n, h.total,
-                      h.packed.to_bytes(_WIDTH, "little") if key[3] in timed else None))
+                     (*key, h.n, h.total, _blob(h.packed) if key[3] in timed else None))
     for (hour, kind), n in hours.items():
         conn.execute("INSERT INTO stats_hours (hour, kind, n) VALUES (?, ?, ?)", (hour, kind, n))
 
@@ -176,30 +180,31 @@ def whole(start: float, end: float, unit: int) -> tuple[int, int]:
 
 def days(conn: Conn, first: int, last: int
          ) -> list[tuple[int, str, str, int, float, int | None]]:
-    """(channel id, operator, kind, how many, seconds summed, packed buckets) of days
-    [first, last), summed per channel, operator and kind."""
-    out: dict[tuple[int, str, str], Histogram] = {}
-    timed: set[tuple[int, str, str]] = set()
+    """(channel id, operator, kind, how many, seconds summed, packed buckets or None for
+    a count) of days [first, last), summed per channel, operator and kind: the counts
+    summed by SQLite, the histograms here (one big-integer sum a row)."""
+    out: list[tuple[int, str, str, int, float, int | None]] = [
+        (c, o, k, n, 0.0, None) for c, o, k, n in conn.execute(
+            "SELECT channel_id, operator, kind, sum(n) FROM stats_days "
+            "WHERE day >= ? AND day < ? AND buckets IS NULL "
+            "GROUP BY channel_id, operator, kind", (first, last))]
+    timed: dict[tuple[int, str, str], Histogram] = {}
     for channel_id, operator, kind, n, total, blob in conn.execute(
             "SELECT channel_id, operator, kind, n, total, buckets FROM stats_days "
-            "WHERE day >= ? AND day < ?", (first, last)):
+            "WHERE day >= ? AND day < ? AND buckets IS NOT NULL", (first, last)):
         key = (channel_id, operator, kind)
-        h = out.get(key)
+        h = timed.get(key)
         if h is None:
-            out[key] = h = Histogram()
+            timed[key] = h = Histogram()
         h.n += n
         h.total += total
-        if blob is not None:
-            h.packed += int.from_bytes(blob, "little")
-            timed.add(key)
-    return [(c, o, k, h.n, h.total, h.packed if (c, o, k) in timed else None)
-            for (c, o, k), h in out.items()]
+        h.packed += int.from_bytes(blob, "little")
+    return out + [(c, o, k, h.n, h.total, h.packed) for (c, o, k), h in timed.items()]
 
 
-def hours(conn: Conn, first: int, last: int, kinds: Iterable[str]) -> list[tuple[int, str, int]]:
-    """(UTC hour, kind, how many) of hours [first, last)."""
+def hours(conn: Conn, first: int, last: int, kinds: Iterable[str]) -> Iterable[Any]:
+    """(UTC hour, kind, how many) rows of hours [first, last)."""
     wanted = tuple(kinds)
     marks = ", ".join("?" * len(wanted))
-    return [tuple(r) for r in conn.execute(  # type: ignore[misc]
-        f"SELECT hour, kind, n FROM stats_hours WHERE hour >= ? AND hour < ? "
-        f"AND kind IN ({marks})", (first, last, *wanted))]
+    return conn.execute(f"SELECT hour, kind, n FROM stats_hours WHERE hour >= ? AND hour < ? "
+                        f"AND kind IN ({marks})", (first, last, *wanted))

@@ -479,35 +479,41 @@ def _pool(values: Values) -> dict[str, Durations]:
     return pooled
 
 
-def _local_counts(conn: Conn, start: float, end: float, by: str, kinds: tuple[str, ...],
-                  rolled: bool = True) -> tuple[Counts, Values, Values | None]:
-    """Counts of ``kinds`` by local hour of day or local day: a long period's whole hours
-    from the roll-up (when the time zone's offset is whole hours at both ends), the
-    rest from the facts."""
+def _local_counts(conn: Conn, start: float, end: float, wanted: Mapping[str, tuple[str, ...]],
+                  rolled: bool = True) -> dict[str, Counts]:
+    """Counts by local hour of day ("hour") or local day ("day"), of the kinds ``wanted``
+    for each: a long period's whole hours from the roll-up (when the time zone's offset
+    is whole hours at both ends), the rest from the facts."""
     first, last = rollup.whole(start, end, rollup.HOUR)
     whole_hours = all(time.localtime(t).tm_gmtoff % rollup.HOUR == 0 for t in (start, end))
     if not rolled or not whole_hours or end - start < rollup.LONG_DAYS * rollup.DAY:
-        return _collect(conn, start, end, by, kinds, durations=False, rolled=False)
-    counts: Counts = {}
+        return {by: _collect(conn, start, end, by, kinds, durations=False, rolled=False)[0]
+                for by, kinds in wanted.items()}
+    out: dict[str, Counts] = {by: {} for by in wanted}
 
-    def add(group: str, kind: str, n: int) -> None:
-        mine = counts.setdefault(group, {})
+    def add(by: str, group: str, kind: str, n: int) -> None:
+        mine = out[by].setdefault(group, {})
         mine[kind] = mine.get(kind, 0) + n
 
     for begin, until in ((start, first * rollup.HOUR), (last * rollup.HOUR, end)):
         if until > begin:
-            edge = _collect(conn, begin, until, by, kinds, durations=False, rolled=False)
-            for group, found in edge[0].items():
-                for kind, n in found.items():
-                    add(group, kind, n)
-    form = "%H" if by == "hour" else "%Y-%m-%d"
-    names: dict[int, str] = {}
-    for hour, kind, n in rollup.hours(conn, first, last, kinds):
-        group = names.get(hour)
-        if group is None:
-            names[hour] = group = time.strftime(form, time.localtime(hour * rollup.HOUR))
-        add(group, kind, n)
-    return counts, {}, None
+            for by, kinds in wanted.items():
+                edge = _collect(conn, begin, until, by, kinds, durations=False, rolled=False)
+                for group, found in edge[0].items():
+                    for kind, n in found.items():
+                        add(by, group, kind, n)
+    every = {kind for kinds in wanted.values() for kind in kinds}
+    local: dict[int, dict[str, str]] = {}  # UTC hour -> grouping -> its local key
+    for hour, kind, n in rollup.hours(conn, first, last, every):
+        keys = local.get(hour)
+        if keys is None:
+            t = time.localtime(hour * rollup.HOUR)
+            local[hour] = keys = {"hour": f"{t.tm_hour:02d}",
+                                  "day": f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"}
+        for by, kinds in wanted.items():
+            if kind in kinds:
+                add(by, keys[by], kind, n)
+    return out
 
 
 def report(conn: Conn, start: float, end: float, work: WorkTime | None = None,
@@ -518,6 +524,8 @@ def report(conn: Conn, start: float, end: float, work: WorkTime | None = None,
     both = _collect_many(conn, start, end, ("channel", "operator"), work=work, goals=goals,
                          rolled=rolled)
     counts, values, worked = both["channel"]
+    local = _local_counts(conn, start, end, {"hour": (OUT,), "day": (STARTED, REOPENED)},
+                          rolled)
     total: dict[str, int] = {}
     for group in counts.values():
         for kind, n in group.items():
@@ -528,8 +536,7 @@ def report(conn: Conn, start: float, end: float, work: WorkTime | None = None,
     return StatsReport(
         start, end, whole[0] if whole else None, _figures(counts, values, worked),
         _figures(*both["operator"]),
-        _figures(*_local_counts(conn, start, end, "hour", (OUT,), rolled)),
-        _figures(*_local_counts(conn, start, end, "day", (STARTED, REOPENED), rolled)),
+        _figures(local["hour"], {}), _figures(local["day"], {}),
         histogram(pooled.get(FIRST_RESPONSE, [])), BUCKETS,
         None if worked is None else histogram(_pool(worked).get(FIRST_RESPONSE, [])))
 
