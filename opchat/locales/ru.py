@@ -1793,10 +1793,10 @@ MESSAGES.update({
     "Nobody is near a target": "Никто не близок к сроку",
     "recompute the figures, and their per-day roll-up, from the events log first":
         "сначала пересчитать показатели и их сводку по дням по журналу событий",
-    "A period of 8 whole days or more reads its whole days from a per-day roll-up: counts "
-        "and means are exact; medians and P90s come from log-spaced buckets, within 9% of "
-        "the exact value.":
-        "Период от 8 полных дней читает полные дни из сводки по дням: количества и средние "
-            "точные, медианы и P90 берутся из логарифмических интервалов и отличаются от "
-            "точных не больше чем на 9%.",
+    "A period of 8 whole days or more, with over 5,000 durations, reads its whole days "
+        "from a per-day roll-up: counts and means are exact; medians and P90s come from "
+        "log-spaced buckets, within 9% of the exact value.":
+        "Период от 8 полных дней, в котором больше 5000 длительностей, читает полные дни "
+            "из сводки по дням: количества и средние точные, медианы и P90 берутся из "
+            "логарифмических интервалов и отличаются от точных не больше чем на 9%.",
 })

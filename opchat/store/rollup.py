@@ -10,8 +10,9 @@ first-response bars stay exact). ``stats_hours`` counts answers, dialogs
 started and reopened per UTC hour, which the charts of answers by hour of day
 and dialogs per day read in any time zone whose offset is whole hours.
 
-A period of at least LONG_DAYS whole days reads the whole days from here and
-the partial days at its edges from the facts. Counts and means equal the exact
+A period of at least LONG_DAYS whole days, with more than EXACT_UP_TO
+durations in them, reads the whole days from here and the partial days at its
+edges from the facts. Counts and means equal the exact
 figures; a median or P90 read from buckets lies in the bucket of the exact
 value, so within 9% of it (within a second below one second; a duration over
 EDGES[-1], about 194 days, reads as EDGES[-1]).
@@ -32,7 +33,8 @@ from typing import Any
 from opchat.store.sql import Conn
 
 DAY, HOUR = 86400, 3600
-LONG_DAYS = 8  # periods with this many whole days or more read the roll-up
+LONG_DAYS = 8  # periods with this many whole days or more read the roll-up...
+EXACT_UP_TO = 5000  # ...unless they hold no more durations than this: exact, and cheap
 PER_DOUBLING = 8
 _REPORTED = (30.0, 60.0, 120.0, 300.0, 900.0, 3600.0)  # stats.WITHIN and stats.BUCKETS
 EDGES: tuple[float, ...] = tuple(sorted(

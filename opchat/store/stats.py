@@ -229,6 +229,9 @@ def _collect_many(conn: Conn, start: float, end: float, bys: Sequence[str | None
             or any(by not in (None, "channel", "operator") for by in bys)
             or (durations and (goals is not None or not same))):
         return _collect_facts(conn, start, end, bys, count, durations, work, goals)
+    days = rollup.days(conn, first, last)
+    if durations and sum(d[3] for d in days if d[5] is not None) <= rollup.EXACT_UP_TO:
+        return _collect_facts(conn, start, end, bys, count, durations, work, goals)
     names = dict(conn.execute("SELECT id, name FROM channels").fetchall())
     out: dict[str | None, tuple[Counts, Values, Values | None]] = {}
     for by in bys:
@@ -248,7 +251,7 @@ def _collect_many(conn: Conn, start: float, end: float, bys: Sequence[str | None
                     for kind, seconds in timed.items():
                         _hist_of(values.setdefault(group, {}), kind).add(_as_hist(seconds))
     wanted = set(count)
-    for channel_id, operator, kind, n, total, packed in rollup.days(conn, first, last):
+    for channel_id, operator, kind, n, total, packed in days:
         for by in bys:
             group = (names.get(channel_id, str(channel_id)) if by == "channel"
                      else operator if by == "operator" else "")

@@ -83,7 +83,9 @@ def same_figures(rolled: list[Figures], exact: list[Figures]) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2])
 async def test_the_roll_up_gives_the_exact_figures(tmp_path: Path, new_york: None,
-                                                   seed: int) -> None:
+                                                   seed: int,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rollup, "EXACT_UP_TO", 0)  # a few hundred durations: buckets all the same
     inbox, _clock = await random_store(tmp_path, seed)
     try:
         start, end = T0 + 2.3 * 86400, T0 + (DAYS - 1.6) * 86400  # partial days at the edges
@@ -141,3 +143,16 @@ def test_buckets() -> None:
     one = Histogram.of([100.0])
     low, high = rollup.bounds(bucket_of(100.0))
     assert low < one.quantile(0.5) <= high  # type: ignore[operator]
+
+
+async def test_a_long_period_with_few_durations_reads_them_exactly(tmp_path: Path) -> None:
+    inbox, _clock = await random_store(tmp_path, 3)
+    try:
+        start, end = T0, T0 + DAYS * 86400
+        db = inbox.store.db
+        timed = await db.read(rollup.days, *rollup.whole(start, end, rollup.DAY))
+        assert 0 < sum(d[3] for d in timed if d[5] is not None) <= rollup.EXACT_UP_TO
+        assert await db.read(stats.figures, start, end, "channel") == await db.read(
+            stats.figures, start, end, "channel", None, None, False)
+    finally:
+        await inbox.close()
