@@ -221,10 +221,14 @@ _DESCRIBE: dict[str, Callable[[Event, Any], str]] = {
     EventKind.CONVERSATION_FAILED: lambda e, p: _(
         "reply {message} failed: the conversation waits again", message=_message(e)),
     EventKind.CONVERSATION_FAILURE_CLEARED: _failure_cleared,
-    EventKind.TRANSCRIPT_REQUESTED: lambda e, p: _(
-        "transcript asked for, to {to}", to=one_line(p.to, 200)),
+    EventKind.TRANSCRIPT_REQUESTED: lambda e, p: (
+        _("transcript asked for, to {to}", to=one_line(p.to, 200)) if not p.message else
+        _("answer {message} to go by e-mail to {to} (the visitor left)",
+          message=p.message, to=one_line(p.to, 200))),
     EventKind.TRANSCRIPT_SENT: lambda e, p: (
-        _("transcript sent to {to}", to=one_line(p.to, 200)) if not p.error else
+        (_("sent by e-mail to {to}: {mail_id}", to=one_line(p.to, 200),
+           mail_id=one_line(p.mail_id, 200)) if p.mail_id else
+         _("transcript sent to {to}", to=one_line(p.to, 200))) if not p.error else
         _("transcript to {to} not sent: {why}", to=one_line(p.to, 200),
           why=one_line(p.error, 200))),
     EventKind.CONVERSATION_RATED: lambda e, p: _(

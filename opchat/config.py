@@ -35,7 +35,7 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from opchat.transports import (  # the contract only: no SDK
 
 __all__ = [
     "WEBHOOK_EVENTS",
+    "ApiSettings",
     "AutoAnswers",
     "ChannelSettings",
     "ConfigError",
@@ -180,6 +181,16 @@ WEBHOOK_EVENTS = (
 
 
 @dataclass
+class ApiSettings:
+    """`[api]`: the HTTP API (opchat/api/), served by the hub on its own address."""
+
+    listen: str  # "127.0.0.1:8790"
+    cors: tuple[str, ...] = ()  # origins a browser page may call it from; none: CORS off
+    rate: int = 120  # requests a token may make per minute
+    max_body: int = 65536  # bytes a request's body may hold
+
+
+@dataclass
 class WebhookSettings:
     """One `[webhooks.NAME]` table: where events are POSTed, signed with `secret`."""
 
@@ -302,6 +313,7 @@ class Settings:
     # whether resolving a dialog sends one; None: transcripts are not set up.
     transcripts: TranscriptSettings | None = None
     webhooks: list[WebhookSettings] = field(default_factory=list)  # `[webhooks.NAME]`
+    api: ApiSettings | None = None  # `[api]`; None: the HTTP API is off
 
 
 class ConfigError(Exception):
@@ -336,6 +348,7 @@ _TOP_LEVEL: dict[str, type] = {
     "sla": dict,
     "transcripts": dict,
     "webhooks": dict,
+    "api": dict,
 }
 _UI: dict[str, type] = {
     "mouse": bool,
@@ -349,6 +362,7 @@ _TEAM: dict[str, type] = {"max_open": int, "auto_assign": bool}
 _ALERTS: dict[str, type] = {"new_dialog": str, "new_message": str, "red_wait": str}
 _MENU: dict[str, type] = {"text": str, "options": list, "handoff": str}
 _TRANSCRIPTS: dict[str, type] = {"channel": str, "on_resolve": bool}
+_API: dict[str, type] = {"listen": str, "cors": list, "rate": int, "max_body": int}
 _WEBHOOK: dict[str, type] = {"url": str, "secret": str, "secret_env": str, "events": list}
 _SLA_TARGETS = ("first_response", "next_response", "resolution")
 _SLA: dict[str, type] = {**dict.fromkeys((*_SLA_TARGETS, "warn_before"), object),
@@ -387,11 +401,12 @@ BINDING_IDS = (
     "opchat.thread.first",
     "opchat.thread.hide", "opchat.thread.last", "opchat.thread.next", "opchat.thread.open",
     "opchat.thread.page_down", "opchat.thread.page_up", "opchat.thread.previous",
-    "opchat.thread.retry",
+    "opchat.thread.retry", "opchat.thread.unfold",
 )
 KEY_MODIFIERS = ("shift", "ctrl", "alt", "meta", "super", "hyper")
 ALERT_WAYS = ("off", "bell", "desktop", "both")
 _KNOWN_KEYS = [*_TOP_LEVEL, *(f"ui.{key}" for key in _UI), *(f"log.{key}" for key in _LOG),
+               *(f"api.{key}" for key in _API),
                *(f"team.{key}" for key in _TEAM), *(f"alerts.{key}" for key in _ALERTS)]
 
 def _type_words(kind: type) -> str:
@@ -432,6 +447,8 @@ def check_channel(channel: ChannelSettings, settings: Settings) -> None:
     reader = _Reader(settings.config_path, "")
     checked = reader.channel(channel.name, {"kind": channel.kind, **channel.options})
     reader.auto_answers(checked, settings)
+    others = [c for c in settings.channels if c.name != channel.name]
+    reader.mail_relays(replace(settings, channels=[*others, checked]))
 
 
 def _read_text(path: Path) -> str | None:
@@ -572,6 +589,7 @@ class _Reader:
         settings.channels = [self.channel(name, table) for name, table in channels.items()]
         for channel in settings.channels:
             channel.auto = self.auto_answers(channel, settings)
+        self.mail_relays(settings)
         if "sla" in document:
             settings.sla = self.sla(self.typed(("sla",), document["sla"], dict), settings)
         if "transcripts" in document:
@@ -579,6 +597,32 @@ class _Reader:
                                                                _TRANSCRIPTS), settings)
         webhooks = self.typed(("webhooks",), document.get("webhooks", {}), dict)
         settings.webhooks = [self.webhook(name, table) for name, table in webhooks.items()]
+        if "api" in document:
+            settings.api = self.api(self.table(document, "api", _API))
+        return settings
+
+    def api(self, table: dict[str, Any]) -> ApiSettings | None:
+        """`[api]`: where the HTTP API listens, which origins may call it, its limits.
+        A table without ``listen`` leaves the API off."""
+        if "listen" not in table:
+            return None
+        listen = table["listen"]
+        try:
+            parse_listen(listen)
+        except ValueError:
+            raise self.error(("api", "listen"), _(
+                "api.listen must be host:port, e.g. \"127.0.0.1:8790\", not {value}",
+                value=_describe(listen))) from None
+        cors = tuple(table.get("cors", ()))
+        for origin in cors:
+            if not isinstance(origin, str) or not (origin == "*" or _is_url(origin)):
+                raise self.error(("api", "cors"), _(
+                    "api.cors must list origins such as \"https://crm.example.com\" (or "
+                    "\"*\"), not {value}", value=_describe(origin)))
+        settings = ApiSettings(listen, tuple(o.rstrip("/") for o in cors))
+        for key in ("rate", "max_body"):
+            if key in table:
+                setattr(settings, key, self.positive(("api", key), table[key]))
         return settings
 
     def webhook(self, name: str, table: Any) -> WebhookSettings:
@@ -618,6 +662,18 @@ class _Reader:
                     "webhooks.{name}.events is empty: leave it out to get every event",
                     name=name))
         return WebhookSettings(name, url, secret, variable, events)
+
+    def mail_relays(self, settings: Settings) -> None:
+        """A channel's `email_channel` (the web chat's answers by e-mail) names an email
+        channel."""
+        emails = [c.name for c in settings.channels if c.kind == "email"]
+        for channel in settings.channels:
+            name = channel.options.get("email_channel")
+            if name is not None and name not in emails:
+                raise self.error(("channels", channel.name, "email_channel"), _(
+                    "channels.{channel}.email_channel: {name} is not an email channel "
+                    "(email channels: {known})", channel=channel.name,
+                    name=_describe(name), known=", ".join(emails) or _("none")))
 
     def transcripts(self, table: dict[str, Any], settings: Settings) -> TranscriptSettings:
         """`[transcripts]`: which email channel sends them, and whether on resolve."""

@@ -31,12 +31,20 @@ from typing import Any
 
 from opchat import transcript
 from opchat.autoreply import AutoAnswerer
-from opchat.config import ChannelSettings, TranscriptSettings, WebhookSettings, private_modes
+from opchat.config import (
+    ApiSettings,
+    ChannelSettings,
+    TranscriptSettings,
+    WebhookSettings,
+    private_modes,
+)
 from opchat.hours import WorkClock
 from opchat.i18n import _, current_language
 from opchat.inbox import Inbox
 from opchat.model import (
     AttachmentData,
+    Conversation,
+    Direction,
     Event,
     EventKind,
     Health,
@@ -58,6 +66,7 @@ from opchat.transports import (
     DEFAULT_LISTEN,
     UNREACHABLE_LABEL,
     Downloads,
+    KnowsVisitors,
     MarksSeen,
     Rejected,
     Retry,
@@ -102,6 +111,8 @@ OPEN_FILES_WANTED = 65536  # the soft open-files limit the hub asks for (up to t
 ACCEPT_PAUSE = 0.5  # seconds without accepting after running out of file descriptors
 OUT_OF_FILES_QUIET = 60.0  # running out of file descriptors is logged at most this often
 LISTEN_BACKLOG = 128
+# The HTTP API's health is a pseudo-channel's, as each outgoing webhook's (status bar, doctor).
+API_CHANNEL, API_CHANNEL_KIND = "api:http", "http-api"
 
 
 class HubLock:
@@ -171,22 +182,60 @@ class ChannelSink:
         self.channel = channel
 
     async def ingest(self, message: InboundMessage) -> Ingested:
-        return await self._hub.inbox.store.inbound.ingest(self._own(message))
+        [filed] = await self._filed([message])
+        return await self._hub.inbox.store.inbound.ingest(filed)
 
     async def ingest_batch(
         self, messages: Sequence[InboundMessage], cursor: str | None = None
     ) -> list[Ingested]:
         return await self._hub.inbox.store.inbound.ingest_batch(
-            [self._own(m) for m in messages],
+            await self._filed(messages),
             None if cursor is None else (self.channel, storable(cursor)),
         )
+
+    async def _filed(self, messages: Sequence[InboundMessage]) -> list[InboundMessage]:
+        """The messages as this channel files them; but a reply by e-mail to an answer
+        mailed from another channel's dialog (the web chat's offline form, `email_channel`)
+        joins that dialog, as that customer's message."""
+        relaying = self._relaying()
+        filed = []
+        for message in messages:
+            own = self._own(message)
+            email = message.meta.get("email") if relaying else None
+            if isinstance(email, dict) and email.get("references"):
+                nearest = [str(r) for r in reversed(email["references"])]
+                if message.reply_to_external_id:
+                    nearest.insert(0, message.reply_to_external_id)
+                found = await self._hub.inbox.store.transcripts.mailed_from(
+                    relaying, list(dict.fromkeys(nearest)))
+                if found is not None:
+                    own = replace(own, channel=found.channel, chat_id=found.chat_id,
+                                  sender_id=found.sender_id,
+                                  sender_name=found.sender_name or own.sender_name,
+                                  reply_to_external_id=None,  # our mail: a note there
+                                  meta={**own.meta, "by_email": self.channel})
+            filed.append(own)
+        return filed
 
     async def cursor(self) -> str | None:
         return await self._hub.inbox.store.channels.cursor(self.channel)
 
     async def report(self, external_id: str, state: MessageState,
                      error: str | None = None) -> None:
-        await self._hub.inbox.store.outbox.report(self.channel, external_id, state, error)
+        store = self._hub.inbox.store
+        await store.outbox.report(self.channel, external_id, state, error)
+        relaying = self._relaying()
+        if state is MessageState.FAILED and relaying:
+            # A mail that carried a web chat answer came back: that dialog says so.
+            found = await store.transcripts.mailed_from(relaying, [external_id])
+            if found is not None:
+                await store.transcripts.mail_failed(found, external_id, _(
+                    "The answer sent by e-mail did not arrive: {why}",
+                    why=error or _("no reason given")))
+
+    def _relaying(self) -> list[str]:
+        """The web chat channels whose answers go by e-mail through this channel."""
+        return [web for web, mail in self._hub.mail_relays.items() if mail == self.channel]
 
     async def offer_templates(self, templates: Sequence[Template]) -> None:
         await self._hub.inbox.store.templates.replace(self.channel, templates)
@@ -246,10 +295,16 @@ class Hub:
         auto_assign_cap: int | None = None,
         transcripts: TranscriptSettings | None = None,
         webhooks: Sequence[WebhookSettings] = (),
+        api: ApiSettings | None = None,
     ) -> None:
         self.inbox = inbox
+        self.api = api  # `[api]`: the HTTP API (opchat/api/) on the web server; None: off
         self.webhooks = list(webhooks)  # `[webhooks.NAME]`: sent by opchat/webhooks.py
         self.transcripts = transcripts  # the e-mail channel transcripts go out through
+        # A web chat channel -> the email channel its answers go through to a visitor
+        # who left an address and the page (`email_channel`).
+        self.mail_relays = {c.name: str(c.options["email_channel"]) for c in channels
+                            if c.options.get("email_channel")}
         # New dialogs go to the online operator with the fewest open ones, while that is
         # under this cap; None: nobody is assigned automatically.
         self.auto_assign_cap = auto_assign_cap
@@ -347,7 +402,8 @@ class Hub:
             tasks.append(asyncio.create_task(
                 WebhookSender(self.inbox, self.webhooks, self.set_health).run(),
                 name="hub-webhooks"))
-        if any(isinstance(t, ServesHTTP) for t in self.transports.values()):
+        if self.api is not None or any(isinstance(t, ServesHTTP)
+                                       for t in self.transports.values()):
             self.web = WebServer(self)
             await self.web.mount()
         for name, transport in self.transports.items():
@@ -368,7 +424,8 @@ class Hub:
                     await self.web.close()
             await asyncio.gather(*self._health_writes, return_exceptions=True)
             with contextlib.suppress(Exception):
-                for name in [*self.transports, *(f"webhook:{w.name}" for w in self.webhooks)]:
+                for name in [*self.transports, *(f"webhook:{w.name}" for w in self.webhooks),
+                             *([API_CHANNEL] if self.api is not None else [])]:
                     await store.channels.set_health(name, Health.STOPPED)
 
     async def _check_menus(self) -> None:
@@ -478,6 +535,9 @@ class Hub:
         conversation = await self.inbox.conversation(event.conversation_id)
         if conversation is None:
             return
+        if data.message:
+            await self._send_answer(event, data, conversation)
+            return
         name = self.transcripts.channel if self.transcripts is not None else ""
         transport = self.transports.get(name)
         if not isinstance(transport, SendsMail):
@@ -507,6 +567,51 @@ class Hub:
         await store.transcripts.done(event.id, conversation.id, data.to, name,
                                      _("Transcript sent to {to} by e-mail ({channel})",
                                        to=data.to, channel=name))
+
+    async def _send_answer(self, event: Event, data: TranscriptData,
+                           conversation: Conversation) -> None:
+        """An operator's answer to a web chat visitor who left, by e-mail: the dialog's
+        subject, threaded under the visitor's last mail; a reply to it comes back into
+        this dialog (``ChannelSink._filed``)."""
+        store = self.inbox.store
+        name = self.mail_relays.get(conversation.channel_name, "")
+        transport = self.transports.get(name)
+        message = await store.messages.get(data.message)
+        if message is None:
+            return
+        history = [m for m in await store.messages.page(conversation.id, None, 200)
+                   if m.direction is Direction.IN]
+        subject, in_reply_to, references = _mail_thread(history)
+        if not subject:
+            subject = _("Your message to {business}", business=self._business(conversation))
+        try:
+            if not isinstance(transport, SendsMail):
+                raise Rejected(_("channel {name} is not running", name=name))
+            mail_id = await transport.mail(
+                data.to, subject, message.body, in_reply_to=in_reply_to,
+                references=references, automatic=False,
+                attachments=[a for a in message.attachments
+                             if a.local_path and Path(a.local_path).is_file()])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else error_summary(exc)
+            log.warning("answer %d in dialog %d not mailed to %s: %s", message.id,
+                        conversation.id, data.to, error_summary(exc))
+            await store.transcripts.done(event.id, conversation.id, data.to, name,
+                                         _("The visitor has left; the answer did not go to "
+                                           "{to} by e-mail: {why}", to=data.to, why=why), why)
+            return
+        await store.transcripts.done(event.id, conversation.id, data.to, name,
+                                     _("The visitor has left: the answer went to {to} by "
+                                       "e-mail ({channel})", to=data.to, channel=name),
+                                     mail_id=mail_id)
+
+    def _business(self, conversation: Conversation) -> str:
+        channel = next((c for c in self.channels if c.name == conversation.channel_name),
+                       None)
+        options = channel.options if channel is not None else {}
+        return str(options.get("operator_name") or options.get("title") or _("us"))
 
     def _in_background(self, work: Coroutine[object, object, None]) -> None:
         task = asyncio.create_task(work)
@@ -691,6 +796,41 @@ class Hub:
             await self._retry_later(item, error_summary(exc), None)
         else:
             await store.outbox.mark_sent(out.message_id, delivery.external_id, delivery.state)
+            if (item.channel in self.mail_relays and isinstance(transport, KnowsVisitors)
+                    and not transport.present(out.chat_id)):
+                await self._mail_answer(item)
+
+    async def _mail_answer(self, item: OutboxItem) -> None:
+        """The web chat visitor left the page: an operator's answer also goes to the
+        address they left (the offline form, or the one they last wrote from), through
+        the channel's `email_channel`; the thread says so."""
+        store = self.inbox.store
+        out = item.message
+        try:
+            message = await store.messages.get(out.message_id)
+            if message is None or message.direction is not Direction.OUT:
+                return  # automatic answers stay on the page
+            history = await store.messages.for_chat(item.channel, out.chat_id, 0, 200)
+            address = ""
+            for earlier in reversed(history):
+                if earlier.direction is not Direction.IN:
+                    continue
+                left = earlier.meta.get("contact")
+                mailed = earlier.meta.get("email")
+                if isinstance(left, dict) and left.get("email"):
+                    address = str(left["email"])
+                elif earlier.meta.get("by_email") and isinstance(mailed, dict):
+                    address = str(mailed.get("from") or "")
+                if address:
+                    break
+            if address:
+                await store.transcripts.request(message.conversation_id, address, None,
+                                                reason="offline", message=message.id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the answer is on the page when they come back
+            log.warning("channel %s: could not mail message %d to a visitor who left: %s",
+                        item.channel, out.message_id, error_summary(exc))
 
     async def _retry_later(self, item: OutboxItem, reason: str, after: float | None,
                            progress: str | None = None) -> None:
@@ -732,6 +872,8 @@ class WebServer:
         self.addresses: dict[str, tuple[str, int]] = {}  # listen address -> bound (host, port)
         self._bound: dict[str, asyncio.Event] = {}
         self._runner = None
+        self._api_runner = None  # the HTTP API's own application, on its own address
+        self.api_listen: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.gate: ConnectionGate | None = None
         # Connections that have not sent a whole request yet, oldest first: when the
@@ -771,6 +913,25 @@ class WebServer:
         await self._runner.setup()
         for listen in sorted(set(self.channels.values())):
             self._tasks.append(asyncio.create_task(self._listen(listen), name=f"web-{listen}"))
+        api = self.hub.api
+        if api is not None:
+            await store.channels.ensure(API_CHANNEL, API_CHANNEL_KIND)
+            await store.channels.set_health(API_CHANNEL, Health.STARTING)
+        if api is not None and api.listen in self.channels.values():
+            why = (f"off: api.listen {api.listen} is a channel's address too; give it an "
+                   "address of its own")
+            log.error("the HTTP API is %s", why)
+            await store.channels.set_health(API_CHANNEL, Health.DOWN, why)
+        elif api is not None:
+            from opchat.api.server import Api
+
+            self.api_listen = api.listen
+            self._api_runner = web.AppRunner(Api(store, api, self.hub).app((spoke,)),
+                                             access_log=None, shutdown_timeout=2.0,
+                                             keepalive_timeout=REQUEST_TIMEOUT)
+            await self._api_runner.setup()
+            self._tasks.append(asyncio.create_task(self._listen(api.listen, api=True),
+                                                   name=f"web-api-{api.listen}"))
 
     async def bound(self, channel: str) -> None:
         await self._bound[channel].wait()
@@ -783,9 +944,11 @@ class WebServer:
                 return True
         return False
 
-    async def _listen(self, listen: str) -> None:
+    async def _listen(self, listen: str, api: bool = False) -> None:
         host, port = parse_listen(listen)
-        names = [name for name, address in self.channels.items() if address == listen]
+        names = ([] if api else
+                 [name for name, address in self.channels.items() if address == listen])
+        runner = self._api_runner if api else self._runner
         failures = 0
         while True:
             try:
@@ -793,26 +956,29 @@ class WebServer:
             except OSError as exc:
                 detail = (f"address {listen} in use" if exc.errno == errno.EADDRINUSE
                           else f"cannot listen on {listen}: {exc.strerror or exc}")
-                for name in names:
+                for name in names if not api else [API_CHANNEL]:
                     self.hub.set_health(name, Health.DOWN, detail)
                 failures += 1
                 await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
                 continue
             bound_port = sock.getsockname()[1]
             self.addresses[listen] = (host, bound_port)
-            log.info("web server listening on %s:%d for %s", host, bound_port, ", ".join(names))
+            log.info("web server listening on %s:%d for %s", host, bound_port,
+                     ", ".join(names) if not api else "the HTTP API")
             for name in names:
                 self._bound[name].set()
+            if api:
+                self.hub.set_health(API_CHANNEL, Health.OK, f"http://{host}:{bound_port}/api/v1")
             try:
-                await self._accept(sock)
+                await self._accept(sock, runner)
             finally:
                 sock.close()
 
-    async def _accept(self, sock: socket.socket) -> None:
+    async def _accept(self, sock: socket.socket, runner: Any) -> None:
         """Take connections one by one, hanging up at once on those over a limit."""
         loop = asyncio.get_running_loop()
         gate = self.gate
-        assert gate is not None and self._runner is not None
+        assert gate is not None and runner is not None
         told_out_of_files = -OUT_OF_FILES_QUIET
         while True:
             try:
@@ -838,14 +1004,14 @@ class WebServer:
                 continue
             try:
                 await loop.connect_accepted_socket(
-                    lambda address=address: self._connection(address), conn)
+                    lambda address=address: self._connection(address, runner), conn)
             except Exception as exc:  # it went away in the meantime
                 log.debug("web server: connection from %s lost at once: %s", address, exc)
                 gate.release(address)
                 conn.close()
 
-    def _connection(self, address: str):
-        handler = _counted_handler()(self._runner.server, loop=asyncio.get_running_loop(),
+    def _connection(self, address: str, runner: Any):
+        handler = _counted_handler()(runner.server, loop=asyncio.get_running_loop(),
                                      access_log=None, keepalive_timeout=REQUEST_TIMEOUT)
         handler.on_lost = functools.partial(self._lost, handler, address)
         self._silent[handler] = None
@@ -868,8 +1034,9 @@ class WebServer:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in (self._runner, self._api_runner):
+            if runner is not None:
+                await runner.cleanup()
 
 
 class ConnectionGate:
@@ -1003,6 +1170,7 @@ async def run_hub_when_free(
     auto_assign_cap: int | None = None,
     transcripts: TranscriptSettings | None = None,
     webhooks: Sequence[WebhookSettings] = (),
+    api: ApiSettings | None = None,
 ) -> None:
     """Follow until the hub lock is free, then run the hub until cancelled."""
     lock = HubLock(data_dir)
@@ -1020,7 +1188,7 @@ async def run_hub_when_free(
         while True:
             try:
                 await Hub(inbox, channels, data_dir, loader, auto_assign_cap, transcripts,
-                          webhooks).run()
+                          webhooks, api).run()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the hub must not stay dead while we hold its lock
@@ -1042,6 +1210,29 @@ def _cannot_start(exc: BaseException) -> str:
     if text == type(exc).__name__:
         return _("it stopped on an internal error (see the log with log.level = \"DEBUG\")")
     return text[:1].upper() + text[1:]
+
+
+_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv|antw|ответ|отв)\s*(?:\[\d+\])?\s*:\s*)+",
+                           re.IGNORECASE)
+
+
+def _mail_thread(history: Sequence[Message]) -> tuple[str, str | None, list[str]]:
+    """(subject, In-Reply-To, References) of an answer mailed in a web chat dialog: under
+    the visitor's last mail if they wrote one, else "Re:" what they wrote in the form."""
+    for message in reversed(history):
+        mailed = message.meta.get("email") if message.direction is Direction.IN else None
+        if isinstance(mailed, dict) and mailed.get("message_id"):
+            subject = str(mailed.get("subject") or "")
+            parent = str(mailed["message_id"])
+            references = [str(r) for r in mailed.get("references") or []] + [parent]
+            base = _REPLY_PREFIX.sub("", subject).strip() or subject
+            return (f"Re: {base}" if base else "", parent, references)
+    for message in reversed(history):
+        if message.direction is Direction.IN and message.meta.get("contact_form"):
+            words = " ".join((message.body or "").split())
+            if words:
+                return ("Re: " + (words if len(words) <= 60 else words[:59] + "…"), None, [])
+    return ("", None, [])
 
 
 def _outboxes_with_work(events: Sequence[Event], channels: Collection[str]) -> set[str]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from opchat.feed import Feed
 from opchat.model import (
+    API_OPERATOR_PREFIX,
     Attachment,
     Channel,
     ContactCard,
@@ -305,7 +306,9 @@ class Inbox:
         return await self.store.workflow.labels()
 
     async def operators(self) -> list[Operator]:
-        return await self.store.workflow.operators()
+        """The people a dialog may be given to (not the HTTP API's tokens)."""
+        return [op for op in await self.store.workflow.operators()
+                if not op.login.startswith(API_OPERATOR_PREFIX)]
 
     async def open_load(self) -> dict[str, int]:
         """How many open dialogs each operator holds (login -> count)."""

@@ -100,6 +100,11 @@ class Operator:
     name: str
 
 
+# The HTTP API's writes are done as the operator "api:" + the token's name: a row in
+# `operators` (so the events log names the token) that is nobody to give a dialog to.
+API_OPERATOR_PREFIX = "api:"
+
+
 @dataclass(frozen=True, slots=True)
 class Conversation:
     """A dialog as the conversation list shows it."""
@@ -143,6 +148,7 @@ class ConversationFilter:
     label: str | None = None  # only dialogs with this label (any case)
     unread_only: bool = False
     failed_only: bool = False  # only dialogs whose last reply failed (they wait too)
+    channel: str | None = None  # only dialogs on the channel of this name
     # The SLA view: open or pending dialogs that owe a response (waiting since at or
     # before ``waiting_before``) or a resolution (round begun at or before
     # ``round_before``); None leaves that kind out. The store selects these candidates,
@@ -247,6 +253,8 @@ MESSAGE_META = {
     "rating": "int 1-5: the customer's rating of the dialog they were asked to rate "
               "(the message is their answer; the dialog stays resolved)",
     "rating_asked": "true: an automatic message asking the customer to rate the dialog",
+    "by_email": "str: the email channel a web chat visitor's reply by e-mail came through "
+                "(an answer to them went by e-mail; the web chat's email_channel)",
     "greeted": "true: the platform showed the customer the channel's greeting before this "
                "first message (Viber's welcome message); it is not said again",
 }
@@ -363,8 +371,10 @@ class EventKind(StrEnum):
     CONVERSATION_FAILED = "conversation.failed"  # a reply failed: the dialog waits again
     CONVERSATION_FAILURE_CLEARED = "conversation.failure_cleared"  # data: reason
     CONVERSATION_RATED = "conversation.rated"  # data: rating (1-5), comment
-    TRANSCRIPT_REQUESTED = "transcript.requested"  # data: to (an e-mail address), reason
-    TRANSCRIPT_SENT = "transcript.sent"  # data: request (its event id), to, channel, error
+    # data: to (an e-mail address), reason; message: only this answer (reason "offline")
+    TRANSCRIPT_REQUESTED = "transcript.requested"
+    # data: request (its event id), to, channel, error; mail_id: its Message-ID
+    TRANSCRIPT_SENT = "transcript.sent"
     CONTACT_MERGED = "contact.merged"
     CONTACT_NOTES = "contact.notes"
     CHANNEL_HEALTH = "channel.health"  # data: channel, health, detail
@@ -482,6 +492,10 @@ class TranscriptData(NamedTuple):  # transcript.requested, transcript.sent
     request: int = 0  # transcript.sent: the transcript.requested event it answers
     channel: str = ""  # the e-mail channel it went through
     error: str = ""  # not sent: why
+    # An operator's answer (this message id) mailed to a web chat visitor who left,
+    # instead of the whole dialog; with its Message-ID once sent.
+    message: int = 0
+    mail_id: str = ""
 
 
 class NoData(NamedTuple):  # conversation.new, .read, .hidden, message.deleted

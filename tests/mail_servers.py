@@ -55,6 +55,12 @@ default_internal_group = {group}
 default_login_user = {user}
 first_valid_uid = {uid}
 mail_location = maildir:~/Maildir
+namespace inbox {{
+  inbox = yes
+  mailbox Sent {{
+    special_use = \\Sent
+  }}
+}}
 imap_idle_notify_interval = 1 secs
 shutdown_clients = yes
 passdb {{
@@ -216,6 +222,16 @@ class Dovecot:
             status, data = client.delete(_quoted(folder))
             assert status == "OK", data
 
+    def messages(self, folder: str) -> list[tuple[bytes, bytes]]:
+        """(flags, whole message) of every message in ``folder``."""
+        with self.imap() as client:
+            status, data = client.select(_quoted(folder), readonly=True)
+            assert status == "OK", data
+            status, data = client.fetch("1:*", "(FLAGS BODY.PEEK[])") if int(
+                data[0] or 0) else ("OK", [])
+            assert status == "OK", data
+            return [(item[0], item[1]) for item in data if isinstance(item, tuple)]
+
     def uidvalidity(self, folder: str = "INBOX") -> int:
         with self.imap() as client:
             status, data = client.status(_quoted(folder), "(UIDVALIDITY)")
@@ -255,6 +271,8 @@ class SmtpServer:
     # A status line to answer DATA with instead of taking the message, or "drop" to close
     # the connection once the data has arrived without answering.
     data_answer: str | None = None
+    # A status line to answer RCPT TO with instead of taking the recipient.
+    rcpt_answer: str | None = None
     # Mail for the support address is put into this Dovecot's INBOX (the customer writing
     # from their own mail client); everything is recorded in ``received`` too.
     deliver_to: Dovecot | None = None
@@ -269,6 +287,13 @@ class SmtpServer:
         server = self
 
         class Handler:
+            async def handle_RCPT(self, smtp: Any, session: Any, envelope: Any,
+                                  address: str, options: list[str]) -> str:
+                if server.rcpt_answer:
+                    return server.rcpt_answer
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, smtp: Any, session: Any, envelope: Any) -> str:
                 if server.data_answer == "drop":
                     session.peer = None

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from opchat import __version__
-from opchat.cli import admin, channels, records, replies, run, stats, webhooks
+from opchat.cli import admin, api, channels, records, replies, run, stats, webhooks
 from opchat.cli.common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -100,6 +100,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     records.add_audit_commands(sub, common)
     stats.add_stats_command(sub, common)
     webhooks.add_webhooks_command(sub, common)
+    api.add_api_command(sub, common)
     admin.add_bench_command(sub, common)
     return parser
 

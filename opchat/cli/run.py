@@ -68,7 +68,7 @@ def cmd_app(args: argparse.Namespace) -> int:
         await run_hub_when_free(inbox, settings.channels, settings.data_dir, on_role,
                                 auto_assign_cap=team_cap(settings),
                                 transcripts=settings.transcripts,
-                                webhooks=settings.webhooks)
+                                webhooks=settings.webhooks, api=settings.api)
 
     app = OpchatApp(settings, lambda: open_inbox(settings), run_hub,
                     demo=getattr(args, "demo", False))
@@ -135,7 +135,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         hub = asyncio.create_task(run_hub_when_free(
             inbox, settings.channels, settings.data_dir,
             lambda role: log.info("role: %s", role), auto_assign_cap=team_cap(settings),
-            transcripts=settings.transcripts, webhooks=settings.webhooks))
+            transcripts=settings.transcripts, webhooks=settings.webhooks, api=settings.api))
         # systemd stops services with SIGTERM: stop the hub cleanly (channels marked
         # stopped, the lock released) as on Ctrl+C.
         loop = asyncio.get_running_loop()

@@ -1789,6 +1789,82 @@ MESSAGES.update({
         "subscribe or write again":
         "клиент отписался от бота: Viber ничего для него не примет, пока он не подпишется "
             "или не напишет снова",
+    # --- EMAIL: answers to the web chat by e-mail, copies in Sent, bounces ---
+    "an email channel: answers to a visitor who left an address and is no longer on the "
+        "page go there by e-mail":
+        "канал электронной почты: ответы посетителю, который оставил адрес и ушёл со "
+            "страницы, уходят через него письмом",
+    "where copies of the replies are kept (default: the folder the server marks Sent; \"\" "
+        "keeps none)":
+        "куда класть копии ответов (по умолчанию — папка, которую сервер помечает как Sent; "
+            "\"\" — не класть)",
+    "{server} did not take the copy into {folder}: {words}":
+        "{server} не принял копию в папку {folder}: {words}",
+    "a reply went out, but its copy is not in {folder}: {reason}":
+        "ответ ушёл, но его копии нет в папке {folder}: {reason}",
+    "channels.{channel}.email_channel: {name} is not an email channel (email channels: "
+        "{known})":
+        "channels.{channel}.email_channel: {name} — не канал электронной почты (каналы "
+            "почты: {known})",
+    "Your message to {business}": "Ваше сообщение для {business}",
+    "us": "нас",
+    "The visitor has left; the answer did not go to {to} by e-mail: {why}":
+        "Посетитель ушёл со страницы; ответ не отправлен на {to} письмом: {why}",
+    "The visitor has left: the answer went to {to} by e-mail ({channel})":
+        "Посетитель ушёл со страницы: ответ отправлен на {to} письмом ({channel})",
+    "Unfold": "Развернуть",
+    "Show an e-mail's folded quoted history and signature (again: fold them)":
+        "Показать свёрнутую цитату и подпись письма (ещё раз — свернуть)",
+    "Nothing is folded away in this message.": "В этом сообщении ничего не свёрнуто.",
+    "{key} folds the quoted history and signature again":
+        "{key} снова сворачивает цитату и подпись",
+    "… quoted history or signature folded away — {key} shows them":
+        "… цитата или подпись свёрнуты — {key} покажет их",
+    "came by e-mail from {address} ({channel})": "пришло письмом с {address} ({channel})",
+    "answer {message} to go by e-mail to {to} (the visitor left)":
+        "ответ {message} отправить письмом на {to} (посетитель ушёл)",
+    "sent by e-mail to {to}: {mail_id}": "отправлено письмом на {to}: {mail_id}",
+    "The answer sent by e-mail did not arrive: {why}":
+        "Ответ, отправленный письмом, не дошёл: {why}",
+    # --- HTTP API ---
+    "api.listen must be host:port, e.g. \"127.0.0.1:8790\", not {value}":
+        "api.listen должен быть вида хост:порт, например \"127.0.0.1:8790\", а не {value}",
+    "api.cors must list origins such as \"https://crm.example.com\" (or \"*\"), not {value}":
+        "в api.cors перечисляются источники вроде \"https://crm.example.com\" (или \"*\"), "
+            "а не {value}",
+    "the HTTP API's tokens": "токены HTTP API",
+    "make, list and revoke tokens": "создать, показать и отозвать токены",
+    "make a token and show it, once": "создать токен и показать его (один раз)",
+    "what the token is for (letters, digits, . _ -); its writes are recorded as the operator "
+        "api:NAME":
+        "для чего токен (буквы, цифры, . _ -); его изменения записываются от имени оператора "
+            "api:ИМЯ",
+    "the token may read but not change anything": "токен может читать, но ничего не меняет",
+    "the tokens, without their secrets": "токены, без их секретов",
+    "stop a token from working, at once": "сразу же отключить токен",
+    "the token's name": "имя токена",
+    "a token's name is 1 to 40 letters, digits, dots, dashes or underscores, not {name}":
+        "имя токена — от 1 до 40 букв, цифр, точек, дефисов или подчёркиваний, а не {name}",
+    "there is a token {name} already: revoke it first, or choose another name":
+        "токен {name} уже есть: сначала отзовите его или выберите другое имя",
+    "This is the only time the token is shown: keep it where the program that uses it can "
+        "read it.":
+        "Токен показывается только сейчас: сохраните его там, где его прочтёт программа, "
+            "которая им пользуется.",
+    "The HTTP API is off: add [api] listen = \"127.0.0.1:8790\" to {path}":
+        "HTTP API выключен: добавьте [api] listen = \"127.0.0.1:8790\" в {path}",
+    "no tokens: opchat api token add NAME": "токенов нет: opchat api token add ИМЯ",
+    "read-only": "только чтение",
+    "read-write": "чтение и запись",
+    "revoked {when}": "отозван {when}",
+    "in force": "действует",
+    "made {when}, last used {used}": "создан {when}, использован {used}",
+    "no token {name} in force": "действующего токена {name} нет",
+    "token {name} revoked": "токен {name} отозван",
+    "where operators' replies are POSTed (your system)":
+        "куда отправляются (POST) ответы операторов (ваша система)",
+    "the key replies are signed with (HMAC-SHA256)":
+        "ключ, которым подписываются ответы (HMAC-SHA256)",
     # --- THE SLA VIEW AND THE STATS ROLL-UP ---
     "Nobody is near a target": "Никто не близок к сроку",
     "recompute the figures, and their per-day roll-up, from the events log first":

@@ -86,6 +86,17 @@ class ContactStore(Part):
 
         return await self.db.read(run)
 
+    async def page(self, after_id: int = 0, limit: int = 50) -> list[Contact]:
+        """Contacts by id after ``after_id`` (merged ones left out: they live on in
+        the contact they were merged into)."""
+
+        def run(conn: Conn) -> list[Contact]:
+            return [_contact(r) for r in conn.execute(
+                "SELECT * FROM contacts WHERE id > ? AND merged_into IS NULL ORDER BY id "
+                "LIMIT ?", (after_id, limit))]
+
+        return await self.db.read(run)
+
     async def merge_suggestions(self, contact_id: int) -> list[MergeSuggestion]:
         def run(conn: Conn) -> list[MergeSuggestion]:
             row = conn.execute("SELECT * FROM contacts WHERE id = ?", (contact_id,)).fetchone()

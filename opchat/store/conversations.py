@@ -94,6 +94,43 @@ class ConversationStore(Part):
 
         return await self.db.read(run)
 
+    async def page_after(
+        self, flt: ConversationFilter, after: tuple[float | None, int] | None, limit: int = 50
+    ) -> list[Conversation]:
+        """The page that follows the dialog whose sort key was ``after`` (None: the first
+        page): (last_message_at, id), or (waiting_since, id) in the "waiting" order. A
+        list read page by page this way neither skips nor repeats a dialog when others
+        leave it meanwhile, as an offset would."""
+        where, params = _where(flt)
+        if flt.order == "waiting":
+            order = "c.waiting_since IS NULL, c.waiting_since, c.id"
+            if after is None:
+                beyond: tuple[str, list[Any]] = ("1 = 1", [])
+            elif after[0] is None:
+                beyond = ("(c.waiting_since IS NULL AND c.id > ?)", [after[1]])
+            else:
+                beyond = ("(c.waiting_since IS NULL OR c.waiting_since > ? OR "
+                          "(c.waiting_since = ? AND c.id > ?))", [after[0], after[0], after[1]])
+        else:
+            order = "c.last_message_at DESC, c.id DESC"
+            beyond = (("1 = 1", []) if after is None else
+                      ("(c.last_message_at < ? OR (c.last_message_at = ? AND c.id < ?))",
+                       [after[0], after[0], after[1]]))
+
+        def run(conn: Conn) -> list[Conversation]:
+            page = conn.execute(
+                f"SELECT c.id FROM conversations c {where} AND {beyond[0]} ORDER BY {order} "
+                "LIMIT ?", (*params, *beyond[1], limit)).fetchall()
+            if not page:
+                return []
+            ids = [r[0] for r in page]
+            rows = conn.execute(
+                f"{CONVERSATION_SELECT} WHERE c.id IN ({','.join('?' * len(ids))})", ids)
+            by_id = {r["id"]: conversation_of(r) for r in rows}
+            return [by_id[i] for i in ids if i in by_id]
+
+        return await self.db.read(run)
+
     async def get(self, conversation_id: int) -> Conversation | None:
         def run(conn: Conn) -> Conversation | None:
             row = conn.execute(f"{CONVERSATION_SELECT} WHERE c.id = ?",
@@ -225,6 +262,9 @@ def _where(flt: ConversationFilter) -> tuple[str, list[Any]]:
         clauses.append("c.unread > 0")
     if flt.failed_only:
         clauses.append("c.failed_message_id IS NOT NULL")
+    if flt.channel is not None:
+        clauses.append("c.channel_id = (SELECT id FROM channels WHERE name = ?)")
+        params.append(flt.channel)
     if flt.at_risk:  # counted and paged by `_at_risk_page`; here for a plain count
         clauses.append("c.status IN (?, ?)")
         params += [Status.OPEN.value, Status.PENDING.value]

@@ -95,6 +95,7 @@ LEFT_OUT: dict[str, str] = {
     "conversations.stats_*": "each dialog's round, derived from the events as stats_facts is",
     "webhook_deliveries": "the queue of deliveries to the business's webhooks (kept 30 days)",
     "webhook_state": "how far the hub has queued the events log for the webhooks",
+    "api_tokens": "the HTTP API's tokens (hashes only); made again with opchat api token add",
 }
 
 _LABELS = ("SELECT json_group_array(l.name) FROM conversation_labels cl "

@@ -363,7 +363,19 @@ MIGRATIONS: list[str] = [
         ON webhook_deliveries(endpoint, conversation_id, state, id);
     CREATE TABLE webhook_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     """,
-    # 11: the figures rolled up per UTC day and per UTC hour (store/rollup.py), written
+    # The HTTP API's tokens (opchat/api/): only a SHA-256 of each is kept.
+    """
+    CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        hash TEXT NOT NULL UNIQUE,
+        read_only INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        revoked_at REAL,
+        last_used_at REAL
+    );
+    """,
+    # 12: the figures rolled up per UTC day and per UTC hour (store/rollup.py), written
     # with each fact so that a long period reads days. day = floor(at / 86400); buckets:
     # the durations' histogram, 32 bits per bucket, little-endian (NULL for counts).
     # A store with facts gets its roll-up filled from them when first read.

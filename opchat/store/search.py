@@ -85,6 +85,7 @@ class SearchStore(Part):
 
     async def find(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Messages matching every word of ``query`` (as prefixes), newest first."""
+        query = query.replace("\x00", "")  # SQLite ends a string at NUL
         return await self.db.read(_message_hits, fts_query(query), limit)
 
     async def find_all(self, query: str, limit: int = 50) -> SearchResults:
@@ -93,6 +94,7 @@ class SearchStore(Part):
         Up to ``limit`` messages, newest first; contacts and labelled
         conversations (up to 20 each) by their most recent activity.
         """
+        query = query.replace("\x00", "")  # SQLite ends a string at NUL
 
         def run(conn: Conn) -> SearchResults:
             return SearchResults(

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from opchat.store.api_tokens import ApiTokenStore
 from opchat.store.channels import ChannelStore
 from opchat.store.contacts import ContactStore
 from opchat.store.conversations import ConversationStore
@@ -60,6 +61,7 @@ class Store:
         self.ratings = RatingStore(db, clock)
         self.transcripts = TranscriptStore(db, clock)
         self.webhooks = WebhookStore(db, clock)
+        self.api_tokens = ApiTokenStore(db, clock)
         self.events = EventLog(db, clock)
 
     @classmethod

@@ -290,8 +290,23 @@ class SendsMail(Protocol):
     """A transport that sends e-mail on the business's behalf (the email channel): the
     hub sends dialog transcripts through it."""
 
-    async def mail(self, to: str, subject: str, text: str) -> str:
-        """Send ``text`` to ``to``; returns the Message-ID. Rejected / Retry as `send`."""
+    async def mail(self, to: str, subject: str, text: str, *, in_reply_to: str | None = None,
+                   references: Sequence[str] = (), attachments: Sequence[Attachment] = (),
+                   automatic: bool = True) -> str:
+        """Send ``text`` to ``to``; returns the Message-ID (without <>). ``in_reply_to``
+        and ``references`` thread it under earlier mail; ``automatic`` marks it
+        Auto-Submitted (a transcript), not an operator's answer. Rejected / Retry as
+        `send`."""
+        ...
+
+
+@runtime_checkable
+class KnowsVisitors(Protocol):
+    """The channel can tell whether a customer has it open now (the web chat: a page
+    with the widget): the hub mails the answer to one who left (``email_channel``)."""
+
+    def present(self, chat_id: str) -> bool:
+        """Whether the customer at ``chat_id`` has the channel open this moment."""
         ...
 
 
@@ -318,6 +333,7 @@ _SHAPES: dict[str, tuple[bool, tuple[str, ...]]] = {
     "templates": (True, ()),
     "mount": (False, ("app",)),
     "trusts_proxy": (False, ("peer",)),
+    "present": (False, ("chat_id",)),
 }
 
 

@@ -117,6 +117,9 @@ class ThreadView(InboxScrollView, can_focus=True):
                           "over SSH, its path")),
         Binding("h", "hide_message", _("Hide"), show=False, id="opchat.thread.hide",
                 tooltip=_("Hide the message (asks first; opchat audit keeps the trace)")),
+        Binding("z", "unfold", _("Unfold"), show=False, id="opchat.thread.unfold",
+                tooltip=_("Show an e-mail's folded quoted history and signature (again: "
+                          "fold them)")),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -184,6 +187,7 @@ class ThreadView(InboxScrollView, can_focus=True):
         self._loading_older = False
         self._loading_newer = False
         self._retrying: dict[int, str] = {}  # message id -> why the outbox waits
+        self._unfolded: set[int] = set()  # e-mails shown whole, quoted history and all
         self._stale: set[int] = set()  # changed while the first page was loading
         self._blocks: LRUCache[tuple, list[Strip]] = LRUCache(4096)
         self._lines: list[Strip] = []
@@ -550,6 +554,24 @@ class ThreadView(InboxScrollView, can_focus=True):
         if message is not None:
             self.post_message(self.HideRequested(message))
 
+    def _key_of(self, binding_id: str, default: str) -> str:
+        """The key the operator presses for ``binding_id`` (their keymap applied)."""
+        keys = getattr(self.app, "_keymap", {}).get(binding_id, default)
+        return self.app.get_key_display(Binding(keys.split(",")[0].strip() or default, ""))
+
+    def action_unfold(self) -> None:
+        message = self._target()
+        if message is None:
+            return
+        if not folded_text(message):
+            self.notify(_("Nothing is folded away in this message."), markup=False, timeout=3)
+            return
+        if message.id in self._unfolded:
+            self._unfolded.discard(message.id)
+        else:
+            self._unfolded.add(message.id)
+        self._relayout()
+
     def drop(self, message_id: int) -> None:
         """A message was hidden: take it off the thread."""
         for index, message in enumerate(self.messages):
@@ -604,7 +626,7 @@ class ThreadView(InboxScrollView, can_focus=True):
             parts.append("> " + clean(f"{author}: {quoted}" if author else quoted)
                          .replace("\n", "\n> "))
         parts.extend(clean(one_line(remark)) for remark in remarks(first))
-        text = "\n".join(parts) + f"\n\n{clean(current.body)}\n"
+        text = "\n".join(parts) + f"\n\n{clean(folded_text(current) or current.body)}\n"
         earlier = versions[:-1]
         if earlier:
             text += "\n— " + ngettext("{n} earlier version", "{n} earlier versions",
@@ -682,7 +704,8 @@ class ThreadView(InboxScrollView, can_focus=True):
         shown_all = self._what_is_shown()
         for index, message in enumerate(self.messages):
             shown = shown_all[index]
-            key = (message, width, self._retrying.get(message.id), today, shown)
+            key = (message, width, self._retrying.get(message.id), today, shown,
+                   message.id in self._unfolded)
             block = self._blocks.get(key)
             if block is None:
                 block = [] if shown.folded else self._render_block(message, width, shown)
@@ -866,7 +889,9 @@ class ThreadView(InboxScrollView, can_focus=True):
             lines.extend(_wrap(safe_text(one_line(remark), style=style("thread-view--forwarded")),
                                width, console))
 
-        body = clean(current.body)
+        whole = folded_text(message)
+        unfolded = bool(whole) and message.id in self._unfolded
+        body = clean(whole if unfolded else current.body)
         shown, was_cut = cap(body, self.settings.display_cap)
         body_style = style("thread-view--note-body") if message.direction is Direction.NOTE else ""
         if shown:
@@ -885,6 +910,13 @@ class ThreadView(InboxScrollView, can_focus=True):
             more = _("… {count} more characters — o opens the whole message",
                      count=group_digits(len(body) - len(shown)))
             lines.extend(_wrap(Text(more, style=style("thread-view--more")), width, console))
+        if whole:
+            key = self._key_of("opchat.thread.unfold", "z")
+            fold = (_("{key} folds the quoted history and signature again", key=key)
+                    if unfolded else
+                    _("… quoted history or signature folded away — {key} shows them",
+                      key=key))
+            lines.extend(_wrap(Text(fold, style=style("thread-view--more")), width, console))
         # Why a reply is not (yet) delivered, under its text.
         if outgoing and message.state is MessageState.FAILED:
             reason = safe_text(message.error or _("unknown error"),
@@ -938,6 +970,12 @@ def remarks(message: Message) -> list[str]:
     if isinstance(elsewhere, str):
         found.append("⇢ " + (_("sent from elsewhere ({tool})", tool=elsewhere)
                              if elsewhere.strip() else _("sent from elsewhere")))
+    by_email = meta.get("by_email")
+    if isinstance(by_email, str) and by_email.strip():
+        mailed = meta.get("email")
+        sender = mailed.get("from") if isinstance(mailed, dict) else ""
+        found.append("✉ " + _("came by e-mail from {address} ({channel})",
+                              address=sender or "?", channel=by_email))
     if meta.get("deleted") is True:
         found.append("✗ " + _("deleted by the customer"))
     rating = meta.get("rating")
@@ -979,3 +1017,11 @@ def _find_pager() -> list[str] | None:
         if found:
             return [found]
     return None
+
+
+def folded_text(message: Message) -> str:
+    """An e-mail's whole text when its quoted history or signature was folded away
+    (``meta["email"]["full"]``, kept by the email channel); "" otherwise."""
+    mailed = message.meta.get("email") if isinstance(message.meta, dict) else None
+    full = mailed.get("full") if isinstance(mailed, dict) else None
+    return full if isinstance(full, str) and full.strip() else ""

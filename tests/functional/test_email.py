@@ -31,6 +31,7 @@ from tests.channels import (
     RunningHub,
     Serve,
     events_of_new_messages,
+    free_port,
     holds,
     hub_running,
     opchat,
@@ -479,6 +480,17 @@ async def test_a_send_the_server_may_have_taken_is_never_repeated(
     with pytest.raises(Rejected, match="it may have been sent"):
         await transport.send(out)
     smtp.data_answer = None
+    # Refused at RCPT: no such mailbox (5.1.1) is the customer unreachable; a refusal
+    # of ours (relaying denied, 5.7.1) is not.
+    smtp.rcpt_answer = "550 5.1.1 <anna.k@customer.example>: user unknown"
+    with pytest.raises(Rejected, match="user unknown") as refused:
+        await transport.send(out)
+    assert refused.value.unreachable
+    smtp.rcpt_answer = "554 5.7.1 relay access denied"
+    with pytest.raises(Rejected, match="relay access denied") as refused:
+        await transport.send(out)
+    assert not refused.value.unreachable
+    smtp.rcpt_answer = None
     bad = OutboundMessage(1, "mail", "not-an-address order", "Hello")
     with pytest.raises(Rejected):
         await transport.send(bad)
@@ -559,7 +571,31 @@ async def test_a_bounce_fails_the_reply_it_bounces_with_the_reason(
                              "the reply failed", timeout=10)
         # The bounce is no dialog of its own.
         assert len(await shop.inbox.conversations()) == 1
+        # A hard bounce (5.1.1): the address takes no mail, and the dialog says so the
+        # way other channels' unreachable customers do...
+        await until(lambda: _labels(shop, conversation, "blocked"), "the dialog labelled")
+        # ...until the customer writes from it again.
+        await mailbox.append(mail("Sorry, my mailbox was full", subject="Re: Monstera",
+                                  message_id="b2@customer.example"))
+        await shop.wait_for("b2@customer.example")
+        await until(lambda: _labels(shop, conversation, None), "the label gone")
     assert "550 5.1.1" in failed.error and "User unknown" in failed.error
+
+
+async def _labels(shop: Shop, conversation: int, label: str | None) -> bool:
+    found = await shop.inbox.conversation(conversation)
+    assert found is not None
+    return label in found.labels if label else not found.labels
+
+
+async def test_a_mail_that_is_only_delayed_or_soft_fails_leaves_the_customer_reachable(
+        ) -> None:
+    soft = bounce("opchat.ab12.mfqxg@example.test").replace(b"Status: 5.1.1",
+                                                            b"Status: 4.2.2")
+    soft = soft.replace(b"550 5.1.1", b"452 4.2.2")
+    parsed = parse_message(soft)
+    assert parsed.bounce_final and not parsed.bounce_hard
+    assert parse_message(bounce("opchat.ab12.mfqxg@example.test")).bounce_hard
 
 
 async def test_an_auto_reply_is_stored_marked_and_never_answered_automatically(
@@ -829,3 +865,200 @@ async def test_a_transcript_that_cannot_go_says_why_in_the_thread(
         [note] = await until(noted, "the note")
         assert note.startswith("Transcript to nobody@customer.example not sent:")
         assert "mailbox unavailable" in note
+
+
+# The web chat's offline form answered by e-mail --------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def shop_with_site(tmp_path: Path, dovecot: Dovecot, smtp: SmtpServer
+                         ) -> AsyncIterator[tuple[Shop, Any]]:
+    """The mailbox "mail" and a web chat "site" whose answers to a visitor who left go
+    by e-mail through it (``email_channel``); (shop, an aiohttp session)."""
+    import aiohttp
+
+    from opchat.hub import Hub
+    from opchat.inbox import Inbox
+
+    port = free_port()
+    site = ChannelSettings("site", "webchat", {"listen": f"127.0.0.1:{port}",
+                                               "origin": [SITE], "email_channel": "mail"})
+    inbox = await Inbox.open(tmp_path, "anna")
+    hub = Hub(inbox, [settings(dovecot, smtp), site], tmp_path)
+    hub.backoff_base = 0.05
+    task = asyncio.create_task(hub.run())
+    session = aiohttp.ClientSession()
+    try:
+        await until(lambda: holds("mail" in hub.transports), "the transport")
+        shop = Shop(inbox, hub, dovecot, smtp, "mail")
+        await shop.wait_health(Health.OK, "IDLE", timeout=10)
+        shop.site_url = f"ws://127.0.0.1:{port}/ws"  # type: ignore[attr-defined]
+        yield shop, session
+    finally:
+        await session.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await inbox.close()
+
+
+SITE = "https://shop.example"
+
+
+async def visit(shop: Shop, session: Any, token: str | None = None) -> tuple[Any, dict, dict]:
+    ws = await session.ws_connect(shop.site_url, headers={"Origin": SITE})  # type: ignore[attr-defined]
+    await ws.send_json({"type": "hello", "token": token, "last_id": 0,
+                        "page": {"url": f"{SITE}/pots"}, "language": "en"})
+    welcome = await ws.receive_json(timeout=5)
+    history = await ws.receive_json(timeout=5)
+    assert (welcome["type"], history["type"]) == ("welcome", "history")
+    return ws, welcome, history
+
+
+async def test_an_offline_visitor_gets_the_answer_by_mail_and_their_reply_joins_the_dialog(
+        tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer) -> None:
+    async with shop_with_site(tmp_path, mailbox, smtp) as (shop, session):
+        inbox, hub = shop.inbox, shop.hub
+        ws, welcome, _history = await visit(shop, session)
+        await ws.send_json({"type": "contact", "cid": "f1", "name": "Maria",
+                            "email": "maria@customer.example",
+                            "text": "Do you have terracotta pots, 30 cm?"})
+        ack = await ws.receive_json(timeout=5)
+        form = await shop.message(ack["id"])
+        conv = form.conversation_id
+        # While she is on the page, the answer is only on the page.
+        here = await inbox.send(conv, "Let me look in the stock.")
+        await until(lambda: _sent_state(shop, here.id), "the first answer on the page")
+        await ws.close()
+        await until(lambda: holds(not hub.transports["site"].present(ws_visitor(welcome))),
+                    "the visitor gone")
+        gone = await inbox.send(conv, "Yes, 30 cm in stock, 12 euros.")
+        [mailed] = await shop.sent(1)
+        message = mailed.message
+        assert mailed.rcpt_tos == ["maria@customer.example"]
+        assert message["Subject"] == "Re: Do you have terracotta pots, 30 cm?"
+        assert message["Auto-Submitted"] is None  # an operator's answer, not a robot's
+        assert message.get_body(("plain",)).get_content().strip() == \
+            "Yes, 30 cm in stock, 12 euros."
+        mail_id = message["Message-ID"].strip("<>")
+
+        async def notes() -> list[str]:
+            return [m.body for m in await inbox.messages(conv)
+                    if m.direction is Direction.NOTE]
+
+        assert await until(notes, "the note") == [
+            "The visitor has left: the answer went to maria@customer.example by e-mail "
+            "(mail)"]
+        # Her reply by e-mail joins the same web chat dialog, as her message.
+        await mailbox.append(mail("Great, I will take two.\n\nOn Friday Lucky Shrub wrote:\n"
+                                  "> Yes, 30 cm in stock, 12 euros.",
+                                  subject="Re: Do you have terracotta pots, 30 cm?",
+                                  sender="maria@customer.example", name="Maria",
+                                  message_id="maria-1@customer.example",
+                                  In_Reply_To=f"<{mail_id}>", References=f"<{mail_id}>"))
+        reply = await shop.wait_for("maria-1@customer.example")
+        assert reply.conversation_id == conv and reply.direction is Direction.IN
+        assert reply.body == "Great, I will take two."
+        assert reply.meta["by_email"] == "mail"
+        from opchat.widgets.thread_view import remarks
+
+        assert remarks(reply) == ["✉ came by e-mail from maria@customer.example (mail)"]
+        conversations = await inbox.conversations()
+        assert [c.id for c in conversations] == [conv]  # no email dialog of its own
+        assert conversations[0].channel_name == "site"
+        # Back on the page, she sees it in the history.
+        ws, _welcome, history = await visit(shop, session, welcome["token"])
+        assert [m["text"] for m in history["messages"]][-1] == "Great, I will take two."
+        await ws.close()
+        await until(lambda: holds(not hub.transports["site"].present(ws_visitor(welcome))),
+                    "the visitor gone again")
+        # The next answer is threaded under her mail.
+        await inbox.send(conv, "Done: two pots for Friday.")
+        second = (await shop.sent(2))[1].message
+        assert second["In-Reply-To"] == "<maria-1@customer.example>"
+        assert second["Subject"] == "Re: Do you have terracotta pots, 30 cm?"
+    assert gone != here
+
+
+def ws_visitor(welcome: dict) -> str:
+    return welcome["token"].split(".")[1]
+
+
+async def _sent_state(shop: Shop, message_id: int) -> bool:
+    return (await shop.message(message_id)).state is MessageState.SENT
+
+
+async def test_a_mailed_answer_that_comes_back_says_so_in_the_web_chat_dialog(
+        tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer) -> None:
+    async with shop_with_site(tmp_path, mailbox, smtp) as (shop, session):
+        ws, _welcome, _history = await visit(shop, session)
+        await ws.send_json({"type": "contact", "cid": "f1", "email": "nobody@customer.example",
+                            "text": "Pots?"})
+        conv = (await shop.message((await ws.receive_json(timeout=5))["id"])).conversation_id
+        await ws.close()
+        await until(lambda: holds(not shop.hub.transports["site"].visits), "the visitor gone")
+        await shop.inbox.send(conv, "Yes.")
+        [mailed] = await shop.sent(1)
+        mail_id = mailed.message["Message-ID"].strip("<>")
+        for _twice in range(2):  # read again (a restart before the cursor moved): one note
+            await mailbox.append(bounce(mail_id, "nobody@customer.example"))
+        # Mail after them in the folder: once it is stored, both bounces have been read.
+        await mailbox.append(mail("later", message_id="after-bounces@customer.example"))
+        await shop.wait_for("after-bounces@customer.example")
+        notes = [m.body for m in await shop.inbox.messages(conv)
+                 if m.direction is Direction.NOTE]
+        [sent_note, came_back] = notes
+    assert sent_note.startswith("The visitor has left: the answer went to")
+    assert came_back.startswith("The answer sent by e-mail did not arrive: the mail came "
+                                "back: 550 5.1.1")
+
+
+async def test_a_forged_reference_does_not_reach_a_web_chat_dialog(
+        tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer) -> None:
+    """Only a Message-ID the hub mailed from a web chat dialog leads into it."""
+    from opchat.transports.email.parse import make_message_id
+
+    async with shop_with_site(tmp_path, mailbox, smtp) as (shop, _session):
+        forged = make_message_id("maria@customer.example pots", "example.test")
+        await mailbox.append(mail("let me in", sender="mallory@customer.example",
+                                  message_id="forged@customer.example",
+                                  In_Reply_To=f"<{forged}>"))
+        stored = await shop.wait_for("forged@customer.example")
+        conversation = await shop.inbox.conversation(stored.conversation_id)
+    assert conversation is not None and conversation.channel_name == "mail"
+
+
+# Copies of our replies in Sent ------------------------------------------------------------
+
+
+async def test_replies_are_kept_in_the_folder_the_server_marks_sent(
+        tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer) -> None:
+    mailbox.create("Sent")  # the server marks it \Sent (tests/mail_servers.py)
+    async with running(tmp_path, mailbox, smtp) as shop:
+        await mailbox.append(mail("Do you ship to Kazan?", message_id="s1@customer.example"))
+        conversation = await shop.conversation_of("s1@customer.example")
+        await shop.inbox.send(conversation, "We do, in three days.")
+        [sent] = await shop.sent(1)
+        kept = await until(lambda: asyncio.to_thread(mailbox.messages, "Sent"),
+                           "the copy in Sent")
+    [(flags, raw)] = kept
+    copy = parse_message(raw)
+    assert b"\\Seen" in flags
+    assert copy.message_id == sent.message["Message-ID"].strip("<>")
+    assert copy.text == "We do, in three days." and copy.to_addresses == [CUSTOMER]
+
+
+async def test_a_copy_that_cannot_be_kept_is_shown_and_the_reply_is_not_sent_again(
+        tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer) -> None:
+    async with running(tmp_path, mailbox, smtp, sent_folder="Gone") as shop:
+        await mailbox.append(mail("Hello", message_id="s2@customer.example"))
+        conversation = await shop.conversation_of("s2@customer.example")
+        reply = await shop.inbox.send(conversation, "Hello!")
+        detail = await shop.wait_health(Health.DEGRADED, "copy")
+        assert "Gone" in detail
+        assert (await shop.message(reply.id)).state is MessageState.SENT
+        # The next copy that goes in clears the trouble.
+        mailbox.create("Gone")
+        await shop.inbox.send(conversation, "Still here.")
+        await shop.wait_health(Health.OK, "INBOX")
+    assert len(smtp.received) == 2

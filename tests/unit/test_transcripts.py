@@ -63,3 +63,15 @@ def test_the_text_is_what_the_customer_saw() -> None:
     assert "anna:\n  It left today.\n  Tracking: 123\n  [файл: invoice.pdf]" in text
     assert text.startswith("Вот наша переписка")
     assert transcript.subject(dialog, "en").startswith("Your conversation with us, ")
+
+
+def test_a_web_chat_answers_by_mail_through_an_email_channel(tmp_path: Path) -> None:
+    site = '[channels.site]\nkind = "webchat"\nemail_channel = "mail"\n'
+    settings = settings_from(tmp_path, MAIL + site)
+    [web] = [c for c in settings.channels if c.name == "site"]
+    assert web.options["email_channel"] == "mail"
+    with pytest.raises(ConfigError) as caught:
+        settings_from(tmp_path, MAIL + site.replace('"mail"', '"site"'))
+    assert caught.value.line == 9
+    assert ('channels.site.email_channel: "site" is not an email channel (email channels: '
+            'mail)') in caught.value.problem

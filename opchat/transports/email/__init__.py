@@ -20,8 +20,16 @@ sent elsewhere. Bounces (delivery status notifications) fail the reply they boun
 server's reason and are not stored as messages; auto-replies are stored, marked
 ``meta["automated"]``, which the automatic answers never answer (no mail loops).
 
+A hard bounce (5.x.x) also tells the hub the customer cannot be written to
+(``sink.reachable``: the dialog's "blocked" label), until they write in that dialog again.
+
 Sending (:mod:`.smtp`): see there. The dialog's ``chat_id`` is "ADDRESS SUBJECT"; see
-:mod:`.parse` for how replies find their dialog.
+:mod:`.parse` for how replies find their dialog. A copy of every mail sent goes into the
+mailbox's Sent folder (``sent_folder``, else the one the server marks \\Sent), in the
+background: the mail has gone whatever happens to the copy, so a failure is logged and
+shown in the channel's health, and never sends the mail again. ``mail`` sends the hub's
+own mail: transcripts, and web chat answers to a visitor who left (the hub files a reply
+to one of those into the web chat dialog).
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from opchat.transports.email.parse import (
     Parsed,
     address_of,
     chat_key,
+    chat_of_our_id,
     is_our_id,
     make_message_id,
     normalise_subject,
@@ -118,6 +127,11 @@ class EmailTransport:
         self.poll_interval = float(options.get("poll_interval") or 60)
         self.history_days = int(options.get("history_days", 7))
         self.max_size = int(options.get("max_size") or 50_000_000)
+        # Copies of our replies go there: a name, None (the server's \Sent folder) or "".
+        sent = options.get("sent_folder")
+        self.sent_folder: str | None = None if sent is None else str(sent).strip()
+        self._sent_found: str | None = None  # the \Sent folder, once found
+        self._keeping: set[asyncio.Task[None]] = set()
         self.data_dir = Path(data_dir)
         self.attachments_dir = self.data_dir / "attachments" / channel.name
         self._sink: Sink | None = None
@@ -229,6 +243,13 @@ class EmailTransport:
                 messages.append(message)
         await self._commit(sink, messages, selected.folder, selected.uidvalidity,
                            batch[-1][0])
+        for message in messages:
+            if not message.meta.get("automated"):
+                # They wrote in this dialog: it takes mail again (a hard bounce said not).
+                try:
+                    await sink.reachable(message.chat_id, True)
+                except Exception as exc:  # the label stays; the mail is stored
+                    log.warning("channel %s: %s", self.name, error_summary(exc))
 
     async def _commit(self, sink: Sink, messages: Sequence[InboundMessage], folder: str,
                       uidvalidity: int, uid: int) -> None:
@@ -272,6 +293,11 @@ class EmailTransport:
                                reason=parsed.bounce_reason or _("no reason given"))
                     for mid in ours:
                         await sink.report(mid, MessageState.FAILED, reason)
+                        chat = chat_of_our_id(mid)
+                        if parsed.bounce_hard and chat:
+                            # The address takes no mail at all: the dialog says so (the
+                            # "blocked" label) until the customer writes from it again.
+                            await sink.reachable(chat, False)
                 return None  # a bounce of ours, or a "still trying": nothing to answer
         attachments = await self._save_files(parsed)
         if self._ours(parsed.from_address) and self._ours(parsed.reply_address):
@@ -334,11 +360,17 @@ class EmailTransport:
     def _ours(self, address: str) -> bool:
         return bool(address) and address in (self.address, self.user.lower())
 
-    def _report(self, sink: Sink, folder: str, state: Health, detail: str) -> None:
-        """One folder's state; the status bar shows the channel's worst folder."""
-        if state is Health.OK:
-            self._ok[folder] = detail
-        self._health[folder] = (state, detail)
+    def _report(self, sink: Sink, folder: str, state: Health | None, detail: str) -> None:
+        """One folder's state (None: forget it); the status bar shows the channel's
+        worst folder."""
+        if state is None:
+            self._health.pop(folder, None)
+            if not self._health:
+                return
+        else:
+            if state is Health.OK:
+                self._ok[folder] = detail
+            self._health[folder] = (state, detail)
         worst = max(self._health.values(), key=lambda found: _RANK[found[0]])
         if worst[0] is Health.OK and len(self._health) > 1:
             worst = (Health.OK, f"{self.address}: " + ", ".join(
@@ -364,19 +396,69 @@ class EmailTransport:
                        in_reply_to=in_reply_to, references=references,
                        attachments=out.attachments, automatic=automatic)
         await self._smtp().send(mail, self.address, recipient)
+        await self._keep_sent(mail)
         return Delivery(external_id=message_id)
 
-    async def mail(self, to: str, subject: str, text: str) -> str:
-        """A mail of the business's own (a dialog's transcript), from this mailbox."""
+    async def mail(self, to: str, subject: str, text: str, *, in_reply_to: str | None = None,
+                   references: Sequence[str] = (), attachments: Sequence[Attachment] = (),
+                   automatic: bool = True) -> str:
+        """A mail of the business's own from this mailbox: a dialog's transcript, or an
+        answer in another channel's dialog (the web chat's offline form) to a customer
+        who left."""
         if "@" not in to:
             raise Rejected(f"{to!r} is not an e-mail address")
-        # A reply to it comes back as a dialog of this mailbox about that subject.
+        # A reply to it comes back as a dialog of this mailbox about that subject, unless
+        # the hub knows its Message-ID as an answer in another channel's dialog.
         message_id = make_message_id(chat_key(to, subject), self.address.rpartition("@")[2])
         mail = compose(sender=self.address, sender_name=self.from_name, recipient=to,
-                       subject=subject, body=text, message_id=message_id, in_reply_to=None,
-                       references=(), automatic=True)
+                       subject=subject, body=text, message_id=message_id,
+                       in_reply_to=in_reply_to, references=list(references)[-20:],
+                       attachments=attachments, automatic=automatic)
         await self._smtp().send(mail, self.address, to)
+        await self._keep_sent(mail)
         return message_id
+
+    async def _keep_sent(self, mail: Any) -> None:
+        """A copy of what went out into the mailbox's Sent folder, in the background: the
+        mail has gone whatever happens here, so a failure is logged and shown, and the
+        mail is never sent again for it."""
+        if self.sent_folder == "":
+            return
+        task = asyncio.create_task(self._append_sent(mail.as_bytes()))
+        self._keeping.add(task)
+        task.add_done_callback(self._keeping.discard)
+
+    async def _append_sent(self, raw: bytes) -> None:
+        from opchat.i18n import _
+
+        imap = self._imap()
+        folder = self.sent_folder or self._sent_found
+        try:
+            await imap.open(self.user, self.password)
+            if not folder:
+                folder = self._sent_found = await imap.sent_folder()
+            if not folder:
+                log.info("channel %s: the mailbox has no folder marked Sent; replies are "
+                         "not copied (set sent_folder to name one)", self.name)
+                self.sent_folder = ""  # asked once
+                return
+            await imap.append(folder, raw)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            reason = exc.reason if isinstance(exc, MailTrouble) else error_summary(exc)
+            log.warning("channel %s: a reply went out but its copy is not in %s: %s",
+                        self.name, folder or "Sent", reason)
+            if self._sink is not None:
+                self._report(self._sink, SENT_COPY, Health.DEGRADED, _(
+                    "a reply went out, but its copy is not in {folder}: {reason}",
+                    folder=folder or "Sent", reason=reason))
+            return
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(imap.close())
+        if self._sink is not None and SENT_COPY in self._health:
+            self._report(self._sink, SENT_COPY, None, "")
 
     async def _thread(self, out: OutboundMessage
                       ) -> tuple[str, str | None, list[str], bool]:
@@ -458,6 +540,8 @@ class EmailTransport:
             return Path(attachment.local_path)
         raise FileNotFoundError("this file was not kept when its mail arrived")
 
+
+SENT_COPY = "\0sent"  # the health entry of copying replies into Sent (not a folder)
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
            "Dec")

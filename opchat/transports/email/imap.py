@@ -258,6 +258,31 @@ class Imap:
                 await asyncio.wait_for(idle, self.timeout)
         return news
 
+    async def sent_folder(self) -> str | None:
+        """The folder the server marks \\Sent (RFC 6154 special use), None if none."""
+        assert self.client is not None
+        response = await self.client.list('""', '"*"')
+        if response.result != "OK":
+            raise MailTrouble(f"{self.server}: LIST: {_words(response)}")
+        for line in response.lines:
+            if not isinstance(line, bytes):
+                continue
+            found = re.match(rb'(?:LIST )?\(([^)]*)\) (?:"[^"]*"|NIL) (.+)$', line.strip())
+            if found and b"\\sent" in found.group(1).lower().split():
+                name = found.group(2).decode("utf-8", "replace").strip()
+                if name.startswith('"') and name.endswith('"'):
+                    name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+                return name
+        return None
+
+    async def append(self, folder: str, raw: bytes) -> None:
+        """Put ``raw`` into ``folder``, marked read (our own reply, kept in Sent)."""
+        assert self.client is not None
+        response = await self.client.append(raw, mailbox=_quote(folder), flags="(\\Seen)")
+        if response.result != "OK":
+            raise MailTrouble(_("{server} did not take the copy into {folder}: {words}",
+                                server=self.server, folder=folder, words=_words(response)))
+
     async def noop(self) -> None:
         assert self.client is not None
         await self.client.noop()

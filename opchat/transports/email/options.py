@@ -74,6 +74,8 @@ OPTIONS = OptionSet((
     Option("from_name", "text", "the name replies come from, e.g. the shop's", metavar="NAME"),
     Option("folders", "list", "the folders to watch (default: INBOX)", check=_folders,
            metavar="FOLDER"),
+    Option("sent_folder", "text", "where copies of the replies are kept (default: the "
+           "folder the server marks Sent; \"\" keeps none)", metavar="FOLDER"),
     Option("poll_interval", "seconds", "how often to look for mail where the server has "
            "no IDLE (default 60)"),
     Option("history_days", "count", "on the first start, take mail of this many days "

@@ -134,6 +134,7 @@ class Parsed:
     bounced: list[str] = field(default_factory=list)  # our ids this bounce reports on
     bounce_reason: str = ""
     bounce_final: bool = False  # a failure, not "delayed"
+    bounce_hard: bool = False  # a permanent failure (5.x.x): the address takes no mail
     problems: list[str] = field(default_factory=list)  # what could not be read
 
     @property
@@ -428,6 +429,7 @@ def _recognise_machines(msg: Message, parsed: Parsed, header: Any) -> None:
             parsed.bounced = list(dict.fromkeys(found))
             parsed.bounce_final = True
             parsed.bounce_reason = _first_reason(parsed.text)
+            parsed.bounce_hard = bool(_PERMANENT.search(parsed.bounce_reason))
     if parsed.automated:
         return
     auto_submitted = header("Auto-Submitted").lower()
@@ -438,6 +440,10 @@ def _recognise_machines(msg: Message, parsed: Parsed, header: Any) -> None:
         parsed.automated = "auto-reply"
     elif precedence in ("bulk", "junk", "list") or header("List-Id"):
         parsed.automated = "bulk"
+
+
+# An SMTP answer that says "never": 5xx, or an enhanced status 5.x.x (RFC 3463).
+_PERMANENT = re.compile(r"(?<![\d.])5(?:\d\d|\.\d{1,3}\.\d{1,3})(?![\d])")
 
 
 def _read_dsn(msg: Message, parsed: Parsed) -> None:
@@ -451,6 +457,8 @@ def _read_dsn(msg: Message, parsed: Parsed) -> None:
                 action = block.get("action", "").lower()
                 if action == "failed":
                     final = True
+                    if block.get("status", "").strip().startswith("5."):
+                        parsed.bounce_hard = True
                     reason = block.get("diagnostic-code", "") or block.get("status", "")
                     if ";" in reason:
                         reason = reason.split(";", 1)[1]

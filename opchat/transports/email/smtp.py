@@ -8,7 +8,8 @@ customer's mail client threads it under their message.
 A send is never repeated when the server may have taken it: once the message's data
 has gone out, a broken connection or a timeout is :class:`Rejected` (saying it may have
 been sent), not :class:`Retry`. Before that, a 4xx answer or a network failure is a
-Retry, a 5xx answer a Rejected with the server's words.
+Retry, a 5xx answer a Rejected with the server's words; a recipient refused with 5.1.x
+(no such mailbox or domain) marks the customer unreachable.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from opchat.i18n import _
 from opchat.model import Attachment
 from opchat.transports import Rejected, Retry
 from opchat.transports.email.imap import MailTrouble, connect_trouble
+
+BAD_ADDRESS = re.compile(r"(?<![\d.])5\.1\.\d{1,3}(?![\d])")
 
 
 def compose(*, sender: str, sender_name: str, recipient: str, subject: str, body: str,
@@ -146,8 +149,11 @@ class Smtp:
                 if 400 <= exc.code < 500:
                     raise Retry(_("{server} says: {words}", server=self.server,
                                   words=words)) from exc
+                # 5.1.x: no such mailbox or domain (RFC 3463); other refusals (relaying
+                # denied, policy) say nothing of the customer.
                 raise Rejected(_("{server} refused {address}: {words}", server=self.server,
-                                 address=recipient, words=words)) from exc
+                                 address=recipient, words=words),
+                               unreachable=bool(BAD_ADDRESS.search(exc.message))) from exc
             except (aiosmtplib.SMTPException, OSError) as exc:
                 raise Retry(f"{self.server}: {exc}") from exc
             data = mail.as_bytes()

@@ -511,6 +511,10 @@ class WebChatTransport:
         # Offline visitors get it as history when they come back: it is sent either way.
         return Delivery(external_id=self._out_id(out.chat_id, out.message_id))
 
+    def present(self, chat_id: str) -> bool:
+        """Whether the visitor has a page with the widget open now (a socket)."""
+        return bool(self.visits.get(chat_id))
+
     async def typing(self, chat_id: str, active: bool) -> None:
         """An operator is typing in this visitor's dialog (or stopped)."""
         await self._push(chat_id, {"type": "typing", "active": bool(active),
@@ -1229,6 +1233,8 @@ OPTIONS = OptionSet((
     Option("color", "text", "the widget's colour, like #2563eb", metavar="COLOR"),
     Option("offline_form", "flag", "offer a form when nobody is online"),
     Option("callback", "flag", "offer \"call me back\""),
+    Option("email_channel", "text", "an email channel: answers to a visitor who left an "
+           "address and is no longer on the page go there by e-mail", metavar="CHANNEL"),
     Option("texts", "table", "the widget's words per language", check=_check_texts),
 ), check=_check_photo, added=_added)
 WebChatTransport.options = OPTIONS
