@@ -1867,6 +1867,8 @@ MESSAGES.update({
         "ключ, которым подписываются ответы (HMAC-SHA256)",
     # --- THE SLA VIEW AND THE STATS ROLL-UP ---
     "Nobody is near a target": "Никто не близок к сроку",
+    "Next view: Mine, Unassigned, All, Waiting, and SLA with targets set":
+        "Следующий вид: Мои, Свободные, Все, Ждут, а при заданных сроках и SLA",
     "recompute the figures, and their per-day roll-up, from the events log first":
         "сначала пересчитать показатели и их сводку по дням по журналу событий",
     "A period of 8 whole days or more, with over 5,000 durations, reads its whole days "

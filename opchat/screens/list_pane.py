@@ -46,7 +46,8 @@ class ListPane(ReportsWorkerErrors, Vertical):
     SCREEN_BINDINGS: ClassVar[dict[str, Binding]] = {
         "cycle_view": Binding(
             "alt+v", "cycle_view", _("Views"), show=False, priority=True,
-            id="opchat.cycle_view", tooltip=_("Next view: Mine, Unassigned, All, Waiting")),
+            id="opchat.cycle_view",
+            tooltip=_("Next view: Mine, Unassigned, All, Waiting, and SLA with targets set")),
         "filter_label": Binding(
             "alt+f", "filter_label", _("Filter"), show=False, priority=True,
             id="opchat.filter_label", tooltip=_("Show only conversations with a label")),
