@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,10 +50,14 @@ FEED_PAGE = 1000  # rows read at once by the events' and presence's feeds
 ONLINE_TTL = 45.0  # an app says it is open every ONLINE_TTL / 3 seconds
 VIEWING_TTL = 45.0  # renewed with the online heartbeat while the dialog stays open
 TYPING_TTL = 6.0  # renewed while keys keep coming (at most every TYPING_TTL / 3 s)
+AT_RISK_LIMIT = 500  # the SLA view's candidates looked at, those under way longest
+AT_RISK_HORIZON = 300.0  # candidates include those at risk within this many seconds
 
 if TYPE_CHECKING:
+    from opchat.hours import WorkClock
     from opchat.model import SearchResults
     from opchat.replies import ReplyDraft
+    from opchat.sla import Sla
     from opchat.store.stats import Goals, WorkTime
 
 
@@ -70,6 +75,12 @@ class Inbox:
             store.presence.last_seq, lambda after: store.presence.after(after, FEED_PAGE),
             lambda row: row.seq, "presence", self._watch, page=FEED_PAGE)
         self._watcher: asyncio.Task[None] | None = None  # notices other processes' commits
+        # Service-level targets, for the SLA view (`use_targets`), and when the view will
+        # change as time passes: the next moment a dialog reaches its warning.
+        self._sla: Sla | None = None
+        self._sla_work: WorkClock | None = None
+        self.at_risk_changes_at: float | None = None
+        self.at_risk_capped = False  # the last read found AT_RISK_LIMIT candidates or more
         # This process's commits: presence is read for only when it changed.
         store.db.on_commit(self._events.wake)
         store.presence.on_change(self._presence.wake)
@@ -100,12 +111,41 @@ class Inbox:
 
     # Reading ----------------------------------------------------------------------------
 
+    def use_targets(self, sla: Sla | None, work: WorkClock | None = None) -> None:
+        """The service-level targets the SLA view (``ConversationFilter.at_risk``) judges
+        by, and each channel's working hours for targets counted in them."""
+        self._sla, self._sla_work = sla, work
+        self.at_risk_changes_at = None
+
+    async def _at_risk(self, flt: ConversationFilter) -> list[Conversation]:
+        """The SLA view: the store's candidates (open or pending, owing a response or a
+        resolution long enough to be near a target within AT_RISK_HORIZON; at most
+        AT_RISK_LIMIT, under way longest first), judged here by the targets, the
+        nearest deadline first. Notes when the next candidate reaches its warning."""
+        sla = self._sla
+        if sla is None:
+            return []
+        now = self.clock()
+        horizon = now + AT_RISK_HORIZON
+        waiting_before, round_before = sla.candidates(horizon)
+        rows = await self.store.conversations.page(
+            replace(flt, waiting_before=waiting_before, round_before=round_before), 0,
+            AT_RISK_LIMIT)
+        found, later = sla.at_risk(rows, now, self._sla_work)
+        self.at_risk_changes_at = horizon if later is None else min(later, horizon)
+        self.at_risk_capped = len(rows) >= AT_RISK_LIMIT
+        return found
+
     async def conversations(
         self, flt: ConversationFilter = ConversationFilter(), offset: int = 0, limit: int = 50
     ) -> list[Conversation]:
+        if flt.at_risk:
+            return (await self._at_risk(flt))[offset:offset + limit]
         return await self.store.conversations.page(flt, offset, limit)
 
     async def count(self, flt: ConversationFilter = ConversationFilter()) -> int:
+        if flt.at_risk:
+            return len(await self._at_risk(flt))
         return await self.store.conversations.count(flt)
 
     async def counts(
@@ -113,8 +153,21 @@ class Inbox:
         listed: ConversationFilter = ConversationFilter(),
     ) -> tuple[list[int], int | None]:
         """How many dialogs each filter lets through and, with ``position_of``, where that
-        dialog stands in the ``listed`` list (None: no such dialog): one read."""
-        return await self.store.conversations.count_many(filters, position_of, listed)
+        dialog stands in the ``listed`` list (None: no such dialog): one read (and the
+        SLA view's own, see `_at_risk`)."""
+        risky = {flt: await self._at_risk(flt) for flt in
+                 dict.fromkeys([f for f in filters if f.at_risk]
+                               + ([listed] if listed.at_risk and position_of is not None
+                                  else []))}
+        plain = [f for f in filters if not f.at_risk]
+        found, position = await self.store.conversations.count_many(
+            plain, None if listed.at_risk else position_of, listed)
+        counted = iter(found)
+        out = [len(risky[f]) if f.at_risk else next(counted) for f in filters]
+        if listed.at_risk and position_of is not None:
+            ids = [c.id for c in risky[listed]]
+            position = ids.index(position_of) if position_of in ids else None
+        return out, position
 
     async def conversation(self, conversation_id: int) -> Conversation | None:
         return await self.store.conversations.get(conversation_id)
@@ -122,6 +175,9 @@ class Inbox:
     async def position(
         self, conversation_id: int, flt: ConversationFilter = ConversationFilter()
     ) -> int | None:
+        if flt.at_risk:
+            ids = [c.id for c in await self._at_risk(flt)]
+            return ids.index(conversation_id) if conversation_id in ids else None
         return await self.store.conversations.position(conversation_id, flt)
 
     async def messages(

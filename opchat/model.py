@@ -149,6 +149,14 @@ class ConversationFilter:
     unread_only: bool = False
     failed_only: bool = False  # only dialogs whose last reply failed (they wait too)
     channel: str | None = None  # only dialogs on the channel of this name
+    # The SLA view: open or pending dialogs that owe a response (waiting since at or
+    # before ``waiting_before``) or a resolution (round begun at or before
+    # ``round_before``); None leaves that kind out. The store selects these candidates,
+    # oldest first; the inbox keeps those about to miss a target or having missed it
+    # (opchat/sla.py), most urgent first.
+    at_risk: bool = False
+    waiting_before: float | None = None
+    round_before: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,6 +134,40 @@ class Sla:
             return BREACHED, due
         return (SOON if now >= due.warn_at else OK), due
 
+    def candidates(self, by: float) -> tuple[float | None, float | None]:
+        """(waiting since, round begun) at or before which a dialog may be about to miss
+        a response target, a resolution target, at the moment ``by``; None: no such
+        target anywhere. A deadline is never earlier than its start plus the target
+        (working time runs no faster than the clock), so this drops no dialog."""
+        every = (self.default, *self.channels.values(), *self.labels.values())
+
+        def lead(kinds: tuple[str, ...]) -> float | None:
+            found = [t - self.warning(t) for targets in every for kind in kinds
+                     if (t := targets.of(kind)) is not None]
+            return min(found, default=None)
+
+        response, resolution = lead(("first_response", "next_response")), lead(("resolution",))
+        return (None if response is None else by - response,
+                None if resolution is None else by - resolution)
+
+    def at_risk(self, conversations: Iterable[Conversation], now: float,
+                work: WorkClock | None = None) -> tuple[list[Conversation], float | None]:
+        """Those of ``conversations`` about to miss a target or having missed it (the
+        list's marks), the nearest deadline first; and the next moment another of them
+        will be (None: none will)."""
+        found: list[tuple[float, int, Conversation]] = []
+        later: float | None = None
+        for c in conversations:
+            state, due = self.state(c, now, work)
+            if due is None:
+                continue
+            if state != OK:
+                found.append((due.at, c.id, c))
+            elif later is None or due.warn_at < later:
+                later = due.warn_at
+        found.sort(key=lambda f: (f[0], f[1]))
+        return [c for _at, _id, c in found], later
+
     @property
     def empty(self) -> bool:
         return all(t == Targets() for t in (self.default, *self.channels.values(),

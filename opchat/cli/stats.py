@@ -47,7 +47,11 @@ def add_stats_command(sub: Commands, common: argparse.ArgumentParser) -> None:
                    help=_("durations in each channel's working hours (its 'hours'), not "
                           "calendar time; CSV and JSON always hold both"))
     p.add_argument("--rebuild", action="store_true",
-                   help=_("recompute the figures from the events log first"))
+                   help=_("recompute the figures, and their per-day roll-up, from the "
+                          "events log first"))
+    p.epilog = _("A period of 8 whole days or more, with over 5,000 durations, reads its "
+                 "whole days from a per-day roll-up: counts and means are exact; medians "
+                 "and P90s come from log-spaced buckets, within 9% of the exact value.")
     p.set_defaults(handler=cmd_stats)
 
 

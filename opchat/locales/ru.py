@@ -1910,4 +1910,16 @@ MESSAGES.update({
         "куда отправляются (POST) ответы операторов (ваша система)",
     "the key replies are signed with (HMAC-SHA256)":
         "ключ, которым подписываются ответы (HMAC-SHA256)",
+    # --- THE SLA VIEW AND THE STATS ROLL-UP ---
+    "Nobody is near a target": "Никто не близок к сроку",
+    "Next view: Mine, Unassigned, All, Waiting, and SLA with targets set":
+        "Следующий вид: Мои, Свободные, Все, Ждут, а при заданных сроках и SLA",
+    "recompute the figures, and their per-day roll-up, from the events log first":
+        "сначала пересчитать показатели и их сводку по дням по журналу событий",
+    "A period of 8 whole days or more, with over 5,000 durations, reads its whole days "
+        "from a per-day roll-up: counts and means are exact; medians and P90s come from "
+        "log-spaced buckets, within 9% of the exact value.":
+        "Период от 8 полных дней, в котором больше 5000 длительностей, читает полные дни "
+            "из сводки по дням: количества и средние точные, медианы и P90 берутся из "
+            "логарифмических интервалов и отличаются от точных не больше чем на 9%.",
 })

@@ -235,6 +235,10 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
     def attach(self, inbox: Inbox) -> None:
         """The inbox is open: load everything."""
         self.inbox = inbox
+        if self.settings.sla is not None:  # the SLA view judges by them
+            from opchat.hours import WorkClock
+
+            inbox.use_targets(self.settings.sla, WorkClock.of(self.settings.channels))
         # The rows first; the views' and the status bar's counts once they are in.
         self.conversation_list.attach(inbox, after=self._reload_counts)
         self.status_bar.attach(inbox)
@@ -245,6 +249,7 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
         self.refresh_bindings()
         self.thread_pane.attach_replies()
         self.start_presence()
+        self.start_sla_watch()
 
     # Opening a conversation -------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The left side of the inbox screen: the views above the conversation list.
 
 `ListPane` holds `ViewTabs` and the `ConversationList` and chooses what the
-list shows: the view (Mine, Unassigned, All, Waiting; Alt+V) and a label to
+list shows: the view (Mine, Unassigned, All, Waiting, and SLA when `[sla]` sets
+targets; Alt+V) and a label to
 filter by (Alt+F). When either changes it sets the list's filter and posts
 `FilterChanged`: the screen reads the views' counts together with the status
 bar's, in one statement, and hands them down.
@@ -31,7 +32,7 @@ from opchat.model import ConversationFilter
 from opchat.screens.pick import Choice, Picked, PickScreen
 from opchat.widgets import ReportsWorkerErrors
 from opchat.widgets.conversation_list import ConversationList
-from opchat.widgets.view_tabs import VIEWS, ViewTabs, view_filter
+from opchat.widgets.view_tabs import SLA_VIEWS, VIEWS, ViewTabs, view_filter
 
 if TYPE_CHECKING:
     from opchat.config import Settings
@@ -45,7 +46,8 @@ class ListPane(ReportsWorkerErrors, Vertical):
     SCREEN_BINDINGS: ClassVar[dict[str, Binding]] = {
         "cycle_view": Binding(
             "alt+v", "cycle_view", _("Views"), show=False, priority=True,
-            id="opchat.cycle_view", tooltip=_("Next view: Mine, Unassigned, All, Waiting")),
+            id="opchat.cycle_view",
+            tooltip=_("Next view: Mine, Unassigned, All, Waiting, and SLA with targets set")),
         "filter_label": Binding(
             "alt+f", "filter_label", _("Filter"), show=False, priority=True,
             id="opchat.filter_label", tooltip=_("Show only conversations with a label")),
@@ -62,10 +64,11 @@ class ListPane(ReportsWorkerErrors, Vertical):
         self.settings = settings
         self.clock = clock
         self.view = "all"
+        self.views = VIEWS if settings.sla is None else SLA_VIEWS
         self.label_filter: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield ViewTabs(id="views")
+        yield ViewTabs(self.views, id="views")
         yield ConversationList(self.settings, self.clock, id="conversations")
 
     @property
@@ -77,8 +80,8 @@ class ListPane(ReportsWorkerErrors, Vertical):
         return self.query_one(ViewTabs)
 
     def view_filters(self, login: str) -> list[ConversationFilter]:
-        """What each view shows, in VIEWS' order, the label filter applied."""
-        views = [view_filter(view, login) for view in VIEWS]
+        """What each view shows, in the order of `views`, the label filter applied."""
+        views = [view_filter(view, login) for view in self.views]
         if self.label_filter is not None:
             views = [replace(flt, label=self.label_filter) for flt in views]
         return views
@@ -87,11 +90,11 @@ class ListPane(ReportsWorkerErrors, Vertical):
         if self.inbox is None:
             return
         self.conversation_list.set_filter(
-            self.view_filters(self.inbox.operator.login)[VIEWS.index(self.view)])
+            self.view_filters(self.inbox.operator.login)[self.views.index(self.view)])
         self.post_message(self.FilterChanged())
 
     def action_cycle_view(self) -> None:
-        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
+        self.view = self.views[(self.views.index(self.view) + 1) % len(self.views)]
         self.view_tabs.show(self.view)
         self._show_chosen()
 

@@ -31,7 +31,6 @@ from opchat.screens.pick import Choice, Picked, PickScreen
 from opchat.when import in_an_hour, next_week, parse_moment, tomorrow_morning
 from opchat.widgets import clock_label
 from opchat.widgets.conversation_list import Counted
-from opchat.widgets.view_tabs import VIEWS
 
 
 class WorkflowActions(InboxScreenPart):
@@ -113,9 +112,27 @@ class WorkflowActions(InboxScreenPart):
         unique = list(dict.fromkeys(replace(flt, order="recent") for flt in wanted))
         found, _ = await screen.inbox.counts(unique)
         counts = [found[unique.index(replace(flt, order="recent"))] for flt in wanted]
-        screen.view_tabs.show(pane.view, dict(zip(VIEWS, counts[:len(VIEWS)], strict=True)),
-                              pane.label_filter)
+        screen.view_tabs.show(pane.view,
+                              dict(zip(pane.views, counts[:len(pane.views)], strict=True)),
+                              pane.label_filter,
+                              frozenset({"sla"} if screen.inbox.at_risk_capped else ()))
         screen.status_bar.show_counts(counts[-2], counts[-1])
+
+    def start_sla_watch(self) -> None:
+        """With targets set, the SLA view changes as time passes: look every second
+        whether the inbox's next change (a dialog reaching its warning) has come."""
+        screen = self._host
+        if screen.settings.sla is not None:
+            screen.set_interval(1.0, self._sla_tick, name="sla-view")
+
+    def _sla_tick(self) -> None:
+        screen = self._host
+        inbox = screen.inbox
+        if inbox is None or inbox.at_risk_changes_at is None:
+            return
+        if screen.clock() >= inbox.at_risk_changes_at:
+            inbox.at_risk_changes_at = None  # the next read sets it again
+            self._reload_counts(rows=screen.list_pane.view == "sla")
 
     def action_longest_waiting(self) -> None:
         self._open_first(ConversationFilter(waiting_only=True, order="waiting"),

@@ -8,6 +8,7 @@ messages; ingest and replies keep those columns up to date in their own transact
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from opchat.model import Conversation, ConversationFilter, EventKind, Operator, Status
@@ -71,6 +72,8 @@ class ConversationStore(Part):
     async def page(
         self, flt: ConversationFilter = ConversationFilter(), offset: int = 0, limit: int = 50
     ) -> list[Conversation]:
+        if flt.at_risk:
+            return (await self.db.read(_at_risk_page, flt, offset + limit))[offset:]
         where, params = _where(flt)
         order = ("c.waiting_since IS NULL, c.waiting_since, c.id" if flt.order == "waiting"
                  else "c.last_message_at DESC, c.id DESC")
@@ -218,6 +221,30 @@ class ConversationStore(Part):
         await self.db.write(run)
 
 
+def _at_risk_page(conn: Conn, flt: ConversationFilter, limit: int) -> list[Conversation]:
+    """The SLA view's candidates (see `ConversationFilter.at_risk`): at most ``limit``,
+    those under way longest first. Each kind is read along its own index (waiting
+    since, round start) and stops at ``limit``, rather than sorting every open dialog."""
+    where, params = _where(replace(flt, at_risk=False, waiting_before=None,
+                                   round_before=None))
+    where += " AND c.status IN (?, ?)"
+    params += [Status.OPEN.value, Status.PENDING.value]
+    ids: set[int] = set()
+    for column, before in (("waiting_since", flt.waiting_before),
+                           ("stats_round_start", flt.round_before)):
+        if before is not None:
+            ids.update(r[0] for r in conn.execute(
+                f"SELECT c.id FROM conversations c {where} AND c.{column} <= ? "
+                f"ORDER BY c.{column} LIMIT ?", (*params, before, limit)))
+    if not ids:
+        return []
+    rows = [conversation_of(r) for r in conn.execute(
+        f"{conversation_select(conn)} WHERE c.id IN ({','.join('?' * len(ids))})", sorted(ids))]
+    rows.sort(key=lambda c: (min((t for t in (c.round_start, c.waiting_since) if t is not None),
+                                 default=0.0), c.id))
+    return rows[:limit]
+
+
 def _where(flt: ConversationFilter) -> tuple[str, list[Any]]:
     clauses: list[str] = ["c.hidden = 0"]  # a hidden dialog leaves every list and count
     params: list[Any] = []
@@ -238,6 +265,17 @@ def _where(flt: ConversationFilter) -> tuple[str, list[Any]]:
     if flt.channel is not None:
         clauses.append("c.channel_id = (SELECT id FROM channels WHERE name = ?)")
         params.append(flt.channel)
+    if flt.at_risk:  # counted and paged by `_at_risk_page`; here for a plain count
+        clauses.append("c.status IN (?, ?)")
+        params += [Status.OPEN.value, Status.PENDING.value]
+        owed = []
+        if flt.waiting_before is not None:
+            owed.append("c.waiting_since <= ?")
+            params.append(flt.waiting_before)
+        if flt.round_before is not None:
+            owed.append("c.stats_round_start <= ?")
+            params.append(flt.round_before)
+        clauses.append(f"({' OR '.join(owed)})" if owed else "1 = 0")
     if flt.label is not None:
         clauses.append("c.id IN (SELECT cl.conversation_id FROM conversation_labels cl "
                        "JOIN labels l ON l.id = cl.label_id WHERE l.name = ?)")

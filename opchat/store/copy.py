@@ -29,7 +29,7 @@ TABLES = (
     "messages", "attachments", "outbox", "quick_replies", "events", "labels",
     "conversation_labels", "drafts", "presence", "reply_usage", "early_receipts",
     "templates", "stats_facts", "stats_meta", "ratings", "webhook_deliveries",
-    "webhook_state", "api_tokens",
+    "webhook_state", "api_tokens", "stats_days", "stats_hours",
 )
 LATER = {"conversations": ("failed_message_id",)}  # filled in once messages are there
 

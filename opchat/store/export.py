@@ -89,6 +89,8 @@ LEFT_OUT: dict[str, str] = {
     "templates": "the platforms' approved message templates, fetched again by the hub",
     "stats_facts": "response-time figures, derived from the events (opchat stats --rebuild)",
     "stats_meta": "whether the figures have been derived from the events yet",
+    "stats_days": "the figures rolled up per day, derived from stats_facts",
+    "stats_hours": "the figures' counts per hour, derived from stats_facts",
     "conversations.stats_*": "each dialog's round, derived from the events as stats_facts is",
     "webhook_deliveries": "the queue of deliveries to the business's webhooks (kept 30 days)",
     "webhook_state": "how far the hub has queued the events log for the webhooks",

@@ -375,6 +375,33 @@ MIGRATIONS: list[str] = [
         last_used_at REAL
     );
     """,
+    # 12: the figures rolled up per UTC day and per UTC hour (store/rollup.py), written
+    # with each fact so that a long period reads days. day = floor(at / 86400); buckets:
+    # the durations' histogram, 32 bits per bucket, little-endian (NULL for counts).
+    # A store with facts gets its roll-up filled from them when first read.
+    # conversations_round: the SLA view's candidates owing a resolution.
+    """
+    CREATE TABLE stats_days (
+        day INTEGER NOT NULL,
+        channel_id INTEGER NOT NULL,
+        operator TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        total REAL NOT NULL DEFAULT 0,
+        buckets BLOB,
+        PRIMARY KEY (day, channel_id, operator, kind)
+    ) WITHOUT ROWID;
+    CREATE TABLE stats_hours (
+        hour INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (hour, kind)
+    ) WITHOUT ROWID;
+    INSERT INTO stats_meta (key, value)
+        SELECT 'rolled', '1' WHERE NOT EXISTS (SELECT 1 FROM stats_facts);
+    CREATE INDEX conversations_round ON conversations(stats_round_start)
+        WHERE stats_round_start IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

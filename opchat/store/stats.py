@@ -30,12 +30,15 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from opchat.model import Direction, EventKind, Figures, Spread, StatsReport, Status
+from opchat.store import rollup
 from opchat.store.db import row_value
 from opchat.store.part import Part
+from opchat.store.rollup import Histogram
 from opchat.store.sql import Conn, Dialect, dialect
 
 STARTED, REOPENED, MISSED = "started", "reopened", "missed"
@@ -43,6 +46,7 @@ IN, OUT = "in", "out"
 FIRST_RESPONSE, REPLY, RESOLUTION = "first_response", "reply", "resolution"
 DURATIONS = (FIRST_RESPONSE, REPLY, RESOLUTION)
 COUNTS = (STARTED, REOPENED, MISSED, IN, OUT)  # dialogs resolved: RESOLUTION's count
+HOURLY = (OUT, STARTED, REOPENED)  # what the charts by hour of day and by day count
 WITHIN = (30.0, 60.0)  # the shares of first responses reported, in seconds
 
 
@@ -63,6 +67,8 @@ def _fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
     conn.execute("INSERT INTO stats_facts (at, event_id, kind, conversation_id, channel_id, "
                  "operator, start) VALUES (?, ?, ?, ?, ?, ?, ?)",
                  (at, event_id, kind, conversation_id, channel_id, operator or "", start))
+    took = None if start is None or kind not in DURATIONS else max(at - start, 0.0)
+    rollup.add(conn, kind, at, channel_id, operator or "", took, kind in HOURLY)
 
 
 def _message(conn: Conn, event_id: int, conversation_id: int, message_id: int,
@@ -121,6 +127,8 @@ def rebuild(conn: Conn) -> int:
     """Recompute the figures from the events log, in the caller's transaction; returns
     the number of events folded."""
     conn.execute("DELETE FROM stats_facts")
+    conn.execute("DELETE FROM stats_days")
+    conn.execute("DELETE FROM stats_hours")
     conn.execute("UPDATE conversations SET stats_round_start = NULL, stats_waiting_start = NULL, "
                  "stats_responded = 0, stats_rounds = 0")
     n = 0
@@ -135,9 +143,18 @@ def rebuild(conn: Conn) -> int:
         fold(conn, e["id"], e["at"], e["kind"], e["conversation_id"], e["message_id"],
              e["operator"], data if isinstance(data, dict) else {})
         n += 1
-    conn.execute("INSERT INTO stats_meta (key, value) VALUES ('built', '1') "
-                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+    for key in ("built", "rolled"):
+        conn.execute("INSERT INTO stats_meta (key, value) VALUES (?, '1') "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key,))
     return n
+
+
+def roll_up(conn: Conn) -> None:
+    """Fill the per-day roll-up from the facts, in the caller's transaction (a store
+    upgraded from before it was kept: its first read)."""
+    rollup.roll_up(conn, DURATIONS, HOURLY)
+    conn.execute("INSERT INTO stats_meta (key, value) VALUES ('rolled', '1') "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 
 
 def _key_sql(by: str | None, sql: Dialect) -> tuple[str, str]:
@@ -159,7 +176,8 @@ def _key_sql(by: str | None, sql: Dialect) -> tuple[str, str]:
 
 
 Counts = dict[str, dict[str, int]]  # group -> kind -> how many
-Values = dict[str, dict[str, list[float]]]  # group -> kind -> durations in seconds
+Durations = list[float] | Histogram  # in seconds: each one, or (a long period) in buckets
+Values = dict[str, dict[str, Durations]]  # group -> kind -> durations
 
 
 class WorkTime(Protocol):
@@ -186,20 +204,106 @@ _GOAL_OF = {FIRST_RESPONSE: "first_response", REPLY: "next_response",
 def _collect(conn: Conn, start: float, end: float, by: str | None,
              count: tuple[str, ...] = COUNTS, durations: bool = True,
              work: WorkTime | None = None,
-             goals: Goals | None = None) -> tuple[Counts, Values, Values | None]:
+             goals: Goals | None = None,
+             rolled: bool = True) -> tuple[Counts, Values, Values | None]:
     """The raw figures of [start, end) per group, in calendar time and (``work``) in
     working time, with (``goals``) the breaches of each target counted as
     ``breached_<target>``: two scans of the period at most."""
-    return _collect_many(conn, start, end, (by,), count, durations, work, goals)[by]
+    return _collect_many(conn, start, end, (by,), count, durations, work, goals, rolled)[by]
 
 
 def _collect_many(conn: Conn, start: float, end: float, bys: Sequence[str | None],
                   count: tuple[str, ...] = COUNTS, durations: bool = True,
                   work: WorkTime | None = None, goals: Goals | None = None,
+                  rolled: bool = True,
                   ) -> dict[str | None, tuple[Counts, Values, Values | None]]:
-    """`_collect` for several groupings at once: the counts by each, and the durations
-    read in one scan of the period for all of them (no more than one may be "label",
-    whose join repeats a fact per label, and then alone)."""
+    """`_collect` for several groupings at once. A long period (``rolled``: LONG_DAYS
+    whole days or more) grouped by nothing, channel or operator reads its whole days
+    from the roll-up (store/rollup.py) and only the partial days at its edges from
+    the facts, its durations then as histograms; working time that differs from
+    calendar time and breaches of targets are worked out fact by fact, so they read
+    the facts of the whole period."""
+    same = work is None or not getattr(work, "has_hours", True)
+    first, last = rollup.whole(start, end, rollup.DAY)
+    if (not rolled or last - first < rollup.LONG_DAYS
+            or any(by not in (None, "channel", "operator") for by in bys)
+            or (durations and (goals is not None or not same))):
+        return _collect_facts(conn, start, end, bys, count, durations, work, goals)
+    days = rollup.days(conn, first, last)
+    if durations and sum(d[3] for d in days if d[5] is not None) <= rollup.EXACT_UP_TO:
+        return _collect_facts(conn, start, end, bys, count, durations, work, goals)
+    names = dict(conn.execute("SELECT id, name FROM channels").fetchall())
+    out: dict[str | None, tuple[Counts, Values, Values | None]] = {}
+    for by in bys:
+        values: Values = {}
+        out[by] = ({}, values, None if work is None else values)
+    for begin, until in ((start, first * rollup.DAY), (last * rollup.DAY, end)):
+        if until > begin:
+            edge = _collect_facts(conn, begin, until, bys, count, durations, work, None,
+                                  ratings=False)
+            for by in bys:
+                counts, values, _worked = out[by]
+                for group, kinds in edge[by][0].items():
+                    for kind, n in kinds.items():
+                        mine = counts.setdefault(group, {})
+                        mine[kind] = mine.get(kind, 0) + n
+                for group, timed in edge[by][1].items():
+                    for kind, seconds in timed.items():
+                        _hist_of(values.setdefault(group, {}), kind).add(_as_hist(seconds))
+    wanted = set(count)
+    for channel_id, operator, kind, n, total, packed in days:
+        for by in bys:
+            group = (names.get(channel_id, str(channel_id)) if by == "channel"
+                     else operator if by == "operator" else "")
+            counts, values, _worked = out[by]
+            if packed is not None:
+                if durations:
+                    _hist_of(values.setdefault(group, {}), kind).add(
+                        Histogram(n, total, packed))
+            elif kind in wanted:
+                mine = counts.setdefault(group, {})
+                mine[kind] = mine.get(kind, 0) + n
+    if durations:
+        _ratings(conn, start, end, bys, names, out)
+    return out
+
+
+def _hist_of(kinds: dict[str, Durations], kind: str) -> Histogram:
+    found = kinds.get(kind)
+    if not isinstance(found, Histogram):
+        kinds[kind] = found = _as_hist(found or [])
+    return found
+
+
+def _as_hist(seconds: Durations) -> Histogram:
+    return seconds if isinstance(seconds, Histogram) else Histogram.of(seconds)
+
+
+def _ratings(conn: Conn, start: float, end: float, bys: Sequence[str | None],
+             names: Mapping[int, str],
+             out: dict[str | None, tuple[Counts, Values, Values | None]]) -> None:
+    """What customers thought of [start, end), as ``rating_<n>`` counts per group."""
+    keys = [_key_sql(by, dialect(conn))[0] for by in bys]
+    columns = ", ".join(f"{k} AS k{n}" for n, k in enumerate(keys))
+    groups = ", ".join(f"k{n}" for n in range(len(bys)))
+    for row in conn.execute(
+            f"SELECT {columns}, f.rating, count(*) FROM ratings f "
+            f"WHERE f.at >= ? AND f.at < ? GROUP BY {groups}, f.rating", (start, end)):
+        for i, by in enumerate(bys):
+            group = (names.get(row[i], str(row[i])) if by == "channel" else row[i]) or ""
+            counts = out[by][0].setdefault(group, {})
+            what = f"rating_{row[len(bys)]}"
+            counts[what] = counts.get(what, 0) + row[len(bys) + 1]
+
+
+def _collect_facts(conn: Conn, start: float, end: float, bys: Sequence[str | None],
+                   count: tuple[str, ...] = COUNTS, durations: bool = True,
+                   work: WorkTime | None = None, goals: Goals | None = None,
+                   ratings: bool = True,
+                   ) -> dict[str | None, tuple[Counts, Values, Values | None]]:
+    """`_collect` for several groupings at once, from the facts: the counts by each,
+    and the durations read in one scan of the period for all of them (no more than
+    one may be "label", whose join repeats a fact per label, and then alone)."""
     if "label" in bys and len(bys) > 1:
         raise ValueError("label is grouped alone")
     out: dict[str | None, tuple[Counts, Values, Values | None]] = {}
@@ -228,7 +332,7 @@ def _collect_many(conn: Conn, start: float, end: float, bys: Sequence[str | None
             f"WHERE f.at >= ? AND f.at < ? AND f.kind IN ({marks}) GROUP BY {groups}, f.kind",
             (start, end, *count)):
         add(row, row[wide], row[wide + 1])
-    if durations:  # and what customers thought of it: ratings, grouped the same way
+    if durations and ratings:  # and what customers thought of it, grouped the same way
         for row in conn.execute(
                 f"SELECT {columns}, f.rating, count(*) FROM ratings f {join} "
                 f"WHERE f.at >= ? AND f.at < ? GROUP BY {groups}, f.rating", (start, end)):
@@ -298,7 +402,10 @@ def _labels(conn: Conn) -> dict[int, tuple[str, ...]]:
     return out
 
 
-def _within(seconds: list[float]) -> dict[float, float | None]:
+def _within(seconds: Durations) -> dict[float, float | None]:
+    if isinstance(seconds, Histogram):
+        return {limit: (seconds.at_or_below(limit) / seconds.n if seconds.n else None)
+                for limit in WITHIN}
     return {limit: (sum(1 for s in seconds if s <= limit) / len(seconds) if seconds else None)
             for limit in WITHIN}
 
@@ -317,17 +424,25 @@ def _figures(counts: Counts, values: Values, worked: Values | None = None) -> li
 
 
 def figures(conn: Conn, start: float, end: float, by: str | None = None,
-            work: WorkTime | None = None, goals: Goals | None = None) -> list[Figures]:
+            work: WorkTime | None = None, goals: Goals | None = None,
+            rolled: bool = True) -> list[Figures]:
     """The figures of facts in [start, end), one row per group (by None: one row); with
     ``work``, the durations in working time too.
 
     Durations are grouped by who answered (or resolved) for ``by="operator"``;
     counts that have no operator (messages in, dialogs started) fall under "".
+    A long period's medians and P90s come from the roll-up's buckets (``rolled``;
+    see store/rollup.py for how close they are).
     """
-    return _figures(*_collect(conn, start, end, by, work=work, goals=goals))
+    return _figures(*_collect(conn, start, end, by, work=work, goals=goals, rolled=rolled))
 
 
-def spread_of(values: list[float]) -> Spread:
+def spread_of(values: Durations) -> Spread:
+    if isinstance(values, Histogram):
+        if not values.n:
+            return Spread()
+        return Spread(values.n, values.quantile(0.5), values.quantile(0.9),
+                      values.total / values.n)
     if not values:
         return Spread()
     values = sorted(values)
@@ -341,28 +456,79 @@ def spread_of(values: list[float]) -> Spread:
 BUCKETS = (30.0, 60.0, 120.0, 300.0, 900.0, 3600.0, math.inf)
 
 
-def histogram(seconds: list[float]) -> tuple[int, ...]:
+def histogram(seconds: Durations) -> tuple[int, ...]:
     """How many of ``seconds`` fall in each bar of BUCKETS."""
+    if isinstance(seconds, Histogram):
+        up_to = [seconds.at_or_below(limit) for limit in BUCKETS]
+        return tuple(n - (up_to[i - 1] if i else 0) for i, n in enumerate(up_to))
     counts = [0] * len(BUCKETS)
     for value in seconds:
         counts[next(n for n, limit in enumerate(BUCKETS) if value <= limit)] += 1
     return tuple(counts)
 
 
-def _pool(values: Values) -> dict[str, list[float]]:
-    pooled: dict[str, list[float]] = {}
+def _pool(values: Values) -> dict[str, Durations]:
+    pooled: dict[str, Durations] = {}
     for group in values.values():
         for kind, seconds in group.items():
-            pooled.setdefault(kind, []).extend(seconds)
+            found = pooled.get(kind)
+            if isinstance(seconds, Histogram) or isinstance(found, Histogram):
+                merged = _as_hist(found or [])
+                merged = Histogram(merged.n, merged.total, merged.packed)  # not the group's
+                merged.add(_as_hist(seconds))
+                pooled[kind] = merged
+            else:
+                pooled[kind] = [*(found or []), *seconds]
     return pooled
 
 
+def _local_counts(conn: Conn, start: float, end: float, wanted: Mapping[str, tuple[str, ...]],
+                  rolled: bool = True) -> dict[str, Counts]:
+    """Counts by local hour of day ("hour") or local day ("day"), of the kinds ``wanted``
+    for each: a long period's whole hours from the roll-up (when the time zone's offset
+    is whole hours at both ends), the rest from the facts."""
+    first, last = rollup.whole(start, end, rollup.HOUR)
+    whole_hours = all(time.localtime(t).tm_gmtoff % rollup.HOUR == 0 for t in (start, end))
+    if not rolled or not whole_hours or end - start < rollup.LONG_DAYS * rollup.DAY:
+        return {by: _collect(conn, start, end, by, kinds, durations=False, rolled=False)[0]
+                for by, kinds in wanted.items()}
+    out: dict[str, Counts] = {by: {} for by in wanted}
+
+    def add(by: str, group: str, kind: str, n: int) -> None:
+        mine = out[by].setdefault(group, {})
+        mine[kind] = mine.get(kind, 0) + n
+
+    for begin, until in ((start, first * rollup.HOUR), (last * rollup.HOUR, end)):
+        if until > begin:
+            for by, kinds in wanted.items():
+                edge = _collect(conn, begin, until, by, kinds, durations=False, rolled=False)
+                for group, found in edge[0].items():
+                    for kind, n in found.items():
+                        add(by, group, kind, n)
+    every = {kind for kinds in wanted.values() for kind in kinds}
+    local: dict[int, dict[str, str]] = {}  # UTC hour -> grouping -> its local key
+    for hour, kind, n in rollup.hours(conn, first, last, every):
+        keys = local.get(hour)
+        if keys is None:
+            t = time.localtime(hour * rollup.HOUR)
+            local[hour] = keys = {"hour": f"{t.tm_hour:02d}",
+                                  "day": f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"}
+        for by, kinds in wanted.items():
+            if kind in kinds:
+                add(by, keys[by], kind, n)
+    return out
+
+
 def report(conn: Conn, start: float, end: float, work: WorkTime | None = None,
-           goals: Goals | None = None) -> StatsReport:
+           goals: Goals | None = None, rolled: bool = True) -> StatsReport:
     """What the stats screen shows of [start, end), read in one snapshot: six scans of
-    the period (the whole is the channels' sum; hours and days count one kind each)."""
-    both = _collect_many(conn, start, end, ("channel", "operator"), work=work, goals=goals)
+    the period (the whole is the channels' sum; hours and days count one kind each);
+    a long period reads its whole days and hours from the roll-up instead."""
+    both = _collect_many(conn, start, end, ("channel", "operator"), work=work, goals=goals,
+                         rolled=rolled)
     counts, values, worked = both["channel"]
+    local = _local_counts(conn, start, end, {"hour": (OUT,), "day": (STARTED, REOPENED)},
+                          rolled)
     total: dict[str, int] = {}
     for group in counts.values():
         for kind, n in group.items():
@@ -373,8 +539,7 @@ def report(conn: Conn, start: float, end: float, work: WorkTime | None = None,
     return StatsReport(
         start, end, whole[0] if whole else None, _figures(counts, values, worked),
         _figures(*both["operator"]),
-        _figures(*_collect(conn, start, end, "hour", (OUT,), durations=False)),
-        _figures(*_collect(conn, start, end, "day", (STARTED, REOPENED), durations=False)),
+        _figures(local["hour"], {}), _figures(local["day"], {}),
         histogram(pooled.get(FIRST_RESPONSE, [])), BUCKETS,
         None if worked is None else histogram(_pool(worked).get(FIRST_RESPONSE, [])))
 
@@ -384,26 +549,39 @@ def built(conn: Conn) -> bool:
                      .fetchone()) is not None
 
 
+def _kept(conn: Conn) -> tuple[bool, bool]:
+    """(the facts have been derived from the events, the roll-up from the facts)."""
+    found = {r[0] for r in conn.execute(
+        "SELECT key FROM stats_meta WHERE key IN ('built', 'rolled')")}
+    return "built" in found, "rolled" in found
+
+
 class StatsStore(Part):
     """`Store.stats`: the figures of a period, and rebuilding them from the events log."""
+
+    async def _ready(self) -> None:
+        """A store upgraded from before the figures were kept gets them rebuilt from its
+        events, once; one from before the roll-up, the roll-up from its facts."""
+        facts, rolled = await self.db.read(_kept)
+        if not facts:
+            await self.rebuild()
+        elif not rolled:
+            await self.db.write(roll_up)
 
     async def figures(self, start: float, end: float, by: str | None = None,
                       work: WorkTime | None = None,
                       goals: Goals | None = None) -> list[Figures]:
-        """The figures for [start, end) (see `figures`). A store upgraded from before
-        the figures were kept gets them rebuilt from its events first, once."""
-        if not await self.db.read(built):
-            await self.rebuild()
+        """The figures for [start, end) (see `figures`)."""
+        await self._ready()
         return await self.db.read(figures, start, end, by, work, goals)
 
     async def report(self, start: float, end: float, work: WorkTime | None = None,
                      goals: Goals | None = None) -> StatsReport:
         """Everything the stats screen shows of [start, end) (see `report`)."""
-        if not await self.db.read(built):
-            await self.rebuild()
+        await self._ready()
         return await self.db.read(report, start, end, work, goals)
 
     async def rebuild(self) -> int:
-        """Recompute the figures from the events log, in one transaction."""
+        """Recompute the figures, and their roll-up, from the events log, in one
+        transaction."""
         return await self.db.write(rebuild)
-

@@ -530,6 +530,8 @@ class ConversationList(InboxScrollView, can_focus=True):
         """An empty inbox (the All view) says what to do next: a first start."""
         if not self.loaded:
             return [_("Loading…")]
+        if self.filter.at_risk:
+            return [_("Nobody is near a target")]
         if self.filter != ConversationFilter():
             return [_("No conversations yet")]
         import textwrap
