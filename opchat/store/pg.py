@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -193,11 +194,22 @@ class _Cursor:
         return iter(self.fetchall())
 
 
+def local_zone() -> str:
+    """This process's time zone by name (TZ, else /etc/localtime's link), else UTC."""
+    zone = os.environ.get("TZ", "").lstrip(":")
+    if zone and not zone.startswith("/"):
+        return zone
+    target = os.path.realpath(zone or "/etc/localtime")
+    return target.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in target else "UTC"
+
+
 def _connect(url: str, *, readonly: bool) -> psycopg.Connection[Any]:
     conn = psycopg.connect(url, autocommit=True,
                            row_factory=_row_factory, connect_timeout=10,
                            application_name="opchat")
     conn.adapters.register_dumper(bool, _BoolAsInt)
+    # Hours and days are this process's local ones, as SQLite's 'localtime' gives them.
+    conn.execute("SELECT set_config('TimeZone', %s, false)", (local_zone(),))
     if readonly:
         conn.execute("SET default_transaction_read_only = on")
     return conn

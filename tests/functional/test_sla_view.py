@@ -99,6 +99,7 @@ async def test_no_sla_view_without_targets(tmp_path: Path, settings: Settings,
         assert "sla" not in tabs.counts and "SLA" not in rendered_text(tabs)
 
 
+@pytest.mark.sqlite_only
 def test_snapshot_80x24(snap_compare, tmp_path: Path, settings: Settings) -> None:
     clock = Clock()
     asyncio.run(seed_inbox(tmp_path, clock))
