@@ -34,7 +34,8 @@ def opchat(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
 
 def english_words(text: str) -> list[str]:
     """Lower-case English words of a help text that are not options, metavars or names."""
-    text = re.sub(r"(SQLite|PostgreSQL|--?[\w-]+|[A-Z][A-Z_]+|\S*[/.:@<>{}=]\S*|'[^']*'|\"[^\"]*\")", " ", text)
+    text = re.sub(r"(SQLite|PostgreSQL|--?[\w-]+|[A-Z][A-Z_]+|\S*[/.:@<>{}=]\S*|'[^']*'"
+                  r"|\"[^\"]*\")", " ", text)
     names = {part for command in subcommands() for word in command  # migrate-to: both
              for part in (word, *word.split("-"))}
     return [w for w in re.findall(r"\b[a-z]{3,}\b", text) if w not in KEEP | names]

@@ -447,6 +447,8 @@ async def test_a_receiver_down_for_too_long_fails_the_delivery(
         assert failed.attempts >= 2
         assert failed.last_error == (f"gave up after {failed.attempts} attempts: "
                                      "HTTP 503: trouble 503")
+        # The health is written after the delivery's failure, in a transaction of its own.
+        await until(lambda: _is(inbox, "crm", Health.DOWN), "the webhook shown down")
         assert (await health(inbox, "crm")) == (Health.DOWN, failed.last_error)
         assert receiver.accepted == []
         # `opchat doctor` says so too.
