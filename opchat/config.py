@@ -42,6 +42,7 @@ from typing import Any
 import platformdirs
 
 from opchat.i18n import SUPPORTED_LANGUAGES, _, normalize_language
+from opchat.model import redacted_url
 from opchat.transports import (  # the contract only: no SDK
     COMMON_OPTIONS,
     Option,
@@ -313,6 +314,9 @@ class Settings:
     # whether resolving a dialog sends one; None: transcripts are not set up.
     transcripts: TranscriptSettings | None = None
     webhooks: list[WebhookSettings] = field(default_factory=list)  # `[webhooks.NAME]`
+    # `[store] url`: a PostgreSQL database ("postgresql://…") the store is in; None: the
+    # SQLite file in the data dir. OPCHAT_DATABASE_URL and --database-url come first.
+    database_url: str | None = None
     api: ApiSettings | None = None  # `[api]`; None: the HTTP API is off
 
 
@@ -348,6 +352,7 @@ _TOP_LEVEL: dict[str, type] = {
     "sla": dict,
     "transcripts": dict,
     "webhooks": dict,
+    "store": dict,
     "api": dict,
 }
 _UI: dict[str, type] = {
@@ -362,6 +367,8 @@ _TEAM: dict[str, type] = {"max_open": int, "auto_assign": bool}
 _ALERTS: dict[str, type] = {"new_dialog": str, "new_message": str, "red_wait": str}
 _MENU: dict[str, type] = {"text": str, "options": list, "handoff": str}
 _TRANSCRIPTS: dict[str, type] = {"channel": str, "on_resolve": bool}
+_STORE: dict[str, type] = {"url": str}
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
 _API: dict[str, type] = {"listen": str, "cors": list, "rate": int, "max_body": int}
 _WEBHOOK: dict[str, type] = {"url": str, "secret": str, "secret_env": str, "events": list}
 _SLA_TARGETS = ("first_response", "next_response", "resolution")
@@ -597,6 +604,15 @@ class _Reader:
                                                                _TRANSCRIPTS), settings)
         webhooks = self.typed(("webhooks",), document.get("webhooks", {}), dict)
         settings.webhooks = [self.webhook(name, table) for name, table in webhooks.items()]
+        store = self.table(document, "store", _STORE)
+        if "url" in store:
+            url = store["url"].strip()
+            if not url.startswith(DATABASE_SCHEMES):
+                raise self.error(("store", "url"), _(
+                    "store.url must be a PostgreSQL address (postgresql://user@host/database), "
+                    "not {value}; leave it out to keep the SQLite file in the data dir",
+                    value=_describe(redacted_url(url))))
+            settings.database_url = url
         if "api" in document:
             settings.api = self.api(self.table(document, "api", _API))
         return settings

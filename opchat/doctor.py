@@ -57,7 +57,15 @@ def run_doctor(
     dir_findings = check_data_dir(data_dir)
     findings += dir_findings
     database_ok = False
-    if all(f.level != FAIL for f in dir_findings):
+    url = settings.database_url if settings is not None else None
+    if url:  # the store is in PostgreSQL: the data dir keeps files and logs only
+        findings += check_disk(data_dir) if data_dir.is_dir() else []
+        database = check_postgres(url)
+        database_ok = all(f.level != FAIL for f in database)
+        findings += database
+        if database_ok and settings is not None:
+            findings += check_channel_holders(url, [c.name for c in settings.channels])
+    elif all(f.level != FAIL for f in dir_findings):
         findings += check_disk(data_dir)
         database = check_database(data_dir)
         database_ok = all(f.level != FAIL for f in database)
@@ -67,7 +75,7 @@ def run_doctor(
         findings += asyncio.run(check_channels(settings))
         if database_ok:  # these read the database: a damaged one is said above, once
             findings += check_menus(settings)
-            findings += check_channel_reports(data_dir)
+            findings += check_channel_reports(url or data_dir)
     findings += check_terminal(env)
     width = max(len(f.topic) for f in findings)
     for f in findings:
@@ -158,9 +166,9 @@ def check_menus(settings: Settings) -> list[Finding]:
 
     path = settings.data_dir / DB_FILENAME
     shortcuts: set[str] = set()
-    if path.exists():
+    if settings.database_url or path.exists():
         try:
-            shortcuts = shared_shortcuts(path)
+            shortcuts = shared_shortcuts(settings.database_url or path)
         except Unreadable:
             return []  # check_database has said what is wrong
     return [Finding(FAIL, _("menus"), str(problem))
@@ -197,6 +205,53 @@ def check_database(data_dir: Path) -> list[Finding]:
             "{path}: schema {version}, {mode}, {dialogs} dialogs, {messages} messages, "
             "{queued} waiting to be sent", path=path, version=version, mode=seen.journal_mode,
             dialogs=seen.conversations, messages=seen.messages, queued=seen.queued)))
+    return findings
+
+
+def check_postgres(url: str) -> list[Finding]:
+    """The PostgreSQL store: reachable, its server, its schema, its sizes."""
+    from opchat.model import redacted_url
+    from opchat.store import SCHEMA_VERSION
+    from opchat.store.readonly import Unreadable, inspect
+
+    where = redacted_url(url)
+    try:
+        seen = inspect(url)
+    except Unreadable as exc:
+        return [Finding(FAIL, _("database"), str(exc))]
+    except ImportError:
+        return [Finding(FAIL, _("database"), _("PostgreSQL needs the psycopg package: pip "
+                                               "install 'opchat[postgresql]'"))]
+    if seen.schema > SCHEMA_VERSION:
+        return [Finding(FAIL, _("database"), _(
+            "schema {version} is newer than this opchat knows ({known}): upgrade opchat",
+            version=seen.schema, known=SCHEMA_VERSION))]
+    if seen.schema == 0:
+        return [Finding(OK, _("database"), _("{path}: {server}, empty; opchat sets it up on the "
+                                              "first start", path=where, server=seen.journal_mode))]
+    return [Finding(OK, _("database"), _(
+        "{path}: schema {version}, {mode}, {dialogs} dialogs, {messages} messages, "
+        "{queued} waiting to be sent", path=where, version=seen.schema, mode=seen.journal_mode,
+        dialogs=seen.conversations, messages=seen.messages, queued=seen.queued))]
+
+
+def check_channel_holders(url: str, channels: list[str]) -> list[Finding]:
+    """Which hub runs which channel (a store several machines share)."""
+    from opchat.store.readonly import Unreadable, lock_holders
+
+    try:
+        holders = lock_holders(url, [f"channel:{name}" for name in channels] + ["duties"])
+    except Unreadable as exc:
+        return [Finding(FAIL, _("hub"), str(exc))]
+    findings = [Finding(OK, _("hub"), _("the shared duties are run by the hub at {where}",
+                                        where=holders["duties"])
+                        if "duties" in holders else
+                        _("no process runs the hub now (the next opchat will)"))]
+    for name in channels:
+        holder = holders.get(f"channel:{name}")
+        findings.append(Finding(OK, _("channel {name}", name=name),
+                                _("run by the hub at {where}", where=holder) if holder
+                                else _("no hub runs it now")))
     return findings
 
 
@@ -263,17 +318,20 @@ async def check_channels(settings: Settings) -> list[Finding]:
 REPORTS_LOOKED_AT = 20_000  # latest events searched for the hub's word on each channel
 
 
-def check_channel_reports(data_dir: Path) -> list[Finding]:
+def check_channel_reports(location: Path | str) -> list[Finding]:
     """What the hub last said of a channel that is not well (a refused web chat
     origin, a store failing, an address in use): now, or when it last ran. The hub
     writes each channel's health to the store (``channels`` and ``channel.health``
-    events), so this reads it there, whichever process runs the hub."""
+    events), so this reads it there, whichever process runs the hub. ``location``:
+    the data dir (its SQLite file), or a PostgreSQL store's URL."""
     from opchat.i18n import _
     from opchat.store import DB_FILENAME
 
-    path = data_dir / DB_FILENAME
-    if not path.exists():
-        return []
+    path: Path | str = location
+    if isinstance(location, Path):
+        path = location / DB_FILENAME
+        if not path.exists():
+            return []
     from opchat.store.readonly import Unreadable, channel_reports
 
     try:

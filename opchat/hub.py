@@ -17,8 +17,10 @@ import contextlib
 import errno
 import fcntl
 import functools
+import hashlib
 import ipaddress
 import logging
+import math
 import os
 import random
 import re
@@ -61,7 +63,7 @@ from opchat.model import (
     TranscriptData,
 )
 from opchat.sanitize import redact
-from opchat.store import OutboxItem
+from opchat.store import OutboxItem, StoreError
 from opchat.transports import (
     DEFAULT_LISTEN,
     UNREACHABLE_LABEL,
@@ -296,9 +298,17 @@ class Hub:
         transcripts: TranscriptSettings | None = None,
         webhooks: Sequence[WebhookSettings] = (),
         api: ApiSettings | None = None,
+        runs: Collection[str] | None = None,
+        duties: bool = True,
     ) -> None:
+        """``runs``: the channels whose transports and outboxes this hub runs (None: all);
+        ``duties``: whether it also does what one hub does for all (automatic answers,
+        assigning, snoozes, webhooks, transcripts on resolve). Several hubs on one
+        PostgreSQL store share the channels this way (run_hub_when_free)."""
         self.inbox = inbox
         self.api = api  # `[api]`: the HTTP API (opchat/api/) on the web server; None: off
+        self.runs = None if runs is None else frozenset(runs)
+        self.duties = duties
         self.webhooks = list(webhooks)  # `[webhooks.NAME]`: sent by opchat/webhooks.py
         self.transcripts = transcripts  # the e-mail channel transcripts go out through
         # A web chat channel -> the email channel its answers go through to a visitor
@@ -364,11 +374,13 @@ class Hub:
     async def run(self) -> None:
         """Run until cancelled."""
         store = self.inbox.store
-        interrupted = await store.outbox.recover_interrupted_sends()
+        running = [c for c in self.channels if self.runs is None or c.name in self.runs]
+        interrupted = await store.outbox.recover_interrupted_sends(
+            None if self.runs is None else [c.name for c in running])
         if interrupted:
             log.warning("%d message(s) were being sent when the hub stopped; marked failed",
                         interrupted)
-        for channel in self.channels:
+        for channel in running:
             await store.channels.ensure(channel.name, channel.kind)
             try:
                 factory = self.loader(channel.kind)
@@ -389,14 +401,15 @@ class Hub:
             transport = self.transports.get(channel.name)
             if transport is not None and is_dataclass(transport.capabilities):
                 await store.channels.set_capabilities(channel.name, asdict(transport.capabilities))
-        await self._check_menus()
         tasks = [asyncio.create_task(self._follow_outbox_events(), name="hub-feed"),
-                 asyncio.create_task(self._follow_presence(), name="hub-presence"),
-                 asyncio.create_task(self._wake_snoozed(), name="hub-snoozes"),
-                 asyncio.create_task(AutoAnswerer(self.inbox, self.channels,
-                                                  self.typical_answer).run(),
-                                     name="hub-auto-answers")]
-        if self.webhooks:
+                 asyncio.create_task(self._follow_presence(), name="hub-presence")]
+        if self.duties:
+            await self._check_menus()
+            tasks += [asyncio.create_task(self._wake_snoozed(), name="hub-snoozes"),
+                      asyncio.create_task(AutoAnswerer(self.inbox, self.channels,
+                                                       self.typical_answer).run(),
+                                          name="hub-auto-answers")]
+        if self.webhooks and self.duties:
             from opchat.webhooks import WebhookSender
 
             tasks.append(asyncio.create_task(
@@ -424,8 +437,10 @@ class Hub:
                     await self.web.close()
             await asyncio.gather(*self._health_writes, return_exceptions=True)
             with contextlib.suppress(Exception):
-                for name in [*self.transports, *(f"webhook:{w.name}" for w in self.webhooks),
-                             *([API_CHANNEL] if self.api is not None else [])]:
+                hooks = ([f"webhook:{w.name}" for w in self.webhooks]
+                         + ([API_CHANNEL] if self.api is not None else [])
+                         if self.duties else [])
+                for name in [*self.transports, *hooks]:
                     await store.channels.set_health(name, Health.STOPPED)
 
     async def _check_menus(self) -> None:
@@ -494,15 +509,15 @@ class Hub:
         try:
             if event.kind == EventKind.CONVERSATION_READ:
                 await self._tell_seen(event)
-            elif event.kind == EventKind.CONVERSATION_NEW:
+            elif event.kind == EventKind.CONVERSATION_NEW and self.duties:
                 await self._auto_assign(event)
             elif event.kind == EventKind.ATTACHMENT_REQUESTED:
                 self._in_background(self._fetch_attachment(event))
             elif event.kind == EventKind.CONVERSATION_STATUS and "until" in event.data:
                 self._snoozes_changed.set()
-            elif event.kind == EventKind.TRANSCRIPT_REQUESTED:
+            elif event.kind == EventKind.TRANSCRIPT_REQUESTED and self._sends_transcripts():
                 self._in_background(self._send_transcript(event))
-            if (event.kind == EventKind.CONVERSATION_STATUS and event.operator
+            if (self.duties and event.kind == EventKind.CONVERSATION_STATUS and event.operator
                     and event.data.get("to") == Status.RESOLVED.value
                     and self.transcripts is not None and self.transcripts.on_resolve):
                 await self._transcript_on_resolve(event)
@@ -510,6 +525,21 @@ class Hub:
             raise
         except Exception:  # one event's trouble must not cost the others theirs
             log.exception("the hub could not act on event %d (%s)", event.id, event.kind)
+
+    def _elsewhere(self, channel: str) -> bool:
+        """Whether ``channel`` is configured but run by another hub (not this one's)."""
+        return (self.runs is not None and channel not in self.runs
+                and any(c.name == channel for c in self.channels))
+
+    def _sends_transcripts(self) -> bool:
+        """The hub running the transcripts' e-mail channel sends them; with none that
+        runs, the one with the duties says why not."""
+        name = self.transcripts.channel if self.transcripts is not None else ""
+        if self.runs is None:
+            return True
+        if name and any(c.name == name for c in self.channels):
+            return name in self.runs
+        return self.duties
 
     async def _transcript_on_resolve(self, event: Event) -> None:
         """`[transcripts] on_resolve`: the customer gets the dialog by e-mail, if an
@@ -633,6 +663,8 @@ class Hub:
             await store.attachments.fetched(attachment_id, found.attachment.local_path)
             return
         transport = self.transports.get(found.channel)
+        if self._elsewhere(found.channel):
+            return  # the hub that runs that channel fetches it
         if not isinstance(transport, Downloads):
             await store.attachments.fetched(attachment_id, None,
                                            f"channel {found.channel} cannot fetch files")
@@ -1172,7 +1204,15 @@ async def run_hub_when_free(
     webhooks: Sequence[WebhookSettings] = (),
     api: ApiSettings | None = None,
 ) -> None:
-    """Follow until the hub lock is free, then run the hub until cancelled."""
+    """Follow until the hub lock is free, then run the hub until cancelled.
+
+    The lock is a file in the data dir. A store several machines share (PostgreSQL)
+    holds locks instead, one per channel and one for the duties (`share_channels`).
+    """
+    if getattr(inbox.store.db, "shared_locks", False):
+        await share_channels(inbox, channels, data_dir, on_role, poll, loader,
+                             auto_assign_cap, transcripts, webhooks, api)
+        return
     lock = HubLock(data_dir)
     role = ""
     try:
@@ -1184,19 +1224,114 @@ async def run_hub_when_free(
             await asyncio.sleep(poll)
         on_role("hub")
         log.info("this process runs the hub (pid %d)", os.getpid())
-        failures = 0
-        while True:
-            try:
-                await Hub(inbox, channels, data_dir, loader, auto_assign_cap, transcripts,
-                          webhooks, api).run()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the hub must not stay dead while we hold its lock
-                failures += 1
-                log.exception("the hub stopped on an error; restarting it")
-            await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
+        await _run_hub(inbox, channels, data_dir, loader, auto_assign_cap, transcripts,
+                       webhooks, api)
     finally:
         lock.release()
+
+
+async def share_channels(
+    inbox: Inbox,
+    channels: Sequence[ChannelSettings],
+    data_dir: Path,
+    on_role: Callable[[str], None] = lambda role: None,
+    poll: float = 1.0,
+    loader: Callable[[str], TransportFactory] = load_transport,
+    auto_assign_cap: int | None = None,
+    transcripts: TranscriptSettings | None = None,
+    webhooks: Sequence[WebhookSettings] = (),
+    api: ApiSettings | None = None,
+) -> None:
+    """Hubs on several machines sharing one PostgreSQL store share its channels.
+
+    Each channel is run by the one process holding its lock in the database (a session
+    lock: the server frees it when that process dies or loses its connection), and one
+    process holds the duties done once for all. Every ``poll`` seconds each hub counts
+    the hubs alive and takes free channels up to its fair share (the channels divided by
+    the hubs, rounded up), giving back what it holds beyond it once another hub is
+    there to take it; a dead hub's channels are taken within a poll or two. Each change
+    restarts this process's hub with what it now holds (its transports stop before a
+    channel is given back, so two hubs never run one channel)."""
+    db = inbox.store.db
+    names = [c.name for c in channels]
+    # Each process tries the channels in its own order, so that hubs starting together
+    # take different ones.
+    salt = os.urandom(8)
+    order = sorted(names, key=lambda n: hashlib.sha256(salt + n.encode()).digest())
+    held: set[str] = set()
+    duties = False
+    running: tuple[frozenset[str], bool] | None = None
+    task: asyncio.Task[None] | None = None
+    try:
+        while True:
+            drop: set[str] = set()
+            try:
+                if (held or duties) and not await db.holds(
+                        "duties" if duties else f"channel:{next(iter(held))}"):
+                    log.error("the hub's locks in the database were lost; taking them again")
+                    held.clear()
+                    duties = False
+                duties = duties or await db.try_lock("duties")
+                fair = math.ceil(len(names) / max(1, await db.members()))
+                for name in order:
+                    if len(held) >= fair:
+                        break
+                    if name not in held and await db.try_lock(f"channel:{name}"):
+                        held.add(name)
+                if len(held) > fair:
+                    drop = set([n for n in order if n in held][fair:])
+            except StoreError as exc:
+                log.warning("cannot reach the locks in the database: %s", exc)
+            wanted = (frozenset(held - drop), duties)
+            if wanted != running:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                    task = None
+                for name in drop:
+                    with contextlib.suppress(StoreError):
+                        await db.unlock(f"channel:{name}")
+                    held.discard(name)
+                running = wanted
+                if held or duties:
+                    log.info("this process (pid %d) runs %s%s", os.getpid(),
+                             ", ".join(sorted(held)) or "no channel",
+                             " and the shared duties" if duties else "")
+                    # The HTTP API is served by the hub with the duties, as the webhooks.
+                    task = asyncio.create_task(_run_hub(
+                        inbox, channels, data_dir, loader, auto_assign_cap, transcripts,
+                        webhooks, api if duties else None, runs=frozenset(held),
+                        duties=duties))
+                    on_role("hub")
+                else:
+                    log.info("other processes run every channel; following")
+                    on_role("follower")
+            await asyncio.sleep(poll)
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        db.unlock_all()
+
+
+async def _run_hub(inbox: Inbox, channels: Sequence[ChannelSettings], data_dir: Path,
+                   loader: Callable[[str], TransportFactory], auto_assign_cap: int | None,
+                   transcripts: TranscriptSettings | None,
+                   webhooks: Sequence[WebhookSettings], api: ApiSettings | None = None,
+                   runs: Collection[str] | None = None, duties: bool = True) -> None:
+    failures = 0
+    while True:
+        try:
+            await Hub(inbox, channels, data_dir, loader, auto_assign_cap, transcripts,
+                      webhooks, api, runs, duties).run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the hub must not stay dead while we hold its lock
+            failures += 1
+            log.exception("the hub stopped on an error; restarting it")
+        await asyncio.sleep(RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)])
 
 
 # Failures a transport raises on purpose, with a sentence that says it all: no traceback.

@@ -87,9 +87,12 @@ class Inbox:
 
     @classmethod
     async def open(
-        cls, data_dir: Path, operator_login: str, clock: Callable[[], float] = time.time
+        cls, data_dir: Path, operator_login: str, clock: Callable[[], float] = time.time,
+        database_url: str | None = None,
     ) -> Inbox:
-        store = await Store.open(data_dir, clock)
+        """``database_url``: a PostgreSQL store (None: the environment's, else the SQLite
+        file in ``data_dir``)."""
+        store = await Store.open(data_dir, clock, database_url)
         operator = await store.workflow.ensure_operator(operator_login)
         return cls(store, operator)
 

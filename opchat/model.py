@@ -808,3 +808,8 @@ class HiddenItem:
     title: str  # contact and channel, or the message's first words; untrusted
     at: float | None
     operator: str | None
+
+
+def redacted_url(url: str) -> str:
+    """A database URL without its password, to show or log."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)

@@ -38,7 +38,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from opchat.bench.children import measure_ui, run_child
@@ -58,13 +58,18 @@ __all__ = [
 ]
 
 
-def run_bench(scale: float = 1.0, keep: str | os.PathLike[str] | None = None) -> int:
-    """Build or re-use the store, measure, print the table; 0 unless the benchmark broke."""
+def run_bench(scale: float = 1.0, keep: str | os.PathLike[str] | None = None,
+              database_url: str | None = None) -> int:
+    """Build or re-use the store, measure, print the table; 0 unless the benchmark broke.
+
+    ``database_url``: then also copy the store into that empty PostgreSQL database
+    (`opchat db migrate-to`'s copy) and measure the same rows there, a second table."""
     if not scale > 0:
         print("opchat bench: --scale must be more than 0", file=sys.stderr)
         return 2
     from opchat.store.benchdata import SQLITE_VERSION
 
+    os.environ.pop("OPCHAT_DATABASE_URL", None)  # the first table is SQLite's, whatever is set
     size = StoreSize.at(scale)
     say = _say
     say(f"opchat bench, scale {scale:g}: {os.cpu_count()} CPUs, Python "
@@ -91,6 +96,8 @@ def run_bench(scale: float = 1.0, keep: str | os.PathLike[str] | None = None) ->
                     say(part["traceback"])
         print()
         print(format_table(build_rows(info, store, minimal, starts, work)))
+        if database_url:
+            _on_postgres(data_dir, info, scale, database_url, say)
         return 0
     except BenchError as exc:
         print(f"opchat bench: {exc}", file=sys.stderr)
@@ -98,6 +105,43 @@ def run_bench(scale: float = 1.0, keep: str | os.PathLike[str] | None = None) ->
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
+
+
+def _on_postgres(data_dir: Path, info: StoreInfo, scale: float, url: str,
+                 say: Callable[[str], None]) -> None:
+    """The same rows with the same store copied into PostgreSQL."""
+    import time
+
+    from opchat.model import redacted_url
+    from opchat.store import DB_FILENAME, StoreError
+    from opchat.store.copy import NotEmpty, copy_to_postgres
+
+    say(f"copying the store into {redacted_url(url)}")
+    started = time.perf_counter()
+    try:
+        copied = copy_to_postgres(data_dir / DB_FILENAME, url, lambda *_: None)
+        say(f"copied {sum(copied.counts.values()):,} rows in "
+            f"{time.perf_counter() - started:.1f} s")
+    except NotEmpty:
+        say("the database holds a store already: measuring that one as it is")
+    except StoreError as exc:
+        raise BenchError(f"cannot copy into {redacted_url(url)}: {exc}") from exc
+    old = os.environ.get("OPCHAT_DATABASE_URL")
+    os.environ["OPCHAT_DATABASE_URL"] = url  # this process's stores and the children's
+    try:
+        say("measuring the store on PostgreSQL (median of 7 runs each)")
+        store = asyncio.run(measure_store(data_dir, info))
+        minimal, starts, work = measure_ui(data_dir, say)
+        say("ingest through the hub on PostgreSQL")
+        store.update(asyncio.run(measure_ingest(data_dir, info, scale)))
+    finally:
+        if old is None:
+            del os.environ["OPCHAT_DATABASE_URL"]
+        else:
+            os.environ["OPCHAT_DATABASE_URL"] = old
+    print()
+    print("On PostgreSQL:")
+    print(format_table(build_rows(info, store, minimal, starts, work)))
 
 
 def _say(text: str) -> None:
@@ -119,4 +163,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         return run_child(args)
-    return run_bench(scale=args.scale, keep=args.keep)
+    return run_bench(scale=args.scale, keep=args.keep,
+                     database_url=os.environ.get("OPCHAT_DATABASE_URL") or None)

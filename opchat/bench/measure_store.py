@@ -136,8 +136,8 @@ async def measure_ingest(data_dir: Path, info: StoreInfo, scale: float) -> dict[
         # The same ingest's SQL with no thread hop nor event loop: what is left of the
         # sequential rate once the SQL is paid is the cost of awaiting it.
         ingest_rows = inbox.store.inbound._ingest_rows
-        out["sql_rate"] = transaction_rate(inbox.store.db.path, n_seq,
-                                           lambda conn, k: ingest_rows(conn, [alone[k]], None))
+        out["sql_rate"] = None if inbox.store.db.path is None else transaction_rate(
+            inbox.store.db.path, n_seq, lambda conn, k: ingest_rows(conn, [alone[k]], None))
     finally:
         await inbox.close()
     return out

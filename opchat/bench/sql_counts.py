@@ -72,7 +72,7 @@ class SqlCounts:
                 for connection, sql in statements))
         self.result["sql_reads"] = count("reader", "SELECT")
         self.result["sql_writes"] = count("writer", "INSERT", "UPDATE", "DELETE")
-        self.result["sql_transactions"] = count("writer", "BEGIN IMMEDIATE")
+        self.result["sql_transactions"] = count("writer", "BEGIN")
         self.result["sql_note"] = (
             f"one message into the open dialog, until drawn + 0.5 s: "
             f"{self.result['sql_reads']} reads on the reader connection, "
@@ -115,7 +115,7 @@ class SqlCounts:
                 for connection, sql in statements))
         self.result["reply_transactions"] = sum(
             1 for on, sql in statements
-            if on == "writer" and sql.lstrip().upper().startswith("BEGIN IMMEDIATE"))
+            if on == "writer" and sql.lstrip().upper().startswith("BEGIN"))
         self.result["reply_reads"] = sum(
             1 for on, sql in statements
             if on == "reader" and sql.lstrip().upper().startswith("SELECT"))

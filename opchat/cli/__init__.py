@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from opchat import __version__
-from opchat.cli import admin, api, channels, records, replies, run, stats, webhooks
+from opchat.cli import admin, api, channels, db, records, replies, run, stats, webhooks
 from opchat.cli.common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -63,6 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, sqlite3.Error) as exc:  # disk full, unwritable file, database trouble
         print(f"opchat: {exc}", file=sys.stderr)
         return EXIT_FAIL
+    except Exception as exc:
+        if not type(exc).__module__.startswith("psycopg"):
+            raise
+        # PostgreSQL went away while a command ran (the driver is imported only then).
+        print("opchat: " + _("database: {error}", error=str(exc).strip().splitlines()[0]
+                             if str(exc).strip() else type(exc).__name__), file=sys.stderr)
+        return EXIT_FAIL
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -75,6 +82,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     common.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
                         help=_("data directory: database, attachments, logs "
                                "(env OPCHAT_DATA_DIR)"))
+    common.add_argument("--database-url", default=argparse.SUPPRESS, metavar="URL",
+                        help=_("a PostgreSQL database to keep the store in instead of the "
+                               "data dir's SQLite file (env OPCHAT_DATABASE_URL, config "
+                               "[store] url)"))
     common.add_argument("--operator", default=argparse.SUPPRESS, metavar="LOGIN",
                         help=_("who you are (default: config, then your login name)"))
     common.add_argument("--lang", default=argparse.SUPPRESS, choices=["en", "ru"],
@@ -100,6 +111,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     records.add_audit_commands(sub, common)
     stats.add_stats_command(sub, common)
     webhooks.add_webhooks_command(sub, common)
+    db.add_db_commands(sub, common)
     api.add_api_command(sub, common)
     admin.add_bench_command(sub, common)
     return parser

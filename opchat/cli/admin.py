@@ -40,5 +40,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from opchat.bench import run_bench
 
-    return run_bench(scale=args.scale, keep=args.keep)
+    settings = settings_from(args)
+    return run_bench(scale=args.scale, keep=args.keep,
+                     database_url=settings.database_url or None)
 

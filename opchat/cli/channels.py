@@ -327,7 +327,7 @@ def cmd_channel_templates(args: argparse.Namespace) -> int:
     async def fetch_and_keep() -> list[Template]:
         found = await asyncio.wait_for(lister.templates(), 60)
         prepare_data_dir(settings)
-        store = await Store.open(settings.data_dir)
+        store = await Store.open(settings.data_dir, url=settings.database_url)
         try:
             await store.channels.ensure(channel.name, channel.kind)
             await store.templates.replace(channel.name, found)

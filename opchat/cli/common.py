@@ -37,10 +37,13 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = Non
     # for `channel add`, which creates it.
     named = bool(getattr(args, "config", None)) and not getattr(args, "creates_config", False)
     settings = load_settings(config_path, data_dir, must_exist=named)
+    settings.database_url = (getattr(args, "database_url", None)
+                             or env.get("OPCHAT_DATABASE_URL") or settings.database_url)
     if getattr(args, "demo", False):
         # The demo never mixes simulated customers into the real inbox.
         settings.data_dir = data_dir / "demo"
         settings.channels = [ChannelSettings("demo", "demo", {})]
+        settings.database_url = ""  # its own SQLite file, whatever store is configured
     if getattr(args, "operator", None):
         settings.operator = args.operator
     if getattr(args, "lang", None):
@@ -94,7 +97,8 @@ async def open_inbox(settings: Settings):  # -> Inbox (import kept lazy)
     from opchat.store import StoreError
 
     try:
-        inbox = await Inbox.open(settings.data_dir, operator_login(settings))
+        inbox = await Inbox.open(settings.data_dir, operator_login(settings),
+                                 database_url=settings.database_url)
     except StoreError as exc:
         raise CliError(_("database: {error}", error=exc)) from exc
     inbox.operator = _as_customers_see(inbox.operator, settings)
@@ -135,11 +139,17 @@ async def open_reader(settings: Settings):  # -> Inbox (import kept lazy)
     from opchat.store import DB_FILENAME, Database, Store, StoreError
     from opchat.store.db import SchemaMismatch
 
-    db = Database(settings.data_dir / DB_FILENAME, read_only=True)
+    if settings.database_url:
+        from opchat.store.pg import PgDatabase
+
+        db: Database = PgDatabase(settings.database_url, read_only=True)  # type: ignore[assignment]
+    else:
+        db = Database(settings.data_dir / DB_FILENAME, read_only=True)
     try:
         await db.open()
     except SchemaMismatch as exc:
-        if exc.newer or not os.access(settings.data_dir, os.W_OK):
+        if exc.newer or (not settings.database_url
+                         and not os.access(settings.data_dir, os.W_OK)):
             raise CliError(_("database: {error}", error=exc)) from exc
         prepare_data_dir(settings)
         return await open_inbox(settings)
@@ -171,7 +181,7 @@ def run_reading(settings: Settings, work: Callable) -> object:
     read-only when the database exists, else created as usual."""
     from opchat.store import DB_FILENAME
 
-    if (settings.data_dir / DB_FILENAME).exists():
+    if settings.database_url or (settings.data_dir / DB_FILENAME).exists():
         return run_reader(settings, work)
     return run_store(settings, work)
 

@@ -98,7 +98,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from opchat.store.export import export_records
 
     db_path = settings.data_dir / DB_FILENAME
-    if not db_path.exists():
+    if not settings.database_url and not db_path.exists():
         raise CliError(_("no database at {path}: nothing to export", path=db_path))
 
     async def ready(inbox) -> None:  # refuses a newer schema, upgrades an older one
@@ -109,7 +109,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     escape = args.output is None and _is_terminal(out)
     count = 0
     try:
-        for record in export_records(db_path):
+        if settings.database_url:
+            from opchat.store.export import export_records_pg
+
+            records = export_records_pg(settings.database_url)
+        else:
+            records = export_records(db_path)
+        for record in records:
             out.write((terminal_safe_json(record, sort_keys=False) if escape
                        else json.dumps(record, ensure_ascii=False)) + "\n")
             count += 1
@@ -137,7 +143,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from opchat.store import DB_FILENAME
 
     db_path = settings.data_dir / DB_FILENAME
-    if not db_path.exists():
+    if not settings.database_url and not db_path.exists():
         raise CliError(_("no database at {path}: nothing to search", path=db_path),
                        EXIT_USAGE)
     try:

@@ -124,7 +124,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
     log = logging.getLogger("opchat.serve")
-    _refuse_a_damaged_store(settings.data_dir)
+    if not settings.database_url:
+        _refuse_a_damaged_store(settings.data_dir)
     if not settings.channels:
         log.info("no channels configured in %s; running the web chat on %s",
                  settings.config_path, DEFAULT_LISTEN)

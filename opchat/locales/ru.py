@@ -1789,6 +1789,51 @@ MESSAGES.update({
         "subscribe or write again":
         "клиент отписался от бота: Viber ничего для него не примет, пока он не подпишется "
             "или не напишет снова",
+    # --- PostgreSQL store ---
+    "a PostgreSQL database to keep the store in instead of the data dir's SQLite file (env "
+        "OPCHAT_DATABASE_URL, config [store] url)":
+        "база PostgreSQL, в которой хранить данные вместо файла SQLite в каталоге данных "
+            "(переменная OPCHAT_DATABASE_URL, в конфиге [store] url)",
+    "store.url must be a PostgreSQL address (postgresql://user@host/database), not {value}; "
+        "leave it out to keep the SQLite file in the data dir":
+        "store.url должен быть адресом PostgreSQL (postgresql://пользователь@хост/база), а не "
+            "{value}; уберите его, чтобы хранить данные в файле SQLite в каталоге данных",
+    "the store: where it is, moving it": "хранилище: где оно и как его перенести",
+    "which store is in use, its schema version and size":
+        "какое хранилище используется, версия его схемы и размер",
+    "copy the data dir's SQLite store into an empty PostgreSQL database":
+        "скопировать хранилище SQLite из каталога данных в пустую базу PostgreSQL",
+    "copy the data dir's SQLite store into an empty PostgreSQL database; the SQLite file is "
+        "left as it is. Then set [store] url to use it.":
+        "скопировать хранилище SQLite из каталога данных в пустую базу PostgreSQL; файл SQLite "
+            "остаётся как есть. Затем задайте [store] url, чтобы работать с копией.",
+    "the PostgreSQL database, postgresql://user@host/database":
+        "база PostgreSQL, postgresql://пользователь@хост/база",
+    "store: {backend}": "хранилище: {backend}",
+    "where: {where}": "где: {where}",
+    "server: {server}": "сервер: {server}",
+    "schema version: {version} (this opchat: {ours})":
+        "версия схемы: {version} (у этого opchat: {ours})",
+    "size: {size}": "размер: {size}",
+    "{url} is not a PostgreSQL address (postgresql://user@host/database)":
+        "{url} — не адрес PostgreSQL (postgresql://пользователь@хост/база)",
+    "PostgreSQL needs the psycopg package: pip install 'opchat[postgresql]'":
+        "для PostgreSQL нужен пакет psycopg: pip install 'opchat[postgresql]'",
+    "{table}: {done} of {total} rows ({share}%)": "{table}: {done} из {total} строк ({share}%)",
+    "copying {path} into {url}": "копирую {path} в {url}",
+    "not copied: {error}": "не скопировано: {error}",
+    "copied and checked: {tables} tables, {rows} rows, the same counts on both sides, last "
+        "event {event}":
+        "скопировано и проверено: таблиц {tables}, строк {rows}, числа строк совпадают, "
+            "последнее событие {event}",
+    "{path} is left as it was. To use the copy, set in the config:":
+        "{path} не тронут. Чтобы работать с копией, укажите в конфиге:",
+    "{path}: {server}, empty; opchat sets it up on the first start":
+        "{path}: {server}, пустая; opchat подготовит её при первом запуске",
+    "the shared duties are run by the hub at {where}":
+        "общие обязанности выполняет хаб на {where}",
+    "run by the hub at {where}": "работает в хабе на {where}",
+    "no hub runs it now": "сейчас его не запускает ни один хаб",
     # --- EMAIL: answers to the web chat by e-mail, copies in Sent, bounces ---
     "an email channel: answers to a visitor who left an address and is no longer on the "
         "page go there by e-mail":

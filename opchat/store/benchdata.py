@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from opchat.store.db import Database
-from opchat.store.search import fts_query
+from opchat.store.search import fts_query, ts_query
 from opchat.store.sql import Conn
 from opchat.store.store import DB_FILENAME
 
@@ -186,7 +186,11 @@ def dialogs_by_recency(data_dir: Path) -> list[tuple[str, str, str]]:
 async def count_matches(db: Database, query: str) -> int:
     """How many messages a search for ``query`` matches in all (the search shows 50)."""
 
-    def run(conn: sqlite3.Connection) -> int:
+    def run(conn: Any) -> int:
+        if getattr(conn, "dialect", None) is not None:  # PostgreSQL: its index's own query
+            return conn.execute("SELECT count(*) FROM messages WHERE body_tsv @@ "
+                                "to_tsquery('simple', opchat_fold(?))",
+                                (ts_query(query),)).fetchone()[0]
         return conn.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?",
                             (fts_query(query),)).fetchone()[0]
 

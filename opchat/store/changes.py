@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from opchat.model import EventKind, check_event_data
-from opchat.store.sql import Conn
+from opchat.store.sql import Conn, insert_id
 from opchat.store.stats import fold
 
 LABEL_CHARS = 40
@@ -22,11 +22,11 @@ def record_event(conn: Conn, at: float, kind: EventKind,
     """Append one row to `events`, in the caller's transaction (the change and its record
     commit together). ``data`` must be what the kind's payload declares."""
     check_event_data(kind, data or {})
-    event_id = conn.execute(
+    event_id = insert_id(conn,
         "INSERT INTO events (at, kind, conversation_id, message_id, operator, data) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         (at, str(kind), conversation_id, message_id, operator,
-         json.dumps(data or {}, ensure_ascii=False))).lastrowid
+         json.dumps(data or {}, ensure_ascii=False)))
     if kind in _FOLDED:
         fold(conn, event_id, at, kind, conversation_id, message_id, operator, data or {})
 
@@ -45,8 +45,9 @@ def add_label(conn: Conn, conversation_id: int, name: str, now: float,
                  (name, now))
     label_id, label_name = conn.execute("SELECT id, name FROM labels WHERE name = ?",
                                         (name,)).fetchone()
-    added = conn.execute("INSERT OR IGNORE INTO conversation_labels (conversation_id, label_id) "
-                         "VALUES (?, ?)", (conversation_id, label_id)).rowcount
+    added = conn.execute("INSERT INTO conversation_labels (conversation_id, label_id) "
+                         "VALUES (?, ?) ON CONFLICT DO NOTHING",
+                         (conversation_id, label_id)).rowcount
     if added:
         record_event(conn, now, EventKind.CONVERSATION_LABEL, conversation_id,
                      operator=operator, data={"added": label_name})

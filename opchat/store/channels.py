@@ -10,7 +10,7 @@ from opchat.store.changes import record_event as _event
 from opchat.store.db import row_value
 from opchat.store.part import Part
 from opchat.store.rows import channel_of
-from opchat.store.sql import Conn
+from opchat.store.sql import Conn, insert_id
 
 
 class ChannelStore(Part):
@@ -73,5 +73,5 @@ def channel_id(conn: Conn, name: str, kind: str | None, now: float) -> int:
     row = conn.execute("SELECT id FROM channels WHERE name = ?", (name,)).fetchone()
     if row is not None:
         return row[0]
-    return conn.execute("INSERT INTO channels (name, kind, created_at) VALUES (?, ?, ?)",
-                        (name, kind or name, now)).lastrowid
+    return insert_id(conn, "INSERT INTO channels (name, kind, created_at) VALUES (?, ?, ?)",
+                        (name, kind or name, now))

@@ -29,7 +29,7 @@ from opchat.model import (
 from opchat.store.changes import record_event
 from opchat.store.part import Part
 from opchat.store.ratings import ratings_of_contact
-from opchat.store.rows import CONVERSATION_SELECT, conversation_of
+from opchat.store.rows import conversation_of, conversation_select
 from opchat.store.sql import Conn, Row
 
 NOTES_CHARS = 20_000
@@ -221,7 +221,7 @@ def _identities_of(conn: Conn, contact_id: int) -> list[ContactIdentity]:
 def _conversations_of(conn: Conn, contact_id: int,
                       limit: int) -> list[Conversation]:
     rows = conn.execute(
-        f"{CONVERSATION_SELECT} WHERE c.contact_id = ? AND c.hidden = 0 "
+        f"{conversation_select(conn)} WHERE c.contact_id = ? AND c.hidden = 0 "
         "ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?", (contact_id, limit))
     return [conversation_of(r) for r in rows]
 
@@ -270,7 +270,7 @@ def _plan(conn: Conn, kept_id: int, other_id: int) -> MergePlan:
     # Every dialog moves, hidden ones too: nothing is left behind on a merged contact.
 
     conversations = [conversation_of(r) for r in conn.execute(
-        f"{CONVERSATION_SELECT} WHERE c.contact_id = ? "
+        f"{conversation_select(conn)} WHERE c.contact_id = ? "
         "ORDER BY c.last_message_at DESC, c.id DESC", (other_id,))]
     kept_notes, other_notes = rows[kept_id]["notes"], rows[other_id]["notes"]
     return MergePlan(kept=kept, other=other, result=result,

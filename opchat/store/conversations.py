@@ -16,7 +16,7 @@ from opchat.store.changes import UnknownConversation
 from opchat.store.changes import record_event as _event
 from opchat.store.db import row_value
 from opchat.store.part import Part
-from opchat.store.rows import CONVERSATION_SELECT, conversation_of
+from opchat.store.rows import conversation_of, conversation_select
 from opchat.store.sql import Conn
 from opchat.store.workflow import clear_failure
 
@@ -88,7 +88,7 @@ class ConversationStore(Part):
                 return []
             ids = [r[0] for r in page]
             rows = conn.execute(
-                f"{CONVERSATION_SELECT} WHERE c.id IN ({','.join('?' * len(ids))})", ids)
+                f"{conversation_select(conn)} WHERE c.id IN ({','.join('?' * len(ids))})", ids)
             by_id = {r["id"]: conversation_of(r) for r in rows}
             return [by_id[i] for i in ids if i in by_id]
 
@@ -125,7 +125,7 @@ class ConversationStore(Part):
                 return []
             ids = [r[0] for r in page]
             rows = conn.execute(
-                f"{CONVERSATION_SELECT} WHERE c.id IN ({','.join('?' * len(ids))})", ids)
+                f"{conversation_select(conn)} WHERE c.id IN ({','.join('?' * len(ids))})", ids)
             by_id = {r["id"]: conversation_of(r) for r in rows}
             return [by_id[i] for i in ids if i in by_id]
 
@@ -133,7 +133,7 @@ class ConversationStore(Part):
 
     async def get(self, conversation_id: int) -> Conversation | None:
         def run(conn: Conn) -> Conversation | None:
-            row = conn.execute(f"{CONVERSATION_SELECT} WHERE c.id = ?",
+            row = conn.execute(f"{conversation_select(conn)} WHERE c.id = ?",
                                (conversation_id,)).fetchone()
             return None if row is None else conversation_of(row)
 
@@ -239,7 +239,7 @@ def _at_risk_page(conn: Conn, flt: ConversationFilter, limit: int) -> list[Conve
     if not ids:
         return []
     rows = [conversation_of(r) for r in conn.execute(
-        f"{CONVERSATION_SELECT} WHERE c.id IN ({','.join('?' * len(ids))})", sorted(ids))]
+        f"{conversation_select(conn)} WHERE c.id IN ({','.join('?' * len(ids))})", sorted(ids))]
     rows.sort(key=lambda c: (min((t for t in (c.round_start, c.waiting_since) if t is not None),
                                  default=0.0), c.id))
     return rows[:limit]

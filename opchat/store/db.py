@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from opchat.store.schema import SCHEMA_VERSION, migrate
-from opchat.store.sql import Conn, Row
+from opchat.store.sql import SQLITE, Conn, Row
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -94,6 +94,7 @@ class Database:
     # backend names its own driver's here, so that no part imports a driver.
     data_errors: tuple[type[Exception], ...] = (
         sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.DataError)
+    dialect = SQLITE
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         """``read_only``: open no writer and write nothing, not even a -wal or -shm file
@@ -232,6 +233,18 @@ class Database:
 
         assert self._loop is not None
         return await self._loop.run_in_executor(self._reader_pool, snapshot)
+
+    async def about(self) -> dict[str, Any]:
+        """What `opchat db status` says: the backend, where, its schema version, its size."""
+
+        def look(conn: Conn) -> dict[str, Any]:
+            size = sum(p.stat().st_size for p in (
+                self.path, self.path.with_name(self.path.name + "-wal")) if p.exists())
+            return {"backend": "sqlite", "where": str(self.path),
+                    "schema": conn.execute("PRAGMA user_version").fetchone()[0],
+                    "size": size, "server": f"SQLite {sqlite3.sqlite_version}"}
+
+        return await self.read(look)
 
     async def data_version(self) -> int:
         """Changes whenever another process has committed (read-only: whenever anyone

@@ -19,7 +19,7 @@ from opchat.store.channels import channel_id as _channel_id
 from opchat.store.files import add_attachments
 from opchat.store.part import Part
 from opchat.store.rows import PREVIEW_CHARS, meta_of, platform_message, set_meta
-from opchat.store.sql import Conn
+from opchat.store.sql import Conn, insert_id
 
 
 class ElsewhereStore(Part):
@@ -41,12 +41,12 @@ class ElsewhereStore(Part):
             if conv is None:
                 return False
             at = now if m.sent_at is None else min(m.sent_at, now)
-            message_id = conn.execute(
+            message_id = insert_id(conn,
                 "INSERT INTO messages (conversation_id, channel_id, external_id, direction, "
                 "author, body, created_at, state, meta) VALUES (?, ?, ?, 'out', ?, ?, ?, "
                 "'sent', ?)",
                 (conv["id"], channel_id, m.external_id, m.sender_name, m.body, at,
-                 json.dumps(m.meta, ensure_ascii=False))).lastrowid
+                 json.dumps(m.meta, ensure_ascii=False)))
             add_attachments(conn, message_id, m.attachments)
             preview = m.body or " ".join(f"[{a.kind}]" for a in m.attachments)
             # Answered elsewhere is answered: a customer who wrote before it waits no more.
@@ -57,7 +57,8 @@ class ElsewhereStore(Part):
                 "last_direction = CASE WHEN :t >= last_message_at THEN 'out' "
                 "  ELSE last_direction END, "
                 "last_author = CASE WHEN :t >= last_message_at THEN :author ELSE last_author END, "
-                "last_message_at = max(last_message_at, :t), "
+                "last_message_at = CASE WHEN last_message_at >= :t THEN last_message_at "
+                "  ELSE :t END, "
                 "waiting_since = CASE WHEN waiting_since <= :t THEN NULL ELSE waiting_since END "
                 "WHERE id = :id",
                 {"t": at, "preview": preview[:PREVIEW_CHARS], "author": m.sender_name,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +99,8 @@ LEFT_OUT: dict[str, str] = {
 
 _LABELS = ("SELECT json_group_array(l.name) FROM conversation_labels cl "
            "JOIN labels l ON l.id = cl.label_id WHERE cl.conversation_id = conversations.id")
+_LABELS_PG = ("SELECT coalesce(json_agg(l.name::text), '[]')::text FROM conversation_labels cl "
+              "JOIN labels l ON l.id = cl.label_id WHERE cl.conversation_id = conversations.id")
 
 
 def export_records(db_path: Path, now: float | None = None) -> Iterator[dict[str, Any]]:
@@ -119,6 +120,20 @@ def export_records(db_path: Path, now: float | None = None) -> Iterator[dict[str
         conn.close()
 
 
+def export_records_pg(url: str, now: float | None = None) -> Iterator[dict[str, Any]]:
+    """As export_records, from a PostgreSQL store: one read-only snapshot, rows streamed
+    from the server (a cursor of its own) rather than held in memory."""
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=10) as conn:
+        conn.read_only = True
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with conn.transaction():
+            yield header(now)
+            for record in RECORDS:
+                yield from _rows(conn, record, postgres=True)
+
+
 def header(now: float | None = None) -> dict[str, Any]:
     moment = datetime.datetime.now(datetime.UTC) if now is None else \
         datetime.datetime.fromtimestamp(now, datetime.UTC)
@@ -127,12 +142,19 @@ def header(now: float | None = None) -> dict[str, Any]:
             "records": [record.type for record in RECORDS], "left_out": LEFT_OUT}
 
 
-def _rows(conn: sqlite3.Connection, record: Record) -> Iterator[dict[str, Any]]:
+def _rows(conn: Any, record: Record, postgres: bool = False) -> Iterator[dict[str, Any]]:
     select = ", ".join(record.columns)
     if record.type == "conversation":
-        select += f", ({_LABELS}) AS labels"
-    cursor = conn.execute(f"SELECT {select} FROM {record.table} ORDER BY {record.order}")
-    names = [d[0] for d in cursor.description]
+        select += f", ({_LABELS_PG if postgres else _LABELS}) AS labels"
+    order = "id" if postgres and record.order == "rowid" else record.order
+    sql = f"SELECT {select} FROM {record.table} ORDER BY {order}"
+    if postgres:
+        cursor = conn.cursor(name=f"export_{record.table}")
+        cursor.execute(sql)
+        names = list(record.columns) + (["labels"] if record.type == "conversation" else [])
+    else:
+        cursor = conn.execute(sql)
+        names = [d[0] for d in cursor.description]
     for row in cursor:
         out: dict[str, Any] = {"type": record.type, **dict(zip(names, tuple(row), strict=True))}
         for column in record.json_columns:

@@ -15,7 +15,7 @@ from typing import Any
 from opchat.model import Event, EventKind, HiddenItem, Operator
 from opchat.store.changes import UnknownConversation, record_event
 from opchat.store.part import Part
-from opchat.store.sql import Conn
+from opchat.store.sql import Conn, dialect
 
 PREVIEW_CHARS = 200
 
@@ -126,10 +126,11 @@ class HistoryStore(Part):
             if conversation_id is not None:
                 family = _contact_family(conn, conversation_id)
                 marks = ",".join("?" * len(family))
+                sql = dialect(conn)
                 clauses.append(
                     "(e.conversation_id = ? OR (e.conversation_id IS NULL "
-                    "AND e.kind LIKE 'contact.%' AND (json_extract(e.data, '$.contact') "
-                    f"IN ({marks}) OR json_extract(e.data, '$.merged') IN ({marks}))))")
+                    f"AND e.kind LIKE 'contact.%' AND ({sql.json_int('e.data', 'contact')} "
+                    f"IN ({marks}) OR {sql.json_int('e.data', 'merged')} IN ({marks}))))")
                 params += [conversation_id, *family, *family]
             rows = conn.execute(f"SELECT * FROM events e WHERE {' AND '.join(clauses)} "
                                 "ORDER BY e.id LIMIT ?", (*params, limit))
@@ -158,8 +159,9 @@ def _who_when(conn: Conn, event_id: int | None) -> tuple[float | None, str | Non
 
 def _refresh_preview(conn: Conn, conversation_id: int) -> None:
     """The list's preview shows the newest message that is not hidden."""
+    kinds = dialect(conn).joined("'[' || a.kind || ']'", "' '")
     newest = conn.execute(
-        "SELECT m.body, m.direction, m.author, (SELECT group_concat('[' || a.kind || ']', ' ') "
+        f"SELECT m.body, m.direction, m.author, (SELECT {kinds} "
         "FROM attachments a WHERE a.message_id = m.id) AS kinds FROM messages m "
         "WHERE m.conversation_id = ? AND m.hidden = 0 ORDER BY m.created_at DESC, m.id DESC "
         "LIMIT 1", (conversation_id,)).fetchone()

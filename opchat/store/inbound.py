@@ -21,7 +21,7 @@ from opchat.store.files import add_attachments
 from opchat.store.part import Part
 from opchat.store.ratings import ANSWER_WINDOW, answer_of, rate
 from opchat.store.rows import PREVIEW_CHARS
-from opchat.store.sql import Conn, Row
+from opchat.store.sql import Conn, Row, dialect, insert_id
 
 log = logging.getLogger("opchat.store")
 
@@ -148,14 +148,14 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
                             "WHERE channel_id = ? AND external_id = ?",
                             (channel_id, m.sender_id)).fetchone()
     if identity is None:
-        contact_id = conn.execute(
+        contact_id = insert_id(conn,
             "INSERT INTO contacts (name, phone, email, created_at) VALUES (?, ?, ?, ?)",
-            (m.sender_name, m.phone, m.email, now)).lastrowid
-        identity_id = conn.execute(
+            (m.sender_name, m.phone, m.email, now))
+        identity_id = insert_id(conn,
             "INSERT INTO identities (contact_id, channel_id, external_id, display_name, "
             "username, profile) VALUES (?, ?, ?, ?, ?, ?)",
             (contact_id, channel_id, m.sender_id, m.sender_name, m.username,
-             json.dumps(m.profile, ensure_ascii=False))).lastrowid
+             json.dumps(m.profile, ensure_ascii=False)))
     else:
         identity_id, contact_id = identity["id"], identity["contact_id"]
         if (identity["display_name"], identity["username"]) != (m.sender_name, m.username):
@@ -170,7 +170,8 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
         if m.profile:
             # What the platform says now (the page a visitor is on) updates what it said
             # before; keys it does not mention stay.
-            conn.execute("UPDATE identities SET profile = json_patch(profile, ?) WHERE id = ?",
+            conn.execute(f"UPDATE identities SET profile = {dialect(conn).json_merged('profile')} "
+                         "WHERE id = ?",
                          (json.dumps(m.profile, ensure_ascii=False), identity_id))
         if m.phone or m.email:
             # A phone or e-mail left later (a web chat form) fills what the contact lacks;
@@ -188,10 +189,10 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
         if rated is not None:
             return rated
     if conv is None:
-        conversation_id = conn.execute(
+        conversation_id = insert_id(conn,
             "INSERT INTO conversations (channel_id, chat_id, contact_id, identity_id, "
             "last_message_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (channel_id, m.chat_id, contact_id, identity_id, created_at, created_at)).lastrowid
+            (channel_id, m.chat_id, contact_id, identity_id, created_at, created_at))
         _event(conn, now, EventKind.CONVERSATION_NEW, conversation_id)
         reopened_from = None
     else:
@@ -207,13 +208,13 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
     # An edit of a message an operator hid is hidden with it, and changes nothing else.
     hidden = edit_of is not None and bool(row_value(conn.execute(
         "SELECT hidden FROM messages WHERE id = ?", (edit_of,)).fetchone(), 0))
-    message_id = conn.execute(
+    message_id = insert_id(conn,
         "INSERT INTO messages (conversation_id, channel_id, external_id, direction, author, body, "
         "created_at, state, reply_to_id, meta, edit_of_id, hidden) "
         "VALUES (?, ?, ?, 'in', ?, ?, ?, 'received', ?, ?, ?, ?)",
         (conversation_id, channel_id, m.external_id, m.sender_name, m.body, created_at, reply_to,
          json.dumps(m.meta, ensure_ascii=False), edit_of, int(hidden)),
-    ).lastrowid
+    )
     add_attachments(conn, message_id, m.attachments)
     if hidden:
         _event(conn, now, EventKind.MESSAGE_HIDDEN, conversation_id, message_id,
@@ -230,8 +231,8 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
         "last_preview = CASE WHEN :t >= last_message_at THEN :preview ELSE last_preview END, "
         "last_direction = CASE WHEN :t >= last_message_at THEN 'in' ELSE last_direction END, "
         "last_author = CASE WHEN :t >= last_message_at THEN :author ELSE last_author END, "
-        "last_message_at = max(last_message_at, :t), "
-        "last_inbound_at = max(coalesce(last_inbound_at, :t), :t), "
+        "last_message_at = CASE WHEN last_message_at >= :t THEN last_message_at ELSE :t END, "
+        "last_inbound_at = CASE WHEN last_inbound_at >= :t THEN last_inbound_at ELSE :t END, "
         "waiting_since = CASE WHEN status IN ('resolved', 'snoozed') THEN :t "
         "  WHEN waiting_since IS NOT NULL THEN waiting_since "
         "  WHEN :t >= last_message_at THEN :t ELSE NULL END, "
@@ -256,16 +257,17 @@ def _rating(conn: Conn, m: InboundMessage, now: float, created_at: float, channe
             or now - conv["rating_asked_at"] > ANSWER_WINDOW):
         return None
     rating, comment = answer
-    message_id = conn.execute(
+    message_id = insert_id(conn,
         "INSERT INTO messages (conversation_id, channel_id, external_id, direction, author, "
         "body, created_at, state, meta) VALUES (?, ?, ?, 'in', ?, ?, ?, 'received', ?)",
         (conv["id"], channel_id, m.external_id, m.sender_name, m.body, created_at,
-         json.dumps({**m.meta, "rating": rating}, ensure_ascii=False))).lastrowid
+         json.dumps({**m.meta, "rating": rating}, ensure_ascii=False)))
     add_attachments(conn, message_id, m.attachments)
-    conn.execute("UPDATE conversations SET last_message_at = max(last_message_at, ?), "
-                 "last_preview = ?, last_direction = 'in', last_author = ? WHERE id = ?",
-                 (created_at, (m.body or str(rating))[:PREVIEW_CHARS], m.sender_name,
-                  conv["id"]))
+    conn.execute("UPDATE conversations SET last_message_at = CASE WHEN last_message_at >= :t "
+                 "THEN last_message_at ELSE :t END, last_preview = :preview, "
+                 "last_direction = 'in', last_author = :author WHERE id = :id",
+                 {"t": created_at, "preview": (m.body or str(rating))[:PREVIEW_CHARS],
+                  "author": m.sender_name, "id": conv["id"]})
     _event(conn, now, EventKind.MESSAGE_NEW, conv["id"], message_id, data={"direction": "in"})
     rate(conn, now, conv["id"], channel_id, message_id, rating, comment)
     return Ingested(message_id, conv["id"], duplicate=False)

@@ -26,7 +26,7 @@ from opchat.store.files import add_attachments
 from opchat.store.part import Part
 from opchat.store.presence import end_typing
 from opchat.store.rows import PREVIEW_CHARS, message_of, meta_of_template, with_attachments
-from opchat.store.sql import Conn
+from opchat.store.sql import Conn, insert_id
 
 
 class MessageStore(Part):
@@ -66,14 +66,14 @@ class MessageStore(Part):
             state = MessageState.QUEUED if outgoing else MessageState.SENT
             author = operator.login if operator else ""
             meta = {"template": meta_of_template(template)} if template is not None else {}
-            message_id = conn.execute(
+            message_id = insert_id(conn,
                 "INSERT INTO messages (conversation_id, channel_id, direction, author, "
                 "operator_id, body, created_at, state, reply_to_id, meta) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (conversation_id, conv["channel_id"], direction.value, author,
                  operator.id if operator else None, body, now, state.value, reply_to_id,
                  json.dumps(meta, ensure_ascii=False)),
-            ).lastrowid
+            )
             add_attachments(conn, message_id, attachments)
             if outgoing:
                 conn.execute(

@@ -34,19 +34,25 @@ class OutboxStore(Part):
     automatic answers), worked through by the hub's outbox workers."""
 
 
-    async def recover_interrupted_sends(self) -> int:
+    async def recover_interrupted_sends(self, channels: Sequence[str] | None = None) -> int:
         """Sends a crashed hub left half-done: we cannot know if they arrived.
 
         Sending again could duplicate the message for the customer, so each
         one is marked failed with that explanation; the operator decides.
+        ``channels``: only theirs (a hub that runs some of the channels); None: all.
         """
 
         def run(conn: Conn) -> int:
+            if channels is not None and not channels:
+                return 0
             now = self.clock()
+            only = ("" if channels is None else
+                    f"AND outbox.channel_id IN (SELECT id FROM channels WHERE name IN "
+                    f"({','.join('?' * len(channels))}))")
             rows = conn.execute(
                 "SELECT outbox.message_id, messages.conversation_id FROM outbox "
                 "JOIN messages ON messages.id = outbox.message_id "
-                "WHERE outbox.state = 'sending'").fetchall()
+                f"WHERE outbox.state = 'sending' {only}", tuple(channels or ())).fetchall()
             reason = "interrupted while sending: it may or may not have arrived"
             for row in rows:
                 fail_message(conn, row["message_id"], row["conversation_id"], reason, now)
@@ -170,8 +176,10 @@ class OutboxStore(Part):
             if kept is not None and not _ahead(state, MessageState(kept["state"])):
                 return
             conn.execute("DELETE FROM early_receipts WHERE at < ?", (now - EARLY_KEPT,))
-            conn.execute("INSERT OR REPLACE INTO early_receipts "
-                         "(channel_id, external_id, state, error, at) VALUES (?, ?, ?, ?, ?)",
+            conn.execute("INSERT INTO early_receipts "
+                         "(channel_id, external_id, state, error, at) VALUES (?, ?, ?, ?, ?) "
+                         "ON CONFLICT (channel_id, external_id) DO UPDATE SET "
+                         "state = excluded.state, error = excluded.error, at = excluded.at",
                          (row["channel_id"], external_id, state.value, error, now))
 
         await self.db.write(run)

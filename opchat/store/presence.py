@@ -153,11 +153,12 @@ def end_typing(conn: Conn, now: float, who: str) -> bool:
 def _expire(conn: Conn, now: float, seq: int, where: str,
             params: tuple[object, ...]) -> int:
     """Expire the live rows matching ``where``, each with its own seq; returns the next seq."""
-    rows = conn.execute(f"SELECT rowid FROM presence WHERE {where} AND expires_at > ?",
-                        (*params, now)).fetchall()
-    for (rowid,) in rows:
+    rows = conn.execute(f"SELECT kind, who, conversation_id FROM presence WHERE {where} "
+                        "AND expires_at > ?", (*params, now)).fetchall()
+    for kind, who, conversation_id in rows:
         conn.execute("UPDATE presence SET expires_at = ?, at = ?, text = '', seq = ? "
-                     "WHERE rowid = ?", (now, now, seq, rowid))
+                     "WHERE kind = ? AND who = ? AND conversation_id = ?",
+                     (now, now, seq, kind, who, conversation_id))
         seq += 1
     return seq
 

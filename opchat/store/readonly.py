@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from opchat.store.db import StoreError
 
@@ -55,25 +55,38 @@ def _reading(path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def _read(path: Path, work: Callable[[sqlite3.Connection], T]) -> T:
-    with _reading(path) as conn:
+def _read(location: Path | str, work: Callable[[Any], T]) -> T:
+    """``work(conn)`` on the SQLite file at ``location``, or on the PostgreSQL database
+    its URL names (a read-only snapshot)."""
+    if isinstance(location, str):
+        from opchat.store.pg import read_once
+
+        return read_once(location, work)
+    with _reading(location) as conn:
         return work(conn)
 
 
-def inspect(path: Path) -> Inspection:
-    """Schema version, integrity, journal mode and sizes; Unreadable if it cannot tell."""
+def inspect(location: Path | str) -> Inspection:
+    """Schema version, integrity, journal mode and sizes; Unreadable if it cannot tell.
+    On PostgreSQL "journal mode" is the server and its version."""
 
-    def work(conn: sqlite3.Connection) -> Inspection:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        check = conn.execute("PRAGMA quick_check").fetchone()[0]
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    def work(conn: Any) -> Inspection:
+        if isinstance(location, str):
+            from opchat.store.schema_pg import pg_version
+
+            version, check = pg_version(conn), "ok"
+            mode = "PostgreSQL " + conn.execute("SHOW server_version").fetchone()[0]
+        else:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         counts = conn.execute(
             "SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM messages), "
             "(SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending'))"
         ).fetchone() if version else (0, 0, 0)
         return Inspection(version, str(check), str(mode), *counts)
 
-    return _read(path, work)
+    return _read(location, work)
 
 
 def damage(path: Path) -> str:
@@ -87,25 +100,46 @@ def damage(path: Path) -> str:
     return _read(path, work)
 
 
-def shared_shortcuts(path: Path) -> set[str]:
+def lock_holders(url: str, names: list[str]) -> dict[str, str]:
+    """Which process holds each of the locks ``names`` of a PostgreSQL store (the
+    hubs' "channel:NAME" and "duties"): name -> "host (server pid N)"."""
+    from opchat.store.pg import LOCK_SPACE
+
+    def work(conn: Any) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for name in names:
+            row = conn.execute(
+                "SELECT coalesce(host(a.client_addr), 'local'), a.pid FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+                "AND l.granted AND l.classid = ? AND l.objsubid = 2 "
+                "AND l.objid = hashtext(?)::oid", (LOCK_SPACE, name)).fetchone()
+            if row is not None:
+                found[name] = f"{row[0]} (server pid {row[1]})"
+        return found
+
+    return _read(url, work)
+
+
+def shared_shortcuts(path: Path | str) -> set[str]:
     """The shortcuts of the quick replies every operator shares."""
     return _read(path, lambda conn: {row[0] for row in conn.execute(
         "SELECT shortcut FROM quick_replies WHERE owner_id IS NULL")})
 
 
-def channel_reports(path: Path, looked_at: int) -> tuple[list[tuple[str, str, str]],
+def channel_reports(path: Path | str, looked_at: int) -> tuple[list[tuple[str, str, str]],
                                                           list[dict[str, object]]]:
     """Each channel's health now (name, health, detail), and the `channel.health`
     events among the last ``looked_at`` events, newest first (their data)."""
 
-    def work(conn: sqlite3.Connection) -> tuple[list[tuple[str, str, str]],
+    def work(conn: Any) -> tuple[list[tuple[str, str, str]],
                                                 list[dict[str, object]]]:
         now = [(str(name), str(health), str(detail)) for name, health, detail in
                conn.execute("SELECT name, health, health_detail FROM channels")]
         reports = []
         for (data,) in conn.execute(
                 "SELECT data FROM (SELECT id, kind, data FROM events ORDER BY id DESC "
-                "LIMIT ?) WHERE kind = 'channel.health' ORDER BY id DESC", (looked_at,)):
+                "LIMIT ?) AS latest WHERE kind = 'channel.health' ORDER BY id DESC",
+                (looked_at,)):
             try:
                 report = json.loads(data)
             except ValueError:

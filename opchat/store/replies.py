@@ -25,7 +25,7 @@ from opchat.store.changes import UnknownConversation, record_event
 from opchat.store.db import row_value
 from opchat.store.part import Part
 from opchat.store.rows import PREVIEW_CHARS, message_of
-from opchat.store.sql import Conn, Row
+from opchat.store.sql import Conn, Row, dialect, insert_id
 
 AUTO_AUTHOR = "opchat"
 AUTO_HISTORY = 200  # earlier automatic answers of a dialog the rules look at
@@ -139,11 +139,11 @@ class QuickReplyStore(Part):
             fields = (reply.shortcut, reply.title, reply.body, reply.folder, owner_id,
                       reply.attachment, _variants_json(reply), now)
             if reply_id is None:
-                reply_id_ = conn.execute(
+                reply_id_ = insert_id(conn,
                     "INSERT INTO quick_replies (shortcut, title, body, folder, owner_id, "
                     "attachment, variants, updated_at, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*fields, now)).lastrowid
+                    (*fields, now))
             else:
                 changed = conn.execute(
                     "UPDATE quick_replies SET shortcut = ?, title = ?, body = ?, folder = ?, "
@@ -183,7 +183,7 @@ class QuickReplyStore(Part):
                 conn.execute(
                     "INSERT INTO reply_usage (operator_id, reply_id, uses) "
                     "SELECT ?, id, 1 FROM quick_replies WHERE id = ? "
-                    "ON CONFLICT (operator_id, reply_id) DO UPDATE SET uses = uses + 1",
+                    "ON CONFLICT (operator_id, reply_id) DO UPDATE SET uses = reply_usage.uses + 1",
                     (operator_id, reply_id))
 
         await self.db.write(run)
@@ -219,12 +219,13 @@ class QuickReplyStore(Part):
         """A customer's message with what the automatic answers decide from (None: not one)."""
 
         def run(conn: Conn) -> AutoTrigger | None:
+            sql = dialect(conn)
             m = conn.execute(
                 "SELECT m.id, m.conversation_id, m.body, m.created_at, m.edit_of_id, "
-                "json_extract(m.meta, '$.callback') AS callback, "
-                "json_extract(m.meta, '$.automated') AS automated, "
-                "json_extract(m.meta, '$.rating') AS rating, "
-                "json_extract(m.meta, '$.greeted') AS greeted, "
+                f"{sql.json('m.meta', 'callback')} AS callback, "
+                f"{sql.json('m.meta', 'automated')} AS automated, "
+                f"{sql.json('m.meta', 'rating')} AS rating, "
+                f"{sql.json('m.meta', 'greeted')} AS greeted, "
                 "ch.name AS channel, ch.kind AS channel_kind, co.name AS contact_name "
                 "FROM messages m "
                 "JOIN conversations c ON c.id = m.conversation_id "
@@ -278,8 +279,8 @@ class QuickReplyStore(Part):
                 raise UnknownConversation(conversation_id)
             if conn.execute(
                     "SELECT 1 FROM messages WHERE conversation_id = ? AND direction = 'auto' "
-                    "AND json_extract(meta, '$.trigger') = ?",
-                    (conversation_id, trigger)).fetchone():
+                    f"AND {dialect(conn).json_text('meta', 'trigger')} = ?",
+                    (conversation_id, str(trigger))).fetchone():
                 return None
             meta: dict[str, Any] = {"auto": list(rules), "trigger": trigger}
             if buttons:
@@ -295,11 +296,11 @@ def queue_auto(conn: Conn, now: float, conversation_id: int, channel_id: int, ch
     """An automatic message (``meta["auto"]``: its rules) queued in the outbox, shown as
     the dialog's last message, with its event; in the caller's transaction. The
     customer still waits: neither `waiting_since` nor `first_response_s` changes."""
-    message_id = conn.execute(
+    message_id = insert_id(conn,
         "INSERT INTO messages (conversation_id, channel_id, direction, author, body, "
         "created_at, state, meta) VALUES (?, ?, 'auto', ?, ?, ?, 'queued', ?)",
         (conversation_id, channel_id, AUTO_AUTHOR, body, now,
-         json.dumps(meta, ensure_ascii=False))).lastrowid
+         json.dumps(meta, ensure_ascii=False)))
     conn.execute("INSERT INTO outbox (message_id, channel_id, next_attempt_at, "
                  "updated_at) VALUES (?, ?, ?, ?)", (message_id, channel_id, now, now))
     conn.execute("UPDATE conversations SET last_message_at = ?, last_preview = ?, "

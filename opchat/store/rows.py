@@ -16,20 +16,30 @@ from opchat.model import (
     Status,
     TemplateUse,
 )
-from opchat.store.sql import Conn, Row
+from opchat.store.sql import Conn, Row, dialect
 
 PREVIEW_CHARS = 200  # of the last message, kept on its conversation for the list
 
 LABEL_SEP = "\x1f"  # between label names in one column; never in a name (controls are dropped)
-CONVERSATION_SELECT = (
-    "SELECT c.*, ch.name AS channel_name, ch.kind AS channel_kind, co.name AS contact_name, "
-    "op.login AS assignee, (SELECT group_concat(l.name, char(31)) FROM conversation_labels cl "
-    "JOIN labels l ON l.id = cl.label_id WHERE cl.conversation_id = c.id) AS labels "
-    "FROM conversations c "
-    "JOIN channels ch ON ch.id = c.channel_id "
-    "JOIN contacts co ON co.id = c.contact_id "
-    "LEFT JOIN operators op ON op.id = c.assignee_id"
-)
+_SELECTS: dict[str, str] = {}
+
+
+def conversation_select(conn: Conn) -> str:
+    """The SELECT of a dialog with its channel, contact, assignee and labels."""
+    sql = dialect(conn)
+    found = _SELECTS.get(sql.name)
+    if found is None:
+        labels = sql.joined("l.name", sql.char(31))
+        found = _SELECTS[sql.name] = (
+            "SELECT c.*, ch.name AS channel_name, ch.kind AS channel_kind, "
+            f"co.name AS contact_name, op.login AS assignee, (SELECT {labels} "
+            "FROM conversation_labels cl JOIN labels l ON l.id = cl.label_id "
+            "WHERE cl.conversation_id = c.id) AS labels "
+            "FROM conversations c "
+            "JOIN channels ch ON ch.id = c.channel_id "
+            "JOIN contacts co ON co.id = c.contact_id "
+            "LEFT JOIN operators op ON op.id = c.assignee_id")
+    return found
 
 
 def channel_of(row: Row) -> Channel:

@@ -363,7 +363,7 @@ MIGRATIONS: list[str] = [
         ON webhook_deliveries(endpoint, conversation_id, state, id);
     CREATE TABLE webhook_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     """,
-    # The HTTP API's tokens (opchat/api/): only a SHA-256 of each is kept.
+    # 11: the HTTP API's tokens (opchat/api/): only a SHA-256 of each is kept.
     """
     CREATE TABLE api_tokens (
         id INTEGER PRIMARY KEY,

@@ -36,12 +36,13 @@ from opchat.model import (
 )
 from opchat.store.part import Part
 from opchat.store.rows import with_attachments
-from opchat.store.sql import Conn
+from opchat.store.sql import Conn, dialect
 
 CONTACT_HITS = 20  # contacts shown for one query
 LABEL_HITS = 20  # labelled conversations shown for one query
 MIN_PIECE = 3  # the trigram index cannot find anything shorter
 PHONE_DIGITS = 10  # a phone is compared by its last 10 digits (no country code needed)
+RECENT = 50_000  # PostgreSQL: the newest messages looked at in order before the whole index
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PHONE_LIKE = re.compile(r"[\d\s()+\-./]+")
@@ -65,15 +66,21 @@ def contact_query(text: str) -> str:
     quoted phrase (so it is text, whatever it contains). A query made of digits
     and phone punctuation is one number instead, compared as digits.
     """
+    pieces, any_of = contact_pieces(text)
+    return (" OR " if any_of else " ").join(_phrase(piece) for piece in pieces)
+
+
+def contact_pieces(text: str) -> tuple[list[str], bool]:
+    """What a contact must contain to match ``text``: (the pieces, whether any one of
+    them is enough). A phone-like query is its number (and without a trunk prefix)."""
     text = text.strip()
     digits = _NOT_DIGIT.sub("", text)
     if _PHONE_LIKE.fullmatch(text) and len(digits) >= MIN_PIECE:
         numbers = [digits[-PHONE_DIGITS:]]
         if digits.startswith("8") and len(digits) - 1 >= MIN_PIECE:
             numbers.append(digits[1:])  # a Russian trunk prefix: 8 916… is +7 916…
-        return " OR ".join(_phrase(number) for number in dict.fromkeys(numbers))
-    pieces = [piece for piece in text.split() if len(piece) >= MIN_PIECE]
-    return " ".join(_phrase(piece) for piece in pieces)
+        return list(dict.fromkeys(numbers)), True
+    return [piece for piece in text.split() if len(piece) >= MIN_PIECE], False
 
 
 def _phrase(text: str) -> str:
@@ -86,6 +93,8 @@ class SearchStore(Part):
     async def find(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Messages matching every word of ``query`` (as prefixes), newest first."""
         query = query.replace("\x00", "")  # SQLite ends a string at NUL
+        if self.db.dialect.name == "postgresql":
+            return await self.db.read(_message_hits_pg, _WORD.findall(query), limit)
         return await self.db.read(_message_hits, fts_query(query), limit)
 
     async def find_all(self, query: str, limit: int = 50) -> SearchResults:
@@ -97,10 +106,16 @@ class SearchStore(Part):
         query = query.replace("\x00", "")  # SQLite ends a string at NUL
 
         def run(conn: Conn) -> SearchResults:
+            if dialect(conn).name == "postgresql":
+                contacts = _contact_hits_pg(conn, *contact_pieces(query), CONTACT_HITS)
+                messages = _message_hits_pg(conn, _WORD.findall(query), limit)
+            else:
+                contacts = _contact_hits(conn, contact_query(query), CONTACT_HITS)
+                messages = _message_hits(conn, fts_query(query), limit)
             return SearchResults(
-                contacts=tuple(_contact_hits(conn, contact_query(query), CONTACT_HITS)),
+                contacts=tuple(contacts),
                 labels=tuple(_label_hits(conn, _WORD.findall(query.casefold()), LABEL_HITS)),
-                messages=tuple(_message_hits(conn, fts_query(query), limit)),
+                messages=tuple(messages),
             )
 
         return await self.db.read(run)
@@ -190,10 +205,111 @@ def _label_hits(conn: Conn, words: list[str], limit: int) -> list[LabelHit]:
         "FROM conversation_labels cl JOIN conversations c ON c.id = cl.conversation_id "
         "JOIN contacts co ON co.id = c.contact_id JOIN channels ch ON ch.id = c.channel_id "
         f"WHERE cl.label_id IN ({','.join('?' * len(marked))}) AND c.hidden = 0 "
-        "GROUP BY c.id ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?",
+        "GROUP BY c.id, co.name, ch.name ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?",
         (*marked, limit))
     return [LabelHit(marked[r["label_id"]], r["id"], r["contact_name"], r["channel_name"],
                      r["last_message_at"]) for r in rows]
+
+
+# PostgreSQL: the same results from its own indexes (store/schema_pg.py). Words are
+# prefixes of the 'simple' configuration's lexemes, folded as the index folds them;
+# contacts' pieces are substrings of the name, the phone's digits or the e-mail, found
+# through trigram indexes and marked here.
+
+
+def ts_query(text: str) -> str:
+    """A user's words as PostgreSQL's tsquery: every word, as a prefix (fts_query's twin;
+    the words are \\w+, so nothing in them needs quoting)."""
+    return " & ".join(f"'{word}':*" for word in _WORD.findall(text))
+
+
+def _message_hits_pg(conn: Conn, words: list[str], limit: int) -> list[SearchHit]:
+    """Newest first, as FTS5 gives them by rowid. A GIN index has no order, so: first the
+    newest RECENT messages, newest first, each checked against its stored tsvector (a
+    common word fills the page there at once); only when they hold fewer than a page,
+    every match from the index, sorted (a rarer word has few)."""
+    if not words:
+        return []
+    query = ts_query(" ".join(words))
+    options = f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=12, MinWords=4, " \
+              "MaxFragments=1, FragmentDelimiter=…"
+    select = (
+        "SELECT m.id, m.conversation_id, m.created_at, co.name AS contact_name, "
+        "ch.name AS channel_name, ts_headline('simple', m.body, q, ?) AS snippet, "
+        "(strpos(m.body, chr(2)) > 0 OR strpos(m.body, chr(3)) > 0) AS forged "
+        "FROM {source}, to_tsquery('simple', opchat_fold(?)) AS q, "
+        "conversations c, contacts co, channels ch "
+        "WHERE m.body_tsv @@ q {where} "
+        "AND c.id = m.conversation_id AND co.id = c.contact_id AND ch.id = c.channel_id "
+        "AND m.hidden = 0 AND c.hidden = 0 ORDER BY m.id DESC LIMIT ?")
+    rows = conn.execute(select.format(
+        source="messages m",
+        where="AND m.id > (SELECT coalesce(max(id), 0) FROM messages) - ?"),
+        (options, query, RECENT, limit)).fetchall()
+    if len(rows) < limit:
+        rows = conn.execute(
+            "WITH found AS MATERIALIZED (SELECT id FROM messages "
+            "WHERE body_tsv @@ to_tsquery('simple', opchat_fold(?))) "
+            + select.format(source="found JOIN messages m ON m.id = found.id", where=""),
+            (query, options, query, limit)).fetchall()
+    return [SearchHit(r["id"], r["conversation_id"], r["contact_name"], r["channel_name"],
+                      r["created_at"], _trusted(r["snippet"], r["forged"])) for r in rows]
+
+
+def _contact_hits_pg(conn: Conn, pieces: list[str], any_of: bool,
+                     limit: int) -> list[ContactHit]:
+    if not pieces:
+        return []
+    # One index-read per column, joined (an OR of the three would read every contact).
+    columns = ("lower(name)", "opchat_phone_digits(phone)", "lower(coalesce(email, ''))")
+    one = ("co.id IN (" + " UNION ALL ".join(f"SELECT id FROM contacts WHERE {column} LIKE ?"
+                                             for column in columns) + ")")
+    where = (" OR " if any_of else " AND ").join([one] * len(pieces))
+    patterns = [f"%{_like(piece.lower())}%" for piece in pieces for _ in columns]
+    rows = conn.execute(
+        "SELECT co.id, co.name, co.phone, co.email, opchat_phone_digits(co.phone) AS digits, "
+        "c.id AS conversation_id, ch.name AS channel_name, c.last_message_at "
+        "FROM contacts co CROSS JOIN LATERAL (SELECT id, channel_id, last_message_at "
+        "  FROM conversations WHERE contact_id = co.id AND hidden = 0 "
+        "  ORDER BY last_message_at DESC, id DESC LIMIT 1) AS c "
+        "JOIN channels ch ON ch.id = c.channel_id "
+        f"WHERE ({where}) AND co.merged_into IS NULL "
+        "ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?", (*patterns, limit))
+    hits = []
+    for r in rows:
+        name, email, phone = r["name"] or "", r["email"] or "", r["phone"] or ""
+        hits.append(ContactHit(
+            contact_id=r["id"],
+            name=_trusted(_marked_pieces(name, pieces), _has_markers(name)),
+            phone=_phone_marked(phone, _marked_pieces(r["digits"] or "", pieces)),
+            email=_trusted(_marked_pieces(email, pieces), _has_markers(email)),
+            conversation_id=r["conversation_id"], channel_name=r["channel_name"],
+            last_message_at=r["last_message_at"]))
+    return hits
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _marked_pieces(text: str, pieces: list[str]) -> str:
+    """``text`` with every place a piece appears (any case) marked, as FTS5's highlight."""
+    folded = text.lower()
+    spans: list[tuple[int, int]] = []
+    for piece in pieces:
+        needle = piece.lower()
+        start = folded.find(needle)
+        while needle and start >= 0:
+            spans.append((start, start + len(needle)))
+            start = folded.find(needle, start + 1)
+    out, last = [], 0
+    for start, end in sorted(spans):
+        if end <= last:
+            continue
+        start = max(start, last)
+        out += [text[last:start], MATCH_START, text[start:end], MATCH_END]
+        last = end
+    return "".join(out) + text[last:]
 
 
 def _marked_prefixes(name: str, words: list[str]) -> str | None:

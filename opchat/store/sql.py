@@ -40,3 +40,87 @@ class Conn(Protocol):
 
     def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ...,
                 /) -> Cursor: ...
+
+
+def insert_id(conn: Conn, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> int:
+    """Run an INSERT of one row and return its new id (``RETURNING id``, which both
+    SQLite and PostgreSQL know; PostgreSQL has no ``lastrowid``)."""
+    return conn.execute(f"{sql} RETURNING id", parameters).fetchone()[0]
+
+
+class Dialect:
+    """What the few queries that cannot be the same on both databases say on each."""
+
+    name = "sqlite"
+    greatest = "max"  # the larger of two values (SQLite's two-argument max)
+    least = "min"
+
+    def json(self, column: str, key: str) -> str:
+        """A key of a JSON text column, as the Python value it holds."""
+        return f"json_extract({column}, '$.{key}')"
+
+    def json_text(self, column: str, key: str) -> str:
+        """A key of a JSON text column, as text (to compare with a text parameter)."""
+        return f"CAST(json_extract({column}, '$.{key}') AS TEXT)"
+
+    def joined(self, expr: str, separator: str) -> str:
+        """The group's values of ``expr`` in one text, ``separator`` (SQL) between them."""
+        return f"group_concat({expr}, {separator})"
+
+    def char(self, code: int) -> str:
+        return f"char({code})"
+
+    def json_int(self, column: str, key: str) -> str:
+        """A key of a JSON text column holding a whole number, as one."""
+        return f"json_extract({column}, '$.{key}')"
+
+    def json_merged(self, column: str) -> str:
+        """The JSON object in ``column`` with a parameter's object's keys put over it."""
+        return f"json_patch({column}, ?)"
+
+    def local_hour(self, column: str) -> str:
+        """The hour ("00"…"23") of an epoch-seconds column, in local time."""
+        return f"strftime('%H', {column}, 'unixepoch', 'localtime')"
+
+    def local_day(self, column: str) -> str:
+        """The date ("2026-12-04") of an epoch-seconds column, in local time."""
+        return f"date({column}, 'unixepoch', 'localtime')"
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+    greatest = "greatest"
+    least = "least"
+
+    def json(self, column: str, key: str) -> str:
+        return f"(({column})::jsonb -> '{key}')"
+
+    def json_text(self, column: str, key: str) -> str:
+        return f"(({column})::jsonb ->> '{key}')"
+
+    def joined(self, expr: str, separator: str) -> str:
+        return f"string_agg(({expr})::text, {separator})"
+
+    def char(self, code: int) -> str:
+        return f"chr({code})"
+
+    def json_int(self, column: str, key: str) -> str:
+        return f"(({column})::jsonb ->> '{key}')::bigint"
+
+    def json_merged(self, column: str) -> str:
+        return f"(({column})::jsonb || (?)::jsonb)::text"
+
+    def local_hour(self, column: str) -> str:  # the session's time zone is the local one
+        return f"to_char(to_timestamp({column}), 'HH24')"
+
+    def local_day(self, column: str) -> str:
+        return f"to_char(to_timestamp({column}), 'YYYY-MM-DD')"
+
+
+SQLITE = Dialect()
+POSTGRESQL = PostgresDialect()
+
+
+def dialect(conn: Conn) -> Dialect:
+    """The dialect of the database ``conn`` is a connection to."""
+    return getattr(conn, "dialect", SQLITE)

@@ -39,7 +39,7 @@ from opchat.store import rollup
 from opchat.store.db import row_value
 from opchat.store.part import Part
 from opchat.store.rollup import Histogram
-from opchat.store.sql import Conn
+from opchat.store.sql import Conn, Dialect, dialect
 
 STARTED, REOPENED, MISSED = "started", "reopened", "missed"
 IN, OUT = "in", "out"
@@ -74,7 +74,7 @@ def _fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
 def _message(conn: Conn, event_id: int, conversation_id: int, message_id: int,
              operator: str | None) -> None:
     m = conn.execute("SELECT m.direction, m.created_at, m.channel_id, c.stats_round_start, "
-                     "json_extract(m.meta, '$.rating') IS NOT NULL AS rated, "
+                     f"{dialect(conn).json('m.meta', 'rating')} IS NOT NULL AS rated, "
                      "c.stats_waiting_start, c.stats_responded, c.stats_rounds "
                      "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
                      "WHERE m.id = ?", (message_id,)).fetchone()
@@ -157,7 +157,7 @@ def roll_up(conn: Conn) -> None:
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 
 
-def _key_sql(by: str | None) -> tuple[str, str]:
+def _key_sql(by: str | None, sql: Dialect) -> tuple[str, str]:
     """(the SQL of a fact's group, the join it needs)."""
     if by is None:
         return "''", ""
@@ -169,9 +169,9 @@ def _key_sql(by: str | None) -> tuple[str, str]:
         return ("l.name", "JOIN conversation_labels cl ON cl.conversation_id = f.conversation_id "
                 "JOIN labels l ON l.id = cl.label_id")
     if by == "hour":
-        return "strftime('%H', f.at, 'unixepoch', 'localtime')", ""
+        return sql.local_hour("f.at"), ""
     if by == "day":
-        return "date(f.at, 'unixepoch', 'localtime')", ""
+        return sql.local_day("f.at"), ""
     raise ValueError(f"unknown grouping: {by}")
 
 
@@ -283,7 +283,7 @@ def _ratings(conn: Conn, start: float, end: float, bys: Sequence[str | None],
              names: Mapping[int, str],
              out: dict[str | None, tuple[Counts, Values, Values | None]]) -> None:
     """What customers thought of [start, end), as ``rating_<n>`` counts per group."""
-    keys = [_key_sql(by)[0] for by in bys]
+    keys = [_key_sql(by, dialect(conn))[0] for by in bys]
     columns = ", ".join(f"{k} AS k{n}" for n, k in enumerate(keys))
     groups = ", ".join(f"k{n}" for n in range(len(bys)))
     for row in conn.execute(
@@ -308,7 +308,7 @@ def _collect_facts(conn: Conn, start: float, end: float, bys: Sequence[str | Non
         raise ValueError("label is grouped alone")
     out: dict[str | None, tuple[Counts, Values, Values | None]] = {}
     names = dict(conn.execute("SELECT id, name FROM channels").fetchall())
-    keys, joins = zip(*(_key_sql(by) for by in bys), strict=True)
+    keys, joins = zip(*(_key_sql(by, dialect(conn)) for by in bys), strict=True)
     join = " ".join(dict.fromkeys(j for j in joins if j))
     columns = ", ".join(f"{k} AS k{n}" for n, k in enumerate(keys))
     groups = ", ".join(f"k{n}" for n in range(len(bys)))

@@ -6,6 +6,7 @@ transaction, so the change feed never misses nor invents anything.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,13 @@ from opchat.store.webhooks import WebhookStore
 from opchat.store.workflow import WorkflowStore
 
 DB_FILENAME = "opchat.db"
+URL_VARIABLE = "OPCHAT_DATABASE_URL"
+
+
+def database_url(url: str | None = None) -> str | None:
+    """The PostgreSQL URL to use: ``url`` if given, else the environment's; None (or
+    "") means the SQLite file in the data dir."""
+    return url if url is not None else os.environ.get(URL_VARIABLE) or None
 
 
 class Store:
@@ -65,8 +73,17 @@ class Store:
         self.events = EventLog(db, clock)
 
     @classmethod
-    async def open(cls, data_dir: Path, clock: Callable[[], float] = time.time) -> Store:
-        db = Database(Path(data_dir) / DB_FILENAME)
+    async def open(cls, data_dir: Path, clock: Callable[[], float] = time.time,
+                   url: str | None = None) -> Store:
+        """The store in ``data_dir`` (its SQLite file), or at ``url`` (a PostgreSQL
+        database; None: ``OPCHAT_DATABASE_URL`` if set)."""
+        url = database_url(url)
+        if url:
+            from opchat.store.pg import PgDatabase  # psycopg only when asked for
+
+            db: Database = PgDatabase(url)  # type: ignore[assignment]
+        else:
+            db = Database(Path(data_dir) / DB_FILENAME)
         await db.open()
         return cls(db, clock)
 

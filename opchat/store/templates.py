@@ -25,9 +25,13 @@ class TemplatesStore(Part):
             conn.execute("DELETE FROM templates WHERE channel_id = ?", (row["id"],))
             for t in templates:
                 conn.execute(
-                    "INSERT OR REPLACE INTO templates (channel_id, name, language, status, "
+                    "INSERT INTO templates (channel_id, name, language, status, "
                     "category, header, body, footer, buttons, found_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (channel_id, name, language) DO UPDATE SET "
+                    "status = excluded.status, category = excluded.category, "
+                    "header = excluded.header, body = excluded.body, footer = excluded.footer, "
+                    "buttons = excluded.buttons, found_at = excluded.found_at",
                     (row["id"], t.name, t.language, t.status, t.category, t.header, t.body,
                      t.footer, json.dumps(list(t.buttons), ensure_ascii=False), now))
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from opchat.model import Direction, EventKind, Operator
 from opchat.store.changes import UnknownConversation, record_event
 from opchat.store.part import Part
-from opchat.store.sql import Conn
+from opchat.store.sql import Conn, dialect, insert_id
 
 
 class TranscriptStore(Part):
@@ -41,8 +41,9 @@ class TranscriptStore(Part):
 
         def run(conn: Conn) -> bool:
             return conn.execute(
-                "SELECT 1 FROM events WHERE kind = ? AND json_extract(data, '$.request') = ? "
-                "LIMIT 1", (str(EventKind.TRANSCRIPT_SENT), request)).fetchone() is not None
+                "SELECT 1 FROM events WHERE kind = ? "
+                f"AND {dialect(conn).json_int('data', 'request')} = ? LIMIT 1",
+                (str(EventKind.TRANSCRIPT_SENT), request)).fetchone() is not None
 
         return await self.db.read(run)
 
@@ -124,12 +125,10 @@ class MailedAnswer:
 def _note(conn: Conn, now: float, conversation_id: int, channel_id: int, text: str,
           external_id: str | None) -> int:
     """A note of opchat's own (no author) in the thread, with its event; its id."""
-    message_id = int(conn.execute(
-        "INSERT INTO messages (conversation_id, channel_id, external_id, direction, author, "
-        "body, created_at, state, meta) VALUES (?, ?, ?, ?, '', ?, ?, 'sent', '{}') "
-        "RETURNING id",
-        (conversation_id, channel_id, external_id, Direction.NOTE.value, text, now)
-    ).fetchone()[0])
+    message_id = insert_id(
+        conn, "INSERT INTO messages (conversation_id, channel_id, external_id, direction, "
+        "author, body, created_at, state, meta) VALUES (?, ?, ?, ?, '', ?, ?, 'sent', '{}')",
+        (conversation_id, channel_id, external_id, Direction.NOTE.value, text, now))
     record_event(conn, now, EventKind.MESSAGE_NEW, conversation_id, message_id,
                  data={"direction": Direction.NOTE.value})
     return message_id

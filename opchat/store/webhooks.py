@@ -103,9 +103,9 @@ class WebhookStore(Part):
                         if kind not in kinds:
                             continue
                         queued += conn.execute(
-                            "INSERT OR IGNORE INTO webhook_deliveries (endpoint, event_id, "
+                            "INSERT INTO webhook_deliveries (endpoint, event_id, "
                             "kind, conversation_id, payload, next_attempt_at, created_at) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                             (endpoint, _event_key(event.id, kind), kind,
                              event.conversation_id, json.dumps(payload, ensure_ascii=False),
                              now, now)).rowcount

@@ -21,7 +21,8 @@ KEEP = {"opchat", "webchat", "telegram", "whatsapp", "messenger", "instagram", "
         "jsonl", "yaml", "json", "https", "http", "systemd", "botfather", "script", "chat",
         "your", "site", "shop", "example", "host",
         "path", "europe", "berlin", "moscow", "from", "address", "stdin", "utf", "usage",
-        "delivery", "conversation", "message"}  # the last three: values one types
+        "delivery", "conversation", "message",  # values one types
+        "store", "url"}  # the config's [store] url
 
 
 def opchat(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
@@ -33,8 +34,10 @@ def opchat(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
 
 def english_words(text: str) -> list[str]:
     """Lower-case English words of a help text that are not options, metavars or names."""
-    text = re.sub(r"(--?[\w-]+|[A-Z][A-Z_]+|\S*[/.:@<>{}=]\S*|'[^']*'|\"[^\"]*\")", " ", text)
-    names = {word for command in subcommands() for word in command}
+    text = re.sub(r"(SQLite|PostgreSQL|--?[\w-]+|[A-Z][A-Z_]+|\S*[/.:@<>{}=]\S*|'[^']*'"
+                  r"|\"[^\"]*\")", " ", text)
+    names = {part for command in subcommands() for word in command  # migrate-to: both
+             for part in (word, *word.split("-"))}
     return [w for w in re.findall(r"\b[a-z]{3,}\b", text) if w not in KEEP | names]
 
 

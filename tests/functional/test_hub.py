@@ -15,6 +15,9 @@ from opchat.hub import Hub, HubLock, run_hub_when_free
 from opchat.inbox import Inbox
 from opchat.model import Attachment, Health, InboundMessage, MessageState, OutboundMessage
 from opchat.transports import Capabilities, Delivery, Rejected, Retry, Sink, UnknownChannelKind
+from tests.backends import refuse_event
+
+BACKENDS = True  # every test on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 class ScriptedTransport:
@@ -569,6 +572,7 @@ def test_hub_lock_follows_the_data_dirs_mode_whatever_the_umask(
     assert (data / "hub.lock").stat().st_mode & 0o777 == file_mode
 
 
+@pytest.mark.sqlite_only
 def test_serve_on_a_corrupted_database_says_so_and_exits(tmp_path: Path) -> None:
     import os
     import sqlite3
@@ -601,9 +605,7 @@ async def test_health_that_cannot_be_recorded_is_logged_not_raised(
     never an exception nobody retrieves (asyncio prints those with a traceback)."""
     hub = make_hub(inbox, tmp_path)
     await inbox.store.channels.ensure("shop", "scripted")
-    await inbox.store.db.write(lambda conn: conn.execute(
-        "CREATE TEMP TRIGGER full BEFORE INSERT ON main.events "
-        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"))
+    refuse_event(tmp_path, "channel.health", "database or disk is full")
     hub.set_health("shop", Health.DEGRADED, "cannot store")
     [task] = list(hub._health_writes)
     await task  # raised before: OperationalError out of a task nobody awaited

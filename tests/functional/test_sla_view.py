@@ -18,6 +18,8 @@ from opchat.widgets.view_tabs import ViewTabs
 from tests.functional.conftest import Clock, make_app, rendered_text, seed_inbox, wait_until
 from tests.functional.test_app import started
 
+BACKENDS = True  # every test on SQLite and on PostgreSQL (tests/conftest.py)
+
 pytestmark = pytest.mark.usefixtures("utc", "english")
 
 # Waiting since: Oleg 2 h (his reply failed), Visitor 7 10 min, Maria 95 s, Ivan 45 s.
@@ -97,6 +99,7 @@ async def test_no_sla_view_without_targets(tmp_path: Path, settings: Settings,
         assert "sla" not in tabs.counts and "SLA" not in rendered_text(tabs)
 
 
+@pytest.mark.sqlite_only
 def test_snapshot_80x24(snap_compare, tmp_path: Path, settings: Settings) -> None:
     clock = Clock()
     asyncio.run(seed_inbox(tmp_path, clock))

@@ -25,7 +25,10 @@ from opchat.config import WEBHOOK_EVENTS, ConfigError, WebhookSettings, load_set
 from opchat.hub import Hub
 from opchat.inbox import Inbox
 from opchat.model import Attachment, Health, InboundMessage, Status
+from tests.backends import database_url, on_postgres, raw
 from tests.channels import Serve, free_port, holds, opchat, until
+
+BACKENDS = True  # every test on SQLite and on PostgreSQL (tests/conftest.py)
 
 SECRET = "s3cret-for-tests"
 
@@ -335,16 +338,12 @@ def config_with(receiver: Receiver, port: int) -> str:
 
 
 def _cursor(db: Path) -> bool:
-    if not db.exists():
+    if not on_postgres() and not db.exists():
         return False
-    conn = sqlite3.connect(db)
     try:
-        return conn.execute("SELECT 1 FROM webhook_state WHERE key = 'cursor'").fetchone() \
-            is not None
-    except sqlite3.OperationalError:
+        return bool(raw(db.parent, "SELECT 1 FROM webhook_state WHERE key = 'cursor'"))
+    except sqlite3.OperationalError:  # not created yet
         return False
-    finally:
-        conn.close()
 
 
 async def test_nothing_lost_or_doubled_across_kill_9(tmp_path: Path) -> None:
@@ -448,12 +447,14 @@ async def test_a_receiver_down_for_too_long_fails_the_delivery(
         assert failed.attempts >= 2
         assert failed.last_error == (f"gave up after {failed.attempts} attempts: "
                                      "HTTP 503: trouble 503")
+        # The health is written after the delivery's failure, in a transaction of its own.
+        await until(lambda: _is(inbox, "crm", Health.DOWN), "the webhook shown down")
         assert (await health(inbox, "crm")) == (Health.DOWN, failed.last_error)
         assert receiver.accepted == []
         # `opchat doctor` says so too.
         from opchat.doctor import check_channel_reports
 
-        [finding] = check_channel_reports(tmp_path)
+        [finding] = check_channel_reports(database_url() or tmp_path)
         assert finding.topic == "channel webhook:crm" and failed.last_error in finding.text
 
 

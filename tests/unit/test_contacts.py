@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from opchat.inbox import Inbox
 from opchat.model import InboundMessage
-from opchat.store import DB_FILENAME
 from opchat.store.contacts import MergeChanged, MergeRefused, email_key, phone_key
+from tests.backends import integrity_error, raw, raw_rows, refuse_event
+
+BACKENDS = True  # every test on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 class Clock:
@@ -39,13 +41,8 @@ async def inbox(tmp_path: Path):
     await box.close()
 
 
-def events(tmp_path: Path, kind: str) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(tmp_path / DB_FILENAME)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute("SELECT * FROM events WHERE kind = ? ORDER BY id", (kind,)).fetchall()
-    finally:
-        conn.close()
+def events(tmp_path: Path, kind: str) -> list[dict[str, Any]]:
+    return raw_rows(tmp_path, "SELECT * FROM events WHERE kind = ? ORDER BY id", (kind,))
 
 
 async def contact_of(inbox: Inbox, conversation_id: int) -> int:
@@ -149,10 +146,7 @@ async def test_merge_moves_everything_in_one_transaction_with_its_event(
     assert data["filled"] == ["email", "notes"]
 
     # The merged contact is kept (nothing is deleted) but never suggested again...
-    conn = sqlite3.connect(tmp_path / DB_FILENAME)
-    assert conn.execute("SELECT merged_into FROM contacts WHERE id = ?",
-                        (other,)).fetchone() == (kept,)
-    conn.close()
+    assert raw(tmp_path, "SELECT merged_into FROM contacts WHERE id = ?", (other,)) == [(kept,)]
     third = await inbox.store.inbound.ingest(msg("site", "s1", 1, name="web", phone="+79123456789"))
     third_card = await inbox.contact_card(await contact_of(inbox, third.conversation_id))
     assert third_card is not None
@@ -188,19 +182,14 @@ async def test_a_failing_merge_changes_nothing(tmp_path: Path, inbox: Inbox) -> 
     b = await inbox.store.inbound.ingest(msg("wa", "w1", 1, phone="15550100200"))
     kept, other = await contact_of(inbox, a.conversation_id), await contact_of(inbox,
                                                                                  b.conversation_id)
-    conn = sqlite3.connect(tmp_path / DB_FILENAME)
     # Make the last statement of the transaction (the event) fail.
-    conn.execute("CREATE TRIGGER no_merges BEFORE INSERT ON events "
-                 "WHEN new.kind = 'contact.merged' BEGIN SELECT RAISE(ABORT, 'boom'); END")
-    conn.commit()
-    with pytest.raises(sqlite3.IntegrityError):
+    refuse_event(tmp_path, "contact.merged", "boom")
+    with pytest.raises(integrity_error(), match="boom"):
         await inbox.store.contacts.merge(kept, other, inbox.operator)
     assert await contact_of(inbox, b.conversation_id) == other
-    assert conn.execute("SELECT merged_into FROM contacts WHERE id = ?",
-                        (other,)).fetchone() == (None,)
-    assert conn.execute("SELECT contact_id FROM identities WHERE contact_id = ?",
-                        (other,)).fetchall() == [(other,)]
-    conn.close()
+    assert raw(tmp_path, "SELECT merged_into FROM contacts WHERE id = ?", (other,)) == [(None,)]
+    assert raw(tmp_path, "SELECT contact_id FROM identities WHERE contact_id = ?",
+               (other,)) == [(other,)]
 
 
 async def test_notes_are_saved_with_an_event(tmp_path: Path, inbox: Inbox) -> None:

@@ -12,7 +12,7 @@ ROOT = Path(__file__).parents[2]
 DOCS = ROOT / "docs"
 # Guides with their Russian twins in docs/ru/
 TWINS = ["TELEGRAM.md", "WEBCHAT.md", "WHATSAPP.md", "META.md", "VK.md", "EMAIL.md", "MAX.md",
-         "VIBER.md", "API.md"]
+         "VIBER.md", "API.md", "POSTGRESQL.md"]
 # (English, Russian, how the English links the Russian, how the Russian links the English)
 PAIRS = [
     (DOCS / name, DOCS / "ru" / name, f"(ru/{name})", f"(../{name})") for name in TWINS

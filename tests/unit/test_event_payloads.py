@@ -15,6 +15,8 @@ from opchat.model import (
     check_event_data,
 )
 
+BACKENDS = True  # every test on SQLite and on PostgreSQL (tests/conftest.py)
+
 
 def test_every_kind_declares_its_data() -> None:
     assert set(EVENT_DATA) == set(EventKind)

@@ -12,6 +12,8 @@ import pytest
 
 from opchat.feed import Feed
 
+BACKENDS = True  # every test on SQLite and on PostgreSQL (tests/conftest.py)
+
 
 class Table:
     """A table that only grows, read a page at a time, counting its reads."""

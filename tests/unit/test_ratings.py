@@ -14,6 +14,8 @@ from opchat.inbox import Inbox
 from opchat.model import Direction, EventKind, InboundMessage, Status
 from opchat.store.ratings import ANSWER_WINDOW, answer_of
 
+BACKENDS = True  # every test on SQLite and on PostgreSQL (tests/conftest.py)
+
 T0 = 1_741_953_600.0
 
 CONFIG = """

@@ -19,6 +19,8 @@ from opchat.replies import (
     rank_replies,
 )
 
+BACKENDS = True  # every test on SQLite and on PostgreSQL (tests/conftest.py)
+
 
 def reply(n: int, shortcut: str, title: str = "", body: str = "text", uses: int = 0):
     return QuickReply(n, shortcut, title or shortcut, body, uses)

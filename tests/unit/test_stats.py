@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from opchat.inbox import Inbox
 from opchat.model import Figures, InboundMessage, Spread, Status
 from opchat.store.stats import FIRST_RESPONSE, REPLY, RESOLUTION
+from tests.backends import raw
+
+BACKENDS = True  # every test on SQLite and on PostgreSQL (tests/conftest.py)
 
 T0 = 1_700_000_000.0
 
@@ -156,17 +159,16 @@ async def test_an_upgraded_store_is_rebuilt_when_first_read(
     clock.now = T0 + 45
     await anna.send(conv, "hi")
     # As a store from before the figures were kept: tables empty, not marked built.
-    with sqlite3.connect(tmp_path / "opchat.db") as db:
-        db.execute("DELETE FROM stats_facts")
-        db.execute("UPDATE conversations SET stats_round_start = NULL, "
-                   "stats_waiting_start = NULL, stats_responded = 0, stats_rounds = 0")
-        db.execute("DELETE FROM stats_meta")
+    raw(tmp_path, "DELETE FROM stats_facts")
+    raw(tmp_path, "UPDATE conversations SET stats_round_start = NULL, "
+                  "stats_waiting_start = NULL, stats_responded = 0, stats_rounds = 0")
+    raw(tmp_path, "DELETE FROM stats_meta")
     [f] = await whole(anna)
     assert f.spread(FIRST_RESPONSE).median == 45.0
 
 
 async def _values(inbox: Inbox, kind: str) -> list[float]:
-    def run(conn: sqlite3.Connection) -> list[float]:
+    def run(conn: Any) -> list[float]:
         return [r[0] for r in conn.execute(
             "SELECT at - start FROM stats_facts WHERE kind = ?", (kind,))]
     return await inbox.store.db.read(run)

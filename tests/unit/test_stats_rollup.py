@@ -14,6 +14,8 @@ from opchat.model import Figures, InboundMessage, Spread, Status
 from opchat.store import rollup, stats
 from opchat.store.rollup import EDGES, Histogram, bucket_of
 
+BACKENDS = True  # every test on SQLite and on PostgreSQL (tests/conftest.py)
+
 T0 = 1_698_000_000.0  # 2023-10-22: the period crosses New York's end of DST (Nov 5)
 DAYS = 40
 

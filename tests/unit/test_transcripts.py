@@ -10,6 +10,8 @@ from opchat import transcript
 from opchat.config import ConfigError, TranscriptSettings, load_settings
 from opchat.model import Attachment, Conversation, Direction, Message, MessageState, Status
 
+BACKENDS = True  # every test on SQLite and on PostgreSQL (tests/conftest.py)
+
 MAIL = '[channels.mail]\nkind = "email"\nimap_host = "imap.example"\nsmtp_host = "smtp.example"\n' \
        'user = "s@example.com"\npassword = "x"\n'
 
