@@ -1210,8 +1210,13 @@ async def run_hub_when_free(
     holds locks instead, one per channel and one for the duties (`share_channels`).
     """
     if getattr(inbox.store.db, "shared_locks", False):
-        await share_channels(inbox, channels, data_dir, on_role, poll, loader,
-                             auto_assign_cap, transcripts, webhooks, api)
+        def start(runs: frozenset[str], duties: bool) -> Coroutine[Any, Any, None]:
+            # The HTTP API is served by the hub with the duties, as the webhooks.
+            return _run_hub(inbox, channels, data_dir, loader, auto_assign_cap, transcripts,
+                            webhooks, api if duties else None, runs=runs, duties=duties)
+
+        await share_channels(inbox.store.db, [c.name for c in channels], start, on_role,
+                             poll)
         return
     lock = HubLock(data_dir)
     role = ""
@@ -1231,16 +1236,11 @@ async def run_hub_when_free(
 
 
 async def share_channels(
-    inbox: Inbox,
-    channels: Sequence[ChannelSettings],
-    data_dir: Path,
+    db: Any,
+    names: Sequence[str],
+    start: Callable[[frozenset[str], bool], Coroutine[Any, Any, None]],
     on_role: Callable[[str], None] = lambda role: None,
     poll: float = 1.0,
-    loader: Callable[[str], TransportFactory] = load_transport,
-    auto_assign_cap: int | None = None,
-    transcripts: TranscriptSettings | None = None,
-    webhooks: Sequence[WebhookSettings] = (),
-    api: ApiSettings | None = None,
 ) -> None:
     """Hubs on several machines sharing one PostgreSQL store share its channels.
 
@@ -1250,10 +1250,9 @@ async def share_channels(
     the hubs alive and takes free channels up to its fair share (the channels divided by
     the hubs, rounded up), giving back what it holds beyond it once another hub is
     there to take it; a dead hub's channels are taken within a poll or two. Each change
-    restarts this process's hub with what it now holds (its transports stop before a
-    channel is given back, so two hubs never run one channel)."""
-    db = inbox.store.db
-    names = [c.name for c in channels]
+    restarts this process's hub with what it now holds, ``start(channels, duties)``
+    (its transports stop before a channel is given back, so two hubs never run one
+    channel). ``db``: a database with locks shared by every process (store/pg.py)."""
     # Each process tries the channels in its own order, so that hubs starting together
     # take different ones.
     salt = os.urandom(8)
@@ -1298,11 +1297,7 @@ async def share_channels(
                     log.info("this process (pid %d) runs %s%s", os.getpid(),
                              ", ".join(sorted(held)) or "no channel",
                              " and the shared duties" if duties else "")
-                    # The HTTP API is served by the hub with the duties, as the webhooks.
-                    task = asyncio.create_task(_run_hub(
-                        inbox, channels, data_dir, loader, auto_assign_cap, transcripts,
-                        webhooks, api if duties else None, runs=frozenset(held),
-                        duties=duties))
+                    task = asyncio.create_task(start(frozenset(held), duties))
                     on_role("hub")
                 else:
                     log.info("other processes run every channel; following")
