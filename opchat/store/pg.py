@@ -421,6 +421,34 @@ class PgDatabase:
     def on_commit(self, callback: Callable[[], None]) -> None:
         self._on_commit.append(callback)
 
+    def _begin(self, conn: PgConn, begin: str, *, readonly: bool) -> psycopg.Connection[Any]:
+        """Begin a transaction on ``conn``; a connection found broken at the start (the
+        server restarted, the network dropped while it was idle) is made again and the
+        transaction begun there, nothing having been done on the old one."""
+        raw = self._alive(conn, readonly=readonly)
+        try:
+            conn.execute(begin)
+        except psycopg.OperationalError:
+            if not (raw.closed or raw.broken):
+                raise
+            raw = self._alive(conn, readonly=readonly)
+            conn.execute(begin)
+        return raw
+
+    def _alive(self, conn: PgConn, *, readonly: bool) -> psycopg.Connection[Any]:
+        """``conn``'s connection, made again if the last one broke (a break in the middle
+        of a transaction failed that call, and nothing of it was confirmed)."""
+        raw = conn.raw
+        if raw.closed or raw.broken:
+            log.warning("the connection to %s was lost; connecting again", self)
+            try:
+                raw = conn.raw = _connect(self.url, readonly=readonly)
+            except psycopg.Error as exc:
+                raise StoreError(f"{self}: {_reason(exc)}") from exc
+            if not readonly:
+                self._own_pids.add(raw.info.backend_pid)
+        return raw
+
     async def write(self, fn: Callable[Concatenate[Conn, P], T], *args: P.args,
                     **kwargs: P.kwargs) -> T:
         conn = self._writer
@@ -429,9 +457,8 @@ class PgDatabase:
                              else "the database is closed")
 
         def transaction() -> T:
-            raw = conn.raw
+            raw = self._begin(conn, "BEGIN", readonly=False)
             try:
-                conn.execute("BEGIN")
                 conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
                 result = fn(conn, *args, **kwargs)  # type: ignore[arg-type]
             except BaseException:
@@ -454,8 +481,8 @@ class PgDatabase:
             raise StoreError("the database is closed")
 
         def snapshot() -> T:
-            raw = conn.raw
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            raw = self._begin(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                              readonly=True)
             try:
                 return fn(conn, *args, **kwargs)  # type: ignore[arg-type]
             finally:

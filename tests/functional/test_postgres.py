@@ -312,3 +312,39 @@ def test_an_unreachable_server_is_one_clear_line_not_a_traceback(tmp_path: Path)
     assert doctor.returncode == 1
     [line] = [line for line in doctor.stdout.splitlines() if "database" in line]
     assert line.startswith("[FAIL]") and "127.0.0.1" in line and "secret" not in line
+
+
+async def test_a_lost_connection_fails_one_call_and_the_next_reconnects(
+        url: str, tmp_path: Path) -> None:
+    """The server drops every session (a restart, a broken link) while the store is idle:
+    the next calls connect again, and other processes' news still wakes it."""
+    inbox = await Inbox.open(tmp_path, "anna")
+    try:
+        await inbox.store.channels.ensure("demo", "demo")
+        await inbox.store.inbound.ingest(message(1, "c1"))
+        raw(tmp_path, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid != pg_backend_pid()")
+        for n in range(2, 6):
+            await inbox.store.inbound.ingest(message(n, "c1"))
+        [conversation] = await inbox.conversations()
+        assert len(await inbox.messages(conversation.id)) == 5
+        # Another process's message still reaches this one's feed (LISTEN came back too).
+        seen: list[int] = []
+
+        async def follow() -> None:
+            async for batch in inbox.changes():
+                seen.extend(e.id for e in batch)
+
+        follower = asyncio.create_task(follow())
+        await asyncio.sleep(0.2)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _WRITER, "other", "1", url, cwd=Path(__file__).parents[2])
+        assert await proc.wait() == 0
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+        follower.cancel()
+        assert seen
+    finally:
+        await inbox.close()
