@@ -395,18 +395,6 @@ class PgDatabase:
 
         return await self._loop.run_in_executor(self._lock_pool, check)
 
-    async def lock_holder(self, name: str) -> str | None:
-        """Who holds ``name``, as "host pid N", or None when nobody does."""
-        def who(conn: Conn) -> str | None:
-            row = conn.execute(
-                "SELECT coalesce(host(a.client_addr), 'local'), a.pid FROM pg_locks l "
-                "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
-                "AND l.granted AND l.classid = ? AND l.objid = hashtext(?)::oid",
-                (LOCK_SPACE, name)).fetchone()
-            return None if row is None else f"{row[0]} (server pid {row[1]})"
-
-        return await self.read(who)
-
     def unlock_all(self) -> None:
         if self._locks is not None and not self._locks.closed:
             self._locks.close()
