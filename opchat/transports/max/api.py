@@ -21,7 +21,14 @@ from opchat.i18n import _
 from opchat.model import Health
 from opchat.transports import Rejected, Retry
 from opchat.transports.files import write_private
-from opchat.transports.net import host_of, never_left, reason_of
+from opchat.transports.net import (
+    Garbled,
+    HttpClient,
+    Trouble,
+    Unreachable,
+    host_of,
+    never_left,
+)
 
 MAX_WAIT = 600.0
 
@@ -46,17 +53,8 @@ class MaxError(Exception):
         return f"{text} ({self.status})"
 
 
-class Unreachable(Exception):
-    """The request got no answer; ``sent``: it may have reached MAX."""
-
-    def __init__(self, host: str, cause: BaseException, sent: bool) -> None:
-        super().__init__(_("cannot reach {host}: {reason}", host=host,
-                           reason=reason_of(cause)))
-        self.sent = sent
 
 
-class Garbled(Exception):
-    """MAX answered something that is not what it documents."""
 
 
 def _wait_of(value: str | None) -> float | None:
@@ -67,7 +65,7 @@ def _wait_of(value: str | None) -> float | None:
 
 
 @dataclass
-class MaxAPI:
+class MaxAPI(HttpClient):
     """One bot's way to the MAX Bot API."""
 
     base: str
@@ -78,16 +76,6 @@ class MaxAPI:
         self.base = self.base.rstrip("/")
         self.host = host_of(self.base, "platform-api.max.ru")
         self._session: aiohttp.ClientSession | None = None
-
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def call(self, method: str, path: str, params: Mapping[str, Any] | None = None,
                    body: Any = None, timeout: float | None = None) -> Any:
@@ -185,11 +173,6 @@ def send_error(exc: BaseException, attempt: int = 1) -> Exception | None:
     return None
 
 
-@dataclass(frozen=True)
-class Trouble:
-    health: Health
-    detail: str
-    wait: float
 
 
 def trouble(exc: BaseException, wait: float, slow: float) -> Trouble | None:

@@ -22,7 +22,14 @@ from opchat.i18n import _
 from opchat.model import Health
 from opchat.transports import Rejected, Retry
 from opchat.transports.files import write_private
-from opchat.transports.net import host_of, never_left, reason_of
+from opchat.transports.net import (
+    Garbled,
+    HttpClient,
+    Trouble,
+    Unreachable,
+    host_of,
+    never_left,
+)
 
 DEFAULT_API_BASE = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"
@@ -73,17 +80,8 @@ class GraphError(Exception):
         return said(self.code, self.message, self.details, self.trace)
 
 
-class Unreachable(Exception):
-    """The request did not get an answer; ``sent``: it may have reached Meta."""
-
-    def __init__(self, host: str, cause: BaseException, sent: bool) -> None:
-        super().__init__(_("cannot reach {host}: {reason}", host=host,
-                           reason=reason_of(cause)))
-        self.sent = sent
 
 
-class Garbled(Exception):
-    """Graph answered something that is not JSON."""
 
 
 def said(code: int | None, message: str, details: str = "", trace: str = "") -> str:
@@ -123,7 +121,7 @@ def _number(value: Any) -> int | None:
 
 
 @dataclass
-class Graph:
+class Graph(HttpClient):
     """One channel's way to the Graph API: ``{base}/{version}/{path}``."""
 
     base: str
@@ -139,16 +137,8 @@ class Graph:
     def url(self, path: str) -> str:
         return f"{self.base}/{self.version}/{path.lstrip('/')}"
 
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                headers={"Authorization": f"Bearer {self.token}"})
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+    def _new_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(headers={"Authorization": f"Bearer {self.token}"})
 
     async def get(self, path: str, params: dict[str, str] | None = None,
                   timeout: float | None = None) -> dict[str, Any]:
@@ -261,13 +251,6 @@ def send_error(exc: BaseException, platform: str) -> Exception | None:
     return None
 
 
-@dataclass(frozen=True)
-class Trouble:
-    """How the channel is after a failed check, and how long to wait before the next."""
-
-    health: Health
-    detail: str
-    wait: float
 
 
 def trouble(exc: BaseException, platform: str, wait: float, slow: float) -> Trouble | None:

@@ -7,7 +7,6 @@ which the hub loads only when a Telegram channel is configured.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot
@@ -32,7 +31,7 @@ from aiogram.methods import GetUpdates
 from opchat.i18n import _
 from opchat.model import Health
 from opchat.transports import Rejected, Retry
-from opchat.transports.net import never_left, reason_of
+from opchat.transports.net import Trouble, never_left, reason_of
 
 DEFAULT_API_BASE = "https://api.telegram.org"
 
@@ -94,15 +93,6 @@ def _said(exc: TelegramAPIError) -> str:
 
 
 # Receiving -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Trouble:
-    """How the channel is, after an error while receiving, and how long to wait."""
-
-    health: Health
-    detail: str
-    wait: float
 
 
 def receive_trouble(exc: BaseException, host: str, failures: int,

@@ -20,7 +20,13 @@ import aiohttp
 from opchat.i18n import _
 from opchat.transports import Rejected, Retry
 from opchat.transports.files import write_private
-from opchat.transports.net import host_of, never_left, reason_of
+from opchat.transports.net import (
+    Garbled,
+    HttpClient,
+    Unreachable,
+    host_of,
+    never_left,
+)
 
 MAX_WAIT = 600.0
 
@@ -80,21 +86,12 @@ class ViberError(Exception):
         return f"{words} ({said}, {self.status})" if said else f"{words} ({self.status})"
 
 
-class Unreachable(Exception):
-    """The request got no answer; ``sent``: it may have reached Viber."""
-
-    def __init__(self, host: str, cause: BaseException, sent: bool) -> None:
-        super().__init__(_("cannot reach {host}: {reason}", host=host,
-                           reason=reason_of(cause)))
-        self.sent = sent
 
 
-class Garbled(Exception):
-    """Viber answered something that is not what it documents."""
 
 
 @dataclass
-class ViberAPI:
+class ViberAPI(HttpClient):
     """One bot's way to the Viber REST API."""
 
     base: str
@@ -105,16 +102,6 @@ class ViberAPI:
         self.base = self.base.rstrip("/")
         self.host = host_of(self.base, "chatapi.viber.com")
         self._session: aiohttp.ClientSession | None = None
-
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def call(self, method: str, body: Mapping[str, Any] | None = None,
                    timeout: float | None = None) -> dict[str, Any]:

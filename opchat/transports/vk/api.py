@@ -22,7 +22,14 @@ from opchat.i18n import _
 from opchat.model import Health
 from opchat.transports import Rejected, Retry
 from opchat.transports.files import write_private
-from opchat.transports.net import host_of, never_left, reason_of
+from opchat.transports.net import (
+    Garbled,
+    HttpClient,
+    Trouble,
+    Unreachable,
+    host_of,
+    never_left,
+)
 from opchat.transports.vk.options import API_VERSION
 
 DEFAULT_API_BASE = "https://api.vk.com"
@@ -56,17 +63,8 @@ class VKError(Exception):
         return f"{text} ({self.code})" if self.code is not None else text
 
 
-class Unreachable(Exception):
-    """The request got no answer; ``sent``: it may have reached VK."""
-
-    def __init__(self, host: str, cause: BaseException, sent: bool) -> None:
-        super().__init__(_("cannot reach {host}: {reason}", host=host,
-                           reason=reason_of(cause)))
-        self.sent = sent
 
 
-class Garbled(Exception):
-    """VK answered something that is not what it documents."""
 
 
 def _number(value: Any) -> int | None:
@@ -87,7 +85,7 @@ def error_of(body: Any, method: str = "") -> VKError:
 
 
 @dataclass
-class VK:
+class VK(HttpClient):
     """One community's way to the VK API."""
 
     base: str
@@ -99,16 +97,6 @@ class VK:
         self.base = self.base.rstrip("/")
         self.host = host_of(self.base, "api.vk.com")
         self._session: aiohttp.ClientSession | None = None
-
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def call(self, method: str, params: Mapping[str, Any] | None = None,
                    timeout: float | None = None) -> Any:
@@ -235,11 +223,6 @@ def send_error(exc: BaseException, attempt: int = 1) -> Exception | None:
     return None
 
 
-@dataclass(frozen=True)
-class Trouble:
-    health: Health
-    detail: str
-    wait: float
 
 
 def trouble(exc: BaseException, wait: float, slow: float) -> Trouble | None:
