@@ -75,13 +75,16 @@ class Site:
         return ws, welcome, history
 
     async def conversation_of(self, body: str) -> int:
+        """The dialog the visitor's message ``body`` is in (an automatic answer may
+        already follow it, so not only the dialog whose last message it is)."""
         async def find() -> int | None:
             for conversation in await self.inbox.conversations():
-                if conversation.preview == body:
+                if conversation.preview == body or any(
+                        m.body == body for m in await self.inbox.messages(conversation.id)):
                     return conversation.id
             return None
 
-        return await until(find, f"a dialog ending with {body!r}")
+        return await until(find, f"a dialog with {body!r}", timeout=15)
 
 
 async def receive(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> dict:
