@@ -159,17 +159,30 @@ def storable(value: Any) -> Any:
     """``value`` with every lone UTF-16 surrogate replaced by U+FFFD, which SQLite accepts.
 
     A platform's JSON may carry ``\\ud800`` alone; SQLite refuses to store it, and one
-    such update would stop its channel for good (refetched for ever).
+    such update would stop its channel for good (refetched for ever). What holds none
+    comes back as the very same object, copied nowhere.
     """
     if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
+        return _SURROGATE.sub("\ufffd", value)  # the same str when nothing matched
     if is_dataclass(value) and not isinstance(value, type):
-        return replace(value, **{f.name: storable(getattr(value, f.name))
-                                 for f in fields(value) if f.init})
+        changed = {}
+        for f in fields(value):
+            if f.init:
+                old = getattr(value, f.name)
+                new = storable(old)
+                if new is not old:
+                    changed[f.name] = new
+        return replace(value, **changed) if changed else value
     if isinstance(value, dict):
-        return {storable(k): storable(v) for k, v in value.items()}
+        pairs = [(k, v, storable(k), storable(v)) for k, v in value.items()]
+        if all(k is k2 and v is v2 for k, v, k2, v2 in pairs):
+            return value
+        return {k2: v2 for _, _, k2, v2 in pairs}
     if isinstance(value, (list, tuple)):
-        return type(value)(storable(v) for v in value)
+        items = [storable(v) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return type(value)(items)
     return value
 
 
@@ -284,7 +297,8 @@ class ChannelSink:
     def _own(self, message: InboundMessage) -> InboundMessage:
         # A transport cannot file messages under another channel's name; and what it
         # hands over is made storable here, once for every channel.
-        return storable(replace(message, channel=self.channel))
+        return storable(message if message.channel == self.channel
+                        else replace(message, channel=self.channel))
 
 
 class Hub:
