@@ -131,12 +131,12 @@ class Checkpointer:
                 self._cond.notify()
 
     def close(self) -> None:
-        """Stop the thread (after the checkpoint under way, if any)."""
+        """Stop the thread (after the checkpoint under way, if any); again: nothing."""
         with self._cond:
             self._closing = True
             self._cond.notify()
         self._thread.join()
-        self._conn.close()
+        self._conn.close()  # a closed connection's close() does nothing
 
     def _run(self) -> None:
         while True:
