@@ -42,6 +42,7 @@ from opchat.model import (
 )
 from opchat.store import Store, UnknownConversation
 from opchat.store.api_tokens import ApiToken
+from opchat.window import time_left
 
 if TYPE_CHECKING:
     from opchat.hub import Hub
@@ -446,6 +447,19 @@ class Api:
             raise not_found("conversation")
         return found
 
+    async def _reply_window_open(self, conversation: Conversation) -> None:
+        """Refuse a reply the channel would refuse: past its reply window (Meta's 24
+        hours after the customer's last message), as the app refuses it."""
+        channel = next((c for c in await self.store.channels.all()
+                        if c.name == conversation.channel_name), None)
+        window = channel.reply_window if channel is not None else 0
+        left = time_left(conversation, window, self.store.clock())
+        if left is not None and left <= 0:
+            raise ApiError(409, "reply_window_closed",
+                           f"the customer last wrote more than {window // 3600} hours ago: "
+                           f"{conversation.channel_name} takes no reply until they write "
+                           "again (a private note still can be added)", "text")
+
     async def get_conversation(self, request: web.Request) -> web.Response:
         only_params(request)
         return answer(conversation_json(await self._conversation(request)))
@@ -477,6 +491,8 @@ class Api:
             raise bad("private", "private must be true or false")
         direction = Direction.NOTE if private else Direction.OUT
         assert text is not None
+        if direction is Direction.OUT:
+            await self._reply_window_open(conversation)
         message = await self.store.messages.add(conversation.id, text,
                                                 await self.operator(request), direction)
         return answer(message_json(message), status=201)

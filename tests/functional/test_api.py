@@ -573,3 +573,28 @@ async def test_a_busy_address_shows_the_api_down_until_it_is_free(tmp_path: Path
         with contextlib.suppress(asyncio.CancelledError):
             await hub
         await inbox.close()
+
+
+async def test_a_reply_past_the_reply_window_is_refused_and_a_note_is_not(
+        tmp_path: Path) -> None:
+    async with api_hub(tmp_path) as api:
+        await api.inbox.store.channels.set_capabilities("shop", {"reply_window": 86400})
+        stored = await api.inbox.store.inbound.ingest(InboundMessage(
+            channel="shop", chat_id="late", external_id="late-1", sender_id="late",
+            sender_name="Late customer", body="hello?", sent_at=time.time() - 25 * 3600))
+        conv = stored.conversation_id
+        status, body = await api.send("POST", f"/conversations/{conv}/messages",
+                                      {"text": "Sorry for the wait"})
+        assert status == 409, body
+        assert body["error"]["code"] == "reply_window_closed"
+        assert body["error"]["field"] == "text"
+        status, note = await api.send("POST", f"/conversations/{conv}/messages",
+                                      {"text": "called them instead", "private": True})
+        assert status == 201 and note["direction"] == "note"
+        # Within the window (they wrote again) the same reply goes.
+        await customer(api.inbox, "late", "still there?", n=2)
+        status, body = await api.send("POST", f"/conversations/{conv}/messages",
+                                      {"text": "Sorry for the wait"})
+        assert status == 201 and body["direction"] == "out", body
+        assert [m.body for m in await api.inbox.messages(conv)] == [
+            "hello?", "called them instead", "still there?", "Sorry for the wait"]
