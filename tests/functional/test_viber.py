@@ -23,6 +23,7 @@ from opchat.autoreply import plan_answer
 from opchat.config import AutoAnswers, ChannelSettings
 from opchat.model import Attachment, Health, Message, MessageState, OutboundMessage
 from opchat.transports import UNREACHABLE_LABEL, Rejected, Retry
+from opchat.transports.viber import channel as viber_channel
 from opchat.transports.viber.channel import ViberTransport
 from tests.channels import (
     RunningHub,
@@ -288,7 +289,7 @@ async def test_a_menu_press_comes_back_as_the_choice(tmp_path: Path, api: ViberA
 
 
 async def test_long_text_is_split_and_files_go_by_the_hubs_address(
-        tmp_path: Path, api: ViberAPI) -> None:
+        tmp_path: Path, api: ViberAPI, monkeypatch: pytest.MonkeyPatch) -> None:
     port = free_port()
     transport = ViberTransport(settings(api, port), tmp_path)
     long = ("слово " * 2000).strip()  # 11,999 characters
@@ -319,6 +320,13 @@ async def test_long_text_is_split_and_files_go_by_the_hubs_address(
             forged = picture["media"].replace("/file/", "/file/A")
             async with session.get(forged) as got:
                 assert got.status == 404
+            # An address is good for FILE_URL_LIFETIME, not for ever.
+            monkeypatch.setattr(viber_channel, "FILE_URL_LIFETIME", -60)
+            async with session.get(transport.file_url(photo)) as got:
+                assert got.status == 404
+            monkeypatch.undo()
+            async with session.get(transport.file_url(photo)) as got:
+                assert got.status == 200
     finally:
         await runner.cleanup()
         await transport.api.close()

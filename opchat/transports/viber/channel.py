@@ -95,6 +95,11 @@ class CheckFailed(Exception):
 
 
 
+# How long an address of a file sent to Viber stays good: Viber fetches the file when
+# the message is sent; a week leaves room for a late fetch and no address for ever.
+FILE_URL_LIFETIME = 7 * 86400
+
+
 def signature(token: str, body: bytes) -> str:
     """What Viber puts in X-Viber-Content-Signature for ``body``."""
     return hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
@@ -281,13 +286,18 @@ class ViberTransport(ChannelTasks):
 
     # Files the hub serves to Viber -------------------------------------------------------
 
+    def _mac(self, expires: bytes, path: bytes) -> bytes:
+        return hmac.new(self.token.encode(), b"opchat viber file " + expires + path,
+                        hashlib.sha256).digest()[:16]
+
     def _key(self, path: str) -> str:
         raw = path.encode()
-        mac = hmac.new(self.token.encode(), b"opchat viber file " + raw,
-                       hashlib.sha256).digest()[:16]
-        return base64.urlsafe_b64encode(mac + raw).decode().rstrip("=")
+        expires = int(time.time() + FILE_URL_LIFETIME).to_bytes(8, "big")
+        return base64.urlsafe_b64encode(self._mac(expires, raw) + expires + raw
+                                        ).decode().rstrip("=")
 
     def file_url(self, path: Path) -> str:
+        """An address Viber can fetch the file from, signed, for `FILE_URL_LIFETIME`."""
         return (f"{self.webhook_url}/file/{self._key(str(path))}/"
                 f"{safe_name(Attachment('document', filename=path.name))}")
 
@@ -299,12 +309,17 @@ class ViberTransport(ChannelTasks):
             raw = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
         except ValueError:
             return web.Response(status=404)
-        mac, path = raw[:16], raw[16:]
-        wanted = hmac.new(self.token.encode(), b"opchat viber file " + path,
-                          hashlib.sha256).digest()[:16]
-        if not hmac.compare_digest(mac, wanted) or not Path(path.decode()).is_file():
+        mac, expires, path = raw[:16], raw[16:24], raw[24:]
+        if (len(expires) < 8 or not hmac.compare_digest(mac, self._mac(expires, path))
+                or int.from_bytes(expires, "big") < time.time()):
             return web.Response(status=404)
-        return web.FileResponse(Path(path.decode()))
+        try:
+            found = Path(path.decode())
+        except UnicodeDecodeError:
+            return web.Response(status=404)
+        if not found.is_file():
+            return web.Response(status=404)
+        return web.FileResponse(found)
 
     # Sending ------------------------------------------------------------------------------
 
