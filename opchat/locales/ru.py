@@ -1922,4 +1922,12 @@ MESSAGES.update({
         "Период от 8 полных дней, в котором больше 5000 длительностей, читает полные дни "
             "из сводки по дням: количества и средние точные, медианы и P90 берутся из "
             "логарифмических интервалов и отличаются от точных не больше чем на 9%.",
+    # --- e-mail: where copies of replies go (channel test) ---
+    "copies of replies: off (sent_folder is empty)":
+        "копии ответов: не сохраняются (sent_folder пуст)",
+    "copies of replies go to {folder}": "копии ответов сохраняются в {folder}",
+    "the mailbox has no folder marked Sent: replies are not copied (set sent_folder to "
+    "name one)":
+        "в ящике нет папки с отметкой «Отправленные»: копии ответов не сохраняются "
+            "(укажите её в sent_folder)",
 })

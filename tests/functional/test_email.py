@@ -1062,3 +1062,17 @@ async def test_a_copy_that_cannot_be_kept_is_shown_and_the_reply_is_not_sent_aga
         await shop.inbox.send(conversation, "Still here.")
         await shop.wait_health(Health.OK, "INBOX")
     assert len(smtp.received) == 2
+
+
+async def test_the_check_says_where_copies_of_replies_go(
+        tmp_path: Path, mailbox: Dovecot, smtp: SmtpServer) -> None:
+    said = await EmailTransport(settings(mailbox, smtp), tmp_path).check()
+    assert said.endswith("; the mailbox has no folder marked Sent: replies are not copied "
+                         "(set sent_folder to name one)"), said
+    off = await EmailTransport(settings(mailbox, smtp, sent_folder=""), tmp_path).check()
+    assert off.endswith("; copies of replies: off (sent_folder is empty)"), off
+    with pytest.raises(CheckFailed, match="has no folder Gone"):
+        await EmailTransport(settings(mailbox, smtp, sent_folder="Gone"), tmp_path).check()
+    mailbox.create("Sent")  # marked \Sent by the server (tests/mail_servers.py)
+    said = await EmailTransport(settings(mailbox, smtp), tmp_path).check()
+    assert said.endswith("; copies of replies go to Sent"), said

@@ -438,7 +438,7 @@ class EmailTransport:
             if not folder:
                 folder = self._sent_found = await imap.sent_folder()
             if not folder:
-                log.info("channel %s: the mailbox has no folder marked Sent; replies are "
+                log.warning("channel %s: the mailbox has no folder marked Sent; replies are "
                          "not copied (set sent_folder to name one)", self.name)
                 self.sent_folder = ""  # asked once
                 return
@@ -512,6 +512,15 @@ class EmailTransport:
                 selected = await imap.select(folder)
                 found.append(f"{folder} ({selected.exists})")
             idle = imap.idle
+            if self.sent_folder == "":
+                copies = _("copies of replies: off (sent_folder is empty)")
+            else:
+                sent = self.sent_folder or await imap.sent_folder()
+                if sent and self.sent_folder:
+                    await imap.select(sent)  # a named folder that is missing fails here
+                copies = (_("copies of replies go to {folder}", folder=sent) if sent else _(
+                    "the mailbox has no folder marked Sent: replies are not copied "
+                    "(set sent_folder to name one)"))
         except MailTrouble as exc:
             raise CheckFailed(exc.reason) from exc
         finally:
@@ -532,7 +541,7 @@ class EmailTransport:
                  imap=f"{self.imap_host}:{self.imap_port}", user=self.user,
                  folders=", ".join(found), how=how,
                  smtp=f"{self.smtp_host}:{self.smtp_port}", login=login,
-                 address=self.address)
+                 address=self.address) + "; " + copies
 
     async def download(self, attachment: Attachment, dest_dir: Path) -> Path:
         """Files are saved when their message arrives; one that is gone cannot come back."""
