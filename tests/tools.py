@@ -35,3 +35,11 @@ def require_tmux() -> None:
 def require_chromium() -> None:
     if not Path(CHROMIUM).exists():
         missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
+
+
+NGINX = "/usr/sbin/nginx"
+
+
+def require_nginx() -> None:
+    if not Path(NGINX).exists():
+        missing(f"{NGINX} is not installed (apt-get install nginx-light)")
