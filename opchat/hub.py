@@ -314,11 +314,14 @@ class Hub:
         api: ApiSettings | None = None,
         runs: Collection[str] | None = None,
         duties: bool = True,
+        sockets: KeptSockets | None = None,
     ) -> None:
         """``runs``: the channels whose transports and outboxes this hub runs (None: all);
         ``duties``: whether it also does what one hub does for all (automatic answers,
         assigning, snoozes, webhooks, transcripts on resolve). Several hubs on one
-        PostgreSQL store share the channels this way (run_hub_when_free)."""
+        PostgreSQL store share the channels this way (run_hub_when_free); ``sockets``:
+        where the web server's listening sockets stay from this run to the next."""
+        self.sockets = sockets
         self.inbox = inbox
         self.api = api  # `[api]`: the HTTP API (opchat/api/) on the web server; None: off
         self.runs = None if runs is None else frozenset(runs)
@@ -433,6 +436,8 @@ class Hub:
                                        for t in self.transports.values()):
             self.web = WebServer(self)
             await self.web.mount()
+        if self.sockets is not None:
+            self.sockets.keep_only(self.web.listens() if self.web is not None else ())
         for name, transport in self.transports.items():
             self._wake[name] = asyncio.Event()
             await store.channels.set_health(name, Health.STARTING)
@@ -982,6 +987,11 @@ class WebServer:
     async def bound(self, channel: str) -> None:
         await self._bound[channel].wait()
 
+    def listens(self) -> set[str]:
+        """The addresses this web server listens on (once mounted)."""
+        return set(self.channels.values()) | (
+            {self.api_listen} if self.api_listen is not None else set())
+
     def _trusted_proxy(self, address: str) -> bool:
         """A reverse proxy speaks for many visitors: its connections are not capped."""
         for name in self.channels:
@@ -996,9 +1006,11 @@ class WebServer:
                  [name for name, address in self.channels.items() if address == listen])
         runner = self._api_runner if api else self._runner
         failures = 0
+        kept = self.hub.sockets
         while True:
             try:
-                sock = _listening_socket(host, port)
+                sock = (kept.take(listen, host, port) if kept is not None
+                        else _listening_socket(host, port))
             except OSError as exc:
                 detail = (f"address {listen} in use" if exc.errno == errno.EADDRINUSE
                           else f"cannot listen on {listen}: {exc.strerror or exc}")
@@ -1018,7 +1030,10 @@ class WebServer:
             try:
                 await self._accept(sock, runner)
             finally:
-                sock.close()
+                if kept is not None:
+                    kept.keep(listen, sock)  # for the next run (see KeptSockets)
+                else:
+                    sock.close()
 
     async def _accept(self, sock: socket.socket, runner: Any) -> None:
         """Take connections one by one, hanging up at once on those over a limit."""
@@ -1179,6 +1194,40 @@ def connections_allowed(open_files: int) -> int:
     return max(16, open_files - max(64, open_files // 4))
 
 
+class KeptSockets:
+    """Listening sockets kept open from one run of the hub to the next, in this process.
+
+    Hubs sharing a PostgreSQL store restart theirs whenever channels move between them
+    (`share_channels`). A socket closed for that moment refuses whatever arrives then
+    (a platform's webhook, a reverse proxy's try, which then takes the hub for dead);
+    kept open, those connections wait in its backlog for the next run to accept them.
+    An address the next run does not listen on is closed at once, so that nothing
+    waits there for nobody.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[str, socket.socket] = {}
+
+    def take(self, listen: str, host: str, port: int) -> socket.socket:
+        """The socket kept for ``listen``, else a new one."""
+        sock = self._kept.pop(listen, None)
+        return sock if sock is not None else _listening_socket(host, port)
+
+    def keep(self, listen: str, sock: socket.socket) -> None:
+        old = self._kept.pop(listen, None)
+        if old is not None and old is not sock:
+            old.close()
+        self._kept[listen] = sock
+
+    def keep_only(self, listens: Collection[str]) -> None:
+        """Close every kept socket but those of ``listens``."""
+        for listen in [kept for kept in self._kept if kept not in listens]:
+            self._kept.pop(listen).close()
+
+    def close(self) -> None:
+        self.keep_only(())
+
+
 def _listening_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG,
@@ -1224,13 +1273,19 @@ async def run_hub_when_free(
     holds locks instead, one per channel and one for the duties (`share_channels`).
     """
     if getattr(inbox.store.db, "shared_locks", False):
+        sockets = KeptSockets()
+
         def start(runs: frozenset[str], duties: bool) -> Coroutine[Any, Any, None]:
             # The HTTP API is served by the hub with the duties, as the webhooks.
             return _run_hub(inbox, channels, data_dir, loader, auto_assign_cap, transcripts,
-                            webhooks, api if duties else None, runs=runs, duties=duties)
+                            webhooks, api if duties else None, runs=runs, duties=duties,
+                            sockets=sockets)
 
-        await share_channels(inbox.store.db, [c.name for c in channels], start, on_role,
-                             poll)
+        try:
+            await share_channels(inbox.store.db, [c.name for c in channels], start,
+                                 on_role, poll, idle=sockets.close)
+        finally:
+            sockets.close()
         return
     lock = HubLock(data_dir)
     role = ""
@@ -1255,6 +1310,7 @@ async def share_channels(
     start: Callable[[frozenset[str], bool], Coroutine[Any, Any, None]],
     on_role: Callable[[str], None] = lambda role: None,
     poll: float = 1.0,
+    idle: Callable[[], None] = lambda: None,
 ) -> None:
     """Hubs on several machines sharing one PostgreSQL store share its channels.
 
@@ -1266,7 +1322,8 @@ async def share_channels(
     there to take it; a dead hub's channels are taken within a poll or two. Each change
     restarts this process's hub with what it now holds, ``start(channels, duties)``
     (its transports stop before a channel is given back, so two hubs never run one
-    channel). ``db``: a database with locks shared by every process (store/pg.py)."""
+    channel). ``db``: a database with locks shared by every process (store/pg.py);
+    ``idle``: called when this process is left running nothing."""
     # Each process tries the channels in its own order, so that hubs starting together
     # take different ones.
     salt = os.urandom(8)
@@ -1315,6 +1372,7 @@ async def share_channels(
                     on_role("hub")
                 else:
                     log.info("other processes run every channel; following")
+                    idle()
                     on_role("follower")
             await asyncio.sleep(poll)
     finally:
@@ -1329,12 +1387,13 @@ async def _run_hub(inbox: Inbox, channels: Sequence[ChannelSettings], data_dir: 
                    loader: Callable[[str], TransportFactory], auto_assign_cap: int | None,
                    transcripts: TranscriptSettings | None,
                    webhooks: Sequence[WebhookSettings], api: ApiSettings | None = None,
-                   runs: Collection[str] | None = None, duties: bool = True) -> None:
+                   runs: Collection[str] | None = None, duties: bool = True,
+                   sockets: KeptSockets | None = None) -> None:
     failures = 0
     while True:
         try:
             await Hub(inbox, channels, data_dir, loader, auto_assign_cap, transcripts,
-                      webhooks, api, runs, duties).run()
+                      webhooks, api, runs, duties, sockets).run()
         except asyncio.CancelledError:
             raise
         except Exception:  # the hub must not stay dead while we hold its lock
