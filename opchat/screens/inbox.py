@@ -398,6 +398,13 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
     def _thread_down(self) -> None:
         self.action_focus_composer()
 
+    @on(ThreadView.Typed)
+    def _typed_in_thread(self, event: ThreadView.Typed) -> None:
+        """Typing in the thread writes the reply, where it goes on."""
+        if not self.composer.disabled:
+            self.composer.focus()
+            self.composer.insert(event.character)
+
     # Acting -----------------------------------------------------------------------------
 
     @on(Composer.Submitted)

@@ -1,7 +1,8 @@
 """Where the operator types the answer.
 
 A `TextArea` with chat keys: Enter sends, Ctrl+J or Alt+Enter starts a new
-line, Up on the first line goes to the thread (to pick a message), Escape
+line, Up on the first line goes to the thread (to pick a message; with text in the
+box, from its start only), Escape
 goes back to the list, Alt+B moves a word left (as in a shell; Alt+F is the
 label filter).
 
@@ -346,7 +347,13 @@ class Composer(TextArea):
             self.completion.move(-1)
             return
         if not select and self.navigator.is_first_wrapped_line(self.cursor_location):
-            self.post_message(self.LeaveTop())
+            # Typed text first goes to its start: Up pressed while writing must not put
+            # the keys typed next on the thread's one-letter commands. From the start
+            # (or an empty box), Up goes to the thread.
+            if self.cursor_location != (0, 0):
+                self.move_cursor((0, 0))
+            else:
+                self.post_message(self.LeaveTop())
             return
         super().action_cursor_up(select)
 

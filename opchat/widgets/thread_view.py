@@ -167,6 +167,21 @@ class ThreadView(InboxScrollView, can_focus=True):
     class LeaveBottom(TextualMessage):
         """Down was pressed on the newest message: the composer is next."""
 
+    class Typed(TextualMessage):
+        """A character that is no command here was typed: it starts (or goes on with)
+        the reply, in the reply box."""
+
+        def __init__(self, character: str) -> None:
+            super().__init__()
+            self.character = character
+
+    def on_key(self, event: events.Key) -> None:
+        if (event.is_printable and event.character is not None
+                and event.key not in self.screen.active_bindings):
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Typed(event.character))
+
     def __init__(
         self,
         settings: Settings,

@@ -203,6 +203,31 @@ async def test_sending_shows_queued_then_sent_then_failed_and_retry_requeues(
         await wait_until(pilot, lambda: "◷ queued" in rendered_text(thread), what="queued")
 
 
+async def test_up_while_writing_and_typing_in_the_thread_keep_the_text_in_the_reply(
+    tmp_path: Path, settings: Settings, clock: Clock
+) -> None:
+    """Up pressed while writing goes to the start of the text, not to the thread's
+    one-letter commands; a character that is no command, typed in the thread, goes to
+    the reply box, and so does the rest."""
+    await seed_inbox(tmp_path, clock)
+    app = make_app(settings, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot)
+        thread = await open_row(pilot, 1)
+        composer = app.query_one(Composer)
+        await pilot.press(*"we", "space", *"deliver")
+        await pilot.press("up", *"Yes,", "space")
+        assert composer.has_focus and composer.text == "Yes, we deliver"
+        await pilot.press("up", "up")  # to the start, then to the thread
+        assert thread.has_focus
+        await pilot.press(*"Sure!", "space")
+        assert composer.has_focus
+        assert composer.text == "Sure! Yes, we deliver"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: thread.messages[-1].body == "Sure! Yes, we deliver",
+                         timeout=2.0, what="the reply in the thread")
+
+
 async def test_empty_text_is_not_sent(tmp_path: Path, settings: Settings, clock: Clock) -> None:
     await seed_inbox(tmp_path, clock)
     app = make_app(settings, clock)
