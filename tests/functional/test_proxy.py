@@ -4,6 +4,7 @@ that channel (the other answers 404 without storing anything, or is down)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -11,8 +12,11 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from opchat.inbox import Inbox
+from opchat.model import Direction
 from tests.backends import raw
 from tests.channels import Serve, free_port, holds, until
 from tests.functional.test_postgres import channel_holders
@@ -150,3 +154,74 @@ async def test_the_documented_proxy_finds_the_hub_that_runs_each_channel(
             await serve.stop()
         for api in apis.values():
             await api.close()
+
+
+async def test_the_web_chat_socket_goes_through_the_proxy_to_its_hub(
+        url: str, tmp_path: Path, nginx: tuple[list[int], int]) -> None:
+    """A visitor's WebSocket, through the documented proxy, reaches the hub that runs the
+    web chat whichever hub nginx asks first; both ways work over it."""
+    (one_port, two_port), proxy = nginx
+    api = await ViberAPI().start()
+    shop = "https://shop.example"
+
+    def config(listen: int) -> str:
+        return (f'[channels.site]\nkind = "webchat"\nlisten = "127.0.0.1:{listen}"\n'
+                f'origin = ["{shop}"]\ntrust_proxy = true\n\n'
+                + hub_config({"north": api}, listen, proxy))
+
+    hubs = []
+    for machine, listen in (("one", one_port), ("two", two_port)):
+        (tmp_path / machine).mkdir()
+        hubs.append(Serve(tmp_path / machine, config(listen)))
+    (tmp_path / "operator").mkdir()
+    inbox = await Inbox.open(tmp_path / "operator", "anna")
+    try:
+        for serve in hubs:
+            await serve.start()
+        await until(lambda: holds(len(set(channel_holders(tmp_path, ["site", "north"])
+                                          .values())) == 2),
+                    "a channel for each hub", timeout=30)
+        async with aiohttp.ClientSession() as session:
+
+            async def connected() -> aiohttp.ClientWebSocketResponse | None:
+                try:  # while the hubs settle, the upgrade may find neither (404, 502)
+                    return await session.ws_connect(f"http://127.0.0.1:{proxy}/ws",
+                                                    headers={"Origin": shop})
+                except aiohttp.WSServerHandshakeError:
+                    return None
+
+            ws = await until(connected, "the socket through the proxy", timeout=30)
+
+            async def frame(kind: str) -> dict:
+                while True:
+                    got = json.loads((await ws.receive(timeout=10)).data)
+                    if got["type"] == kind:
+                        return got
+
+            await ws.send_json({"type": "hello", "token": None, "last_id": 0,
+                                "page": {"url": f"{shop}/cakes", "referrer": ""},
+                                "language": "ru-RU"})
+            await frame("welcome")
+            await ws.send_json({"type": "message", "cid": "c1", "text": "Есть торты?"})
+            await frame("ack")
+            conversation = await until(
+                lambda: _dialog_with(inbox, "Есть торты?"), "the visitor's dialog", timeout=20)
+            await inbox.send(conversation, "Есть, на любой вкус")
+            answer = await frame("message")
+            while answer["message"]["from"] != "operator":  # an automatic answer first
+                answer = await frame("message")
+            assert answer["message"]["text"] == "Есть, на любой вкус", answer
+            await ws.close()
+    finally:
+        await inbox.close()
+        for serve in hubs:
+            await serve.stop()
+        await api.close()
+
+
+async def _dialog_with(inbox: Inbox, body: str) -> int | None:
+    for conversation in await inbox.conversations():
+        if any(m.body == body and m.direction is Direction.IN
+               for m in await inbox.messages(conversation.id)):
+            return conversation.id
+    return None
