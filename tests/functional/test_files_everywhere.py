@@ -188,3 +188,54 @@ async def test_a_file_is_checked_against_its_hash_and_a_large_one_stays_local(
         assert not await inbox.store.attachments.restore("0" * 64, other)  # not there
     finally:
         await inbox.close()
+
+
+@pytest.mark.sqlite_only  # from a SQLite store to a PostgreSQL one
+async def test_migrate_to_carries_the_files_on_this_disk_for_the_other_machines(
+        tmp_path: Path, postgres, monkeypatch: pytest.MonkeyPatch) -> None:
+    from opchat.model import InboundMessage
+    from tests.channels import opchat
+
+    data = tmp_path / "a"
+    data.mkdir()
+    kept, gone = data / "attachments" / "shop" / "kept.pdf", data / "gone.pdf"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(INVOICE)
+    inbox = await Inbox.open(data, "anna")
+    try:
+        await inbox.store.channels.ensure("shop", "telegram")
+        for n, path in enumerate((kept, gone, kept)):
+            got = await inbox.store.inbound.ingest(InboundMessage(
+                channel="shop", chat_id="c1", external_id=f"m{n}", sender_id="c1",
+                sender_name="Ivan", body="", attachments=(Attachment(
+                    "document", path.name, "application/pdf", ref=f"F{n}"),)))
+            [attachment] = (await inbox.message(got.message_id)).attachments
+            await inbox.store.attachments.fetched(attachment.id, str(path))
+    finally:
+        await inbox.close()
+    assert contents_rows(data) == 0  # SQLite keeps no copy
+
+    target = postgres.server.create_database()
+    code, out, err = await opchat(tmp_path, "--data-dir", str(data), "--lang", "en", "db",
+                                  "migrate-to", target, env={"OPCHAT_DATABASE_URL": ""})
+    assert code == 0, err
+    assert "files: 3 of 3 (100%)" in err
+    assert "files in the database for every machine: 2" in out
+    assert "files not found on this machine (they stay where they are): 1" in out
+
+    from opchat.doctor import check_shared_files
+
+    [finding] = check_shared_files(target)
+    assert finding.level == "warn" and finding.text.startswith(
+        "2 kept in the database; 1 saved on one machine only (0 of them larger than 50 MB)")
+
+    shutil.move(data / "attachments", tmp_path / "elsewhere")  # another machine's disk
+    monkeypatch.setenv("OPCHAT_DATABASE_URL", target)
+    other = await Inbox.open(tmp_path / "b", "boris")
+    try:
+        opened = [await other.open_attachment(n) for n in (1, 2, 3)]
+        assert opened[1] is None  # never was on the disk
+        assert opened[0] == opened[2] and opened[0] is not None
+        assert opened[0].is_relative_to(tmp_path / "b") and opened[0].read_bytes() == INVOICE
+    finally:
+        await other.close()
