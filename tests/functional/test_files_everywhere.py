@@ -239,3 +239,53 @@ async def test_migrate_to_carries_the_files_on_this_disk_for_the_other_machines(
         assert opened[0].is_relative_to(tmp_path / "b") and opened[0].read_bytes() == INVOICE
     finally:
         await other.close()
+
+
+async def test_f_in_the_app_opens_a_file_another_machine_saved(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, utc: None, english: None) -> None:
+    """The operator presses F on a customer's file that a hub on another machine fetched:
+    the app writes it from the store into its own data dir and gives that path, without
+    asking any hub (on SQLite: the hub's own path, one machine)."""
+    from opchat.config import Settings
+    from opchat.model import InboundMessage
+    from tests.functional.conftest import Clock, make_app
+    from tests.functional.test_app import open_row, started
+
+    monkeypatch.setenv("SSH_TTY", "/dev/pts/1")  # no desktop: the path goes to the clipboard
+    clock = Clock()
+    here = tmp_path / "b"
+    there = tmp_path / "a" if on_postgres() else here
+    for folder in (here, there):
+        folder.mkdir(exist_ok=True)
+    hub = await Inbox.open(there, "hub", clock=clock)
+    try:
+        await hub.store.channels.ensure("shop", "telegram")
+        got = await hub.store.inbound.ingest(InboundMessage(
+            channel="shop", chat_id="ivan", external_id="ivan-1", sender_id="u-ivan",
+            sender_name="Ivan Petrov", body="here it is", sent_at=clock(),
+            attachments=(Attachment("photo", "receipt.jpg", "image/jpeg", 4, "file-9"),)))
+        [attachment] = (await hub.message(got.message_id)).attachments
+        saved = there / "attachments" / "shop" / "receipt.jpg"
+        saved.parent.mkdir(parents=True)
+        saved.write_bytes(b"jpeg")
+        await hub.store.attachments.fetched(attachment.id, str(saved))
+    finally:
+        await hub.close()
+    if on_postgres():
+        shutil.move(there / "attachments", tmp_path / "elsewhere")
+
+    app = make_app(Settings(config_path=here / "config.toml", data_dir=here), clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        await open_row(pilot, 0)
+        await pilot.press("alt+2", "f")
+        for _ in range(250):
+            if app.clipboard:
+                break
+            await pilot.pause(0.02)
+        opened = Path(app.clipboard)
+        assert opened.read_bytes() == b"jpeg"
+        assert opened == saved if not on_postgres() else opened.is_relative_to(here)
+        assert app.inbox is not None
+        assert not [e for e in await app.inbox.store.events.events_after(0)
+                    if e.kind == "attachment.requested"]
