@@ -289,3 +289,36 @@ async def test_f_in_the_app_opens_a_file_another_machine_saved(
         assert app.inbox is not None
         assert not [e for e in await app.inbox.store.events.events_after(0)
                     if e.kind == "attachment.requested"]
+
+
+async def test_a_file_a_transport_saved_on_arrival_is_kept_for_every_machine(
+        tmp_path: Path) -> None:
+    """E-mail attachments arrive as files the transport saved (ingested with a path): the
+    hub's sink puts their bytes into the store on PostgreSQL, nothing on SQLite."""
+    from opchat.hub import ChannelSink
+    from opchat.model import InboundMessage
+
+    data = tmp_path / "a"
+    data.mkdir()
+    inbox = await Inbox.open(data, "hub")
+    try:
+        await inbox.store.channels.ensure("mail", "email")
+        hub = Hub(inbox, [], data)
+        saved = data / "attachments" / "mail" / "offer.pdf"
+        saved.parent.mkdir(parents=True)
+        saved.write_bytes(b"%PDF-1.4 offer")
+        got = await ChannelSink(hub, "mail").ingest(InboundMessage(
+            channel="mail", chat_id="ivan@example.com", external_id="<1@example.com>",
+            sender_id="ivan@example.com", sender_name="Ivan", body="see attached",
+            attachments=(Attachment("document", "offer.pdf", "application/pdf", 14,
+                                    ref="<1@example.com>#0", local_path=str(saved)),)))
+        [attachment] = (await inbox.message(got.message_id)).attachments
+        if not on_postgres():
+            assert attachment.sha256 is None and contents_rows(data) == 0
+            return
+        assert attachment.sha256 == hashlib.sha256(b"%PDF-1.4 offer").hexdigest()
+        saved.unlink()  # elsewhere, another machine opens it
+        opened = await inbox.local_file(attachment, "mail", tmp_path / "b")
+        assert opened is not None and opened.read_bytes() == b"%PDF-1.4 offer"
+    finally:
+        await inbox.close()
