@@ -88,20 +88,6 @@ class AttachmentStore(Part):
                 pass
         return await self.db.apart(get_file, sha256, target, modes)  # type: ignore[attr-defined]
 
-    async def unshared(self) -> tuple[int, int]:
-        """Files kept on one machine only: (how many attachments have a path but no bytes
-        in the store, how many of them are larger than SHARED_MAX); for opchat doctor."""
-        if not self.shared:
-            return 0, 0
-
-        def run(conn: Conn) -> tuple[int, int]:
-            row = conn.execute(
-                "SELECT count(*), count(CASE WHEN size > ? THEN 1 END) FROM attachments "
-                "WHERE local_path IS NOT NULL AND sha256 IS NULL", (SHARED_MAX,)).fetchone()
-            return row[0], row[1]
-
-        return await self.db.read(run)
-
     async def get(self, attachment_id: int) -> StoredAttachment | None:
         def run(conn: Conn) -> StoredAttachment | None:
             row = conn.execute(

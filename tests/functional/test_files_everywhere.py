@@ -172,7 +172,6 @@ async def test_a_file_is_checked_against_its_hash_and_a_large_one_stays_local(
         assert await inbox.store.attachments.keep(small) == sha  # written once
         parts = contents_rows(tmp_path / "a")
         assert parts == -(-small.stat().st_size // store_files.PART) > 1
-        assert await inbox.store.attachments.unshared() == (0, 0)
 
         target = tmp_path / "b" / "attachments" / "shop" / "small.txt"
         assert await inbox.store.attachments.restore(sha, target)
