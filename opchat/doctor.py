@@ -65,6 +65,8 @@ def run_doctor(
         findings += database
         if database_ok and settings is not None:
             findings += check_channel_holders(url, [c.name for c in settings.channels])
+        if database_ok:
+            findings += check_shared_files(url)
     elif all(f.level != FAIL for f in dir_findings):
         findings += check_disk(data_dir)
         database = check_database(data_dir)
@@ -233,6 +235,26 @@ def check_postgres(url: str) -> list[Finding]:
         "{path}: schema {version}, {mode}, {dialogs} dialogs, {messages} messages, "
         "{queued} waiting to be sent", path=where, version=seen.schema, mode=seen.journal_mode,
         dialogs=seen.conversations, messages=seen.messages, queued=seen.queued))]
+
+
+def check_shared_files(url: str) -> list[Finding]:
+    """Files the PostgreSQL store keeps for every machine, and those only one machine has
+    (larger than the limit, or saved before the store kept files and not carried by
+    db migrate-to)."""
+    from opchat.store.files import SHARED_MAX
+    from opchat.store.readonly import Unreadable, shared_files
+
+    try:
+        kept, local, large = shared_files(url, SHARED_MAX)
+    except Unreadable as exc:
+        return [Finding(WARN, _("files"), str(exc))]
+    if not local:
+        return [Finding(OK, _("files"), _("{count} kept in the database: every machine can "
+                                          "open them", count=kept))]
+    return [Finding(WARN, _("files"), _(
+        "{kept} kept in the database; {local} saved on one machine only ({large} of them "
+        "larger than {limit} MB): operators and hubs on other machines cannot open or send "
+        "those", kept=kept, local=local, large=large, limit=SHARED_MAX // (1024 * 1024)))]
 
 
 def check_channel_holders(url: str, channels: list[str]) -> list[Finding]:

@@ -42,8 +42,9 @@ from opchat.config import (
 )
 from opchat.hours import WorkClock
 from opchat.i18n import _, current_language
-from opchat.inbox import Inbox
+from opchat.inbox import FILES_DIR, Inbox
 from opchat.model import (
+    Attachment,
     AttachmentData,
     Conversation,
     Direction,
@@ -83,12 +84,10 @@ from opchat.transports import (
     load_transport,
     parse_listen,
 )
-from opchat.viewer import readable_file
 
 log = logging.getLogger("opchat.hub")
 
 CUSTOMER_TYPING_TTL = 8.0  # a customer's "typing" lasts this long unless renewed
-FILES_DIR = "attachments"  # under the data dir, one folder per channel
 DOWNLOAD_TIMEOUT = 300.0  # seconds one file may take to fetch
 REPLAY = 600.0  # seconds of events a starting hub looks back on (files asked for...)
 # What a starting hub answers late.
@@ -230,6 +229,10 @@ class ChannelSink:
                                   reply_to_external_id=None,  # our mail: a note there
                                   meta={**own.meta, "by_email": self.channel})
             filed.append(own)
+        attachments = self._hub.inbox.store.attachments
+        if attachments.shared:  # files saved on arrival (e-mail's): for every machine
+            filed = [replace(m, attachments=tuple(await attachments.kept(m.attachments)))
+                     if any(a.local_path for a in m.attachments) else m for m in filed]
         return filed
 
     async def cursor(self) -> str | None:
@@ -639,7 +642,8 @@ class Hub:
             mail_id = await transport.mail(
                 data.to, subject, message.body, in_reply_to=in_reply_to,
                 references=references, automatic=False,
-                attachments=[a for a in message.attachments
+                attachments=[a for a in [await self._readable(a, conversation.channel_name)
+                                          for a in message.attachments]
                              if a.local_path and Path(a.local_path).is_file()])
         except asyncio.CancelledError:
             raise
@@ -678,8 +682,10 @@ class Hub:
         found = await store.attachments.get(attachment_id)
         if found is None:
             return
-        if found.attachment.local_path and readable_file(found.attachment.local_path):
-            await store.attachments.fetched(attachment_id, found.attachment.local_path)
+        # Fetched before, here or (PostgreSQL) by a machine that kept it in the store.
+        here = await self.inbox.local_file(found.attachment, found.channel, self.data_dir)
+        if here is not None:
+            await store.attachments.fetched(attachment_id, str(here))
             return
         transport = self.transports.get(found.channel)
         if self._elsewhere(found.channel):
@@ -826,6 +832,9 @@ class Hub:
             await store.outbox.mark_failed(out.message_id, f"channel {item.channel} cannot send "
                                                     "files; send the text alone")
             return
+        if out.attachments:  # attached on another machine: its bytes from the store
+            out = replace(out, attachments=tuple(
+                [await self._readable(a, item.channel) for a in out.attachments]))
         try:
             delivery = await asyncio.wait_for(transport.send(out), SEND_TIMEOUT)
         except asyncio.CancelledError:
@@ -850,6 +859,13 @@ class Hub:
             if (item.channel in self.mail_relays and isinstance(transport, KnowsVisitors)
                     and not transport.present(out.chat_id)):
                 await self._mail_answer(item)
+
+    async def _readable(self, attachment: Attachment, channel: str) -> Attachment:
+        """The attachment with a path this machine can read: the store's copy written
+        into this data dir when the file was saved on another machine (PostgreSQL); as
+        it was if there is none (the transport then says the file is missing)."""
+        path = await self.inbox.local_file(attachment, channel, self.data_dir)
+        return attachment if path is None else replace(attachment, local_path=str(path))
 
     async def _mail_answer(self, item: OutboxItem) -> None:
         """The web chat visitor left the page: an operator's answer also goes to the

@@ -45,6 +45,7 @@ from opchat.store import ConversationFilter, Store
 
 log = logging.getLogger("opchat.inbox")
 
+FILES_DIR = "attachments"  # under the data dir, one folder per channel (the hub's too)
 FOLLOW_INTERVAL = 0.05  # seconds between checks for other processes' commits
 FEED_PAGE = 1000  # rows read at once by the events' and presence's feeds
 ONLINE_TTL = 45.0  # an app says it is open every ONLINE_TTL / 3 seconds
@@ -65,6 +66,9 @@ class Inbox:
     def __init__(self, store: Store, operator: Operator) -> None:
         self.store = store
         self.operator = operator
+        # This machine's data dir: where a file another machine saved is written from a
+        # PostgreSQL store (`local_file`); set by `open`.
+        self.data_dir: Path | None = None
         # One reader of each growing table for the whole process (the UI, the hub and
         # the automatic answers share it), and one watcher of other processes' commits.
         self._events: Feed[Event] = Feed(
@@ -94,7 +98,9 @@ class Inbox:
         file in ``data_dir``)."""
         store = await Store.open(data_dir, clock, database_url)
         operator = await store.workflow.ensure_operator(operator_login)
-        return cls(store, operator)
+        inbox = cls(store, operator)
+        inbox.data_dir = Path(data_dir)
+        return inbox
 
     async def close(self) -> None:
         for feed in (self._events, self._presence):
@@ -320,6 +326,42 @@ class Inbox:
     async def attachment(self, attachment_id: int) -> Attachment | None:
         found = await self.store.attachments.get(attachment_id)
         return None if found is None else found.attachment
+
+    async def open_attachment(self, attachment_id: int) -> Path | None:
+        """The file of an attachment as a path on this machine (see `local_file`), or
+        None: then the hub must fetch it (`request_attachment`)."""
+        found = await self.store.attachments.get(attachment_id)
+        if found is None:
+            return None
+        return await self.local_file(found.attachment, found.channel)
+
+    async def local_file(self, attachment: Attachment, channel: str,
+                         data_dir: Path | None = None) -> Path | None:
+        """A readable path on this machine with the attachment's bytes: its own path if
+        this machine can read it; else, when a PostgreSQL store keeps the file for every
+        machine, the store's copy written into this machine's data dir (``data_dir``, or
+        the inbox's) under ``attachments/CHANNEL/``, its hash checked; else None."""
+        from opchat.viewer import readable_file
+
+        if attachment.local_path and readable_file(attachment.local_path):
+            return Path(attachment.local_path)
+        folder = data_dir or self.data_dir
+        if not attachment.sha256 or folder is None or not self.store.attachments.shared:
+            return None
+        from opchat.config import private_modes
+        from opchat.transports.files import safe_name
+
+        # Named as the hub names what it fetches, from the hash: one name per content.
+        target = folder / FILES_DIR / channel / safe_name(replace(attachment,
+                                                                  ref=attachment.sha256))
+        try:
+            if await self.store.attachments.restore(attachment.sha256, target,
+                                                    private_modes(folder)):
+                return target
+        except Exception as exc:
+            log.warning("file %s (%s) not written from the store: %s",
+                        attachment.filename or attachment.kind, attachment.sha256[:12], exc)
+        return None
 
     async def request_attachment(self, attachment_id: int) -> None:
         """Ask the hub to fetch a file; it answers with attachment.ready or .failed."""

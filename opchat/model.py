@@ -198,6 +198,8 @@ class Attachment:
     ref: str = ""  # the platform's handle for fetching it (file_id, URL)
     local_path: str | None = None  # set once downloaded into the data dir
     id: int | None = None
+    # The file's SHA-256 (hex) when a PostgreSQL store keeps its bytes for every machine.
+    sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,7 +78,7 @@ def cmd_db_migrate_to(args: argparse.Namespace) -> int:
         raise CliError(_("{url} is not a PostgreSQL address (postgresql://user@host/database)",
                          url=redacted_url(args.url)), EXIT_USAGE)
     try:
-        from opchat.store.copy import copy_to_postgres
+        from opchat.store.copy import FILES, copy_to_postgres
     except ImportError as exc:
         raise CliError(_("PostgreSQL needs the psycopg package: pip install "
                          "'opchat[postgresql]'"), EXIT_FAIL) from exc
@@ -88,8 +88,12 @@ def cmd_db_migrate_to(args: argparse.Namespace) -> int:
 
     def progress(table: str, done: int, total: int) -> None:
         share = 100 if not total else done * 100 // total
-        line = _("{table}: {done} of {total} rows ({share}%)", table=table,
-                 done=f"{done:,}", total=f"{total:,}", share=share)
+        if table == FILES:
+            line = _("files: {done} of {total} ({share}%)", done=f"{done:,}",
+                     total=f"{total:,}", share=share)
+        else:
+            line = _("{table}: {done} of {total} rows ({share}%)", table=table,
+                     done=f"{done:,}", total=f"{total:,}", share=share)
         if tty:
             print("\r\033[K" + line, end="" if done < total else "\n", file=sys.stderr,
                   flush=True)
@@ -103,9 +107,18 @@ def cmd_db_migrate_to(args: argparse.Namespace) -> int:
         copied = asyncio.run(asyncio.to_thread(copy_to_postgres, path, args.url, progress))
     except StoreError as exc:
         raise CliError(_("not copied: {error}", error=exc), EXIT_FAIL) from exc
+    from opchat.store.files import SHARED_MAX
     print(_("copied and checked: {tables} tables, {rows} rows, the same counts on both sides, "
             "last event {event}", tables=len(copied.counts),
             rows=f"{sum(copied.counts.values()):,}", event=copied.last_event))
+    if copied.files or copied.files_missing or copied.files_large:
+        print(_("files in the database for every machine: {files}", files=copied.files))
+    if copied.files_missing:
+        print(_("files not found on this machine (they stay where they are): {count}",
+                count=copied.files_missing))
+    if copied.files_large:
+        print(_("files larger than {limit} MB, left on this machine only: {count}",
+                limit=SHARED_MAX // (1024 * 1024), count=copied.files_large))
     print(_("{path} is left as it was. To use the copy, set in the config:", path=path))
     print(f'[store]\nurl = "{redacted_url(args.url)}"')
     return EXIT_OK

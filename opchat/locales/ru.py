@@ -1930,4 +1930,22 @@ MESSAGES.update({
     "name one)":
         "в ящике нет папки с отметкой «Отправленные»: копии ответов не сохраняются "
             "(укажите её в sent_folder)",
+    # --- FILES EVERY MACHINE CAN OPEN (PostgreSQL) ---
+    "the hub saved it where this machine cannot read it":
+        "хаб сохранил его там, где с этой машины его не прочитать",
+    "files: {done} of {total} ({share}%)": "файлы: {done} из {total} ({share}%)",
+    "files in the database for every machine: {files}":
+        "файлов в базе, доступных на всех машинах: {files}",
+    "files not found on this machine (they stay where they are): {count}":
+        "файлов нет на этой машине (остаются там, где были): {count}",
+    "files larger than {limit} MB, left on this machine only: {count}":
+        "файлов больше {limit} МБ, оставленных только на этой машине: {count}",
+    "{count} kept in the database: every machine can open them":
+        "в базе: {count}, открываются на любой машине",
+    "{kept} kept in the database; {local} saved on one machine only ({large} of them "
+    "larger than {limit} MB): operators and hubs on other machines cannot open or send "
+    "those":
+        "в базе: {kept}; только на одной машине: {local} (из них больше {limit} МБ: "
+            "{large}), операторы и хабы на других машинах не могут их открыть или отправить",
+    "files": "файлы",
 })

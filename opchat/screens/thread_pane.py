@@ -576,13 +576,18 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
         if attachment.local_path and readable_file(attachment.local_path):
             self._show_file(Path(attachment.local_path))
         elif self.inbox is not None:
-            self._files_wanted.add(attachment.id)
-            self.notify(_("Fetching the file…"), markup=False, timeout=3)
             self._request_attachment(attachment.id)
 
     @work(exit_on_error=False)
     async def _request_attachment(self, attachment_id: int) -> None:
         assert self.inbox is not None
+        # Saved on another machine: a PostgreSQL store may hold it for this one.
+        path = await self.inbox.open_attachment(attachment_id)
+        if path is not None:
+            self._show_file(path)
+            return
+        self._files_wanted.add(attachment_id)
+        self.notify(_("Fetching the file…"), markup=False, timeout=3)
         await self.inbox.request_attachment(attachment_id)
 
     def _file_event(self, event: Event) -> None:
@@ -603,9 +608,13 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
     @work(exit_on_error=False)
     async def _show_fetched(self, attachment_id: int) -> None:
         assert self.inbox is not None
-        found = await self.inbox.attachment(attachment_id)
-        if found is not None and found.local_path:
-            self._show_file(Path(found.local_path))
+        path = await self.inbox.open_attachment(attachment_id)
+        if path is not None:
+            self._show_file(path)
+        else:  # the hub fetched it on a machine whose files this one cannot read
+            app = cast("OpchatApp", self.app)
+            app.report(_("Cannot fetch the file: {error}",
+                         error=_("the hub saved it where this machine cannot read it")))
 
     def _show_file(self, path: Path) -> None:
         if open_in_viewer(path):

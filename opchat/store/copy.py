@@ -10,6 +10,12 @@ checked at the end of its COPY); the one reference that goes backwards
 The identity sequences then continue after the largest id, every table's count and
 the last event id are compared on both sides before saying it is done, and the
 tables are vacuumed and analysed for the planner.
+
+The files the attachments point at and that are on this machine's disk go into the
+database too (`file_contents`, as every PostgreSQL store keeps them: store/files.py),
+so that operators and hubs on other machines can open and send old files as well; the
+progress says ``files``, and `Copied` how many went, how many were not found and how
+many stayed behind for their size.
 """
 
 from __future__ import annotations
@@ -29,17 +35,23 @@ TABLES = (
     "messages", "attachments", "outbox", "quick_replies", "events", "labels",
     "conversation_labels", "drafts", "presence", "reply_usage", "early_receipts",
     "templates", "stats_facts", "stats_meta", "ratings", "webhook_deliveries",
-    "webhook_state", "api_tokens", "stats_days", "stats_hours",
+    "webhook_state", "api_tokens", "stats_days", "stats_hours", "file_contents",
 )
 LATER = {"conversations": ("failed_message_id",)}  # filled in once messages are there
 
 Progress = Callable[[str, int, int], None]  # table, rows copied, rows in the table
 
 
+FILES = "files"  # the progress's name for the files carried after the tables
+
+
 @dataclass(frozen=True, slots=True)
 class Copied:
     counts: dict[str, int]  # table -> rows, the same on both sides
     last_event: int
+    files: int = 0  # attachments whose file went into the database
+    files_missing: int = 0  # attachments with a path but no file there on this machine
+    files_large: int = 0  # larger than files.SHARED_MAX: left on this machine
 
 
 class NotEmpty(StoreError):
@@ -107,6 +119,8 @@ def copy_to_postgres(path: Path, url: str, progress: Progress) -> Copied:
                         target.execute(f"SELECT setval(%s, coalesce((SELECT max(id) FROM {table}), "
                                        "0) + 1, false)", (has_id,))
                 copied = _verify(source, target, tables)
+                if "attachments" in tables:
+                    copied = _carry_files(source, target, copied, progress)
             # The planner's statistics and the visibility map, which a bulk copy leaves
             # empty until autovacuum comes round: without them a search may pick a plan a
             # thousand times slower, and a deep page of the list reads the table.
@@ -138,6 +152,44 @@ def _copy_table(source: sqlite3.Connection, target: object, table: str,
                 progress(table, done, total)
     progress(table, done, total)
     return done
+
+
+def _carry_files(source: sqlite3.Connection, target: object, copied: Copied,
+                 progress: Progress) -> Copied:
+    """The files the attachments point at, from this machine's disk into the database,
+    one at a time (a part of it in memory at once); their hashes on the attachments."""
+    from opchat.store.files import SHARED_MAX, put_file
+    from opchat.store.pg import PgConn
+
+    conn = PgConn(target)  # type: ignore[arg-type]
+    rows = source.execute("SELECT id, local_path FROM attachments "
+                          "WHERE local_path IS NOT NULL AND local_path != '' ORDER BY id"
+                          ).fetchall()
+    carried = missing = large = 0
+    progress(FILES, 0, len(rows))
+    for done, (attachment_id, local_path) in enumerate(rows, 1):
+        path = Path(local_path)
+        try:
+            size = path.stat().st_size if path.is_file() else None
+        except OSError:
+            size = None
+        if size is None:
+            missing += 1
+        elif size > SHARED_MAX:
+            large += 1
+        else:
+            try:
+                sha256 = put_file(conn, path)
+            except OSError:  # unreadable, or changed while read: it stays where it is
+                missing += 1
+            else:
+                conn.execute("UPDATE attachments SET sha256 = ? WHERE id = ?",
+                             (sha256, attachment_id))
+                carried += 1
+        if done % 100 == 0:
+            progress(FILES, done, len(rows))
+    progress(FILES, len(rows), len(rows))
+    return Copied(copied.counts, copied.last_event, carried, missing, large)
 
 
 def _columns(source: sqlite3.Connection, table: str) -> list[str]:

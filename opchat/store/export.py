@@ -61,7 +61,8 @@ RECORDS: tuple[Record, ...] = (
             "operator_id", "body", "created_at", "state", "error", "reply_to_id", "hidden",
             "meta", "edit_of_id"), json_columns=("meta",)),
     Record("attachment", "attachments",
-           ("id", "message_id", "kind", "filename", "mime", "size", "ref", "local_path")),
+           ("id", "message_id", "kind", "filename", "mime", "size", "ref", "local_path",
+            "sha256")),
     Record("outbox", "outbox",
            ("id", "message_id", "channel_id", "state", "attempts", "next_attempt_at",
             "last_error", "updated_at", "progress"), json_columns=("progress",)),
@@ -95,6 +96,8 @@ LEFT_OUT: dict[str, str] = {
     "webhook_deliveries": "the queue of deliveries to the business's webhooks (kept 30 days)",
     "webhook_state": "how far the hub has queued the events log for the webhooks",
     "api_tokens": "the HTTP API's tokens (hashes only); made again with opchat api token add",
+    "file_contents": "the files' bytes a PostgreSQL store keeps for every machine; the files "
+                     "themselves are in the data dirs (attachments.local_path, .sha256)",
 }
 
 _LABELS = ("SELECT json_group_array(l.name) FROM conversation_labels cl "

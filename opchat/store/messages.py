@@ -22,7 +22,7 @@ from opchat.model import (
 from opchat.store.changes import UnknownConversation
 from opchat.store.changes import record_event as _event
 from opchat.store.db import Database
-from opchat.store.files import add_attachments
+from opchat.store.files import add_attachments, attachments_kept
 from opchat.store.part import Part
 from opchat.store.presence import end_typing
 from opchat.store.rows import PREVIEW_CHARS, message_of, meta_of_template, with_attachments
@@ -51,7 +51,10 @@ class MessageStore(Part):
     ) -> Message:
         """An operator's reply (queued in the outbox in the same transaction) or note;
         ``attachments``: files to send with it (``local_path`` set); ``template``: send
-        it as this approved template (``body`` is its text as filled)."""
+        it as this approved template (``body`` is its text as filled). On PostgreSQL the
+        files' bytes go into the store first, so that a hub on another machine can send
+        them."""
+        attachments = await attachments_kept(self.db, attachments)
 
         def run(conn: Conn) -> Message:
             now = self.clock()

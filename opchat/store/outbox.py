@@ -101,7 +101,7 @@ class OutboxStore(Part):
                 conn.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1, "
                              "updated_at = ? WHERE id = ?", (now, r["outbox_id"]))
                 files = tuple(Attachment(a["kind"], a["filename"], a["mime"], a["size"],
-                                         a["ref"], a["local_path"], a["id"])
+                                         a["ref"], a["local_path"], a["id"], a["sha256"])
                               for a in conn.execute("SELECT * FROM attachments "
                                                     "WHERE message_id = ? ORDER BY id",
                                                     (r["message_id"],)))

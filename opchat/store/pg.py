@@ -480,6 +480,29 @@ class PgDatabase:
         assert self._loop is not None
         return await self._loop.run_in_executor(self._reader_pool, snapshot)
 
+    async def apart(self, fn: Callable[Concatenate[Conn, P], T], *args: P.args,
+                    **kwargs: P.kwargs) -> T:
+        """Run ``fn`` as one transaction on a connection of its own, without the write
+        lock: for long work with no place in the change feed's order (the bytes of
+        files, store/files.py), which so holds up neither this process's queries nor
+        another machine's writes."""
+        if self.read_only:
+            raise StoreError("the database is open read-only")
+
+        def run() -> T:
+            try:
+                raw = _connect(self.url, readonly=False)
+            except psycopg.Error as exc:
+                raise StoreError(f"{self}: {_reason(exc)}") from exc
+            try:
+                with raw.transaction():
+                    return fn(PgConn(raw), *args, **kwargs)  # type: ignore[arg-type]
+            finally:
+                raw.close()
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, run)
+
     async def about(self) -> dict[str, Any]:
         def look(conn: Conn) -> dict[str, Any]:
             return {"backend": "postgresql", "where": str(self),

@@ -89,6 +89,25 @@ def inspect(location: Path | str) -> Inspection:
     return _read(location, work)
 
 
+def shared_files(url: str, large: int) -> tuple[int, int, int]:
+    """A PostgreSQL store's files: (attachments whose bytes it keeps for every machine,
+    attachments saved on one machine only, of which larger than ``large`` bytes)."""
+
+    def work(conn: Any) -> tuple[int, int, int]:
+        from opchat.store.schema_pg import pg_version
+
+        if pg_version(conn) < 13:  # before the store kept files
+            return 0, 0, 0
+        row = conn.execute(
+            "SELECT count(CASE WHEN sha256 IS NOT NULL THEN 1 END), "
+            "count(CASE WHEN sha256 IS NULL AND local_path IS NOT NULL THEN 1 END), "
+            "count(CASE WHEN sha256 IS NULL AND local_path IS NOT NULL AND size > ? "
+            "THEN 1 END) FROM attachments", (large,)).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    return _read(url, work)
+
+
 def damage(path: Path) -> str:
     """"" when quick_check finds the file sound, else what it found first (Unreadable
     when it cannot be read at all)."""

@@ -126,5 +126,6 @@ def with_attachments(conn: Conn, rows: list[Row]) -> list[Message]:
     for a in conn.execute(
             f"SELECT * FROM attachments WHERE message_id IN ({','.join('?' * len(ids))})", ids):
         found.setdefault(a["message_id"], []).append(Attachment(
-            a["kind"], a["filename"], a["mime"], a["size"], a["ref"], a["local_path"], a["id"]))
+            a["kind"], a["filename"], a["mime"], a["size"], a["ref"], a["local_path"], a["id"],
+            a["sha256"]))
     return [message_of(r, tuple(found.get(r["id"], ()))) for r in rows]

@@ -402,6 +402,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX conversations_round ON conversations(stats_round_start)
         WHERE stats_round_start IS NOT NULL;
     """,
+    # 13: files every machine can open (store/files.py): the bytes of each file, by its
+    # SHA-256, in parts of at most 1 MiB so that no side holds a whole file; written
+    # only on PostgreSQL (on SQLite the file in the data dir is the one copy).
+    """
+    CREATE TABLE file_contents (
+        sha256 TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        content BLOB NOT NULL,
+        PRIMARY KEY (sha256, part)
+    ) WITHOUT ROWID;
+    ALTER TABLE attachments ADD COLUMN sha256 TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

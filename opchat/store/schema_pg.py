@@ -356,6 +356,17 @@ PG_MIGRATIONS: dict[int, str] = {
     CREATE INDEX conversations_round ON conversations(stats_round_start)
         WHERE stats_round_start IS NOT NULL;
     """,
+    # 13: files every machine can open (store/files.py)
+    13: """
+    CREATE TABLE file_contents (
+        sha256 text NOT NULL,
+        part bigint NOT NULL,
+        content bytea NOT NULL,
+        PRIMARY KEY (sha256, part)
+    );
+    ALTER TABLE file_contents ALTER COLUMN content SET STORAGE EXTERNAL;
+    ALTER TABLE attachments ADD COLUMN sha256 text;
+    """,
 }
 
 # One writer at a time, across every process and machine on the database (as SQLite's

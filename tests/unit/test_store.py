@@ -497,7 +497,8 @@ async def test_upgrading_makes_dialogs_whose_last_reply_failed_wait_again(
                        "DROP TABLE webhook_deliveries; DROP TABLE webhook_state; "
                        "DROP TABLE api_tokens; "
                        "DROP INDEX conversations_round; DROP TABLE stats_days; "
-                       "DROP TABLE stats_hours; "
+                       "DROP TABLE stats_hours; DROP TABLE file_contents; "
+                       "ALTER TABLE attachments DROP COLUMN sha256; "
                        "ALTER TABLE conversations DROP COLUMN rating_asked_at; "
                        + "".join(f"ALTER TABLE conversations DROP COLUMN stats_{c}; "
                                  for c in ("round_start", "waiting_start", "responded", "rounds"))
