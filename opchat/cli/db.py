@@ -78,7 +78,7 @@ def cmd_db_migrate_to(args: argparse.Namespace) -> int:
         raise CliError(_("{url} is not a PostgreSQL address (postgresql://user@host/database)",
                          url=redacted_url(args.url)), EXIT_USAGE)
     try:
-        from opchat.store.copy import FILES, copy_to_postgres
+        from opchat.store.copy import FILES, NotEmpty, copy_to_postgres
     except ImportError as exc:
         raise CliError(_("PostgreSQL needs the psycopg package: pip install "
                          "'opchat[postgresql]'"), EXIT_FAIL) from exc
@@ -105,6 +105,9 @@ def cmd_db_migrate_to(args: argparse.Namespace) -> int:
           file=sys.stderr)
     try:
         copied = asyncio.run(asyncio.to_thread(copy_to_postgres, path, args.url, progress))
+    except NotEmpty as exc:
+        raise CliError(_("not copied: the database already holds a store ({table} has rows); "
+                         "copy into an empty database", table=exc.table), EXIT_FAIL) from exc
     except StoreError as exc:
         raise CliError(_("not copied: {error}", error=exc), EXIT_FAIL) from exc
     from opchat.store.files import SHARED_MAX

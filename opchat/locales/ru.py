@@ -1948,4 +1948,9 @@ MESSAGES.update({
         "в базе: {kept}; только на одной машине: {local} (из них больше {limit} МБ: "
             "{large}), операторы и хабы на других машинах не могут их открыть или отправить",
     "files": "файлы",
+    # --- db migrate-to: a database that is not empty ---
+    "not copied: the database already holds a store ({table} has rows); copy into an empty "
+    "database":
+        "не скопировано: в базе уже есть хранилище (в {table} есть строки); копируйте в "
+            "пустую базу",
 })

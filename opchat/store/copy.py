@@ -55,7 +55,12 @@ class Copied:
 
 
 class NotEmpty(StoreError):
-    """The target database holds a store already."""
+    """The target database holds a store already (``table`` has rows)."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__(f"the database already holds a store ({table} has rows); "
+                         "copy into an empty database")
+        self.table = table
 
 
 class Mismatch(StoreError):
@@ -99,8 +104,7 @@ def copy_to_postgres(path: Path, url: str, progress: Progress) -> Copied:
                         if table == "stats_meta":  # the new schema's own marker
                             target.execute("DELETE FROM stats_meta")
                             continue
-                        raise NotEmpty(f"the database already holds a store ({table} has rows); "
-                                       "copy into an empty database")
+                        raise NotEmpty(table)
                 counts: dict[str, int] = {}
                 for table in tables:
                     counts[table] = _copy_table(source, target, table, progress)

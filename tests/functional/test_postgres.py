@@ -141,6 +141,8 @@ async def test_migrate_to_copies_everything_and_the_copy_works(
 
     again = opchat("db", "migrate-to", target, data=data)
     assert again.returncode != 0 and "already holds a store" in again.stderr
+    russian = opchat("--lang", "ru", "db", "migrate-to", target, data=data)
+    assert russian.returncode != 0 and "в базе уже есть хранилище" in russian.stderr
 
     status = opchat("--database-url", target, "db", "status", data=data)
     assert "store: postgresql" in status.stdout and "schema version" in status.stdout
