@@ -11,6 +11,10 @@ processes a test starts.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +26,10 @@ BACKENDS = ("sqlite", "postgresql")
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: the test reads the SQLite file itself")
+    # The terminal tests' tmux sessions run on a server of this test process's own, so
+    # that nothing else on the machine (a `tmux kill-server`, another run) ends them.
+    os.environ.pop("TMUX", None)
+    os.environ["TMUX_TMPDIR"] = tempfile.mkdtemp(prefix="opchat-tests-tmux-")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -78,6 +86,11 @@ def postgres() -> Iterator[_Postgres]:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if _postgres is not None:
         _postgres.server.stop()
+    private = os.environ.get("TMUX_TMPDIR", "")
+    if private.startswith(tempfile.gettempdir()) and "opchat-tests-tmux-" in private:
+        if shutil.which("tmux"):
+            subprocess.run(["tmux", "kill-server"], capture_output=True, check=False)
+        shutil.rmtree(private, ignore_errors=True)
 
 
 @pytest.fixture
