@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -172,6 +173,44 @@ async def test_a_poisoned_message_fails_alone_in_a_shared_commit(inbox: Inbox) -
     assert not isinstance(results[0], BaseException) and not isinstance(results[2], BaseException)
     conv = (await inbox.conversations())[0]
     assert [m.external_id for m in await inbox.messages(conv.id)] == ["m1", "m3"]
+
+
+async def test_a_value_refused_by_a_later_statement_skips_only_its_message(
+        inbox: Inbox) -> None:
+    # Refused by the database only when a later statement of the message reads it as
+    # JSON (PostgreSQL: a NUL escape), after the message's first statements went through
+    # (and, pipelined, before anyone waited for them); SQLite takes both.
+    await inbox.store.inbound.ingest(inbound(1))
+    nul_profile = inbound(2, profile={"page": "a\x00b"})  # merged into the known identity's
+    nul_meta = inbound(3, chat="c2", name="Olga", meta={"note": "a\x00b"})
+    results = await inbox.store.inbound.ingest_batch(
+        [nul_profile, nul_meta, inbound(4)], cursor=("demo", "9"))
+    refused = on_postgres()
+    assert [r.skipped is None for r in results] == [not refused, not refused, True]
+    assert await inbox.store.channels.cursor("demo") == "9"
+    names = sorted(c.contact_name for c in await inbox.conversations())
+    assert names == (["Ivan"] if refused else ["Ivan", "Olga"])
+    conv = next(c for c in await inbox.conversations() if c.contact_name == "Ivan")
+    assert [m.external_id for m in await inbox.messages(conv.id)] == (
+        ["m1", "m4"] if refused else ["m1", "m2", "m4"])
+    # The figures count what was stored, as rebuilding them from the events does.
+    report = await inbox.store.stats.report(0, 2e9)
+    assert await inbox.store.stats.rebuild() > 0
+    assert await inbox.store.stats.report(0, 2e9) == report
+
+
+async def test_a_channel_made_by_a_failed_batch_is_made_again(inbox: Inbox) -> None:
+    # The ingest remembers channels' ids, but only those of committed transactions: the
+    # row a failed batch made is gone with it.
+    bad = inbound(2, attachments=(Attachment(kind=None),))  # type: ignore[arg-type]
+    fresh = [replace(inbound(1), channel="fresh"), replace(bad, channel="fresh")]
+    with pytest.raises(integrity_error()):
+        await inbox.store.inbound.ingest_batch(fresh)
+    got = await inbox.store.inbound.ingest(replace(inbound(3), channel="fresh"))
+    assert not got.duplicate
+    again = await inbox.store.inbound.ingest(replace(inbound(4), channel="fresh"))
+    assert again.conversation_id == got.conversation_id
+    assert [c.name for c in await inbox.store.channels.all()].count("fresh") == 1
 
 
 async def test_send_queues_message_and_outbox_and_clears_waiting(inbox: Inbox) -> None:
