@@ -21,7 +21,7 @@ from opchat.store.files import add_attachments
 from opchat.store.part import Part
 from opchat.store.ratings import ANSWER_WINDOW, answer_of, rate
 from opchat.store.rows import PREVIEW_CHARS
-from opchat.store.sql import Conn, Row, dialect, insert_id, pipelined, settle, sync
+from opchat.store.sql import Conn, Row, dialect, insert_id
 from opchat.store.stats import MessageRow
 
 log = logging.getLogger("opchat.store")
@@ -131,35 +131,26 @@ class InboundStore(Part):
                 found = seen[name] = _channel_id(conn, name, None, now)
             return found
 
-        with pipelined(conn):  # PostgreSQL: statements whose results are not read never wait
-            results = [_ingest_or_skip(conn, m, now, self._poison, channel) for m in messages]
-            if cursor is not None:
-                channel_id = channel(cursor[0])
-                conn.execute(
-                    "INSERT INTO channel_state (channel_id, key, value) VALUES (?, 'cursor', ?) "
-                    "ON CONFLICT (channel_id, key) DO UPDATE SET value = excluded.value",
-                    (channel_id, cursor[1]),
-                )
+        results = [_ingest_or_skip(conn, m, now, self._poison, channel) for m in messages]
+        if cursor is not None:
+            conn.execute(
+                "INSERT INTO channel_state (channel_id, key, value) VALUES (?, 'cursor', ?) "
+                "ON CONFLICT (channel_id, key) DO UPDATE SET value = excluded.value",
+                (channel(cursor[0]), cursor[1]),
+            )
         return results
 
 
 def _ingest_or_skip(conn: Conn, m: InboundMessage, now: float,
                     poison: tuple[type[Exception], ...],
                     channel: Callable[[str], int]) -> Ingested:
-    """Store one message inside a savepoint; a poisoned one is rolled back alone.
-
-    In a pipeline (PostgreSQL) the message's statements are all waited for before its
-    savepoint is left, so an error of one of them is raised here, for this message,
-    and not by a later one's."""
+    """Store one message inside a savepoint; a poisoned one is rolled back alone."""
     conn.execute("SAVEPOINT ingest_one")
     try:
         result = _ingest_one(conn, m, now, channel(m.channel))
-        sync(conn)
     except poison as exc:
-        settle(conn)
         conn.execute("ROLLBACK TO ingest_one")
         conn.execute("RELEASE ingest_one")
-        sync(conn)  # an error here fails the transaction, not the next message
         reason = f"{type(exc).__name__}: {exc}"
         log.error("channel %s: message %s from %s cannot be stored and is skipped (%s)",
                   m.channel, m.external_id, m.sender_id, reason)

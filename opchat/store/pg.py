@@ -33,18 +33,17 @@ every row after the last they saw.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import psycopg
 from psycopg.adapt import Dumper
-from psycopg.pq import Format, PipelineStatus
+from psycopg.pq import Format
 
 from opchat.model import redacted_url
 from opchat.store.db import SchemaMismatch, StoreError
@@ -141,17 +140,7 @@ def translate(sql: str) -> str:
 
 
 class PgConn:
-    """A psycopg connection as the parts' `Conn`.
-
-    `pipelined` (sql.py) sends the statements of a block without waiting for each:
-    one whose result is read (a fetch, a rowcount) waits for everything sent before
-    it, and `sync` waits for all. The server stops at the first error in what was
-    sent and skips the rest; the error is raised where the results are next waited
-    for, so a caller that must know which statements failed (inbound.py's one savepoint
-    per message) waits at the end of each such group. After an error the connection is
-    as it would be without a pipeline: the transaction failed, and ``ROLLBACK TO`` a
-    savepoint recovers it.
-    """
+    """A psycopg connection as the parts' `Conn`."""
 
     dialect = POSTGRESQL
 
@@ -159,12 +148,9 @@ class PgConn:
                  trace: Callable[[str], None] | None = None) -> None:
         self.raw = conn
         self.trace = trace
-        self.pipeline: psycopg.Pipeline | None = None
 
     def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = (),
                 /) -> Any:
-        if self.pipeline is not None and self.pipeline.status == PipelineStatus.ABORTED:
-            self.settle()  # what failed was raised already; the server waits for a sync
         cursor = self.raw.cursor()
         if parameters:
             sql = translate(sql)
@@ -175,67 +161,20 @@ class PgConn:
             cursor.execute(sql)
         if self.trace is not None:
             self.trace(sql)
-        return _Cursor(cursor, self)
-
-    @contextlib.contextmanager
-    def pipelined(self) -> Iterator[None]:
-        """Statements in this block go out without waiting for one another (above)."""
-        if self.pipeline is not None:
-            yield
-            return
-        with self.raw.pipeline() as pipeline:
-            self.pipeline = pipeline
-            try:
-                yield
-            finally:
-                self.pipeline = None
-
-    def sync(self) -> None:
-        """Wait for every statement sent; the first error among them is raised here."""
-        if self.pipeline is None:
-            return
-        try:
-            self.pipeline.sync()
-        except psycopg.Error:
-            self.settle()
-            raise
-
-    def settle(self) -> None:
-        """After an error: take in whatever results are still to come (errors of
-        statements sent before it are part of the same failure), so that the next
-        statement starts on a pipeline the server is reading again."""
-        pipeline = self.pipeline
-        for _ in range(3):
-            if pipeline is None or (not pipeline.result_queue
-                                    and pipeline.status != PipelineStatus.ABORTED):
-                return
-            try:
-                pipeline.sync()
-            except psycopg.OperationalError:
-                if self.raw.broken or self.raw.closed:
-                    raise
-            except psycopg.Error:
-                pass
+        return _Cursor(cursor)
 
 
 class _Cursor:
-    """psycopg's cursor as the parts read SQLite's: no error for a statement with no rows;
-    in a pipeline, reading a result first waits for it."""
+    """psycopg's cursor as the parts read SQLite's: no error for a statement with no rows."""
 
-    __slots__ = ("_conn", "_cursor")
+    __slots__ = ("_cursor",)
 
-    def __init__(self, cursor: Any, conn: PgConn) -> None:
+    def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
-        self._conn = conn
-
-    def _result(self) -> Any:
-        if self._cursor.pgresult is None and self._conn.pipeline is not None:
-            self._conn.sync()
-        return self._cursor
 
     @property
     def rowcount(self) -> int:
-        return self._result().rowcount
+        return self._cursor.rowcount
 
     @property
     def lastrowid(self) -> None:
@@ -243,15 +182,13 @@ class _Cursor:
 
     @property
     def description(self) -> Any:
-        return self._result().description
+        return self._cursor.description
 
     def fetchone(self) -> Any:
-        cursor = self._result()
-        return None if cursor.description is None else cursor.fetchone()
+        return None if self._cursor.description is None else self._cursor.fetchone()
 
     def fetchall(self) -> list[Any]:
-        cursor = self._result()
-        return [] if cursor.description is None else cursor.fetchall()
+        return [] if self._cursor.description is None else self._cursor.fetchall()
 
     def __iter__(self) -> Any:
         return iter(self.fetchall())
@@ -508,11 +445,13 @@ class PgDatabase:
                              else "the database is closed")
 
         def transaction() -> T:
-            # The two in one round trip (without parameters psycopg sends it as text).
-            raw = self._begin(conn, _BEGIN_WRITE, readonly=False)
             try:
+                # BEGIN and the write lock in one round trip (with no parameters psycopg
+                # sends both as one text); a lock that fails leaves a transaction begun.
+                raw = self._begin(conn, _BEGIN_WRITE, readonly=False)
                 result = fn(conn, *args, **kwargs)  # type: ignore[arg-type]
             except BaseException:
+                raw = conn.raw
                 if not raw.closed and raw.info.transaction_status != 0:  # not IDLE
                     raw.execute("ROLLBACK")
                 raise

@@ -11,7 +11,6 @@ second database").
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -47,32 +46,6 @@ def insert_id(conn: Conn, sql: str, parameters: Sequence[Any] | Mapping[str, Any
     """Run an INSERT of one row and return its new id (``RETURNING id``, which both
     SQLite and PostgreSQL know; PostgreSQL has no ``lastrowid``)."""
     return conn.execute(f"{sql} RETURNING id", parameters).fetchone()[0]
-
-
-def pipelined(conn: Conn) -> contextlib.AbstractContextManager[Any]:
-    """A block whose statements a networked database may send without waiting for each
-    (PostgreSQL's pipeline, pg.py): reading a result waits for all sent before it, and
-    an error may be raised at the next read or `sync` instead of by the statement
-    itself. Nothing changes on SQLite, where each statement runs in the process."""
-    block = getattr(conn, "pipelined", None)
-    return contextlib.nullcontext() if block is None else block()
-
-
-def sync(conn: Conn) -> None:
-    """Wait for every statement sent in a `pipelined` block (raising the first error
-    among them); nothing on SQLite."""
-    wait = getattr(conn, "sync", None)
-    if wait is not None:
-        wait()
-
-
-def settle(conn: Conn) -> None:
-    """After an error in a `pipelined` block, before recovering (``ROLLBACK TO``): take in
-    what the statements sent before it still had to say, dropping their errors (they
-    belong to the same failure); nothing on SQLite."""
-    wait = getattr(conn, "settle", None)
-    if wait is not None:
-        wait()
 
 
 class Dialect:
