@@ -51,7 +51,14 @@ class InboundStore(Part):
     async def _write(self, messages: list[InboundMessage],
                      cursor: tuple[str, str] | None) -> list[Ingested]:
         made: dict[str, int] = {}
-        results = await self.db.write(self._ingest_rows, messages, cursor, made)
+        try:
+            # Nearly every message can be stored: first written without a savepoint
+            # each (two statements fewer a message). If one cannot, that transaction is
+            # rolled back whole and written again with them, to skip it alone.
+            results = await self.db.write(self._ingest_rows, messages, cursor, made, False)
+        except self._poison:
+            made = {}
+            results = await self.db.write(self._ingest_rows, messages, cursor, made, True)
         self._channels.update(made)  # committed now
         return results
 
@@ -118,9 +125,11 @@ class InboundStore(Part):
         messages: list[InboundMessage],
         cursor: tuple[str, str] | None,
         made: dict[str, int] | None = None,
+        savepoints: bool = False,
     ) -> list[Ingested]:
         """``made``: the channels' ids this transaction read or made, to be known once
-        it commits."""
+        it commits. ``savepoints``: each message in its own, a poisoned one skipped;
+        without, it fails the transaction."""
         now = self.clock()
         known = self._channels
         seen = {} if made is None else made
@@ -131,7 +140,10 @@ class InboundStore(Part):
                 found = seen[name] = _channel_id(conn, name, None, now)
             return found
 
-        results = [_ingest_or_skip(conn, m, now, self._poison, channel) for m in messages]
+        if savepoints:
+            results = [_ingest_or_skip(conn, m, now, self._poison, channel) for m in messages]
+        else:
+            results = [_ingest_one(conn, m, now, channel(m.channel)) for m in messages]
         if cursor is not None:
             conn.execute(
                 "INSERT INTO channel_state (channel_id, key, value) VALUES (?, 'cursor', ?) "
