@@ -43,7 +43,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import psycopg
 from psycopg.adapt import Dumper
-from psycopg.pq import Format
+from psycopg.pq import ExecStatus, Format
 
 from opchat.model import redacted_url
 from opchat.store.db import SchemaMismatch, StoreError
@@ -89,12 +89,24 @@ def _row_class(names: tuple[str, ...]) -> type:
     return cls
 
 
+def _has_rows(result: Any) -> bool:
+    """Whether a result holds rows (psycopg's `Cursor.description` is not None), read
+    without making its `Column` objects: a statement pays for it in the ingest."""
+    return bool(result) and bool(result.nfields or result.status in _ROW_STATUSES)
+
+
+_ROW_STATUSES = frozenset((ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE))
+
+
 def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Any]:
-    description = cursor.description
-    if description is None:
+    result = cursor.pgresult
+    if not _has_rows(result):
         return tuple
-    cls = _row_class(tuple(d.name for d in description))
-    return cls
+    return _row_class(tuple(_name(result.fname(i), i) for i in range(result.nfields)))
+
+
+def _name(fname: bytes | None, index: int) -> str:
+    return fname.decode() if fname else f"column_{index + 1}"  # as psycopg's Column names it
 
 
 class _BoolAsInt(Dumper):
@@ -185,10 +197,10 @@ class _Cursor:
         return self._cursor.description
 
     def fetchone(self) -> Any:
-        return None if self._cursor.description is None else self._cursor.fetchone()
+        return self._cursor.fetchone() if _has_rows(self._cursor.pgresult) else None
 
     def fetchall(self) -> list[Any]:
-        return [] if self._cursor.description is None else self._cursor.fetchall()
+        return self._cursor.fetchall() if _has_rows(self._cursor.pgresult) else []
 
     def __iter__(self) -> Any:
         return iter(self.fetchall())
