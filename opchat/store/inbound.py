@@ -143,7 +143,11 @@ class InboundStore(Part):
         if savepoints:
             results = [_ingest_or_skip(conn, m, now, self._poison, channel) for m in messages]
         else:
-            results = [_ingest_one(conn, m, now, channel(m.channel)) for m in messages]
+            channels = [channel(m.channel) for m in messages]
+            results = []
+            for m, channel_id, found in zip(messages, channels,
+                                            _look_up_all(conn, messages, channels), strict=True):
+                results.append(_ingest_one(conn, m, now, channel_id, found))
         if cursor is not None:
             conn.execute(
                 "INSERT INTO channel_state (channel_id, key, value) VALUES (?, 'cursor', ?) "
@@ -173,20 +177,54 @@ def _ingest_or_skip(conn: Conn, m: InboundMessage, now: float,
 
 # The message if it came before, its sender's identity and its dialog, in one look
 # (each is unique per channel; the one-row base keeps a row when none is found).
-_LOOKUP = (
-    "SELECT m.id AS seen_id, m.conversation_id AS seen_conversation, "
+_FOUND = (
+    "m.id AS seen_id, m.conversation_id AS seen_conversation, "
     "i.id AS identity_id, i.contact_id, i.display_name, i.username, "
     "c.id AS conversation_id, c.status, c.hidden, c.rating_asked_at, "
-    "c.stats_round_start, c.stats_waiting_start, c.stats_responded, c.stats_rounds "
-    "FROM (SELECT 1 AS one) AS base "
+    "c.stats_round_start, c.stats_waiting_start, c.stats_responded, c.stats_rounds ")
+_LOOKUP = (
+    f"SELECT {_FOUND} FROM (SELECT 1 AS one) AS base "
     "LEFT JOIN messages m ON m.channel_id = :channel AND m.external_id = :message "
     "LEFT JOIN identities i ON i.channel_id = :channel AND i.external_id = :sender "
     "LEFT JOIN conversations c ON c.channel_id = :channel AND c.chat_id = :chat")
+# The same for several messages at once: one row each, in their order (VALUES' columns
+# are column1, column2... on both databases).
+_LOOKUP_ALL = (
+    f"SELECT k.column1 AS n, {_FOUND} FROM (VALUES {{rows}}) AS k "
+    "LEFT JOIN messages m ON m.channel_id = k.column2 AND m.external_id = k.column3 "
+    "LEFT JOIN identities i ON i.channel_id = k.column2 AND i.external_id = k.column4 "
+    "LEFT JOIN conversations c ON c.channel_id = k.column2 AND c.chat_id = k.column5 "
+    "ORDER BY k.column1")
 
 
-def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int) -> Ingested:
-    found = conn.execute(_LOOKUP, {"channel": channel_id, "message": m.external_id,
-                                   "sender": m.sender_id, "chat": m.chat_id}).fetchone()
+def _look_up_all(conn: Conn, messages: list[InboundMessage], channels: list[int]
+                 ) -> list[Row | None]:
+    """`_LOOKUP` of each message, as the transaction stands before any of them is
+    written, in one statement; None for a message an earlier one of the group may
+    have changed the answer for (the same message id, sender or dialog in its channel):
+    that one looks again when its turn comes."""
+    if len(messages) < 2:
+        return [None] * len(messages)
+    rows = conn.execute(
+        _LOOKUP_ALL.format(rows=", ".join(["(?, ?, ?, ?, ?)"] * len(messages))),
+        [value for n, (m, channel_id) in enumerate(zip(messages, channels, strict=True))
+         for value in (n, channel_id, m.external_id, m.sender_id, m.chat_id)]).fetchall()
+    touched: set[tuple[str, int, str]] = set()
+    out: list[Row | None] = []
+    for m, channel_id, row in zip(messages, channels, rows, strict=True):
+        keys = {("message", channel_id, m.external_id), ("sender", channel_id, m.sender_id),
+                ("chat", channel_id, m.chat_id)}
+        out.append(None if keys & touched else row)
+        touched |= keys
+    return out
+
+
+def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int,
+                found: Row | None = None) -> Ingested:
+    """``found``: what `_LOOKUP` says now, if the caller has it."""
+    if found is None:
+        found = conn.execute(_LOOKUP, {"channel": channel_id, "message": m.external_id,
+                                       "sender": m.sender_id, "chat": m.chat_id}).fetchone()
     if found["seen_id"] is not None:
         return Ingested(found["seen_id"], found["seen_conversation"], duplicate=True)
 

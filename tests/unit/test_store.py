@@ -199,6 +199,25 @@ async def test_a_value_refused_by_a_later_statement_skips_only_its_message(
     assert await inbox.store.stats.report(0, 2e9) == report
 
 
+async def test_a_batch_sees_what_its_earlier_messages_wrote(inbox: Inbox) -> None:
+    # A group is looked up in one statement before any of it is written; a message whose
+    # dialog, sender or id an earlier one of the group wrote looks again.
+    ivan_elsewhere = replace(inbound(3, chat="n2", name="Ivan Petrov"), sender_id="u-n1")
+    results = await inbox.store.inbound.ingest_batch([
+        inbound(1, chat="n1"), inbound(2, chat="n1"), inbound(1, chat="n1"), ivan_elsewhere,
+        inbound(4, chat="n1")])
+    first, second, again, elsewhere, last = results
+    assert second.conversation_id == first.conversation_id == last.conversation_id
+    assert again.duplicate and again.message_id == first.message_id
+    assert elsewhere.conversation_id != first.conversation_id
+    convs = {c.id: c for c in await inbox.conversations()}
+    assert convs[first.conversation_id].unread == 3
+    # One contact: the second dialog's sender is the first's, renamed by the platform,
+    # and named back by the last message (which saw the new name, so changed it again).
+    assert convs[first.conversation_id].contact_id == convs[elsewhere.conversation_id].contact_id
+    assert convs[first.conversation_id].contact_name == "Ivan"
+
+
 async def test_a_channel_made_by_a_failed_batch_is_made_again(inbox: Inbox) -> None:
     # The ingest remembers channels' ids, but only those of committed transactions: the
     # row a failed batch made is gone with it.
