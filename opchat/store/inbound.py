@@ -141,7 +141,13 @@ class InboundStore(Part):
             return found
 
         if savepoints:
-            results = [_ingest_or_skip(conn, m, now, self._poison, channel) for m in messages]
+            results = []
+            for m in messages:
+                before = dict(seen)
+                results.append(_ingest_or_skip(conn, m, now, self._poison, channel))
+                if results[-1].skipped is not None:  # a channel it made was rolled back
+                    seen.clear()
+                    seen.update(before)
         else:
             channels = [channel(m.channel) for m in messages]
             results = []
@@ -195,6 +201,7 @@ _LOOKUP_ALL = (
     "LEFT JOIN identities i ON i.channel_id = k.column2 AND i.external_id = k.column4 "
     "LEFT JOIN conversations c ON c.channel_id = k.column2 AND c.chat_id = k.column5 "
     "ORDER BY k.column1")
+_LOOKUP_AT_ONCE = 500
 
 
 def _look_up_all(conn: Conn, messages: list[InboundMessage], channels: list[int]
@@ -205,10 +212,14 @@ def _look_up_all(conn: Conn, messages: list[InboundMessage], channels: list[int]
     that one looks again when its turn comes."""
     if len(messages) < 2:
         return [None] * len(messages)
-    rows = conn.execute(
-        _LOOKUP_ALL.format(rows=", ".join(["(?, ?, ?, ?, ?)"] * len(messages))),
-        [value for n, (m, channel_id) in enumerate(zip(messages, channels, strict=True))
-         for value in (n, channel_id, m.external_id, m.sender_id, m.chat_id)]).fetchall()
+    rows: list[Row] = []
+    for start in range(0, len(messages), _LOOKUP_AT_ONCE):  # within SQLite's parameters
+        part = range(start, min(start + _LOOKUP_AT_ONCE, len(messages)))
+        rows += conn.execute(
+            _LOOKUP_ALL.format(rows=", ".join(["(?, ?, ?, ?, ?)"] * len(part))),
+            [value for n in part for value in (n, channels[n], messages[n].external_id,
+                                               messages[n].sender_id, messages[n].chat_id)]
+        ).fetchall()
     touched: set[tuple[str, int, str]] = set()
     out: list[Row | None] = []
     for m, channel_id, row in zip(messages, channels, rows, strict=True):

@@ -218,6 +218,21 @@ async def test_a_batch_sees_what_its_earlier_messages_wrote(inbox: Inbox) -> Non
     assert convs[first.conversation_id].contact_name == "Ivan"
 
 
+async def test_a_big_group_is_looked_up_in_parts(inbox: Inbox,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from opchat.store import inbound as module
+
+    monkeypatch.setattr(module, "_LOOKUP_AT_ONCE", 2)
+    first = await inbox.store.inbound.ingest(inbound(1, chat="old"))
+    results = await inbox.store.inbound.ingest_batch(
+        [inbound(2, chat="a"), inbound(3, chat="b"), inbound(1, chat="old"),
+         inbound(4, chat="old"), inbound(5, chat="c")])
+    assert [r.duplicate for r in results] == [False, False, True, False, False]
+    assert results[2].message_id == first.message_id
+    assert results[3].conversation_id == first.conversation_id
+    assert len({r.conversation_id for r in results}) == 4
+
+
 async def test_a_channel_made_by_a_failed_batch_is_made_again(inbox: Inbox) -> None:
     # The ingest remembers channels' ids, but only those of committed transactions: the
     # row a failed batch made is gone with it.
@@ -230,6 +245,19 @@ async def test_a_channel_made_by_a_failed_batch_is_made_again(inbox: Inbox) -> N
     again = await inbox.store.inbound.ingest(replace(inbound(4), channel="fresh"))
     assert again.conversation_id == got.conversation_id
     assert [c.name for c in await inbox.store.channels.all()].count("fresh") == 1
+
+
+async def test_a_channel_made_by_a_skipped_message_is_made_again_by_the_next(
+        inbox: Inbox) -> None:
+    # The poisoned message is the first of a new channel: its savepoint takes the
+    # channel's row with it, and the next message of the batch makes it again.
+    poisoned = replace(inbound(1, meta={"tags": {"a"}}), channel="newer")
+    results = await inbox.store.inbound.ingest_batch(
+        [poisoned, replace(inbound(2), channel="newer")], cursor=("newer", "7"))
+    assert [r.skipped is None for r in results] == [False, True]
+    assert await inbox.store.channels.cursor("newer") == "7"
+    got = await inbox.store.inbound.ingest(replace(inbound(3), channel="newer"))
+    assert got.conversation_id == results[1].conversation_id
 
 
 async def test_send_queues_message_and_outbox_and_clears_waiting(inbox: Inbox) -> None:
