@@ -22,6 +22,7 @@ from opchat.store.part import Part
 from opchat.store.ratings import ANSWER_WINDOW, answer_of, rate
 from opchat.store.rows import PREVIEW_CHARS
 from opchat.store.sql import Conn, Row, dialect, insert_id
+from opchat.store.stats import MessageRow
 
 log = logging.getLogger("opchat.store")
 
@@ -43,6 +44,23 @@ class InboundStore(Part):
         self._poison = (*NOT_STORABLE, *db.data_errors)
         self._pending: list[tuple[InboundMessage, asyncio.Future[Ingested]]] = []
         self._flush: asyncio.Task[None] | None = None
+        # Channels' ids by name, as committed (a channel's row is never renamed nor
+        # deleted, so its id stays): one statement fewer per message.
+        self._channels: dict[str, int] = {}
+
+    async def _write(self, messages: list[InboundMessage],
+                     cursor: tuple[str, str] | None) -> list[Ingested]:
+        made: dict[str, int] = {}
+        try:
+            # Nearly every message can be stored: first written without a savepoint
+            # each (two statements fewer a message). If one cannot, that transaction is
+            # rolled back whole and written again with them, to skip it alone.
+            results = await self.db.write(self._ingest_rows, messages, cursor, made, False)
+        except self._poison:
+            made = {}
+            results = await self.db.write(self._ingest_rows, messages, cursor, made, True)
+        self._channels.update(made)  # committed now
+        return results
 
     async def ingest(self, message: InboundMessage) -> Ingested:
         """Store one inbound message; returns after COMMIT.
@@ -65,12 +83,12 @@ class InboundStore(Part):
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                results = await self.db.write(self._ingest_rows, [m for m, _ in batch], None)
+                results = await self._write([m for m, _ in batch], None)
             except Exception:
                 # One bad message must not fail its neighbours: retry each alone.
                 for message, future in batch:
                     try:
-                        result = await self.db.write(self._ingest_rows, [message], None)
+                        result = await self._write([message], None)
                     except Exception as exc:
                         if not future.done():
                             future.set_exception(exc)
@@ -99,32 +117,59 @@ class InboundStore(Part):
         with its channel and id, and answered with ``Ingested.skipped``: the cursor moves
         past it, or the platform would deliver it, and everything behind it, for ever.
         """
-        return await self.db.write(self._ingest_rows, list(messages), cursor)
+        return await self._write(list(messages), cursor)
 
     def _ingest_rows(
         self,
         conn: Conn,
         messages: list[InboundMessage],
         cursor: tuple[str, str] | None,
+        made: dict[str, int] | None = None,
+        savepoints: bool = False,
     ) -> list[Ingested]:
+        """``made``: the channels' ids this transaction read or made, to be known once
+        it commits. ``savepoints``: each message in its own, a poisoned one skipped;
+        without, it fails the transaction."""
         now = self.clock()
-        results = [_ingest_or_skip(conn, m, now, self._poison) for m in messages]
+        known = self._channels
+        seen = {} if made is None else made
+
+        def channel(name: str) -> int:
+            found = known.get(name) or seen.get(name)
+            if found is None:
+                found = seen[name] = _channel_id(conn, name, None, now)
+            return found
+
+        if savepoints:
+            results = []
+            for m in messages:
+                before = dict(seen)
+                results.append(_ingest_or_skip(conn, m, now, self._poison, channel))
+                if results[-1].skipped is not None:  # a channel it made was rolled back
+                    seen.clear()
+                    seen.update(before)
+        else:
+            channels = [channel(m.channel) for m in messages]
+            results = []
+            for m, channel_id, found in zip(messages, channels,
+                                            _look_up_all(conn, messages, channels), strict=True):
+                results.append(_ingest_one(conn, m, now, channel_id, found))
         if cursor is not None:
-            channel_id = _channel_id(conn, cursor[0], None, now)
             conn.execute(
                 "INSERT INTO channel_state (channel_id, key, value) VALUES (?, 'cursor', ?) "
                 "ON CONFLICT (channel_id, key) DO UPDATE SET value = excluded.value",
-                (channel_id, cursor[1]),
+                (channel(cursor[0]), cursor[1]),
             )
         return results
 
 
 def _ingest_or_skip(conn: Conn, m: InboundMessage, now: float,
-                    poison: tuple[type[Exception], ...]) -> Ingested:
+                    poison: tuple[type[Exception], ...],
+                    channel: Callable[[str], int]) -> Ingested:
     """Store one message inside a savepoint; a poisoned one is rolled back alone."""
     conn.execute("SAVEPOINT ingest_one")
     try:
-        result = _ingest_one(conn, m, now)
+        result = _ingest_one(conn, m, now, channel(m.channel))
     except poison as exc:
         conn.execute("ROLLBACK TO ingest_one")
         conn.execute("RELEASE ingest_one")
@@ -136,17 +181,65 @@ def _ingest_or_skip(conn: Conn, m: InboundMessage, now: float,
     return result
 
 
-def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
-    channel_id = _channel_id(conn, m.channel, None, now)
-    seen = conn.execute("SELECT id, conversation_id FROM messages "
-                        "WHERE channel_id = ? AND external_id = ?",
-                        (channel_id, m.external_id)).fetchone()
-    if seen is not None:
-        return Ingested(seen[0], seen[1], duplicate=True)
+# The message if it came before, its sender's identity and its dialog, in one look
+# (each is unique per channel; the one-row base keeps a row when none is found).
+_FOUND = (
+    "m.id AS seen_id, m.conversation_id AS seen_conversation, "
+    "i.id AS identity_id, i.contact_id, i.display_name, i.username, "
+    "c.id AS conversation_id, c.status, c.hidden, c.rating_asked_at, "
+    "c.stats_round_start, c.stats_waiting_start, c.stats_responded, c.stats_rounds ")
+_LOOKUP = (
+    f"SELECT {_FOUND} FROM (SELECT 1 AS one) AS base "
+    "LEFT JOIN messages m ON m.channel_id = :channel AND m.external_id = :message "
+    "LEFT JOIN identities i ON i.channel_id = :channel AND i.external_id = :sender "
+    "LEFT JOIN conversations c ON c.channel_id = :channel AND c.chat_id = :chat")
+# The same for several messages at once: one row each, in their order (VALUES' columns
+# are column1, column2... on both databases).
+_LOOKUP_ALL = (
+    f"SELECT k.column1 AS n, {_FOUND} FROM (VALUES {{rows}}) AS k "
+    "LEFT JOIN messages m ON m.channel_id = k.column2 AND m.external_id = k.column3 "
+    "LEFT JOIN identities i ON i.channel_id = k.column2 AND i.external_id = k.column4 "
+    "LEFT JOIN conversations c ON c.channel_id = k.column2 AND c.chat_id = k.column5 "
+    "ORDER BY k.column1")
+_LOOKUP_AT_ONCE = 500
 
-    identity = conn.execute("SELECT id, contact_id, display_name, username FROM identities "
-                            "WHERE channel_id = ? AND external_id = ?",
-                            (channel_id, m.sender_id)).fetchone()
+
+def _look_up_all(conn: Conn, messages: list[InboundMessage], channels: list[int]
+                 ) -> list[Row | None]:
+    """`_LOOKUP` of each message, as the transaction stands before any of them is
+    written, in one statement; None for a message an earlier one of the group may
+    have changed the answer for (the same message id, sender or dialog in its channel):
+    that one looks again when its turn comes."""
+    if len(messages) < 2:
+        return [None] * len(messages)
+    rows: list[Row] = []
+    for start in range(0, len(messages), _LOOKUP_AT_ONCE):  # within SQLite's parameters
+        part = range(start, min(start + _LOOKUP_AT_ONCE, len(messages)))
+        rows += conn.execute(
+            _LOOKUP_ALL.format(rows=", ".join(["(?, ?, ?, ?, ?)"] * len(part))),
+            [value for n in part for value in (n, channels[n], messages[n].external_id,
+                                               messages[n].sender_id, messages[n].chat_id)]
+        ).fetchall()
+    touched: set[tuple[str, int, str]] = set()
+    out: list[Row | None] = []
+    for m, channel_id, row in zip(messages, channels, rows, strict=True):
+        keys = {("message", channel_id, m.external_id), ("sender", channel_id, m.sender_id),
+                ("chat", channel_id, m.chat_id)}
+        out.append(None if keys & touched else row)
+        touched |= keys
+    return out
+
+
+def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int,
+                found: Row | None = None) -> Ingested:
+    """``found``: what `_LOOKUP` says now, if the caller has it."""
+    if found is None:
+        found = conn.execute(_LOOKUP, {"channel": channel_id, "message": m.external_id,
+                                       "sender": m.sender_id, "chat": m.chat_id}).fetchone()
+    if found["seen_id"] is not None:
+        return Ingested(found["seen_id"], found["seen_conversation"], duplicate=True)
+
+    identity = None if found["identity_id"] is None else found
     if identity is None:
         contact_id = insert_id(conn,
             "INSERT INTO contacts (name, phone, email, created_at) VALUES (?, ?, ?, ?)",
@@ -157,7 +250,7 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
             (contact_id, channel_id, m.sender_id, m.sender_name, m.username,
              json.dumps(m.profile, ensure_ascii=False)))
     else:
-        identity_id, contact_id = identity["id"], identity["contact_id"]
+        identity_id, contact_id = identity["identity_id"], identity["contact_id"]
         if (identity["display_name"], identity["username"]) != (m.sender_name, m.username):
             conn.execute("UPDATE identities SET display_name = ?, username = ? WHERE id = ?",
                          (m.sender_name, m.username, identity_id))
@@ -181,9 +274,7 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
                          (m.phone or None, m.email or None, contact_id))
 
     created_at = now if m.sent_at is None else min(m.sent_at, now)
-    conv = conn.execute("SELECT id, status, hidden, rating_asked_at FROM conversations "
-                        "WHERE channel_id = ? AND chat_id = ?",
-                        (channel_id, m.chat_id)).fetchone()
+    conv = None if found["conversation_id"] is None else found
     if conv is not None and conv["rating_asked_at"] is not None:
         rated = _rating(conn, m, now, created_at, channel_id, conv)
         if rated is not None:
@@ -195,8 +286,11 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
             (channel_id, m.chat_id, contact_id, identity_id, created_at, created_at))
         _event(conn, now, EventKind.CONVERSATION_NEW, conversation_id)
         reopened_from = None
+        figures: tuple[float | None, float | None, int, int] = (None, None, 0, 0)
     else:
-        conversation_id = conv["id"]
+        conversation_id = conv["conversation_id"]
+        figures = (conv["stats_round_start"], conv["stats_waiting_start"],
+                   conv["stats_responded"], conv["stats_rounds"])
         reopened_from = conv["status"] if conv["status"] in ("resolved", "snoozed") else None
         if conv["hidden"]:  # a customer who writes again is never left unseen
             conn.execute("UPDATE conversations SET hidden = 0 WHERE id = ?", (conversation_id,))
@@ -208,12 +302,13 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
     # An edit of a message an operator hid is hidden with it, and changes nothing else.
     hidden = edit_of is not None and bool(row_value(conn.execute(
         "SELECT hidden FROM messages WHERE id = ?", (edit_of,)).fetchone(), 0))
+    meta = json.dumps(m.meta, ensure_ascii=False)
     message_id = insert_id(conn,
         "INSERT INTO messages (conversation_id, channel_id, external_id, direction, author, body, "
         "created_at, state, reply_to_id, meta, edit_of_id, hidden) "
         "VALUES (?, ?, ?, 'in', ?, ?, ?, 'received', ?, ?, ?, ?)",
         (conversation_id, channel_id, m.external_id, m.sender_name, m.body, created_at, reply_to,
-         json.dumps(m.meta, ensure_ascii=False), edit_of, int(hidden)),
+         meta, edit_of, int(hidden)),
     )
     add_attachments(conn, message_id, m.attachments)
     if hidden:
@@ -240,7 +335,11 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float) -> Ingested:
         "snoozed_until = NULL WHERE id = :id",
         {"t": created_at, "preview": preview[:PREVIEW_CHARS], "author": m.sender_name,
          "id": conversation_id})
-    _event(conn, now, EventKind.MESSAGE_NEW, conversation_id, message_id, data={"direction": "in"})
+    # The figures' fold is told what it would read back: this message, and the dialog's
+    # figures as looked up above (nothing since has changed them).
+    _event(conn, now, EventKind.MESSAGE_NEW, conversation_id, message_id, data={"direction": "in"},
+           known=MessageRow("in", created_at, channel_id, False, *figures)
+           if _plain_meta(m.meta, meta) else None)
     if reopened_from is not None:
         _event(conn, now, EventKind.CONVERSATION_STATUS, conversation_id,
                data={"from": reopened_from, "to": "open", "reason": "customer wrote"})
@@ -257,20 +356,31 @@ def _rating(conn: Conn, m: InboundMessage, now: float, created_at: float, channe
             or now - conv["rating_asked_at"] > ANSWER_WINDOW):
         return None
     rating, comment = answer
+    conversation_id = conv["conversation_id"]
     message_id = insert_id(conn,
         "INSERT INTO messages (conversation_id, channel_id, external_id, direction, author, "
         "body, created_at, state, meta) VALUES (?, ?, ?, 'in', ?, ?, ?, 'received', ?)",
-        (conv["id"], channel_id, m.external_id, m.sender_name, m.body, created_at,
+        (conversation_id, channel_id, m.external_id, m.sender_name, m.body, created_at,
          json.dumps({**m.meta, "rating": rating}, ensure_ascii=False)))
     add_attachments(conn, message_id, m.attachments)
     conn.execute("UPDATE conversations SET last_message_at = CASE WHEN last_message_at >= :t "
                  "THEN last_message_at ELSE :t END, last_preview = :preview, "
                  "last_direction = 'in', last_author = :author WHERE id = :id",
                  {"t": created_at, "preview": (m.body or str(rating))[:PREVIEW_CHARS],
-                  "author": m.sender_name, "id": conv["id"]})
-    _event(conn, now, EventKind.MESSAGE_NEW, conv["id"], message_id, data={"direction": "in"})
-    rate(conn, now, conv["id"], channel_id, message_id, rating, comment)
-    return Ingested(message_id, conv["id"], duplicate=False)
+                  "author": m.sender_name, "id": conversation_id})
+    _event(conn, now, EventKind.MESSAGE_NEW, conversation_id, message_id, data={"direction": "in"})
+    rate(conn, now, conversation_id, channel_id, message_id, rating, comment)
+    return Ingested(message_id, conversation_id, duplicate=False)
+
+
+def _plain_meta(meta: dict[str, object], text: str) -> bool:
+    """Whether the fold may be told the message has no rating without reading its meta
+    back. Reading it (as JSON, in the database) also refuses what the database cannot
+    read as JSON: PostgreSQL a NUL escape, either one a NaN or an Infinity; such a
+    message stays unstorable as it always was. A string merely holding those letters
+    is read back too, which costs a statement and changes nothing."""
+    return (not meta or ("rating" not in meta and "\\u0000" not in text
+                         and "NaN" not in text and "Infinity" not in text))
 
 
 def _message_id(conn: Conn, channel_id: int, external_id: str | None) -> int | None:

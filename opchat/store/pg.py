@@ -43,7 +43,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import psycopg
 from psycopg.adapt import Dumper
-from psycopg.pq import Format
+from psycopg.pq import ExecStatus, Format
 
 from opchat.model import redacted_url
 from opchat.store.db import SchemaMismatch, StoreError
@@ -89,12 +89,24 @@ def _row_class(names: tuple[str, ...]) -> type:
     return cls
 
 
+def _has_rows(result: Any) -> bool:
+    """Whether a result holds rows (psycopg's `Cursor.description` is not None), read
+    without making its `Column` objects: a statement pays for it in the ingest."""
+    return bool(result) and bool(result.nfields or result.status in _ROW_STATUSES)
+
+
+_ROW_STATUSES = frozenset((ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE))
+
+
 def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Any]:
-    description = cursor.description
-    if description is None:
+    result = cursor.pgresult
+    if not _has_rows(result):
         return tuple
-    cls = _row_class(tuple(d.name for d in description))
-    return cls
+    return _row_class(tuple(_name(result.fname(i), i) for i in range(result.nfields)))
+
+
+def _name(fname: bytes | None, index: int) -> str:
+    return fname.decode() if fname else f"column_{index + 1}"  # as psycopg's Column names it
 
 
 class _BoolAsInt(Dumper):
@@ -185,10 +197,10 @@ class _Cursor:
         return self._cursor.description
 
     def fetchone(self) -> Any:
-        return None if self._cursor.description is None else self._cursor.fetchone()
+        return self._cursor.fetchone() if _has_rows(self._cursor.pgresult) else None
 
     def fetchall(self) -> list[Any]:
-        return [] if self._cursor.description is None else self._cursor.fetchall()
+        return self._cursor.fetchall() if _has_rows(self._cursor.pgresult) else []
 
     def __iter__(self) -> Any:
         return iter(self.fetchall())
@@ -445,11 +457,13 @@ class PgDatabase:
                              else "the database is closed")
 
         def transaction() -> T:
-            raw = self._begin(conn, "BEGIN", readonly=False)
             try:
-                conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+                # BEGIN and the write lock in one round trip (with no parameters psycopg
+                # sends both as one text); a lock that fails leaves a transaction begun.
+                raw = self._begin(conn, _BEGIN_WRITE, readonly=False)
                 result = fn(conn, *args, **kwargs)  # type: ignore[arg-type]
             except BaseException:
+                raw = conn.raw
                 if not raw.closed and raw.info.transaction_status != 0:  # not IDLE
                     raw.execute("ROLLBACK")
                 raise
@@ -518,6 +532,9 @@ class PgDatabase:
         if self._reader is None:
             raise StoreError("the database is closed")
         return self._version
+
+
+_BEGIN_WRITE = f"BEGIN; SELECT pg_advisory_xact_lock({int(WRITE_LOCK)})"
 
 
 def _reason(exc: BaseException) -> str:

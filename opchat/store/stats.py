@@ -32,7 +32,7 @@ import math
 import statistics
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from opchat.model import Direction, EventKind, Figures, Spread, StatsReport, Status
 from opchat.store import rollup
@@ -50,14 +50,32 @@ HOURLY = (OUT, STARTED, REOPENED)  # what the charts by hour of day and by day c
 WITHIN = (30.0, 60.0)  # the shares of first responses reported, in seconds
 
 
+class MessageRow(NamedTuple):
+    """What folding a `message.new` reads of the message and its dialog, for a caller
+    that has it at hand (the ingest, which has just written the message and read the
+    dialog in its transaction): the same values, without reading them back."""
+
+    direction: str
+    created_at: float
+    channel_id: int
+    rated: bool
+    stats_round_start: float | None
+    stats_waiting_start: float | None
+    stats_responded: int
+    stats_rounds: int
+
+
 def fold(conn: Conn, event_id: int, at: float, kind: str, conversation_id: int | None,
-         message_id: int | None, operator: str | None, data: Mapping[str, Any]) -> None:
+         message_id: int | None, operator: str | None, data: Mapping[str, Any],
+         known: MessageRow | None = None) -> None:
     """Bring the figures up to date with one event (called by `changes.record_event`,
-    in the transaction that records it; and by `rebuild`, for every event in order)."""
+    in the transaction that records it; and by `rebuild`, for every event in order).
+    ``known``: a `message.new`'s message and dialog as they are now, if the caller has
+    them."""
     if conversation_id is None:
         return
     if kind == EventKind.MESSAGE_NEW and message_id is not None:
-        _message(conn, event_id, conversation_id, message_id, operator)
+        _message(conn, event_id, conversation_id, message_id, operator, known)
     elif kind == EventKind.CONVERSATION_STATUS and data.get("to") == Status.RESOLVED.value:
         _resolved(conn, event_id, at, conversation_id, operator)
 
@@ -72,12 +90,13 @@ def _fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
 
 
 def _message(conn: Conn, event_id: int, conversation_id: int, message_id: int,
-             operator: str | None) -> None:
-    m = conn.execute("SELECT m.direction, m.created_at, m.channel_id, c.stats_round_start, "
-                     f"{dialect(conn).json('m.meta', 'rating')} IS NOT NULL AS rated, "
-                     "c.stats_waiting_start, c.stats_responded, c.stats_rounds "
-                     "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
-                     "WHERE m.id = ?", (message_id,)).fetchone()
+             operator: str | None, known: MessageRow | None = None) -> None:
+    m: Any = known._asdict() if known is not None else conn.execute(
+        "SELECT m.direction, m.created_at, m.channel_id, c.stats_round_start, "
+        f"{dialect(conn).json('m.meta', 'rating')} IS NOT NULL AS rated, "
+        "c.stats_waiting_start, c.stats_responded, c.stats_rounds "
+        "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        "WHERE m.id = ?", (message_id,)).fetchone()
     if m is None or m["direction"] not in (Direction.IN, Direction.OUT) or m["rated"]:
         return  # notes and automatic answers are no one's response; a rating, no new round
     t, channel_id = m["created_at"], m["channel_id"]

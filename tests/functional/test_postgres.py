@@ -352,3 +352,28 @@ async def test_a_lost_connection_fails_one_call_and_the_next_reconnects(
         assert seen
     finally:
         await inbox.close()
+
+
+async def test_a_write_that_cannot_take_the_write_lock_fails_alone(
+        url: str, tmp_path: Path) -> None:
+    """BEGIN and the write lock go in one round trip: when the lock fails (here its wait
+    times out, another session holding it), the transaction just begun is rolled back,
+    and the next write, the lock free again, goes through."""
+    import psycopg
+
+    from opchat.store.schema_pg import WRITE_LOCK
+
+    waits_200_ms = f"{url}?options=-c%20lock_timeout%3D200"
+    inbox = await Inbox.open(tmp_path, "anna", database_url=waits_200_ms)
+    try:
+        await inbox.store.inbound.ingest(message(1, "c1"))
+        with psycopg.connect(url, autocommit=True) as holder:
+            holder.execute("SELECT pg_advisory_lock(%s)", (WRITE_LOCK,))
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                await inbox.store.inbound.ingest_batch([message(2, "c1")])
+        await inbox.store.inbound.ingest(message(3, "c1"))
+        [conversation] = await inbox.conversations()
+        assert [m.external_id for m in await inbox.messages(conversation.id)] == [
+            "c1-1", "c1-3"]
+    finally:
+        await inbox.close()

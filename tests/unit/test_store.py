@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -172,6 +173,91 @@ async def test_a_poisoned_message_fails_alone_in_a_shared_commit(inbox: Inbox) -
     assert not isinstance(results[0], BaseException) and not isinstance(results[2], BaseException)
     conv = (await inbox.conversations())[0]
     assert [m.external_id for m in await inbox.messages(conv.id)] == ["m1", "m3"]
+
+
+async def test_a_value_refused_by_a_later_statement_skips_only_its_message(
+        inbox: Inbox) -> None:
+    # Refused by the database only when a later statement of the message reads it as
+    # JSON (PostgreSQL: a NUL escape), after the message's first statements went through
+    # (and, pipelined, before anyone waited for them); SQLite takes both.
+    await inbox.store.inbound.ingest(inbound(1))
+    nul_profile = inbound(2, profile={"page": "a\x00b"})  # merged into the known identity's
+    nul_meta = inbound(3, chat="c2", name="Olga", meta={"note": "a\x00b"})
+    results = await inbox.store.inbound.ingest_batch(
+        [nul_profile, nul_meta, inbound(4)], cursor=("demo", "9"))
+    refused = on_postgres()
+    assert [r.skipped is None for r in results] == [not refused, not refused, True]
+    assert await inbox.store.channels.cursor("demo") == "9"
+    names = sorted(c.contact_name for c in await inbox.conversations())
+    assert names == (["Ivan"] if refused else ["Ivan", "Olga"])
+    conv = next(c for c in await inbox.conversations() if c.contact_name == "Ivan")
+    assert [m.external_id for m in await inbox.messages(conv.id)] == (
+        ["m1", "m4"] if refused else ["m1", "m2", "m4"])
+    # The figures count what was stored, as rebuilding them from the events does.
+    report = await inbox.store.stats.report(0, 2e9)
+    assert await inbox.store.stats.rebuild() > 0
+    assert await inbox.store.stats.report(0, 2e9) == report
+
+
+async def test_a_batch_sees_what_its_earlier_messages_wrote(inbox: Inbox) -> None:
+    # A group is looked up in one statement before any of it is written; a message whose
+    # dialog, sender or id an earlier one of the group wrote looks again.
+    ivan_elsewhere = replace(inbound(3, chat="n2", name="Ivan Petrov"), sender_id="u-n1")
+    results = await inbox.store.inbound.ingest_batch([
+        inbound(1, chat="n1"), inbound(2, chat="n1"), inbound(1, chat="n1"), ivan_elsewhere,
+        inbound(4, chat="n1")])
+    first, second, again, elsewhere, last = results
+    assert second.conversation_id == first.conversation_id == last.conversation_id
+    assert again.duplicate and again.message_id == first.message_id
+    assert elsewhere.conversation_id != first.conversation_id
+    convs = {c.id: c for c in await inbox.conversations()}
+    assert convs[first.conversation_id].unread == 3
+    # One contact: the second dialog's sender is the first's, renamed by the platform,
+    # and named back by the last message (which saw the new name, so changed it again).
+    assert convs[first.conversation_id].contact_id == convs[elsewhere.conversation_id].contact_id
+    assert convs[first.conversation_id].contact_name == "Ivan"
+
+
+async def test_a_big_group_is_looked_up_in_parts(inbox: Inbox,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from opchat.store import inbound as module
+
+    monkeypatch.setattr(module, "_LOOKUP_AT_ONCE", 2)
+    first = await inbox.store.inbound.ingest(inbound(1, chat="old"))
+    results = await inbox.store.inbound.ingest_batch(
+        [inbound(2, chat="a"), inbound(3, chat="b"), inbound(1, chat="old"),
+         inbound(4, chat="old"), inbound(5, chat="c")])
+    assert [r.duplicate for r in results] == [False, False, True, False, False]
+    assert results[2].message_id == first.message_id
+    assert results[3].conversation_id == first.conversation_id
+    assert len({r.conversation_id for r in results}) == 4
+
+
+async def test_a_channel_made_by_a_failed_batch_is_made_again(inbox: Inbox) -> None:
+    # The ingest remembers channels' ids, but only those of committed transactions: the
+    # row a failed batch made is gone with it.
+    bad = inbound(2, attachments=(Attachment(kind=None),))  # type: ignore[arg-type]
+    fresh = [replace(inbound(1), channel="fresh"), replace(bad, channel="fresh")]
+    with pytest.raises(integrity_error()):
+        await inbox.store.inbound.ingest_batch(fresh)
+    got = await inbox.store.inbound.ingest(replace(inbound(3), channel="fresh"))
+    assert not got.duplicate
+    again = await inbox.store.inbound.ingest(replace(inbound(4), channel="fresh"))
+    assert again.conversation_id == got.conversation_id
+    assert [c.name for c in await inbox.store.channels.all()].count("fresh") == 1
+
+
+async def test_a_channel_made_by_a_skipped_message_is_made_again_by_the_next(
+        inbox: Inbox) -> None:
+    # The poisoned message is the first of a new channel: its savepoint takes the
+    # channel's row with it, and the next message of the batch makes it again.
+    poisoned = replace(inbound(1, meta={"tags": {"a"}}), channel="newer")
+    results = await inbox.store.inbound.ingest_batch(
+        [poisoned, replace(inbound(2), channel="newer")], cursor=("newer", "7"))
+    assert [r.skipped is None for r in results] == [False, True]
+    assert await inbox.store.channels.cursor("newer") == "7"
+    got = await inbox.store.inbound.ingest(replace(inbound(3), channel="newer"))
+    assert got.conversation_id == results[1].conversation_id
 
 
 async def test_send_queues_message_and_outbox_and_clears_waiting(inbox: Inbox) -> None:
