@@ -251,9 +251,13 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int,
              json.dumps(m.profile, ensure_ascii=False)))
     else:
         identity_id, contact_id = identity["identity_id"], identity["contact_id"]
-        if (identity["display_name"], identity["username"]) != (m.sender_name, m.username):
+        # A message that does not say the sender's name or username (an edit, a channel
+        # that looked the profile up once) leaves the ones known; it does not wipe them.
+        name = m.sender_name or identity["display_name"]
+        username = identity["username"] if m.username is None else m.username
+        if (identity["display_name"], identity["username"]) != (name, username):
             conn.execute("UPDATE identities SET display_name = ?, username = ? WHERE id = ?",
-                         (m.sender_name, m.username, identity_id))
+                         (name, username, identity_id))
             if m.sender_name and m.sender_name != identity["display_name"]:
                 # A contact still named as the platform named them follows the platform's
                 # new name (a renamed account; a name a channel could not learn at first);

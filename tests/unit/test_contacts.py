@@ -308,3 +308,26 @@ async def test_audit_of_one_conversation_includes_its_contact_history(inbox: Inb
     await inbox.unhide_message(a.message_id)
     late = await inbox.store.history.audit_events(since=1_700_000_050.0)
     assert [e.kind for e in late] == ["message.unhidden"]
+
+
+async def test_a_message_that_does_not_say_the_username_keeps_the_one_known(
+        inbox: Inbox) -> None:
+    """An edit, or a channel that looked the profile up only once, gives no username:
+    the one known stays. A new one replaces it, and so does a new name."""
+    first = await inbox.store.inbound.ingest(msg("tg", "c1", 1, name="Anna K",
+                                                 username="anna_k"))
+    contact = await contact_of(inbox, first.conversation_id)
+
+    async def identity() -> tuple[str, str | None]:
+        card = await inbox.store.contacts.card(contact)
+        assert card is not None
+        [one] = card.identities
+        return one.identity.display_name, one.identity.username
+
+    await inbox.store.inbound.ingest(msg("tg", "c1", 2, name="Anna K", username=None))
+    assert await identity() == ("Anna K", "anna_k")
+    await inbox.store.inbound.ingest(msg("tg", "c1", 3, name="", username=None))
+    assert await identity() == ("Anna K", "anna_k")
+    await inbox.store.inbound.ingest(msg("tg", "c1", 4, name="Anna Karenina",
+                                         username="anna_karenina"))
+    assert await identity() == ("Anna Karenina", "anna_karenina")
