@@ -22,6 +22,7 @@ from typing import Any
 from opchat.i18n import _
 from opchat.model import (
     ChannelHealthData,
+    ContactChangedData,
     ContactMergedData,
     ContactNotesData,
     ConversationAssignData,
@@ -193,6 +194,13 @@ def _notes(e: Event, p: ContactNotesData) -> str:
              contact=_v(p.contact, 20), chars=_v(p.chars, 20))
 
 
+def _contact_changed(e: Event, p: ContactChangedData) -> str:
+    names = {"name": _("name"), "phone": _("phone"), "email": _("e-mail")}
+    fields = p.fields if isinstance(p.fields, tuple) else ()
+    return _("contact #{contact}: {fields} from the channel", contact=_v(p.contact, 20),
+             fields=", ".join(names.get(f, _v(f, 20)) for f in fields if isinstance(f, str)))
+
+
 def _health(e: Event, p: ChannelHealthData) -> str:
     text = _("channel {name} {health}", name=_v(p.channel, 40), health=_v(p.health, 20))
     return text + (f": {_v(p.detail, 300)}" if p.detail else "")
@@ -236,6 +244,7 @@ _DESCRIBE: dict[str, Callable[[Event, Any], str]] = {
         f": {one_line(p.comment, 200)}" if p.comment else ""),
     EventKind.CONTACT_MERGED: _merged,
     EventKind.CONTACT_NOTES: _notes,
+    EventKind.CONTACT_CHANGED: _contact_changed,
     EventKind.CHANNEL_HEALTH: _health,
     EventKind.QUICK_REPLIES_SAVED: _replies_saved,
 }

@@ -379,6 +379,8 @@ class EventKind(StrEnum):
     TRANSCRIPT_SENT = "transcript.sent"
     CONTACT_MERGED = "contact.merged"
     CONTACT_NOTES = "contact.notes"
+    # A channel told something new of a contact: data: contact, fields (name, phone, email)
+    CONTACT_CHANGED = "contact.changed"
     CHANNEL_HEALTH = "channel.health"  # data: channel, health, detail
     ATTACHMENT_REQUESTED = "attachment.requested"
     ATTACHMENT_READY = "attachment.ready"
@@ -465,6 +467,11 @@ class ContactNotesData(NamedTuple):
     chars: int = 0
 
 
+class ContactChangedData(NamedTuple):
+    contact: int = 0
+    fields: tuple[str, ...] = ()  # which of name, phone, email the channel filled or changed
+
+
 class ChannelHealthData(NamedTuple):
     channel: str = ""
     health: str = ""  # a Health's value
@@ -526,6 +533,7 @@ EVENT_DATA: dict[str, type] = {
     EventKind.TRANSCRIPT_SENT: TranscriptData,
     EventKind.CONTACT_MERGED: ContactMergedData,
     EventKind.CONTACT_NOTES: ContactNotesData,
+    EventKind.CONTACT_CHANGED: ContactChangedData,
     EventKind.CHANNEL_HEALTH: ChannelHealthData,
     EventKind.ATTACHMENT_REQUESTED: AttachmentData,
     EventKind.ATTACHMENT_READY: AttachmentData,

@@ -1953,4 +1953,6 @@ MESSAGES.update({
     "database":
         "не скопировано: в базе уже есть хранилище (в {table} есть строки); копируйте в "
             "пустую базу",
+    # --- audit: what a channel told anew of a contact ---
+    "contact #{contact}: {fields} from the channel": "контакт #{contact}: {fields} из канала",
 })

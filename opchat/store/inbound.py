@@ -251,6 +251,7 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int,
              json.dumps(m.profile, ensure_ascii=False)))
     else:
         identity_id, contact_id = identity["identity_id"], identity["contact_id"]
+        changed: list[str] = []  # what this message changes of the contact
         # A message that does not say the sender's name or username (an edit, a channel
         # that looked the profile up once) leaves the ones known; it does not wipe them.
         name = m.sender_name or identity["display_name"]
@@ -262,8 +263,10 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int,
                 # A contact still named as the platform named them follows the platform's
                 # new name (a renamed account; a name a channel could not learn at first);
                 # a name an operator or a merge chose stays.
-                conn.execute("UPDATE contacts SET name = ? WHERE id = ? AND name = ?",
-                             (m.sender_name, contact_id, identity["display_name"]))
+                if conn.execute("UPDATE contacts SET name = ? WHERE id = ? AND name = ?",
+                                (m.sender_name, contact_id,
+                                 identity["display_name"])).rowcount:
+                    changed.append("name")
         if m.profile:
             # What the platform says now (the page a visitor is on) updates what it said
             # before; keys it does not mention stay.
@@ -273,9 +276,19 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int,
         if m.phone or m.email:
             # A phone or e-mail left later (a web chat form) fills what the contact lacks;
             # it never overwrites what an operator or a merge has set.
-            conn.execute("UPDATE contacts SET phone = coalesce(nullif(phone, ''), ?), "
-                         "email = coalesce(nullif(email, ''), ?) WHERE id = ?",
-                         (m.phone or None, m.email or None, contact_id))
+            lacked = conn.execute("SELECT coalesce(phone, '') = '' AS phone, "
+                                  "coalesce(email, '') = '' AS email FROM contacts "
+                                  "WHERE id = ?", (contact_id,)).fetchone()
+            filled = [f for f, given in (("phone", m.phone), ("email", m.email))
+                      if given and lacked is not None and lacked[f]]
+            if filled:
+                conn.execute("UPDATE contacts SET phone = coalesce(nullif(phone, ''), ?), "
+                             "email = coalesce(nullif(email, ''), ?) WHERE id = ?",
+                             (m.phone or None, m.email or None, contact_id))
+                changed.extend(filled)
+        if changed:  # for the webhooks' contact.updated, and the audit log
+            _event(conn, now, EventKind.CONTACT_CHANGED,
+                   data={"contact": contact_id, "fields": changed})
 
     created_at = now if m.sent_at is None else min(m.sent_at, now)
     conv = None if found["conversation_id"] is None else found

@@ -29,6 +29,7 @@ KINDS: dict[str, str] = {
     EventKind.CONVERSATION_LABEL: "conversation.labelled",
     EventKind.MESSAGE_NEW: "message.created",
     EventKind.CONTACT_NOTES: "contact.updated",
+    EventKind.CONTACT_CHANGED: "contact.updated",
     EventKind.CONTACT_MERGED: "contact.merged",
     EventKind.CONVERSATION_RATED: "rating.given",
 }
@@ -274,6 +275,8 @@ def _payloads(conn: Conn, event: Event) -> list[tuple[str, dict[str, Any]]]:
         if contact is None:
             return []
         base["contact"] = contact
+        if event.kind == EventKind.CONTACT_CHANGED:  # from a channel, not an operator
+            base["change"] = {"fields": list(data.get("fields") or [])}
         if kind == "contact.merged":
             base["merged"] = {"id": data.get("merged"), "name": data.get("merged_name", "")}
         return [(kind, base)]

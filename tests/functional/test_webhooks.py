@@ -491,3 +491,30 @@ async def test_a_receiver_echoing_the_secret_does_not_put_it_on_show(tmp_path: P
         assert SECRET not in detail and "bad secret" in detail
         *_, queued = await inbox.store.webhooks.recent("crm", state="queued")  # the oldest
         assert SECRET not in queued.last_error and "bad secret" in queued.last_error
+
+
+async def test_a_phone_left_in_a_form_is_a_contact_update_once(tmp_path: Path) -> None:
+    """A channel that tells a contact's phone (a web chat form) changes the contact: the
+    webhooks hear contact.updated, with what changed, and only when it did."""
+    async with Receiver() as receiver, hub_with(
+            tmp_path, WebhookSettings("crm", receiver.url, SECRET)) as inbox:
+        await inbox.store.inbound.ingest(message("c", 1))
+        await inbox.store.inbound.ingest(replace(message("c", 2), phone="+7 912 345-67-89"))
+        await inbox.store.inbound.ingest(replace(message("c", 3), phone="+7 912 345-67-89"))
+        await inbox.store.inbound.ingest(message("c", 4, "the last one"))
+
+        def delivered(kind: str) -> list[dict[str, Any]]:
+            return list({p["delivery"]: p for p in receiver.accepted
+                         if p["event"] == kind}.values())
+
+        await until(lambda: holds(any(p["message"]["text"] == "the last one"
+                                      for p in delivered("message.created"))
+                                  and delivered("contact.updated")),
+                    "the last message and the update delivered", timeout=20)
+        # The same phone again changed nothing: one change in the log, one delivery.
+        assert raw(tmp_path, "SELECT count(*) FROM events WHERE kind = 'contact.changed'"
+                   ) == [(1,)]
+        [update] = delivered("contact.updated")
+        assert update["change"] == {"fields": ["phone"]}
+        assert update["contact"]["phone"] == "+7 912 345-67-89"
+        assert "operator" not in update
