@@ -30,6 +30,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # that nothing else on the machine (a `tmux kill-server`, another run) ends them.
     os.environ.pop("TMUX", None)
     os.environ["TMUX_TMPDIR"] = tempfile.mkdtemp(prefix="opchat-tests-tmux-")
+    # A server with no session left exits, and a test starting its session in that
+    # moment fails with "server exited unexpectedly": one idle session keeps it up.
+    if shutil.which("tmux"):
+        subprocess.run(["tmux", "new-session", "-d", "-s", "opchat-tests-keep",
+                        "sleep 86400"], capture_output=True, check=False)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
