@@ -21,17 +21,16 @@ up nobody's messages. On SQLite, one machine with one data dir, nothing is copie
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from opchat.model import Attachment, EventKind, Operator
+from opchat.privatefile import private_file
 from opchat.store.changes import record_event
 from opchat.store.part import Part
 from opchat.store.sql import POSTGRESQL, Conn
@@ -250,29 +249,16 @@ def get_file(conn: Conn, sha256: str, target: Path, modes: tuple[int, int]) -> b
     if not conn.execute("SELECT 1 FROM file_contents WHERE sha256 = ? AND part = 0",
                         (sha256,)).fetchone():
         return False
-    file_mode, dir_mode = modes
-    if not target.parent.is_dir():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.parent.chmod(dir_mode)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode)
     digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as file:
-            part = 0
-            while (row := conn.execute(
-                    "SELECT content FROM file_contents WHERE sha256 = ? AND part = ?",
-                    (sha256, part)).fetchone()) is not None:
-                chunk = bytes(row[0])
-                digest.update(chunk)
-                file.write(chunk)
-                part += 1
+    with private_file(target, modes) as file:
+        part = 0
+        while (row := conn.execute(
+                "SELECT content FROM file_contents WHERE sha256 = ? AND part = ?",
+                (sha256, part)).fetchone()) is not None:
+            chunk = bytes(row[0])
+            digest.update(chunk)
+            file.write(chunk)
+            part += 1
         if digest.hexdigest() != sha256:
             raise HashMismatch(f"the store's copy of {target.name} does not match its hash")
-        os.chmod(temporary, file_mode)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
     return True

@@ -10,7 +10,6 @@ never passes for a whole one.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import mimetypes
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from opchat.config import private_modes
 from opchat.model import Attachment
+from opchat.privatefile import private_file
 
 MAX_NAME = 80  # characters of the customer's file name kept in ours
 
@@ -51,24 +51,11 @@ async def write_private(target: Path, chunks: AsyncIterator[bytes],
                         modes: tuple[int, int] = (0o600, 0o700)) -> int:
     """Write the chunks to ``target`` with (file, directory) ``modes`` (see
     ``opchat.config.private_modes``); returns the size."""
-    file_mode, dir_mode = modes
-    if not target.parent.is_dir():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.parent.chmod(dir_mode)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode)
     size = 0
-    try:
-        with os.fdopen(fd, "wb") as file:
-            async for chunk in chunks:
-                file.write(chunk)
-                size += len(chunk)
-        os.chmod(temporary, file_mode)  # whatever the umask did
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    with private_file(target, modes) as file:
+        async for chunk in chunks:
+            file.write(chunk)
+            size += len(chunk)
     return size
 
 
