@@ -84,13 +84,7 @@ class ConversationStore(Part):
             page = conn.execute(
                 f"SELECT c.id FROM conversations c {where} ORDER BY {order} LIMIT ? OFFSET ?",
                 (*params, limit, offset)).fetchall()
-            if not page:
-                return []
-            ids = [r[0] for r in page]
-            rows = conn.execute(
-                f"{conversation_select(conn)} WHERE c.id IN ({','.join('?' * len(ids))})", ids)
-            by_id = {r["id"]: conversation_of(r) for r in rows}
-            return [by_id[i] for i in ids if i in by_id]
+            return _in_order(conn, [r[0] for r in page])
 
         return await self.db.read(run)
 
@@ -121,13 +115,7 @@ class ConversationStore(Part):
             page = conn.execute(
                 f"SELECT c.id FROM conversations c {where} AND {beyond[0]} ORDER BY {order} "
                 "LIMIT ?", (*params, *beyond[1], limit)).fetchall()
-            if not page:
-                return []
-            ids = [r[0] for r in page]
-            rows = conn.execute(
-                f"{conversation_select(conn)} WHERE c.id IN ({','.join('?' * len(ids))})", ids)
-            by_id = {r["id"]: conversation_of(r) for r in rows}
-            return [by_id[i] for i in ids if i in by_id]
+            return _in_order(conn, [r[0] for r in page])
 
         return await self.db.read(run)
 
@@ -281,3 +269,13 @@ def _where(flt: ConversationFilter) -> tuple[str, list[Any]]:
                        "JOIN labels l ON l.id = cl.label_id WHERE l.name = ?)")
         params.append(flt.label)
     return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+def _in_order(conn: Conn, ids: list[int]) -> list[Conversation]:
+    """The dialogs of ``ids`` (a page's, read from an index alone), whole, in that order."""
+    if not ids:
+        return []
+    rows = conn.execute(
+        f"{conversation_select(conn)} WHERE c.id IN ({','.join('?' * len(ids))})", ids)
+    by_id = {r["id"]: conversation_of(r) for r in rows}
+    return [by_id[i] for i in ids if i in by_id]

@@ -113,6 +113,7 @@ class Checkpointer:
     PATIENCE = 1.0  # seconds a copied commit may wait for the next ones
 
     def __init__(self, path: Path) -> None:
+        self._path = path
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self._cond = threading.Condition()
@@ -150,7 +151,7 @@ class Checkpointer:
             try:
                 self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             except sqlite3.Error as exc:  # the writer's own checkpoint is the backstop
-                log.warning("checkpoint of %s failed: %s", self._conn, exc)
+                log.warning("checkpoint of %s failed: %s", self._path, exc)
             self.checkpoints += 1
 
 

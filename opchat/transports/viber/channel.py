@@ -310,8 +310,11 @@ class ViberTransport(ChannelTasks):
         except ValueError:
             return web.Response(status=404)
         mac, expires, path = raw[:16], raw[16:24], raw[24:]
-        if (len(expires) < 8 or not hmac.compare_digest(mac, self._mac(expires, path))
-                or int.from_bytes(expires, "big") < time.time()):
+        if len(expires) < 8 or not hmac.compare_digest(mac, self._mac(expires, path)):
+            return web.Response(status=404)
+        if int.from_bytes(expires, "big") < time.time():
+            log.warning("channel %s: Viber asked for a file by an address that has expired "
+                        "(good for %d days): refused", self.name, FILE_URL_LIFETIME // 86400)
             return web.Response(status=404)
         try:
             found = Path(path.decode())
