@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -42,9 +43,7 @@ from textual.worker import Worker
 from opchat.alerts import Alerter
 from opchat.i18n import _
 from opchat.sanitize import one_line
-from opchat.screens.help import HelpScreen
 from opchat.screens.inbox import InboxScreen
-from opchat.screens.stats import StatsScreen
 from opchat.widgets import ReportsWorkerErrors, WorkFailed, translate_bindings
 from opchat.widgets.composer import Composer, register_terminal_keys
 from opchat.widgets.conversation_list import ConversationList
@@ -275,7 +274,9 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
         # A redraw timer can fire while the app closes and its panes are already gone.
         if events and self.inbox_screen.query(ConversationList):
             self.inbox_screen.apply_events(events)
-            if isinstance(self.screen, StatsScreen):
+            # (The statistics screen's module is imported when it first opens.)
+            stats = sys.modules.get("opchat.screens.stats")
+            if stats is not None and isinstance(self.screen, stats.StatsScreen):
                 self.screen.changed({str(event.kind) for event in events})
 
     # Errors -----------------------------------------------------------------------------
@@ -308,6 +309,9 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
     # Help -------------------------------------------------------------------------------
 
     def action_help(self) -> None:
+        from opchat.screens.help import HelpScreen  # screens opened later load then
+        from opchat.screens.stats import StatsScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         groups = [

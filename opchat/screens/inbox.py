@@ -50,10 +50,7 @@ from opchat.model import (
     TemplateUse,
 )
 from opchat.sanitize import one_line, safe_content
-from opchat.screens.confirm import ConfirmScreen
 from opchat.screens.list_pane import ListPane
-from opchat.screens.search import SearchScreen, SearchTarget
-from opchat.screens.stats import StatsScreen
 from opchat.screens.team import TeamAwareness
 from opchat.screens.thread_pane import ThreadPane, outgoing_attachment
 from opchat.screens.workflow import WorkflowActions
@@ -343,6 +340,9 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
         self._step(-1)
 
     def action_search(self) -> None:
+        # Screens opened later are imported when opened, not before the first frame.
+        from opchat.screens.search import SearchScreen, SearchTarget
+
         if self.inbox is None or isinstance(self.app.screen, SearchScreen):
             return
 
@@ -353,6 +353,8 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
         self.app.push_screen(SearchScreen(self.inbox, self.clock), chosen)
 
     def action_stats(self) -> None:
+        from opchat.screens.stats import StatsScreen
+
         if self.inbox is None or isinstance(self.app.screen, StatsScreen):
             return
         from opchat.hours import WorkClock
@@ -711,6 +713,8 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
             if confirmed:
                 self._request_transcript(conversation.id, to)
 
+        from opchat.screens.confirm import ConfirmScreen
+
         self.app.push_screen(ConfirmScreen(_("E-mail the transcript?"), body, _("send")),
                              answered)
 
@@ -739,6 +743,8 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
         def answered(confirmed: bool | None) -> None:
             if confirmed and self.inbox is not None:
                 self._hide_conversation(conversation.id)
+
+        from opchat.screens.confirm import ConfirmScreen
 
         self.app.push_screen(ConfirmScreen(_("Hide this conversation?"), body, _("hide")),
                              answered)

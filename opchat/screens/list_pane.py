@@ -29,7 +29,6 @@ from textual.reactive import var
 
 from opchat.i18n import _
 from opchat.model import ConversationFilter
-from opchat.screens.pick import Choice, Picked, PickScreen
 from opchat.widgets import ReportsWorkerErrors
 from opchat.widgets.conversation_list import ConversationList
 from opchat.widgets.view_tabs import SLA_VIEWS, VIEWS, ViewTabs, view_filter
@@ -105,6 +104,8 @@ class ListPane(ReportsWorkerErrors, Vertical):
     @work(exit_on_error=False)
     async def _pick_filter(self) -> None:
         assert self.inbox is not None
+        from opchat.screens.pick import Choice, Picked, PickScreen
+
         choices = [Choice("", _("Every conversation (no label filter)"))]
         choices += [Choice(f"l:{label.name}", label.name) for label in await self.inbox.labels()]
 

@@ -16,12 +16,10 @@ from collections.abc import Iterable
 from textual import work
 from textual.content import Content
 
-from opchat.hours import WorkClock
 from opchat.i18n import _
 from opchat.model import Conversation, ConversationFilter, Presence, PresenceKind
 from opchat.sanitize import one_line, safe_content
 from opchat.screens.host import InboxScreenPart
-from opchat.sla import BREACHED, OK
 from opchat.when import short_duration
 from opchat.widgets.conversation_list import wait_label
 
@@ -149,6 +147,9 @@ class TeamAwareness(InboxScreenPart):
     def _sla_alert(self, conversation: Conversation, now: float, first_look: bool) -> bool:
         """Alert once when a dialog is about to breach its target, and once when it has;
         False if no target applies to it (the plain red-wait rule does then)."""
+        from opchat.hours import WorkClock  # only with [sla] targets set
+        from opchat.sla import BREACHED, OK
+
         screen = self._host
         if screen._sla_work is None:
             screen._sla_work = WorkClock.of(screen.settings.channels)

@@ -49,9 +49,6 @@ from opchat.model import (
 from opchat.placeholders import Expansion, clock_values, expand, find_slots, reply_values
 from opchat.replies import reply_text
 from opchat.sanitize import one_line, safe_content
-from opchat.screens.confirm import ConfirmScreen
-from opchat.screens.pick import Choice, Picked, PickScreen
-from opchat.screens.replies import RepliesScreen
 from opchat.templates import Unfilled
 from opchat.templates import read as read_template
 from opchat.templates import slots as template_slots
@@ -257,6 +254,8 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
                           channel=one_line(opened.channel_name, 40)),
                         severity="warning", markup=False, timeout=6)
             return
+        from opchat.screens.pick import Choice, Picked, PickScreen
+
         choices = [Choice(str(n), f"{t.name} ({t.language})", one_line(t.body, 60))
                    for n, t in enumerate(templates)]
         if opened.id in self.templates:
@@ -429,6 +428,8 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
     def action_manage_replies(self) -> None:
         if self.inbox is None:
             return
+        from opchat.screens.replies import RepliesScreen
+
         self.app.push_screen(RepliesScreen(self.inbox, self.variables_now()))
 
     # Private notes ----------------------------------------------------------------------
@@ -497,6 +498,8 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
             if confirmed and self.inbox is not None:
                 self._hide_message(message.id)
 
+        from opchat.screens.confirm import ConfirmScreen
+
         self.app.push_screen(ConfirmScreen(_("Hide this message?"), body, _("hide")), answered)
 
     @work(exit_on_error=False)
@@ -527,6 +530,8 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
                         severity="warning", markup=False, timeout=5)
             return
         pending = self.outgoing_files.get(opened.id, [])
+        from opchat.screens.pick import Choice, Picked, PickScreen
+
         choices = [Choice(f"rm:{n}", path.name, _("attached: Enter removes it"))
                    for n, path in enumerate(pending)]
 
@@ -562,6 +567,8 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
         if len(attachments) == 1:
             self._want_file(attachments[0])
             return
+        from opchat.screens.pick import Choice, Picked, PickScreen
+
         choices = [Choice(str(a.id), a.filename or a.kind, a.kind) for a in attachments]
 
         def picked(answer: Picked | None) -> None:

@@ -27,7 +27,6 @@ from opchat.model import (
     Status,
 )
 from opchat.screens.host import InboxScreenPart
-from opchat.screens.pick import Choice, Picked, PickScreen
 from opchat.when import in_an_hour, next_week, parse_moment, tomorrow_morning
 from opchat.widgets import clock_label
 from opchat.widgets.conversation_list import Counted
@@ -224,6 +223,8 @@ class WorkflowActions(InboxScreenPart):
         if opened is None:
             return
         now = screen.clock()
+        from opchat.screens.pick import Choice, Picked, PickScreen
+
         choices = [
             Choice("hour", _("1 hour"), clock_label(in_an_hour(now), now)),
             Choice("tomorrow", _("Tomorrow 9:00"), clock_label(tomorrow_morning(now), now)),
@@ -283,6 +284,8 @@ class WorkflowActions(InboxScreenPart):
         load = await screen.inbox.open_load()
         online = {p.who for p in screen.presence.values()
                   if p.kind is PresenceKind.ONLINE and p.active(screen.clock())}
+        from opchat.screens.pick import Choice, Picked, PickScreen
+
         choices = [Choice(f"op:{op.login}", op.login,
                           _("{count} open", count=load.get(op.login, 0))
                           + (" · " + _("online") if op.login in online else ""))
@@ -306,6 +309,8 @@ class WorkflowActions(InboxScreenPart):
         assert screen.inbox is not None and screen.opened is not None
         conversation = screen.opened
         on = set(conversation.labels)
+        from opchat.screens.pick import Choice, Picked, PickScreen
+
         choices = [Choice(label.name, label.name, _("on: Enter removes it")
                           if label.name in on else "")
                    for label in await screen.inbox.labels()]

@@ -29,11 +29,9 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
 
-from opchat.hours import WorkClock
 from opchat.i18n import _
 from opchat.model import Conversation, ConversationFilter, Direction, Status
 from opchat.sanitize import one_line, safe_text
-from opchat.sla import BREACHED, SOON
 from opchat.when import short_duration
 from opchat.widgets import (
     InboxScrollView,
@@ -44,6 +42,7 @@ from opchat.window import list_mark, time_left
 
 if TYPE_CHECKING:
     from opchat.config import Settings
+    from opchat.hours import WorkClock
     from opchat.inbox import Inbox
 
 ROW_HEIGHT = 2
@@ -172,7 +171,11 @@ class ConversationList(InboxScrollView, can_focus=True):
         self.viewers: dict[int, list[str]] = {}
         self.windows: dict[str, int] = {}  # channel name -> reply window (seconds)
         # Each channel's working hours, for service-level targets counted in them.
-        self._work = WorkClock.of(settings.channels) if settings.sla is not None else None
+        self._work: WorkClock | None = None
+        if settings.sla is not None:  # hours and zoneinfo load only with targets set
+            from opchat.hours import WorkClock
+
+            self._work = WorkClock.of(settings.channels)
         # Keys the list acts on itself; any other letter is typed ahead into the reply.
         self._bound_keys = frozenset(
             key for b in self.BINDINGS if isinstance(b, Binding) for key in b.key.split(","))
@@ -550,6 +553,8 @@ class ConversationList(InboxScrollView, can_focus=True):
         sla = self.settings.sla
         if sla is None:
             return "", ""
+        from opchat.sla import BREACHED, SOON
+
         state, due = sla.state(row, now, self._work)
         if due is None:
             return "", ""
@@ -568,6 +573,8 @@ class ConversationList(InboxScrollView, can_focus=True):
         waited = now - row.waiting_since
         settings = self.settings
         if sla:
+            from opchat.sla import BREACHED, SOON
+
             level = {BREACHED: "wait-alert", SOON: "wait-red"}.get(sla, "wait")
         elif waited >= settings.wait_alert:
             level = "wait-alert"
@@ -628,6 +635,8 @@ class ConversationList(InboxScrollView, can_focus=True):
         left.append_text(safe_text(one_line(row.preview, max(width, 1)), style=preview_style))
         right = Text()
         if sla[0]:  # a service-level target about to be breached, or breached
+            from opchat.sla import BREACHED
+
             right = Text(f" {sla[0]}", style=self._part(
                 "conversation-list--wait-alert" if sla[1] == BREACHED
                 else "conversation-list--wait-red"))
