@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
     from opchat.config import Settings
     from opchat.inbox import Inbox
-    from opchat.model import Event
+    from opchat.model import Conversation, Event
 
 log = logging.getLogger("opchat.ui")
 
@@ -64,6 +64,9 @@ KEY_SETTLE_LIMIT = 1.0
 
 OpenInbox = Callable[[], Awaitable["Inbox"]]
 RunHub = Callable[["Inbox", Callable[[str], None]], Awaitable[None]]
+# The list's count and first rows, read before the store is open (the CLI's
+# FirstPageReader), or None.
+FirstPage = Callable[[], "tuple[int, list[Conversation]] | None"]
 
 
 class OpchatApp(ReportsWorkerErrors, App[None]):
@@ -95,6 +98,7 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
         run_hub: RunHub | None = None,
         clock: Callable[[], float] = time.time,
         demo: bool = False,
+        first_page: FirstPage | None = None,
     ) -> None:
         super().__init__()
         translate_bindings(self)
@@ -104,6 +108,7 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
         self.run_hub = run_hub
         self.clock = clock
         self.demo = demo
+        self.first_page = first_page
         self.inbox: Inbox | None = None
         self.role: str | None = None
         self._pending: list[Event] = []
@@ -115,7 +120,8 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
         self._keys: asyncio.Queue[events.Key | events.Paste] | None = None
 
     def get_default_screen(self) -> InboxScreen:
-        self.inbox_screen = InboxScreen(self.settings, self.clock, demo=self.demo)
+        self.inbox_screen = InboxScreen(self.settings, self.clock, demo=self.demo,
+                                        first_page=self.first_page)
         return self.inbox_screen
 
     def on_mount(self) -> None:

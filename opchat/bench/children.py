@@ -95,12 +95,10 @@ def child_ingest(data_dir: Path) -> int:
 
 
 def child_app(t0: float, data_dir: Path, ops: bool) -> dict[str, Any]:
-    from opchat.app import OpchatApp  # may not exist yet: the parent reports why
-
     info = StoreInfo.load(data_dir)
     if info is None:
         raise BenchError(f"no benchmark store in {data_dir}")
-    driver = AppDriver(OpchatApp, data_dir, info, t0)
+    driver = AppDriver(data_dir, info, t0)
     return driver.run(ops)
 
 

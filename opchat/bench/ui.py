@@ -118,17 +118,18 @@ class AppDriver(SqlCounts):
     the operator waits for (see FrameWatch), from the key press or the ingest.
     """
 
-    def __init__(self, app_class: type, data_dir: Path, info: StoreInfo, t0: float) -> None:
-        self.app_class = app_class
+    def __init__(self, data_dir: Path, info: StoreInfo, t0: float) -> None:
         self.data_dir = data_dir
         self.info = info
         self.t0 = t0
         self.result: dict[str, Any] = {}
 
     def run(self, ops: bool) -> dict[str, Any]:
-        # What `opchat` does before its first frame (cli.cmd_app); the hub is imported
-        # and run only after it, and not at all here (the bench's second process plays it).
-        from opchat.cli import open_inbox
+        # What `opchat` does before its first frame (cli.cmd_app, cli.run.build_app: the
+        # list's first page read on a thread while the app is imported); the hub is
+        # imported and run only after it, and not at all here (the bench's second process
+        # plays it).
+        from opchat.cli.run import build_app
         from opchat.config import load_settings
         from opchat.i18n import set_language
         from opchat.logs import setup_logging
@@ -138,7 +139,7 @@ class AppDriver(SqlCounts):
         settings.operator = "bench"
         set_language(settings.language)
         setup_logging(settings.data_dir, settings.log_level)
-        app = self.app_class(settings, lambda: open_inbox(settings), None)
+        app = build_app(settings)
         return asyncio.run(self._drive(app, ops))
 
     async def _drive(self, app: Any, ops: bool) -> dict[str, Any]:

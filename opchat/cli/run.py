@@ -60,7 +60,6 @@ def cmd_app(args: argparse.Namespace) -> int:
             ask_operator_name(settings, sys.stdin, sys.stdout)
         with_default_channel(settings)
 
-    from opchat.app import OpchatApp
 
     async def run_hub(inbox, on_role) -> None:
         from opchat.hub import run_hub_when_free  # after the first frame, like all hub work
@@ -70,10 +69,68 @@ def cmd_app(args: argparse.Namespace) -> int:
                                 transcripts=settings.transcripts,
                                 webhooks=settings.webhooks, api=settings.api)
 
-    app = OpchatApp(settings, lambda: open_inbox(settings), run_hub,
-                    demo=getattr(args, "demo", False))
+    app = build_app(settings, run_hub, demo=getattr(args, "demo", False))
     app.run(mouse=settings.mouse)
     return app.return_code or EXIT_OK
+
+
+def build_app(settings: Settings, run_hub=None, demo: bool = False):  # -> OpchatApp (lazy)
+    """The app as `opchat` starts it (the benchmark starts it so too).
+
+    The list's first page is read on a thread of its own, started before Textual
+    and the app are imported, so that the first frame shows the rows; the store
+    itself opens after that frame (see `opchat.app`).
+    """
+    first_page = FirstPageReader(settings)
+    from opchat.app import OpchatApp
+
+    return OpchatApp(settings, lambda: open_inbox(settings), run_hub, demo=demo,
+                     first_page=first_page.result)
+
+
+# Rows read ahead: the conversation list's page (its PAGE_ROWS; a test checks they agree).
+FIRST_PAGE_ROWS = 40
+# How long the first frame waits for a read not done yet (it started ~100 ms earlier).
+FIRST_PAGE_WAIT = 0.1  # seconds
+
+
+class FirstPageReader:
+    """Reads the list's first page (`opchat.store.first_page`) on a thread while the
+    app loads; `result()` gives it to the app's first frame, or None.
+
+    Only for the data dir's SQLite file: with PostgreSQL the app starts as before.
+    The rows are read from the store in this run, a moment before they are drawn,
+    never kept from an earlier run; the app reads the list again once the store is
+    open, so a change in between shows at once.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        import threading
+
+        self._page: tuple[int, list] | None = None
+        self._thread: threading.Thread | None = None
+        if settings.database_url:
+            return
+        self._thread = threading.Thread(target=self._read, args=(settings.data_dir,),
+                                        name="opchat-first-page", daemon=True)
+        self._thread.start()
+
+    def _read(self, data_dir: Path) -> None:
+        try:
+            from opchat.store.first_page import read_first_page
+
+            self._page = read_first_page(data_dir, FIRST_PAGE_ROWS)
+        except Exception as exc:  # the store's open reports what is wrong, after the frame
+            import logging
+
+            logging.getLogger("opchat.ui").debug("no first page read ahead: %s", exc)
+
+    def result(self, wait: float = FIRST_PAGE_WAIT) -> tuple[int, list] | None:
+        """The count and the rows, or None (not read, or not yet after ``wait`` seconds)."""
+        if self._thread is None:
+            return None
+        self._thread.join(wait)
+        return None if self._thread.is_alive() else self._page
 
 
 def ask_operator_name(settings: Settings, answers: IO[str], out: IO[str]) -> None:

@@ -63,6 +63,7 @@ from opchat.widgets.thread_view import ThreadView
 from opchat.widgets.view_tabs import ViewTabs
 
 if TYPE_CHECKING:
+    from opchat.app import FirstPage
     from opchat.config import Settings
     from opchat.inbox import Inbox
     from opchat.screens.host import InboxHost
@@ -140,12 +141,13 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
     inbox: var[Inbox | None] = var(None)  # set once the store is open; down to both panes
 
     def __init__(self, settings: Settings, clock: Callable[[], float], *,
-                 demo: bool = False) -> None:
+                 demo: bool = False, first_page: FirstPage | None = None) -> None:
         super().__init__(id="inbox")
         translate_bindings(self)
         self.settings = settings
         self.clock = clock
         self.demo = demo
+        self._first_page = first_page
         self._drafts: dict[int, str] = {}
         self.presence: dict[tuple[str, str, int], Presence] = {}
         self.alerter: Alerter | None = None
@@ -218,6 +220,11 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
 
     def on_mount(self) -> None:
         self.conversation_list.focus()
+        # The rows read while the app loaded, for the first frame; `attach` reads the
+        # list again through the store once it is open.
+        page = self._first_page() if self._first_page is not None else None
+        if page is not None:
+            self.conversation_list.show_first(*page)
         # What each channel's hub found its transport can do: the reply windows (Meta's
         # 24 hours) show in the list and the thread's title.
         self.watch(self.status_bar, "channels", self._channels_changed, init=False)

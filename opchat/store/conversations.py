@@ -25,13 +25,7 @@ class ConversationStore(Part):
     """`Store.conversations`."""
 
     async def count(self, flt: ConversationFilter = ConversationFilter()) -> int:
-        where, params = _where(flt)
-
-        def run(conn: Conn) -> int:
-            return conn.execute(f"SELECT count(*) FROM conversations c {where}",
-                                params).fetchone()[0]
-
-        return await self.db.read(run)
+        return await self.db.read(count_rows, flt)
 
     async def count_many(
         self, filters: Sequence[ConversationFilter], position_of: int | None = None,
@@ -74,19 +68,7 @@ class ConversationStore(Part):
     ) -> list[Conversation]:
         if flt.at_risk:
             return (await self.db.read(_at_risk_page, flt, offset + limit))[offset:]
-        where, params = _where(flt)
-        order = ("c.waiting_since IS NULL, c.waiting_since, c.id" if flt.order == "waiting"
-                 else "c.last_message_at DESC, c.id DESC")
-
-        def run(conn: Conn) -> list[Conversation]:
-            # Skip `offset` rows on the index alone, then join only the page: a deep
-            # OFFSET over the full join would build every skipped row first.
-            page = conn.execute(
-                f"SELECT c.id FROM conversations c {where} ORDER BY {order} LIMIT ? OFFSET ?",
-                (*params, limit, offset)).fetchall()
-            return _in_order(conn, [r[0] for r in page])
-
-        return await self.db.read(run)
+        return await self.db.read(page_rows, flt, offset, limit)
 
     async def page_after(
         self, flt: ConversationFilter, after: tuple[float | None, int] | None, limit: int = 50
@@ -231,6 +213,26 @@ def _at_risk_page(conn: Conn, flt: ConversationFilter, limit: int) -> list[Conve
     rows.sort(key=lambda c: (min((t for t in (c.round_start, c.waiting_since) if t is not None),
                                  default=0.0), c.id))
     return rows[:limit]
+
+
+def count_rows(conn: Conn, flt: ConversationFilter) -> int:
+    """How many dialogs ``flt`` lets through (not the SLA view's: see `_at_risk_page`)."""
+    where, params = _where(flt)
+    return conn.execute(f"SELECT count(*) FROM conversations c {where}", params).fetchone()[0]
+
+
+def page_rows(conn: Conn, flt: ConversationFilter, offset: int, limit: int,
+              ) -> list[Conversation]:
+    """A page of the list ``flt`` lets through (not the SLA view's)."""
+    where, params = _where(flt)
+    order = ("c.waiting_since IS NULL, c.waiting_since, c.id" if flt.order == "waiting"
+             else "c.last_message_at DESC, c.id DESC")
+    # Skip `offset` rows on the index alone, then join only the page: a deep
+    # OFFSET over the full join would build every skipped row first.
+    page = conn.execute(
+        f"SELECT c.id FROM conversations c {where} ORDER BY {order} LIMIT ? OFFSET ?",
+        (*params, limit, offset)).fetchall()
+    return _in_order(conn, [r[0] for r in page])
 
 
 def _where(flt: ConversationFilter) -> tuple[str, list[Any]]:

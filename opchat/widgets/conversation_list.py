@@ -272,6 +272,22 @@ class ConversationList(InboxScrollView, can_focus=True):
         if after is not None:
             after()
 
+    def show_first(self, count: int, rows: list[Conversation]) -> None:
+        """The count and the first page, read before the store was open (the CLI's
+        FirstPageReader) with the filter the list starts with: drawn in the first frame.
+        Ignored once the list has loaded, or if they do not fit together."""
+        if (self.loaded or self.inbox is not None or self.filter != ConversationFilter()
+                or len(rows) > min(count, PAGE_ROWS)
+                or (len(rows) < PAGE_ROWS and len(rows) != count)):
+            return
+        self._pages = OrderedDict({0: list(rows)})
+        self.row_count = count
+        self.loaded = True
+        self.virtual_size = Size(0, count * ROW_HEIGHT)
+        self.cursor = 0
+        self.cursor_id = rows[0].id if rows else None
+        self.refresh()
+
     def _first_row_showing(self, index: int, count: int) -> int:
         """The first row on screen once row ``index`` is scrolled into view."""
         height = max(self.size.height, 1)
