@@ -20,8 +20,7 @@ from pathlib import Path
 
 from opchat.model import Conversation, ConversationFilter
 from opchat.store.conversations import count_rows, page_rows
-from opchat.store.schema import SCHEMA_VERSION
-from opchat.store.store import DB_FILENAME
+from opchat.store.schema import DB_FILENAME, SCHEMA_VERSION
 
 # A reader of a WAL database waits for a busy file only in rare cases (another
 # connection recovering the WAL); the first frame does not wait long for it.

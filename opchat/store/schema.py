@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
+DB_FILENAME = "opchat.db"  # the SQLite database, in the data dir
+
 MIGRATIONS: list[str] = [
     # 1: the foundation
     """

@@ -27,6 +27,7 @@ from opchat.store.presence import PresenceStore
 from opchat.store.ratings import RatingStore
 from opchat.store.reactions import ReactionsStore
 from opchat.store.replies import QuickReplyStore
+from opchat.store.schema import DB_FILENAME
 from opchat.store.search import SearchStore
 from opchat.store.stats import StatsStore
 from opchat.store.templates import TemplatesStore
@@ -34,7 +35,6 @@ from opchat.store.transcripts import TranscriptStore
 from opchat.store.webhooks import WebhookStore
 from opchat.store.workflow import WorkflowStore
 
-DB_FILENAME = "opchat.db"
 URL_VARIABLE = "OPCHAT_DATABASE_URL"
 
 
