@@ -40,7 +40,6 @@ from textual.binding import Binding, BindingType
 from textual.message_pump import MessagePump
 from textual.worker import Worker
 
-from opchat.alerts import Alerter
 from opchat.i18n import _
 from opchat.sanitize import one_line
 from opchat.screens.inbox import InboxScreen
@@ -143,6 +142,8 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
             self.report(_("Cannot open the inbox: {error}", error=str(error)))
             return
         self.inbox = inbox
+        from opchat.alerts import Alerter
+
         self.inbox_screen.alerter = Alerter(self._write_to_terminal)
         self.inbox_screen.attach(inbox)
         self._follower = self.run_worker(self._follow(inbox), name="follow", group="follow",

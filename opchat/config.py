@@ -28,18 +28,14 @@ table and leave the rest of the text, comments included, as it was.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import math
 import os
 import re
 import tempfile
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-
-import platformdirs
 
 from opchat.i18n import SUPPORTED_LANGUAGES, _, normalize_language
 from opchat.model import redacted_url
@@ -82,10 +78,15 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def default_config_path() -> Path:
+    import platformdirs  # imports (tomllib, difflib too) wait for their use: see
+    # docs/PERFORMANCE.md, "The first frame (2026-12-04, session 10)"
+
     return platformdirs.user_config_path("opchat") / "config.toml"
 
 
 def default_data_dir() -> Path:
+    import platformdirs
+
     return platformdirs.user_data_path("opchat")
 
 
@@ -483,6 +484,8 @@ def _read_text(path: Path) -> str | None:
 
 
 def _parse(path: Path, text: str) -> dict[str, Any]:
+    import tomllib
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -765,9 +768,9 @@ class _Reader:
         binding = ".".join(where[1:])
         if binding not in BINDING_IDS:
             problem = _('keymap: no binding "{binding}"', binding=binding)
-            guess = difflib.get_close_matches(binding, BINDING_IDS, n=1)
+            guess = _close_matches(binding, BINDING_IDS, n=1)
             if not guess and not binding.startswith("opchat."):
-                guess = difflib.get_close_matches(f"opchat.{binding}", BINDING_IDS, n=1)
+                guess = _close_matches(f"opchat.{binding}", BINDING_IDS, n=1)
             if guess:
                 problem += " " + _('(did you mean "{guess}"?)', guess=guess[0])
             else:
@@ -955,7 +958,7 @@ class _Reader:
         if kind not in installed:
             problem = _("channels.{name}.kind: unknown kind '{kind}' (installed: {kinds})",
                         name=name, kind=kind, kinds=", ".join(installed))
-            guess = difflib.get_close_matches(kind, installed, n=1)
+            guess = _close_matches(kind, installed, n=1)
             if guess:
                 problem += " " + _('(did you mean "{guess}"?)', guess=guess[0])
             raise self.error((*where, "kind"), problem)
@@ -974,7 +977,7 @@ class _Reader:
                 allowed = [*declared.names, *AUTO_OPTIONS]
                 problem = _('unknown setting "{setting}" for a {kind} channel',
                             setting=".".join(at), kind=kind)
-                guess = difflib.get_close_matches(key, allowed, n=1)
+                guess = _close_matches(key, allowed, n=1)
                 if guess:
                     problem += " " + _('(did you mean "{guess}"?)', guess=guess[0])
                 else:
@@ -1083,7 +1086,7 @@ def _unknown_key_problem(where: tuple[str, ...]) -> str:
     problem = _('unknown setting "{setting}"', setting=name)
     # A known key in the wrong table ("mouse" at the top) or a small typo.
     guesses = [known for known in _KNOWN_KEYS if known.split(".")[-1] == where[-1]]
-    guesses = guesses or difflib.get_close_matches(name, _KNOWN_KEYS, n=1)
+    guesses = guesses or _close_matches(name, _KNOWN_KEYS, n=1)
     if guesses:
         problem += " " + _('(did you mean "{guess}"?)', guess=guesses[0])
     return problem
@@ -1270,6 +1273,8 @@ def save_channel(config_path: Path, channel: ChannelSettings) -> None:
         lines.append(table)
     new_text = "".join(lines)
     # What the table means once parsed (a tuple option comes back a list).
+    import tomllib
+
     wanted = tomllib.loads(table)["channels"][channel.name]
     _check_edit(config_path, before, new_text, channel.name, wanted)
     _write_private(config_path, new_text)
@@ -1298,6 +1303,8 @@ def save_operator_name(config_path: Path, name: str) -> None:
             lines[-1] += newline
         lines.insert(first_table, line)
     new_text = "".join(lines)
+    import tomllib
+
     try:
         after = tomllib.loads(new_text)
     except tomllib.TOMLDecodeError:
@@ -1380,6 +1387,8 @@ def _check_edit(
     The text surgery above understands the usual layout only; a channel
     written as an inline table or with dotted keys elsewhere would break it.
     """
+    import tomllib
+
     try:
         after = tomllib.loads(new_text)
     except tomllib.TOMLDecodeError:
@@ -1426,3 +1435,9 @@ def _write_private(path: Path, text: str) -> None:
             raise
     except OSError as error:
         raise ConfigError(path, None, f"cannot write the file: {error.strerror}") from None
+
+
+def _close_matches(word: str, candidates: Sequence[str], n: int = 1) -> list[str]:
+    import difflib
+
+    return difflib.get_close_matches(word, candidates, n=n)

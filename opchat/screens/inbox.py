@@ -36,7 +36,6 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 
-from opchat.alerts import Alerter
 from opchat.i18n import _
 from opchat.model import (
     Channel,
@@ -63,6 +62,7 @@ from opchat.widgets.thread_view import ThreadView
 from opchat.widgets.view_tabs import ViewTabs
 
 if TYPE_CHECKING:
+    from opchat.alerts import Alerter
     from opchat.app import FirstPage
     from opchat.config import Settings
     from opchat.inbox import Inbox

@@ -15,6 +15,9 @@ from opchat.model import Conversation, ConversationFilter, EventKind, Operator, 
 from opchat.store.changes import UnknownConversation
 from opchat.store.changes import record_event as _event
 from opchat.store.db import row_value
+from opchat.store.listing import count_rows, page_rows
+from opchat.store.listing import filter_sql as _where
+from opchat.store.listing import in_order as _in_order
 from opchat.store.part import Part
 from opchat.store.rows import conversation_of, conversation_select
 from opchat.store.sql import Conn
@@ -213,71 +216,3 @@ def _at_risk_page(conn: Conn, flt: ConversationFilter, limit: int) -> list[Conve
     rows.sort(key=lambda c: (min((t for t in (c.round_start, c.waiting_since) if t is not None),
                                  default=0.0), c.id))
     return rows[:limit]
-
-
-def count_rows(conn: Conn, flt: ConversationFilter) -> int:
-    """How many dialogs ``flt`` lets through (not the SLA view's: see `_at_risk_page`)."""
-    where, params = _where(flt)
-    return conn.execute(f"SELECT count(*) FROM conversations c {where}", params).fetchone()[0]
-
-
-def page_rows(conn: Conn, flt: ConversationFilter, offset: int, limit: int,
-              ) -> list[Conversation]:
-    """A page of the list ``flt`` lets through (not the SLA view's)."""
-    where, params = _where(flt)
-    order = ("c.waiting_since IS NULL, c.waiting_since, c.id" if flt.order == "waiting"
-             else "c.last_message_at DESC, c.id DESC")
-    # Skip `offset` rows on the index alone, then join only the page: a deep
-    # OFFSET over the full join would build every skipped row first.
-    page = conn.execute(
-        f"SELECT c.id FROM conversations c {where} ORDER BY {order} LIMIT ? OFFSET ?",
-        (*params, limit, offset)).fetchall()
-    return _in_order(conn, [r[0] for r in page])
-
-
-def _where(flt: ConversationFilter) -> tuple[str, list[Any]]:
-    clauses: list[str] = ["c.hidden = 0"]  # a hidden dialog leaves every list and count
-    params: list[Any] = []
-    if flt.statuses is not None:
-        clauses.append(f"c.status IN ({','.join('?' * len(flt.statuses))})")
-        params += sorted(s.value for s in flt.statuses)
-    if flt.waiting_only:
-        clauses.append("c.waiting_since IS NOT NULL")
-    if flt.assignee is not None:
-        clauses.append("c.assignee_id = (SELECT id FROM operators WHERE login = ?)")
-        params.append(flt.assignee)
-    if flt.unassigned:
-        clauses.append("c.assignee_id IS NULL")
-    if flt.unread_only:
-        clauses.append("c.unread > 0")
-    if flt.failed_only:
-        clauses.append("c.failed_message_id IS NOT NULL")
-    if flt.channel is not None:
-        clauses.append("c.channel_id = (SELECT id FROM channels WHERE name = ?)")
-        params.append(flt.channel)
-    if flt.at_risk:  # counted and paged by `_at_risk_page`; here for a plain count
-        clauses.append("c.status IN (?, ?)")
-        params += [Status.OPEN.value, Status.PENDING.value]
-        owed = []
-        if flt.waiting_before is not None:
-            owed.append("c.waiting_since <= ?")
-            params.append(flt.waiting_before)
-        if flt.round_before is not None:
-            owed.append("c.stats_round_start <= ?")
-            params.append(flt.round_before)
-        clauses.append(f"({' OR '.join(owed)})" if owed else "1 = 0")
-    if flt.label is not None:
-        clauses.append("c.id IN (SELECT cl.conversation_id FROM conversation_labels cl "
-                       "JOIN labels l ON l.id = cl.label_id WHERE l.name = ?)")
-        params.append(flt.label)
-    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
-
-
-def _in_order(conn: Conn, ids: list[int]) -> list[Conversation]:
-    """The dialogs of ``ids`` (a page's, read from an index alone), whole, in that order."""
-    if not ids:
-        return []
-    rows = conn.execute(
-        f"{conversation_select(conn)} WHERE c.id IN ({','.join('?' * len(ids))})", ids)
-    by_id = {r["id"]: conversation_of(r) for r in rows}
-    return [by_id[i] for i in ids if i in by_id]

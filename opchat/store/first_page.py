@@ -19,7 +19,7 @@ import sqlite3
 from pathlib import Path
 
 from opchat.model import Conversation, ConversationFilter
-from opchat.store.conversations import count_rows, page_rows
+from opchat.store.listing import count_rows, page_rows
 from opchat.store.schema import DB_FILENAME, SCHEMA_VERSION
 
 # A reader of a WAL database waits for a busy file only in rare cases (another
