@@ -76,8 +76,7 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
         "widgets/thread_view.tcss",
         "widgets/composer.tcss",
         "widgets/status_bar.tcss",
-        "screens/help.tcss",
-    ]
+    ]  # a screen opened later brings its own (screens/help.tcss...)
     # Ctrl+P is "previous conversation"; Textual's own command palette moves to F2.
     COMMAND_PALETTE_BINDING = "f2"
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -21,6 +21,7 @@ from opchat.widgets import translate_bindings
 
 
 class HelpScreen(ModalScreen[None]):
+    CSS_PATH = "help.tcss"  # read when F1 is first pressed, not before the first frame
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,f1,question_mark,q", "dismiss", _("Close"), id="opchat.help.close"),
     ]
