@@ -46,8 +46,6 @@ from opchat.model import (
     Template,
     TemplateUse,
 )
-from opchat.placeholders import Expansion, clock_values, expand, find_slots, reply_values
-from opchat.replies import reply_text
 from opchat.sanitize import one_line, safe_content
 from opchat.templates import Unfilled
 from opchat.templates import read as read_template
@@ -280,6 +278,8 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
             # fills it, Tab goes to the next, as in a quick reply.
             text = template_text(template, template_slots)
             composer.clear()
+            from opchat.placeholders import Expansion, find_slots
+
             composer.insert_expansion(Expansion(text, tuple(find_slots(text))))
             composer.focus()
             self._show_template_hint()
@@ -332,6 +332,8 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
         """A dialog was opened: its variables, at once from what the list knows, then all."""
         assert self.inbox is not None
         operator = self.inbox.operator
+        from opchat.placeholders import reply_values
+
         self._set_variables(reply_values(
             contact_name=conversation.contact_name, operator_name=operator.name,
             operator_login=operator.login, conversation_id=conversation.id,
@@ -354,6 +356,8 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
 
     def variables_now(self) -> dict[str, str]:
         assert self.inbox is not None
+        from opchat.placeholders import clock_values
+
         return {**self._reply_variables, **clock_values(self.inbox.clock())}
 
     def action_quick_replies(self) -> None:
@@ -402,6 +406,9 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
             return
         composer.focus()
         kind = self.opened.channel_kind if self.opened is not None else ""
+        from opchat.placeholders import expand
+        from opchat.replies import reply_text
+
         composer.insert_expansion(expand(reply_text(reply, kind), self.variables_now()),
                                   replace)
         attachment = getattr(reply, "attachment", None)

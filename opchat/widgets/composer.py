@@ -45,11 +45,11 @@ from textual.widgets.text_area import Location, Selection
 
 from opchat.i18n import _
 from opchat.model import QuickReply
-from opchat.placeholders import Expansion, Slot, unfilled_slots
 from opchat.sanitize import one_line
 from opchat.widgets import translate_bindings
 
 if TYPE_CHECKING:
+    from opchat.placeholders import Expansion, Slot
     from opchat.widgets.reply_completion import ReplyCompletion
 
 # `/` at the start of the text or after a space, then what may be a shortcut, up to the cursor.
@@ -224,6 +224,8 @@ class Composer(TextArea):
     # Quick replies: the drop-down and the variables ------------------------------------
 
     def unfilled(self) -> list[Slot]:
+        from opchat.placeholders import unfilled_slots  # with the first reply, not before
+
         return unfilled_slots(self.text, self.variables)
 
     def insert_expansion(self, expansion: Expansion,
@@ -233,6 +235,8 @@ class Composer(TextArea):
         self.replace(expansion.text, start, end, maintain_selection_offset=False)
         if expansion.unfilled:
             base = self.document.get_index_from_location(min(start, end))
+            from opchat.placeholders import Slot
+
             slot = expansion.unfilled[0]
             self._select_slot(Slot(base + slot.start, base + slot.end, slot.name))
         self._close_completion()

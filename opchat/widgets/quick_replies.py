@@ -28,7 +28,6 @@ from textual.widgets import Input
 
 from opchat.i18n import _
 from opchat.model import QuickReply
-from opchat.placeholders import expand
 from opchat.sanitize import one_line, safe_content
 
 PREVIEW_CHARS = 120
@@ -56,6 +55,8 @@ class QuickReplyProvider(Provider):
         return label
 
     def _preview(self, reply: QuickReply) -> Content:
+        from opchat.placeholders import expand
+
         text = expand(reply.body, self.variables).text
         attachment = getattr(reply, "attachment", None)
         if attachment:

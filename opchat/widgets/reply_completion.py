@@ -13,14 +13,16 @@ other.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.content import Content
 from textual.widget import Widget
 
 from opchat.model import QuickReply
-from opchat.replies import ReplyIndex
 from opchat.sanitize import one_line, safe_content
+
+if TYPE_CHECKING:
+    from opchat.replies import ReplyIndex
 
 SHOWN = 6  # rows of the drop-down; it must leave the thread room at 80×24
 
@@ -48,7 +50,7 @@ class ReplyCompletion(Widget, can_focus=False):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.index = ReplyIndex(())
+        self.index: ReplyIndex | None = None  # none stored yet (opchat.replies loads then)
         self.matches: list[QuickReply] = []
         self.highlighted = 0
         self.query: str | None = None
@@ -58,6 +60,8 @@ class ReplyCompletion(Widget, can_focus=False):
         return self.has_class("-open")
 
     def set_replies(self, replies: Sequence[QuickReply]) -> None:
+        from opchat.replies import ReplyIndex
+
         self.index = ReplyIndex(replies)
         if self.query is not None:
             self.show(self.query)
@@ -65,7 +69,7 @@ class ReplyCompletion(Widget, can_focus=False):
     def show(self, query: str) -> bool:
         """List the replies for `query` (what follows `/`); False when none match."""
         self.query = query
-        self.matches = self.index.search(query, limit=SHOWN)
+        self.matches = [] if self.index is None else self.index.search(query, limit=SHOWN)
         self.highlighted = 0
         self.set_class(bool(self.matches), "-open")
         self.refresh(layout=True)

@@ -53,3 +53,22 @@ def test_the_ui_never_reaches_past_the_inbox_to_the_store() -> None:
             if isinstance(node, ast.Attribute) and node.attr in ("store", "db"):
                 found.append(f"{path.relative_to(root.parent)}:{node.lineno}")
     assert found == []
+
+
+def test_what_the_first_frame_does_not_show_is_imported_later() -> None:
+    """Screens opened later, quick replies' text, the SLA's clock, the transports'
+    entry points: each loads when first used, not before the first frame."""
+    loaded = modules_after("import opchat.app, opchat.cli")
+    later = {"opchat.screens.help", "opchat.screens.stats", "opchat.screens.search",
+             "opchat.screens.pick", "opchat.screens.replies", "opchat.screens.confirm",
+             "opchat.placeholders", "opchat.replies", "opchat.alerts", "opchat.hours",
+             "opchat.sla", "importlib.metadata", "tomllib"}
+    assert later & loaded == set()
+
+
+def test_the_first_page_read_ahead_loads_only_the_lists_queries() -> None:
+    loaded = modules_after("import opchat.store.first_page")
+    assert {m for m in loaded if m.startswith("opchat.store.")} == {
+        "opchat.store.first_page", "opchat.store.listing", "opchat.store.rows",
+        "opchat.store.schema", "opchat.store.sql"}
+    assert "asyncio" not in loaded and "textual" not in loaded
