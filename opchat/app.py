@@ -1,7 +1,9 @@
 """The Textual app: opens the inbox after the first frame and keeps the screen current.
 
-Start-up order matters: the screen is composed and drawn first, then a
-worker opens the store (`open_inbox`), loads the list, and starts
+Start-up order matters: the screen is composed and drawn first, with the
+list's first page when the CLI read it ahead (`first_page`: the store's rows,
+read on a thread while Textual loaded); then a worker opens the store
+(`open_inbox`), loads the list again through it, and starts
 
 * the change follower: `inbox.changes()` batches are coalesced into at most
   one redraw per `REDRAW_INTERVAL` (a flood of events costs one reload);
@@ -97,6 +99,7 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
         clock: Callable[[], float] = time.time,
         demo: bool = False,
         first_page: FirstPage | None = None,
+        after_first_frame: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         translate_bindings(self)
@@ -107,6 +110,7 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
         self.clock = clock
         self.demo = demo
         self.first_page = first_page
+        self.after_first_frame = after_first_frame  # called once, when the frame is out
         self.inbox: Inbox | None = None
         self.role: str | None = None
         self._pending: list[Event] = []
@@ -131,6 +135,9 @@ class OpchatApp(ReportsWorkerErrors, App[None]):
         self.call_after_refresh(self._start)
 
     def _start(self) -> None:
+        if self.after_first_frame is not None:
+            self.after_first_frame, after = None, self.after_first_frame
+            after()
         self.run_worker(self._open(), name="open", group="startup", exit_on_error=False)
 
     async def _open(self) -> None:

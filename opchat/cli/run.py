@@ -70,7 +70,12 @@ def cmd_app(args: argparse.Namespace) -> int:
                                 webhooks=settings.webhooks, api=settings.api)
 
     app = build_app(settings, run_hub, demo=getattr(args, "demo", False))
-    app.run(mouse=settings.mouse)
+    try:
+        app.run(mouse=settings.mouse)
+    finally:
+        import gc
+
+        gc.enable()  # if the app ended before its first frame (see build_app)
     return app.return_code or EXIT_OK
 
 
@@ -80,12 +85,21 @@ def build_app(settings: Settings, run_hub=None, demo: bool = False):  # -> Opcha
     The list's first page is read on a thread of its own, started before Textual
     and the app are imported, so that the first frame shows the rows; the store
     itself opens after that frame (see `opchat.app`).
+
+    Python's cyclic garbage collector is off until that frame: the imports and the
+    first screen create ~90,000 objects that live as long as the app, and the
+    collector went through them again and again (~170 collections, ~20 ms of the
+    first frame). Turned back on after the frame, it collects once what start-up
+    left (see docs/PERFORMANCE.md, "The first frame (2026-12-04, session 10)").
     """
+    import gc
+
+    gc.disable()
     first_page = FirstPageReader(settings)
     from opchat.app import OpchatApp
 
     return OpchatApp(settings, lambda: open_inbox(settings), run_hub, demo=demo,
-                     first_page=first_page.result)
+                     first_page=first_page.result, after_first_frame=gc.enable)
 
 
 # Rows read ahead: the conversation list's page (its PAGE_ROWS; a test checks they agree).

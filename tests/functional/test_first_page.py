@@ -108,3 +108,23 @@ async def test_a_store_that_fails_to_open_is_reported_as_before(
         await wait_until(pilot, lambda: status.error is not None, what="the error")
         assert "disk on fire" in status.render().plain
         assert app.is_running
+
+
+async def test_the_app_as_opchat_builds_it_collects_garbage_again_after_its_first_frame(
+    tmp_path: Path, settings: Settings, clock: Clock
+) -> None:
+    import gc
+
+    from opchat.cli.run import build_app
+
+    await seed_inbox(tmp_path, clock)
+    try:
+        app = build_app(settings)
+        assert not gc.isenabled()  # while Textual loads and the first screen is built
+        async with app.run_test(size=(80, 24)) as pilot:
+            conversations = app.query_one(ConversationList)
+            await wait_until(pilot, lambda: app.inbox is not None, what="the store")
+            assert gc.isenabled()
+            assert conversations.row_count == 4
+    finally:
+        gc.enable()
