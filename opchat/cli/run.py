@@ -89,8 +89,8 @@ def build_app(settings: Settings, run_hub=None, demo: bool = False):  # -> Opcha
     Python's cyclic garbage collector is off until that frame: the imports and the
     first screen create ~90,000 objects that live as long as the app, and the
     collector went through them again and again (~170 collections, ~20 ms of the
-    first frame). Turned back on after the frame, it collects once what start-up
-    left (see docs/PERFORMANCE.md, "The first frame (2026-12-04, session 10)").
+    first frame). After the frame it collects once what start-up left, and is on
+    again (see docs/PERFORMANCE.md, "The first frame (2026-12-04, session 10)").
     """
     import gc
 
@@ -99,7 +99,19 @@ def build_app(settings: Settings, run_hub=None, demo: bool = False):  # -> Opcha
     from opchat.app import OpchatApp
 
     return OpchatApp(settings, lambda: open_inbox(settings), run_hub, demo=demo,
-                     first_page=first_page.result, after_first_frame=gc.enable)
+                     first_page=first_page.result, after_first_frame=_collect_again)
+
+
+def _collect_again() -> None:
+    """The garbage collector on again, after one full collection (~15 ms here): the
+    objects start-up made that live on reach the oldest generation at once, as they
+    would have one by one. Only turned on, they would all sit in the youngest, and
+    the collections of the next second or so would go through them again and
+    again (opening a dialog took 20-80 ms longer in the benchmark)."""
+    import gc
+
+    gc.collect()
+    gc.enable()
 
 
 # Rows read ahead: the conversation list's page (its PAGE_ROWS; a test checks they agree).
