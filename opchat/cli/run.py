@@ -73,9 +73,8 @@ def cmd_app(args: argparse.Namespace) -> int:
     try:
         app.run(mouse=settings.mouse)
     finally:
-        import gc
-
-        gc.enable()  # if the app ended before its first frame (see build_app)
+        if app.after_first_frame is not None:  # it ended before its first frame
+            app.after_first_frame()
     return app.return_code or EXIT_OK
 
 
@@ -86,32 +85,30 @@ def build_app(settings: Settings, run_hub=None, demo: bool = False):  # -> Opcha
     and the app are imported, so that the first frame shows the rows; the store
     itself opens after that frame (see `opchat.app`).
 
-    Python's cyclic garbage collector is off until that frame: the imports and the
+    Python's cyclic garbage collector waits for that frame: the imports and the
     first screen create ~90,000 objects that live as long as the app, and the
     collector went through them again and again (~170 collections, ~20 ms of the
-    first frame). After the frame it collects once what start-up left, and is on
-    again (see docs/PERFORMANCE.md, "The first frame (2026-12-04, session 10)").
+    first frame). Its first threshold is raised until the frame is out, then put
+    back (see docs/PERFORMANCE.md, "The first frame (2026-12-04, session 10)";
+    turning it off with `gc.disable()` instead made the statistics screen open
+    ~45 ms slower for the rest of the run, for reasons not found).
     """
+    import functools
     import gc
 
-    gc.disable()
+    threshold = gc.get_threshold()
+    gc.set_threshold(START_GC_THRESHOLD, *threshold[1:])
     first_page = FirstPageReader(settings)
     from opchat.app import OpchatApp
 
     return OpchatApp(settings, lambda: open_inbox(settings), run_hub, demo=demo,
-                     first_page=first_page.result, after_first_frame=_collect_again)
+                     first_page=first_page.result,
+                     after_first_frame=functools.partial(gc.set_threshold, *threshold))
 
 
-def _collect_again() -> None:
-    """The garbage collector on again, after one full collection (~15 ms here): the
-    objects start-up made that live on reach the oldest generation at once, as they
-    would have one by one. Only turned on, they would all sit in the youngest, and
-    the collections of the next second or so would go through them again and
-    again (opening a dialog took 20-80 ms longer in the benchmark)."""
-    import gc
-
-    gc.collect()
-    gc.enable()
+# Allocations the garbage collector lets pass before its first collection while the
+# app starts (Python's default is 700; start-up makes ~90,000 objects).
+START_GC_THRESHOLD = 1_000_000
 
 
 # Rows read ahead: the conversation list's page (its PAGE_ROWS; a test checks they agree).

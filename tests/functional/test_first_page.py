@@ -115,16 +115,18 @@ async def test_the_app_as_opchat_builds_it_collects_garbage_again_after_its_firs
 ) -> None:
     import gc
 
-    from opchat.cli.run import build_app
+    from opchat.cli.run import START_GC_THRESHOLD, build_app
 
     await seed_inbox(tmp_path, clock)
+    threshold = gc.get_threshold()
     try:
         app = build_app(settings)
-        assert not gc.isenabled()  # while Textual loads and the first screen is built
+        # while Textual loads and the first screen is built
+        assert gc.get_threshold()[0] == START_GC_THRESHOLD
         async with app.run_test(size=(80, 24)) as pilot:
             conversations = app.query_one(ConversationList)
             await wait_until(pilot, lambda: app.inbox is not None, what="the store")
-            assert gc.isenabled()
+            assert gc.get_threshold() == threshold
             assert conversations.row_count == 4
     finally:
-        gc.enable()
+        gc.set_threshold(*threshold)
