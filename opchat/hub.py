@@ -163,15 +163,6 @@ def storable(value: Any) -> Any:
     """
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)  # the same str when nothing matched
-    if is_dataclass(value) and not isinstance(value, type):
-        changed = {}
-        for f in fields(value):
-            if f.init:
-                old = getattr(value, f.name)
-                new = storable(old)
-                if new is not old:
-                    changed[f.name] = new
-        return replace(value, **changed) if changed else value
     if isinstance(value, dict):
         pairs = [(k, v, storable(k), storable(v)) for k, v in value.items()]
         if all(k is k2 and v is v2 for k, v, k2, v2 in pairs):
@@ -182,7 +173,22 @@ def storable(value: Any) -> Any:
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value
         return type(value)(items)
+    names = _init_fields(type(value))
+    if names:
+        changed = {}
+        for name in names:
+            old = getattr(value, name)
+            new = storable(old)
+            if new is not old:
+                changed[name] = new
+        return replace(value, **changed) if changed else value
     return value
+
+
+@functools.cache
+def _init_fields(cls: type) -> tuple[str, ...]:
+    """The fields a dataclass is made from (none for any other class)."""
+    return tuple(f.name for f in fields(cls) if f.init) if is_dataclass(cls) else ()
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -35,6 +35,12 @@ NOT_STORABLE: tuple[type[Exception], ...] = (TypeError, ValueError, OverflowErro
                                              RecursionError)
 
 
+# Up to this many messages are a short transaction (`Database.write_short`: under a
+# millisecond of SQL); a larger group goes to the writer's thread, and whoever ingests
+# meanwhile joins the next group.
+SHORT_GROUP = 4
+
+
 class InboundStore(Part):
     """`Store.inbound`: `ingest` (one message, group-committed), `ingest_batch` (a
     transport's page with its cursor) and the platform's delivery receipts."""
@@ -55,7 +61,8 @@ class InboundStore(Part):
             # Nearly every message can be stored: first written without a savepoint
             # each (two statements fewer a message). If one cannot, that transaction is
             # rolled back whole and written again with them, to skip it alone.
-            results = await self.db.write(self._ingest_rows, messages, cursor, made, False)
+            write = self.db.write_short if len(messages) <= SHORT_GROUP else self.db.write
+            results = await write(self._ingest_rows, messages, cursor, made, False)
         except self._poison:
             made = {}
             results = await self.db.write(self._ingest_rows, messages, cursor, made, True)

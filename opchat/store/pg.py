@@ -476,6 +476,10 @@ class PgDatabase:
             callback()
         return result
 
+    # Always on the writer's thread: every statement is a round trip to the server, which
+    # the event loop must not wait for.
+    write_short = write
+
     async def read(self, fn: Callable[Concatenate[Conn, P], T], *args: P.args,
                    **kwargs: P.kwargs) -> T:
         conn = self._reader
