@@ -5,7 +5,9 @@ conversation counters + event) has to run as one transaction, and at
 5,000 ingests a second a thread hop per statement costs more than the SQL.
 Here a whole transaction is one Python function run on the connection's
 own thread: ``await db.write(fn, ...)`` runs ``fn(conn, ...)`` between
-``BEGIN IMMEDIATE`` and ``COMMIT``; nothing else can interleave with it.
+``BEGIN IMMEDIATE`` and ``COMMIT``; nothing else can interleave with it. A
+transaction known to be short (``db.write_short``) skips even that hop when the
+writer is free: it runs on the event loop's thread, still whole.
 
 Reads go to a second connection on a second thread, so a long search never
 waits behind a write (WAL lets readers and the writer run side by side).
