@@ -48,6 +48,45 @@ def insert_id(conn: Conn, sql: str, parameters: Sequence[Any] | Mapping[str, Any
     return conn.execute(f"{sql} RETURNING id", parameters).fetchone()[0]
 
 
+# The most parameters one statement of `insert_many` binds: under SQLite's 32,766 (since
+# 3.32; RETURNING needs 3.35 anyway) and PostgreSQL's 65,535.
+MAX_PARAMETERS = 32000
+
+
+def insert_many(conn: Conn, head: str, row: str, rows: Sequence[Sequence[Any]],
+                tail: str = "") -> list[int]:
+    """``head VALUES row, row, … tail RETURNING id`` for ``rows`` (each one row's
+    parameters, ``row`` its placeholders): the new ids, in the order of ``rows``, in as
+    few statements as the parameters allow.
+
+    Both databases insert a VALUES list's rows in its order and give each a larger id
+    than the one before (SQLite's rowid, PostgreSQL's identity), but neither promises
+    the order RETURNING hands them back in: they are sorted."""
+    ids: list[int] = []
+    if not rows:
+        return ids
+    per = max(1, MAX_PARAMETERS // max(1, row.count("?")))
+    for start in range(0, len(rows), per):
+        part = rows[start:start + per]
+        ids += sorted(r[0] for r in conn.execute(
+            f"{head} VALUES {', '.join([row] * len(part))}{tail} RETURNING id",
+            [value for values in part for value in values]).fetchall())
+    return ids
+
+
+def execute_many(conn: Conn, head: str, row: str, rows: Sequence[Sequence[Any]],
+                 tail: str = "") -> None:
+    """``head VALUES row, row, … tail`` for ``rows``, as `insert_many` without ids (an
+    upsert's ``tail``: no two of ``rows`` may meet the same row)."""
+    if not rows:
+        return
+    per = max(1, MAX_PARAMETERS // max(1, row.count("?")))
+    for start in range(0, len(rows), per):
+        part = rows[start:start + per]
+        conn.execute(f"{head} VALUES {', '.join([row] * len(part))}{tail}",
+                     [value for values in part for value in values])
+
+
 class Dialect:
     """What the few queries that cannot be the same on both databases say on each."""
 
