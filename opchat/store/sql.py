@@ -63,14 +63,8 @@ def insert_many(conn: Conn, head: str, row: str, rows: Sequence[Sequence[Any]],
     than the one before (SQLite's rowid, PostgreSQL's identity), but neither promises
     the order RETURNING hands them back in: they are sorted."""
     ids: list[int] = []
-    if not rows:
-        return ids
-    per = max(1, MAX_PARAMETERS // max(1, row.count("?")))
-    for start in range(0, len(rows), per):
-        part = rows[start:start + per]
-        ids += sorted(r[0] for r in conn.execute(
-            f"{head} VALUES {', '.join([row] * len(part))}{tail} RETURNING id",
-            [value for values in part for value in values]).fetchall())
+    for sql, values in _statements(head, row, rows, f"{tail} RETURNING id"):
+        ids += sorted(r[0] for r in conn.execute(sql, values).fetchall())
     return ids
 
 
@@ -78,19 +72,38 @@ def execute_many(conn: Conn, head: str, row: str, rows: Sequence[Sequence[Any]],
                  tail: str = "") -> None:
     """``head VALUES row, row, … tail`` for ``rows``, as `insert_many` without ids (an
     upsert's ``tail``: no two of ``rows`` may meet the same row)."""
+    for sql, values in _statements(head, row, rows, tail):
+        conn.execute(sql, values)
+
+
+_STATEMENTS: dict[tuple[str, str, str, int], str] = {}
+
+
+def _statements(head: str, row: str, rows: Sequence[Sequence[Any]], tail: str
+                ) -> Iterator[tuple[str, list[Any]]]:
+    """Each statement of ``rows`` (the text made once per number of rows) and its
+    parameters."""
     if not rows:
         return
     per = max(1, MAX_PARAMETERS // max(1, row.count("?")))
     for start in range(0, len(rows), per):
         part = rows[start:start + per]
-        conn.execute(f"{head} VALUES {', '.join([row] * len(part))}{tail}",
-                     [value for values in part for value in values])
+        key = (head, row, tail, len(part))
+        sql = _STATEMENTS.get(key)
+        if sql is None:
+            sql = f"{head} VALUES {', '.join([row] * len(part))}{tail}"
+            if len(_STATEMENTS) < 1024:
+                _STATEMENTS[key] = sql
+        yield sql, [value for values in part for value in values]
 
 
 class Dialect:
     """What the few queries that cannot be the same on both databases say on each."""
 
     name = "sqlite"
+    # Whether a statement is a round trip to a server (PostgreSQL), not a call into the
+    # process's own library (SQLite): where one statement for many rows pays only there.
+    remote = False
     greatest = "max"  # the larger of two values (SQLite's two-argument max)
     least = "min"
 
@@ -128,6 +141,7 @@ class Dialect:
 
 class PostgresDialect(Dialect):
     name = "postgresql"
+    remote = True
     greatest = "greatest"
     least = "least"
 
