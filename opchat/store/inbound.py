@@ -157,6 +157,10 @@ class InboundStore(Part):
                 if results[-1].skipped is not None:  # a channel it made was rolled back
                     seen.clear()
                     seen.update(before)
+        elif len(messages) == 1 and not dialect(conn).remote:
+            # SQLite's statements cost no round trip: one message alone is written the
+            # plain way, cheaper in Python than a group of one (measured ~5%).
+            results = [_ingest_one(conn, messages[0], now, channel(messages[0].channel))]
         else:
             channels = [channel(m.channel) for m in messages]
             results = _Group(conn, now).write(messages, channels,

@@ -87,9 +87,18 @@ Fact = tuple[float, int, str, int, int, str, float | None]
 Round = tuple[float | None, float | None, int, int]
 
 
+def _fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
+          channel_id: int, operator: str | None = None, start: float | None = None) -> None:
+    conn.execute("INSERT INTO stats_facts (at, event_id, kind, conversation_id, channel_id, "
+                 "operator, start) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (at, event_id, kind, conversation_id, channel_id, operator or "", start))
+    took = None if start is None or kind not in DURATIONS else max(at - start, 0.0)
+    rollup.add(conn, kind, at, channel_id, operator or "", took, kind in HOURLY)
+
+
 def add_facts(conn: Conn, facts: Sequence[Fact]) -> None:
-    """Write facts and add them to the roll-up: one statement for the facts, one for
-    their days, one for their hours (however many facts)."""
+    """Write facts and add them to the roll-up as `_fact` does each: one statement for
+    the facts, one for their days, one for their hours (however many: a group's)."""
     if not facts:
         return
     execute_many(conn, "INSERT INTO stats_facts (at, event_id, kind, conversation_id, "
@@ -141,8 +150,8 @@ def _message(conn: Conn, event_id: int, conversation_id: int, message_id: int,
     was = (m["stats_round_start"], m["stats_waiting_start"], int(bool(m["stats_responded"])),
            m["stats_rounds"])
     facts, now = message_step(m["direction"], t, was, operator)
-    add_facts(conn, [(t, event_id, kind, conversation_id, channel_id, author, start)
-                     for kind, author, start in facts])
+    for kind, author, start in facts:  # one or two: `add_facts` would cost more here
+        _fact(conn, event_id, kind, t, conversation_id, channel_id, author, start)
     if now != was:
         conn.execute("UPDATE conversations SET stats_round_start = ?, stats_waiting_start = ?, "
                      "stats_responded = ?, stats_rounds = ? WHERE id = ?",
@@ -156,11 +165,9 @@ def _resolved(conn: Conn, event_id: int, at: float, conversation_id: int,
     if c is None or c["stats_round_start"] is None:
         return  # resolved before the customer wrote anything: no round to count
     channel_id, start = c["channel_id"], c["stats_round_start"]
-    facts: list[Fact] = [(at, event_id, RESOLUTION, conversation_id, channel_id,
-                          operator or "", start)]
+    _fact(conn, event_id, RESOLUTION, at, conversation_id, channel_id, operator, start)
     if not c["stats_responded"]:
-        facts.append((at, event_id, MISSED, conversation_id, channel_id, operator or "", start))
-    add_facts(conn, facts)
+        _fact(conn, event_id, MISSED, at, conversation_id, channel_id, operator, start)
     conn.execute("UPDATE conversations SET stats_round_start = NULL, stats_waiting_start = NULL, "
                  "stats_responded = 0 WHERE id = ?", (conversation_id,))
 
