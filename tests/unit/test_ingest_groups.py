@@ -142,6 +142,8 @@ GROUP = [
     msg("g21", "new1", "Olga"),
     msg("g6", "hidden"),
     msg("g22", "hidden"),
+    msg("g23", "new5", "Lena", sent_at=int(T0) + 150),  # a platform's whole seconds
+    msg("g24", "late", sent_at=int(T0) + 160),
 ]
 
 
