@@ -555,12 +555,9 @@ _UPDATE_DIALOG = (f"UPDATE conversations SET {_DIALOG_SET.format(*(f'?{n}' for n
                   "WHERE id = ?1")
 
 
-def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int,
-                found: Row | None = None) -> Ingested:
-    """``found``: what `_LOOKUP` says now, if the caller has it."""
-    if found is None:
-        found = conn.execute(_LOOKUP, {"channel": channel_id, "message": m.external_id,
-                                       "sender": m.sender_id, "chat": m.chat_id}).fetchone()
+def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int) -> Ingested:
+    """One message, as the transaction stands (a group's: after what it has written)."""
+    found = _look_up(conn, m, channel_id)
     if found["seen_id"] is not None:
         return Ingested(found["seen_id"], found["seen_conversation"], duplicate=True)
 
