@@ -144,6 +144,8 @@ GROUP = [
     msg("g22", "hidden"),
     msg("g23", "new5", "Lena", sent_at=int(T0) + 150),  # a platform's whole seconds
     msg("g24", "late", sent_at=int(T0) + 160),
+    replace(msg("g25", "new6", "Lena"), sender_id="u-new5"),  # her second dialog
+    replace(msg("g26", "open", "Ivan"), sender_id="u-new7"),  # a new sender, a known dialog
 ]
 
 
