@@ -121,6 +121,10 @@ class _BoolAsInt(Dumper):
 
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|\?\d*|:[A-Za-z_]\w*")
 _TRANSLATED: dict[str, tuple[str, tuple[str, ...]]] = {}
+# What the translations kept may hold at most, in characters: a group's multi-row
+# statements are long (tens of kB for hundreds of rows), one text per number of rows.
+_TRANSLATED_CHARS = 8_000_000
+_translated_chars = 0
 
 
 def translate(sql: str) -> tuple[str, tuple[str, ...]]:
@@ -133,6 +137,7 @@ def translate(sql: str) -> tuple[str, tuple[str, ...]]:
     not parse it again on every call, which for a group's multi-row statements (more
     than 50 parameters, which psycopg does not cache) cost more than all the rest of
     preparing them."""
+    global _translated_chars
     done = _TRANSLATED.get(sql)
     if done is not None:
         return done
@@ -157,8 +162,9 @@ def translate(sql: str) -> tuple[str, tuple[str, ...]]:
         return token  # a cast, a quoted string or name
 
     done = (_TOKENS.sub(swap, sql), tuple(sorted(names, key=names.__getitem__)))
-    if len(_TRANSLATED) < 4096:
+    if len(_TRANSLATED) < 4096 and _translated_chars + 2 * len(sql) <= _TRANSLATED_CHARS:
         _TRANSLATED[sql] = done
+        _translated_chars += len(sql) + len(done[0])
     return done
 
 

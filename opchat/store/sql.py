@@ -77,12 +77,15 @@ def execute_many(conn: Conn, head: str, row: str, rows: Sequence[Sequence[Any]],
 
 
 _STATEMENTS: dict[tuple[str, str, str, int], str] = {}
+_STATEMENTS_CHARS = 4_000_000  # the most the texts kept may hold, in characters
+_statements_chars = 0
 
 
 def _statements(head: str, row: str, rows: Sequence[Sequence[Any]], tail: str
                 ) -> Iterator[tuple[str, list[Any]]]:
     """Each statement of ``rows`` (the text made once per number of rows) and its
     parameters."""
+    global _statements_chars
     if not rows:
         return
     per = max(1, MAX_PARAMETERS // max(1, row.count("?")))
@@ -92,8 +95,9 @@ def _statements(head: str, row: str, rows: Sequence[Sequence[Any]], tail: str
         sql = _STATEMENTS.get(key)
         if sql is None:
             sql = f"{head} VALUES {', '.join([row] * len(part))}{tail}"
-            if len(_STATEMENTS) < 1024:
+            if len(_STATEMENTS) < 1024 and _statements_chars + len(sql) <= _STATEMENTS_CHARS:
                 _STATEMENTS[key] = sql
+                _statements_chars += len(sql)
         yield sql, [value for values in part for value in values]
 
 
