@@ -320,8 +320,7 @@ class _Dialog:
 
 
 class _Message:
-    __slots__ = ("attachments", "channel_id", "conversation_id", "created_at", "dialog",
-                 "id", "m", "meta")
+    __slots__ = ("channel_id", "conversation_id", "created_at", "dialog", "id", "m", "meta")
 
     def __init__(self, m: InboundMessage, channel_id: int, dialog: _Dialog,
                  created_at: float, meta: str) -> None:
@@ -349,7 +348,8 @@ class _Group:
     same events in the same order, but in multi-row statements: one INSERT for the
     group's new contacts, one for their identities, one for its new dialogs, one for
     its messages, one for its events, one each for the figures' facts, days and hours,
-    and one UPDATE … FROM (VALUES …) for the dialogs it touches. The group's state
+    and one UPDATE … FROM (VALUES …) for the dialogs it touches (on SQLite, where that
+    join costs more than it saves, one plain UPDATE each). The group's state
     (each dialog as its messages leave it) is kept here, from the one look-up before
     the group.
 
