@@ -161,8 +161,11 @@ def storable(value: Any) -> Any:
     such update would stop its channel for good (refetched for ever). What holds none
     comes back as the very same object, copied nowhere.
     """
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)  # the same str when nothing matched
+    kind = type(value)
+    if kind is str:
+        return _fixed(value)
+    if value is None or kind in _LEAVES:
+        return value
     if isinstance(value, dict):
         pairs = [(k, v, storable(k), storable(v)) for k, v in value.items()]
         if all(k is k2 and v is v2 for k, v, k2, v2 in pairs):
@@ -173,7 +176,9 @@ def storable(value: Any) -> Any:
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value
         return type(value)(items)
-    names = _init_fields(type(value))
+    if isinstance(value, str):  # a str subclass
+        return _fixed(value)
+    names = _init_fields(kind)
     if names:
         changed = {}
         for name in names:
@@ -183,6 +188,17 @@ def storable(value: Any) -> Any:
                 changed[name] = new
         return replace(value, **changed) if changed else value
     return value
+
+
+def _fixed(text: str) -> str:
+    try:
+        text.encode()  # the usual case, and the quickest test: UTF-8 has no lone surrogate
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+_LEAVES = frozenset((int, float, bool, bytes))
 
 
 @functools.cache
