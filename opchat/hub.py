@@ -161,17 +161,11 @@ def storable(value: Any) -> Any:
     such update would stop its channel for good (refetched for ever). What holds none
     comes back as the very same object, copied nowhere.
     """
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)  # the same str when nothing matched
-    if is_dataclass(value) and not isinstance(value, type):
-        changed = {}
-        for f in fields(value):
-            if f.init:
-                old = getattr(value, f.name)
-                new = storable(old)
-                if new is not old:
-                    changed[f.name] = new
-        return replace(value, **changed) if changed else value
+    kind = type(value)
+    if kind is str:
+        return _fixed(value)
+    if value is None or kind in _LEAVES:
+        return value
     if isinstance(value, dict):
         pairs = [(k, v, storable(k), storable(v)) for k, v in value.items()]
         if all(k is k2 and v is v2 for k, v, k2, v2 in pairs):
@@ -182,7 +176,35 @@ def storable(value: Any) -> Any:
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value
         return type(value)(items)
+    if isinstance(value, str):  # a str subclass
+        return _fixed(value)
+    names = _init_fields(kind)
+    if names:
+        changed = {}
+        for name in names:
+            old = getattr(value, name)
+            new = storable(old)
+            if new is not old:
+                changed[name] = new
+        return replace(value, **changed) if changed else value
     return value
+
+
+def _fixed(text: str) -> str:
+    try:
+        text.encode()  # the usual case, and the quickest test: UTF-8 has no lone surrogate
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+_LEAVES = frozenset((int, float, bool, bytes))
+
+
+@functools.cache
+def _init_fields(cls: type) -> tuple[str, ...]:
+    """The fields a dataclass is made from (none for any other class)."""
+    return tuple(f.name for f in fields(cls) if f.init) if is_dataclass(cls) else ()
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

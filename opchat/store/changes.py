@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from opchat.model import EventKind, check_event_data
-from opchat.store.sql import Conn, insert_id
+from opchat.store.sql import Conn, insert_id, insert_many
 from opchat.store.stats import MessageRow, fold
 
 LABEL_CHARS = 40
@@ -35,6 +36,18 @@ def record_event(conn: Conn, at: float, kind: EventKind,
 
 
 _FOLDED = frozenset((EventKind.MESSAGE_NEW, EventKind.CONVERSATION_STATUS))
+
+# One event as `insert_events` takes it: (at, kind, dialog, message, operator, data as
+# JSON text).
+EventRow = tuple[float, str, int | None, int | None, str | None, str]
+
+
+def insert_events(conn: Conn, events: Sequence[EventRow]) -> list[int]:
+    """Append several rows to `events` in one statement, in the order given; their ids,
+    ascending in that order. Not folded into the figures: the caller folds what
+    `record_event` would (a group's ingest, which has the dialogs' figures at hand)."""
+    return insert_many(conn, "INSERT INTO events (at, kind, conversation_id, message_id, "
+                       "operator, data)", "(?, ?, ?, ?, ?, ?)", events)
 
 
 def add_label(conn: Conn, conversation_id: int, name: str, now: float,

@@ -191,7 +191,7 @@ class ConversationStore(Part):
                 _event(conn, self.clock(), EventKind.CONVERSATION_READ, conversation_id,
                        operator=operator.login if operator else None)
 
-        await self.db.write(run)
+        await self.db.write_short(run)
 
 
 def _at_risk_page(conn: Conn, flt: ConversationFilter, limit: int) -> list[Conversation]:

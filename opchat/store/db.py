@@ -5,7 +5,9 @@ conversation counters + event) has to run as one transaction, and at
 5,000 ingests a second a thread hop per statement costs more than the SQL.
 Here a whole transaction is one Python function run on the connection's
 own thread: ``await db.write(fn, ...)`` runs ``fn(conn, ...)`` between
-``BEGIN IMMEDIATE`` and ``COMMIT``; nothing else can interleave with it.
+``BEGIN IMMEDIATE`` and ``COMMIT``; nothing else can interleave with it. A
+transaction known to be short (``db.write_short``) skips even that hop when the
+writer is free: it runs on the event loop's thread, still whole.
 
 Reads go to a second connection on a second thread, so a long search never
 waits behind a write (WAL lets readers and the writer run side by side).
@@ -34,6 +36,11 @@ log = logging.getLogger("opchat.store")
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+# How long a connection waits for another process's write to end before it fails
+# with "database is locked".
+BUSY_TIMEOUT_MS = 10_000
 
 
 class StoreError(Exception):
@@ -175,6 +182,11 @@ class Database:
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._on_commit: list[Callable[[], None]] = []
+        # Jobs given to the writer's thread and not finished: `write_short` runs on the
+        # event loop's thread only when there are none (one thread at a time on a
+        # connection). And whether the writer waits for another process's lock.
+        self._queued = 0
+        self._patient = True
         self._loop: asyncio.AbstractEventLoop | None = None
         self.checkpointer: Checkpointer | None = None
 
@@ -235,17 +247,18 @@ class Database:
         if self.checkpointer is not None:
             await loop.run_in_executor(None, self.checkpointer.close)
             self.checkpointer = None
-        for pool, conn in ((self._writer_pool, self._writer), (self._reader_pool, self._reader)):
+        writer, reader = self._writer, self._reader
+        self._writer = self._reader = None  # nothing new starts on them
+        for pool, conn in ((self._writer_pool, writer), (self._reader_pool, reader)):
             if conn is not None:
                 await loop.run_in_executor(pool, conn.close)
-        self._writer = self._reader = None
         self._writer_pool.shutdown(wait=False)
         self._reader_pool.shutdown(wait=False)
 
     def trace(self, callback: Callable[[str, str], None] | None) -> None:
         """Call ``callback(connection, statement)`` ("writer" or "reader") for every SQL
         statement this process runs from now on; None stops. For measuring, as the
-        benchmark does; it runs on the connections' threads."""
+        benchmark does; it runs on whichever thread runs the statement."""
         for name, conn in (("writer", self._writer), ("reader", self._reader)):
             if conn is not None:
                 conn.set_trace_callback(
@@ -256,38 +269,92 @@ class Database:
         """Call ``callback`` in the event loop after each of this process's commits."""
         self._on_commit.append(callback)
 
+    def _writable(self) -> sqlite3.Connection:
+        if self._writer is None:
+            raise StoreError("the database is open read-only" if self.read_only
+                             else "the database is closed")
+        return self._writer
+
+    def _begin(self, conn: sqlite3.Connection, *, patient: bool) -> None:
+        """BEGIN IMMEDIATE; ``patient``: wait up to `BUSY_TIMEOUT_MS` for another
+        process's write to end, else fail at once with SQLITE_BUSY."""
+        if self._patient is not patient:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS if patient else 0}")
+            self._patient = patient
+        conn.execute("BEGIN IMMEDIATE")
+
+    def _commit(self, conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, ...],
+                kwargs: dict[str, Any], checkpointer: Checkpointer | None) -> T:
+        """``fn`` in the transaction `_begin` opened, then COMMIT (or ROLLBACK, raising)."""
+        try:
+            result = fn(conn, *args, **kwargs)
+        except BaseException:
+            # SQLite may have rolled back by itself (disk full, I/O error); a second
+            # ROLLBACK would then hide the real error behind "no transaction is active".
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        if checkpointer is not None:
+            checkpointer.committed()
+        return result
+
     async def write(
         self,
         fn: Callable[Concatenate[Conn, P], T],
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        """Run ``fn(conn, ...)`` as one write transaction; returns after COMMIT."""
-        conn = self._writer
-        if conn is None:
-            raise StoreError("the database is open read-only" if self.read_only
-                             else "the database is closed")
+        """Run ``fn(conn, ...)`` as one write transaction on the writer's thread; returns
+        after COMMIT."""
+        conn = self._writable()
+        checkpointer = self.checkpointer
 
         def transaction() -> T:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(conn, *args, **kwargs)
-            except BaseException:
-                # SQLite may have rolled back by itself (disk full, I/O error); a second
-                # ROLLBACK would then hide the real error behind "no transaction is active".
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            if checkpointer is not None:
-                checkpointer.committed()
-            return result
+            self._begin(conn, patient=True)
+            return self._commit(conn, fn, args, kwargs, checkpointer)
 
-        checkpointer = self.checkpointer
         assert self._loop is not None
-        result = await self._loop.run_in_executor(self._writer_pool, transaction)
+        self._queued += 1
+        try:
+            result = await self._loop.run_in_executor(self._writer_pool, transaction)
+        finally:
+            self._queued -= 1
         for callback in self._on_commit:
             callback()
+        return result
+
+    async def write_short(
+        self,
+        fn: Callable[Concatenate[Conn, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`write` for a transaction the caller knows to be short (one message stored,
+        a dialog marked read: well under a millisecond of SQL).
+
+        When nothing waits for the writer's thread and no other process holds the write
+        lock, it runs right here on the event loop's thread: the two thread wake-ups of
+        `write` (to the writer's thread and back) cost more than such a transaction's SQL
+        on a small machine. Otherwise it queues as `write` does. A commit here writes
+        the WAL without syncing it (synchronous = NORMAL) and leaves the checkpoint to
+        `Checkpointer`, so it does not wait for the disk; it then yields to the event
+        loop once, so a loop of short writes does not starve the screen.
+        """
+        conn = self._writable()
+        if self._queued or asyncio.get_running_loop() is not self._loop:
+            return await self.write(fn, *args, **kwargs)
+        try:
+            self._begin(conn, patient=False)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # its extended codes too
+                raise
+            # Another process is writing: wait for it on the writer's thread, as `write`.
+            return await self.write(fn, *args, **kwargs)
+        result = self._commit(conn, fn, args, kwargs, self.checkpointer)
+        for callback in self._on_commit:
+            callback()
+        await asyncio.sleep(0)
         return result
 
     async def read(
@@ -337,7 +404,11 @@ class Database:
         if conn is None:
             raise StoreError("the database is closed")
         assert self._loop is not None
-        return await self._loop.run_in_executor(pool, version, conn)
+        self._queued += 1  # the writer's connection is busy meanwhile (see write_short)
+        try:
+            return await self._loop.run_in_executor(pool, version, conn)
+        finally:
+            self._queued -= 1
 
 
 def row_value(row: Row | None, default: Any = None) -> Any:

@@ -3,6 +3,8 @@
 A message is unique per (channel, external id): a redelivered one is recognised, not
 stored twice. Its contact, identity, dialog, attachments, labels and `events` rows are
 written in the transaction that stores it, with the transport's cursor when it gives one.
+The messages committed together are written set-wise, a multi-row statement per table
+(`_Group`), with the rows and events one message at a time would write.
 """
 
 from __future__ import annotations
@@ -12,8 +14,15 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 
-from opchat.model import EventKind, InboundMessage, Ingested, UnstorableMessage
-from opchat.store.changes import add_label
+from opchat.model import (
+    EventKind,
+    InboundMessage,
+    Ingested,
+    UnstorableMessage,
+    check_event_data,
+)
+from opchat.store import stats
+from opchat.store.changes import add_label, insert_events
 from opchat.store.changes import record_event as _event
 from opchat.store.channels import channel_id as _channel_id
 from opchat.store.db import Database, row_value
@@ -21,7 +30,7 @@ from opchat.store.files import add_attachments
 from opchat.store.part import Part
 from opchat.store.ratings import ANSWER_WINDOW, answer_of, rate
 from opchat.store.rows import PREVIEW_CHARS
-from opchat.store.sql import Conn, Row, dialect, insert_id
+from opchat.store.sql import Conn, Row, dialect, execute_many, insert_id, insert_many
 from opchat.store.stats import MessageRow
 
 log = logging.getLogger("opchat.store")
@@ -33,6 +42,12 @@ log = logging.getLogger("opchat.store")
 # transaction, and nothing in it is confirmed.
 NOT_STORABLE: tuple[type[Exception], ...] = (TypeError, ValueError, OverflowError,
                                              RecursionError)
+
+
+# Up to this many messages are a short transaction (`Database.write_short`: under a
+# millisecond of SQL); a larger group goes to the writer's thread, and whoever ingests
+# meanwhile joins the next group.
+SHORT_GROUP = 4
 
 
 class InboundStore(Part):
@@ -55,7 +70,8 @@ class InboundStore(Part):
             # Nearly every message can be stored: first written without a savepoint
             # each (two statements fewer a message). If one cannot, that transaction is
             # rolled back whole and written again with them, to skip it alone.
-            results = await self.db.write(self._ingest_rows, messages, cursor, made, False)
+            write = self.db.write_short if len(messages) <= SHORT_GROUP else self.db.write
+            results = await write(self._ingest_rows, messages, cursor, made, False)
         except self._poison:
             made = {}
             results = await self.db.write(self._ingest_rows, messages, cursor, made, True)
@@ -148,12 +164,14 @@ class InboundStore(Part):
                 if results[-1].skipped is not None:  # a channel it made was rolled back
                     seen.clear()
                     seen.update(before)
+        elif len(messages) == 1 and not dialect(conn).remote:
+            # SQLite's statements cost no round trip: one message alone is written the
+            # plain way, cheaper in Python than a group of one (measured ~5%).
+            results = [_ingest_one(conn, messages[0], now, channel(messages[0].channel))]
         else:
             channels = [channel(m.channel) for m in messages]
-            results = []
-            for m, channel_id, found in zip(messages, channels,
-                                            _look_up_all(conn, messages, channels), strict=True):
-                results.append(_ingest_one(conn, m, now, channel_id, found))
+            results = _Group(conn, now).write(messages, channels,
+                                              _look_up_all(conn, messages, channels))
         if cursor is not None:
             conn.execute(
                 "INSERT INTO channel_state (channel_id, key, value) VALUES (?, 'cursor', ?) "
@@ -187,6 +205,7 @@ _FOUND = (
     "m.id AS seen_id, m.conversation_id AS seen_conversation, "
     "i.id AS identity_id, i.contact_id, i.display_name, i.username, "
     "c.id AS conversation_id, c.status, c.hidden, c.rating_asked_at, "
+    "c.last_message_at, c.last_inbound_at, c.waiting_since, "
     "c.stats_round_start, c.stats_waiting_start, c.stats_responded, c.stats_rounds ")
 _LOOKUP = (
     f"SELECT {_FOUND} FROM (SELECT 1 AS one) AS base "
@@ -205,37 +224,347 @@ _LOOKUP_AT_ONCE = 500
 
 
 def _look_up_all(conn: Conn, messages: list[InboundMessage], channels: list[int]
-                 ) -> list[Row | None]:
-    """`_LOOKUP` of each message, as the transaction stands before any of them is
-    written, in one statement; None for a message an earlier one of the group may
-    have changed the answer for (the same message id, sender or dialog in its channel):
-    that one looks again when its turn comes."""
-    if len(messages) < 2:
-        return [None] * len(messages)
+                 ) -> list[Row]:
+    """`_LOOKUP` of each message as the transaction stands before any of them is
+    written, in one statement (a few for a big group)."""
+    if len(messages) == 1:
+        return [_look_up(conn, messages[0], channels[0])]
     rows: list[Row] = []
-    for start in range(0, len(messages), _LOOKUP_AT_ONCE):  # within SQLite's parameters
+    for start in range(0, len(messages), _LOOKUP_AT_ONCE):
         part = range(start, min(start + _LOOKUP_AT_ONCE, len(messages)))
         rows += conn.execute(
             _LOOKUP_ALL.format(rows=", ".join(["(?, ?, ?, ?, ?)"] * len(part))),
             [value for n in part for value in (n, channels[n], messages[n].external_id,
                                                messages[n].sender_id, messages[n].chat_id)]
         ).fetchall()
-    touched: set[tuple[str, int, str]] = set()
-    out: list[Row | None] = []
-    for m, channel_id, row in zip(messages, channels, rows, strict=True):
-        keys = {("message", channel_id, m.external_id), ("sender", channel_id, m.sender_id),
-                ("chat", channel_id, m.chat_id)}
-        out.append(None if keys & touched else row)
-        touched |= keys
-    return out
+    return rows
 
 
-def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int,
-                found: Row | None = None) -> Ingested:
-    """``found``: what `_LOOKUP` says now, if the caller has it."""
-    if found is None:
-        found = conn.execute(_LOOKUP, {"channel": channel_id, "message": m.external_id,
-                                       "sender": m.sender_id, "chat": m.chat_id}).fetchone()
+def _look_up(conn: Conn, m: InboundMessage, channel_id: int) -> Row:
+    return conn.execute(_LOOKUP, {"channel": channel_id, "message": m.external_id,
+                                  "sender": m.sender_id, "chat": m.chat_id}).fetchone()
+
+
+# What a group writes for the usual message, checked once against model.EVENT_DATA.
+_REOPENED = {"to": "open", "reason": "customer wrote"}
+_UNHIDDEN = {"reason": "customer wrote"}
+_IN = json.dumps({"direction": "in"})
+for _kind, _data in ((EventKind.MESSAGE_NEW, {"direction": "in"}),
+                     (EventKind.CONVERSATION_NEW, {}),
+                     (EventKind.CONVERSATION_UNHIDDEN, _UNHIDDEN),
+                     (EventKind.CONVERSATION_STATUS, {"from": "resolved", **_REOPENED})):
+    check_event_data(_kind, _data)
+_UNHIDDEN_JSON = json.dumps(_UNHIDDEN, ensure_ascii=False)
+_NEW, _CONVERSATION_NEW, _STATUS, _UNHIDE = (str(k) for k in (
+    EventKind.MESSAGE_NEW, EventKind.CONVERSATION_NEW, EventKind.CONVERSATION_STATUS,
+    EventKind.CONVERSATION_UNHIDDEN))
+_RESTING = ("resolved", "snoozed")  # a customer who writes reopens these
+
+
+class _Sender:
+    """A sender's identity as the group knows it; ``new``: its contact's and identity's
+    rows, until written."""
+
+    __slots__ = ("contact_id", "id", "name", "new", "username")
+
+    def __init__(self, identity_id: int | None, contact_id: int | None, name: str,
+                 username: str | None,
+                 new: tuple[tuple[object, ...], tuple[object, ...]] | None = None) -> None:
+        self.id, self.contact_id, self.name, self.username = (identity_id, contact_id, name,
+                                                              username)
+        self.new = new
+
+
+class _Dialog:
+    """A dialog as the group's messages leave it (what the dialog's UPDATE in
+    `_ingest_one` does to the row, worked out here); what is not yet written: ``new``
+    (the whole row), ``unread`` added, ``last`` (preview, author) set, ``dirty``."""
+
+    __slots__ = ("channel_id", "chat_id", "created_at", "dirty", "hidden", "id", "last",
+                 "last_inbound_at", "last_message_at", "new", "rating_asked_at", "round",
+                 "sender", "status", "unread", "waiting_since")
+
+    def __init__(self, channel_id: int, chat_id: str, sender: _Sender | None,
+                 row: Row | None, created_at: float) -> None:
+        self.channel_id, self.chat_id, self.sender = channel_id, chat_id, sender
+        self.unread, self.last, self.dirty = 0, None, False
+        self.last: tuple[str, str] | None
+        self.round: stats.Round
+        if row is None:  # as `_ingest_one` inserts it
+            self.id, self.new = None, True
+            self.created_at = self.last_message_at = created_at
+            self.status, self.hidden, self.rating_asked_at = "open", 0, None
+            self.last_inbound_at = self.waiting_since = None
+            self.round = (None, None, 0, 0)
+        else:
+            self.id, self.new, self.created_at = row["conversation_id"], False, created_at
+            self.status, self.hidden = row["status"], row["hidden"]
+            self.rating_asked_at = row["rating_asked_at"]
+            self.last_message_at = row["last_message_at"]
+            self.last_inbound_at = row["last_inbound_at"]
+            self.waiting_since = row["waiting_since"]
+            self.round = (row["stats_round_start"], row["stats_waiting_start"],
+                          row["stats_responded"], row["stats_rounds"])
+
+    def add(self, t: float, preview: str, author: str) -> None:
+        """One message in at ``t``: `_ingest_one`'s UPDATE of the dialog, in Python (SET
+        expressions see the row as it was; a comparison with NULL is not true)."""
+        last = self.last_message_at
+        latest = last is not None and t >= last
+        self.unread += 1
+        if latest:
+            self.last = (preview, author)
+        if self.status in _RESTING:
+            self.waiting_since = t
+            self.status = "open"
+        elif self.waiting_since is None:
+            self.waiting_since = t if latest else None
+        if last is None or not last >= t:
+            self.last_message_at = t
+        if self.last_inbound_at is None or not self.last_inbound_at >= t:
+            self.last_inbound_at = t
+        self.dirty = True
+
+
+class _Message:
+    __slots__ = ("channel_id", "conversation_id", "created_at", "dialog", "id", "m", "meta")
+
+    def __init__(self, m: InboundMessage, channel_id: int, dialog: _Dialog,
+                 created_at: float, meta: str) -> None:
+        self.m, self.channel_id, self.dialog = m, channel_id, dialog
+        self.created_at, self.meta = created_at, meta
+        self.id: int | None = None
+        self.conversation_id: int | None = None
+
+    def result(self, duplicate: bool = False) -> Ingested:
+        assert self.id is not None and self.conversation_id is not None
+        return Ingested(self.id, self.conversation_id, duplicate=duplicate)
+
+
+class _Again:
+    """A message the group had already (the same id earlier in it): its result."""
+
+    __slots__ = ("first",)
+
+    def __init__(self, first: _Message) -> None:
+        self.first = first
+
+
+class _Group:
+    """A group of messages written as `_ingest_one` writes each, the same rows and the
+    same events in the same order, but in multi-row statements: one INSERT for the
+    group's new contacts, one for their identities, one for its new dialogs, one for
+    its messages, one for its events, one each for the figures' facts, days and hours,
+    and one UPDATE … FROM (VALUES …) for the dialogs it touches (on SQLite, where that
+    join costs more than it saves, one plain UPDATE each). The group's state
+    (each dialog as its messages leave it) is kept here, from the one look-up before
+    the group.
+
+    A message out of the ordinary (one that changes what is known of its sender, edits
+    or answers another, brings labels, answers a rating request, or has metadata the
+    figures read back) is written by `_ingest_one` itself: what the group has so far is
+    written first, and what that message touched is looked up again by the next one."""
+
+    def __init__(self, conn: Conn, now: float) -> None:
+        self.conn, self.now = conn, now
+        self.senders: dict[tuple[int, str], _Sender] = {}
+        self.dialogs: dict[tuple[int, str], _Dialog] = {}
+        self.seen: dict[tuple[int, str], _Message] = {}
+        self.stale: set[tuple[str, int, str]] = set()  # changed by `_ingest_one`
+        # Not yet written:
+        self.new_senders: list[_Sender] = []
+        self.new_dialogs: list[_Dialog] = []
+        self.touched: list[_Dialog] = []  # the dialogs known before, in first-touched order
+        self.messages: list[_Message] = []
+        # (kind, dialog, message or None, data JSON, its facts: (kind, operator, start))
+        self.events: list[tuple[str, _Dialog, _Message | None, str,
+                                list[tuple[str, str, float | None]]]] = []
+
+    def write(self, messages: list[InboundMessage], channels: list[int],
+              rows: list[Row]) -> list[Ingested]:
+        results: list[Ingested | _Message | _Again] = []
+        for m, channel_id, row in zip(messages, channels, rows, strict=True):
+            results.append(self._add(m, channel_id, row))
+        self._flush()
+        return [r if isinstance(r, Ingested) else
+                r.first.result(duplicate=True) if isinstance(r, _Again) else r.result()
+                for r in results]
+
+    def _add(self, m: InboundMessage, channel_id: int, row: Row) -> Ingested | _Message | _Again:
+        message_key, sender_key, chat_key = ((channel_id, m.external_id),
+                                             (channel_id, m.sender_id), (channel_id, m.chat_id))
+        first = self.seen.get(message_key)
+        if first is not None:
+            return _Again(first)
+        sender = self.senders.get(sender_key)
+        dialog = self.dialogs.get(chat_key)
+        if self.stale and ((("message", *message_key) in self.stale) or (
+                sender is None and ("sender", *sender_key) in self.stale) or (
+                dialog is None and ("chat", *chat_key) in self.stale)):
+            row = _look_up(self.conn, m, channel_id)  # as `_ingest_one` left them
+        if row["seen_id"] is not None:
+            return Ingested(row["seen_id"], row["seen_conversation"], duplicate=True)
+        if sender is None and row["identity_id"] is not None:
+            sender = _Sender(row["identity_id"], row["contact_id"], row["display_name"],
+                             row["username"])
+        if dialog is None and row["conversation_id"] is not None:
+            dialog = _Dialog(channel_id, m.chat_id, None, row, 0.0)
+        meta = json.dumps(m.meta, ensure_ascii=False) if m.meta else "{}"
+        if (m.reply_to_external_id is not None or m.edit_of_external_id is not None
+                or m.labels or not _plain_meta(m.meta, meta)
+                or (dialog is not None and dialog.rating_asked_at is not None)
+                or (sender is not None and (
+                    m.profile or m.phone or m.email
+                    or (m.sender_name and m.sender_name != sender.name)
+                    or (m.username is not None and m.username != sender.username)))):
+            self._flush()
+            result = _ingest_one(self.conn, m, self.now, channel_id)
+            self.senders.pop(sender_key, None)
+            self.dialogs.pop(chat_key, None)
+            self.stale |= {("message", *message_key), ("sender", *sender_key),
+                           ("chat", *chat_key)}
+            return result
+
+        now = self.now
+        created_at = now if m.sent_at is None else min(m.sent_at, now)
+        if sender is None:
+            sender = _Sender(None, None, m.sender_name, m.username, (
+                (m.sender_name, m.phone, m.email, now),
+                (channel_id, m.sender_id, m.sender_name, m.username,
+                 json.dumps(m.profile, ensure_ascii=False))))
+            self.new_senders.append(sender)
+        self.senders[sender_key] = sender
+        reopened_from = None
+        if dialog is None:
+            dialog = _Dialog(channel_id, m.chat_id, sender, None, created_at)
+            self.new_dialogs.append(dialog)
+            self.events.append((_CONVERSATION_NEW, dialog, None, "{}", []))
+        else:
+            if not dialog.new and not dialog.dirty:
+                self.touched.append(dialog)
+            reopened_from = dialog.status if dialog.status in _RESTING else None
+            if dialog.hidden:  # a customer who writes again is never left unseen
+                dialog.hidden = 0
+                self.events.append((_UNHIDE, dialog, None,
+                                    _UNHIDDEN_JSON, []))
+        self.dialogs[chat_key] = dialog
+        message = _Message(m, channel_id, dialog, created_at, meta)
+        self.messages.append(message)
+        self.seen[message_key] = message
+        preview = m.body or " ".join(f"[{a.kind}]" for a in m.attachments)
+        dialog.add(created_at, preview[:PREVIEW_CHARS], m.sender_name)
+        facts, dialog.round = stats.message_step("in", created_at, dialog.round, None)
+        self.events.append((_NEW, dialog, message, _IN, facts))
+        if reopened_from is not None:
+            self.events.append((_STATUS, dialog, None,
+                                json.dumps({"from": reopened_from, **_REOPENED},
+                                           ensure_ascii=False), []))
+        return message
+
+    def _flush(self) -> None:
+        """Write what the group has not written yet."""
+        conn, now = self.conn, self.now
+        if self.new_senders:
+            made = self.new_senders
+            for sender, contact_id in zip(made, insert_many(
+                    conn, "INSERT INTO contacts (name, phone, email, created_at)",
+                    "(?, ?, ?, ?)", [s.new[0] for s in made if s.new]), strict=True):
+                sender.contact_id = contact_id
+            for sender, identity_id in zip(made, insert_many(
+                    conn, "INSERT INTO identities (contact_id, channel_id, external_id, "
+                    "display_name, username, profile)", "(?, ?, ?, ?, ?, ?)",
+                    [(s.contact_id, *s.new[1]) for s in made if s.new]), strict=True):
+                sender.id, sender.new = identity_id, None
+            self.new_senders = []
+        if self.new_dialogs:
+            made_dialogs = self.new_dialogs
+            rows = []
+            for d in made_dialogs:
+                assert d.sender is not None and d.last is not None
+                rows.append((d.channel_id, d.chat_id, d.sender.contact_id, d.sender.id,
+                             d.last_message_at, d.created_at, d.unread, d.last[0], d.last[1],
+                             d.last_inbound_at, d.waiting_since, *d.round))
+            for d, conversation_id in zip(made_dialogs, insert_many(
+                    conn, "INSERT INTO conversations (channel_id, chat_id, contact_id, "
+                    "identity_id, last_message_at, created_at, unread, last_preview, "
+                    "last_direction, last_author, last_inbound_at, waiting_since, "
+                    "stats_round_start, stats_waiting_start, stats_responded, stats_rounds)",
+                    "(?, ?, ?, ?, ?, ?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?)", rows), strict=True):
+                d.id = conversation_id
+            self.new_dialogs = []
+        if self.messages:
+            written = self.messages
+            for message, message_id in zip(written, insert_many(
+                    conn, "INSERT INTO messages (conversation_id, channel_id, external_id, "
+                    "direction, author, body, created_at, state, meta)",
+                    "(?, ?, ?, 'in', ?, ?, ?, 'received', ?)",
+                    [(x.dialog.id, x.channel_id, x.m.external_id, x.m.sender_name, x.m.body,
+                      x.created_at, x.meta) for x in written]), strict=True):
+                message.id, message.conversation_id = message_id, message.dialog.id
+            execute_many(conn, "INSERT INTO attachments (message_id, kind, filename, mime, "
+                         "size, ref, local_path, sha256)", "(?, ?, ?, ?, ?, ?, ?, ?)",
+                         [(x.id, a.kind, a.filename, a.mime, a.size, a.ref, a.local_path,
+                           a.sha256) for x in written for a in x.m.attachments])
+            self.messages = []
+        if self.events:
+            events = self.events
+            facts: list[stats.Fact] = []
+            for (_kind, dialog, message, _data, made_facts), event_id in zip(
+                    events, insert_events(conn, [
+                        (now, kind, dialog.id, None if message is None else message.id, None,
+                         data) for kind, dialog, message, data, _facts in events]),
+                    strict=True):
+                if made_facts:
+                    assert message is not None and dialog.id is not None
+                    facts += [(message.created_at, event_id, kind, dialog.id,
+                               message.channel_id, operator, start)
+                              for kind, operator, start in made_facts]
+            stats.add_facts(conn, facts)
+            self.events = []
+        if self.touched:
+            rows = [(d.id, d.unread, int(d.last is not None), *(d.last or (None, None)),
+                     d.last_message_at, d.last_inbound_at, d.waiting_since, d.status,
+                     d.hidden, *d.round) for d in self.touched]
+            if dialect(conn).remote:
+                execute_many(conn, _UPDATE_DIALOGS_HEAD,
+                             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
+                             _UPDATE_DIALOGS_TAIL)
+            else:
+                for row in rows:
+                    conn.execute(_UPDATE_DIALOG, row)
+            self.touched = []
+        for d in self.dialogs.values():
+            d.new, d.dirty, d.unread, d.last = False, False, 0, None
+
+
+# The dialogs a group touched, each as `_Dialog` worked it out: unread added to, the
+# preview and author set where a message was the latest ({3}), the rest as is; {n} is
+# the nth value of the dialog's row, {1} its id.
+_DIALOG_SET = (
+    "unread = conversations.unread + {2}, "
+    "last_preview = CASE WHEN {3} = 1 THEN {4} ELSE conversations.last_preview END, "
+    "last_direction = CASE WHEN {3} = 1 THEN 'in' ELSE conversations.last_direction END, "
+    "last_author = CASE WHEN {3} = 1 THEN {5} ELSE conversations.last_author END, "
+    "last_message_at = CAST({6} AS DOUBLE PRECISION), "
+    "last_inbound_at = CAST({7} AS DOUBLE PRECISION), "
+    "waiting_since = CAST({8} AS DOUBLE PRECISION), "
+    "status = {9}, snoozed_until = NULL, hidden = {10}, "
+    "stats_round_start = CAST({11} AS DOUBLE PRECISION), "
+    "stats_waiting_start = CAST({12} AS DOUBLE PRECISION), "
+    "stats_responded = {13}, stats_rounds = {14}")
+_VALUES = [f"v.column{n}" for n in range(15)]
+# A server: every dialog in one statement (a round trip each would cost more).
+_UPDATE_DIALOGS_HEAD = f"UPDATE conversations SET {_DIALOG_SET.format(*_VALUES)} FROM ("
+_UPDATE_DIALOGS_TAIL = ") AS v WHERE conversations.id = v.column1"
+# SQLite, in the process: a statement per dialog is cheaper than a join with VALUES
+# (measured: ~6 µs a dialog against ~20 µs for one, ~8 µs each for fifty).
+_UPDATE_DIALOG = (f"UPDATE conversations SET {_DIALOG_SET.format(*(f'?{n}' for n in range(15)))} "
+                  "WHERE id = ?1")
+
+
+def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int) -> Ingested:
+    """One message, as the transaction stands (a group's: after what it has written)."""
+    found = _look_up(conn, m, channel_id)
     if found["seen_id"] is not None:
         return Ingested(found["seen_id"], found["seen_conversation"], duplicate=True)
 

@@ -119,35 +119,52 @@ class _BoolAsInt(Dumper):
         return b"1" if obj else b"0"
 
 
-_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|\?\d*|:[A-Za-z_]\w*|%")
-_TRANSLATED: dict[str, str] = {}
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|\?\d*|:[A-Za-z_]\w*")
+_TRANSLATED: dict[str, tuple[str, tuple[str, ...]]] = {}
+# What the translations kept may hold at most, in characters: a group's multi-row
+# statements are long (tens of kB for hundreds of rows), one text per number of rows.
+_TRANSLATED_CHARS = 8_000_000
+_translated_chars = 0
 
 
-def translate(sql: str) -> str:
-    """SQLite's placeholders as psycopg's: ``?`` as ``%s``, ``?N`` (the Nth parameter) as
-    ``%(_N)s``, ``:name`` as ``%(name)s``, a literal ``%`` doubled; text in quotes left
-    alone except its ``%``."""
+def translate(sql: str) -> tuple[str, tuple[str, ...]]:
+    """SQLite's placeholders as PostgreSQL's own, numbered as SQLite numbers them: ``?``
+    the next number, ``?N`` the Nth parameter, ``:name`` one number per name (text in
+    quotes left alone); and the names in the order of their numbers (empty for a
+    statement of ``?`` placeholders).
+
+    psycopg is handed the statement as it goes to the server (a raw cursor): it does
+    not parse it again on every call, which for a group's multi-row statements (more
+    than 50 parameters, which psycopg does not cache) cost more than all the rest of
+    preparing them."""
+    global _translated_chars
     done = _TRANSLATED.get(sql)
     if done is not None:
         return done
+    names: dict[str, int] = {}
+    last = 0
 
     def swap(m: re.Match[str]) -> str:
+        nonlocal last
         token = m.group()
         if token == "?":
-            return "%s"
+            last += 1
+            return f"${last}"
         if token.startswith("?"):
-            return f"%(_{token[1:]})s"
-        if token == "%":
-            return "%%"
-        if token == "::":
-            return token
-        if token.startswith(":"):
-            return f"%({token[1:]})s"
-        return token.replace("%", "%%")  # a quoted string or name
+            last = max(last, int(token[1:]))
+            return f"${int(token[1:])}"
+        if token.startswith(":") and token != "::":
+            number = names.get(token[1:])
+            if number is None:
+                last += 1
+                number = names[token[1:]] = last
+            return f"${number}"
+        return token  # a cast, a quoted string or name
 
-    done = _TOKENS.sub(swap, sql)
-    if len(_TRANSLATED) < 4096:
+    done = (_TOKENS.sub(swap, sql), tuple(sorted(names, key=names.__getitem__)))
+    if len(_TRANSLATED) < 4096 and _translated_chars + 2 * len(sql) <= _TRANSLATED_CHARS:
         _TRANSLATED[sql] = done
+        _translated_chars += len(sql) + len(done[0])
     return done
 
 
@@ -163,11 +180,11 @@ class PgConn:
 
     def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = (),
                 /) -> Any:
-        cursor = self.raw.cursor()
+        cursor = psycopg.RawCursor(self.raw)
         if parameters:
-            sql = translate(sql)
-            if "%(_" in sql and not isinstance(parameters, Mapping):
-                parameters = {f"_{n}": value for n, value in enumerate(parameters, 1)}
+            sql, names = translate(sql)
+            if isinstance(parameters, Mapping):
+                parameters = [parameters[name] for name in names]
             cursor.execute(sql, parameters)
         else:
             cursor.execute(sql)
@@ -475,6 +492,10 @@ class PgDatabase:
         for callback in self._on_commit:
             callback()
         return result
+
+    # Always on the writer's thread: every statement is a round trip to the server, which
+    # the event loop must not wait for.
+    write_short = write
 
     async def read(self, fn: Callable[Concatenate[Conn, P], T], *args: P.args,
                    **kwargs: P.kwargs) -> T:

@@ -67,7 +67,7 @@ class PresenceStore(Part):
             if seq % 256 == 0:
                 conn.execute("DELETE FROM presence WHERE expires_at < ?", (now - SWEEP_AFTER,))
 
-        await self.db.write(run)
+        await self.db.write_short(run)
         self.changed()
 
     async def clear(
@@ -82,7 +82,7 @@ class PresenceStore(Part):
                 params.append(conversation_id)
             _expire(conn, self.clock(), _next_seq(conn), where, tuple(params))
 
-        await self.db.write(run)
+        await self.db.write_short(run)
         self.changed()
 
     async def customer_typing(

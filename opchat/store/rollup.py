@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from opchat.store.sql import Conn
+from opchat.store.sql import Conn, execute_many
 
 DAY, HOUR = 86400, 3600
 LONG_DAYS = 8  # periods with this many whole days or more read the roll-up...
@@ -142,6 +142,31 @@ def add(conn: Conn, kind: str, at: float, channel_id: int, operator: str,
         conn.execute("INSERT INTO stats_hours (hour, kind, n) VALUES (?, ?, 1) "
                      "ON CONFLICT (hour, kind) DO UPDATE SET n = stats_hours.n + 1",
                      (math.floor(at / HOUR), kind))
+
+
+def add_many(conn: Conn, facts: Iterable[tuple[str, float, int, str, float | None, bool]]
+             ) -> None:
+    """`add` for several facts, each (kind, at, channel id, operator, seconds, counted):
+    the counts summed per day and per hour, each row written once (one statement for the
+    days, one for the hours); a duration as `add` writes it."""
+    days: dict[tuple[int, int, str, str], int] = {}
+    hours: dict[tuple[int, str], int] = {}
+    for kind, at, channel_id, operator, seconds, counted in facts:
+        if seconds is None:
+            key = (math.floor(at / DAY), channel_id, operator, kind)
+            days[key] = days.get(key, 0) + 1
+        else:  # its day's histogram read and written again: one at a time
+            add(conn, kind, at, channel_id, operator, seconds, False)
+        if counted:
+            hour = (math.floor(at / HOUR), kind)
+            hours[hour] = hours.get(hour, 0) + 1
+    execute_many(conn, "INSERT INTO stats_days (day, channel_id, operator, kind, n, total)",
+                 "(?, ?, ?, ?, ?, 0)", [(*key, n) for key, n in days.items()],
+                 " ON CONFLICT (day, channel_id, operator, kind) "
+                 "DO UPDATE SET n = stats_days.n + excluded.n")
+    execute_many(conn, "INSERT INTO stats_hours (hour, kind, n)", "(?, ?, ?)",
+                 [(*key, n) for key, n in hours.items()],
+                 " ON CONFLICT (hour, kind) DO UPDATE SET n = stats_hours.n + excluded.n")
 
 
 def roll_up(conn: Conn, durations: Iterable[str], counted: Iterable[str]) -> None:

@@ -48,10 +48,66 @@ def insert_id(conn: Conn, sql: str, parameters: Sequence[Any] | Mapping[str, Any
     return conn.execute(f"{sql} RETURNING id", parameters).fetchone()[0]
 
 
+# The most parameters one statement of `insert_many` binds: under SQLite's 32,766 (since
+# 3.32; RETURNING needs 3.35 anyway) and PostgreSQL's 65,535.
+MAX_PARAMETERS = 32000
+
+
+def insert_many(conn: Conn, head: str, row: str, rows: Sequence[Sequence[Any]],
+                tail: str = "") -> list[int]:
+    """``head VALUES row, row, … tail RETURNING id`` for ``rows`` (each one row's
+    parameters, ``row`` its placeholders): the new ids, in the order of ``rows``, in as
+    few statements as the parameters allow.
+
+    Both databases insert a VALUES list's rows in its order and give each a larger id
+    than the one before (SQLite's rowid, PostgreSQL's identity), but neither promises
+    the order RETURNING hands them back in: they are sorted."""
+    ids: list[int] = []
+    for sql, values in _statements(head, row, rows, f"{tail} RETURNING id"):
+        ids += sorted(r[0] for r in conn.execute(sql, values).fetchall())
+    return ids
+
+
+def execute_many(conn: Conn, head: str, row: str, rows: Sequence[Sequence[Any]],
+                 tail: str = "") -> None:
+    """``head VALUES row, row, … tail`` for ``rows``, as `insert_many` without ids (an
+    upsert's ``tail``: no two of ``rows`` may meet the same row)."""
+    for sql, values in _statements(head, row, rows, tail):
+        conn.execute(sql, values)
+
+
+_STATEMENTS: dict[tuple[str, str, str, int], str] = {}
+_STATEMENTS_CHARS = 4_000_000  # the most the texts kept may hold, in characters
+_statements_chars = 0
+
+
+def _statements(head: str, row: str, rows: Sequence[Sequence[Any]], tail: str
+                ) -> Iterator[tuple[str, list[Any]]]:
+    """Each statement of ``rows`` (the text made once per number of rows) and its
+    parameters."""
+    global _statements_chars
+    if not rows:
+        return
+    per = max(1, MAX_PARAMETERS // max(1, row.count("?")))
+    for start in range(0, len(rows), per):
+        part = rows[start:start + per]
+        key = (head, row, tail, len(part))
+        sql = _STATEMENTS.get(key)
+        if sql is None:
+            sql = f"{head} VALUES {', '.join([row] * len(part))}{tail}"
+            if len(_STATEMENTS) < 1024 and _statements_chars + len(sql) <= _STATEMENTS_CHARS:
+                _STATEMENTS[key] = sql
+                _statements_chars += len(sql)
+        yield sql, [value for values in part for value in values]
+
+
 class Dialect:
     """What the few queries that cannot be the same on both databases say on each."""
 
     name = "sqlite"
+    # Whether a statement is a round trip to a server (PostgreSQL), not a call into the
+    # process's own library (SQLite): where one statement for many rows pays only there.
+    remote = False
     greatest = "max"  # the larger of two values (SQLite's two-argument max)
     least = "min"
 
@@ -89,6 +145,7 @@ class Dialect:
 
 class PostgresDialect(Dialect):
     name = "postgresql"
+    remote = True
     greatest = "greatest"
     least = "least"
 

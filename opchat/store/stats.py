@@ -39,7 +39,7 @@ from opchat.store import rollup
 from opchat.store.db import row_value
 from opchat.store.part import Part
 from opchat.store.rollup import Histogram
-from opchat.store.sql import Conn, Dialect, dialect
+from opchat.store.sql import Conn, Dialect, dialect, execute_many
 
 STARTED, REOPENED, MISSED = "started", "reopened", "missed"
 IN, OUT = "in", "out"
@@ -80,6 +80,13 @@ def fold(conn: Conn, event_id: int, at: float, kind: str, conversation_id: int |
         _resolved(conn, event_id, at, conversation_id, operator)
 
 
+# One row of stats_facts: (at, event id, kind, dialog, channel id, operator, start).
+Fact = tuple[float, int, str, int, int, str, float | None]
+# A dialog's figures as its stats_* columns hold them: (round start, waiting since,
+# responded, rounds).
+Round = tuple[float | None, float | None, int, int]
+
+
 def _fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
           channel_id: int, operator: str | None = None, start: float | None = None) -> None:
     conn.execute("INSERT INTO stats_facts (at, event_id, kind, conversation_id, channel_id, "
@@ -87,6 +94,46 @@ def _fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
                  (at, event_id, kind, conversation_id, channel_id, operator or "", start))
     took = None if start is None or kind not in DURATIONS else max(at - start, 0.0)
     rollup.add(conn, kind, at, channel_id, operator or "", took, kind in HOURLY)
+
+
+def add_facts(conn: Conn, facts: Sequence[Fact]) -> None:
+    """Write facts and add them to the roll-up as `_fact` does each: one statement for
+    the facts, one for their days, one for their hours (however many: a group's)."""
+    if not facts:
+        return
+    execute_many(conn, "INSERT INTO stats_facts (at, event_id, kind, conversation_id, "
+                 "channel_id, operator, start)", "(?, ?, ?, ?, ?, ?, ?)", facts)
+    rollup.add_many(conn, [
+        (kind, at, channel_id, operator,
+         None if start is None or kind not in DURATIONS else max(at - start, 0.0),
+         kind in HOURLY)
+        for at, _event, kind, _conversation, channel_id, operator, start in facts])
+
+
+def message_step(direction: str, t: float, was: Round, operator: str | None
+                 ) -> tuple[list[tuple[str, str, float | None]], Round]:
+    """What a message in (``direction`` "in") or out at ``t`` makes of a dialog whose
+    figures were ``was``: its facts, each (kind, operator, start), and the figures
+    after it. No I/O: the one definition `fold` and a group's ingest both follow."""
+    round_start, waiting, responded, rounds = was[0], was[1], bool(was[2]), was[3]
+    facts: list[tuple[str, str, float | None]] = []
+    if direction == Direction.IN:
+        facts.append((IN, "", None))
+        if round_start is None:
+            round_start, responded, rounds = t, False, rounds + 1
+            facts.append((STARTED if rounds == 1 else REOPENED, "", None))
+        if waiting is None:
+            waiting = t
+    else:
+        author = operator or ""
+        facts.append((OUT, author, None))
+        if waiting is not None:
+            facts.append((REPLY, author, waiting))
+            if not responded and round_start is not None:
+                facts.append((FIRST_RESPONSE, author, round_start))
+                responded = True
+            waiting = None
+    return facts, (round_start, waiting, int(responded), rounds)
 
 
 def _message(conn: Conn, event_id: int, conversation_id: int, message_id: int,
@@ -100,32 +147,15 @@ def _message(conn: Conn, event_id: int, conversation_id: int, message_id: int,
     if m is None or m["direction"] not in (Direction.IN, Direction.OUT) or m["rated"]:
         return  # notes and automatic answers are no one's response; a rating, no new round
     t, channel_id = m["created_at"], m["channel_id"]
-    round_start, waiting = m["stats_round_start"], m["stats_waiting_start"]
-    responded, rounds = bool(m["stats_responded"]), m["stats_rounds"]
-    if m["direction"] == Direction.IN:
-        _fact(conn, event_id, IN, t, conversation_id, channel_id)
-        if round_start is None:
-            round_start, responded, rounds = t, False, rounds + 1
-            _fact(conn, event_id, STARTED if rounds == 1 else REOPENED, t, conversation_id,
-                  channel_id)
-        if waiting is None:
-            waiting = t
-    else:
-        author = operator or ""
-        _fact(conn, event_id, OUT, t, conversation_id, channel_id, author)
-        if waiting is not None:
-            _fact(conn, event_id, REPLY, t, conversation_id, channel_id, author, waiting)
-            if not responded and round_start is not None:
-                _fact(conn, event_id, FIRST_RESPONSE, t, conversation_id, channel_id, author,
-                      round_start)
-                responded = True
-            waiting = None
-    if (round_start, waiting, responded, rounds) != (
-            m["stats_round_start"], m["stats_waiting_start"], bool(m["stats_responded"]),
-            m["stats_rounds"]):
+    was = (m["stats_round_start"], m["stats_waiting_start"], int(bool(m["stats_responded"])),
+           m["stats_rounds"])
+    facts, now = message_step(m["direction"], t, was, operator)
+    for kind, author, start in facts:  # one or two: `add_facts` would cost more here
+        _fact(conn, event_id, kind, t, conversation_id, channel_id, author, start)
+    if now != was:
         conn.execute("UPDATE conversations SET stats_round_start = ?, stats_waiting_start = ?, "
                      "stats_responded = ?, stats_rounds = ? WHERE id = ?",
-                     (round_start, waiting, int(responded), rounds, conversation_id))
+                     (*now, conversation_id))
 
 
 def _resolved(conn: Conn, event_id: int, at: float, conversation_id: int,

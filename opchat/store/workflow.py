@@ -215,7 +215,7 @@ class WorkflowStore(Part):
                 "SET body = excluded.body, updated_at = excluded.updated_at",
                 (operator.id, conversation_id, body[:DRAFT_CHARS], self.clock()))
 
-        await self.db.write(run)
+        await self.db.write_short(run)
 
     async def draft(self, operator: Operator, conversation_id: int) -> str:
         def run(conn: Conn) -> str:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from opchat.config import ChannelSettings
-from opchat.hub import Hub, HubLock, run_hub_when_free
+from opchat.hub import Hub, HubLock, run_hub_when_free, storable
 from opchat.inbox import Inbox
 from opchat.model import Attachment, Health, InboundMessage, MessageState, OutboundMessage
 from opchat.transports import Capabilities, Delivery, Rejected, Retry, Sink, UnknownChannelKind
@@ -610,3 +611,16 @@ async def test_health_that_cannot_be_recorded_is_logged_not_raised(
     [task] = list(hub._health_writes)
     await task  # raised before: OperationalError out of a task nobody awaited
     assert "cannot record its health" in caplog.text and "disk is full" in caplog.text
+
+
+def test_storable_copies_only_what_holds_a_lone_surrogate() -> None:
+    clean = InboundMessage(channel="shop", chat_id="c1", external_id="m1", sender_id="u1",
+                           sender_name="Иван", body="привет 👋", profile={"page": "/a"},
+                           meta={"n": 1, "list": ["x", 2.5, None]},
+                           attachments=[Attachment("photo", "a.jpg", ref="f1")])
+    assert storable(clean) is clean  # nothing copied when nothing is wrong
+    dirty = replace(clean, meta={"n": 1, "list": ["x\udc00", 2.5, None]})
+    fixed = storable(dirty)
+    assert fixed.meta == {"n": 1, "list": ["x\ufffd", 2.5, None]}
+    assert fixed.profile is clean.profile and fixed.attachments is clean.attachments
+    assert dirty.meta["list"][0] == "x\udc00"  # the original is left as it was
