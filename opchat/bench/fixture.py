@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opchat.model import EventKind
-
 
 class BenchError(Exception):
     """The benchmark itself cannot go on (not a slow result: a broken run)."""
@@ -162,6 +160,7 @@ def build_store(data_dir: Path, size: StoreSize, seed: int = SEED,
     waiting_since / unread agree with its messages, and the FTS index is filled
     by the schema's own trigger.
     """
+    from opchat.model import EventKind
     from opchat.store.benchdata import (
         ChannelRow,
         ContactRow,

@@ -129,11 +129,15 @@ class AppDriver(SqlCounts):
         # list's first page read on a thread while the app is imported); the hub is
         # imported and run only after it, and not at all here (the bench's second process
         # plays it).
+        from opchat.cli import build_parser, runs_the_app
         from opchat.cli.run import build_app
         from opchat.config import load_settings
         from opchat.i18n import set_language
         from opchat.logs import setup_logging
 
+        # The command line parsed as `opchat --data-dir DIR` has it parsed (cli.main).
+        argv = ["--data-dir", str(self.data_dir)]
+        build_parser(argv, commands=not runs_the_app(argv)).parse_args(argv)
         # No config file: every setting at its default, the data dir is the big store.
         settings = load_settings(self.data_dir / "no-such-config.toml", self.data_dir)
         settings.operator = "bench"

@@ -14,7 +14,6 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from opchat import __version__
-from opchat.cli import admin, api, channels, db, records, replies, run, stats, webhooks
 from opchat.cli.common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -33,13 +32,14 @@ from opchat.i18n import _, normalize_language, set_language
 
 __all__ = ["EXIT_FAIL", "EXIT_OK", "EXIT_USAGE", "CliError", "ask_operator_name",
            "build_parser", "choose_language", "main", "open_inbox", "prepare_data_dir",
-           "run_reader", "run_store", "settings_from", "with_default_channel"]
+           "run_reader", "run_store", "runs_the_app", "settings_from",
+           "with_default_channel"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     choose_language(arguments)
-    parser = build_parser(arguments)
+    parser = build_parser(arguments, commands=not runs_the_app(arguments))
     args = parser.parse_args(arguments)
     try:
         return args.handler(args)
@@ -72,9 +72,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
 
 
-def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+# The options that take a value (as the next word) before any command.
+_VALUED_OPTIONS = frozenset(("--config", "--data-dir", "--database-url", "--operator",
+                             "--lang"))
+
+
+def runs_the_app(argv: Sequence[str]) -> bool:
+    """Whether the command line names no command (nor asks for help): plain `opchat`,
+    perhaps with options, which runs the app. Its parser then leaves the commands out:
+    building them all costs the app's start ~20 ms. Any other word (a command, a stray
+    one, an abbreviated option's value) gets the whole parser, and its usual answer."""
+    value_next = False
+    for word in argv:
+        if value_next:
+            value_next = False
+        elif word in ("-h", "--help"):
+            return False
+        elif word in _VALUED_OPTIONS:
+            value_next = True
+        elif not word.startswith("-"):
+            return False
+    return True
+
+
+def build_parser(argv: Sequence[str] = (), *, commands: bool = True
+                 ) -> argparse.ArgumentParser:
     """The parser, its help in the language chosen (see choose_language) when it is built;
-    ``argv``: the command line it will parse (`channel add KIND` adds KIND's flags)."""
+    ``argv``: the command line it will parse (`channel add KIND` adds KIND's flags).
+    ``commands``: False leaves them out (see `runs_the_app`)."""
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: an option given before the subcommand is not reset by the subparser.
     common.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
@@ -99,6 +124,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true",
                         help=_("run with simulated customers in a separate demo data dir"))
     parser.set_defaults(handler=cmd_app)
+    if not commands:
+        return parser
+    from opchat.cli import admin, api, channels, db, records, replies, run, stats, webhooks
+
     sub = parser.add_subparsers(title=_("commands"), metavar="COMMAND")
 
 
