@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import sqlite3
@@ -314,15 +315,34 @@ class Database:
             self._begin(conn, patient=True)
             return self._commit(conn, fn, args, kwargs, checkpointer)
 
-        assert self._loop is not None
-        self._queued += 1
-        try:
-            result = await self._loop.run_in_executor(self._writer_pool, transaction)
-        finally:
-            self._queued -= 1
+        result = await self._on_writer_thread(transaction)
         for callback in self._on_commit:
             callback()
         return result
+
+    async def _on_writer_thread(self, job: Callable[[], T]) -> T:
+        """``job()`` on the writer's thread, counted in `_queued` until it has ended there
+        (not merely until its caller stops waiting: a cancelled caller's job still runs)."""
+        loop = self._loop
+        assert loop is not None
+
+        def run() -> T:
+            try:
+                return job()
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(self._ended)
+
+        self._queued += 1
+        try:
+            future = loop.run_in_executor(self._writer_pool, run)
+        except BaseException:  # never started (the pool shut down)
+            self._queued -= 1
+            raise
+        return await future
+
+    def _ended(self) -> None:
+        self._queued -= 1
 
     async def write_short(
         self,
@@ -404,11 +424,9 @@ class Database:
         if conn is None:
             raise StoreError("the database is closed")
         assert self._loop is not None
-        self._queued += 1  # the writer's connection is busy meanwhile (see write_short)
-        try:
-            return await self._loop.run_in_executor(pool, version, conn)
-        finally:
-            self._queued -= 1
+        if pool is self._writer_pool:  # the writer's connection is busy meanwhile
+            return await self._on_writer_thread(functools.partial(version, conn))
+        return await self._loop.run_in_executor(pool, version, conn)
 
 
 def row_value(row: Row | None, default: Any = None) -> Any:

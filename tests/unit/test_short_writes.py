@@ -138,3 +138,30 @@ async def test_a_loop_of_short_writes_lets_other_tasks_run(tmp_path: Path) -> No
         assert ran.is_set()
     finally:
         await db.close()
+
+
+async def test_a_cancelled_write_still_counts_until_its_thread_is_done(tmp_path: Path) -> None:
+    # The caller stopped waiting, but the transaction goes on on the writer's thread: a
+    # short write must not start on the same connection meanwhile.
+    db = await opened(tmp_path)
+    started, release = threading.Event(), threading.Event()
+
+    def slow(conn: sqlite3.Connection) -> str:
+        started.set()
+        release.wait(30)
+        return add_label(conn, "slow")
+
+    try:
+        waiting = asyncio.create_task(db.write(slow))
+        await until(lambda: holds(started.is_set()), "the slow write under way")
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        short = asyncio.create_task(db.write_short(add_label, "short"))
+        await asyncio.sleep(0)
+        release.set()
+        assert (await short).startswith("opchat-db-write")
+        assert await db.read(labels) == ["slow", "short"]
+    finally:
+        release.set()
+        await db.close()
