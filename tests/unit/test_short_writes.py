@@ -28,6 +28,23 @@ def labels(conn: sqlite3.Connection) -> list[str]:
     return [r[0] for r in conn.execute("SELECT name FROM labels ORDER BY id")]
 
 
+class SlowWrite:
+    """A write that holds the writer's thread until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, conn: sqlite3.Connection) -> str:
+        self.started.set()
+        self.release.wait(30)
+        return add_label(conn, "slow")
+
+    async def under_way(self, db: Database) -> asyncio.Task[str]:
+        task = asyncio.create_task(db.write(self))
+        await until(lambda: holds(self.started.is_set()), "the slow write under way")
+        return task
+
+
 async def opened(tmp_path: Path) -> Database:
     db = Database(tmp_path / "opchat.db")
     await db.open()
@@ -51,26 +68,20 @@ async def test_a_short_write_with_the_writer_free_runs_on_the_loops_thread(
 
 async def test_a_short_write_queues_behind_work_on_the_writers_thread(tmp_path: Path) -> None:
     db = await opened(tmp_path)
-    started, release = threading.Event(), threading.Event()
-
-    def slow(conn: sqlite3.Connection) -> str:
-        started.set()
-        release.wait(30)
-        return add_label(conn, "slow")
+    slow = SlowWrite()
 
     try:
-        first = asyncio.create_task(db.write(slow))
-        await until(lambda: holds(started.is_set()), "the slow write under way")
+        first = await slow.under_way(db)
         second = asyncio.create_task(db.write_short(add_label, "short"))
         await asyncio.sleep(0)  # it has started, and must not have touched the connection
-        release.set()
+        slow.release.set()
         assert (await first).startswith("opchat-db-write")
         assert (await second).startswith("opchat-db-write")
         assert await db.read(labels) == ["slow", "short"]
         # The writer's thread is free again: the next short write runs here.
         assert await db.write_short(add_label, "after") == threading.current_thread().name
     finally:
-        release.set()
+        slow.release.set()
         await db.close()
 
 
@@ -144,24 +155,18 @@ async def test_a_cancelled_write_still_counts_until_its_thread_is_done(tmp_path:
     # The caller stopped waiting, but the transaction goes on on the writer's thread: a
     # short write must not start on the same connection meanwhile.
     db = await opened(tmp_path)
-    started, release = threading.Event(), threading.Event()
-
-    def slow(conn: sqlite3.Connection) -> str:
-        started.set()
-        release.wait(30)
-        return add_label(conn, "slow")
+    slow = SlowWrite()
 
     try:
-        waiting = asyncio.create_task(db.write(slow))
-        await until(lambda: holds(started.is_set()), "the slow write under way")
+        waiting = await slow.under_way(db)
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
         short = asyncio.create_task(db.write_short(add_label, "short"))
         await asyncio.sleep(0)
-        release.set()
+        slow.release.set()
         assert (await short).startswith("opchat-db-write")
         assert await db.read(labels) == ["slow", "short"]
     finally:
-        release.set()
+        slow.release.set()
         await db.close()
