@@ -147,12 +147,14 @@ class RunningHub:
 
 
 @contextlib.asynccontextmanager
-async def hub_running(tmp_path: Path, channel: Any) -> AsyncIterator[tuple[Any, Any]]:
-    """(inbox, hub) with ``channel`` (a ChannelSettings) started, until the block ends."""
+async def hub_running(tmp_path: Path, channel: Any, operator: str = "anna"
+                      ) -> AsyncIterator[tuple[Any, Any]]:
+    """(inbox, hub) with ``channel`` (a ChannelSettings) started, until the block ends;
+    the inbox open as ``operator``."""
     from opchat.hub import Hub
     from opchat.inbox import Inbox
 
-    inbox = await Inbox.open(tmp_path, "anna")
+    inbox = await Inbox.open(tmp_path, operator)
     hub = Hub(inbox, [channel], tmp_path)
     hub.backoff_base = 0.05
     task = asyncio.create_task(hub.run())

@@ -6,7 +6,6 @@ read this path" is a file moved away. Real Telegram stand-in, real hub, real ser
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import shutil
@@ -22,7 +21,7 @@ from opchat.model import Attachment, EventKind, MessageState
 from opchat.store import files as store_files
 from opchat.transports.telegram import TelegramTransport
 from tests.backends import on_postgres, raw
-from tests.channels import holds, until
+from tests.channels import hub_running, until
 from tests.telegram_api import CUSTOMER, TOKEN, BotAPI, document, message
 
 BACKENDS = True
@@ -45,22 +44,11 @@ async def api() -> AsyncIterator[BotAPI]:
     await server.close()
 
 
-@contextlib.asynccontextmanager
-async def hub_in(data_dir: Path, api: BotAPI) -> AsyncIterator[tuple[Inbox, Hub]]:
+def hub_in(data_dir: Path, api: BotAPI) -> contextlib.AbstractAsyncContextManager[
+        tuple[Inbox, Hub]]:
     """`opchat serve` with the Telegram channel "shop", its data in ``data_dir``."""
-    inbox = await Inbox.open(data_dir, "hub")
-    hub = Hub(inbox, [ChannelSettings("shop", "telegram", {
-        "token": TOKEN, "api_base": api.base, "poll_timeout": 1})], data_dir)
-    hub.backoff_base = 0.05
-    task = asyncio.create_task(hub.run())
-    try:
-        await until(lambda: holds("shop" in hub.transports), "the transport")
-        yield inbox, hub
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await inbox.close()
+    return hub_running(data_dir, ChannelSettings("shop", "telegram", {
+        "token": TOKEN, "api_base": api.base, "poll_timeout": 1}), operator="hub")
 
 
 def contents_rows(data_dir: Path) -> int:
