@@ -58,7 +58,8 @@ class InboundStore(Part):
         super().__init__(db, clock)
         self._poison = (*NOT_STORABLE, *db.data_errors)
         self._pending: list[tuple[InboundMessage, asyncio.Future[Ingested]]] = []
-        self._flush: asyncio.Task[None] | None = None
+        # The group commit under way: a task, or a message written by its caller.
+        self._flush: asyncio.Future[None] | None = None
         # Channels' ids by name, as committed (a channel's row is never renamed nor
         # deleted, so its id stays): one statement fewer per message.
         self._channels: dict[str, int] = {}
@@ -84,15 +85,28 @@ class InboundStore(Part):
         Concurrent callers are committed together (group commit): whoever
         arrives while a transaction runs joins the next one.
         """
-        future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
-        self._pending.append((message, future))
-        if self._flush is None or self._flush.done():
-            self._flush = asyncio.create_task(self._flush_pending())
-        return await future
+        if self._flush is not None and not self._flush.done():
+            future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
+            self._pending.append((message, future))
+            return await future
+        # Nothing under way: written right here, in the caller's task, with no task nor
+        # future between (one awaiting producer pays two turns of the loop fewer); who
+        # comes meanwhile waits in `_pending` and is written as a group after it.
+        under_way: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._flush = under_way
+        try:
+            [result] = await self._write([message], None)
+        finally:
+            if self._pending:
+                self._flush = asyncio.create_task(self._flush_pending())
+            under_way.set_result(None)
+        if result.skipped is not None:
+            raise UnstorableMessage(result.skipped)
+        return result
 
     async def drain(self) -> None:
-        """Wait for the group commit under way, if any (before the database closes)."""
-        if self._flush is not None:
+        """Wait for the group commits under way, if any (before the database closes)."""
+        while self._flush is not None and not self._flush.done():
             await self._flush
 
     async def _flush_pending(self) -> None:
@@ -562,6 +576,29 @@ _UPDATE_DIALOG = (f"UPDATE conversations SET {_DIALOG_SET.format(*(f'?{n}' for n
                   "WHERE id = ?1")
 
 
+# The dialog's row after one message in. SET expressions all see the row as it was. A
+# message that arrives late (older than the dialog's last one) is stored but does not
+# replace the preview, and does not make the customer "wait" again if someone has
+# answered since.
+_TOUCH = (
+    "UPDATE conversations SET unread = unread + 1, "
+    "last_preview = CASE WHEN :t >= last_message_at THEN :preview ELSE last_preview END, "
+    "last_direction = CASE WHEN :t >= last_message_at THEN 'in' ELSE last_direction END, "
+    "last_author = CASE WHEN :t >= last_message_at THEN :author ELSE last_author END, "
+    "last_message_at = CASE WHEN last_message_at >= :t THEN last_message_at ELSE :t END, "
+    "last_inbound_at = CASE WHEN last_inbound_at >= :t THEN last_inbound_at ELSE :t END, "
+    "snoozed_until = NULL{waiting} WHERE id = :id")
+# The same where the customer may start to wait: a dialog resolved or snoozed reopens.
+# Without it (already waiting, not resting), neither column is in the SET: an index on a
+# column that is SET is rewritten even when its value stays (a page a message).
+_TOUCH_WAITING = _TOUCH.format(waiting=(
+    ", waiting_since = CASE WHEN status IN ('resolved', 'snoozed') THEN :t "
+    "  WHEN waiting_since IS NOT NULL THEN waiting_since "
+    "  WHEN :t >= last_message_at THEN :t ELSE NULL END, "
+    "status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END"))
+_TOUCH = _TOUCH.format(waiting="")
+
+
 def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int) -> Ingested:
     """One message, as the transaction stands (a group's: after what it has written)."""
     found = _look_up(conn, m, channel_id)
@@ -664,23 +701,10 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int) -> I
     for label in m.labels:
         add_label(conn, conversation_id, label, now, None)
     preview = m.body or " ".join(f"[{a.kind}]" for a in m.attachments)
-    conn.execute(
-        # SET expressions all see the row as it was. A message that arrives late (older
-        # than the dialog's last one) is stored but does not replace the preview, and
-        # does not make the customer "wait" again if someone has answered since.
-        "UPDATE conversations SET unread = unread + 1, "
-        "last_preview = CASE WHEN :t >= last_message_at THEN :preview ELSE last_preview END, "
-        "last_direction = CASE WHEN :t >= last_message_at THEN 'in' ELSE last_direction END, "
-        "last_author = CASE WHEN :t >= last_message_at THEN :author ELSE last_author END, "
-        "last_message_at = CASE WHEN last_message_at >= :t THEN last_message_at ELSE :t END, "
-        "last_inbound_at = CASE WHEN last_inbound_at >= :t THEN last_inbound_at ELSE :t END, "
-        "waiting_since = CASE WHEN status IN ('resolved', 'snoozed') THEN :t "
-        "  WHEN waiting_since IS NOT NULL THEN waiting_since "
-        "  WHEN :t >= last_message_at THEN :t ELSE NULL END, "
-        "status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END, "
-        "snoozed_until = NULL WHERE id = :id",
-        {"t": created_at, "preview": preview[:PREVIEW_CHARS], "author": m.sender_name,
-         "id": conversation_id})
+    waits = conv is not None and conv["waiting_since"] is not None and reopened_from is None
+    conn.execute(_TOUCH if waits else _TOUCH_WAITING,
+                 {"t": created_at, "preview": preview[:PREVIEW_CHARS], "author": m.sender_name,
+                  "id": conversation_id})
     # The figures' fold is told what it would read back: this message, and the dialog's
     # figures as looked up above (nothing since has changed them).
     _event(conn, now, EventKind.MESSAGE_NEW, conversation_id, message_id, data={"direction": "in"},

@@ -416,6 +416,11 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     ALTER TABLE attachments ADD COLUMN sha256 TEXT;
     """,
+    # 14: every list leaves hidden dialogs out and reads `conversations_recent_visible`;
+    # the index of every dialog by recency was read by none, yet moved with each message
+    """
+    DROP INDEX IF EXISTS conversations_recent;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

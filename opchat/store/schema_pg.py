@@ -367,6 +367,10 @@ PG_MIGRATIONS: dict[int, str] = {
     ALTER TABLE file_contents ALTER COLUMN content SET STORAGE EXTERNAL;
     ALTER TABLE attachments ADD COLUMN sha256 text;
     """,
+    # 14: the index of every dialog by recency, which no list reads (see schema.py)
+    14: """
+    DROP INDEX IF EXISTS conversations_recent;
+    """,
 }
 
 # One writer at a time, across every process and machine on the database (as SQLite's

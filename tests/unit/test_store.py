@@ -175,6 +175,39 @@ async def test_a_poisoned_message_fails_alone_in_a_shared_commit(inbox: Inbox) -
     assert [m.external_id for m in await inbox.messages(conv.id)] == ["m1", "m3"]
 
 
+async def test_one_message_alone_is_written_in_its_callers_task(inbox: Inbox) -> None:
+    """With nothing under way, `ingest` writes in the caller's own task (no task nor
+    future between); a bad or poisoned message alone fails its caller alone and leaves
+    the next one free to go the same way."""
+    from opchat.model import UnstorableMessage
+
+    writers: list[object] = []
+
+    def note(_name: str, sql: str) -> None:
+        if sql.startswith("INSERT INTO messages"):
+            try:
+                writers.append(asyncio.current_task())
+            except RuntimeError:  # no loop here: the writer's thread
+                writers.append("writer's thread")
+
+    inbox.store.db.trace(note)
+    try:
+        await inbox.store.inbound.ingest(inbound(1))
+        if not on_postgres():  # there every write is the writer's thread's (a round trip)
+            # (SQLite's trace names a statement again for each trigger it runs)
+            assert writers and set(writers) == {asyncio.current_task()}
+        with pytest.raises(UnstorableMessage):
+            await inbox.store.inbound.ingest(inbound(2, meta={"s": {1}}))
+        with pytest.raises(integrity_error()):
+            await inbox.store.inbound.ingest(
+                inbound(3, attachments=(Attachment(kind=None),)))  # type: ignore[arg-type]
+        await inbox.store.inbound.ingest(inbound(4))
+    finally:
+        inbox.store.db.trace(None)
+    conv = (await inbox.conversations())[0]
+    assert [m.external_id for m in await inbox.messages(conv.id)] == ["m1", "m4"]
+
+
 async def test_a_value_refused_by_a_later_statement_skips_only_its_message(
         inbox: Inbox) -> None:
     # Refused by the database only when a later statement of the message reads it as
