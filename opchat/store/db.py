@@ -344,6 +344,11 @@ class Database:
     def _ended(self) -> None:
         self._queued -= 1
 
+    def short_write_here(self) -> bool:
+        """Whether a `write_short` started now would run on the event loop's thread (as
+        it does unless the writer's thread has work or another process the lock)."""
+        return not self._queued
+
     async def write_short(
         self,
         fn: Callable[Concatenate[Conn, P], T],

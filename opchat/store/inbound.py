@@ -85,13 +85,19 @@ class InboundStore(Part):
         Concurrent callers are committed together (group commit): whoever
         arrives while a transaction runs joins the next one.
         """
-        if self._flush is not None and not self._flush.done():
+        if ((self._flush is not None and not self._flush.done())
+                or not self.db.short_write_here()):
             future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
             self._pending.append((message, future))
+            if self._flush is None or self._flush.done():
+                self._flush = asyncio.create_task(self._flush_pending())
             return await future
-        # Nothing under way: written right here, in the caller's task, with no task nor
+        # Nothing under way, and the database writes a short transaction right here on
+        # the loop's thread (SQLite): written in the caller's task, with no task nor
         # future between (one awaiting producer pays two turns of the loop fewer); who
         # comes meanwhile waits in `_pending` and is written as a group after it.
+        # Elsewhere (PostgreSQL: a round trip a statement) the flush task starts on the
+        # loop's next turn, so that the producers woken by the last commit join it.
         under_way: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._flush = under_way
         try:
@@ -685,7 +691,7 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int) -> I
     # An edit of a message an operator hid is hidden with it, and changes nothing else.
     hidden = edit_of is not None and bool(row_value(conn.execute(
         "SELECT hidden FROM messages WHERE id = ?", (edit_of,)).fetchone(), 0))
-    meta = json.dumps(m.meta, ensure_ascii=False)
+    meta = json.dumps(m.meta, ensure_ascii=False) if m.meta else "{}"
     message_id = insert_id(conn,
         "INSERT INTO messages (conversation_id, channel_id, external_id, direction, author, body, "
         "created_at, state, reply_to_id, meta, edit_of_id, hidden) "

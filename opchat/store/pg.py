@@ -497,6 +497,10 @@ class PgDatabase:
     # the event loop must not wait for.
     write_short = write
 
+    def short_write_here(self) -> bool:
+        """Never: every statement is a round trip (see `write_short`)."""
+        return False
+
     async def read(self, fn: Callable[Concatenate[Conn, P], T], *args: P.args,
                    **kwargs: P.kwargs) -> T:
         conn = self._reader
