@@ -233,13 +233,14 @@ _LOOKUP = (
     "LEFT JOIN identities i ON i.channel_id = :channel AND i.external_id = :sender "
     "LEFT JOIN conversations c ON c.channel_id = :channel AND c.chat_id = :chat")
 # The same for several messages at once: one row each, in their order (VALUES' columns
-# are column1, column2... on both databases).
+# are column1, column2... on both databases; {joins}: `_LOOKUP_JOINS` in the dialect's
+# words).
 _LOOKUP_ALL = (
-    f"SELECT k.column1 AS n, {_FOUND} FROM (VALUES {{rows}}) AS k "
-    "LEFT JOIN messages m ON m.channel_id = k.column2 AND m.external_id = k.column3 "
-    "LEFT JOIN identities i ON i.channel_id = k.column2 AND i.external_id = k.column4 "
-    "LEFT JOIN conversations c ON c.channel_id = k.column2 AND c.chat_id = k.column5 "
+    f"SELECT k.column1 AS n, {_FOUND} FROM (VALUES {{rows}}) AS k {{joins}} "
     "ORDER BY k.column1")
+_LOOKUP_JOINS = (("messages", "m", "m.channel_id = k.column2 AND m.external_id = k.column3"),
+                 ("identities", "i", "i.channel_id = k.column2 AND i.external_id = k.column4"),
+                 ("conversations", "c", "c.channel_id = k.column2 AND c.chat_id = k.column5"))
 _LOOKUP_AT_ONCE = 500
 
 
@@ -253,7 +254,9 @@ def _look_up_all(conn: Conn, messages: list[InboundMessage], channels: list[int]
     for start in range(0, len(messages), _LOOKUP_AT_ONCE):
         part = range(start, min(start + _LOOKUP_AT_ONCE, len(messages)))
         rows += conn.execute(
-            _LOOKUP_ALL.format(rows=", ".join(["(?, ?, ?, ?, ?)"] * len(part))),
+            _LOOKUP_ALL.format(rows=", ".join(["(?, ?, ?, ?, ?)"] * len(part)),
+                               joins=" ".join(dialect(conn).keyed_join(*j)
+                                              for j in _LOOKUP_JOINS)),
             [value for n in part for value in (n, channels[n], messages[n].external_id,
                                                messages[n].sender_id, messages[n].chat_id)]
         ).fetchall()
