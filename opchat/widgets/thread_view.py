@@ -1,10 +1,14 @@
 """One conversation's messages, oldest at the top, newest at the bottom.
 
-A Line-API `ScrollView`: each message is rendered once per width into a
-block of strips (header, body wrapped to the width, notes), and
-`render_line` indexes the flattened list of lines. Opening a conversation
-fetches its newest page; scrolling near the top fetches the page before
-and prepends it without moving what is on screen.
+A Line-API `ScrollView`: each message is a block of lines (header, body
+wrapped to the width, notes). Laying the thread out counts every block's
+lines, most without drawing them (a header and a text: the text's wrap is
+counted on its plain characters), and `render_line` draws a block into
+strips only when one of its lines is first on screen, once per width.
+Opening a long dialog so draws the dozen messages the view shows, not the
+hundred of the page. Opening a conversation fetches its newest page;
+scrolling near the top fetches the page before and prepends it without
+moving what is on screen.
 
 Messages can be selected (when the thread has focus) and acted on: retry a
 failed reply, open the whole text in the pager, copy it.
@@ -25,6 +29,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -47,6 +52,11 @@ from opchat.widgets import (
     clock_label,
     component_style,
 )
+
+try:  # Text.wrap's own step, private to Rich: without it every block is drawn to count it
+    from rich._wrap import divide_line
+except ImportError:  # pragma: no cover
+    divide_line = None
 
 if TYPE_CHECKING:
     from opchat.config import Settings
@@ -85,6 +95,17 @@ class Shown:
     edit_of: Message | None = None  # an edit shown where it arrived: the message it changed
     edit_of_unknown: bool = False  # ...which is not (yet) at hand
     folded: bool = False  # an edit shown by its original: no lines of its own
+
+
+@dataclass(slots=True)
+class Block:
+    """One message's lines at one width: how many, known before they are drawn."""
+
+    height: int
+    strips: list[Strip] | None = None  # drawn when first on screen
+    # What it is drawn with besides the message and the width (see `_relayout`'s key).
+    retrying: str | None = None  # why the outbox waits, when it retries
+    unfolded: bool = False  # an e-mail shown whole
 
 
 def group_digits(n: int) -> str:
@@ -204,10 +225,12 @@ class ThreadView(InboxScrollView, can_focus=True):
         self._retrying: dict[int, str] = {}  # message id -> why the outbox waits
         self._unfolded: set[int] = set()  # e-mails shown whole, quoted history and all
         self._stale: set[int] = set()  # changed while the first page was loading
-        self._blocks: LRUCache[tuple, list[Strip]] = LRUCache(4096)
-        self._lines: list[Strip] = []
-        self._owners: list[int] = []  # index into self.messages of each line
+        # Each message's block per (message, width, ...): its height, and its strips
+        # once drawn. Cleared, every message is measured and drawn again.
+        self._blocks: LRUCache[tuple, Block] = LRUCache(4096)
+        self._laid: list[Block] = []  # the block of each message, in order
         self._starts: list[int] = []  # first line of each message
+        self._total = 0  # lines of all the blocks
         self._width = 0
         self._height = 0  # of the view when last laid out: was it at the end before a resize?
         self._shown: list[Shown] = []
@@ -333,11 +356,11 @@ class ThreadView(InboxScrollView, can_focus=True):
         self.has_older = len(older) == PAGE
         if not older:
             return
-        before = len(self._lines)
+        before = self._total
         self.messages[:0] = older
         self._relayout()
         # Keep what is on screen where it is: the new lines are above it.
-        self.scroll_to(y=self.scroll_y + len(self._lines) - before, animate=False,
+        self.scroll_to(y=self.scroll_y + self._total - before, animate=False,
                        immediate=True, force=True)
         self.refresh()
 
@@ -664,7 +687,7 @@ class ThreadView(InboxScrollView, can_focus=True):
 
     def _show_message(self, index: int) -> None:
         start = self._starts[index]
-        end = self._starts[index + 1] - 1 if index + 1 < len(self._starts) else len(self._lines)
+        end = self._starts[index + 1] - 1 if index + 1 < len(self._starts) else self._total
         height = self.scrollable_content_region.height
         if start < self.scroll_y:
             self.scroll_to(y=start, animate=False, immediate=True, force=True)
@@ -674,7 +697,7 @@ class ThreadView(InboxScrollView, can_focus=True):
     def on_resize(self) -> None:
         # Whether the view was at the end is decided with the height it had: the
         # composer growing by a line must not leave the newest message below the view.
-        at_end = self.scroll_y >= len(self._lines) - self._height
+        at_end = self.scroll_y >= self._total - self._height
         if self._content_width() != self._width:
             self._relayout()
         self._height = self.scrollable_content_region.height
@@ -695,9 +718,9 @@ class ThreadView(InboxScrollView, can_focus=True):
         if offset is None:
             return
         line = offset.y + int(self.scroll_y) - self._top_padding()
-        if 0 <= line < len(self._owners):
+        if 0 <= line < self._total:
             self.focus()
-            self.select(self._owners[line])
+            self.select(self._owner(line))
 
     def on_blur(self) -> None:
         self.refresh()
@@ -709,30 +732,96 @@ class ThreadView(InboxScrollView, can_focus=True):
         return max(self.size.width - scrollbar - GUTTER, 10)
 
     def _relayout(self) -> None:
-        """Flatten the messages' blocks (rendered once per width) into lines."""
+        """Lay the messages' blocks out one under the other: each block's height, from
+        the cache or counted now; its lines are drawn when shown (`render_line`)."""
         width = self._width = self._content_width()
         self._height = self.scrollable_content_region.height
         today = time.localtime(self.clock())[:3]  # labels say "today" differently
-        lines: list[Strip] = []
-        owners: list[int] = []
+        laid: list[Block] = []
         starts: list[int] = []
+        total = 0
         shown_all = self._what_is_shown()
+        blocks = self._blocks
         for index, message in enumerate(self.messages):
             shown = shown_all[index]
-            key = (message, width, self._retrying.get(message.id), today, shown,
-                   message.id in self._unfolded)
-            block = self._blocks.get(key)
+            retrying = self._retrying.get(message.id)
+            unfolded = message.id in self._unfolded
+            key = (message, width, retrying, today, shown, unfolded)
+            block = blocks.get(key)
             if block is None:
-                block = [] if shown.folded else self._render_block(message, width, shown)
-                self._blocks[key] = block
-            starts.append(len(lines))
-            lines.extend(block)
-            owners.extend([index] * len(block))
-        self._lines, self._owners, self._starts = lines, owners, starts
+                if shown.folded:
+                    block = Block(0, [])
+                else:
+                    height = self._height_of(message, width, shown, retrying)
+                    if height is None:  # only drawing it tells
+                        strips = self._render_block(message, width, shown, retrying, unfolded)
+                        block = Block(len(strips), strips)
+                    else:
+                        block = Block(height, None, retrying, unfolded)
+                blocks[key] = block
+            starts.append(total)
+            laid.append(block)
+            total += block.height
+        self._laid, self._starts, self._total = laid, starts, total
         self._shown = shown_all
-        self.virtual_size = Size(0, len(lines))
+        self.virtual_size = Size(0, total)
         self.refresh()
         self._fetch_referenced()
+
+    @property
+    def line_count(self) -> int:
+        """Lines of all the loaded messages' blocks (the view's virtual height)."""
+        return self._total
+
+    def _owner(self, line: int) -> int:
+        """The index in `messages` of the message whose block holds `line`."""
+        # A folded edit's empty block starts where the next one does: the last wins.
+        return bisect_right(self._starts, line) - 1
+
+    def _strips_of(self, index: int) -> list[Strip]:
+        """The lines of messages[index]'s block, drawn now if they were not yet."""
+        block = self._laid[index]
+        if block.strips is None:
+            strips = self._render_block(self.messages[index], self._width, self._shown[index],
+                                        block.retrying, block.unfolded)
+            block.strips = strips
+            if len(strips) != block.height:
+                # Counted wrong (see `_height_of`): lay out again with what was drawn.
+                block.height = len(strips)
+                self.call_later(self._laid_out_wrong)
+        return block.strips
+
+    def _laid_out_wrong(self) -> None:
+        at_end = self.is_vertical_scroll_end
+        self._relayout()
+        if at_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+
+    def _height_of(self, message: Message, width: int, about: Shown,
+                   retrying: str | None) -> int | None:
+        """The number of lines `_render_block` draws for a message that is only a
+        header and a text, counted on the text's characters; None for any other.
+
+        Most messages are: laying out a page of them costs a few percent of drawing
+        it. Keep in step with `_render_block` (tests/unit/test_thread_heights.py).
+        """
+        current = about.latest or message  # the text shown is the newest version's
+        if (about.edit_of is not None or about.edit_of_unknown or about.quote is not None
+                or current.attachments or message.attachments):
+            return None
+        if message.meta and (remarks(message) or folded_text(message)):
+            return None
+        reactions = current.meta.get("reactions") or message.meta.get("reactions")
+        if isinstance(reactions, dict) and reactions:
+            return None
+        if message.direction in (Direction.OUT, Direction.AUTO) and (
+                message.state is MessageState.FAILED
+                or (message.state is MessageState.QUEUED and retrying is not None)):
+            return None
+        body, was_cut = cap(clean(current.body), self.settings.display_cap)
+        if was_cut or divide_line is None:
+            return None
+        return 2 + (wrapped_rows(clean(body), width) if body else 0)  # header, text, blank
 
     def _what_is_shown(self) -> list[Shown]:
         """Fold edits into their originals and find what replies quote."""
@@ -812,21 +901,25 @@ class ThreadView(InboxScrollView, can_focus=True):
 
     def _top_padding(self) -> int:
         """Blank lines above a short thread, so that it sits on the composer, as chats do."""
-        return max(0, self.scrollable_content_region.height - len(self._lines))
+        return max(0, self.scrollable_content_region.height - self._total)
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         base = self.rich_style
-        if not self._lines:
+        if not self._total:
             return self._empty_line(y, width, base)
         index = int(self.scroll_y) + y - self._top_padding()
-        if not 0 <= index < len(self._lines):
+        if not 0 <= index < self._total:
             return Strip.blank(width, base)
-        strip = self._lines[index]
-        message = self.messages[self._owners[index]]
+        owner = self._owner(index)
+        strips = self._strips_of(owner)
+        offset = index - self._starts[owner]
+        if offset >= len(strips):  # counted more than drawn: laid out again soon
+            return Strip.blank(width, base)
+        strip = strips[offset]
+        message = self.messages[owner]
         selected = message.id == self.selected_id and self.has_focus
-        last_of_block = (index + 1 == len(self._lines)
-                         or self._owners[index + 1] != self._owners[index])
+        last_of_block = offset + 1 == len(strips)
         if selected and not last_of_block:
             marker_style = base + self._part("thread-view--marker")
             selected_style = self.get_component_rich_style("thread-view--selected")
@@ -864,8 +957,8 @@ class ThreadView(InboxScrollView, can_focus=True):
         name = message.author or (self.conversation.contact_name if self.conversation else "")
         return one_line(name, 100) or "—"
 
-    def _render_block(self, message: Message, width: int, about: Shown = Shown()
-                      ) -> list[Strip]:
+    def _render_block(self, message: Message, width: int, about: Shown = Shown(),
+                      retrying: str | None = None, unfolded: bool = False) -> list[Strip]:
         style = self._part
         base = self.rich_style
         console = self.app.console
@@ -905,7 +998,7 @@ class ThreadView(InboxScrollView, can_focus=True):
                                width, console))
 
         whole = folded_text(message)
-        unfolded = bool(whole) and message.id in self._unfolded
+        unfolded = bool(whole) and unfolded
         body = clean(whole if unfolded else current.body)
         shown, was_cut = cap(body, self.settings.display_cap)
         body_style = style("thread-view--note-body") if message.direction is Direction.NOTE else ""
@@ -938,10 +1031,9 @@ class ThreadView(InboxScrollView, can_focus=True):
                                style=style("thread-view--error"))
             hint = Text(" — " + _("r retries, Alt+X dismisses"), style=style("thread-view--more"))
             lines.extend(_wrap(Text.assemble(reason, hint), width, console))
-        elif outgoing and message.state is MessageState.QUEUED and message.id in self._retrying:
+        elif outgoing and message.state is MessageState.QUEUED and retrying is not None:
             waiting = Text(_("retrying: "), style=style("thread-view--more"))
-            waiting.append_text(safe_text(self._retrying[message.id],
-                                          style=style("thread-view--more")))
+            waiting.append_text(safe_text(retrying, style=style("thread-view--more")))
             lines.extend(_wrap(waiting, width, console))
         lines.append(Text(""))
 
@@ -1015,6 +1107,20 @@ def _one_row(untrusted: str, width: int, style: Style) -> Text:
 
 def _wrap(text: Text, width: int, console) -> list[Text]:
     return list(text.wrap(console, width, overflow="fold", tab_size=4))
+
+
+def wrapped_rows(plain: str, width: int) -> int:
+    """How many lines `_wrap` makes of a text whose characters are `plain`, without
+    making them: Rich's own `Text.wrap` steps (split at newlines, tabs expanded, each
+    line divided where `divide_line` says), minus the styled copies of each line."""
+    rows = 0
+    for line in plain.split("\n"):
+        if "\t" in line:
+            expanded = Text(line)
+            expanded.expand_tabs(4)
+            line = expanded.plain
+        rows += len(divide_line(line, width, fold=True)) + 1
+    return rows
 
 
 def _find_pager() -> list[str] | None:

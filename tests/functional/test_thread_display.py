@@ -129,14 +129,14 @@ async def test_an_edit_changes_the_message_in_place_and_keeps_the_earlier_text(
         await ingest_tg(inbox, {"update_id": 2, "message": first})
         await wait_until(pilot, lambda: "I want 3 teapots" in rendered_text(thread),
                          what="the message")
-        shown = len(thread._lines)
+        shown = thread.line_count
         await ingest_tg(inbox, {"update_id": 3, "edited_message": {
             **first, "text": "I want 4 teapots", "edit_date": int(clock() - 60)}})
         await wait_until(pilot, lambda: "I want 4 teapots" in rendered_text(thread),
                          what="the edit")
         text = rendered_text(thread)
         assert "I want 3 teapots" not in text  # not a second message
-        assert len(thread._lines) == shown
+        assert thread.line_count == shown
         header = text.splitlines()[next(i for i, line in enumerate(text.splitlines())
                                         if "I want 4 teapots" in line) - 1]
         assert "Nina" in header and "edited 11:59" in header
