@@ -30,6 +30,7 @@ import subprocess
 import tempfile
 import time
 from bisect import bisect_right
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -43,6 +44,7 @@ from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message as TextualMessage
 from textual.strip import Strip
+from textual.timer import Timer
 
 from opchat.i18n import _, current_language, ngettext
 from opchat.model import Conversation, Direction, Message, MessageState
@@ -63,6 +65,9 @@ if TYPE_CHECKING:
     from opchat.inbox import Inbox
 
 PAGE = 100  # messages fetched at once
+# How long opening a dialog holds the app's frame for its first page: a person takes
+# 100 ms as at once, and a page read from SQLite takes a few (see `ThreadView.show`).
+HOLD_FRAME = 0.1
 GUTTER = 1  # the column that marks the selected message
 OLDER_MARGIN = 10  # lines from the top at which the previous page is fetched
 
@@ -239,11 +244,19 @@ class ThreadView(InboxScrollView, can_focus=True):
         # that are not among the loaded pages; None: not found.
         self._referenced: dict[int, Message | None] = {}
         self._referencing = False
+        self._hold: AbstractContextManager[None] | None = None  # the app's batch, held
+        self._hold_timer: Timer | None = None
 
     # Data in ----------------------------------------------------------------------------
 
     def show(self, inbox: Inbox, conversation: Conversation) -> None:
-        """Open `conversation`: fetch its newest messages."""
+        """Open `conversation`: fetch its newest messages.
+
+        The app draws its next frame once they are laid out (or after HOLD_FRAME,
+        with "Loading…"): the operator sees the dialog come whole, with the list's
+        cursor, the title and the reply box that changed with it, in one frame
+        instead of two (Textual's `batch_update`, held across the read).
+        """
         self.inbox = inbox
         same = self.conversation is not None and self.conversation.id == conversation.id
         self.conversation = conversation
@@ -257,14 +270,37 @@ class ThreadView(InboxScrollView, can_focus=True):
         self._referenced.clear()
         self._fetching = True
         self._relayout()
+        self._hold_frame()
         self._load(conversation.id)
+
+    def _hold_frame(self) -> None:
+        if self._hold is None and self.is_attached:
+            self._hold = self.app.batch_update()
+            self._hold.__enter__()
+            self._hold_timer = self.set_timer(HOLD_FRAME, self._release_frame)
+
+    def _release_frame(self) -> None:
+        hold, self._hold = self._hold, None
+        if self._hold_timer is not None:
+            self._hold_timer.stop()
+            self._hold_timer = None
+        if hold is not None:
+            hold.__exit__(None, None, None)
+            self.screen.check_idle()  # what changed meanwhile is drawn now
+
+    def on_unmount(self) -> None:
+        self._release_frame()
 
     @work(group="thread-load", exclusive=True, exit_on_error=False)
     async def _load(self, conversation_id: int, select_newest: bool = False) -> None:
         assert self.inbox is not None
-        messages = await self.inbox.messages(conversation_id, limit=PAGE)
+        try:
+            messages = await self.inbox.messages(conversation_id, limit=PAGE)
+        except Exception:  # cancelled, it leaves the hold to the dialog opened since
+            self._release_frame()
+            raise
         if self.conversation is None or self.conversation.id != conversation_id:
-            return
+            return  # the dialog opened since holds the frame on
         self.messages = messages
         self.has_older = len(messages) == PAGE
         self.has_newer = False
@@ -273,6 +309,7 @@ class ThreadView(InboxScrollView, can_focus=True):
         self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
         if select_newest:
             self.select_newest()
+        self._release_frame()
         # Whatever changed while the page was on its way.
         self.fetch_new()
         for message_id in self._stale:
