@@ -34,7 +34,7 @@ from textual.content import Content
 from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from opchat.i18n import _
 from opchat.model import (
@@ -57,6 +57,7 @@ from opchat.widgets import ReportsWorkerErrors, translate_bindings
 from opchat.widgets.composer import Composer
 from opchat.widgets.contact_panel import ContactPanel
 from opchat.widgets.conversation_list import ConversationList, channel_tag
+from opchat.widgets.footer import InboxFooter
 from opchat.widgets.status_bar import StatusBar
 from opchat.widgets.thread_view import ThreadView
 from opchat.widgets.view_tabs import ViewTabs
@@ -174,7 +175,7 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
                 InboxScreen.opened, InboxScreen.inbox)
             yield ContactPanel(self.clock, id="contact")
         yield StatusBar(demo=self.demo, id="status")
-        yield Footer(compact=True, show_command_palette=False)
+        yield InboxFooter(compact=True, show_command_palette=False)
 
     @property
     def list_pane(self) -> ListPane:
