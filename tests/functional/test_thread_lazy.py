@@ -167,3 +167,67 @@ async def test_scrolling_up_a_long_dialog_shows_every_message_once_in_order(
                 assert at + height >= below, (move, at, below)  # no gap
             below = at
         assert below == 0
+
+
+async def test_a_dialog_opens_in_one_frame_without_loading_first(
+    tmp_path: Path, settings: Settings, clock: Clock
+) -> None:
+    await seed_long_dialog(settings.data_dir, clock, 150)
+    app = make_app(settings, clock)
+    async with app.run_test(size=(100, 40)) as pilot:
+        conversations = app.query_one(ConversationList)
+        await wait_until(pilot, lambda: conversations.row(0) is not None, what="the list")
+        conversations.focus()
+        await pilot.pause()
+        thread = app.query_one(ThreadView)
+        frames: list[tuple[int | None, bool]] = []  # (dialog shown, still loading)
+        display = app._display
+
+        def watched(screen, update) -> None:
+            frames.append((thread.conversation.id if thread.conversation else None,
+                           thread._fetching))
+            display(screen, update)
+
+        app._display = watched  # type: ignore[method-assign]
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: thread.messages and frames and not frames[-1][1],
+                         what="the dialog drawn")
+        assert (conversations.row(0).id, True) not in frames  # no "Loading…" frame
+
+
+async def test_a_slow_store_shows_loading_after_a_tenth_of_a_second(
+    tmp_path: Path, settings: Settings, clock: Clock
+) -> None:
+    import asyncio
+    import time
+
+    class SlowInbox(Inbox):
+        async def messages(self, *args, **kwargs) -> list[Message]:
+            await asyncio.sleep(1.0)
+            return await super().messages(*args, **kwargs)
+
+    await seed_long_dialog(settings.data_dir, clock, 5)
+    app = make_app(settings, clock, inbox_class=SlowInbox)
+    async with app.run_test(size=(100, 40)) as pilot:
+        conversations = app.query_one(ConversationList)
+        await wait_until(pilot, lambda: conversations.row(0) is not None, what="the list")
+        conversations.focus()
+        await pilot.pause()
+        thread = app.query_one(ThreadView)
+        drawn: list[float] = []
+        display = app._display
+
+        def watched(screen, update) -> None:
+            if thread._fetching:
+                drawn.append(time.monotonic())
+            display(screen, update)
+
+        app._display = watched  # type: ignore[method-assign]
+        pressed = time.monotonic()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: drawn, what="a frame while loading")
+        assert drawn[0] - pressed < 0.6  # the hold gave up long before the page came
+        assert thread._fetching and app._batch_count == 0
+        assert "Loading…" in "\n".join(
+            strip.text for strip in thread.render_lines(thread.size.region))
+        await wait_until(pilot, lambda: thread.messages, what="the page", timeout=5)
