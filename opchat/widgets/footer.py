@@ -6,13 +6,16 @@ have changed, and a change of focus says so twice: at once and after the next
 frame. Opening a dialog from the list moves the focus to the reply box, so it
 paid twice for one change, before the dialog could be drawn (the thread holds
 the frame until its page is in, see `ThreadView.show`). This one rebuilds once
-per change, and not at all when the keys it would show are the ones it shows.
+per change, and not at all when the keys it would show are the ones it shows;
+while the frame is held, after that frame (`FrameHold.after`).
 """
 
 from __future__ import annotations
 
 from textual.screen import Screen
 from textual.widgets import Footer
+
+from opchat.widgets.frame_hold import frame_hold
 
 __all__ = ["InboxFooter"]
 
@@ -28,7 +31,7 @@ class InboxFooter(Footer):
         if (screen.app.app_focus and self.is_attached and screen is self.screen
                 and not self._asked):
             self._asked = True
-            self.call_after_refresh(self._rebuild)
+            frame_hold(self.app).after(self, self._rebuild)
 
     def _keys(self) -> tuple:
         """What `Footer.compose` builds its keys from, as it would now."""

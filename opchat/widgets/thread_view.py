@@ -30,7 +30,6 @@ import subprocess
 import tempfile
 import time
 from bisect import bisect_right
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -44,7 +43,6 @@ from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message as TextualMessage
 from textual.strip import Strip
-from textual.timer import Timer
 
 from opchat.i18n import _, current_language, ngettext
 from opchat.model import Conversation, Direction, Message, MessageState
@@ -54,6 +52,7 @@ from opchat.widgets import (
     clock_label,
     component_style,
 )
+from opchat.widgets.frame_hold import frame_hold
 
 try:  # Text.wrap's own step, private to Rich: without it every block is drawn to count it
     from rich._wrap import divide_line
@@ -244,8 +243,7 @@ class ThreadView(InboxScrollView, can_focus=True):
         # that are not among the loaded pages; None: not found.
         self._referenced: dict[int, Message | None] = {}
         self._referencing = False
-        self._hold: AbstractContextManager[None] | None = None  # the app's batch, held
-        self._hold_timer: Timer | None = None
+        self._holding = False  # the app's frame, until the page opened is laid out
 
     # Data in ----------------------------------------------------------------------------
 
@@ -255,7 +253,7 @@ class ThreadView(InboxScrollView, can_focus=True):
         The app draws its next frame once they are laid out (or after HOLD_FRAME,
         with "Loading…"): the operator sees the dialog come whole, with the list's
         cursor, the title and the reply box that changed with it, in one frame
-        instead of two (Textual's `batch_update`, held across the read).
+        instead of two (see `FrameHold`).
         """
         self.inbox = inbox
         same = self.conversation is not None and self.conversation.id == conversation.id
@@ -274,19 +272,14 @@ class ThreadView(InboxScrollView, can_focus=True):
         self._load(conversation.id)
 
     def _hold_frame(self) -> None:
-        if self._hold is None and self.is_attached:
-            self._hold = self.app.batch_update()
-            self._hold.__enter__()
-            self._hold_timer = self.set_timer(HOLD_FRAME, self._release_frame)
+        if self.is_attached:
+            self._holding = True
+            frame_hold(self.app).hold(HOLD_FRAME)
 
     def _release_frame(self) -> None:
-        hold, self._hold = self._hold, None
-        if self._hold_timer is not None:
-            self._hold_timer.stop()
-            self._hold_timer = None
-        if hold is not None:
-            hold.__exit__(None, None, None)
-            self.screen.check_idle()  # what changed meanwhile is drawn now
+        if self._holding:
+            self._holding = False
+            frame_hold(self.app).release()
 
     def on_unmount(self) -> None:
         self._release_frame()

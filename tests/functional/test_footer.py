@@ -52,7 +52,7 @@ async def test_the_footer_follows_the_focus_and_is_rebuilt_once_per_change(
             rebuilt.clear()
             before = shows()
             await pilot.press(key)
-            await wait_until(pilot, lambda: shows() == wanted() and shows() != before,
+            await wait_until(pilot, lambda was=before: shows() == wanted() and shows() != was,
                              what=f"the keys after {key}")
             await pilot.pause(0.1)
             assert len(rebuilt) == 1, (key, rebuilt)
