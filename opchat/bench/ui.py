@@ -199,7 +199,8 @@ class AppDriver(SqlCounts):
         for n in range(8):
             await self._open_row(other)
             if n < 7:
-                # Forget the rendered messages, as if it had never been opened.
+                # Forget the rendered messages, as if it had never been opened: the
+                # blocks' heights and lines (drawn when first on screen) both.
                 self.thread()._blocks.clear()
             await self._focus_list()
             await self._put_cursor(at)
