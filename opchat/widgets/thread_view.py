@@ -40,7 +40,7 @@ from textual import events, work
 from textual.app import SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message as TextualMessage
 from textual.strip import Strip
 
@@ -244,6 +244,8 @@ class ThreadView(InboxScrollView, can_focus=True):
         self._referenced: dict[int, Message | None] = {}
         self._referencing = False
         self._holding = False  # the app's frame, until the page opened is laid out
+        self._parts: dict[str, Style] = {}  # component styles, until the styles change
+        self._frame: tuple[int, Style, int] | None = None  # see render_lines
 
     # Data in ----------------------------------------------------------------------------
 
@@ -737,6 +739,7 @@ class ThreadView(InboxScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         if hasattr(self, "_blocks"):
+            self._parts.clear()
             self._blocks.clear()
             self._relayout()
 
@@ -772,6 +775,7 @@ class ThreadView(InboxScrollView, can_focus=True):
         total = 0
         shown_all = self._what_is_shown()
         blocks = self._blocks
+        base: Style | None = None  # found when a block is drawn now
         for index, message in enumerate(self.messages):
             shown = shown_all[index]
             retrying = self._retrying.get(message.id)
@@ -784,7 +788,9 @@ class ThreadView(InboxScrollView, can_focus=True):
                 else:
                     height = self._height_of(message, width, shown, retrying)
                     if height is None:  # only drawing it tells
-                        strips = self._render_block(message, width, shown, retrying, unfolded)
+                        base = self.rich_style if base is None else base
+                        strips = self._render_block(message, width, shown, retrying, unfolded,
+                                                    base)
                         block = Block(len(strips), strips)
                     else:
                         block = Block(height, None, retrying, unfolded)
@@ -808,12 +814,12 @@ class ThreadView(InboxScrollView, can_focus=True):
         # A folded edit's empty block starts where the next one does: the last wins.
         return bisect_right(self._starts, line) - 1
 
-    def _strips_of(self, index: int) -> list[Strip]:
-        """The lines of messages[index]'s block, drawn now if they were not yet."""
+    def _strips_of(self, index: int, base: Style) -> list[Strip]:
+        """The lines of messages[index]'s block, drawn now (on `base`) if they were not."""
         block = self._laid[index]
         if block.strips is None:
             strips = self._render_block(self.messages[index], self._width, self._shown[index],
-                                        block.retrying, block.unfolded)
+                                        block.retrying, block.unfolded, base)
             block.strips = strips
             if len(strips) != block.height:
                 # Counted wrong (see `_height_of`): lay out again with what was drawn.
@@ -927,22 +933,35 @@ class ThreadView(InboxScrollView, can_focus=True):
             self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
 
     def _part(self, component: str) -> Style:
-        return component_style(self, component)
+        # Kept until the styles change, as Textual keeps its component styles.
+        style = self._parts.get(component)
+        if style is None:
+            style = self._parts[component] = component_style(self, component)
+        return style
 
     def _top_padding(self) -> int:
         """Blank lines above a short thread, so that it sits on the composer, as chats do."""
         return max(0, self.scrollable_content_region.height - self._total)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # What every line of this frame is drawn with, found once for all of them.
+        self._frame = (self.scrollable_content_region.width, self.rich_style,
+                       self._top_padding())
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        base = self.rich_style
+        width, base, padding = self._frame or (
+            self.scrollable_content_region.width, self.rich_style, self._top_padding())
         if not self._total:
             return self._empty_line(y, width, base)
-        index = int(self.scroll_y) + y - self._top_padding()
+        index = int(self.scroll_y) + y - padding
         if not 0 <= index < self._total:
             return Strip.blank(width, base)
         owner = self._owner(index)
-        strips = self._strips_of(owner)
+        strips = self._strips_of(owner, base)
         offset = index - self._starts[owner]
         if offset >= len(strips):  # counted more than drawn: laid out again soon
             return Strip.blank(width, base)
@@ -988,9 +1007,10 @@ class ThreadView(InboxScrollView, can_focus=True):
         return one_line(name, 100) or "—"
 
     def _render_block(self, message: Message, width: int, about: Shown = Shown(),
-                      retrying: str | None = None, unfolded: bool = False) -> list[Strip]:
+                      retrying: str | None = None, unfolded: bool = False,
+                      base: Style | None = None) -> list[Strip]:
         style = self._part
-        base = self.rich_style
+        base = self.rich_style if base is None else base
         console = self.app.console
         lines: list[Text] = []
         current = about.latest or message  # the text shown is the newest version's
