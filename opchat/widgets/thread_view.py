@@ -429,8 +429,13 @@ class ThreadView(InboxScrollView, can_focus=True):
     async def _load_around(self, conversation_id: int, message_id: int) -> None:
         assert self.inbox is not None
         half = PAGE // 2
-        older = await self.inbox.messages(conversation_id, before_id=message_id + 1, limit=half)
-        newer = await self.inbox.messages_newer(conversation_id, message_id, limit=half)
+        try:
+            older = await self.inbox.messages(conversation_id, before_id=message_id + 1,
+                                              limit=half)
+            newer = await self.inbox.messages_newer(conversation_id, message_id, limit=half)
+        except Exception:  # cancelled, it leaves the hold to the dialog opened since
+            self._release_frame()
+            raise
         if self.conversation is None or self.conversation.id != conversation_id:
             return
         self.messages = older + newer
@@ -440,6 +445,7 @@ class ThreadView(InboxScrollView, can_focus=True):
         self._relayout()
         index = self._index_of(message_id)  # None if it was hidden meanwhile: the one before
         self._select_centred(max(len(older) - 1, 0) if index is None else index)
+        self._release_frame()  # opened at a search hit: its frame was held too
         self.fetch_new()
         for stale_id in self._stale:
             self.update_message(stale_id)

@@ -232,3 +232,25 @@ async def test_a_slow_store_shows_loading_after_a_tenth_of_a_second(
         assert "Loading…" in "\n".join(
             strip.text for strip in thread.render_lines(thread.size.region))
         await wait_until(pilot, lambda: thread.messages, what="the page", timeout=5)
+
+
+async def test_opening_at_a_search_hit_lets_the_frame_go_once_its_page_is_in(
+    tmp_path: Path, settings: Settings, clock: Clock
+) -> None:
+    await seed_long_dialog(settings.data_dir, clock, 250)
+    app = make_app(settings, clock)
+    async with app.run_test(size=(100, 40)) as pilot:
+        conversations = app.query_one(ConversationList)
+        await wait_until(pilot, lambda: conversations.row(0) is not None, what="the list")
+        thread = app.query_one(ThreadView)
+        hit = (await app.inbox.search("m0042"))[0]
+        conversation = await app.inbox.conversation(hit.conversation_id)
+        assert conversation is not None
+        # As the search screen's choice does, with no await between: the newest page's
+        # read is cancelled for the page around the hit.
+        app.screen.open_conversation(conversation)
+        thread.show_message(hit.message_id)
+        await wait_until(pilot, lambda: thread.selected is not None
+                         and thread.selected.body.startswith("m0042"),
+                         what="the page around the hit")
+        assert not frame_hold(app).held  # let go by the page, not 100 ms later
