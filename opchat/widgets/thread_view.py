@@ -52,7 +52,7 @@ from opchat.widgets import (
     clock_label,
     component_style,
 )
-from opchat.widgets.frame_hold import frame_hold
+from opchat.widgets.frame_hold import FrameHold, frame_hold
 
 try:  # Text.wrap's own step, private to Rich: without it every block is drawn to count it
     from rich._wrap import divide_line
@@ -243,7 +243,8 @@ class ThreadView(InboxScrollView, can_focus=True):
         # that are not among the loaded pages; None: not found.
         self._referenced: dict[int, Message | None] = {}
         self._referencing = False
-        self._holding = False  # the app's frame, until the page opened is laid out
+        # The app's frames, held until the page of the dialog opened is laid out.
+        self._holding: FrameHold | None = None
         self._parts: dict[str, Style] = {}  # component styles, until the styles change
         self._frame: tuple[int, Style, int] | None = None  # see render_lines
 
@@ -275,13 +276,13 @@ class ThreadView(InboxScrollView, can_focus=True):
 
     def _hold_frame(self) -> None:
         if self.is_attached:
-            self._holding = True
-            frame_hold(self.app).hold(HOLD_FRAME)
+            self._holding = frame_hold(self.app)
+            self._holding.hold(HOLD_FRAME)
 
     def _release_frame(self) -> None:
-        if self._holding:
-            self._holding = False
-            frame_hold(self.app).release()
+        holding, self._holding = self._holding, None
+        if holding is not None:
+            holding.release()
 
     def on_unmount(self) -> None:
         self._release_frame()
