@@ -10,7 +10,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:  # for type checkers; at run time `__getattr__` below loads them
+    from opchat.model_later import *  # noqa: F403
+
+
+def __getattr__(name: str) -> Any:
+    """The classes of `opchat.model_later`, loaded when first asked for (see there why)."""
+    if not name.startswith("_"):
+        import opchat.model_later as later
+
+        if name in later.__all__:
+            value = getattr(later, name)
+            globals()[name] = value
+            return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    import opchat.model_later as later
+
+    return sorted({*globals(), *later.__all__})
 
 
 class Direction(StrEnum):
@@ -73,33 +94,6 @@ class Channel:
         return bool((self.capabilities or {}).get("templates"))
 
 
-@dataclass(frozen=True, slots=True)
-class Contact:
-    id: int
-    name: str
-    phone: str | None = None
-    email: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """One contact's address on one channel (a Telegram user, a phone on WhatsApp...)."""
-
-    id: int
-    contact_id: int
-    channel_id: int
-    external_id: str
-    display_name: str = ""
-    username: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Operator:
-    id: int
-    login: str
-    name: str
-
-
 # The HTTP API's writes are done as the operator "api:" + the token's name: a row in
 # `operators` (so the events log names the token) that is nobody to give a dialog to.
 API_OPERATOR_PREFIX = "api:"
@@ -157,13 +151,6 @@ class ConversationFilter:
     at_risk: bool = False
     waiting_before: float | None = None
     round_before: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Label:
-    id: int
-    name: str
-    color: str = ""  # a colour name or #rrggbb; "" lets the UI choose
 
 
 class PresenceKind(StrEnum):
@@ -271,85 +258,9 @@ class QuickReply:
     uses: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class SavedReply(QuickReply):
-    """A quick reply with what migration 2 added to it."""
-
-    folder: str = ""
-    owner: str | None = None  # the login of the operator it is private to; None: shared
-    attachment: str | None = None  # a file path sent with the reply
-    variants: dict[str, str] = field(default_factory=dict, hash=False)  # channel kind -> text
-
-
 # How `opchat stats` and the stats screen may group the figures (opchat/store/stats.py).
 STATS_GROUPINGS = ("channel", "operator", "label", "hour", "day")
 STATS_PERIODS = ("today", "yesterday", "7d", "30d")  # and a range typed as dates
-
-
-class Spread(NamedTuple):
-    """Durations in seconds: how many, and their median, 90th percentile and mean."""
-
-    count: int = 0
-    median: float | None = None
-    p90: float | None = None
-    mean: float | None = None
-
-
-class Figures(NamedTuple):
-    """One row of response-time figures: a whole period, or one channel, operator,
-    label, hour of day or day of it (see opchat/store/stats.py for what each counts)."""
-
-    key: str
-    counts: dict[str, int]  # started, reopened, missed, in, out
-    durations: dict[str, Spread]  # first_response, reply, resolution
-    within: dict[float, float | None]  # seconds -> share of first responses that quick
-    # The same durations counting only the channel's working hours (None: not asked).
-    work: dict[str, Spread] | None = None
-    work_within: dict[float, float | None] | None = None
-
-    def count(self, kind: str) -> int:
-        return self.counts.get(kind, 0)
-
-    def spread(self, kind: str, working: bool = False) -> Spread:
-        return (self.work or {} if working else self.durations).get(kind, Spread())
-
-    def share_within(self, limit: float, working: bool = False) -> float | None:
-        return (self.work_within or {} if working else self.within).get(limit)
-
-    def ratings(self) -> tuple[int, float | None, float | None]:
-        """Customers' ratings: how many, their average, the share of 4 and 5."""
-        given = [self.count(f"rating_{n}") for n in range(1, 6)]
-        total = sum(given)
-        if not total:
-            return 0, None, None
-        return (total, sum(n * c for n, c in enumerate(given, 1)) / total,
-                (given[3] + given[4]) / total)
-
-
-class Rating(NamedTuple):
-    """A customer's rating of a resolved dialog (1 to 5), and what they added."""
-
-    conversation_id: int
-    rating: int
-    comment: str
-    at: float
-    operator: str  # who resolved the dialog they rated ("" if nobody did)
-    channel: str
-
-
-class StatsReport(NamedTuple):
-    """What the stats screen shows of [start, end)."""
-
-    start: float
-    end: float
-    whole: Figures | None  # None: nothing happened
-    by_channel: list[Figures]
-    by_operator: list[Figures]
-    by_hour: list[Figures]  # answers ("out") only; keys "00".."23", local; empty hours absent
-    by_day: list[Figures]  # dialogs started and reopened only; keys "YYYY-MM-DD", local
-    first_responses: tuple[int, ...]  # how many per bar of `limits`
-    limits: tuple[float, ...]  # each bar's upper bound in seconds; the last is infinite
-    first_responses_work: tuple[int, ...] | None = None  # the same in working time, if asked
 
 
 class EventKind(StrEnum):
@@ -593,54 +504,10 @@ class Event:
         return event_payload(self.kind, self.data)
 
 
-@dataclass(frozen=True, slots=True)
-class SearchHit:
-    message_id: int
-    conversation_id: int
-    contact_name: str
-    channel_name: str
-    created_at: float
-    snippet: str  # raw text around the match; MATCH_START/MATCH_END mark the hit
-
-
 MATCH_START = "\x02"  # control characters never survive sanitising, so they can't be forged
 MATCH_END = "\x03"
 
 _MARKED = re.compile(f"{MATCH_START}([^{MATCH_END}]*){MATCH_END}")
-
-
-@dataclass(frozen=True, slots=True)
-class ContactHit:
-    """A contact whose name, phone or e-mail matches; opens their newest conversation."""
-
-    contact_id: int
-    name: str  # MATCH_START/MATCH_END mark the hit, as in SearchHit.snippet
-    phone: str  # "" when there is none; marked when the phone matched
-    email: str  # "" when there is none; marked when the e-mail matched
-    conversation_id: int  # their most recent conversation
-    channel_name: str
-    last_message_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class LabelHit:
-    """A conversation that carries a matching label."""
-
-    label: str  # the label's name, the match marked
-    conversation_id: int
-    contact_name: str
-    channel_name: str
-    last_message_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class SearchResults:
-    contacts: tuple[ContactHit, ...] = ()
-    labels: tuple[LabelHit, ...] = ()
-    messages: tuple[SearchHit, ...] = ()
-
-    def __len__(self) -> int:
-        return len(self.contacts) + len(self.labels) + len(self.messages)
 
 
 def split_marked(text: str) -> list[tuple[str, bool]]:
@@ -759,65 +626,6 @@ class UnstorableMessage(ValueError):
     Its neighbours are stored; the channel acknowledges it upstream (so the platform
     does not deliver it for ever) and the store has logged it with its channel and id.
     """
-
-
-# One customer across channels: the contact panel, merging, what is hidden -----------------
-
-
-@dataclass(frozen=True, slots=True)
-class ContactIdentity:
-    """An identity as the contact panel shows it: with its channel and profile."""
-
-    identity: Identity
-    channel_name: str
-    channel_kind: str
-    profile: dict[str, Any] = field(default_factory=dict, hash=False)  # untrusted values
-
-
-@dataclass(frozen=True, slots=True)
-class MergeSuggestion:
-    """Another contact that may be the same person (never merged without asking)."""
-
-    contact: Contact
-    reason: str  # "phone" or "email": what matches
-    conversations: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ContactCard:
-    """Everything the contact panel shows about one person."""
-
-    contact: Contact
-    notes: str
-    identities: tuple[ContactIdentity, ...]
-    conversations: tuple[Conversation, ...]  # on every channel, newest first; not hidden ones
-    labels: tuple[str, ...]  # of all their conversations
-    suggestions: tuple[MergeSuggestion, ...]
-    ratings: tuple[Rating, ...] = ()  # the ratings they gave, newest first
-
-
-@dataclass(frozen=True, slots=True)
-class MergePlan:
-    """What merging ``other`` into ``kept`` moves, and what ``kept`` becomes."""
-
-    kept: Contact
-    other: Contact
-    result: Contact  # ``kept`` after the merge: its empty name, phone, email filled in
-    identities: tuple[ContactIdentity, ...]  # move from ``other`` to ``kept``
-    conversations: tuple[Conversation, ...]  # move from ``other`` to ``kept``
-    notes_added: bool  # ``other``'s notes are added to ``kept``'s
-
-
-@dataclass(frozen=True, slots=True)
-class HiddenItem:
-    """A hidden conversation or message, with who hid it and when (from the events)."""
-
-    kind: str  # "conversation" or "message"
-    id: int
-    conversation_id: int
-    title: str  # contact and channel, or the message's first words; untrusted
-    at: float | None
-    operator: str | None
 
 
 def redacted_url(url: str) -> str:

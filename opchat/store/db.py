@@ -339,7 +339,11 @@ class Database:
         except BaseException:  # never started (the pool shut down)
             self._queued -= 1
             raise
-        return await future
+        # A caller that stops waiting does not take the job off the queue: once handed
+        # over, a write runs whole (and `_ended` is sure to come); what it raises then
+        # is nobody's to hear.
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return await asyncio.shield(future)
 
     def _ended(self) -> None:
         self._queued -= 1

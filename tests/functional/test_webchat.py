@@ -914,10 +914,19 @@ async def test_a_socket_that_never_says_hello_is_closed(
 
 
 async def fill_the_disk(site: Site, full: bool) -> None:
-    """SQLite's own "database or disk is full", as on a real full disk."""
-    pages = 1 if full else 1_000_000_000
-    await site.inbox.store.db.write(
-        lambda conn: conn.execute(f"PRAGMA max_page_count = {pages}").fetchone())
+    """SQLite's own "database or disk is full", as on a real full disk: the file may not
+    grow, and the pages it has free (a migration that dropped an index left some) are
+    taken first."""
+
+    def run(conn: Any) -> None:
+        if full:
+            free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            size = conn.execute("PRAGMA page_size").fetchone()[0]
+            conn.execute("CREATE TABLE IF NOT EXISTS test_filler (x BLOB)")
+            conn.execute("INSERT INTO test_filler VALUES (zeroblob(?))", ((free + 1) * size,))
+        conn.execute(f"PRAGMA max_page_count = {1 if full else 1_000_000_000}").fetchone()
+
+    await site.inbox.store.db.write(run)
 
 
 async def test_a_full_disk_answers_an_error_degrades_the_channel_and_recovers(

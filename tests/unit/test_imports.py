@@ -62,7 +62,7 @@ def test_what_the_first_frame_does_not_show_is_imported_later() -> None:
     later = {"opchat.screens.help", "opchat.screens.stats", "opchat.screens.search",
              "opchat.screens.pick", "opchat.screens.replies", "opchat.screens.confirm",
              "opchat.placeholders", "opchat.replies", "opchat.alerts", "opchat.hours",
-             "opchat.sla", "importlib.metadata", "tomllib"}
+             "opchat.sla", "opchat.model_later", "importlib.metadata", "tomllib"}
     assert later & loaded == set()
 
 
@@ -72,3 +72,27 @@ def test_the_first_page_read_ahead_loads_only_the_lists_queries() -> None:
         "opchat.store.first_page", "opchat.store.listing", "opchat.store.rows",
         "opchat.store.schema", "opchat.store.sql"}
     assert "asyncio" not in loaded and "textual" not in loaded
+    assert "opchat.model_later" not in loaded
+
+
+def test_the_models_later_classes_come_from_opchat_model() -> None:
+    """`opchat.model` hands out `opchat.model_later`'s classes, loading it on first use;
+    every class defined there is one of them, and an unknown name is still an error."""
+    code = "\n".join((
+        "import sys, opchat.model as model",
+        "assert 'opchat.model_later' not in sys.modules",
+        "from opchat.model import QuickReply, SavedReply, SearchResults",
+        "import opchat.model_later as later",
+        "assert all(getattr(model, n) is getattr(later, n) for n in later.__all__)",
+        "assert set(later.__all__) <= set(dir(model)) and issubclass(SavedReply, QuickReply)",
+        "defined = {n for n, v in vars(later).items()",
+        "           if isinstance(v, type) and v.__module__ == later.__name__}",
+        "assert defined == set(later.__all__), defined ^ set(later.__all__)",
+        "try:",
+        "    from opchat.model import NoSuchThing",
+        "except ImportError as e:",
+        "    assert 'NoSuchThing' in str(e)",
+        "else:",
+        "    raise SystemExit('an unknown name was given')",
+    ))
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

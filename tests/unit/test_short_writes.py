@@ -170,3 +170,31 @@ async def test_a_cancelled_write_still_counts_until_its_thread_is_done(tmp_path:
     finally:
         slow.release.set()
         await db.close()
+
+
+async def test_a_write_cancelled_before_its_turn_still_runs_and_ends(tmp_path: Path) -> None:
+    # Its caller stopped waiting while it was still queued behind another: it runs all
+    # the same (a caller's cancellation never half-does a write), and once it has, the
+    # writer is free again: short writes run on the loop's thread as before.
+    db = await opened(tmp_path)
+    slow = SlowWrite()
+    try:
+        first = await slow.under_way(db)
+        queued = asyncio.create_task(db.write(add_label, "queued"))
+        await asyncio.sleep(0)
+        queued.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        slow.release.set()
+        await first
+        await until(lambda: _has(db, "queued"), "the queued write to run")
+        await until(lambda: holds(db.short_write_here()), "the writer to be free again")
+        assert await db.read(labels) == ["slow", "queued"]
+        assert await db.write_short(add_label, "short") == threading.current_thread().name
+    finally:
+        slow.release.set()
+        await db.close()
+
+
+async def _has(db: Database, name: str) -> bool:
+    return name in await db.read(labels)
