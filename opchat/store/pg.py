@@ -488,7 +488,11 @@ class PgDatabase:
             return result
 
         assert self._loop is not None
-        result = await self._loop.run_in_executor(self._writer_pool, transaction)
+        future = self._loop.run_in_executor(self._writer_pool, transaction)
+        # Once handed over, a write runs whole, its caller waiting or not (as on SQLite:
+        # `Database._on_writer_thread`); what it raises then is nobody's to hear.
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+        result = await asyncio.shield(future)
         for callback in self._on_commit:
             callback()
         return result

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +25,7 @@ from opchat.model import (
 from opchat.store import DB_FILENAME, SCHEMA_VERSION, ConversationFilter, Store, StoreError
 from opchat.store.schema import SchemaTooNew
 from tests.backends import integrity_error, on_postgres, raw
+from tests.channels import holds, until
 
 BACKENDS = True  # every test on SQLite and on PostgreSQL (tests/conftest.py)
 
@@ -206,6 +209,44 @@ async def test_one_message_alone_is_written_in_its_callers_task(inbox: Inbox) ->
         inbox.store.db.trace(None)
     conv = (await inbox.conversations())[0]
     assert [m.external_id for m in await inbox.messages(conv.id)] == ["m1", "m4"]
+
+
+async def test_a_write_whose_caller_stops_waiting_in_the_queue_still_runs(
+        inbox: Inbox) -> None:
+    """Once handed to the writer, a write runs whole, even if its caller is cancelled
+    while it waits its turn (a draft saved by a worker the operator moved away from)."""
+    db = inbox.store.db
+    started, release = threading.Event(), threading.Event()
+
+    def label(conn: Any, name: str) -> None:
+        conn.execute("INSERT INTO labels (name, created_at) VALUES (?, 0)", (name,))
+
+    def slow(conn: Any) -> None:
+        started.set()
+        release.wait(30)
+        label(conn, "slow")
+
+    async def labels() -> list[str]:
+        return await db.read(lambda conn: [r[0] for r in conn.execute(
+            "SELECT name FROM labels ORDER BY id").fetchall()])
+
+    try:
+        first = asyncio.create_task(db.write(slow))
+        await until(lambda: holds(started.is_set()), "the slow write under way")
+        queued = asyncio.create_task(db.write(label, "queued"))
+        await asyncio.sleep(0)
+        queued.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        release.set()
+        await first
+        await until(lambda: _holds_async(labels, ["slow", "queued"]), "the queued write")
+    finally:
+        release.set()
+
+
+async def _holds_async(read: Any, want: object) -> bool:
+    return await read() == want
 
 
 async def test_a_value_refused_by_a_later_statement_skips_only_its_message(
