@@ -1,18 +1,19 @@
 """The model's classes that the app's first frame does not need: contacts and their
 identities, operators, labels, saved replies, the figures, search results, the contact
-panel's card and merges, hidden items.
+panel's card and merges, hidden items; and what transports exchange with the hub
+(inbound and outbound messages, templates), which the app's process needs only once
+its hub starts, after the first frame.
 
 Import them from `opchat.model`, which loads this module the first time one of them is
-asked for (PEP 562): creating a frozen dataclass costs ~0.5 ms, and these ~7 ms were
+asked for (PEP 562): creating a frozen dataclass costs ~0.5 ms, and these ~10 ms were
 paid by every start before its first frame.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from opchat.model import Conversation, QuickReply
+from opchat.model import Attachment, Conversation, QuickReply
 
 __all__ = [
     "Contact",
@@ -22,17 +23,22 @@ __all__ = [
     "Figures",
     "HiddenItem",
     "Identity",
+    "InboundMessage",
+    "Ingested",
     "Label",
     "LabelHit",
     "MergePlan",
     "MergeSuggestion",
     "Operator",
+    "OutboundMessage",
     "Rating",
     "SavedReply",
     "SearchHit",
     "SearchResults",
     "Spread",
     "StatsReport",
+    "Template",
+    "TemplateUse",
 ]
 
 
@@ -247,3 +253,94 @@ class HiddenItem:
     title: str  # contact and channel, or the message's first words; untrusted
     at: float | None
     operator: str | None
+
+
+# What transports exchange with the hub ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message a customer sent, as a transport hands it to the hub.
+
+    ``external_id`` must be stable across re-deliveries of the same message and
+    unique in the whole channel (prefix the chat where the platform numbers
+    messages per chat): the store keeps one row per (channel, external_id), so a
+    redelivered message is recognised and not stored twice.
+    """
+
+    channel: str  # the channel's configured name
+    chat_id: str  # the platform's dialog address; replies go there
+    external_id: str
+    sender_id: str
+    sender_name: str
+    body: str
+    sent_at: float | None = None  # the platform's timestamp, epoch seconds
+    username: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    reply_to_external_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    profile: dict[str, Any] = field(default_factory=dict)  # language, page URL, ...
+    meta: dict[str, Any] = field(default_factory=dict)  # see MESSAGE_META
+    edit_of_external_id: str | None = None  # an edit of that message: store it beside it
+    labels: tuple[str, ...] = ()  # labels the dialog gets (created if new), e.g. "callback"
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A message template the platform approved (WhatsApp's): see opchat.templates."""
+
+    name: str
+    language: str  # the platform's code, e.g. en_US
+    status: str = "APPROVED"  # APPROVED, PENDING, REJECTED, PAUSED...
+    category: str = ""  # UTILITY, MARKETING, AUTHENTICATION
+    header: str = ""  # text with {{1}}… variables
+    body: str = ""
+    footer: str = ""
+    buttons: tuple[str, ...] = ()  # quick-reply labels the customer can press
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateUse:
+    """A template as one message uses it: which, and the values of its variables."""
+
+    name: str
+    language: str
+    header: tuple[str, ...] = ()  # {{1}}… of the header, in order
+    body: tuple[str, ...] = ()  # {{1}}… of the body
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """What the outbox asks a transport to deliver."""
+
+    message_id: int
+    channel: str
+    chat_id: str
+    body: str
+    attempt: int = 1
+    reply_to_external_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    # (label, payload) of buttons to offer, where the channel can show them
+    # (Capabilities.buttons); a press comes back with meta["callback"] = payload.
+    # Channels without buttons send the text alone, which says the same.
+    buttons: tuple[tuple[str, str], ...] = ()
+    # What the transport said of an earlier attempt when it asked to retry
+    # (Retry.progress): e.g. which parts of a long message went already.
+    progress: str | None = None
+    # Send this approved template (the body is its text as filled, for channels and
+    # logs that show text); outside a reply window it is all a platform takes.
+    template: TemplateUse | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """The answer of `Sink.ingest`: the message is committed when you hold this."""
+
+    message_id: int
+    conversation_id: int
+    duplicate: bool  # already stored earlier: acknowledge upstream, do nothing else
+    # Why the message could not be stored at all (its data is poisoned: a value the
+    # database refuses); the batch around it was stored and its cursor moved past it.
+    # Only `Sink.ingest_batch` answers so; `Sink.ingest` raises UnstorableMessage.
+    skipped: str | None = None

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from opchat.model import Template, TemplateUse
+if TYPE_CHECKING:  # created only where needed: the model loads them on first use
+    from opchat.model import Template, TemplateUse
 
 VARIABLE = re.compile(r"\{\{\s*([0-9]+)\s*\}\}")
 
@@ -38,6 +40,8 @@ def from_graph(item: object) -> Template | None:
                         if isinstance(b, dict)]
     if str(item.get("parameter_format") or "POSITIONAL").upper() != "POSITIONAL":
         return None
+    from opchat.model import Template
+
     return Template(name=str(item["name"]), language=str(item["language"]),
                     status=str(item.get("status") or ""),
                     category=str(item.get("category") or ""), header=parts.get("HEADER", ""),
@@ -112,6 +116,8 @@ def read(template: Template, typed: str,
         written = slot(name[0], int(name[1:]))
         if not value or value == written or VARIABLE.fullmatch(value):
             raise Unfilled(_("fill in {variable}", variable=written))
+    from opchat.model import TemplateUse
+
     return TemplateUse(
         name=template.name, language=template.language,
         header=tuple(values[f"h{n}"] for n in range(1, _count(template.header) + 1)),

@@ -46,7 +46,6 @@ from opchat.model import (
     MessageNewData,
     MessageRetryingData,
     Presence,
-    TemplateUse,
 )
 from opchat.sanitize import one_line, safe_content
 from opchat.screens.list_pane import ListPane
@@ -67,6 +66,7 @@ if TYPE_CHECKING:
     from opchat.app import FirstPage
     from opchat.config import Settings
     from opchat.inbox import Inbox
+    from opchat.model import TemplateUse
     from opchat.screens.host import InboxHost
 
 # Events after which the list's rows, order or count may differ.

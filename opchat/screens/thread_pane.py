@@ -21,9 +21,8 @@ from __future__ import annotations
 import mimetypes
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, NamedTuple, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -43,8 +42,6 @@ from opchat.model import (
     MessageState,
     QuickReply,
     Status,
-    Template,
-    TemplateUse,
 )
 from opchat.sanitize import one_line, safe_content
 from opchat.templates import Unfilled
@@ -69,6 +66,7 @@ if TYPE_CHECKING:
     from opchat.app import OpchatApp
     from opchat.config import Settings
     from opchat.inbox import Inbox
+    from opchat.model import Template, TemplateUse
 
 REPLY_EVENTS = (EventKind.QUICK_REPLIES_SAVED, EventKind.QUICK_REPLIES_DELETED)
 WINDOW_TICK = 60.0  # seconds between redraws of the title's reply window
@@ -76,8 +74,7 @@ MAX_FILE = 50 * 1024 * 1024  # bytes: the most a bot may send on Telegram, a san
 PICTURES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """What `ThreadPane.check_reply` found: send it (as ``template``, if one), or why
     not (``refused``)."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opchat.model import (
     Attachment,
@@ -14,9 +14,11 @@ from opchat.model import (
     Message,
     MessageState,
     Status,
-    TemplateUse,
 )
 from opchat.store.sql import Conn, Row, dialect
+
+if TYPE_CHECKING:
+    from opchat.model import TemplateUse
 
 PREVIEW_CHARS = 200  # of the last message, kept on its conversation for the list
 
@@ -91,6 +93,8 @@ def template_of(meta: str) -> TemplateUse | None:
     found = meta_of(meta).get("template")
     if not isinstance(found, dict) or not found.get("name") or not found.get("language"):
         return None
+    from opchat.model import TemplateUse
+
     return TemplateUse(str(found["name"]), str(found["language"]),
                        tuple(str(v) for v in found.get("header") or ()),
                        tuple(str(v) for v in found.get("body") or ()))

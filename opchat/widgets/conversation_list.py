@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from rich.segment import Segment
 from rich.style import Style
@@ -80,8 +80,7 @@ def channel_tag(kind: str) -> tuple[str, str]:
     return f"{letter} ", "#a0a0a0"
 
 
-@dataclass(frozen=True, slots=True)
-class Counted:
+class Counted(NamedTuple):
     """What the screen's one counts read found for the list (see `ConversationList.reload`)."""
 
     filter: ConversationFilter
