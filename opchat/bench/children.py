@@ -120,7 +120,7 @@ def spawn_child(kind: str, out: Path, data_dir: Path | None = None, ops: bool = 
 
 
 def measure_ui(data_dir: Path, say: Callable[[str], None],
-               starts: int = 3) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+               starts: int = 7) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Start-ups of both apps, taken in turns; then opchat doing the operator's work."""
     say(f"first frame: a minimal Textual app and opchat on the big store, {starts} starts each "
         "(fresh interpreters)")
