@@ -16,6 +16,13 @@ Nothing a user types is FTS syntax: message words are quoted (`fts_query`),
 contact pieces are quoted phrases, so ``"``, ``*``, ``NEAR(`` or ``AND`` are
 searched for as text and never make a query fail.
 
+On SQLite the messages' index is not written in each message's transaction (a
+quarter of an ingest's time went to it) but caught up in groups: a quarter of a
+second after a commit here, when the store opens and closes, and before every
+search of messages, so a search never misses a stored message (`catch_up`).
+A store opened read-only (a backup copy) cannot write: it finds what was indexed
+when the copy was taken, which may lack the last quarter of a second's messages.
+
 Hits carry the matched text with MATCH_START/MATCH_END around each match;
 text that itself contains those characters (a customer can send anything)
 gets its markers dropped rather than trusted, so a highlight cannot be forged.
@@ -23,7 +30,10 @@ gets its markers dropped rather than trusted, so a highlight cannot be forged.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+from collections.abc import Callable
 
 from opchat.model import (
     MATCH_END,
@@ -34,15 +44,20 @@ from opchat.model import (
     SearchHit,
     SearchResults,
 )
+from opchat.store.db import Database
 from opchat.store.part import Part
 from opchat.store.rows import with_attachments
 from opchat.store.sql import Conn, dialect
+
+log = logging.getLogger("opchat.store")
 
 CONTACT_HITS = 20  # contacts shown for one query
 LABEL_HITS = 20  # labelled conversations shown for one query
 MIN_PIECE = 3  # the trigram index cannot find anything shorter
 PHONE_DIGITS = 10  # a phone is compared by its last 10 digits (no country code needed)
 RECENT = 50_000  # PostgreSQL: the newest messages looked at in order before the whole index
+
+CATCH_UP_DELAY = 0.25  # seconds from a commit to the messages' index catching up (SQLite)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PHONE_LIKE = re.compile(r"[\d\s()+\-./]+")
@@ -90,11 +105,69 @@ def _phrase(text: str) -> str:
 class SearchStore(Part):
     """`Store.search`."""
 
+    def __init__(self, db: Database, clock: Callable[[], float]) -> None:
+        super().__init__(db, clock)
+        # Whether the messages' index is this store's to catch up: SQLite, writable.
+        self._indexes = db.dialect.name == "sqlite" and not db.read_only
+        self._soon: asyncio.TimerHandle | None = None
+        self._running: asyncio.Task[None] | None = None
+        self._own_commit = False  # the next commit reported is a catch-up's own
+        if self._indexes:
+            db.on_commit(self._committed)
+
+    async def catch_up(self) -> int:
+        """Index the messages stored and not yet indexed; how many (SQLite, writable;
+        elsewhere nothing to do). Every search of messages does it first."""
+        if not self._indexes:
+            return 0
+        if self._soon is not None:
+            self._soon.cancel()
+            self._soon = None
+        try:
+            return await self.db.write_short(self._catch_up_here)
+        except BaseException:
+            self._own_commit = False
+            raise
+
+    async def close(self) -> None:
+        """Catch up whatever is left (the next open would, but a closed store is whole)."""
+        if self._soon is not None:
+            self._soon.cancel()
+            self._soon = None
+        if self._running is not None:
+            await asyncio.gather(self._running, return_exceptions=True)
+        await self._catch_up_logged()
+
+    def _catch_up_here(self, conn: Conn) -> int:
+        indexed = catch_up_index(conn)
+        self._own_commit = True  # its commit is reported next: nothing new to index
+        return indexed
+
+    def _committed(self) -> None:
+        """After each of this process's commits: the index catches up a little later, so
+        a stream of messages is indexed in groups."""
+        if self._own_commit:
+            self._own_commit = False
+        elif self._soon is None:
+            self._soon = asyncio.get_running_loop().call_later(CATCH_UP_DELAY, self._due)
+
+    def _due(self) -> None:
+        self._soon = None
+        self._running = asyncio.get_running_loop().create_task(
+            self._catch_up_logged(), name="search-index")
+
+    async def _catch_up_logged(self) -> None:
+        try:
+            await self.catch_up()
+        except Exception as exc:  # the next commit, search or open tries again
+            log.warning("the search index could not catch up: %s", exc)
+
     async def find(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Messages matching every word of ``query`` (as prefixes), newest first."""
         query = query.replace("\x00", "")  # SQLite ends a string at NUL
         if self.db.dialect.name == "postgresql":
             return await self.db.read(_message_hits_pg, _WORD.findall(query), limit)
+        await self._catch_up_logged()
         return await self.db.read(_message_hits, fts_query(query), limit)
 
     async def find_all(self, query: str, limit: int = 50) -> SearchResults:
@@ -104,6 +177,7 @@ class SearchStore(Part):
         conversations (up to 20 each) by their most recent activity.
         """
         query = query.replace("\x00", "")  # SQLite ends a string at NUL
+        await self._catch_up_logged()
 
         def run(conn: Conn) -> SearchResults:
             if dialect(conn).name == "postgresql":
@@ -139,6 +213,20 @@ class SearchStore(Part):
 
 
 # The SQL behind the methods -------------------------------------------------------------
+
+
+def catch_up_index(conn: Conn) -> int:
+    """In the caller's write transaction, index every message not yet in ``messages_fts``
+    (SQLite; see migration 15 in schema.py); how many."""
+    upto = conn.execute("SELECT upto FROM messages_fts_progress").fetchone()[0]
+    top = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
+    if top <= upto:
+        return 0
+    indexed = conn.execute(
+        "INSERT INTO messages_fts(rowid, body) SELECT id, body FROM messages "
+        "WHERE id > ? AND id <= ?", (upto, top)).rowcount
+    conn.execute("UPDATE messages_fts_progress SET upto = ?", (top,))
+    return indexed
 
 
 def _message_hits(conn: Conn, match: str, limit: int) -> list[SearchHit]:
