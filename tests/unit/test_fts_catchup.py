@@ -66,9 +66,34 @@ async def test_a_search_finds_a_message_its_own_commit_did_not_index(
         await store.close()
 
 
-async def test_the_index_catches_up_by_itself_and_then_stops(
+async def test_a_stream_of_messages_is_indexed_within_later_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No transaction of its own: the catch-up rides the first write after the delay."""
+    monkeypatch.setattr(search_module, "CATCH_UP_DELAY", 0.01)
+    monkeypatch.setattr(search_module, "CATCH_UP_ALONE", 3600.0)
+    store = await open_store(tmp_path)
+    try:
+        first = (await store.inbound.ingest(message(1, "доставка 1"))).message_id
+        deadline = time.monotonic() + 10
+        while store.search._ride_soon is not None:  # the delay has passed
+            assert time.monotonic() < deadline, "the catch-up was never asked for"
+            await asyncio.sleep(0.01)
+        assert indexed_upto(tmp_path) < first
+        statements: list[str] = []
+        store.db.trace(lambda _conn, sql: statements.append(sql))
+        second = (await store.inbound.ingest(message(2, "доставка 2"))).message_id
+        store.db.trace(None)
+        assert indexed_upto(tmp_path) >= second  # in the second message's transaction
+        assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
+        assert store.search._alone_later is None  # nothing left to run alone
+    finally:
+        await store.close()
+
+
+async def test_with_no_write_after_them_messages_are_indexed_alone_and_then_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search_module, "CATCH_UP_DELAY", 0.01)
+    monkeypatch.setattr(search_module, "CATCH_UP_ALONE", 0.05)
     store = await open_store(tmp_path)
     try:
         ids = [(await store.inbound.ingest(message(n, f"доставка {n}"))).message_id
@@ -77,11 +102,11 @@ async def test_the_index_catches_up_by_itself_and_then_stops(
         while indexed_upto(tmp_path) < ids[-1]:
             assert time.monotonic() < deadline, "the index did not catch up"
             await asyncio.sleep(0.01)
-        running = store.search._running
-        assert running is not None
-        await running
-        # Its own commit asked for nothing more: no catch-up is due while nothing happens.
-        assert store.search._soon is None
+        if store.search._running is not None:
+            await store.search._running
+        # Its own commit stored no message: nothing is due while nothing happens.
+        assert store.search._ride_soon is None and store.search._alone_later is None
+        assert store.db._riders == []
         assert len(await store.search.find("доставка")) == 20
     finally:
         await store.close()
