@@ -120,6 +120,7 @@ async def measure_ingest(data_dir: Path, info: StoreInfo, scale: float) -> dict[
             result = await sinks[m.channel].ingest(m)
             if result.duplicate:
                 raise BenchError("a benchmark message was taken for a duplicate")
+        await inbox.store.search.catch_up()  # their search index, which follows the commits
         out["seq_rate"] = n_seq / (time.perf_counter() - t0)
 
         producers = 50
@@ -131,6 +132,7 @@ async def measure_ingest(data_dir: Path, info: StoreInfo, scale: float) -> dict[
 
         t0 = time.perf_counter()
         await asyncio.gather(*(produce() for _ in range(producers)))
+        await inbox.store.search.catch_up()
         out["conc_rate"] = n_conc / (time.perf_counter() - t0)
 
         # The same ingest's SQL with no thread hop nor event loop: what is left of the

@@ -190,6 +190,8 @@ class Database:
         self._patient = True
         self._loop: asyncio.AbstractEventLoop | None = None
         self.checkpointer: Checkpointer | None = None
+        # Work asked to ride along at the end of this process's next write transaction.
+        self._riders: list[Callable[[sqlite3.Connection], object]] = []
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -270,6 +272,50 @@ class Database:
         """Call ``callback`` in the event loop after each of this process's commits."""
         self._on_commit.append(callback)
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the database was opened in (None before `open`)."""
+        return self._loop
+
+    def on_insert(self, table: str, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` for each row this process inserts into ``table``, inside
+        the inserting transaction, on whichever thread runs it (a temporary trigger and
+        a function of the writer's connection): for work that must follow such rows
+        (store/search.py). Call it right after `open`, before any write."""
+        conn = self._writable()
+        name = f"opchat_inserted_{table}"
+        conn.create_function(name, 0, lambda: callback())
+        conn.execute(f"CREATE TEMP TRIGGER IF NOT EXISTS {name} AFTER INSERT ON main.{table} "
+                     f"BEGIN SELECT {name}(); END")
+
+    def ride_next_write(self, fn: Callable[[sqlite3.Connection], object]) -> None:
+        """Run ``fn(conn)`` at the end of this process's next write transaction, before its
+        COMMIT, inside a savepoint: if ``fn`` fails, its work is undone and logged and the
+        transaction it rode commits as it would have. A way to do deferred work without a
+        transaction of its own while writes go on."""
+        if fn not in self._riders:
+            self._riders.append(fn)
+
+    def cancel_ride(self, fn: Callable[[sqlite3.Connection], object]) -> None:
+        with contextlib.suppress(ValueError):
+            self._riders.remove(fn)
+
+    def _ride(self, conn: sqlite3.Connection) -> None:
+        while self._riders:
+            try:
+                fn = self._riders.pop(0)
+            except IndexError:  # taken back meanwhile (`cancel_ride`, on the loop's thread)
+                break
+            conn.execute("SAVEPOINT opchat_rider")
+            try:
+                fn(conn)
+            except sqlite3.Error as exc:
+                log.warning("work done after a write failed: %s", exc)
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK TO opchat_rider")
+            if conn.in_transaction:
+                conn.execute("RELEASE opchat_rider")
+
     def _writable(self) -> sqlite3.Connection:
         if self._writer is None:
             raise StoreError("the database is open read-only" if self.read_only
@@ -289,6 +335,8 @@ class Database:
         """``fn`` in the transaction `_begin` opened, then COMMIT (or ROLLBACK, raising)."""
         try:
             result = fn(conn, *args, **kwargs)
+            if self._riders:
+                self._ride(conn)
         except BaseException:
             # SQLite may have rolled back by itself (disk full, I/O error); a second
             # ROLLBACK would then hide the real error behind "no transaction is active".

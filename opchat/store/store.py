@@ -85,8 +85,16 @@ class Store:
         else:
             db = Database(Path(data_dir) / DB_FILENAME)
         await db.open()
-        return cls(db, clock)
+        store = cls(db, clock)
+        try:
+            # Messages a process stored before it could index them (it ended at once).
+            await store.search.catch_up()
+        except BaseException:
+            await db.close()
+            raise
+        return store
 
     async def close(self) -> None:
         await self.inbound.drain()  # messages being committed are committed first
+        await self.search.close()  # and indexed
         await self.db.close()

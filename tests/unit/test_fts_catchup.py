@@ -1,0 +1,212 @@
+"""SQLite's index of the messages' text follows the commits in groups (migration 15), and a
+search catches it up first, so it never misses a stored message."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+import opchat.store.search as search_module
+from opchat.model import InboundMessage
+from opchat.store import DB_FILENAME, Store
+from opchat.store.db import Database
+
+
+def message(n: int, body: str) -> InboundMessage:
+    return InboundMessage(channel="tg", chat_id=f"chat-{n % 3}", external_id=f"m-{n}",
+                          sender_id=f"u-{n % 3}", sender_name=f"Customer {n % 3}", body=body)
+
+
+def indexed_upto(tmp_path: Path) -> int:
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    try:
+        return conn.execute("SELECT upto FROM messages_fts_progress").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def raw(tmp_path: Path, sql: str, *params: object) -> None:
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    try:
+        conn.execute(sql, params)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def no_catch_up_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index catches up only when asked to (a search, opening, closing)."""
+    monkeypatch.setattr(search_module, "CATCH_UP_DELAY", 3600.0)
+
+
+async def open_store(tmp_path: Path) -> Store:
+    store = await Store.open(tmp_path)
+    await store.channels.ensure("tg", "telegram")
+    return store
+
+
+async def test_a_search_finds_a_message_its_own_commit_did_not_index(
+        tmp_path: Path, no_catch_up_by_itself: None) -> None:
+    store = await open_store(tmp_path)
+    try:
+        first = (await store.inbound.ingest(message(1, "Где мой заказ?"))).message_id
+        assert indexed_upto(tmp_path) < first  # not in the message's transaction
+        hits = await store.search.find("заказ")
+        assert [h.message_id for h in hits] == [first]
+        assert indexed_upto(tmp_path) >= first
+        second = (await store.inbound.ingest(message(2, "заказ номер 7"))).message_id
+        results = await store.search.find_all("заказ")
+        assert [h.message_id for h in results.messages] == [second, first]
+    finally:
+        await store.close()
+
+
+async def test_a_stream_of_messages_is_indexed_within_later_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No transaction of its own: the catch-up rides the first write after the delay."""
+    monkeypatch.setattr(search_module, "CATCH_UP_DELAY", 0.01)
+    monkeypatch.setattr(search_module, "CATCH_UP_ALONE", 3600.0)
+    store = await open_store(tmp_path)
+    try:
+        first = (await store.inbound.ingest(message(1, "доставка 1"))).message_id
+        deadline = time.monotonic() + 10
+        while store.search._ride_soon is not None:  # the delay has passed
+            assert time.monotonic() < deadline, "the catch-up was never asked for"
+            await asyncio.sleep(0.01)
+        assert indexed_upto(tmp_path) < first
+        statements: list[str] = []
+        store.db.trace(lambda _conn, sql: statements.append(sql))
+        second = (await store.inbound.ingest(message(2, "доставка 2"))).message_id
+        store.db.trace(None)
+        assert indexed_upto(tmp_path) >= second  # in the second message's transaction
+        assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
+        assert store.search._alone_later is None  # nothing left to run alone
+    finally:
+        await store.close()
+
+
+async def test_with_no_write_after_them_messages_are_indexed_alone_and_then_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_module, "CATCH_UP_DELAY", 0.01)
+    monkeypatch.setattr(search_module, "CATCH_UP_ALONE", 0.05)
+    store = await open_store(tmp_path)
+    try:
+        ids = [(await store.inbound.ingest(message(n, f"доставка {n}"))).message_id
+               for n in range(20)]
+        deadline = time.monotonic() + 10
+        while indexed_upto(tmp_path) < ids[-1]:
+            assert time.monotonic() < deadline, "the index did not catch up"
+            await asyncio.sleep(0.01)
+        if store.search._running is not None:
+            await store.search._running
+        # Its own commit stored no message: nothing is due while nothing happens.
+        assert store.search._ride_soon is None and store.search._alone_later is None
+        assert store.db._riders == []
+        assert len(await store.search.find("доставка")) == 20
+    finally:
+        await store.close()
+
+
+async def test_an_edited_message_is_found_by_its_new_words_indexed_or_not(
+        tmp_path: Path, no_catch_up_by_itself: None) -> None:
+    store = await open_store(tmp_path)
+    try:
+        old = (await store.inbound.ingest(message(1, "красный шарик"))).message_id
+        assert await store.search.catch_up() == 1
+        new = (await store.inbound.ingest(message(2, "красный мяч"))).message_id
+        assert indexed_upto(tmp_path) < new
+        # Edited by another program: one already indexed, one not yet.
+        raw(tmp_path, "UPDATE messages SET body = 'синий шарик' WHERE id = ?", old)
+        raw(tmp_path, "UPDATE messages SET body = 'синий мяч' WHERE id = ?", new)
+        assert [h.message_id for h in await store.search.find("синий")] == [new, old]
+        assert await store.search.find("красный") == []
+    finally:
+        await store.close()
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    try:
+        # FTS5's own check of the index against the messages: fails if they differ.
+        conn.execute("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")
+        # Each word of each message in the index once: the edit of the message not yet
+        # indexed did not index it a first time, before the catch-up did.
+        conn.execute("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, messages_fts, "
+                     "instance)")
+        assert conn.execute("SELECT doc, term, count(*) FROM temp.words GROUP BY doc, term "
+                            "HAVING count(*) > 1").fetchall() == []
+        assert sorted(conn.execute("SELECT doc, term FROM temp.words")) == [
+            (old, "синий"), (old, "шарик"), (new, "мяч"), (new, "синий")]
+    finally:
+        conn.close()
+
+
+async def test_a_process_gone_before_indexing_leaves_nothing_unfound(
+        tmp_path: Path, no_catch_up_by_itself: None) -> None:
+    store = await open_store(tmp_path)
+    stored = (await store.inbound.ingest(message(1, "возврат денег"))).message_id
+    await store.inbound.drain()
+    await store.db.close()  # gone without `Store.close`, which would have indexed it
+    assert indexed_upto(tmp_path) < stored
+    store = await Store.open(tmp_path)
+    try:
+        assert indexed_upto(tmp_path) >= stored  # opening caught up, before any search
+    finally:
+        await store.close()
+
+
+async def test_closing_indexes_what_is_left(tmp_path: Path, no_catch_up_by_itself: None) -> None:
+    store = await open_store(tmp_path)
+    stored = (await store.inbound.ingest(message(1, "счёт"))).message_id
+    assert indexed_upto(tmp_path) < stored
+    await store.close()
+    assert indexed_upto(tmp_path) >= stored
+
+
+async def test_a_store_from_before_keeps_every_message_searchable(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    before = (await store.inbound.ingest(message(1, "старый заказ"))).message_id
+    await store.close()
+    # The store as schema 14 left it: each message indexed by a trigger in its commit.
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    conn.executescript("""
+        DROP TABLE messages_fts_progress;
+        DROP TRIGGER messages_fts_update;
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);
+        END;
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+            INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);
+        END;
+        PRAGMA user_version = 14;
+    """)
+    conn.close()
+    store = await Store.open(tmp_path)
+    try:
+        assert indexed_upto(tmp_path) == before
+        after = (await store.inbound.ingest(message(2, "новый заказ"))).message_id
+        assert [h.message_id for h in await store.search.find("заказ")] == [after, before]
+    finally:
+        await store.close()
+
+
+async def test_a_read_only_copy_finds_what_was_indexed(
+        tmp_path: Path, no_catch_up_by_itself: None) -> None:
+    store = await open_store(tmp_path)
+    indexed = (await store.inbound.ingest(message(1, "гарантия"))).message_id
+    await store.search.catch_up()
+    late = (await store.inbound.ingest(message(2, "гарантия тоже"))).message_id
+    await store.inbound.drain()
+    await store.db.close()
+    db = Database(tmp_path / DB_FILENAME, read_only=True)
+    await db.open()
+    reader = Store(db)
+    try:
+        # It cannot write its index: it finds what was indexed when it was left.
+        assert [h.message_id for h in await reader.search.find("гарантия")] == [indexed]
+        assert late > indexed
+    finally:
+        await reader.close()
