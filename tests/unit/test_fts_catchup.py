@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,13 @@ def raw(tmp_path: Path, sql: str, *params: object) -> None:
         conn.commit()
     finally:
         conn.close()
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -74,10 +82,8 @@ async def test_a_stream_of_messages_is_indexed_within_later_writes(
     store = await open_store(tmp_path)
     try:
         first = (await store.inbound.ingest(message(1, "доставка 1"))).message_id
-        deadline = time.monotonic() + 10
-        while store.search._ride_soon is not None:  # the delay has passed
-            assert time.monotonic() < deadline, "the catch-up was never asked for"
-            await asyncio.sleep(0.01)
+        await until(lambda: store.search._ride_soon is None,  # the delay has passed
+                    "the catch-up was never asked for")
         assert indexed_upto(tmp_path) < first
         statements: list[str] = []
         store.db.trace(lambda _conn, sql: statements.append(sql))
@@ -98,10 +104,7 @@ async def test_with_no_write_after_them_messages_are_indexed_alone_and_then_noth
     try:
         ids = [(await store.inbound.ingest(message(n, f"доставка {n}"))).message_id
                for n in range(20)]
-        deadline = time.monotonic() + 10
-        while indexed_upto(tmp_path) < ids[-1]:
-            assert time.monotonic() < deadline, "the index did not catch up"
-            await asyncio.sleep(0.01)
+        await until(lambda: indexed_upto(tmp_path) >= ids[-1], "the index did not catch up")
         if store.search._running is not None:
             await store.search._running
         # Its own commit stored no message: nothing is due while nothing happens.
