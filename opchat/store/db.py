@@ -309,8 +309,9 @@ class Database:
             conn.execute("SAVEPOINT opchat_rider")
             try:
                 fn(conn)
-            except sqlite3.Error as exc:
-                log.warning("work done after a write failed: %s", exc)
+            except Exception as exc:  # the write it rode is not to fail for it
+                log.warning("work done after a write failed: %s", exc,
+                            exc_info=not isinstance(exc, sqlite3.Error))
                 if conn.in_transaction:
                     conn.execute("ROLLBACK TO opchat_rider")
             if conn.in_transaction:

@@ -136,7 +136,7 @@ class SearchStore(Part):
         self._stop_waiting()
         if self._running is not None:
             await asyncio.gather(self._running, return_exceptions=True)
-        await self._catch_up_logged()
+        await self.catch_up_or_log()
 
     def _message_inserted(self) -> None:  # in the inserting transaction, on its thread
         self._inserted = True
@@ -160,7 +160,7 @@ class SearchStore(Part):
         self._alone_later = None
         self.db.cancel_ride(self._index_riding)
         self._running = asyncio.get_running_loop().create_task(
-            self._catch_up_logged(), name="search-index")
+            self.catch_up_or_log(), name="search-index")
 
     def _stop_waiting(self) -> None:
         if not self._indexes:
@@ -186,7 +186,9 @@ class SearchStore(Part):
             self._alone_later.cancel()
             self._alone_later = None
 
-    async def _catch_up_logged(self) -> None:
+    async def catch_up_or_log(self) -> None:
+        """`catch_up`; a failure is logged, not raised (a later search or write tries
+        again)."""
         try:
             await self.catch_up()
         except Exception as exc:  # the next message, search or open tries again
@@ -197,7 +199,7 @@ class SearchStore(Part):
         query = query.replace("\x00", "")  # SQLite ends a string at NUL
         if self.db.dialect.name == "postgresql":
             return await self.db.read(_message_hits_pg, _WORD.findall(query), limit)
-        await self._catch_up_logged()
+        await self.catch_up_or_log()
         return await self.db.read(_message_hits, fts_query(query), limit)
 
     async def find_all(self, query: str, limit: int = 50) -> SearchResults:
@@ -207,7 +209,7 @@ class SearchStore(Part):
         conversations (up to 20 each) by their most recent activity.
         """
         query = query.replace("\x00", "")  # SQLite ends a string at NUL
-        await self._catch_up_logged()
+        await self.catch_up_or_log()
 
         def run(conn: Conn) -> SearchResults:
             if dialect(conn).name == "postgresql":

@@ -87,8 +87,9 @@ class Store:
         await db.open()
         store = cls(db, clock)
         try:
-            # Messages a process stored before it could index them (it ended at once).
-            await store.search.catch_up()
+            # Messages a process stored before it could index them (it ended at once);
+            # if that fails (another process holds the lock too long), a search will.
+            await store.search.catch_up_or_log()
         except BaseException:
             await db.close()
             raise

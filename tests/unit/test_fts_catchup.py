@@ -213,3 +213,21 @@ async def test_a_read_only_copy_finds_what_was_indexed(
         assert late > indexed
     finally:
         await reader.close()
+
+
+async def test_work_riding_a_write_that_fails_is_undone_and_the_write_commits(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = await open_store(tmp_path)
+    try:
+        def rider(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE messages_fts_progress SET upto = -1")
+            raise ValueError("a rider's bug")
+
+        store.db.ride_next_write(rider)
+        stored = (await store.inbound.ingest(message(1, "платёж"))).message_id
+        assert stored > 0  # the write it rode went through
+        assert indexed_upto(tmp_path) >= 0  # the rider's change was undone
+        assert "a rider's bug" in caplog.text
+        assert store.db._riders == []  # it rode once
+    finally:
+        await store.close()
