@@ -17,11 +17,10 @@ contact pieces are quoted phrases, so ``"``, ``*``, ``NEAR(`` or ``AND`` are
 searched for as text and never make a query fail.
 
 On SQLite the messages' index is not written in each message's transaction (a
-quarter of an ingest's time went to it) but caught up in groups: at the end of
-this process's first write transaction a quarter of a second after it stored
-messages (or in a transaction of its own two seconds after, if none came), when
-the store opens and closes, and before every search of messages, so a search
-never misses a stored message (`catch_up`). A store opened read-only (a backup
+quarter of an ingest's time went to it) but caught up in groups (store/later.py):
+in a write transaction soon after messages were stored, when the store opens and
+closes, and before every search of messages, so a search never misses a stored
+message (`catch_up`). A store opened read-only (a backup
 copy, `opchat search`) cannot write: it finds what was indexed, which may lack
 the last seconds' messages.
 
@@ -32,8 +31,6 @@ gets its markers dropped rather than trusted, so a highlight cannot be forged.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import re
 from collections.abc import Callable
 
@@ -47,22 +44,16 @@ from opchat.model import (
     SearchResults,
 )
 from opchat.store.db import Database
+from opchat.store.later import CatchUp
 from opchat.store.part import Part
 from opchat.store.rows import with_attachments
 from opchat.store.sql import Conn, dialect
-
-log = logging.getLogger("opchat.store")
 
 CONTACT_HITS = 20  # contacts shown for one query
 LABEL_HITS = 20  # labelled conversations shown for one query
 MIN_PIECE = 3  # the trigram index cannot find anything shorter
 PHONE_DIGITS = 10  # a phone is compared by its last 10 digits (no country code needed)
 RECENT = 50_000  # PostgreSQL: the newest messages looked at in order before the whole index
-
-# SQLite: from a commit that stored messages to their index catching up within the next
-# write, or in a transaction of its own if none comes (seconds).
-CATCH_UP_DELAY = 0.25
-CATCH_UP_ALONE = 2.0
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PHONE_LIKE = re.compile(r"[\d\s()+\-./]+")
@@ -112,87 +103,26 @@ class SearchStore(Part):
 
     def __init__(self, db: Database, clock: Callable[[], float]) -> None:
         super().__init__(db, clock)
-        # Whether the messages' index is this store's to catch up: SQLite, writable.
-        self._indexes = db.dialect.name == "sqlite" and not db.read_only
-        self._inserted = False  # a message was stored here since the index last caught up
-        self._ride_soon: asyncio.TimerHandle | None = None
-        self._alone_later: asyncio.TimerHandle | None = None
-        self._running: asyncio.Task[None] | None = None
-        if self._indexes:
-            db.on_insert("messages", self._message_inserted)
-            db.on_commit(self._committed)
+        # The messages' index is this store's to catch up on SQLite (and not read-only).
+        self.later = (CatchUp(db, "messages", catch_up_index, "the search index")
+                      if db.dialect.name == "sqlite" else None)
 
     async def catch_up(self) -> int:
         """Index the messages stored and not yet indexed, in a transaction of its own; how
         many (SQLite, writable; elsewhere nothing to do). Every search of messages does
-        it first; after commits it mostly rides along in a later write (`_committed`)."""
-        if not self._indexes:
-            return 0
-        self._stop_waiting()
-        return await self.db.write_short(self._index)
-
-    async def close(self) -> None:
-        """Catch up whatever is left (the next open would, but a closed store is whole)."""
-        self._stop_waiting()
-        if self._running is not None:
-            await asyncio.gather(self._running, return_exceptions=True)
-        await self.catch_up_or_log()
-
-    def _message_inserted(self) -> None:  # in the inserting transaction, on its thread
-        self._inserted = True
-
-    def _committed(self) -> None:
-        """After each of this process's commits. When messages were stored, the index
-        catches up at the end of the first write transaction that starts after
-        CATCH_UP_DELAY (so a stream of messages is indexed in groups, with no transaction
-        of its own), or alone after CATCH_UP_ALONE if no write comes."""
-        if not self._inserted or self._ride_soon is not None or self._alone_later is not None:
-            return
-        loop = asyncio.get_running_loop()
-        self._ride_soon = loop.call_later(CATCH_UP_DELAY, self._ride)
-        self._alone_later = loop.call_later(CATCH_UP_ALONE, self._alone)
-
-    def _ride(self) -> None:
-        self._ride_soon = None
-        self.db.ride_next_write(self._index_riding)
-
-    def _alone(self) -> None:
-        self._alone_later = None
-        self.db.cancel_ride(self._index_riding)
-        self._running = asyncio.get_running_loop().create_task(
-            self.catch_up_or_log(), name="search-index")
-
-    def _stop_waiting(self) -> None:
-        if not self._indexes:
-            return
-        for timer in (self._ride_soon, self._alone_later):
-            if timer is not None:
-                timer.cancel()
-        self._ride_soon = self._alone_later = None
-        self.db.cancel_ride(self._index_riding)
-
-    def _index(self, conn: Conn) -> int:
-        self._inserted = False  # before reading what to index: a later insert sets it again
-        return catch_up_index(conn)
-
-    def _index_riding(self, conn: Conn) -> None:
-        self._index(conn)
-        loop = self.db.loop
-        if loop is not None:  # nothing is left for the timer that would run it alone
-            loop.call_soon_threadsafe(self._rode)
-
-    def _rode(self) -> None:
-        if self._alone_later is not None:
-            self._alone_later.cancel()
-            self._alone_later = None
+        it first; after commits it mostly rides along in a later write (store/later.py)."""
+        return 0 if self.later is None else await self.later.now()
 
     async def catch_up_or_log(self) -> None:
         """`catch_up`; a failure is logged, not raised (a later search or write tries
         again)."""
-        try:
-            await self.catch_up()
-        except Exception as exc:  # the next message, search or open tries again
-            log.warning("the search index could not catch up: %s", exc)
+        if self.later is not None:
+            await self.later.now_or_log()
+
+    async def close(self) -> None:
+        """Catch up whatever is left (the next open would, but a closed store is whole)."""
+        if self.later is not None:
+            await self.later.close()
 
     async def find(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Messages matching every word of ``query`` (as prefixes), newest first."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import opchat.store.search as search_module
+import opchat.store.later as later_module
 from opchat.model import InboundMessage
 from opchat.store import DB_FILENAME, Store
 from opchat.store.db import Database
@@ -49,7 +49,7 @@ async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0)
 @pytest.fixture
 def no_catch_up_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     """The index catches up only when asked to (a search, opening, closing)."""
-    monkeypatch.setattr(search_module, "CATCH_UP_DELAY", 3600.0)
+    monkeypatch.setattr(later_module, "DELAY", 3600.0)
 
 
 async def open_store(tmp_path: Path) -> Store:
@@ -77,12 +77,12 @@ async def test_a_search_finds_a_message_its_own_commit_did_not_index(
 async def test_a_stream_of_messages_is_indexed_within_later_writes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No transaction of its own: the catch-up rides the first write after the delay."""
-    monkeypatch.setattr(search_module, "CATCH_UP_DELAY", 0.01)
-    monkeypatch.setattr(search_module, "CATCH_UP_ALONE", 3600.0)
+    monkeypatch.setattr(later_module, "DELAY", 0.01)
+    monkeypatch.setattr(later_module, "ALONE", 3600.0)
     store = await open_store(tmp_path)
     try:
         first = (await store.inbound.ingest(message(1, "доставка 1"))).message_id
-        await until(lambda: store.search._ride_soon is None,  # the delay has passed
+        await until(lambda: store.search.later._ride_soon is None,  # the delay has passed
                     "the catch-up was never asked for")
         assert indexed_upto(tmp_path) < first
         statements: list[str] = []
@@ -91,24 +91,24 @@ async def test_a_stream_of_messages_is_indexed_within_later_writes(
         store.db.trace(None)
         assert indexed_upto(tmp_path) >= second  # in the second message's transaction
         assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
-        assert store.search._alone_later is None  # nothing left to run alone
+        assert store.search.later._alone_later is None  # nothing left to run alone
     finally:
         await store.close()
 
 
 async def test_with_no_write_after_them_messages_are_indexed_alone_and_then_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(search_module, "CATCH_UP_DELAY", 0.01)
-    monkeypatch.setattr(search_module, "CATCH_UP_ALONE", 0.05)
+    monkeypatch.setattr(later_module, "DELAY", 0.01)
+    monkeypatch.setattr(later_module, "ALONE", 0.05)
     store = await open_store(tmp_path)
     try:
         ids = [(await store.inbound.ingest(message(n, f"доставка {n}"))).message_id
                for n in range(20)]
         await until(lambda: indexed_upto(tmp_path) >= ids[-1], "the index did not catch up")
-        if store.search._running is not None:
-            await store.search._running
+        if store.search.later._running is not None:
+            await store.search.later._running
         # Its own commit stored no message: nothing is due while nothing happens.
-        assert store.search._ride_soon is None and store.search._alone_later is None
+        assert store.search.later._ride_soon is None and store.search.later._alone_later is None
         assert store.db._riders == []
         assert len(await store.search.find("доставка")) == 20
     finally:
