@@ -206,24 +206,26 @@ def test_serve_runs_the_hub_headless_and_stops_on_sigterm(tmp_path: Path) -> Non
                 break
         db = tmp_path / "data" / "opchat.db"
 
-        async def health() -> list[tuple[str, str]]:
+        async def health(expected: str) -> list[tuple[str, str]]:
+            # The demo's dialogs come in first, then the channel says it is up.
             inbox = await Inbox.open(tmp_path / "data", "probe")
             try:
-                for _ in range(100):
-                    if await inbox.count() == 8:
+                for _ in range(200):
+                    found = [(c.name, c.health.value) for c in await inbox.channels()]
+                    if await inbox.count() == 8 and found == [("demo", expected)]:
                         break
                     await asyncio.sleep(0.05)
-                return [(c.name, c.health.value) for c in await inbox.channels()]
+                return found
             finally:
                 await inbox.close()
 
         assert db.exists()
-        assert asyncio.run(health()) == [("demo", "ok")]
+        assert asyncio.run(health("ok")) == [("demo", "ok")]
         server.terminate()
         assert server.wait(timeout=10) == 0
         rest = server.stderr.read()
         assert "stopped" in rest and "Traceback" not in rest + "".join(lines)
-        assert asyncio.run(health()) == [("demo", "stopped")]
+        assert asyncio.run(health("stopped")) == [("demo", "stopped")]
     finally:
         if server.poll() is None:
             server.kill()
