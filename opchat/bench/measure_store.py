@@ -120,7 +120,9 @@ async def measure_ingest(data_dir: Path, info: StoreInfo, scale: float) -> dict[
             result = await sinks[m.channel].ingest(m)
             if result.duplicate:
                 raise BenchError("a benchmark message was taken for a duplicate")
-        await inbox.store.search.catch_up()  # their search index, which follows the commits
+        # Their search index and figures' roll-up, which follow the commits.
+        await inbox.store.search.catch_up()
+        await inbox.store.stats.catch_up_or_log()
         out["seq_rate"] = n_seq / (time.perf_counter() - t0)
 
         producers = 50
@@ -133,6 +135,7 @@ async def measure_ingest(data_dir: Path, info: StoreInfo, scale: float) -> dict[
         t0 = time.perf_counter()
         await asyncio.gather(*(produce() for _ in range(producers)))
         await inbox.store.search.catch_up()
+        await inbox.store.stats.catch_up_or_log()
         out["conc_rate"] = n_conc / (time.perf_counter() - t0)
 
         # The same ingest's SQL with no thread hop nor event loop: what is left of the

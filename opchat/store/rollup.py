@@ -1,7 +1,9 @@
 """The figures rolled up per day, so that a long period reads days, not facts.
 
-Every fact `store/stats.py` writes is also added, in the same transaction, to
-``stats_days``: one row per UTC day × channel × operator × kind holding how
+Every fact `store/stats.py` writes is also added to ``stats_days`` (on
+PostgreSQL in the same transaction; on SQLite in groups after the commits, the
+reads adding what is not rolled up yet: see `catch_up`): one row per UTC day ×
+channel × operator × kind holding how
 many facts there were and, for the durations, their sum (the mean stays exact)
 and their histogram over fixed log-spaced buckets (EDGES: eight per doubling,
 so a bucket is 9% wide, plus the edges the report counts by: 30 s, 1, 2, 5, 15
@@ -26,11 +28,11 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from opchat.store.sql import Conn, execute_many
+from opchat.model import EventKind
+from opchat.store.sql import Conn, dialect, execute_many
 
 DAY, HOUR = 86400, 3600
 LONG_DAYS = 8  # periods with this many whole days or more read the roll-up...
@@ -119,67 +121,18 @@ def _blob(packed: int) -> bytes:
     return packed.to_bytes((packed.bit_length() + 7) // 8, "little")
 
 
-def add(conn: Conn, kind: str, at: float, channel_id: int, operator: str,
-        seconds: float | None, counted: bool) -> None:
-    """Add one fact to its day (and, for a count kind, ``counted``, to its hour)."""
-    day = math.floor(at / DAY)
-    key = (day, channel_id, operator, kind)
-    if seconds is None:
-        conn.execute("INSERT INTO stats_days (day, channel_id, operator, kind, n, total) "
-                     "VALUES (?, ?, ?, ?, 1, 0) ON CONFLICT (day, channel_id, operator, kind) "
-                     "DO UPDATE SET n = stats_days.n + 1", key)
-    else:
-        row = conn.execute("SELECT buckets FROM stats_days WHERE day = ? AND channel_id = ? "
-                           "AND operator = ? AND kind = ?", key).fetchone()
-        packed = _pack(None if row is None else row[0]) + (1 << (_BITS * bucket_of(seconds)))
-        conn.execute("INSERT INTO stats_days (day, channel_id, operator, kind, n, total, buckets) "
-                     "VALUES (?, ?, ?, ?, 1, ?, ?) "
-                     "ON CONFLICT (day, channel_id, operator, kind) DO UPDATE SET "
-                     "n = stats_days.n + 1, total = stats_days.total + excluded.total, "
-                     "buckets = excluded.buckets",
-                     (*key, seconds, _blob(packed)))
-    if counted:
-        conn.execute("INSERT INTO stats_hours (hour, kind, n) VALUES (?, ?, 1) "
-                     "ON CONFLICT (hour, kind) DO UPDATE SET n = stats_hours.n + 1",
-                     (math.floor(at / HOUR), kind))
+# A fact as the roll-up takes it: (kind, at, channel id, operator, start).
+Fact = tuple[str, float, int, str, "float | None"]
+_DayKey = tuple[int, int, str, str]  # (day, channel id, operator, kind)
 
 
-def add_many(conn: Conn, facts: Iterable[tuple[str, float, int, str, float | None, bool]]
-             ) -> None:
-    """`add` for several facts, each (kind, at, channel id, operator, seconds, counted):
-    the counts summed per day and per hour, each row written once (one statement for the
-    days, one for the hours); a duration as `add` writes it."""
-    days: dict[tuple[int, int, str, str], int] = {}
+def _gather(facts: Iterable[Fact], timed: Collection[str], counted: Collection[str]
+            ) -> tuple[dict[_DayKey, Histogram], dict[tuple[int, str], int]]:
+    """The facts summed per day (a count, or for a ``timed`` kind the durations'
+    histogram) and, for the ``counted`` kinds, per hour."""
+    days: dict[_DayKey, Histogram] = {}
     hours: dict[tuple[int, str], int] = {}
-    for kind, at, channel_id, operator, seconds, counted in facts:
-        if seconds is None:
-            key = (math.floor(at / DAY), channel_id, operator, kind)
-            days[key] = days.get(key, 0) + 1
-        else:  # its day's histogram read and written again: one at a time
-            add(conn, kind, at, channel_id, operator, seconds, False)
-        if counted:
-            hour = (math.floor(at / HOUR), kind)
-            hours[hour] = hours.get(hour, 0) + 1
-    execute_many(conn, "INSERT INTO stats_days (day, channel_id, operator, kind, n, total)",
-                 "(?, ?, ?, ?, ?, 0)", [(*key, n) for key, n in days.items()],
-                 " ON CONFLICT (day, channel_id, operator, kind) "
-                 "DO UPDATE SET n = stats_days.n + excluded.n")
-    execute_many(conn, "INSERT INTO stats_hours (hour, kind, n)", "(?, ?, ?)",
-                 [(*key, n) for key, n in hours.items()],
-                 " ON CONFLICT (hour, kind) DO UPDATE SET n = stats_hours.n + excluded.n")
-
-
-def roll_up(conn: Conn, durations: Iterable[str], counted: Iterable[str]) -> None:
-    """Fill the roll-up from the facts (a store upgraded from before it was kept, or
-    one whose facts were written without it), in the caller's transaction."""
-    conn.execute("DELETE FROM stats_days")
-    conn.execute("DELETE FROM stats_hours")
-    timed = set(durations)
-    days: dict[tuple[int, int, str, str], Histogram] = {}
-    hours: dict[tuple[int, str], int] = {}
-    wanted = set(counted)
-    for at, kind, channel_id, operator, start in conn.execute(
-            "SELECT at, kind, channel_id, operator, start FROM stats_facts"):
+    for kind, at, channel_id, operator, start in facts:
         key = (math.floor(at / DAY), channel_id, operator, kind)
         h = days.get(key)
         if h is None:
@@ -189,15 +142,111 @@ def roll_up(conn: Conn, durations: Iterable[str], counted: Iterable[str]) -> Non
             took = at - start if start is not None and at > start else 0.0
             h.total += took
             h.packed += 1 << (_BITS * bucket_of(took))
-        if kind in wanted:
+        if kind in counted:
             hour = (math.floor(at / HOUR), kind)
             hours[hour] = hours.get(hour, 0) + 1
+    return days, hours
+
+
+def add(conn: Conn, facts: Iterable[Fact], timed: Collection[str],
+        counted: Collection[str]) -> None:
+    """Add ``facts`` to the stored roll-up, in the caller's transaction: the counts in
+    one statement for the days and one for the hours (each row once, however many
+    facts), a duration's day read and written with its histogram summed here."""
+    days, hours = _gather(facts, timed, counted)
+    execute_many(conn, "INSERT INTO stats_days (day, channel_id, operator, kind, n, total)",
+                 "(?, ?, ?, ?, ?, 0)",
+                 [(*key, h.n) for key, h in days.items() if key[3] not in timed],
+                 " ON CONFLICT (day, channel_id, operator, kind) "
+                 "DO UPDATE SET n = stats_days.n + excluded.n")
     for key, h in days.items():
+        if key[3] not in timed:
+            continue
+        row = conn.execute("SELECT buckets FROM stats_days WHERE day = ? AND channel_id = ? "
+                           "AND operator = ? AND kind = ?", key).fetchone()
+        packed = _pack(None if row is None else row[0]) + h.packed
         conn.execute("INSERT INTO stats_days (day, channel_id, operator, kind, n, total, buckets) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (*key, h.n, h.total, _blob(h.packed) if key[3] in timed else None))
-    for (hour, kind), n in hours.items():
-        conn.execute("INSERT INTO stats_hours (hour, kind, n) VALUES (?, ?, ?)", (hour, kind, n))
+                     "VALUES (?, ?, ?, ?, ?, ?, ?) "
+                     "ON CONFLICT (day, channel_id, operator, kind) DO UPDATE SET "
+                     "n = stats_days.n + excluded.n, total = stats_days.total + excluded.total, "
+                     "buckets = excluded.buckets",
+                     (*key, h.n, h.total, _blob(packed)))
+    execute_many(conn, "INSERT INTO stats_hours (hour, kind, n)", "(?, ?, ?)",
+                 [(*key, n) for key, n in hours.items()],
+                 " ON CONFLICT (hour, kind) DO UPDATE SET n = stats_hours.n + excluded.n")
+
+
+def roll_up(conn: Conn, timed: Collection[str], counted: Collection[str]) -> None:
+    """Fill the roll-up from all the facts (a store upgraded from before it was kept,
+    or one whose facts were written without it), in the caller's transaction."""
+    conn.execute("DELETE FROM stats_days")
+    conn.execute("DELETE FROM stats_hours")
+    add(conn, conn.execute("SELECT kind, at, channel_id, operator, start FROM stats_facts"),
+        timed, counted)
+    if later(conn):
+        _set_upto(conn, _last_event(conn))
+
+
+# Later (SQLite). The facts are written with each message, the roll-up in groups after
+# the commits (store/later.py): ``stats_meta.rolled_upto`` is the last event whose facts
+# it holds. Event ids come in commit order (one writer), so the facts it lacks are
+# those of the events after it; a fact's row is found by its event and its time, which
+# is the event's own for a resolution and the message's for a message (stats.py).
+# A read adds those facts itself (`days`, `hours`), so the figures never lag.
+
+def later(conn: Conn) -> bool:
+    """Whether the roll-up of this database follows the commits (SQLite) rather than
+    being written with each fact (PostgreSQL: its ingest writes messages in groups, which
+    share their days' and hours' rows already, and the catch-up's trigger and ride are
+    the SQLite writer's)."""
+    return dialect(conn).name == "sqlite"
+
+
+def catch_up(conn: Conn, timed: Collection[str], counted: Collection[str]) -> int:
+    """In the caller's write transaction, add to the roll-up the facts it lacks; how
+    many."""
+    upto, top = _upto(conn), _last_event(conn)
+    if top <= upto:
+        return 0
+    facts = _facts_after(conn, upto, top)
+    add(conn, facts, timed, counted)
+    _set_upto(conn, top)
+    return len(facts)
+
+
+def pending(conn: Conn) -> list[Fact]:
+    """The facts the stored roll-up lacks (none on PostgreSQL)."""
+    if not later(conn):
+        return []
+    upto, top = _upto(conn), _last_event(conn)
+    return [] if top <= upto else _facts_after(conn, upto, top)
+
+
+def _facts_after(conn: Conn, upto: int, top: int) -> list[Fact]:
+    return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+        "SELECT f.kind, f.at, f.channel_id, f.operator, f.start FROM events e "
+        "JOIN stats_facts f ON f.at = e.at AND f.event_id = e.id "
+        "WHERE e.id > ? AND e.id <= ? AND e.kind = ? "
+        "UNION ALL "
+        "SELECT f.kind, f.at, f.channel_id, f.operator, f.start FROM events e "
+        "JOIN messages m ON m.id = e.message_id "
+        "JOIN stats_facts f ON f.at = m.created_at AND f.event_id = e.id "
+        "WHERE e.id > ? AND e.id <= ? AND e.kind = ?",
+        (upto, top, str(EventKind.CONVERSATION_STATUS), upto, top, str(EventKind.MESSAGE_NEW)))]
+
+
+def _upto(conn: Conn) -> int:
+    row = conn.execute("SELECT value FROM stats_meta WHERE key = 'rolled_upto'").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def _set_upto(conn: Conn, upto: int) -> None:
+    conn.execute("INSERT INTO stats_meta (key, value) VALUES ('rolled_upto', ?) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(upto),))
+
+
+def _last_event(conn: Conn) -> int:
+    return conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
 
 
 def whole(start: float, end: float, unit: int) -> tuple[int, int]:
@@ -205,33 +254,45 @@ def whole(start: float, end: float, unit: int) -> tuple[int, int]:
     return math.ceil(start / unit), math.floor(end / unit)
 
 
-def days(conn: Conn, first: int, last: int
+def days(conn: Conn, first: int, last: int, timed: Collection[str]
          ) -> list[tuple[int, str, str, int, float, int | None]]:
     """(channel id, operator, kind, how many, seconds summed, packed buckets or None for
-    a count) of days [first, last), summed per channel, operator and kind: the counts
-    summed by SQLite, the histograms here (one big-integer sum a row)."""
+    a count) of days [first, last), summed per channel, operator and kind (a key may
+    come twice: the caller adds them up): the counts summed by SQLite, the histograms
+    here (one big-integer sum a row), and the facts not rolled up yet (`pending`);
+    ``timed``: the kinds that are durations."""
     out: list[tuple[int, str, str, int, float, int | None]] = [
         (c, o, k, n, 0.0, None) for c, o, k, n in conn.execute(
             "SELECT channel_id, operator, kind, sum(n) FROM stats_days "
             "WHERE day >= ? AND day < ? AND buckets IS NULL "
             "GROUP BY channel_id, operator, kind", (first, last))]
-    timed: dict[tuple[int, str, str], Histogram] = {}
+    sums: dict[tuple[int, str, str], Histogram] = {}
     for channel_id, operator, kind, n, total, blob in conn.execute(
             "SELECT channel_id, operator, kind, n, total, buckets FROM stats_days "
             "WHERE day >= ? AND day < ? AND buckets IS NOT NULL", (first, last)):
         key = (channel_id, operator, kind)
-        h = timed.get(key)
+        h = sums.get(key)
         if h is None:
-            timed[key] = h = Histogram()
+            sums[key] = h = Histogram()
         h.n += n
         h.total += total
         h.packed += int.from_bytes(blob, "little")
-    return out + [(c, o, k, h.n, h.total, h.packed) for (c, o, k), h in timed.items()]
+    out += [(c, o, k, h.n, h.total, h.packed) for (c, o, k), h in sums.items()]
+    late, _hours = _gather(pending(conn), timed, ())
+    out += [(c, o, k, h.n, h.total, h.packed if k in timed else None)
+            for (day, c, o, k), h in late.items() if first <= day < last]
+    return out
 
 
-def hours(conn: Conn, first: int, last: int, kinds: Iterable[str]) -> Iterable[Any]:
-    """(UTC hour, kind, how many) rows of hours [first, last)."""
+def hours(conn: Conn, first: int, last: int, kinds: Iterable[str]) -> list[tuple[int, str, int]]:
+    """(UTC hour, kind, how many) of hours [first, last) and ``kinds`` (counted ones: see
+    `add`), the facts not rolled up yet included (an hour and kind may come twice: the
+    caller adds them up)."""
     wanted = tuple(kinds)
     marks = ", ".join("?" * len(wanted))
-    return conn.execute(f"SELECT hour, kind, n FROM stats_hours WHERE hour >= ? AND hour < ? "
-                        f"AND kind IN ({marks})", (first, last, *wanted))
+    out: list[tuple[int, str, int]] = [tuple(r) for r in conn.execute(  # type: ignore[misc]
+        f"SELECT hour, kind, n FROM stats_hours WHERE hour >= ? AND hour < ? "
+        f"AND kind IN ({marks})", (first, last, *wanted))]
+    _days, late = _gather(pending(conn), (), wanted)
+    out += [(hour, kind, n) for (hour, kind), n in late.items() if first <= hour < last]
+    return out

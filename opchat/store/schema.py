@@ -441,6 +441,14 @@ MIGRATIONS: list[str] = [
         INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);
     END;
     """,
+    # 16: the figures' roll-up per day and hour follows the commits in groups
+    # (store/rollup.py, store/later.py), not each fact's transaction: `rolled_upto` is
+    # the last event whose facts it holds. Until now it held every fact.
+    """
+    INSERT INTO stats_meta (key, value)
+        SELECT 'rolled_upto', CAST(coalesce(max(id), 0) AS TEXT) FROM events WHERE true
+        ON CONFLICT (key) DO NOTHING;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -31,12 +31,13 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from opchat.model import Direction, EventKind, Figures, Spread, StatsReport, Status
 from opchat.store import rollup
-from opchat.store.db import row_value
+from opchat.store.db import Database, row_value
+from opchat.store.later import CatchUp
 from opchat.store.part import Part
 from opchat.store.rollup import Histogram
 from opchat.store.sql import Conn, Dialect, dialect, execute_many
@@ -92,22 +93,21 @@ def _fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
     conn.execute("INSERT INTO stats_facts (at, event_id, kind, conversation_id, channel_id, "
                  "operator, start) VALUES (?, ?, ?, ?, ?, ?, ?)",
                  (at, event_id, kind, conversation_id, channel_id, operator or "", start))
-    took = None if start is None or kind not in DURATIONS else max(at - start, 0.0)
-    rollup.add(conn, kind, at, channel_id, operator or "", took, kind in HOURLY)
+    if not rollup.later(conn):
+        rollup.add(conn, [(kind, at, channel_id, operator or "", start)], DURATIONS, HOURLY)
 
 
 def add_facts(conn: Conn, facts: Sequence[Fact]) -> None:
-    """Write facts and add them to the roll-up as `_fact` does each: one statement for
-    the facts, one for their days, one for their hours (however many: a group's)."""
+    """Write facts (and on PostgreSQL add them to the roll-up) as `_fact` does each: one
+    statement for the facts (and one for their days, one for their hours)."""
     if not facts:
         return
     execute_many(conn, "INSERT INTO stats_facts (at, event_id, kind, conversation_id, "
                  "channel_id, operator, start)", "(?, ?, ?, ?, ?, ?, ?)", facts)
-    rollup.add_many(conn, [
-        (kind, at, channel_id, operator,
-         None if start is None or kind not in DURATIONS else max(at - start, 0.0),
-         kind in HOURLY)
-        for at, _event, kind, _conversation, channel_id, operator, start in facts])
+    if not rollup.later(conn):
+        rollup.add(conn, [(kind, at, channel_id, operator, start) for
+                          at, _event, kind, _conversation, channel_id, operator, start in facts],
+                   DURATIONS, HOURLY)
 
 
 def message_step(direction: str, t: float, was: Round, operator: str | None
@@ -192,15 +192,15 @@ def rebuild(conn: Conn) -> int:
         fold(conn, e["id"], e["at"], e["kind"], e["conversation_id"], e["message_id"],
              e["operator"], data if isinstance(data, dict) else {})
         n += 1
-    for key in ("built", "rolled"):
-        conn.execute("INSERT INTO stats_meta (key, value) VALUES (?, '1') "
-                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key,))
+    conn.execute("INSERT INTO stats_meta (key, value) VALUES ('built', '1') "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+    roll_up(conn)
     return n
 
 
 def roll_up(conn: Conn) -> None:
     """Fill the per-day roll-up from the facts, in the caller's transaction (a store
-    upgraded from before it was kept: its first read)."""
+    upgraded from before it was kept: its first read; a rebuild)."""
     rollup.roll_up(conn, DURATIONS, HOURLY)
     conn.execute("INSERT INTO stats_meta (key, value) VALUES ('rolled', '1') "
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
@@ -278,7 +278,7 @@ def _collect_many(conn: Conn, start: float, end: float, bys: Sequence[str | None
             or any(by not in (None, "channel", "operator") for by in bys)
             or (durations and (goals is not None or not same))):
         return _collect_facts(conn, start, end, bys, count, durations, work, goals)
-    days = rollup.days(conn, first, last)
+    days = rollup.days(conn, first, last, DURATIONS)
     if durations and sum(d[3] for d in days if d[5] is not None) <= rollup.EXACT_UP_TO:
         return _collect_facts(conn, start, end, bys, count, durations, work, goals)
     names = dict(conn.execute("SELECT id, name FROM channels").fetchall())
@@ -593,6 +593,10 @@ def report(conn: Conn, start: float, end: float, work: WorkTime | None = None,
         None if worked is None else histogram(_pool(worked).get(FIRST_RESPONSE, [])))
 
 
+def _catch_up(conn: Conn) -> int:
+    return rollup.catch_up(conn, DURATIONS, HOURLY)
+
+
 def built(conn: Conn) -> bool:
     return row_value(conn.execute("SELECT value FROM stats_meta WHERE key = 'built'")
                      .fetchone()) is not None
@@ -607,6 +611,22 @@ def _kept(conn: Conn) -> tuple[bool, bool]:
 
 class StatsStore(Part):
     """`Store.stats`: the figures of a period, and rebuilding them from the events log."""
+
+    def __init__(self, db: Database, clock: Callable[[], float]) -> None:
+        super().__init__(db, clock)
+        # On SQLite the roll-up follows the commits in groups (store/later.py).
+        self.later = (CatchUp(db, "stats_facts", _catch_up, "the figures' roll-up")
+                      if db.dialect.name == "sqlite" else None)
+
+    async def catch_up_or_log(self) -> None:
+        """Roll up the facts not rolled up yet, in a transaction of its own; a failure is
+        logged (the figures read them anyway, and the next commit tries again)."""
+        if self.later is not None:
+            await self.later.now_or_log()
+
+    async def close(self) -> None:
+        if self.later is not None:
+            await self.later.close()
 
     async def _ready(self) -> None:
         """A store upgraded from before the figures were kept gets them rebuilt from its

@@ -90,6 +90,7 @@ class Store:
             # Messages a process stored before it could index them (it ended at once);
             # if that fails (another process holds the lock too long), a search will.
             await store.search.catch_up_or_log()
+            await store.stats.catch_up_or_log()  # and their facts the roll-up
         except BaseException:
             await db.close()
             raise
@@ -98,4 +99,5 @@ class Store:
     async def close(self) -> None:
         await self.inbound.drain()  # messages being committed are committed first
         await self.search.close()  # and indexed
+        await self.stats.close()  # and their figures rolled up
         await self.db.close()

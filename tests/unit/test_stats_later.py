@@ -1,0 +1,230 @@
+"""SQLite's roll-up of the figures follows the commits in groups (migration 16), and the
+figures read what it does not hold yet, so they never lag nor count a fact twice."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import opchat.store.later as later_module
+from opchat.inbox import Inbox
+from opchat.model import InboundMessage, Status
+from opchat.store import DB_FILENAME, Store, rollup, stats
+from opchat.store.db import Database
+
+T0 = 1_698_000_000.0
+DAYS = 12
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def message(n: int, chat: str, sent_at: float | None = None) -> InboundMessage:
+    return InboundMessage(channel="tg", chat_id=chat, external_id=f"m{n}", sender_id=chat,
+                          sender_name=chat, body="hi", sent_at=sent_at)
+
+
+def meta(tmp_path: Path) -> tuple[int, int, list[tuple], list[tuple]]:
+    """(rolled_upto, the last event, the days' rows, the hours' rows), read from the file."""
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    try:
+        upto = conn.execute("SELECT value FROM stats_meta WHERE key = 'rolled_upto'").fetchone()
+        last = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        return (int(upto[0]), last,
+                sorted(conn.execute("SELECT * FROM stats_days")),
+                sorted(conn.execute("SELECT * FROM stats_hours")))
+    finally:
+        conn.close()
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def no_catch_up_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(later_module, "DELAY", 3600.0)
+
+
+async def busy_days(inbox: Inbox, clock: Clock, until_day: float = DAYS) -> None:
+    """Messages in (written a minute before they arrive, some of them days before),
+    answers and resolutions until ``until_day``: every kind of fact, in past days too."""
+    n = int(clock.now - T0)
+    while clock.now < T0 + until_day * 86400:
+        for chat in ("a", "b", "c"):
+            clock.now += 3000
+            n += 1
+            late = 3 * 86400 if n % 11 == 0 else 60
+            got = await inbox.store.inbound.ingest(message(n, chat, clock.now - late))
+            clock.now += 40 * (n % 7)
+            await inbox.send(got.conversation_id, "hello")
+            if n % 5 == 0:
+                await inbox.set_status(got.conversation_id, Status.RESOLVED)
+        clock.now += 20_000
+
+
+async def same_as_exact(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rollup, "EXACT_UP_TO", 0)  # read the roll-up however few
+    start, end = T0 + 0.4 * 86400, T0 + (DAYS - 0.3) * 86400
+    for by in (None, "channel", "operator"):
+        rolled = await db.read(stats.figures, start, end, by)
+        exact = await db.read(stats.figures, start, end, by, None, None, False)
+        assert [(f.key, f.counts) for f in rolled] == [(f.key, f.counts) for f in exact]
+        for r, e in zip(rolled, exact, strict=True):
+            for kind, spread in e.durations.items():
+                assert r.durations[kind].count == spread.count
+                assert r.durations[kind].mean == pytest.approx(spread.mean)
+    r = await db.read(stats.report, start, end)
+    e = await db.read(stats.report, start, end, None, None, False)
+    assert (r.by_hour, r.by_day) == (e.by_hour, e.by_day)
+    assert r.whole is not None and e.whole is not None and r.whole.counts == e.whole.counts
+
+
+async def test_the_figures_count_what_is_not_rolled_up_yet_once(
+        tmp_path: Path, no_catch_up_by_itself: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    inbox = await Inbox.open(tmp_path, "anna", clock=clock)
+    try:
+        await inbox.store.channels.ensure("tg", "telegram")
+        await busy_days(inbox, clock, DAYS / 2)
+        upto, last, days, hours = meta(tmp_path)
+        assert upto == 0 and last > 50 and days == [] and hours == []  # none in the commits
+        await inbox.store.stats.catch_up_or_log()
+        half = meta(tmp_path)
+        assert half[0] == half[1] and half[2] and half[3]
+
+        await busy_days(inbox, clock)  # the other half: facts the rows lack, in whole days
+        upto, last, days, hours = meta(tmp_path)
+        assert upto == half[0] < last and (days, hours) == half[2:]
+        await same_as_exact(inbox.store.db, monkeypatch)  # the rows and what they lack
+
+        await inbox.store.stats.catch_up_or_log()
+        upto, last, days, hours = meta(tmp_path)
+        assert upto == last and (days, hours) != half[2:]
+        await same_as_exact(inbox.store.db, monkeypatch)  # now from the rows, not twice
+
+        # What the rows hold is what filling them from every fact gives.
+        await inbox.store.db.write(stats.roll_up)
+        assert meta(tmp_path)[2:] == (days, hours)
+    finally:
+        await inbox.close()
+
+
+async def test_a_message_s_figures_ride_a_later_write(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(later_module, "DELAY", 0.01)
+    monkeypatch.setattr(later_module, "ALONE", 3600.0)
+    store = await Store.open(tmp_path)
+    try:
+        await store.channels.ensure("tg", "telegram")
+        await store.inbound.ingest(message(1, "a"))
+        first = meta(tmp_path)[1]
+        assert store.stats.later is not None
+        await until(lambda: store.stats.later._ride_soon is None,  # type: ignore[union-attr]
+                    "the roll-up was never asked for")
+        assert meta(tmp_path)[0] < first
+        begins: list[str] = []
+        store.db.trace(lambda _conn, sql: begins.append(sql) if sql.startswith("BEGIN") else None)
+        await store.inbound.ingest(message(2, "b"))
+        store.db.trace(None)
+        assert begins == ["BEGIN IMMEDIATE"]  # no transaction of its own
+        assert meta(tmp_path)[0] >= first
+    finally:
+        await store.close()
+
+
+async def test_a_process_gone_before_rolling_up_loses_no_figure(
+        tmp_path: Path, no_catch_up_by_itself: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    inbox = await Inbox.open(tmp_path, "anna", clock=clock)
+    await inbox.store.channels.ensure("tg", "telegram")
+    await busy_days(inbox, clock)
+    await inbox.store.inbound.drain()
+    await inbox.store.db.close()  # gone without closing the store, which would roll up
+    upto, last, _days, _hours = meta(tmp_path)
+    assert upto < last
+
+    # A read-only store (a backup copy) cannot roll up, and reads the figures whole.
+    db = Database(tmp_path / DB_FILENAME, read_only=True)
+    await db.open()
+    try:
+        await same_as_exact(db, monkeypatch)
+    finally:
+        await db.close()
+
+    store = await Store.open(tmp_path)  # the next process rolls up as it opens
+    try:
+        upto, last, _days, _hours = meta(tmp_path)
+        assert upto == last
+        await same_as_exact(store.db, monkeypatch)
+    finally:
+        await store.close()
+
+
+async def test_a_store_from_before_keeps_its_figures(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    inbox = await Inbox.open(tmp_path, "anna", clock=clock)
+    await inbox.store.channels.ensure("tg", "telegram")
+    await busy_days(inbox, clock)
+    await inbox.close()  # rolled up
+    rows = meta(tmp_path)[2:]
+    # The store as schema 15 left it: a roll-up written with each fact, no mark.
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    conn.executescript("DELETE FROM stats_meta WHERE key = 'rolled_upto'; "
+                       "PRAGMA user_version = 15;")
+    conn.close()
+    store = await Store.open(tmp_path)
+    try:
+        upto, last, days, hours = meta(tmp_path)
+        assert upto == last and (days, hours) == rows
+        await same_as_exact(store.db, monkeypatch)
+    finally:
+        await store.close()
+
+
+async def test_a_copy_to_postgresql_gets_the_facts_the_file_had_not_rolled_up(
+        tmp_path: Path, postgres, no_catch_up_by_itself: None,  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from opchat.store.copy import copy_to_postgres
+
+    monkeypatch.delenv("OPCHAT_DATABASE_URL", raising=False)
+    clock = Clock()
+    inbox = await Inbox.open(tmp_path, "anna", clock=clock)
+    await inbox.store.channels.ensure("tg", "telegram")
+    await busy_days(inbox, clock, DAYS / 2)
+    await inbox.store.stats.catch_up_or_log()
+    await busy_days(inbox, clock)
+    await inbox.store.inbound.drain()
+    await inbox.store.db.close()  # the second half's facts not rolled up
+    upto, last, _days, _hours = meta(tmp_path)
+    assert 0 < upto < last
+
+    target = postgres.server.create_database()
+    await asyncio.to_thread(copy_to_postgres, tmp_path / DB_FILENAME, target,
+                            lambda _table, _done, _all: None)
+    store = await Store.open(tmp_path, url=target)
+    try:
+        monkeypatch.setattr(rollup, "EXACT_UP_TO", 0)
+        start, end = T0 + 0.4 * 86400, T0 + (DAYS - 0.3) * 86400
+        exact = await store.db.read(stats.figures, start, end, "channel", None, None, False)
+        rolled = await store.stats.figures(start, end, "channel")  # the first read fills it
+        assert [(f.key, f.counts) for f in rolled] == [(f.key, f.counts) for f in exact]
+        assert await store.db.read(
+            lambda conn: conn.execute("SELECT count(*) FROM stats_meta "
+                                      "WHERE key = 'rolled_upto'").fetchone()[0]) == 0
+    finally:
+        await store.close()
