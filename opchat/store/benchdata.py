@@ -154,6 +154,10 @@ class FixtureWriter:
                 roll_up(self._conn)
                 catch_up_index(self._conn)  # as the store does after its commits
                 self._conn.execute("COMMIT")
+                # Copied into the file and synced to the disk, as a store opchat wrote
+                # is: otherwise the kernel writes hundreds of megabytes back during the
+                # first timings (written with synchronous OFF, nothing was synced yet).
+                self._conn.execute("PRAGMA synchronous = FULL")
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             self._conn.close()
