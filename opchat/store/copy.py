@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opchat.store.db import StoreError, connect_read_only
-from opchat.store.rollup import pending
 from opchat.store.schema import SCHEMA_VERSION
 
 # Every table of the store, in an order that keeps references satisfied (SQLite's FTS
@@ -124,13 +123,6 @@ def copy_to_postgres(path: Path, url: str, progress: Progress) -> Copied:
                         target.execute(f"SELECT setval(%s, coalesce((SELECT max(id) FROM {table}), "
                                        "0) + 1, false)", (has_id,))
                 copied = _verify(source, target, tables)
-                if "stats_meta" in tables:
-                    # PostgreSQL writes the roll-up with each fact: it has no use for
-                    # SQLite's mark of how far it got, and if the file's roll-up lacked
-                    # facts, the first read fills it from all of them.
-                    target.execute("DELETE FROM stats_meta WHERE key = 'rolled_upto'")
-                    if pending(source):
-                        target.execute("DELETE FROM stats_meta WHERE key = 'rolled'")
                 if "attachments" in tables:
                     copied = _carry_files(source, target, copied, progress)
             # The planner's statistics and the visibility map, which a bulk copy leaves

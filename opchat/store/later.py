@@ -1,14 +1,15 @@
 """Work that follows this process's commits in groups instead of inside each one.
 
 Some tables are derived from others and need not change in the transaction that
-changes their source: the messages' search index (store/search.py) and the
+changes their source: the messages' search index (store/search.py, SQLite) and the
 figures' roll-up per day (store/rollup.py). Written in every message's own
 transaction on SQLite they cost a large share of an ingest (an index insert, a
 day's and an hour's row, each a page of the WAL per commit); written for many
 messages at once, a small fraction. A `CatchUp` runs such work:
 
 - after a commit of this process that inserted rows into its source table (seen
-  by a temporary trigger on the writer's connection), at the end of the first
+  by a temporary trigger on SQLite's writer connection; on PostgreSQL, after any
+  commit of this process but the work's own), at the end of the first
   write transaction that starts DELAY later, inside a savepoint (so a stream of
   messages catches up in groups, with no transaction of its own); or in a
   transaction of its own ALONE after that commit if no write comes;
@@ -49,9 +50,15 @@ class CatchUp:
         self._ride_soon: asyncio.TimerHandle | None = None
         self._alone_later: asyncio.TimerHandle | None = None
         self._running: asyncio.Task[None] | None = None
+        self._own = False  # this work's own transaction is committing (`now`)
         self._active = not db.read_only
         if self._active:
-            db.on_insert(table, self._row_inserted)
+            if db.dialect.remote:
+                # No server calls back into this process from a trigger: any commit of
+                # its own may have inserted rows (the work finds what is due itself).
+                db.on_commit(self._any_commit)
+            else:
+                db.on_insert(table, self._row_inserted)
             db.on_commit(self._committed)
 
     async def now(self) -> int:
@@ -60,7 +67,11 @@ class CatchUp:
         if not self._active:
             return 0
         self._stop_waiting()
-        return await self.db.write_short(self._run)
+        self._own = True
+        try:
+            return await self.db.write_short(self._run)
+        finally:
+            self._own = False
 
     async def now_or_log(self) -> None:
         """`now`; a failure is logged, not raised (a later commit, read or open tries
@@ -79,6 +90,10 @@ class CatchUp:
 
     def _row_inserted(self) -> None:  # in the inserting transaction, on its thread
         self._inserted = True
+
+    def _any_commit(self) -> None:
+        if not self._own:
+            self._inserted = True
 
     def _committed(self) -> None:
         """After each of this process's commits: when it inserted source rows, the work

@@ -33,6 +33,7 @@ every row after the last they saw.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -267,6 +268,7 @@ class PgDatabase:
         self._writer: PgConn | None = None
         self._reader: PgConn | None = None
         self._on_commit: list[Callable[[], None]] = []
+        self._riders: list[Callable[[Any], object]] = []  # see `ride_next_write`
         self._loop: asyncio.AbstractEventLoop | None = None
         self._version = 0
         self._own_pids: set[int] = set()
@@ -438,6 +440,35 @@ class PgDatabase:
     def on_commit(self, callback: Callable[[], None]) -> None:
         self._on_commit.append(callback)
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        return self._loop
+
+    def ride_next_write(self, fn: Callable[[Any], object]) -> None:
+        """As SQLite's `Database.ride_next_write`: ``fn(conn)`` at the end of this
+        process's next write transaction, in a savepoint, a failure logged and undone."""
+        if fn not in self._riders:
+            self._riders.append(fn)
+
+    def cancel_ride(self, fn: Callable[[Any], object]) -> None:
+        with contextlib.suppress(ValueError):
+            self._riders.remove(fn)
+
+    def _ride(self, conn: PgConn) -> None:
+        while self._riders:
+            try:
+                fn = self._riders.pop(0)
+            except IndexError:  # taken back meanwhile (`cancel_ride`, on the loop's thread)
+                break
+            conn.execute("SAVEPOINT opchat_rider")
+            try:
+                fn(conn)
+            except Exception as exc:  # the write it rode is not to fail for it
+                log.warning("work done after a write failed: %s", exc,
+                            exc_info=not isinstance(exc, psycopg.Error))
+                conn.execute("ROLLBACK TO SAVEPOINT opchat_rider")
+            conn.execute("RELEASE SAVEPOINT opchat_rider")
+
     def _begin(self, conn: PgConn, begin: str, *, readonly: bool) -> psycopg.Connection[Any]:
         """Begin a transaction on ``conn``; a connection found broken at the start (the
         server restarted, the network dropped while it was idle) is made again and the
@@ -479,6 +510,8 @@ class PgDatabase:
                 # sends both as one text); a lock that fails leaves a transaction begun.
                 raw = self._begin(conn, _BEGIN_WRITE, readonly=False)
                 result = fn(conn, *args, **kwargs)  # type: ignore[arg-type]
+                if self._riders:
+                    self._ride(conn)
             except BaseException:
                 raw = conn.raw
                 if not raw.closed and raw.info.transaction_status != 0:  # not IDLE

@@ -1,9 +1,8 @@
 """The figures rolled up per day, so that a long period reads days, not facts.
 
-Every fact `store/stats.py` writes is also added to ``stats_days`` (on
-PostgreSQL in the same transaction; on SQLite in groups after the commits, the
-reads adding what is not rolled up yet: see `catch_up`): one row per UTC day ×
-channel × operator × kind holding how
+Every fact `store/stats.py` writes is also added to ``stats_days``, in groups
+after the commits (the reads adding what is not rolled up yet: see `catch_up`):
+one row per UTC day × channel × operator × kind holding how
 many facts there were and, for the durations, their sum (the mean stays exact)
 and their histogram over fixed log-spaced buckets (EDGES: eight per doubling,
 so a bucket is 9% wide, plus the edges the report counts by: 30 s, 1, 2, 5, 15
@@ -32,7 +31,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from opchat.model import EventKind
-from opchat.store.sql import Conn, dialect, execute_many
+from opchat.store.sql import Conn, execute_many
 
 DAY, HOUR = 86400, 3600
 LONG_DAYS = 8  # periods with this many whole days or more read the roll-up...
@@ -183,24 +182,16 @@ def roll_up(conn: Conn, timed: Collection[str], counted: Collection[str]) -> Non
     conn.execute("DELETE FROM stats_hours")
     add(conn, conn.execute("SELECT kind, at, channel_id, operator, start FROM stats_facts"),
         timed, counted)
-    if later(conn):
-        _set_upto(conn, _last_event(conn))
+    _set_upto(conn, _last_event(conn))
 
 
-# Later (SQLite). The facts are written with each message, the roll-up in groups after
-# the commits (store/later.py): ``stats_meta.rolled_upto`` is the last event whose facts
-# it holds. Event ids come in commit order (one writer), so the facts it lacks are
-# those of the events after it; a fact's row is found by its event and its time, which
-# is the event's own for a resolution and the message's for a message (stats.py).
-# A read adds those facts itself (`days`, `hours`), so the figures never lag.
-
-def later(conn: Conn) -> bool:
-    """Whether the roll-up of this database follows the commits (SQLite) rather than
-    being written with each fact (PostgreSQL: its ingest writes messages in groups, which
-    share their days' and hours' rows already, and the catch-up's trigger and ride are
-    the SQLite writer's)."""
-    return dialect(conn).name == "sqlite"
-
+# The facts are written with each message, the roll-up in groups after the commits
+# (store/later.py): ``stats_meta.rolled_upto`` is the last event whose facts it holds.
+# Event ids come in commit order (SQLite has one writer; on PostgreSQL every write
+# transaction takes the same lock first), so the facts it lacks are those of the events
+# after it; a fact's row is found by its event and its time, which is the event's own
+# for a resolution and the message's for a message (stats.py). A read adds those facts
+# itself (`days`, `hours`), so the figures never lag.
 
 def catch_up(conn: Conn, timed: Collection[str], counted: Collection[str]) -> int:
     """In the caller's write transaction, add to the roll-up the facts it lacks; how
@@ -215,9 +206,7 @@ def catch_up(conn: Conn, timed: Collection[str], counted: Collection[str]) -> in
 
 
 def pending(conn: Conn) -> list[Fact]:
-    """The facts the stored roll-up lacks (none on PostgreSQL)."""
-    if not later(conn):
-        return []
+    """The facts the stored roll-up lacks."""
     upto, top = _upto(conn), _last_event(conn)
     return [] if top <= upto else _facts_after(conn, upto, top)
 

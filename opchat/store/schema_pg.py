@@ -374,9 +374,12 @@ PG_MIGRATIONS: dict[int, str] = {
     # 15: SQLite's full-text index caught up in groups (see schema.py); here each
     # message's tsvector is a column of its row, written with it: nothing changes.
     15: "SELECT 1",
-    # 16: SQLite's roll-up of the figures caught up in groups (see schema.py); here it
-    # is written with each fact, as before: nothing changes.
-    16: "SELECT 1",
+    # 16: the figures' roll-up follows the commits in groups (see schema.py)
+    16: """
+    INSERT INTO stats_meta (key, value)
+        SELECT 'rolled_upto', CAST(coalesce(max(id), 0) AS TEXT) FROM events
+        ON CONFLICT (key) DO NOTHING;
+    """,
 }
 
 # One writer at a time, across every process and machine on the database (as SQLite's

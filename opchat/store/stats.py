@@ -93,21 +93,13 @@ def _fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
     conn.execute("INSERT INTO stats_facts (at, event_id, kind, conversation_id, channel_id, "
                  "operator, start) VALUES (?, ?, ?, ?, ?, ?, ?)",
                  (at, event_id, kind, conversation_id, channel_id, operator or "", start))
-    if not rollup.later(conn):
-        rollup.add(conn, [(kind, at, channel_id, operator or "", start)], DURATIONS, HOURLY)
 
 
 def add_facts(conn: Conn, facts: Sequence[Fact]) -> None:
-    """Write facts (and on PostgreSQL add them to the roll-up) as `_fact` does each: one
-    statement for the facts (and one for their days, one for their hours)."""
-    if not facts:
-        return
+    """Write facts as `_fact` does each, in one statement (the roll-up follows them
+    later: store/rollup.py)."""
     execute_many(conn, "INSERT INTO stats_facts (at, event_id, kind, conversation_id, "
                  "channel_id, operator, start)", "(?, ?, ?, ?, ?, ?, ?)", facts)
-    if not rollup.later(conn):
-        rollup.add(conn, [(kind, at, channel_id, operator, start) for
-                          at, _event, kind, _conversation, channel_id, operator, start in facts],
-                   DURATIONS, HOURLY)
 
 
 def message_step(direction: str, t: float, was: Round, operator: str | None
@@ -614,19 +606,16 @@ class StatsStore(Part):
 
     def __init__(self, db: Database, clock: Callable[[], float]) -> None:
         super().__init__(db, clock)
-        # On SQLite the roll-up follows the commits in groups (store/later.py).
-        self.later = (CatchUp(db, "stats_facts", _catch_up, "the figures' roll-up")
-                      if db.dialect.name == "sqlite" else None)
+        # The roll-up follows the commits in groups (store/later.py).
+        self.later = CatchUp(db, "stats_facts", _catch_up, "the figures' roll-up")
 
     async def catch_up_or_log(self) -> None:
         """Roll up the facts not rolled up yet, in a transaction of its own; a failure is
         logged (the figures read them anyway, and the next commit tries again)."""
-        if self.later is not None:
-            await self.later.now_or_log()
+        await self.later.now_or_log()
 
     async def close(self) -> None:
-        if self.later is not None:
-            await self.later.close()
+        await self.later.close()
 
     async def _ready(self) -> None:
         """A store upgraded from before the figures were kept gets them rebuilt from its
