@@ -116,3 +116,12 @@ def _database(request: pytest.FixtureRequest) -> None:
     come first)."""
     if getattr(request.module, "BACKENDS", False):
         request.getfixturevalue("backend")
+
+
+@pytest.fixture
+def no_catch_up_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Work that follows the commits (store/later.py: the search index, the figures'
+    roll-up) runs only when asked to (opening, closing, a search), not after commits."""
+    import opchat.store.later as later_module
+
+    monkeypatch.setattr(later_module, "DELAY", 3600.0)

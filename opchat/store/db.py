@@ -168,6 +168,28 @@ class Checkpointer:
             self.checkpoints += 1
 
 
+def ride(riders: list[Callable[[Any], object]], conn: Any, in_transaction: Callable[[], bool],
+         driver_error: type[Exception]) -> None:
+    """Run and empty ``riders`` (`Database.ride_next_write`'s) in the write transaction
+    on ``conn``, each in a savepoint: a failure is logged (with its traceback unless the
+    driver raised it) and its work undone, and the transaction goes on."""
+    while riders:
+        try:
+            fn = riders.pop(0)
+        except IndexError:  # taken back meanwhile (`cancel_ride`, on the loop's thread)
+            break
+        conn.execute("SAVEPOINT opchat_rider")
+        try:
+            fn(conn)
+        except Exception as exc:  # the write it rode is not to fail for it
+            log.warning("work done after a write failed: %s", exc,
+                        exc_info=not isinstance(exc, driver_error))
+            if in_transaction():
+                conn.execute("ROLLBACK TO SAVEPOINT opchat_rider")
+        if in_transaction():
+            conn.execute("RELEASE SAVEPOINT opchat_rider")
+
+
 class Database:
     # What the driver raises for a value it cannot take (a type SQLite has no column for,
     # text too big): one message's fault, not the database's. The store's ingest skips
@@ -306,21 +328,8 @@ class Database:
             self._riders.remove(fn)
 
     def _ride(self, conn: sqlite3.Connection) -> None:
-        while self._riders:
-            try:
-                fn = self._riders.pop(0)
-            except IndexError:  # taken back meanwhile (`cancel_ride`, on the loop's thread)
-                break
-            conn.execute("SAVEPOINT opchat_rider")
-            try:
-                fn(conn)
-            except Exception as exc:  # the write it rode is not to fail for it
-                log.warning("work done after a write failed: %s", exc,
-                            exc_info=not isinstance(exc, sqlite3.Error))
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK TO opchat_rider")
-            if conn.in_transaction:
-                conn.execute("RELEASE opchat_rider")
+        # SQLite may have rolled back the whole transaction by itself (disk full).
+        ride(self._riders, conn, lambda: conn.in_transaction, sqlite3.Error)
 
     def _writable(self) -> sqlite3.Connection:
         if self._writer is None:

@@ -47,7 +47,7 @@ from psycopg.adapt import Dumper
 from psycopg.pq import ExecStatus, Format
 
 from opchat.model import redacted_url
-from opchat.store.db import SchemaMismatch, StoreError
+from opchat.store.db import SchemaMismatch, StoreError, ride
 from opchat.store.schema import SCHEMA_VERSION, SchemaTooNew
 from opchat.store.schema_pg import WRITE_LOCK, migrate_pg, pg_version
 from opchat.store.sql import POSTGRESQL, Conn
@@ -455,19 +455,7 @@ class PgDatabase:
             self._riders.remove(fn)
 
     def _ride(self, conn: PgConn) -> None:
-        while self._riders:
-            try:
-                fn = self._riders.pop(0)
-            except IndexError:  # taken back meanwhile (`cancel_ride`, on the loop's thread)
-                break
-            conn.execute("SAVEPOINT opchat_rider")
-            try:
-                fn(conn)
-            except Exception as exc:  # the write it rode is not to fail for it
-                log.warning("work done after a write failed: %s", exc,
-                            exc_info=not isinstance(exc, psycopg.Error))
-                conn.execute("ROLLBACK TO SAVEPOINT opchat_rider")
-            conn.execute("RELEASE SAVEPOINT opchat_rider")
+        ride(self._riders, conn, lambda: True, psycopg.Error)
 
     def _begin(self, conn: PgConn, begin: str, *, readonly: bool) -> psycopg.Connection[Any]:
         """Begin a transaction on ``conn``; a connection found broken at the start (the

@@ -3,10 +3,7 @@ search catches it up first, so it never misses a stored message."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,7 @@ import opchat.store.later as later_module
 from opchat.model import InboundMessage
 from opchat.store import DB_FILENAME, Store
 from opchat.store.db import Database
+from tests.channels import holds, until
 
 
 def message(n: int, body: str) -> InboundMessage:
@@ -37,19 +35,6 @@ def raw(tmp_path: Path, sql: str, *params: object) -> None:
         conn.commit()
     finally:
         conn.close()
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.01)
-
-
-@pytest.fixture
-def no_catch_up_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The index catches up only when asked to (a search, opening, closing)."""
-    monkeypatch.setattr(later_module, "DELAY", 3600.0)
 
 
 async def open_store(tmp_path: Path) -> Store:
@@ -82,8 +67,8 @@ async def test_a_stream_of_messages_is_indexed_within_later_writes(
     store = await open_store(tmp_path)
     try:
         first = (await store.inbound.ingest(message(1, "доставка 1"))).message_id
-        await until(lambda: store.search.later._ride_soon is None,  # the delay has passed
-                    "the catch-up was never asked for")
+        await until(lambda: holds(store.search.later._ride_soon is None),  # the delay has passed
+                    "the catch-up was never asked for", 10.0)
         assert indexed_upto(tmp_path) < first
         statements: list[str] = []
         store.db.trace(lambda _conn, sql: statements.append(sql))
@@ -104,7 +89,8 @@ async def test_with_no_write_after_them_messages_are_indexed_alone_and_then_noth
     try:
         ids = [(await store.inbound.ingest(message(n, f"доставка {n}"))).message_id
                for n in range(20)]
-        await until(lambda: indexed_upto(tmp_path) >= ids[-1], "the index did not catch up")
+        await until(lambda: holds(indexed_upto(tmp_path) >= ids[-1]),
+                    "the index did not catch up", 10.0)
         if store.search.later._running is not None:
             await store.search.later._running
         # Its own commit stored no message: nothing is due while nothing happens.

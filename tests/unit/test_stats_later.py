@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from opchat.inbox import Inbox
 from opchat.model import InboundMessage, Status
 from opchat.store import DB_FILENAME, Store, rollup, stats
 from opchat.store.db import Database
+from tests.channels import holds, until
 
 BACKENDS = True  # on SQLite and on PostgreSQL (tests/conftest.py), unless marked
 
@@ -66,18 +65,6 @@ def read_only(tmp_path: Path) -> Any:
 
         return PgDatabase(url, read_only=True)
     return Database(tmp_path / DB_FILENAME, read_only=True)
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.01)
-
-
-@pytest.fixture
-def no_catch_up_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(later_module, "DELAY", 3600.0)
 
 
 async def busy_days(inbox: Inbox, clock: Clock, until_day: float = DAYS) -> None:
@@ -158,8 +145,8 @@ async def test_a_message_s_figures_ride_a_later_write(
         await store.stats.catch_up_or_log()
         await store.inbound.ingest(message(1, "a"))
         first = (await meta(store.db))[1]
-        await until(lambda: store.stats.later._ride_soon is None,
-                    "the roll-up was never asked for")
+        await until(lambda: holds(store.stats.later._ride_soon is None),
+                    "the roll-up was never asked for", 10.0)
         assert (await meta(store.db))[0] < first
         begins: list[str] = []
         store.db.trace(lambda _conn, sql: begins.append(sql) if sql.startswith("BEGIN") else None)
@@ -282,5 +269,26 @@ async def test_the_facts_not_rolled_up_are_found_each_by_its_key(tmp_path: Path)
         searches = [line for line in traced if "SEARCH f" in line]
         assert len(searches) == 2
         assert all("(at=? AND event_id=?)" in line for line in searches), traced
+    finally:
+        await store.close()
+
+
+async def test_work_riding_a_write_that_fails_is_undone_and_the_write_commits(
+        tmp_path: Path, no_catch_up_by_itself: None, caplog: pytest.LogCaptureFixture) -> None:
+    store = await Store.open(tmp_path)
+    try:
+        await store.channels.ensure("tg", "telegram")
+        before = (await meta(store.db))[0]
+
+        def rider(conn: Any) -> None:
+            conn.execute("UPDATE stats_meta SET value = '-1' WHERE key = 'rolled_upto'")
+            raise ValueError("a rider's bug")
+
+        store.db.ride_next_write(rider)
+        got = await store.inbound.ingest(message(1, "a"))
+        assert got.message_id > 0  # the write it rode went through
+        upto, last, _days, _hours = await meta(store.db)
+        assert upto == before < last  # the rider's change was undone
+        assert "a rider's bug" in caplog.text
     finally:
         await store.close()
