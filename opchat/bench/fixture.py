@@ -157,8 +157,9 @@ def build_store(data_dir: Path, size: StoreSize, seed: int = SEED,
 
     Rows are consistent with what the store itself would have written: message
     ids follow time, each conversation's last_message_at / last_preview /
-    waiting_since / unread agree with its messages, and the FTS index is filled
-    by the schema's own trigger.
+    waiting_since / unread agree with its messages, and the search indexes of
+    the messages and contacts are caught up at the end, as the store does after
+    its commits.
     """
     from opchat.model import EventKind
     from opchat.store.benchdata import (

@@ -1,5 +1,6 @@
-"""SQLite's index of the messages' text follows the commits in groups (migration 15), and a
-search catches it up first, so it never misses a stored message."""
+"""SQLite's indexes of the messages' text (migration 15) and of the contacts (17) follow the
+commits in groups, and a search catches them up first, so it never misses a stored message
+or customer."""
 
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ def indexed_upto(tmp_path: Path) -> int:
     conn = sqlite3.connect(tmp_path / DB_FILENAME)
     try:
         return conn.execute("SELECT upto FROM messages_fts_progress").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def contacts_upto(tmp_path: Path) -> int:
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    try:
+        return conn.execute("SELECT upto FROM contacts_fts_progress").fetchone()[0]
     finally:
         conn.close()
 
@@ -106,7 +115,7 @@ async def test_an_edited_message_is_found_by_its_new_words_indexed_or_not(
     store = await open_store(tmp_path)
     try:
         old = (await store.inbound.ingest(message(1, "красный шарик"))).message_id
-        assert await store.search.catch_up() == 1
+        assert await store.search.catch_up() == 2  # the message and its new customer
         new = (await store.inbound.ingest(message(2, "красный мяч"))).message_id
         assert indexed_upto(tmp_path) < new
         # Edited by another program: one already indexed, one not yet.
@@ -215,5 +224,111 @@ async def test_work_riding_a_write_that_fails_is_undone_and_the_write_commits(
         assert indexed_upto(tmp_path) >= 0  # the rider's change was undone
         assert "a rider's bug" in caplog.text
         assert store.db._riders == []  # it rode once
+    finally:
+        await store.close()
+
+
+def customer(n: int, name: str, **more: str) -> InboundMessage:
+    return InboundMessage(channel="tg", chat_id=f"chat-{name}", external_id=f"c-{n}",
+                          sender_id=f"user-{name}", sender_name=name, body=f"сообщение {n}",
+                          **more)
+
+
+async def contact_names(store: Store, query: str) -> list[str]:
+    return [h.name.replace("\x02", "").replace("\x03", "")
+            for h in (await store.search.find_all(query)).contacts]
+
+
+async def test_a_search_finds_a_new_customer_their_message_did_not_index(
+        tmp_path: Path, no_catch_up_by_itself: None) -> None:
+    store = await open_store(tmp_path)
+    try:
+        await store.inbound.ingest(customer(1, "Зинаида Карповна", phone="+7 (916) 123-45-67"))
+        contact = await contact_id(tmp_path, "Зинаида Карповна")
+        assert contacts_upto(tmp_path) < contact  # not in the message's transaction
+        assert await contact_names(store, "зинаида") == ["Зинаида Карповна"]
+        assert contacts_upto(tmp_path) >= contact
+        # The phone indexed as migration 3 indexes it: digits, found as digits.
+        assert await contact_names(store, "8 916 123-45") == ["Зинаида Карповна"]
+    finally:
+        await store.close()
+
+
+async def contact_id(tmp_path: Path, name: str) -> int:
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    try:
+        return conn.execute("SELECT id FROM contacts WHERE name = ?", (name,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+async def test_a_customer_changed_before_or_after_indexing_is_found_as_they_are_now(
+        tmp_path: Path, no_catch_up_by_itself: None, caplog: pytest.LogCaptureFixture) -> None:
+    store = await open_store(tmp_path)
+    try:
+        await store.inbound.ingest(customer(1, "Аркадий"))
+        await store.search.catch_up()
+        await store.inbound.ingest(customer(2, "Борислав"))
+        late = await contact_id(tmp_path, "Борислав")
+        assert contacts_upto(tmp_path) < late
+        # The platform renames both (each still named as it named them) and the web chat's
+        # form leaves an e-mail: one contact indexed, one not yet.
+        await store.inbound.ingest(InboundMessage(
+            channel="tg", chat_id="chat-Аркадий", external_id="c-3", sender_id="user-Аркадий",
+            sender_name="Кеша", body="ещё", email="arkady@example.org"))
+        await store.inbound.ingest(InboundMessage(
+            channel="tg", chat_id="chat-Борислав", external_id="c-4",
+            sender_id="user-Борислав", sender_name="Боря Ильин", body="ещё"))
+        assert contacts_upto(tmp_path) < late
+        assert await contact_names(store, "кеша") == ["Кеша"]
+        assert await contact_names(store, "ильин") == ["Боря Ильин"]
+        assert await contact_names(store, "example.org") == ["Кеша"]
+        assert await contact_names(store, "аркадий") == []
+        assert await contact_names(store, "борислав") == []
+        assert contacts_upto(tmp_path) >= late  # the catch-up went through
+        assert "could not catch up" not in caplog.text
+    finally:
+        await store.close()
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    try:
+        # FTS5's own check of the index: each contact in it once, as it is now.
+        conn.execute("INSERT INTO contacts_fts(contacts_fts, rank) VALUES ('integrity-check', 1)")
+        assert sorted(conn.execute("SELECT rowid, name, email FROM contacts_fts")) == sorted(
+            conn.execute("SELECT id, name, coalesce(email, '') FROM contacts"))
+    finally:
+        conn.close()
+
+
+async def test_a_store_from_before_keeps_every_customer_searchable(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    await store.inbound.ingest(customer(1, "Евдокия"))
+    await store.close()
+    # The store as schema 16 left it: each contact indexed by a trigger in its commit.
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    conn.executescript("""
+        DROP TABLE contacts_fts_progress;
+        DROP TRIGGER contacts_fts_update;
+        DROP TRIGGER contacts_fts_delete;
+        CREATE TRIGGER contacts_fts_insert AFTER INSERT ON contacts BEGIN
+            INSERT INTO contacts_fts (rowid, name, phone, email)
+            VALUES (new.id, new.name, coalesce(new.phone, ''), coalesce(new.email, ''));
+        END;
+        CREATE TRIGGER contacts_fts_update AFTER UPDATE OF name, phone, email ON contacts BEGIN
+            DELETE FROM contacts_fts WHERE rowid = old.id;
+            INSERT INTO contacts_fts (rowid, name, phone, email)
+            VALUES (new.id, new.name, coalesce(new.phone, ''), coalesce(new.email, ''));
+        END;
+        CREATE TRIGGER contacts_fts_delete AFTER DELETE ON contacts BEGIN
+            DELETE FROM contacts_fts WHERE rowid = old.id;
+        END;
+        PRAGMA user_version = 16;
+    """)
+    before = conn.execute("SELECT max(id) FROM contacts").fetchone()[0]
+    conn.close()
+    store = await Store.open(tmp_path)
+    try:
+        assert contacts_upto(tmp_path) == before
+        await store.inbound.ingest(customer(2, "Евдоким"))
+        assert sorted(await contact_names(store, "евдок")) == ["Евдоким", "Евдокия"]
     finally:
         await store.close()
