@@ -32,7 +32,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar, cast
 
 from opchat.model import Direction, EventKind, Figures, Spread, StatsReport, Status
 from opchat.store import rollup
@@ -41,6 +41,8 @@ from opchat.store.later import CatchUp
 from opchat.store.part import Part
 from opchat.store.rollup import Histogram
 from opchat.store.sql import Conn, Dialect, dialect, execute_many
+
+T = TypeVar("T")
 
 STARTED, REOPENED, MISSED = "started", "reopened", "missed"
 IN, OUT = "in", "out"
@@ -617,27 +619,36 @@ class StatsStore(Part):
     async def close(self) -> None:
         await self.later.close()
 
-    async def _ready(self) -> None:
-        """A store upgraded from before the figures were kept gets them rebuilt from its
-        events, once; one from before the roll-up, the roll-up from its facts."""
-        facts, rolled = await self.db.read(_kept)
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(conn, *args)`` in one snapshot, where the figures are kept. A store
+        upgraded from before they were gets them rebuilt from its events, once; one from
+        before the roll-up, the roll-up from its facts; then it reads. (Asked in the
+        read's own snapshot: a second round trip to the reader's thread cost the stats
+        screen tens of milliseconds while the app draws.)"""
+
+        def run(conn: Conn) -> tuple[bool, bool, T | None]:
+            facts, rolled = _kept(conn)
+            return facts, rolled, fn(conn, *args) if facts and rolled else None
+
+        facts, rolled, found = await self.db.read(run)
+        if facts and rolled:
+            return cast(T, found)
         if not facts:
             await self.rebuild()
-        elif not rolled:
+        else:
             await self.db.write(roll_up)
+        return await self.db.read(fn, *args)
 
     async def figures(self, start: float, end: float, by: str | None = None,
                       work: WorkTime | None = None,
                       goals: Goals | None = None) -> list[Figures]:
         """The figures for [start, end) (see `figures`)."""
-        await self._ready()
-        return await self.db.read(figures, start, end, by, work, goals)
+        return await self._read(figures, start, end, by, work, goals)
 
     async def report(self, start: float, end: float, work: WorkTime | None = None,
                      goals: Goals | None = None) -> StatsReport:
         """Everything the stats screen shows of [start, end) (see `report`)."""
-        await self._ready()
-        return await self.db.read(report, start, end, work, goals)
+        return await self._read(report, start, end, work, goals)
 
     async def rebuild(self) -> int:
         """Recompute the figures, and their roll-up, from the events log, in one

@@ -154,3 +154,60 @@ def test_snapshot_80x24(snap_compare, tmp_path: Path, settings: Settings) -> Non
         await pilot.pause(0.1)
 
     assert snap_compare(make_app(settings, clock), terminal_size=(80, 24), run_before=stats)
+
+
+async def test_the_screen_comes_with_its_figures_in_one_frame(
+        tmp_path: Path, settings: Settings) -> None:
+    clock = Clock()
+    await seed_day(tmp_path, clock)
+    app = make_app(settings, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.query_one(ConversationList).loaded, what="the list")
+        frames: list[bool] = []  # each frame of the stats screen: with its figures?
+        display = app._display
+
+        def watched(screen, update) -> None:
+            if isinstance(screen, StatsScreen) and not app._batch_count:  # sent, not held
+                frames.append(screen.report is not None)
+            display(screen, update)
+
+        app._display = watched  # type: ignore[method-assign]
+        await pilot.press("alt+s")
+        await wait_until(pilot, lambda: frames and frames[-1], what="the figures drawn")
+        assert frames[0]  # no frame of "Reading…" before them
+
+
+async def test_a_slow_store_shows_reading_once_the_hold_is_over(
+        tmp_path: Path, settings: Settings) -> None:
+    import time
+
+    from opchat.widgets.frame_hold import frame_hold
+
+    class SlowInbox(Inbox):
+        async def stats_report(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(1.0)
+            return await super().stats_report(*args, **kwargs)
+
+    clock = Clock()
+    await seed_day(tmp_path, clock)
+    app = make_app(settings, clock, inbox_class=SlowInbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.query_one(ConversationList).loaded, what="the list")
+        drawn: list[float] = []
+        display = app._display
+
+        def watched(screen, update) -> None:
+            if isinstance(screen, StatsScreen) and screen.report is None \
+                    and not app._batch_count:  # sent, not held
+                drawn.append(time.monotonic())
+            display(screen, update)
+
+        app._display = watched  # type: ignore[method-assign]
+        pressed = time.monotonic()
+        await pilot.press("alt+s")
+        await wait_until(pilot, lambda: drawn, what="a frame while reading")
+        assert drawn[0] - pressed < 0.6  # the hold gave up long before the figures came
+        assert not frame_hold(app).held
+        assert "Reading…" in text(app.screen, "summary")  # type: ignore[arg-type]
+        await wait_until(pilot, lambda: app.screen.report is not None,  # type: ignore[attr-defined]
+                         what="the figures", timeout=5)
