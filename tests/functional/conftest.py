@@ -120,6 +120,19 @@ def make_app(settings: Settings, clock: Clock, inbox_class: type[Inbox] = Inbox,
     return OpchatApp(settings, open_inbox, None, clock=clock, **kwargs)
 
 
+def on_frames(app: OpchatApp, record: Callable[[object], None]) -> None:
+    """Call ``record(screen)`` before each frame the app sends to the terminal (not
+    those it renders while its frames are held: `widgets/frame_hold.py`)."""
+    display = app._display
+
+    def watched(screen, update) -> None:  # type: ignore[no-untyped-def]
+        if not app._batch_count:
+            record(screen)
+        display(screen, update)
+
+    app._display = watched  # type: ignore[method-assign]
+
+
 async def wait_until(pilot: Pilot, predicate: Callable[[], object], timeout: float = 3.0,
                      what: str = "the condition") -> None:
     """Let the app run until `predicate()` holds; fail after `timeout` seconds."""

@@ -14,7 +14,7 @@ from opchat.inbox import Inbox
 from opchat.model import InboundMessage, Status
 from opchat.screens.stats import StatsScreen
 from opchat.widgets.conversation_list import ConversationList
-from tests.functional.conftest import FIXED_NOW, Clock, make_app, wait_until
+from tests.functional.conftest import FIXED_NOW, Clock, make_app, on_frames, wait_until
 
 pytestmark = pytest.mark.usefixtures("utc", "english")
 
@@ -164,14 +164,8 @@ async def test_the_screen_comes_with_its_figures_in_one_frame(
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.query_one(ConversationList).loaded, what="the list")
         frames: list[bool] = []  # each frame of the stats screen: with its figures?
-        display = app._display
-
-        def watched(screen, update) -> None:
-            if isinstance(screen, StatsScreen) and not app._batch_count:  # sent, not held
-                frames.append(screen.report is not None)
-            display(screen, update)
-
-        app._display = watched  # type: ignore[method-assign]
+        on_frames(app, lambda screen: isinstance(screen, StatsScreen)
+                  and frames.append(screen.report is not None))
         await pilot.press("alt+s")
         await wait_until(pilot, lambda: frames and frames[-1], what="the figures drawn")
         assert frames[0]  # no frame of "Reading…" before them
@@ -194,15 +188,8 @@ async def test_a_slow_store_shows_reading_once_the_hold_is_over(
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.query_one(ConversationList).loaded, what="the list")
         drawn: list[float] = []
-        display = app._display
-
-        def watched(screen, update) -> None:
-            if isinstance(screen, StatsScreen) and screen.report is None \
-                    and not app._batch_count:  # sent, not held
-                drawn.append(time.monotonic())
-            display(screen, update)
-
-        app._display = watched  # type: ignore[method-assign]
+        on_frames(app, lambda screen: isinstance(screen, StatsScreen)
+                  and screen.report is None and drawn.append(time.monotonic()))
         pressed = time.monotonic()
         await pilot.press("alt+s")
         await wait_until(pilot, lambda: drawn, what="a frame while reading")

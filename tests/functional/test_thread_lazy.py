@@ -19,7 +19,7 @@ from opchat.model import Attachment, Direction, Message, MessageState
 from opchat.widgets.conversation_list import ConversationList
 from opchat.widgets.frame_hold import frame_hold
 from opchat.widgets.thread_view import Shown, ThreadView, wrapped_rows
-from tests.functional.conftest import Clock, inbound, make_app, wait_until
+from tests.functional.conftest import Clock, inbound, make_app, on_frames, wait_until
 
 pytestmark = pytest.mark.usefixtures("utc", "english")
 
@@ -182,14 +182,8 @@ async def test_a_dialog_opens_in_one_frame_without_loading_first(
         await pilot.pause()
         thread = app.query_one(ThreadView)
         frames: list[tuple[int | None, bool]] = []  # (dialog shown, still loading)
-        display = app._display
-
-        def watched(screen, update) -> None:
-            frames.append((thread.conversation.id if thread.conversation else None,
-                           thread._fetching))
-            display(screen, update)
-
-        app._display = watched  # type: ignore[method-assign]
+        on_frames(app, lambda _screen: frames.append(
+            (thread.conversation.id if thread.conversation else None, thread._fetching)))
         await pilot.press("enter")
         await wait_until(pilot, lambda: thread.messages and frames and not frames[-1][1],
                          what="the dialog drawn")
@@ -216,14 +210,7 @@ async def test_a_slow_store_shows_loading_after_a_tenth_of_a_second(
         await pilot.pause()
         thread = app.query_one(ThreadView)
         drawn: list[float] = []
-        display = app._display
-
-        def watched(screen, update) -> None:
-            if thread._fetching:
-                drawn.append(time.monotonic())
-            display(screen, update)
-
-        app._display = watched  # type: ignore[method-assign]
+        on_frames(app, lambda _screen: thread._fetching and drawn.append(time.monotonic()))
         pressed = time.monotonic()
         await pilot.press("enter")
         await wait_until(pilot, lambda: drawn, what="a frame while loading")

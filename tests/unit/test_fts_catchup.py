@@ -21,20 +21,16 @@ def message(n: int, body: str) -> InboundMessage:
                           sender_id=f"u-{n % 3}", sender_name=f"Customer {n % 3}", body=body)
 
 
-def indexed_upto(tmp_path: Path) -> int:
+def indexed_upto(tmp_path: Path, index: str = "messages_fts") -> int:
     conn = sqlite3.connect(tmp_path / DB_FILENAME)
     try:
-        return conn.execute("SELECT upto FROM messages_fts_progress").fetchone()[0]
+        return conn.execute(f"SELECT upto FROM {index}_progress").fetchone()[0]
     finally:
         conn.close()
 
 
 def contacts_upto(tmp_path: Path) -> int:
-    conn = sqlite3.connect(tmp_path / DB_FILENAME)
-    try:
-        return conn.execute("SELECT upto FROM contacts_fts_progress").fetchone()[0]
-    finally:
-        conn.close()
+    return indexed_upto(tmp_path, "contacts_fts")
 
 
 def raw(tmp_path: Path, sql: str, *params: object) -> None:
