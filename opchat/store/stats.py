@@ -268,13 +268,15 @@ def _collect_many(conn: Conn, start: float, end: float, bys: Sequence[str | None
     the facts of the whole period."""
     same = work is None or not getattr(work, "has_hours", True)
     first, last = rollup.whole(start, end, rollup.DAY)
-    if (not rolled or last - first < rollup.LONG_DAYS
-            or any(by not in (None, "channel", "operator") for by in bys)
-            or (durations and (goals is not None or not same))):
+    if (not rolled or last <= first
+            or any(by not in (None, "channel", "operator") for by in bys)):
         return _collect_facts(conn, start, end, bys, count, durations, work, goals)
     days = rollup.days(conn, first, last, DURATIONS)
-    if durations and sum(d[3] for d in days if d[5] is not None) <= rollup.EXACT_UP_TO:
-        return _collect_facts(conn, start, end, bys, count, durations, work, goals)
+    if (last - first < rollup.LONG_DAYS or (durations and (goals is not None or not same))
+            or (durations and sum(d[3] for d in days if d[5] is not None)
+                <= rollup.EXACT_UP_TO)):
+        return _exact_durations(conn, start, end, first, last, bys, count, durations, work,
+                                goals, days)
     names = dict(conn.execute("SELECT id, name FROM channels").fetchall())
     out: dict[str | None, tuple[Counts, Values, Values | None]] = {}
     for by in bys:
@@ -308,6 +310,40 @@ def _collect_many(conn: Conn, start: float, end: float, bys: Sequence[str | None
                 mine[kind] = mine.get(kind, 0) + n
     if durations:
         _ratings(conn, start, end, bys, names, out)
+    return out
+
+
+def _exact_durations(conn: Conn, start: float, end: float, first: int, last: int,
+                     bys: Sequence[str | None], count: tuple[str, ...], durations: bool,
+                     work: WorkTime | None, goals: Goals | None,
+                     days: list[tuple[int, str, str, int, float, int | None]],
+                     ) -> dict[str | None, tuple[Counts, Values, Values | None]]:
+    """`_collect_many` of a period with whole days [first, last) whose durations are
+    read exactly, from its facts (and breaches and ratings with them); its counts, exact
+    in the roll-up too, from the roll-up's ``days`` and the facts of the partial days at
+    its edges only (a week's counts scanned every fact of the week)."""
+    out = _collect_facts(conn, start, end, bys, (), durations, work, goals)
+    if not count:
+        return out
+    names = dict(conn.execute("SELECT id, name FROM channels").fetchall())
+
+    def add(by: str | None, group: str, kind: str, n: int) -> None:
+        mine = out[by][0].setdefault(group, {})
+        mine[kind] = mine.get(kind, 0) + n
+
+    for begin, until in ((start, first * rollup.DAY), (last * rollup.DAY, end)):
+        if until > begin:
+            edge = _collect_facts(conn, begin, until, bys, count, durations=False)
+            for by in bys:
+                for group, kinds in edge[by][0].items():
+                    for kind, n in kinds.items():
+                        add(by, group, kind, n)
+    wanted = set(count)
+    for channel_id, operator, kind, n, _total, packed in days:
+        if packed is None and kind in wanted:
+            for by in bys:
+                add(by, names.get(channel_id, str(channel_id)) if by == "channel"
+                    else operator if by == "operator" else "", kind, n)
     return out
 
 
@@ -373,7 +409,7 @@ def _collect_facts(conn: Conn, start: float, end: float, bys: Sequence[str | Non
     for row in conn.execute(
             f"SELECT {columns}, f.kind, count(*) FROM stats_facts f {join} "
             f"WHERE f.at >= ? AND f.at < ? AND f.kind IN ({marks}) GROUP BY {groups}, f.kind",
-            (start, end, *count)):
+            (start, end, *count)) if count else ():
         add(row, row[wide], row[wide + 1])
     if durations and ratings:  # and what customers thought of it, grouped the same way
         for row in conn.execute(
@@ -528,11 +564,11 @@ def _pool(values: Values) -> dict[str, Durations]:
 def _local_counts(conn: Conn, start: float, end: float, wanted: Mapping[str, tuple[str, ...]],
                   rolled: bool = True) -> dict[str, Counts]:
     """Counts by local hour of day ("hour") or local day ("day"), of the kinds ``wanted``
-    for each: a long period's whole hours from the roll-up (when the time zone's offset
+    for each: the period's whole hours from the roll-up (when the time zone's offset
     is whole hours at both ends), the rest from the facts."""
     first, last = rollup.whole(start, end, rollup.HOUR)
     whole_hours = all(time.localtime(t).tm_gmtoff % rollup.HOUR == 0 for t in (start, end))
-    if not rolled or not whole_hours or end - start < rollup.LONG_DAYS * rollup.DAY:
+    if not rolled or not whole_hours or last <= first:
         return {by: _collect(conn, start, end, by, kinds, durations=False, rolled=False)[0]
                 for by, kinds in wanted.items()}
     out: dict[str, Counts] = {by: {} for by in wanted}

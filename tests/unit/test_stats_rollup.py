@@ -160,3 +160,27 @@ async def test_a_long_period_with_few_durations_reads_them_exactly(tmp_path: Pat
             stats.figures, start, end, "channel", None, None, False)
     finally:
         await inbox.close()
+
+
+@pytest.mark.parametrize(("days", "offset"), [(7, 0.3), (1.5, 0.6), (0.5, 0.2), (2, 0.0)])
+async def test_a_short_period_counts_from_the_roll_up_exactly(
+        tmp_path: Path, new_york: None, days: float, offset: float) -> None:
+    """Shorter than LONG_DAYS: the durations still from every fact (exact), the counts of
+    whole days and hours from the roll-up, the edges from the facts: the same figures as
+    from the facts alone, to the last count and second."""
+    inbox, _clock = await random_store(tmp_path, 3)
+    try:
+        dst_ends = 1_699_164_000.0  # 2023-11-05 06:00 UTC, 2 a.m. in New York
+        start = dst_ends - days * 86400 / 2 + offset * 3600  # the period across it
+        end = start + days * 86400
+        db = inbox.store.db
+        for by in (None, "channel", "operator"):
+            rolled = await db.read(stats.figures, start, end, by)
+            exact = await db.read(stats.figures, start, end, by, None, None, False)
+            assert rolled == exact
+            assert any(f.counts for f in exact)
+        r = await db.read(stats.report, start, end)
+        e = await db.read(stats.report, start, end, None, None, False)
+        assert r == e
+    finally:
+        await inbox.close()
