@@ -13,7 +13,9 @@ and dialogs per day read in any time zone whose offset is whole hours.
 
 A period of at least LONG_DAYS whole days, with more than EXACT_UP_TO
 durations in them, reads the whole days from here and the partial days at its
-edges from the facts. Counts and means equal the exact
+edges from the facts. A shorter one reads only its counts so (whole days, and
+whole hours for the charts), its durations from every fact. Counts and means
+equal the exact
 figures; a median or P90 read from buckets lies in the bucket of the exact
 value, so within 9% of it (within a second below one second; a duration over
 EDGES[-1], about 194 days, reads as EDGES[-1]).
