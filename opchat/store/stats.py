@@ -265,7 +265,9 @@ def _collect_many(conn: Conn, start: float, end: float, bys: Sequence[str | None
     from the roll-up (store/rollup.py) and only the partial days at its edges from
     the facts, its durations then as histograms; working time that differs from
     calendar time and breaches of targets are worked out fact by fact, so they read
-    the facts of the whole period."""
+    the facts of the whole period. A shorter period, or one whose durations are read
+    fact by fact, still reads its whole days' counts from the roll-up
+    (`_exact_durations`)."""
     same = work is None or not getattr(work, "has_hours", True)
     first, last = rollup.whole(start, end, rollup.DAY)
     if (not rolled or last <= first
@@ -288,26 +290,21 @@ def _collect_many(conn: Conn, start: float, end: float, bys: Sequence[str | None
                                   ratings=False)
             for by in bys:
                 counts, values, _worked = out[by]
-                for group, kinds in edge[by][0].items():
-                    for kind, n in kinds.items():
-                        mine = counts.setdefault(group, {})
-                        mine[kind] = mine.get(kind, 0) + n
+                _add_counts(counts, edge[by][0])
                 for group, timed in edge[by][1].items():
                     for kind, seconds in timed.items():
                         _hist_of(values.setdefault(group, {}), kind).add(_as_hist(seconds))
     wanted = set(count)
     for channel_id, operator, kind, n, total, packed in days:
         for by in bys:
-            group = (names.get(channel_id, str(channel_id)) if by == "channel"
-                     else operator if by == "operator" else "")
+            group = _day_group(by, names, channel_id, operator)
             counts, values, _worked = out[by]
             if packed is not None:
                 if durations:
                     _hist_of(values.setdefault(group, {}), kind).add(
                         Histogram(n, total, packed))
             elif kind in wanted:
-                mine = counts.setdefault(group, {})
-                mine[kind] = mine.get(kind, 0) + n
+                _add_counts(counts, {group: {kind: n}})
     if durations:
         _ratings(conn, start, end, bys, names, out)
     return out
@@ -326,25 +323,31 @@ def _exact_durations(conn: Conn, start: float, end: float, first: int, last: int
     if not count:
         return out
     names = dict(conn.execute("SELECT id, name FROM channels").fetchall())
-
-    def add(by: str | None, group: str, kind: str, n: int) -> None:
-        mine = out[by][0].setdefault(group, {})
-        mine[kind] = mine.get(kind, 0) + n
-
     for begin, until in ((start, first * rollup.DAY), (last * rollup.DAY, end)):
         if until > begin:
             edge = _collect_facts(conn, begin, until, bys, count, durations=False)
             for by in bys:
-                for group, kinds in edge[by][0].items():
-                    for kind, n in kinds.items():
-                        add(by, group, kind, n)
+                _add_counts(out[by][0], edge[by][0])
     wanted = set(count)
     for channel_id, operator, kind, n, _total, packed in days:
         if packed is None and kind in wanted:
             for by in bys:
-                add(by, names.get(channel_id, str(channel_id)) if by == "channel"
-                    else operator if by == "operator" else "", kind, n)
+                _add_counts(out[by][0], {_day_group(by, names, channel_id, operator): {kind: n}})
     return out
+
+
+def _add_counts(counts: Counts, more: Counts) -> None:
+    for group, kinds in more.items():
+        mine = counts.setdefault(group, {})
+        for kind, n in kinds.items():
+            mine[kind] = mine.get(kind, 0) + n
+
+
+def _day_group(by: str | None, names: Mapping[int, str], channel_id: int,
+               operator: str) -> str:
+    """A roll-up row's group in the grouping ``by`` (nothing, channel or operator)."""
+    return (names.get(channel_id, str(channel_id)) if by == "channel"
+            else operator if by == "operator" else "")
 
 
 def _hist_of(kinds: dict[str, Durations], kind: str) -> Histogram:

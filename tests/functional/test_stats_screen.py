@@ -53,10 +53,14 @@ async def seed_day(data_dir: Path, clock: Clock) -> None:
         await anna.close()
 
 
-async def opened(pilot: Pilot) -> StatsScreen:
+async def listed(pilot: Pilot) -> None:
     await wait_until(pilot, lambda: pilot.app.screen.query(ConversationList), what="compose")
     conversations = pilot.app.query_one(ConversationList)
     await wait_until(pilot, lambda: conversations.loaded, what="the list")
+
+
+async def opened(pilot: Pilot) -> StatsScreen:
+    await listed(pilot)
     await pilot.press("alt+s")
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, StatsScreen)
                      and pilot.app.screen.report is not None, what="the stats screen")
@@ -162,7 +166,7 @@ async def test_the_screen_comes_with_its_figures_in_one_frame(
     await seed_day(tmp_path, clock)
     app = make_app(settings, clock)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: app.query_one(ConversationList).loaded, what="the list")
+        await listed(pilot)
         frames: list[bool] = []  # each frame of the stats screen: with its figures?
         on_frames(app, lambda screen: isinstance(screen, StatsScreen)
                   and frames.append(screen.report is not None))
@@ -186,7 +190,7 @@ async def test_a_slow_store_shows_reading_once_the_hold_is_over(
     await seed_day(tmp_path, clock)
     app = make_app(settings, clock, inbox_class=SlowInbox)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: app.query_one(ConversationList).loaded, what="the list")
+        await listed(pilot)
         drawn: list[float] = []
         on_frames(app, lambda screen: isinstance(screen, StatsScreen)
                   and screen.report is None and drawn.append(time.monotonic()))
