@@ -180,9 +180,20 @@ def storable(value: Any) -> Any:
         return _fixed(value)
     names = _init_fields(kind)
     if names:
+        # A message has some twenty fields, most of them text, None or empty: their text
+        # is tested in one encode, and only what holds more is walked (an ingest's
+        # messages all pass here, on the event loop).
+        values = [getattr(value, name) for name in names]
+        try:
+            "".join([v for v in values if type(v) is str]).encode()
+        except UnicodeEncodeError:
+            texts_clean = False
+        else:
+            texts_clean = True
         changed = {}
-        for name in names:
-            old = getattr(value, name)
+        for name, old in zip(names, values, strict=True):
+            if old is None or not old or (texts_clean and type(old) is str):
+                continue  # None, an empty text or container, a 0, or clean text
             new = storable(old)
             if new is not old:
                 changed[name] = new

@@ -143,7 +143,7 @@ def _on_postgres(data_dir: Path, info: StoreInfo, scale: float, url: str,
             os.environ["OPCHAT_DATABASE_URL"] = old
     print()
     print("On PostgreSQL:")
-    print(format_table(build_rows(info, store, minimal, starts, work)))
+    print(format_table(build_rows(info, store, minimal, starts, work, server=True)))
 
 
 def _say(text: str) -> None:

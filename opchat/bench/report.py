@@ -55,7 +55,10 @@ ROW_NAMES = (
 
 
 def build_rows(info: StoreInfo, store: dict[str, Any], minimal: dict[str, Any],
-               starts: dict[str, Any], app: dict[str, Any]) -> list[Row]:
+               starts: dict[str, Any], app: dict[str, Any], server: bool = False) -> list[Row]:
+    """The table's rows; ``server``: measured on PostgreSQL, where one awaiting producer
+    has no aim (each of its statements is a round trip to the server; the aim there is
+    for concurrent producers)."""
     reused = "re-used; " if info.reused else ""
     rows: list[Row] = [Row("build the store", info.build_s, "s",
                            note=f"{reused}{info.conversations:,} conversations, "
@@ -120,10 +123,12 @@ def build_rows(info: StoreInfo, store: dict[str, Any], minimal: dict[str, Any],
                              f"{store[key + '_facts']:,} replies; median of "
                              f"{len(store[key])}, min {min(store[key]):.0f} ms"))
     rows.append(Row("ingest, sequential awaits", store["seq_rate"], "msg/s",
-                    store["raw_rate"], "≥ 5,000 msg/s",
+                    store["raw_rate"], "" if server else "≥ 5,000 msg/s",
                     note=f"{store['ingest_seq_n']:,} messages, one commit each "
                          "(80% to the 2,000 most recent dialogs, 10% to older, 10% new), "
-                         "up to their search index caught up"))
+                         "up to their search index caught up"
+                         + ("; no aim on a server: each statement is a round trip to it"
+                            if server else "")))
     rows.append(Row("ingest, sequential, its SQL alone", store["sql_rate"], "msg/s",
                     store["raw_rate"],
                     note="the same transaction run in a loop on a connection of its own: no "
