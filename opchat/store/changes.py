@@ -42,12 +42,14 @@ _FOLDED = frozenset((EventKind.MESSAGE_NEW, EventKind.CONVERSATION_STATUS))
 EventRow = tuple[float, str, int | None, int | None, str | None, str]
 
 
-def insert_events(conn: Conn, events: Sequence[EventRow]) -> list[int]:
+def insert_events(conn: Conn, events: Sequence[EventRow], ids: list[int] | None = None
+                  ) -> list[int]:
     """Append several rows to `events` in one statement, in the order given; their ids,
-    ascending in that order. Not folded into the figures: the caller folds what
-    `record_event` would (a group's ingest, which has the dialogs' figures at hand)."""
+    ascending in that order (``ids``, if drawn beforehand: see `insert_many`). Not
+    folded into the figures: the caller folds what `record_event` would (a group's
+    ingest, which has the dialogs' figures at hand)."""
     return insert_many(conn, "INSERT INTO events (at, kind, conversation_id, message_id, "
-                       "operator, data)", "(?, ?, ?, ?, ?, ?)", events)
+                       "operator, data)", "(?, ?, ?, ?, ?, ?)", events, ids=ids)
 
 
 def add_label(conn: Conn, conversation_id: int, name: str, now: float,

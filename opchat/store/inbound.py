@@ -30,7 +30,16 @@ from opchat.store.files import add_attachments
 from opchat.store.part import Part
 from opchat.store.ratings import ANSWER_WINDOW, answer_of, rate
 from opchat.store.rows import PREVIEW_CHARS
-from opchat.store.sql import Conn, Row, dialect, execute_many, insert_id, insert_many
+from opchat.store.sql import (
+    Conn,
+    Row,
+    dialect,
+    execute_many,
+    insert_id,
+    insert_many,
+    new_ids,
+    pipelined,
+)
 from opchat.store.stats import MessageRow
 
 log = logging.getLogger("opchat.store")
@@ -485,18 +494,36 @@ class _Group:
         return message
 
     def _flush(self) -> None:
-        """Write what the group has not written yet."""
+        """Write what the group has not written yet.
+
+        On a server, the new rows' ids are drawn first, in one statement, and the rest
+        is sent in one round trip (pipelined): nothing is read back from it."""
+        if not dialect(self.conn).remote:
+            self._write(None)
+            return
+        ids = new_ids(self.conn, {"contacts": len(self.new_senders),
+                                  "identities": len(self.new_senders),
+                                  "conversations": len(self.new_dialogs),
+                                  "messages": len(self.messages),
+                                  "events": len(self.events)})
+        with pipelined(self.conn):
+            self._write(ids)
+
+    def _write(self, ids: dict[str, list[int]] | None) -> None:
         conn, now = self.conn, self.now
+        drawn = (lambda table: None) if ids is None else ids.get
         if self.new_senders:
             made = self.new_senders
             for sender, contact_id in zip(made, insert_many(
                     conn, "INSERT INTO contacts (name, phone, email, created_at)",
-                    "(?, ?, ?, ?)", [s.new[0] for s in made if s.new]), strict=True):
+                    "(?, ?, ?, ?)", [s.new[0] for s in made if s.new],
+                    ids=drawn("contacts")), strict=True):
                 sender.contact_id = contact_id
             for sender, identity_id in zip(made, insert_many(
                     conn, "INSERT INTO identities (contact_id, channel_id, external_id, "
                     "display_name, username, profile)", "(?, ?, ?, ?, ?, ?)",
-                    [(s.contact_id, *s.new[1]) for s in made if s.new]), strict=True):
+                    [(s.contact_id, *s.new[1]) for s in made if s.new],
+                    ids=drawn("identities")), strict=True):
                 sender.id, sender.new = identity_id, None
             self.new_senders = []
         if self.new_dialogs:
@@ -512,7 +539,8 @@ class _Group:
                     "identity_id, last_message_at, created_at, unread, last_preview, "
                     "last_direction, last_author, last_inbound_at, waiting_since, "
                     "stats_round_start, stats_waiting_start, stats_responded, stats_rounds)",
-                    "(?, ?, ?, ?, ?, ?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?)", rows), strict=True):
+                    "(?, ?, ?, ?, ?, ?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?)", rows,
+                    ids=drawn("conversations")), strict=True):
                 d.id = conversation_id
             self.new_dialogs = []
         if self.messages:
@@ -522,7 +550,8 @@ class _Group:
                     "direction, author, body, created_at, state, meta)",
                     "(?, ?, ?, 'in', ?, ?, ?, 'received', ?)",
                     [(x.dialog.id, x.channel_id, x.m.external_id, x.m.sender_name, x.m.body,
-                      x.created_at, x.meta) for x in written]), strict=True):
+                      x.created_at, x.meta) for x in written], ids=drawn("messages")),
+                    strict=True):
                 message.id, message.conversation_id = message_id, message.dialog.id
             execute_many(conn, "INSERT INTO attachments (message_id, kind, filename, mime, "
                          "size, ref, local_path, sha256)", "(?, ?, ?, ?, ?, ?, ?, ?)",
@@ -535,7 +564,8 @@ class _Group:
             for (_kind, dialog, message, _data, made_facts), event_id in zip(
                     events, insert_events(conn, [
                         (now, kind, dialog.id, None if message is None else message.id, None,
-                         data) for kind, dialog, message, data, _facts in events]),
+                         data) for kind, dialog, message, data, _facts in events],
+                        ids=drawn("events")),
                     strict=True):
                 if made_facts:
                     assert message is not None and dialog.id is not None

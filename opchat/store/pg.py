@@ -193,6 +193,10 @@ class PgConn:
             self.trace(sql)
         return _Cursor(cursor)
 
+    def pipeline(self) -> contextlib.AbstractContextManager[Any]:
+        """psycopg's pipeline mode, for `sql.pipelined`."""
+        return self.raw.pipeline()
+
 
 class _Cursor:
     """psycopg's cursor as the parts read SQLite's: no error for a statement with no rows."""

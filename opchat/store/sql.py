@@ -11,6 +11,7 @@ second database").
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -54,15 +55,25 @@ MAX_PARAMETERS = 32000
 
 
 def insert_many(conn: Conn, head: str, row: str, rows: Sequence[Sequence[Any]],
-                tail: str = "") -> list[int]:
+                tail: str = "", ids: list[int] | None = None) -> list[int]:
     """``head VALUES row, row, … tail RETURNING id`` for ``rows`` (each one row's
     parameters, ``row`` its placeholders): the new ids, in the order of ``rows``, in as
     few statements as the parameters allow.
 
     Both databases insert a VALUES list's rows in its order and give each a larger id
     than the one before (SQLite's rowid, PostgreSQL's identity), but neither promises
-    the order RETURNING hands them back in: they are sorted."""
-    ids: list[int] = []
+    the order RETURNING hands them back in: they are sorted.
+
+    ``ids``, drawn beforehand (`new_ids`): the rows get those, and nothing is read back,
+    so that the statement can be sent without waiting for it (`pipelined`)."""
+    if ids is not None:
+        if rows:
+            assert head.endswith(")") and row.startswith("(") and len(ids) == len(rows)
+            execute_many(conn, f"{head[:head.rindex('(') + 1]}id, {head[head.rindex('(') + 1:]}",
+                         f"(?, {row[1:]}", [(i, *r) for i, r in zip(ids, rows, strict=True)],
+                         tail)
+        return ids
+    ids = []
     for sql, values in _statements(head, row, rows, f"{tail} RETURNING id"):
         ids += sorted(r[0] for r in conn.execute(sql, values).fetchall())
     return ids
@@ -188,6 +199,26 @@ class PostgresDialect(Dialect):
 
 SQLITE = Dialect()
 POSTGRESQL = PostgresDialect()
+
+
+def new_ids(conn: Conn, counts: Mapping[str, int]) -> dict[str, list[int]]:
+    """PostgreSQL: ``counts[table]`` new ids of each table, ascending, drawn from its
+    identity's sequence in one statement (as its rows' defaults would draw them)."""
+    tables = [table for table, count in counts.items() if count]
+    row = conn.execute("SELECT " + ", ".join(
+        f"ARRAY(SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
+        "FROM generate_series(1, ?))" for table in tables),
+        [counts[table] for table in tables]).fetchone() if tables else []
+    drawn: dict[str, list[int]] = {table: [] for table in counts}
+    drawn.update({table: sorted(ids) for table, ids in zip(tables, row, strict=True)})
+    return drawn
+
+
+def pipelined(conn: Conn) -> contextlib.AbstractContextManager[Any]:
+    """Until the block ends, statements go to the server without waiting for each
+    answer (PostgreSQL's pipeline: one round trip for all; an error is raised at the
+    block's end). A block of statements whose results nobody reads. SQLite: as is."""
+    return conn.pipeline() if dialect(conn).remote else contextlib.nullcontext()  # type: ignore[attr-defined]
 
 
 def dialect(conn: Conn) -> Dialect:

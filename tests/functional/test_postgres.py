@@ -377,3 +377,43 @@ async def test_a_write_that_cannot_take_the_write_lock_fails_alone(
             "c1-1", "c1-3"]
     finally:
         await inbox.close()
+
+
+async def test_a_group_waits_for_the_server_three_times_whatever_its_size(
+        url: str, tmp_path: Path) -> None:
+    """A group's new rows get their ids drawn beforehand, so that its writes need no
+    answer and go to the server in one pipeline: its transaction waits for the server
+    at the look-up, the ids and the writes' end (BEGIN and COMMIT apart), for three
+    messages as for fifty, new dialogs and known ones alike."""
+    from psycopg.pq import Trace
+
+    inbox = await Inbox.open(tmp_path, "anna", database_url=url)
+    try:
+        await inbox.store.channels.ensure("demo", "demo")
+        await inbox.store.inbound.ingest(message(0, "known"))
+        raw_writer = inbox.store.db._writer.raw  # the protocol itself is what is counted
+        for size in (5, 50):
+            trace = tmp_path / f"libpq-{size}.trace"
+            batch = [message(n, f"c{n % 7}-{size}") for n in range(size - 1)]
+            batch.append(message(size, "known"))
+            with trace.open("w") as out:
+                raw_writer.pgconn.trace(out.fileno())
+                raw_writer.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
+                try:
+                    results = await inbox.store.inbound.ingest_batch(batch)
+                finally:
+                    raw_writer.pgconn.untrace()
+            sent = [line.split("\t") for line in trace.read_text().splitlines()
+                    if line.startswith("F\t")]
+            assert sent[0][2] == "Query" and sent[0][3].strip().startswith('"BEGIN')
+            # Up to the COMMIT (which psycopg, having sent it five times, prepares).
+            until_commit = next(n for n, fields in enumerate(sent) if '"COMMIT"' in fields[-1])
+            syncs = [fields for fields in sent[:until_commit] if fields[2] == "Sync"]
+            assert len(syncs) == 3, (size, len(syncs))
+            ids = [r.message_id for r in results]
+            assert ids == sorted(ids) and len(set(ids)) == size
+        stored = {c.id: c for c in await inbox.conversations(limit=100)}
+        assert len(stored) == 1 + 4 + 7  # "known", then 4 and 7 new dialogs
+        assert sum(c.unread for c in stored.values()) == 1 + 5 + 50
+    finally:
+        await inbox.close()
