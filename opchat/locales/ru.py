@@ -548,6 +548,10 @@ MESSAGES.update({
         "неизвестный вид канала {kind} (установлены: {kinds})",
     "replaced channel {name} ({kind}) in {path}; restart opchat to start it":
         "канал {name} ({kind}) заменён в {path}; перезапустите opchat, чтобы он заработал",
+    "the {kind} channel needs the Python module {module}, which is not installed where "
+    "opchat runs (pip install it there)":
+        "канал {kind} требует модуль Python {module}, а он не установлен там, где "
+        "работает opchat (установите его через pip)",
     "added channel {name} ({kind}) in {path}; restart opchat to start it":
         "канал {name} ({kind}) добавлен в {path}; перезапустите opchat, чтобы он заработал",
     "paste this into your pages (opchat channel snippet {name} prints it again):":

@@ -506,6 +506,19 @@ class UnknownChannelKind(LookupError):
         self.known = tuple(known)
 
 
+class MissingModule(LookupError):
+    """A channel kind's module needs a Python module not installed here (its SDK)."""
+
+    def __init__(self, kind: str, module: str) -> None:
+        from opchat.i18n import _
+
+        super().__init__(_("the {kind} channel needs the Python module {module}, which is "
+                           "not installed where opchat runs (pip install it there)",
+                           kind=kind, module=module))
+        self.kind = kind
+        self.module = module
+
+
 def available_kinds() -> list[str]:
     """Channel kinds installed, without importing any transport module."""
     from importlib.metadata import entry_points
@@ -519,7 +532,13 @@ def load_transport(kind: str) -> TransportFactory:
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == kind:
-            factory = ep.load()
+            try:
+                factory = ep.load()
+            except ModuleNotFoundError as exc:
+                missing = exc.name or str(exc)
+                if missing.split(".")[0] == "opchat":
+                    raise  # our own module: a bug, not an installation to mend
+                raise MissingModule(kind, missing) from exc
             check_transport(factory)
             return factory
     raise UnknownChannelKind(kind, available_kinds())

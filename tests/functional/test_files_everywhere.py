@@ -19,7 +19,7 @@ from opchat.hub import Hub
 from opchat.inbox import Inbox
 from opchat.model import Attachment, EventKind, MessageState
 from opchat.store import files as store_files
-from opchat.transports.telegram import TelegramTransport
+from opchat.transports.telegram.channel import TelegramTransport
 from tests.backends import on_postgres, raw
 from tests.channels import hub_running, until
 from tests.telegram_api import CUSTOMER, TOKEN, BotAPI, document, message

@@ -25,7 +25,7 @@ from opchat.hub import Hub
 from opchat.inbox import Inbox
 from opchat.model import Attachment, Health, Message, MessageState, OutboundMessage
 from opchat.transports import Rejected, Retry
-from opchat.transports.telegram import CheckFailed, DownloadError, TelegramTransport
+from opchat.transports.telegram.channel import CheckFailed, DownloadError, TelegramTransport
 from opchat.transports.telegram.text import split_text, utf16_len
 from opchat.transports.telegram.updates import convert_entities, convert_message
 from tests.channels import (
@@ -1080,6 +1080,44 @@ def test_other_channels_never_import_aiogram() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60).stdout
     assert out.split() == ["True", "False"]
+
+
+def test_a_telegram_channel_in_the_config_loads_no_aiogram_until_it_runs(
+        tmp_path: Path) -> None:
+    """The config checks a Telegram table by its options alone: every process reads
+    the config, and aiogram (pydantic with it) would cost each of them its import."""
+    import subprocess
+
+    config = tmp_path / "config.toml"
+    config.write_text('[channels.shop]\nkind = "telegram"\ntoken = "123456789:AAE-x"\n')
+    code = ("import sys\nfrom pathlib import Path\nfrom opchat.config import load_settings\n"
+            f"settings = load_settings(Path({str(config)!r}), Path({str(tmp_path)!r}))\n"
+            "print([c.kind for c in settings.channels], 'aiogram' in sys.modules)\n"
+            "from opchat.transports import load_transport\nload_transport('telegram')\n"
+            "print('aiogram' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out.split() == ["['telegram']", "False", "True"]
+
+
+def test_a_channel_whose_sdk_is_missing_says_which_module_not_a_traceback(
+        tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    (tmp_path / "config.toml").write_text(
+        '[channels.shop]\nkind = "telegram"\ntoken = "123456789:AAE-x"\n')
+    code = ("import sys\nsys.modules['aiogram'] = None  # as if it were not installed\n"
+            "from opchat.cli import main\nsys.exit(main(sys.argv[1:]))")
+    env = {**os.environ, "OPCHAT_CONFIG": str(tmp_path / "config.toml"),
+           "OPCHAT_DATA_DIR": str(tmp_path / "data")}
+    for lang, words in (("en", "needs the Python module aiogram"),
+                        ("ru", "требует модуль Python aiogram")):
+        done = subprocess.run([sys.executable, "-c", code, "--lang", lang, "channel", "test",
+                               "shop"], capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 1, done
+        assert words in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.count("\n") == 1
 
 
 def test_an_update_of_an_unforeseen_shape_is_skipped_not_stalling_the_channel() -> None:
