@@ -40,6 +40,7 @@ from typing import Any
 from opchat.i18n import SUPPORTED_LANGUAGES, _, normalize_language
 from opchat.model import redacted_url
 from opchat.transports import (  # the contract only: no SDK
+    BUILT_IN_OPTIONS,
     COMMON_OPTIONS,
     Option,
     OptionProblem,
@@ -954,8 +955,9 @@ class _Reader:
             raise self.error(where, _('channel "{name}" has no kind (for example kind = '
                                       '"telegram")', name=name))
         kind = self.typed((*where, "kind"), table["kind"], str)
-        installed = available_kinds()
-        if kind not in installed:
+        # opchat's own kinds are known without scanning the installed packages (slow).
+        installed = [] if kind in BUILT_IN_OPTIONS else available_kinds()
+        if kind not in BUILT_IN_OPTIONS and kind not in installed:
             problem = _("channels.{name}.kind: unknown kind '{kind}' (installed: {kinds})",
                         name=name, kind=kind, kinds=", ".join(installed))
             guess = _close_matches(kind, installed, n=1)

@@ -24,6 +24,17 @@ from opchat.bench.fixture import BenchError, StoreInfo
 from opchat.bench.ui import CHILD_MAIN, TERMINAL_SIZE, AppDriver, FrameWatch, peak_rss_mib
 
 
+BENCH_CONFIG = """\
+[channels.site]
+kind = "webchat"
+listen = "127.0.0.1:8765"
+
+[channels.shop]
+kind = "telegram"
+token = "123456789:AAE-bench-token-not-a-real-one"
+"""
+
+
 def run_child(args: argparse.Namespace) -> int:
     """Entry of a child process (see spawn_child); its result goes to ``--out`` as JSON."""
     result: dict[str, Any]
@@ -131,8 +142,13 @@ def measure_ui(data_dir: Path, say: Callable[[str], None],
         # sources at every start, but not Textual's): one unmeasured start each
         # fills a private cache.
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        # opchat reads a config as an operator's would have it: a web chat and a
+        # Telegram bot (the app checks their tables before its first frame; the hub,
+        # which would run them, is not started here).
+        config = Path(tmp) / "config.toml"
+        config.write_text(BENCH_CONFIG, encoding="utf-8")
         env.update(PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"), TEXTUAL="",
-                   OPCHAT_CONFIG=str(Path(tmp) / "no-config.toml"))
+                   OPCHAT_CONFIG=str(config))
         spawn_child("minimal", Path(tmp) / "warm-minimal.json", env=env)
         spawn_child("app", Path(tmp) / "warm-app.json", data_dir, env=env)
         for n in range(starts):

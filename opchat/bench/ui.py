@@ -138,8 +138,11 @@ class AppDriver(SqlCounts):
         # The command line parsed as `opchat --data-dir DIR` has it parsed (cli.main).
         argv = ["--data-dir", str(self.data_dir)]
         build_parser(argv, commands=not runs_the_app(argv)).parse_args(argv)
-        # No config file: every setting at its default, the data dir is the big store.
-        settings = load_settings(self.data_dir / "no-such-config.toml", self.data_dir)
+        # The config the benchmark wrote (children.BENCH_CONFIG: two channels, every
+        # other setting at its default); the data dir is the big store.
+        settings = load_settings(Path(os.environ.get("OPCHAT_CONFIG", "")) if
+                                 os.environ.get("OPCHAT_CONFIG") else
+                                 self.data_dir / "no-such-config.toml", self.data_dir)
         settings.operator = "bench"
         set_language(settings.language)
         setup_logging(settings.data_dir, settings.log_level)

@@ -268,7 +268,7 @@ def cmd_channel_snippet(args: argparse.Namespace) -> int:
     if channel.kind != "webchat":
         raise CliError(_("channel {name} is {kind}, not webchat", name=channel.name,
                          kind=channel.kind), EXIT_USAGE)
-    from opchat.transports.webchat import snippet
+    from opchat.transports.webchat.options import snippet
 
     try:
         print(snippet(channel))

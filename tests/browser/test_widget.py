@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from opchat.model import Health, MessageState, PresenceKind
-from opchat.transports import webchat
+from opchat.transports.webchat import channel as webchat
 from tests.functional.test_webchat import Site, channel_health, running_site, until
 from tests.tools import missing, require_chromium
 

@@ -25,7 +25,7 @@ import pytest
 from opchat.config import AutoAnswers, ChannelSettings
 from opchat.model import Direction, Health, MessageState, OutboundMessage
 from opchat.transports import Rejected, Retry
-from opchat.transports.email import CheckFailed, EmailTransport
+from opchat.transports.email.channel import CheckFailed, EmailTransport
 from opchat.transports.email.parse import chat_of_our_id, normalise_subject, parse_message
 from tests.channels import (
     RunningHub,

@@ -23,8 +23,8 @@ from opchat.config import AutoAnswers, ChannelSettings
 from opchat.hub import Hub
 from opchat.inbox import Inbox
 from opchat.model import Direction, Health, MessageState, PresenceKind
-from opchat.transports import webchat
-from opchat.transports.webchat import MAX_DRAFT, MAX_TEXT, Tokens, WebChatTransport
+from opchat.transports.webchat import channel as webchat
+from opchat.transports.webchat.channel import MAX_DRAFT, MAX_TEXT, Tokens, WebChatTransport
 
 SHOP = "https://shop.example"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from opchat.transports.webchat import STATIC
+from opchat.transports.webchat.channel import STATIC
 from tests.functional.test_webchat import running_site
 
 

@@ -455,7 +455,7 @@ def test_keymap_takes_quoted_and_unquoted_binding_ids(tmp_path: Path) -> None:
 
 def test_files_under_a_group_shared_data_dir_are_group_readable(tmp_path: Path) -> None:
     from opchat.config import private_modes
-    from opchat.transports.webchat import load_secret
+    from opchat.transports.webchat.channel import load_secret
 
     private, shared = tmp_path / "private", tmp_path / "shared"
     private.mkdir(mode=0o700)

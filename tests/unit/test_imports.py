@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -34,8 +35,48 @@ def test_the_app_imports_no_transport_and_no_web_server() -> None:
     assert "sqlite3" not in loaded
 
 
+def test_a_config_with_every_kind_of_channel_is_checked_without_their_sdks(
+        tmp_path: Path) -> None:
+    """Every process reads the config, the app's before its first frame: a channel's
+    table is checked by its kind's options alone, found without scanning the installed
+    packages' metadata (importlib.metadata, which also imports the `email` package)."""
+    from opchat.transports import BUILT_IN_OPTIONS
+
+    tables = {
+        "demo": "", "webchat": "", "telegram": 'token = "123456789:AAE-x"',
+        "whatsapp": 'access_token = "t"\napp_secret = "s"\nphone_number_id = "1"',
+        "messenger": 'access_token = "t"\napp_secret = "s"\npage_id = "1"',
+        "instagram": 'access_token = "t"\napp_secret = "s"\ninstagram_account_id = "1"',
+        "vk": 'token = "t"\ngroup_id = "1"', "max": 'token = "t"', "viber": 'token = "t"',
+        "email": 'imap_host = "imap.example.com"\nsmtp_host = "smtp.example.com"\n'
+                 'user = "shop@example.com"\npassword = "p"',
+        "api": 'webhook_url = "https://crm.example/hook"\nsecret = "s"',
+    }
+    assert set(tables) == set(BUILT_IN_OPTIONS)
+    config = tmp_path / "config.toml"
+    config.write_text("".join(f'[channels.{kind}]\nkind = "{kind}"\n{table}\n\n'
+                              for kind, table in tables.items()))
+    loaded = modules_after(
+        "from pathlib import Path\nfrom opchat.config import load_settings\n"
+        f"s = load_settings(Path({str(config)!r}), Path({str(tmp_path)!r}))\n"
+        f"assert len(s.channels) == {len(tables)}, s.channels")
+    assert not loaded & {"importlib.metadata", "aiohttp", "aiogram", "aioimaplib",
+                         "aiosmtplib", "httpx", "hashlib"}, sorted(loaded)
+    assert not {m for m in loaded if m.endswith(".channel") and "transports" in m}
+
+
+def test_the_built_in_kinds_options_are_where_the_entry_points_say() -> None:
+    from importlib.metadata import entry_points
+
+    from opchat.transports import BUILT_IN_OPTIONS, OPTIONS_GROUP
+
+    ours = {ep.name: ep.value for ep in entry_points(group=OPTIONS_GROUP)
+            if ep.value.startswith("opchat.")}
+    assert ours == BUILT_IN_OPTIONS
+
+
 def test_the_web_server_is_imported_only_when_a_channel_serves() -> None:
-    loaded = modules_after("import opchat.hub, opchat.cli, opchat.transports.webchat")
+    loaded = modules_after("import opchat.hub, opchat.cli, opchat.transports.webchat.channel")
     assert "aiohttp" not in loaded
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from opchat.config import ChannelSettings, ConfigError, Settings, check_channel, load_settings
-from opchat.transports.webchat import STATIC, TEXT_KEYS, TEXT_LANGUAGES
+from opchat.transports.webchat.channel import STATIC
+from opchat.transports.webchat.options import TEXT_KEYS, TEXT_LANGUAGES
 
 
 def check_options(options: dict[str, object]) -> None:

@@ -13,19 +13,18 @@ Any other answer: failed, with the receiver's first line as the reason.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from opchat.model import Health, OutboundMessage
+from opchat.model import Health
 from opchat.transports import Capabilities, Delivery, Option, OptionSet, Rejected, Retry, Sink
 from opchat.transports.common import required
 
 if TYPE_CHECKING:
     from opchat.config import ChannelSettings
+    from opchat.model import OutboundMessage
 
 TIMEOUT = 15.0  # seconds the outside system has to answer
 USER_AGENT = "opchat-api-channel/1"
@@ -42,6 +41,9 @@ OPTIONS = OptionSet((
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     """``sha256=`` and the hex HMAC-SHA256 of ``"<timestamp>.<body>"``: what
     X-Opchat-Signature says (the outgoing webhooks sign the same way)."""
+    import hashlib  # here: the config imports this module (OPTIONS) in every process
+    import hmac
+
     signed = timestamp.encode() + b"." + body
     return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
