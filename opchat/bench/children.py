@@ -23,7 +23,6 @@ from typing import Any
 from opchat.bench.fixture import BenchError, StoreInfo
 from opchat.bench.ui import CHILD_MAIN, TERMINAL_SIZE, AppDriver, FrameWatch, peak_rss_mib
 
-
 BENCH_CONFIG = """\
 [channels.site]
 kind = "webchat"

@@ -499,7 +499,7 @@ class _Group:
         On a server, the new rows' ids are drawn first, in one statement, and the rest
         is sent in one round trip (pipelined): nothing is read back from it."""
         if not dialect(self.conn).remote:
-            self._write(None)
+            self._insert_all(None)
             return
         ids = new_ids(self.conn, {"contacts": len(self.new_senders),
                                   "identities": len(self.new_senders),
@@ -507,9 +507,9 @@ class _Group:
                                   "messages": len(self.messages),
                                   "events": len(self.events)})
         with pipelined(self.conn):
-            self._write(ids)
+            self._insert_all(ids)
 
-    def _write(self, ids: dict[str, list[int]] | None) -> None:
+    def _insert_all(self, ids: dict[str, list[int]] | None) -> None:
         conn, now = self.conn, self.now
         drawn = (lambda table: None) if ids is None else ids.get
         if self.new_senders:
