@@ -73,6 +73,10 @@ TABLES = {  # each table's rows in a stable order
 
 
 async def _rows(box: Inbox) -> dict[str, list[tuple[Any, ...]]]:
+    # The figures' days and hours follow the commits (store/rollup.py), riding a later
+    # write or alone a moment later: caught up here, so both stores are compared whole.
+    await box.store.stats.catch_up_or_log()
+
     def run(conn: Conn) -> dict[str, list[tuple[Any, ...]]]:
         return {table: [tuple(r) for r in conn.execute(
                     f"SELECT * FROM {table} ORDER BY {order}").fetchall()]
