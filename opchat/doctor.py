@@ -8,7 +8,7 @@ import os
 import shutil
 import stat
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +77,8 @@ def run_doctor(
         findings += asyncio.run(check_channels(settings))
         if database_ok:  # these read the database: a damaged one is said above, once
             findings += check_menus(settings)
-            findings += check_channel_reports(url or data_dir)
+            findings += check_channel_reports(url or data_dir,
+                                              [c.name for c in settings.channels])
     findings += check_terminal(env)
     width = max(len(f.topic) for f in findings)
     for f in findings:
@@ -340,12 +341,15 @@ async def check_channels(settings: Settings) -> list[Finding]:
 REPORTS_LOOKED_AT = 20_000  # latest events searched for the hub's word on each channel
 
 
-def check_channel_reports(location: Path | str) -> list[Finding]:
+def check_channel_reports(location: Path | str,
+                          configured: Sequence[str] = ()) -> list[Finding]:
     """What the hub last said of a channel that is not well (a refused web chat
-    origin, a store failing, an address in use): now, or when it last ran. The hub
-    writes each channel's health to the store (``channels`` and ``channel.health``
-    events), so this reads it there, whichever process runs the hub. ``location``:
-    the data dir (its SQLite file), or a PostgreSQL store's URL."""
+    origin, a store failing, an address in use): now, or when it last ran; and a
+    channel of this config (``configured``) that the hub does not run because its
+    own config does not name it. The hub writes each channel's health to the store
+    (``channels`` and ``channel.health`` events), so this reads it there, whichever
+    process runs the hub. ``location``: the data dir (its SQLite file), or a
+    PostgreSQL store's URL."""
     from opchat.i18n import _
     from opchat.store import DB_FILENAME
 
@@ -370,6 +374,9 @@ def check_channel_reports(location: Path | str) -> list[Finding]:
     for name, health, detail in now:
         if health in ("degraded", "down"):
             text = _("the hub says: {health}, {detail}").format(health=_(health), detail=detail)
+        elif health == "stopped" and detail and name in configured:
+            text = _("the hub says: {detail}; this config names it: give the team one "
+                     "config file", detail=detail)
         elif health == "stopped" and last.get(name, ("ok",))[0] in ("degraded", "down"):
             text = _("when the hub last ran: {health}, {detail}").format(
                 health=_(last[name][0]), detail=last[name][1])

@@ -433,6 +433,8 @@ class Hub:
         if interrupted:
             log.warning("%d message(s) were being sent when the hub stopped; marked failed",
                         interrupted)
+        if self.runs is None:  # the one hub (SQLite's lock): what it does not run, none does
+            await self._stop_unconfigured()
         for channel in running:
             await store.channels.ensure(channel.name, channel.kind)
             try:
@@ -497,6 +499,20 @@ class Hub:
                          if self.duties else [])
                 for name in [*self.transports, *hooks]:
                     await store.channels.set_health(name, Health.STOPPED)
+
+    async def _stop_unconfigured(self) -> None:
+        """The channels the store knows and this hub's config does not name are run by
+        no one now. Their last health would stand as if they still ran (their hub was
+        killed, or an operator's config named them and another's, now the hub's, does
+        not): each is shown stopped, and why."""
+        store = self.inbox.store
+        configured = {c.name for c in self.channels}
+        why = _("not run: the config of the hub (process {pid}) does not name it",
+                pid=os.getpid())
+        for channel in await store.channels.all():
+            if not (channel.name in configured or channel.name == API_CHANNEL
+                    or channel.name.startswith("webhook:")):  # those: set as they run
+                await self._record_health(channel.name, Health.STOPPED, why)
 
     async def _check_menus(self) -> None:
         """A menu option naming a quick reply that is not in the store: said at start.

@@ -548,6 +548,11 @@ MESSAGES.update({
         "неизвестный вид канала {kind} (установлены: {kinds})",
     "replaced channel {name} ({kind}) in {path}; restart opchat to start it":
         "канал {name} ({kind}) заменён в {path}; перезапустите opchat, чтобы он заработал",
+    "the hub says: {detail}; this config names it: give the team one config file":
+        "хаб сообщает: {detail}; в этих настройках он есть: дайте команде один файл "
+        "настроек",
+    "not run: the config of the hub (process {pid}) does not name it":
+        "не работает: в настройках хаба (процесс {pid}) его нет",
     "the {kind} channel needs the Python module {module}, which is not installed where "
     "opchat runs (pip install it there)":
         "канал {kind} требует модуль Python {module}, а он не установлен там, где "

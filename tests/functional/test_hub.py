@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from opchat.hub import Hub, HubLock, run_hub_when_free, storable
 from opchat.inbox import Inbox
 from opchat.model import Attachment, Health, InboundMessage, MessageState, OutboundMessage
 from opchat.transports import Capabilities, Delivery, Rejected, Retry, Sink, UnknownChannelKind
-from tests.backends import refuse_event
+from tests.backends import database_url, refuse_event
 
 BACKENDS = True  # every test on SQLite and on PostgreSQL (tests/conftest.py)
 
@@ -270,6 +271,35 @@ async def test_crashing_transport_is_restarted_and_health_shown(
 
 async def _health(inbox: Inbox, health: Health) -> bool:
     return any(c.health == health for c in await inbox.channels())
+
+
+async def test_a_channel_the_hubs_config_does_not_name_is_shown_stopped_and_why(
+        inbox: Inbox, tmp_path: Path) -> None:
+    """A hub killed while running "tg" left it OK; the next hub's config (another
+    operator's) does not name it: nobody runs it, and the status bar must not say it
+    polls. The API's and the webhooks' own rows are left to the hub that runs them."""
+    for name, kind in (("tg", "telegram"), ("webhook:crm", "webhook")):
+        await inbox.store.channels.ensure(name, kind)
+        await inbox.store.channels.set_health(name, Health.OK, "polling")
+
+    async def health() -> dict[str, tuple[Health, str]]:
+        return {c.name: (c.health, c.health_detail) for c in await inbox.channels()}
+
+    async def tg_stopped() -> bool:
+        return (await health())["tg"][0] is Health.STOPPED
+
+    async with running(make_hub(inbox, tmp_path, "shop")):
+        await until(tg_stopped)
+        now = await health()
+    assert now["tg"][1] == (f"not run: the config of the hub (process {os.getpid()}) "
+                            "does not name it")
+    assert now["webhook:crm"] == (Health.OK, "polling")
+    # `opchat doctor` run with a config that names it says why it does not run.
+    from opchat.doctor import check_channel_reports
+
+    [finding] = check_channel_reports(database_url() or tmp_path, ["tg", "shop"])
+    assert finding.topic == "channel tg" and "give the team one config file" in finding.text
+    assert check_channel_reports(database_url() or tmp_path, ["shop"]) == []
 
 
 async def test_unknown_kind_marks_that_channel_down_only(inbox: Inbox, tmp_path: Path) -> None:
