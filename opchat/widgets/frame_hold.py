@@ -66,15 +66,9 @@ class FrameHold:
             return
         batch.__exit__(None, None, None)
         try:
-            screen = self._app.screen
+            self._app.screen.check_idle()  # the frame, now
         except ScreenStackError:  # the app is closing
             return
-        # The frame, now: what the screen's update timer would draw at its next tick,
-        # which comes up to a period later (16.7 ms), or two when the timer was asleep
-        # (private: Textual has no public "draw now"). Then the usual prompt, in case
-        # something still holds frames: whatever is left is drawn at the next tick.
-        screen._on_timer_update()
-        screen.check_idle()
         after, self._after = self._after, []
         for node, callback in after:
             # Asked by the node itself, so that the callback runs as the node's own.

@@ -190,37 +190,6 @@ async def test_a_dialog_opens_in_one_frame_without_loading_first(
         assert (conversations.row(0).id, True) not in frames  # no "Loading…" frame
 
 
-async def test_the_frame_that_ends_the_hold_is_sent_at_once_not_at_the_next_tick(
-    tmp_path: Path, settings: Settings, clock: Clock
-) -> None:
-    """Letting the frames go draws the dialog there and then: waiting for the screen's
-    update timer cost up to a period (16.7 ms), two when it was asleep."""
-    await seed_long_dialog(settings.data_dir, clock, 150)
-    app = make_app(settings, clock)
-    async with app.run_test(size=(100, 40)) as pilot:
-        conversations = app.query_one(ConversationList)
-        await wait_until(pilot, lambda: conversations.row(0) is not None, what="the list")
-        conversations.focus()
-        await pilot.pause()
-        thread = app.query_one(ThreadView)
-        frames: list[bool] = []  # each frame sent: did it show the dialog's messages?
-        on_frames(app, lambda _screen: frames.append(bool(thread.messages)))
-        hold = frame_hold(app)
-        let_go = hold.release
-        sent_by_release: list[list[bool]] = []
-
-        def release() -> None:
-            before = len(frames)
-            let_go()
-            sent_by_release.append(frames[before:])
-
-        hold.release = release  # type: ignore[method-assign]
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: thread.messages and frames and frames[-1],
-                         what="the dialog drawn")
-        assert sent_by_release and sent_by_release[0] and all(sent_by_release[0])
-
-
 async def test_a_slow_store_shows_loading_after_a_tenth_of_a_second(
     tmp_path: Path, settings: Settings, clock: Clock
 ) -> None:
