@@ -34,6 +34,11 @@ def next_steps(channels: Sequence[ChannelSettings]) -> list[str]:
                    else f"http://{channel.options.get('listen') or DEFAULT_LISTEN}")
         lines.append(_("Customers can write to you now through the web chat: open "
                        "{address}/ in a browser to play a customer.", address=address))
-    return [*lines, _("Add a channel: opchat channel add telegram --token 123456:ABC… "
-                      "(see opchat channel add --help)."),
-            _("README: {where}", where=readme_location())]
+    if any(channel.kind != "webchat" for channel in channels):
+        # A messenger is there already: no suggestion to add the one it may be.
+        add = _("Add another channel: opchat channel add KIND (see opchat channel add "
+                "--help).")
+    else:
+        add = _("Add a channel: opchat channel add telegram --token 123456:ABC… "
+                "(see opchat channel add --help).")
+    return [*lines, add, _("README: {where}", where=readme_location())]

@@ -664,6 +664,8 @@ MESSAGES.update({
     "to play a customer.":
         "Клиенты уже могут писать вам через веб-чат: откройте {address}/ в браузере "
         "и попробуйте сами побыть клиентом.",
+    "Add another channel: opchat channel add KIND (see opchat channel add --help).":
+        "Добавить ещё канал: opchat channel add ВИД (см. opchat channel add --help).",
     "Add a channel: opchat channel add telegram --token 123456:ABC… (see opchat channel add "
     "--help).":
         "Добавить канал: opchat channel add telegram --token 123456:ABC… (подробнее: opchat "

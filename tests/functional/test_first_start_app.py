@@ -35,3 +35,18 @@ async def test_an_empty_inbox_says_what_to_do_next(tmp_path: Path, clock: Clock,
         assert "127.0.0.1:8765" in text, text
         width = conversations.scrollable_content_region.width
         assert all(len(line.rstrip()) <= width for line in text.splitlines())
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_with_a_messenger_configured_it_suggests_another_channel_not_telegram_again(
+        language: str) -> None:
+    from opchat.first_start import next_steps
+
+    set_language(language)
+    web = ChannelSettings("web", "webchat", {})
+    only_web = " ".join(next_steps([web]))
+    with_bot = " ".join(next_steps([web, ChannelSettings("shop", "telegram", {})]))
+    assert "channel add telegram" in only_web
+    assert "channel add telegram" not in with_bot
+    assert ("channel add KIND" if language == "en" else "channel add ВИД") in with_bot
+    assert "127.0.0.1:8765" in with_bot  # the web chat's address still said
