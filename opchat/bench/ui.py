@@ -140,8 +140,8 @@ class AppDriver(SqlCounts):
         build_parser(argv, commands=not runs_the_app(argv)).parse_args(argv)
         # The config the benchmark wrote (children.BENCH_CONFIG: two channels, every
         # other setting at its default); the data dir is the big store.
-        settings = load_settings(Path(os.environ.get("OPCHAT_CONFIG", "")) if
-                                 os.environ.get("OPCHAT_CONFIG") else
+        config = os.environ.get("OPCHAT_CONFIG")
+        settings = load_settings(Path(config) if config else
                                  self.data_dir / "no-such-config.toml", self.data_dir)
         settings.operator = "bench"
         set_language(settings.language)

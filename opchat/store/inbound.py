@@ -32,12 +32,12 @@ from opchat.store.ratings import ANSWER_WINDOW, answer_of, rate
 from opchat.store.rows import PREVIEW_CHARS
 from opchat.store.sql import (
     Conn,
+    PostgresDialect,
     Row,
     dialect,
     execute_many,
     insert_id,
     insert_many,
-    new_ids,
     pipelined,
 )
 from opchat.store.stats import MessageRow
@@ -498,10 +498,11 @@ class _Group:
 
         On a server, the new rows' ids are drawn first, in one statement, and the rest
         is sent in one round trip (pipelined): nothing is read back from it."""
-        if not dialect(self.conn).remote:
+        server = dialect(self.conn)
+        if not isinstance(server, PostgresDialect):
             self._insert_all(None)
             return
-        ids = new_ids(self.conn, {"contacts": len(self.new_senders),
+        ids = server.new_ids(self.conn, {"contacts": len(self.new_senders),
                                   "identities": len(self.new_senders),
                                   "conversations": len(self.new_dialogs),
                                   "messages": len(self.messages),

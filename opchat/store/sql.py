@@ -64,8 +64,9 @@ def insert_many(conn: Conn, head: str, row: str, rows: Sequence[Sequence[Any]],
     than the one before (SQLite's rowid, PostgreSQL's identity), but neither promises
     the order RETURNING hands them back in: they are sorted.
 
-    ``ids``, drawn beforehand (`new_ids`): the rows get those, and nothing is read back,
-    so that the statement can be sent without waiting for it (`pipelined`)."""
+    ``ids``, drawn beforehand (`PostgresDialect.new_ids`): the rows get those, and
+    nothing is read back, so that the statement can be sent without waiting for it
+    (`pipelined`)."""
     if ids is not None:
         if rows:
             assert head.endswith(")") and row.startswith("(") and len(ids) == len(rows)
@@ -165,6 +166,20 @@ class PostgresDialect(Dialect):
     greatest = "greatest"
     least = "least"
 
+    def new_ids(self, conn: Conn, counts: Mapping[str, int]) -> dict[str, list[int]]:
+        """``counts[table]`` new ids of each table, ascending, drawn from its identity's
+        sequence in one statement (as its rows' defaults would draw them), for
+        `insert_many`'s ``ids``. SQLite has no such thing: its rows' ids come back from
+        RETURNING, which costs it no round trip."""
+        tables = [table for table, count in counts.items() if count]
+        row = conn.execute("SELECT " + ", ".join(
+            f"ARRAY(SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
+            "FROM generate_series(1, ?))" for table in tables),
+            [counts[table] for table in tables]).fetchone() if tables else []
+        drawn: dict[str, list[int]] = {table: [] for table in counts}
+        drawn.update({table: sorted(ids) for table, ids in zip(tables, row, strict=True)})
+        return drawn
+
     def json(self, column: str, key: str) -> str:
         return f"(({column})::jsonb -> '{key}')"
 
@@ -199,19 +214,6 @@ class PostgresDialect(Dialect):
 
 SQLITE = Dialect()
 POSTGRESQL = PostgresDialect()
-
-
-def new_ids(conn: Conn, counts: Mapping[str, int]) -> dict[str, list[int]]:
-    """PostgreSQL: ``counts[table]`` new ids of each table, ascending, drawn from its
-    identity's sequence in one statement (as its rows' defaults would draw them)."""
-    tables = [table for table, count in counts.items() if count]
-    row = conn.execute("SELECT " + ", ".join(
-        f"ARRAY(SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
-        "FROM generate_series(1, ?))" for table in tables),
-        [counts[table] for table in tables]).fetchone() if tables else []
-    drawn: dict[str, list[int]] = {table: [] for table in counts}
-    drawn.update({table: sorted(ids) for table, ids in zip(tables, row, strict=True)})
-    return drawn
 
 
 def pipelined(conn: Conn) -> contextlib.AbstractContextManager[Any]:
