@@ -196,9 +196,12 @@ async def test_a_slow_store_shows_loading_after_a_tenth_of_a_second(
     import asyncio
     import time
 
+    came: list[float] = []  # when the slow store's page came back
+
     class SlowInbox(Inbox):
         async def messages(self, *args, **kwargs) -> list[Message]:
             await asyncio.sleep(1.0)
+            came.append(time.monotonic())
             return await super().messages(*args, **kwargs)
 
     await seed_long_dialog(settings.data_dir, clock, 5)
@@ -211,10 +214,11 @@ async def test_a_slow_store_shows_loading_after_a_tenth_of_a_second(
         thread = app.query_one(ThreadView)
         drawn: list[float] = []
         on_frames(app, lambda _screen: thread._fetching and drawn.append(time.monotonic()))
-        pressed = time.monotonic()
         await pilot.press("enter")
         await wait_until(pilot, lambda: drawn, what="a frame while loading")
-        assert drawn[0] - pressed < 0.6  # the hold gave up long before the page came
+        # The hold gave up before the page came (a second late): measured against that
+        # moment, not a wall-clock bound a loaded machine overruns.
+        assert not came or drawn[0] < came[0]
         assert thread._fetching and not frame_hold(app).held
         assert "Loading…" in "\n".join(
             strip.text for strip in thread.render_lines(thread.size.region))
