@@ -429,7 +429,9 @@ def _type_words(kind: type) -> str:
         return _("a list in brackets")
     return _("a table")
 
-_TOML_POSITION = re.compile(r"\s*\((?:at line (\d+), column \d+|(at end of document))\)$")
+# The patterns used only on a mistake (and when a file is written) are compiled then, not
+# at every start: `re` keeps what it compiled.
+_TOML_POSITION = r"\s*\((?:at line (\d+), column \d+|(at end of document))\)$"
 
 
 def load_settings(config_path: Path, data_dir: Path, must_exist: bool = False) -> Settings:
@@ -492,7 +494,7 @@ def _parse(path: Path, text: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as error:
         # Python 3.11's error carries its position only inside the message.
         message = str(error)
-        position = _TOML_POSITION.search(message)
+        position = re.search(_TOML_POSITION, message)
         line: int | None = None
         if position:
             message = message[: position.start()]
@@ -505,41 +507,40 @@ def _parse(path: Path, text: str) -> dict[str, Any]:
 
 # What Python 3.11's TOML parser says, in the operator's language. A message not
 # listed here (a newer Python's) is shown as the parser wrote it.
-_TOML_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), text) for pattern, text in (
-        (r"Cannot declare (.+) twice", "cannot declare {what} twice"),
-        (r"Cannot mutate immutable namespace (.+)",
-         "cannot add to {what}: it was given whole already"),
-        (r"Cannot overwrite a value", "cannot overwrite a value"),
-        (r"Cannot redefine namespace (.+)", "cannot redefine the table {what}"),
-        (r"Duplicate inline table key (.+)", "the key {what} appears twice in an inline table"),
-        (r"Escaped character is not a Unicode scalar value",
-         "an escaped character is not a Unicode character"),
-        (r"Expected '=' after a key in a key/value pair",
-         "expected '=' after a key (key = value)"),
-        (r"Expected '\]' at the end of a table declaration",
-         "expected ']' at the end of a table's name"),
-        (r"Expected '\]\]' at the end of an array declaration",
-         "expected ']]' at the end of an array of tables' name"),
-        (r"Expected newline or end of document after a statement",
-         "expected a new line after a statement"),
-        (r"Found invalid character (.+)", "invalid character {what}"),
-        (r"Illegal character (.+)", "illegal character {what}"),
-        (r"Invalid date or datetime", "invalid date or time"),
-        (r"Invalid hex value", "invalid hexadecimal value"),
-        (r"Invalid initial character for a key part", "invalid first character of a key"),
-        (r"Invalid statement", "invalid statement"),
-        (r"Invalid value", "invalid value (is it text without quotes?)"),
-        (r"Unclosed array", "unclosed array (a ']' is missing)"),
-        (r"Unclosed inline table", "unclosed inline table (a closing brace is missing)"),
-        (r"Unescaped '\\' in a string", "unescaped '\\' in a string (write '\\\\')"),
-        (r"Unterminated string", "unterminated string (a closing quote is missing)"),
-    ))
+_TOML_MESSAGES: tuple[tuple[str, str], ...] = (
+    (r"Cannot declare (.+) twice", "cannot declare {what} twice"),
+    (r"Cannot mutate immutable namespace (.+)",
+     "cannot add to {what}: it was given whole already"),
+    (r"Cannot overwrite a value", "cannot overwrite a value"),
+    (r"Cannot redefine namespace (.+)", "cannot redefine the table {what}"),
+    (r"Duplicate inline table key (.+)", "the key {what} appears twice in an inline table"),
+    (r"Escaped character is not a Unicode scalar value",
+     "an escaped character is not a Unicode character"),
+    (r"Expected '=' after a key in a key/value pair",
+     "expected '=' after a key (key = value)"),
+    (r"Expected '\]' at the end of a table declaration",
+     "expected ']' at the end of a table's name"),
+    (r"Expected '\]\]' at the end of an array declaration",
+     "expected ']]' at the end of an array of tables' name"),
+    (r"Expected newline or end of document after a statement",
+     "expected a new line after a statement"),
+    (r"Found invalid character (.+)", "invalid character {what}"),
+    (r"Illegal character (.+)", "illegal character {what}"),
+    (r"Invalid date or datetime", "invalid date or time"),
+    (r"Invalid hex value", "invalid hexadecimal value"),
+    (r"Invalid initial character for a key part", "invalid first character of a key"),
+    (r"Invalid statement", "invalid statement"),
+    (r"Invalid value", "invalid value (is it text without quotes?)"),
+    (r"Unclosed array", "unclosed array (a ']' is missing)"),
+    (r"Unclosed inline table", "unclosed inline table (a closing brace is missing)"),
+    (r"Unescaped '\\' in a string", "unescaped '\\' in a string (write '\\\\')"),
+    (r"Unterminated string", "unterminated string (a closing quote is missing)"),
+)
 
 
 def _toml_problem(message: str) -> str:
     for pattern, text in _TOML_MESSAGES:
-        found = pattern.fullmatch(message.strip())
+        found = re.fullmatch(pattern, message.strip())
         if found:
             return _(text, what=found.group(1)) if found.groups() else _(text)
     return message[:1].lower() + message[1:]
@@ -1169,17 +1170,16 @@ def _channel_name_problem(name: str) -> str:
 
 _KEY_PART_PATTERN = r'[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\''
 _KEY_PATH_PATTERN = rf"(?:{_KEY_PART_PATTERN})(?:\s*\.\s*(?:{_KEY_PART_PATTERN}))*"
-_KEY_PART = re.compile(_KEY_PART_PATTERN)
-_HEADER_LINE = re.compile(rf"\s*\[\[?\s*({_KEY_PATH_PATTERN})\s*\]\]?\s*(?:#.*)?$")
-_KEY_LINE = re.compile(rf"\s*({_KEY_PATH_PATTERN})\s*=")
+_HEADER_LINE = rf"\s*\[\[?\s*({_KEY_PATH_PATTERN})\s*\]\]?\s*(?:#.*)?$"
+_KEY_LINE = rf"\s*({_KEY_PATH_PATTERN})\s*="
 
 
 def _key_parts(key_path: str) -> tuple[str, ...]:
-    return tuple(part.strip("\"'") for part in _KEY_PART.findall(key_path))
+    return tuple(part.strip("\"'") for part in re.findall(_KEY_PART_PATTERN, key_path))
 
 
 def _header_of(line: str) -> tuple[str, ...] | None:
-    header = _HEADER_LINE.match(line)
+    header = re.match(_HEADER_LINE, line)
     return _key_parts(header.group(1)) if header else None
 
 
@@ -1193,7 +1193,7 @@ def _line_of(text: str, where: tuple[str, ...]) -> int | None:
             if table[: len(where)] == where:
                 return number
             continue
-        key = _KEY_LINE.match(line)
+        key = re.match(_KEY_LINE, line)
         if key and (table + _key_parts(key.group(1)))[: len(where)] == where:
             return number
     return None
@@ -1241,11 +1241,11 @@ def _toml_escapes() -> dict[int, str]:
 
 
 _STRING_ESCAPES = _toml_escapes()
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_BARE_KEY = r"[A-Za-z0-9_-]+"
 
 
 def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else toml_value(key)
+    return key if re.fullmatch(_BARE_KEY, key) else toml_value(key)
 
 
 def save_channel(config_path: Path, channel: ChannelSettings) -> None:
@@ -1296,7 +1296,7 @@ def save_operator_name(config_path: Path, name: str) -> None:
     first_table = next((n for n, row in enumerate(lines) if _header_of(row) is not None),
                        len(lines))
     existing = next((n for n, row in enumerate(lines[:first_table])
-                     if (key := _KEY_LINE.match(row)) and _key_parts(key.group(1))
+                     if (key := re.match(_KEY_LINE, row)) and _key_parts(key.group(1))
                      == ("operator_name",)), None)
     if existing is not None:
         lines[existing] = line

@@ -109,14 +109,13 @@ _SUSPECT = re.compile(
 # Whole escape sequences, ECMA-48 shapes. The final byte of a CSI and the
 # terminator of a string sequence are optional so that a truncated sequence
 # is still removed up to where it was cut off.
-_ESCAPE_SEQUENCE = re.compile(
+_ESCAPE_SEQUENCE = (  # compiled when first met (`re` keeps it): a rare text has one
     r"""
       (?:\x1b\[|\x9b) [\x30-\x3f]* [\x20-\x2f]* [\x40-\x7e]?          # CSI
     | (?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f]) [^\x07\x1b\x9c]*        # OSC DCS SOS PM APC
       (?:\x07|\x1b\\|\x9c)?
     | \x1b [\x20-\x2f]* [\x30-\x7e]                                   # two-char and nF
-    """,
-    re.VERBOSE,
+    """
 )
 _ESCAPE_INTRODUCER = re.compile("[\x1b\x90\x98\x9b\x9d\x9e\x9f]")
 
@@ -132,7 +131,7 @@ _PICTOGRAPHIC = (
 )
 # A ZWJ that does not sit between two pictographs (the left one may carry a
 # variation selector, as in ❤️‍🔥); such a joiner only hides something.
-_UNJOINED_ZWJ = re.compile(
+_UNJOINED_ZWJ = (  # compiled when first met, as _ESCAPE_SEQUENCE
     f"(?<![{_PICTOGRAPHIC}])(?<![{_PICTOGRAPHIC}][\ufe0e\ufe0f])\u200d|\u200d(?![{_PICTOGRAPHIC}])"
 )
 
@@ -150,11 +149,11 @@ def clean(text: str) -> str:
     if not _SUSPECT.search(text):
         return text
     if _ESCAPE_INTRODUCER.search(text):
-        text = _ESCAPE_SEQUENCE.sub("", text)
+        text = re.sub(_ESCAPE_SEQUENCE, "", text, flags=re.VERBOSE)
     if "\r" in text:
         text = _CARRIAGE_RETURN.sub("\n", text)
     if _ZWJ in text:
-        text = _UNJOINED_ZWJ.sub(_ZWJ_MARKER, text)
+        text = re.sub(_UNJOINED_ZWJ, _ZWJ_MARKER, text)
     return text.translate(_TRANSLATION)
 
 

@@ -22,7 +22,9 @@ _UNITS = {
     **dict.fromkeys(("w", "wk", "week", "weeks", "н", "нед", "неделя", "недели", "недель",
                      "неделю"), "weeks"),
 }
-_SPAN = re.compile(r"^(\d{1,4})\s*([^\W\d_]+)$")
+# Patterns of what an operator types (a snooze's time), compiled when first used (`re`
+# keeps them), not at the start of every process that shows a time.
+_SPAN = r"^(\d{1,4})\s*([^\W\d_]+)$"
 # Days by name: how many days from today, or (for a weekday) its number, Monday 0.
 _DAYS_FROM_TODAY = {"today": 0, "сегодня": 0, "tomorrow": 1, "завтра": 1, "послезавтра": 2}
 _WEEKDAYS = {
@@ -33,10 +35,10 @@ _WEEKDAYS = {
         ("sat", "saturday", "сб", "суббота", "субботу"),
         ("sun", "sunday", "вс", "воскресенье"))) for name in names},
 }
-_DAY_CLOCK = re.compile(r"^(?:(?:в|во|on|next)\s+)?([^\W\d_]+)"
-                        r"(?:\s+(?:(?:в|at)\s+)?(\d{1,2})[:.](\d{2}))?$")
-_CLOCK = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*$")
-_DATE_CLOCK = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2})[:.](\d{2}))?\s*$")
+_DAY_CLOCK = (r"^(?:(?:в|во|on|next)\s+)?([^\W\d_]+)"
+              r"(?:\s+(?:(?:в|at)\s+)?(\d{1,2})[:.](\d{2}))?$")
+_CLOCK = r"^\s*(\d{1,2})[:.](\d{2})\s*$"
+_DATE_CLOCK = r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2})[:.](\d{2}))?\s*$"
 _SHORT_UNITS = (("{n}d", 86400), ("{n}h", 3600), ("{n}m", 60))
 
 
@@ -108,15 +110,15 @@ def parse_moment(text: str, now: float, tz: tzinfo | None = None) -> float:
     went wrong, for the operator) when it is none of these or is not in the future."""
     local = datetime.fromtimestamp(now, tz).astimezone(tz)
     words = " ".join(text.lower().split())
-    if (match := _SPAN.match(words)) and match[2] in _UNITS:
+    if (match := re.match(_SPAN, words)) and match[2] in _UNITS:
         amount = int(match[1])
         if amount == 0:
             raise ValueError(_("give a time in the future"))
         return now + timedelta(**{_UNITS[match[2]]: amount}).total_seconds()
-    if (match := _DAY_CLOCK.match(words)) and (
+    if (match := re.match(_DAY_CLOCK, words)) and (
             match[1] in _DAYS_FROM_TODAY or match[1] in _WEEKDAYS):
         return _named_day(match[1], match[2], match[3], text.strip(), local, now)
-    if match := _CLOCK.match(text):
+    if match := re.match(_CLOCK, text):
         hour, minute = int(match[1]), int(match[2])
         _check_clock(hour, minute)
         moment = _at(local.year, local.month, local.day, hour, minute, local.tzinfo)
@@ -124,7 +126,7 @@ def parse_moment(text: str, now: float, tz: tzinfo | None = None) -> float:
             day = (local + timedelta(days=1)).date()
             moment = _at(day.year, day.month, day.day, hour, minute, local.tzinfo)
         return moment
-    if match := _DATE_CLOCK.match(text):
+    if match := re.match(_DATE_CLOCK, text):
         hour = int(match[4]) if match[4] else MORNING
         minute = int(match[5]) if match[5] else 0
         _check_clock(hour, minute)

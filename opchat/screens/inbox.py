@@ -37,16 +37,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from opchat.i18n import _
-from opchat.model import (
-    Channel,
-    Conversation,
-    Direction,
-    Event,
-    EventKind,
-    MessageNewData,
-    MessageRetryingData,
-    Presence,
-)
+from opchat.model import Conversation, Direction, EventKind
 from opchat.sanitize import one_line, safe_content
 from opchat.screens.list_pane import ListPane
 from opchat.screens.team import TeamAwareness
@@ -66,7 +57,12 @@ if TYPE_CHECKING:
     from opchat.app import FirstPage
     from opchat.config import Settings
     from opchat.inbox import Inbox
-    from opchat.model import TemplateUse
+    from opchat.model import (
+        Channel,
+        Event,
+        Presence,
+        TemplateUse,
+    )
     from opchat.screens.host import InboxHost
 
 # Events after which the list's rows, order or count may differ.
@@ -546,6 +542,8 @@ class InboxScreen(WorkflowActions, TeamAwareness, ReportsWorkerErrors, Screen):
         """A coalesced batch of change events: redraw what they touched."""
         if self.inbox is None:
             return
+        from opchat.model import MessageNewData, MessageRetryingData  # loaded with the events
+
         self.thread_pane.apply_events(events)  # replies saved, files fetched
         kinds: set[str] = set()
         opened = self.opened.id if self.opened is not None else None

@@ -12,16 +12,20 @@ turn red. Mixed into :class:`~opchat.screens.inbox.InboxScreen`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.content import Content
 
 from opchat.i18n import _
-from opchat.model import Conversation, ConversationFilter, Presence, PresenceKind
+from opchat.model import Conversation, ConversationFilter, PresenceKind
 from opchat.sanitize import one_line, safe_content
 from opchat.screens.host import InboxScreenPart
 from opchat.when import short_duration
 from opchat.widgets.conversation_list import wait_label
+
+if TYPE_CHECKING:
+    from opchat.model import Presence
 
 HEARTBEAT = 15.0  # seconds between "I am here (viewing this)" (see inbox.ONLINE_TTL)
 RED_CHECK = 5.0  # seconds between looks for dialogs whose wait turned red

@@ -33,16 +33,7 @@ from textual.reactive import var
 from textual.widgets import Static
 
 from opchat.i18n import _
-from opchat.model import (
-    Attachment,
-    AttachmentData,
-    Conversation,
-    Event,
-    EventKind,
-    MessageState,
-    QuickReply,
-    Status,
-)
+from opchat.model import Conversation, EventKind, MessageState, Status
 from opchat.sanitize import one_line, safe_content
 from opchat.templates import Unfilled
 from opchat.templates import read as read_template
@@ -66,7 +57,7 @@ if TYPE_CHECKING:
     from opchat.app import OpchatApp
     from opchat.config import Settings
     from opchat.inbox import Inbox
-    from opchat.model import Template, TemplateUse
+    from opchat.model import Attachment, Event, QuickReply, Template, TemplateUse
 
 REPLY_EVENTS = (EventKind.QUICK_REPLIES_SAVED, EventKind.QUICK_REPLIES_DELETED)
 WINDOW_TICK = 60.0  # seconds between redraws of the title's reply window
@@ -602,6 +593,8 @@ class ThreadPane(ReportsWorkerErrors, Vertical):
         await self.inbox.request_attachment(attachment_id)
 
     def _file_event(self, event: Event) -> None:
+        from opchat.model import AttachmentData  # loaded with the events
+
         data = event.payload
         if not isinstance(data, AttachmentData):
             return
@@ -642,6 +635,8 @@ def outgoing_attachment(path: Path) -> Attachment:
     """What the outbox needs to send a file from this machine."""
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     kind = "photo" if path.suffix.lower() in PICTURES else "document"
+    from opchat.model import Attachment  # not needed before the first frame
+
     return Attachment(kind, path.name, mime, path.stat().st_size, local_path=str(path))
 
 

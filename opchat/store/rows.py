@@ -5,20 +5,15 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from opchat.model import (
-    Attachment,
-    Channel,
-    Conversation,
-    Direction,
-    Health,
-    Message,
-    MessageState,
-    Status,
-)
+from opchat import model
+from opchat.model import Conversation, Direction, Health, MessageState, Status
 from opchat.store.sql import Conn, Row, dialect
 
 if TYPE_CHECKING:
-    from opchat.model import TemplateUse
+    from opchat.model import Attachment, Channel, Message, TemplateUse
+
+# Channels, messages and attachments are `opchat.model_later`'s (the app's first frame,
+# whose list is read through this module, needs none): taken from `model` when used.
 
 PREVIEW_CHARS = 200  # of the last message, kept on its conversation for the list
 
@@ -45,7 +40,7 @@ def conversation_select(conn: Conn) -> str:
 
 
 def channel_of(row: Row) -> Channel:
-    return Channel(row["id"], row["name"], row["kind"], Health(row["health"]),
+    return model.Channel(row["id"], row["name"], row["kind"], Health(row["health"]),
                    row["health_detail"], meta_of(row["capabilities"] or "null") or None)
 
 
@@ -65,7 +60,7 @@ def conversation_of(r: Row) -> Conversation:
 
 
 def message_of(r: Row, attachments: tuple[Attachment, ...] = ()) -> Message:
-    return Message(
+    return model.Message(
         id=r["id"], conversation_id=r["conversation_id"], direction=Direction(r["direction"]),
         author=r["author"], body=r["body"], created_at=r["created_at"],
         state=MessageState(r["state"]), error=r["error"], external_id=r["external_id"],
@@ -93,9 +88,7 @@ def template_of(meta: str) -> TemplateUse | None:
     found = meta_of(meta).get("template")
     if not isinstance(found, dict) or not found.get("name") or not found.get("language"):
         return None
-    from opchat.model import TemplateUse
-
-    return TemplateUse(str(found["name"]), str(found["language"]),
+    return model.TemplateUse(str(found["name"]), str(found["language"]),
                        tuple(str(v) for v in found.get("header") or ()),
                        tuple(str(v) for v in found.get("body") or ()))
 
@@ -129,7 +122,7 @@ def with_attachments(conn: Conn, rows: list[Row]) -> list[Message]:
     found: dict[int, list[Attachment]] = {}
     for a in conn.execute(
             f"SELECT * FROM attachments WHERE message_id IN ({','.join('?' * len(ids))})", ids):
-        found.setdefault(a["message_id"], []).append(Attachment(
+        found.setdefault(a["message_id"], []).append(model.Attachment(
             a["kind"], a["filename"], a["mime"], a["size"], a["ref"], a["local_path"], a["id"],
             a["sha256"]))
     return [message_of(r, tuple(found.get(r["id"], ()))) for r in rows]

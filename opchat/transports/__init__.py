@@ -24,11 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from opchat.model import Attachment, Health, Message, MessageState
+from opchat.model import Health, MessageState
 
 if TYPE_CHECKING:
     from opchat.config import ChannelSettings
-    from opchat.model import InboundMessage, Ingested, OutboundMessage, Template
+    from opchat.model import (
+        Attachment,
+        InboundMessage,
+        Ingested,
+        Message,
+        OutboundMessage,
+        Template,
+    )
 
 ENTRY_POINT_GROUP = "opchat.transports"
 

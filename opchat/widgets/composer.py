@@ -44,11 +44,11 @@ from textual.widgets import Static, TextArea
 from textual.widgets.text_area import Location, Selection
 
 from opchat.i18n import _
-from opchat.model import QuickReply
 from opchat.sanitize import one_line
 from opchat.widgets import translate_bindings
 
 if TYPE_CHECKING:
+    from opchat.model import QuickReply
     from opchat.placeholders import Expansion, Slot
     from opchat.widgets.reply_completion import ReplyCompletion
 

@@ -26,14 +26,14 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from opchat.i18n import _, ngettext
-from opchat.model import Conversation, Event, Status
+from opchat.model import Conversation, Status
 from opchat.sanitize import clean, one_line, safe_content
 from opchat.widgets import ReportsWorkerErrors, clock_label, translate_bindings
 from opchat.widgets.conversation_list import channel_tag
 
 if TYPE_CHECKING:
     from opchat.inbox import Inbox
-    from opchat.model import ContactCard, MergePlan
+    from opchat.model import ContactCard, Event, MergePlan
 
 RATINGS_SHOWN = 3  # the newest ratings the contact gave
 VALUE_CHARS = 300  # of one profile value, phone, e-mail or name

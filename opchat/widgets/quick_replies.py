@@ -20,6 +20,7 @@ is done here on safe `Content` instead.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
@@ -27,8 +28,10 @@ from textual.content import Content
 from textual.widgets import Input
 
 from opchat.i18n import _
-from opchat.model import QuickReply
 from opchat.sanitize import one_line, safe_content
+
+if TYPE_CHECKING:
+    from opchat.model import QuickReply
 
 PREVIEW_CHARS = 120
 NUMBERED = 9

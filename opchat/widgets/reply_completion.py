@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.content import Content
 from textual.widget import Widget
 
-from opchat.model import QuickReply
 from opchat.sanitize import one_line, safe_content
 
 if TYPE_CHECKING:
+    from opchat.model import QuickReply
     from opchat.replies import ReplyIndex
 
 SHOWN = 6  # rows of the drop-down; it must leave the thread room at 80×24

@@ -25,12 +25,13 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from opchat.i18n import _, ngettext
-from opchat.model import Channel, Health
+from opchat.model import Health
 from opchat.sanitize import one_line, safe_content
 from opchat.widgets import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from opchat.inbox import Inbox
+    from opchat.model import Channel
 
 ERROR_SHOWN_FOR = 60.0  # seconds a failure's summary stays in the bar
 

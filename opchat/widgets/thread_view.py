@@ -44,7 +44,7 @@ from textual.message import Message as TextualMessage
 from textual.strip import Strip
 
 from opchat.i18n import _, current_language, ngettext
-from opchat.model import Conversation, Direction, Message, MessageState
+from opchat.model import Conversation, Direction, MessageState
 from opchat.sanitize import cap, clean, one_line, safe_text
 from opchat.widgets import (
     InboxScrollView,
@@ -61,6 +61,7 @@ except ImportError:  # pragma: no cover
 if TYPE_CHECKING:
     from opchat.config import Settings
     from opchat.inbox import Inbox
+    from opchat.model import Message
 
 PAGE = 100  # messages fetched at once
 # How long opening a dialog holds the app's frame for its first page: a person takes
