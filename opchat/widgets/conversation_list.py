@@ -185,6 +185,10 @@ class ConversationList(InboxScrollView, can_focus=True):
         self._read_marks: list[int] = []
         self._fetching = 0
         self._strips: LRUCache[tuple, Strip] = LRUCache(1024)
+        # The widget's base style ("") and its components' (see `_part`), as the styles
+        # stand: Textual works each out anew when asked (~30 µs for the base, walking the
+        # ancestors), and every line asks. Cleared with the strips when the styles change.
+        self._styles: dict[str, Style] = {}
 
     # Data in ----------------------------------------------------------------------------
 
@@ -484,6 +488,7 @@ class ConversationList(InboxScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
+        self._styles.clear()
 
     def on_focus(self) -> None:
         self.refresh()
@@ -492,13 +497,22 @@ class ConversationList(InboxScrollView, can_focus=True):
         self.refresh()
 
     def _part(self, component: str) -> Style:
-        return component_style(self, component)
+        found = self._styles.get(component)
+        if found is None:
+            found = self._styles[component] = component_style(self, component)
+        return found
+
+    def _base_style(self) -> Style:
+        found = self._styles.get("")
+        if found is None:
+            found = self._styles[""] = self.rich_style
+        return found
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         line = int(self.scroll_y) + y
         index, part = divmod(line, ROW_HEIGHT)
-        base = self.rich_style
+        base = self._base_style()
         if self.row_count == 0:
             return self._empty_line(y, width, base)
         if index >= self.row_count:

@@ -432,6 +432,30 @@ async def test_the_list_pages_through_5000_conversations(
         assert CountingInbox.rows_fetched < 500
 
 
+async def test_the_lists_rows_take_a_new_themes_colours(
+    tmp_path: Path, settings: Settings, clock: Clock
+) -> None:
+    """The list keeps its base and component styles between frames; a theme chosen
+    from the command palette must still reach every row."""
+    await seed_inbox(tmp_path, clock)
+    app = make_app(settings, clock, demo=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        conversations = await started(pilot, rows=4)
+
+        def colours() -> set[object]:
+            return {segment.style.bgcolor for y in range(conversations.size.height)
+                    for segment in conversations.render_line(y) if segment.style}
+
+        dark, dark_background = colours(), conversations.rich_style.bgcolor
+        assert app.theme != "textual-light" and dark_background in dark
+        app.theme = "textual-light"
+        await wait_until(pilot, lambda: colours() != dark, what="the new theme's colours")
+        light, light_background = colours(), conversations.rich_style.bgcolor
+        # What the rows show is the light theme's background, and no longer the dark one's.
+        assert light_background != dark_background
+        assert light_background in light and dark_background not in light
+
+
 async def test_help_lists_the_keys_and_question_mark_is_text_in_the_composer(
     tmp_path: Path, settings: Settings, clock: Clock
 ) -> None:
