@@ -44,9 +44,13 @@ class Conn(Protocol):
 
 
 def insert_id(conn: Conn, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> int:
-    """Run an INSERT of one row and return its new id (``RETURNING id``, which both
-    SQLite and PostgreSQL know; PostgreSQL has no ``lastrowid``)."""
-    return conn.execute(f"{sql} RETURNING id", parameters).fetchone()[0]
+    """Run an INSERT of one row (no upsert: its ``DO UPDATE`` would leave SQLite's
+    ``lastrowid`` as it was) and return its new id: ``lastrowid`` on SQLite (a
+    ``RETURNING`` row costs ~1.5 µs more there, and a message takes two), ``RETURNING
+    id`` on PostgreSQL, which has no ``lastrowid``."""
+    if dialect(conn).remote:
+        return conn.execute(f"{sql} RETURNING id", parameters).fetchone()[0]
+    return conn.execute(sql, parameters).lastrowid  # type: ignore[return-value]
 
 
 # The most parameters one statement of `insert_many` binds: under SQLite's 32,766 (since

@@ -132,18 +132,23 @@ def message_step(direction: str, t: float, was: Round, operator: str | None
 
 def _message(conn: Conn, event_id: int, conversation_id: int, message_id: int,
              operator: str | None, known: MessageRow | None = None) -> None:
-    m: Any = known._asdict() if known is not None else conn.execute(
-        "SELECT m.direction, m.created_at, m.channel_id, c.stats_round_start, "
-        f"{dialect(conn).json('m.meta', 'rating')} IS NOT NULL AS rated, "
-        "c.stats_waiting_start, c.stats_responded, c.stats_rounds "
-        "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
-        "WHERE m.id = ?", (message_id,)).fetchone()
-    if m is None or m["direction"] not in (Direction.IN, Direction.OUT) or m["rated"]:
+    m = known
+    if m is None:
+        row = conn.execute(
+            "SELECT m.direction, m.created_at, m.channel_id, "
+            f"{dialect(conn).json('m.meta', 'rating')} IS NOT NULL AS rated, "
+            "c.stats_round_start, c.stats_waiting_start, c.stats_responded, c.stats_rounds "
+            "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE m.id = ?", (message_id,)).fetchone()
+        if row is None:
+            return
+        m = MessageRow(*row)  # the columns in MessageRow's order
+    if m.direction not in (Direction.IN, Direction.OUT) or m.rated:
         return  # notes and automatic answers are no one's response; a rating, no new round
-    t, channel_id = m["created_at"], m["channel_id"]
-    was = (m["stats_round_start"], m["stats_waiting_start"], int(bool(m["stats_responded"])),
-           m["stats_rounds"])
-    facts, now = message_step(m["direction"], t, was, operator)
+    t, channel_id = m.created_at, m.channel_id
+    was = (m.stats_round_start, m.stats_waiting_start, int(bool(m.stats_responded)),
+           m.stats_rounds)
+    facts, now = message_step(m.direction, t, was, operator)
     for kind, author, start in facts:  # one or two: `add_facts` would cost more here
         _fact(conn, event_id, kind, t, conversation_id, channel_id, author, start)
     if now != was:
