@@ -8,7 +8,7 @@ from typing import Any
 
 from opchat.model import EventKind, check_event_data
 from opchat.store.sql import Conn, insert_id, insert_many
-from opchat.store.stats import MessageRow, fold
+from opchat.store.stats import fold
 
 LABEL_CHARS = 40
 
@@ -19,11 +19,10 @@ class UnknownConversation(LookupError):
 
 def record_event(conn: Conn, at: float, kind: EventKind,
                  conversation_id: int | None = None, message_id: int | None = None,
-                 operator: str | None = None, data: dict[str, Any] | None = None,
-                 known: MessageRow | None = None) -> None:
+                 operator: str | None = None, data: dict[str, Any] | None = None) -> None:
     """Append one row to `events`, in the caller's transaction (the change and its record
-    commit together). ``data`` must be what the kind's payload declares; ``known``: see
-    `stats.fold`."""
+    commit together), and fold it into the figures. ``data`` must be what the kind's
+    payload declares."""
     check_event_data(kind, data or {})
     event_id = insert_id(conn,
         "INSERT INTO events (at, kind, conversation_id, message_id, operator, data) "
@@ -31,8 +30,7 @@ def record_event(conn: Conn, at: float, kind: EventKind,
         (at, str(kind), conversation_id, message_id, operator,
          json.dumps(data or {}, ensure_ascii=False)))
     if kind in _FOLDED:
-        fold(conn, event_id, at, kind, conversation_id, message_id, operator, data or {},
-             known)
+        fold(conn, event_id, at, kind, conversation_id, message_id, operator, data or {})
 
 
 _FOLDED = frozenset((EventKind.MESSAGE_NEW, EventKind.CONVERSATION_STATUS))

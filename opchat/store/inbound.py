@@ -40,7 +40,6 @@ from opchat.store.sql import (
     insert_many,
     pipelined,
 )
-from opchat.store.stats import MessageRow
 
 log = logging.getLogger("opchat.store")
 
@@ -627,16 +626,25 @@ _TOUCH = (
     "last_author = CASE WHEN :t >= last_message_at THEN :author ELSE last_author END, "
     "last_message_at = CASE WHEN last_message_at >= :t THEN last_message_at ELSE :t END, "
     "last_inbound_at = CASE WHEN last_inbound_at >= :t THEN last_inbound_at ELSE :t END, "
-    "snoozed_until = NULL{waiting} WHERE id = :id")
-# The same where the customer may start to wait: a dialog resolved or snoozed reopens.
-# Without it (already waiting, not resting), neither column is in the SET: an index on a
-# column that is SET is rewritten even when its value stays (a page a message).
-_TOUCH_WAITING = _TOUCH.format(waiting=(
+    "snoozed_until = NULL{waiting}{figures} WHERE id = :id")
+# With the wait where the customer may start to wait: a dialog resolved or snoozed
+# reopens. Without it (already waiting, not resting), neither column is in the SET: an
+# index on a column that is SET is rewritten even when its value stays (a page a message).
+_WAITING = (
     ", waiting_since = CASE WHEN status IN ('resolved', 'snoozed') THEN :t "
     "  WHEN waiting_since IS NOT NULL THEN waiting_since "
     "  WHEN :t >= last_message_at THEN :t ELSE NULL END, "
-    "status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END"))
-_TOUCH = _TOUCH.format(waiting="")
+    "status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END")
+# With the dialog's figures when the message changes them (a round starts: see
+# stats.message_step), which the figures' fold would otherwise write in an UPDATE of its
+# own; keyed (the customer already waits, the figures change).
+_FIGURES = (", stats_round_start = :round_start, stats_waiting_start = :waiting_start, "
+            "stats_responded = :responded, stats_rounds = :rounds")
+_TOUCHES = {(waits, figures): _TOUCH.format(waiting="" if waits else _WAITING,
+                                            figures=_FIGURES if figures else "")
+            for waits in (False, True) for figures in (False, True)}
+_NEW_EVENT = ("INSERT INTO events (at, kind, conversation_id, message_id, operator, data) "
+              "VALUES (?, ?, ?, ?, NULL, ?)")
 
 
 def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int) -> Ingested:
@@ -742,14 +750,26 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int) -> I
         add_label(conn, conversation_id, label, now, None)
     preview = m.body or " ".join(f"[{a.kind}]" for a in m.attachments)
     waits = conv is not None and conv["waiting_since"] is not None and reopened_from is None
-    conn.execute(_TOUCH if waits else _TOUCH_WAITING,
-                 {"t": created_at, "preview": preview[:PREVIEW_CHARS], "author": m.sender_name,
-                  "id": conversation_id})
-    # The figures' fold is told what it would read back: this message, and the dialog's
-    # figures as looked up above (nothing since has changed them).
-    _event(conn, now, EventKind.MESSAGE_NEW, conversation_id, message_id, data={"direction": "in"},
-           known=MessageRow("in", created_at, channel_id, False, *figures)
-           if _plain_meta(m.meta, meta) else None)
+    touch = {"t": created_at, "preview": preview[:PREVIEW_CHARS], "author": m.sender_name,
+             "id": conversation_id}
+    if not _plain_meta(m.meta, meta):  # a rating, or what only the database reads: the fold
+        conn.execute(_TOUCHES[waits, False], touch)
+        _event(conn, now, EventKind.MESSAGE_NEW, conversation_id, message_id,
+               data={"direction": "in"})
+    else:
+        # What `record_event` and the figures' fold would do, with what they would read
+        # back at hand (the dialog's figures as looked up above, nothing since has changed
+        # them): the figures go in the dialog's one UPDATE, then the event and its facts.
+        was = (figures[0], figures[1], int(bool(figures[2])), figures[3])
+        facts, after = stats.message_step("in", created_at, was, None)
+        if after != was:
+            touch.update(zip(("round_start", "waiting_start", "responded", "rounds"), after,
+                             strict=True))
+        conn.execute(_TOUCHES[waits, after != was], touch)
+        event_id = insert_id(conn, _NEW_EVENT, (now, _NEW, conversation_id, message_id, _IN))
+        for kind, author, start in facts:
+            stats.add_fact(conn, event_id, kind, created_at, conversation_id, channel_id,
+                           author, start)
     if reopened_from is not None:
         _event(conn, now, EventKind.CONVERSATION_STATUS, conversation_id,
                data={"from": reopened_from, "to": "open", "reason": "customer wrote"})

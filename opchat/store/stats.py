@@ -54,9 +54,7 @@ WITHIN = (30.0, 60.0)  # the shares of first responses reported, in seconds
 
 
 class MessageRow(NamedTuple):
-    """What folding a `message.new` reads of the message and its dialog, for a caller
-    that has it at hand (the ingest, which has just written the message and read the
-    dialog in its transaction): the same values, without reading them back."""
+    """What folding a `message.new` reads of the message and its dialog (`_message`)."""
 
     direction: str
     created_at: float
@@ -69,16 +67,15 @@ class MessageRow(NamedTuple):
 
 
 def fold(conn: Conn, event_id: int, at: float, kind: str, conversation_id: int | None,
-         message_id: int | None, operator: str | None, data: Mapping[str, Any],
-         known: MessageRow | None = None) -> None:
+         message_id: int | None, operator: str | None, data: Mapping[str, Any]) -> None:
     """Bring the figures up to date with one event (called by `changes.record_event`,
     in the transaction that records it; and by `rebuild`, for every event in order).
-    ``known``: a `message.new`'s message and dialog as they are now, if the caller has
-    them."""
+    The ingest does the same for an inbound message itself, with what it has at hand
+    (`message_step`, `add_fact`: store/inbound.py)."""
     if conversation_id is None:
         return
     if kind == EventKind.MESSAGE_NEW and message_id is not None:
-        _message(conn, event_id, conversation_id, message_id, operator, known)
+        _message(conn, event_id, conversation_id, message_id, operator)
     elif kind == EventKind.CONVERSATION_STATUS and data.get("to") == Status.RESOLVED.value:
         _resolved(conn, event_id, at, conversation_id, operator)
 
@@ -90,7 +87,7 @@ Fact = tuple[float, int, str, int, int, str, float | None]
 Round = tuple[float | None, float | None, int, int]
 
 
-def _fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
+def add_fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
           channel_id: int, operator: str | None = None, start: float | None = None) -> None:
     conn.execute("INSERT INTO stats_facts (at, event_id, kind, conversation_id, channel_id, "
                  "operator, start) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -98,7 +95,7 @@ def _fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
 
 
 def add_facts(conn: Conn, facts: Sequence[Fact]) -> None:
-    """Write facts as `_fact` does each, in one statement (the roll-up follows them
+    """Write facts as `add_fact` does each, in one statement (the roll-up follows them
     later: store/rollup.py)."""
     execute_many(conn, "INSERT INTO stats_facts (at, event_id, kind, conversation_id, "
                  "channel_id, operator, start)", "(?, ?, ?, ?, ?, ?, ?)", facts)
@@ -131,18 +128,16 @@ def message_step(direction: str, t: float, was: Round, operator: str | None
 
 
 def _message(conn: Conn, event_id: int, conversation_id: int, message_id: int,
-             operator: str | None, known: MessageRow | None = None) -> None:
-    m = known
-    if m is None:
-        row = conn.execute(
-            "SELECT m.direction, m.created_at, m.channel_id, "
-            f"{dialect(conn).json('m.meta', 'rating')} IS NOT NULL AS rated, "
-            "c.stats_round_start, c.stats_waiting_start, c.stats_responded, c.stats_rounds "
-            "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
-            "WHERE m.id = ?", (message_id,)).fetchone()
-        if row is None:
-            return
-        m = MessageRow(*row)  # the columns in MessageRow's order
+             operator: str | None) -> None:
+    row = conn.execute(
+        "SELECT m.direction, m.created_at, m.channel_id, "
+        f"{dialect(conn).json('m.meta', 'rating')} IS NOT NULL AS rated, "
+        "c.stats_round_start, c.stats_waiting_start, c.stats_responded, c.stats_rounds "
+        "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        "WHERE m.id = ?", (message_id,)).fetchone()
+    if row is None:
+        return
+    m = MessageRow(*row)  # the columns in MessageRow's order
     if m.direction not in (Direction.IN, Direction.OUT) or m.rated:
         return  # notes and automatic answers are no one's response; a rating, no new round
     t, channel_id = m.created_at, m.channel_id
@@ -150,7 +145,7 @@ def _message(conn: Conn, event_id: int, conversation_id: int, message_id: int,
            m.stats_rounds)
     facts, now = message_step(m.direction, t, was, operator)
     for kind, author, start in facts:  # one or two: `add_facts` would cost more here
-        _fact(conn, event_id, kind, t, conversation_id, channel_id, author, start)
+        add_fact(conn, event_id, kind, t, conversation_id, channel_id, author, start)
     if now != was:
         conn.execute("UPDATE conversations SET stats_round_start = ?, stats_waiting_start = ?, "
                      "stats_responded = ?, stats_rounds = ? WHERE id = ?",
@@ -164,9 +159,9 @@ def _resolved(conn: Conn, event_id: int, at: float, conversation_id: int,
     if c is None or c["stats_round_start"] is None:
         return  # resolved before the customer wrote anything: no round to count
     channel_id, start = c["channel_id"], c["stats_round_start"]
-    _fact(conn, event_id, RESOLUTION, at, conversation_id, channel_id, operator, start)
+    add_fact(conn, event_id, RESOLUTION, at, conversation_id, channel_id, operator, start)
     if not c["stats_responded"]:
-        _fact(conn, event_id, MISSED, at, conversation_id, channel_id, operator, start)
+        add_fact(conn, event_id, MISSED, at, conversation_id, channel_id, operator, start)
     conn.execute("UPDATE conversations SET stats_round_start = NULL, stats_waiting_start = NULL, "
                  "stats_responded = 0 WHERE id = ?", (conversation_id,))
 
