@@ -89,6 +89,25 @@ async def test_chat_from_the_demo_page_with_history_after_reload(site: Site, pag
     assert len(await site.inbox.conversations()) == 1
 
 
+async def test_the_demo_page_loads_without_a_failed_request_or_a_console_error(
+        site: Site, page: Page) -> None:
+    """What a browser asks of the hub for the demo page (the page, the widget, its
+    style, the socket, the tab's icon) is all there: nothing a developer's console
+    reports as failed."""
+    failed: list[str] = []
+    errors: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400
+            else None)
+    page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await page.goto(site.base + "/")
+    await page.locator(".opchat-launcher").click()
+    await expect(page.locator(".opchat-title")).to_have_text("Chat with us")
+    await write(page, "Is anything missing?")
+    await expect(page.locator(".opchat-visitor").last).to_have_attribute("data-state", "sent")
+    assert failed == [] and errors == []
+
+
 async def test_markup_from_either_side_shows_as_text(site: Site, page: Page) -> None:
     await page.goto(site.base + "/")
     await page.locator(".opchat-launcher").click()
