@@ -510,8 +510,7 @@ class Hub:
         why = _("not run: the config of the hub (process {pid}) does not name it",
                 pid=os.getpid())
         for channel in await store.channels.all():
-            if not (channel.name in configured or channel.name == API_CHANNEL
-                    or channel.name.startswith("webhook:")):  # those: set as they run
+            if not (channel.name in configured or _runs_itself(channel.name)):
                 await self._record_health(channel.name, Health.STOPPED, why)
 
     async def _check_menus(self) -> None:
@@ -1320,6 +1319,35 @@ def _counted_handler():
     return CountedHandler
 
 
+def _runs_itself(name: str) -> bool:
+    """The HTTP API's and the webhooks' rows: their health is set as they run."""
+    return name == API_CHANNEL or name.startswith("webhook:")
+
+
+async def _stop_unrun_shared(inbox: Inbox, db: Any, configured: Collection[str]) -> None:
+    """On a store several hubs share (PostgreSQL): a channel this hub's config does not
+    name, whose lock no hub holds, is run by none now (the hub that ran it was stopped
+    or killed, and no running hub's config names it, or none has room for it). Its last
+    health would stand as if it still ran: it is shown stopped, and why. Marked while
+    holding its lock, so a hub taking it meanwhile starts it after (its own health
+    comes later)."""
+    why = _("not run: no running hub has taken it")
+    for channel in await inbox.store.channels.all():
+        if (channel.name in configured or _runs_itself(channel.name)
+                or (channel.health is Health.STOPPED and channel.health_detail == why)):
+            continue
+        lock = f"channel:{channel.name}"
+        if await db.try_lock(lock):
+            try:
+                await inbox.store.channels.set_health(channel.name, Health.STOPPED, why)
+            finally:
+                await db.unlock(lock)
+
+
+# How often the hub with the duties looks for channels no hub runs (in polls of the locks).
+UNRUN_EVERY = 10
+
+
 async def run_hub_when_free(
     inbox: Inbox,
     channels: Sequence[ChannelSettings],
@@ -1346,9 +1374,11 @@ async def run_hub_when_free(
                             webhooks, api if duties else None, runs=runs, duties=duties,
                             sockets=sockets)
 
+        names = [c.name for c in channels]
         try:
-            await share_channels(inbox.store.db, [c.name for c in channels], start,
-                                 on_role, poll, idle=sockets.close)
+            await share_channels(inbox.store.db, names, start, on_role, poll,
+                                 idle=sockets.close,
+                                 unrun=lambda: _stop_unrun_shared(inbox, inbox.store.db, names))
         finally:
             sockets.close()
         return
@@ -1376,6 +1406,7 @@ async def share_channels(
     on_role: Callable[[str], None] = lambda role: None,
     poll: float = 1.0,
     idle: Callable[[], None] = lambda: None,
+    unrun: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
     """Hubs on several machines sharing one PostgreSQL store share its channels.
 
@@ -1388,7 +1419,9 @@ async def share_channels(
     restarts this process's hub with what it now holds, ``start(channels, duties)``
     (its transports stop before a channel is given back, so two hubs never run one
     channel). ``db``: a database with locks shared by every process (store/pg.py);
-    ``idle``: called when this process is left running nothing."""
+    ``idle``: called when this process is left running nothing; ``unrun``: called by
+    the process with the duties when it takes them and every `UNRUN_EVERY` polls after,
+    to show the channels no hub runs as stopped (`_stop_unrun_shared`)."""
     # Each process tries the channels in its own order, so that hubs starting together
     # take different ones.
     salt = os.urandom(8)
@@ -1397,6 +1430,7 @@ async def share_channels(
     duties = False
     running: tuple[frozenset[str], bool] | None = None
     task: asyncio.Task[None] | None = None
+    polls = 0
     try:
         while True:
             drop: set[str] = set()
@@ -1439,6 +1473,12 @@ async def share_channels(
                     log.info("other processes run every channel; following")
                     idle()
                     on_role("follower")
+            if duties and unrun is not None and polls % UNRUN_EVERY == 0:
+                try:
+                    await unrun()
+                except StoreError as exc:
+                    log.warning("cannot look for channels no hub runs: %s", exc)
+            polls = polls + 1 if duties else 0  # from 0 again: at once when taken
             await asyncio.sleep(poll)
     finally:
         if task is not None:

@@ -553,6 +553,8 @@ MESSAGES.update({
         "настроек",
     "not run: the config of the hub (process {pid}) does not name it":
         "не работает: в настройках хаба (процесс {pid}) его нет",
+    "not run: no running hub has taken it":
+        "не работает: его не взял ни один работающий хаб",
     "the {kind} channel needs the Python module {module}, which is not installed where "
     "opchat runs (pip install it there)":
         "канал {kind} требует модуль Python {module}, а он не установлен там, где "

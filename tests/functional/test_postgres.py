@@ -4,11 +4,13 @@ the database, `db migrate-to` and `db status`, the config's `[store] url`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,6 +113,56 @@ async def test_a_channel_lock_is_held_in_the_database_and_freed_with_its_process
     finally:
         await one.close()
         await two.close()
+
+
+async def test_a_channel_no_running_hub_names_is_shown_stopped_and_why(
+        url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hubs sharing the store: the one with the duties shows stopped a channel whose
+    lock nobody holds and its own config does not name (its hub was killed, and no
+    running hub names it); a channel another hub runs is left to that hub, and so are
+    the webhooks' rows."""
+    from opchat import hub as hub_module
+    from opchat.model import Health
+    from tests.channels import until
+
+    monkeypatch.setattr(hub_module, "UNRUN_EVERY", 2)
+    one = await Inbox.open(tmp_path / "one", "anna")
+    two = await Inbox.open(tmp_path / "two", "boris")  # another machine's hub
+    runner = None
+    try:
+        for name, kind in (("gone", "telegram"), ("elsewhere", "telegram"),
+                           ("webhook:crm", "webhook")):
+            await one.store.channels.ensure(name, kind)
+            await one.store.channels.set_health(name, Health.OK, "polling")
+        assert await two.store.db.try_lock("channel:elsewhere")
+
+        async def health() -> dict[str, tuple[Health, str]]:
+            return {c.name: (c.health, c.health_detail) for c in await one.channels()}
+
+        runner = asyncio.create_task(hub_module.run_hub_when_free(
+            one, [], tmp_path / "one", poll=0.1))
+        why = "not run: no running hub has taken it"
+        await until(lambda: _health_is(health, "gone", (Health.STOPPED, why)),
+                    "the channel nobody runs shown stopped", timeout=20)
+        now = await health()
+        assert now["elsewhere"] == (Health.OK, "polling")
+        assert now["webhook:crm"] == (Health.OK, "polling")
+        # Its hub goes away: within a few polls nobody runs it, and it is said so.
+        await two.store.db.unlock("channel:elsewhere")
+        await until(lambda: _health_is(health, "elsewhere", (Health.STOPPED, why)),
+                    "the channel of the hub gone shown stopped", timeout=20)
+        assert (await health())["webhook:crm"] == (Health.OK, "polling")
+    finally:
+        if runner is not None:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+        await one.close()
+        await two.close()
+
+
+async def _health_is(health: Any, name: str, expected: tuple[Any, str]) -> bool:
+    return bool((await health()).get(name) == expected)
 
 
 def opchat(*args: str, env: dict[str, str] | None = None,
