@@ -88,7 +88,7 @@ Round = tuple[float | None, float | None, int, int]
 
 
 def add_fact(conn: Conn, event_id: int, kind: str, at: float, conversation_id: int,
-          channel_id: int, operator: str | None = None, start: float | None = None) -> None:
+             channel_id: int, operator: str | None = None, start: float | None = None) -> None:
     conn.execute("INSERT INTO stats_facts (at, event_id, kind, conversation_id, channel_id, "
                  "operator, start) VALUES (?, ?, ?, ?, ?, ?, ?)",
                  (at, event_id, kind, conversation_id, channel_id, operator or "", start))
