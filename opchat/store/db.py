@@ -25,7 +25,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -166,6 +166,28 @@ class Checkpointer:
             except sqlite3.Error as exc:  # the writer's own checkpoint is the backstop
                 log.warning("checkpoint of %s failed: %s", self._path, exc)
             self.checkpoints += 1
+
+
+def matched_apart(index: str, rows: Sequence[Sequence[Any]], query: str,
+                  columns: str) -> list[Row]:
+    """Which of ``rows`` an FTS5 table made ``USING index`` matches for ``query``: each row
+    its rowid, then a text for each of the table's columns; the result's rows hold the
+    rowid and ``columns`` (SQL over the table, named ``t``: its ``highlight()``, say),
+    the highest rowid first. Built and searched in a database in memory of its own, for
+    a connection that may not write (a read-only store's, store/search.py)."""
+    if not rows:
+        return []
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"CREATE VIRTUAL TABLE t USING {index}")
+        names = [info[1] for info in conn.execute("PRAGMA table_info(t)")]
+        conn.executemany(f"INSERT INTO t (rowid, {', '.join(names)}) "
+                         f"VALUES ({', '.join('?' * (len(names) + 1))})", rows)
+        return conn.execute(f"SELECT rowid, {columns} FROM t WHERE t MATCH ? "
+                            "ORDER BY rowid DESC", (query,)).fetchall()
+    finally:
+        conn.close()
 
 
 def ride(riders: list[Callable[[Any], object]], conn: Any, in_transaction: Callable[[], bool],

@@ -23,8 +23,8 @@ the contacts' where one message in ten is a new customer's) but caught up in gro
 is only ever stored with its first message), when the store opens and closes, and
 before every search, so a search never misses a stored message or contact
 (`catch_up`). A store opened read-only (a backup copy, `opchat search`) cannot
-write: it finds what was indexed, which may lack the last seconds' messages and
-customers.
+write: what its writer left unindexed (the last seconds', or more after a crash)
+it searches apart, in a table made as the index is, in memory (`db.matched_apart`).
 
 Hits carry the matched text with MATCH_START/MATCH_END around each match;
 text that itself contains those characters (a customer can send anything)
@@ -45,17 +45,22 @@ from opchat.model import (
     SearchHit,
     SearchResults,
 )
-from opchat.store.db import Database
+from opchat.store.db import Database, matched_apart
 from opchat.store.later import CatchUp
 from opchat.store.part import Part
 from opchat.store.rows import with_attachments
-from opchat.store.sql import Conn, dialect
+from opchat.store.sql import Conn, Row, dialect
 
 CONTACT_HITS = 20  # contacts shown for one query
 LABEL_HITS = 20  # labelled conversations shown for one query
 MIN_PIECE = 3  # the trigram index cannot find anything shorter
 PHONE_DIGITS = 10  # a phone is compared by its last 10 digits (no country code needed)
 RECENT = 50_000  # PostgreSQL: the newest messages looked at in order before the whole index
+
+# The indexes as the schema makes them (migrations 1 and 3; a test holds them equal): a
+# search builds what the store has not indexed yet into tables made the same way.
+MESSAGES_INDEX = "fts5(body, tokenize='unicode61 remove_diacritics 2')"
+CONTACTS_INDEX = "fts5(name, phone, email, tokenize='trigram')"
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PHONE_LIKE = re.compile(r"[\d\s()+\-./]+")
@@ -187,18 +192,25 @@ def catch_up_index(conn: Conn) -> int:
     return sum(_catch_up(conn, *part) for part in _INDEXED)
 
 
+def _contact_texts(table: str) -> list[str]:
+    """A contact of ``table`` (an alias) as its index holds it: the name, the phone as
+    digits and punctuation-free (as migration 3 indexed it), the e-mail."""
+    phone = f"coalesce({table}.phone, '')"
+    for mark in " -()+./":
+        phone = f"replace({phone}, '{mark}', '')"
+    return [f"{table}.name", phone, f"coalesce({table}.email, '')"]
+
+
 # What each index is filled from: (its progress table, the source table, the INSERT of
 # the source's rows with ids in a range).
 _INDEXED = (
     ("messages_fts_progress", "messages",
      "INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages "
      "WHERE id > ? AND id <= ?"),
-    # The phone as digits and punctuation-free, as migration 3 indexed it.
     ("contacts_fts_progress", "contacts",
      "INSERT INTO contacts_fts (rowid, name, phone, email) "
-     "SELECT id, name, replace(replace(replace(replace(replace(replace(replace("
-     "coalesce(phone, ''), ' ', ''), '-', ''), '(', ''), ')', ''), '+', ''), '.', ''), "
-     "'/', ''), coalesce(email, '') FROM contacts WHERE id > ? AND id <= ?"),
+     f"SELECT id, {', '.join(_contact_texts('contacts'))} FROM contacts "
+     "WHERE id > ? AND id <= ?"),
 )
 
 
@@ -212,22 +224,52 @@ def _catch_up(conn: Conn, progress: str, source: str, insert: str) -> int:
     return indexed
 
 
+# From a message or a contact to the dialog a hit opens, and its names.
+_DIALOG_JOINS = ("JOIN contacts co ON co.id = c.contact_id "
+                 "JOIN channels ch ON ch.id = c.channel_id ")
+_LATEST_DIALOG = ("JOIN conversations c ON c.id = (SELECT id FROM conversations "
+                  "  WHERE contact_id = co.id AND hidden = 0 "
+                  "  ORDER BY last_message_at DESC, id DESC LIMIT 1) "
+                  "JOIN channels ch ON ch.id = c.channel_id ")
+_CONTACT_MARKS = ", ".join(f"highlight({{t}}, {k}, char(2), char(3)) AS {name}_hl"
+                           for k, name in enumerate(("name", "phone", "email")))
+
+
 def _message_hits(conn: Conn, match: str, limit: int) -> list[SearchHit]:
     if not match:
         return []
+    # The messages not indexed yet are the newest (the index holds every id up to one).
+    hits = _unindexed_message_hits(conn, match)[:limit]
     rows = conn.execute(
         "SELECT m.id, m.conversation_id, m.created_at, co.name AS contact_name, "
         "ch.name AS channel_name, "
         "snippet(messages_fts, 0, char(2), char(3), '…', 12) AS snippet, "
         "instr(m.body, char(2)) OR instr(m.body, char(3)) AS forged "
         "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
-        "JOIN conversations c ON c.id = m.conversation_id "
-        "JOIN contacts co ON co.id = c.contact_id "
-        "JOIN channels ch ON ch.id = c.channel_id "
+        "JOIN conversations c ON c.id = m.conversation_id " + _DIALOG_JOINS +
         "WHERE messages_fts MATCH ? AND m.hidden = 0 AND c.hidden = 0 "
-        "ORDER BY messages_fts.rowid DESC LIMIT ?", (match, limit))
+        "ORDER BY messages_fts.rowid DESC LIMIT ?", (match, limit - len(hits)))
+    return hits + [SearchHit(r["id"], r["conversation_id"], r["contact_name"],
+                             r["channel_name"], r["created_at"],
+                             _trusted(r["snippet"], r["forged"])) for r in rows]
+
+
+def _unindexed_message_hits(conn: Conn, match: str) -> list[SearchHit]:
+    """The messages matching ``match`` among those stored since the index's last catch-up,
+    newest first. A writable store catches up before it searches, so only what came in
+    meanwhile; a read-only one (`opchat search`, a backup copy) cannot, and its writer
+    may have gone before catching up (killed, a power cut)."""
+    upto = conn.execute("SELECT upto FROM messages_fts_progress").fetchone()[0]
+    rows = {r["id"]: r for r in conn.execute(
+        "SELECT m.id, m.conversation_id, m.created_at, m.body, co.name AS contact_name, "
+        "ch.name AS channel_name FROM messages m "
+        "JOIN conversations c ON c.id = m.conversation_id " + _DIALOG_JOINS +
+        "WHERE m.id > ? AND m.hidden = 0 AND c.hidden = 0", (upto,))}
+    found = matched_apart(MESSAGES_INDEX, [(i, r["body"]) for i, r in rows.items()], match,
+                          "snippet(t, 0, char(2), char(3), '…', 12) AS snippet")
     return [SearchHit(r["id"], r["conversation_id"], r["contact_name"], r["channel_name"],
-                      r["created_at"], _trusted(r["snippet"], r["forged"])) for r in rows]
+                      r["created_at"], _trusted(f["snippet"], _has_markers(r["body"])))
+            for f in found for r in (rows[f["rowid"]],)]
 
 
 def _contact_hits(conn: Conn, match: str, limit: int) -> list[ContactHit]:
@@ -235,28 +277,42 @@ def _contact_hits(conn: Conn, match: str, limit: int) -> list[ContactHit]:
         return []
     rows = conn.execute(
         "SELECT co.id, co.name, co.phone, co.email, "
-        "highlight(contacts_fts, 0, char(2), char(3)) AS name_hl, "
-        "highlight(contacts_fts, 1, char(2), char(3)) AS phone_hl, "
-        "highlight(contacts_fts, 2, char(2), char(3)) AS email_hl, "
+        f"{_CONTACT_MARKS.format(t='contacts_fts')}, "
         "c.id AS conversation_id, ch.name AS channel_name, c.last_message_at "
-        "FROM contacts_fts JOIN contacts co ON co.id = contacts_fts.rowid "
-        "JOIN conversations c ON c.id = (SELECT id FROM conversations "
-        "  WHERE contact_id = co.id AND hidden = 0 "
-        "  ORDER BY last_message_at DESC, id DESC LIMIT 1) "
-        "JOIN channels ch ON ch.id = c.channel_id "
+        "FROM contacts_fts JOIN contacts co ON co.id = contacts_fts.rowid " + _LATEST_DIALOG +
         "WHERE contacts_fts MATCH ? AND co.merged_into IS NULL "
         "ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?", (match, limit))
-    hits = []
-    for r in rows:
-        name, email, phone = r["name"] or "", r["email"] or "", r["phone"] or ""
-        hits.append(ContactHit(
-            contact_id=r["id"],
-            name=_trusted(r["name_hl"], _has_markers(name)),
-            phone=_phone_marked(phone, r["phone_hl"]),
-            email=_trusted(r["email_hl"], _has_markers(email)),
-            conversation_id=r["conversation_id"], channel_name=r["channel_name"],
-            last_message_at=r["last_message_at"]))
-    return hits
+    hits = [_contact_hit(r, r) for r in rows] + _unindexed_contact_hits(conn, match)
+    hits.sort(key=lambda h: (h.last_message_at, h.conversation_id), reverse=True)
+    return hits[:limit]
+
+
+def _unindexed_contact_hits(conn: Conn, match: str) -> list[ContactHit]:
+    """`_unindexed_message_hits` for the contacts (a new customer's, stored with their
+    first message)."""
+    upto = conn.execute("SELECT upto FROM contacts_fts_progress").fetchone()[0]
+    texts = ", ".join(f"{text} AS indexed_{k}" for k, text in enumerate(_contact_texts("co")))
+    rows = {r["id"]: r for r in conn.execute(
+        f"SELECT co.id, co.name, co.phone, co.email, {texts}, "
+        "c.id AS conversation_id, ch.name AS channel_name, c.last_message_at "
+        "FROM contacts co " + _LATEST_DIALOG +
+        "WHERE co.id > ? AND co.merged_into IS NULL", (upto,))}
+    found = matched_apart(
+        CONTACTS_INDEX, [(i, r["indexed_0"], r["indexed_1"], r["indexed_2"])
+                         for i, r in rows.items()], match, _CONTACT_MARKS.format(t="t"))
+    return [_contact_hit(rows[f["rowid"]], f) for f in found]
+
+
+def _contact_hit(row: Row, marked: Row) -> ContactHit:
+    """A contact's ``row`` as a hit, marked as the index's ``highlight()`` in ``marked``."""
+    name, email, phone = row["name"] or "", row["email"] or "", row["phone"] or ""
+    return ContactHit(
+        contact_id=row["id"],
+        name=_trusted(marked["name_hl"], _has_markers(name)),
+        phone=_phone_marked(phone, marked["phone_hl"]),
+        email=_trusted(marked["email_hl"], _has_markers(email)),
+        conversation_id=row["conversation_id"], channel_name=row["channel_name"],
+        last_message_at=row["last_message_at"])
 
 
 def _label_hits(conn: Conn, words: list[str], limit: int) -> list[LabelHit]:

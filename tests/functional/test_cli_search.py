@@ -71,6 +71,39 @@ def test_no_hits_exit_1_with_nothing_printed(tmp_path: Path, store: dict[str, in
     assert result.stdout == "" and result.stderr == ""
 
 
+def test_what_a_killed_hub_left_unindexed_is_found(tmp_path: Path,
+                                                   store: dict[str, int]) -> None:
+    """A process that stored a message and was killed before its search index caught up
+    (a quarter of a second later): `opchat search` opens the store read-only, cannot
+    index it, and finds the message and its new customer all the same."""
+    data = tmp_path / "data"
+    script = (
+        "import asyncio, os, signal, sys\n"
+        "from pathlib import Path\n"
+        "import opchat.store.later as later\n"
+        "from opchat.inbox import Inbox\n"
+        "from opchat.model import InboundMessage\n"
+        "later.DELAY = later.ALONE = 3600.0\n"
+        "async def go():\n"
+        "    inbox = await Inbox.open(Path(sys.argv[1]), 'anna')\n"
+        "    got = await inbox.store.inbound.ingest(InboundMessage(\n"
+        "        'shop', 'olga', 'olga-1', 'u-olga', 'Ольга Сидорова', 'Промокод не работает'))\n"
+        "    print(got.message_id, flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "asyncio.run(go())\n")
+    killed = subprocess.run([sys.executable, "-c", script, str(data)], capture_output=True,
+                            text=True, timeout=60, env=cli_env(tmp_path))
+    assert killed.returncode == -9, killed.stderr
+    stored = int(killed.stdout)
+    result = run(tmp_path, "search", "промокод", "--json")
+    assert result.returncode == 0, result.stderr
+    [found] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert found["message_id"] == stored
+    result = run(tmp_path, "search", "Сидоров")
+    assert result.returncode == 0, result.stderr
+    assert "«Сидоров»" in result.stdout and "Ольга" in result.stdout
+
+
 @pytest.mark.parametrize("query", ['"', "*", "NEAR(", "AND", "OR", "a:b", "(((", '"x" *'])
 def test_fts_syntax_is_searched_literally(tmp_path: Path, store: dict[str, int],
                                           query: str) -> None:

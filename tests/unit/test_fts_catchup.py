@@ -187,23 +187,63 @@ async def test_a_store_from_before_keeps_every_message_searchable(tmp_path: Path
         await store.close()
 
 
-async def test_a_read_only_copy_finds_what_was_indexed(
+async def test_a_read_only_copy_finds_what_its_writer_left_unindexed(
         tmp_path: Path, no_catch_up_by_itself: None) -> None:
+    """A hub gone before catching up (killed, a power cut) leaves messages and customers
+    out of the indexes until a writable opchat opens the store; a read-only search
+    (`opchat search`, a backup copy) cannot write them in, and finds them all the same,
+    with the same words, marks and order as the index would."""
     store = await open_store(tmp_path)
-    indexed = (await store.inbound.ingest(message(1, "гарантия"))).message_id
+    indexed = (await store.inbound.ingest(message(1, "гарантия на ремонт"))).message_id
+    await store.inbound.ingest(customer(10, "Зинаида Карповна", phone="+7 (916) 123-45-67"))
     await store.search.catch_up()
-    late = (await store.inbound.ingest(message(2, "гарантия тоже"))).message_id
+    late = (await store.inbound.ingest(
+        message(2, "Гарантия тоже, а ГАРАНТИЙНЫЙ талон?"))).message_id
+    hidden = (await store.inbound.ingest(message(5, "гарантия, но скрыто"))).message_id
+    assert await store.history.hide_message(hidden, None)
+    await store.inbound.ingest(customer(11, "Зиновий Гердт", phone="8 916 765-43-21",
+                                        email="zinovy@example.org"))
     await store.inbound.drain()
     await store.db.close()
+    assert indexed_upto(tmp_path) < late and contacts_upto(tmp_path) < await contact_id(
+        tmp_path, "Зиновий Гердт")
     db = Database(tmp_path / DB_FILENAME, read_only=True)
     await db.open()
     reader = Store(db)
     try:
-        # It cannot write its index: it finds what was indexed when it was left.
-        assert [h.message_id for h in await reader.search.find("гарантия")] == [indexed]
-        assert late > indexed
+        hits = await reader.search.find("гарант")
+        assert [h.message_id for h in hits] == [late, indexed]  # newest first, hidden left out
+        assert hits[0].snippet == ("\x02Гарантия\x03 тоже, а \x02ГАРАНТИЙНЫЙ\x03 талон?")
+        assert [h.message_id for h in await reader.search.find("гарант", limit=1)] == [late]
+        assert [h.message_id for h in await reader.search.find("ремонт")] == [indexed]
+        # Customers, the indexed and the not, by their latest dialog (the newest first).
+        assert await contact_names(reader, "зин") == ["Зиновий Гердт", "Зинаида Карповна"]
+        assert await contact_names(reader, "8 916 765") == ["Зиновий Гердт"]
+        assert [h.email for h in (await reader.search.find_all("example.org")).contacts] == [
+            "zinovy@\x02example.org\x03"]
+        assert indexed_upto(tmp_path) < late  # and it wrote nothing
     finally:
         await reader.close()
+
+
+async def test_the_searches_of_what_is_not_indexed_read_as_the_indexes(tmp_path: Path) -> None:
+    """The tables a read-only search builds apart are made as the store's own indexes."""
+    store = await open_store(tmp_path)
+    await store.close()
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    try:
+        made = dict(conn.execute("SELECT name, sql FROM sqlite_schema WHERE name IN "
+                                 "('messages_fts', 'contacts_fts')").fetchall())
+    finally:
+        conn.close()
+    from opchat.store.search import CONTACTS_INDEX, MESSAGES_INDEX
+
+    def shape(sql: str) -> str:
+        sql = " ".join(sql.split()).replace("content='messages', content_rowid='id', ", "")
+        return sql.replace("( ", "(").replace(" )", ")")
+
+    assert shape(made["messages_fts"]).endswith(f"USING {MESSAGES_INDEX}")
+    assert shape(made["contacts_fts"]).endswith(f"USING {CONTACTS_INDEX}")
 
 
 async def test_work_riding_a_write_that_fails_is_undone_and_the_write_commits(
