@@ -24,16 +24,18 @@ def record_event(conn: Conn, at: float, kind: EventKind,
     commit together), and fold it into the figures. ``data`` must be what the kind's
     payload declares."""
     check_event_data(kind, data or {})
-    event_id = insert_id(conn,
-        "INSERT INTO events (at, kind, conversation_id, message_id, operator, data) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (at, str(kind), conversation_id, message_id, operator,
-         json.dumps(data or {}, ensure_ascii=False)))
+    event_id = insert_id(conn, INSERT_EVENT, (at, str(kind), conversation_id, message_id,
+                                              operator, json.dumps(data or {}, ensure_ascii=False)))
     if kind in _FOLDED:
         fold(conn, event_id, at, kind, conversation_id, message_id, operator, data or {})
 
 
 _FOLDED = frozenset((EventKind.MESSAGE_NEW, EventKind.CONVERSATION_STATUS))
+
+# One event's row as `record_event` appends it; the ingest appends a message's with it
+# too, folding it itself (store/inbound.py).
+INSERT_EVENT = ("INSERT INTO events (at, kind, conversation_id, message_id, operator, data) "
+                "VALUES (?, ?, ?, ?, ?, ?)")
 
 # One event as `insert_events` takes it: (at, kind, dialog, message, operator, data as
 # JSON text).

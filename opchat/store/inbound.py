@@ -22,7 +22,7 @@ from opchat.model import (
     check_event_data,
 )
 from opchat.store import stats
-from opchat.store.changes import add_label, insert_events
+from opchat.store.changes import INSERT_EVENT, add_label, insert_events
 from opchat.store.changes import record_event as _event
 from opchat.store.channels import channel_id as _channel_id
 from opchat.store.db import Database, row_value
@@ -643,8 +643,6 @@ _FIGURES = (", stats_round_start = :round_start, stats_waiting_start = :waiting_
 _TOUCHES = {(waits, figures): _TOUCH.format(waiting="" if waits else _WAITING,
                                             figures=_FIGURES if figures else "")
             for waits in (False, True) for figures in (False, True)}
-_NEW_EVENT = ("INSERT INTO events (at, kind, conversation_id, message_id, operator, data) "
-              "VALUES (?, ?, ?, ?, NULL, ?)")
 
 
 def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int) -> Ingested:
@@ -766,7 +764,8 @@ def _ingest_one(conn: Conn, m: InboundMessage, now: float, channel_id: int) -> I
             touch.update(zip(("round_start", "waiting_start", "responded", "rounds"), after,
                              strict=True))
         conn.execute(_TOUCHES[waits, after != was], touch)
-        event_id = insert_id(conn, _NEW_EVENT, (now, _NEW, conversation_id, message_id, _IN))
+        event_id = insert_id(conn, INSERT_EVENT,
+                             (now, _NEW, conversation_id, message_id, None, _IN))
         for kind, author, start in facts:
             stats.add_fact(conn, event_id, kind, created_at, conversation_id, channel_id,
                            author, start)
